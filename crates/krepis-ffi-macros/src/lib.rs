@@ -1,0 +1,79 @@
+//! `#[export]`: puts a function on the C ABI with the boundary invariants built in.
+//!
+//! ```ignore
+//! /// Adds two numbers.
+//! #[export]
+//! fn krepis_add(a: u32, b: u32) -> u32 { a + b }
+//!
+//! /// Fails with a clear error instead of crashing.
+//! #[export(nonblocking)]
+//! fn krepis_wait(handle: u64) -> Result<i64, KernelError> { ... }
+//! ```
+//!
+//! The function becomes `#[unsafe(no_mangle)] pub unsafe extern "C"` and its body runs inside
+//! `crate::guard::run`, which catches panics and turns `Result` errors into error tickets
+//! (negative return values). A `Result<T, _>` return is exposed as `T` on the C ABI.
+//! `nonblocking` is read by `tools/codegen`, which marks the Deno symbol accordingly.
+
+use proc_macro::TokenStream;
+use quote::quote;
+use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type, parse_macro_input};
+
+/// Exports a kernel function on the C ABI behind a panic guard. See the crate docs.
+#[proc_macro_attribute]
+pub fn export(attr: TokenStream, item: TokenStream) -> TokenStream {
+    let attr = proc_macro2::TokenStream::from(attr);
+    if !attr.is_empty() && attr.to_string() != "nonblocking" {
+        return syn::Error::new_spanned(attr, "expected `#[export]` or `#[export(nonblocking)]`")
+            .to_compile_error()
+            .into();
+    }
+    let func = parse_macro_input!(item as ItemFn);
+    match expand(func) {
+        Ok(tokens) => tokens.into(),
+        Err(err) => err.to_compile_error().into(),
+    }
+}
+
+fn expand(func: ItemFn) -> syn::Result<proc_macro2::TokenStream> {
+    let ItemFn {
+        attrs, sig, block, ..
+    } = func;
+    if sig.asyncness.is_some() || !sig.generics.params.is_empty() {
+        return Err(syn::Error::new_spanned(
+            &sig,
+            "exported functions must be plain, non-generic, synchronous functions",
+        ));
+    }
+    let name = &sig.ident;
+    let inputs = &sig.inputs;
+    let (declared, raw) = match &sig.output {
+        ReturnType::Default => (quote!(()), quote!(())),
+        ReturnType::Type(_, ty) => (quote!(#ty), raw_type(ty)),
+    };
+    Ok(quote! {
+        #(#attrs)*
+        ///
+        /// # Safety
+        ///
+        /// Called from TypeScript through `Deno.dlopen`. Pointer arguments must be valid for
+        /// the lengths passed beside them; everything else is validated by the kernel.
+        #[unsafe(no_mangle)]
+        pub unsafe extern "C" fn #name(#inputs) -> #raw {
+            crate::guard::run(stringify!(#name), move || -> #declared #block)
+        }
+    })
+}
+
+/// The C-ABI type of a declared return type: `Result<T, E>` becomes `T`.
+fn raw_type(ty: &Type) -> proc_macro2::TokenStream {
+    if let Type::Path(path) = ty
+        && let Some(last) = path.path.segments.last()
+        && last.ident == "Result"
+        && let PathArguments::AngleBracketed(args) = &last.arguments
+        && let Some(GenericArgument::Type(ok)) = args.args.first()
+    {
+        return quote!(#ok);
+    }
+    quote!(#ty)
+}

@@ -1,0 +1,155 @@
+//! The panic guard and the argument helpers every export uses.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use krepis_kernel::{KernelError, Result};
+
+use crate::errors;
+
+/// A value an export may return, and how it crosses the C ABI.
+pub trait IntoFfi {
+    /// The C-ABI type.
+    type Raw;
+    /// Converts a completed call.
+    fn into_raw(self, function: &'static str) -> Self::Raw;
+    /// The value returned when the body panicked; `ticket` holds the panic's details.
+    fn from_panic(ticket: u64) -> Self::Raw;
+}
+
+macro_rules! fallible {
+    ($($t:ty),*) => {$(
+        impl IntoFfi for Result<$t> {
+            type Raw = $t;
+            fn into_raw(self, function: &'static str) -> $t {
+                match self {
+                    Ok(value) => value,
+                    Err(error) => -(errors::report(function, &error) as $t),
+                }
+            }
+            fn from_panic(ticket: u64) -> $t {
+                -(ticket as $t)
+            }
+        }
+    )*};
+}
+fallible!(i32, i64);
+
+macro_rules! infallible {
+    ($($t:ty),*) => {$(
+        impl IntoFfi for $t {
+            type Raw = $t;
+            fn into_raw(self, _: &'static str) -> $t {
+                self
+            }
+            fn from_panic(_: u64) -> $t {
+                Default::default()
+            }
+        }
+    )*};
+}
+infallible!((), u8, u32, u64, i32, i64, f64);
+
+/// Runs an export's body: a panic becomes an error ticket instead of unwinding into Deno.
+pub fn run<R: IntoFfi>(function: &'static str, body: impl FnOnce() -> R) -> R::Raw {
+    match catch_unwind(AssertUnwindSafe(body)) {
+        Ok(value) => value.into_raw(function),
+        Err(payload) => {
+            krepis_kernel::stats::record_panic();
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic payload".into());
+            R::from_panic(errors::report(function, &KernelError::Panic(message)))
+        }
+    }
+}
+
+/// Borrows `len` bytes at `ptr` passed from TypeScript. A null pointer is accepted only with
+/// length 0 (Deno passes null for an empty buffer).
+///
+/// # Safety
+///
+/// `ptr` must be valid for reads of `len` bytes for the duration of the call.
+pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if ptr.is_null() {
+        return Err(KernelError::invalid(format!(
+            "null buffer with length {len}"
+        )));
+    }
+    // SAFETY: non-null and valid for `len` bytes per this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// Borrows a UTF-8 string passed as bytes; `what` names the argument in the error.
+///
+/// # Safety
+///
+/// As for [`bytes`].
+pub unsafe fn utf8<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str> {
+    // SAFETY: forwarded contract.
+    let raw = unsafe { bytes(ptr, len) }?;
+    std::str::from_utf8(raw).map_err(|e| KernelError::invalid(format!("{what} is not UTF-8: {e}")))
+}
+
+/// Writes `data` into the caller's buffer when it fits and returns `data.len()` either way,
+/// so the caller can retry with a larger buffer.
+///
+/// # Safety
+///
+/// `out` must be valid for writes of `cap` bytes.
+pub unsafe fn write_out(out: *mut u8, cap: usize, data: &[u8]) -> Result<i64> {
+    if data.len() <= cap && !data.is_empty() {
+        if out.is_null() {
+            return Err(KernelError::invalid("null output buffer"));
+        }
+        // SAFETY: `out` is valid for `cap >= data.len()` bytes per the contract.
+        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len()) };
+    }
+    Ok(data.len() as i64)
+}
+
+/// Encodes a Protobuf message into the caller's buffer (see [`write_out`]).
+///
+/// # Safety
+///
+/// As for [`write_out`].
+pub unsafe fn write_message(
+    out: *mut u8,
+    cap: usize,
+    message: &impl prost::Message,
+) -> Result<i64> {
+    // SAFETY: forwarded contract.
+    unsafe { write_out(out, cap, &message.encode_to_vec()) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_negative_ticket() {
+        let raw = run("boom", || -> Result<i64> { panic!("deliberate") });
+        assert!(raw < 0);
+        let detail = errors::with_detail((-raw) as u64, |d| (d.clone(), true)).unwrap();
+        assert!(detail.message.contains("deliberate"));
+        assert_eq!(detail.function, "boom");
+    }
+
+    #[test]
+    fn null_buffers_are_refused_unless_empty() {
+        assert!(unsafe { bytes(std::ptr::null(), 0) }.unwrap().is_empty());
+        assert!(unsafe { bytes(std::ptr::null(), 3) }.is_err());
+    }
+
+    #[test]
+    fn write_out_reports_the_needed_length() {
+        let mut small = [0u8; 2];
+        let needed = unsafe { write_out(small.as_mut_ptr(), 2, b"hello") }.unwrap();
+        assert_eq!(needed, 5);
+        assert_eq!(small, [0, 0]);
+    }
+}

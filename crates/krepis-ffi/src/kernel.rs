@@ -1,0 +1,50 @@
+//! Kernel identity, stats, error details and the deliberate-panic probe.
+
+use krepis_ffi_macros::export;
+use krepis_kernel::{KernelError, Result, info};
+
+use crate::{ABI_VERSION, errors, guard};
+
+/// The C ABI version of this library; the TypeScript loader checks it before anything else.
+#[export]
+fn krepis_abi_version() -> u32 {
+    krepis_kernel::stats::mark_loaded();
+    ABI_VERSION
+}
+
+/// Writes the Protobuf `KernelInfo` into `out` and returns its length.
+#[export]
+fn krepis_kernel_info(out: *mut u8, cap: usize) -> Result<i64> {
+    unsafe { guard::write_message(out, cap, &info::kernel_info(ABI_VERSION)) }
+}
+
+/// Writes the Protobuf `KernelStats` into `out` and returns its length.
+#[export]
+fn krepis_kernel_stats(out: *mut u8, cap: usize) -> Result<i64> {
+    unsafe { guard::write_message(out, cap, &info::kernel_stats()) }
+}
+
+/// Writes the Protobuf `ErrorDetail` of `ticket` into `out` and returns its length; the
+/// ticket is consumed once it fits. Returns -1 for an unknown or expired ticket.
+#[export]
+fn krepis_error_take(ticket: u64, out: *mut u8, cap: usize) -> i64 {
+    errors::with_detail(ticket, |detail| {
+        let encoded = prost::Message::encode_to_vec(detail);
+        let fits = encoded.len() <= cap;
+        (
+            unsafe { guard::write_out(out, cap, &encoded) }.unwrap_or(-1),
+            fits,
+        )
+    })
+    .unwrap_or(-1)
+}
+
+/// Panics on purpose with `message`, to prove that no panic crosses the boundary.
+#[export]
+fn krepis_debug_panic(message: *const u8, len: usize) -> Result<i64> {
+    let message = unsafe { guard::utf8(message, len, "message") }?;
+    if message.is_empty() {
+        return Err(KernelError::invalid("panic message must not be empty"));
+    }
+    panic!("{message}");
+}
