@@ -1,0 +1,114 @@
+/**
+ * W3C Trace Context (`traceparent`) parsing, formatting and id generation.
+ *
+ * Ids are lower-case hex: 32 characters for a trace id, 16 for a span id. All-zero ids are
+ * invalid by the specification and are never generated.
+ *
+ * @module
+ */
+
+const TRACEPARENT =
+  /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = "0".repeat(32);
+const ZERO_SPAN = "0".repeat(16);
+const HEX: string[] = Array.from(
+  { length: 256 },
+  (_, i) => i.toString(16).padStart(2, "0"),
+);
+
+/** The parts of a W3C `traceparent` header. */
+export interface TraceParent {
+  /** 32 lower-case hex characters identifying the whole trace. */
+  traceId: string;
+  /** 16 lower-case hex characters identifying the caller's span. */
+  parentSpanId: string;
+  /** Trace flags; bit 0 is "sampled". */
+  flags: number;
+}
+
+function randomHex(bytes: number): string {
+  const buf = crypto.getRandomValues(new Uint8Array(bytes));
+  let out = "";
+  for (let i = 0; i < bytes; i++) out += HEX[buf[i]];
+  return out;
+}
+
+/**
+ * Generates a random, non-zero 32-character trace id.
+ *
+ * @example
+ * ```ts
+ * import { newTraceId } from "./trace.ts";
+ * const id = newTraceId();
+ * console.assert(id.length === 32);
+ * ```
+ */
+export function newTraceId(): string {
+  let id = randomHex(16);
+  while (id === ZERO_TRACE) id = randomHex(16);
+  return id;
+}
+
+/**
+ * Generates a random, non-zero 16-character span id.
+ *
+ * @example
+ * ```ts
+ * import { newSpanId } from "./trace.ts";
+ * console.assert(newSpanId().length === 16);
+ * ```
+ */
+export function newSpanId(): string {
+  let id = randomHex(8);
+  while (id === ZERO_SPAN) id = randomHex(8);
+  return id;
+}
+
+/**
+ * Parses a `traceparent` header; returns `undefined` for anything malformed, including the
+ * invalid version `ff` and all-zero ids, so a bad header starts a new trace instead of failing.
+ *
+ * @example
+ * ```ts
+ * import { parseTraceparent } from "./trace.ts";
+ * const tp = parseTraceparent(
+ *   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+ * );
+ * console.assert(tp?.traceId === "4bf92f3577b34da6a3ce929d0e0e4736");
+ * ```
+ */
+export function parseTraceparent(
+  header: string | null | undefined,
+): TraceParent | undefined {
+  if (!header) return undefined;
+  const match = TRACEPARENT.exec(header.trim().toLowerCase());
+  if (!match) return undefined;
+  const [, version, traceId, parentSpanId, flags] = match;
+  if (
+    version === "ff" || traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN
+  ) {
+    return undefined;
+  }
+  return { traceId, parentSpanId, flags: parseInt(flags, 16) };
+}
+
+/**
+ * Formats a version-00 `traceparent` header for an outgoing request or a response.
+ *
+ * @example
+ * ```ts
+ * import { formatTraceparent } from "./trace.ts";
+ * const header = formatTraceparent(
+ *   "4bf92f3577b34da6a3ce929d0e0e4736",
+ *   "00f067aa0ba902b7",
+ * );
+ * console.assert(header.endsWith("-01"));
+ * ```
+ */
+export function formatTraceparent(
+  traceId: string,
+  spanId: string,
+  flags = 1,
+): string {
+  return `00-${traceId}-${spanId}-${HEX[flags & 0xff]}`;
+}
