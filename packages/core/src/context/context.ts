@@ -163,10 +163,11 @@ export class KrepisContext {
 
   /** The same span with a tighter deadline, another signal or another tenant. */
   derive(overrides: ContextOverrides): KrepisContext {
+    // Ids are read through the getters so a copy never generates ids of its own.
     return new KrepisContext(
-      this.#requestId,
-      this.#traceId,
-      this.#spanId,
+      this.requestId,
+      this.traceId,
+      this.spanId,
       this.parentSpanId,
       overrides.tenantId ?? this.tenantId,
       overrides.deadline ?? this.deadline,
@@ -180,9 +181,9 @@ export class KrepisContext {
   /** A new context carrying `value` for `key` (replacing an earlier value for that key). */
   with<T>(key: Capability<T>, value: T): KrepisContext {
     return new KrepisContext(
-      this.#requestId,
-      this.#traceId,
-      this.#spanId,
+      this.requestId,
+      this.traceId,
+      this.spanId,
       this.parentSpanId,
       this.tenantId,
       this.deadline,

@@ -2,7 +2,7 @@
  * The schema interface handlers accept: Standard Schema v1, the interface shared by zod,
  * valibot, arktype and others. It is declared here, structurally identical to
  * `StandardSchemaV1` from `@standard-schema/spec` (as the spec invites libraries to do), so
- * the public API documents it; `schema_test.ts` checks both directions of assignability.
+ * the public API documents it; `cqs_test.ts` checks both directions of assignability.
  *
  * @module
  */
