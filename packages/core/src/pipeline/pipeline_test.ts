@@ -95,7 +95,7 @@ Deno.test("tracing opens a child span and logs the outcome with the trace ids", 
   const failing = compose(
     [tracing()],
     q,
-    async () => err(new AppError("NOT_FOUND", "nope")),
+    () => Promise.resolve(err(new AppError("NOT_FOUND", "nope"))),
   );
   await failing(ctx, undefined);
   const rec2 = sink.records()[1];
