@@ -1,20 +1,41 @@
 /**
- * `@krepis/core`: the Krepis SDK — an explicit per-operation context, ports and adapters,
- * commands and queries with Standard Schema validation, a behavior pipeline, a router with
- * OpenAPI, all wired by `createApp`.
+ * `@krepis/core`: a Deno application framework on a native Rust kernel.
+ *
+ * The kernel is loaded on first use through `Deno.dlopen` (see {@linkcode kernelInfo} for
+ * where it comes from): a local build, the user cache, or a verified download.
  *
  * @example
- * ```ts
- * import { createApp, defineQuery, memorySink, ok, route } from "@krepis/core";
- * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
- * const app = createApp({ queries: [ping], routes: [route("GET", "/ping", ping)], log: memorySink() });
- * console.assert((await (await app.fetch(new Request("http://x/ping"))).json()) === "pong");
+ * ```ts ignore
+ * import { kernelInfo } from "@krepis/core";
+ * const info = await kernelInfo();
+ * console.log(`Krepis kernel ${info.version} (${info.target}) from ${info.source}`);
  * ```
  *
  * @module
  */
 
-export * from "./src/context/trace.ts";
+export { KrepisError, type KrepisErrorCode } from "./src/errors.ts";
+export {
+  type KernelInfo,
+  kernelInfo,
+  type KernelStats,
+  kernelStats,
+} from "./src/kernel.ts";
+export {
+  type LibrarySource,
+  type LoadedKernel,
+  loadKernel,
+  type ResolvedLibrary,
+  resolveLibrary,
+} from "./src/native/loader.ts";
+export { SharedBuffer } from "./src/native/shared_buffer.ts";
+export {
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  type TraceParent,
+} from "./src/context/trace.ts";
 export * from "./src/context/logger.ts";
 export * from "./src/context/capability.ts";
 export * from "./src/context/context.ts";
