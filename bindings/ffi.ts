@@ -147,30 +147,29 @@ export interface KernelBindings {
   bufferWrite(
     handle: number,
     offset: number,
-    data: BufferSource | null,
-    len: number,
+    data: Uint8Array<ArrayBuffer>,
   ): number;
   /**
    * Panics on purpose with `message`, to prove that no panic crosses the boundary.
    * Calls `krepis_debug_panic`.
    */
-  debugPanic(message: BufferSource | null, len: number): number;
+  debugPanic(message: Uint8Array<ArrayBuffer>): number;
   /**
    * Writes the Protobuf `ErrorDetail` of `ticket` into `out` and returns its length; the
    * ticket is consumed once it fits. Returns -1 for an unknown or expired ticket.
    * Calls `krepis_error_take`.
    */
-  errorTake(ticket: number, out: BufferSource | null, cap: number): number;
+  errorTake(ticket: number, out: Uint8Array<ArrayBuffer>): number;
   /**
    * Writes the Protobuf `KernelInfo` into `out` and returns its length.
    * Calls `krepis_kernel_info`.
    */
-  kernelInfo(out: BufferSource | null, cap: number): number;
+  kernelInfo(out: Uint8Array<ArrayBuffer>): number;
   /**
    * Writes the Protobuf `KernelStats` into `out` and returns its length.
    * Calls `krepis_kernel_stats`.
    */
-  kernelStats(out: BufferSource | null, cap: number): number;
+  kernelStats(out: Uint8Array<ArrayBuffer>): number;
 }
 
 /**
@@ -213,25 +212,24 @@ export function createBindings(
     bufferWrite(
       handle: number,
       offset: number,
-      data: BufferSource | null,
-      len: number,
+      data: Uint8Array<ArrayBuffer>,
     ): number {
-      const r = raw.krepis_buffer_write(handle, offset, data, len);
+      const r = raw.krepis_buffer_write(handle, offset, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_buffer_write") : r;
     },
-    debugPanic(message: BufferSource | null, len: number): number {
-      const r = raw.krepis_debug_panic(message, len);
+    debugPanic(message: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_debug_panic(message, message.byteLength);
       return r < 0 ? fail(-r, "krepis_debug_panic") : r;
     },
-    errorTake(ticket: number, out: BufferSource | null, cap: number): number {
-      return raw.krepis_error_take(ticket, out, cap);
+    errorTake(ticket: number, out: Uint8Array<ArrayBuffer>): number {
+      return raw.krepis_error_take(ticket, out, out.byteLength);
     },
-    kernelInfo(out: BufferSource | null, cap: number): number {
-      const r = raw.krepis_kernel_info(out, cap);
+    kernelInfo(out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_kernel_info(out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_kernel_info") : r;
     },
-    kernelStats(out: BufferSource | null, cap: number): number {
-      const r = raw.krepis_kernel_stats(out, cap);
+    kernelStats(out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_kernel_stats(out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_kernel_stats") : r;
     },
   };

@@ -56,7 +56,7 @@ export async function kernelInfo(): Promise<KernelInfo> {
   const kernel = await loadKernel();
   const info = fromBinary(
     KernelInfoSchema,
-    readVariable((buf, cap) => kernel.bindings.kernelInfo(buf, cap)),
+    readVariable((buf) => kernel.bindings.kernelInfo(buf)),
   );
   return {
     version: info.version,
@@ -82,7 +82,7 @@ export async function kernelStats(): Promise<KernelStats> {
   const kernel = await loadKernel();
   const stats = fromBinary(
     KernelStatsSchema,
-    readVariable((buf, cap) => kernel.bindings.kernelStats(buf, cap)),
+    readVariable((buf) => kernel.bindings.kernelStats(buf)),
   );
   return {
     liveHandles: Number(stats.liveHandles),

@@ -23,7 +23,7 @@ Deno.test("a panic inside the kernel becomes a KrepisError and Deno lives on", a
   const before = (await kernelStats()).panicsCaught;
   const message = new TextEncoder().encode("deliberate test panic");
   assert.throws(
-    () => bindings.debugPanic(message, message.length),
+    () => bindings.debugPanic(message),
     (e: unknown) =>
       e instanceof KrepisError && e.code === "PANIC" &&
       e.message.includes("deliberate test panic") &&
@@ -59,13 +59,12 @@ Deno.test("bad arguments get a clear INVALID_ARGUMENT error", async () => {
   const handle = bindings.bufferAlloc(4);
   try {
     assert.throws(
-      () => bindings.bufferWrite(handle, 2, new Uint8Array(8), 8),
+      () => bindings.bufferWrite(handle, 2, new Uint8Array(8)),
       (e: unknown) =>
         e instanceof KrepisError && /exceeds buffer/.test(e.message),
     );
-    // A length larger than the passed array must not be trusted blindly: the kernel
-    // bounds-checks against its own buffer, and TS passes the real length.
-    assert.equal(bindings.bufferWrite(handle, 0, new Uint8Array([1, 2]), 2), 2);
+    // The wrapper passes the array's real length, so TS cannot overstate it.
+    assert.equal(bindings.bufferWrite(handle, 0, new Uint8Array([1, 2])), 2);
   } finally {
     bindings.bufferFree(handle);
   }
@@ -75,7 +74,7 @@ Deno.test("a shared buffer is kernel memory viewed without copying", async () =>
   const { bindings } = await loadKernel();
   const shared = await SharedBuffer.allocate(8);
   const view = shared.bytes;
-  bindings.bufferWrite(shared.handle, 3, new Uint8Array([7, 8, 9]), 3);
+  bindings.bufferWrite(shared.handle, 3, new Uint8Array([7, 8, 9]));
   // The write went into kernel memory; the existing view sees it without a copy.
   assert.deepEqual([...view.subarray(3, 6)], [7, 8, 9]);
   const before = (await kernelStats()).sharedBytes;

@@ -57,6 +57,63 @@ fn ts_result_type(e: &Export) -> String {
     }
 }
 
+/// One parameter of a typed wrapper and the argument it becomes in the raw call.
+struct WrapperParam {
+    /// `name: type` in the wrapper signature, or `None` when derived from another param.
+    declared: Option<String>,
+    /// The expression passed to the raw symbol.
+    argument: String,
+}
+
+/// True when `name` is the length that belongs to the buffer `buffer`.
+fn is_length_of(buffer: &str, name: &str) -> bool {
+    name == "len" || name == "cap" || name == format!("{buffer}_len")
+}
+
+/// The wrapper's parameters. A buffer followed by its length (`len`, `cap` or
+/// `<buffer>_len`) takes only the buffer: the wrapper passes its `byteLength`, so TypeScript
+/// cannot claim more bytes than the buffer really has.
+fn wrapper_params(e: &Export) -> Vec<WrapperParam> {
+    let mut out = Vec::new();
+    let mut params = e.params.iter().peekable();
+    while let Some((name, ty)) = params.next() {
+        let js = camel(name);
+        if *ty == Type::Buffer
+            && let Some((next, Type::Float64)) = params.peek()
+            && is_length_of(name, next)
+        {
+            params.next();
+            out.push(WrapperParam {
+                declared: Some(format!("{js}: Uint8Array<ArrayBuffer>")),
+                argument: js.clone(),
+            });
+            out.push(WrapperParam {
+                declared: None,
+                argument: format!("{js}.byteLength"),
+            });
+            continue;
+        }
+        out.push(WrapperParam {
+            declared: Some(format!("{js}: {}", ts_param_type(*ty))),
+            argument: js,
+        });
+    }
+    out
+}
+
+fn signature(e: &Export) -> String {
+    let declared: Vec<String> = wrapper_params(e)
+        .into_iter()
+        .filter_map(|p| p.declared)
+        .collect();
+    format!(
+        "{}({}): {}",
+        method_name(&e.name),
+        declared.join(", "),
+        ts_result_type(e)
+    )
+}
+
 /// `krepis_buffer_alloc` → `bufferAlloc`.
 pub fn method_name(symbol: &str) -> String {
     let bare = symbol.strip_prefix("krepis_").unwrap_or(symbol);
@@ -135,33 +192,15 @@ pub fn render(krate: &FfiCrate) -> String {
         let mut docs = e.docs.clone();
         docs.push(format!("Calls `{}`.", e.name));
         doc_block(&mut out, "  ", &docs);
-        let params: Vec<String> = e
-            .params
-            .iter()
-            .map(|(n, t)| format!("{}: {}", camel(n), ts_param_type(*t)))
-            .collect();
-        writeln!(
-            out,
-            "  {}({}): {};",
-            method_name(&e.name),
-            params.join(", "),
-            ts_result_type(e)
-        )
-        .unwrap();
+        writeln!(out, "  {};", signature(e)).unwrap();
     }
     out.push_str("}\n\n");
 
     out.push_str("/**\n * Wraps the raw symbols of an opened library in {@linkcode KernelBindings}.\n *\n * @example\n * ```ts ignore\n * import { createBindings, symbols } from \"@krepis/bindings\";\n * const lib = Deno.dlopen(\"./target/debug/libkrepis.so\", symbols);\n * const kernel = createBindings(lib.symbols, (ticket, symbol) => {\n *   throw new Error(`${symbol} failed: ticket ${ticket}`);\n * });\n * console.log(kernel.abiVersion());\n * ```\n */\nexport function createBindings(\n  raw: KernelSymbols,\n  fail: FailedCall,\n): KernelBindings {\n  return {\n");
     for e in &krate.exports {
-        let names: Vec<String> = e.params.iter().map(|(n, _)| camel(n)).collect();
-        let typed: Vec<String> = e
-            .params
-            .iter()
-            .map(|(n, t)| format!("{}: {}", camel(n), ts_param_type(*t)))
-            .collect();
-        let call = format!("raw.{}({})", e.name, names.join(", "));
-        let method = method_name(&e.name);
-        let sig = format!("{method}({}): {}", typed.join(", "), ts_result_type(e));
+        let arguments: Vec<String> = wrapper_params(e).into_iter().map(|p| p.argument).collect();
+        let call = format!("raw.{}({})", e.name, arguments.join(", "));
+        let sig = signature(e);
         match (e.fallible, e.nonblocking) {
             (false, _) => writeln!(out, "    {sig} {{\n      return {call};\n    }},").unwrap(),
             (true, false) => writeln!(
@@ -240,6 +279,43 @@ mod tests {
                 },
             ],
         }
+    }
+
+    #[test]
+    fn buffer_lengths_are_taken_from_the_buffer() {
+        let e = Export {
+            name: "krepis_put".into(),
+            docs: vec![],
+            params: vec![
+                ("handle".into(), Type::Float64),
+                ("key".into(), Type::Buffer),
+                ("key_len".into(), Type::Float64),
+                ("out".into(), Type::Buffer),
+                ("cap".into(), Type::Float64),
+                ("raw".into(), Type::Buffer),
+                ("count".into(), Type::Float64),
+            ],
+            result: Type::Float64,
+            fallible: true,
+            nonblocking: false,
+        };
+        assert_eq!(
+            signature(&e),
+            "put(handle: number, key: Uint8Array<ArrayBuffer>, out: Uint8Array<ArrayBuffer>, raw: BufferSource | null, count: number): number"
+        );
+        let args: Vec<String> = wrapper_params(&e).into_iter().map(|p| p.argument).collect();
+        assert_eq!(
+            args,
+            [
+                "handle",
+                "key",
+                "key.byteLength",
+                "out",
+                "out.byteLength",
+                "raw",
+                "count"
+            ]
+        );
     }
 
     #[test]

@@ -106,24 +106,25 @@ export function openLibrary(path: string): OpenedLibrary {
 
 /**
  * Calls a kernel function that writes a variable-size result into a caller buffer and
- * returns the full length; retries once with a buffer of that length when it did not fit.
+ * returns the full length (the generated wrapper passes the buffer's length as the
+ * capacity); retries once with a buffer of that length when it did not fit.
  *
  * @example
  * ```ts ignore
  * import { readVariable } from "./library.ts";
  * declare const kernel: import("@krepis/bindings").KernelBindings;
- * const bytes = readVariable((buf, cap) => kernel.kernelInfo(buf, cap));
+ * const bytes = readVariable((buf) => kernel.kernelInfo(buf));
  * ```
  */
 export function readVariable(
-  call: (buffer: Uint8Array<ArrayBuffer>, capacity: number) => number,
+  call: (buffer: Uint8Array<ArrayBuffer>) => number,
   initial = 256,
 ): Uint8Array<ArrayBuffer> {
   let buffer = new Uint8Array(initial);
-  let len = call(buffer, buffer.length);
+  let len = call(buffer);
   if (len > buffer.length) {
     buffer = new Uint8Array(len);
-    len = call(buffer, buffer.length);
+    len = call(buffer);
   }
   return buffer.subarray(0, len);
 }
