@@ -32,11 +32,6 @@ impl Steps {
         }
     }
 
-    /// Whether anything is displayed (stderr is a terminal).
-    pub fn visible(&self) -> bool {
-        self.bar.is_some()
-    }
-
     /// Moves to the next step, described by `message`.
     pub fn step(&mut self, message: &str) {
         self.current += 1;
@@ -51,15 +46,6 @@ impl Steps {
         match &self.bar {
             Some(bar) => bar.println(line),
             None => eprintln!("{line}"),
-        }
-    }
-
-    /// Hides the spinner while `f` runs, so a child that draws its own
-    /// progress on the terminal is not garbled.
-    pub fn suspend<T>(&self, f: impl FnOnce() -> T) -> T {
-        match &self.bar {
-            Some(bar) => bar.suspend(f),
-            None => f(),
         }
     }
 

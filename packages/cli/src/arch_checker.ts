@@ -131,14 +131,19 @@ class FileCheck {
 
   queryCall(call: CallExpression): void {
     const callee = call.getExpression();
-    const root = rootIdentifier(callee);
-    if (
-      root !== undefined && declaredIn(root.getSymbol()).includes("command")
-    ) {
+    // `createTodo(...)`, `createTodo.handle(...)` or `app.execute(ctx, createTodo, ...)`.
+    const candidates = [
+      rootIdentifier(callee),
+      ...call.getArguments().filter(Node.isIdentifier),
+    ];
+    const command = candidates.find((id) =>
+      id !== undefined && declaredIn(id.getSymbol()).includes("command")
+    );
+    if (command !== undefined) {
       this.report(
         ARCH_RULES.queryInvokesCommand,
         callee,
-        `a query invokes the command \`${root.getText()}\`; queries only read`,
+        `a query invokes the command \`${command.getText()}\`; queries only read`,
         "move the state change into a command and let the caller run it",
       );
       return;

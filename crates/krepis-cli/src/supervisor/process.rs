@@ -132,8 +132,8 @@ mod tests {
             .unwrap();
         assert!(alive(grandchild));
         let leader = child.id() as i32;
-        // The shell ignores SIGTERM, so this also exercises the SIGKILL fallback
-        // (sleep dies from SIGTERM at once).
+        // The shell ignores SIGTERM; it ends only because the group signal
+        // also reached its grandchild, which a signal to the leader alone would not.
         child.stop(Signal::SIGTERM);
         assert!(!alive(leader));
         let deadline = Instant::now() + Duration::from_secs(2);
