@@ -46,7 +46,8 @@ pub async fn collect(
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
     let mut data = Vec::with_capacity(capacity);
     loop {
-        if data.len() as u64 >= buffer_limit && !body.is_end_stream() {
+        // With the buffer limit at the body limit, reading on is what detects an oversize body.
+        if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
             return Ok(Collected::Partial(data, body));
         }
         match body.frame().await {

@@ -267,6 +267,90 @@ fn get_u32(buf: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
 }
 
+/// A request or abort record read back from an inbox (the reference reader; TypeScript has
+/// its own in `packages/core/src/http/records.ts`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestView {
+    /// [`KIND_REQUEST`] or [`KIND_ABORT`].
+    pub kind: u8,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+    /// Request id.
+    pub id: u64,
+    /// Address of a buffered body.
+    pub body_addr: usize,
+    /// Body length (see the layout table).
+    pub body_len: f64,
+    /// Deadline in ms since the epoch, 0 when none.
+    pub deadline_ms: f64,
+    /// Method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Remote address.
+    pub remote: (String, u16),
+    /// Request, trace, span and parent span ids.
+    pub ids: [String; 4],
+    /// Headers in arrival order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads every record of an inbox batch.
+pub fn decode_requests(batch: &[u8]) -> Result<Vec<RequestView>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + ABORT_LEN <= batch.len() {
+        let len = get_u32(batch, at) as usize;
+        if len < ABORT_LEN || at + len > batch.len() {
+            return Err(KernelError::invalid(format!(
+                "bad request record at byte {at}"
+            )));
+        }
+        let rec = &batch[at..at + len];
+        let f = |o: usize| f64::from_le_bytes(rec[o..o + 8].try_into().expect("8 bytes"));
+        let mut view = RequestView {
+            kind: rec[4],
+            flags: rec[5],
+            id: f(8) as u64,
+            ..Default::default()
+        };
+        if view.kind == KIND_REQUEST {
+            let u16_at = |o: usize| u16::from_le_bytes([rec[o], rec[o + 1]]) as usize;
+            let count = u16_at(6);
+            view.body_addr = f(16) as usize;
+            view.body_len = f(24);
+            view.deadline_ms = f(32);
+            let mut text = REQUEST_FIXED + count * 8;
+            let mut next = |n: usize| {
+                let s = &rec[text..text + n];
+                text += n;
+                s
+            };
+            let utf8 = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            view.method = utf8(next(u16_at(44)));
+            view.url = utf8(next(get_u32(rec, 40) as usize));
+            let ip = utf8(next(u16_at(46)));
+            view.remote = (ip, u16_at(48) as u16);
+            let parent = u16_at(50);
+            view.ids = [
+                utf8(next(16)),
+                utf8(next(32)),
+                utf8(next(16)),
+                utf8(next(parent)),
+            ];
+            for i in 0..count {
+                let name = get_u32(rec, REQUEST_FIXED + i * 8) as usize;
+                let value = get_u32(rec, REQUEST_FIXED + i * 8 + 4) as usize;
+                let name = utf8(next(name));
+                view.headers.push((name, next(value).to_vec()));
+            }
+        }
+        out.push(view);
+        at += len;
+    }
+    Ok(out)
+}
+
 /// Encodes a response record, appending it to `out` (what the TypeScript side does; the
 /// kernel uses it in tests and in the Rust test consumer).
 pub fn encode_response(
