@@ -20,7 +20,6 @@ use parking_lot::Mutex;
 /// The fake TypeScript side: one thread draining the bridge, answering by path.
 struct Consumer {
     server: Arc<Server>,
-    outbox: Arc<Mutex<()>>,
     requests_seen: Arc<AtomicU64>,
     aborts_seen: Arc<AtomicU64>,
     thread: Option<JoinHandle<()>>,
@@ -46,7 +45,6 @@ impl Consumer {
         let thread = thread::spawn(move || consume(s, o, r, a));
         Self {
             server,
-            outbox,
             requests_seen,
             aborts_seen,
             thread: Some(thread),
@@ -60,7 +58,6 @@ impl Consumer {
     fn stop(mut self) {
         self.server.shutdown();
         self.thread.take().unwrap().join().unwrap();
-        let _ = &self.outbox;
     }
 }
 
@@ -409,7 +406,6 @@ fn shutdown_lets_in_flight_requests_finish() {
     let response = pending.join().unwrap();
     assert!(response.ends_with("slept"), "{response}");
     // The consumer thread ends because the bridge closed once the connection finished.
-    c.thread.as_ref().map(|_| ());
     let Consumer { thread, .. } = c;
     thread.unwrap().join().unwrap();
     assert!(TcpStream::connect(addr).is_err(), "the listener is closed");

@@ -209,7 +209,7 @@ fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize
         return Err(format!("unknown record kind {kind}"));
     }
     let id = f64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
-    if !(id >= 0.0 && id < 9.0e15 && id.fract() == 0.0) {
+    if !((0.0..9.0e15).contains(&id) && id.fract() == 0.0) {
         return Err(format!("bad request id {id}"));
     }
     let count = get_u32(rec, 16) as usize;
