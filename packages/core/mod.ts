@@ -36,3 +36,13 @@ export {
   parseTraceparent,
   type TraceParent,
 } from "./src/context/trace.ts";
+export { serve } from "./src/http/serve.ts";
+export type {
+  HttpServer,
+  RequestContext,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+  ServerStats,
+  TlsOptions,
+} from "./src/http/types.ts";
