@@ -28,6 +28,7 @@ export {
   type ResolvedLibrary,
   resolveLibrary,
 } from "./src/native/loader.ts";
+export type { OpenedLibrary } from "./src/native/library.ts";
 export { SharedBuffer } from "./src/native/shared_buffer.ts";
 export {
   formatTraceparent,
