@@ -18,6 +18,8 @@ export interface KernelRequestContext {
   traceId: string;
   /** Span id of the server span. */
   spanId: string;
+  /** The caller's span id from `traceparent`, when the kernel parsed one. */
+  parentSpanId?: string | undefined;
   /** Absolute deadline in epoch milliseconds. */
   deadline: number;
   /** Aborts when the client disconnects or the server shuts down. */
@@ -70,21 +72,19 @@ export function requestContext(
   const headers = req.headers;
   const tenantId = headers.get(options.tenantHeader) ?? undefined;
   const kernel = info?.ctx;
-  const parent = parseTraceparent(headers.get("traceparent"));
   if (kernel) {
     return createContext({
       requestId: kernel.requestId,
       traceId: kernel.traceId,
       spanId: kernel.spanId,
-      parentSpanId: parent?.traceId === kernel.traceId
-        ? parent.parentSpanId
-        : undefined,
+      parentSpanId: kernel.parentSpanId,
       tenantId,
       deadline: kernel.deadline,
       signal: kernel.signal,
       log: options.log,
     });
   }
+  const parent = parseTraceparent(headers.get("traceparent"));
   const requestId = headers.get("x-request-id");
   return createContext({
     requestId: requestId && REQUEST_ID.test(requestId) ? requestId : undefined,
