@@ -9,30 +9,13 @@
 import { createContext, type KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
 import { parseTraceparent } from "../context/trace.ts";
+import type { ServeHandlerInfo } from "../http/types.ts";
 
-/** The per-request context the kernel's HTTP bridge hands to handlers. */
-export interface KernelRequestContext {
-  /** Request id assigned by the kernel. */
-  requestId: string;
-  /** W3C trace id (continued from `traceparent` or new). */
-  traceId: string;
-  /** Span id of the server span. */
-  spanId: string;
-  /** The caller's span id from `traceparent`, when the kernel parsed one. */
-  parentSpanId?: string | undefined;
-  /** Absolute deadline in epoch milliseconds. */
-  deadline: number;
-  /** Aborts when the client disconnects or the server shuts down. */
-  signal: AbortSignal;
-}
-
-/** The second argument of a fetch-style handler; `ctx` is present when served by the kernel. */
-export interface FetchInfo {
-  /** Peer address, when known. */
-  remoteAddr?: unknown;
-  /** The kernel's per-request context. */
-  ctx?: KernelRequestContext;
-}
+/**
+ * The second argument of a fetch-style handler. Under the kernel's `serve` it is the
+ * `ServeHandlerInfo` (with the kernel's per-request `ctx`); plain hosts may pass nothing.
+ */
+export type FetchInfo = Partial<ServeHandlerInfo>;
 
 /** Settings for {@linkcode requestContext}. */
 export interface RequestContextOptions {
