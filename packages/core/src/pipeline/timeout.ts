@@ -53,24 +53,33 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
     }
     const controller = new AbortController();
     const signal = controller.signal;
-    const forward = () => controller.abort(outer.reason);
-    outer.addEventListener("abort", forward, { once: true });
-    const watched: Watched = {
-      deadline,
-      expire: () =>
-        controller.abort(
-          new DOMException(`"${handler.name}" timed out`, "TimeoutError"),
-        ),
-    };
-    if (deadline !== Infinity) watch.add(watched);
+    // Listeners are costly on this hot path, so the abort paths settle the result directly
+    // instead of listening to our own controller.
     return new Promise<Result<unknown>>((resolve, reject) => {
-      signal.addEventListener("abort", () => resolve(abortResult(signal)), {
-        once: true,
+      const stop = (reason: unknown) => {
+        cleanup();
+        controller.abort(reason);
+        resolve(abortResult(signal));
+      };
+      const forward = () => stop(outer.reason);
+      const watched: Watched = {
+        deadline,
+        expire: () =>
+          stop(new DOMException(`"${handler.name}" timed out`, "TimeoutError")),
+      };
+      const cleanup = () => {
+        watch.delete(watched);
+        outer.removeEventListener("abort", forward);
+      };
+      outer.addEventListener("abort", forward, { once: true });
+      if (deadline !== Infinity) watch.add(watched);
+      next(ctx.derive({ deadline, signal }), input).then((result) => {
+        cleanup();
+        resolve(result);
+      }, (error) => {
+        cleanup();
+        reject(error);
       });
-      next(ctx.derive({ deadline, signal }), input).then(resolve, reject);
-    }).finally(() => {
-      watch.delete(watched);
-      outer.removeEventListener("abort", forward);
     });
   });
 }
