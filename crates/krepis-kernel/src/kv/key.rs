@@ -270,7 +270,10 @@ mod tests {
 
     #[test]
     fn byte_order_is_deno_kv_order() {
-        let encoded: Vec<Vec<u8>> = ordered().iter().map(|p| encode(&[p.clone()])).collect();
+        let encoded: Vec<Vec<u8>> = ordered()
+            .iter()
+            .map(|p| encode(std::slice::from_ref(p)))
+            .collect();
         for pair in encoded.windows(2) {
             assert!(pair[0] < pair[1], "{:?} !< {:?}", pair[0], pair[1]);
         }
