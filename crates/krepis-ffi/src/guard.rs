@@ -2,7 +2,7 @@
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
-use krepis_kernel::{KernelError, Result};
+use krepis_kernel::{Handle, KernelError, Result};
 
 use crate::errors;
 
@@ -16,6 +16,8 @@ pub trait IntoFfi {
     fn from_panic(ticket: u64) -> Self::Raw;
 }
 
+// Fallible results are `f64` (or `i32`) because Deno maps 64-bit integers to BigInt, which
+// allocates on every call; an f64 carries any handle, length or ticket below 2^53 exactly.
 macro_rules! fallible {
     ($($t:ty),*) => {$(
         impl IntoFfi for Result<$t> {
@@ -32,7 +34,7 @@ macro_rules! fallible {
         }
     )*};
 }
-fallible!(i32, i64);
+fallible!(i32, f64);
 
 macro_rules! infallible {
     ($($t:ty),*) => {$(
@@ -65,13 +67,47 @@ pub fn run<R: IntoFfi>(function: &'static str, body: impl FnOnce() -> R) -> R::R
     }
 }
 
+/// Largest integer an f64 argument may carry exactly (2^53).
+const MAX_EXACT: f64 = 9_007_199_254_740_992.0;
+
+/// Converts a JS-number argument to an integer, refusing NaN, fractions, negatives and
+/// values beyond 2^53; `what` names the argument in the error.
+pub fn int_arg(value: f64, what: &str) -> Result<u64> {
+    if value.is_finite() && value >= 0.0 && value.fract() == 0.0 && value <= MAX_EXACT {
+        Ok(value as u64)
+    } else {
+        Err(KernelError::invalid(format!(
+            "{what} must be a non-negative integer below 2^53, got {value}"
+        )))
+    }
+}
+
+/// Converts a length, offset or capacity argument (see [`int_arg`]).
+pub fn len_arg(value: f64, what: &str) -> Result<usize> {
+    usize::try_from(int_arg(value, what)?)
+        .map_err(|_| KernelError::invalid(format!("{what} is too large for this platform")))
+}
+
+/// Converts a handle argument; a malformed value is an invalid handle.
+pub fn handle_arg(value: f64) -> Result<Handle> {
+    int_arg(value, "handle")
+        .map(Handle::from_raw)
+        .map_err(|_| KernelError::InvalidHandle(format!("{value} is not a handle")))
+}
+
+/// A handle as the JS number handed to TypeScript.
+pub fn handle_ret(handle: Handle) -> f64 {
+    handle.raw() as f64
+}
+
 /// Borrows `len` bytes at `ptr` passed from TypeScript. A null pointer is accepted only with
 /// length 0 (Deno passes null for an empty buffer).
 ///
 /// # Safety
 ///
 /// `ptr` must be valid for reads of `len` bytes for the duration of the call.
-pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8]> {
+pub unsafe fn bytes<'a>(ptr: *const u8, len: f64) -> Result<&'a [u8]> {
+    let len = len_arg(len, "buffer length")?;
     if len == 0 {
         return Ok(&[]);
     }
@@ -89,7 +125,7 @@ pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8]> {
 /// # Safety
 ///
 /// As for [`bytes`].
-pub unsafe fn utf8<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str> {
+pub unsafe fn utf8<'a>(ptr: *const u8, len: f64, what: &str) -> Result<&'a str> {
     // SAFETY: forwarded contract.
     let raw = unsafe { bytes(ptr, len) }?;
     std::str::from_utf8(raw).map_err(|e| KernelError::invalid(format!("{what} is not UTF-8: {e}")))
@@ -101,7 +137,8 @@ pub unsafe fn utf8<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a str
 /// # Safety
 ///
 /// `out` must be valid for writes of `cap` bytes.
-pub unsafe fn write_out(out: *mut u8, cap: usize, data: &[u8]) -> Result<i64> {
+pub unsafe fn write_out(out: *mut u8, cap: f64, data: &[u8]) -> Result<f64> {
+    let cap = len_arg(cap, "output capacity")?;
     if data.len() <= cap && !data.is_empty() {
         if out.is_null() {
             return Err(KernelError::invalid("null output buffer"));
@@ -109,7 +146,7 @@ pub unsafe fn write_out(out: *mut u8, cap: usize, data: &[u8]) -> Result<i64> {
         // SAFETY: `out` is valid for `cap >= data.len()` bytes per the contract.
         unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len()) };
     }
-    Ok(data.len() as i64)
+    Ok(data.len() as f64)
 }
 
 /// Encodes a Protobuf message into the caller's buffer (see [`write_out`]).
@@ -117,11 +154,7 @@ pub unsafe fn write_out(out: *mut u8, cap: usize, data: &[u8]) -> Result<i64> {
 /// # Safety
 ///
 /// As for [`write_out`].
-pub unsafe fn write_message(
-    out: *mut u8,
-    cap: usize,
-    message: &impl prost::Message,
-) -> Result<i64> {
+pub unsafe fn write_message(out: *mut u8, cap: f64, message: &impl prost::Message) -> Result<f64> {
     // SAFETY: forwarded contract.
     unsafe { write_out(out, cap, &message.encode_to_vec()) }
 }
@@ -131,9 +164,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn integer_arguments_are_validated() {
+        assert_eq!(int_arg(42.0, "n").unwrap(), 42);
+        for bad in [-1.0, 1.5, f64::NAN, f64::INFINITY, 1e300] {
+            assert!(int_arg(bad, "n").is_err(), "{bad}");
+        }
+        assert!(
+            handle_arg(-3.0)
+                .unwrap_err()
+                .to_string()
+                .contains("invalid handle")
+        );
+    }
+
+    #[test]
     fn a_panic_becomes_a_negative_ticket() {
-        let raw = run("boom", || -> Result<i64> { panic!("deliberate") });
-        assert!(raw < 0);
+        let raw = run("boom", || -> Result<f64> { panic!("deliberate") });
+        assert!(raw < 0.0);
         let detail = errors::with_detail((-raw) as u64, |d| (d.clone(), true)).unwrap();
         assert!(detail.message.contains("deliberate"));
         assert_eq!(detail.function, "boom");
@@ -141,15 +188,15 @@ mod tests {
 
     #[test]
     fn null_buffers_are_refused_unless_empty() {
-        assert!(unsafe { bytes(std::ptr::null(), 0) }.unwrap().is_empty());
-        assert!(unsafe { bytes(std::ptr::null(), 3) }.is_err());
+        assert!(unsafe { bytes(std::ptr::null(), 0.0) }.unwrap().is_empty());
+        assert!(unsafe { bytes(std::ptr::null(), 3.0) }.is_err());
     }
 
     #[test]
     fn write_out_reports_the_needed_length() {
         let mut small = [0u8; 2];
-        let needed = unsafe { write_out(small.as_mut_ptr(), 2, b"hello") }.unwrap();
-        assert_eq!(needed, 5);
+        let needed = unsafe { write_out(small.as_mut_ptr(), 2.0, b"hello") }.unwrap();
+        assert_eq!(needed, 5.0);
         assert_eq!(small, [0, 0]);
     }
 }

@@ -1,0 +1,66 @@
+/**
+ * `@krepis/core`: a Deno application framework on a native Rust kernel.
+ *
+ * The kernel is loaded on first use through `Deno.dlopen` (see {@linkcode kernelInfo} for
+ * where it comes from): a local build, the user cache, or a verified download.
+ *
+ * @example
+ * ```ts ignore
+ * import { kernelInfo } from "@krepis/core";
+ * const info = await kernelInfo();
+ * console.log(`Krepis kernel ${info.version} (${info.target}) from ${info.source}`);
+ * ```
+ *
+ * @module
+ */
+
+export { KrepisError, type KrepisErrorCode } from "./src/errors.ts";
+export {
+  type KernelInfo,
+  kernelInfo,
+  type KernelStats,
+  kernelStats,
+} from "./src/kernel.ts";
+export {
+  type LibrarySource,
+  type LoadedKernel,
+  loadKernel,
+  type ResolvedLibrary,
+  resolveLibrary,
+} from "./src/native/loader.ts";
+export type { OpenedLibrary } from "./src/native/library.ts";
+export { SharedBuffer } from "./src/native/shared_buffer.ts";
+export {
+  formatTraceparent,
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  type TraceParent,
+} from "./src/context/trace.ts";
+export * from "./src/context/logger.ts";
+export * from "./src/context/capability.ts";
+export * from "./src/context/context.ts";
+export * from "./src/result/result.ts";
+export * from "./src/result/app_error.ts";
+export * from "./src/di/port.ts";
+export * from "./src/di/provide.ts";
+export * from "./src/di/container.ts";
+export * from "./src/di/readonly.ts";
+export * from "./src/cqs/schema.ts";
+export * from "./src/cqs/handler.ts";
+export * from "./src/cqs/validate.ts";
+export * from "./src/pipeline/behavior.ts";
+export * from "./src/pipeline/errors.ts";
+export * from "./src/pipeline/tracing.ts";
+export * from "./src/pipeline/timeout.ts";
+export * from "./src/pipeline/auth.ts";
+export * from "./src/router/router.ts";
+export * from "./src/router/route.ts";
+export * from "./src/openapi/json_schema.ts";
+export * from "./src/openapi/document.ts";
+export * from "./src/app/http_request.ts";
+export * from "./src/app/request_context.ts";
+export * from "./src/app/http_handler.ts";
+export * from "./src/app/plan.ts";
+export * from "./src/app/wiring.ts";
+export * from "./src/app/create_app.ts";

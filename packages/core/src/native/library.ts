@@ -1,0 +1,130 @@
+/**
+ * Opens a kernel library file: checks its ABI version first, then binds every symbol with
+ * the generated typed wrappers.
+ *
+ * @module
+ */
+
+import { fromBinary } from "@bufbuild/protobuf";
+import {
+  ABI_VERSION,
+  createBindings,
+  ErrorCode,
+  ErrorDetailSchema,
+  type KernelBindings,
+  type KernelSymbols,
+  symbols,
+} from "@krepis/bindings";
+import { KrepisError, type KrepisErrorCode } from "../errors.ts";
+
+/** An opened kernel library. */
+export interface OpenedLibrary {
+  /** Typed wrappers that throw {@linkcode KrepisError} on failure. */
+  bindings: KernelBindings;
+  /** The raw symbols, for hot paths that check results themselves. */
+  symbols: KernelSymbols;
+  /** Path the library was opened from. */
+  path: string;
+  /** Unloads the library. Only safe when nothing of it is in use any more. */
+  close(): void;
+}
+
+const ABI_PROBE = {
+  krepis_abi_version: symbols.krepis_abi_version,
+} as const;
+
+/**
+ * Opens the kernel library at `path`, refusing one whose ABI differs from the bindings.
+ *
+ * @example
+ * ```ts ignore
+ * import { openLibrary } from "./library.ts";
+ * const lib = openLibrary("./target/debug/libkrepis.so");
+ * console.log(lib.bindings.abiVersion());
+ * ```
+ */
+export function openLibrary(path: string): OpenedLibrary {
+  let probe: Deno.DynamicLibrary<typeof ABI_PROBE>;
+  try {
+    probe = Deno.dlopen(path, ABI_PROBE);
+  } catch (cause) {
+    throw new KrepisError(
+      "LOAD_FAILED",
+      `Cannot load the Krepis kernel library ${path}: ${
+        (cause as Error).message
+      }`,
+      { cause },
+    );
+  }
+  const abi = probe.symbols.krepis_abi_version();
+  probe.close();
+  if (abi !== ABI_VERSION) {
+    throw new KrepisError(
+      "ABI_MISMATCH",
+      `The Krepis kernel library ${path} has ABI version ${abi}, but @krepis/core ` +
+        `expects ABI version ${ABI_VERSION}. Rebuild the kernel from the same checkout ` +
+        `(\`deno task build:kernel\`) or clear the cache so the matching binary is downloaded.`,
+    );
+  }
+  let lib: Deno.DynamicLibrary<typeof symbols>;
+  try {
+    lib = Deno.dlopen(path, symbols);
+  } catch (cause) {
+    throw new KrepisError(
+      "ABI_MISMATCH",
+      `The Krepis kernel library ${path} reports ABI version ${abi} but lacks symbols ` +
+        `the bindings need: ${(cause as Error).message}`,
+      { cause },
+    );
+  }
+  const raw = lib.symbols;
+  let scratch = new Uint8Array(512);
+  const fail = (ticket: number, symbol: string): never => {
+    let len = raw.krepis_error_take(ticket, scratch, scratch.length);
+    if (len > scratch.length) {
+      scratch = new Uint8Array(len);
+      len = raw.krepis_error_take(ticket, scratch, scratch.length);
+    }
+    if (len < 0) {
+      throw new KrepisError(
+        "INTERNAL",
+        `${symbol} failed, but its error details (ticket ${ticket}) have expired`,
+        { symbol },
+      );
+    }
+    const detail = fromBinary(ErrorDetailSchema, scratch.subarray(0, len));
+    const code = (ErrorCode[detail.code] ?? "UNSPECIFIED") as KrepisErrorCode;
+    throw new KrepisError(code, detail.message, { symbol });
+  };
+  return {
+    bindings: createBindings(raw, fail),
+    symbols: raw,
+    path,
+    close: () => lib.close(),
+  };
+}
+
+/**
+ * Calls a kernel function that writes a variable-size result into a caller buffer and
+ * returns the full length (the generated wrapper passes the buffer's length as the
+ * capacity); retries once with a buffer of that length when it did not fit.
+ *
+ * @example
+ * ```ts ignore
+ * import { readVariable } from "./library.ts";
+ * declare const kernel: import("@krepis/bindings").KernelBindings;
+ * const bytes = readVariable((buf) => kernel.kernelInfo(buf));
+ * ```
+ */
+export function readVariable(
+  call: (buffer: Uint8Array<ArrayBuffer>) => number,
+  initial = 256,
+): Uint8Array<ArrayBuffer> {
+  let buffer = new Uint8Array(initial);
+  let len = call(buffer);
+  if (len > buffer.length) {
+    buffer = new Uint8Array(len);
+    len = call(buffer);
+  }
+  return buffer.subarray(0, len);
+}

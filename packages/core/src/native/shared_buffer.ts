@@ -1,0 +1,98 @@
+/**
+ * Kernel memory viewed in place from TypeScript (the data plane).
+ *
+ * @module
+ */
+
+import { KrepisError } from "../errors.ts";
+import { type LoadedKernel, loadKernel } from "./loader.ts";
+
+/**
+ * A block of kernel-owned memory exposed as an `ArrayBuffer` without copying. The view is
+ * created once; {@linkcode SharedBuffer.release} detaches it before the kernel frees the
+ * memory, so a late read sees an empty buffer instead of freed memory.
+ *
+ * @example
+ * ```ts ignore
+ * import { SharedBuffer } from "@krepis/core";
+ * using shared = await SharedBuffer.allocate(1024);
+ * shared.bytes[0] = 42;
+ * ```
+ */
+export class SharedBuffer implements Disposable {
+  #kernel: LoadedKernel;
+  #handle: number;
+  #buffer: ArrayBuffer;
+
+  private constructor(
+    kernel: LoadedKernel,
+    handle: number,
+    buffer: ArrayBuffer,
+  ) {
+    this.#kernel = kernel;
+    this.#handle = handle;
+    this.#buffer = buffer;
+  }
+
+  /**
+   * Allocates `length` zeroed bytes of kernel memory.
+   *
+   * @example
+   * ```ts ignore
+   * import { SharedBuffer } from "@krepis/core";
+   * const shared = await SharedBuffer.allocate(4096);
+   * shared.release();
+   * ```
+   */
+  static async allocate(length: number): Promise<SharedBuffer> {
+    if (!Number.isSafeInteger(length) || length <= 0) {
+      throw new KrepisError(
+        "INVALID_ARGUMENT",
+        `SharedBuffer length must be a positive integer, got ${length}`,
+      );
+    }
+    const kernel = await loadKernel();
+    const handle = kernel.bindings.bufferAlloc(length);
+    const address = kernel.bindings.bufferAddr(handle);
+    const pointer = Deno.UnsafePointer.create(BigInt(address));
+    if (pointer === null) {
+      kernel.bindings.bufferFree(handle);
+      throw new KrepisError("INTERNAL", "the kernel returned a null buffer");
+    }
+    const buffer = Deno.UnsafePointerView.getArrayBuffer(pointer, length);
+    return new SharedBuffer(kernel, handle, buffer);
+  }
+
+  /** The memory as an `ArrayBuffer`; length 0 once released. */
+  get buffer(): ArrayBuffer {
+    return this.#buffer;
+  }
+
+  /** A byte view of the memory (a new view object, same memory). */
+  get bytes(): Uint8Array {
+    return new Uint8Array(this.#buffer);
+  }
+
+  /** The kernel handle addressing this buffer. */
+  get handle(): number {
+    return this.#handle;
+  }
+
+  /** True once {@linkcode SharedBuffer.release} has run. */
+  get released(): boolean {
+    return this.#buffer.byteLength === 0;
+  }
+
+  /** Detaches the view, then lets the kernel free the memory. Idempotent. */
+  release(): void {
+    if (this.released) return;
+    this.#buffer.transfer(0);
+    this.#buffer = new ArrayBuffer(0);
+    this.#kernel.bindings.bufferFree(this.#handle);
+  }
+
+  /** Same as {@linkcode SharedBuffer.release}, for `using`. */
+  [Symbol.dispose](): void {
+    this.release();
+  }
+}
