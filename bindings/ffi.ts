@@ -105,6 +105,14 @@ export const symbols = {
     nonblocking: true,
   },
   /**
+   * Writes the absolute location of `path` inside the journal's root into `out` (UTF-8) and
+   * returns its length; escapes from the root are refused.
+   */
+  krepis_journal_resolve: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
    * Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
    */
   krepis_journal_undo: {
@@ -339,6 +347,16 @@ export interface KernelBindings {
    */
   journalRedo(journal: number, steps: number, force: number): Promise<number>;
   /**
+   * Writes the absolute location of `path` inside the journal's root into `out` (UTF-8) and
+   * returns its length; escapes from the root are refused.
+   * Calls `krepis_journal_resolve`.
+   */
+  journalResolve(
+    journal: number,
+    path: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
    * Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
    * Calls `krepis_journal_undo`.
    */
@@ -561,6 +579,20 @@ export function createBindings(
     ): Promise<number> {
       const r = await raw.krepis_journal_redo(journal, steps, force);
       return r < 0 ? fail(-r, "krepis_journal_redo") : r;
+    },
+    journalResolve(
+      journal: number,
+      path: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_journal_resolve(
+        journal,
+        path,
+        path.byteLength,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_journal_resolve") : r;
     },
     async journalUndo(
       journal: number,

@@ -68,6 +68,24 @@ fn krepis_journal_close(journal: f64) -> Result<f64> {
     Ok(0.0)
 }
 
+/// Writes the absolute location of `path` inside the journal's root into `out` (UTF-8) and
+/// returns its length; escapes from the root are refused.
+#[export]
+fn krepis_journal_resolve(
+    journal: f64,
+    path: *const u8,
+    path_len: f64,
+    out: *mut u8,
+    cap: f64,
+) -> Result<f64> {
+    let path = unsafe { guard::utf8(path, path_len, "path") }?;
+    let abs = JOURNALS.get(handle_arg(journal)?)?.resolve(path)?;
+    let abs = abs
+        .to_str()
+        .ok_or_else(|| KernelError::invalid("resolved path is not UTF-8"))?;
+    unsafe { guard::write_out(out, cap, abs.as_bytes()) }
+}
+
 /// Starts a transaction labelled `label`, waiting for other processes; returns its handle.
 #[export(nonblocking)]
 fn krepis_journal_begin(journal: f64, label: *const u8, label_len: f64) -> Result<f64> {

@@ -115,6 +115,12 @@ impl Journal {
         &self.root
     }
 
+    /// Where `input` (relative to the root, or absolute inside it) is on disk, refusing
+    /// escapes exactly as the journal's operations do; for reading through the journal.
+    pub fn resolve(&self, input: &str) -> Result<PathBuf> {
+        Ok(path::resolve(&self.root, input)?.abs)
+    }
+
     /// Starts a transaction labelled `label`, waiting for another process's to finish.
     pub fn begin(&self, label: &str) -> Result<Transaction> {
         Transaction::begin(self.session()?, label, self.options.keep)
