@@ -64,3 +64,6 @@ export * from "./src/app/http_handler.ts";
 export * from "./src/app/plan.ts";
 export * from "./src/app/wiring.ts";
 export * from "./src/app/create_app.ts";
+export * from "./src/storage/journal.ts";
+export * from "./src/storage/kv.ts";
+export { decodeKey, encodeKey } from "./src/storage/kv_key.ts";

@@ -12,7 +12,7 @@
  */
 
 import type { KernelBindings } from "@krepis/bindings";
-import { defineCapability } from "../context/capability.ts";
+import { type Capability, defineCapability } from "../context/capability.ts";
 import { readVariable } from "../native/library.ts";
 import { loadKernel } from "../native/loader.ts";
 
@@ -353,4 +353,4 @@ export async function openJournal(
  * await ctx.use(Fs).transaction("note", (tx) => tx.writeFile("NOTE.md", "hi\n"));
  * ```
  */
-export const Fs = defineCapability<Journal>("Fs");
+export const Fs: Capability<Journal> = defineCapability<Journal>("Fs");
