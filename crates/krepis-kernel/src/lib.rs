@@ -12,6 +12,7 @@
 pub mod error;
 pub mod handle;
 pub mod info;
+pub mod journal;
 pub mod proto;
 pub mod shm;
 pub mod stats;
