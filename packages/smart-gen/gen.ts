@@ -25,7 +25,7 @@ export {
 } from "./src/gen/plan.ts";
 
 const USAGE =
-  `usage: gen.ts <command|query|port|adapter> <Name> [--port <Port>] [--route "<METHOD> /path"] [--app <file>] [--root <dir>]`;
+  `usage: krepis gen <command|query|port|adapter> <Name> [--port <Port>] [--route "<METHOD> /path"] [--app <file>] [--root <dir>]`;
 const KINDS: readonly GenKind[] = ["command", "query", "port", "adapter"];
 
 /**

@@ -7,7 +7,7 @@
 import type { Clock, IdGenerator } from "../application/ports.ts";
 
 /** The wall clock. */
-export const systemClock: Clock = { now: () => Date.now() };
+export const systemClock: Clock = { now: (_ctx) => Date.now() };
 
 /** Random UUID v4 ids. */
-export const uuidIds: IdGenerator = { next: () => crypto.randomUUID() };
+export const uuidIds: IdGenerator = { next: (_ctx) => crypto.randomUUID() };
