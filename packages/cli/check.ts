@@ -25,7 +25,7 @@ import {
 import { checkArchFile } from "./src/arch_checker.ts";
 
 const USAGE =
-  "usage: check.ts [--json] [--rules ctx,arch] [dir...]   (default dir: .)";
+  "usage: krepis check [--json] [--rules ctx,arch] [dir...]   (default dir: .)";
 
 /** Which checkers to run. */
 export type RuleSet = "ctx" | "arch";
