@@ -82,20 +82,19 @@ fn the_scaffolded_app_passes_its_own_test_and_check_tasks() {
 #[test]
 fn the_check_task_fails_on_a_missing_ctx() {
     let (_tmp, app) = init_app(false);
-    let port = app.join("src/ports/greeting_log.ts");
-    let source = std::fs::read_to_string(&port).unwrap();
-    std::fs::write(
-        &port,
-        source.replace(
-            "count(ctx: KrepisContext): Promise<number>;",
-            "count(): Promise<number>;",
-        ),
-    )
-    .unwrap();
+    // Type-correct code that drops the context: only the ctx checker objects.
+    let command = app.join("src/application/commands/greet.ts");
+    let mut source = std::fs::read_to_string(&command).unwrap();
+    let line = source.lines().count() + 1;
+    source.push_str(
+        "export function shout(text: string): string {\n  return text.toUpperCase();\n}\n",
+    );
+    std::fs::write(&command, source).unwrap();
     let out = Command::new("deno")
         .args(["task", "check"])
         .current_dir(&app)
         .env("PATH", path_with_krepis())
+        .env("NO_COLOR", "1")
         .output()
         .unwrap();
     let text = format!(
@@ -104,8 +103,15 @@ fn the_check_task_fails_on_a_missing_ctx() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(!out.status.success(), "check passed:\n{text}");
-    assert!(text.contains("src/ports/greeting_log.ts:9:3"), "{text}");
+    assert!(
+        text.contains(&format!("src/application/commands/greet.ts:{line}:17")),
+        "{text}"
+    );
     assert!(text.contains("ctx-first"), "{text}");
+    assert!(
+        text.contains("`shout` takes `text: string` first"),
+        "{text}"
+    );
 }
 
 #[test]
