@@ -12,16 +12,15 @@
  */
 
 import {
-  checkCtxFile,
   formatJson,
   formatText,
-  loadApp,
   parseStrict,
   type Report,
   runMain,
   sortViolations,
   UsageError,
 } from "@krepis/smart-gen";
+import { checkCtxFile, loadApp } from "@krepis/smart-gen/internal";
 import { checkArchFile } from "./src/arch_checker.ts";
 
 const USAGE =

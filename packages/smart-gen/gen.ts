@@ -16,6 +16,8 @@ import { parseStrict, runMain, UsageError } from "./src/args.ts";
 import { type GenKind, type Plan, planGeneration } from "./src/gen/plan.ts";
 import { ROUTE_METHODS, type RouteSpec } from "./src/gen/app_module.ts";
 
+export type { RouteMethod, RouteSpec } from "./src/gen/app_module.ts";
+
 export {
   type GenKind,
   type GenOptions,

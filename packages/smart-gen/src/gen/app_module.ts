@@ -16,13 +16,22 @@ import {
 } from "ts-morph";
 import { dirname, relative } from "node:path";
 
-/** HTTP methods a generated route may use (those `route()` accepts). */
-export const ROUTE_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
+/** An HTTP method a generated route may use (those `route()` accepts). */
+export type RouteMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** Every {@linkcode RouteMethod}, for validating input. */
+export const ROUTE_METHODS: readonly RouteMethod[] = [
+  "GET",
+  "POST",
+  "PUT",
+  "PATCH",
+  "DELETE",
+];
 
 /** A route to add: method and path pattern. */
 export interface RouteSpec {
   /** HTTP method. */
-  method: (typeof ROUTE_METHODS)[number];
+  method: RouteMethod;
   /** Path pattern, e.g. `/todos/:id`. */
   path: string;
 }
