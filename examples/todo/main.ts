@@ -4,7 +4,7 @@
  * @module
  */
 
-import { createTodoApp } from "./app.ts";
+import { createTodoApp } from "./src/app.ts";
 
 const app = createTodoApp();
 Deno.serve({

@@ -64,3 +64,13 @@ export * from "./src/app/http_handler.ts";
 export * from "./src/app/plan.ts";
 export * from "./src/app/wiring.ts";
 export * from "./src/app/create_app.ts";
+export { serve } from "./src/http/serve.ts";
+export type {
+  HttpServer,
+  RequestContext,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+  ServerStats,
+  TlsOptions,
+} from "./src/http/types.ts";

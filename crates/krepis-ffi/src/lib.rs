@@ -15,6 +15,7 @@
 pub mod buffer;
 pub mod errors;
 pub mod guard;
+pub mod http;
 pub mod kernel;
 
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;

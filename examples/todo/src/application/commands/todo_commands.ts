@@ -5,14 +5,18 @@
  */
 
 import { AppError, defineCommand, err, ok } from "@krepis/core";
-import { completeTodo, createTodo, renameTodo } from "../domain/todo.ts";
-import { ClockPort, IdGeneratorPort, TodoRepositoryPort } from "./ports.ts";
+import { completeTodo, createTodo, renameTodo } from "../../domain/todo.ts";
+import {
+  ClockPort,
+  IdGeneratorPort,
+  TodoRepositoryPort,
+} from "../../ports/todo_ports.ts";
 import {
   CreateTodoInput,
   RenameTodoInput,
   TodoId,
   TodoSchema,
-} from "./schemas.ts";
+} from "../schemas.ts";
 
 const notFound = (id: string) =>
   err(new AppError("NOT_FOUND", `no todo with id "${id}"`));
