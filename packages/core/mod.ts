@@ -52,6 +52,7 @@ export * from "./src/cqs/validate.ts";
 export * from "./src/pipeline/behavior.ts";
 export * from "./src/pipeline/errors.ts";
 export * from "./src/pipeline/tracing.ts";
+export * from "./src/pipeline/deadline_watch.ts";
 export * from "./src/pipeline/timeout.ts";
 export * from "./src/pipeline/auth.ts";
 export * from "./src/router/router.ts";
