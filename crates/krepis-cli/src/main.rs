@@ -5,6 +5,7 @@ mod error;
 mod progress;
 mod supervisor;
 mod workspace;
+mod writes;
 
 use std::process::ExitCode;
 
