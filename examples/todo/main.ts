@@ -1,5 +1,6 @@
 /**
- * Runs the todo API. `PORT` picks the port (default 8000), `HOSTNAME` the interface.
+ * Runs the todo API on the Krepis kernel. `PORT` picks the port (default 8000), `HOSTNAME`
+ * the interface (default 127.0.0.1). Ctrl-C shuts it down gracefully.
  *
  * @module
  */
@@ -7,7 +8,12 @@
 import { createTodoApp } from "./src/app.ts";
 
 const app = createTodoApp();
-Deno.serve({
+const stop = new AbortController();
+Deno.addSignalListener("SIGINT", () => stop.abort());
+const server = await app.serve({
   hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
   port: Number(Deno.env.get("PORT") ?? 8000),
-}, app.fetch);
+  signal: stop.signal,
+});
+await server.finished;
+Deno.exit(0);
