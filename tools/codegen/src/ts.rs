@@ -1,7 +1,9 @@
 //! Emits `bindings/ffi.ts`: the `Deno.dlopen` symbol table and typed wrappers.
 //!
-//! The wrappers add only a sign check to fallible calls, so they cost no more than the raw
-//! symbol (see `deno task bench`).
+//! An infallible export whose arguments pass through unchanged is bound as the raw symbol
+//! itself; other wrappers add only a sign check (fallible calls) or a buffer's
+//! `byteLength` (derived lengths), so they cost about what the raw symbol costs (see
+//! `deno task bench`).
 
 use std::fmt::Write;
 
