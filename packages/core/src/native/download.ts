@@ -1,7 +1,7 @@
 /**
  * Downloads a prebuilt kernel library into the cache: verified against the manifest's
- * SHA-256 before use, written atomically (temp file + rename) and guarded by a lock file so
- * concurrent first imports download once.
+ * SHA-256 before use, written atomically (temp file + rename), guarded by a lock file so
+ * concurrent first imports download once, and abandoned when the mirror stalls.
  *
  * @module
  */
@@ -22,6 +22,11 @@ export interface DownloadRequest {
   file: string;
   /** Expected lower-case hex SHA-256. */
   sha256: string;
+  /**
+   * Give up when no data arrives for this many milliseconds (default 30 000), so a stalled
+   * mirror or a black-holed network fails with a clear error instead of hanging the import.
+   */
+  stallTimeoutMs?: number;
 }
 
 const HINT =
@@ -110,10 +115,29 @@ async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {
   }
 }
 
+/** Aborts its signal when `touch()` has not been called for `ms` milliseconds. */
+function stallGuard(ms: number) {
+  const controller = new AbortController();
+  const fire = () =>
+    controller.abort(new Error(`no data arrived for ${ms / 1000} s`));
+  let timer = setTimeout(fire, ms);
+  return {
+    signal: controller.signal,
+    touch() {
+      clearTimeout(timer);
+      timer = setTimeout(fire, ms);
+    },
+    [Symbol.dispose]() {
+      clearTimeout(timer);
+    },
+  };
+}
+
 async function download(request: DownloadRequest, path: string): Promise<void> {
+  using stall = stallGuard(request.stallTimeoutMs ?? 30_000);
   let response: Response;
   try {
-    response = await fetch(request.url);
+    response = await fetch(request.url, { signal: stall.signal });
   } catch (cause) {
     throw new KrepisError(
       "LOAD_FAILED",
@@ -139,6 +163,7 @@ async function download(request: DownloadRequest, path: string): Promise<void> {
     {
       using out = await Deno.open(temp, { write: true, createNew: true });
       for await (const chunk of response.body) {
+        stall.touch();
         hash.update(chunk);
         let written = 0;
         while (written < chunk.length) {
