@@ -29,13 +29,38 @@ import { buildPlans } from "./plan.ts";
 import type { FetchInfo } from "./request_context.ts";
 import { checkWiring } from "./wiring.ts";
 
-/** OpenAPI settings of an app. */
+/**
+ * OpenAPI settings of an app.
+ *
+ * @example
+ * ```ts
+ * import { type AppOpenApiOptions, createApp, memorySink } from "@krepis/core";
+ * const openapi: AppOpenApiOptions = { title: "Todos", version: "2.0.0", path: "/docs/openapi.json" };
+ * const app = createApp({ openapi, log: memorySink() });
+ * console.assert((await app.fetch(new Request("http://x/docs/openapi.json"))).status === 200);
+ * ```
+ */
 export interface AppOpenApiOptions extends OpenApiInfo {
   /** Where the document is served (default `/openapi.json`). */
   path?: string;
 }
 
-/** Everything an app is made of. */
+/**
+ * Everything an app is made of.
+ *
+ * @example
+ * ```ts
+ * import { type AppOptions, createApp, defineQuery, memorySink, ok, route } from "@krepis/core";
+ * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * const options: AppOptions = {
+ *   queries: [ping],
+ *   routes: [route("GET", "/ping", ping)],
+ *   log: memorySink(),
+ *   requestTimeoutMs: 5_000,
+ * };
+ * createApp(options);
+ * ```
+ */
 export interface AppOptions {
   /** Port → adapter bindings (see `provide`). */
   adapters?: readonly AdapterBinding[];
@@ -64,7 +89,18 @@ export interface AppOptions {
   maxBodyBytes?: number;
 }
 
-/** A running app. */
+/**
+ * A running app.
+ *
+ * @example
+ * ```ts
+ * import { type App, createApp, defineQuery, memorySink, ok } from "@krepis/core";
+ * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * const app: App = createApp({ queries: [ping], log: memorySink() });
+ * const r = await app.execute(app.context(), ping, undefined);
+ * console.assert(r.ok && r.value === "pong");
+ * ```
+ */
 export interface App {
   /**
    * Serves the app over HTTP/1.1 and HTTP/2 from the Krepis kernel; each request's context

@@ -137,8 +137,8 @@ function splitUrl(url: string): [path: string, search: string] {
  *
  * @example
  * ```ts
- * import { createFetchHandler, memorySink, ok, Router, route, defineQuery } from "@krepis/core";
- * import type { Route } from "@krepis/core";
+ * import { defineQuery, memorySink, ok, type Route, route, Router } from "@krepis/core";
+ * import { createFetchHandler } from "./http_handler.ts";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
  * const router = new Router<Route>();
  * router.add("GET", "/ping", route("GET", "/ping", ping));

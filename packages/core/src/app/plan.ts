@@ -66,7 +66,8 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
  *
  * @example
  * ```ts
- * import { buildPlans, Container, createContext, defineQuery, ok } from "@krepis/core";
+ * import { Container, createContext, defineQuery, ok } from "@krepis/core";
+ * import { buildPlans } from "./plan.ts";
  * const q = defineQuery({ name: "q", handle: () => ok(1) });
  * const plans = buildPlans([q], [], new Container([], createContext()));
  * const r = await plans.get(q)!(createContext(), undefined);

@@ -13,7 +13,21 @@ import type { Behavior } from "../pipeline/behavior.ts";
 import { Router } from "../router/router.ts";
 import type { Route } from "../router/route.ts";
 
-/** Raised by `createApp` when the wiring is wrong; lists every problem found. */
+/**
+ * Raised by `createApp` when the wiring is wrong; lists every problem found.
+ *
+ * @example
+ * ```ts
+ * import { createApp, defineQuery, definePort, ok, WiringError } from "@krepis/core";
+ * const Repo = definePort<{ all(): string[] }>("repo", { writes: [] });
+ * const list = defineQuery({ name: "list", deps: { repo: Repo }, handle: () => ok([]) });
+ * try {
+ *   createApp({ queries: [list] });
+ * } catch (e) {
+ *   console.assert(e instanceof WiringError && e.problems[0].includes('missing adapter for port "repo"'));
+ * }
+ * ```
+ */
 export class WiringError extends Error {
   /** One line per problem. */
   readonly problems: readonly string[];
@@ -30,7 +44,16 @@ export class WiringError extends Error {
   }
 }
 
-/** What {@linkcode checkWiring} inspects. */
+/**
+ * What {@linkcode checkWiring} inspects.
+ *
+ * @example
+ * ```ts
+ * import { checkWiring, type WiringInput } from "@krepis/core";
+ * const input: WiringInput = { adapters: [], commands: [], queries: [], routes: [], behaviors: [] };
+ * checkWiring(input); // an empty app is valid
+ * ```
+ */
 export interface WiringInput {
   /** Adapter bindings. */
   adapters: readonly AdapterBinding[];

@@ -20,7 +20,20 @@ export interface ContainerEntry {
 
 const CREATING: unique symbol = Symbol("creating");
 
-/** Raised when a port cannot be resolved (missing adapter, cycle, captive dependency). */
+/**
+ * Raised when a port cannot be resolved (missing adapter, cycle, captive dependency).
+ *
+ * @example
+ * ```ts
+ * import { Container, createContext, definePort, ResolutionError } from "@krepis/core";
+ * const Missing = definePort<{ x: 1 }>("missing", { writes: [] });
+ * try {
+ *   new Container([], createContext()).get(Missing);
+ * } catch (e) {
+ *   console.assert(e instanceof ResolutionError);
+ * }
+ * ```
+ */
 export class ResolutionError extends Error {
   /** Creates the error. */
   constructor(message: string) {

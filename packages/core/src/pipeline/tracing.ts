@@ -8,7 +8,16 @@
 import type { LogLevel } from "../context/logger.ts";
 import { type Behavior, defineBehavior } from "./behavior.ts";
 
-/** Options of {@linkcode tracing}. */
+/**
+ * Options of {@linkcode tracing}.
+ *
+ * @example
+ * ```ts
+ * import { tracing, type TracingOptions } from "@krepis/core";
+ * const options: TracingOptions = { level: "debug" };
+ * console.assert(tracing(options).name === "tracing");
+ * ```
+ */
 export interface TracingOptions {
   /** Level of the per-operation record (default `info`; failures use `warn` or `error`). */
   level?: LogLevel;
