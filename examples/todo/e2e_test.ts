@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { memorySink, provide } from "@krepis/core";
-import { createTodoApp } from "./app.ts";
-import { IdGeneratorPort } from "./application/ports.ts";
+import { createTodoApp } from "./src/app.ts";
+import { IdGeneratorPort } from "./src/ports/todo_ports.ts";
 
 /** Serves a fresh todo app on the Krepis kernel, on an ephemeral 127.0.0.1 port. */
 async function start() {

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { createTodoApp } from "./app.ts";
+import { createTodoApp } from "./src/app.ts";
 
 const app = createTodoApp();
 const stop = new AbortController();

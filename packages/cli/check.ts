@@ -12,20 +12,19 @@
  */
 
 import {
-  checkCtxFile,
   formatJson,
   formatText,
-  loadApp,
   parseStrict,
   type Report,
   runMain,
   sortViolations,
   UsageError,
 } from "@krepis/smart-gen";
+import { checkCtxFile, loadApp } from "@krepis/smart-gen/internal";
 import { checkArchFile } from "./src/arch_checker.ts";
 
 const USAGE =
-  "usage: check.ts [--json] [--rules ctx,arch] [dir...]   (default dir: .)";
+  "usage: krepis check [--json] [--rules ctx,arch] [dir...]   (default dir: .)";
 
 /** Which checkers to run. */
 export type RuleSet = "ctx" | "arch";

@@ -108,3 +108,44 @@ Deno.test("CLI: bad arguments are usage errors (exit 2), not stack traces", asyn
     assertEquals(code, args[0].startsWith("/") ? 1 : 2, stderr);
   }
 });
+
+Deno.test("a port's writes list, else @read/@write tags, else verbs decide what a query may call", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await new Deno.Command("cp", { args: ["-r", `${fixture("clean")}/.`, dir] })
+      .output();
+    // Outside the workspace the copy needs its own import map for @krepis/core.
+    const core = fromFileUrl(new URL("../core/mod.ts", import.meta.url));
+    await Deno.writeTextFile(
+      `${dir}/deno.json`,
+      JSON.stringify({ imports: { "@krepis/core": core } }),
+    );
+    const port = `${dir}/src/ports/todo_repository.ts`;
+    const audit = `${dir}/src/ports/audit_log.ts`;
+    const portSource = await Deno.readTextFile(port);
+    const auditSource = await Deno.readTextFile(audit);
+    const rulesAt = () =>
+      checkApps([dir], new Set(["arch"])).violations.map((v) =>
+        `${v.rule} ${v.file}:${v.line}:${v.column} ${v.message}`
+      );
+    deepStrictEqual(rulesAt(), []);
+
+    // `setCursor` passes only because the writes list leaves it out.
+    await Deno.writeTextFile(
+      port,
+      portSource.replace('writes: ["save"]', 'writes: ["save", "setCursor"]'),
+    );
+    deepStrictEqual(rulesAt(), [
+      "query-writes-port src/application/queries/list_todos.ts:11:31 a query calls the writing port method `setCursor`; queries only read",
+    ]);
+    await Deno.writeTextFile(port, portSource);
+
+    // Without its @read tag, `clearCache` is a write by its verb.
+    await Deno.writeTextFile(audit, auditSource.replace(" @read */", " */"));
+    deepStrictEqual(rulesAt(), [
+      "query-writes-port src/application/queries/list_todos.ts:22:20 a query calls the writing port method `clearCache`; queries only read",
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -11,7 +11,6 @@
  * @module
  */
 
-export { checkArchFile } from "./src/arch_checker.ts";
 export {
   APPLICATION_ROLES,
   ARCH_RULES,

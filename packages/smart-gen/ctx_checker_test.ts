@@ -189,7 +189,10 @@ Deno.test("classifyPath follows the directory conventions", () => {
       "src/domain/d.ts",
       "src/infra/db.ts",
       "main.ts",
-      "lib/ports/p.ts",
+      "lib/report.ts",
+      "examples/todo/application/ports.ts",
+      "examples/todo/application/commands.ts",
+      "examples/todo/adapters/system.ts",
     ].map(classifyPath),
     [
       "command",
@@ -201,6 +204,9 @@ Deno.test("classifyPath follows the directory conventions", () => {
       "infrastructure",
       undefined,
       undefined,
+      "port",
+      "command",
+      "adapter",
     ],
   );
 });

@@ -1,11 +1,11 @@
 /**
  * `@krepis/smart-gen`: the ts-morph based ctx checker, its Deno lint plugin
- * twin (`./lint-plugin`), and the code generator behind `krepis gen`.
+ * twin (`./lint-plugin`), and the code generator behind `krepis gen`
+ * (`./gen`).
  *
  * ```ts ignore
- * import { checkCtxFile, loadApp } from "@krepis/smart-gen";
- * const app = loadApp("examples/todo");
- * for (const file of app.files) console.log(checkCtxFile(app.root, file));
+ * import { checkCtx, formatText } from "@krepis/smart-gen";
+ * console.log(formatText(checkCtx(["examples/todo"])));
  * ```
  *
  * @module
@@ -25,13 +25,6 @@ export {
   judgeFirstParam,
   type ParamShape,
 } from "./src/ctx_rule.ts";
-export { checkCtxFile } from "./src/ctx_checker.ts";
-export {
-  createProject,
-  loadApp,
-  type LoadedApp,
-  relativePath,
-} from "./src/project.ts";
 export {
   formatJson,
   formatText,

@@ -14,12 +14,8 @@ import {
   SyntaxKind,
 } from "ts-morph";
 import { dirname, resolve } from "node:path";
-import {
-  classifyPath,
-  relativePath,
-  type Role,
-  type Violation,
-} from "@krepis/smart-gen";
+import { classifyPath, type Role, type Violation } from "@krepis/smart-gen";
+import { relativePath } from "@krepis/smart-gen/internal";
 import {
   APPLICATION_ROLES,
   ARCH_RULES,
@@ -254,7 +250,7 @@ function isFreeReference(id: Identifier, file: SourceFile): boolean {
  *
  * @example
  * ```ts ignore
- * import { loadApp } from "@krepis/smart-gen";
+ * import { loadApp } from "@krepis/smart-gen/internal";
  * import { checkArchFile } from "./arch_checker.ts";
  * const app = loadApp("examples/todo");
  * const violations = app.files.flatMap((f) => checkArchFile(app.root, f));

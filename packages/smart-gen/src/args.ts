@@ -10,6 +10,8 @@ import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 /** Thrown for bad command-line arguments; entry points print it with the usage. */
 export class UsageError extends Error {
   /**
+   * Creates a usage error; `message` says what is wrong with the arguments.
+   *
    * @example
    * ```ts
    * import { UsageError } from "./args.ts";

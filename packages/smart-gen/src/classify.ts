@@ -2,7 +2,7 @@
  * Decides which architectural role a source file plays, from its path alone.
  *
  * The convention (documented in the package README) is that an app keeps its
- * code under `src/` in one directory per role. Only the path is used so the
+ * code in one directory (or module file) per role. Only the path is used so the
  * editor lint plugin (which sees one file at a time) and the project-wide
  * checkers classify every file the same way.
  *
@@ -27,32 +27,40 @@ export const CTX_ROLES: ReadonlySet<Role> = new Set<Role>([
   "adapter",
 ]);
 
-/** Path fragments, most specific first: the first match wins. */
-const RULES: ReadonlyArray<readonly [string, Role]> = [
-  ["/src/application/commands/", "command"],
-  ["/src/application/queries/", "query"],
-  ["/src/application/", "application"],
-  ["/src/ports/", "port"],
-  ["/src/adapters/", "adapter"],
-  ["/src/domain/", "domain"],
-  ["/src/infrastructure/", "infrastructure"],
-  ["/src/infra/", "infrastructure"],
-];
+/** Directory (or module file) names that give a role. */
+const ROLE_NAMES: ReadonlyMap<string, Role> = new Map<string, Role>([
+  ["commands", "command"],
+  ["queries", "query"],
+  ["application", "application"],
+  ["ports", "port"],
+  ["adapters", "adapter"],
+  ["domain", "domain"],
+  ["infrastructure", "infrastructure"],
+  ["infra", "infrastructure"],
+]);
 
 /**
  * Classify a file by its path (absolute or relative, `/` or `\` separated).
+ * The innermost directory named after a role decides, and a module file
+ * named after one counts as that directory: `src/application/commands/x.ts`
+ * and `application/commands.ts` are both commands, `application/ports.ts`
+ * is a port.
  *
  * @example
  * ```ts
  * import { classifyPath } from "./classify.ts";
  * classifyPath("/app/src/application/commands/create_todo.ts"); // "command"
+ * classifyPath("/app/application/ports.ts"); // "port"
  * classifyPath("/app/main.ts"); // undefined
  * ```
  */
 export function classifyPath(path: string): Role | undefined {
-  const normalized = "/" + path.replaceAll("\\", "/").replace(/^\/+/, "");
-  for (const [fragment, role] of RULES) {
-    if (normalized.includes(fragment)) return role;
+  const segments = path.replaceAll("\\", "/").split("/");
+  const last = segments.length - 1;
+  segments[last] = segments[last].replace(/\.[cm]?[jt]sx?$/, "");
+  for (let i = last; i >= 0; i--) {
+    const role = ROLE_NAMES.get(segments[i]);
+    if (role !== undefined) return role;
   }
   return undefined;
 }

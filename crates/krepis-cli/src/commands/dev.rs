@@ -55,18 +55,19 @@ pub fn run(args: DevArgs) -> Result<()> {
         }
         watch.push(dir.canonicalize().map_err(|e| CliError::io(&dir, e))?);
     }
-    let ctx_check = if args.no_ctx_check {
+    let ctx_lint = if args.no_ctx_check {
         None
     } else {
         tools_root()
             .ok()
-            .map(|root| root.join("packages/cli/check.ts"))
+            .map(|root| root.join("packages/smart-gen/ctx_lint.json"))
+            .filter(|config| config.is_file())
     };
     supervisor::run(Options {
         entry,
         args: args.args,
         watch,
         workspace: enclosing_workspace(&app_dir),
-        ctx_check,
+        ctx_lint,
     })
 }

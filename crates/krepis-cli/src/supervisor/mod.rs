@@ -22,7 +22,7 @@ use crate::error::{CliError, Result};
 use crate::progress::Steps;
 use crate::workspace::{deno_command, spawn_error};
 use backoff::Backoff;
-use gate::{Outcome, Running, Step};
+use gate::{Outcome, Running, Stage, Step};
 use process::GroupChild;
 use watch::{Change, Watcher};
 
@@ -37,8 +37,9 @@ pub struct Options {
     /// The Krepis checkout, when the app lives in one: Rust changes there
     /// rebuild the kernel.
     pub workspace: Option<PathBuf>,
-    /// The ctx check to run in the TypeScript gate (`deno run ... check.ts`), if available.
-    pub ctx_check: Option<PathBuf>,
+    /// The lint configuration that runs only the ctx-first plugin rule
+    /// (`packages/smart-gen/ctx_lint.json`), for the gate, if available.
+    pub ctx_lint: Option<PathBuf>,
 }
 
 enum Event {
@@ -68,6 +69,11 @@ struct Supervisor {
     events: Sender<Event>,
     app: Option<GroupChild>,
     gate: Option<Running>,
+    /// When the running gate started, to report how long checks take.
+    gate_started: Instant,
+    /// The running gate is the start-up warm-up (fills Deno's caches so the
+    /// first real reload is fast); its result restarts nothing.
+    warming: bool,
     pending: Change,
     restart_at: Option<Instant>,
     backoff: Backoff,
@@ -103,56 +109,63 @@ impl Supervisor {
         self.spawn_app()
     }
 
-    fn gate_steps(&self, change: Change) -> Vec<Step> {
-        let mut steps = Vec::new();
+    fn gate_stages(&self, change: Change) -> Vec<Stage> {
+        let mut stages = Vec::new();
         if let (true, Some(ws)) = (change.rust, &self.options.workspace) {
             let mut command = Command::new("cargo");
             command
                 .args(["build", "-p", "krepis-ffi", "--color", color_mode()])
                 .current_dir(ws);
-            steps.push(Step {
+            stages.push(vec![Step {
                 label: "building the kernel (cargo build -p krepis-ffi)".into(),
                 command,
-            });
+            }]);
         }
-        if change.ts || change.rust {
+        let mut checks = Vec::new();
+        let mut command = deno_command();
+        command.arg("check").arg(&self.options.entry);
+        checks.push(Step {
+            label: format!("type-checking {}", self.options.entry.display()),
+            command,
+        });
+        if let Some(config) = &self.options.ctx_lint {
             let mut command = deno_command();
-            command.arg("check").arg(&self.options.entry);
-            steps.push(Step {
-                label: format!("type-checking {}", self.options.entry.display()),
+            command
+                .args(["lint", "--config"])
+                .arg(config)
+                .args(&self.options.watch);
+            checks.push(Step {
+                label: "checking ctx: KrepisContext parameters".into(),
                 command,
             });
-            if let Some(check) = &self.options.ctx_check {
-                let mut command = deno_command();
-                command
-                    .args(["run", "--allow-all"])
-                    .arg(check)
-                    .args(["--rules", "ctx"])
-                    .args(&self.options.watch);
-                steps.push(Step {
-                    label: "checking ctx: KrepisContext parameters".into(),
-                    command,
-                });
-            }
         }
-        steps
+        stages.push(checks);
+        stages
     }
 
     fn start_gate(&mut self, change: Change) {
-        let steps = self.gate_steps(change);
+        let stages = self.gate_stages(change);
         let running = Running::default();
         self.gate = Some(running.clone());
+        self.gate_started = Instant::now();
         let events = self.events.clone();
         thread::spawn(move || {
-            let mut progress = Steps::new(steps.len());
-            let outcome = gate::run(steps, &running, |label| progress.step(label));
+            let mut progress = Steps::new(stages.len());
+            let outcome = gate::run(stages, &running, |label| progress.step(label));
             progress.finish();
             let _ = events.send(Event::GateDone(outcome));
         });
     }
 
     fn on_change(&mut self, change: Change) {
-        if self.gate.is_some() {
+        if self.warming {
+            // A real change beats the warm-up: judge it at once.
+            if let Some(gate) = self.gate.take() {
+                gate.cancel();
+            }
+            self.warming = false;
+            self.start_gate(change);
+        } else if self.gate.is_some() {
             self.pending = self.pending.merge(change);
         } else {
             self.start_gate(change);
@@ -161,6 +174,15 @@ impl Supervisor {
 
     fn on_gate_done(&mut self, outcome: Outcome) -> Result<()> {
         self.gate = None;
+        if std::mem::take(&mut self.warming) {
+            if let Outcome::Failed { label, output } = outcome {
+                eprintln!("{}", output.trim_end());
+                say(&format!(
+                    "{label} failed at start-up; the app runs, but reloads wait until this is fixed"
+                ));
+            }
+            return Ok(());
+        }
         if self.pending.any() {
             // Newer edits arrived while checking; judge those instead.
             let change = std::mem::take(&mut self.pending);
@@ -169,7 +191,10 @@ impl Supervisor {
         }
         match outcome {
             Outcome::Passed => {
-                say("change accepted; restarting");
+                say(&format!(
+                    "change accepted (checked in {:.1}s); restarting",
+                    self.gate_started.elapsed().as_secs_f64()
+                ));
                 self.backoff.reset();
                 self.restart()
             }
@@ -217,6 +242,11 @@ impl Supervisor {
 
     fn run(&mut self, events: mpsc::Receiver<Event>) -> Result<()> {
         self.spawn_app()?;
+        self.start_gate(Change {
+            ts: true,
+            rust: false,
+        });
+        self.warming = true;
         loop {
             match events.recv_timeout(TICK) {
                 Ok(Event::Changed(change)) => self.on_change(change),
@@ -267,6 +297,8 @@ pub fn run(options: Options) -> Result<()> {
         events: tx,
         app: None,
         gate: None,
+        gate_started: Instant::now(),
+        warming: false,
         pending: Change::default(),
         restart_at: None,
         backoff: Backoff::default(),

@@ -7,6 +7,16 @@
 /**
  * The base context of one request, made by the kernel before any TypeScript runs. The
  * framework's `KrepisContext` builds on it.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * await serve((_req, { ctx }) => {
+ *   console.log(ctx.requestId, ctx.traceId, ctx.spanId, ctx.deadline);
+ *   ctx.signal.addEventListener("abort", () => console.log("client left"));
+ *   return new Response("ok");
+ * });
+ * ```
  */
 export interface RequestContext {
   /** Unique id of this request: 16 lower-case hex characters. */
@@ -23,7 +33,15 @@ export interface RequestContext {
   readonly signal: AbortSignal;
 }
 
-/** What a handler learns about a request besides the `Request` itself. */
+/**
+ * What a handler learns about a request besides the `Request` itself.
+ *
+ * @example
+ * ```ts
+ * import type { ServeHandlerInfo } from "@krepis/core";
+ * const who = (info: ServeHandlerInfo) => `${info.remoteAddr.hostname} ${info.ctx.requestId}`;
+ * ```
+ */
 export interface ServeHandlerInfo {
   /** The client's address. */
   readonly remoteAddr: Deno.NetAddr;
@@ -33,13 +51,30 @@ export interface ServeHandlerInfo {
 
 /**
  * A request handler, as for `Deno.serve`: a standard `Request` in, a `Response` out.
+ *
+ * @example
+ * ```ts
+ * import type { ServeHandler } from "@krepis/core";
+ * const handler: ServeHandler = (req) => new Response(`you asked for ${req.url}`);
+ * ```
  */
 export type ServeHandler = (
   request: Request,
   info: ServeHandlerInfo,
 ) => Response | Promise<Response>;
 
-/** PEM certificate chain and private key; TLS offers HTTP/2 and HTTP/1.1 through ALPN. */
+/**
+ * PEM certificate chain and private key; TLS offers HTTP/2 and HTTP/1.1 through ALPN.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * await serve({
+ *   port: 8443,
+ *   tls: { cert: await Deno.readTextFile("cert.pem"), key: await Deno.readTextFile("key.pem") },
+ * }, () => new Response("secure"));
+ * ```
+ */
 export interface TlsOptions {
   /** PEM certificate chain. */
   cert: string;
@@ -47,7 +82,20 @@ export interface TlsOptions {
   key: string;
 }
 
-/** Options of {@linkcode serve}; every field is optional. */
+/**
+ * Options of {@linkcode serve}; every field is optional.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "@krepis/core";
+ * const options: ServeOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   maxBodySize: 1 << 20,
+ *   requestTimeout: 10_000,
+ * };
+ * ```
+ */
 export interface ServeOptions {
   /** TCP port; 0 picks a free port. Default 8000. */
   port?: number;
@@ -74,7 +122,16 @@ export interface ServeOptions {
   threads?: number;
 }
 
-/** Live counters of a server, from the kernel. */
+/**
+ * Live counters of a server, from the kernel.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * const server = await serve(() => new Response("ok"));
+ * const { requestsTotal, requestsInFlight } = server.stats();
+ * ```
+ */
 export interface ServerStats {
   /** Connections accepted since start. */
   connectionsTotal: number;
@@ -100,7 +157,16 @@ export interface ServerStats {
   waitsTotal: number;
 }
 
-/** A running server, as returned by {@linkcode serve}. */
+/**
+ * A running server, as returned by `serve`.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * await using server = await serve({ port: 0 }, () => new Response("ok"));
+ * console.log(server.addr.port);
+ * ```
+ */
 export interface HttpServer extends AsyncDisposable {
   /** Where the server listens. */
   readonly addr: Deno.NetAddr;

@@ -5,14 +5,18 @@
  */
 
 import { AppError, defineCommand, err, ok } from "@krepis/core";
-import { completeTodo, createTodo, renameTodo } from "../domain/todo.ts";
-import { ClockPort, IdGeneratorPort, TodoRepositoryPort } from "./ports.ts";
+import { completeTodo, createTodo, renameTodo } from "../../domain/todo.ts";
+import {
+  ClockPort,
+  IdGeneratorPort,
+  TodoRepositoryPort,
+} from "../../ports/todo_ports.ts";
 import {
   CreateTodoInput,
   RenameTodoInput,
   TodoId,
   TodoSchema,
-} from "./schemas.ts";
+} from "../schemas.ts";
 
 const notFound = (id: string) =>
   err(new AppError("NOT_FOUND", `no todo with id "${id}"`));
@@ -25,7 +29,7 @@ export const createTodoCommand = defineCommand({
   output: TodoSchema,
   deps: { todos: TodoRepositoryPort, clock: ClockPort, ids: IdGeneratorPort },
   async handle(ctx, input, { todos, clock, ids }) {
-    const todo = createTodo(ids.next(), input.title, clock.now());
+    const todo = createTodo(ids.next(ctx), input.title, clock.now(ctx));
     if (!todo.ok) return todo;
     await todos.save(ctx, todo.value);
     ctx.log.info("todo created", { todoId: todo.value.id });
@@ -59,7 +63,7 @@ export const completeTodoCommand = defineCommand({
   async handle(ctx, input, { todos, clock }) {
     const current = await todos.get(ctx, input.id);
     if (!current) return notFound(input.id);
-    const done = completeTodo(current, clock.now());
+    const done = completeTodo(current, clock.now(ctx));
     if (done.ok) await todos.save(ctx, done.value);
     return done;
   },

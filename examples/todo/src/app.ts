@@ -19,13 +19,16 @@ import {
   createTodoCommand,
   deleteTodoCommand,
   renameTodoCommand,
-} from "./application/commands.ts";
+} from "./application/commands/todo_commands.ts";
 import {
   ClockPort,
   IdGeneratorPort,
   TodoRepositoryPort,
-} from "./application/ports.ts";
-import { getTodoQuery, listTodosQuery } from "./application/queries.ts";
+} from "./ports/todo_ports.ts";
+import {
+  getTodoQuery,
+  listTodosQuery,
+} from "./application/queries/todo_queries.ts";
 import { todoRoutes } from "./http/routes.ts";
 
 /** Options of {@linkcode createTodoApp}. */

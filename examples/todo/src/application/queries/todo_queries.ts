@@ -7,8 +7,8 @@
 
 import { AppError, defineQuery, err, ok } from "@krepis/core";
 import { z } from "zod";
-import { TodoRepositoryPort } from "./ports.ts";
-import { ListTodosInput, TodoId, TodoSchema } from "./schemas.ts";
+import { TodoRepositoryPort } from "../../ports/todo_ports.ts";
+import { ListTodosInput, TodoId, TodoSchema } from "../schemas.ts";
 
 /** Fetches one todo. */
 export const getTodoQuery = defineQuery({

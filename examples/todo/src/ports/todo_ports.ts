@@ -28,7 +28,7 @@ export const TodoRepositoryPort = definePort<TodoRepository>("todos", {
 /** Reads the time. */
 export interface Clock {
   /** Current time in epoch milliseconds. */
-  now(): number;
+  now(ctx: KrepisContext): number;
 }
 
 /** The clock port. */
@@ -37,7 +37,7 @@ export const ClockPort = definePort<Clock>("clock", { writes: [] });
 /** Makes new identifiers. */
 export interface IdGenerator {
   /** A new unique id. */
-  next(): string;
+  next(ctx: KrepisContext): string;
 }
 
 /** The id generator port. */

@@ -6,9 +6,9 @@ import {
   createTodoCommand,
   deleteTodoCommand,
   renameTodoCommand,
-} from "./commands.ts";
-import { ClockPort, IdGeneratorPort } from "./ports.ts";
-import { getTodoQuery, listTodosQuery } from "./queries.ts";
+} from "./commands/todo_commands.ts";
+import { ClockPort, IdGeneratorPort } from "../ports/todo_ports.ts";
+import { getTodoQuery, listTodosQuery } from "./queries/todo_queries.ts";
 
 function testApp() {
   let now = 1_000;

@@ -11,8 +11,11 @@ import {
   createTodoCommand,
   deleteTodoCommand,
   renameTodoCommand,
-} from "../application/commands.ts";
-import { getTodoQuery, listTodosQuery } from "../application/queries.ts";
+} from "../application/commands/todo_commands.ts";
+import {
+  getTodoQuery,
+  listTodosQuery,
+} from "../application/queries/todo_queries.ts";
 
 /** Every route of the todo API. */
 export const todoRoutes: Route[] = [

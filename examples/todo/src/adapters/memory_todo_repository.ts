@@ -6,7 +6,7 @@
  */
 
 import type { KrepisContext } from "@krepis/core";
-import type { TodoRepository } from "../application/ports.ts";
+import type { TodoRepository } from "../ports/todo_ports.ts";
 import { selectTodos, type Todo, type TodoFilter } from "../domain/todo.ts";
 
 /** Keeps todos in a `Map`; one instance per app (register it as a singleton). */
