@@ -94,6 +94,28 @@ Deno.test("a query calling a write method raises a CQS violation naming query an
   assert.ok(!invalid.ok && invalid.error.code === "INVALID_INPUT");
 });
 
+Deno.test("handlers returning something other than a Result fail clearly", async () => {
+  const sink = memorySink();
+  const plain = defineQuery({
+    name: "plain",
+    handle: () => 42 as unknown as ReturnType<typeof ok<number>>,
+  });
+  const stringly = defineQuery({
+    name: "stringly",
+    handle: () => err("nope" as unknown as AppError),
+  });
+  const app = createApp({ log: sink, queries: [plain, stringly] });
+  const r1 = await app.execute(app.context(), plain, undefined);
+  assert.ok(!r1.ok && r1.error.code === "INTERNAL");
+  const logged = sink.records().find((r) => r.msg === "handler threw")!;
+  assert.equal(
+    (logged.error as { message: string }).message,
+    'handler "plain" must return ok(value) or err(appError), got number',
+  );
+  const r2 = await app.execute(app.context(), stringly, undefined);
+  assert.ok(!r2.ok && r2.error instanceof AppError && r2.error.status === 500);
+});
+
 Deno.test("execute rejects handlers that are not registered", async () => {
   const app = createApp({ log: memorySink(), queries: [] });
   await assert.rejects(
