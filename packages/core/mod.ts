@@ -45,6 +45,7 @@ export * from "./src/result/app_error.ts";
 export * from "./src/di/port.ts";
 export * from "./src/di/provide.ts";
 export { Container, ResolutionError, Scope } from "./src/di/container.ts";
+export * from "./src/di/disposer.ts";
 export * from "./src/di/readonly.ts";
 export * from "./src/cqs/schema.ts";
 export * from "./src/cqs/handler.ts";

@@ -163,6 +163,34 @@ Deno.test("scoped adapters live for one operation and are disposed after it", as
   assert.deepEqual(made.map((u) => u.disposed), [true, true]);
 });
 
+Deno.test("closing the app disposes its factory-built singletons", async () => {
+  let closed = 0;
+  const Db = definePort<{ ping(): string }>("db", { writes: [] });
+  const ping = defineQuery({
+    name: "ping",
+    deps: { db: Db },
+    handle: (_ctx, _i, { db }) => ok(db.ping()),
+  });
+  {
+    await using app = createApp({
+      log: memorySink(),
+      adapters: [
+        provide(Db, () => ({
+          ping: () => "pong",
+          [Symbol.dispose]: () => void closed++,
+        })),
+      ],
+      queries: [ping],
+    });
+    assert.deepEqual(await app.execute(app.context(), ping, undefined), {
+      ok: true,
+      value: "pong",
+    });
+    assert.equal(closed, 0);
+  }
+  assert.equal(closed, 1, "`await using` closed the app");
+});
+
 Deno.test("the context hook attaches capabilities to every operation", async () => {
   const Greeting = defineCapability<string>("greeting");
   const greet = defineQuery({

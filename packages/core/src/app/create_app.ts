@@ -90,7 +90,7 @@ export interface AppOptions {
 }
 
 /**
- * A running app.
+ * A running app. `await using app = createApp(...)` closes it at the end of the block.
  *
  * @example
  * ```ts
@@ -101,7 +101,7 @@ export interface AppOptions {
  * console.assert(r.ok && r.value === "pong");
  * ```
  */
-export interface App {
+export interface App extends AsyncDisposable {
   /**
    * Serves the app over HTTP/1.1 and HTTP/2 from the Krepis kernel; each request's context
    * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
@@ -121,6 +121,11 @@ export interface App {
   openapi(): Record<string, unknown>;
   /** The app's dependency container. */
   readonly container: Container;
+  /**
+   * Releases what the app built: singleton adapters created by factories are disposed
+   * (`Symbol.asyncDispose`/`Symbol.dispose`), newest first. Stop serving first.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -230,5 +235,7 @@ export function createApp(options: AppOptions): App {
     context: (init) => createContext({ log, ...init }),
     openapi,
     container,
+    close: () => container.dispose(),
+    [Symbol.asyncDispose]: () => container.dispose(),
   };
 }
