@@ -236,17 +236,27 @@ function httpApp(sink = memorySink()) {
       throw new Error("secret detail");
     },
   });
+  const unserializable = defineQuery({
+    name: "unserializable",
+    handle: () => ok({ big: 1n }),
+  });
   const app = createApp({
     log: sink,
     adapters: [provide(NotesPort, notes)],
     commands: [addNote, fail, crash, rawCrash],
-    queries: [listNotes],
+    queries: [listNotes, unserializable],
     routes: [
       route("POST", "/notes", addNote, { status: 201 }),
       route("GET", "/notes", listNotes),
       route("POST", "/fail", fail),
       route("POST", "/crash", crash),
       route("POST", "/raw-crash", rawCrash),
+      route("GET", "/bigint", unserializable),
+      route("POST", "/bad-mapper", addNote, {
+        input: () => {
+          throw new Error("mapper bug");
+        },
+      }),
     ],
     maxBodyBytes: 64,
     openapi: { title: "Notes", version: "1.0.0" },
@@ -307,6 +317,8 @@ Deno.test("fetch answers bad requests with clear errors", async () => {
     ],
     [post("/crash", ""), 500, "INTERNAL"],
     [post("/raw-crash", ""), 500, "INTERNAL"],
+    [new Request("http://local/bigint"), 500, "INTERNAL"],
+    [post("/bad-mapper", '{"note":"x"}'), 500, "INTERNAL"],
   ];
   for (const [req, status, code] of cases) {
     const res = await app.fetch(req);
