@@ -38,7 +38,18 @@ export function tracing(options: TracingOptions = {}): Behavior {
   return defineBehavior("tracing", async (ctx, handler, input, next) => {
     const span = ctx.child(handler.name);
     const start = performance.now();
-    const result = await next(span, input);
+    let result;
+    try {
+      result = await next(span, input);
+    } catch (e) {
+      // Only when `errors` is not outside this behavior: record the span, then rethrow.
+      span.log.error("operation threw", {
+        kind: handler.kind,
+        durationMs: performance.now() - start,
+        error: e,
+      });
+      throw e;
+    }
     const log = span.log;
     if (result.ok) {
       if (log.enabled(level)) {
