@@ -178,6 +178,12 @@ export function createApp(options: AppOptions): App {
     queries,
     routes,
     behaviors,
+    settings: {
+      maxBodyBytes: options.maxBodyBytes,
+      requestTimeoutMs: options.requestTimeoutMs,
+      tenantHeader: options.tenantHeader,
+      openapiPath: options.openapi ? options.openapi.path : undefined,
+    },
   });
 
   const container = new Container(
