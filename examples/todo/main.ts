@@ -1,6 +1,7 @@
 /**
  * Runs the todo API on the Krepis kernel. `PORT` picks the port (default 8000), `HOSTNAME`
- * the interface (default 127.0.0.1). Ctrl-C shuts it down gracefully.
+ * the interface (default 127.0.0.1). Ctrl-C stops accepting, lets requests finish, then
+ * closes the app's adapters.
  *
  * @module
  */
@@ -16,4 +17,5 @@ const server = await app.serve({
   signal: stop.signal,
 });
 await server.finished;
+await app.close();
 Deno.exit(0);
