@@ -21,6 +21,8 @@ use crate::{KernelError, Result};
 /// Inbox size floor; records up to a whole request head must fit, so it grows with
 /// `max_header_size`.
 const MIN_INBOX: usize = 256 * 1024;
+/// Socket read buffer limit of HTTP/1 connections (hyper's default).
+const READ_BUFFER: usize = 8192 + 4096 * 100;
 /// Outbox size: the response records of one batch, inline bodies included.
 pub const OUTBOX_SIZE: usize = 1024 * 1024;
 
@@ -85,6 +87,8 @@ impl Server {
             let _entered = runtime.enter();
             TcpListener::from_std(listener).map_err(|e| KernelError::io("listen", e))?
         };
+        let bell = Arc::clone(&shared);
+        runtime.spawn(async move { bell.bridge.doorbell().await });
         runtime.spawn(accept_loop(
             Arc::clone(&shared),
             listener,
@@ -177,7 +181,9 @@ async fn accept_loop(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .max_buf_size(shared.config.max_header_size)
+        // hyper's one buffer limit also bounds body reads; keep it large for throughput and
+        // enforce the (smaller) head limit per request in `service`.
+        .max_buf_size(shared.config.max_header_size.max(READ_BUFFER))
         .timer(hyper_util::rt::TokioTimer::new());
     builder
         .http2()

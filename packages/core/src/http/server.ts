@@ -317,7 +317,9 @@ export class KernelServer implements HttpServer {
       return;
     }
     if (body.kind === "text") this.#send(pending, status, headers, body.text);
-    else if (body.kind === "bytes") {
+    else if (body.kind === "bytes" && body.bytes !== undefined) {
+      this.#send(pending, status, headers, body.bytes);
+    } else if (body.kind === "bytes") {
       response.bytes().then(
         (bytes) => this.#send(pending, status, headers, bytes),
         (error) =>
