@@ -47,7 +47,7 @@ pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: watch::Sender<bool>,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: parking_lot::Mutex<Option<tokio::runtime::Runtime>>,
 }
 
 impl Server {
@@ -100,7 +100,7 @@ impl Server {
             shared,
             addr,
             stop,
-            runtime: Some(runtime),
+            runtime: parking_lot::Mutex::new(Some(runtime)),
         })
     }
 
@@ -153,10 +153,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Stops at once and waits until the runtime has dropped every connection, so no
+    /// memory lent by TypeScript is read after this returns. Call it outside the runtime.
+    pub fn stop(&self) {
+        self.shutdown();
+        self.shared.bridge.close();
+        if let Some(runtime) = self.runtime.lock().take() {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.shared.bridge.close();
-        if let Some(runtime) = self.runtime.take() {
+        if let Some(runtime) = self.runtime.get_mut().take() {
             runtime.shutdown_background();
         }
     }

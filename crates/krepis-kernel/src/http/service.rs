@@ -188,8 +188,8 @@ async fn process(
 fn reject(shared: &Shared, status: u16) -> Reply {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
     let mut response = status_response(status);
-    if status == 413 || status == 400 {
-        // The unread rest of the body makes the connection unusable.
+    if matches!(status, 400 | 413 | 431) {
+        // The unread rest of the request makes the connection unusable.
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
