@@ -28,6 +28,7 @@ export {
   type ResolvedLibrary,
   resolveLibrary,
 } from "./src/native/loader.ts";
+export type { OpenedLibrary } from "./src/native/library.ts";
 export { SharedBuffer } from "./src/native/shared_buffer.ts";
 export {
   formatTraceparent,
@@ -36,6 +37,34 @@ export {
   parseTraceparent,
   type TraceParent,
 } from "./src/context/trace.ts";
+export * from "./src/context/logger.ts";
+export * from "./src/context/capability.ts";
+export * from "./src/context/context.ts";
+export * from "./src/result/result.ts";
+export * from "./src/result/app_error.ts";
+export * from "./src/di/port.ts";
+export * from "./src/di/provide.ts";
+export * from "./src/di/container.ts";
+export * from "./src/di/readonly.ts";
+export * from "./src/cqs/schema.ts";
+export * from "./src/cqs/handler.ts";
+export * from "./src/cqs/validate.ts";
+export * from "./src/pipeline/behavior.ts";
+export * from "./src/pipeline/errors.ts";
+export * from "./src/pipeline/tracing.ts";
+export * from "./src/pipeline/deadline_watch.ts";
+export * from "./src/pipeline/timeout.ts";
+export * from "./src/pipeline/auth.ts";
+export * from "./src/router/router.ts";
+export * from "./src/router/route.ts";
+export * from "./src/openapi/json_schema.ts";
+export * from "./src/openapi/document.ts";
+export * from "./src/app/http_request.ts";
+export * from "./src/app/request_context.ts";
+export * from "./src/app/http_handler.ts";
+export * from "./src/app/plan.ts";
+export * from "./src/app/wiring.ts";
+export * from "./src/app/create_app.ts";
 export { serve } from "./src/http/serve.ts";
 export type {
   HttpServer,
@@ -46,3 +75,6 @@ export type {
   ServerStats,
   TlsOptions,
 } from "./src/http/types.ts";
+export * from "./src/storage/journal.ts";
+export * from "./src/storage/kv.ts";
+export { decodeKey, encodeKey } from "./src/storage/kv_key.ts";

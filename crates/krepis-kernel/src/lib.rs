@@ -13,6 +13,8 @@ pub mod error;
 pub mod handle;
 pub mod http;
 pub mod info;
+pub mod journal;
+pub mod kv;
 pub mod proto;
 pub mod shm;
 pub mod stats;

@@ -211,12 +211,14 @@ pub fn ffi_type(ty: &syn::Type) -> Result<Type, String> {
             "u8" => Ok(Type::Uint8),
             "u16" => Ok(Type::Uint16),
             "u32" => Ok(Type::Uint32),
-            // Every supported target is 64-bit, where usize and u64 share one ABI.
-            "u64" | "usize" => Ok(Type::Uint64),
             "i8" => Ok(Type::Int8),
             "i16" => Ok(Type::Int16),
             "i32" => Ok(Type::Int32),
-            "i64" | "isize" => Ok(Type::Int64),
+            // Deno maps 64-bit integers to BigInt, which allocates on every call.
+            wide @ ("u64" | "usize" | "i64" | "isize") => Err(format!(
+                "`{wide}` would cross as a BigInt: declare handles, lengths, offsets and counts \
+                 as f64 and convert them with guard::handle_arg / guard::len_arg"
+            )),
             "f32" => Ok(Type::Float32),
             "f64" => Ok(Type::Float64),
             other => Err(format!("type `{other}` cannot cross the FFI boundary")),
@@ -251,7 +253,7 @@ mod tests {
     #[test]
     fn reads_a_fallible_buffer_function() {
         let e = export_of(
-            "/// Docs.\n#[export] fn krepis_x(h: f64, data: *const u8, len: usize) -> Result<f64> { Ok(0.0) }",
+            "/// Docs.\n#[export] fn krepis_x(h: f64, data: *const u8, len: f64) -> Result<f64> { Ok(0.0) }",
         )
         .unwrap();
         assert_eq!(e.name, "krepis_x");
@@ -261,7 +263,7 @@ mod tests {
             vec![
                 ("h".into(), Type::Float64),
                 ("data".into(), Type::Buffer),
-                ("len".into(), Type::Uint64)
+                ("len".into(), Type::Float64)
             ]
         );
         assert!(e.fallible && !e.nonblocking);
@@ -282,5 +284,52 @@ mod tests {
         assert!(export_of("#[export] fn krepis_b() -> Result<u64> { Ok(0) }").is_err());
         assert!(export_of("#[export] fn krepis_p(p: *const u32) {}").is_err());
         assert!(export_of("#[export(sometimes)] fn krepis_q() {}").is_err());
+    }
+
+    #[test]
+    fn rejects_64_bit_integers_with_the_f64_convention() {
+        for ty in ["u64", "usize", "i64", "isize"] {
+            let error = export_of(&format!("#[export] fn krepis_w(n: {ty}) {{}}")).unwrap_err();
+            assert!(error.contains("BigInt") && error.contains("f64"), "{error}");
+            let error = export_of(&format!("#[export] fn krepis_r() -> {ty} {{ 0 }}")).unwrap_err();
+            assert!(error.contains(ty), "{error}");
+        }
+    }
+
+    #[test]
+    fn reads_the_abi_version_and_sorts_exports_across_files() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("sub")).unwrap();
+        std::fs::write(
+            dir.path().join("lib.rs"),
+            "pub const ABI_VERSION: u32 = 7;\n#[export] fn krepis_zeta() -> u32 { 0 }",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.path().join("sub/a.rs"),
+            "#[export] fn krepis_alpha(x: f64) -> Result<f64> { Ok(x) }\nfn private() {}",
+        )
+        .unwrap();
+        let krate = scan(dir.path()).unwrap();
+        assert_eq!(krate.abi_version, 7);
+        let names: Vec<_> = krate.exports.iter().map(|e| e.name.as_str()).collect();
+        assert_eq!(names, ["krepis_alpha", "krepis_zeta"]);
+    }
+
+    #[test]
+    fn refuses_duplicates_and_a_missing_abi_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.rs"),
+            "#[export] fn krepis_same() {}\nmod m {}\n",
+        )
+        .unwrap();
+        assert!(scan(dir.path()).unwrap_err().contains("ABI_VERSION"));
+        std::fs::write(
+            dir.path().join("b.rs"),
+            "const ABI_VERSION: u32 = 1;\n#[export] fn krepis_same() {}",
+        )
+        .unwrap();
+        assert!(scan(dir.path()).unwrap_err().contains("exported twice"));
     }
 }

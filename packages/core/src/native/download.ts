@@ -46,33 +46,58 @@ const HINT =
 export async function ensureDownloaded(
   request: DownloadRequest,
 ): Promise<{ path: string; downloaded: boolean }> {
+  try {
+    return await fetchIntoCache(request);
+  } catch (error) {
+    if (error instanceof KrepisError) throw error;
+    throw new KrepisError(
+      "LOAD_FAILED",
+      `Cannot use the Krepis kernel cache ${request.dir}: ${
+        (error as Error).message
+      }. Set KREPIS_CACHE_DIR to a writable directory, or KREPIS_LIB_PATH to a built kernel.`,
+      { cause: error },
+    );
+  }
+}
+
+async function fetchIntoCache(
+  request: DownloadRequest,
+): Promise<{ path: string; downloaded: boolean }> {
   const path = join(request.dir, request.file);
-  if (await isVerified(path, request.sha256)) {
+  // Fast path without the lock: a verified file is never rewritten in place (downloads
+  // land by rename), so a matching checksum here stays valid.
+  if (await matches(path, request.sha256) === true) {
     return { path, downloaded: false };
   }
   await Deno.mkdir(request.dir, { recursive: true });
   return await withLock(join(request.dir, `${request.file}.lock`), async () => {
     // Another process may have finished the download while we waited for the lock.
-    if (await isVerified(path, request.sha256)) {
-      return { path, downloaded: false };
+    const state = await matches(path, request.sha256);
+    if (state === true) return { path, downloaded: false };
+    if (state === "corrupt") {
+      // Removed only under the lock, so a concurrent process that just renamed a good
+      // download into place never loses it to a stale check.
+      console.warn(
+        `krepis: the cached kernel ${path} is corrupt (checksum mismatch); removing it and downloading again`,
+      );
+      await Deno.remove(path).catch(() => {});
     }
     await download(request, path);
     return { path, downloaded: true };
   });
 }
 
-async function isVerified(path: string, sha256: string): Promise<boolean> {
+/** `true` when `path` holds the expected file, `"missing"` or `"corrupt"` otherwise. */
+async function matches(
+  path: string,
+  sha256: string,
+): Promise<true | "missing" | "corrupt"> {
   try {
-    if ((await sha256File(path)) === sha256) return true;
+    return (await sha256File(path)) === sha256 ? true : "corrupt";
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (error instanceof Deno.errors.NotFound) return "missing";
     throw error;
   }
-  console.warn(
-    `krepis: the cached kernel ${path} is corrupt (checksum mismatch); removing it and downloading again`,
-  );
-  await Deno.remove(path).catch(() => {});
-  return false;
 }
 
 async function withLock<T>(lockPath: string, fn: () => Promise<T>): Promise<T> {

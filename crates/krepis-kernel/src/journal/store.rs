@@ -1,0 +1,193 @@
+//! The journal's sled layout: transaction records, their entries, and content blobs.
+//!
+//! Trees:
+//! - `txs`: transaction id (u64, big-endian) → [`TxRecord`] (JSON)
+//! - `entries`: transaction id ++ sequence (u32, big-endian) → [`Entry`] (JSON)
+//! - `blobs`: SHA-256 (hex) → file content, stored once however many entries refer to it
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::state::PathState;
+use crate::{KernelError, Result};
+
+/// Where a transaction is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TxState {
+    /// Started, not committed: rolled back when found on open.
+    Pending,
+    /// Committed and in effect.
+    Committed,
+    /// An undo was started; finished when found on open.
+    Undoing,
+    /// Undone; can be redone.
+    Undone,
+    /// A redo was started; finished when found on open.
+    Redoing,
+}
+
+/// One transaction's header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxRecord {
+    /// Monotonic id.
+    pub id: u64,
+    /// The caller's label, e.g. `gen component Button`.
+    pub label: String,
+    /// Start time, milliseconds since the Unix epoch.
+    pub started_ms: u64,
+    /// Commit time, milliseconds since the Unix epoch.
+    pub committed_ms: Option<u64>,
+    /// Life-cycle state.
+    pub state: TxState,
+}
+
+/// One path's change inside a transaction, recorded before the change is applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The path relative to the root (`/`-separated).
+    pub path: String,
+    /// State before the change.
+    pub before: PathState,
+    /// State after the change.
+    pub after: PathState,
+}
+
+/// The journal's sled database.
+pub struct Store {
+    db: sled::Db,
+    txs: sled::Tree,
+    entries: sled::Tree,
+    blobs: sled::Tree,
+}
+
+/// Maps a sled error to a kernel error.
+pub fn db_err(e: sled::Error) -> KernelError {
+    match e {
+        sled::Error::Io(io) => KernelError::io("journal database", io),
+        other => KernelError::Internal(format!("journal database: {other}")),
+    }
+}
+
+fn json_err(e: serde_json::Error) -> KernelError {
+    KernelError::Internal(format!("journal record is corrupt: {e}"))
+}
+
+fn entry_key(tx: u64, seq: u32) -> [u8; 12] {
+    let mut key = [0u8; 12];
+    key[..8].copy_from_slice(&tx.to_be_bytes());
+    key[8..].copy_from_slice(&seq.to_be_bytes());
+    key
+}
+
+impl Store {
+    /// Opens (or creates) the database in `dir`.
+    pub fn open(dir: &Path) -> Result<Self> {
+        let db = sled::Config::new()
+            .path(dir)
+            // Durability points are explicit flushes; no background flusher is needed.
+            .flush_every_ms(None)
+            .open()
+            .map_err(db_err)?;
+        Ok(Self {
+            txs: db.open_tree("txs").map_err(db_err)?,
+            entries: db.open_tree("entries").map_err(db_err)?,
+            blobs: db.open_tree("blobs").map_err(db_err)?,
+            db,
+        })
+    }
+
+    /// A new transaction id, larger than every earlier one (also across restarts).
+    pub fn next_id(&self) -> Result<u64> {
+        Ok(self.db.generate_id().map_err(db_err)? + 1)
+    }
+
+    /// Makes everything written so far durable.
+    pub fn flush(&self) -> Result<()> {
+        self.db.flush().map(drop).map_err(db_err)
+    }
+
+    /// Writes a transaction header.
+    pub fn put_tx(&self, tx: &TxRecord) -> Result<()> {
+        let value = serde_json::to_vec(tx).map_err(json_err)?;
+        self.txs
+            .insert(tx.id.to_be_bytes(), value)
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    /// All transaction headers, oldest first.
+    pub fn txs(&self) -> Result<Vec<TxRecord>> {
+        self.txs
+            .iter()
+            .values()
+            .map(|v| serde_json::from_slice(&v.map_err(db_err)?).map_err(json_err))
+            .collect()
+    }
+
+    /// Records entry `seq` of transaction `tx`.
+    pub fn put_entry(&self, tx: u64, seq: u32, entry: &Entry) -> Result<()> {
+        let value = serde_json::to_vec(entry).map_err(json_err)?;
+        self.entries
+            .insert(entry_key(tx, seq), value)
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    /// The entries of transaction `tx`, in the order they were recorded.
+    pub fn entries(&self, tx: u64) -> Result<Vec<Entry>> {
+        self.entries
+            .scan_prefix(tx.to_be_bytes())
+            .values()
+            .map(|v| serde_json::from_slice(&v.map_err(db_err)?).map_err(json_err))
+            .collect()
+    }
+
+    /// Forgets transaction `tx` and its entries (blobs go in the next [`Store::gc`]).
+    pub fn delete_tx(&self, tx: u64) -> Result<()> {
+        for key in self.entries.scan_prefix(tx.to_be_bytes()).keys() {
+            self.entries.remove(key.map_err(db_err)?).map_err(db_err)?;
+        }
+        self.txs.remove(tx.to_be_bytes()).map(drop).map_err(db_err)
+    }
+
+    /// Stores `content` under its hash unless it is there already.
+    pub fn put_blob(&self, hash: &str, content: &[u8]) -> Result<()> {
+        if !self.blobs.contains_key(hash).map_err(db_err)? {
+            self.blobs.insert(hash, content).map_err(db_err)?;
+        }
+        Ok(())
+    }
+
+    /// The content stored under `hash`.
+    pub fn blob(&self, hash: &str) -> Result<sled::IVec> {
+        self.blobs
+            .get(hash)
+            .map_err(db_err)?
+            .ok_or_else(|| KernelError::Internal(format!("journal blob {hash} is missing")))
+    }
+
+    /// Deletes blobs no entry refers to any more; returns how many went.
+    pub fn gc(&self) -> Result<usize> {
+        let mut live = HashSet::new();
+        for value in self.entries.iter().values() {
+            let entry: Entry = serde_json::from_slice(&value.map_err(db_err)?).map_err(json_err)?;
+            for state in [entry.before, entry.after] {
+                if let PathState::File { hash, .. } = state {
+                    live.insert(hash);
+                }
+            }
+        }
+        let mut removed = 0;
+        for key in self.blobs.iter().keys() {
+            let key = key.map_err(db_err)?;
+            if !live.contains(std::str::from_utf8(&key).unwrap_or_default()) {
+                self.blobs.remove(key).map_err(db_err)?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+}

@@ -1,0 +1,427 @@
+//! A transaction: file operations recorded before they are applied.
+//!
+//! Operations are *staged* (validated, prior state captured, new content written to a
+//! temporary file) and then *flushed*: the entries go to sled and are made durable with one
+//! flush, and only then are the changes applied, each atomically (rename). Staging many
+//! operations before one flush turns N fsyncs into one; the TypeScript API flushes once per
+//! turn of the event loop, so `await tx.writeFile(...)` still means "it is on disk".
+
+use std::collections::HashMap;
+use std::fs;
+use std::path::PathBuf;
+
+use super::path::RootPath;
+use super::session::Session;
+use super::state::{self, PathState};
+use super::store::{Entry, TxRecord, TxState};
+use crate::{KernelError, Result};
+
+/// Default permission bits of a new file.
+pub const DEFAULT_FILE_MODE: u32 = 0o644;
+/// Default permission bits of a new directory.
+pub const DEFAULT_DIR_MODE: u32 = 0o755;
+
+/// How a staged entry is applied once its record is durable.
+enum Apply {
+    /// Nothing to do here; a sibling entry applies the change (the source of a rename).
+    Nothing,
+    /// Rename the finished temporary file into place.
+    Install(PathBuf),
+    /// Create the directory with this mode.
+    CreateDir(u32),
+    /// Remove the file or empty directory.
+    Remove,
+    /// Rename this file into place.
+    MoveFrom(PathBuf),
+    /// Change the permission bits.
+    Chmod(u32),
+}
+
+/// An open transaction. Dropping it without [`Transaction::commit`] rolls it back.
+pub struct Transaction {
+    session: Session,
+    record: TxRecord,
+    next_seq: u32,
+    /// The state each touched path has once every staged operation is applied.
+    planned: HashMap<String, PathState>,
+    staged: Vec<(Entry, Apply, PathBuf)>,
+    keep: usize,
+    finished: bool,
+}
+
+impl Transaction {
+    pub(super) fn begin(session: Session, label: &str, keep: usize) -> Result<Self> {
+        let record = TxRecord {
+            id: session.store.next_id()?,
+            label: label.to_string(),
+            started_ms: now_ms(),
+            committed_ms: None,
+            state: TxState::Pending,
+        };
+        // Not flushed: nothing is applied before the first flush, which carries it along.
+        session.store.put_tx(&record)?;
+        Ok(Self {
+            session,
+            record,
+            next_seq: 0,
+            planned: HashMap::new(),
+            staged: Vec::new(),
+            keep,
+            finished: false,
+        })
+    }
+
+    /// This transaction's id.
+    pub fn id(&self) -> u64 {
+        self.record.id
+    }
+
+    /// Writes `content` to `path` (creating missing parent directories), with `mode` or,
+    /// when `None`, the existing file's mode or [`DEFAULT_FILE_MODE`].
+    pub fn write(&mut self, path: &str, content: &[u8], mode: Option<u32>) -> Result<()> {
+        let target = self.session.resolve(path)?;
+        let before = self.state_of(&target)?;
+        let mode = match (&before, mode) {
+            (PathState::Dir { .. }, _) => {
+                return Err(KernelError::invalid(format!(
+                    "{} is a directory",
+                    target.rel
+                )));
+            }
+            (_, Some(mode)) => mode & 0o7777,
+            (PathState::File { mode, .. }, None) => *mode,
+            (PathState::Absent, None) => DEFAULT_FILE_MODE,
+        };
+        self.ensure_parents(&target)?;
+        let tmp = self.session.stage(content, mode)?;
+        let after = PathState::file(content, mode);
+        if let PathState::File { hash, .. } = &after {
+            self.session.store.put_blob(hash, content)?;
+        }
+        self.stage(&target, before, after, Apply::Install(tmp));
+        Ok(())
+    }
+
+    /// Creates directory `path`; with `recursive`, missing parents too and no error when it
+    /// exists already.
+    pub fn mkdir(&mut self, path: &str, recursive: bool, mode: Option<u32>) -> Result<()> {
+        let target = self.session.resolve(path)?;
+        let before = self.state_of(&target)?;
+        match before {
+            PathState::Dir { .. } if recursive => return Ok(()),
+            PathState::Absent => {}
+            _ => {
+                return Err(KernelError::AlreadyExists(format!(
+                    "{} exists ({})",
+                    target.rel,
+                    before.describe()
+                )));
+            }
+        }
+        if recursive {
+            self.ensure_parents(&target)?;
+        } else if let Some(parent) = parent_of(&target.rel) {
+            let parent = self.session.resolve(parent)?;
+            if !matches!(self.state_of(&parent)?, PathState::Dir { .. }) {
+                return Err(KernelError::NotFound(format!(
+                    "parent directory {} of {} does not exist",
+                    parent.rel, target.rel
+                )));
+            }
+        }
+        let mode = mode.unwrap_or(DEFAULT_DIR_MODE) & 0o7777;
+        self.stage(
+            &target,
+            PathState::Absent,
+            PathState::Dir { mode },
+            Apply::CreateDir(mode),
+        );
+        Ok(())
+    }
+
+    /// Removes the file or directory `path`; a non-empty directory only with `recursive`.
+    pub fn remove(&mut self, path: &str, recursive: bool) -> Result<()> {
+        let target = self.session.resolve(path)?;
+        match self.state_of(&target)? {
+            PathState::Absent => Err(KernelError::NotFound(format!(
+                "{} does not exist",
+                target.rel
+            ))),
+            before @ PathState::File { .. } => {
+                self.stage(&target, before, PathState::Absent, Apply::Remove);
+                Ok(())
+            }
+            PathState::Dir { .. } => {
+                // Children may only exist as staged operations: apply them to list the disk.
+                self.flush()?;
+                let mut children = Vec::new();
+                list_tree(&target.abs, &target.rel, &mut children)?;
+                if !children.is_empty() && !recursive {
+                    return Err(KernelError::invalid(format!(
+                        "directory {} is not empty (remove it recursively)",
+                        target.rel
+                    )));
+                }
+                // Deepest first, so every directory is empty when its turn comes.
+                children.sort_by_key(|rel| std::cmp::Reverse(rel.matches('/').count()));
+                children.push(target.rel.clone());
+                for rel in children {
+                    let child = self.session.resolve(&rel)?;
+                    let before = self.state_of(&child)?;
+                    self.stage(&child, before, PathState::Absent, Apply::Remove);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Renames the file `from` to `to`, replacing a file at `to`.
+    pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
+        let source = self.session.resolve(from)?;
+        let target = self.session.resolve(to)?;
+        let moved = self.state_of(&source)?;
+        match moved {
+            PathState::File { .. } => {}
+            PathState::Absent => {
+                return Err(KernelError::NotFound(format!(
+                    "{} does not exist",
+                    source.rel
+                )));
+            }
+            PathState::Dir { .. } => {
+                return Err(KernelError::Unsupported(format!(
+                    "renaming directory {}: the journal renames files; move them one by one",
+                    source.rel
+                )));
+            }
+        }
+        if source.rel == target.rel {
+            return Ok(());
+        }
+        let replaced = self.state_of(&target)?;
+        if let PathState::Dir { .. } = replaced {
+            return Err(KernelError::invalid(format!(
+                "{} is a directory",
+                target.rel
+            )));
+        }
+        self.ensure_parents(&target)?;
+        let from_abs = source.abs.clone();
+        self.stage(&source, moved.clone(), PathState::Absent, Apply::Nothing);
+        self.stage(&target, replaced, moved, Apply::MoveFrom(from_abs));
+        Ok(())
+    }
+
+    /// Sets the permission bits of the file or directory `path`.
+    pub fn chmod(&mut self, path: &str, mode: u32) -> Result<()> {
+        let target = self.session.resolve(path)?;
+        let mode = mode & 0o7777;
+        let before = self.state_of(&target)?;
+        let after = match &before {
+            PathState::Absent => {
+                return Err(KernelError::NotFound(format!(
+                    "{} does not exist",
+                    target.rel
+                )));
+            }
+            PathState::Dir { .. } => PathState::Dir { mode },
+            PathState::File { hash, size, .. } => PathState::File {
+                hash: hash.clone(),
+                mode,
+                size: *size,
+            },
+        };
+        self.stage(&target, before, after, Apply::Chmod(mode));
+        Ok(())
+    }
+
+    /// Records every staged operation durably, then applies them.
+    pub fn flush(&mut self) -> Result<()> {
+        if self.staged.is_empty() {
+            return Ok(());
+        }
+        let staged = std::mem::take(&mut self.staged);
+        for (entry, _, _) in &staged {
+            self.session
+                .store
+                .put_entry(self.record.id, self.next_seq, entry)?;
+            self.next_seq += 1;
+        }
+        self.session.store.flush()?;
+        for (_, apply, abs) in staged {
+            apply_one(apply, &abs)?;
+        }
+        Ok(())
+    }
+
+    /// Applies what is staged and marks the transaction done; it joins the history (an
+    /// empty transaction leaves no trace). Committing discards the redo stack.
+    pub fn commit(mut self) -> Result<u64> {
+        self.flush()?;
+        self.finished = true;
+        let store = &self.session.store;
+        if self.next_seq == 0 {
+            store.delete_tx(self.record.id)?;
+            store.flush()?;
+            return Ok(self.record.id);
+        }
+        let txs = store.txs()?;
+        let mut dropped = 0;
+        for old in &txs {
+            if old.state == TxState::Undone {
+                store.delete_tx(old.id)?;
+                dropped += 1;
+            }
+        }
+        self.record.state = TxState::Committed;
+        self.record.committed_ms = Some(now_ms());
+        store.put_tx(&self.record)?;
+        store.flush()?;
+        let committed: Vec<_> = txs
+            .iter()
+            .filter(|t| t.state == TxState::Committed)
+            .collect();
+        let excess = (committed.len() + 1).saturating_sub(self.keep);
+        for old in committed.into_iter().take(excess) {
+            store.delete_tx(old.id)?;
+            dropped += 1;
+        }
+        if dropped > 0 {
+            store.gc()?;
+            store.flush()?;
+        }
+        Ok(self.record.id)
+    }
+
+    /// Undoes every applied operation and forgets the transaction.
+    pub fn rollback(mut self) -> Result<()> {
+        self.finished = true;
+        self.rollback_inner()
+    }
+
+    fn rollback_inner(&mut self) -> Result<()> {
+        for (_, apply, _) in std::mem::take(&mut self.staged) {
+            if let Apply::Install(tmp) = apply {
+                let _ = fs::remove_file(tmp);
+            }
+        }
+        let store = &self.session.store;
+        self.session.revert(&store.entries(self.record.id)?)?;
+        store.delete_tx(self.record.id)?;
+        store.gc()?;
+        store.flush()
+    }
+
+    /// The paths touched so far, sorted.
+    pub fn files(&self) -> Vec<String> {
+        let mut files: Vec<String> = self.planned.keys().cloned().collect();
+        files.sort();
+        files
+    }
+
+    fn state_of(&mut self, target: &RootPath) -> Result<PathState> {
+        if let Some(state) = self.planned.get(&target.rel) {
+            return Ok(state.clone());
+        }
+        let (state, content) = state::capture(&target.abs)?;
+        if let (PathState::File { hash, .. }, Some(content)) = (&state, content) {
+            self.session.store.put_blob(hash, &content)?;
+        }
+        Ok(state)
+    }
+
+    fn ensure_parents(&mut self, target: &RootPath) -> Result<()> {
+        let mut missing = Vec::new();
+        let mut rel = parent_of(&target.rel);
+        while let Some(dir) = rel {
+            let parent = self.session.resolve(dir)?;
+            match self.state_of(&parent)? {
+                PathState::Dir { .. } => break,
+                PathState::Absent => missing.push(parent),
+                PathState::File { .. } => {
+                    return Err(KernelError::invalid(format!(
+                        "cannot create {}: {} is a file",
+                        target.rel, parent.rel
+                    )));
+                }
+            }
+            rel = parent_of(dir);
+        }
+        for dir in missing.into_iter().rev() {
+            self.stage(
+                &dir,
+                PathState::Absent,
+                PathState::Dir {
+                    mode: DEFAULT_DIR_MODE,
+                },
+                Apply::CreateDir(DEFAULT_DIR_MODE),
+            );
+        }
+        Ok(())
+    }
+
+    fn stage(&mut self, target: &RootPath, before: PathState, after: PathState, apply: Apply) {
+        self.planned.insert(target.rel.clone(), after.clone());
+        let entry = Entry {
+            path: target.rel.clone(),
+            before,
+            after,
+        };
+        self.staged.push((entry, apply, target.abs.clone()));
+    }
+}
+
+impl Drop for Transaction {
+    fn drop(&mut self) {
+        if !self.finished {
+            // Best effort: if this fails, the next session's recovery rolls back instead.
+            let _ = self.rollback_inner();
+        }
+    }
+}
+
+fn apply_one(apply: Apply, abs: &std::path::Path) -> Result<()> {
+    match apply {
+        Apply::Nothing => Ok(()),
+        Apply::Install(tmp) => state::install(&tmp, abs),
+        Apply::CreateDir(mode) => {
+            fs::create_dir(abs)
+                .map_err(|e| KernelError::io(format!("mkdir {}", abs.display()), e))?;
+            state::set_mode(abs, mode)
+        }
+        Apply::Remove => state::remove(abs).map(drop),
+        Apply::MoveFrom(from) => state::install(&from, abs),
+        Apply::Chmod(mode) => state::set_mode(abs, mode),
+    }
+}
+
+/// Every path under the directory `abs` (whose key is `rel`), parents before children.
+fn list_tree(abs: &std::path::Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
+    let entries =
+        fs::read_dir(abs).map_err(|e| KernelError::io(format!("list {}", abs.display()), e))?;
+    for entry in entries {
+        let entry = entry.map_err(|e| KernelError::io(format!("list {}", abs.display()), e))?;
+        let name = entry.file_name();
+        let name = name
+            .to_str()
+            .ok_or_else(|| KernelError::invalid(format!("a name in {rel} is not UTF-8")))?;
+        let child = format!("{rel}/{name}");
+        out.push(child.clone());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            list_tree(&entry.path(), &child, out)?;
+        }
+    }
+    Ok(())
+}
+
+fn parent_of(rel: &str) -> Option<&str> {
+    rel.rsplit_once('/').map(|(parent, _)| parent)
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}

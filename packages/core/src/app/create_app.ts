@@ -1,0 +1,198 @@
+/**
+ * `createApp`: checks the wiring, builds the container and every handler's pipeline once,
+ * and exposes the app as `fetch` (a standard handler), `execute` (direct calls for tests and
+ * CLIs) and `openapi()`.
+ *
+ * @module
+ */
+
+import {
+  type ContextInit,
+  createContext,
+  type KrepisContext,
+} from "../context/context.ts";
+import { jsonLinesSink, type LogSink } from "../context/logger.ts";
+import type { AnyHandler, OutputOf, RawInputOf } from "../cqs/handler.ts";
+import { Container } from "../di/container.ts";
+import type { AdapterBinding } from "../di/provide.ts";
+import { buildOpenApi, type OpenApiInfo } from "../openapi/document.ts";
+import type { Behavior } from "../pipeline/behavior.ts";
+import { errors } from "../pipeline/errors.ts";
+import { timeout } from "../pipeline/timeout.ts";
+import { tracing } from "../pipeline/tracing.ts";
+import { serve } from "../http/serve.ts";
+import type { HttpServer, ServeOptions } from "../http/types.ts";
+import type { Result } from "../result/result.ts";
+import type { Route } from "../router/route.ts";
+import { createFetchHandler } from "./http_handler.ts";
+import { buildPlans } from "./plan.ts";
+import type { FetchInfo } from "./request_context.ts";
+import { checkWiring } from "./wiring.ts";
+
+/** OpenAPI settings of an app. */
+export interface AppOpenApiOptions extends OpenApiInfo {
+  /** Where the document is served (default `/openapi.json`). */
+  path?: string;
+}
+
+/** Everything an app is made of. */
+export interface AppOptions {
+  /** Port → adapter bindings (see `provide`). */
+  adapters?: readonly AdapterBinding[];
+  /** Commands the app runs. */
+  commands?: readonly AnyHandler[];
+  /** Queries the app runs. */
+  queries?: readonly AnyHandler[];
+  /** HTTP routes to commands and queries. */
+  routes?: readonly Route[];
+  /** Pipeline behaviors, outermost first (default {@linkcode defaultBehaviors}). */
+  behaviors?: readonly Behavior[];
+  /** Where contexts log (default: JSON lines on stdout at `info`). */
+  log?: LogSink;
+  /**
+   * Attaches capabilities to every operation's context (e.g. `ctx.with(Fs, fs)`); runs once
+   * per `execute`, before the pipeline.
+   */
+  context?: (ctx: KrepisContext) => KrepisContext;
+  /** OpenAPI document settings, or `false` to serve none. */
+  openapi?: AppOpenApiOptions | false;
+  /** Budget of a request that arrives without a deadline, in ms (default 30 000). */
+  requestTimeoutMs?: number;
+  /** Header carrying the tenant id (default `x-tenant-id`). */
+  tenantHeader?: string;
+  /** Largest accepted JSON body in bytes (default 1 MiB). */
+  maxBodyBytes?: number;
+}
+
+/** A running app. */
+export interface App {
+  /**
+   * Serves the app over HTTP/1.1 and HTTP/2 from the Krepis kernel; each request's context
+   * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
+   */
+  serve(options?: ServeOptions): Promise<HttpServer>;
+  /** Standard fetch handler: `(req, info?) => Promise<Response>`. */
+  fetch(req: Request, info?: FetchInfo): Promise<Response>;
+  /** Runs a registered command or query directly, through the full pipeline. */
+  execute<H extends AnyHandler>(
+    ctx: KrepisContext,
+    handler: H,
+    input: RawInputOf<H>,
+  ): Promise<Result<OutputOf<H>>>;
+  /** Creates a root context logging to the app's sink (for tests and CLIs). */
+  context(init?: ContextInit): KrepisContext;
+  /** The OpenAPI 3.1 document of the app's routes. */
+  openapi(): Record<string, unknown>;
+  /** The app's dependency container. */
+  readonly container: Container;
+}
+
+/**
+ * The default pipeline: error mapping (outermost), tracing, then timeout/cancellation.
+ *
+ * @example
+ * ```ts
+ * import { auth, defaultBehaviors, ok } from "@krepis/core";
+ * const behaviors = [...defaultBehaviors(), auth((ctx) => ok(ctx))];
+ * console.assert(behaviors.map((b) => b.name).join() === "errors,tracing,timeout,auth");
+ * ```
+ */
+export function defaultBehaviors(): Behavior[] {
+  return [errors(), tracing(), timeout()];
+}
+
+/**
+ * Creates an app; throws a `WiringError` listing every wiring problem at once.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { createApp, defineQuery, memorySink, ok, route } from "@krepis/core";
+ * const hello = defineQuery({
+ *   name: "hello",
+ *   input: z.object({ name: z.string() }),
+ *   handle: (_ctx, input) => ok({ greeting: `hello ${input.name}` }),
+ * });
+ * const app = createApp({
+ *   queries: [hello],
+ *   routes: [route("GET", "/hello/:name", hello)],
+ *   log: memorySink(),
+ * });
+ * const res = await app.fetch(new Request("http://localhost/hello/ada"));
+ * console.assert((await res.json()).greeting === "hello ada");
+ * const direct = await app.execute(app.context(), hello, { name: "bob" });
+ * console.assert(direct.ok);
+ * ```
+ */
+export function createApp(options: AppOptions): App {
+  const adapters = options.adapters ?? [];
+  const commands = options.commands ?? [];
+  const queries = options.queries ?? [];
+  const routes = options.routes ?? [];
+  const behaviors = options.behaviors ?? defaultBehaviors();
+  const log = options.log ?? jsonLinesSink("info");
+  const router = checkWiring({
+    adapters,
+    commands,
+    queries,
+    routes,
+    behaviors,
+  });
+
+  const container = new Container(
+    adapters,
+    createContext({ name: "app", log }),
+  );
+  const plans = buildPlans([...commands, ...queries], behaviors, container);
+  const attach = options.context;
+
+  const execute = (
+    ctx: KrepisContext,
+    handler: AnyHandler,
+    input: unknown,
+  ): Promise<Result<unknown>> => {
+    const run = plans.get(handler);
+    if (!run) {
+      return Promise.reject(
+        new Error(
+          `"${handler?.name}" is not a command or query registered with this app`,
+        ),
+      );
+    }
+    return run(attach ? attach(ctx) : ctx, input);
+  };
+
+  const openapiOptions = options.openapi === false ? undefined : {
+    title: "Krepis app",
+    version: "0.0.0",
+    ...options.openapi,
+  };
+  const openapi = () => {
+    if (!openapiOptions) return {};
+    const { path: _path, ...info } = openapiOptions;
+    return buildOpenApi(routes, info);
+  };
+  let openapiJson: string | undefined;
+
+  const fetch = createFetchHandler({
+    router,
+    execute,
+    log,
+    maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
+    tenantHeader: (options.tenantHeader ?? "x-tenant-id").toLowerCase(),
+    requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    openapi: openapiOptions && {
+      path: openapiOptions.path ?? "/openapi.json",
+      document: () => openapiJson ??= JSON.stringify(openapi()),
+    },
+  });
+
+  return {
+    serve: (serveOptions = {}) => serve(serveOptions, fetch),
+    fetch,
+    execute: execute as App["execute"],
+    context: (init) => createContext({ log, ...init }),
+    openapi,
+    container,
+  };
+}

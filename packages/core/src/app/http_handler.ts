@@ -1,0 +1,225 @@
+/**
+ * The HTTP face of an app: routes a `Request` to a command or query, maps path parameters,
+ * query string and JSON body to its input, and turns the `Result` into a JSON `Response`
+ * carrying the trace context (`traceparent`) and the request id.
+ *
+ * @module
+ */
+
+import type { KrepisContext } from "../context/context.ts";
+import type { AnyHandler } from "../cqs/handler.ts";
+import { AppError } from "../result/app_error.ts";
+import type { Result } from "../result/result.ts";
+import type { Router } from "../router/router.ts";
+import { defaultInput, type Route } from "../router/route.ts";
+import { HttpRequest } from "./http_request.ts";
+import {
+  type FetchInfo,
+  requestContext,
+  type RequestContextOptions,
+} from "./request_context.ts";
+
+/** What the HTTP handler needs from the app. */
+export interface HttpHandlerOptions extends RequestContextOptions {
+  /** Routes, checked at start-up. */
+  router: Router<Route>;
+  /** Runs a handler through its pipeline. */
+  execute(
+    ctx: KrepisContext,
+    handler: AnyHandler,
+    input: unknown,
+  ): Promise<Result<unknown>>;
+  /** Largest accepted request body in bytes. */
+  maxBodyBytes: number;
+  /** Path and lazily built document served for OpenAPI, if enabled. */
+  openapi?: { path: string; document: () => string };
+}
+
+const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
+
+const NULL_BODY = new Set([101, 103, 204, 205, 304]);
+
+function respond(
+  ctx: KrepisContext,
+  status: number,
+  json: string | undefined,
+  head: boolean,
+  extra?: Record<string, string>,
+): Response {
+  // A plain object is the cheapest HeadersInit to build a Response from.
+  const headers: Record<string, string> = {
+    ...extra,
+    traceparent: ctx.traceparent(),
+    "x-request-id": ctx.requestId,
+  };
+  if (json === undefined || NULL_BODY.has(status)) {
+    return new Response(null, { status, headers });
+  }
+  headers["content-type"] = "application/json; charset=utf-8";
+  return new Response(head ? null : json, { status, headers });
+}
+
+function fail(
+  ctx: KrepisContext,
+  error: AppError,
+  head: boolean,
+  extra?: Record<string, string>,
+): Response {
+  return respond(
+    ctx,
+    error.status,
+    JSON.stringify({ error: error.toJSON() }),
+    head,
+    extra,
+  );
+}
+
+function queryOf(search: string): Record<string, string | string[]> {
+  const query: Record<string, string | string[]> = {};
+  if (search === "") return query;
+  for (const [k, v] of new URLSearchParams(search)) {
+    const prev = query[k];
+    query[k] = prev === undefined
+      ? v
+      : Array.isArray(prev)
+      ? [...prev, v]
+      : [prev, v];
+  }
+  return query;
+}
+
+const DECODER = new TextDecoder();
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\b/i;
+
+async function bodyOf(req: Request, max: number): Promise<unknown> {
+  // Reading `req.body` would materialise a ReadableStream; arrayBuffer() takes a fast path.
+  if (BODYLESS.has(req.method)) return undefined;
+  const headers = req.headers;
+  const declared = Number(headers.get("content-length") ?? "0");
+  if (declared > max) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
+  }
+  const bytes = await req.arrayBuffer();
+  if (bytes.byteLength === 0) return undefined;
+  if (bytes.byteLength > max) {
+    throw new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
+  }
+  const type = headers.get("content-type") ?? "";
+  if (!JSON_TYPE.test(type)) {
+    throw new AppError(
+      "UNSUPPORTED_MEDIA_TYPE",
+      `expected an application/json body, got "${type || "no content-type"}"`,
+    );
+  }
+  try {
+    return JSON.parse(DECODER.decode(bytes));
+  } catch (e) {
+    throw new AppError("INVALID_INPUT", "request body is not valid JSON", {
+      details: { reason: (e as Error).message },
+    });
+  }
+}
+
+/** Splits a request URL into its path and its query string (without `?`), cheaply. */
+function splitUrl(url: string): [path: string, search: string] {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return ["/", ""];
+  const q = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  const end = hash === -1 ? url.length : hash;
+  return q === -1 || q > end
+    ? [url.slice(start, end), ""]
+    : [url.slice(start, q), url.slice(q + 1, end)];
+}
+
+/**
+ * Creates the fetch-style handler of an app (used by `createApp`; exposed for custom hosts).
+ *
+ * @example
+ * ```ts
+ * import { createFetchHandler, memorySink, ok, Router, route, defineQuery } from "@krepis/core";
+ * import type { Route } from "@krepis/core";
+ * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * const router = new Router<Route>();
+ * router.add("GET", "/ping", route("GET", "/ping", ping));
+ * const fetch = createFetchHandler({
+ *   router,
+ *   execute: async (ctx, h, input) => await h.handle(ctx, input, {}),
+ *   maxBodyBytes: 1024,
+ *   log: memorySink(),
+ *   tenantHeader: "x-tenant-id",
+ *   requestTimeoutMs: 1000,
+ * });
+ * const res = await fetch(new Request("http://x/ping"));
+ * console.assert((await res.json()) === "pong");
+ * ```
+ */
+export function createFetchHandler(
+  options: HttpHandlerOptions,
+): (req: Request, info?: FetchInfo) => Promise<Response> {
+  const { router, openapi, maxBodyBytes } = options;
+  return async (req, info) => {
+    const ctx = requestContext(req, info, options);
+    const head = req.method === "HEAD";
+    const [path, search] = splitUrl(req.url);
+    if (
+      openapi && path === openapi.path && (req.method === "GET" || head)
+    ) {
+      return respond(ctx, 200, openapi.document(), head);
+    }
+    const found = router.match(req.method, path);
+    if (found.kind === "not-found") {
+      return fail(
+        ctx,
+        new AppError("NOT_FOUND", `no route for ${path}`),
+        head,
+      );
+    }
+    if (found.kind === "bad-path") {
+      return fail(
+        ctx,
+        new AppError("INVALID_INPUT", "malformed percent-encoding in path"),
+        head,
+      );
+    }
+    if (found.kind === "method-not-allowed") {
+      return fail(
+        ctx,
+        new AppError(
+          "METHOD_NOT_ALLOWED",
+          `${req.method} is not allowed on ${path}`,
+        ),
+        head,
+        { allow: found.allowed.join(", ") },
+      );
+    }
+    const { value: route, params } = found.match;
+    let result: Result<unknown>;
+    try {
+      const body = await bodyOf(req, maxBodyBytes);
+      const parts = { params, query: queryOf(search), body };
+      const input = route.input ? route.input(parts) : defaultInput(parts);
+      result = await options.execute(
+        ctx.with(HttpRequest, req),
+        route.handler,
+        input,
+      );
+    } catch (e) {
+      if (e instanceof AppError) return fail(ctx, e, head);
+      // Only reachable when a handler opted out of the `errors` behavior.
+      ctx.log.error("unhandled error", {
+        handler: route.handler.name,
+        error: e,
+      });
+      return fail(ctx, new AppError("INTERNAL", "internal error"), head);
+    }
+    if (!result.ok) return fail(ctx, result.error, head);
+    const value = result.value;
+    return respond(
+      ctx,
+      route.status ?? (value === undefined ? 204 : 200),
+      value === undefined ? undefined : JSON.stringify(value),
+      head,
+    );
+  };
+}

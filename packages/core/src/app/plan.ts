@@ -1,0 +1,86 @@
+/**
+ * The per-handler execution plan, built once at start-up: input validation, dependency
+ * resolution (read-only views for queries), the handler call, and the behavior chain
+ * around them.
+ *
+ * @module
+ */
+
+import type { KrepisContext } from "../context/context.ts";
+import type { AnyHandler } from "../cqs/handler.ts";
+import { validateInput } from "../cqs/validate.ts";
+import type { Container, ContainerEntry } from "../di/container.ts";
+import type { Port } from "../di/port.ts";
+import { readOnlyView } from "../di/readonly.ts";
+import { type Behavior, compose, type Next } from "../pipeline/behavior.ts";
+
+function terminalFor(handler: AnyHandler, container: Container): Next {
+  const label = `${handler.kind} "${handler.name}"`;
+  const keys = Object.keys(handler.deps);
+  const ports: Port[] = keys.map((k) => handler.deps[k]);
+  const entries: ContainerEntry[] = ports.map((p) => container.entry(p, label));
+  const views = ports.map((p) => handler.kind === "query" && p.writes.size > 0);
+  const scoped = entries.some((e) => e.binding.lifetime === "scoped");
+  const name = handler.name;
+
+  const build = (resolve: (e: ContainerEntry) => unknown) => {
+    const deps: Record<string, object> = {};
+    for (let i = 0; i < keys.length; i++) {
+      const instance = resolve(entries[i]) as object;
+      deps[keys[i]] = views[i]
+        ? readOnlyView(instance, ports[i], name)
+        : instance;
+    }
+    return Object.freeze(deps);
+  };
+  // Singleton-only dependencies (and their read-only views) are built once per handler.
+  let shared: Readonly<Record<string, object>> | undefined;
+  const singleton = (e: ContainerEntry) => container.singleton(e);
+
+  return async (ctx: KrepisContext, raw: unknown) => {
+    let valid = validateInput(name, handler.input, raw);
+    if (valid instanceof Promise) valid = await valid;
+    if (!valid.ok) return valid;
+    if (!scoped) {
+      return await handler.handle(
+        ctx,
+        valid.value,
+        shared ??= build(singleton),
+      );
+    }
+    const scope = container.scope(ctx);
+    try {
+      return await handler.handle(
+        ctx,
+        valid.value,
+        build((e) => scope.resolve(e)),
+      );
+    } finally {
+      if (scope.needsDispose) await scope.dispose();
+    }
+  };
+}
+
+/**
+ * Builds the runnable pipeline of every handler.
+ *
+ * @example
+ * ```ts
+ * import { buildPlans, Container, createContext, defineQuery, ok } from "@krepis/core";
+ * const q = defineQuery({ name: "q", handle: () => ok(1) });
+ * const plans = buildPlans([q], [], new Container([], createContext()));
+ * const r = await plans.get(q)!(createContext(), undefined);
+ * console.assert(r.ok && r.value === 1);
+ * ```
+ */
+export function buildPlans(
+  handlers: readonly AnyHandler[],
+  behaviors: readonly Behavior[],
+  container: Container,
+): Map<AnyHandler, Next> {
+  const plans = new Map<AnyHandler, Next>();
+  for (const h of handlers) {
+    plans.set(h, compose(behaviors, h, terminalFor(h, container)));
+  }
+  return plans;
+}

@@ -1,0 +1,241 @@
+/**
+ * `KrepisContext`: the explicit per-operation context every command, query, port and adapter
+ * receives as its first argument. There is no ambient state: a context is created per request
+ * (or per CLI invocation) and passed down; `child(name)` opens a span for a sub-operation.
+ *
+ * Creation is on the hot path, so a context is a plain class instance whose generated ids and
+ * logger are made lazily, on first read.
+ *
+ * @module
+ */
+
+import type { Capability, CapabilityLink } from "./capability.ts";
+import {
+  jsonLinesSink,
+  type Logger,
+  type LogSink,
+  ScopedLogger,
+} from "./logger.ts";
+import { formatTraceparent, newSpanId, newTraceId } from "./trace.ts";
+
+/** Fields a new root context may start from; everything is optional. */
+export interface ContextInit {
+  /** Correlation id of the request; generated when absent. */
+  requestId?: string;
+  /** W3C trace id (32 hex); a new trace is started when absent. */
+  traceId?: string;
+  /** Span id of this operation (16 hex); generated when absent. */
+  spanId?: string;
+  /** Span id of the caller (from an incoming `traceparent`). */
+  parentSpanId?: string;
+  /** Tenant the operation acts for. */
+  tenantId?: string;
+  /** Absolute deadline in epoch milliseconds; `Infinity` (the default) means none. */
+  deadline?: number;
+  /** Aborts when the operation is cancelled (client gone, timeout, shutdown). */
+  signal?: AbortSignal;
+  /** Name of the operation. */
+  name?: string;
+  /** Where the context's logger writes; JSON lines on stdout at `info` by default. */
+  log?: LogSink;
+}
+
+/** Fields {@linkcode KrepisContext.derive} may replace without opening a new span. */
+export interface ContextOverrides {
+  /** A new absolute deadline in epoch milliseconds. */
+  deadline?: number;
+  /** A new cancellation signal (it should follow the current one). */
+  signal?: AbortSignal;
+  /** A new tenant. */
+  tenantId?: string;
+}
+
+const NEVER_ABORTED: AbortSignal = new AbortController().signal;
+const STDOUT_SINK: LogSink = jsonLinesSink("info");
+
+/**
+ * The explicit context of one operation. Immutable: `child`, `derive` and `with` return new
+ * contexts and leave this one untouched.
+ *
+ * @example
+ * ```ts
+ * import { createContext, memorySink } from "@krepis/core";
+ * const sink = memorySink();
+ * const ctx = createContext({ tenantId: "acme", log: sink });
+ * const step = ctx.child("load-user");
+ * step.log.info("loading");
+ * const rec = sink.records()[0];
+ * console.assert(rec.traceId === ctx.traceId && rec.parentSpanId === ctx.spanId);
+ * ```
+ */
+export class KrepisContext {
+  /** Span id of the caller, or `undefined` for a root span. */
+  readonly parentSpanId: string | undefined;
+  /** Tenant the operation acts for, when known. */
+  readonly tenantId: string | undefined;
+  /** Absolute deadline in epoch milliseconds (`Infinity` when there is none). */
+  readonly deadline: number;
+  /** Aborts when the operation should stop. Long-running work must watch it. */
+  readonly signal: AbortSignal;
+  /** Name of the operation this context belongs to, if any. */
+  readonly name: string | undefined;
+  #requestId: string | undefined;
+  #traceId: string | undefined;
+  #spanId: string | undefined;
+  #sink: LogSink;
+  #caps: CapabilityLink | undefined;
+  #log: Logger | undefined;
+
+  /** Use {@linkcode createContext}; this constructor is positional for speed. */
+  constructor(
+    requestId: string | undefined,
+    traceId: string | undefined,
+    spanId: string | undefined,
+    parentSpanId: string | undefined,
+    tenantId: string | undefined,
+    deadline: number,
+    signal: AbortSignal,
+    name: string | undefined,
+    sink: LogSink,
+    caps: CapabilityLink | undefined,
+  ) {
+    this.#requestId = requestId;
+    this.#traceId = traceId;
+    this.#spanId = spanId;
+    this.parentSpanId = parentSpanId;
+    this.tenantId = tenantId;
+    this.deadline = deadline;
+    this.signal = signal;
+    this.name = name;
+    this.#sink = sink;
+    this.#caps = caps;
+    this.#log = undefined;
+  }
+
+  /** Correlation id of the request this operation serves. */
+  get requestId(): string {
+    return this.#requestId ??= crypto.randomUUID();
+  }
+
+  /** W3C trace id shared by every span of the request. */
+  get traceId(): string {
+    return this.#traceId ??= newTraceId();
+  }
+
+  /** W3C span id of this operation. */
+  get spanId(): string {
+    return this.#spanId ??= newSpanId();
+  }
+
+  /** A JSON-lines logger whose records carry this context's ids. */
+  get log(): Logger {
+    return this.#log ??= new ScopedLogger(this, this.#sink);
+  }
+
+  /** Milliseconds left before the deadline (never negative; `Infinity` without deadline). */
+  remainingMs(): number {
+    return Math.max(0, this.deadline - Date.now());
+  }
+
+  /** This span as an outgoing W3C `traceparent` header value. */
+  traceparent(): string {
+    return formatTraceparent(this.traceId, this.spanId);
+  }
+
+  /**
+   * Opens a span for a sub-operation: same request, trace, tenant, deadline, signal and
+   * capabilities; a new span id whose parent is this span.
+   */
+  child(name: string): KrepisContext {
+    return new KrepisContext(
+      this.requestId,
+      this.traceId,
+      undefined,
+      this.spanId,
+      this.tenantId,
+      this.deadline,
+      this.signal,
+      name,
+      this.#sink,
+      this.#caps,
+    );
+  }
+
+  /** The same span with a tighter deadline, another signal or another tenant. */
+  derive(overrides: ContextOverrides): KrepisContext {
+    // Ids are read through the getters so a copy never generates ids of its own.
+    return new KrepisContext(
+      this.requestId,
+      this.traceId,
+      this.spanId,
+      this.parentSpanId,
+      overrides.tenantId ?? this.tenantId,
+      overrides.deadline ?? this.deadline,
+      overrides.signal ?? this.signal,
+      this.name,
+      this.#sink,
+      this.#caps,
+    );
+  }
+
+  /** A new context carrying `value` for `key` (replacing an earlier value for that key). */
+  with<T>(key: Capability<T>, value: T): KrepisContext {
+    return new KrepisContext(
+      this.requestId,
+      this.traceId,
+      this.spanId,
+      this.parentSpanId,
+      this.tenantId,
+      this.deadline,
+      this.signal,
+      this.name,
+      this.#sink,
+      { key, value, next: this.#caps },
+    );
+  }
+
+  /** The value attached for `key`, or `undefined`. */
+  get<T>(key: Capability<T>): T | undefined {
+    for (let link = this.#caps; link; link = link.next) {
+      if (link.key === key) return link.value as T;
+    }
+    return undefined;
+  }
+
+  /** The value attached for `key`; throws a clear error when the capability is missing. */
+  use<T>(key: Capability<T>): T {
+    for (let link = this.#caps; link; link = link.next) {
+      if (link.key === key) return link.value as T;
+    }
+    throw new Error(
+      `capability "${key.name}" is not attached to this context` +
+        (this.name ? ` (operation "${this.name}")` : "") +
+        `; attach it with ctx.with(${key.name}, value)`,
+    );
+  }
+}
+
+/**
+ * Creates a root context. Ids that are not given are generated on first read.
+ *
+ * @example
+ * ```ts
+ * import { createContext } from "@krepis/core";
+ * const ctx = createContext({ tenantId: "acme", deadline: Date.now() + 1000 });
+ * console.assert(ctx.traceId.length === 32 && ctx.remainingMs() <= 1000);
+ * ```
+ */
+export function createContext(init: ContextInit = {}): KrepisContext {
+  return new KrepisContext(
+    init.requestId,
+    init.traceId,
+    init.spanId,
+    init.parentSpanId,
+    init.tenantId,
+    init.deadline ?? Infinity,
+    init.signal ?? NEVER_ABORTED,
+    init.name,
+    init.log ?? STDOUT_SINK,
+    undefined,
+  );
+}

@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { defineCapability } from "./capability.ts";
+import { createContext } from "./context.ts";
+import { memorySink } from "./logger.ts";
+
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN = "00f067aa0ba902b7";
+
+Deno.test("a root context keeps given ids and generates missing ones once", () => {
+  const ctx = createContext({ traceId: TRACE, spanId: SPAN, requestId: "r1" });
+  assert.equal(ctx.traceId, TRACE);
+  assert.equal(ctx.spanId, SPAN);
+  assert.equal(ctx.requestId, "r1");
+  assert.equal(ctx.deadline, Infinity);
+  assert.equal(ctx.signal.aborted, false);
+
+  const fresh = createContext();
+  assert.match(fresh.traceId, /^[0-9a-f]{32}$/);
+  assert.match(fresh.spanId, /^[0-9a-f]{16}$/);
+  assert.equal(fresh.traceId, fresh.traceId, "generated ids are stable");
+  assert.equal(fresh.requestId, fresh.requestId);
+  assert.notEqual(createContext().traceId, fresh.traceId);
+});
+
+Deno.test("child opens a new span under the same trace and keeps everything else", () => {
+  const ac = new AbortController();
+  const Cap = defineCapability<number>("n");
+  const root = createContext({
+    traceId: TRACE,
+    spanId: SPAN,
+    tenantId: "acme",
+    deadline: 123,
+    signal: ac.signal,
+  }).with(Cap, 7);
+  const child = root.child("step");
+  assert.equal(child.traceId, TRACE);
+  assert.equal(child.parentSpanId, SPAN);
+  assert.notEqual(child.spanId, SPAN);
+  assert.match(child.spanId, /^[0-9a-f]{16}$/);
+  assert.equal(child.requestId, root.requestId);
+  assert.equal(child.tenantId, "acme");
+  assert.equal(child.deadline, 123);
+  assert.equal(child.signal, ac.signal);
+  assert.equal(child.name, "step");
+  assert.equal(child.get(Cap), 7);
+  assert.equal(child.child("inner").parentSpanId, child.spanId);
+});
+
+Deno.test("derive replaces deadline/signal/tenant but stays in the same span", () => {
+  const root = createContext({ traceId: TRACE, spanId: SPAN, deadline: 1000 });
+  const ac = new AbortController();
+  const d = root.derive({ deadline: 500, signal: ac.signal, tenantId: "t" });
+  assert.equal(d.spanId, SPAN);
+  assert.equal(d.deadline, 500);
+  assert.equal(d.signal, ac.signal);
+  assert.equal(d.tenantId, "t");
+  assert.equal(root.deadline, 1000, "the original is untouched");
+  assert.equal(root.tenantId, undefined);
+});
+
+Deno.test("copies made before ids were read share the same ids", () => {
+  const root = createContext();
+  const Cap = defineCapability<number>("n");
+  const derived = root.derive({ deadline: 1 });
+  const attached = root.with(Cap, 1);
+  for (const copy of [derived, attached]) {
+    assert.equal(copy.traceId, root.traceId);
+    assert.equal(copy.spanId, root.spanId);
+    assert.equal(copy.requestId, root.requestId);
+  }
+});
+
+Deno.test("capabilities are typed, immutable and missing ones fail clearly", () => {
+  const Fs = defineCapability<{ read(): string }>("fs");
+  const Other = defineCapability<string>("fs"); // same name, different key
+  const base = createContext({ name: "op" });
+  const withFs = base.with(Fs, { read: () => "data" });
+  assert.equal(withFs.use(Fs).read(), "data");
+  assert.equal(
+    base.get(Fs),
+    undefined,
+    "attaching does not mutate the original",
+  );
+  assert.equal(withFs.get(Other), undefined, "keys compare by identity");
+  assert.equal(
+    withFs.with(Fs, { read: () => "newer" }).use(Fs).read(),
+    "newer",
+  );
+  assert.throws(
+    () => base.use(Fs),
+    /capability "fs" is not attached to this context \(operation "op"\)/,
+  );
+});
+
+Deno.test("remainingMs and traceparent reflect the context", () => {
+  const ctx = createContext({
+    traceId: TRACE,
+    spanId: SPAN,
+    deadline: Date.now() + 10_000,
+  });
+  const left = ctx.remainingMs();
+  assert.ok(left > 9_000 && left <= 10_000);
+  assert.equal(createContext({ deadline: 0 }).remainingMs(), 0);
+  assert.equal(ctx.traceparent(), `00-${TRACE}-${SPAN}-01`);
+});
+
+Deno.test("the logger writes JSON lines carrying the context's ids", () => {
+  const sink = memorySink();
+  const root = createContext({
+    requestId: "req-1",
+    traceId: TRACE,
+    spanId: SPAN,
+    tenantId: "acme",
+    log: sink,
+  });
+  root.child("save").log.info("saved", { id: 3, traceId: "forged" });
+  const [rec] = sink.records();
+  assert.equal(rec.msg, "saved");
+  assert.equal(rec.level, "info");
+  assert.equal(rec.requestId, "req-1");
+  assert.equal(rec.traceId, TRACE, "caller fields cannot overwrite ids");
+  assert.equal(rec.parentSpanId, SPAN);
+  assert.equal(rec.tenantId, "acme");
+  assert.equal(rec.op, "save");
+  assert.equal(rec.id, 3);
+  assert.ok(!Number.isNaN(Date.parse(rec.time as string)));
+  assert.equal(sink.lines[0].includes("\n"), false, "one record per line");
+});
+
+Deno.test("the logger drops records below the sink level and serialises errors", () => {
+  const sink = memorySink("warn");
+  const ctx = createContext({ log: sink });
+  ctx.log.debug("d");
+  ctx.log.info("i");
+  assert.equal(ctx.log.enabled("info"), false);
+  assert.equal(ctx.log.enabled("error"), true);
+  ctx.log.error("boom", { error: new TypeError("bad"), big: 10n });
+  const recs = sink.records();
+  assert.equal(recs.length, 1);
+  const e = recs[0].error as Record<string, string>;
+  assert.equal(e.name, "TypeError");
+  assert.equal(e.message, "bad");
+  assert.equal(recs[0].big, "10");
+});
+
+Deno.test("jsonLinesSink writes newline-terminated lines to its writer", async () => {
+  const { jsonLinesSink } = await import("./logger.ts");
+  const chunks: Uint8Array[] = [];
+  const sink = jsonLinesSink("info", {
+    writeSync(p) {
+      // Accept at most 5 bytes per call to prove partial writes are completed.
+      const n = Math.min(5, p.length);
+      chunks.push(p.slice(0, n));
+      return n;
+    },
+  });
+  createContext({ log: sink }).log.info("hi");
+  const text = new TextDecoder().decode(
+    new Uint8Array(chunks.flatMap((c) => [...c])),
+  );
+  assert.ok(text.endsWith("\n"));
+  assert.equal(JSON.parse(text).msg, "hi");
+});

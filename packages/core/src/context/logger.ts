@@ -1,0 +1,219 @@
+/**
+ * Structured JSON-lines logging bound to a context.
+ *
+ * A {@linkcode LogSink} receives finished lines; the logger only formats. Records carry the
+ * trace ids of the context that produced them, so every line can be joined to its request.
+ *
+ * @module
+ */
+
+/** Severity of a log record, from least to most severe. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** The threshold of a sink: a level, or `"silent"` to drop everything. */
+export type LogThreshold = LogLevel | "silent";
+
+const RANK: Record<LogThreshold, number> = {
+  debug: 10,
+  info: 20,
+  warn: 30,
+  error: 40,
+  silent: 100,
+};
+
+/** Where finished JSON lines go. Shared by every context of an app; never global. */
+export interface LogSink {
+  /** Records below this level are dropped before they are formatted. */
+  readonly level: LogThreshold;
+  /** Receives one JSON document without a trailing newline. */
+  write(line: string): void;
+}
+
+/** Extra structured fields attached to one record. */
+export type LogFields = Record<string, unknown>;
+
+/** A logger whose records carry the ids of the context it belongs to. */
+export interface Logger {
+  /** Logs at `debug`. */
+  debug(msg: string, fields?: LogFields): void;
+  /** Logs at `info`. */
+  info(msg: string, fields?: LogFields): void;
+  /** Logs at `warn`. */
+  warn(msg: string, fields?: LogFields): void;
+  /** Logs at `error`. */
+  error(msg: string, fields?: LogFields): void;
+  /** Whether a record at `level` would be written (use it to skip costly field building). */
+  enabled(level: LogLevel): boolean;
+}
+
+/** The ids a logger stamps on each record; a `KrepisContext` satisfies it. */
+export interface LogScope {
+  /** Correlates all records of one request. */
+  readonly requestId: string;
+  /** W3C trace id. */
+  readonly traceId: string;
+  /** W3C span id of the current operation. */
+  readonly spanId: string;
+  /** Span id of the caller, when there is one. */
+  readonly parentSpanId: string | undefined;
+  /** Tenant the operation acts for, when known. */
+  readonly tenantId: string | undefined;
+  /** Name of the current operation, when it has one. */
+  readonly name: string | undefined;
+}
+
+/** Keys the logger owns; caller fields with these names are dropped rather than trusted. */
+const RESERVED = new Set([
+  "time",
+  "level",
+  "msg",
+  "requestId",
+  "traceId",
+  "spanId",
+  "parentSpanId",
+  "tenantId",
+  "op",
+]);
+
+function replacer(_key: string, value: unknown): unknown {
+  if (value instanceof Error) {
+    return { name: value.name, message: value.message, stack: value.stack };
+  }
+  if (typeof value === "bigint") return value.toString();
+  return value;
+}
+
+/**
+ * A logger that formats records of one {@linkcode LogScope} as JSON lines.
+ *
+ * @example
+ * ```ts
+ * import { ScopedLogger, memorySink } from "@krepis/core";
+ * const sink = memorySink();
+ * const scope = {
+ *   requestId: "r1",
+ *   traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+ *   spanId: "00f067aa0ba902b7",
+ *   parentSpanId: undefined,
+ *   tenantId: undefined,
+ *   name: "demo",
+ * };
+ * new ScopedLogger(scope, sink).info("hello", { n: 1 });
+ * console.assert(sink.records()[0].traceId === scope.traceId);
+ * ```
+ */
+export class ScopedLogger implements Logger {
+  #scope: LogScope;
+  #sink: LogSink;
+
+  /** Binds a logger to the ids of `scope`, writing to `sink`. */
+  constructor(scope: LogScope, sink: LogSink) {
+    this.#scope = scope;
+    this.#sink = sink;
+  }
+
+  /** Whether a record at `level` reaches the sink. */
+  enabled(level: LogLevel): boolean {
+    return RANK[level] >= RANK[this.#sink.level];
+  }
+
+  /** Logs at `debug`. */
+  debug(msg: string, fields?: LogFields): void {
+    this.#emit("debug", msg, fields);
+  }
+
+  /** Logs at `info`. */
+  info(msg: string, fields?: LogFields): void {
+    this.#emit("info", msg, fields);
+  }
+
+  /** Logs at `warn`. */
+  warn(msg: string, fields?: LogFields): void {
+    this.#emit("warn", msg, fields);
+  }
+
+  /** Logs at `error`. */
+  error(msg: string, fields?: LogFields): void {
+    this.#emit("error", msg, fields);
+  }
+
+  #emit(level: LogLevel, msg: string, fields: LogFields | undefined): void {
+    if (!this.enabled(level)) return;
+    const s = this.#scope;
+    const record: LogFields = {
+      time: new Date().toISOString(),
+      level,
+      msg,
+      requestId: s.requestId,
+      traceId: s.traceId,
+      spanId: s.spanId,
+    };
+    if (s.parentSpanId !== undefined) record.parentSpanId = s.parentSpanId;
+    if (s.tenantId !== undefined) record.tenantId = s.tenantId;
+    if (s.name !== undefined) record.op = s.name;
+    if (fields) {
+      for (const key in fields) {
+        if (!RESERVED.has(key)) record[key] = fields[key];
+      }
+    }
+    this.#sink.write(JSON.stringify(record, replacer));
+  }
+}
+
+/**
+ * A sink writing one JSON line per record to standard output (or another writer).
+ *
+ * @example
+ * ```ts
+ * import { createContext, jsonLinesSink } from "@krepis/core";
+ * const ctx = createContext({ log: jsonLinesSink("warn") });
+ * ctx.log.info("dropped: below the threshold");
+ * ```
+ */
+export function jsonLinesSink(
+  level: LogThreshold = "info",
+  writer: { writeSync(p: Uint8Array): number } = Deno.stdout,
+): LogSink {
+  const encoder = new TextEncoder();
+  return {
+    level,
+    write(line) {
+      const bytes = encoder.encode(line + "\n");
+      let off = 0;
+      while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
+    },
+  };
+}
+
+/** A sink that keeps lines in memory, for tests and diagnostics. */
+export interface MemorySink extends LogSink {
+  /** Every line written so far, in order. */
+  readonly lines: string[];
+  /** The lines parsed back into objects. */
+  records(): Record<string, unknown>[];
+}
+
+/**
+ * Creates a sink that keeps every line in memory.
+ *
+ * @example
+ * ```ts
+ * import { createContext, memorySink } from "@krepis/core";
+ * const sink = memorySink();
+ * createContext({ log: sink }).log.warn("careful");
+ * console.assert(sink.records()[0].level === "warn");
+ * ```
+ */
+export function memorySink(level: LogThreshold = "debug"): MemorySink {
+  const lines: string[] = [];
+  return {
+    level,
+    lines,
+    write(line) {
+      lines.push(line);
+    },
+    records() {
+      return lines.map((l) => JSON.parse(l));
+    },
+  };
+}

@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
+import * as v from "valibot";
+import { z } from "zod";
+import { definePort } from "../di/port.ts";
+import { ok } from "../result/result.ts";
+import { defineCommand, defineQuery } from "./handler.ts";
+import type { InputSchema } from "./schema.ts";
+import { validateInput } from "./validate.ts";
+
+// Compile-time proof that the local InputSchema and the spec's StandardSchemaV1 are
+// interchangeable in both directions (a type error fails `deno check`/`deno test`).
+const fromSpec = (
+  s: StandardSchemaV1<{ a: string }>,
+): InputSchema<{ a: string }> => s;
+const toSpec = (
+  s: InputSchema<{ a: string }>,
+): StandardSchemaV1<{ a: string }> => s;
+
+Deno.test("InputSchema accepts zod and valibot schemas as Standard Schema", () => {
+  const zs = z.object({ a: z.string() });
+  const vs = v.object({ a: v.string() });
+  assert.equal(fromSpec(zs)["~standard"].vendor, "zod");
+  assert.equal(toSpec(vs)["~standard"].vendor, "valibot");
+});
+
+Deno.test("validateInput returns the parsed value or INVALID_INPUT with paths (zod)", async () => {
+  const schema = z.object({
+    title: z.string().min(1),
+    tags: z.array(z.string()).default([]),
+    meta: z.object({ priority: z.coerce.number().int() }),
+  });
+  const good = await validateInput("create", schema, {
+    title: "x",
+    meta: { priority: "3" },
+  });
+  assert.deepEqual(good, {
+    ok: true,
+    value: { title: "x", tags: [], meta: { priority: 3 } },
+  });
+  const bad = await validateInput("create", schema, {
+    title: "",
+    meta: { priority: "high" },
+  });
+  assert.ok(!bad.ok);
+  assert.equal(bad.error.code, "INVALID_INPUT");
+  assert.equal(bad.error.status, 400);
+  assert.match(bad.error.message, /invalid input for "create"/);
+  const issues = (bad.error.details as { issues: { path: string }[] }).issues;
+  assert.deepEqual(issues.map((i) => i.path).sort(), [
+    "meta.priority",
+    "title",
+  ]);
+});
+
+Deno.test("validateInput works with valibot, including async pipelines", async () => {
+  const schema = v.object({ n: v.pipe(v.number(), v.minValue(1)) });
+  assert.deepEqual(await validateInput("q", schema, { n: 2 }), {
+    ok: true,
+    value: { n: 2 },
+  });
+  const bad = await validateInput("q", schema, { n: 0 });
+  assert.ok(!bad.ok);
+  assert.equal(
+    (bad.error.details as { issues: { path: string }[] }).issues[0].path,
+    "n",
+  );
+
+  const taken = new Set(["ada"]);
+  const asyncSchema = v.pipeAsync(
+    v.string(),
+    v.checkAsync(async (name) => {
+      await new Promise((r) => setTimeout(r, 1));
+      return !taken.has(name);
+    }, "name taken"),
+  );
+  const pending = validateInput("register", asyncSchema, "ada");
+  assert.ok(pending instanceof Promise, "async validators yield a promise");
+  const r = await pending;
+  assert.ok(!r.ok);
+  assert.equal(
+    (r.error.details as { issues: { message: string }[] }).issues[0].message,
+    "name taken",
+  );
+});
+
+Deno.test("validateInput without a schema yields undefined input", async () => {
+  assert.deepEqual(await validateInput("x", undefined, { ignored: true }), {
+    ok: true,
+    value: undefined,
+  });
+});
+
+Deno.test("defineCommand/defineQuery set kind, defaults and keep the spec", () => {
+  const Repo = definePort<{ get(): number }>("repo", { writes: [] });
+  const c = defineCommand({
+    name: "c",
+    input: z.object({ n: z.number() }),
+    deps: { repo: Repo },
+    skip: ["auth"],
+    timeoutMs: 5,
+    handle: (_ctx, input, { repo }) => ok(input.n + repo.get()),
+  });
+  assert.equal(c.kind, "command");
+  assert.deepEqual(c.skip, ["auth"]);
+  assert.equal(c.timeoutMs, 5);
+  assert.equal(c.deps.repo, Repo);
+  const q = defineQuery({ name: "q", handle: () => ok(1) });
+  assert.equal(q.kind, "query");
+  assert.deepEqual(q.deps, {});
+  assert.deepEqual(q.skip, []);
+  assert.ok(Object.isFrozen(q));
+  assert.throws(
+    () => defineQuery({ name: "", handle: () => ok(1) }),
+    /needs a name/,
+  );
+});

@@ -1,0 +1,150 @@
+/**
+ * Commands and queries: named handlers with an input schema (any Standard Schema validator:
+ * zod, valibot, arktype, ...), declared port dependencies and a handler returning a `Result`.
+ * Commands may change state; queries receive read-only views of their ports.
+ *
+ * @module
+ */
+
+import type { InputSchema, SchemaInput, SchemaOutput } from "./schema.ts";
+import type { KrepisContext } from "../context/context.ts";
+import type { Port } from "../di/port.ts";
+import type { Result } from "../result/result.ts";
+
+/** Whether a handler changes state (`command`) or only reads (`query`). */
+export type HandlerKind = "command" | "query";
+
+/** The ports a handler depends on, by the name it receives them under. */
+export type DepsSpec = Record<string, Port<object>>;
+
+/** The adapter instances a handler receives for its {@linkcode DepsSpec}. */
+export type ResolvedDeps<D extends DepsSpec> = {
+  [K in keyof D]: D[K] extends Port<infer T> ? T : never;
+};
+
+/** The handler input type for an optional schema: its output type, or `undefined`. */
+export type InputOf<S> = S extends InputSchema ? SchemaOutput<S>
+  : undefined;
+
+/** What `defineCommand` / `defineQuery` take. */
+export interface HandlerSpec<
+  S extends InputSchema | undefined,
+  O,
+  D extends DepsSpec,
+> {
+  /** Unique name; used in logs, errors, routes and as the OpenAPI operationId. */
+  name: string;
+  /** One-line description (OpenAPI summary). */
+  description?: string;
+  /** Validates and transforms the raw input; without it the handler receives `undefined`. */
+  input?: S;
+  /** Describes the success value for OpenAPI (not validated at run time). */
+  output?: InputSchema<unknown, O>;
+  /** Ports to inject, by name. */
+  deps?: D;
+  /** Names of pipeline behaviors this handler opts out of (e.g. `["auth"]`). */
+  skip?: readonly string[];
+  /** Overrides the timeout behavior's limit for this handler, in milliseconds. */
+  timeoutMs?: number;
+  /** The logic: gets the context, the validated input and the resolved ports. */
+  handle(
+    ctx: KrepisContext,
+    input: InputOf<S>,
+    deps: ResolvedDeps<D>,
+  ): Result<O> | Promise<Result<O>>;
+}
+
+/** A defined command or query. */
+export interface Handler<
+  S extends InputSchema | undefined = InputSchema | undefined,
+  O = unknown,
+  D extends DepsSpec = DepsSpec,
+> extends Readonly<HandlerSpec<S, O, D>> {
+  /** `command` or `query`. */
+  readonly kind: HandlerKind;
+  /** The declared dependencies (empty when none). */
+  readonly deps: D;
+  /** The opted-out behaviors (empty when none). */
+  readonly skip: readonly string[];
+}
+
+/** Any handler, whatever its types. */
+// deno-lint-ignore no-explicit-any
+export type AnyHandler = Handler<any, any, any>;
+
+/** The success type of a handler. */
+export type OutputOf<H> = H extends Handler<infer _S, infer O, infer _D> ? O
+  : never;
+
+/** The raw input a caller passes for a handler (the schema's input type). */
+export type RawInputOf<H> = H extends Handler<infer S, infer _O, infer _D>
+  ? S extends InputSchema ? SchemaInput<S> : undefined
+  : never;
+
+function define<S extends InputSchema | undefined, O, D extends DepsSpec>(
+  kind: HandlerKind,
+  spec: HandlerSpec<S, O, D>,
+): Handler<S, O, D> {
+  if (!spec.name) throw new TypeError(`define${kind}: a ${kind} needs a name`);
+  return Object.freeze({
+    ...spec,
+    kind,
+    deps: spec.deps ?? ({} as D),
+    skip: spec.skip ?? [],
+  });
+}
+
+/**
+ * Defines a command: an operation that may change state.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineCommand, definePort, ok } from "@krepis/core";
+ * interface Greetings { add(name: string): Promise<void> }
+ * const GreetingsPort = definePort<Greetings>("greetings", { writes: ["add"] });
+ * export const greet = defineCommand({
+ *   name: "greet",
+ *   input: z.object({ name: z.string().min(1) }),
+ *   deps: { greetings: GreetingsPort },
+ *   async handle(_ctx, input, { greetings }) {
+ *     await greetings.add(input.name);
+ *     return ok({ message: `hello ${input.name}` });
+ *   },
+ * });
+ * ```
+ */
+export function defineCommand<
+  O,
+  S extends InputSchema | undefined = undefined,
+  D extends DepsSpec = Record<never, never>,
+>(spec: HandlerSpec<S, O, D>): Handler<S, O, D> {
+  return define("command", spec);
+}
+
+/**
+ * Defines a query: an operation that only reads. Its ports are read-only views at run time.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import { defineQuery, definePort, ok } from "@krepis/core";
+ * interface Greetings { count(): Promise<number>; add(name: string): Promise<void> }
+ * const GreetingsPort = definePort<Greetings>("greetings", { writes: ["add"] });
+ * export const countGreetings = defineQuery({
+ *   name: "countGreetings",
+ *   input: z.object({}),
+ *   deps: { greetings: GreetingsPort },
+ *   async handle(_ctx, _input, { greetings }) {
+ *     return ok({ count: await greetings.count() });
+ *   },
+ * });
+ * ```
+ */
+export function defineQuery<
+  O,
+  S extends InputSchema | undefined = undefined,
+  D extends DepsSpec = Record<never, never>,
+>(spec: HandlerSpec<S, O, D>): Handler<S, O, D> {
+  return define("query", spec);
+}

@@ -1,0 +1,66 @@
+/**
+ * The schema interface handlers accept: Standard Schema v1, the interface shared by zod,
+ * valibot, arktype and others. It is declared here, structurally identical to
+ * `StandardSchemaV1` from `@standard-schema/spec` (as the spec invites libraries to do), so
+ * the public API documents it; `cqs_test.ts` checks both directions of assignability.
+ *
+ * @module
+ */
+
+/** One validation issue reported by a schema. */
+export interface SchemaIssue {
+  /** The error message. */
+  readonly message: string;
+  /** Where in the value the issue is. */
+  readonly path?:
+    | ReadonlyArray<PropertyKey | { readonly key: PropertyKey }>
+    | undefined;
+}
+
+/** What a schema's `validate` returns. */
+export type SchemaResult<Output> =
+  | { readonly value: Output; readonly issues?: undefined }
+  | { readonly issues: ReadonlyArray<SchemaIssue> };
+
+/** The `~standard` properties of a schema. */
+export interface SchemaProps<Input = unknown, Output = Input> {
+  /** Version of the Standard Schema spec (1). */
+  readonly version: 1;
+  /** Name of the schema library. */
+  readonly vendor: string;
+  /** Validates an unknown value. */
+  readonly validate: (
+    value: unknown,
+    options?: { readonly libraryOptions?: Record<string, unknown> } | undefined,
+  ) => SchemaResult<Output> | Promise<SchemaResult<Output>>;
+  /** Inferred types (type-level only). */
+  readonly types?:
+    | { readonly input: Input; readonly output: Output }
+    | undefined;
+}
+
+/**
+ * Any Standard Schema v1 validator.
+ *
+ * @example
+ * ```ts
+ * import { z } from "zod";
+ * import type { InputSchema } from "@krepis/core";
+ * const schema: InputSchema<{ title: string }> = z.object({ title: z.string() });
+ * console.assert(schema["~standard"].vendor === "zod");
+ * ```
+ */
+export interface InputSchema<Input = unknown, Output = Input> {
+  /** The Standard Schema properties. */
+  readonly "~standard": SchemaProps<Input, Output>;
+}
+
+/** The validated (output) type of a schema. */
+export type SchemaOutput<S extends InputSchema> = NonNullable<
+  S["~standard"]["types"]
+>["output"];
+
+/** The accepted (input) type of a schema. */
+export type SchemaInput<S extends InputSchema> = NonNullable<
+  S["~standard"]["types"]
+>["input"];

@@ -1,0 +1,78 @@
+/**
+ * Adapter bindings: which implementation serves a port, and for how long an instance lives.
+ *
+ * @module
+ */
+
+import type { KrepisContext } from "../context/context.ts";
+import type { Port } from "./port.ts";
+
+/**
+ * How long an adapter instance lives: one per app (`singleton`) or one per operation
+ * (`scoped`, e.g. a unit of work bound to the request's context).
+ */
+export type Lifetime = "singleton" | "scoped";
+
+/** What a factory receives to build its instance. */
+export interface Resolver {
+  /**
+   * The context the instance is created for: the operation's context for a scoped adapter,
+   * the app's root context for a singleton.
+   */
+  readonly ctx: KrepisContext;
+  /** Resolves another port (declare it in `deps` so wiring is checked at start-up). */
+  get<U extends object>(port: Port<U>): U;
+}
+
+/** Builds an adapter instance. */
+export type Factory<T> = (resolver: Resolver) => T;
+
+/** Options of {@linkcode provide}. */
+export interface ProvideOptions {
+  /** `singleton` (default) or `scoped`; a fixed instance is always a singleton. */
+  lifetime?: Lifetime;
+  /** Ports the factory resolves, checked at start-up (missing adapter, lifetime, cycle). */
+  deps?: readonly Port[];
+}
+
+/** The binding of one port to its adapter; pass it to `createApp({ adapters })`. */
+export interface AdapterBinding<T extends object = object> {
+  /** The port served. */
+  readonly port: Port<T>;
+  /** The instance's lifetime. */
+  readonly lifetime: Lifetime;
+  /** Builds the instance. */
+  readonly create: Factory<T>;
+  /** Ports the factory declared it resolves. */
+  readonly deps: readonly Port[];
+  /** Whether the binding was given a fixed instance rather than a factory. */
+  readonly fixed: boolean;
+}
+
+/**
+ * Binds `port` to an instance or to a factory.
+ *
+ * @example
+ * ```ts
+ * import { definePort, provide } from "@krepis/core";
+ * interface Clock { now(): number }
+ * const ClockPort = definePort<Clock>("clock", { writes: [] });
+ * const fixed = provide(ClockPort, { now: () => 0 });
+ * const perRequest = provide(ClockPort, () => ({ now: Date.now }), { lifetime: "scoped" });
+ * console.assert(fixed.lifetime === "singleton" && perRequest.lifetime === "scoped");
+ * ```
+ */
+export function provide<T extends object>(
+  port: Port<T>,
+  impl: T | Factory<T>,
+  options: ProvideOptions = {},
+): AdapterBinding<T> {
+  const fixed = typeof impl !== "function";
+  return Object.freeze({
+    port,
+    lifetime: options.lifetime ?? "singleton",
+    create: fixed ? () => impl : impl as Factory<T>,
+    deps: options.deps ?? [],
+    fixed,
+  });
+}

@@ -1,0 +1,83 @@
+/**
+ * Read-only views of adapters, given to queries so CQS holds at run time: calling a method
+ * the port declared as a write throws {@linkcode CqsViolationError} naming the query and the
+ * method, and assigning a property throws too.
+ *
+ * @module
+ */
+
+import type { Port } from "./port.ts";
+
+/** Raised when a query calls a write method of a port or mutates an adapter. */
+export class CqsViolationError extends Error {
+  /** The query that attempted the write. */
+  readonly query: string;
+  /** The port whose write method was called. */
+  readonly port: string;
+  /** The write method (or property) involved. */
+  readonly method: string;
+
+  /** Creates the error with a message naming query, port and method. */
+  constructor(query: string, port: string, method: string, what = "called") {
+    super(
+      `CQS violation: query "${query}" ${what} ${
+        what === "called" ? "write method" : "property"
+      } "${method}" of port "${port}"; ` +
+        `queries get read-only ports — move the write into a command`,
+    );
+    this.name = "CqsViolationError";
+    this.query = query;
+    this.port = port;
+    this.method = method;
+  }
+}
+
+/**
+ * Wraps `impl` so that the port's write methods throw and properties cannot be assigned.
+ * Read methods run on the real instance (so `#private` fields keep working).
+ *
+ * @example
+ * ```ts
+ * import { definePort, readOnlyView } from "@krepis/core";
+ * interface Store { get(): number; set(n: number): void }
+ * const StorePort = definePort<Store>("store", { writes: ["set"] });
+ * let n = 1;
+ * const view = readOnlyView({ get: () => n, set: (v: number) => { n = v; } }, StorePort, "show");
+ * console.assert(view.get() === 1);
+ * try { view.set(2); } catch (e) { console.assert((e as Error).message.includes('"set"')); }
+ * ```
+ */
+export function readOnlyView<T extends object>(
+  impl: T,
+  port: Port<T>,
+  query: string,
+): T {
+  const bound = new Map<PropertyKey, unknown>();
+  return new Proxy(impl, {
+    get(target, key) {
+      const hit = bound.get(key);
+      if (hit !== undefined) return hit;
+      let value: unknown;
+      if (typeof key === "string" && port.writes.has(key)) {
+        value = () => {
+          throw new CqsViolationError(query, port.name, key);
+        };
+      } else {
+        value = Reflect.get(target, key, target);
+        if (typeof value !== "function") return value;
+        value = (value as (...a: unknown[]) => unknown).bind(target);
+      }
+      bound.set(key, value);
+      return value;
+    },
+    set(_target, key) {
+      throw new CqsViolationError(query, port.name, String(key), "assigned");
+    },
+    defineProperty(_target, key) {
+      throw new CqsViolationError(query, port.name, String(key), "defined");
+    },
+    deleteProperty(_target, key) {
+      throw new CqsViolationError(query, port.name, String(key), "deleted");
+    },
+  });
+}

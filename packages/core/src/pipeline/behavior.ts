@@ -1,0 +1,80 @@
+/**
+ * Pipeline behaviors: middleware that wraps every command and query (timeouts, error mapping,
+ * tracing, auth, or your own). A handler opts out of a behavior by listing its name in `skip`.
+ * Chains are composed once per handler at start-up, not per call.
+ *
+ * @module
+ */
+
+import type { KrepisContext } from "../context/context.ts";
+import type { AnyHandler } from "../cqs/handler.ts";
+import type { Result } from "../result/result.ts";
+
+/** Calls the rest of the pipeline (and finally the handler) with a possibly new context. */
+export type Next = (
+  ctx: KrepisContext,
+  input: unknown,
+) => Promise<Result<unknown>>;
+
+/** One behavior: a name handlers can opt out of, and the wrapping logic. */
+export interface Behavior {
+  /** Unique name, used by a handler's `skip` list. */
+  readonly name: string;
+  /** Runs around the rest of the pipeline; must call `next` to continue. */
+  run(
+    ctx: KrepisContext,
+    handler: AnyHandler,
+    input: unknown,
+    next: Next,
+  ): Promise<Result<unknown>>;
+}
+
+/**
+ * Defines a behavior from a function.
+ *
+ * @example
+ * ```ts
+ * import { defineBehavior } from "@krepis/core";
+ * const audit = defineBehavior("audit", async (ctx, handler, input, next) => {
+ *   const result = await next(ctx, input);
+ *   if (handler.kind === "command") ctx.log.info("audit", { ok: result.ok });
+ *   return result;
+ * });
+ * console.assert(audit.name === "audit");
+ * ```
+ */
+export function defineBehavior(name: string, run: Behavior["run"]): Behavior {
+  return Object.freeze({ name, run });
+}
+
+/**
+ * Composes the behaviors that apply to `handler` (outermost first) around `terminal`.
+ *
+ * @example
+ * ```ts
+ * import { compose, createContext, defineBehavior, defineQuery, ok } from "@krepis/core";
+ * const seen: string[] = [];
+ * const mark = defineBehavior("mark", (ctx, _h, input, next) => {
+ *   seen.push("mark");
+ *   return next(ctx, input);
+ * });
+ * const q = defineQuery({ name: "q", handle: () => ok(1) });
+ * const run = compose([mark], q, async () => ok(1));
+ * await run(createContext(), undefined);
+ * console.assert(seen[0] === "mark");
+ * ```
+ */
+export function compose(
+  behaviors: readonly Behavior[],
+  handler: AnyHandler,
+  terminal: Next,
+): Next {
+  let next = terminal;
+  for (let i = behaviors.length - 1; i >= 0; i--) {
+    const b = behaviors[i];
+    if (handler.skip.includes(b.name)) continue;
+    const inner = next;
+    next = (ctx, input) => b.run(ctx, handler, input, inner);
+  }
+  return next;
+}

@@ -1,0 +1,73 @@
+/**
+ * The `errors` behavior: turns anything a handler throws into an `err(AppError)` so callers
+ * and the HTTP layer always get a `Result`. Unknown errors become `INTERNAL` with a generic
+ * message (the original is logged, not sent).
+ *
+ * @module
+ */
+
+import type { KrepisContext } from "../context/context.ts";
+import { CqsViolationError } from "../di/readonly.ts";
+import { AppError } from "../result/app_error.ts";
+import { err } from "../result/result.ts";
+import { type Behavior, defineBehavior } from "./behavior.ts";
+
+/**
+ * Maps a thrown value to an `AppError`: `AppError` passes through, aborts become `CANCELLED`
+ * or `TIMEOUT`, CQS violations keep their message, everything else is `INTERNAL`.
+ *
+ * @example
+ * ```ts
+ * import { toAppError } from "@krepis/core";
+ * const e = toAppError(new DOMException("slow", "TimeoutError"));
+ * console.assert(e.code === "TIMEOUT");
+ * ```
+ */
+export function toAppError(e: unknown): AppError {
+  if (e instanceof AppError) return e;
+  if (e instanceof DOMException) {
+    if (e.name === "TimeoutError") {
+      return new AppError("TIMEOUT", "operation timed out", { cause: e });
+    }
+    if (e.name === "AbortError") {
+      return new AppError("CANCELLED", "operation cancelled", { cause: e });
+    }
+  }
+  if (e instanceof CqsViolationError) {
+    return new AppError("INTERNAL", e.message, { cause: e });
+  }
+  return new AppError("INTERNAL", "internal error", { cause: e });
+}
+
+function logFailure(
+  ctx: KrepisContext,
+  name: string,
+  e: unknown,
+  mapped: AppError,
+) {
+  if (mapped.status >= 500 && mapped.code !== "TIMEOUT") {
+    ctx.log.error("handler threw", { handler: name, error: e });
+  }
+}
+
+/**
+ * Creates the `errors` behavior. Place it first (outermost).
+ *
+ * @example
+ * ```ts
+ * import { errors, timeout, tracing } from "@krepis/core";
+ * const behaviors = [errors(), tracing(), timeout({ ms: 5_000 })];
+ * console.assert(behaviors[0].name === "errors");
+ * ```
+ */
+export function errors(): Behavior {
+  return defineBehavior("errors", async (ctx, handler, input, next) => {
+    try {
+      return await next(ctx, input);
+    } catch (e) {
+      const mapped = toAppError(e);
+      logFailure(ctx, handler.name, e, mapped);
+      return err(mapped);
+    }
+  });
+}

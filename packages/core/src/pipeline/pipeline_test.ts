@@ -1,0 +1,194 @@
+import assert from "node:assert/strict";
+import { defineCapability } from "../context/capability.ts";
+import { createContext, type KrepisContext } from "../context/context.ts";
+import { memorySink } from "../context/logger.ts";
+import { defineCommand, defineQuery } from "../cqs/handler.ts";
+import { CqsViolationError } from "../di/readonly.ts";
+import { AppError } from "../result/app_error.ts";
+import { err, ok, type Result } from "../result/result.ts";
+import { auth } from "./auth.ts";
+import { compose, defineBehavior, type Next } from "./behavior.ts";
+import { errors, toAppError } from "./errors.ts";
+import { timeout } from "./timeout.ts";
+import { tracing } from "./tracing.ts";
+
+const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SPAN = "00f067aa0ba902b7";
+
+const q = defineQuery({ name: "q", handle: () => ok(1) });
+const terminal = (fn: (ctx: KrepisContext) => unknown): Next => async (ctx) =>
+  ok(await fn(ctx));
+
+Deno.test("compose runs behaviors outermost first and honours skip", async () => {
+  const seen: string[] = [];
+  const mark = (name: string) =>
+    defineBehavior(name, async (ctx, _h, input, next) => {
+      seen.push(`>${name}`);
+      const r = await next(ctx, input);
+      seen.push(`<${name}`);
+      return r;
+    });
+  const behaviors = [mark("a"), mark("b"), mark("c")];
+  await compose(behaviors, q, terminal(() => seen.push("handler")))(
+    createContext(),
+    undefined,
+  );
+  assert.deepEqual(seen, [">a", ">b", ">c", "handler", "<c", "<b", "<a"]);
+  seen.length = 0;
+  const skipping = defineQuery({ name: "s", skip: ["b"], handle: () => ok(1) });
+  await compose(behaviors, skipping, terminal(() => seen.push("handler")))(
+    createContext(),
+    undefined,
+  );
+  assert.deepEqual(seen, [">a", ">c", "handler", "<c", "<a"]);
+});
+
+Deno.test("errors maps thrown values to AppError results and logs internals", async () => {
+  const sink = memorySink();
+  const ctx = createContext({ log: sink });
+  const run = (thrown: unknown) =>
+    compose([errors()], q, () => Promise.reject(thrown))(ctx, undefined);
+
+  const internal = await run(new Error("db password wrong"));
+  assert.ok(!internal.ok);
+  assert.equal(internal.error.code, "INTERNAL");
+  assert.equal(
+    internal.error.message,
+    "internal error",
+    "internals are not exposed",
+  );
+  assert.equal(sink.records()[0].level, "error");
+  assert.match(JSON.stringify(sink.records()[0].error), /db password wrong/);
+
+  const app = await run(new AppError("CONFLICT", "dup"));
+  assert.ok(!app.ok && app.error.code === "CONFLICT");
+  const cqs = await run(new CqsViolationError("q", "repo", "save"));
+  assert.ok(
+    !cqs.ok && /query "q" called write method "save"/.test(cqs.error.message),
+  );
+  assert.equal(
+    toAppError(new DOMException("x", "AbortError")).code,
+    "CANCELLED",
+  );
+  assert.equal(
+    toAppError(new DOMException("x", "TimeoutError")).code,
+    "TIMEOUT",
+  );
+  assert.equal(toAppError("a string").code, "INTERNAL");
+});
+
+Deno.test("tracing opens a child span and logs the outcome with the trace ids", async () => {
+  const sink = memorySink();
+  const ctx = createContext({ traceId: TRACE, spanId: SPAN, log: sink });
+  let inner: KrepisContext | undefined;
+  const run = compose([tracing()], q, terminal((c) => (inner = c, 1)));
+  await run(ctx, undefined);
+  assert.equal(inner!.parentSpanId, SPAN);
+  assert.equal(inner!.name, "q");
+  const [rec] = sink.records();
+  assert.equal(rec.msg, "operation completed");
+  assert.equal(rec.traceId, TRACE);
+  assert.equal(rec.spanId, inner!.spanId);
+  assert.equal(rec.op, "q");
+  assert.equal(typeof rec.durationMs, "number");
+
+  const failing = compose(
+    [tracing()],
+    q,
+    () => Promise.resolve(err(new AppError("NOT_FOUND", "nope"))),
+  );
+  await failing(ctx, undefined);
+  const rec2 = sink.records()[1];
+  assert.equal(rec2.level, "warn");
+  assert.equal(rec2.code, "NOT_FOUND");
+});
+
+Deno.test("timeout aborts the handler's signal and answers TIMEOUT without waiting", async () => {
+  const slow = defineCommand({
+    name: "slow",
+    timeoutMs: 30,
+    handle: () => ok(1),
+  });
+  let handlerSignal: AbortSignal | undefined;
+  let release!: () => void;
+  const stuck = new Promise<void>((r) => release = r);
+  const run = compose([timeout({ ms: 10_000 })], slow, async (ctx) => {
+    handlerSignal = ctx.signal;
+    await stuck; // ignores the signal on purpose
+    return ok(1);
+  });
+  const started = performance.now();
+  const r = await run(createContext(), undefined);
+  const elapsed = performance.now() - started;
+  assert.ok(!r.ok && r.error.code === "TIMEOUT");
+  assert.equal(r.error.status, 504);
+  assert.ok(elapsed < 1_000, `answered after ${elapsed} ms`);
+  assert.equal(handlerSignal!.aborted, true);
+  assert.equal((handlerSignal!.reason as DOMException).name, "TimeoutError");
+  release();
+});
+
+Deno.test("timeout respects an earlier context deadline and sets it on the context", async () => {
+  let seen: KrepisContext | undefined;
+  const run = compose(
+    [timeout({ ms: 60_000 })],
+    q,
+    terminal((c) => (seen = c)),
+  );
+  const deadline = Date.now() + 5_000;
+  await run(createContext({ deadline }), undefined);
+  assert.equal(seen!.deadline, deadline);
+  const late = await run(
+    createContext({ deadline: Date.now() - 1 }),
+    undefined,
+  );
+  assert.ok(!late.ok && late.error.code === "TIMEOUT");
+});
+
+Deno.test("cancellation of the caller's signal reaches the handler", async () => {
+  const outer = new AbortController();
+  const observed = Promise.withResolvers<unknown>();
+  const run = compose([timeout()], q, (ctx) => {
+    ctx.signal.addEventListener(
+      "abort",
+      () => observed.resolve(ctx.signal.reason),
+    );
+    return new Promise<Result<unknown>>(() => {}); // never settles by itself
+  });
+  const pending = run(createContext({ signal: outer.signal }), undefined);
+  outer.abort(new DOMException("client gone", "AbortError"));
+  const r = await pending;
+  assert.ok(!r.ok && r.error.code === "CANCELLED");
+  assert.equal(r.error.status, 499);
+  assert.equal(
+    ((await observed.promise) as DOMException).message,
+    "client gone",
+  );
+
+  const already = await run(createContext({ signal: outer.signal }), undefined);
+  assert.ok(!already.ok && already.error.code === "CANCELLED");
+});
+
+Deno.test("auth denies with its error or continues with the context it returns", async () => {
+  const User = defineCapability<string>("user");
+  const behavior = auth((ctx) =>
+    ctx.tenantId === "acme"
+      ? ok(ctx.with(User, "alice"))
+      : err(new AppError("UNAUTHORIZED", "who are you?"))
+  );
+  const run = compose([behavior], q, terminal((c) => c.use(User)));
+  const denied = await run(createContext(), undefined);
+  assert.ok(!denied.ok && denied.error.status === 401);
+  const allowed = await run(createContext({ tenantId: "acme" }), undefined);
+  assert.deepEqual(allowed, { ok: true, value: "alice" });
+  const publicQuery = defineQuery({
+    name: "p",
+    skip: ["auth"],
+    handle: () => ok(1),
+  });
+  const open = await compose([behavior], publicQuery, terminal(() => "open"))(
+    createContext(),
+    undefined,
+  );
+  assert.deepEqual(open, { ok: true, value: "open" });
+});

@@ -1,0 +1,85 @@
+/**
+ * The `timeout` behavior: bounds an operation by its handler's (or the default) limit and the
+ * context's deadline, and links cancellation. The handler receives a context whose `signal`
+ * aborts on timeout or when the caller's signal aborts (e.g. the HTTP client disconnected);
+ * the caller gets `TIMEOUT` / `CANCELLED` at once, even if the handler ignores the signal.
+ *
+ * @module
+ */
+
+import { AppError } from "../result/app_error.ts";
+import { err, type Result } from "../result/result.ts";
+import { type Behavior, defineBehavior } from "./behavior.ts";
+import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
+
+/** Options of {@linkcode timeout}. */
+export interface TimeoutOptions {
+  /** Default limit per operation in milliseconds (default 30 000). */
+  ms?: number;
+}
+
+function abortResult(signal: AbortSignal): Result<never> {
+  const reason = signal.reason;
+  return reason instanceof DOMException && reason.name === "TimeoutError"
+    ? err(new AppError("TIMEOUT", "operation timed out", { cause: reason }))
+    : err(new AppError("CANCELLED", "operation cancelled", { cause: reason }));
+}
+
+/**
+ * Creates the `timeout` behavior. Each instance owns one {@linkcode DeadlineWatch}.
+ *
+ * @example
+ * ```ts
+ * import { timeout } from "@krepis/core";
+ * const b = timeout({ ms: 2_000 });
+ * console.assert(b.name === "timeout");
+ * ```
+ */
+export function timeout(options: TimeoutOptions = {}): Behavior {
+  const defaultMs = options.ms ?? 30_000;
+  const watch = new DeadlineWatch();
+  return defineBehavior("timeout", (ctx, handler, input, next) => {
+    const outer = ctx.signal;
+    if (outer.aborted) return Promise.resolve(abortResult(outer));
+    const now = Date.now();
+    const deadline = Math.min(
+      ctx.deadline,
+      now + (handler.timeoutMs ?? defaultMs),
+    );
+    if (deadline <= now) {
+      return Promise.resolve(
+        err(new AppError("TIMEOUT", "deadline already passed")),
+      );
+    }
+    const controller = new AbortController();
+    const signal = controller.signal;
+    // Listeners are costly on this hot path, so the abort paths settle the result directly
+    // instead of listening to our own controller.
+    return new Promise<Result<unknown>>((resolve, reject) => {
+      const stop = (reason: unknown) => {
+        cleanup();
+        controller.abort(reason);
+        resolve(abortResult(signal));
+      };
+      const forward = () => stop(outer.reason);
+      const watched: Watched = {
+        deadline,
+        expire: () =>
+          stop(new DOMException(`"${handler.name}" timed out`, "TimeoutError")),
+      };
+      const cleanup = () => {
+        watch.delete(watched);
+        outer.removeEventListener("abort", forward);
+      };
+      outer.addEventListener("abort", forward, { once: true });
+      if (deadline !== Infinity) watch.add(watched);
+      next(ctx.derive({ deadline, signal }), input).then((result) => {
+        cleanup();
+        resolve(result);
+      }, (error) => {
+        cleanup();
+        reject(error);
+      });
+    });
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * The `tracing` behavior: opens a child span named after the handler and logs one record per
+ * operation with its outcome and duration.
+ *
+ * @module
+ */
+
+import type { LogLevel } from "../context/logger.ts";
+import { type Behavior, defineBehavior } from "./behavior.ts";
+
+/** Options of {@linkcode tracing}. */
+export interface TracingOptions {
+  /** Level of the per-operation record (default `info`; failures use `warn` or `error`). */
+  level?: LogLevel;
+}
+
+/**
+ * Creates the `tracing` behavior.
+ *
+ * @example
+ * ```ts
+ * import { tracing } from "@krepis/core";
+ * const quiet = tracing({ level: "debug" });
+ * console.assert(quiet.name === "tracing");
+ * ```
+ */
+export function tracing(options: TracingOptions = {}): Behavior {
+  const level = options.level ?? "info";
+  return defineBehavior("tracing", async (ctx, handler, input, next) => {
+    const span = ctx.child(handler.name);
+    const start = performance.now();
+    const result = await next(span, input);
+    const log = span.log;
+    if (result.ok) {
+      if (log.enabled(level)) {
+        log[level]("operation completed", {
+          kind: handler.kind,
+          durationMs: performance.now() - start,
+        });
+      }
+    } else {
+      const e = result.error;
+      const failLevel = e.status >= 500 ? "error" : "warn";
+      if (log.enabled(failLevel)) {
+        log[failLevel]("operation failed", {
+          kind: handler.kind,
+          durationMs: performance.now() - start,
+          code: e.code,
+          error: e.message,
+        });
+      }
+    }
+    return result;
+  });
+}

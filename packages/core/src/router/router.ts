@@ -1,0 +1,171 @@
+/**
+ * A method + path router on a segment trie. Static segments win over `:param` segments; a
+ * path that exists under other methods yields the allowed methods (for a 405), and a path
+ * that exists nowhere yields nothing (404).
+ *
+ * @module
+ */
+
+const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+interface Leaf<T> {
+  readonly value: T;
+  readonly paramNames: readonly string[];
+  readonly pattern: string;
+}
+
+class Node<T> {
+  statics: Map<string, Node<T>> | undefined;
+  param: Node<T> | undefined;
+  methods: Map<string, Leaf<T>> | undefined;
+}
+
+/** A successful match. */
+export interface RouteMatch<T> {
+  /** The value registered for the route. */
+  value: T;
+  /** Decoded path parameters by name. */
+  params: Record<string, string>;
+  /** The pattern that matched, as registered. */
+  pattern: string;
+}
+
+/** The outcome of {@linkcode Router.match}. */
+export type MatchResult<T> =
+  | { kind: "found"; match: RouteMatch<T> }
+  | { kind: "method-not-allowed"; allowed: string[] }
+  | { kind: "not-found" }
+  | { kind: "bad-path" };
+
+function splitPath(path: string): string[] {
+  const trimmed = path.length > 1 && path.endsWith("/")
+    ? path.slice(1, -1)
+    : path.slice(1);
+  return trimmed === "" ? [] : trimmed.split("/");
+}
+
+/**
+ * Parses a pattern such as `/todos/:id` into segments, or returns a problem description.
+ *
+ * @example
+ * ```ts
+ * import { parsePattern } from "@krepis/core";
+ * console.assert(Array.isArray(parsePattern("/todos/:id")));
+ * console.assert(typeof parsePattern("todos") === "string");
+ * ```
+ */
+export function parsePattern(pattern: string): string[] | string {
+  if (!pattern.startsWith("/")) return `path "${pattern}" must start with "/"`;
+  const segments = splitPath(pattern);
+  const names = new Set<string>();
+  for (const seg of segments) {
+    if (seg === "") return `path "${pattern}" has an empty segment`;
+    if (seg.startsWith(":")) {
+      const name = seg.slice(1);
+      if (!PARAM_NAME.test(name)) {
+        return `path "${pattern}" has an invalid parameter name "${seg}"`;
+      }
+      if (names.has(name)) {
+        return `path "${pattern}" repeats parameter "${name}"`;
+      }
+      names.add(name);
+    } else if (/[*?#]/.test(seg)) {
+      return `path "${pattern}" has an unsupported segment "${seg}"`;
+    }
+  }
+  return segments;
+}
+
+/**
+ * Maps `(method, path)` to a registered value.
+ *
+ * @example
+ * ```ts
+ * import { Router } from "@krepis/core";
+ * const r = new Router<string>();
+ * r.add("GET", "/todos/:id", "getTodo");
+ * const m = r.match("GET", "/todos/42");
+ * console.assert(m.kind === "found" && m.match.params.id === "42");
+ * console.assert(r.match("DELETE", "/todos/42").kind === "method-not-allowed");
+ * ```
+ */
+export class Router<T> {
+  #root = new Node<T>();
+
+  /** Registers a route; returns a problem description instead of throwing. */
+  add(method: string, pattern: string, value: T): string | undefined {
+    const segments = parsePattern(pattern);
+    if (typeof segments === "string") return segments;
+    let node = this.#root;
+    const paramNames: string[] = [];
+    for (const seg of segments) {
+      if (seg.startsWith(":")) {
+        paramNames.push(seg.slice(1));
+        node = node.param ??= new Node<T>();
+      } else {
+        const statics = node.statics ??= new Map();
+        let next = statics.get(seg);
+        if (!next) statics.set(seg, next = new Node<T>());
+        node = next;
+      }
+    }
+    const methods = node.methods ??= new Map();
+    const existing = methods.get(method);
+    if (existing) {
+      return `duplicate route ${method} ${pattern} (already registered as ${method} ${existing.pattern})`;
+    }
+    methods.set(method, { value, paramNames, pattern });
+    return undefined;
+  }
+
+  /** Finds the route for a request. `HEAD` falls back to `GET`. */
+  match(method: string, path: string): MatchResult<T> {
+    const segments = splitPath(path);
+    const values: string[] = [];
+    const node = find(this.#root, segments, 0, values);
+    if (!node?.methods) return { kind: "not-found" };
+    const leaf = node.methods.get(method) ??
+      (method === "HEAD" ? node.methods.get("GET") : undefined);
+    if (!leaf) {
+      const allowed = [...node.methods.keys()];
+      if (allowed.includes("GET") && !allowed.includes("HEAD")) {
+        allowed.push("HEAD");
+      }
+      return { kind: "method-not-allowed", allowed };
+    }
+    const params: Record<string, string> = {};
+    try {
+      for (let i = 0; i < leaf.paramNames.length; i++) {
+        params[leaf.paramNames[i]] = decodeURIComponent(values[i]);
+      }
+    } catch {
+      return { kind: "bad-path" };
+    }
+    return {
+      kind: "found",
+      match: { value: leaf.value, params, pattern: leaf.pattern },
+    };
+  }
+}
+
+function find<T>(
+  node: Node<T>,
+  segments: string[],
+  i: number,
+  values: string[],
+): Node<T> | undefined {
+  if (i === segments.length) return node.methods ? node : undefined;
+  const seg = segments[i];
+  const stat = node.statics?.get(seg);
+  if (stat) {
+    const hit = find(stat, segments, i + 1, values);
+    if (hit) return hit;
+  }
+  if (node.param && seg !== "") {
+    values.push(seg);
+    const hit = find(node.param, segments, i + 1, values);
+    if (hit) return hit;
+    values.pop();
+  }
+  return undefined;
+}
