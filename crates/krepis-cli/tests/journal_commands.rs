@@ -80,12 +80,20 @@ fn bad_input_gets_a_clear_error() {
     let empty = tempfile::tempdir().unwrap();
     let out = krepis(empty.path(), &["undo"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(text(&out.stderr).contains("no Krepis journal"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("no Krepis journal"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(!empty.path().join(".krepis").exists(), "nothing is created");
 
     let dir = project();
     let out = krepis(dir.path(), &["undo", "5"]);
-    assert!(text(&out.stderr).contains("2 available"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("2 available"),
+        "{}",
+        text(&out.stderr)
+    );
     assert!(dir.path().join("b.txt").exists());
     let out = krepis(dir.path(), &["undo", "0"]);
     assert_eq!(out.status.code(), Some(2), "clap refuses 0");
