@@ -25,34 +25,29 @@ const raw = Deno.dlopen(path, {
 }).symbols;
 const { bindings } = openLibrary(path);
 const handle = bindings.bufferAlloc(64);
-
-let sink = 0;
+// V8 cannot drop or hoist a foreign call, so the results need no sink.
 
 Deno.bench(
   "raw symbol",
   { group: "abiVersion (infallible)", baseline: true },
   () => {
-    sink += raw.krepis_abi_version();
+    raw.krepis_abi_version();
   },
 );
 Deno.bench("generated binding", { group: "abiVersion (infallible)" }, () => {
-  sink += bindings.abiVersion();
+  bindings.abiVersion();
 });
 
 Deno.bench("raw symbol", {
   group: "bufferLen (fallible, live handle)",
   baseline: true,
 }, () => {
-  sink += raw.krepis_buffer_len(handle);
+  raw.krepis_buffer_len(handle);
 });
 Deno.bench(
   "generated binding",
   { group: "bufferLen (fallible, live handle)" },
   () => {
-    sink += bindings.bufferLen(handle);
+    bindings.bufferLen(handle);
   },
 );
-
-globalThis.addEventListener("unload", () => {
-  if (sink === 0) console.log("unreachable: keeps the calls observable");
-});

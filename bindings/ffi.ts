@@ -68,6 +68,72 @@ export const symbols = {
    */
   krepis_error_take: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
+   * Writes the Protobuf `ServerAddress` into `out` and returns its length.
+   */
+  krepis_http_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Stops the server at once and releases its handle. TypeScript detaches every view of
+   * its memory first.
+   */
+  krepis_http_close: { parameters: ["f64"], result: "f64" },
+  /**
+   * Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
+   */
+  krepis_http_layout: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
+   */
+  krepis_http_poll: { parameters: ["f64"], result: "f64" },
+  /**
+   * Reads the next bytes of a streamed request body into `out`; 0 at the end.
+   */
+  krepis_http_read: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Submits `len` bytes of response records from the outbox; returns how many completed.
+   */
+  krepis_http_respond: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Starts a server from Protobuf `ServeOptions` and returns its handle.
+   */
+  krepis_http_serve: { parameters: ["buffer", "f64"], result: "f64" },
+  /**
+   * Starts a graceful shutdown: stop accepting, finish in-flight requests, then `wait`
+   * reports 0.
+   */
+  krepis_http_shutdown: { parameters: ["f64"], result: "f64" },
+  /**
+   * Copies `data` as the body of the response about to be submitted for request `id`.
+   */
+  krepis_http_stage: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Writes the Protobuf `HttpStats` into `out` and returns its length.
+   */
+  krepis_http_stats: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+   */
+  krepis_http_wait: {
+    parameters: ["f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Sends a chunk of a streamed response (waiting while the client is slow); an empty
+   * chunk ends the body.
+   */
+  krepis_http_write: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
    * Starts a transaction labelled `label`, waiting for other processes; returns its handle.
    */
   krepis_journal_begin: {
@@ -311,6 +377,77 @@ export interface KernelBindings {
    */
   errorTake(ticket: number, out: Uint8Array<ArrayBuffer>): number;
   /**
+   * Writes the Protobuf `ServerAddress` into `out` and returns its length.
+   * Calls `krepis_http_address`.
+   */
+  httpAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Stops the server at once and releases its handle. TypeScript detaches every view of
+   * its memory first.
+   * Calls `krepis_http_close`.
+   */
+  httpClose(handle: number): number;
+  /**
+   * Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
+   * Calls `krepis_http_layout`.
+   */
+  httpLayout(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
+   * Calls `krepis_http_poll`.
+   */
+  httpPoll(handle: number): number;
+  /**
+   * Reads the next bytes of a streamed request body into `out`; 0 at the end.
+   * Calls `krepis_http_read`.
+   */
+  httpRead(
+    handle: number,
+    id: number,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
+   * Submits `len` bytes of response records from the outbox; returns how many completed.
+   * Calls `krepis_http_respond`.
+   */
+  httpRespond(handle: number, len: number): number;
+  /**
+   * Starts a server from Protobuf `ServeOptions` and returns its handle.
+   * Calls `krepis_http_serve`.
+   */
+  httpServe(options: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Starts a graceful shutdown: stop accepting, finish in-flight requests, then `wait`
+   * reports 0.
+   * Calls `krepis_http_shutdown`.
+   */
+  httpShutdown(handle: number): number;
+  /**
+   * Copies `data` as the body of the response about to be submitted for request `id`.
+   * Calls `krepis_http_stage`.
+   */
+  httpStage(handle: number, id: number, data: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Writes the Protobuf `HttpStats` into `out` and returns its length.
+   * Calls `krepis_http_stats`.
+   */
+  httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+   * Calls `krepis_http_wait`.
+   */
+  httpWait(handle: number, timeoutMs: number): Promise<number>;
+  /**
+   * Sends a chunk of a streamed response (waiting while the client is slow); an empty
+   * chunk ends the body.
+   * Calls `krepis_http_write`.
+   */
+  httpWrite(
+    handle: number,
+    id: number,
+    data: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
    * Starts a transaction labelled `label`, waiting for other processes; returns its handle.
    * Calls `krepis_journal_begin`.
    */
@@ -536,6 +673,66 @@ export function createBindings(
     },
     errorTake(ticket: number, out: Uint8Array<ArrayBuffer>): number {
       return raw.krepis_error_take(ticket, out, out.byteLength);
+    },
+    httpAddress(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_http_address(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_address") : r;
+    },
+    httpClose(handle: number): number {
+      const r = raw.krepis_http_close(handle);
+      return r < 0 ? fail(-r, "krepis_http_close") : r;
+    },
+    httpLayout(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_http_layout(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_layout") : r;
+    },
+    httpPoll(handle: number): number {
+      const r = raw.krepis_http_poll(handle);
+      return r < 0 ? fail(-r, "krepis_http_poll") : r;
+    },
+    async httpRead(
+      handle: number,
+      id: number,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_http_read(handle, id, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_read") : r;
+    },
+    httpRespond(handle: number, len: number): number {
+      const r = raw.krepis_http_respond(handle, len);
+      return r < 0 ? fail(-r, "krepis_http_respond") : r;
+    },
+    httpServe(options: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_http_serve(options, options.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_serve") : r;
+    },
+    httpShutdown(handle: number): number {
+      const r = raw.krepis_http_shutdown(handle);
+      return r < 0 ? fail(-r, "krepis_http_shutdown") : r;
+    },
+    httpStage(
+      handle: number,
+      id: number,
+      data: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_http_stage(handle, id, data, data.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_stage") : r;
+    },
+    httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_http_stats(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_stats") : r;
+    },
+    async httpWait(handle: number, timeoutMs: number): Promise<number> {
+      const r = await raw.krepis_http_wait(handle, timeoutMs);
+      return r < 0 ? fail(-r, "krepis_http_wait") : r;
+    },
+    async httpWrite(
+      handle: number,
+      id: number,
+      data: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_http_write(handle, id, data, data.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_write") : r;
     },
     async journalBegin(
       journal: number,

@@ -1,21 +1,22 @@
 import assert from "node:assert/strict";
 import { memorySink, provide } from "@krepis/core";
-import { createTodoApp } from "./app.ts";
-import { IdGeneratorPort } from "./application/ports.ts";
+import { createTodoApp } from "./src/app.ts";
+import { IdGeneratorPort } from "./src/ports/todo_ports.ts";
 
-/** Serves a fresh todo app on an ephemeral 127.0.0.1 port over real HTTP. */
-function start() {
+/** Serves a fresh todo app on the Krepis kernel, on an ephemeral 127.0.0.1 port. */
+async function start() {
   const sink = memorySink();
   let id = 0;
   const app = createTodoApp({
     log: sink,
     overrides: [provide(IdGeneratorPort, { next: () => `t${++id}` })],
   });
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    app.fetch,
-  );
-  const base = `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`;
+  const server = await app.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  });
+  const base = `http://127.0.0.1:${server.addr.port}`;
   return { base, server, sink };
 }
 
@@ -39,7 +40,7 @@ async function call(
 }
 
 Deno.test("todo API end to end over real HTTP", async () => {
-  const { base, server, sink } = start();
+  const { base, server, sink } = await start();
   try {
     const created = await call(base, "POST", "/todos", { title: "buy milk" });
     assert.equal(created.status, 201);
@@ -90,7 +91,7 @@ Deno.test("todo API end to end over real HTTP", async () => {
 });
 
 Deno.test("the todo API publishes its OpenAPI document", async () => {
-  const { base, server } = start();
+  const { base, server } = await start();
   try {
     const { status, json: doc } = await call(base, "GET", "/openapi.json");
     assert.equal(status, 200);

@@ -1,8 +1,25 @@
 /**
- * Placeholder entry point; filled in by the developer-tooling issue.
+ * `@krepis/cli`: the architecture checker for Krepis apps (Trinity pattern:
+ * a pure domain, application code that depends on ports only, and queries
+ * that never write). `check.ts` runs it with the ctx checker.
+ *
+ * ```ts ignore
+ * import { checkApps } from "@krepis/cli";
+ * const report = checkApps(["examples/todo"], new Set(["ctx", "arch"]));
+ * ```
  *
  * @module
  */
+
+export {
+  APPLICATION_ROLES,
+  ARCH_RULES,
+  IO_GLOBALS,
+  isInfrastructureSpecifier,
+  isWriteMethod,
+  OUTER_ROLES,
+} from "./src/arch_rules.ts";
+export { checkApps, type RuleSet } from "./check.ts";
 
 /**
  * Package version.

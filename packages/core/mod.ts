@@ -52,6 +52,7 @@ export * from "./src/cqs/validate.ts";
 export * from "./src/pipeline/behavior.ts";
 export * from "./src/pipeline/errors.ts";
 export * from "./src/pipeline/tracing.ts";
+export * from "./src/pipeline/deadline_watch.ts";
 export * from "./src/pipeline/timeout.ts";
 export * from "./src/pipeline/auth.ts";
 export * from "./src/router/router.ts";
@@ -64,6 +65,16 @@ export * from "./src/app/http_handler.ts";
 export * from "./src/app/plan.ts";
 export * from "./src/app/wiring.ts";
 export * from "./src/app/create_app.ts";
+export { serve } from "./src/http/serve.ts";
+export type {
+  HttpServer,
+  RequestContext,
+  ServeHandler,
+  ServeHandlerInfo,
+  ServeOptions,
+  ServerStats,
+  TlsOptions,
+} from "./src/http/types.ts";
 export * from "./src/storage/journal.ts";
 export * from "./src/storage/kv.ts";
 export { decodeKey, encodeKey } from "./src/storage/kv_key.ts";

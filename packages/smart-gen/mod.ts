@@ -1,16 +1,36 @@
 /**
- * Placeholder entry point; filled in by the developer-tooling issue.
+ * `@krepis/smart-gen`: the ts-morph based ctx checker, its Deno lint plugin
+ * twin (`./lint-plugin`), and the code generator behind `krepis gen`
+ * (`./gen`).
+ *
+ * ```ts ignore
+ * import { checkCtx, formatText } from "@krepis/smart-gen";
+ * console.log(formatText(checkCtx(["examples/todo"])));
+ * ```
  *
  * @module
  */
 
-/**
- * Package version.
- *
- * @example
- * ```ts
- * import { VERSION } from "./mod.ts";
- * console.log(VERSION);
- * ```
- */
-export const VERSION = "0.1.0";
+export {
+  classifyPath,
+  CTX_ROLES,
+  isTestFile,
+  type Role,
+} from "./src/classify.ts";
+export {
+  CTX_RULE,
+  type Finding,
+  HANDLER_FACTORIES,
+  HANDLER_KEYS,
+  judgeFirstParam,
+  type ParamShape,
+} from "./src/ctx_rule.ts";
+export {
+  formatJson,
+  formatText,
+  type Report,
+  sortViolations,
+  type Violation,
+} from "./src/report.ts";
+export { parseStrict, runMain, UsageError } from "./src/args.ts";
+export { checkCtx } from "./check.ts";

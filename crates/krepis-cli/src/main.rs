@@ -1,10 +1,17 @@
 //! `krepis`: the Krepis master CLI.
 
 mod commands;
+mod error;
+mod progress;
+mod supervisor;
+mod workspace;
+mod writes;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use error::{CliError, Result};
 
 /// The Krepis master CLI.
 #[derive(Parser)]
@@ -18,6 +25,14 @@ struct Cli {
 enum Command {
     /// Print what this build of the kernel is.
     Info,
+    /// Scaffold a runnable Krepis app in a new directory.
+    Init(commands::init::InitArgs),
+    /// Run the app under the supervisor: reload on changes, restart on crashes.
+    Dev(commands::dev::DevArgs),
+    /// Run the ctx checker and the architecture checker.
+    Check(commands::check::CheckArgs),
+    /// Generate a command, query, port or adapter and wire it into the app.
+    Gen(commands::generate::GenArgs),
     /// Undo the newest journaled transactions (file changes Krepis made).
     Undo(commands::undo::UndoArgs),
     /// Redo transactions undone with `krepis undo`.
@@ -26,9 +41,8 @@ enum Command {
     History(commands::history::HistoryArgs),
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
+fn run(command: Command) -> Result<()> {
+    match command {
         Command::Info => {
             let info = krepis_kernel::info::kernel_info(0);
             println!(
@@ -37,15 +51,25 @@ fn main() -> ExitCode {
             );
             Ok(())
         }
-        Command::Undo(args) => commands::undo::run(args),
-        Command::Redo(args) => commands::redo::run(args),
-        Command::History(args) => commands::history::run(args),
-    };
-    match result {
+        Command::Init(args) => commands::init::run(args),
+        Command::Dev(args) => commands::dev::run(args),
+        Command::Check(args) => commands::check::run(args),
+        Command::Gen(args) => commands::generate::run(args),
+        Command::Undo(args) => commands::undo::run(args).map_err(CliError::Failed),
+        Command::Redo(args) => commands::redo::run(args).map_err(CliError::Failed),
+        Command::History(args) => commands::history::run(args).map_err(CliError::Failed),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: {message}");
-            ExitCode::FAILURE
+        Err(error) => {
+            if !matches!(error, CliError::Exit(_)) {
+                eprintln!("error: {error}");
+            }
+            ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))
         }
     }
 }

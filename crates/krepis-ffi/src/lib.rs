@@ -15,6 +15,7 @@
 pub mod buffer;
 pub mod errors;
 pub mod guard;
+pub mod http;
 pub mod journal;
 pub mod kernel;
 pub mod kv;

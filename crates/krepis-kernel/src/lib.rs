@@ -11,6 +11,7 @@
 
 pub mod error;
 pub mod handle;
+pub mod http;
 pub mod info;
 pub mod journal;
 pub mod kv;

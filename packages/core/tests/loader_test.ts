@@ -118,7 +118,7 @@ Deno.test("four concurrent first imports download exactly once", async () => {
   const { mirror, cached, env } = await setup(dir.path);
   await using _ = mirror;
   // Hold the response so the other processes reach the lock while one downloads.
-  mirror.delayMs = 750;
+  mirror.delayMs = 1500;
 
   const results = await Promise.all([1, 2, 3, 4].map(() => probe(env)));
   const sources = results.map((r) => expectInfo(r).source).sort();
@@ -204,5 +204,23 @@ Deno.test("an invalid manifest is refused before any request", async () => {
   await using _ = mirror;
 
   expectError(await probe(env), "LOAD_FAILED", /must be a plain file name/);
+  assert.equal(mirror.requests, 0);
+});
+
+Deno.test("an unusable cache directory gives a clear error", async () => {
+  await using dir = await tempDir();
+  const { mirror, env } = await setup(dir.path);
+  await using _ = mirror;
+  // A regular file where the cache root should be: nothing can be created below it.
+  const blocked = join(dir.path, "not-a-directory");
+  await Deno.writeTextFile(blocked, "");
+
+  const message = expectError(
+    await probe({ ...env, KREPIS_CACHE_DIR: blocked }),
+    "LOAD_FAILED",
+    /Cannot use the Krepis kernel cache/,
+  );
+  assert.ok(message.includes(blocked), "names the directory");
+  assert.match(message, /KREPIS_CACHE_DIR/, "says what to do");
   assert.equal(mirror.requests, 0);
 });

@@ -301,11 +301,12 @@ Deno.test("fetch uses the kernel's request context when one is given", async () 
     requestId: "kernel-req-9",
     traceId: "0af7651916cd43dd8448eb211c80319c",
     spanId: "b7ad6b7169203331",
+    parentSpanId: "00f067aa0ba902b7",
     deadline: Date.now() + 5_000,
     signal: new AbortController().signal,
   };
   const res = await app.fetch(new Request("http://local/notes"), {
-    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    remoteAddr: { transport: "tcp" as const, hostname: "127.0.0.1", port: 1 },
     ctx: kernelCtx,
   });
   assert.equal(res.headers.get("x-request-id"), "kernel-req-9");

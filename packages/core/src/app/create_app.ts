@@ -20,6 +20,8 @@ import type { Behavior } from "../pipeline/behavior.ts";
 import { errors } from "../pipeline/errors.ts";
 import { timeout } from "../pipeline/timeout.ts";
 import { tracing } from "../pipeline/tracing.ts";
+import { serve } from "../http/serve.ts";
+import type { HttpServer, ServeOptions } from "../http/types.ts";
 import type { Result } from "../result/result.ts";
 import type { Route } from "../router/route.ts";
 import { createFetchHandler } from "./http_handler.ts";
@@ -64,6 +66,11 @@ export interface AppOptions {
 
 /** A running app. */
 export interface App {
+  /**
+   * Serves the app over HTTP/1.1 and HTTP/2 from the Krepis kernel; each request's context
+   * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
+   */
+  serve(options?: ServeOptions): Promise<HttpServer>;
   /** Standard fetch handler: `(req, info?) => Promise<Response>`. */
   fetch(req: Request, info?: FetchInfo): Promise<Response>;
   /** Runs a registered command or query directly, through the full pipeline. */
@@ -181,6 +188,7 @@ export function createApp(options: AppOptions): App {
   });
 
   return {
+    serve: (serveOptions = {}) => serve(serveOptions, fetch),
     fetch,
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),

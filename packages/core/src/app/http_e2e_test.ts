@@ -5,135 +5,185 @@ import { ok } from "../result/result.ts";
 import { route } from "../router/route.ts";
 import { type App, createApp } from "./create_app.ts";
 
-/** Serves `app` on an ephemeral 127.0.0.1 port over real HTTP. */
-function listen(app: App) {
-  const server = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => app.fetch(req),
-  );
-  const { port } = server.addr as Deno.NetAddr;
-  return { base: `http://127.0.0.1:${port}`, server };
+interface Host {
+  name: string;
+  listen(app: App): Promise<{ base: string; close(): Promise<void> }>;
 }
 
-Deno.test("trace ids flow from an incoming traceparent to the logs and the response", async () => {
-  const sink = memorySink();
-  const hello = defineQuery({
-    name: "hello",
-    handle(ctx) {
-      ctx.log.info("inside the handler");
-      return ok({ traceId: ctx.traceId });
+/**
+ * The two ways an app is served: on the Krepis kernel (`app.serve`, the context comes from
+ * the kernel) and on `Deno.serve` (`app.fetch` derives the context from the headers).
+ */
+const hosts: Host[] = [
+  {
+    name: "kernel",
+    async listen(app) {
+      const server = await app.serve({
+        hostname: "127.0.0.1",
+        port: 0,
+        onListen() {},
+      });
+      return {
+        base: `http://127.0.0.1:${server.addr.port}`,
+        close: () => server.shutdown(),
+      };
     },
-  });
-  const app = createApp({
-    log: sink,
-    queries: [hello],
-    routes: [route("GET", "/hello", hello)],
-  });
-  const { base, server } = listen(app);
-  try {
-    const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
-    const callerSpan = "00f067aa0ba902b7";
-    const res = await fetch(`${base}/hello`, {
-      headers: {
-        traceparent: `00-${traceId}-${callerSpan}-01`,
-        "x-request-id": "req-from-client",
+  },
+  {
+    name: "Deno.serve",
+    listen(app) {
+      const server = Deno.serve(
+        { hostname: "127.0.0.1", port: 0, onListen() {} },
+        (req) => app.fetch(req),
+      );
+      return Promise.resolve({
+        base: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`,
+        close: () => server.shutdown(),
+      });
+    },
+  },
+];
+
+for (const host of hosts) {
+  Deno.test(`${host.name}: trace ids flow from an incoming traceparent to the logs and the response`, async () => {
+    const sink = memorySink();
+    const hello = defineQuery({
+      name: "hello",
+      handle(ctx) {
+        ctx.log.info("inside the handler");
+        return ok({ traceId: ctx.traceId });
       },
     });
-    assert.deepEqual(await res.json(), { traceId });
-    const tp = res.headers.get("traceparent")!;
-    const [, resTrace, serverSpan] = tp.split("-");
-    assert.equal(
-      resTrace,
-      traceId,
-      "the response continues the caller's trace",
-    );
-    assert.match(serverSpan, /^[0-9a-f]{16}$/);
-    assert.notEqual(serverSpan, callerSpan, "the server has its own span");
-    assert.equal(res.headers.get("x-request-id"), "req-from-client");
-
-    const records = sink.records();
-    const inside = records.find((r) => r.msg === "inside the handler")!;
-    const done = records.find((r) => r.msg === "operation completed")!;
-    for (const r of [inside, done]) {
-      assert.equal(r.traceId, traceId);
-      assert.equal(r.requestId, "req-from-client");
-      assert.equal(
-        r.parentSpanId,
-        serverSpan,
-        "operation span is a child of the server span",
-      );
-    }
-    assert.equal(inside.spanId, done.spanId);
-
-    // A malformed traceparent starts a fresh trace instead of failing the request.
-    const fresh = await fetch(`${base}/hello`, {
-      headers: { traceparent: "garbage" },
+    const app = createApp({
+      log: sink,
+      queries: [hello],
+      routes: [route("GET", "/hello", hello)],
     });
-    const body = await fresh.json();
-    assert.match(body.traceId, /^[0-9a-f]{32}$/);
-    assert.notEqual(body.traceId, traceId);
-    assert.equal(fresh.headers.get("traceparent")!.split("-")[1], body.traceId);
-  } finally {
-    await server.shutdown();
-  }
-});
-
-Deno.test("a client disconnect cancels a long-running command through ctx.signal", async () => {
-  const sink = memorySink();
-  const started = Promise.withResolvers<void>();
-  const cancelled = Promise.withResolvers<string>();
-  const longJob = defineCommand({
-    name: "longJob",
-    timeoutMs: 60_000,
-    async handle(ctx) {
-      started.resolve();
-      // Real work would pass ctx.signal to fetch/streams; here we wait for it to fire.
-      await new Promise<void>((resolve) => {
-        ctx.signal.addEventListener("abort", () => {
-          cancelled.resolve(String((ctx.signal.reason as Error)?.name));
-          resolve();
-        }, { once: true });
+    const { base, close } = await host.listen(app);
+    try {
+      const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+      const callerSpan = "00f067aa0ba902b7";
+      const res = await fetch(`${base}/hello`, {
+        headers: {
+          traceparent: `00-${traceId}-${callerSpan}-01`,
+          "x-request-id": "req-from-client",
+        },
       });
-      return ok("finished");
-    },
+      assert.deepEqual(await res.json(), { traceId });
+      const tp = res.headers.get("traceparent")!;
+      const [, resTrace, serverSpan] = tp.split("-");
+      assert.equal(
+        resTrace,
+        traceId,
+        "the response continues the caller's trace",
+      );
+      assert.match(serverSpan, /^[0-9a-f]{16}$/);
+      assert.notEqual(serverSpan, callerSpan, "the server has its own span");
+      const requestId = res.headers.get("x-request-id")!;
+      if (host.name === "kernel") {
+        assert.match(
+          requestId,
+          /^[0-9a-f]{16}$/,
+          "the kernel assigns request ids",
+        );
+      } else {
+        assert.equal(
+          requestId,
+          "req-from-client",
+          "a sane client request id is kept",
+        );
+      }
+
+      const records = sink.records();
+      const inside = records.find((r) => r.msg === "inside the handler")!;
+      const done = records.find((r) => r.msg === "operation completed")!;
+      for (const r of [inside, done]) {
+        assert.equal(r.traceId, traceId);
+        assert.equal(r.requestId, requestId);
+        assert.equal(
+          r.parentSpanId,
+          serverSpan,
+          "operation span is a child of the server span",
+        );
+      }
+      assert.equal(inside.spanId, done.spanId);
+
+      // A malformed traceparent starts a fresh trace instead of failing the request.
+      const fresh = await fetch(`${base}/hello`, {
+        headers: { traceparent: "garbage" },
+      });
+      const body = await fresh.json();
+      assert.match(body.traceId, /^[0-9a-f]{32}$/);
+      assert.notEqual(body.traceId, traceId);
+      assert.equal(
+        fresh.headers.get("traceparent")!.split("-")[1],
+        body.traceId,
+      );
+    } finally {
+      await close();
+    }
   });
-  const app = createApp({
-    log: sink,
-    commands: [longJob],
-    routes: [route("POST", "/jobs", longJob)],
+
+  Deno.test(`${host.name}: a client disconnect cancels a long-running command through ctx.signal`, async () => {
+    const sink = memorySink();
+    const started = Promise.withResolvers<void>();
+    const cancelled = Promise.withResolvers<string>();
+    const longJob = defineCommand({
+      name: "longJob",
+      timeoutMs: 60_000,
+      async handle(ctx) {
+        started.resolve();
+        // Real work would pass ctx.signal to fetch/streams; here we wait for it to fire.
+        await new Promise<void>((resolve) => {
+          ctx.signal.addEventListener("abort", () => {
+            cancelled.resolve(String((ctx.signal.reason as Error)?.name));
+            resolve();
+          }, { once: true });
+        });
+        return ok("finished");
+      },
+    });
+    const app = createApp({
+      log: sink,
+      commands: [longJob],
+      routes: [route("POST", "/jobs", longJob)],
+    });
+    const { base, close } = await host.listen(app);
+    try {
+      const client = new AbortController();
+      const request = fetch(`${base}/jobs`, {
+        method: "POST",
+        signal: client.signal,
+      })
+        .catch((e) => e);
+      await started.promise;
+      client.abort();
+      assert.ok(
+        (await request) instanceof Error,
+        "the client saw its own abort",
+      );
+      const timer = setTimeout(
+        () => cancelled.reject(new Error("not cancelled in 5s")),
+        5_000,
+      );
+      const reason = await cancelled.promise;
+      clearTimeout(timer);
+      assert.notEqual(
+        reason,
+        "TimeoutError",
+        "cancelled by the disconnect, not the timeout",
+      );
+      const failed = await waitFor(() =>
+        sink.records().find((r) =>
+          r.op === "longJob" && r.msg === "operation failed"
+        )
+      );
+      assert.equal(failed.code, "CANCELLED");
+    } finally {
+      await close();
+    }
   });
-  const { base, server } = listen(app);
-  try {
-    const client = new AbortController();
-    const request = fetch(`${base}/jobs`, {
-      method: "POST",
-      signal: client.signal,
-    })
-      .catch((e) => e);
-    await started.promise;
-    client.abort();
-    assert.ok((await request) instanceof Error, "the client saw its own abort");
-    const timer = setTimeout(
-      () => cancelled.reject(new Error("not cancelled in 5s")),
-      5_000,
-    );
-    const reason = await cancelled.promise;
-    clearTimeout(timer);
-    assert.notEqual(
-      reason,
-      "TimeoutError",
-      "cancelled by the disconnect, not the timeout",
-    );
-    const failed = await waitFor(() =>
-      sink.records().find((r) =>
-        r.op === "longJob" && r.msg === "operation failed"
-      )
-    );
-    assert.equal(failed.code, "CANCELLED");
-  } finally {
-    await server.shutdown();
-  }
-});
+}
 
 async function waitFor<T>(probe: () => T | undefined, ms = 5_000): Promise<T> {
   const end = Date.now() + ms;

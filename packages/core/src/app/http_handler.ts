@@ -46,13 +46,16 @@ function respond(
   head: boolean,
   extra?: Record<string, string>,
 ): Response {
-  const headers = new Headers(extra);
-  headers.set("traceparent", ctx.traceparent());
-  headers.set("x-request-id", ctx.requestId);
+  // A plain object is the cheapest HeadersInit to build a Response from.
+  const headers: Record<string, string> = {
+    ...extra,
+    traceparent: ctx.traceparent(),
+    "x-request-id": ctx.requestId,
+  };
   if (json === undefined || NULL_BODY.has(status)) {
     return new Response(null, { status, headers });
   }
-  headers.set("content-type", "application/json; charset=utf-8");
+  headers["content-type"] = "application/json; charset=utf-8";
   return new Response(head ? null : json, { status, headers });
 }
 
@@ -71,9 +74,10 @@ function fail(
   );
 }
 
-function queryOf(url: URL): Record<string, string | string[]> {
+function queryOf(search: string): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {};
-  for (const [k, v] of url.searchParams) {
+  if (search === "") return query;
+  for (const [k, v] of new URLSearchParams(search)) {
     const prev = query[k];
     query[k] = prev === undefined
       ? v
@@ -84,31 +88,48 @@ function queryOf(url: URL): Record<string, string | string[]> {
   return query;
 }
 
+const DECODER = new TextDecoder();
+const JSON_TYPE = /^application\/([\w.+-]+\+)?json\b/i;
+
 async function bodyOf(req: Request, max: number): Promise<unknown> {
-  if (BODYLESS.has(req.method) || req.body === null) return undefined;
-  const declared = Number(req.headers.get("content-length") ?? "0");
+  // Reading `req.body` would materialise a ReadableStream; arrayBuffer() takes a fast path.
+  if (BODYLESS.has(req.method)) return undefined;
+  const headers = req.headers;
+  const declared = Number(headers.get("content-length") ?? "0");
   if (declared > max) {
     throw new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
   }
-  const bytes = new Uint8Array(await req.arrayBuffer());
-  if (bytes.length === 0) return undefined;
-  if (bytes.length > max) {
+  const bytes = await req.arrayBuffer();
+  if (bytes.byteLength === 0) return undefined;
+  if (bytes.byteLength > max) {
     throw new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
   }
-  const type = req.headers.get("content-type") ?? "";
-  if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
+  const type = headers.get("content-type") ?? "";
+  if (!JSON_TYPE.test(type)) {
     throw new AppError(
       "UNSUPPORTED_MEDIA_TYPE",
       `expected an application/json body, got "${type || "no content-type"}"`,
     );
   }
   try {
-    return JSON.parse(new TextDecoder().decode(bytes));
+    return JSON.parse(DECODER.decode(bytes));
   } catch (e) {
     throw new AppError("INVALID_INPUT", "request body is not valid JSON", {
       details: { reason: (e as Error).message },
     });
   }
+}
+
+/** Splits a request URL into its path and its query string (without `?`), cheaply. */
+function splitUrl(url: string): [path: string, search: string] {
+  const start = url.indexOf("/", url.indexOf("//") + 2);
+  if (start === -1) return ["/", ""];
+  const q = url.indexOf("?", start);
+  const hash = url.indexOf("#", start);
+  const end = hash === -1 ? url.length : hash;
+  return q === -1 || q > end
+    ? [url.slice(start, end), ""]
+    : [url.slice(start, q), url.slice(q + 1, end)];
 }
 
 /**
@@ -140,17 +161,17 @@ export function createFetchHandler(
   return async (req, info) => {
     const ctx = requestContext(req, info, options);
     const head = req.method === "HEAD";
-    const url = new URL(req.url);
+    const [path, search] = splitUrl(req.url);
     if (
-      openapi && url.pathname === openapi.path && (req.method === "GET" || head)
+      openapi && path === openapi.path && (req.method === "GET" || head)
     ) {
       return respond(ctx, 200, openapi.document(), head);
     }
-    const found = router.match(req.method, url.pathname);
+    const found = router.match(req.method, path);
     if (found.kind === "not-found") {
       return fail(
         ctx,
-        new AppError("NOT_FOUND", `no route for ${url.pathname}`),
+        new AppError("NOT_FOUND", `no route for ${path}`),
         head,
       );
     }
@@ -166,7 +187,7 @@ export function createFetchHandler(
         ctx,
         new AppError(
           "METHOD_NOT_ALLOWED",
-          `${req.method} is not allowed on ${url.pathname}`,
+          `${req.method} is not allowed on ${path}`,
         ),
         head,
         { allow: found.allowed.join(", ") },
@@ -176,7 +197,7 @@ export function createFetchHandler(
     let result: Result<unknown>;
     try {
       const body = await bodyOf(req, maxBodyBytes);
-      const parts = { params, query: queryOf(url), body };
+      const parts = { params, query: queryOf(search), body };
       const input = route.input ? route.input(parts) : defaultInput(parts);
       result = await options.execute(
         ctx.with(HttpRequest, req),

@@ -9,28 +9,13 @@
 import { createContext, type KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
 import { parseTraceparent } from "../context/trace.ts";
+import type { ServeHandlerInfo } from "../http/types.ts";
 
-/** The per-request context the kernel's HTTP bridge hands to handlers. */
-export interface KernelRequestContext {
-  /** Request id assigned by the kernel. */
-  requestId: string;
-  /** W3C trace id (continued from `traceparent` or new). */
-  traceId: string;
-  /** Span id of the server span. */
-  spanId: string;
-  /** Absolute deadline in epoch milliseconds. */
-  deadline: number;
-  /** Aborts when the client disconnects or the server shuts down. */
-  signal: AbortSignal;
-}
-
-/** The second argument of a fetch-style handler; `ctx` is present when served by the kernel. */
-export interface FetchInfo {
-  /** Peer address, when known. */
-  remoteAddr?: unknown;
-  /** The kernel's per-request context. */
-  ctx?: KernelRequestContext;
-}
+/**
+ * The second argument of a fetch-style handler. Under the kernel's `serve` it is the
+ * `ServeHandlerInfo` (with the kernel's per-request `ctx`); plain hosts may pass nothing.
+ */
+export type FetchInfo = Partial<ServeHandlerInfo>;
 
 /** Settings for {@linkcode requestContext}. */
 export interface RequestContextOptions {
@@ -70,21 +55,19 @@ export function requestContext(
   const headers = req.headers;
   const tenantId = headers.get(options.tenantHeader) ?? undefined;
   const kernel = info?.ctx;
-  const parent = parseTraceparent(headers.get("traceparent"));
   if (kernel) {
     return createContext({
       requestId: kernel.requestId,
       traceId: kernel.traceId,
       spanId: kernel.spanId,
-      parentSpanId: parent?.traceId === kernel.traceId
-        ? parent.parentSpanId
-        : undefined,
+      parentSpanId: kernel.parentSpanId,
       tenantId,
       deadline: kernel.deadline,
       signal: kernel.signal,
       log: options.log,
     });
   }
+  const parent = parseTraceparent(headers.get("traceparent"));
   const requestId = headers.get("x-request-id");
   return createContext({
     requestId: requestId && REQUEST_ID.test(requestId) ? requestId : undefined,

@@ -86,7 +86,9 @@ Deno.test("createApp reports every wiring problem in one error", () => {
     );
   }
   assert.equal(error.problems.length, expected.length, error.message);
-  assert.ok(error.message.startsWith("invalid app wiring (15 problems):\n  - "));
+  assert.ok(
+    error.message.startsWith("invalid app wiring (15 problems):\n  - "),
+  );
 });
 
 Deno.test("a correct wiring creates the app", () => {

@@ -46,6 +46,23 @@ const HINT =
 export async function ensureDownloaded(
   request: DownloadRequest,
 ): Promise<{ path: string; downloaded: boolean }> {
+  try {
+    return await fetchIntoCache(request);
+  } catch (error) {
+    if (error instanceof KrepisError) throw error;
+    throw new KrepisError(
+      "LOAD_FAILED",
+      `Cannot use the Krepis kernel cache ${request.dir}: ${
+        (error as Error).message
+      }. Set KREPIS_CACHE_DIR to a writable directory, or KREPIS_LIB_PATH to a built kernel.`,
+      { cause: error },
+    );
+  }
+}
+
+async function fetchIntoCache(
+  request: DownloadRequest,
+): Promise<{ path: string; downloaded: boolean }> {
   const path = join(request.dir, request.file);
   // Fast path without the lock: a verified file is never rewritten in place (downloads
   // land by rename), so a matching checksum here stays valid.

@@ -10,6 +10,7 @@
 import { AppError } from "../result/app_error.ts";
 import { err, type Result } from "../result/result.ts";
 import { type Behavior, defineBehavior } from "./behavior.ts";
+import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
 /** Options of {@linkcode timeout}. */
 export interface TimeoutOptions {
@@ -25,7 +26,7 @@ function abortResult(signal: AbortSignal): Result<never> {
 }
 
 /**
- * Creates the `timeout` behavior.
+ * Creates the `timeout` behavior. Each instance owns one {@linkcode DeadlineWatch}.
  *
  * @example
  * ```ts
@@ -36,6 +37,7 @@ function abortResult(signal: AbortSignal): Result<never> {
  */
 export function timeout(options: TimeoutOptions = {}): Behavior {
   const defaultMs = options.ms ?? 30_000;
+  const watch = new DeadlineWatch();
   return defineBehavior("timeout", (ctx, handler, input, next) => {
     const outer = ctx.signal;
     if (outer.aborted) return Promise.resolve(abortResult(outer));
@@ -51,27 +53,33 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
     }
     const controller = new AbortController();
     const signal = controller.signal;
-    const timer = setTimeout(
-      () =>
-        controller.abort(
-          new DOMException(`"${handler.name}" timed out`, "TimeoutError"),
-        ),
-      deadline - now,
-    );
-    const forward = () => controller.abort(outer.reason);
-    outer.addEventListener("abort", forward, { once: true });
-    const aborted = new Promise<Result<never>>((resolve) => {
-      signal.addEventListener("abort", () => resolve(abortResult(signal)), {
-        once: true,
+    // Listeners are costly on this hot path, so the abort paths settle the result directly
+    // instead of listening to our own controller.
+    return new Promise<Result<unknown>>((resolve, reject) => {
+      const stop = (reason: unknown) => {
+        cleanup();
+        controller.abort(reason);
+        resolve(abortResult(signal));
+      };
+      const forward = () => stop(outer.reason);
+      const watched: Watched = {
+        deadline,
+        expire: () =>
+          stop(new DOMException(`"${handler.name}" timed out`, "TimeoutError")),
+      };
+      const cleanup = () => {
+        watch.delete(watched);
+        outer.removeEventListener("abort", forward);
+      };
+      outer.addEventListener("abort", forward, { once: true });
+      if (deadline !== Infinity) watch.add(watched);
+      next(ctx.derive({ deadline, signal }), input).then((result) => {
+        cleanup();
+        resolve(result);
+      }, (error) => {
+        cleanup();
+        reject(error);
       });
     });
-    return Promise.race([
-      next(ctx.derive({ deadline, signal }), input),
-      aborted,
-    ])
-      .finally(() => {
-        clearTimeout(timer);
-        outer.removeEventListener("abort", forward);
-      });
   });
 }

@@ -1,3 +1,4 @@
+/// <reference lib="deno.worker" />
 // Opens the store and reports ready; on "go", increments ["counter"] `rounds` times with
 // check-and-set retries, then reports how many commits lost a race.
 import { openKv } from "../kv.ts";

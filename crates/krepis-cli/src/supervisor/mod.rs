@@ -1,0 +1,309 @@
+//! `krepis dev`: the supervisor. Runs the app as a Deno child in its own
+//! process group, restarts it when sources change (after the gate passes),
+//! restarts it with backoff when it crashes, and forwards SIGINT/SIGTERM.
+
+mod backoff;
+pub mod gate;
+pub mod process;
+pub mod watch;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::error::{CliError, Result};
+use crate::progress::Steps;
+use crate::workspace::{deno_command, spawn_error};
+use backoff::Backoff;
+use gate::{Outcome, Running, Stage, Step};
+use process::GroupChild;
+use watch::{Change, Watcher};
+
+/// What to supervise.
+pub struct Options {
+    /// The app's entry module.
+    pub entry: PathBuf,
+    /// Arguments passed to the app.
+    pub args: Vec<String>,
+    /// Directories whose TypeScript changes restart the app.
+    pub watch: Vec<PathBuf>,
+    /// The Krepis checkout, when the app lives in one: Rust changes there
+    /// rebuild the kernel.
+    pub workspace: Option<PathBuf>,
+    /// The lint configuration that runs only the ctx-first plugin rule
+    /// (`packages/smart-gen/ctx_lint.json`), for the gate, if available.
+    pub ctx_lint: Option<PathBuf>,
+}
+
+enum Event {
+    Changed(Change),
+    GateDone(Outcome),
+    Signal(i32),
+}
+
+/// How often the loop looks at the child between events.
+const TICK: Duration = Duration::from_millis(100);
+
+/// Colour compiler output only when it ends up on a terminal.
+fn color_mode() -> &'static str {
+    if std::io::stderr().is_terminal() {
+        "always"
+    } else {
+        "never"
+    }
+}
+
+fn say(line: &str) {
+    eprintln!("krepis dev: {line}");
+}
+
+struct Supervisor {
+    options: Options,
+    events: Sender<Event>,
+    app: Option<GroupChild>,
+    gate: Option<Running>,
+    /// When the running gate started, to report how long checks take.
+    gate_started: Instant,
+    /// The running gate is the start-up warm-up (fills Deno's caches so the
+    /// first real reload is fast); its result restarts nothing.
+    warming: bool,
+    pending: Change,
+    restart_at: Option<Instant>,
+    backoff: Backoff,
+}
+
+impl Supervisor {
+    fn spawn_app(&mut self) -> Result<()> {
+        let mut cmd = deno_command();
+        cmd.arg("run")
+            .arg("--allow-all")
+            .arg(&self.options.entry)
+            .args(&self.options.args)
+            .env("KREPIS_DEV", "1");
+        let child = GroupChild::spawn(&mut cmd).map_err(|e| spawn_error("deno", e))?;
+        say(&format!(
+            "started {} (pid {})",
+            self.options.entry.display(),
+            child.id()
+        ));
+        self.app = Some(child);
+        Ok(())
+    }
+
+    fn stop_app(&mut self, signal: Signal) {
+        if let Some(app) = self.app.take() {
+            app.stop(signal);
+        }
+    }
+
+    fn restart(&mut self) -> Result<()> {
+        self.stop_app(Signal::SIGTERM);
+        self.restart_at = None;
+        self.spawn_app()
+    }
+
+    fn gate_stages(&self, change: Change) -> Vec<Stage> {
+        let mut stages = Vec::new();
+        if let (true, Some(ws)) = (change.rust, &self.options.workspace) {
+            let mut command = Command::new("cargo");
+            command
+                .args(["build", "-p", "krepis-ffi", "--color", color_mode()])
+                .current_dir(ws);
+            stages.push(vec![Step {
+                label: "building the kernel (cargo build -p krepis-ffi)".into(),
+                command,
+            }]);
+        }
+        let mut checks = Vec::new();
+        let mut command = deno_command();
+        command.arg("check").arg(&self.options.entry);
+        checks.push(Step {
+            label: format!("type-checking {}", self.options.entry.display()),
+            command,
+        });
+        if let Some(config) = &self.options.ctx_lint {
+            let mut command = deno_command();
+            command
+                .args(["lint", "--config"])
+                .arg(config)
+                .args(&self.options.watch);
+            checks.push(Step {
+                label: "checking ctx: KrepisContext parameters".into(),
+                command,
+            });
+        }
+        stages.push(checks);
+        stages
+    }
+
+    fn start_gate(&mut self, change: Change) {
+        let stages = self.gate_stages(change);
+        let running = Running::default();
+        self.gate = Some(running.clone());
+        self.gate_started = Instant::now();
+        let events = self.events.clone();
+        thread::spawn(move || {
+            let mut progress = Steps::new(stages.len());
+            let outcome = gate::run(stages, &running, |label| progress.step(label));
+            progress.finish();
+            let _ = events.send(Event::GateDone(outcome));
+        });
+    }
+
+    fn on_change(&mut self, change: Change) {
+        if self.warming {
+            // A real change beats the warm-up: judge it at once.
+            if let Some(gate) = self.gate.take() {
+                gate.cancel();
+            }
+            self.warming = false;
+            self.start_gate(change);
+        } else if self.gate.is_some() {
+            self.pending = self.pending.merge(change);
+        } else {
+            self.start_gate(change);
+        }
+    }
+
+    fn on_gate_done(&mut self, outcome: Outcome) -> Result<()> {
+        self.gate = None;
+        if std::mem::take(&mut self.warming) {
+            if let Outcome::Failed { label, output } = outcome {
+                eprintln!("{}", output.trim_end());
+                say(&format!(
+                    "{label} failed at start-up; the app runs, but reloads wait until this is fixed"
+                ));
+            }
+            return Ok(());
+        }
+        if self.pending.any() {
+            // Newer edits arrived while checking; judge those instead.
+            let change = std::mem::take(&mut self.pending);
+            self.start_gate(change);
+            return Ok(());
+        }
+        match outcome {
+            Outcome::Passed => {
+                say(&format!(
+                    "change accepted (checked in {:.1}s); restarting",
+                    self.gate_started.elapsed().as_secs_f64()
+                ));
+                self.backoff.reset();
+                self.restart()
+            }
+            Outcome::Failed { label, output } => {
+                eprintln!("{}", output.trim_end());
+                let keeping = match &self.app {
+                    Some(app) => format!("the running app (pid {}) keeps serving", app.id()),
+                    None => "the app stays stopped".to_string(),
+                };
+                say(&format!(
+                    "{label} failed; {keeping}; fix the error to reload"
+                ));
+                Ok(())
+            }
+            Outcome::Cancelled => Ok(()),
+        }
+    }
+
+    fn watch_child(&mut self) {
+        let Some(app) = self.app.as_mut() else { return };
+        let Some(status) = app.try_wait() else { return };
+        let uptime = app.uptime();
+        self.stop_app(Signal::SIGKILL);
+        if status.success() {
+            say("the app exited; waiting for changes");
+            return;
+        }
+        let delay = self.backoff.next(uptime);
+        say(&format!(
+            "the app crashed ({status}); restarting in {:.1}s",
+            delay.as_secs_f64()
+        ));
+        self.restart_at = Some(Instant::now() + delay);
+    }
+
+    fn shutdown(&mut self, signal: i32) -> CliError {
+        if let Some(gate) = self.gate.take() {
+            gate.cancel();
+        }
+        let sig = Signal::try_from(signal).unwrap_or(Signal::SIGTERM);
+        say(&format!("received {sig}; stopping the app"));
+        self.stop_app(sig);
+        CliError::Exit(128 + signal)
+    }
+
+    fn run(&mut self, events: mpsc::Receiver<Event>) -> Result<()> {
+        self.spawn_app()?;
+        self.start_gate(Change {
+            ts: true,
+            rust: false,
+        });
+        self.warming = true;
+        loop {
+            match events.recv_timeout(TICK) {
+                Ok(Event::Changed(change)) => self.on_change(change),
+                Ok(Event::GateDone(outcome)) => self.on_gate_done(outcome)?,
+                Ok(Event::Signal(signal)) => return Err(self.shutdown(signal)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Ok(()),
+            }
+            self.watch_child();
+            if self
+                .restart_at
+                .is_some_and(|at| Instant::now() >= at && self.gate.is_none())
+            {
+                self.restart()?;
+            }
+        }
+    }
+}
+
+/// Runs the supervisor until SIGINT/SIGTERM/SIGHUP; returns
+/// [`CliError::Exit`] with `128 + signal` after stopping the app.
+pub fn run(options: Options) -> Result<()> {
+    let (tx, rx) = mpsc::channel();
+    let mut signals = Signals::new([SIGINT, SIGTERM, SIGHUP])
+        .map_err(|e| CliError::Failed(format!("cannot install signal handlers: {e}")))?;
+    let signal_tx = tx.clone();
+    thread::spawn(move || {
+        for signal in signals.forever() {
+            if signal_tx.send(Event::Signal(signal)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut dirs = options.watch.clone();
+    if let Some(ws) = &options.workspace {
+        for sub in ["crates", "packages", "bindings", "proto"] {
+            let dir = ws.join(sub);
+            if dir.is_dir() && !dirs.iter().any(|d| dir.starts_with(d)) {
+                dirs.push(dir);
+            }
+        }
+    }
+    let _watcher = Watcher::start(&dirs, tx.clone(), Event::Changed)?;
+    let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    say(&format!("watching {}", shown.join(", ")));
+    let mut supervisor = Supervisor {
+        options,
+        events: tx,
+        app: None,
+        gate: None,
+        gate_started: Instant::now(),
+        warming: false,
+        pending: Change::default(),
+        restart_at: None,
+        backoff: Backoff::default(),
+    };
+    let result = supervisor.run(rx);
+    supervisor.stop_app(Signal::SIGTERM);
+    result
+}

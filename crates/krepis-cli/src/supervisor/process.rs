@@ -1,0 +1,162 @@
+//! Child processes in their own process groups, so that stopping one stops
+//! everything it started (a `deno task` shell, deno, its subprocesses) and
+//! nothing is left behind.
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, ExitStatus};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+
+/// How long a child gets to exit after SIGTERM before it is killed.
+pub const GRACE: Duration = Duration::from_secs(5);
+
+/// A running child that leads its own process group.
+pub struct GroupChild {
+    child: Child,
+    started: Instant,
+}
+
+impl GroupChild {
+    /// Spawns `cmd` as the leader of a new process group. On Linux the child
+    /// also gets SIGKILL if the supervisor itself dies (even by SIGKILL), so
+    /// a crashed supervisor leaves no server holding the port.
+    pub fn spawn(cmd: &mut Command) -> std::io::Result<Self> {
+        cmd.process_group(0);
+        #[cfg(target_os = "linux")]
+        // SAFETY: the closure runs between fork and exec and only calls the
+        // async-signal-safe prctl(2).
+        unsafe {
+            cmd.pre_exec(|| {
+                nix::sys::prctl::set_pdeathsig(Signal::SIGKILL).map_err(std::io::Error::from)
+            });
+        }
+        let child = cmd.spawn()?;
+        Ok(Self {
+            child,
+            started: Instant::now(),
+        })
+    }
+
+    /// The child's process id (also its process group id).
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// How long the child has been running.
+    pub fn uptime(&self) -> Duration {
+        self.started.elapsed()
+    }
+
+    /// The exit status, if the child has exited (never blocks).
+    pub fn try_wait(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Takes the child's piped stdout and stderr (if they were piped).
+    pub fn take_output(
+        &mut self,
+    ) -> (
+        Option<std::process::ChildStdout>,
+        Option<std::process::ChildStderr>,
+    ) {
+        (self.child.stdout.take(), self.child.stderr.take())
+    }
+
+    /// Blocks until the leader exits and returns its status.
+    pub fn wait(&mut self) -> Option<ExitStatus> {
+        self.child.wait().ok()
+    }
+
+    /// Sends `signal` to the whole process group.
+    pub fn signal(&self, signal: Signal) {
+        // ESRCH (group already gone) is the only expected failure and means
+        // there is nothing left to signal.
+        let _ = killpg(self.pgid(), signal);
+    }
+
+    fn pgid(&self) -> Pid {
+        Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// Stops the group: `signal` first, SIGKILL after [`GRACE`], then reaps
+    /// the leader. Any other group members are killed too.
+    pub fn stop(mut self, signal: Signal) -> Option<ExitStatus> {
+        if let Some(status) = self.try_wait() {
+            self.signal(Signal::SIGKILL);
+            return Some(status);
+        }
+        self.signal(signal);
+        let deadline = Instant::now() + GRACE;
+        while Instant::now() < deadline {
+            if let Some(status) = self.try_wait() {
+                // The leader is gone; take any stragglers down with it.
+                self.signal(Signal::SIGKILL);
+                return Some(status);
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+        self.signal(Signal::SIGKILL);
+        self.child.wait().ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn alive(pid: i32) -> bool {
+        nix::sys::signal::kill(Pid::from_raw(pid), None).is_ok()
+    }
+
+    #[test]
+    fn stop_kills_the_whole_group_including_grandchildren() {
+        let dir = tempfile::tempdir().unwrap();
+        let pidfile = dir.path().join("grandchild.pid");
+        let script = format!(
+            "sleep 60 & echo $! > {}; trap '' TERM; wait",
+            pidfile.display()
+        );
+        let child = GroupChild::spawn(Command::new("sh").args(["-c", &script])).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
+            assert!(Instant::now() < deadline, "grandchild never started");
+            thread::sleep(Duration::from_millis(10));
+        }
+        let grandchild: i32 = std::fs::read_to_string(&pidfile)
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        assert!(alive(grandchild));
+        let leader = child.id() as i32;
+        // The shell ignores SIGTERM; it ends only because the group signal
+        // also reached its grandchild, which a signal to the leader alone would not.
+        child.stop(Signal::SIGTERM);
+        assert!(!alive(leader));
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while alive(grandchild) {
+            assert!(
+                Instant::now() < deadline,
+                "grandchild {grandchild} survived"
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    #[test]
+    fn try_wait_reports_a_crash() {
+        let mut child = GroupChild::spawn(Command::new("sh").args(["-c", "exit 3"])).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            if let Some(status) = child.try_wait() {
+                assert_eq!(status.code(), Some(3));
+                break;
+            }
+            assert!(Instant::now() < deadline);
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+}

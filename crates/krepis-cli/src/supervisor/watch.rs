@@ -1,0 +1,141 @@
+//! File watching for the supervisor: a debounced `notify` watcher whose
+//! events are reduced to "TypeScript changed" / "Rust changed".
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use notify::{EventKind, RecommendedWatcher, RecursiveMode};
+use notify_debouncer_full::{DebounceEventResult, Debouncer, RecommendedCache, new_debouncer};
+
+use crate::error::{CliError, Result};
+
+/// How long the watcher waits for a burst of writes (an editor's save, a
+/// `git checkout`) to settle before reporting it.
+pub const DEBOUNCE: Duration = Duration::from_millis(150);
+
+/// What kind of source changed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Change {
+    /// TypeScript/JavaScript sources or Deno configuration changed.
+    pub ts: bool,
+    /// Rust sources or Cargo manifests changed.
+    pub rust: bool,
+}
+
+impl Change {
+    /// Whether anything changed.
+    pub fn any(self) -> bool {
+        self.ts || self.rust
+    }
+
+    /// The union of two changes.
+    pub fn merge(self, other: Change) -> Change {
+        Change {
+            ts: self.ts || other.ts,
+            rust: self.rust || other.rust,
+        }
+    }
+}
+
+/// Directories whose contents never trigger a reload.
+const IGNORED_DIRS: &[&str] = &["target", ".git", ".krepis", "node_modules", "coverage"];
+
+/// Classifies one changed path.
+pub fn classify(path: &Path) -> Change {
+    if path.components().any(|c| {
+        c.as_os_str()
+            .to_str()
+            .is_some_and(|s| IGNORED_DIRS.contains(&s))
+    }) {
+        return Change::default();
+    }
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    Change {
+        ts: matches!(ext, "ts" | "tsx" | "mts" | "js" | "jsx" | "mjs")
+            || matches!(name, "deno.json" | "deno.jsonc"),
+        rust: ext == "rs" || matches!(name, "Cargo.toml" | "build.rs") || ext == "proto",
+    }
+}
+
+/// A running watcher; dropping it stops watching.
+pub struct Watcher {
+    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+}
+
+impl Watcher {
+    /// Watches `dirs` recursively and sends a [`Change`] for every debounced
+    /// burst that touched a relevant file. `wrap` turns the change into the
+    /// caller's event type.
+    pub fn start<E: Send + 'static>(
+        dirs: &[PathBuf],
+        events: Sender<E>,
+        wrap: fn(Change) -> E,
+    ) -> Result<Self> {
+        let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
+            let Ok(batch) = result else { return };
+            let change = batch
+                .iter()
+                .filter(|e| !matches!(e.kind, EventKind::Access(_)))
+                .flat_map(|e| e.paths.iter())
+                .map(|p| classify(p))
+                .fold(Change::default(), Change::merge);
+            if change.any() {
+                // The receiver is gone only while the supervisor shuts down.
+                let _ = events.send(wrap(change));
+            }
+        })
+        .map_err(|e| CliError::Failed(format!("cannot start the file watcher: {e}")))?;
+        for dir in dirs {
+            debouncer
+                .watch(dir, RecursiveMode::Recursive)
+                .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", dir.display())))?;
+        }
+        Ok(Self {
+            _debouncer: debouncer,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::mpsc;
+
+    #[test]
+    fn classifies_paths() {
+        let ts = Change {
+            ts: true,
+            rust: false,
+        };
+        let rust = Change {
+            ts: false,
+            rust: true,
+        };
+        assert_eq!(classify(Path::new("/a/src/main.ts")), ts);
+        assert_eq!(classify(Path::new("/a/deno.json")), ts);
+        assert_eq!(classify(Path::new("/a/crates/k/src/lib.rs")), rust);
+        assert_eq!(classify(Path::new("/a/crates/k/Cargo.toml")), rust);
+        assert_eq!(
+            classify(Path::new("/a/target/debug/build/x.rs")),
+            Change::default()
+        );
+        assert_eq!(classify(Path::new("/a/README.md")), Change::default());
+        assert_eq!(classify(Path::new("/a/.git/index")), Change::default());
+    }
+
+    #[test]
+    fn reports_a_real_file_change_once_debounced() {
+        let dir = tempfile::tempdir().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let _watcher = Watcher::start(&[dir.path().to_path_buf()], tx, |c| c).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::write(dir.path().join("notes.md"), "ignored").unwrap();
+        std::fs::write(dir.path().join("main.ts"), "console.log(1)").unwrap();
+        let change = rx
+            .recv_timeout(Duration::from_secs(5))
+            .expect("a change event");
+        assert!(change.ts && !change.rust);
+    }
+}

@@ -1,0 +1,161 @@
+//! `krepis dev` end to end: hot reload of a TypeScript edit, a broken edit
+//! that leaves the old process serving, crash restarts, and a SIGTERM that
+//! leaves no process behind.
+
+mod common;
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+fn greet(port: u16) -> Option<String> {
+    http(port, "POST", "/greet", Some(r#"{"name":"Ada"}"#)).map(|(_, body)| body)
+}
+
+fn edit(file: &Path, from: &str, to: &str) {
+    let source = std::fs::read_to_string(file).unwrap();
+    assert!(source.contains(from), "{from:?} in {}", file.display());
+    std::fs::write(file, source.replace(from, to)).unwrap();
+}
+
+#[test]
+fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
+    let (_tmp, app) = init_app(false);
+    let port = free_port();
+    let tag = format!("dev-{}", std::process::id());
+    let mut cmd = krepis();
+    cmd.args(["dev", "main.ts"])
+        .current_dir(&app)
+        .env("PORT", port.to_string())
+        .env("KREPIS_E2E_TAG", &tag);
+    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let log = || lines.text();
+
+    // Up and serving.
+    let first = eventually(Duration::from_secs(60), || greet(port));
+    assert!(
+        first.as_deref().is_some_and(|b| b.contains("Hello, Ada!")),
+        "{first:?}\n{}",
+        log()
+    );
+
+    // 1. Edit a TS handler's domain logic: the new response arrives within 5 s.
+    let domain = app.join("src/domain/greeting.ts");
+    let mark = lines.len();
+    let edited = Instant::now();
+    edit(&domain, "`Hello, ${who}!`", "`Howdy, ${who}!`");
+    let reloaded = eventually(Duration::from_secs(5), || {
+        greet(port).filter(|b| b.contains("Howdy, Ada!"))
+    });
+    let reload_time = edited.elapsed();
+    assert!(
+        reloaded.is_some(),
+        "no reload within 5 s:\n{}",
+        lines.since(mark)
+    );
+    eprintln!("reload took {reload_time:?}");
+
+    // 2. A broken edit: the error is shown and the old process keeps answering.
+    let mark = lines.len();
+    edit(&domain, "message: `Howdy, ${who}!`", "message: 42");
+    assert!(
+        lines.wait_for(mark, "keeps serving", Duration::from_secs(20)),
+        "no failure report:\n{}",
+        lines.since(mark)
+    );
+    let shown = lines.since(mark);
+    assert!(
+        shown.contains("TS2322"),
+        "the type error is shown:\n{shown}"
+    );
+    assert!(shown.contains("src/domain/greeting.ts"), "{shown}");
+    let during = greet(port);
+    assert!(
+        during.as_deref().is_some_and(|b| b.contains("Howdy, Ada!")),
+        "old process still answers: {during:?}"
+    );
+
+    // 3. Fixed: back to normal.
+    let mark = lines.len();
+    edit(&domain, "message: 42", "message: `Hi, ${who}!`");
+    let fixed = eventually(Duration::from_secs(10), || {
+        greet(port).filter(|b| b.contains("Hi, Ada!"))
+    });
+    assert!(
+        fixed.is_some(),
+        "not reloaded after the fix:\n{}",
+        lines.since(mark)
+    );
+
+    // 4. SIGTERM to the supervisor: it and its app exit, nothing is left.
+    let app_pids = pids_with_env("KREPIS_E2E_TAG", &tag);
+    assert!(
+        app_pids.len() >= 2,
+        "supervisor and app found: {app_pids:?}"
+    );
+    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGTERM).unwrap();
+    let status = eventually(Duration::from_secs(10), || supervisor.try_wait().unwrap())
+        .expect("supervisor exits after SIGTERM");
+    assert_eq!(status.code(), Some(128 + 15));
+    let leftovers = eventually(Duration::from_secs(5), || {
+        let left = pids_with_env("KREPIS_E2E_TAG", &tag);
+        left.is_empty().then_some(())
+    });
+    assert!(
+        leftovers.is_some(),
+        "processes left behind: {:?}",
+        pids_with_env("KREPIS_E2E_TAG", &tag)
+    );
+    assert!(greet(port).is_none(), "nothing listens any more");
+}
+
+#[test]
+fn dev_restarts_a_crashing_app_with_backoff_and_sigint_stops_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entry = tmp.path().join("crash.ts");
+    let starts = tmp.path().join("starts.txt");
+    std::fs::write(
+        &entry,
+        format!(
+            "Deno.writeTextFileSync({:?}, \"x\", {{ append: true }});\nDeno.exit(3);\n",
+            starts.display().to_string()
+        ),
+    )
+    .unwrap();
+    let tag = format!("crash-{}", std::process::id());
+    let mut cmd = krepis();
+    cmd.arg("dev")
+        .arg(&entry)
+        .arg("--no-ctx-check")
+        .env("KREPIS_E2E_TAG", &tag);
+    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let count = || {
+        std::fs::read_to_string(&starts)
+            .map(|s| s.len())
+            .unwrap_or(0)
+    };
+    let restarted = eventually(Duration::from_secs(30), || (count() >= 3).then_some(()));
+    assert!(
+        restarted.is_some(),
+        "restarted: {}\n{}",
+        count(),
+        lines.text()
+    );
+    let text = lines.text();
+    assert!(
+        text.contains("crashed (exit status: 3); restarting in 0.2s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("restarting in 0.5s"),
+        "backoff doubles:\n{text}"
+    );
+    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGINT).unwrap();
+    let status = eventually(Duration::from_secs(10), || supervisor.try_wait().unwrap())
+        .expect("supervisor exits after SIGINT");
+    assert_eq!(status.code(), Some(128 + 2));
+    assert!(pids_with_env("KREPIS_E2E_TAG", &tag).is_empty());
+}

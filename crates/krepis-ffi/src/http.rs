@@ -1,0 +1,132 @@
+//! The HTTP server: start, drive the request/response bridge, shut down.
+//!
+//! The hot path is `krepis_http_poll` (sync), `krepis_http_respond` (sync) and, only when
+//! idle, `krepis_http_wait` (nonblocking). See `krepis_kernel::http::bridge`.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use krepis_ffi_macros::export;
+use krepis_kernel::http::{Server, ServerConfig};
+use krepis_kernel::proto::{BridgeLayout, ServeOptions};
+use krepis_kernel::{HandleKind, HandleTable, Result};
+
+use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
+
+static SERVERS: HandleTable<Server> = HandleTable::new(HandleKind::HttpServer);
+
+fn server(handle: f64) -> Result<std::sync::Arc<Server>> {
+    SERVERS.get(handle_arg(handle)?)
+}
+
+/// Starts a server from Protobuf `ServeOptions` and returns its handle.
+#[export]
+fn krepis_http_serve(options: *const u8, len: f64) -> Result<f64> {
+    let bytes = unsafe { guard::bytes(options, len) }?;
+    let options: ServeOptions = prost::Message::decode(bytes)
+        .map_err(|e| krepis_kernel::KernelError::invalid(format!("ServeOptions: {e}")))?;
+    let server = Server::start(ServerConfig::from_options(&options)?)?;
+    Ok(handle_ret(SERVERS.insert(server)?))
+}
+
+/// Writes the Protobuf `ServerAddress` into `out` and returns its length.
+#[export]
+fn krepis_http_address(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let address = server(handle)?.address();
+    unsafe { guard::write_message(out, cap, &address) }
+}
+
+/// Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
+#[export]
+fn krepis_http_layout(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let server = server(handle)?;
+    let bridge = server.bridge();
+    let inboxes: Vec<_> = (0..2).filter_map(|i| bridge.inbox(i)).collect();
+    let (outbox, outbox_size) = bridge.outbox();
+    let layout = BridgeLayout {
+        inboxes: inboxes.iter().map(|(p, _)| *p as usize as u64).collect(),
+        inbox_size: inboxes[0].1 as u64,
+        outbox: outbox as usize as u64,
+        outbox_size: outbox_size as u64,
+    };
+    unsafe { guard::write_message(out, cap, &layout) }
+}
+
+/// Writes the Protobuf `HttpStats` into `out` and returns its length.
+#[export]
+fn krepis_http_stats(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let stats = server(handle)?.stats();
+    unsafe { guard::write_message(out, cap, &stats) }
+}
+
+/// Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
+#[export]
+fn krepis_http_poll(handle: f64) -> Result<f64> {
+    Ok(server(handle)?.bridge().poll() as f64)
+}
+
+/// Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+#[export(nonblocking)]
+fn krepis_http_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
+    let timeout = Duration::from_millis(int_arg(timeout_ms, "timeout")?);
+    Ok(server(handle)?.bridge().wait(timeout) as f64)
+}
+
+/// Submits `len` bytes of response records from the outbox; returns how many completed.
+#[export]
+fn krepis_http_respond(handle: f64, len: f64) -> Result<f64> {
+    Ok(server(handle)?.bridge().respond(len_arg(len, "length")?)? as f64)
+}
+
+/// Copies `data` as the body of the response about to be submitted for request `id`.
+#[export]
+fn krepis_http_stage(handle: f64, id: f64, data: *const u8, len: f64) -> Result<f64> {
+    let data = unsafe { guard::bytes(data, len) }?;
+    let server = server(handle)?;
+    server
+        .bridge()
+        .stage_body(int_arg(id, "request id")?, Bytes::copy_from_slice(data))?;
+    Ok(data.len() as f64)
+}
+
+/// Sends a chunk of a streamed response (waiting while the client is slow); an empty
+/// chunk ends the body.
+#[export(nonblocking)]
+fn krepis_http_write(handle: f64, id: f64, data: *const u8, len: f64) -> Result<f64> {
+    let data = unsafe { guard::bytes(data, len) }?;
+    server(handle)?
+        .bridge()
+        .write(int_arg(id, "request id")?, data)?;
+    Ok(data.len() as f64)
+}
+
+/// Reads the next bytes of a streamed request body into `out`; 0 at the end.
+#[export(nonblocking)]
+fn krepis_http_read(handle: f64, id: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let cap = len_arg(cap, "capacity")?;
+    if cap == 0 || out.is_null() {
+        return Err(krepis_kernel::KernelError::invalid("read buffer is empty"));
+    }
+    let out = unsafe { std::slice::from_raw_parts_mut(out, cap) };
+    Ok(server(handle)?
+        .bridge()
+        .read(int_arg(id, "request id")?, out)? as f64)
+}
+
+/// Starts a graceful shutdown: stop accepting, finish in-flight requests, then `wait`
+/// reports 0.
+#[export]
+fn krepis_http_shutdown(handle: f64) -> Result<f64> {
+    server(handle)?.shutdown();
+    Ok(0.0)
+}
+
+/// Stops the server at once and releases its handle. TypeScript detaches every view of
+/// its memory first.
+#[export]
+fn krepis_http_close(handle: f64) -> Result<f64> {
+    let server = SERVERS.remove(handle_arg(handle)?)?;
+    server.shutdown();
+    server.bridge().close();
+    Ok(0.0)
+}

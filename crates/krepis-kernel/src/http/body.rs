@@ -1,0 +1,157 @@
+//! Bodies: reading request bodies under the size limit, and the response body type.
+
+use std::convert::Infallible;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame, Incoming, SizeHint};
+use tokio::sync::mpsc;
+
+use crate::KernelError;
+
+/// Chunks of a streamed request body, as the reader in TypeScript receives them.
+pub type BodyChunk = std::result::Result<Bytes, KernelError>;
+
+/// Capacity, in chunks, of a streamed body's channel: small, so a slow reader pushes back on
+/// the socket (and a slow client on a streaming handler).
+pub const STREAM_CHANNEL_CHUNKS: usize = 4;
+
+/// How reading a request body ended.
+pub enum Collected {
+    /// The whole body, in one contiguous allocation of exactly its length.
+    Whole(Vec<u8>),
+    /// The body is larger than the buffer limit: what was read so far, and the rest.
+    Partial(Vec<u8>, Incoming),
+}
+
+/// Why a request body could not be read.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The body exceeded the server's body limit.
+    TooLarge,
+    /// The client broke off or sent a malformed body.
+    Broken,
+}
+
+/// Reads `body` into kernel memory, stopping at `buffer_limit` (the rest then streams) and
+/// failing past `max_body`. `expected` is the exact length when the client announced it.
+pub async fn collect(
+    mut body: Incoming,
+    expected: Option<u64>,
+    buffer_limit: u64,
+    max_body: u64,
+) -> std::result::Result<Collected, BodyError> {
+    let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
+    let mut data = Vec::with_capacity(capacity);
+    loop {
+        // With the buffer limit at the body limit, reading on is what detects an oversize body.
+        if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
+            return Ok(Collected::Partial(data, body));
+        }
+        match body.frame().await {
+            None => return Ok(Collected::Whole(data)),
+            Some(Err(_)) => return Err(BodyError::Broken),
+            Some(Ok(frame)) => {
+                if let Ok(chunk) = frame.into_data() {
+                    if data.len() as u64 + chunk.len() as u64 > max_body {
+                        return Err(BodyError::TooLarge);
+                    }
+                    data.extend_from_slice(&chunk);
+                }
+            }
+        }
+    }
+}
+
+/// Forwards the rest of a streamed body into `tx`, chunk by chunk, enforcing `max_body`
+/// (counting the `already` bytes read before). Returns true when the limit was exceeded.
+pub async fn forward(
+    mut body: Incoming,
+    tx: mpsc::Sender<BodyChunk>,
+    already: u64,
+    max_body: u64,
+) -> bool {
+    let mut total = already;
+    while let Some(frame) = body.frame().await {
+        let chunk = match frame {
+            Ok(frame) => match frame.into_data() {
+                Ok(chunk) => chunk,
+                Err(_) => continue,
+            },
+            Err(e) => {
+                let _ = tx
+                    .send(Err(KernelError::Closed(format!(
+                        "request body broke off: {e}"
+                    ))))
+                    .await;
+                return false;
+            }
+        };
+        total += chunk.len() as u64;
+        if total > max_body {
+            let _ = tx
+                .send(Err(KernelError::LimitExceeded(format!(
+                    "request body exceeds {max_body} bytes"
+                ))))
+                .await;
+            return true;
+        }
+        if tx.send(Ok(chunk)).await.is_err() {
+            // The reader is gone (the response completed); nothing left to deliver to.
+            return false;
+        }
+    }
+    false
+}
+
+/// A response body: bytes known up front, or chunks TypeScript writes while it runs.
+#[derive(Debug)]
+pub enum ResponseBody {
+    /// The whole body (possibly empty).
+    Full(Option<Bytes>),
+    /// Chunks arriving through a channel; the stream ends when the sender is dropped.
+    Stream(mpsc::Receiver<Bytes>),
+}
+
+impl ResponseBody {
+    /// A body of `bytes`.
+    pub fn full(bytes: impl Into<Bytes>) -> Self {
+        let bytes = bytes.into();
+        Self::Full((!bytes.is_empty()).then_some(bytes))
+    }
+
+    /// No body.
+    pub fn empty() -> Self {
+        Self::Full(None)
+    }
+}
+
+impl Body for ResponseBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
+        match self.get_mut() {
+            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Stream(rx) => rx
+                .poll_recv(cx)
+                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        matches!(self, Self::Full(None))
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
+            Self::Stream(_) => SizeHint::default(),
+        }
+    }
+}

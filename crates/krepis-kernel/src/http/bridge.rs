@@ -1,0 +1,587 @@
+//! The bridge between hyper tasks and the TypeScript consumer.
+//!
+//! **Requests.** Each request takes a *slot* (its id packs slot index and generation, so a
+//! late answer to a recycled slot is recognised). Its record is appended to the *fill* inbox,
+//! one of two shared buffers TypeScript views in place. [`Bridge::poll`] (a fast synchronous
+//! call) swaps the two: TypeScript gets the filled inbox and the kernel fills the other,
+//! which TypeScript finished with before it polled again. Only when the poll finds nothing
+//! does TypeScript park in [`Bridge::wait`] (a `nonblocking` call), so under load one wake-up
+//! serves a whole batch.
+//!
+//! **Responses.** TypeScript writes response records into the outbox (a third shared buffer)
+//! and submits them in one [`Bridge::respond`] call, in any order.
+//!
+//! **Bodies.** A buffered request body lives in the slot, at a fixed address TypeScript views
+//! without copying, until the response (or a release) frees the slot. TypeScript detaches its
+//! view before that. Streamed bodies move through small channels both ways, so each side
+//! pushes back on the other.
+//!
+//! **Aborts.** When a client goes away or a deadline passes, the slot is marked abandoned and
+//! an abort record tells TypeScript, which fires the request's signal and releases the slot.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use parking_lot::{Condvar, Mutex};
+use slab::Slab;
+use tokio::sync::{Notify, mpsc, oneshot};
+
+use super::body::{BodyChunk, ResponseBody, STREAM_CHANNEL_CHUNKS};
+use super::record::{self, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord};
+use crate::shm::SharedBuffer;
+use crate::{KernelError, Result};
+
+/// What a hyper task receives for its request.
+pub type Reply = http::Response<ResponseBody>;
+
+const INDEX_BITS: u32 = 32;
+const GEN_MASK: u64 = (1 << 20) - 1;
+
+/// A streamed request body on its way to TypeScript.
+pub struct BodyIn {
+    rx: mpsc::Receiver<BodyChunk>,
+    leftover: Bytes,
+}
+
+impl BodyIn {
+    /// A reader over `rx`, starting with the bytes already read into `prefix`.
+    pub fn new(prefix: Bytes, rx: mpsc::Receiver<BodyChunk>) -> Self {
+        Self {
+            rx,
+            leftover: prefix,
+        }
+    }
+}
+
+struct Slot {
+    id: u64,
+    reply: Option<oneshot::Sender<Reply>>,
+    body: Option<Box<[u8]>>,
+    input: Option<Arc<Mutex<BodyIn>>>,
+    output: Option<mpsc::Sender<Bytes>>,
+    staged: Option<Bytes>,
+    abandoned: bool,
+}
+
+struct Inner {
+    fill: usize,
+    fill_len: usize,
+    aborts: Vec<u64>,
+    slots: Slab<Slot>,
+    generation: u64,
+    closed: bool,
+}
+
+/// Counters of the bridge.
+#[derive(Default)]
+pub struct BridgeStats {
+    /// Requests submitted.
+    pub requests: AtomicU64,
+    /// Responses completed by TypeScript.
+    pub responses: AtomicU64,
+    /// Requests abandoned (client gone or deadline).
+    pub aborted: AtomicU64,
+    /// Batches drained by [`Bridge::poll`].
+    pub batches: AtomicU64,
+    /// Times TypeScript parked in [`Bridge::wait`].
+    pub waits: AtomicU64,
+    /// Bytes of buffered bodies held in slots.
+    pub body_bytes: AtomicU64,
+    /// Response records that named no live request (answered after an abort).
+    pub stale: AtomicU64,
+}
+
+/// A request as the bridge hands it over: a slot plus the receiving end of its reply.
+pub struct Submitted {
+    /// The request id.
+    pub id: u64,
+    /// Resolves with the response TypeScript sent.
+    pub reply: oneshot::Receiver<Reply>,
+}
+
+/// Shared state between the server's tasks and the TypeScript consumer. See the module docs.
+pub struct Bridge {
+    inner: Mutex<Inner>,
+    work: Condvar,
+    space: Notify,
+    inboxes: [SharedBuffer; 2],
+    outbox: SharedBuffer,
+    /// Counters.
+    pub stats: BridgeStats,
+}
+
+impl Bridge {
+    /// A bridge with two inboxes of `inbox_size` bytes and an outbox of `outbox_size`.
+    pub fn new(inbox_size: usize, outbox_size: usize) -> Result<Self> {
+        Ok(Self {
+            inner: Mutex::new(Inner {
+                fill: 0,
+                fill_len: 0,
+                aborts: Vec::new(),
+                slots: Slab::new(),
+                generation: 0,
+                closed: false,
+            }),
+            work: Condvar::new(),
+            space: Notify::new(),
+            inboxes: [
+                SharedBuffer::new(inbox_size)?,
+                SharedBuffer::new(inbox_size)?,
+            ],
+            outbox: SharedBuffer::new(outbox_size)?,
+            stats: BridgeStats::default(),
+        })
+    }
+
+    /// Address and length of inbox `index` (0 or 1), for TypeScript's views.
+    pub fn inbox(&self, index: usize) -> Option<(*mut u8, usize)> {
+        self.inboxes.get(index).map(|b| (b.as_ptr(), b.len()))
+    }
+
+    /// Address and length of the outbox.
+    pub fn outbox(&self) -> (*mut u8, usize) {
+        (self.outbox.as_ptr(), self.outbox.len())
+    }
+
+    /// Takes a slot for a request, lends it `body`, and queues the record `encode` writes for
+    /// the request's id. Waits while the inbox is full.
+    pub async fn submit(
+        &self,
+        body: Option<Box<[u8]>>,
+        input: Option<BodyIn>,
+        encode: impl Fn(u64, usize, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<Submitted> {
+        let (tx, reply) = oneshot::channel();
+        let body_len = body.as_ref().map_or(0, |b| b.len());
+        let body_addr = body.as_ref().map_or(0, |b| b.as_ptr() as usize);
+        let id = {
+            let mut inner = self.inner.lock();
+            if inner.closed {
+                return Err(KernelError::Closed("server is shut down".into()));
+            }
+            inner.generation = (inner.generation % GEN_MASK) + 1;
+            let generation = inner.generation;
+            let entry = inner.slots.vacant_entry();
+            let id = (generation << INDEX_BITS) | entry.key() as u64;
+            entry.insert(Slot {
+                id,
+                reply: Some(tx),
+                body,
+                input: input.map(|i| Arc::new(Mutex::new(i))),
+                output: None,
+                staged: None,
+                abandoned: false,
+            });
+            id
+        };
+        self.stats
+            .body_bytes
+            .fetch_add(body_len as u64, Ordering::Relaxed);
+        let mut record = Vec::with_capacity(512);
+        if let Err(e) = encode(id, body_addr, &mut record) {
+            self.free(id);
+            return Err(e);
+        }
+        if record.len() > self.inboxes[0].len() {
+            self.free(id);
+            return Err(KernelError::LimitExceeded(format!(
+                "request record of {} bytes exceeds the inbox",
+                record.len()
+            )));
+        }
+        loop {
+            let notified = self.space.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut inner = self.inner.lock();
+                if inner.fill_len + record.len() <= self.inboxes[inner.fill].len() {
+                    let buffer = &self.inboxes[inner.fill];
+                    buffer.write(inner.fill_len, &record)?;
+                    inner.fill_len += record.len();
+                    drop(inner);
+                    self.work.notify_one();
+                    self.stats.requests.fetch_add(1, Ordering::Relaxed);
+                    return Ok(Submitted { id, reply });
+                }
+            }
+            notified.await;
+        }
+    }
+
+    /// Hands the filled inbox to TypeScript: returns `len | index << 32`, or 0 when no
+    /// record is waiting. The previously returned inbox becomes the kernel's to fill.
+    pub fn poll(&self) -> u64 {
+        let mut inner = self.inner.lock();
+        if !inner.aborts.is_empty() {
+            let mut records = Vec::new();
+            let room = self.inboxes[inner.fill].len() - inner.fill_len;
+            let fit = (room / record::ABORT_LEN).min(inner.aborts.len());
+            for id in inner.aborts.drain(..fit) {
+                record::encode_abort(id, &mut records);
+            }
+            let at = inner.fill_len;
+            // Cannot fail: `fit` was computed from the room left.
+            let _ = self.inboxes[inner.fill].write(at, &records);
+            inner.fill_len += records.len();
+        }
+        if inner.fill_len == 0 {
+            return 0;
+        }
+        let out = inner.fill_len as u64 | ((inner.fill as u64) << 32);
+        inner.fill ^= 1;
+        inner.fill_len = 0;
+        drop(inner);
+        self.space.notify_waiters();
+        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        out
+    }
+
+    /// Parks until a record is waiting (1), the bridge closes (0) or `timeout` passes (2).
+    pub fn wait(&self, timeout: Duration) -> i64 {
+        let mut inner = self.inner.lock();
+        self.stats.waits.fetch_add(1, Ordering::Relaxed);
+        loop {
+            if inner.fill_len > 0 || !inner.aborts.is_empty() {
+                return 1;
+            }
+            if inner.closed {
+                return 0;
+            }
+            if self.work.wait_for(&mut inner, timeout).timed_out() {
+                return 2;
+            }
+        }
+    }
+
+    /// Submits the first `len` bytes of the outbox: response records in any order. Returns
+    /// how many records completed a live request.
+    pub fn respond(&self, len: usize) -> Result<usize> {
+        if len > self.outbox.len() {
+            return Err(KernelError::invalid(format!(
+                "{len} bytes exceeds the outbox of {} bytes",
+                self.outbox.len()
+            )));
+        }
+        // SAFETY: the outbox lives as long as `self`; TypeScript does not write it during
+        // this call (it is single-threaded and is the caller).
+        let batch = unsafe { std::slice::from_raw_parts(self.outbox.as_ptr(), len) };
+        let records = record::decode_responses(batch)?;
+        let mut done = 0;
+        for rec in records {
+            if self.complete(rec)? {
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    fn complete(&self, rec: ResponseRecord<'_>) -> Result<bool> {
+        let mut inner = self.inner.lock();
+        let Some(slot) = Self::slot_mut(&mut inner.slots, rec.id) else {
+            self.stats.stale.fetch_add(1, Ordering::Relaxed);
+            return Ok(false);
+        };
+        let reply = slot.reply.take();
+        let staged = slot.staged.take();
+        let live = reply.is_some() && !slot.abandoned;
+        let stream = if rec.kind == KIND_RESPOND_STREAM && live {
+            let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
+            slot.output = Some(tx);
+            Some(rx)
+        } else {
+            None
+        };
+        if stream.is_none() {
+            // Full responses and releases end the request: free the slot and its body.
+            let index = (rec.id & ((1 << INDEX_BITS) - 1)) as usize;
+            let slot = inner.slots.remove(index);
+            drop(inner);
+            self.release_body(slot);
+        } else {
+            drop(inner);
+        }
+        if rec.kind == KIND_RELEASE || !live {
+            return Ok(false);
+        }
+        let body = match (stream, staged) {
+            (Some(rx), _) => ResponseBody::Stream(rx),
+            (None, Some(bytes)) if rec.flags & record::FLAG_STAGED_BODY != 0 => {
+                ResponseBody::full(bytes)
+            }
+            _ => ResponseBody::full(Bytes::copy_from_slice(rec.body)),
+        };
+        let response = build_response(rec.status, &rec.headers, body);
+        if let Some(reply) = reply {
+            // The hyper task may be gone already; then nobody needs the response.
+            let _ = reply.send(response);
+        }
+        self.stats.responses.fetch_add(1, Ordering::Relaxed);
+        debug_assert!(matches!(rec.kind, KIND_RESPOND | KIND_RESPOND_STREAM));
+        Ok(true)
+    }
+
+    /// Keeps `data` as the body of the response TypeScript is about to submit for `id`
+    /// (for large bodies, which then skip the outbox).
+    pub fn stage_body(&self, id: u64, data: Bytes) -> Result<()> {
+        let mut inner = self.inner.lock();
+        let slot = Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
+        slot.staged = Some(data);
+        Ok(())
+    }
+
+    /// Sends one chunk of a streamed response, waiting while the client is slow; an empty
+    /// chunk ends the body and frees the slot. Fails when the client went away.
+    pub fn write(&self, id: u64, data: &[u8]) -> Result<()> {
+        let tx = {
+            let mut inner = self.inner.lock();
+            let slot = Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
+            let tx = slot.output.clone().ok_or_else(|| {
+                KernelError::invalid(format!("request {id} has no streaming response"))
+            })?;
+            if data.is_empty() {
+                self.free_locked(inner, id);
+                return Ok(());
+            }
+            tx
+        };
+        tx.blocking_send(Bytes::copy_from_slice(data))
+            .map_err(|_| KernelError::Closed("the client went away".into()))
+    }
+
+    /// Reads the next bytes of a streamed request body into `out`, waiting for at least one
+    /// byte; returns 0 at the end of the body.
+    pub fn read(&self, id: u64, out: &mut [u8]) -> Result<usize> {
+        let input = {
+            let mut inner = self.inner.lock();
+            let slot = Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
+            slot.input
+                .clone()
+                .ok_or_else(|| KernelError::invalid(format!("request {id} has no streamed body")))?
+        };
+        let mut input = input.lock();
+        let mut filled = 0;
+        while filled < out.len() {
+            if input.leftover.is_empty() {
+                let next = if filled == 0 {
+                    input.rx.blocking_recv()
+                } else {
+                    match input.rx.try_recv() {
+                        Ok(chunk) => Some(chunk),
+                        Err(_) => break,
+                    }
+                };
+                match next {
+                    None => break,
+                    Some(Err(e)) => return Err(e),
+                    Some(Ok(chunk)) => input.leftover = chunk,
+                }
+            }
+            let n = input.leftover.len().min(out.len() - filled);
+            out[filled..filled + n].copy_from_slice(&input.leftover.split_to(n));
+            filled += n;
+        }
+        Ok(filled)
+    }
+
+    /// Marks `id` abandoned (its client left or its deadline passed) and tells TypeScript.
+    pub fn abandon(&self, id: u64) {
+        let mut inner = self.inner.lock();
+        if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
+            if slot.abandoned {
+                return;
+            }
+            slot.abandoned = true;
+            slot.reply = None;
+            slot.output = None;
+            inner.aborts.push(id);
+            drop(inner);
+            self.stats.aborted.fetch_add(1, Ordering::Relaxed);
+            self.work.notify_one();
+        }
+    }
+
+    /// Answers `id` with `response` from the kernel (e.g. 413 once a streamed body grows past
+    /// the limit) and tells TypeScript the request is over, as for [`Bridge::abandon`].
+    pub fn reject(&self, id: u64, response: Reply) {
+        let reply = {
+            let mut inner = self.inner.lock();
+            Self::slot_mut(&mut inner.slots, id).and_then(|slot| slot.reply.take())
+        };
+        if let Some(reply) = reply {
+            let _ = reply.send(response);
+        }
+        self.abandon(id);
+    }
+
+    /// No more requests will come: wakes a parked [`Bridge::wait`] with 0.
+    pub fn close(&self) {
+        self.inner.lock().closed = true;
+        self.work.notify_all();
+    }
+
+    /// Requests holding a slot.
+    pub fn in_flight(&self) -> usize {
+        self.inner.lock().slots.len()
+    }
+
+    fn free(&self, id: u64) {
+        let inner = self.inner.lock();
+        self.free_locked(inner, id);
+    }
+
+    fn free_locked(&self, mut inner: parking_lot::MutexGuard<'_, Inner>, id: u64) {
+        if Self::slot_mut(&mut inner.slots, id).is_some() {
+            let slot = inner.slots.remove((id & ((1 << INDEX_BITS) - 1)) as usize);
+            drop(inner);
+            self.release_body(slot);
+        }
+    }
+
+    fn release_body(&self, slot: Slot) {
+        if let Some(body) = &slot.body {
+            self.stats
+                .body_bytes
+                .fetch_sub(body.len() as u64, Ordering::Relaxed);
+        }
+    }
+
+    fn slot_mut(slots: &mut Slab<Slot>, id: u64) -> Option<&mut Slot> {
+        let index = (id & ((1 << INDEX_BITS) - 1)) as usize;
+        slots.get_mut(index).filter(|slot| slot.id == id)
+    }
+}
+
+fn unknown(id: u64) -> KernelError {
+    KernelError::NotFound(format!("request {id} is finished or unknown"))
+}
+
+/// Builds a response from TypeScript's parts; invalid parts turn it into a bare 500 so a
+/// handler bug never produces a malformed response on the wire.
+fn build_response(status: u16, headers: &[(&[u8], &[u8])], body: ResponseBody) -> Reply {
+    let mut builder = http::Response::builder().status(status);
+    for (name, value) in headers {
+        builder = builder.header(*name, *value);
+    }
+    builder
+        .body(body)
+        .unwrap_or_else(|_| super::service::status_response(500))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::record::encode_response;
+
+    fn bridge() -> Bridge {
+        Bridge::new(4096, 4096).unwrap()
+    }
+
+    fn outbox_write(bridge: &Bridge, bytes: &[u8]) {
+        bridge.outbox.write(0, bytes).unwrap();
+    }
+
+    fn submit(bridge: &Bridge, body: Option<Box<[u8]>>) -> Submitted {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        rt.block_on(bridge.submit(body, None, |id, _, out| {
+            record::encode_abort(id, out); // any well-formed record will do here
+            Ok(())
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn poll_swaps_inboxes_and_reports_nothing_when_idle() {
+        let b = bridge();
+        assert_eq!(b.poll(), 0);
+        submit(&b, None);
+        let first = b.poll();
+        assert_eq!(first & 0xffff_ffff, record::ABORT_LEN as u64);
+        assert_eq!(first >> 32, 0);
+        submit(&b, None);
+        assert_eq!(b.poll() >> 32, 1);
+        assert_eq!(b.wait(Duration::from_millis(1)), 2);
+        b.close();
+        assert_eq!(b.wait(Duration::from_secs(5)), 0);
+    }
+
+    #[test]
+    fn responses_complete_out_of_order_and_free_bodies() {
+        let b = bridge();
+        let mut first = submit(&b, Some(vec![1u8; 100].into_boxed_slice()));
+        let mut second = submit(&b, None);
+        assert_eq!(b.stats.body_bytes.load(Ordering::Relaxed), 100);
+        let mut out = Vec::new();
+        encode_response(
+            KIND_RESPOND,
+            201,
+            second.id,
+            &[("x", "2")],
+            b"two",
+            &mut out,
+        );
+        encode_response(KIND_RESPOND, 200, first.id, &[], b"one", &mut out);
+        outbox_write(&b, &out);
+        assert_eq!(b.respond(out.len()).unwrap(), 2);
+        assert_eq!(second.reply.try_recv().unwrap().status(), 201);
+        assert_eq!(first.reply.try_recv().unwrap().status(), 200);
+        assert_eq!(b.in_flight(), 0);
+        assert_eq!(b.stats.body_bytes.load(Ordering::Relaxed), 0);
+        // Answering again is stale, not an error.
+        assert_eq!(b.respond(out.len()).unwrap(), 0);
+        assert_eq!(b.stats.stale.load(Ordering::Relaxed), 2);
+    }
+
+    #[test]
+    fn abandoned_requests_are_reported_then_released() {
+        let b = bridge();
+        let sub = submit(&b, Some(vec![0u8; 10].into_boxed_slice()));
+        b.poll();
+        b.abandon(sub.id);
+        b.abandon(sub.id);
+        let polled = b.poll();
+        assert_eq!(polled & 0xffff_ffff, record::ABORT_LEN as u64);
+        assert_eq!(
+            b.in_flight(),
+            1,
+            "the body stays lent until TypeScript releases it"
+        );
+        let mut out = Vec::new();
+        encode_response(KIND_RELEASE, 0, sub.id, &[], b"", &mut out);
+        outbox_write(&b, &out);
+        assert_eq!(b.respond(out.len()).unwrap(), 0);
+        assert_eq!(b.in_flight(), 0);
+        assert_eq!(b.stats.aborted.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn invalid_headers_become_a_500() {
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        let mut out = Vec::new();
+        encode_response(
+            KIND_RESPOND,
+            200,
+            sub.id,
+            &[("bad name", "v")],
+            b"",
+            &mut out,
+        );
+        outbox_write(&b, &out);
+        b.respond(out.len()).unwrap();
+        assert_eq!(sub.reply.try_recv().unwrap().status(), 500);
+        assert!(b.respond(1 << 20).is_err());
+    }
+
+    #[test]
+    fn unknown_ids_are_refused_for_streams() {
+        let b = bridge();
+        assert!(b.write(12345, b"x").is_err());
+        assert!(b.read(12345, &mut [0u8; 4]).is_err());
+        assert!(b.stage_body(12345, Bytes::new()).is_err());
+    }
+}

@@ -1,0 +1,26 @@
+//! The HTTP kernel: hyper (HTTP/1.1, h2c and HTTP/2 over TLS with ALPN) on the kernel's own
+//! tokio runtime, handing requests to TypeScript through shared-memory batches.
+//!
+//! - [`config`]: options, defaults and validation.
+//! - [`server`]: runtime, accept loop, TLS, graceful shutdown, stats.
+//! - [`service`]: per-request limits (413, 408/503 on timeout), body reading, the hand-off.
+//! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
+//! - [`record`]: the byte layout of request and response records.
+//! - [`body`]: request body collection and the response body type.
+//! - [`trace`]: request ids and W3C `traceparent` handling.
+//!
+//! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
+//! never reach TypeScript.
+
+pub mod body;
+pub mod bridge;
+pub mod config;
+pub mod record;
+pub mod server;
+pub mod service;
+pub mod tls;
+pub mod trace;
+
+pub use bridge::Bridge;
+pub use config::ServerConfig;
+pub use server::Server;

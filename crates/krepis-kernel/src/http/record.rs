@@ -1,0 +1,462 @@
+//! The byte layout of the records that cross the HTTP bridge.
+//!
+//! Both directions use little-endian, 8-byte aligned records that start with their total
+//! length, so a reader walks a batch by adding lengths. Numbers TypeScript must read as
+//! JavaScript numbers (ids, pointers, lengths, deadlines) are stored as `f64`: they all stay
+//! below 2^53, and `DataView.getFloat64` is the cheapest way to read them.
+//!
+//! Request record (kernel → TypeScript, in the inbox):
+//!
+//! | offset | type | field |
+//! |---|---|---|
+//! | 0 | u32 | record length |
+//! | 4 | u8 | kind: [`KIND_REQUEST`] or [`KIND_ABORT`] (an abort record ends at 16) |
+//! | 5 | u8 | flags (`FLAG_*`) |
+//! | 6 | u16 | header count |
+//! | 8 | f64 | request id |
+//! | 16 | f64 | body address (buffered) |
+//! | 24 | f64 | body length (buffered), Content-Length or -1 (streamed) |
+//! | 32 | f64 | deadline, ms since the Unix epoch, 0 when none |
+//! | 40 | u32 | URL length |
+//! | 44 | u16 | method length |
+//! | 46 | u16 | remote IP length |
+//! | 48 | u16 | remote port |
+//! | 50 | u16 | parent span id length (0 or 16) |
+//! | 52 | u32 | text length |
+//! | 56 | u32 × 2 × count | header name and value lengths |
+//! | … | bytes | text: method, URL, remote IP, request id (16), trace id (32), span id (16), parent span id, then each header name and value |
+//!
+//! Response record (TypeScript → kernel, in the outbox):
+//!
+//! | offset | type | field |
+//! |---|---|---|
+//! | 0 | u32 | record length |
+//! | 4 | u8 | kind: [`KIND_RESPOND`], [`KIND_RESPOND_STREAM`] or [`KIND_RELEASE`] |
+//! | 5 | u8 | flags: [`FLAG_STAGED_BODY`] |
+//! | 6 | u16 | status |
+//! | 8 | f64 | request id |
+//! | 16 | u32 | header count |
+//! | 20 | u32 | inline body length |
+//! | 24 | u32 × 2 × count | header name and value lengths |
+//! | … | bytes | header names and values, then the inline body |
+
+use crate::{KernelError, Result};
+
+/// A request for TypeScript to handle.
+pub const KIND_REQUEST: u8 = 1;
+/// The request with this id was abandoned (client gone or deadline passed).
+pub const KIND_ABORT: u8 = 2;
+/// A complete response; the body is inline or staged.
+pub const KIND_RESPOND: u8 = 1;
+/// A response head; the body follows through `write` calls.
+pub const KIND_RESPOND_STREAM: u8 = 2;
+/// TypeScript is done with an abandoned request; free its slot.
+pub const KIND_RELEASE: u8 = 3;
+
+/// The body is in kernel memory at the record's address.
+pub const FLAG_BODY_BUFFERED: u8 = 1;
+/// The body streams through `read` calls.
+pub const FLAG_BODY_STREAMED: u8 = 2;
+/// The request arrived over HTTP/2.
+pub const FLAG_HTTP2: u8 = 4;
+/// The request arrived over TLS.
+pub const FLAG_TLS: u8 = 8;
+/// Every byte of the text area is ASCII, so it can be decoded once and sliced.
+pub const FLAG_ASCII: u8 = 16;
+/// The response body was staged beforehand with `stage_body` rather than sent inline.
+pub const FLAG_STAGED_BODY: u8 = 1;
+
+/// Size of the fixed part of a request record.
+pub const REQUEST_FIXED: usize = 56;
+/// Size of an abort record.
+pub const ABORT_LEN: usize = 16;
+/// Size of the fixed part of a response record.
+pub const RESPONSE_FIXED: usize = 24;
+
+/// Rounds `n` up to the record alignment.
+pub fn align8(n: usize) -> usize {
+    (n + 7) & !7
+}
+
+/// Everything a request record carries, borrowed from the request being encoded.
+pub struct RequestHead<'a> {
+    /// Request id (slot id).
+    pub id: u64,
+    /// `FLAG_*` bits other than [`FLAG_ASCII`], which the encoder computes.
+    pub flags: u8,
+    /// Address of a buffered body, 0 otherwise.
+    pub body_addr: usize,
+    /// Buffered length, or Content-Length / -1 for a streamed body.
+    pub body_len: f64,
+    /// Deadline in ms since the epoch, 0 when none.
+    pub deadline_ms: f64,
+    /// Method token.
+    pub method: &'a str,
+    /// Absolute URL.
+    pub url: &'a str,
+    /// Remote IP address as text.
+    pub remote_ip: &'a str,
+    /// Remote port.
+    pub remote_port: u16,
+    /// The four trace ids as hex: request, trace, span, parent span ("" when none).
+    pub ids: [&'a str; 4],
+    /// Header names and values.
+    pub headers: &'a http::HeaderMap,
+}
+
+/// Encodes a request record, appending it to `out`.
+pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
+    let count = head.headers.len();
+    let count16 =
+        u16::try_from(count).map_err(|_| KernelError::LimitExceeded(format!("{count} headers")))?;
+    let start = out.len();
+    out.resize(start + REQUEST_FIXED + count * 8, 0);
+    let mut ascii = true;
+    let mut text = |bytes: &[u8], out: &mut Vec<u8>| {
+        ascii &= bytes.is_ascii();
+        out.extend_from_slice(bytes);
+    };
+    let text_start = out.len();
+    text(head.method.as_bytes(), out);
+    text(head.url.as_bytes(), out);
+    text(head.remote_ip.as_bytes(), out);
+    for id in head.ids {
+        text(id.as_bytes(), out);
+    }
+    let mut lengths = Vec::with_capacity(count);
+    for (name, value) in head.headers {
+        text(name.as_str().as_bytes(), out);
+        text(value.as_bytes(), out);
+        lengths.push((name.as_str().len() as u32, value.len() as u32));
+    }
+    let text_len = out.len() - text_start;
+    let total = align8(out.len() - start);
+    out.resize(start + total, 0);
+    let rec = &mut out[start..];
+    let flags = head.flags | if ascii { FLAG_ASCII } else { 0 };
+    put_u32(rec, 0, total as u32);
+    rec[4] = KIND_REQUEST;
+    rec[5] = flags;
+    rec[6..8].copy_from_slice(&count16.to_le_bytes());
+    put_f64(rec, 8, head.id as f64);
+    put_f64(rec, 16, head.body_addr as f64);
+    put_f64(rec, 24, head.body_len);
+    put_f64(rec, 32, head.deadline_ms);
+    put_u32(rec, 40, head.url.len() as u32);
+    put_u16(rec, 44, head.method.len() as u16);
+    put_u16(rec, 46, head.remote_ip.len() as u16);
+    put_u16(rec, 48, head.remote_port);
+    put_u16(rec, 50, head.ids[3].len() as u16);
+    put_u32(rec, 52, text_len as u32);
+    for (i, (name, value)) in lengths.into_iter().enumerate() {
+        put_u32(rec, REQUEST_FIXED + i * 8, name);
+        put_u32(rec, REQUEST_FIXED + i * 8 + 4, value);
+    }
+    Ok(())
+}
+
+/// Encodes an abort record for `id`, appending it to `out`.
+pub fn encode_abort(id: u64, out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + ABORT_LEN, 0);
+    let rec = &mut out[start..];
+    put_u32(rec, 0, ABORT_LEN as u32);
+    rec[4] = KIND_ABORT;
+    put_f64(rec, 8, id as f64);
+}
+
+/// One response record decoded from the outbox, borrowing its bytes.
+#[derive(Debug)]
+pub struct ResponseRecord<'a> {
+    /// [`KIND_RESPOND`], [`KIND_RESPOND_STREAM`] or [`KIND_RELEASE`].
+    pub kind: u8,
+    /// [`FLAG_STAGED_BODY`] or 0.
+    pub flags: u8,
+    /// HTTP status.
+    pub status: u16,
+    /// Request id.
+    pub id: u64,
+    /// Header names and values.
+    pub headers: Vec<(&'a [u8], &'a [u8])>,
+    /// Inline body.
+    pub body: &'a [u8],
+}
+
+/// Decodes every response record in `batch`; fails on the first malformed record.
+pub fn decode_responses(batch: &[u8]) -> Result<Vec<ResponseRecord<'_>>> {
+    let mut records = Vec::new();
+    let mut at = 0;
+    while at < batch.len() {
+        let (record, len) = decode_response(&batch[at..])
+            .map_err(|e| KernelError::invalid(format!("response record at byte {at}: {e}")))?;
+        records.push(record);
+        at += len;
+    }
+    Ok(records)
+}
+
+fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize), String> {
+    if rec.len() < RESPONSE_FIXED {
+        return Err(format!("{} bytes is shorter than a record", rec.len()));
+    }
+    let len = get_u32(rec, 0) as usize;
+    if len < RESPONSE_FIXED || len > rec.len() || len % 8 != 0 {
+        return Err(format!("bad record length {len}"));
+    }
+    let rec = &rec[..len];
+    let kind = rec[4];
+    if !matches!(kind, KIND_RESPOND | KIND_RESPOND_STREAM | KIND_RELEASE) {
+        return Err(format!("unknown record kind {kind}"));
+    }
+    let id = f64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
+    if !((0.0..9.0e15).contains(&id) && id.fract() == 0.0) {
+        return Err(format!("bad request id {id}"));
+    }
+    let count = get_u32(rec, 16) as usize;
+    let body_len = get_u32(rec, 20) as usize;
+    let mut at = count
+        .checked_mul(8)
+        .and_then(|n| n.checked_add(RESPONSE_FIXED))
+        .filter(|n| *n <= len)
+        .ok_or_else(|| format!("{count} headers do not fit in {len} bytes"))?;
+    let mut headers = Vec::with_capacity(count);
+    for i in 0..count {
+        let name_len = get_u32(rec, RESPONSE_FIXED + i * 8) as usize;
+        let value_len = get_u32(rec, RESPONSE_FIXED + i * 8 + 4) as usize;
+        let name = take(rec, &mut at, name_len)?;
+        let value = take(rec, &mut at, value_len)?;
+        headers.push((name, value));
+    }
+    let body = take(rec, &mut at, body_len)?;
+    Ok((
+        ResponseRecord {
+            kind,
+            flags: rec[5],
+            status: u16::from_le_bytes([rec[6], rec[7]]),
+            id: id as u64,
+            headers,
+            body,
+        },
+        len,
+    ))
+}
+
+fn take<'a>(rec: &'a [u8], at: &mut usize, len: usize) -> std::result::Result<&'a [u8], String> {
+    let end = at
+        .checked_add(len)
+        .filter(|end| *end <= rec.len())
+        .ok_or_else(|| format!("field of {len} bytes overruns the record"))?;
+    let out = &rec[*at..end];
+    *at = end;
+    Ok(out)
+}
+
+fn put_u16(buf: &mut [u8], at: usize, v: u16) {
+    buf[at..at + 2].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_u32(buf: &mut [u8], at: usize, v: u32) {
+    buf[at..at + 4].copy_from_slice(&v.to_le_bytes());
+}
+
+fn put_f64(buf: &mut [u8], at: usize, v: f64) {
+    buf[at..at + 8].copy_from_slice(&v.to_le_bytes());
+}
+
+fn get_u32(buf: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(buf[at..at + 4].try_into().expect("4 bytes"))
+}
+
+/// A request or abort record read back from an inbox (the reference reader; TypeScript has
+/// its own in `packages/core/src/http/records.ts`).
+#[derive(Debug, Clone, Default)]
+pub struct RequestView {
+    /// [`KIND_REQUEST`] or [`KIND_ABORT`].
+    pub kind: u8,
+    /// `FLAG_*` bits.
+    pub flags: u8,
+    /// Request id.
+    pub id: u64,
+    /// Address of a buffered body.
+    pub body_addr: usize,
+    /// Body length (see the layout table).
+    pub body_len: f64,
+    /// Deadline in ms since the epoch, 0 when none.
+    pub deadline_ms: f64,
+    /// Method.
+    pub method: String,
+    /// Absolute URL.
+    pub url: String,
+    /// Remote address.
+    pub remote: (String, u16),
+    /// Request, trace, span and parent span ids.
+    pub ids: [String; 4],
+    /// Headers in arrival order.
+    pub headers: Vec<(String, Vec<u8>)>,
+}
+
+/// Reads every record of an inbox batch.
+pub fn decode_requests(batch: &[u8]) -> Result<Vec<RequestView>> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + ABORT_LEN <= batch.len() {
+        let len = get_u32(batch, at) as usize;
+        if len < ABORT_LEN || at + len > batch.len() {
+            return Err(KernelError::invalid(format!(
+                "bad request record at byte {at}"
+            )));
+        }
+        let rec = &batch[at..at + len];
+        let f = |o: usize| f64::from_le_bytes(rec[o..o + 8].try_into().expect("8 bytes"));
+        let mut view = RequestView {
+            kind: rec[4],
+            flags: rec[5],
+            id: f(8) as u64,
+            ..Default::default()
+        };
+        if view.kind == KIND_REQUEST {
+            let u16_at = |o: usize| u16::from_le_bytes([rec[o], rec[o + 1]]) as usize;
+            let count = u16_at(6);
+            view.body_addr = f(16) as usize;
+            view.body_len = f(24);
+            view.deadline_ms = f(32);
+            let mut text = REQUEST_FIXED + count * 8;
+            let mut next = |n: usize| {
+                let s = &rec[text..text + n];
+                text += n;
+                s
+            };
+            let utf8 = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+            view.method = utf8(next(u16_at(44)));
+            view.url = utf8(next(get_u32(rec, 40) as usize));
+            let ip = utf8(next(u16_at(46)));
+            view.remote = (ip, u16_at(48) as u16);
+            let parent = u16_at(50);
+            view.ids = [
+                utf8(next(16)),
+                utf8(next(32)),
+                utf8(next(16)),
+                utf8(next(parent)),
+            ];
+            for i in 0..count {
+                let name = get_u32(rec, REQUEST_FIXED + i * 8) as usize;
+                let value = get_u32(rec, REQUEST_FIXED + i * 8 + 4) as usize;
+                let name = utf8(next(name));
+                view.headers.push((name, next(value).to_vec()));
+            }
+        }
+        out.push(view);
+        at += len;
+    }
+    Ok(out)
+}
+
+/// Encodes a response record, appending it to `out` (what the TypeScript side does; the
+/// kernel uses it in tests and in the Rust test consumer).
+pub fn encode_response(
+    kind: u8,
+    status: u16,
+    id: u64,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    out: &mut Vec<u8>,
+) {
+    let start = out.len();
+    out.resize(start + RESPONSE_FIXED + headers.len() * 8, 0);
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_bytes());
+        out.extend_from_slice(value.as_bytes());
+    }
+    out.extend_from_slice(body);
+    let total = align8(out.len() - start);
+    out.resize(start + total, 0);
+    let rec = &mut out[start..];
+    put_u32(rec, 0, total as u32);
+    rec[4] = kind;
+    put_u16(rec, 6, status);
+    put_f64(rec, 8, id as f64);
+    put_u32(rec, 16, headers.len() as u32);
+    put_u32(rec, 20, body.len() as u32);
+    for (i, (name, value)) in headers.iter().enumerate() {
+        put_u32(rec, RESPONSE_FIXED + i * 8, name.len() as u32);
+        put_u32(rec, RESPONSE_FIXED + i * 8 + 4, value.len() as u32);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn response_records_round_trip() {
+        let mut out = Vec::new();
+        encode_response(
+            KIND_RESPOND,
+            201,
+            42,
+            &[("a", "1"), ("bb", "22")],
+            b"hi",
+            &mut out,
+        );
+        encode_response(KIND_RELEASE, 0, 7, &[], b"", &mut out);
+        let records = decode_responses(&out).unwrap();
+        assert_eq!(records.len(), 2);
+        assert_eq!(records[0].status, 201);
+        assert_eq!(records[0].id, 42);
+        assert_eq!(records[0].headers[1], (&b"bb"[..], &b"22"[..]));
+        assert_eq!(records[0].body, b"hi");
+        assert_eq!(records[1].kind, KIND_RELEASE);
+    }
+
+    #[test]
+    fn malformed_response_records_are_refused() {
+        let mut out = Vec::new();
+        encode_response(KIND_RESPOND, 200, 1, &[("a", "1")], b"body", &mut out);
+        let mut bad_len = out.clone();
+        bad_len[0] = 9;
+        assert!(decode_responses(&bad_len).is_err());
+        let mut bad_kind = out.clone();
+        bad_kind[4] = 77;
+        assert!(decode_responses(&bad_kind).is_err());
+        let mut overrun = out.clone();
+        overrun[20] = 200; // body longer than the record
+        let err = decode_responses(&overrun).unwrap_err().to_string();
+        assert!(err.contains("overruns"), "{err}");
+        assert!(decode_responses(&out[..10]).is_err());
+    }
+
+    #[test]
+    fn request_records_mark_ascii_text() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x", http::HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap());
+        let head = RequestHead {
+            id: 3,
+            flags: 0,
+            body_addr: 0,
+            body_len: 0.0,
+            deadline_ms: 0.0,
+            method: "GET",
+            url: "http://a/",
+            remote_ip: "127.0.0.1",
+            remote_port: 9,
+            ids: ["r", "t", "s", ""],
+            headers: &headers,
+        };
+        let mut out = Vec::new();
+        encode_request(&head, &mut out).unwrap();
+        assert_eq!(out.len() % 8, 0);
+        assert_eq!(out[5] & FLAG_ASCII, 0);
+        let empty = http::HeaderMap::new();
+        let mut out = Vec::new();
+        encode_request(
+            &RequestHead {
+                headers: &empty,
+                ..head
+            },
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out[5] & FLAG_ASCII, FLAG_ASCII);
+        assert_eq!(get_u32(&out, 52) as usize, "GEThttp://a/127.0.0.1rts".len());
+    }
+}

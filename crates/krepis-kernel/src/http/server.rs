@@ -1,0 +1,239 @@
+//! The server: its own tokio runtime, the accept loop, TLS, and graceful shutdown.
+
+use std::net::{SocketAddr, TcpListener as StdListener};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio_rustls::TlsAcceptor;
+
+use super::bridge::Bridge;
+use super::config::ServerConfig;
+use super::service::{self, Peer};
+use crate::proto::{HttpStats, ServerAddress};
+use crate::{KernelError, Result};
+
+/// Inbox size floor; records up to a whole request head must fit, so it grows with
+/// `max_header_size`.
+const MIN_INBOX: usize = 256 * 1024;
+/// Outbox size: the response records of one batch, inline bodies included.
+pub const OUTBOX_SIZE: usize = 1024 * 1024;
+
+/// State shared by the accept loop, every request and the TypeScript side.
+pub struct Shared {
+    /// The validated configuration.
+    pub config: ServerConfig,
+    /// Where requests and responses cross over.
+    pub bridge: Bridge,
+    /// Requests the kernel answered by itself.
+    pub rejected: AtomicU64,
+    /// Requests that ran past the deadline.
+    pub timeouts: AtomicU64,
+    connections: AtomicU64,
+    open: AtomicU64,
+}
+
+/// A running HTTP/1.1 + HTTP/2 server whose requests are handled through its [`Bridge`].
+///
+/// Dropping the server stops it at once; [`Server::shutdown`] stops it gracefully.
+pub struct Server {
+    shared: Arc<Shared>,
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Server {
+    /// Binds the listener and starts serving on a new runtime. Binding errors (address in
+    /// use, bad hostname) and bad TLS material are reported here, before anything runs.
+    pub fn start(config: ServerConfig) -> Result<Self> {
+        let tls = match &config.tls {
+            Some((cert, key)) => Some(super::tls::acceptor(cert, key)?),
+            None => None,
+        };
+        let bind = format!("{}:{}", bracket_v6(&config.hostname), config.port);
+        let listener =
+            StdListener::bind(&bind).map_err(|e| KernelError::io(format!("bind {bind}"), e))?;
+        listener
+            .set_nonblocking(true)
+            .map_err(|e| KernelError::io("set_nonblocking", e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| KernelError::io("local_addr", e))?;
+        let inbox = MIN_INBOX.max(config.max_header_size * 4);
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(config.threads)
+            .thread_name("krepis-http")
+            .enable_all()
+            .build()
+            .map_err(|e| KernelError::io("start the http runtime", e))?;
+        let shared = Arc::new(Shared {
+            bridge: Bridge::new(inbox, OUTBOX_SIZE)?,
+            config,
+            rejected: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+        });
+        let (stop, stopped) = watch::channel(false);
+        let listener = {
+            let _entered = runtime.enter();
+            TcpListener::from_std(listener).map_err(|e| KernelError::io("listen", e))?
+        };
+        runtime.spawn(accept_loop(
+            Arc::clone(&shared),
+            listener,
+            tls,
+            addr,
+            stopped,
+        ));
+        Ok(Self {
+            shared,
+            addr,
+            stop,
+            runtime: Some(runtime),
+        })
+    }
+
+    /// The bound address (with the real port when 0 was asked for).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The address as a control-plane message.
+    pub fn address(&self) -> ServerAddress {
+        ServerAddress {
+            hostname: self.addr.ip().to_string(),
+            port: u32::from(self.addr.port()),
+            scheme: if self.shared.config.tls.is_some() {
+                "https".into()
+            } else {
+                "http".into()
+            },
+        }
+    }
+
+    /// The request/response bridge TypeScript drives.
+    pub fn bridge(&self) -> &Bridge {
+        &self.shared.bridge
+    }
+
+    /// Stops accepting, lets in-flight requests finish, then closes the bridge (which wakes
+    /// a parked `wait` with "closed"). Returns at once; the work happens on the runtime.
+    pub fn shutdown(&self) {
+        self.stop.send_replace(true);
+    }
+
+    /// Current counters.
+    pub fn stats(&self) -> HttpStats {
+        let s = &self.shared;
+        let b = &s.bridge.stats;
+        HttpStats {
+            connections_total: s.connections.load(Ordering::Relaxed),
+            connections_open: s.open.load(Ordering::Relaxed),
+            requests_total: b.requests.load(Ordering::Relaxed),
+            responses_total: b.responses.load(Ordering::Relaxed),
+            requests_in_flight: s.bridge.in_flight() as u64,
+            rejected_total: s.rejected.load(Ordering::Relaxed),
+            aborted_total: b.aborted.load(Ordering::Relaxed),
+            timeouts_total: s.timeouts.load(Ordering::Relaxed),
+            body_bytes_lent: b.body_bytes.load(Ordering::Relaxed),
+            batches_total: b.batches.load(Ordering::Relaxed),
+            waits_total: b.waits.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.shared.bridge.close();
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+fn bracket_v6(host: &str) -> String {
+    if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]")
+    } else {
+        host.to_string()
+    }
+}
+
+async fn accept_loop(
+    shared: Arc<Shared>,
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    addr: SocketAddr,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let graceful = GracefulShutdown::new();
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .max_buf_size(shared.config.max_header_size)
+        .timer(hyper_util::rt::TokioTimer::new());
+    builder
+        .http2()
+        .max_header_list_size(shared.config.max_header_size as u32)
+        .timer(hyper_util::rt::TokioTimer::new());
+    let builder = Arc::new(builder);
+    let authority: Arc<str> = Arc::from(addr.to_string());
+    loop {
+        tokio::select! {
+            _ = stopped.changed() => break,
+            accepted = listener.accept() => {
+                let Ok((stream, remote)) = accepted else { continue };
+                let _ = stream.set_nodelay(true);
+                shared.connections.fetch_add(1, Ordering::Relaxed);
+                let peer = Peer { remote, tls: tls.is_some(), authority: Arc::clone(&authority) };
+                tokio::spawn(connection(
+                    Arc::clone(&shared),
+                    Arc::clone(&builder),
+                    stream,
+                    tls.clone(),
+                    peer,
+                    graceful.watcher(),
+                ));
+            }
+        }
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    shared.bridge.close();
+}
+
+async fn connection(
+    shared: Arc<Shared>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    peer: Peer,
+    watcher: Watcher,
+) {
+    shared.open.fetch_add(1, Ordering::Relaxed);
+    let svc_shared = Arc::clone(&shared);
+    let service =
+        service_fn(move |req| service::handle(Arc::clone(&svc_shared), peer.clone(), req));
+    // Connection errors (resets, malformed input hyper already answered with 400/431) end
+    // only that connection.
+    match tls {
+        None => {
+            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let _ = watcher.watch(conn.into_owned()).await;
+        }
+        Some(acceptor) => {
+            if let Ok(stream) = acceptor.accept(stream).await {
+                let conn = builder.serve_connection(TokioIo::new(stream), service);
+                let _ = watcher.watch(conn.into_owned()).await;
+            }
+        }
+    }
+    shared.open.fetch_sub(1, Ordering::Relaxed);
+}

@@ -1,0 +1,234 @@
+//! What the kernel does with one request: enforce limits, read the body, hand the request
+//! to TypeScript through the bridge and wait for its answer (or the deadline).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::{Body, Incoming};
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+
+use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
+use super::bridge::{BodyIn, Reply};
+use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
+use super::server::Shared;
+use super::trace::TraceIds;
+
+/// Facts about the connection a request arrived on.
+#[derive(Clone)]
+pub struct Peer {
+    /// The client's address.
+    pub remote: SocketAddr,
+    /// Whether the connection is TLS.
+    pub tls: bool,
+    /// `host:port` the server listens on, for requests without a Host header.
+    pub authority: Arc<str>,
+}
+
+/// A bare response with `status` and no body, as the kernel sends on its own.
+pub fn status_response(status: u16) -> Reply {
+    let mut response = Response::new(ResponseBody::empty());
+    *response.status_mut() =
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    response
+}
+
+/// Answers one request; never fails (every problem becomes a status code).
+pub async fn handle(
+    shared: Arc<Shared>,
+    peer: Peer,
+    req: Request<Incoming>,
+) -> Result<Reply, Infallible> {
+    let body_done = AtomicBool::new(false);
+    let Some(timeout) = shared.config.request_timeout else {
+        return Ok(process(&shared, &peer, req, 0.0, &body_done).await);
+    };
+    let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
+    let work = process(&shared, &peer, req, deadline_ms, &body_done);
+    match tokio::time::timeout_at(Instant::now() + timeout, work).await {
+        Ok(response) => Ok(response),
+        Err(_) => {
+            shared.timeouts.fetch_add(1, Ordering::Relaxed);
+            // 408 while the client was still sending; 503 when the handler was too slow.
+            let status = if body_done.load(Ordering::Relaxed) {
+                503
+            } else {
+                408
+            };
+            let mut response = status_response(status);
+            response
+                .headers_mut()
+                .insert(header::CONNECTION, HeaderValue::from_static("close"));
+            Ok(response)
+        }
+    }
+}
+
+async fn process(
+    shared: &Arc<Shared>,
+    peer: &Peer,
+    req: Request<Incoming>,
+    deadline_ms: f64,
+    body_done: &AtomicBool,
+) -> Reply {
+    let config = &shared.config;
+    let (parts, incoming) = req.into_parts();
+    let expected = incoming.size_hint().exact();
+    if expected.is_some_and(|len| len > config.max_body_size) {
+        return reject(shared, 413);
+    }
+    let (buffered, streamed) = if incoming.is_end_stream() {
+        (Vec::new(), None)
+    } else if expected.is_some_and(|len| len > config.buffer_body_limit) {
+        (Vec::new(), Some(incoming))
+    } else {
+        match body::collect(
+            incoming,
+            expected,
+            config.buffer_body_limit,
+            config.max_body_size,
+        )
+        .await
+        {
+            Ok(Collected::Whole(data)) => (data, None),
+            Ok(Collected::Partial(prefix, rest)) => (prefix, Some(rest)),
+            Err(BodyError::TooLarge) => return reject(shared, 413),
+            Err(BodyError::Broken) => return reject(shared, 400),
+        }
+    };
+    body_done.store(streamed.is_none(), Ordering::Relaxed);
+
+    let mut flags = 0;
+    if parts.version == http::Version::HTTP_2 {
+        flags |= FLAG_HTTP2;
+    }
+    if peer.tls {
+        flags |= FLAG_TLS;
+    }
+    let mut forward = None;
+    let (lent, input, body_len) = match streamed {
+        None if buffered.is_empty() => (None, None, 0.0),
+        None => {
+            flags |= FLAG_BODY_BUFFERED;
+            let len = buffered.len() as f64;
+            (Some(buffered.into_boxed_slice()), None, len)
+        }
+        Some(rest) => {
+            flags |= FLAG_BODY_STREAMED;
+            let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
+            forward = Some((rest, tx, buffered.len() as u64));
+            let announced = expected.map_or(-1.0, |len| len as f64);
+            (
+                None,
+                Some(BodyIn::new(Bytes::from(buffered), rx)),
+                announced,
+            )
+        }
+    };
+
+    let ids = TraceIds::for_request(parts.headers.get("traceparent").map(HeaderValue::as_bytes));
+    let url = absolute_url(&parts, peer);
+    let remote_ip = peer.remote.ip().to_string();
+    let encode = |id: u64, body_addr: usize, out: &mut Vec<u8>| {
+        record::encode_request(
+            &record::RequestHead {
+                id,
+                flags,
+                body_addr,
+                body_len,
+                deadline_ms,
+                method: parts.method.as_str(),
+                url: &url,
+                remote_ip: &remote_ip,
+                remote_port: peer.remote.port(),
+                ids: [
+                    &ids.request_id,
+                    &ids.trace_id,
+                    &ids.span_id,
+                    &ids.parent_span_id,
+                ],
+                headers: &parts.headers,
+            },
+            out,
+        )
+    };
+    let submitted = match shared.bridge.submit(lent, input, encode).await {
+        Ok(submitted) => submitted,
+        Err(_) => return reject(shared, 503),
+    };
+    if let Some((rest, tx, already)) = forward {
+        let shared = Arc::clone(shared);
+        let (id, limit) = (submitted.id, config.max_body_size);
+        tokio::spawn(async move {
+            if body::forward(rest, tx, already, limit).await {
+                shared.rejected.fetch_add(1, Ordering::Relaxed);
+                shared.bridge.reject(id, status_response(413));
+            }
+        });
+    }
+    // Until the reply arrives, dropping this future (client gone, deadline) abandons the
+    // request so TypeScript hears about it and frees the slot.
+    let guard = AbandonOnDrop {
+        shared,
+        id: submitted.id,
+    };
+    let response = submitted.reply.await;
+    std::mem::forget(guard);
+    response.unwrap_or_else(|_| status_response(500))
+}
+
+fn reject(shared: &Shared, status: u16) -> Reply {
+    shared.rejected.fetch_add(1, Ordering::Relaxed);
+    let mut response = status_response(status);
+    if status == 413 || status == 400 {
+        // The unread rest of the body makes the connection unusable.
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    response
+}
+
+struct AbandonOnDrop<'a> {
+    shared: &'a Shared,
+    id: u64,
+}
+
+impl Drop for AbandonOnDrop<'_> {
+    fn drop(&mut self) {
+        self.shared.bridge.abandon(self.id);
+    }
+}
+
+fn absolute_url(parts: &http::request::Parts, peer: &Peer) -> String {
+    let scheme = if peer.tls { "https" } else { "http" };
+    let authority = parts
+        .uri
+        .authority()
+        .map(|a| a.as_str())
+        .or_else(|| {
+            parts
+                .headers
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+        })
+        .unwrap_or(&peer.authority);
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
+    url.push_str(scheme);
+    url.push_str("://");
+    url.push_str(authority);
+    url.push_str(path);
+    url
+}
+
+fn epoch_ms() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+}

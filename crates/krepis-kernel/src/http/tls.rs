@@ -1,0 +1,50 @@
+//! TLS from PEM text, with ALPN offering HTTP/2 and HTTP/1.1.
+
+use std::sync::Arc;
+
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::TlsAcceptor;
+
+use crate::{KernelError, Result};
+
+/// Builds an acceptor from a PEM certificate chain and a PEM private key.
+pub fn acceptor(cert_pem: &str, key_pem: &str) -> Result<TlsAcceptor> {
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_bytes())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| KernelError::invalid(format!("tls certificate is not valid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(KernelError::invalid(
+            "tls certificate PEM holds no certificate",
+        ));
+    }
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .map_err(|e| KernelError::invalid(format!("tls key is not valid PEM: {e}")))?
+        .ok_or_else(|| KernelError::invalid("tls key PEM holds no private key"))?;
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| KernelError::Internal(format!("tls protocol versions: {e}")))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| KernelError::invalid(format!("tls certificate and key do not fit: {e}")))?;
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_pem_is_a_clear_error() {
+        let err = acceptor("nope", "nope").err().unwrap().to_string();
+        assert!(err.contains("no certificate"), "{err}");
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let err = acceptor(&cert.cert.pem(), "nope")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("no private key"), "{err}");
+        assert!(acceptor(&cert.cert.pem(), &cert.signing_key.serialize_pem()).is_ok());
+    }
+}

@@ -1,0 +1,248 @@
+/**
+ * The `Request` handlers receive: a real `Request` by prototype (`instanceof Request`
+ * holds), built lazily from the kernel's record. Constructing a full `Request` costs about
+ * 18 µs in Deno 2.9 — three times the whole budget of a hello-world request — so headers,
+ * body stream and the rare fields are made only when read.
+ *
+ * A buffered body is a view of kernel memory: `arrayBuffer()`, `bytes()`, `text()` and
+ * `json()` read it in place without copying, and the view is detached once the response is
+ * complete (a kept `ArrayBuffer` then has length 0).
+ *
+ * @module
+ */
+
+import type { RequestRecord } from "./records.ts";
+
+/** Where a request's body comes from. */
+export interface BodySource {
+  /** The whole body as kernel memory, when buffered. */
+  buffer?: ArrayBuffer;
+  /** Reads the next chunk of a streamed body; `null` at the end. */
+  read?: () => Promise<Uint8Array<ArrayBuffer> | null>;
+}
+
+const utf8 = new TextDecoder();
+const NO_BODY = new Set(["GET", "HEAD"]);
+
+/**
+ * A lazily built `Request`. Everything a handler can observe behaves as for the `Request`
+ * `Deno.serve` passes; members not implemented here are served by a real `Request` made
+ * on first use (`clone()`, `formData()`, `cache`, `mode`, ...).
+ */
+export class KernelRequest {
+  #record: RequestRecord;
+  #source: BodySource | null;
+  #signal: () => AbortSignal;
+  #headers: Headers | undefined;
+  #stream: ReadableStream<Uint8Array<ArrayBuffer>> | null | undefined;
+  #used = false;
+  #real: Request | undefined;
+
+  /** Wraps a request record; `signal` is called when the signal is first needed. */
+  constructor(
+    record: RequestRecord,
+    source: BodySource | null,
+    signal: () => AbortSignal,
+  ) {
+    this.#record = record;
+    this.#source = source;
+    this.#signal = signal;
+  }
+
+  /** The request method. */
+  get method(): string {
+    return this.#record.method;
+  }
+
+  /** The absolute request URL. */
+  get url(): string {
+    return this.#record.url;
+  }
+
+  /** The request headers. */
+  get headers(): Headers {
+    if (this.#headers === undefined) {
+      const pairs = this.#record.headers;
+      const headers = new Headers();
+      for (let i = 0; i < pairs.length; i += 2) {
+        headers.append(pairs[i], pairs[i + 1]);
+      }
+      this.#headers = headers;
+    }
+    return this.#headers;
+  }
+
+  /** Fires when the client disconnects or the deadline passes. */
+  get signal(): AbortSignal {
+    return this.#signal();
+  }
+
+  /** The body as a stream, or `null` when there is none. */
+  get body(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    if (this.#real) {
+      return this.#real.body as ReadableStream<Uint8Array<ArrayBuffer>>;
+    }
+    if (this.#stream === undefined) this.#stream = this.#makeStream();
+    return this.#stream;
+  }
+
+  /** Whether the body has been read. */
+  get bodyUsed(): boolean {
+    if (this.#real) return this.#real.bodyUsed;
+    return this.#used || (this.#stream?.locked ?? false);
+  }
+
+  /** The body, without copying when it is buffered in kernel memory. */
+  async arrayBuffer(): Promise<ArrayBuffer> {
+    if (this.#real) return this.#real.arrayBuffer();
+    return (await this.#take()).buffer as ArrayBuffer;
+  }
+
+  /** The body as bytes, without copying when it is buffered in kernel memory. */
+  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.#real) return this.#real.bytes();
+    return await this.#take();
+  }
+
+  /** The body decoded as UTF-8. */
+  async text(): Promise<string> {
+    if (this.#real) return this.#real.text();
+    return utf8.decode(await this.#take());
+  }
+
+  /** The body parsed as JSON. */
+  async json(): Promise<unknown> {
+    if (this.#real) return this.#real.json();
+    return JSON.parse(utf8.decode(await this.#take()));
+  }
+
+  /** The body as a `Blob` typed with the request's content type. */
+  async blob(): Promise<Blob> {
+    if (this.#real) return this.#real.blob();
+    const type = this.headers.get("content-type") ?? "";
+    return new Blob([await this.#take()], { type });
+  }
+
+  /** The body parsed as form data. */
+  formData(): Promise<FormData> {
+    return this.#materialize().formData();
+  }
+
+  /** A copy of this request (its body is buffered to be read twice). */
+  clone(): Request {
+    return this.#materialize().clone();
+  }
+
+  get cache(): RequestCache {
+    return this.#materialize().cache;
+  }
+  get credentials(): RequestCredentials {
+    return this.#materialize().credentials;
+  }
+  get destination(): RequestDestination {
+    return this.#materialize().destination;
+  }
+  get integrity(): string {
+    return this.#materialize().integrity;
+  }
+  get keepalive(): boolean {
+    return this.#materialize().keepalive;
+  }
+  get mode(): RequestMode {
+    return this.#materialize().mode;
+  }
+  get redirect(): RequestRedirect {
+    return this.#materialize().redirect;
+  }
+  get referrer(): string {
+    return this.#materialize().referrer;
+  }
+  get referrerPolicy(): ReferrerPolicy {
+    return this.#materialize().referrerPolicy;
+  }
+
+  /** Shown by `console.log` like a `Request`. */
+  [Symbol.for("Deno.customInspect")](
+    inspect: (value: unknown, options?: unknown) => string,
+    options: unknown,
+  ): string {
+    const { method, url } = this.#record;
+    return `Request ${
+      inspect(
+        { method, url, headers: this.headers, bodyUsed: this.bodyUsed },
+        options,
+      )
+    }`;
+  }
+
+  #makeStream(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
+    const source = this.#source;
+    if (source === null || NO_BODY.has(this.#record.method)) return null;
+    if (source.buffer !== undefined) {
+      const buffer = source.buffer;
+      return new ReadableStream({
+        type: "bytes",
+        start(controller) {
+          if (buffer.byteLength > 0) controller.enqueue(new Uint8Array(buffer));
+          controller.close();
+        },
+      });
+    }
+    const read = source.read!;
+    return new ReadableStream({
+      type: "bytes",
+      async pull(controller) {
+        const chunk = await read();
+        if (chunk === null) controller.close();
+        else controller.enqueue(chunk);
+      },
+    });
+  }
+
+  async #take(): Promise<Uint8Array<ArrayBuffer>> {
+    if (this.bodyUsed) throw new TypeError("Body already consumed");
+    this.#used = true;
+    const source = this.#source;
+    if (source === null) return new Uint8Array(0);
+    if (source.buffer !== undefined && this.#stream === undefined) {
+      return new Uint8Array(source.buffer);
+    }
+    const stream = this.body;
+    if (stream === null) return new Uint8Array(0);
+    return await collect(stream);
+  }
+
+  #materialize(): Request {
+    if (this.#real === undefined) {
+      const { method, url } = this.#record;
+      this.#real = new Request(url, {
+        method,
+        headers: this.headers,
+        body: this.bodyUsed ? null : this.body,
+        signal: this.signal,
+      });
+    }
+    return this.#real;
+  }
+}
+
+Object.setPrototypeOf(KernelRequest.prototype, Request.prototype);
+
+async function collect(
+  stream: ReadableStream<Uint8Array<ArrayBuffer>>,
+): Promise<Uint8Array<ArrayBuffer>> {
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for await (const chunk of stream) {
+    chunks.push(chunk);
+    total += chunk.length;
+  }
+  if (chunks.length === 1) return chunks[0] as Uint8Array<ArrayBuffer>;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}

@@ -1,0 +1,179 @@
+/**
+ * Public types of the HTTP server: options, handler, per-request info and the server.
+ *
+ * @module
+ */
+
+/**
+ * The base context of one request, made by the kernel before any TypeScript runs. The
+ * framework's `KrepisContext` builds on it.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * await serve((_req, { ctx }) => {
+ *   console.log(ctx.requestId, ctx.traceId, ctx.spanId, ctx.deadline);
+ *   ctx.signal.addEventListener("abort", () => console.log("client left"));
+ *   return new Response("ok");
+ * });
+ * ```
+ */
+export interface RequestContext {
+  /** Unique id of this request: 16 lower-case hex characters. */
+  readonly requestId: string;
+  /** W3C trace id (32 hex): the caller's from `traceparent`, else a new one. */
+  readonly traceId: string;
+  /** This request's span id (16 hex), always new. */
+  readonly spanId: string;
+  /** The caller's span id from `traceparent`, or `undefined` when the trace starts here. */
+  readonly parentSpanId: string | undefined;
+  /** When the request's time is up, in ms since the Unix epoch; `Infinity` without a limit. */
+  readonly deadline: number;
+  /** Fires when the client disconnects or the deadline passes. */
+  readonly signal: AbortSignal;
+}
+
+/**
+ * What a handler learns about a request besides the `Request` itself.
+ *
+ * @example
+ * ```ts
+ * import type { ServeHandlerInfo } from "@krepis/core";
+ * const who = (info: ServeHandlerInfo) => `${info.remoteAddr.hostname} ${info.ctx.requestId}`;
+ * ```
+ */
+export interface ServeHandlerInfo {
+  /** The client's address. */
+  readonly remoteAddr: Deno.NetAddr;
+  /** The request's base context: ids, deadline and abort signal. */
+  readonly ctx: RequestContext;
+}
+
+/**
+ * A request handler, as for `Deno.serve`: a standard `Request` in, a `Response` out.
+ *
+ * @example
+ * ```ts
+ * import type { ServeHandler } from "@krepis/core";
+ * const handler: ServeHandler = (req) => new Response(`you asked for ${req.url}`);
+ * ```
+ */
+export type ServeHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | Promise<Response>;
+
+/**
+ * PEM certificate chain and private key; TLS offers HTTP/2 and HTTP/1.1 through ALPN.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * await serve({
+ *   port: 8443,
+ *   tls: { cert: await Deno.readTextFile("cert.pem"), key: await Deno.readTextFile("key.pem") },
+ * }, () => new Response("secure"));
+ * ```
+ */
+export interface TlsOptions {
+  /** PEM certificate chain. */
+  cert: string;
+  /** PEM private key (PKCS#8, PKCS#1 or SEC1). */
+  key: string;
+}
+
+/**
+ * Options of {@linkcode serve}; every field is optional.
+ *
+ * @example
+ * ```ts
+ * import type { ServeOptions } from "@krepis/core";
+ * const options: ServeOptions = {
+ *   hostname: "127.0.0.1",
+ *   port: 0,
+ *   maxBodySize: 1 << 20,
+ *   requestTimeout: 10_000,
+ * };
+ * ```
+ */
+export interface ServeOptions {
+  /** TCP port; 0 picks a free port. Default 8000. */
+  port?: number;
+  /** Interface to bind. Default `"0.0.0.0"`. */
+  hostname?: string;
+  /** Aborting it shuts the server down gracefully. */
+  signal?: AbortSignal;
+  /** Called once listening; by default prints `Listening on http://<host>:<port>/`. */
+  onListen?: (addr: Deno.NetAddr) => void;
+  /**
+   * Turns a handler failure into a response. Default: log the error and answer 500 with
+   * no error details.
+   */
+  onError?: (error: unknown) => Response | Promise<Response>;
+  /** Serve TLS with this certificate and key. */
+  tls?: TlsOptions;
+  /** Largest request head in bytes (larger: 431). Default 16 KiB, at least 8 KiB. */
+  maxHeaderSize?: number;
+  /** Largest request body in bytes (larger: 413). Default 64 MiB. */
+  maxBodySize?: number;
+  /** Budget for a whole request, body and handler, in ms (then 408/503). Default: none. */
+  requestTimeout?: number;
+  /** Kernel worker threads for sockets and TLS. Default 1. */
+  threads?: number;
+}
+
+/**
+ * Live counters of a server, from the kernel.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * const server = await serve(() => new Response("ok"));
+ * const { requestsTotal, requestsInFlight } = server.stats();
+ * ```
+ */
+export interface ServerStats {
+  /** Connections accepted since start. */
+  connectionsTotal: number;
+  /** Connections open now. */
+  connectionsOpen: number;
+  /** Requests handed to TypeScript. */
+  requestsTotal: number;
+  /** Responses completed. */
+  responsesTotal: number;
+  /** Requests holding kernel resources now. */
+  requestsInFlight: number;
+  /** Requests the kernel answered alone (413, 408, 503, ...). */
+  rejectedTotal: number;
+  /** Requests whose client left early. */
+  abortedTotal: number;
+  /** Requests that ran past `requestTimeout`. */
+  timeoutsTotal: number;
+  /** Bytes of request bodies lent to TypeScript now. */
+  bodyBytesLent: number;
+  /** Record batches drained. */
+  batchesTotal: number;
+  /** Times the bridge parked waiting for work. */
+  waitsTotal: number;
+}
+
+/**
+ * A running server, as returned by `serve`.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * await using server = await serve({ port: 0 }, () => new Response("ok"));
+ * console.log(server.addr.port);
+ * ```
+ */
+export interface HttpServer extends AsyncDisposable {
+  /** Where the server listens. */
+  readonly addr: Deno.NetAddr;
+  /** Settles once the server has shut down and every request finished. */
+  readonly finished: Promise<void>;
+  /** Stops accepting, lets in-flight requests finish, then closes. */
+  shutdown(): Promise<void>;
+  /** Live counters from the kernel. */
+  stats(): ServerStats;
+}
