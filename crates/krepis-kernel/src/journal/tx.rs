@@ -417,7 +417,7 @@ fn independent_writes(staged: &[Staged]) -> usize {
 /// Applies independent writes on a few threads: creating files is latency-bound, and the
 /// file system overlaps them well.
 fn write_parallel(session: &Session, writes: &[Staged]) -> Result<()> {
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(2, 4));
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(2, 4) * 2);
     let chunk = writes.len().div_ceil(threads);
     std::thread::scope(|scope| {
         let workers: Vec<_> = writes
