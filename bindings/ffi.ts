@@ -134,6 +134,59 @@ export const symbols = {
     nonblocking: true,
   },
   /**
+   * Starts a transaction labelled `label`, waiting for other processes; returns its handle.
+   */
+  krepis_journal_begin: {
+    parameters: ["f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Releases a journal handle (open transactions keep working until they finish).
+   */
+  krepis_journal_close: { parameters: ["f64"], result: "f64" },
+  /**
+   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   */
+  krepis_journal_history: {
+    parameters: ["f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Opens the journal of the project root `root` (UTF-8 path) and returns its handle.
+   * `sync` (0/1) also fsyncs file content; `lock_timeout_ms` bounds waits for other processes.
+   */
+  krepis_journal_open: {
+    parameters: ["buffer", "f64", "u32", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Redoes the oldest `steps` undone transactions (`force` 0/1); returns how many.
+   */
+  krepis_journal_redo: {
+    parameters: ["f64", "u32", "u32"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Writes the absolute location of `path` inside the journal's root into `out` (UTF-8) and
+   * returns its length; escapes from the root are refused.
+   */
+  krepis_journal_resolve: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
+   */
+  krepis_journal_undo: {
+    parameters: ["f64", "u32", "u32"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
    * Writes the Protobuf `KernelInfo` into `out` and returns its length.
    */
   krepis_kernel_info: { parameters: ["buffer", "f64"], result: "f64" },
@@ -141,6 +194,103 @@ export const symbols = {
    * Writes the Protobuf `KernelStats` into `out` and returns its length.
    */
   krepis_kernel_stats: { parameters: ["buffer", "f64"], result: "f64" },
+  /**
+   * Flushes and releases a store handle.
+   */
+  krepis_kv_close: { parameters: ["f64"], result: "f64" },
+  /**
+   * Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
+   * or 0 when a check failed and nothing changed.
+   */
+  krepis_kv_commit: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Removes `key`.
+   */
+  krepis_kv_delete: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
+   * returns their length (8 + value), or 0 when the key is absent.
+   */
+  krepis_kv_get: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
+   * returns the bytes used, 0 at the end.
+   */
+  krepis_kv_list: {
+    parameters: [
+      "f64",
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+      "u32",
+      "f64",
+      "buffer",
+      "f64",
+    ],
+    result: "f64",
+  },
+  /**
+   * Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+   */
+  krepis_kv_open: { parameters: ["buffer", "f64", "u32"], result: "f64" },
+  /**
+   * Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
+   */
+  krepis_kv_set: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
+    result: "f64",
+  },
+  /**
+   * Stages setting the permission bits of `path`.
+   */
+  krepis_tx_chmod: {
+    parameters: ["f64", "buffer", "f64", "f64"],
+    result: "f64",
+  },
+  /**
+   * Commits and releases the transaction; returns its id.
+   */
+  krepis_tx_commit: { parameters: ["f64"], result: "f64" },
+  /**
+   * Records the staged operations durably and applies them.
+   */
+  krepis_tx_flush: { parameters: ["f64"], result: "f64" },
+  /**
+   * Stages creating directory `path` (`recursive` 0/1, `mode` -1 for the default).
+   */
+  krepis_tx_mkdir: {
+    parameters: ["f64", "buffer", "f64", "u32", "f64"],
+    result: "f64",
+  },
+  /**
+   * Stages removing the file or directory `path` (`recursive` 0/1).
+   */
+  krepis_tx_remove: {
+    parameters: ["f64", "buffer", "f64", "u32"],
+    result: "f64",
+  },
+  /**
+   * Stages renaming the file `from` to `to`.
+   */
+  krepis_tx_rename: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Rolls back and releases the transaction.
+   */
+  krepis_tx_rollback: { parameters: ["f64"], result: "f64" },
+  /**
+   * Stages writing `data` to `path` with `mode` (-1: keep or default).
+   */
+  krepis_tx_write: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
+    result: "f64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**
@@ -298,6 +448,57 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
   ): Promise<number>;
   /**
+   * Starts a transaction labelled `label`, waiting for other processes; returns its handle.
+   * Calls `krepis_journal_begin`.
+   */
+  journalBegin(
+    journal: number,
+    label: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
+   * Releases a journal handle (open transactions keep working until they finish).
+   * Calls `krepis_journal_close`.
+   */
+  journalClose(journal: number): number;
+  /**
+   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Calls `krepis_journal_history`.
+   */
+  journalHistory(
+    journal: number,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
+   * Opens the journal of the project root `root` (UTF-8 path) and returns its handle.
+   * `sync` (0/1) also fsyncs file content; `lock_timeout_ms` bounds waits for other processes.
+   * Calls `krepis_journal_open`.
+   */
+  journalOpen(
+    root: Uint8Array<ArrayBuffer>,
+    sync: number,
+    lockTimeoutMs: number,
+  ): Promise<number>;
+  /**
+   * Redoes the oldest `steps` undone transactions (`force` 0/1); returns how many.
+   * Calls `krepis_journal_redo`.
+   */
+  journalRedo(journal: number, steps: number, force: number): Promise<number>;
+  /**
+   * Writes the absolute location of `path` inside the journal's root into `out` (UTF-8) and
+   * returns its length; escapes from the root are refused.
+   * Calls `krepis_journal_resolve`.
+   */
+  journalResolve(
+    journal: number,
+    path: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
+   * Calls `krepis_journal_undo`.
+   */
+  journalUndo(journal: number, steps: number, force: number): Promise<number>;
+  /**
    * Writes the Protobuf `KernelInfo` into `out` and returns its length.
    * Calls `krepis_kernel_info`.
    */
@@ -307,6 +508,118 @@ export interface KernelBindings {
    * Calls `krepis_kernel_stats`.
    */
   kernelStats(out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Flushes and releases a store handle.
+   * Calls `krepis_kv_close`.
+   */
+  kvClose(kv: number): number;
+  /**
+   * Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
+   * or 0 when a check failed and nothing changed.
+   * Calls `krepis_kv_commit`.
+   */
+  kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Removes `key`.
+   * Calls `krepis_kv_delete`.
+   */
+  kvDelete(kv: number, key: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
+   * returns their length (8 + value), or 0 when the key is absent.
+   * Calls `krepis_kv_get`.
+   */
+  kvGet(
+    kv: number,
+    key: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
+   * returns the bytes used, 0 at the end.
+   * Calls `krepis_kv_list`.
+   */
+  kvList(
+    kv: number,
+    start: Uint8Array<ArrayBuffer>,
+    end: Uint8Array<ArrayBuffer>,
+    reverse: number,
+    limit: number,
+    out: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+   * Calls `krepis_kv_open`.
+   */
+  kvOpen(path: Uint8Array<ArrayBuffer>, sync: number): number;
+  /**
+   * Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
+   * Calls `krepis_kv_set`.
+   */
+  kvSet(
+    kv: number,
+    key: Uint8Array<ArrayBuffer>,
+    value: Uint8Array<ArrayBuffer>,
+    expireInMs: number,
+  ): number;
+  /**
+   * Stages setting the permission bits of `path`.
+   * Calls `krepis_tx_chmod`.
+   */
+  txChmod(tx: number, path: Uint8Array<ArrayBuffer>, mode: number): number;
+  /**
+   * Commits and releases the transaction; returns its id.
+   * Calls `krepis_tx_commit`.
+   */
+  txCommit(tx: number): number;
+  /**
+   * Records the staged operations durably and applies them.
+   * Calls `krepis_tx_flush`.
+   */
+  txFlush(tx: number): number;
+  /**
+   * Stages creating directory `path` (`recursive` 0/1, `mode` -1 for the default).
+   * Calls `krepis_tx_mkdir`.
+   */
+  txMkdir(
+    tx: number,
+    path: Uint8Array<ArrayBuffer>,
+    recursive: number,
+    mode: number,
+  ): number;
+  /**
+   * Stages removing the file or directory `path` (`recursive` 0/1).
+   * Calls `krepis_tx_remove`.
+   */
+  txRemove(
+    tx: number,
+    path: Uint8Array<ArrayBuffer>,
+    recursive: number,
+  ): number;
+  /**
+   * Stages renaming the file `from` to `to`.
+   * Calls `krepis_tx_rename`.
+   */
+  txRename(
+    tx: number,
+    from: Uint8Array<ArrayBuffer>,
+    to: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Rolls back and releases the transaction.
+   * Calls `krepis_tx_rollback`.
+   */
+  txRollback(tx: number): number;
+  /**
+   * Stages writing `data` to `path` with `mode` (-1: keep or default).
+   * Calls `krepis_tx_write`.
+   */
+  txWrite(
+    tx: number,
+    path: Uint8Array<ArrayBuffer>,
+    data: Uint8Array<ArrayBuffer>,
+    mode: number,
+  ): number;
 }
 
 /**
@@ -421,6 +734,71 @@ export function createBindings(
       const r = await raw.krepis_http_write(handle, id, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_http_write") : r;
     },
+    async journalBegin(
+      journal: number,
+      label: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_journal_begin(
+        journal,
+        label,
+        label.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_journal_begin") : r;
+    },
+    journalClose(journal: number): number {
+      const r = raw.krepis_journal_close(journal);
+      return r < 0 ? fail(-r, "krepis_journal_close") : r;
+    },
+    async journalHistory(
+      journal: number,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_journal_history(journal, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_journal_history") : r;
+    },
+    async journalOpen(
+      root: Uint8Array<ArrayBuffer>,
+      sync: number,
+      lockTimeoutMs: number,
+    ): Promise<number> {
+      const r = await raw.krepis_journal_open(
+        root,
+        root.byteLength,
+        sync,
+        lockTimeoutMs,
+      );
+      return r < 0 ? fail(-r, "krepis_journal_open") : r;
+    },
+    async journalRedo(
+      journal: number,
+      steps: number,
+      force: number,
+    ): Promise<number> {
+      const r = await raw.krepis_journal_redo(journal, steps, force);
+      return r < 0 ? fail(-r, "krepis_journal_redo") : r;
+    },
+    journalResolve(
+      journal: number,
+      path: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_journal_resolve(
+        journal,
+        path,
+        path.byteLength,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_journal_resolve") : r;
+    },
+    async journalUndo(
+      journal: number,
+      steps: number,
+      force: number,
+    ): Promise<number> {
+      const r = await raw.krepis_journal_undo(journal, steps, force);
+      return r < 0 ? fail(-r, "krepis_journal_undo") : r;
+    },
     kernelInfo(out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_kernel_info(out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_kernel_info") : r;
@@ -428,6 +806,130 @@ export function createBindings(
     kernelStats(out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_kernel_stats(out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_kernel_stats") : r;
+    },
+    kvClose(kv: number): number {
+      const r = raw.krepis_kv_close(kv);
+      return r < 0 ? fail(-r, "krepis_kv_close") : r;
+    },
+    kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_kv_commit(kv, ops, ops.byteLength);
+      return r < 0 ? fail(-r, "krepis_kv_commit") : r;
+    },
+    kvDelete(kv: number, key: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_kv_delete(kv, key, key.byteLength);
+      return r < 0 ? fail(-r, "krepis_kv_delete") : r;
+    },
+    kvGet(
+      kv: number,
+      key: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_kv_get(kv, key, key.byteLength, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_kv_get") : r;
+    },
+    kvList(
+      kv: number,
+      start: Uint8Array<ArrayBuffer>,
+      end: Uint8Array<ArrayBuffer>,
+      reverse: number,
+      limit: number,
+      out: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_kv_list(
+        kv,
+        start,
+        start.byteLength,
+        end,
+        end.byteLength,
+        reverse,
+        limit,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_kv_list") : r;
+    },
+    kvOpen(path: Uint8Array<ArrayBuffer>, sync: number): number {
+      const r = raw.krepis_kv_open(path, path.byteLength, sync);
+      return r < 0 ? fail(-r, "krepis_kv_open") : r;
+    },
+    kvSet(
+      kv: number,
+      key: Uint8Array<ArrayBuffer>,
+      value: Uint8Array<ArrayBuffer>,
+      expireInMs: number,
+    ): number {
+      const r = raw.krepis_kv_set(
+        kv,
+        key,
+        key.byteLength,
+        value,
+        value.byteLength,
+        expireInMs,
+      );
+      return r < 0 ? fail(-r, "krepis_kv_set") : r;
+    },
+    txChmod(tx: number, path: Uint8Array<ArrayBuffer>, mode: number): number {
+      const r = raw.krepis_tx_chmod(tx, path, path.byteLength, mode);
+      return r < 0 ? fail(-r, "krepis_tx_chmod") : r;
+    },
+    txCommit(tx: number): number {
+      const r = raw.krepis_tx_commit(tx);
+      return r < 0 ? fail(-r, "krepis_tx_commit") : r;
+    },
+    txFlush(tx: number): number {
+      const r = raw.krepis_tx_flush(tx);
+      return r < 0 ? fail(-r, "krepis_tx_flush") : r;
+    },
+    txMkdir(
+      tx: number,
+      path: Uint8Array<ArrayBuffer>,
+      recursive: number,
+      mode: number,
+    ): number {
+      const r = raw.krepis_tx_mkdir(tx, path, path.byteLength, recursive, mode);
+      return r < 0 ? fail(-r, "krepis_tx_mkdir") : r;
+    },
+    txRemove(
+      tx: number,
+      path: Uint8Array<ArrayBuffer>,
+      recursive: number,
+    ): number {
+      const r = raw.krepis_tx_remove(tx, path, path.byteLength, recursive);
+      return r < 0 ? fail(-r, "krepis_tx_remove") : r;
+    },
+    txRename(
+      tx: number,
+      from: Uint8Array<ArrayBuffer>,
+      to: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_tx_rename(
+        tx,
+        from,
+        from.byteLength,
+        to,
+        to.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_tx_rename") : r;
+    },
+    txRollback(tx: number): number {
+      const r = raw.krepis_tx_rollback(tx);
+      return r < 0 ? fail(-r, "krepis_tx_rollback") : r;
+    },
+    txWrite(
+      tx: number,
+      path: Uint8Array<ArrayBuffer>,
+      data: Uint8Array<ArrayBuffer>,
+      mode: number,
+    ): number {
+      const r = raw.krepis_tx_write(
+        tx,
+        path,
+        path.byteLength,
+        data,
+        data.byteLength,
+        mode,
+      );
+      return r < 0 ? fail(-r, "krepis_tx_write") : r;
     },
   };
 }

@@ -75,3 +75,6 @@ export type {
   ServerStats,
   TlsOptions,
 } from "./src/http/types.ts";
+export * from "./src/storage/journal.ts";
+export * from "./src/storage/kv.ts";
+export { decodeKey, encodeKey } from "./src/storage/kv_key.ts";

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use error::Result;
+use error::{CliError, Result};
 
 /// The Krepis master CLI.
 #[derive(Parser)]
@@ -33,6 +33,12 @@ enum Command {
     Check(commands::check::CheckArgs),
     /// Generate a command, query, port or adapter and wire it into the app.
     Gen(commands::generate::GenArgs),
+    /// Undo the newest journaled transactions (file changes Krepis made).
+    Undo(commands::undo::UndoArgs),
+    /// Redo transactions undone with `krepis undo`.
+    Redo(commands::redo::RedoArgs),
+    /// List journaled transactions, newest first.
+    History(commands::history::HistoryArgs),
 }
 
 fn run(command: Command) -> Result<()> {
@@ -49,6 +55,9 @@ fn run(command: Command) -> Result<()> {
         Command::Dev(args) => commands::dev::run(args),
         Command::Check(args) => commands::check::run(args),
         Command::Gen(args) => commands::generate::run(args),
+        Command::Undo(args) => commands::undo::run(args).map_err(CliError::Failed),
+        Command::Redo(args) => commands::redo::run(args).map_err(CliError::Failed),
+        Command::History(args) => commands::history::run(args).map_err(CliError::Failed),
     }
 }
 
@@ -57,7 +66,7 @@ fn main() -> ExitCode {
     match run(cli.command) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            if !matches!(error, error::CliError::Exit(_)) {
+            if !matches!(error, CliError::Exit(_)) {
                 eprintln!("error: {error}");
             }
             ExitCode::from(u8::try_from(error.exit_code()).unwrap_or(1))

@@ -16,7 +16,9 @@ pub mod buffer;
 pub mod errors;
 pub mod guard;
 pub mod http;
+pub mod journal;
 pub mod kernel;
+pub mod kv;
 
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;
 /// the TypeScript loader refuses a library whose version differs from its bindings.

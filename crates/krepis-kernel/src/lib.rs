@@ -14,6 +14,7 @@ pub mod handle;
 pub mod http;
 pub mod info;
 pub mod journal;
+pub mod kv;
 pub mod proto;
 pub mod shm;
 pub mod stats;

@@ -3,4 +3,8 @@
 pub mod check;
 pub mod dev;
 pub mod generate;
+pub mod history;
 pub mod init;
+pub mod journal;
+pub mod redo;
+pub mod undo;

@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use history::TxInfo;
-pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Transaction};
+pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Transaction, now_ms};
 
 use crate::{KernelError, Result};
 use history::Direction;
@@ -113,6 +113,12 @@ impl Journal {
     /// The canonical project root.
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    /// Where `input` (relative to the root, or absolute inside it) is on disk, refusing
+    /// escapes exactly as the journal's operations do; for reading through the journal.
+    pub fn resolve(&self, input: &str) -> Result<PathBuf> {
+        Ok(path::resolve(&self.root, input)?.abs)
     }
 
     /// Starts a transaction labelled `label`, waiting for another process's to finish.

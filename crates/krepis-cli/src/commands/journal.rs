@@ -1,0 +1,91 @@
+//! What `undo`, `redo` and `history` share: finding the project's journal and showing
+//! transactions.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use krepis_kernel::journal::{Journal, TxInfo};
+
+/// Where the project is.
+#[derive(Args, Debug)]
+pub struct RootArg {
+    /// Project root; by default the nearest directory upwards from here with a `.krepis/journal`.
+    #[arg(long, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+}
+
+impl RootArg {
+    /// Opens the journal of the project (without creating one where none exists).
+    pub fn open(&self) -> Result<Journal, String> {
+        let start = match &self.root {
+            Some(root) => root.clone(),
+            None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
+        };
+        let root = if self.root.is_some() {
+            has_journal(&start).then_some(start.clone())
+        } else {
+            start
+                .ancestors()
+                .find(|dir| has_journal(dir))
+                .map(Path::to_path_buf)
+        };
+        let root = root.ok_or_else(|| {
+            format!(
+                "no Krepis journal in {} (run inside a Krepis project or pass --root)",
+                start.display()
+            )
+        })?;
+        Journal::open(&root).map_err(|e| e.to_string())
+    }
+}
+
+fn has_journal(dir: &Path) -> bool {
+    dir.join(".krepis").join("journal").is_dir()
+}
+
+/// One line describing a transaction, e.g. `#12 2026-11-24 02:31:05Z gen todo (3 files)`.
+pub fn describe(tx: &TxInfo) -> String {
+    let files = tx.files.len();
+    format!(
+        "#{} {} {}{} ({files} file{})",
+        tx.id,
+        utc(tx.time_ms),
+        if tx.undone { "[undone] " } else { "" },
+        tx.label,
+        if files == 1 { "" } else { "s" }
+    )
+}
+
+/// `YYYY-MM-DD HH:MM:SSZ` for milliseconds since the Unix epoch.
+fn utc(ms: u64) -> String {
+    let secs = ms / 1000;
+    let (days, rest) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02}:{:02}Z",
+        rest / 3600,
+        rest / 60 % 60,
+        rest % 60
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_formats_known_instants() {
+        assert_eq!(utc(0), "1970-01-01 00:00:00Z");
+        assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00Z");
+        assert_eq!(utc(1_795_487_342_949), "2026-11-24 02:29:02Z");
+    }
+}

@@ -1,0 +1,184 @@
+/**
+ * Tuple keys in Deno KV's byte encoding, so that the kernel's byte order is Deno KV's key
+ * order: Uint8Array < string < bigint < number < boolean, then by value. The kernel
+ * (`krepis_kernel::kv::key`) decodes and validates every key it receives.
+ *
+ * @module
+ */
+
+/** One part of a key, as in Deno KV. */
+export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
+
+/** A key: a tuple of parts, most significant first. */
+export type KvKey = readonly KvKeyPart[];
+
+const BYTES = 0x01;
+const STRING = 0x02;
+const NEG_INT_BIG = 0x0b;
+const INT_ZERO = 0x14;
+const POS_INT_BIG = 0x1d;
+const DOUBLE = 0x21;
+const FALSE = 0x26;
+const TRUE = 0x27;
+
+const utf8 = new TextEncoder();
+const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
+const f64 = new DataView(new ArrayBuffer(8));
+
+/** A growable byte buffer for building keys. */
+class Writer {
+  buf = new Uint8Array(64);
+  len = 0;
+  reserve(n: number): void {
+    if (this.len + n <= this.buf.length) return;
+    const next = new Uint8Array(Math.max(this.buf.length * 2, this.len + n));
+    next.set(this.buf.subarray(0, this.len));
+    this.buf = next;
+  }
+  push(byte: number): void {
+    this.reserve(1);
+    this.buf[this.len++] = byte;
+  }
+  escaped(code: number, bytes: Uint8Array): void {
+    this.reserve(bytes.length * 2 + 2);
+    this.buf[this.len++] = code;
+    for (const b of bytes) {
+      this.buf[this.len++] = b;
+      if (b === 0) this.buf[this.len++] = 0xff;
+    }
+    this.buf[this.len++] = 0;
+  }
+  done(): Uint8Array<ArrayBuffer> {
+    return this.buf.slice(0, this.len);
+  }
+}
+
+function bigintPart(w: Writer, value: bigint): void {
+  if (value === 0n) return w.push(INT_ZERO);
+  const negative = value < 0n;
+  let hex = (negative ? -value : value).toString(16);
+  if (hex.length % 2) hex = "0" + hex;
+  const len = hex.length / 2;
+  if (len > 255) {
+    throw new RangeError("bigint key part is longer than 255 bytes");
+  }
+  if (len <= 8) w.push(negative ? INT_ZERO - len : INT_ZERO + len);
+  else if (negative) (w.push(NEG_INT_BIG), w.push(len ^ 0xff));
+  else (w.push(POS_INT_BIG), w.push(len));
+  for (let i = 0; i < len; i++) {
+    const byte = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+    w.push(negative ? byte ^ 0xff : byte);
+  }
+}
+
+/**
+ * Encodes `key` into its ordered byte form.
+ *
+ * @example
+ * ```ts
+ * import { encodeKey } from "@krepis/core";
+ * const bytes = encodeKey(["users", 1]);
+ * console.assert(bytes[0] === 0x02); // a string part comes first
+ * ```
+ */
+export function encodeKey(key: KvKey): Uint8Array<ArrayBuffer> {
+  const w = new Writer();
+  for (const part of key) appendPart(w, part);
+  return w.done();
+}
+
+function appendPart(w: Writer, part: KvKeyPart): void {
+  switch (typeof part) {
+    case "string":
+      return w.escaped(STRING, utf8.encode(part));
+    case "number": {
+      f64.setFloat64(0, part);
+      const hi = f64.getUint32(0);
+      const negative = hi >>> 31 === 1;
+      w.reserve(9);
+      w.buf[w.len++] = DOUBLE;
+      for (let i = 0; i < 8; i++) {
+        const b = f64.getUint8(i);
+        w.buf[w.len++] = negative ? b ^ 0xff : i === 0 ? b ^ 0x80 : b;
+      }
+      return;
+    }
+    case "bigint":
+      return bigintPart(w, part);
+    case "boolean":
+      return w.push(part ? TRUE : FALSE);
+    default:
+      if (part instanceof Uint8Array) return w.escaped(BYTES, part);
+      throw new TypeError(
+        `unsupported key part ${
+          String(part)
+        }: use Uint8Array, string, number, bigint or boolean`,
+      );
+  }
+}
+
+/**
+ * Decodes a key produced by {@linkcode encodeKey}.
+ *
+ * @example
+ * ```ts
+ * import { decodeKey, encodeKey } from "@krepis/core";
+ * console.assert(decodeKey(encodeKey(["a", 1n, true]))[1] === 1n);
+ * ```
+ */
+export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
+  const parts: KvKeyPart[] = [];
+  let i = 0;
+  const malformed = () => new TypeError("malformed key");
+  while (i < bytes.length) {
+    const code = bytes[i++];
+    if (code === BYTES || code === STRING) {
+      const out: number[] = [];
+      for (;;) {
+        if (i >= bytes.length) throw malformed();
+        const b = bytes[i++];
+        if (b !== 0) out.push(b);
+        else if (bytes[i] === 0xff) (out.push(0), i++);
+        else break;
+      }
+      const raw = new Uint8Array(out);
+      parts.push(code === BYTES ? raw : fromUtf8.decode(raw));
+    } else if (code >= NEG_INT_BIG && code <= POS_INT_BIG) {
+      const negative = code < INT_ZERO;
+      let len = Math.abs(code - INT_ZERO);
+      if (code === NEG_INT_BIG || code === POS_INT_BIG) {
+        len = negative ? bytes[i++] ^ 0xff : bytes[i++];
+      }
+      let value = 0n;
+      for (let j = 0; j < len; j++) {
+        const b = bytes[i++];
+        value = (value << 8n) | BigInt(negative ? b ^ 0xff : b);
+      }
+      parts.push(negative ? -value : value);
+    } else if (code === DOUBLE) {
+      const negative = (bytes[i] & 0x80) === 0;
+      for (let j = 0; j < 8; j++) {
+        const b = bytes[i + j];
+        f64.setUint8(j, negative ? b ^ 0xff : j === 0 ? b ^ 0x80 : b);
+      }
+      i += 8;
+      parts.push(f64.getFloat64(0));
+    } else if (code === FALSE || code === TRUE) {
+      parts.push(code === TRUE);
+    } else {
+      throw malformed();
+    }
+  }
+  return parts;
+}
+
+/** Appends `byte` to `bytes` (for range bounds just past a prefix). */
+export function withSuffix(
+  bytes: Uint8Array,
+  byte: number,
+): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(bytes.length + 1);
+  out.set(bytes);
+  out[bytes.length] = byte;
+  return out;
+}
