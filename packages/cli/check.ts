@@ -26,7 +26,15 @@ import { checkArchFile } from "./src/arch_checker.ts";
 const USAGE =
   "usage: krepis check [--json] [--rules ctx,arch] [dir...]   (default dir: .)";
 
-/** Which checkers to run. */
+/**
+ * Which checkers to run.
+ *
+ * @example
+ * ```ts
+ * import type { RuleSet } from "./check.ts";
+ * const rules = new Set<RuleSet>(["ctx", "arch"]);
+ * ```
+ */
 export type RuleSet = "ctx" | "arch";
 
 /**
