@@ -11,6 +11,7 @@
  * @module
  */
 
+export { checkArch } from "./src/arch_checker.ts";
 export {
   APPLICATION_ROLES,
   ARCH_RULES,
