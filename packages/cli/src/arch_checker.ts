@@ -30,6 +30,7 @@ import {
 import {
   APPLICATION_ROLES,
   ARCH_RULES,
+  CORE_IO_EXPORTS,
   IO_GLOBALS,
   isInfrastructureSpecifier,
   isWriteMethod,
@@ -108,6 +109,26 @@ class FileCheck {
           at,
           `application code imports "${specifier}" (${role}); it must depend on ports only`,
           "import the port interface from src/ports and receive the adapter through deps; wire adapters in the app module",
+        );
+      }
+    }
+  }
+
+  /** Value imports of `@krepis/core`'s I/O (servers, storage, the kernel) in the domain. */
+  coreIo(): void {
+    if (this.role !== "domain") return;
+    for (const decl of this.file.getImportDeclarations()) {
+      if (
+        decl.getModuleSpecifierValue() !== "@krepis/core" || decl.isTypeOnly()
+      ) continue;
+      for (const named of decl.getNamedImports()) {
+        const name = named.getName();
+        if (named.isTypeOnly() || !CORE_IO_EXPORTS.has(name)) continue;
+        this.report(
+          ARCH_RULES.domainImportsInfrastructure,
+          named,
+          `the domain imports \`${name}\` from "@krepis/core", which does I/O; the domain is the functional core`,
+          "use it in an adapter or the app module; the domain may import ok, err, AppError and types",
         );
       }
     }
@@ -259,6 +280,7 @@ function isFreeReference(id: Identifier, file: SourceFile): boolean {
 function checkArchFile(root: string, file: SourceFile): Violation[] {
   const check = new FileCheck(root, file);
   check.layering();
+  check.coreIo();
   check.ioGlobals();
   check.queryCalls();
   return check.violations;

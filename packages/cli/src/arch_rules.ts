@@ -73,6 +73,34 @@ export function isInfrastructureSpecifier(specifier: string): boolean {
 }
 
 /**
+ * Values of `@krepis/core` that do I/O (the kernel, servers, storage, the
+ * composition root). The domain may use the rest of the framework (`ok`,
+ * `err`, `AppError`, types) but not these.
+ *
+ * @example
+ * ```ts
+ * import { CORE_IO_EXPORTS } from "./arch_rules.ts";
+ * CORE_IO_EXPORTS.has("openKv"); // true
+ * CORE_IO_EXPORTS.has("ok"); // false
+ * ```
+ */
+export const CORE_IO_EXPORTS: ReadonlySet<string> = new Set([
+  "serve",
+  "createApp",
+  "loadKernel",
+  "resolveLibrary",
+  "kernelInfo",
+  "kernelStats",
+  "SharedBuffer",
+  "openJournal",
+  "Journal",
+  "JournalTransaction",
+  "openKv",
+  "Kv",
+  "AtomicOperation",
+]);
+
+/**
  * Globals that reach the outside world; the functional core must not touch them.
  *
  * @example
