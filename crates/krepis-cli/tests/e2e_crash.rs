@@ -1,4 +1,5 @@
-//! `krepis dev` restarts a crashing app with backoff and stops it on SIGINT.
+//! `krepis dev` restarts a crashing app with backoff, stops it on SIGINT, and
+//! takes it down even when the supervisor itself is killed.
 //! (Its own test binary, so its restarts do not compete for the CPU with the
 //! reload-latency test in `e2e_dev.rs`.)
 
@@ -56,4 +57,41 @@ fn dev_restarts_a_crashing_app_with_backoff_and_sigint_stops_it() {
         .expect("supervisor exits after SIGINT");
     assert_eq!(status.code(), Some(128 + 2));
     assert!(pids_with_env("KREPIS_E2E_TAG", &tag).is_empty());
+}
+
+#[test]
+fn a_killed_supervisor_takes_its_app_down_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entry = tmp.path().join("serve.ts");
+    let port = free_port();
+    std::fs::write(
+        &entry,
+        format!(
+            "Deno.serve({{ hostname: \"127.0.0.1\", port: {port} }}, () => new Response(\"up\"));\n"
+        ),
+    )
+    .unwrap();
+    let tag = format!("sigkill-{}", std::process::id());
+    let mut cmd = krepis();
+    cmd.arg("dev").arg(&entry).env("KREPIS_E2E_TAG", &tag);
+    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let up = eventually(Duration::from_secs(30), || http(port, "GET", "/", None));
+    assert!(up.is_some_and(|(_, body)| body == "up"), "{}", lines.text());
+    // SIGKILL cannot be forwarded; the children's parent-death signal does the work.
+    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGKILL).unwrap();
+    supervisor.wait().unwrap();
+    let gone = eventually(Duration::from_secs(5), || {
+        pids_with_env("KREPIS_E2E_TAG", &tag)
+            .is_empty()
+            .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "left behind: {:?}",
+        pids_with_env("KREPIS_E2E_TAG", &tag)
+    );
+    assert!(
+        http(port, "GET", "/", None).is_none(),
+        "nothing listens any more"
+    );
 }
