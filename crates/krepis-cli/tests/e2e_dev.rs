@@ -42,6 +42,14 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         log()
     );
 
+    // The supervisor's type checker finishes its first full pass before edits
+    // are timed (an edit during that pass waits for it).
+    assert!(
+        lines.wait_for(0, "krepis dev: ready", Duration::from_secs(60)),
+        "{}",
+        log()
+    );
+
     // 1. Edit a TS handler's domain logic: the new response arrives within 5 s.
     let domain = app.join("src/domain/greeting.ts");
     let mark = lines.len();
@@ -88,6 +96,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
 
     // 3. Fixed: back to normal.
     let mark = lines.len();
+    let edited_fix = Instant::now();
     edit(&domain, "message: 42", "message: `Hi, ${who}!`");
     let fixed = eventually(Duration::from_secs(10), || {
         greet(port).filter(|b| b.contains("Hi, Ada!"))
@@ -97,6 +106,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         "not reloaded after the fix:\n{}",
         lines.since(mark)
     );
+    eprintln!("reload after the fix took {:?}", edited_fix.elapsed());
 
     // 4. SIGTERM to the supervisor: it and its app exit, nothing is left.
     let app_pids = pids_with_env("KREPIS_E2E_TAG", &tag);

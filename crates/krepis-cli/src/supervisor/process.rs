@@ -65,6 +65,16 @@ impl GroupChild {
         (self.child.stdout.take(), self.child.stderr.take())
     }
 
+    /// Takes the child's piped stdin and stdout (if they were piped).
+    pub fn take_stdio(
+        &mut self,
+    ) -> (
+        Option<std::process::ChildStdin>,
+        Option<std::process::ChildStdout>,
+    ) {
+        (self.child.stdin.take(), self.child.stdout.take())
+    }
+
     /// Blocks until the leader exits and returns its status.
     pub fn wait(&mut self) -> Option<ExitStatus> {
         self.child.wait().ok()
