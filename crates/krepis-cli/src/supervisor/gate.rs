@@ -130,7 +130,8 @@ fn run_command(label: String, mut command: Command, running: &Running) -> Outcom
     };
     let pid = child.id();
     running.add(pid);
-    let (stdout, stderr) = child.take_output();
+    let pipes = child.take_pipes();
+    let (stdout, stderr) = (pipes.stdout, pipes.stderr);
     let out_reader = thread::spawn(move || read_all(stdout));
     let err_text = read_all(stderr);
     let out_text = out_reader.join().unwrap_or_default();

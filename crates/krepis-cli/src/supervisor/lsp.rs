@@ -186,7 +186,8 @@ impl TypeChecker {
             .stdout(Stdio::piped())
             .stderr(Stdio::null());
         let mut child = GroupChild::spawn(&mut cmd).ok()?;
-        let (stdin, stdout) = child.take_stdio();
+        let pipes = child.take_pipes();
+        let (stdin, stdout) = (pipes.stdin, pipes.stdout);
         let shared = Arc::new(Shared::default());
         let writer: Writer = Arc::new(Mutex::new(stdin?));
         let mut checker = Self {
