@@ -158,8 +158,8 @@ fn read_export(f: &syn::ItemFn, nonblocking: bool) -> Result<Export, String> {
         ReturnType::Type(_, ty) => match result_ok_type(ty) {
             Some(ok) => {
                 let t = ffi_type(ok)?;
-                if !matches!(t, Type::Int32 | Type::Float64) {
-                    return Err("a fallible export must return Result<i32> or Result<f64>".into());
+                if t != Type::Float64 {
+                    return Err("a fallible export must return Result<f64>".into());
                 }
                 (t, true)
             }
@@ -282,6 +282,7 @@ mod tests {
     fn rejects_types_that_cannot_cross() {
         assert!(export_of("#[export] fn krepis_s(s: String) -> u32 { 0 }").is_err());
         assert!(export_of("#[export] fn krepis_b() -> Result<u64> { Ok(0) }").is_err());
+        assert!(export_of("#[export] fn krepis_i() -> Result<i32> { Ok(0) }").is_err());
         assert!(export_of("#[export] fn krepis_p(p: *const u32) {}").is_err());
         assert!(export_of("#[export(sometimes)] fn krepis_q() {}").is_err());
     }
