@@ -20,6 +20,19 @@
 export const ABI_VERSION = 1;
 
 /**
+ * Fingerprint of the exported signatures these bindings were generated from (see
+ * `tools/codegen/src/abi.rs`). The loader refuses a library that reports a different
+ * `krepis_abi_fingerprint()`, even when its ABI version matches.
+ *
+ * @example
+ * ```ts
+ * import { ABI_FINGERPRINT } from "@krepis/bindings";
+ * console.log(ABI_FINGERPRINT.toString(16));
+ * ```
+ */
+export const ABI_FINGERPRINT = 0x7bf32911;
+
+/**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
  *
  * @example
@@ -31,6 +44,11 @@ export const ABI_VERSION = 1;
  * ```
  */
 export const symbols = {
+  /**
+   * The fingerprint of every exported signature (generated into `abi.rs` by codegen); the
+   * loader checks it right after the ABI version.
+   */
+  krepis_abi_fingerprint: { parameters: [], result: "u32" },
   /**
    * The C ABI version of this library; the TypeScript loader checks it before anything else.
    */
@@ -341,6 +359,12 @@ export type FailedCall = (ticket: number, symbol: string) => never;
  * ```
  */
 export interface KernelBindings {
+  /**
+   * The fingerprint of every exported signature (generated into `abi.rs` by codegen); the
+   * loader checks it right after the ABI version.
+   * Calls `krepis_abi_fingerprint`.
+   */
+  abiFingerprint(): number;
   /**
    * The C ABI version of this library; the TypeScript loader checks it before anything else.
    * Calls `krepis_abi_version`.
@@ -663,6 +687,7 @@ export function createBindings(
   fail: FailedCall,
 ): KernelBindings {
   return {
+    abiFingerprint: raw.krepis_abi_fingerprint,
     abiVersion: raw.krepis_abi_version,
     bufferAddr(handle: number): number {
       const r = raw.krepis_buffer_addr(handle);

@@ -3,13 +3,20 @@
 use krepis_ffi_macros::export;
 use krepis_kernel::{KernelError, Result, info};
 
-use crate::{ABI_VERSION, errors, guard};
+use crate::{ABI_VERSION, abi, errors, guard};
 
 /// The C ABI version of this library; the TypeScript loader checks it before anything else.
 #[export]
 fn krepis_abi_version() -> u32 {
     krepis_kernel::stats::mark_loaded();
     ABI_VERSION
+}
+
+/// The fingerprint of every exported signature (generated into `abi.rs` by codegen); the
+/// loader checks it right after the ABI version.
+#[export]
+fn krepis_abi_fingerprint() -> u32 {
+    abi::ABI_FINGERPRINT
 }
 
 /// Writes the Protobuf `KernelInfo` into `out` and returns its length.

@@ -12,6 +12,7 @@
 //! - Variable-size results are written into a caller buffer: the call returns the full
 //!   length, and writes only when it fits, so the caller can retry with a larger buffer.
 
+pub mod abi;
 pub mod buffer;
 pub mod errors;
 pub mod guard;

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ABI_VERSION } from "@krepis/bindings";
+import { ABI_FINGERPRINT, ABI_VERSION } from "@krepis/bindings";
 import { expectError, LIB_FILE, probe, tempDir } from "./support.ts";
 
 // KREPIS_LIB_PATH cases, each in a fresh process. The ABI cases need a stand-in library
-// that exports `krepis_abi_version` with another answer; it is compiled here from C.
+// that answers `krepis_abi_version` / `krepis_abi_fingerprint` as the test wants; it is
+// compiled here from C.
 
 async function hasCompiler(): Promise<boolean> {
   if (Deno.build.os === "windows") return false;
@@ -28,14 +29,23 @@ if (!compiler) {
   );
 }
 
-/** Compiles a shared library whose `krepis_abi_version()` returns `abi`. */
-async function fakeLibrary(dir: string, abi: number): Promise<string> {
+/**
+ * Compiles a shared library whose `krepis_abi_version()` returns `abi` and, unless
+ * `fingerprint` is undefined, whose `krepis_abi_fingerprint()` returns `fingerprint`.
+ */
+async function fakeLibrary(
+  dir: string,
+  abi: number,
+  fingerprint?: number,
+): Promise<string> {
   const source = join(dir, "fake.c");
   const output = join(dir, LIB_FILE);
-  await Deno.writeTextFile(
-    source,
-    `unsigned int krepis_abi_version(void) { return ${abi}u; }\n`,
-  );
+  let code = `unsigned int krepis_abi_version(void) { return ${abi}u; }\n`;
+  if (fingerprint !== undefined) {
+    code +=
+      `unsigned int krepis_abi_fingerprint(void) { return ${fingerprint}u; }\n`;
+  }
+  await Deno.writeTextFile(source, code);
   const cc = await new Deno.Command("cc", {
     args: ["-shared", "-fPIC", "-o", output, source],
     stderr: "piped",
@@ -43,6 +53,8 @@ async function fakeLibrary(dir: string, abi: number): Promise<string> {
   assert.ok(cc.success, new TextDecoder().decode(cc.stderr));
   return output;
 }
+
+const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
 
 Deno.test({
   name: "a library with another ABI version is refused, naming both versions",
@@ -64,11 +76,48 @@ Deno.test({
 });
 
 Deno.test({
-  name: "a library with the right ABI number but missing symbols is refused",
+  name: "a library with the right ABI version but other signatures is refused",
+  ignore: !compiler,
+  async fn() {
+    await using dir = await tempDir();
+    // What a kernel built after an export changed, without an ABI_VERSION bump, reports.
+    const foreign = (ABI_FINGERPRINT ^ 0x5a5a5a5a) >>> 0;
+    const path = await fakeLibrary(dir.path, ABI_VERSION, foreign);
+    const message = expectError(
+      await probe({ KREPIS_LIB_PATH: path }),
+      "ABI_MISMATCH",
+      /built from other export signatures/,
+    );
+    assert.ok(
+      message.includes(
+        `ABI fingerprint ${hex(foreign)}, expected ${hex(ABI_FINGERPRINT)}`,
+      ),
+      message,
+    );
+    assert.match(message, /deno task codegen/, "says what to do");
+  },
+});
+
+Deno.test({
+  name: "a library without an ABI fingerprint (an older build) is refused",
   ignore: !compiler,
   async fn() {
     await using dir = await tempDir();
     const path = await fakeLibrary(dir.path, ABI_VERSION);
+    expectError(
+      await probe({ KREPIS_LIB_PATH: path }),
+      "ABI_MISMATCH",
+      /has no ABI fingerprint, so it predates the bindings/,
+    );
+  },
+});
+
+Deno.test({
+  name: "a library with the right ABI but missing symbols is refused",
+  ignore: !compiler,
+  async fn() {
+    await using dir = await tempDir();
+    const path = await fakeLibrary(dir.path, ABI_VERSION, ABI_FINGERPRINT);
     expectError(
       await probe({ KREPIS_LIB_PATH: path }),
       "ABI_MISMATCH",

@@ -2,6 +2,7 @@
 //! `.proto` files. With `--check`, compares instead of writing and exits 1 with a diff when
 //! `bindings/` is stale.
 
+mod abi;
 mod proto;
 mod scan;
 mod sync;
@@ -42,7 +43,8 @@ fn main() -> ExitCode {
 
 /// Generates everything; returns false in check mode when `bindings/` differs.
 fn run(root: &std::path::Path, check: bool) -> Result<bool, String> {
-    let krate = scan::scan(&root.join("crates/krepis-ffi/src"))?;
+    let ffi_src = root.join("crates/krepis-ffi/src");
+    let krate = scan::scan(&ffi_src)?;
     let mut files = proto::generate(&root.join("proto"))?;
     let proto_modules: Vec<String> = files
         .iter()
@@ -54,22 +56,27 @@ fn run(root: &std::path::Path, check: bool) -> Result<bool, String> {
         PathBuf::from("deno.json"),
         ts::render_package(env!("CARGO_PKG_VERSION")),
     ));
+    // The fingerprint also lives in the FFI crate, which returns it from
+    // `krepis_abi_fingerprint`; it sits beside hand-written files, so nothing is pruned there.
+    let abi_files = vec![(PathBuf::from(abi::RUST_FILE), abi::render_rust(&krate))];
     let out = root.join("bindings");
+    let count = files.len() + abi_files.len();
     if check {
-        let diff = sync::diff(&files, &out)?;
+        let diff = sync::diff(&files, &out, "bindings", true)?
+            + &sync::diff(&abi_files, &ffi_src, "crates/krepis-ffi/src", false)?;
         if diff.is_empty() {
-            println!("bindings/ is up to date ({} files)", files.len());
+            println!("bindings/ and the ABI fingerprint are up to date ({count} files)");
             Ok(true)
         } else {
             print!("{diff}");
-            eprintln!("bindings/ is stale: run `deno task codegen` and commit the result");
+            eprintln!("generated files are stale: run `deno task codegen` and commit the result");
             Ok(false)
         }
     } else {
-        let changed = sync::write(&files, &out)?;
+        let changed = sync::write(&files, &out, true)? + sync::write(&abi_files, &ffi_src, false)?;
         println!(
-            "bindings/: {changed} file(s) updated, {} generated",
-            files.len()
+            "bindings/ and {}: {changed} file(s) updated, {count} generated",
+            abi::RUST_FILE
         );
         Ok(true)
     }

@@ -9,8 +9,13 @@ use crate::proto::GeneratedFile;
 
 /// Formats `files` exactly as `deno fmt` would in the repository, in a scratch directory.
 fn formatted(files: &[GeneratedFile]) -> Result<Vec<GeneratedFile>, String> {
+    // Rust output is emitted already in rustfmt style; `deno fmt` takes the rest.
+    let for_deno = |path: &Path| path.extension().is_some_and(|e| e != "rs");
+    if !files.iter().any(|(path, _)| for_deno(path)) {
+        return Ok(files.to_vec());
+    }
     let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-    for (path, text) in files {
+    for (path, text) in files.iter().filter(|(path, _)| for_deno(path)) {
         let full = dir.path().join(path);
         if let Some(parent) = full.parent() {
             std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
@@ -27,7 +32,10 @@ fn formatted(files: &[GeneratedFile]) -> Result<Vec<GeneratedFile>, String> {
     }
     files
         .iter()
-        .map(|(path, _)| {
+        .map(|(path, text)| {
+            if !for_deno(path) {
+                return Ok((path.clone(), text.clone()));
+            }
             std::fs::read_to_string(dir.path().join(path))
                 .map(|text| (path.clone(), text))
                 .map_err(|e| e.to_string())
@@ -58,13 +66,19 @@ fn collect(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// A unified diff from `dir` to the generated files; empty when identical.
-pub fn diff(files: &[GeneratedFile], dir: &Path) -> Result<String, String> {
+/// A unified diff from `dir` (shown as `label`) to the generated files; empty when
+/// identical. With `prune`, files in `dir` the generator did not produce count as stale.
+pub fn diff(
+    files: &[GeneratedFile],
+    dir: &Path,
+    label: &str,
+    prune: bool,
+) -> Result<String, String> {
     let mut out = String::new();
     for (path, text) in formatted(files)? {
         let current = std::fs::read_to_string(dir.join(&path)).unwrap_or_default();
         if current != text {
-            let name = format!("bindings/{}", path.display());
+            let name = format!("{label}/{}", path.display());
             out.push_str(
                 &TextDiff::from_lines(&current, &text)
                     .unified_diff()
@@ -73,17 +87,20 @@ pub fn diff(files: &[GeneratedFile], dir: &Path) -> Result<String, String> {
             );
         }
     }
-    for extra in extra_files(files, dir) {
-        out.push_str(&format!(
-            "bindings/{} is not generated any more and should be removed\n",
-            extra.display()
-        ));
+    if prune {
+        for extra in extra_files(files, dir) {
+            out.push_str(&format!(
+                "{label}/{} is not generated any more and should be removed\n",
+                extra.display()
+            ));
+        }
     }
     Ok(out)
 }
 
-/// Writes changed files into `dir` and removes stale ones; returns how many changed.
-pub fn write(files: &[GeneratedFile], dir: &Path) -> Result<usize, String> {
+/// Writes changed files into `dir` and, with `prune`, removes stale ones; returns how many
+/// changed.
+pub fn write(files: &[GeneratedFile], dir: &Path, prune: bool) -> Result<usize, String> {
     let mut changed = 0;
     for (path, text) in formatted(files)? {
         let full = dir.join(&path);
@@ -96,9 +113,11 @@ pub fn write(files: &[GeneratedFile], dir: &Path) -> Result<usize, String> {
             changed += 1;
         }
     }
-    for extra in extra_files(files, dir) {
-        std::fs::remove_file(dir.join(&extra)).map_err(|e| e.to_string())?;
-        changed += 1;
+    if prune {
+        for extra in extra_files(files, dir) {
+            std::fs::remove_file(dir.join(&extra)).map_err(|e| e.to_string())?;
+            changed += 1;
+        }
     }
     Ok(changed)
 }

@@ -69,7 +69,9 @@ fn check_passes_on_the_clean_tree_and_fails_after_a_signature_change() {
         "fn krepis_buffer_len(handle: f64, flags: u32)",
     );
     let ffi_ts = root.join("bindings/ffi.ts");
+    let abi_rs = root.join("crates/krepis-ffi/src/abi.rs");
     let before = std::fs::read_to_string(&ffi_ts).unwrap();
+    let abi_before = std::fs::read_to_string(&abi_rs).unwrap();
     let stale = codegen(root, true);
     assert_eq!(stale.status.code(), Some(1), "{}", text(&stale.stderr));
     let diff = text(&stale.stdout);
@@ -86,12 +88,24 @@ fn check_passes_on_the_clean_tree_and_fails_after_a_signature_change() {
         "{diff}"
     );
     assert!(diff.contains("+  bufferLen(handle: number, flags: number): number;"));
+    // The fingerprint moves with the signature, in the bindings and in the FFI crate.
+    assert!(
+        diff.contains("-export const ABI_FINGERPRINT = 0x"),
+        "{diff}"
+    );
+    assert!(
+        diff.contains("--- crates/krepis-ffi/src/abi.rs")
+            && diff.contains("-pub const ABI_FINGERPRINT: u32 = 0x")
+            && diff.contains("+pub const ABI_FINGERPRINT: u32 = 0x"),
+        "{diff}"
+    );
     assert!(text(&stale.stderr).contains("run `deno task codegen`"));
     assert_eq!(
         std::fs::read_to_string(&ffi_ts).unwrap(),
         before,
         "--check must not write"
     );
+    assert_eq!(std::fs::read_to_string(&abi_rs).unwrap(), abi_before);
 
     // Regenerating brings the bindings back in line with the sources.
     let write = codegen(root, false);
@@ -102,6 +116,7 @@ fn check_passes_on_the_clean_tree_and_fails_after_a_signature_change() {
             .unwrap()
             .contains("krepis_buffer_len: { parameters: [\"f64\", \"u32\"]")
     );
+    assert_ne!(std::fs::read_to_string(&abi_rs).unwrap(), abi_before);
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 import { fromBinary } from "@bufbuild/protobuf";
 import {
+  ABI_FINGERPRINT,
   ABI_VERSION,
   createBindings,
   ErrorCode,
@@ -32,6 +33,50 @@ export interface OpenedLibrary {
 const ABI_PROBE = {
   krepis_abi_version: symbols.krepis_abi_version,
 } as const;
+
+const FINGERPRINT_PROBE = {
+  krepis_abi_fingerprint: symbols.krepis_abi_fingerprint,
+} as const;
+
+const REBUILD =
+  "Rebuild the kernel from the same checkout (`deno task build:kernel`) or clear the cache " +
+  "so the matching binary is downloaded.";
+
+const hex = (n: number) => `0x${n.toString(16).padStart(8, "0")}`;
+
+/**
+ * The ABI version is bumped by people; the fingerprint follows every exported signature by
+ * itself, so a library built from other sources than the bindings is refused even when the
+ * version was not bumped.
+ */
+function checkFingerprint(path: string): void {
+  let fingerprint: number;
+  try {
+    const probe = Deno.dlopen(path, FINGERPRINT_PROBE);
+    fingerprint = probe.symbols.krepis_abi_fingerprint();
+    probe.close();
+  } catch (cause) {
+    throw new KrepisError(
+      "ABI_MISMATCH",
+      `The Krepis kernel library ${path} reports ABI version ${ABI_VERSION} but has no ` +
+        `ABI fingerprint, so it predates the bindings of @krepis/core. ${REBUILD}`,
+      { cause },
+    );
+  }
+  if (fingerprint !== ABI_FINGERPRINT) {
+    throw new KrepisError(
+      "ABI_MISMATCH",
+      `The Krepis kernel library ${path} was built from other export signatures than ` +
+        `@krepis/core's bindings: ABI fingerprint ${
+          hex(fingerprint)
+        }, expected ` +
+        `${
+          hex(ABI_FINGERPRINT)
+        } (both report ABI version ${ABI_VERSION}). ${REBUILD} ` +
+        `After changing an export, also run \`deno task codegen\`.`,
+    );
+  }
+}
 
 /**
  * Opens the kernel library at `path`, refusing one whose ABI differs from the bindings.
@@ -62,10 +107,10 @@ export function openLibrary(path: string): OpenedLibrary {
     throw new KrepisError(
       "ABI_MISMATCH",
       `The Krepis kernel library ${path} has ABI version ${abi}, but @krepis/core ` +
-        `expects ABI version ${ABI_VERSION}. Rebuild the kernel from the same checkout ` +
-        `(\`deno task build:kernel\`) or clear the cache so the matching binary is downloaded.`,
+        `expects ABI version ${ABI_VERSION}. ${REBUILD}`,
     );
   }
+  checkFingerprint(path);
   let lib: Deno.DynamicLibrary<typeof symbols>;
   try {
     lib = Deno.dlopen(path, symbols);
