@@ -4,6 +4,8 @@ import { type } from "arktype";
 import * as v from "valibot";
 import { z } from "zod";
 import { definePort } from "../di/port.ts";
+import { CqsViolationError, readOnlyView } from "../di/readonly.ts";
+import { createContext } from "../context/context.ts";
 import { ok } from "../result/result.ts";
 import { defineCommand, defineQuery } from "./handler.ts";
 import type { InputSchema } from "./schema.ts";
@@ -128,4 +130,42 @@ Deno.test("defineCommand/defineQuery set kind, defaults and keep the spec", () =
     () => defineQuery({ name: "", handle: () => ok(1) }),
     /needs a name/,
   );
+});
+
+Deno.test("ports that name their writes in the type hide them from queries at compile time", () => {
+  interface Store {
+    get(): number;
+    set(n: number): void;
+  }
+  const Typed = definePort<Store, "set">("store", { writes: ["set"] });
+  const Untyped = definePort<Store>("store", { writes: ["set"] });
+  // @ts-expect-error: only write methods of Store may be listed for a typed port
+  definePort<Store, "set">("store", { writes: ["get"] });
+  const show = defineQuery({
+    name: "show",
+    deps: { typed: Typed, untyped: Untyped },
+    handle(_ctx, _input, { typed, untyped }) {
+      // @ts-expect-error: a query's view of a typed port has no write method
+      const write: unknown = typed.set;
+      // Without the type argument the method is visible and guarded at run time only.
+      untyped.set.bind(untyped);
+      return ok({ value: typed.get(), hidden: write === undefined });
+    },
+  });
+  const change = defineCommand({
+    name: "change",
+    deps: { typed: Typed },
+    handle(_ctx, _input, { typed }) {
+      typed.set(2); // commands see the whole interface
+      return ok(undefined);
+    },
+  });
+  let n = 1;
+  const store: Store = { get: () => n, set: (v) => void (n = v) };
+  const view = readOnlyView(store, Typed, "show");
+  // The run-time guard stays: the type only moves the error earlier.
+  assert.throws(() => (view as Store).set(3), CqsViolationError);
+  assert.equal(show.kind, "query");
+  assert.ok(change.handle(createContext(), undefined, { typed: store }));
+  assert.equal(n, 2);
 });

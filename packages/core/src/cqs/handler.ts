@@ -34,7 +34,7 @@ export type HandlerKind = "command" | "query";
  * console.assert(deps.clock === Clock);
  * ```
  */
-export type DepsSpec = Record<string, Port<object>>;
+export type DepsSpec = Record<string, Port<object, string>>;
 
 /**
  * The adapter instances a handler receives for its {@linkcode DepsSpec}.
@@ -48,7 +48,28 @@ export type DepsSpec = Record<string, Port<object>>;
  * ```
  */
 export type ResolvedDeps<D extends DepsSpec> = {
-  [K in keyof D]: D[K] extends Port<infer T> ? T : never;
+  [K in keyof D]: D[K] extends Port<infer T, string> ? T : never;
+};
+
+/**
+ * What a query receives for its {@linkcode DepsSpec}: each port's interface without the
+ * write methods named in the port's type (`definePort<T, "save">`); ports that name them
+ * only at run time are passed whole and guarded by read-only views.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type QueryDeps } from "@krepis/core";
+ * interface Store { get(): number; set(n: number): void }
+ * const StorePort = definePort<Store, "set">("store", { writes: ["set"] });
+ * const deps: QueryDeps<{ store: typeof StorePort }> = { store: { get: () => 1 } };
+ * // @ts-expect-error: a query's view of the port has no write method
+ * deps.store.set;
+ * ```
+ */
+export type QueryDeps<D extends DepsSpec> = {
+  [K in keyof D]: D[K] extends Port<infer T, infer W>
+    ? string extends W ? T : Omit<T, W>
+    : never;
 };
 
 /**
@@ -87,6 +108,7 @@ export interface HandlerSpec<
   S extends InputSchema | undefined,
   O,
   D extends DepsSpec,
+  R = ResolvedDeps<D>,
 > {
   /** Unique name; used in logs, errors, routes and as the OpenAPI operationId. */
   name: string;
@@ -106,7 +128,7 @@ export interface HandlerSpec<
   handle(
     ctx: KrepisContext,
     input: InputOf<S>,
-    deps: ResolvedDeps<D>,
+    deps: R,
   ): Result<O> | Promise<Result<O>>;
 }
 
@@ -124,7 +146,8 @@ export interface Handler<
   S extends InputSchema | undefined = InputSchema | undefined,
   O = unknown,
   D extends DepsSpec = DepsSpec,
-> extends Readonly<HandlerSpec<S, O, D>> {
+  R = ResolvedDeps<D>,
+> extends Readonly<HandlerSpec<S, O, D, R>> {
   /** `command` or `query`. */
   readonly kind: HandlerKind;
   /** The declared dependencies (empty when none). */
@@ -147,7 +170,7 @@ export interface Handler<
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export type AnyHandler = Handler<any, any, any>;
+export type AnyHandler = Handler<any, any, any, any>;
 
 /**
  * The success type of a handler.
@@ -160,7 +183,8 @@ export type AnyHandler = Handler<any, any, any>;
  * console.assert(out.n === 3);
  * ```
  */
-export type OutputOf<H> = H extends Handler<infer _S, infer O, infer _D> ? O
+export type OutputOf<H> = H extends
+  Handler<infer _S, infer O, infer _D, infer _R> ? O
   : never;
 
 /**
@@ -179,14 +203,15 @@ export type OutputOf<H> = H extends Handler<infer _S, infer O, infer _D> ? O
  * console.assert(raw.limit === "10");
  * ```
  */
-export type RawInputOf<H> = H extends Handler<infer S, infer _O, infer _D>
+export type RawInputOf<H> = H extends
+  Handler<infer S, infer _O, infer _D, infer _R>
   ? S extends InputSchema ? SchemaInput<S> : undefined
   : never;
 
-function define<S extends InputSchema | undefined, O, D extends DepsSpec>(
+function define<S extends InputSchema | undefined, O, D extends DepsSpec, R>(
   kind: HandlerKind,
-  spec: HandlerSpec<S, O, D>,
-): Handler<S, O, D> {
+  spec: HandlerSpec<S, O, D, R>,
+): Handler<S, O, D, R> {
   if (!spec.name) throw new TypeError(`define${kind}: a ${kind} needs a name`);
   return Object.freeze({
     ...spec,
@@ -225,7 +250,8 @@ export function defineCommand<
 }
 
 /**
- * Defines a query: an operation that only reads. Its ports are read-only views at run time.
+ * Defines a query: an operation that only reads. Its ports are read-only views at run time,
+ * and ports that name their write methods in their type lose them in the query's types.
  *
  * @example
  * ```ts
@@ -247,6 +273,6 @@ export function defineQuery<
   O,
   S extends InputSchema | undefined = undefined,
   D extends DepsSpec = Record<never, never>,
->(spec: HandlerSpec<S, O, D>): Handler<S, O, D> {
+>(spec: HandlerSpec<S, O, D, QueryDeps<D>>): Handler<S, O, D, QueryDeps<D>> {
   return define("query", spec);
 }
