@@ -28,8 +28,8 @@ export type HandlerKind = "command" | "query";
  *
  * @example
  * ```ts
- * import { definePort, type DepsSpec } from "@krepis/core";
- * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * import { definePort, type DepsSpec, type KrepisContext } from "@krepis/core";
+ * const Clock = definePort<{ now(ctx: KrepisContext): number }>("clock", { writes: [] });
  * const deps: DepsSpec = { clock: Clock };
  * console.assert(deps.clock === Clock);
  * ```
@@ -41,10 +41,10 @@ export type DepsSpec = Record<string, Port<object, string>>;
  *
  * @example
  * ```ts
- * import { definePort, type ResolvedDeps } from "@krepis/core";
- * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * import { createContext, definePort, type KrepisContext, type ResolvedDeps } from "@krepis/core";
+ * const Clock = definePort<{ now(ctx: KrepisContext): number }>("clock", { writes: [] });
  * const resolved: ResolvedDeps<{ clock: typeof Clock }> = { clock: { now: () => 0 } };
- * console.assert(resolved.clock.now() === 0);
+ * console.assert(resolved.clock.now(createContext()) === 0);
  * ```
  */
 export type ResolvedDeps<D extends DepsSpec> = {
@@ -58,8 +58,8 @@ export type ResolvedDeps<D extends DepsSpec> = {
  *
  * @example
  * ```ts
- * import { definePort, type QueryDeps } from "@krepis/core";
- * interface Store { get(): number; set(n: number): void }
+ * import { definePort, type KrepisContext, type QueryDeps } from "@krepis/core";
+ * interface Store { get(ctx: KrepisContext): number; set(ctx: KrepisContext, n: number): void }
  * const StorePort = definePort<Store, "set">("store", { writes: ["set"] });
  * const deps: QueryDeps<{ store: typeof StorePort }> = { store: { get: () => 1 } };
  * // @ts-expect-error: a query's view of the port has no write method
@@ -227,15 +227,15 @@ function define<S extends InputSchema | undefined, O, D extends DepsSpec, R>(
  * @example
  * ```ts
  * import { z } from "zod";
- * import { defineCommand, definePort, ok } from "@krepis/core";
- * interface Greetings { add(name: string): Promise<void> }
- * const GreetingsPort = definePort<Greetings>("greetings", { writes: ["add"] });
+ * import { defineCommand, definePort, type KrepisContext, ok } from "@krepis/core";
+ * interface Greetings { add(ctx: KrepisContext, name: string): Promise<void> }
+ * const GreetingsPort = definePort<Greetings, "add">("greetings", { writes: ["add"] });
  * export const greet = defineCommand({
  *   name: "greet",
  *   input: z.object({ name: z.string().min(1) }),
  *   deps: { greetings: GreetingsPort },
- *   async handle(_ctx, input, { greetings }) {
- *     await greetings.add(input.name);
+ *   async handle(ctx, input, { greetings }) {
+ *     await greetings.add(ctx, input.name);
  *     return ok({ message: `hello ${input.name}` });
  *   },
  * });
@@ -256,15 +256,18 @@ export function defineCommand<
  * @example
  * ```ts
  * import { z } from "zod";
- * import { defineQuery, definePort, ok } from "@krepis/core";
- * interface Greetings { count(): Promise<number>; add(name: string): Promise<void> }
- * const GreetingsPort = definePort<Greetings>("greetings", { writes: ["add"] });
+ * import { defineQuery, definePort, type KrepisContext, ok } from "@krepis/core";
+ * interface Greetings {
+ *   count(ctx: KrepisContext): Promise<number>;
+ *   add(ctx: KrepisContext, name: string): Promise<void>;
+ * }
+ * const GreetingsPort = definePort<Greetings, "add">("greetings", { writes: ["add"] });
  * export const countGreetings = defineQuery({
  *   name: "countGreetings",
  *   input: z.object({}),
- *   deps: { greetings: GreetingsPort },
- *   async handle(_ctx, _input, { greetings }) {
- *     return ok({ count: await greetings.count() });
+ *   deps: { greetings: GreetingsPort }, // seen without `add` here
+ *   async handle(ctx, _input, { greetings }) {
+ *     return ok({ count: await greetings.count(ctx) });
  *   },
  * });
  * ```

@@ -12,8 +12,8 @@
  *
  * @example
  * ```ts
- * import { definePort, type Port } from "@krepis/core";
- * interface Mailer { send(to: string, body: string): Promise<void> }
+ * import { definePort, type KrepisContext, type Port } from "@krepis/core";
+ * interface Mailer { send(ctx: KrepisContext, to: string, body: string): Promise<void> }
  * const MailerPort: Port<Mailer> = definePort<Mailer>("mailer", { writes: ["send"] });
  * console.assert(MailerPort.name === "mailer");
  * ```
@@ -39,8 +39,11 @@ export interface Port<T extends object = object, W extends string = string> {
  *
  * @example
  * ```ts
- * import { definePort, type PortOptions } from "@krepis/core";
- * interface Cache { get(k: string): string | undefined; set(k: string, v: string): void }
+ * import { definePort, type KrepisContext, type PortOptions } from "@krepis/core";
+ * interface Cache {
+ *   get(ctx: KrepisContext, k: string): string | undefined;
+ *   set(ctx: KrepisContext, k: string, v: string): void;
+ * }
  * const options: PortOptions<Cache> = { writes: ["set"] };
  * console.assert(definePort<Cache>("cache", options).writes.has("set"));
  * ```
@@ -60,10 +63,10 @@ export interface PortOptions<T, W extends keyof T & string = never> {
  *
  * @example
  * ```ts
- * import { definePort } from "@krepis/core";
+ * import { definePort, type KrepisContext } from "@krepis/core";
  * interface Counter {
- *   get(key: string): Promise<number>;
- *   increment(key: string): Promise<void>;
+ *   get(ctx: KrepisContext, key: string): Promise<number>;
+ *   increment(ctx: KrepisContext, key: string): Promise<void>;
  * }
  * const CounterPort = definePort<Counter, "increment">("counter", { writes: ["increment"] });
  * console.assert(CounterPort.writes.has("increment"));
