@@ -209,25 +209,33 @@ fn bad_operations_get_clear_errors() {
     ));
 }
 
-#[test]
-fn a_new_commit_discards_the_redo_stack_and_old_blobs() {
-    let (_dir, journal) = journal();
-    for i in 0..3 {
+/// Commits `count` transactions `t0..`, each rewriting `f.txt`.
+fn commit_versions(journal: &Journal, count: usize) {
+    for i in 0..count {
         let mut tx = journal.begin(&format!("t{i}")).unwrap();
         tx.write("f.txt", format!("v{i}").as_bytes(), None).unwrap();
         tx.commit().unwrap();
     }
-    journal.undo(2, false).unwrap();
-    let mut tx = journal.begin("fork").unwrap();
-    tx.write("g.txt", b"g", None).unwrap();
-    tx.commit().unwrap();
-    let labels: Vec<_> = journal
+}
+
+fn labels(journal: &Journal) -> Vec<String> {
+    journal
         .history()
         .unwrap()
         .into_iter()
         .map(|t| t.label)
-        .collect();
-    assert_eq!(labels, ["fork", "t0"]);
+        .collect()
+}
+
+#[test]
+fn a_new_commit_discards_the_redo_stack_and_old_blobs() {
+    let (_dir, journal) = journal();
+    commit_versions(&journal, 3);
+    journal.undo(2, false).unwrap();
+    let mut tx = journal.begin("fork").unwrap();
+    tx.write("g.txt", b"g", None).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(labels(&journal), ["fork", "t0"]);
     assert!(matches!(
         journal.redo(1, false),
         Err(KernelError::NotFound(_))
@@ -242,18 +250,8 @@ fn history_keeps_the_newest_transactions() {
         ..Default::default()
     };
     let journal = Journal::with_options(dir.path(), options).unwrap();
-    for i in 0..4 {
-        let mut tx = journal.begin(&format!("t{i}")).unwrap();
-        tx.write("f.txt", format!("v{i}").as_bytes(), None).unwrap();
-        tx.commit().unwrap();
-    }
-    let labels: Vec<_> = journal
-        .history()
-        .unwrap()
-        .into_iter()
-        .map(|t| t.label)
-        .collect();
-    assert_eq!(labels, ["t3", "t2"]);
+    commit_versions(&journal, 4);
+    assert_eq!(labels(&journal), ["t3", "t2"]);
 }
 
 #[test]
