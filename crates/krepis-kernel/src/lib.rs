@@ -17,6 +17,7 @@ pub mod journal;
 pub mod kv;
 pub mod proto;
 pub mod shm;
+mod sled_snapshots;
 pub mod stats;
 
 pub use error::{KernelError, Result};

@@ -83,8 +83,9 @@ fn entry_key(tx: u64, seq: u32) -> [u8; 12] {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`; the caller holds the journal lock.
     pub fn open(dir: &Path) -> Result<Self> {
+        crate::sled_snapshots::remove_unfinished(dir)?;
         let db = sled::Config::new()
             .path(dir)
             // Durability points are explicit flushes; no background flusher is needed.

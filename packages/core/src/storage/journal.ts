@@ -343,8 +343,9 @@ export async function openJournal(
 }
 
 /**
- * The journal-backed file system as a context capability: attach a {@linkcode Journal}
- * once (e.g. in `createApp`'s capabilities) and reach it as `ctx.use(Fs)`.
+ * The journal-backed file system as a context capability (`ctx.fs` of the spec): attach a
+ * {@linkcode Journal} once — `createApp({ context: (ctx) => ctx.with(Fs, journal) })` — and
+ * every command, query and adapter reaches it as `ctx.use(Fs)`.
  *
  * @example
  * ```ts ignore
