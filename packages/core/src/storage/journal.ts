@@ -16,7 +16,16 @@ import { type Capability, defineCapability } from "../context/capability.ts";
 import { readVariable } from "../native/library.ts";
 import { loadKernel } from "../native/loader.ts";
 
-/** One transaction in the history. */
+/**
+ * One transaction in the history.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJournal } from "@krepis/core";
+ * using journal = await openJournal(".");
+ * for (const tx of await journal.history()) console.log(tx.id, tx.label, tx.files.length);
+ * ```
+ */
 export interface TxInfo {
   /** Monotonic id. */
   id: number;
@@ -30,7 +39,15 @@ export interface TxInfo {
   files: string[];
 }
 
-/** Options of {@linkcode openJournal}. */
+/**
+ * Options of {@linkcode openJournal}.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJournal } from "@krepis/core";
+ * using journal = await openJournal(".", { sync: true, lockTimeoutMs: 2000 });
+ * ```
+ */
 export interface OpenJournalOptions {
   /**
    * Also fsync new file content before renaming it into place (durability across power
@@ -42,7 +59,16 @@ export interface OpenJournalOptions {
   lockTimeoutMs?: number;
 }
 
-/** Options of {@linkcode Journal.undo} and {@linkcode Journal.redo}. */
+/**
+ * Options of {@linkcode Journal.undo} and {@linkcode Journal.redo}.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJournal } from "@krepis/core";
+ * using journal = await openJournal(".");
+ * await journal.undo(1, { force: true });
+ * ```
+ */
 export interface StepOptions {
   /** Overwrite files changed outside Krepis since the transaction. */
   force?: boolean;

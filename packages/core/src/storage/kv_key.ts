@@ -6,7 +6,21 @@
  * @module
  */
 
-/** One part of a key, as in Deno KV. */
+/**
+ * One part of a key, as in Deno KV.
+ *
+ * @example
+ * ```ts ignore
+ * import type { KvKeyPart } from "@krepis/core";
+ * const parts: KvKeyPart[] = ["users", 42, 7n, true, new Uint8Array([1])];
+ * ```
+ *
+ * @example
+ * ```ts ignore
+ * import type { KvKey } from "@krepis/core";
+ * const key: KvKey = ["users", "ada", "settings"];
+ * ```
+ */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
 
 /** A key: a tuple of parts, most significant first. */
