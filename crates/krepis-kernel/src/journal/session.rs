@@ -84,7 +84,7 @@ impl Session {
             changed = true;
         }
         if changed {
-            self.store.gc()?;
+            self.store.maybe_gc()?;
             self.store.flush()?;
         }
         Ok(())

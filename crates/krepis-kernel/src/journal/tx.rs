@@ -302,7 +302,7 @@ impl Transaction {
             dropped += 1;
         }
         if dropped > 0 {
-            store.gc()?;
+            store.maybe_gc()?;
             store.flush()?;
         }
         Ok(self.record.id)
@@ -320,7 +320,7 @@ impl Transaction {
         let store = &self.session.store;
         self.session.revert(&store.entries(self.record.id)?)?;
         store.delete_tx(self.record.id)?;
-        store.gc()?;
+        store.maybe_gc()?;
         store.flush()
     }
 

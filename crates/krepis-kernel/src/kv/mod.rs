@@ -95,7 +95,7 @@ fn remove_unfinished_snapshots(dir: &Path) -> Result<()> {
         return Ok(()); // a new store
     };
     if file.try_lock_exclusive().is_ok() {
-        crate::sled_snapshots::remove_unfinished(dir)?;
+        crate::sled_open::remove_unfinished(dir)?;
         let _ = FileExt::unlock(&file);
     }
     Ok(())
@@ -114,10 +114,11 @@ impl Kv {
             return Ok(Self { store });
         }
         remove_unfinished_snapshots(&canonical)?;
-        let db = sled::Config::new()
+        let config = sled::Config::new()
             .path(&canonical)
-            .flush_every_ms(Some(100))
-            .open()
+            .flush_every_ms(Some(100));
+        // A short wait covers a store this process just closed; another process keeps it.
+        let db = crate::sled_open::open(&config, std::time::Duration::from_millis(500))
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.to_string().contains("lock") => KernelError::Conflict(format!(
                     "KV store {} is open in another process (a store serves one process at a time)",

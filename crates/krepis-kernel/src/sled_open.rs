@@ -1,6 +1,9 @@
-//! A workaround for sled 0.34's crash recovery, shared by the journal and the KV store.
+//! Opening sled 0.34 databases robustly; shared by the journal and the KV store.
 //!
-//! Opening a sled 0.34 database writes a snapshot as `snap.<lsn>.generating`, fsyncs it and
+//! Two workarounds. First, dropping a sled `Db` does not release its file lock at once
+//! (background I/O threads still hold the file for a moment), so reopening right after a
+//! close in the same process can fail with "could not acquire lock": [`open`] retries that
+//! for a while. Second, opening a sled 0.34 database writes a snapshot as `snap.<lsn>.generating`, fsyncs it and
 //! renames it to `snap.<lsn>`. When the process is killed before the rename, the next open
 //! picks the newest `snap.*` file — the unfinished `.generating` one (sled only skips an
 //! old `.in___motion` suffix) — finds its checksum wrong and refuses the whole database as
@@ -8,8 +11,28 @@
 //! so it is deleted before sled opens, while the caller holds exclusive access.
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::{KernelError, Result};
+
+/// Opens `config`, retrying for up to `patience` while sled's own lock is still held — by
+/// a database this process just dropped, or by another process.
+pub fn open(config: &sled::Config, patience: Duration) -> sled::Result<sled::Db> {
+    let deadline = Instant::now() + patience;
+    let mut pause = Duration::from_millis(1);
+    loop {
+        match config.open() {
+            Err(sled::Error::Io(e))
+                if e.to_string().contains("could not acquire lock")
+                    && Instant::now() < deadline =>
+            {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Deletes unfinished snapshot files from the sled database directory `dir`. The caller
 /// must make sure no process has the database open.
