@@ -293,16 +293,35 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn a_second_journal_waits_for_the_first_transaction() {
     let dir = tempfile::tempdir().unwrap();
-    let options = JournalOptions {
+    let impatient = JournalOptions {
         lock_timeout: Duration::from_millis(50),
         ..Default::default()
     };
-    let a = Journal::with_options(dir.path(), options.clone()).unwrap();
-    let b = Journal::with_options(dir.path(), options).unwrap();
+    let b = Journal::with_options(dir.path(), impatient).unwrap();
+    let a = Journal::open(dir.path()).unwrap(); // waits for b's parked session to go
     let tx = a.begin("long").unwrap();
     assert!(matches!(b.history(), Err(KernelError::Timeout(_))));
     drop(tx);
+    // `a` keeps its session for the linger time, then lets go.
+    let patient = Journal::open(dir.path()).unwrap();
+    patient.history().unwrap();
+    // Dropping a journal releases its parked session at once.
+    drop((a, patient));
     b.history().unwrap();
+}
+
+#[test]
+fn a_parked_session_is_reused_and_then_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let lock = dir.path().join(".krepis/journal.lock");
+    // Parked after open: another process (here: a raw lock attempt) is kept out...
+    assert!(super::lock::FileLock::try_acquire(&lock).unwrap().is_none());
+    commit_versions(&journal, 2);
+    // ...until the linger time has passed without use.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(super::lock::FileLock::try_acquire(&lock).unwrap().is_some());
+    assert_eq!(labels(&journal), ["t1", "t0"]);
 }
 
 /// A tiny deterministic PRNG (xorshift64*), so failures reproduce from the seed.

@@ -156,13 +156,16 @@ Deno.test("transactions on one root take turns", async () => {
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => release = r);
+    let started!: () => void;
+    const firstStarted = new Promise<void>((r) => started = r);
     const first = t.journal.transaction("first", async (tx) => {
       order.push("first:start");
+      started();
       await tx.writeFile("f.txt", "1");
       await held;
       order.push("first:end");
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await firstStarted;
     const second = other.transaction("second", async (tx) => {
       order.push("second:start");
       await tx.writeFile("f.txt", "2");
