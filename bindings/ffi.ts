@@ -72,14 +72,24 @@ export const symbols = {
    */
   krepis_http_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
-   * Stops the server at once and releases its handle. TypeScript detaches every view of
-   * its memory first.
+   * Stops the server at once and releases its handle; returns once no connection is left,
+   * so memory TypeScript lent may be let go. TypeScript detaches its views of kernel memory
+   * first.
    */
   krepis_http_close: { parameters: ["f64"], result: "f64" },
   /**
    * Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
    */
   krepis_http_layout: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Lends `data` (TypeScript memory, not copied) as the body of the response about to be
+   * submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
+   * notice with `token` arrives in the inbox, or until `krepis_http_close` returns.
+   */
+  krepis_http_lend: {
+    parameters: ["f64", "f64", "buffer", "f64", "f64"],
+    result: "f64",
+  },
   /**
    * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
    */
@@ -382,8 +392,9 @@ export interface KernelBindings {
    */
   httpAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
-   * Stops the server at once and releases its handle. TypeScript detaches every view of
-   * its memory first.
+   * Stops the server at once and releases its handle; returns once no connection is left,
+   * so memory TypeScript lent may be let go. TypeScript detaches its views of kernel memory
+   * first.
    * Calls `krepis_http_close`.
    */
   httpClose(handle: number): number;
@@ -392,6 +403,18 @@ export interface KernelBindings {
    * Calls `krepis_http_layout`.
    */
   httpLayout(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Lends `data` (TypeScript memory, not copied) as the body of the response about to be
+   * submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
+   * notice with `token` arrives in the inbox, or until `krepis_http_close` returns.
+   * Calls `krepis_http_lend`.
+   */
+  httpLend(
+    handle: number,
+    id: number,
+    data: Uint8Array<ArrayBuffer>,
+    token: number,
+  ): number;
   /**
    * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
    * Calls `krepis_http_poll`.
@@ -640,9 +663,7 @@ export function createBindings(
   fail: FailedCall,
 ): KernelBindings {
   return {
-    abiVersion(): number {
-      return raw.krepis_abi_version();
-    },
+    abiVersion: raw.krepis_abi_version,
     bufferAddr(handle: number): number {
       const r = raw.krepis_buffer_addr(handle);
       return r < 0 ? fail(-r, "krepis_buffer_addr") : r;
@@ -685,6 +706,15 @@ export function createBindings(
     httpLayout(handle: number, out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_http_layout(handle, out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_http_layout") : r;
+    },
+    httpLend(
+      handle: number,
+      id: number,
+      data: Uint8Array<ArrayBuffer>,
+      token: number,
+    ): number {
+      const r = raw.krepis_http_lend(handle, id, data, data.byteLength, token);
+      return r < 0 ? fail(-r, "krepis_http_lend") : r;
     },
     httpPoll(handle: number): number {
       const r = raw.krepis_http_poll(handle);

@@ -2,7 +2,7 @@
  * Runs the todo API on the Krepis kernel. `PORT` picks the port (default 8000), `HOSTNAME`
  * the interface (default 127.0.0.1). Todos are kept in the embedded KV store at
  * `TODO_KV` (default `.krepis/todo-kv`); `TODO_KV=memory` keeps them in memory instead.
- * Ctrl-C shuts it down gracefully.
+ * Ctrl-C stops accepting, lets requests finish, then closes the app's adapters and the store.
  *
  * @module
  */
@@ -25,5 +25,6 @@ const server = await app.serve({
   signal: stop.signal,
 });
 await server.finished;
+await app.close();
 kv?.close();
 Deno.exit(0);

@@ -89,6 +89,24 @@ fn krepis_http_stage(handle: f64, id: f64, data: *const u8, len: f64) -> Result<
     Ok(data.len() as f64)
 }
 
+/// Lends `data` (TypeScript memory, not copied) as the body of the response about to be
+/// submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
+/// notice with `token` arrives in the inbox, or until `krepis_http_close` returns.
+#[export]
+fn krepis_http_lend(handle: f64, id: f64, data: *const u8, len: f64, token: f64) -> Result<f64> {
+    let len = len_arg(len, "length")?;
+    let server = server(handle)?;
+    unsafe {
+        server.bridge().lend_body(
+            int_arg(id, "request id")?,
+            data,
+            len,
+            int_arg(token, "token")?,
+        )
+    }?;
+    Ok(len as f64)
+}
+
 /// Sends a chunk of a streamed response (waiting while the client is slow); an empty
 /// chunk ends the body.
 #[export(nonblocking)]
@@ -121,12 +139,11 @@ fn krepis_http_shutdown(handle: f64) -> Result<f64> {
     Ok(0.0)
 }
 
-/// Stops the server at once and releases its handle. TypeScript detaches every view of
-/// its memory first.
+/// Stops the server at once and releases its handle; returns once no connection is left,
+/// so memory TypeScript lent may be let go. TypeScript detaches its views of kernel memory
+/// first.
 #[export]
 fn krepis_http_close(handle: f64) -> Result<f64> {
-    let server = SERVERS.remove(handle_arg(handle)?)?;
-    server.shutdown();
-    server.bridge().close();
+    SERVERS.remove(handle_arg(handle)?)?.stop();
     Ok(0.0)
 }

@@ -105,7 +105,9 @@ pub struct Submitted {
 pub struct Bridge {
     inner: Mutex<Inner>,
     work: Condvar,
+    bell: Notify,
     space: Notify,
+    returned: Arc<Mutex<Vec<u64>>>,
     inboxes: [SharedBuffer; 2],
     outbox: SharedBuffer,
     /// Counters.
@@ -125,7 +127,9 @@ impl Bridge {
                 closed: false,
             }),
             work: Condvar::new(),
+            bell: Notify::new(),
             space: Notify::new(),
+            returned: Arc::new(Mutex::new(Vec::new())),
             inboxes: [
                 SharedBuffer::new(inbox_size)?,
                 SharedBuffer::new(inbox_size)?,
@@ -202,7 +206,7 @@ impl Bridge {
                     buffer.write(inner.fill_len, &record)?;
                     inner.fill_len += record.len();
                     drop(inner);
-                    self.work.notify_one();
+                    self.bell.notify_one();
                     self.stats.requests.fetch_add(1, Ordering::Relaxed);
                     return Ok(Submitted { id, reply });
                 }
@@ -211,17 +215,36 @@ impl Bridge {
         }
     }
 
+    /// Wakes a parked [`Bridge::wait`] whenever records arrive, but only after the runtime
+    /// has run every other ready task: all requests that arrived together are then in the
+    /// inbox, and TypeScript wakes once for the batch instead of once per request. Runs for
+    /// the life of the server.
+    pub async fn doorbell(&self) {
+        loop {
+            self.bell.notified().await;
+            tokio::task::yield_now().await;
+            self.work.notify_one();
+        }
+    }
+
     /// Hands the filled inbox to TypeScript: returns `len | index << 32`, or 0 when no
     /// record is waiting. The previously returned inbox becomes the kernel's to fill.
     pub fn poll(&self) -> u64 {
         let mut inner = self.inner.lock();
-        if !inner.aborts.is_empty() {
+        let mut returned = std::mem::take(&mut *self.returned.lock());
+        if !inner.aborts.is_empty() || !returned.is_empty() {
             let mut records = Vec::new();
-            let room = self.inboxes[inner.fill].len() - inner.fill_len;
-            let fit = (room / record::ABORT_LEN).min(inner.aborts.len());
-            for id in inner.aborts.drain(..fit) {
+            let room = (self.inboxes[inner.fill].len() - inner.fill_len) / record::ABORT_LEN;
+            let aborts = room.min(inner.aborts.len());
+            for id in inner.aborts.drain(..aborts) {
                 record::encode_abort(id, &mut records);
             }
+            let loans = (room - aborts).min(returned.len());
+            for token in returned.drain(..loans) {
+                record::encode_notice(record::KIND_RETURNED, token, &mut records);
+            }
+            // Whatever did not fit goes out with the next poll.
+            self.returned.lock().extend(returned);
             let at = inner.fill_len;
             // Cannot fail: `fit` was computed from the room left.
             let _ = self.inboxes[inner.fill].write(at, &records);
@@ -330,6 +353,27 @@ impl Bridge {
         let slot = Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
         slot.staged = Some(data);
         Ok(())
+    }
+
+    /// Makes `len` bytes of TypeScript memory at `ptr` the body of the response about to be
+    /// submitted for `id`, without copying them. When hyper is done with them, a
+    /// [`record::KIND_RETURNED`] notice with `token` tells TypeScript it may let them go.
+    ///
+    /// # Safety
+    ///
+    /// The bytes must stay valid and unchanged until that notice, or until the server's
+    /// runtime has stopped ([`super::Server::stop`]).
+    pub unsafe fn lend_body(&self, id: u64, ptr: *const u8, len: usize, token: u64) -> Result<()> {
+        if ptr.is_null() && len > 0 {
+            return Err(KernelError::invalid("null body with a length"));
+        }
+        let loan = Loan {
+            ptr,
+            len,
+            token,
+            returned: Arc::clone(&self.returned),
+        };
+        self.stage_body(id, Bytes::from_owner(loan))
     }
 
     /// Sends one chunk of a streamed response, waiting while the client is slow; an empty
@@ -454,6 +498,34 @@ impl Bridge {
     }
 }
 
+/// Response bytes owned by TypeScript, lent to hyper (see [`Bridge::lend_body`]).
+struct Loan {
+    ptr: *const u8,
+    len: usize,
+    token: u64,
+    returned: Arc<Mutex<Vec<u64>>>,
+}
+
+// SAFETY: the bytes are immutable and kept alive by TypeScript until the loan returns
+// (the contract of `lend_body`), so any thread may read them.
+unsafe impl Send for Loan {}
+
+impl AsRef<[u8]> for Loan {
+    fn as_ref(&self) -> &[u8] {
+        if self.len == 0 {
+            return &[];
+        }
+        // SAFETY: valid for `len` bytes per `lend_body`'s contract.
+        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
+    }
+}
+
+impl Drop for Loan {
+    fn drop(&mut self) {
+        self.returned.lock().push(self.token);
+    }
+}
+
 fn unknown(id: u64) -> KernelError {
     KernelError::NotFound(format!("request {id} is finished or unknown"))
 }
@@ -575,6 +647,34 @@ mod tests {
         b.respond(out.len()).unwrap();
         assert_eq!(sub.reply.try_recv().unwrap().status(), 500);
         assert!(b.respond(1 << 20).is_err());
+    }
+
+    #[test]
+    fn lent_bodies_are_returned_once_hyper_drops_them() {
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        b.poll();
+        let body = b"lent bytes".to_vec();
+        unsafe { b.lend_body(sub.id, body.as_ptr(), body.len(), 77) }.unwrap();
+        let mut out = Vec::new();
+        let mut rec = Vec::new();
+        encode_response(KIND_RESPOND, 200, sub.id, &[], b"", &mut rec);
+        rec[5] = record::FLAG_STAGED_BODY;
+        out.extend_from_slice(&rec);
+        outbox_write(&b, &out);
+        b.respond(out.len()).unwrap();
+        let response = sub.reply.try_recv().unwrap();
+        assert_eq!(b.poll(), 0, "still in use");
+        drop(response);
+        let polled = b.poll();
+        let (ptr, _) = b.inbox((polled >> 32) as usize).unwrap();
+        let batch = unsafe { std::slice::from_raw_parts(ptr, (polled & 0xffff_ffff) as usize) };
+        let notices = record::decode_requests(batch).unwrap();
+        assert_eq!(notices.len(), 1);
+        assert_eq!(
+            (notices[0].kind, notices[0].id),
+            (record::KIND_RETURNED, 77)
+        );
     }
 
     #[test]

@@ -46,6 +46,9 @@ use crate::{KernelError, Result};
 pub const KIND_REQUEST: u8 = 1;
 /// The request with this id was abandoned (client gone or deadline passed).
 pub const KIND_ABORT: u8 = 2;
+/// A response body TypeScript lent (see `Bridge::lend_body`) is no longer used; the id
+/// field holds the loan's token.
+pub const KIND_RETURNED: u8 = 3;
 /// A complete response; the body is inline or staged.
 pub const KIND_RESPOND: u8 = 1;
 /// A response head; the body follows through `write` calls.
@@ -157,11 +160,16 @@ pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
 
 /// Encodes an abort record for `id`, appending it to `out`.
 pub fn encode_abort(id: u64, out: &mut Vec<u8>) {
+    encode_notice(KIND_ABORT, id, out);
+}
+
+/// Encodes a 16-byte notice ([`KIND_ABORT`] or [`KIND_RETURNED`]) about `id`.
+pub fn encode_notice(kind: u8, id: u64, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + ABORT_LEN, 0);
     let rec = &mut out[start..];
     put_u32(rec, 0, ABORT_LEN as u32);
-    rec[4] = KIND_ABORT;
+    rec[4] = kind;
     put_f64(rec, 8, id as f64);
 }
 

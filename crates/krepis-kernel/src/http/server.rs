@@ -21,6 +21,8 @@ use crate::{KernelError, Result};
 /// Inbox size floor; records up to a whole request head must fit, so it grows with
 /// `max_header_size`.
 const MIN_INBOX: usize = 256 * 1024;
+/// Socket read buffer limit of HTTP/1 connections (hyper's default).
+const READ_BUFFER: usize = 8192 + 4096 * 100;
 /// Outbox size: the response records of one batch, inline bodies included.
 pub const OUTBOX_SIZE: usize = 1024 * 1024;
 
@@ -45,7 +47,7 @@ pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: watch::Sender<bool>,
-    runtime: Option<tokio::runtime::Runtime>,
+    runtime: parking_lot::Mutex<Option<tokio::runtime::Runtime>>,
 }
 
 impl Server {
@@ -85,6 +87,8 @@ impl Server {
             let _entered = runtime.enter();
             TcpListener::from_std(listener).map_err(|e| KernelError::io("listen", e))?
         };
+        let bell = Arc::clone(&shared);
+        runtime.spawn(async move { bell.bridge.doorbell().await });
         runtime.spawn(accept_loop(
             Arc::clone(&shared),
             listener,
@@ -96,7 +100,7 @@ impl Server {
             shared,
             addr,
             stop,
-            runtime: Some(runtime),
+            runtime: parking_lot::Mutex::new(Some(runtime)),
         })
     }
 
@@ -149,10 +153,22 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Stops at once and waits until the runtime has dropped every connection, so no
+    /// memory lent by TypeScript is read after this returns. Call it outside the runtime.
+    pub fn stop(&self) {
+        self.shutdown();
+        self.shared.bridge.close();
+        if let Some(runtime) = self.runtime.lock().take() {
+            runtime.shutdown_timeout(std::time::Duration::from_secs(10));
+        }
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         self.shared.bridge.close();
-        if let Some(runtime) = self.runtime.take() {
+        if let Some(runtime) = self.runtime.get_mut().take() {
             runtime.shutdown_background();
         }
     }
@@ -177,7 +193,9 @@ async fn accept_loop(
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
-        .max_buf_size(shared.config.max_header_size)
+        // hyper's one buffer limit also bounds body reads; keep it large for throughput and
+        // enforce the (smaller) head limit per request in `service`.
+        .max_buf_size(shared.config.max_header_size.max(READ_BUFFER))
         .timer(hyper_util::rt::TokioTimer::new());
     builder
         .http2()

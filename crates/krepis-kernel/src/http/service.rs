@@ -78,6 +78,9 @@ async fn process(
 ) -> Reply {
     let config = &shared.config;
     let (parts, incoming) = req.into_parts();
+    if head_size(&parts) > config.max_header_size {
+        return reject(shared, 431);
+    }
     let expected = incoming.size_hint().exact();
     if expected.is_some_and(|len| len > config.max_body_size) {
         return reject(shared, 413);
@@ -185,8 +188,8 @@ async fn process(
 fn reject(shared: &Shared, status: u16) -> Reply {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
     let mut response = status_response(status);
-    if status == 413 || status == 400 {
-        // The unread rest of the body makes the connection unusable.
+    if matches!(status, 400 | 413 | 431) {
+        // The unread rest of the request makes the connection unusable.
         response
             .headers_mut()
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
@@ -225,6 +228,19 @@ fn absolute_url(parts: &http::request::Parts, peer: &Peer) -> String {
     url.push_str(authority);
     url.push_str(path);
     url
+}
+
+/// Bytes of the request head as sent: request line and header lines.
+fn head_size(parts: &http::request::Parts) -> usize {
+    let uri = parts.uri.path_and_query().map_or(1, |p| p.as_str().len())
+        + parts.uri.authority().map_or(0, |a| a.as_str().len());
+    let line = parts.method.as_str().len() + uri + 12;
+    let fields: usize = parts
+        .headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    line + fields + 2
 }
 
 fn epoch_ms() -> f64 {

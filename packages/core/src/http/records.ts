@@ -9,6 +9,8 @@
 export const KIND_REQUEST = 1;
 /** The request was abandoned (client gone or deadline passed). */
 export const KIND_ABORT = 2;
+/** A lent response body is no longer used; the id field holds the loan's token. */
+export const KIND_RETURNED = 3;
 /** A complete response. */
 export const KIND_RESPOND = 1;
 /** A response head; the body streams. */
@@ -69,14 +71,14 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
 }
 
 /**
- * Calls `onRequest` for each request record and `onAbort` for each abort record in the
- * first `length` bytes of an inbox.
+ * Calls `onRequest` for each request record, `onAbort` for each abort notice and
+ * `onReturned` for each returned loan in the first `length` bytes of an inbox.
  *
  * @example
  * ```ts ignore
  * import { readRecords } from "./records.ts";
  * declare const view: DataView, bytes: Uint8Array, length: number;
- * readRecords(view, bytes, length, (r) => console.log(r.url), (id) => console.log(id));
+ * readRecords(view, bytes, length, (r) => console.log(r.url), console.log, console.log);
  * ```
  */
 export function readRecords(
@@ -85,6 +87,7 @@ export function readRecords(
   length: number,
   onRequest: (record: RequestRecord) => void,
   onAbort: (id: number) => void,
+  onReturned: (token: number) => void,
 ): void {
   let at = 0;
   while (at < length) {
@@ -93,8 +96,10 @@ export function readRecords(
       throw new Error(`corrupt request record at byte ${at}`);
     }
     const id = view.getFloat64(at + 8, true);
-    if (bytes[at + 4] === KIND_ABORT) onAbort(id);
-    else onRequest(readRequest(view, bytes, at, id));
+    const kind = bytes[at + 4];
+    if (kind === KIND_REQUEST) onRequest(readRequest(view, bytes, at, id));
+    else if (kind === KIND_ABORT) onAbort(id);
+    else if (kind === KIND_RETURNED) onReturned(id);
     at += len;
   }
 }

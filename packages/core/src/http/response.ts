@@ -19,15 +19,23 @@ type Internal = Record<symbol, unknown>;
 /** How a response body is to be read. */
 export type BodyKind =
   | { kind: "text"; text: string }
-  | { kind: "bytes" }
+  | { kind: "bytes"; bytes: Uint8Array<ArrayBuffer> | undefined }
   | { kind: "stream" };
 
-const BYTES: BodyKind = { kind: "bytes" };
+const READ_BYTES: BodyKind = { kind: "bytes", bytes: undefined };
+const NO_BYTES: BodyKind = { kind: "bytes", bytes: new Uint8Array(0) };
 const STREAM: BodyKind = { kind: "stream" };
+
+interface InnerBody {
+  streamOrStatic?: unknown;
+  source?: unknown;
+}
 
 /**
  * Classifies the body of `response` without touching its `body` getter (which would turn
- * a plain string or byte body into a stream).
+ * a plain string or byte body into a stream). A string or byte body known up front comes
+ * back with it (`text`, or `bytes` with `bytes` set); `bytes` without `bytes` means
+ * "read it with `response.bytes()`".
  *
  * @example
  * ```ts
@@ -37,22 +45,32 @@ const STREAM: BodyKind = { kind: "stream" };
  * ```
  */
 export function bodyKind(response: Response): BodyKind {
-  if (response.bodyUsed) return BYTES;
-  const lazy = LAZY_BODY === undefined
-    ? undefined
-    : (response as unknown as Internal)[LAZY_BODY];
+  if (response.bodyUsed) return READ_BYTES;
+  const internal = response as unknown as Internal;
+  const lazy = LAZY_BODY === undefined ? undefined : internal[LAZY_BODY];
   if (typeof lazy === "string") return { kind: "text", text: lazy };
   if (INNER !== undefined) {
-    const inner = (response as unknown as Internal)[INNER] as
-      | { body?: { streamOrStatic?: unknown } | null }
-      | undefined;
+    const inner = internal[INNER] as { body?: InnerBody | null } | undefined;
     if (inner !== undefined && "body" in inner) {
       const body = inner.body;
-      if (body === null || body === undefined) return BYTES;
-      return body.streamOrStatic instanceof ReadableStream ? STREAM : BYTES;
+      if (body === null || body === undefined) {
+        return lazy === null || lazy === undefined ? NO_BYTES : READ_BYTES;
+      }
+      if (body.streamOrStatic instanceof ReadableStream) return STREAM;
+      // A static body's source is the copy Deno made when the Response was built.
+      if (typeof body.source === "string") {
+        return { kind: "text", text: body.source };
+      }
+      if (body.source instanceof Uint8Array) {
+        return {
+          kind: "bytes",
+          bytes: body.source as Uint8Array<ArrayBuffer>,
+        };
+      }
+      return READ_BYTES;
     }
   }
-  return response.body === null ? BYTES : STREAM;
+  return response.body === null ? READ_BYTES : STREAM;
 }
 
 /**

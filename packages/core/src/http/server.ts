@@ -40,7 +40,7 @@ import type {
   ServerStats,
 } from "./types.ts";
 
-/** Bodies at least this large skip the outbox and are staged (one copy, no batching). */
+/** Bodies at least this large skip the outbox and are lent to the kernel (no copy). */
 const STAGE_THRESHOLD = 64 * 1024;
 /** How long one `wait` parks before the loop checks in again. */
 const WAIT_MS = 60_000;
@@ -117,6 +117,9 @@ export class KernelServer implements HttpServer {
   #outLen = 0;
   #flushQueued = false;
   #pending = new Map<number, Pending>();
+  /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
+  #lent = new Map<number, Uint8Array>();
+  #loans = 0;
   #shuttingDown = false;
   #closed = false;
 
@@ -205,6 +208,7 @@ export class KernelServer implements HttpServer {
             polled % TWO_32,
             this.#onRequest,
             this.#onAbort,
+            this.#onReturned,
           );
         }
         this.#flush();
@@ -270,6 +274,10 @@ export class KernelServer implements HttpServer {
     this.#write(KIND_RELEASE, 0, 200, id, [], null);
   };
 
+  #onReturned = (token: number): void => {
+    this.#lent.delete(token);
+  };
+
   #fail(pending: Pending, error: unknown): void {
     if (pending.done) return;
     let response: Response | Promise<Response>;
@@ -317,7 +325,9 @@ export class KernelServer implements HttpServer {
       return;
     }
     if (body.kind === "text") this.#send(pending, status, headers, body.text);
-    else if (body.kind === "bytes") {
+    else if (body.kind === "bytes" && body.bytes !== undefined) {
+      this.#send(pending, status, headers, body.bytes);
+    } else if (body.kind === "bytes") {
       response.bytes().then(
         (bytes) => this.#send(pending, status, headers, bytes),
         (error) =>
@@ -337,10 +347,14 @@ export class KernelServer implements HttpServer {
     if (pending.done || this.#closed) return;
     let flags = 0;
     if (body !== null && body.length >= STAGE_THRESHOLD) {
+      // Large bodies are lent, not copied: the kernel writes them to the socket from this
+      // very memory and returns the loan when done. (A large string costs its encoding.)
       const bytes = typeof body === "string"
         ? new TextEncoder().encode(body)
         : body;
-      this.#kernel.httpStage(this.#handle, pending.id, bytes);
+      const token = ++this.#loans;
+      this.#lent.set(token, bytes);
+      this.#kernel.httpLend(this.#handle, pending.id, bytes, token);
       flags = FLAG_STAGED_BODY;
       body = null;
     }
@@ -481,7 +495,9 @@ export class KernelServer implements HttpServer {
     for (const region of [...this.#inboxes, this.#outbox]) {
       region.buffer.transfer(0);
     }
+    // Returns once the kernel's runtime has stopped: nothing reads lent bodies any more.
     this.#kernel.httpClose(this.#handle);
+    this.#lent.clear();
   }
 }
 

@@ -210,6 +210,22 @@ Deno.test("large bodies stream both ways", async () => {
   assert.equal(server.stats().requestsInFlight, 0);
 });
 
+Deno.test("large byte and string bodies are lent to the kernel intact", async () => {
+  const bytes = new Uint8Array(1 << 20).map((_, i) => (i * 7) & 0xff);
+  const text = "ü".repeat(100_000);
+  await using server = await listen((req) =>
+    req.url.endsWith("/bytes") ? new Response(bytes) : new Response(text)
+  );
+  for (let i = 0; i < 3; i++) {
+    const [a, b] = await Promise.all([
+      fetch(`${base(server)}/bytes`).then((r) => r.bytes()),
+      fetch(`${base(server)}/text`).then((r) => r.text()),
+    ]);
+    assert.deepEqual(a, bytes);
+    assert.equal(b, text);
+  }
+});
+
 Deno.test("HTTP/2 with prior knowledge (h2c) and over TLS with ALPN", async () => {
   await using server = await listen((req) =>
     new Response(`h2 ${new URL(req.url).pathname}`)
