@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createContext } from "../context/context.ts";
 import { KrepisError } from "../errors.ts";
+import { loadKernel } from "../native/loader.ts";
 import { Fs, type Journal, openJournal } from "./journal.ts";
 
 async function tempJournal() {
@@ -189,4 +190,44 @@ Deno.test("the Fs capability carries a journal through the context", async () =>
   const fs: Journal = ctx.use(Fs);
   await fs.transaction("via ctx", (tx) => tx.writeFile("ctx.txt", "hello"));
   assert.equal(await fs.readTextFile("ctx.txt"), "hello");
+});
+
+Deno.test("undo and redo refuse a bad number of steps, in TS and in the kernel", async () => {
+  await using t = await tempJournal();
+  await t.journal.transaction("one", (tx) => tx.writeFile("a.txt", "a"));
+  for (const bad of [-1, 0, 1.5, NaN, Infinity]) {
+    await assert.rejects(
+      t.journal.undo(bad),
+      (e) =>
+        e instanceof KrepisError && e.code === "INVALID_ARGUMENT" &&
+        /steps/.test(e.message),
+      String(bad),
+    );
+    await assert.rejects(
+      t.journal.redo(bad),
+      isCode("INVALID_ARGUMENT"),
+      String(bad),
+    );
+  }
+  // The kernel checks too, for callers of the raw bindings.
+  const { bindings } = await loadKernel();
+  const handle = await bindings.journalOpen(
+    new TextEncoder().encode(t.root),
+    0,
+    1000,
+  );
+  try {
+    for (const bad of [-1, 1.5, NaN]) {
+      await assert.rejects(
+        bindings.journalUndo(handle, bad, 0),
+        (e) =>
+          e instanceof KrepisError && e.code === "INVALID_ARGUMENT" &&
+          /steps/.test(e.message),
+        String(bad),
+      );
+    }
+  } finally {
+    bindings.journalClose(handle);
+  }
+  assert.equal(await read(t.root, "a.txt"), "a", "nothing was undone");
 });

@@ -13,6 +13,7 @@ import type { KernelBindings } from "@krepis/bindings";
 import { loadKernel } from "../native/loader.ts";
 import { decodeKey, encodeKey, type KvKey, withSuffix } from "./kv_key.ts";
 import { decodeValue, encodeValue } from "./kv_value.ts";
+import { OwnedHandle } from "./handle.ts";
 
 /**
  * A stored entry.
@@ -331,21 +332,22 @@ function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
  */
 export class Kv implements Disposable {
   #b: KernelBindings;
-  #handle: number | undefined;
+  #handle: OwnedHandle;
   #out = new Uint8Array(64 * 1024 + 64);
   #outView = new DataView(this.#out.buffer);
 
   /** Use {@linkcode openKv}. */
   constructor(bindings: KernelBindings, handle: number) {
     this.#b = bindings;
-    this.#handle = handle;
+    this.#handle = new OwnedHandle(
+      handle,
+      "KV store",
+      (h) => bindings.kvClose(h),
+    );
   }
 
   #h(): number {
-    if (this.#handle === undefined) {
-      throw new TypeError("the KV store is closed");
-    }
-    return this.#handle;
+    return this.#handle.get();
   }
 
   #read<T>(key: KvKey): KvEntryMaybe<T> {
@@ -518,10 +520,7 @@ export class Kv implements Disposable {
 
   /** Makes every write so far durable and releases the store. */
   close(): void {
-    if (this.#handle === undefined) return;
-    const handle = this.#handle;
-    this.#handle = undefined;
-    this.#b.kvClose(handle);
+    this.#handle.release();
   }
 
   /** Same as {@linkcode Kv.close}, for `using`. */
