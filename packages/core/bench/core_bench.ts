@@ -14,6 +14,7 @@ import {
   createContext,
   defineCommand,
   definePort,
+  type KrepisContext,
   type LogSink,
   ok,
   provide,
@@ -53,18 +54,20 @@ Deno.bench(
 
 // --- DI ----------------------------------------------------------------------------------
 interface Store {
-  get(k: string): number | undefined;
-  set(k: string, v: number): void;
+  get(ctx: KrepisContext, k: string): number | undefined;
+  set(ctx: KrepisContext, k: string, v: number): void;
 }
 const StorePort = definePort<Store>("store", { writes: ["set"] });
-const UowPort = definePort<{ n: number }>("uow", { writes: [] });
+const UowPort = definePort<{ commit(ctx: KrepisContext): void }>("uow", {
+  writes: ["commit"],
+});
 const store = new Map<string, number>();
 const container = new Container([
   provide(StorePort, {
-    get: (k) => store.get(k),
-    set: (k, v) => void store.set(k, v),
+    get: (_ctx, k) => store.get(k),
+    set: (_ctx, k, v) => void store.set(k, v),
   }),
-  provide(UowPort, () => ({ n: 1 }), { lifetime: "scoped" }),
+  provide(UowPort, () => ({ commit() {} }), { lifetime: "scoped" }),
 ], root);
 container.get(StorePort);
 Deno.bench("di: resolve singleton", { group: "di" }, () => {
@@ -84,8 +87,8 @@ const put = defineCommand({
   name: "put",
   input: Input,
   deps: { store: StorePort },
-  handle(_ctx, input, deps) {
-    deps.store.set(input.key, input.value);
+  handle(ctx, input, deps) {
+    deps.store.set(ctx, input.key, input.value);
     return ok({ stored: input.key });
   },
 });
@@ -94,8 +97,8 @@ const appFor = (log: LogSink) =>
     log,
     adapters: [
       provide(StorePort, {
-        get: (k) => store.get(k),
-        set: (k, v) => void store.set(k, v),
+        get: (_ctx, k) => store.get(k),
+        set: (_ctx, k, v) => void store.set(k, v),
       }),
     ],
     commands: [put],

@@ -20,10 +20,14 @@ export interface TodoRepository {
   remove(ctx: KrepisContext, id: string): Promise<boolean>;
 }
 
-/** The todo repository port. */
-export const TodoRepositoryPort = definePort<TodoRepository>("todos", {
-  writes: ["save", "remove"],
-});
+/**
+ * The todo repository port. Its write methods are named in the type too, so a query that
+ * tried to call `save` or `remove` would not compile (and would throw at run time).
+ */
+export const TodoRepositoryPort = definePort<TodoRepository, "save" | "remove">(
+  "todos",
+  { writes: ["save", "remove"] },
+);
 
 /** Reads the time. */
 export interface Clock {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { z } from "zod";
 import { defineCapability } from "../context/capability.ts";
+import { createContext, type KrepisContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
 import { defineCommand, defineQuery } from "../cqs/handler.ts";
 import { definePort } from "../di/port.ts";
@@ -12,8 +13,8 @@ import { route } from "../router/route.ts";
 import { createApp } from "./create_app.ts";
 
 interface Notes {
-  list(): string[];
-  add(note: string): void;
+  list(ctx: KrepisContext): string[];
+  add(ctx: KrepisContext, note: string): void;
 }
 const NotesPort = definePort<Notes>("notes", { writes: ["add"] });
 const UowPort = definePort<{ id: number; disposed: boolean }>("uow", {
@@ -22,37 +23,37 @@ const UowPort = definePort<{ id: number; disposed: boolean }>("uow", {
 
 function memoryNotes(): Notes {
   const notes: string[] = [];
-  return { list: () => [...notes], add: (n) => void notes.push(n) };
+  return { list: () => [...notes], add: (_ctx, n) => void notes.push(n) };
 }
 
 const addNote = defineCommand({
   name: "addNote",
   input: z.object({ note: z.string().min(1) }),
   deps: { notes: NotesPort },
-  handle(_ctx, input, { notes }) {
-    notes.add(input.note);
+  handle(ctx, input, { notes }) {
+    notes.add(ctx, input.note);
     return ok({ added: input.note });
   },
 });
 const listNotes = defineQuery({
   name: "listNotes",
   deps: { notes: NotesPort },
-  handle: (_ctx, _input, { notes }) => ok(notes.list()),
+  handle: (ctx, _input, { notes }) => ok(notes.list(ctx)),
 });
 const sneakyQuery = defineQuery({
   name: "sneakyQuery",
   deps: { notes: NotesPort },
-  handle(_ctx, _input, { notes }) {
-    notes.add("written by a query");
+  handle(ctx, _input, { notes }) {
+    notes.add(ctx, "written by a query");
     return ok("unreachable");
   },
 });
 const catchingQuery = defineQuery({
   name: "catchingQuery",
   deps: { notes: NotesPort },
-  handle(_ctx, _input, { notes }) {
+  handle(ctx, _input, { notes }) {
     try {
-      notes.add("x");
+      notes.add(ctx, "x");
       return ok("not raised");
     } catch (e) {
       return ok(e instanceof CqsViolationError ? e.message : "other");
@@ -83,7 +84,7 @@ Deno.test("a query calling a write method raises a CQS violation naming query an
     r.error.message,
     /query "sneakyQuery" called write method "add"/,
   );
-  assert.deepEqual(notes.list(), [], "nothing was written");
+  assert.deepEqual(notes.list(ctx), [], "nothing was written");
   // Commands get the real adapter and may write; queries read through the view.
   assert.ok((await app.execute(ctx, addNote, { note: "hi" })).ok);
   assert.deepEqual(await app.execute(ctx, listNotes, undefined), {
@@ -165,11 +166,13 @@ Deno.test("scoped adapters live for one operation and are disposed after it", as
 
 Deno.test("closing the app disposes its factory-built singletons", async () => {
   let closed = 0;
-  const Db = definePort<{ ping(): string }>("db", { writes: [] });
+  const Db = definePort<{ ping(ctx: KrepisContext): string }>("db", {
+    writes: [],
+  });
   const ping = defineQuery({
     name: "ping",
     deps: { db: Db },
-    handle: (_ctx, _i, { db }) => ok(db.ping()),
+    handle: (ctx, _i, { db }) => ok(db.ping(ctx)),
   });
   {
     await using app = createApp({
@@ -338,7 +341,11 @@ Deno.test("fetch answers bad requests with clear errors", async () => {
   assert.equal(put.headers.get("allow"), "POST, GET, HEAD");
   const invalid = await app.fetch(post("/notes", '{"note":""}'));
   assert.deepEqual((await invalid.json()).error.details.issues[0].path, "note");
-  assert.deepEqual(notes.list(), [], "rejected requests wrote nothing");
+  assert.deepEqual(
+    notes.list(createContext()),
+    [],
+    "rejected requests wrote nothing",
+  );
 });
 
 Deno.test("GET /openapi.json serves the generated document", async () => {

@@ -71,7 +71,8 @@ export function requestContext(
       parentSpanId: kernel.parentSpanId,
       tenantId,
       deadline: kernel.deadline,
-      signal: kernel.signal,
+      // Lazy: the kernel makes a request's AbortController only when someone asks.
+      signal: () => kernel.signal,
       log: options.log,
     });
   }
@@ -83,7 +84,10 @@ export function requestContext(
     parentSpanId: parent?.parentSpanId,
     tenantId,
     deadline: Date.now() + options.requestTimeoutMs,
-    signal: req.signal,
+    // Lazy: touching req.signal under Deno.serve's default ("legacy abort") makes Deno
+    // abort it with a new DOMException after every response, which doubles the CPU cost
+    // of a small request. Only work that reads ctx.signal pays for it.
+    signal: () => req.signal,
     log: options.log,
   });
 }

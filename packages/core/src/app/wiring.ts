@@ -18,9 +18,14 @@ import type { Route } from "../router/route.ts";
  *
  * @example
  * ```ts
- * import { createApp, defineQuery, definePort, ok, WiringError } from "@krepis/core";
- * const Repo = definePort<{ all(): string[] }>("repo", { writes: [] });
- * const list = defineQuery({ name: "list", deps: { repo: Repo }, handle: () => ok([]) });
+ * import { createApp, defineQuery, definePort, type KrepisContext, ok, WiringError } from "@krepis/core";
+ * interface Repo { all(ctx: KrepisContext): Promise<string[]> }
+ * const RepoPort = definePort<Repo>("repo", { writes: [] });
+ * const list = defineQuery({
+ *   name: "list",
+ *   deps: { repo: RepoPort },
+ *   handle: async (ctx, _input, { repo }) => ok(await repo.all(ctx)),
+ * });
  * try {
  *   createApp({ queries: [list] });
  * } catch (e) {
@@ -273,9 +278,14 @@ function checkRoutes(
  *
  * @example
  * ```ts
- * import { checkWiring, defineQuery, definePort, ok, WiringError } from "@krepis/core";
- * const Repo = definePort<{ all(): string[] }>("repo", { writes: [] });
- * const list = defineQuery({ name: "list", deps: { repo: Repo }, handle: () => ok([]) });
+ * import { checkWiring, defineQuery, definePort, type KrepisContext, ok, WiringError } from "@krepis/core";
+ * interface Repo { all(ctx: KrepisContext): Promise<string[]> }
+ * const RepoPort = definePort<Repo>("repo", { writes: [] });
+ * const list = defineQuery({
+ *   name: "list",
+ *   deps: { repo: RepoPort },
+ *   handle: async (ctx, _input, { repo }) => ok(await repo.all(ctx)),
+ * });
  * try {
  *   checkWiring({ adapters: [], commands: [], queries: [list], routes: [], behaviors: [] });
  * } catch (e) {

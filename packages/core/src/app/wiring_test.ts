@@ -7,15 +7,18 @@ import { errors } from "../pipeline/errors.ts";
 import { ok } from "../result/result.ts";
 import { route } from "../router/route.ts";
 import { createApp } from "./create_app.ts";
+import type { KrepisContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
 import { WiringError } from "./wiring.ts";
 
 interface Repo {
-  all(): string[];
-  add(s: string): void;
+  all(ctx: KrepisContext): string[];
+  add(ctx: KrepisContext, s: string): void;
 }
 const RepoPort = definePort<Repo>("repo", { writes: ["add"] });
-const ClockPort = definePort<{ now(): number }>("clock", { writes: [] });
+const ClockPort = definePort<{ now(ctx: KrepisContext): number }>("clock", {
+  writes: [],
+});
 const UowPort = definePort<{ id: number }>("uow", { writes: [] });
 const A = definePort<{ a: 1 }>("A", { writes: [] });
 const B = definePort<{ b: 1 }>("B", { writes: [] });
@@ -23,14 +26,14 @@ const B = definePort<{ b: 1 }>("B", { writes: [] });
 const list = defineQuery({
   name: "list",
   deps: { repo: RepoPort, clock: ClockPort },
-  handle: (_ctx, _i, { repo }) => ok(repo.all()),
+  handle: (ctx, _i, { repo }) => ok(repo.all(ctx)),
 });
 const add = defineCommand({
   name: "add",
   input: z.object({ s: z.string() }),
   deps: { repo: RepoPort, typo: undefined as unknown as typeof RepoPort },
   skip: ["authz"],
-  handle: (_ctx, input, { repo }) => ok(repo.add(input.s)),
+  handle: (ctx, input, { repo }) => ok(repo.add(ctx, input.s)),
 });
 const dupName = defineQuery({ name: "list", handle: () => ok(1) });
 const orphan = defineQuery({ name: "orphan", handle: () => ok(1) });

@@ -10,11 +10,11 @@
  *
  * @example
  * ```ts
- * import { type Capability, createContext, defineCapability } from "@krepis/core";
- * interface Fs { read(path: string): Promise<string> }
+ * import { type Capability, createContext, defineCapability, type KrepisContext } from "@krepis/core";
+ * interface Fs { read(ctx: KrepisContext, path: string): Promise<string> }
  * const FsCap: Capability<Fs> = defineCapability<Fs>("fs");
  * const ctx = createContext().with(FsCap, { read: () => Promise.resolve("data") });
- * console.assert((await ctx.use(FsCap).read("a.txt")) === "data");
+ * console.assert((await ctx.use(FsCap).read(ctx, "a.txt")) === "data");
  * ```
  */
 export interface Capability<T> {

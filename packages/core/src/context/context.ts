@@ -41,8 +41,12 @@ export interface ContextInit {
   tenantId?: string;
   /** Absolute deadline in epoch milliseconds; `Infinity` (the default) means none. */
   deadline?: number;
-  /** Aborts when the operation is cancelled (client gone, timeout, shutdown). */
-  signal?: AbortSignal;
+  /**
+   * Aborts when the operation is cancelled (client gone, timeout, shutdown). A function is
+   * called on the first read of `ctx.signal` and must return the same signal every time:
+   * hosts whose signals are costly to create (Deno.serve's `req.signal`) pass one.
+   */
+  signal?: SignalSource;
   /** Name of the operation. */
   name?: string;
   /** Where the context's logger writes; JSON lines on stdout at `info` by default. */
@@ -63,11 +67,24 @@ export interface ContextInit {
 export interface ContextOverrides {
   /** A new absolute deadline in epoch milliseconds. */
   deadline?: number;
-  /** A new cancellation signal (it should follow the current one). */
-  signal?: AbortSignal;
+  /** A new cancellation signal (it should follow the current one), or a lazy source. */
+  signal?: SignalSource;
   /** A new tenant. */
   tenantId?: string;
 }
+
+/**
+ * A cancellation signal, or a function returning it on first use (always the same one).
+ *
+ * @example
+ * ```ts
+ * import { createContext, type SignalSource } from "@krepis/core";
+ * const req = new Request("http://x/");
+ * const source: SignalSource = () => req.signal; // not touched until someone reads ctx.signal
+ * console.assert(createContext({ signal: source }).signal === req.signal);
+ * ```
+ */
+export type SignalSource = AbortSignal | (() => AbortSignal);
 
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 const STDOUT_SINK: LogSink = jsonLinesSink("info");
@@ -94,8 +111,6 @@ export class KrepisContext {
   readonly tenantId: string | undefined;
   /** Absolute deadline in epoch milliseconds (`Infinity` when there is none). */
   readonly deadline: number;
-  /** Aborts when the operation should stop. Long-running work must watch it. */
-  readonly signal: AbortSignal;
   /** Name of the operation this context belongs to, if any. */
   readonly name: string | undefined;
   #requestId: string | undefined;
@@ -104,6 +119,7 @@ export class KrepisContext {
   #sink: LogSink;
   #caps: CapabilityLink | undefined;
   #log: Logger | undefined;
+  #signal: SignalSource;
 
   /** Use {@linkcode createContext}; this constructor is positional for speed. */
   constructor(
@@ -113,7 +129,7 @@ export class KrepisContext {
     parentSpanId: string | undefined,
     tenantId: string | undefined,
     deadline: number,
-    signal: AbortSignal,
+    signal: SignalSource,
     name: string | undefined,
     sink: LogSink,
     caps: CapabilityLink | undefined,
@@ -124,7 +140,7 @@ export class KrepisContext {
     this.parentSpanId = parentSpanId;
     this.tenantId = tenantId;
     this.deadline = deadline;
-    this.signal = signal;
+    this.#signal = signal;
     this.name = name;
     this.#sink = sink;
     this.#caps = caps;
@@ -144,6 +160,15 @@ export class KrepisContext {
   /** W3C span id of this operation. */
   get spanId(): string {
     return this.#spanId ??= newSpanId();
+  }
+
+  /**
+   * Aborts when the operation should stop. Long-running work must watch it. Made on first
+   * read when the context was given a lazy source.
+   */
+  get signal(): AbortSignal {
+    const s = this.#signal;
+    return typeof s === "function" ? (this.#signal = s()) : s;
   }
 
   /** A JSON-lines logger whose records carry this context's ids. */
@@ -173,7 +198,7 @@ export class KrepisContext {
       this.spanId,
       this.tenantId,
       this.deadline,
-      this.signal,
+      this.#signal,
       name,
       this.#sink,
       this.#caps,
@@ -190,7 +215,7 @@ export class KrepisContext {
       this.parentSpanId,
       overrides.tenantId ?? this.tenantId,
       overrides.deadline ?? this.deadline,
-      overrides.signal ?? this.signal,
+      overrides.signal ?? this.#signal,
       this.name,
       this.#sink,
       this.#caps,
@@ -206,7 +231,7 @@ export class KrepisContext {
       this.parentSpanId,
       this.tenantId,
       this.deadline,
-      this.signal,
+      this.#signal,
       this.name,
       this.#sink,
       { key, value, next: this.#caps },

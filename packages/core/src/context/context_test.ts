@@ -70,6 +70,24 @@ Deno.test("copies made before ids were read share the same ids", () => {
   }
 });
 
+Deno.test("a lazy signal source is read once, on first use, and shared by copies", () => {
+  let reads = 0;
+  const ac = new AbortController();
+  const ctx = createContext({ signal: () => (reads++, ac.signal) });
+  const child = ctx.child("c");
+  const derived = ctx.derive({ deadline: 1 });
+  assert.equal(
+    reads,
+    0,
+    "creating and copying contexts does not read the source",
+  );
+  assert.equal(child.signal, ac.signal);
+  assert.equal(ctx.signal, ac.signal);
+  assert.equal(ctx.signal, ac.signal);
+  assert.equal(derived.signal, ac.signal);
+  assert.ok(reads <= 3, "each copy reads it at most once");
+});
+
 Deno.test("capabilities are typed, immutable and missing ones fail clearly", () => {
   const Fs = defineCapability<{ read(): string }>("fs");
   const Other = defineCapability<string>("fs"); // same name, different key

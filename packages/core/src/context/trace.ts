@@ -16,7 +16,18 @@ const HEX: string[] = Array.from(
   (_, i) => i.toString(16).padStart(2, "0"),
 );
 
-/** The parts of a W3C `traceparent` header. */
+/**
+ * The parts of a W3C `traceparent` header.
+ *
+ * @example
+ * ```ts
+ * import { parseTraceparent, type TraceParent } from "@krepis/core";
+ * const tp: TraceParent | undefined = parseTraceparent(
+ *   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+ * );
+ * console.assert(tp?.parentSpanId === "00f067aa0ba902b7" && tp.flags === 1);
+ * ```
+ */
 export interface TraceParent {
   /** 32 lower-case hex characters identifying the whole trace. */
   traceId: string;

@@ -4,6 +4,8 @@ import { type } from "arktype";
 import * as v from "valibot";
 import { z } from "zod";
 import { definePort } from "../di/port.ts";
+import { CqsViolationError, readOnlyView } from "../di/readonly.ts";
+import { createContext, type KrepisContext } from "../context/context.ts";
 import { ok } from "../result/result.ts";
 import { defineCommand, defineQuery } from "./handler.ts";
 import type { InputSchema } from "./schema.ts";
@@ -106,14 +108,16 @@ Deno.test("validateInput without a schema yields undefined input", async () => {
 });
 
 Deno.test("defineCommand/defineQuery set kind, defaults and keep the spec", () => {
-  const Repo = definePort<{ get(): number }>("repo", { writes: [] });
+  const Repo = definePort<{ get(ctx: KrepisContext): number }>("repo", {
+    writes: [],
+  });
   const c = defineCommand({
     name: "c",
     input: z.object({ n: z.number() }),
     deps: { repo: Repo },
     skip: ["auth"],
     timeoutMs: 5,
-    handle: (_ctx, input, { repo }) => ok(input.n + repo.get()),
+    handle: (ctx, input, { repo }) => ok(input.n + repo.get(ctx)),
   });
   assert.equal(c.kind, "command");
   assert.deepEqual(c.skip, ["auth"]);
@@ -128,4 +132,42 @@ Deno.test("defineCommand/defineQuery set kind, defaults and keep the spec", () =
     () => defineQuery({ name: "", handle: () => ok(1) }),
     /needs a name/,
   );
+});
+
+Deno.test("ports that name their writes in the type hide them from queries at compile time", () => {
+  interface Store {
+    get(ctx: KrepisContext): number;
+    set(ctx: KrepisContext, n: number): void;
+  }
+  const Typed = definePort<Store, "set">("store", { writes: ["set"] });
+  const Untyped = definePort<Store>("store", { writes: ["set"] });
+  // @ts-expect-error: only write methods of Store may be listed for a typed port
+  definePort<Store, "set">("store", { writes: ["get"] });
+  const show = defineQuery({
+    name: "show",
+    deps: { typed: Typed, untyped: Untyped },
+    handle(ctx, _input, { typed, untyped }) {
+      // @ts-expect-error: a query's view of a typed port has no write method
+      const write: unknown = typed.set;
+      // Without the type argument the method is visible and guarded at run time only.
+      untyped.set.bind(untyped);
+      return ok({ value: typed.get(ctx), hidden: write === undefined });
+    },
+  });
+  const change = defineCommand({
+    name: "change",
+    deps: { typed: Typed },
+    handle(ctx, _input, { typed }) {
+      typed.set(ctx, 2); // commands see the whole interface
+      return ok(undefined);
+    },
+  });
+  let n = 1;
+  const store: Store = { get: () => n, set: (_ctx, v) => void (n = v) };
+  const view = readOnlyView(store, Typed, "show");
+  // The run-time guard stays: the type only moves the error earlier.
+  assert.throws(() => view.set(createContext(), 3), CqsViolationError);
+  assert.equal(show.kind, "query");
+  assert.ok(change.handle(createContext(), undefined, { typed: store }));
+  assert.equal(n, 2);
 });

@@ -28,27 +28,48 @@ export type HandlerKind = "command" | "query";
  *
  * @example
  * ```ts
- * import { definePort, type DepsSpec } from "@krepis/core";
- * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * import { definePort, type DepsSpec, type KrepisContext } from "@krepis/core";
+ * const Clock = definePort<{ now(ctx: KrepisContext): number }>("clock", { writes: [] });
  * const deps: DepsSpec = { clock: Clock };
  * console.assert(deps.clock === Clock);
  * ```
  */
-export type DepsSpec = Record<string, Port<object>>;
+export type DepsSpec = Record<string, Port<object, string>>;
 
 /**
  * The adapter instances a handler receives for its {@linkcode DepsSpec}.
  *
  * @example
  * ```ts
- * import { definePort, type ResolvedDeps } from "@krepis/core";
- * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * import { createContext, definePort, type KrepisContext, type ResolvedDeps } from "@krepis/core";
+ * const Clock = definePort<{ now(ctx: KrepisContext): number }>("clock", { writes: [] });
  * const resolved: ResolvedDeps<{ clock: typeof Clock }> = { clock: { now: () => 0 } };
- * console.assert(resolved.clock.now() === 0);
+ * console.assert(resolved.clock.now(createContext()) === 0);
  * ```
  */
 export type ResolvedDeps<D extends DepsSpec> = {
-  [K in keyof D]: D[K] extends Port<infer T> ? T : never;
+  [K in keyof D]: D[K] extends Port<infer T, string> ? T : never;
+};
+
+/**
+ * What a query receives for its {@linkcode DepsSpec}: each port's interface without the
+ * write methods named in the port's type (`definePort<T, "save">`); ports that name them
+ * only at run time are passed whole and guarded by read-only views.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type KrepisContext, type QueryDeps } from "@krepis/core";
+ * interface Store { get(ctx: KrepisContext): number; set(ctx: KrepisContext, n: number): void }
+ * const StorePort = definePort<Store, "set">("store", { writes: ["set"] });
+ * const deps: QueryDeps<{ store: typeof StorePort }> = { store: { get: () => 1 } };
+ * // @ts-expect-error: a query's view of the port has no write method
+ * deps.store.set;
+ * ```
+ */
+export type QueryDeps<D extends DepsSpec> = {
+  [K in keyof D]: D[K] extends Port<infer T, infer W>
+    ? string extends W ? T : Omit<T, W>
+    : never;
 };
 
 /**
@@ -87,6 +108,7 @@ export interface HandlerSpec<
   S extends InputSchema | undefined,
   O,
   D extends DepsSpec,
+  R = ResolvedDeps<D>,
 > {
   /** Unique name; used in logs, errors, routes and as the OpenAPI operationId. */
   name: string;
@@ -106,7 +128,7 @@ export interface HandlerSpec<
   handle(
     ctx: KrepisContext,
     input: InputOf<S>,
-    deps: ResolvedDeps<D>,
+    deps: R,
   ): Result<O> | Promise<Result<O>>;
 }
 
@@ -124,7 +146,8 @@ export interface Handler<
   S extends InputSchema | undefined = InputSchema | undefined,
   O = unknown,
   D extends DepsSpec = DepsSpec,
-> extends Readonly<HandlerSpec<S, O, D>> {
+  R = ResolvedDeps<D>,
+> extends Readonly<HandlerSpec<S, O, D, R>> {
   /** `command` or `query`. */
   readonly kind: HandlerKind;
   /** The declared dependencies (empty when none). */
@@ -147,7 +170,7 @@ export interface Handler<
  * ```
  */
 // deno-lint-ignore no-explicit-any
-export type AnyHandler = Handler<any, any, any>;
+export type AnyHandler = Handler<any, any, any, any>;
 
 /**
  * The success type of a handler.
@@ -160,7 +183,8 @@ export type AnyHandler = Handler<any, any, any>;
  * console.assert(out.n === 3);
  * ```
  */
-export type OutputOf<H> = H extends Handler<infer _S, infer O, infer _D> ? O
+export type OutputOf<H> = H extends
+  Handler<infer _S, infer O, infer _D, infer _R> ? O
   : never;
 
 /**
@@ -179,14 +203,15 @@ export type OutputOf<H> = H extends Handler<infer _S, infer O, infer _D> ? O
  * console.assert(raw.limit === "10");
  * ```
  */
-export type RawInputOf<H> = H extends Handler<infer S, infer _O, infer _D>
+export type RawInputOf<H> = H extends
+  Handler<infer S, infer _O, infer _D, infer _R>
   ? S extends InputSchema ? SchemaInput<S> : undefined
   : never;
 
-function define<S extends InputSchema | undefined, O, D extends DepsSpec>(
+function define<S extends InputSchema | undefined, O, D extends DepsSpec, R>(
   kind: HandlerKind,
-  spec: HandlerSpec<S, O, D>,
-): Handler<S, O, D> {
+  spec: HandlerSpec<S, O, D, R>,
+): Handler<S, O, D, R> {
   if (!spec.name) throw new TypeError(`define${kind}: a ${kind} needs a name`);
   return Object.freeze({
     ...spec,
@@ -202,15 +227,15 @@ function define<S extends InputSchema | undefined, O, D extends DepsSpec>(
  * @example
  * ```ts
  * import { z } from "zod";
- * import { defineCommand, definePort, ok } from "@krepis/core";
- * interface Greetings { add(name: string): Promise<void> }
- * const GreetingsPort = definePort<Greetings>("greetings", { writes: ["add"] });
+ * import { defineCommand, definePort, type KrepisContext, ok } from "@krepis/core";
+ * interface Greetings { add(ctx: KrepisContext, name: string): Promise<void> }
+ * const GreetingsPort = definePort<Greetings, "add">("greetings", { writes: ["add"] });
  * export const greet = defineCommand({
  *   name: "greet",
  *   input: z.object({ name: z.string().min(1) }),
  *   deps: { greetings: GreetingsPort },
- *   async handle(_ctx, input, { greetings }) {
- *     await greetings.add(input.name);
+ *   async handle(ctx, input, { greetings }) {
+ *     await greetings.add(ctx, input.name);
  *     return ok({ message: `hello ${input.name}` });
  *   },
  * });
@@ -225,20 +250,24 @@ export function defineCommand<
 }
 
 /**
- * Defines a query: an operation that only reads. Its ports are read-only views at run time.
+ * Defines a query: an operation that only reads. Its ports are read-only views at run time,
+ * and ports that name their write methods in their type lose them in the query's types.
  *
  * @example
  * ```ts
  * import { z } from "zod";
- * import { defineQuery, definePort, ok } from "@krepis/core";
- * interface Greetings { count(): Promise<number>; add(name: string): Promise<void> }
- * const GreetingsPort = definePort<Greetings>("greetings", { writes: ["add"] });
+ * import { defineQuery, definePort, type KrepisContext, ok } from "@krepis/core";
+ * interface Greetings {
+ *   count(ctx: KrepisContext): Promise<number>;
+ *   add(ctx: KrepisContext, name: string): Promise<void>;
+ * }
+ * const GreetingsPort = definePort<Greetings, "add">("greetings", { writes: ["add"] });
  * export const countGreetings = defineQuery({
  *   name: "countGreetings",
  *   input: z.object({}),
- *   deps: { greetings: GreetingsPort },
- *   async handle(_ctx, _input, { greetings }) {
- *     return ok({ count: await greetings.count() });
+ *   deps: { greetings: GreetingsPort }, // seen without `add` here
+ *   async handle(ctx, _input, { greetings }) {
+ *     return ok({ count: await greetings.count(ctx) });
  *   },
  * });
  * ```
@@ -247,6 +276,6 @@ export function defineQuery<
   O,
   S extends InputSchema | undefined = undefined,
   D extends DepsSpec = Record<never, never>,
->(spec: HandlerSpec<S, O, D>): Handler<S, O, D> {
+>(spec: HandlerSpec<S, O, D, QueryDeps<D>>): Handler<S, O, D, QueryDeps<D>> {
   return define("query", spec);
 }

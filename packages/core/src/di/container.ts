@@ -26,8 +26,8 @@ const CREATING: unique symbol = Symbol("creating");
  *
  * @example
  * ```ts
- * import { Container, createContext, definePort, ResolutionError } from "@krepis/core";
- * const Missing = definePort<{ x: 1 }>("missing", { writes: [] });
+ * import { Container, createContext, definePort, type KrepisContext, ResolutionError } from "@krepis/core";
+ * const Missing = definePort<{ ping(ctx: KrepisContext): void }>("missing", { writes: [] });
  * try {
  *   new Container([], createContext()).get(Missing);
  * } catch (e) {
@@ -48,11 +48,11 @@ export class ResolutionError extends Error {
  *
  * @example
  * ```ts
- * import { Container, createContext, definePort, provide } from "@krepis/core";
- * interface Clock { now(): number }
+ * import { Container, createContext, definePort, type KrepisContext, provide } from "@krepis/core";
+ * interface Clock { now(ctx: KrepisContext): number }
  * const ClockPort = definePort<Clock>("clock", { writes: [] });
  * const c = new Container([provide(ClockPort, { now: () => 7 })], createContext());
- * console.assert(c.get(ClockPort).now() === 7);
+ * console.assert(c.get(ClockPort).now(createContext()) === 7);
  * ```
  */
 export class Container {
@@ -160,12 +160,16 @@ class SingletonResolver implements Resolver {
  *
  * @example
  * ```ts
- * import { Container, createContext, definePort, provide } from "@krepis/core";
- * const Uow = definePort<{ id: number }>("uow", { writes: [] });
+ * import { Container, createContext, definePort, type KrepisContext, provide } from "@krepis/core";
+ * interface UnitOfWork { id(ctx: KrepisContext): number }
+ * const Uow = definePort<UnitOfWork>("uow", { writes: [] });
  * let n = 0;
- * const c = new Container([provide(Uow, () => ({ id: ++n }), { lifetime: "scoped" })], createContext());
- * const scope = c.scope(createContext());
- * console.assert(scope.get(Uow) === scope.get(Uow) && c.scope(createContext()).get(Uow).id === 2);
+ * const c = new Container([
+ *   provide(Uow, () => { const id = ++n; return { id: () => id }; }, { lifetime: "scoped" }),
+ * ], createContext());
+ * const ctx = createContext();
+ * const scope = c.scope(ctx);
+ * console.assert(scope.get(Uow) === scope.get(Uow) && c.scope(ctx).get(Uow).id(ctx) === 2);
  * ```
  */
 export class Scope implements Resolver {

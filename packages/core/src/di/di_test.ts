@@ -1,26 +1,26 @@
 import assert from "node:assert/strict";
-import { createContext } from "../context/context.ts";
+import { createContext, type KrepisContext } from "../context/context.ts";
 import { Container, ResolutionError } from "./container.ts";
 import { definePort, isPort } from "./port.ts";
 import { provide } from "./provide.ts";
 import { CqsViolationError, readOnlyView } from "./readonly.ts";
 
 interface Clock {
-  now(): number;
+  now(ctx: KrepisContext): number;
 }
 interface Counter {
-  value(): number;
-  increment(): void;
+  value(ctx: KrepisContext): number;
+  increment(ctx: KrepisContext): void;
 }
 const ClockPort = definePort<Clock>("clock", { writes: [] });
 const CounterPort = definePort<Counter>("counter", { writes: ["increment"] });
 
 class MemoryCounter implements Counter {
   #n = 0;
-  value() {
+  value(_ctx: KrepisContext) {
     return this.#n;
   }
-  increment() {
+  increment(_ctx: KrepisContext) {
     this.#n++;
   }
 }
@@ -69,13 +69,14 @@ Deno.test("factories resolve their dependencies through the resolver", () => {
   const c = new Container([
     provide(ClockPort, { now: () => 42 }),
     provide(CounterPort, (r) => {
-      const start = r.get(ClockPort).now();
+      const start = r.get(ClockPort).now(r.ctx);
       const counter = new MemoryCounter();
-      for (let i = 0; i < start; i++) counter.increment();
+      for (let i = 0; i < start; i++) counter.increment(r.ctx);
       return counter;
     }, { lifetime: "scoped", deps: [ClockPort] }),
   ], createContext());
-  assert.equal(c.scope(createContext()).get(CounterPort).value(), 42);
+  const ctx = createContext();
+  assert.equal(c.scope(ctx).get(CounterPort).value(ctx), 42);
 });
 
 Deno.test("resolution errors are clear: missing adapter, captive scope, cycle", () => {
@@ -122,7 +123,7 @@ Deno.test("a failing factory is retried on the next resolve", () => {
     }),
   ], createContext());
   assert.throws(() => c.get(ClockPort), /not yet/);
-  assert.equal(c.get(ClockPort).now(), 5);
+  assert.equal(c.get(ClockPort).now(createContext()), 5);
 });
 
 Deno.test("disposing a scope disposes its scoped instances, newest first", async () => {
@@ -198,13 +199,14 @@ Deno.test("a failing disposal does not stop the others and is reported", async (
 });
 
 Deno.test("read-only views allow reads, block writes and assignments, keep #private state", () => {
+  const ctx = createContext();
   const counter = new MemoryCounter();
-  counter.increment();
+  counter.increment(ctx);
   const view = readOnlyView(counter, CounterPort, "showCount");
-  assert.equal(view.value(), 1);
+  assert.equal(view.value(ctx), 1);
   assert.equal(view.value, view.value, "bound methods are cached");
   assert.throws(
-    () => view.increment(),
+    () => view.increment(ctx),
     (e) =>
       e instanceof CqsViolationError && e.query === "showCount" &&
       e.method === "increment" && e.port === "counter" &&
@@ -218,5 +220,5 @@ Deno.test("read-only views allow reads, block writes and assignments, keep #priv
   assert.throws(() => {
     delete (view as unknown as Record<string, unknown>).value;
   }, CqsViolationError);
-  assert.equal(counter.value(), 1, "nothing was written");
+  assert.equal(counter.value(ctx), 1, "nothing was written");
 });

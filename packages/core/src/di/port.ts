@@ -1,6 +1,8 @@
 /**
  * Ports: named, typed interfaces the application depends on. A port declares which of its
- * methods change state, so queries can be given read-only views (CQS at run time).
+ * methods change state, so queries can be given read-only views (CQS at run time) — and,
+ * when the write methods are also named in the type, queries cannot even call them (CQS at
+ * compile time).
  *
  * @module
  */
@@ -10,13 +12,13 @@
  *
  * @example
  * ```ts
- * import { definePort, type Port } from "@krepis/core";
- * interface Mailer { send(to: string, body: string): Promise<void> }
+ * import { definePort, type KrepisContext, type Port } from "@krepis/core";
+ * interface Mailer { send(ctx: KrepisContext, to: string, body: string): Promise<void> }
  * const MailerPort: Port<Mailer> = definePort<Mailer>("mailer", { writes: ["send"] });
  * console.assert(MailerPort.name === "mailer");
  * ```
  */
-export interface Port<T extends object = object> {
+export interface Port<T extends object = object, W extends string = string> {
   /** Discriminant used to recognise ports in wiring checks. */
   readonly kind: "port";
   /** Name used in error messages and logs. */
@@ -25,6 +27,11 @@ export interface Port<T extends object = object> {
   readonly writes: ReadonlySet<string>;
   /** Carries the interface type; never set at run time. */
   readonly __type?: T;
+  /**
+   * Carries the write methods' names when they were given as a type argument (`string`
+   * when they were not); never set at run time.
+   */
+  readonly __writes?: W;
 }
 
 /**
@@ -32,35 +39,48 @@ export interface Port<T extends object = object> {
  *
  * @example
  * ```ts
- * import { definePort, type PortOptions } from "@krepis/core";
- * interface Cache { get(k: string): string | undefined; set(k: string, v: string): void }
+ * import { definePort, type KrepisContext, type PortOptions } from "@krepis/core";
+ * interface Cache {
+ *   get(ctx: KrepisContext, k: string): string | undefined;
+ *   set(ctx: KrepisContext, k: string, v: string): void;
+ * }
  * const options: PortOptions<Cache> = { writes: ["set"] };
  * console.assert(definePort<Cache>("cache", options).writes.has("set"));
  * ```
  */
-export interface PortOptions<T> {
-  /** The methods that change state. Required, so every port makes the choice explicitly. */
-  writes: readonly (keyof T & string)[];
+export interface PortOptions<T, W extends keyof T & string = never> {
+  /**
+   * The methods that change state. Required, so every port makes the choice explicitly.
+   * With a `W` type argument, only those names are accepted.
+   */
+  writes: readonly ([W] extends [never] ? keyof T & string : W)[];
 }
 
 /**
- * Declares a port.
+ * Declares a port. Naming the write methods in the type as well (`definePort<T, "a" | "b">`)
+ * removes them from the type a query sees, so a write in a query fails to compile instead
+ * of failing at run time.
  *
  * @example
  * ```ts
- * import { definePort } from "@krepis/core";
+ * import { definePort, type KrepisContext } from "@krepis/core";
  * interface Counter {
- *   get(key: string): Promise<number>;
- *   increment(key: string): Promise<void>;
+ *   get(ctx: KrepisContext, key: string): Promise<number>;
+ *   increment(ctx: KrepisContext, key: string): Promise<void>;
  * }
- * const CounterPort = definePort<Counter>("counter", { writes: ["increment"] });
+ * const CounterPort = definePort<Counter, "increment">("counter", { writes: ["increment"] });
  * console.assert(CounterPort.writes.has("increment"));
+ * const Untyped = definePort<Counter>("counter", { writes: ["increment"] }); // run-time CQS only
+ * console.assert(Untyped.writes.size === 1);
  * ```
  */
-export function definePort<T extends object>(
+export function definePort<
+  T extends object,
+  W extends keyof T & string = never,
+>(
   name: string,
-  options: PortOptions<T>,
-): Port<T> {
+  options: PortOptions<T, W>,
+): Port<T, [W] extends [never] ? string : W> {
   if (!name) throw new TypeError("definePort: a port needs a name");
   return Object.freeze({
     kind: "port" as const,

@@ -13,10 +13,10 @@ import type { Port } from "./port.ts";
  *
  * @example
  * ```ts
- * import { definePort, type Lifetime, provide } from "@krepis/core";
- * const Uow = definePort<{ id: number }>("uow", { writes: [] });
+ * import { definePort, type KrepisContext, type Lifetime, provide } from "@krepis/core";
+ * const Uow = definePort<{ commit(ctx: KrepisContext): void }>("uow", { writes: ["commit"] });
  * const lifetime: Lifetime = "scoped";
- * console.assert(provide(Uow, () => ({ id: 1 }), { lifetime }).lifetime === "scoped");
+ * console.assert(provide(Uow, () => ({ commit() {} }), { lifetime }).lifetime === "scoped");
  * ```
  */
 export type Lifetime = "singleton" | "scoped";
@@ -26,10 +26,12 @@ export type Lifetime = "singleton" | "scoped";
  *
  * @example
  * ```ts
- * import { definePort, provide, type Resolver } from "@krepis/core";
- * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
- * const Stamp = definePort<{ stamp(): string }>("stamp", { writes: [] });
- * const make = (r: Resolver) => ({ stamp: () => `${r.ctx.requestId}@${r.get(Clock).now()}` });
+ * import { definePort, type KrepisContext, provide, type Resolver } from "@krepis/core";
+ * const Clock = definePort<{ now(ctx: KrepisContext): number }>("clock", { writes: [] });
+ * const Stamp = definePort<{ stamp(ctx: KrepisContext): string }>("stamp", { writes: [] });
+ * const make = (r: Resolver) => ({
+ *   stamp: (ctx: KrepisContext) => `${r.ctx.requestId}@${r.get(Clock).now(ctx)}`,
+ * });
  * provide(Stamp, make, { lifetime: "scoped", deps: [Clock] });
  * ```
  */
@@ -48,10 +50,11 @@ export interface Resolver {
  *
  * @example
  * ```ts
- * import { definePort, type Factory, provide } from "@krepis/core";
- * const Ids = definePort<{ next(): string }>("ids", { writes: [] });
- * const factory: Factory<{ next(): string }> = () => ({ next: () => crypto.randomUUID() });
- * provide(Ids, factory);
+ * import { definePort, type Factory, type KrepisContext, provide } from "@krepis/core";
+ * interface Ids { next(ctx: KrepisContext): string }
+ * const IdsPort = definePort<Ids>("ids", { writes: [] });
+ * const factory: Factory<Ids> = () => ({ next: () => crypto.randomUUID() });
+ * provide(IdsPort, factory);
  * ```
  */
 export type Factory<T> = (resolver: Resolver) => T;
@@ -61,9 +64,9 @@ export type Factory<T> = (resolver: Resolver) => T;
  *
  * @example
  * ```ts
- * import { definePort, provide, type ProvideOptions } from "@krepis/core";
- * const Db = definePort<{ query(sql: string): unknown[] }>("db", { writes: [] });
- * const Tx = definePort<{ commit(): void }>("tx", { writes: ["commit"] });
+ * import { definePort, type KrepisContext, provide, type ProvideOptions } from "@krepis/core";
+ * const Db = definePort<{ query(ctx: KrepisContext, sql: string): unknown[] }>("db", { writes: [] });
+ * const Tx = definePort<{ commit(ctx: KrepisContext): void }>("tx", { writes: ["commit"] });
  * const options: ProvideOptions = { lifetime: "scoped", deps: [Db] };
  * provide(Tx, (r) => (r.get(Db), { commit() {} }), options);
  * ```
@@ -80,10 +83,11 @@ export interface ProvideOptions {
  *
  * @example
  * ```ts
- * import { type AdapterBinding, definePort, provide } from "@krepis/core";
- * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
- * const binding: AdapterBinding<{ now(): number }> = provide(Clock, { now: () => 0 });
- * console.assert(binding.fixed && binding.port === Clock);
+ * import { type AdapterBinding, definePort, type KrepisContext, provide } from "@krepis/core";
+ * interface Clock { now(ctx: KrepisContext): number }
+ * const ClockPort = definePort<Clock>("clock", { writes: [] });
+ * const binding: AdapterBinding<Clock> = provide(ClockPort, { now: () => 0 });
+ * console.assert(binding.fixed && binding.port === ClockPort);
  * ```
  */
 export interface AdapterBinding<T extends object = object> {
@@ -104,8 +108,8 @@ export interface AdapterBinding<T extends object = object> {
  *
  * @example
  * ```ts
- * import { definePort, provide } from "@krepis/core";
- * interface Clock { now(): number }
+ * import { definePort, type KrepisContext, provide } from "@krepis/core";
+ * interface Clock { now(ctx: KrepisContext): number }
  * const ClockPort = definePort<Clock>("clock", { writes: [] });
  * const fixed = provide(ClockPort, { now: () => 0 });
  * const perRequest = provide(ClockPort, () => ({ now: Date.now }), { lifetime: "scoped" });

@@ -13,10 +13,10 @@ import type { Port } from "./port.ts";
  *
  * @example
  * ```ts
- * import { CqsViolationError, definePort, readOnlyView } from "@krepis/core";
- * const Store = definePort<{ save(): void }>("store", { writes: ["save"] });
+ * import { createContext, CqsViolationError, definePort, type KrepisContext, readOnlyView } from "@krepis/core";
+ * const Store = definePort<{ save(ctx: KrepisContext): void }>("store", { writes: ["save"] });
  * try {
- *   readOnlyView({ save() {} }, Store, "listThings").save();
+ *   readOnlyView({ save() {} }, Store, "listThings").save(createContext());
  * } catch (e) {
  *   console.assert(e instanceof CqsViolationError && e.method === "save");
  * }
@@ -51,13 +51,15 @@ export class CqsViolationError extends Error {
  *
  * @example
  * ```ts
- * import { definePort, readOnlyView } from "@krepis/core";
- * interface Store { get(): number; set(n: number): void }
+ * import { createContext, definePort, type KrepisContext, readOnlyView } from "@krepis/core";
+ * interface Store { get(ctx: KrepisContext): number; set(ctx: KrepisContext, n: number): void }
  * const StorePort = definePort<Store>("store", { writes: ["set"] });
  * let n = 1;
- * const view = readOnlyView({ get: () => n, set: (v: number) => { n = v; } }, StorePort, "show");
- * console.assert(view.get() === 1);
- * try { view.set(2); } catch (e) { console.assert((e as Error).message.includes('"set"')); }
+ * const store: Store = { get: () => n, set: (_ctx, v) => { n = v; } };
+ * const view = readOnlyView(store, StorePort, "show");
+ * const ctx = createContext();
+ * console.assert(view.get(ctx) === 1);
+ * try { view.set(ctx, 2); } catch (e) { console.assert((e as Error).message.includes('"set"')); }
  * ```
  */
 export function readOnlyView<T extends object>(

@@ -179,6 +179,32 @@ Deno.test("cancellation of the caller's signal reaches the handler", async () =>
   assert.ok(!already.ok && already.error.code === "CANCELLED");
 });
 
+Deno.test("the caller's signal is only read when the handler reads its own", async () => {
+  let reads = 0;
+  const outer = new AbortController();
+  const source = () => (reads++, outer.signal);
+  const ignoring = compose([timeout()], q, terminal(() => 1));
+  await ignoring(createContext({ signal: source }), undefined);
+  assert.equal(
+    reads,
+    0,
+    "a handler that never looks at ctx.signal costs no signal",
+  );
+  const watching = compose(
+    [timeout()],
+    q,
+    terminal((ctx) => ctx.signal.aborted),
+  );
+  assert.deepEqual(
+    await watching(createContext({ signal: source }), undefined),
+    {
+      ok: true,
+      value: false,
+    },
+  );
+  assert.equal(reads, 1);
+});
+
 Deno.test("auth denies with its error or continues with the context it returns", async () => {
   const User = defineCapability<string>("user");
   const behavior = auth((ctx) =>

@@ -2,7 +2,9 @@
  * The `timeout` behavior: bounds an operation by its handler's (or the default) limit and the
  * context's deadline, and links cancellation. The handler receives a context whose `signal`
  * aborts on timeout or when the caller's signal aborts (e.g. the HTTP client disconnected);
- * the caller gets `TIMEOUT` / `CANCELLED` at once, even if the handler ignores the signal.
+ * the caller gets `TIMEOUT` at once even if the handler ignores its signal, and `CANCELLED`
+ * at once once the handler has looked at its signal (the link to the caller's signal is made
+ * on that first read, so operations that never watch cancellation never pay for it).
  *
  * @module
  */
@@ -48,8 +50,6 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
   const defaultMs = options.ms ?? 30_000;
   const watch = new DeadlineWatch();
   return defineBehavior("timeout", (ctx, handler, input, next) => {
-    const outer = ctx.signal;
-    if (outer.aborted) return Promise.resolve(abortResult(outer));
     const now = Date.now();
     const deadline = Math.min(
       ctx.deadline,
@@ -60,27 +60,40 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
         err(new AppError("TIMEOUT", "deadline already passed")),
       );
     }
-    const controller = new AbortController();
-    const signal = controller.signal;
-    // Listeners are costly on this hot path, so the abort paths settle the result directly
-    // instead of listening to our own controller.
     return new Promise<Result<unknown>>((resolve, reject) => {
+      // The handler's signal is made on its first read, and only then linked to the
+      // caller's: reading the caller's signal can be costly (see requestContext), and a
+      // handler that never looks at its signal has nothing to stop early.
+      let controller: AbortController | undefined;
+      let outer: AbortSignal | undefined;
+      let settled = false;
       const stop = (reason: unknown) => {
+        if (settled) return;
         cleanup();
-        controller.abort(reason);
-        resolve(abortResult(signal));
+        (controller ??= new AbortController()).abort(reason);
+        resolve(abortResult(controller.signal));
       };
-      const forward = () => stop(outer.reason);
+      const forward = () => stop(outer!.reason);
       const watched: Watched = {
         deadline,
         expire: () =>
           stop(new DOMException(`"${handler.name}" timed out`, "TimeoutError")),
       };
       const cleanup = () => {
+        settled = true;
         watch.delete(watched);
-        outer.removeEventListener("abort", forward);
+        outer?.removeEventListener("abort", forward);
       };
-      outer.addEventListener("abort", forward, { once: true });
+      const signal = () => {
+        if (controller) return controller.signal;
+        controller = new AbortController();
+        if (!settled) {
+          outer = ctx.signal;
+          if (outer.aborted) stop(outer.reason);
+          else outer.addEventListener("abort", forward, { once: true });
+        }
+        return controller.signal;
+      };
       if (deadline !== Infinity) watch.add(watched);
       next(ctx.derive({ deadline, signal }), input).then((result) => {
         cleanup();
