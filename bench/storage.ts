@@ -43,10 +43,15 @@ function row(
 ) {
   const o = median(ours);
   const p = peer ? median(peer) : undefined;
+  // The spread shows how much the shared machine disturbed a figure.
+  const spread = (xs: number[]) =>
+    `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
   rows.push([
     name,
     `${o.toFixed(2)} ${unit}`,
+    spread(ours),
     p === undefined ? "" : `${p.toFixed(2)} ${unit}`,
+    peer ? spread(peer) : "",
     p === undefined ? "" : `${(o / p).toFixed(2)}×`,
     note,
   ]);
@@ -121,14 +126,14 @@ row(
   journalBatch,
   plainBatch,
   "ms",
-  "peer: Promise.all(Deno.writeFile); target ≤ 2×",
+  "peer: Promise.all(Deno.writeFile) (no fsync); target ≤ 2×",
 );
 row(
   `journal: write ${FILES} files, one await each`,
   journalSeq,
   plainSeq,
   "ms",
-  "peer: await Deno.writeFile in a loop (one fsync per op for us)",
+  "peer: await Deno.writeFile in a loop (no fsync); one durable flush per op for us",
 );
 row(`journal: undo ${FILES} files`, undo, undefined, "ms", "target < 1000 ms");
 row(`journal: redo ${FILES} files`, redo, undefined, "ms", "");
@@ -224,7 +229,15 @@ const info = await kernelInfo();
 console.log(
   `krepis ${info.version} (${info.profile}) from ${info.libraryPath}; Deno ${Deno.version.deno}; median of ${RUNS} runs`,
 );
-const header = ["benchmark", "krepis", "peer", "krepis/peer time", "note"];
+const header = [
+  "benchmark",
+  "krepis (median)",
+  "min–max",
+  "peer (median)",
+  "min–max",
+  "krepis/peer time",
+  "note",
+];
 const widths = header.map((h, i) =>
   Math.max(h.length, ...rows.map((r) => r[i].length))
 );
