@@ -5,7 +5,8 @@
  * - journaled writes of 1000 small files vs plain `Deno.writeFile` (target ≤ 2× the time),
  *   batched (all issued at once: one durable flush) and one `await` after another;
  * - undo (and redo) of that 1000-file transaction (target < 1 s);
- * - KV point set / get and prefix list vs Deno KV (`Deno.openKv` on a file; target ≥ 1.0×).
+ * - KV point set / get and prefix list vs Deno KV (`Deno.openKv` on a file; target ≥ 1.0×),
+ *   after a discarded warm-up round of each, in alternating order.
  *
  * @module
  */
@@ -42,10 +43,15 @@ function row(
 ) {
   const o = median(ours);
   const p = peer ? median(peer) : undefined;
+  // The spread shows how much the shared machine disturbed a figure.
+  const spread = (xs: number[]) =>
+    `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
   rows.push([
     name,
     `${o.toFixed(2)} ${unit}`,
+    spread(ours),
     p === undefined ? "" : `${p.toFixed(2)} ${unit}`,
+    peer ? spread(peer) : "",
     p === undefined ? "" : `${(o / p).toFixed(2)}×`,
     note,
   ]);
@@ -120,14 +126,14 @@ row(
   journalBatch,
   plainBatch,
   "ms",
-  "peer: Promise.all(Deno.writeFile); target ≤ 2×",
+  "peer: Promise.all(Deno.writeFile) (no fsync); target ≤ 2×",
 );
 row(
   `journal: write ${FILES} files, one await each`,
   journalSeq,
   plainSeq,
   "ms",
-  "peer: await Deno.writeFile in a loop (one fsync per op for us)",
+  "peer: await Deno.writeFile in a loop (no fsync); one durable flush per op for us",
 );
 row(`journal: undo ${FILES} files`, undo, undefined, "ms", "target < 1000 ms");
 row(`journal: redo ${FILES} files`, redo, undefined, "ms", "");
@@ -167,26 +173,30 @@ async function kvRun(store: Store) {
 const ours = { set: [] as number[], get: [] as number[], list: [] as number[] };
 const oursSync = { set: [] as number[] };
 const deno = { set: [] as number[], get: [] as number[], list: [] as number[] };
-for (let run = 0; run < RUNS; run++) {
+async function kvKrepis(dir: string, keep: boolean) {
+  using kv = await openKv(join(dir, "krepis"));
+  const r = await kvRun(kv);
+  if (keep) ours.set.push(r.set), ours.get.push(r.get), ours.list.push(r.list);
+}
+async function kvDeno(dir: string, keep: boolean) {
+  const kv = await Deno.openKv(join(dir, "deno.sqlite"));
+  const r = await kvRun(kv);
+  if (keep) deno.set.push(r.set), deno.get.push(r.get), deno.list.push(r.list);
+  kv.close();
+}
+// One discarded warm-up round of each (JIT), then runs in alternating order.
+for (let run = -1; run < RUNS; run++) {
   const dir = await tempDir();
-  {
-    using kv = await openKv(join(dir, "krepis"));
-    const r = await kvRun(kv);
-    ours.set.push(r.set), ours.get.push(r.get), ours.list.push(r.list);
-  }
-  {
+  const keep = run >= 0;
+  if (run % 2 === 0) await kvKrepis(dir, keep), await kvDeno(dir, keep);
+  else await kvDeno(dir, keep), await kvKrepis(dir, keep);
+  if (keep) {
     using kv = await openKv(join(dir, "krepis-sync"), { sync: true });
     oursSync.set.push(
       await time(async () => {
         for (let i = 0; i < 300; i++) await kv.set(["todos", i], value(i));
       }) / 300 * 1000,
     );
-  }
-  {
-    const kv = await Deno.openKv(join(dir, "deno.sqlite"));
-    const r = await kvRun(kv);
-    deno.set.push(r.set), deno.get.push(r.get), deno.list.push(r.list);
-    kv.close();
   }
   await Deno.remove(dir, { recursive: true });
 }
@@ -219,7 +229,15 @@ const info = await kernelInfo();
 console.log(
   `krepis ${info.version} (${info.profile}) from ${info.libraryPath}; Deno ${Deno.version.deno}; median of ${RUNS} runs`,
 );
-const header = ["benchmark", "krepis", "peer", "krepis/peer time", "note"];
+const header = [
+  "benchmark",
+  "krepis (median)",
+  "min–max",
+  "peer (median)",
+  "min–max",
+  "krepis/peer time",
+  "note",
+];
 const widths = header.map((h, i) =>
   Math.max(h.length, ...rows.map((r) => r[i].length))
 );

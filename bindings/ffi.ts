@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 1;
+export const ABI_VERSION = 2;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -194,7 +194,7 @@ export const symbols = {
    * Redoes the oldest `steps` undone transactions (`force` 0/1); returns how many.
    */
   krepis_journal_redo: {
-    parameters: ["f64", "u32", "u32"],
+    parameters: ["f64", "f64", "u32"],
     result: "f64",
     nonblocking: true,
   },
@@ -210,7 +210,7 @@ export const symbols = {
    * Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
    */
   krepis_journal_undo: {
-    parameters: ["f64", "u32", "u32"],
+    parameters: ["f64", "f64", "u32"],
     result: "f64",
     nonblocking: true,
   },

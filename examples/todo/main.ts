@@ -18,7 +18,10 @@ const app = createTodoApp({
   overrides: kv ? [provide(TodoRepositoryPort, new KvTodoRepository(kv))] : [],
 });
 const stop = new AbortController();
-Deno.addSignalListener("SIGINT", () => stop.abort());
+// SIGTERM too: `krepis dev` stops the app with it, and a graceful stop flushes the store.
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  Deno.addSignalListener(signal, () => stop.abort());
+}
 const server = await app.serve({
   hostname: Deno.env.get("HOSTNAME") ?? "127.0.0.1",
   port: Number(Deno.env.get("PORT") ?? 8000),

@@ -76,4 +76,9 @@ export type {
 } from "./src/http/types.ts";
 export * from "./src/storage/journal.ts";
 export * from "./src/storage/kv.ts";
-export { decodeKey, encodeKey } from "./src/storage/kv_key.ts";
+export {
+  decodeKey,
+  encodeKey,
+  type KvKey,
+  type KvKeyPart,
+} from "./src/storage/kv_key.ts";

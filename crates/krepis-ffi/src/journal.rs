@@ -7,7 +7,7 @@ use krepis_kernel::journal::{Journal, JournalOptions, Transaction};
 use krepis_kernel::{HandleKind, HandleTable, KernelError, Result};
 use parking_lot::Mutex;
 
-use crate::guard::{self, handle_arg, handle_ret, int_arg};
+use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
 
 static JOURNALS: HandleTable<Journal> = HandleTable::new(HandleKind::Journal);
 static TXS: HandleTable<Mutex<Option<Transaction>>> = HandleTable::new(HandleKind::Transaction);
@@ -96,16 +96,16 @@ fn krepis_journal_begin(journal: f64, label: *const u8, label_len: f64) -> Resul
 
 /// Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
 #[export(nonblocking)]
-fn krepis_journal_undo(journal: f64, steps: u32, force: u32) -> Result<f64> {
+fn krepis_journal_undo(journal: f64, steps: f64, force: u32) -> Result<f64> {
     let journal = JOURNALS.get(handle_arg(journal)?)?;
-    Ok(journal.undo(steps as usize, force != 0)?.len() as f64)
+    Ok(journal.undo(len_arg(steps, "steps")?, force != 0)?.len() as f64)
 }
 
 /// Redoes the oldest `steps` undone transactions (`force` 0/1); returns how many.
 #[export(nonblocking)]
-fn krepis_journal_redo(journal: f64, steps: u32, force: u32) -> Result<f64> {
+fn krepis_journal_redo(journal: f64, steps: f64, force: u32) -> Result<f64> {
     let journal = JOURNALS.get(handle_arg(journal)?)?;
-    Ok(journal.redo(steps as usize, force != 0)?.len() as f64)
+    Ok(journal.redo(len_arg(steps, "steps")?, force != 0)?.len() as f64)
 }
 
 /// Writes the history (JSON array, newest first) into `out`; returns its full length.

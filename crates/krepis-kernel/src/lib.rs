@@ -17,6 +17,7 @@ pub mod journal;
 pub mod kv;
 pub mod proto;
 pub mod shm;
+mod sled_open;
 pub mod stats;
 
 pub use error::{KernelError, Result};

@@ -18,6 +18,7 @@ use krepis_kernel::journal::Journal;
 
 const CHILD_ENV: &str = "KREPIS_CRASH_CHILD";
 const FILES: usize = 20;
+/// Kills per run; `KREPIS_CRASH_KILLS` raises it for a longer soak.
 const KILLS: usize = 120;
 
 fn content(version: u64, file: usize) -> Vec<u8> {
@@ -156,8 +157,12 @@ fn sigkill_at_random_points_leaves_each_transaction_all_or_nothing() {
     let per_tx = window / versions;
     eprintln!("calibration: {versions} transactions in {window} us");
 
+    let kills = std::env::var("KREPIS_CRASH_KILLS")
+        .ok()
+        .and_then(|k| k.parse().ok())
+        .unwrap_or(KILLS);
     let (mut torn_before_recovery, mut last_version) = (0, 0);
-    for kill in 0..KILLS {
+    for kill in 0..kills {
         // Somewhere between "still starting" and "a few transactions in".
         run_child_for(Duration::from_micros(
             per_tx + random() % (per_tx * 4).min(window),
@@ -167,7 +172,7 @@ fn sigkill_at_random_points_leaves_each_transaction_all_or_nothing() {
         if version_of(root).is_err() {
             torn_before_recovery += 1;
         }
-        let journal = Journal::open(root).unwrap();
+        let journal = Journal::open(root).unwrap_or_else(|e| panic!("after kill {kill}: {e}"));
         let version = version_of(root).unwrap_or_else(|mixed| panic!("after kill {kill}: {mixed}"));
         assert!(
             version >= last_version,
@@ -179,10 +184,10 @@ fn sigkill_at_random_points_leaves_each_transaction_all_or_nothing() {
         last_version = version;
     }
     eprintln!(
-        "{KILLS} kills; {torn_before_recovery} left a half-applied transaction that recovery rolled back; reached version {last_version}"
+        "{kills} kills; {torn_before_recovery} left a half-applied transaction that recovery rolled back; reached version {last_version}"
     );
     assert!(
-        torn_before_recovery > KILLS / 10,
+        torn_before_recovery > kills / 10,
         "too few kills landed inside a transaction ({torn_before_recovery}) to prove anything"
     );
     assert!(last_version > 0, "the child never committed");

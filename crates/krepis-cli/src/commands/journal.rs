@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
+use krepis_kernel::Result as KernelResult;
 use krepis_kernel::journal::{Journal, TxInfo};
 
 /// Where the project is.
@@ -37,6 +38,33 @@ impl RootArg {
         })?;
         Journal::open(&root).map_err(|e| e.to_string())
     }
+}
+
+/// Arguments of `krepis undo` and `krepis redo`.
+#[derive(Args, Debug)]
+pub struct StepArgs {
+    /// How many transactions to step over.
+    #[arg(default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub steps: u32,
+    /// Go ahead even when files changed outside Krepis since (those changes are lost).
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub root: RootArg,
+}
+
+/// Runs one of `undo`/`redo` (`step`) and prints each transaction after `verb`.
+pub fn step(
+    args: StepArgs,
+    verb: &str,
+    step: impl FnOnce(&Journal, usize, bool) -> KernelResult<Vec<TxInfo>>,
+) -> Result<(), String> {
+    let journal = args.root.open()?;
+    let done = step(&journal, args.steps as usize, args.force).map_err(|e| e.to_string())?;
+    for tx in done {
+        println!("{verb} {}", describe(&tx));
+    }
+    Ok(())
 }
 
 fn has_journal(dir: &Path) -> bool {

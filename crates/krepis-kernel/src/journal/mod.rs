@@ -41,7 +41,7 @@ pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Transaction, now_ms};
 
 use crate::{KernelError, Result};
 use history::Direction;
-use session::Session;
+use session::{Idle, Session};
 
 /// How a journal behaves.
 #[derive(Debug, Clone)]
@@ -55,6 +55,9 @@ pub struct JournalOptions {
     pub lock_timeout: Duration,
     /// How many committed transactions the history keeps; older ones are forgotten.
     pub keep: usize,
+    /// How long the lock and the open database are kept after a call, for the next one;
+    /// zero releases them at once.
+    pub linger: Duration,
 }
 
 impl Default for JournalOptions {
@@ -63,6 +66,7 @@ impl Default for JournalOptions {
             sync: false,
             lock_timeout: Duration::from_secs(10),
             keep: 100,
+            linger: Duration::from_millis(100),
         }
     }
 }
@@ -72,6 +76,7 @@ pub struct Journal {
     root: PathBuf,
     data: PathBuf,
     options: JournalOptions,
+    idle: Idle,
 }
 
 impl Journal {
@@ -101,12 +106,17 @@ impl Journal {
         let data = root.join(path::DATA_DIR);
         std::fs::create_dir_all(&data)
             .map_err(|e| KernelError::io(format!("create {}", data.display()), e))?;
+        let idle = Idle::default();
+        if !options.linger.is_zero() {
+            idle.reap_after(options.linger);
+        }
         let journal = Self {
             root,
             data,
             options,
+            idle,
         };
-        journal.session()?;
+        journal.with_session(|_| Ok(()))?;
         Ok(journal)
     }
 
@@ -123,26 +133,42 @@ impl Journal {
 
     /// Starts a transaction labelled `label`, waiting for another process's to finish.
     pub fn begin(&self, label: &str) -> Result<Transaction> {
-        Transaction::begin(self.session()?, label, self.options.keep)
+        let session = Session::acquire(&self.root, &self.data, &self.options, &self.idle)?;
+        let idle = (!self.options.linger.is_zero()).then(|| self.idle.clone());
+        Transaction::begin(session, idle, label, self.options.keep)
     }
 
     /// Undoes the newest `steps` committed transactions; see [`Journal::redo`] for the way back.
     pub fn undo(&self, steps: usize, force: bool) -> Result<Vec<TxInfo>> {
-        history::step(&self.session()?, Direction::Undo, steps, force)
+        self.with_session(|s| history::step(s, Direction::Undo, steps, force))
     }
 
     /// Redoes the oldest `steps` undone transactions.
     pub fn redo(&self, steps: usize, force: bool) -> Result<Vec<TxInfo>> {
-        history::step(&self.session()?, Direction::Redo, steps, force)
+        self.with_session(|s| history::step(s, Direction::Redo, steps, force))
     }
 
     /// Committed and undone transactions, newest first.
     pub fn history(&self) -> Result<Vec<TxInfo>> {
-        history::history(&self.session()?)
+        self.with_session(history::history)
     }
 
-    fn session(&self) -> Result<Session> {
-        Session::acquire(&self.root, &self.data, &self.options)
+    /// Runs `f` in a session. The session is kept for the next call when `f` succeeds;
+    /// after a failure it is closed, so the next session starts with recovery.
+    fn with_session<R>(&self, f: impl FnOnce(&Session) -> Result<R>) -> Result<R> {
+        let session = Session::acquire(&self.root, &self.data, &self.options, &self.idle)?;
+        let result = f(&session);
+        if result.is_ok() && !self.options.linger.is_zero() {
+            self.idle.park(session);
+        }
+        result
+    }
+}
+
+impl Drop for Journal {
+    fn drop(&mut self) {
+        // Let other processes in at once rather than after the linger time.
+        self.idle.clear();
     }
 }
 

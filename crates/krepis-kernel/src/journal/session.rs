@@ -7,16 +7,64 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use super::JournalOptions;
 use parking_lot::Mutex;
 
-use super::lock::FileLock;
+use super::lock::{self, FileLock};
 use super::path::{self, RootPath};
 use super::state::{self, PathState};
 use super::store::{Entry, Store, TxState};
 use crate::{KernelError, Result};
+
+/// A session kept open for a moment after use, so that a burst of transactions (or an
+/// `undo` right after a `history`) shares one lock and one database open. Other processes
+/// wait at most the linger time longer.
+#[derive(Clone, Default)]
+pub struct Idle(Arc<Mutex<Option<(Session, Instant)>>>);
+
+impl Idle {
+    /// The parked session, if any.
+    pub fn take(&self) -> Option<Session> {
+        self.0.lock().take().map(|(session, _)| session)
+    }
+
+    /// Keeps `session` for the next use. Its knowledge of directories is dropped: a
+    /// transaction may leave a directory it removed in the cache.
+    pub fn park(&self, session: Session) {
+        session.dirs.lock().clear();
+        *self.0.lock() = Some((session, Instant::now()));
+    }
+
+    /// Closes the parked session now.
+    pub fn clear(&self) {
+        self.0.lock().take();
+    }
+
+    /// Closes a parked session once it has been idle for `linger`, until this `Idle` is
+    /// dropped by everyone else.
+    pub fn reap_after(&self, linger: Duration) {
+        let slot = Arc::downgrade(&self.0);
+        std::thread::spawn(move || {
+            while let Some(slot) = slot.upgrade() {
+                let expired = {
+                    let mut parked = slot.lock();
+                    match parked.as_ref() {
+                        Some((_, since)) if since.elapsed() >= linger => parked.take(),
+                        _ => None,
+                    }
+                };
+                // Closed outside the mutex: closing flushes and may take a moment.
+                drop(expired);
+                drop(slot);
+                std::thread::sleep(linger / 2);
+            }
+        });
+    }
+}
 
 /// Open database plus lock. Field order matters: the store closes before the lock goes.
 pub struct Session {
@@ -34,10 +82,26 @@ pub struct Session {
 }
 
 impl Session {
-    /// Locks the journal in `data` (the `.krepis` directory of `root`), opens its database
-    /// and finishes or rolls back whatever a killed process left behind.
-    pub fn acquire(root: &Path, data: &Path, options: &JournalOptions) -> Result<Self> {
-        let lock = FileLock::acquire(&data.join("journal.lock"), options.lock_timeout)?;
+    /// The journal's session: the one `idle` keeps if any, or a new one — the lock on
+    /// the journal in `data` (the `.krepis` directory of `root`) taken, the database opened,
+    /// and whatever a killed process left behind finished or rolled back.
+    pub fn acquire(
+        root: &Path,
+        data: &Path,
+        options: &JournalOptions,
+        idle: &Idle,
+    ) -> Result<Self> {
+        let path = data.join("journal.lock");
+        let lock = lock::wait_for(&path, options.lock_timeout, || {
+            if let Some(session) = idle.take() {
+                return Ok(Some(Err(session)));
+            }
+            Ok(FileLock::try_acquire(&path)?.map(Ok))
+        })?;
+        let lock = match lock {
+            Ok(lock) => lock,
+            Err(reused) => return Ok(reused),
+        };
         let tmp = data.join("tmp");
         // Only a session creates files in tmp/ and sessions are exclusive: whatever is
         // there belongs to a dead process and recovery works from the blobs, not from it.
@@ -84,7 +148,7 @@ impl Session {
             changed = true;
         }
         if changed {
-            self.store.gc()?;
+            self.store.maybe_gc()?;
             self.store.flush()?;
         }
         Ok(())

@@ -4,6 +4,7 @@
 //! - `txs`: transaction id (u64, big-endian) → [`TxRecord`] (JSON)
 //! - `entries`: transaction id ++ sequence (u32, big-endian) → [`Entry`] (JSON)
 //! - `blobs`: SHA-256 (hex) → file content, stored once however many entries refer to it
+//! - `meta`: `gc_debt` → entries forgotten since the last blob collection (u64)
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -61,7 +62,13 @@ pub struct Store {
     txs: sled::Tree,
     entries: sled::Tree,
     blobs: sled::Tree,
+    meta: sled::Tree,
 }
+
+/// Forgotten entries after which [`Store::maybe_gc`] collects blobs. Collecting scans every
+/// entry, so it runs once per this many forgotten ones rather than on every prune.
+pub const GC_DEBT: u64 = 4096;
+const GC_DEBT_KEY: &str = "gc_debt";
 
 /// Maps a sled error to a kernel error.
 pub fn db_err(e: sled::Error) -> KernelError {
@@ -83,18 +90,22 @@ fn entry_key(tx: u64, seq: u32) -> [u8; 12] {
 }
 
 impl Store {
-    /// Opens (or creates) the database in `dir`.
+    /// Opens (or creates) the database in `dir`; the caller holds the journal lock.
     pub fn open(dir: &Path) -> Result<Self> {
-        let db = sled::Config::new()
+        crate::sled_open::remove_unfinished(dir)?;
+        let config = sled::Config::new()
             .path(dir)
             // Durability points are explicit flushes; no background flusher is needed.
-            .flush_every_ms(None)
-            .open()
-            .map_err(db_err)?;
+            .flush_every_ms(None);
+        // The journal lock is held, so only this process's previous session can still hold
+        // sled's lock, and only for a moment.
+        let db =
+            crate::sled_open::open(&config, std::time::Duration::from_secs(5)).map_err(db_err)?;
         Ok(Self {
             txs: db.open_tree("txs").map_err(db_err)?,
             entries: db.open_tree("entries").map_err(db_err)?,
             blobs: db.open_tree("blobs").map_err(db_err)?,
+            meta: db.open_tree("meta").map_err(db_err)?,
             db,
         })
     }
@@ -145,12 +156,38 @@ impl Store {
             .collect()
     }
 
-    /// Forgets transaction `tx` and its entries (blobs go in the next [`Store::gc`]).
+    /// Forgets transaction `tx` and its entries (their blobs go in a later [`Store::gc`]).
     pub fn delete_tx(&self, tx: u64) -> Result<()> {
+        let mut forgotten = 0;
         for key in self.entries.scan_prefix(tx.to_be_bytes()).keys() {
             self.entries.remove(key.map_err(db_err)?).map_err(db_err)?;
+            forgotten += 1;
         }
+        self.set_debt(self.debt()? + forgotten)?;
         self.txs.remove(tx.to_be_bytes()).map(drop).map_err(db_err)
+    }
+
+    fn debt(&self) -> Result<u64> {
+        let raw = self.meta.get(GC_DEBT_KEY).map_err(db_err)?;
+        Ok(raw.map_or(0, |v| {
+            u64::from_be_bytes(v.as_ref().try_into().unwrap_or([0; 8]))
+        }))
+    }
+
+    fn set_debt(&self, debt: u64) -> Result<()> {
+        self.meta
+            .insert(GC_DEBT_KEY, &debt.to_be_bytes())
+            .map(drop)
+            .map_err(db_err)
+    }
+
+    /// Runs [`Store::gc`] once [`GC_DEBT`] entries were forgotten since the last one.
+    pub fn maybe_gc(&self) -> Result<usize> {
+        if self.debt()? >= GC_DEBT {
+            self.gc()
+        } else {
+            Ok(0)
+        }
     }
 
     /// Stores `content` under its hash unless it is there already.
@@ -188,6 +225,54 @@ impl Store {
                 removed += 1;
             }
         }
+        self.set_debt(0)?;
         Ok(removed)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &[u8]) -> Entry {
+        Entry {
+            path: path.into(),
+            before: PathState::Absent,
+            after: PathState::file(content, 0o644),
+        }
+    }
+
+    #[test]
+    fn blobs_of_forgotten_entries_are_collected_once_enough_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let shared = entry("shared", b"kept");
+        store
+            .put_blob(&crate::journal::state::hash_hex(b"kept"), b"kept")
+            .unwrap();
+        store.put_entry(1, 0, &shared).unwrap();
+        for tx in 2..(2 + GC_DEBT) {
+            let content = tx.to_be_bytes();
+            store
+                .put_blob(&crate::journal::state::hash_hex(&content), &content)
+                .unwrap();
+            store.put_entry(tx, 0, &entry("f", &content)).unwrap();
+            store.put_entry(tx, 1, &shared).unwrap();
+        }
+        for tx in 2..(1 + GC_DEBT / 2) {
+            store.delete_tx(tx).unwrap();
+        }
+        assert_eq!(store.maybe_gc().unwrap(), 0, "not enough debt yet");
+        for tx in (1 + GC_DEBT / 2)..(2 + GC_DEBT) {
+            store.delete_tx(tx).unwrap();
+        }
+        assert_eq!(store.maybe_gc().unwrap(), GC_DEBT as usize);
+        assert_eq!(
+            &store
+                .blob(&crate::journal::state::hash_hex(b"kept"))
+                .unwrap()[..],
+            b"kept"
+        );
+        assert_eq!(store.maybe_gc().unwrap(), 0, "the debt was paid");
     }
 }

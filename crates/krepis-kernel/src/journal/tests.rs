@@ -209,25 +209,33 @@ fn bad_operations_get_clear_errors() {
     ));
 }
 
-#[test]
-fn a_new_commit_discards_the_redo_stack_and_old_blobs() {
-    let (_dir, journal) = journal();
-    for i in 0..3 {
+/// Commits `count` transactions `t0..`, each rewriting `f.txt`.
+fn commit_versions(journal: &Journal, count: usize) {
+    for i in 0..count {
         let mut tx = journal.begin(&format!("t{i}")).unwrap();
         tx.write("f.txt", format!("v{i}").as_bytes(), None).unwrap();
         tx.commit().unwrap();
     }
-    journal.undo(2, false).unwrap();
-    let mut tx = journal.begin("fork").unwrap();
-    tx.write("g.txt", b"g", None).unwrap();
-    tx.commit().unwrap();
-    let labels: Vec<_> = journal
+}
+
+fn labels(journal: &Journal) -> Vec<String> {
+    journal
         .history()
         .unwrap()
         .into_iter()
         .map(|t| t.label)
-        .collect();
-    assert_eq!(labels, ["fork", "t0"]);
+        .collect()
+}
+
+#[test]
+fn a_new_commit_discards_the_redo_stack_and_old_blobs() {
+    let (_dir, journal) = journal();
+    commit_versions(&journal, 3);
+    journal.undo(2, false).unwrap();
+    let mut tx = journal.begin("fork").unwrap();
+    tx.write("g.txt", b"g", None).unwrap();
+    tx.commit().unwrap();
+    assert_eq!(labels(&journal), ["fork", "t0"]);
     assert!(matches!(
         journal.redo(1, false),
         Err(KernelError::NotFound(_))
@@ -242,18 +250,8 @@ fn history_keeps_the_newest_transactions() {
         ..Default::default()
     };
     let journal = Journal::with_options(dir.path(), options).unwrap();
-    for i in 0..4 {
-        let mut tx = journal.begin(&format!("t{i}")).unwrap();
-        tx.write("f.txt", format!("v{i}").as_bytes(), None).unwrap();
-        tx.commit().unwrap();
-    }
-    let labels: Vec<_> = journal
-        .history()
-        .unwrap()
-        .into_iter()
-        .map(|t| t.label)
-        .collect();
-    assert_eq!(labels, ["t3", "t2"]);
+    commit_versions(&journal, 4);
+    assert_eq!(labels(&journal), ["t3", "t2"]);
 }
 
 #[test]
@@ -295,16 +293,35 @@ fn copy_tree(from: &Path, to: &Path) {
 #[test]
 fn a_second_journal_waits_for_the_first_transaction() {
     let dir = tempfile::tempdir().unwrap();
-    let options = JournalOptions {
+    let impatient = JournalOptions {
         lock_timeout: Duration::from_millis(50),
         ..Default::default()
     };
-    let a = Journal::with_options(dir.path(), options.clone()).unwrap();
-    let b = Journal::with_options(dir.path(), options).unwrap();
+    let b = Journal::with_options(dir.path(), impatient).unwrap();
+    let a = Journal::open(dir.path()).unwrap(); // waits for b's parked session to go
     let tx = a.begin("long").unwrap();
     assert!(matches!(b.history(), Err(KernelError::Timeout(_))));
     drop(tx);
+    // `a` keeps its session for the linger time, then lets go.
+    let patient = Journal::open(dir.path()).unwrap();
+    patient.history().unwrap();
+    // Dropping a journal releases its parked session at once.
+    drop((a, patient));
     b.history().unwrap();
+}
+
+#[test]
+fn a_parked_session_is_reused_and_then_released() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = Journal::open(dir.path()).unwrap();
+    let lock = dir.path().join(".krepis/journal.lock");
+    // Parked after open: another process (here: a raw lock attempt) is kept out...
+    assert!(super::lock::FileLock::try_acquire(&lock).unwrap().is_none());
+    commit_versions(&journal, 2);
+    // ...until the linger time has passed without use.
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(super::lock::FileLock::try_acquire(&lock).unwrap().is_some());
+    assert_eq!(labels(&journal), ["t1", "t0"]);
 }
 
 /// A tiny deterministic PRNG (xorshift64*), so failures reproduce from the seed.

@@ -11,7 +11,7 @@ use std::fs;
 use std::path::PathBuf;
 
 use super::path::RootPath;
-use super::session::Session;
+use super::session::{Idle, Session};
 use super::state::{self, PathState};
 use super::store::{Entry, TxRecord, TxState};
 use crate::{KernelError, Result};
@@ -43,7 +43,12 @@ enum Apply {
 
 /// An open transaction. Dropping it without [`Transaction::commit`] rolls it back.
 pub struct Transaction {
-    session: Session,
+    /// Always `Some` until dropped, when a cleanly finished session is parked for reuse.
+    session: Option<Session>,
+    /// Where the session goes when the transaction is done (`None`: it is closed).
+    idle: Option<Idle>,
+    /// Committed or rolled back without error: the session may be reused as it is.
+    clean: bool,
     record: TxRecord,
     next_seq: u32,
     /// The state each touched path has once every staged operation is applied.
@@ -54,7 +59,12 @@ pub struct Transaction {
 }
 
 impl Transaction {
-    pub(super) fn begin(session: Session, label: &str, keep: usize) -> Result<Self> {
+    pub(super) fn begin(
+        session: Session,
+        idle: Option<Idle>,
+        label: &str,
+        keep: usize,
+    ) -> Result<Self> {
         let record = TxRecord {
             id: session.store.next_id()?,
             label: label.to_string(),
@@ -65,7 +75,9 @@ impl Transaction {
         // Not flushed: nothing is applied before the first flush, which carries it along.
         session.store.put_tx(&record)?;
         Ok(Self {
-            session,
+            session: Some(session),
+            idle,
+            clean: false,
             record,
             next_seq: 0,
             planned: HashMap::new(),
@@ -73,6 +85,12 @@ impl Transaction {
             keep,
             finished: false,
         })
+    }
+
+    fn session(&self) -> &Session {
+        self.session
+            .as_ref()
+            .expect("a live transaction has its session")
     }
 
     /// This transaction's id.
@@ -83,7 +101,7 @@ impl Transaction {
     /// Writes `content` to `path` (creating missing parent directories), with `mode` or,
     /// when `None`, the existing file's mode or [`DEFAULT_FILE_MODE`].
     pub fn write(&mut self, path: &str, content: &[u8], mode: Option<u32>) -> Result<()> {
-        let target = self.session.resolve(path)?;
+        let target = self.session().resolve(path)?;
         let before = self.state_of(&target)?;
         let mode = match (&before, mode) {
             (PathState::Dir { .. }, _) => {
@@ -98,7 +116,7 @@ impl Transaction {
         };
         self.ensure_parents(&target)?;
         let hash = state::hash_hex(content);
-        self.session.store.put_blob(&hash, content)?;
+        self.session().store.put_blob(&hash, content)?;
         let after = PathState::File {
             hash: hash.clone(),
             mode,
@@ -112,7 +130,7 @@ impl Transaction {
     /// Creates directory `path`; with `recursive`, missing parents too and no error when it
     /// exists already.
     pub fn mkdir(&mut self, path: &str, recursive: bool, mode: Option<u32>) -> Result<()> {
-        let target = self.session.resolve(path)?;
+        let target = self.session().resolve(path)?;
         let before = self.state_of(&target)?;
         match before {
             PathState::Dir { .. } if recursive => return Ok(()),
@@ -128,7 +146,7 @@ impl Transaction {
         if recursive {
             self.ensure_parents(&target)?;
         } else if let Some(parent) = parent_of(&target.rel) {
-            let parent = self.session.resolve(parent)?;
+            let parent = self.session().resolve(parent)?;
             if !matches!(self.state_of(&parent)?, PathState::Dir { .. }) {
                 return Err(KernelError::NotFound(format!(
                     "parent directory {} of {} does not exist",
@@ -148,7 +166,7 @@ impl Transaction {
 
     /// Removes the file or directory `path`; a non-empty directory only with `recursive`.
     pub fn remove(&mut self, path: &str, recursive: bool) -> Result<()> {
-        let target = self.session.resolve(path)?;
+        let target = self.session().resolve(path)?;
         match self.state_of(&target)? {
             PathState::Absent => Err(KernelError::NotFound(format!(
                 "{} does not exist",
@@ -173,7 +191,7 @@ impl Transaction {
                 children.sort_by_key(|rel| std::cmp::Reverse(rel.matches('/').count()));
                 children.push(target.rel.clone());
                 for rel in children {
-                    let child = self.session.resolve(&rel)?;
+                    let child = self.session().resolve(&rel)?;
                     let before = self.state_of(&child)?;
                     self.stage(&child, before, PathState::Absent, Apply::Remove);
                 }
@@ -184,8 +202,8 @@ impl Transaction {
 
     /// Renames the file `from` to `to`, replacing a file at `to`.
     pub fn rename(&mut self, from: &str, to: &str) -> Result<()> {
-        let source = self.session.resolve(from)?;
-        let target = self.session.resolve(to)?;
+        let source = self.session().resolve(from)?;
+        let target = self.session().resolve(to)?;
         let moved = self.state_of(&source)?;
         match moved {
             PathState::File { .. } => {}
@@ -221,7 +239,7 @@ impl Transaction {
 
     /// Sets the permission bits of the file or directory `path`.
     pub fn chmod(&mut self, path: &str, mode: u32) -> Result<()> {
-        let target = self.session.resolve(path)?;
+        let target = self.session().resolve(path)?;
         let mode = mode & 0o7777;
         let before = self.state_of(&target)?;
         let after = match &before {
@@ -248,21 +266,20 @@ impl Transaction {
             return Ok(());
         }
         let staged = std::mem::take(&mut self.staged);
+        let store = &self.session.as_ref().expect("live transaction").store;
         for (entry, _, _) in &staged {
-            self.session
-                .store
-                .put_entry(self.record.id, self.next_seq, entry)?;
+            store.put_entry(self.record.id, self.next_seq, entry)?;
             self.next_seq += 1;
         }
-        self.session.store.flush()?;
+        self.session().store.flush()?;
         let mut rest = staged.as_slice();
         while !rest.is_empty() {
             let writes = independent_writes(rest);
             if writes > 1 {
-                write_parallel(&self.session, &rest[..writes])?;
+                write_parallel(self.session(), &rest[..writes])?;
                 rest = &rest[writes..];
             } else {
-                apply_one(&self.session, &rest[0].1, &rest[0].2)?;
+                apply_one(self.session(), &rest[0].1, &rest[0].2)?;
                 rest = &rest[1..];
             }
         }
@@ -274,7 +291,13 @@ impl Transaction {
     pub fn commit(mut self) -> Result<u64> {
         self.flush()?;
         self.finished = true;
-        let store = &self.session.store;
+        let id = self.record_commit()?;
+        self.clean = true;
+        Ok(id)
+    }
+
+    fn record_commit(&mut self) -> Result<u64> {
+        let store = &self.session.as_ref().expect("live transaction").store;
         if self.next_seq == 0 {
             store.delete_tx(self.record.id)?;
             store.flush()?;
@@ -302,7 +325,7 @@ impl Transaction {
             dropped += 1;
         }
         if dropped > 0 {
-            store.gc()?;
+            store.maybe_gc()?;
             store.flush()?;
         }
         Ok(self.record.id)
@@ -311,16 +334,19 @@ impl Transaction {
     /// Undoes every applied operation and forgets the transaction.
     pub fn rollback(mut self) -> Result<()> {
         self.finished = true;
-        self.rollback_inner()
+        let result = self.rollback_inner();
+        self.clean = result.is_ok();
+        result
     }
 
     fn rollback_inner(&mut self) -> Result<()> {
         // Staged operations were never applied; only recorded entries need reverting.
         self.staged.clear();
-        let store = &self.session.store;
-        self.session.revert(&store.entries(self.record.id)?)?;
+        let session = self.session.as_ref().expect("live transaction");
+        let store = &session.store;
+        session.revert(&store.entries(self.record.id)?)?;
         store.delete_tx(self.record.id)?;
-        store.gc()?;
+        store.maybe_gc()?;
         store.flush()
     }
 
@@ -337,7 +363,7 @@ impl Transaction {
         }
         let (state, content) = state::capture(&target.abs)?;
         if let (PathState::File { hash, .. }, Some(content)) = (&state, content) {
-            self.session.store.put_blob(hash, &content)?;
+            self.session().store.put_blob(hash, &content)?;
         }
         Ok(state)
     }
@@ -346,10 +372,10 @@ impl Transaction {
         let mut missing = Vec::new();
         let mut rel = parent_of(&target.rel);
         while let Some(dir) = rel {
-            if !self.planned.contains_key(dir) && self.session.known_dir(dir) {
+            if !self.planned.contains_key(dir) && self.session().known_dir(dir) {
                 break;
             }
-            let parent = self.session.resolve(dir)?;
+            let parent = self.session().resolve(dir)?;
             match self.state_of(&parent)? {
                 PathState::Dir { .. } => break,
                 PathState::Absent => missing.push(parent),
@@ -378,7 +404,7 @@ impl Transaction {
     fn stage(&mut self, target: &RootPath, before: PathState, after: PathState, apply: Apply) {
         // Planned states take precedence; a directory going away must not stay "known".
         if !matches!(after, PathState::Dir { .. }) {
-            self.session.note_dir(&target.rel, false);
+            self.session().note_dir(&target.rel, false);
         }
         self.planned.insert(target.rel.clone(), after.clone());
         let entry = Entry {
@@ -393,8 +419,12 @@ impl Transaction {
 impl Drop for Transaction {
     fn drop(&mut self) {
         if !self.finished {
-            // Best effort: if this fails, the next session's recovery rolls back instead.
-            let _ = self.rollback_inner();
+            self.finished = true;
+            // If this fails, the session is closed and the next one's recovery rolls back.
+            self.clean = self.rollback_inner().is_ok();
+        }
+        if let (Some(session), Some(idle), true) = (self.session.take(), &self.idle, self.clean) {
+            idle.park(session);
         }
     }
 }

@@ -87,6 +87,20 @@ fn live(record: &[u8], now: u64) -> Option<(u64, &[u8])> {
     (expires == 0 || expires > now).then(|| (versionstamp, &record[HEADER..]))
 }
 
+/// Clears what a killed process left of sled's snapshot writing, if no process has the
+/// store open (sled locks its `db` file while open).
+fn remove_unfinished_snapshots(dir: &Path) -> Result<()> {
+    use fs2::FileExt;
+    let Ok(file) = std::fs::File::open(dir.join("db")) else {
+        return Ok(()); // a new store
+    };
+    if file.try_lock_exclusive().is_ok() {
+        crate::sled_open::remove_unfinished(dir)?;
+        let _ = FileExt::unlock(&file);
+    }
+    Ok(())
+}
+
 impl Kv {
     /// Opens (or creates) the store in directory `path`.
     pub fn open(path: &Path, options: KvOptions) -> Result<Self> {
@@ -99,10 +113,12 @@ impl Kv {
         if let Some(store) = open.get(&canonical).and_then(Weak::upgrade) {
             return Ok(Self { store });
         }
-        let db = sled::Config::new()
+        remove_unfinished_snapshots(&canonical)?;
+        let config = sled::Config::new()
             .path(&canonical)
-            .flush_every_ms(Some(100))
-            .open()
+            .flush_every_ms(Some(100));
+        // A short wait covers a store this process just closed; another process keeps it.
+        let db = crate::sled_open::open(&config, std::time::Duration::from_millis(500))
             .map_err(|e| match e {
                 sled::Error::Io(io) if io.to_string().contains("lock") => KernelError::Conflict(format!(
                     "KV store {} is open in another process (a store serves one process at a time)",

@@ -14,9 +14,20 @@
 import type { KernelBindings } from "@krepis/bindings";
 import { type Capability, defineCapability } from "../context/capability.ts";
 import { readVariable } from "../native/library.ts";
+import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
+import { OwnedHandle } from "./handle.ts";
 
-/** One transaction in the history. */
+/**
+ * One transaction in the history.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJournal } from "@krepis/core";
+ * using journal = await openJournal(".");
+ * for (const tx of await journal.history()) console.log(tx.id, tx.label, tx.files.length);
+ * ```
+ */
 export interface TxInfo {
   /** Monotonic id. */
   id: number;
@@ -30,7 +41,15 @@ export interface TxInfo {
   files: string[];
 }
 
-/** Options of {@linkcode openJournal}. */
+/**
+ * Options of {@linkcode openJournal}.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJournal } from "@krepis/core";
+ * using journal = await openJournal(".", { sync: true, lockTimeoutMs: 2000 });
+ * ```
+ */
 export interface OpenJournalOptions {
   /**
    * Also fsync new file content before renaming it into place (durability across power
@@ -42,13 +61,31 @@ export interface OpenJournalOptions {
   lockTimeoutMs?: number;
 }
 
-/** Options of {@linkcode Journal.undo} and {@linkcode Journal.redo}. */
+/**
+ * Options of {@linkcode Journal.undo} and {@linkcode Journal.redo}.
+ *
+ * @example
+ * ```ts ignore
+ * import { openJournal } from "@krepis/core";
+ * using journal = await openJournal(".");
+ * await journal.undo(1, { force: true });
+ * ```
+ */
 export interface StepOptions {
   /** Overwrite files changed outside Krepis since the transaction. */
   force?: boolean;
 }
 
 const utf8 = new TextEncoder();
+
+function checkSteps(steps: number): void {
+  if (!Number.isSafeInteger(steps) || steps < 1) {
+    throw new KrepisError(
+      "INVALID_ARGUMENT",
+      `steps must be a whole number of at least 1, got ${steps}`,
+    );
+  }
+}
 const fromUtf8 = new TextDecoder();
 
 /**
@@ -73,21 +110,22 @@ const fromUtf8 = new TextDecoder();
 export class JournalTransaction {
   #b: KernelBindings;
   #journal: Journal;
-  #handle: number | undefined;
+  #handle: OwnedHandle;
   #flush: Promise<void> | undefined;
 
   /** Use {@linkcode Journal.transaction}. */
   constructor(bindings: KernelBindings, journal: Journal, handle: number) {
     this.#b = bindings;
     this.#journal = journal;
-    this.#handle = handle;
+    this.#handle = new OwnedHandle(
+      handle,
+      "transaction",
+      (h) => bindings.txRollback(h),
+    );
   }
 
   #h(): number {
-    if (this.#handle === undefined) {
-      throw new TypeError("the transaction has finished");
-    }
-    return this.#handle;
+    return this.#handle.get();
   }
 
   /** Stages `op` now; resolves after the flush that applies it. */
@@ -99,7 +137,7 @@ export class JournalTransaction {
     }
     return this.#flush ??= Promise.resolve().then(() => {
       this.#flush = undefined;
-      if (this.#handle !== undefined) this.#b.txFlush(this.#handle);
+      if (this.#handle.open) this.#b.txFlush(this.#handle.get());
     });
   }
 
@@ -167,17 +205,12 @@ export class JournalTransaction {
   /** Applies what is staged, commits, and returns the transaction id. */
   async commit(): Promise<number> {
     await this.#flush;
-    const handle = this.#h();
-    this.#handle = undefined;
-    return this.#b.txCommit(handle);
+    return this.#b.txCommit(this.#handle.take());
   }
 
   /** Undoes everything applied so far and forgets the transaction. */
   rollback(): void {
-    if (this.#handle === undefined) return;
-    const handle = this.#handle;
-    this.#handle = undefined;
-    this.#b.txRollback(handle);
+    this.#handle.release();
   }
 }
 
@@ -195,19 +228,20 @@ export class JournalTransaction {
  */
 export class Journal implements Disposable {
   #b: KernelBindings;
-  #handle: number | undefined;
+  #handle: OwnedHandle;
 
   /** Use {@linkcode openJournal}. */
   constructor(bindings: KernelBindings, handle: number) {
     this.#b = bindings;
-    this.#handle = handle;
+    this.#handle = new OwnedHandle(
+      handle,
+      "journal",
+      (h) => bindings.journalClose(h),
+    );
   }
 
   #h(): number {
-    if (this.#handle === undefined) {
-      throw new TypeError("the journal is closed");
-    }
-    return this.#handle;
+    return this.#handle.get();
   }
 
   /**
@@ -235,6 +269,7 @@ export class Journal implements Disposable {
   /** Undoes the newest `steps` transactions; returns them. Refuses (naming the files)
    * when a file changed outside Krepis since, unless `force`. */
   async undo(steps = 1, options: StepOptions = {}): Promise<TxInfo[]> {
+    checkSteps(steps);
     const count = await this.#b.journalUndo(
       this.#h(),
       steps,
@@ -246,6 +281,7 @@ export class Journal implements Disposable {
 
   /** Redoes the oldest `steps` undone transactions; returns them. */
   async redo(steps = 1, options: StepOptions = {}): Promise<TxInfo[]> {
+    checkSteps(steps);
     const count = await this.#b.journalRedo(
       this.#h(),
       steps,
@@ -305,10 +341,7 @@ export class Journal implements Disposable {
 
   /** Releases the journal (the data stays in `.krepis/`). */
   close(): void {
-    if (this.#handle === undefined) return;
-    const handle = this.#handle;
-    this.#handle = undefined;
-    this.#b.journalClose(handle);
+    this.#handle.release();
   }
 
   /** Same as {@linkcode Journal.close}, for `using`. */
@@ -343,8 +376,9 @@ export async function openJournal(
 }
 
 /**
- * The journal-backed file system as a context capability: attach a {@linkcode Journal}
- * once (e.g. in `createApp`'s capabilities) and reach it as `ctx.use(Fs)`.
+ * The journal-backed file system as a context capability (`ctx.fs` of the spec): attach a
+ * {@linkcode Journal} once — `createApp({ context: (ctx) => ctx.with(Fs, journal) })` — and
+ * every command, query and adapter reaches it as `ctx.use(Fs)`.
  *
  * @example
  * ```ts ignore

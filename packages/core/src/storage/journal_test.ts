@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createContext } from "../context/context.ts";
 import { KrepisError } from "../errors.ts";
+import { loadKernel } from "../native/loader.ts";
 import { Fs, type Journal, openJournal } from "./journal.ts";
 
 async function tempJournal() {
@@ -156,13 +157,16 @@ Deno.test("transactions on one root take turns", async () => {
     const order: string[] = [];
     let release!: () => void;
     const held = new Promise<void>((r) => release = r);
+    let started!: () => void;
+    const firstStarted = new Promise<void>((r) => started = r);
     const first = t.journal.transaction("first", async (tx) => {
       order.push("first:start");
+      started();
       await tx.writeFile("f.txt", "1");
       await held;
       order.push("first:end");
     });
-    await new Promise((r) => setTimeout(r, 50));
+    await firstStarted;
     const second = other.transaction("second", async (tx) => {
       order.push("second:start");
       await tx.writeFile("f.txt", "2");
@@ -186,4 +190,44 @@ Deno.test("the Fs capability carries a journal through the context", async () =>
   const fs: Journal = ctx.use(Fs);
   await fs.transaction("via ctx", (tx) => tx.writeFile("ctx.txt", "hello"));
   assert.equal(await fs.readTextFile("ctx.txt"), "hello");
+});
+
+Deno.test("undo and redo refuse a bad number of steps, in TS and in the kernel", async () => {
+  await using t = await tempJournal();
+  await t.journal.transaction("one", (tx) => tx.writeFile("a.txt", "a"));
+  for (const bad of [-1, 0, 1.5, NaN, Infinity]) {
+    await assert.rejects(
+      t.journal.undo(bad),
+      (e) =>
+        e instanceof KrepisError && e.code === "INVALID_ARGUMENT" &&
+        /steps/.test(e.message),
+      String(bad),
+    );
+    await assert.rejects(
+      t.journal.redo(bad),
+      isCode("INVALID_ARGUMENT"),
+      String(bad),
+    );
+  }
+  // The kernel checks too, for callers of the raw bindings.
+  const { bindings } = await loadKernel();
+  const handle = await bindings.journalOpen(
+    new TextEncoder().encode(t.root),
+    0,
+    1000,
+  );
+  try {
+    for (const bad of [-1, 1.5, NaN]) {
+      await assert.rejects(
+        bindings.journalUndo(handle, bad, 0),
+        (e) =>
+          e instanceof KrepisError && e.code === "INVALID_ARGUMENT" &&
+          /steps/.test(e.message),
+        String(bad),
+      );
+    }
+  } finally {
+    bindings.journalClose(handle);
+  }
+  assert.equal(await read(t.root, "a.txt"), "a", "nothing was undone");
 });

@@ -13,10 +13,19 @@ import type { KernelBindings } from "@krepis/bindings";
 import { loadKernel } from "../native/loader.ts";
 import { decodeKey, encodeKey, type KvKey, withSuffix } from "./kv_key.ts";
 import { decodeValue, encodeValue } from "./kv_value.ts";
+import { OwnedHandle } from "./handle.ts";
 
-export type { KvKey, KvKeyPart } from "./kv_key.ts";
-
-/** A stored entry. */
+/**
+ * A stored entry.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const entry = await kv.get<string>(["greeting"]);
+ * if (entry.versionstamp !== null) console.log(entry.value.toUpperCase());
+ * ```
+ */
 export interface KvEntry<T> {
   /** The entry's key. */
   key: KvKey;
@@ -26,21 +35,50 @@ export interface KvEntry<T> {
   versionstamp: string;
 }
 
-/** The result of a read: an entry, or `null` value and versionstamp when absent. */
+/**
+ * The result of a read: an entry, or `null` value and versionstamp when absent.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const maybe = await kv.get(["missing"]);
+ * console.assert(maybe.value === null && maybe.versionstamp === null);
+ * ```
+ */
 export type KvEntryMaybe<T> = KvEntry<T> | {
   key: KvKey;
   value: null;
   versionstamp: null;
 };
 
-/** Which keys `list` visits, as in Deno KV. */
+/**
+ * Which keys `list` visits, as in Deno KV.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * for await (const e of kv.list({ prefix: ["users"], start: ["users", "m"] })) console.log(e.key);
+ * ```
+ */
 export type KvListSelector =
   | { prefix: KvKey }
   | { prefix: KvKey; start: KvKey }
   | { prefix: KvKey; end: KvKey }
   | { start: KvKey; end: KvKey };
 
-/** Options of `list`. */
+/**
+ * Options of `list`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const newest = kv.list({ prefix: ["events"] }, { limit: 10, reverse: true });
+ * for await (const e of newest) console.log(e.key);
+ * ```
+ */
 export interface KvListOptions {
   /** Most entries to return. */
   limit?: number;
@@ -50,7 +88,17 @@ export interface KvListOptions {
   reverse?: boolean;
 }
 
-/** A successful commit. */
+/**
+ * A successful commit.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const { versionstamp } = await kv.set(["k"], 1);
+ * console.log(versionstamp);
+ * ```
+ */
 export interface KvCommitResult {
   /** Always `true`. */
   ok: true;
@@ -58,13 +106,33 @@ export interface KvCommitResult {
   versionstamp: string;
 }
 
-/** A commit refused because a check failed; nothing was changed. */
+/**
+ * A commit refused because a check failed; nothing was changed.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const r = await kv.atomic().check({ key: ["k"], versionstamp: null }).set(["k"], 1).commit();
+ * if (!r.ok) console.log("k exists already");
+ * ```
+ */
 export interface KvCommitError {
   /** Always `false`. */
   ok: false;
 }
 
-/** "The key holds this versionstamp", or "the key is absent" when `null`. */
+/**
+ * "The key holds this versionstamp", or "the key is absent" when `null`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const current = await kv.get(["k"]); // an entry is an AtomicCheck
+ * await kv.atomic().check(current).delete(["k"]).commit();
+ * ```
+ */
 export interface AtomicCheck {
   /** The key to check. */
   key: KvKey;
@@ -72,7 +140,15 @@ export interface AtomicCheck {
   versionstamp: string | null;
 }
 
-/** Options of `openKv`. */
+/**
+ * Options of `openKv`.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv(".krepis/kv", { sync: true });
+ * ```
+ */
 export interface OpenKvOptions {
   /**
    * Flush to disk before every write resolves. By default the kernel flushes every
@@ -209,7 +285,19 @@ export class AtomicOperation {
   }
 }
 
-/** The iterator `list` returns; `cursor` resumes after the last entry it yielded. */
+/**
+ * The iterator `list` returns; `cursor` resumes after the last entry it yielded.
+ *
+ * @example
+ * ```ts ignore
+ * import { openKv } from "@krepis/core";
+ * using kv = await openKv();
+ * const page = kv.list({ prefix: ["users"] }, { limit: 20 });
+ * let shown = 0;
+ * for await (const _ of page) shown++;
+ * const next = kv.list({ prefix: ["users"] }, { limit: 20, cursor: page.cursor });
+ * ```
+ */
 export interface KvListIterator<T> extends AsyncIterableIterator<KvEntry<T>> {
   /** Pass as `cursor` to a new `list` call to continue after the last yielded entry. */
   readonly cursor: string;
@@ -244,21 +332,22 @@ function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
  */
 export class Kv implements Disposable {
   #b: KernelBindings;
-  #handle: number | undefined;
+  #handle: OwnedHandle;
   #out = new Uint8Array(64 * 1024 + 64);
   #outView = new DataView(this.#out.buffer);
 
   /** Use {@linkcode openKv}. */
   constructor(bindings: KernelBindings, handle: number) {
     this.#b = bindings;
-    this.#handle = handle;
+    this.#handle = new OwnedHandle(
+      handle,
+      "KV store",
+      (h) => bindings.kvClose(h),
+    );
   }
 
   #h(): number {
-    if (this.#handle === undefined) {
-      throw new TypeError("the KV store is closed");
-    }
-    return this.#handle;
+    return this.#handle.get();
   }
 
   #read<T>(key: KvKey): KvEntryMaybe<T> {
@@ -431,10 +520,7 @@ export class Kv implements Disposable {
 
   /** Makes every write so far durable and releases the store. */
   close(): void {
-    if (this.#handle === undefined) return;
-    const handle = this.#handle;
-    this.#handle = undefined;
-    this.#b.kvClose(handle);
+    this.#handle.release();
   }
 
   /** Same as {@linkcode Kv.close}, for `using`. */

@@ -6,11 +6,27 @@
  * @module
  */
 
-/** One part of a key, as in Deno KV. */
+/**
+ * One part of a key, as in Deno KV.
+ *
+ * @example
+ * ```ts ignore
+ * import type { KvKeyPart } from "@krepis/core";
+ * const parts: KvKeyPart[] = ["users", 42, 7n, true, new Uint8Array([1])];
+ * ```
+ *
+ * @example
+ * ```ts ignore
+ * import type { KvKey } from "@krepis/core";
+ * const key: KvKey = ["users", "ada", "settings"];
+ * ```
+ */
 export type KvKeyPart = Uint8Array | string | number | bigint | boolean;
 
 /** A key: a tuple of parts, most significant first. */
 export type KvKey = readonly KvKeyPart[];
+
+import { decodeUtf8 } from "./utf8.ts";
 
 const BYTES = 0x01;
 const STRING = 0x02;
@@ -22,7 +38,6 @@ const FALSE = 0x26;
 const TRUE = 0x27;
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder("utf-8", { fatal: true });
 const f64 = new DataView(new ArrayBuffer(8));
 
 /** A growable byte buffer for building keys. */
@@ -154,7 +169,7 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
         raw = new Uint8Array(out);
       }
       i = end + 1;
-      parts.push(code === BYTES ? raw.slice() : fromUtf8.decode(raw));
+      parts.push(code === BYTES ? raw.slice() : decodeUtf8(raw));
     } else if (code >= NEG_INT_BIG && code <= POS_INT_BIG) {
       const negative = code < INT_ZERO;
       let len = Math.abs(code - INT_ZERO);

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { KrepisError } from "../errors.ts";
-import { type KvEntry, type KvKey, type KvKeyPart, openKv } from "./kv.ts";
-import { decodeKey, encodeKey } from "./kv_key.ts";
+import { type KvEntry, openKv } from "./kv.ts";
+import { decodeKey, encodeKey, type KvKey, type KvKeyPart } from "./kv_key.ts";
 
 async function tempKv() {
   const dir = await Deno.makeTempDir({ prefix: "krepis-kv-" });

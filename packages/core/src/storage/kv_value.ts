@@ -12,12 +12,12 @@
  */
 
 import { deserialize, serialize } from "node:v8";
+import { decodeUtf8 } from "./utf8.ts";
 
 const JSON_TAG = 0x4a; // "J"
 const V8_TAG = 0x56; // "V"
 
 const utf8 = new TextEncoder();
-const fromUtf8 = new TextDecoder();
 
 /** Whether `value` survives a JSON round trip unchanged. */
 function jsonExact(value: unknown, depth = 0): boolean {
@@ -68,7 +68,7 @@ export function encodeValue(value: unknown): Uint8Array<ArrayBuffer> {
 export function decodeValue(bytes: Uint8Array): unknown {
   switch (bytes[0]) {
     case JSON_TAG:
-      return JSON.parse(fromUtf8.decode(bytes.subarray(1)));
+      return JSON.parse(decodeUtf8(bytes.subarray(1)));
     case V8_TAG:
       return deserialize(bytes.subarray(1));
     default:
