@@ -87,6 +87,10 @@ struct Supervisor {
     /// first real reload is fast); its result restarts nothing.
     warming: bool,
     pending: Change,
+    /// Changes judged by gates since the last accepted one: a change that
+    /// failed (a broken kernel build) is judged again with the next edit, so
+    /// a later TypeScript edit cannot restart the app on a stale kernel.
+    unaccepted: Change,
     restart_at: Option<Instant>,
     backoff: Backoff,
 }
@@ -163,6 +167,8 @@ impl Supervisor {
     }
 
     fn start_gate(&mut self, change: Change) {
+        let change = change.merge(self.unaccepted);
+        self.unaccepted = change;
         let stages = self.gate_stages(change);
         let running = Running::default();
         self.gate_id += 1;
@@ -195,6 +201,9 @@ impl Supervisor {
 
     fn on_gate_done(&mut self, outcome: Outcome) -> Result<()> {
         self.gate = None;
+        if outcome == Outcome::Passed {
+            self.unaccepted = Change::default();
+        }
         if std::mem::take(&mut self.warming) {
             match outcome {
                 Outcome::Passed => say(&format!(
@@ -349,6 +358,7 @@ pub fn run(options: Options) -> Result<()> {
         gate_started: Instant::now(),
         warming: false,
         pending: Change::default(),
+        unaccepted: Change::default(),
         restart_at: None,
         backoff: Backoff::default(),
     };
