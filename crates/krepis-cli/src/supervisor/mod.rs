@@ -344,8 +344,15 @@ pub fn run(options: Options) -> Result<()> {
             }
         }
     }
-    let _watcher = Watcher::start(&dirs, options.watch.clone(), tx.clone(), Event::Changed)?;
-    let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let mut watcher = Watcher::start(&dirs, options.watch.clone(), tx.clone(), Event::Changed)?;
+    let mut shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    if let Some(ws) = options.workspace.as_ref() {
+        // The root manifests (workspace dependencies, profiles, import map).
+        if !dirs.iter().any(|d| ws.starts_with(d)) {
+            watcher.watch_shallow(ws)?;
+            shown.push(format!("{} (top level)", ws.display()));
+        }
+    }
     say(&format!("watching {}", shown.join(", ")));
     let mut supervisor = Supervisor {
         options,

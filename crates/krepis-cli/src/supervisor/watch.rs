@@ -71,7 +71,7 @@ pub fn classify(path: &Path) -> Change {
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
 }
 
 impl Watcher {
@@ -107,9 +107,16 @@ impl Watcher {
                 .watch(dir, RecursiveMode::Recursive)
                 .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", dir.display())))?;
         }
-        Ok(Self {
-            _debouncer: debouncer,
-        })
+        Ok(Self { debouncer })
+    }
+
+    /// Also watches the files directly in `dir`, not its subdirectories: a
+    /// workspace root, whose manifests (`Cargo.toml`, `deno.json`) matter but
+    /// whose `target/` is too big to watch.
+    pub fn watch_shallow(&mut self, dir: &Path) -> Result<()> {
+        self.debouncer
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", dir.display())))
     }
 }
 
