@@ -252,13 +252,29 @@ fn dev_rebuilds_the_kernel_on_rust_edits_and_keeps_serving_through_a_broken_one(
     let edited = Instant::now();
     edit(&ws.ffi_source, "    \"two\"\n", "    3\n");
     let third = wait_for_generation(&ws, seen, 3);
-    let Some((_, port3)) = third else {
+    let Some(_) = third else {
         panic!("not reloaded after the fix:\n{}", lines.since(mark))
     };
     eprintln!(
         "rebuild + restart after the fix took {:?}",
         edited.elapsed()
     );
+
+    // 3b. The root manifest (workspace dependencies, profiles) counts too,
+    //     though the root is not watched recursively (its target/ is huge).
+    let mark = lines.len();
+    let seen = listeners(&ws.ports).len();
+    let manifest = ws.root.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}\n[profile.dev]\nopt-level = 1\n")).unwrap();
+    let fourth = wait_for_generation(&ws, seen, 3);
+    let Some((_, port3)) = fourth else {
+        panic!(
+            "no reload after a root Cargo.toml edit:\n{}",
+            lines.since(mark)
+        )
+    };
+    assert!(lines.since(mark).contains("change accepted"));
 
     // 4. SIGTERM to the supervisor: it, its app and its checker all exit.
     assert!(
