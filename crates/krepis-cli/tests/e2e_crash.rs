@@ -30,7 +30,8 @@ fn dev_restarts_a_crashing_app_with_backoff_and_sigint_stops_it() {
         .arg(&entry)
         .arg("--no-ctx-check")
         .env("KREPIS_E2E_TAG", &tag);
-    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let (child, lines) = spawn_captured(&mut cmd);
+    let mut supervisor = KillOnDrop::new(child, &tag);
     let count = || {
         std::fs::read_to_string(&starts)
             .map(|s| s.len())
@@ -53,7 +54,7 @@ fn dev_restarts_a_crashing_app_with_backoff_and_sigint_stops_it() {
         "backoff doubles:\n{text}"
     );
     kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGINT).unwrap();
-    let status = eventually(Duration::from_secs(10), || supervisor.try_wait().unwrap())
+    let status = eventually(Duration::from_secs(10), || supervisor.try_wait())
         .expect("supervisor exits after SIGINT");
     assert_eq!(status.code(), Some(128 + 2));
     assert!(pids_with_env("KREPIS_E2E_TAG", &tag).is_empty());
@@ -74,12 +75,13 @@ fn a_killed_supervisor_takes_its_app_down_too() {
     let tag = format!("sigkill-{}", std::process::id());
     let mut cmd = krepis();
     cmd.arg("dev").arg(&entry).env("KREPIS_E2E_TAG", &tag);
-    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let (child, lines) = spawn_captured(&mut cmd);
+    let mut supervisor = KillOnDrop::new(child, &tag);
     let up = eventually(Duration::from_secs(30), || http(port, "GET", "/", None));
     assert!(up.is_some_and(|(_, body)| body == "up"), "{}", lines.text());
     // SIGKILL cannot be forwarded; the children's parent-death signal does the work.
     kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGKILL).unwrap();
-    supervisor.wait().unwrap();
+    supervisor.wait();
     let gone = eventually(Duration::from_secs(5), || {
         pids_with_env("KREPIS_E2E_TAG", &tag)
             .is_empty()

@@ -31,7 +31,8 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         .current_dir(&app)
         .env("PORT", port.to_string())
         .env("KREPIS_E2E_TAG", &tag);
-    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let (child, lines) = spawn_captured(&mut cmd);
+    let mut supervisor = KillOnDrop::new(child, &tag);
     let log = || lines.text();
 
     // Up and serving.
@@ -115,7 +116,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         "supervisor and app found: {app_pids:?}"
     );
     kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGTERM).unwrap();
-    let status = eventually(Duration::from_secs(10), || supervisor.try_wait().unwrap())
+    let status = eventually(Duration::from_secs(10), || supervisor.try_wait())
         .expect("supervisor exits after SIGTERM");
     assert_eq!(status.code(), Some(128 + 15));
     let leftovers = eventually(Duration::from_secs(5), || {

@@ -113,7 +113,7 @@ fn app_modules(dirs: &[PathBuf]) -> Vec<PathBuf> {
         for entry in entries.flatten() {
             let path = entry.path();
             if path.is_dir() {
-                if !ignored(&path) {
+                if !ignored(Path::new(&entry.file_name())) {
                     walk(&path, out);
                 }
             } else {

@@ -87,6 +87,10 @@ struct Supervisor {
     /// first real reload is fast); its result restarts nothing.
     warming: bool,
     pending: Change,
+    /// Changes judged by gates since the last accepted one: a change that
+    /// failed (a broken kernel build) is judged again with the next edit, so
+    /// a later TypeScript edit cannot restart the app on a stale kernel.
+    unaccepted: Change,
     restart_at: Option<Instant>,
     backoff: Backoff,
 }
@@ -163,6 +167,8 @@ impl Supervisor {
     }
 
     fn start_gate(&mut self, change: Change) {
+        let change = change.merge(self.unaccepted);
+        self.unaccepted = change;
         let stages = self.gate_stages(change);
         let running = Running::default();
         self.gate_id += 1;
@@ -195,6 +201,9 @@ impl Supervisor {
 
     fn on_gate_done(&mut self, outcome: Outcome) -> Result<()> {
         self.gate = None;
+        if outcome == Outcome::Passed {
+            self.unaccepted = Change::default();
+        }
         if std::mem::take(&mut self.warming) {
             match outcome {
                 Outcome::Passed => say(&format!(
@@ -335,8 +344,15 @@ pub fn run(options: Options) -> Result<()> {
             }
         }
     }
-    let _watcher = Watcher::start(&dirs, options.watch.clone(), tx.clone(), Event::Changed)?;
-    let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    let mut watcher = Watcher::start(&dirs, options.watch.clone(), tx.clone(), Event::Changed)?;
+    let mut shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
+    if let Some(ws) = options.workspace.as_ref() {
+        // The root manifests (workspace dependencies, profiles, import map).
+        if !dirs.iter().any(|d| ws.starts_with(d)) {
+            watcher.watch_shallow(ws)?;
+            shown.push(format!("{} (top level)", ws.display()));
+        }
+    }
     say(&format!("watching {}", shown.join(", ")));
     let mut supervisor = Supervisor {
         options,
@@ -349,6 +365,7 @@ pub fn run(options: Options) -> Result<()> {
         gate_started: Instant::now(),
         warming: false,
         pending: Change::default(),
+        unaccepted: Change::default(),
         restart_at: None,
         backoff: Backoff::default(),
     };

@@ -54,7 +54,8 @@ pub fn ignored(path: &Path) -> bool {
     })
 }
 
-/// Classifies one changed path.
+/// Classifies one changed path, given relative to the watched directory (so
+/// that a checkout living under, say, `~/target/` is not ignored whole).
 pub fn classify(path: &Path) -> Change {
     if ignored(path) {
         return Change::default();
@@ -71,7 +72,7 @@ pub fn classify(path: &Path) -> Change {
 
 /// A running watcher; dropping it stops watching.
 pub struct Watcher {
-    _debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
+    debouncer: Debouncer<RecommendedWatcher, RecommendedCache>,
 }
 
 impl Watcher {
@@ -84,6 +85,7 @@ impl Watcher {
         events: Sender<E>,
         wrap: fn(Change) -> E,
     ) -> Result<Self> {
+        let roots = dirs.to_vec();
         let mut debouncer = new_debouncer(DEBOUNCE, None, move |result: DebounceEventResult| {
             let Ok(batch) = result else { return };
             let change = batch
@@ -91,7 +93,14 @@ impl Watcher {
                 .filter(|e| !matches!(e.kind, EventKind::Access(_)))
                 .flat_map(|e| e.paths.iter())
                 .map(|p| {
-                    let mut change = classify(p);
+                    // Paths outside the recursive roots are files directly
+                    // in a shallow-watched directory: their name is enough.
+                    let relative = roots
+                        .iter()
+                        .find_map(|d| p.strip_prefix(d).ok())
+                        .or_else(|| p.file_name().map(Path::new))
+                        .unwrap_or(p);
+                    let mut change = classify(relative);
                     change.outside = change.ts && !app_dirs.iter().any(|d| p.starts_with(d));
                     change
                 })
@@ -107,9 +116,16 @@ impl Watcher {
                 .watch(dir, RecursiveMode::Recursive)
                 .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", dir.display())))?;
         }
-        Ok(Self {
-            _debouncer: debouncer,
-        })
+        Ok(Self { debouncer })
+    }
+
+    /// Also watches the files directly in `dir`, not its subdirectories: a
+    /// workspace root, whose manifests (`Cargo.toml`, `deno.json`) matter but
+    /// whose `target/` is too big to watch.
+    pub fn watch_shallow(&mut self, dir: &Path) -> Result<()> {
+        self.debouncer
+            .watch(dir, RecursiveMode::NonRecursive)
+            .map_err(|e| CliError::Failed(format!("cannot watch {}: {e}", dir.display())))
     }
 }
 
@@ -158,5 +174,27 @@ mod tests {
         std::fs::write(lib.join("core.ts"), "export {};").unwrap();
         let change = rx.recv_timeout(Duration::from_secs(5)).expect("a change");
         assert!(change.ts && change.outside, "{change:?}");
+    }
+
+    #[test]
+    fn an_ignored_name_above_the_watched_directory_does_not_hide_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("target/app");
+        std::fs::create_dir_all(app.join("target")).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let _watcher =
+            Watcher::start(std::slice::from_ref(&app), vec![app.clone()], tx, |c| c).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        std::fs::write(app.join("target/build.rs"), "fn main() {}").unwrap();
+        std::fs::write(app.join("main.ts"), "console.log(1)").unwrap();
+        let change = rx.recv_timeout(Duration::from_secs(5)).expect("a change");
+        assert_eq!(
+            change,
+            Change {
+                ts: true,
+                ..Change::default()
+            },
+            "main.ts counts, the app's own target/ still does not"
+        );
     }
 }

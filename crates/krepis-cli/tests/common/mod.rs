@@ -199,3 +199,51 @@ pub fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     out.sort();
     out
 }
+
+/// A child that is SIGKILLed, with every process carrying its
+/// `KREPIS_E2E_TAG`, when dropped while still running, so a failed assertion
+/// leaves nothing behind.
+pub struct KillOnDrop {
+    child: Child,
+    tag: String,
+}
+
+impl KillOnDrop {
+    /// Guards `child`; `tag` is the `KREPIS_E2E_TAG` its processes carry.
+    pub fn new(child: Child, tag: &str) -> Self {
+        Self {
+            child,
+            tag: tag.to_string(),
+        }
+    }
+
+    /// The child's pid.
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, if it has exited (never blocks).
+    pub fn try_wait(&mut self) -> Option<std::process::ExitStatus> {
+        self.child.try_wait().unwrap()
+    }
+
+    /// Blocks until it exits.
+    pub fn wait(&mut self) -> std::process::ExitStatus {
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+        for pid in pids_with_env("KREPIS_E2E_TAG", &self.tag) {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+        }
+    }
+}
