@@ -30,7 +30,7 @@ export const ABI_VERSION = 2;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x7bf32911;
+export const ABI_FINGERPRINT = 0x0f20360d;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
