@@ -252,9 +252,11 @@ fn dev_rebuilds_the_kernel_on_rust_edits_and_keeps_serving_through_a_broken_one(
     let edited = Instant::now();
     edit(&ws.ffi_source, "    \"two\"\n", "    3\n");
     let third = wait_for_generation(&ws, seen, 3);
-    let Some(_) = third else {
-        panic!("not reloaded after the fix:\n{}", lines.since(mark))
-    };
+    assert!(
+        third.is_some(),
+        "not reloaded after the fix:\n{}",
+        lines.since(mark)
+    );
     eprintln!(
         "rebuild + restart after the fix took {:?}",
         edited.elapsed()
@@ -268,13 +270,17 @@ fn dev_rebuilds_the_kernel_on_rust_edits_and_keeps_serving_through_a_broken_one(
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, format!("{text}\n[profile.dev]\nopt-level = 1\n")).unwrap();
     let fourth = wait_for_generation(&ws, seen, 3);
-    let Some((_, port3)) = fourth else {
+    let Some((_, port4)) = fourth else {
         panic!(
             "no reload after a root Cargo.toml edit:\n{}",
             lines.since(mark)
         )
     };
-    assert!(lines.since(mark).contains("change accepted"));
+    assert!(
+        lines.since(mark).contains("change accepted"),
+        "{}",
+        lines.since(mark)
+    );
 
     // 4. SIGTERM to the supervisor: it, its app and its checker all exit.
     assert!(
@@ -295,6 +301,6 @@ fn dev_rebuilds_the_kernel_on_rust_edits_and_keeps_serving_through_a_broken_one(
         "left behind: {:?}",
         pids_with_env("KREPIS_E2E_TAG", &tag)
     );
-    assert!(get(port3).is_none(), "nothing listens any more");
+    assert!(get(port4).is_none(), "nothing listens any more");
     eprintln!("whole test took {:?}", started.elapsed());
 }
