@@ -663,9 +663,7 @@ export function createBindings(
   fail: FailedCall,
 ): KernelBindings {
   return {
-    abiVersion(): number {
-      return raw.krepis_abi_version();
-    },
+    abiVersion: raw.krepis_abi_version,
     bufferAddr(handle: number): number {
       const r = raw.krepis_buffer_addr(handle);
       return r < 0 ? fail(-r, "krepis_buffer_addr") : r;

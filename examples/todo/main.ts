@@ -1,13 +1,22 @@
 /**
  * Runs the todo API on the Krepis kernel. `PORT` picks the port (default 8000), `HOSTNAME`
- * the interface (default 127.0.0.1). Ctrl-C shuts it down gracefully.
+ * the interface (default 127.0.0.1). Todos are kept in the embedded KV store at
+ * `TODO_KV` (default `.krepis/todo-kv`); `TODO_KV=memory` keeps them in memory instead.
+ * Ctrl-C stops accepting, lets requests finish, then closes the app's adapters and the store.
  *
  * @module
  */
 
+import { openKv, provide } from "@krepis/core";
+import { KvTodoRepository } from "./src/adapters/kv_todo_repository.ts";
 import { createTodoApp } from "./src/app.ts";
+import { TodoRepositoryPort } from "./src/ports/todo_ports.ts";
 
-const app = createTodoApp();
+const store = Deno.env.get("TODO_KV") ?? ".krepis/todo-kv";
+const kv = store === "memory" ? undefined : await openKv(store);
+const app = createTodoApp({
+  overrides: kv ? [provide(TodoRepositoryPort, new KvTodoRepository(kv))] : [],
+});
 const stop = new AbortController();
 Deno.addSignalListener("SIGINT", () => stop.abort());
 const server = await app.serve({
@@ -16,4 +25,6 @@ const server = await app.serve({
   signal: stop.signal,
 });
 await server.finished;
+await app.close();
+kv?.close();
 Deno.exit(0);

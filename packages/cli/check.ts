@@ -20,13 +20,21 @@ import {
   sortViolations,
   UsageError,
 } from "@krepis/smart-gen";
-import { checkCtxFile, loadApp } from "@krepis/smart-gen/internal";
-import { checkArchFile } from "./src/arch_checker.ts";
+import { checkCtx } from "@krepis/smart-gen";
+import { checkArch } from "./src/arch_checker.ts";
 
 const USAGE =
   "usage: krepis check [--json] [--rules ctx,arch] [dir...]   (default dir: .)";
 
-/** Which checkers to run. */
+/**
+ * Which checkers to run.
+ *
+ * @example
+ * ```ts
+ * import type { RuleSet } from "./check.ts";
+ * const rules = new Set<RuleSet>(["ctx", "arch"]);
+ * ```
+ */
 export type RuleSet = "ctx" | "arch";
 
 /**
@@ -40,21 +48,14 @@ export type RuleSet = "ctx" | "arch";
  * ```
  */
 export function checkApps(dirs: string[], rules: ReadonlySet<RuleSet>): Report {
-  const report: Report = { filesChecked: 0, violations: [] };
-  for (const dir of dirs) {
-    const app = loadApp(dir);
-    report.filesChecked += app.files.length;
-    for (const file of app.files) {
-      if (rules.has("ctx")) {
-        report.violations.push(...checkCtxFile(app.root, file));
-      }
-      if (rules.has("arch")) {
-        report.violations.push(...checkArchFile(app.root, file));
-      }
-    }
-  }
-  report.violations = sortViolations(report.violations);
-  return report;
+  const reports = [
+    ...(rules.has("ctx") ? [checkCtx(dirs)] : []),
+    ...(rules.has("arch") ? [checkArch(dirs)] : []),
+  ];
+  return {
+    filesChecked: Math.max(0, ...reports.map((r) => r.filesChecked)),
+    violations: sortViolations(reports.flatMap((r) => r.violations)),
+  };
 }
 
 function parseRules(value: string | undefined): Set<RuleSet> {

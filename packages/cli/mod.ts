@@ -11,9 +11,11 @@
  * @module
  */
 
+export { checkArch } from "./src/arch_checker.ts";
 export {
   APPLICATION_ROLES,
   ARCH_RULES,
+  CORE_IO_EXPORTS,
   IO_GLOBALS,
   isInfrastructureSpecifier,
   isWriteMethod,

@@ -33,4 +33,10 @@ export {
   type Violation,
 } from "./src/report.ts";
 export { parseStrict, runMain, UsageError } from "./src/args.ts";
+export {
+  type AppCompilerOptions,
+  appCompilerOptions,
+  appSourceGlobs,
+  relativePath,
+} from "./src/project.ts";
 export { checkCtx } from "./check.ts";

@@ -56,7 +56,15 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         "no reload within 5 s:\n{}",
         lines.since(mark)
     );
-    eprintln!("reload took {reload_time:?}");
+    eprintln!(
+        "reload took {reload_time:?}:\n{}",
+        lines
+            .since(mark)
+            .lines()
+            .filter(|l| l.starts_with("krepis dev"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
 
     // 2. A broken edit: the error is shown and the old process keeps answering.
     let mark = lines.len();

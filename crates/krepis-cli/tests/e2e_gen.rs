@@ -6,7 +6,6 @@ mod common;
 use std::process::Command;
 
 use common::*;
-use krepis_kernel::journal::Journal;
 
 fn ok(cmd: &mut Command) -> String {
     let out = cmd.output().unwrap();
@@ -59,10 +58,13 @@ fn gen_type_checks_passes_check_and_one_undo_restores_the_tree() {
         .current_dir(&app));
     ok(Command::new("deno").args(["lint"]).current_dir(&app));
 
-    let journal = Journal::open(&app).unwrap();
-    let history = journal.history().unwrap();
-    assert_eq!(history[0].label, "gen command CreateNote");
-    journal.undo(1, false).unwrap();
+    let history = ok(krepis().arg("history").current_dir(&app));
+    assert!(
+        history.contains("gen command CreateNote (2 files)"),
+        "{history}"
+    );
+    let undone = ok(krepis().arg("undo").current_dir(&app));
+    assert!(undone.contains("undid #"), "{undone}");
     let after = snapshot(&app);
     let changed: Vec<&String> = after
         .iter()

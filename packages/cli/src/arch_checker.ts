@@ -9,16 +9,28 @@ import {
   type CallExpression,
   type Identifier,
   Node,
+  Project,
   type SourceFile,
   type Symbol as MorphSymbol,
   SyntaxKind,
 } from "ts-morph";
+import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { classifyPath, type Role, type Violation } from "@krepis/smart-gen";
-import { relativePath } from "@krepis/smart-gen/internal";
+import {
+  appCompilerOptions,
+  appSourceGlobs,
+  classifyPath,
+  isTestFile,
+  relativePath,
+  type Report,
+  type Role,
+  sortViolations,
+  type Violation,
+} from "@krepis/smart-gen";
 import {
   APPLICATION_ROLES,
   ARCH_RULES,
+  CORE_IO_EXPORTS,
   IO_GLOBALS,
   isInfrastructureSpecifier,
   isWriteMethod,
@@ -97,6 +109,26 @@ class FileCheck {
           at,
           `application code imports "${specifier}" (${role}); it must depend on ports only`,
           "import the port interface from src/ports and receive the adapter through deps; wire adapters in the app module",
+        );
+      }
+    }
+  }
+
+  /** Value imports of `@krepis/core`'s I/O (servers, storage, the kernel) in the domain. */
+  coreIo(): void {
+    if (this.role !== "domain") return;
+    for (const decl of this.file.getImportDeclarations()) {
+      if (
+        decl.getModuleSpecifierValue() !== "@krepis/core" || decl.isTypeOnly()
+      ) continue;
+      for (const named of decl.getNamedImports()) {
+        const name = named.getName();
+        if (named.isTypeOnly() || !CORE_IO_EXPORTS.has(name)) continue;
+        this.report(
+          ARCH_RULES.domainImportsInfrastructure,
+          named,
+          `the domain imports \`${name}\` from "@krepis/core", which does I/O; the domain is the functional core`,
+          "use it in an adapter or the app module; the domain may import ok, err, AppError and types",
         );
       }
     }
@@ -244,22 +276,44 @@ function isFreeReference(id: Identifier, file: SourceFile): boolean {
   return !decls.some((d) => d.getSourceFile() === file);
 }
 
-/**
- * Check one source file against the architecture rules; `root` is the
- * directory reported paths are relative to.
- *
- * @example
- * ```ts ignore
- * import { loadApp } from "@krepis/smart-gen/internal";
- * import { checkArchFile } from "./arch_checker.ts";
- * const app = loadApp("examples/todo");
- * const violations = app.files.flatMap((f) => checkArchFile(app.root, f));
- * ```
- */
-export function checkArchFile(root: string, file: SourceFile): Violation[] {
+/** Check one source file against the architecture rules. */
+function checkArchFile(root: string, file: SourceFile): Violation[] {
   const check = new FileCheck(root, file);
   check.layering();
+  check.coreIo();
   check.ioGlobals();
   check.queryCalls();
   return check.violations;
+}
+
+/**
+ * Check the apps under `dirs` against the architecture rules. Imports are
+ * resolved the way Deno resolves them (relative `.ts` paths and the local
+ * entries of `deno.json` import maps), with the TypeScript checker.
+ *
+ * @example
+ * ```ts ignore
+ * import { checkArch } from "./arch_checker.ts";
+ * const report = checkArch(["examples/todo"]);
+ * console.log(report.violations.length);
+ * ```
+ */
+export function checkArch(dirs: string[]): Report {
+  const report: Report = { filesChecked: 0, violations: [] };
+  for (const dir of dirs) {
+    const root = resolve(dir);
+    if (!existsSync(root)) throw new Error(`no such directory: ${dir}`);
+    const project = new Project({
+      compilerOptions: appCompilerOptions(root),
+      skipAddingFilesFromTsConfig: true,
+    });
+    const files = project.addSourceFilesAtPaths(appSourceGlobs(root))
+      .filter((f) => !isTestFile(f.getFilePath()));
+    report.filesChecked += files.length;
+    for (const file of files) {
+      report.violations.push(...checkArchFile(root, file));
+    }
+  }
+  report.violations = sortViolations(report.violations);
+  return report;
 }

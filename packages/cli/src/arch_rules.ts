@@ -9,7 +9,15 @@
 
 import type { Role } from "@krepis/smart-gen";
 
-/** Rule identifiers reported by the architecture checker. */
+/**
+ * Rule identifiers reported by the architecture checker.
+ *
+ * @example
+ * ```ts
+ * import { ARCH_RULES } from "./arch_rules.ts";
+ * ARCH_RULES.queryWritesPort; // "query-writes-port"
+ * ```
+ */
 export const ARCH_RULES = {
   domainImportsInfrastructure: "domain-imports-infrastructure",
   domainUsesDenoApi: "domain-uses-deno-api",
@@ -18,14 +26,30 @@ export const ARCH_RULES = {
   queryWritesPort: "query-writes-port",
 } as const;
 
-/** Roles of the application layer (commands and queries are application code too). */
+/**
+ * Roles of the application layer (commands and queries are application code too).
+ *
+ * @example
+ * ```ts
+ * import { APPLICATION_ROLES } from "./arch_rules.ts";
+ * APPLICATION_ROLES.has("query"); // true
+ * ```
+ */
 export const APPLICATION_ROLES: ReadonlySet<Role> = new Set<Role>([
   "application",
   "command",
   "query",
 ]);
 
-/** Roles the domain and the application may not import. */
+/**
+ * Roles the domain and the application may not import.
+ *
+ * @example
+ * ```ts
+ * import { OUTER_ROLES } from "./arch_rules.ts";
+ * OUTER_ROLES.has("adapter"); // true
+ * ```
+ */
 export const OUTER_ROLES: ReadonlySet<Role> = new Set<Role>([
   "adapter",
   "infrastructure",
@@ -48,7 +72,43 @@ export function isInfrastructureSpecifier(specifier: string): boolean {
     specifier.startsWith("ext:");
 }
 
-/** Globals that reach the outside world; the functional core must not touch them. */
+/**
+ * Values of `@krepis/core` that do I/O (the kernel, servers, storage, the
+ * composition root). The domain may use the rest of the framework (`ok`,
+ * `err`, `AppError`, types) but not these.
+ *
+ * @example
+ * ```ts
+ * import { CORE_IO_EXPORTS } from "./arch_rules.ts";
+ * CORE_IO_EXPORTS.has("openKv"); // true
+ * CORE_IO_EXPORTS.has("ok"); // false
+ * ```
+ */
+export const CORE_IO_EXPORTS: ReadonlySet<string> = new Set([
+  "serve",
+  "createApp",
+  "loadKernel",
+  "resolveLibrary",
+  "kernelInfo",
+  "kernelStats",
+  "SharedBuffer",
+  "openJournal",
+  "Journal",
+  "JournalTransaction",
+  "openKv",
+  "Kv",
+  "AtomicOperation",
+]);
+
+/**
+ * Globals that reach the outside world; the functional core must not touch them.
+ *
+ * @example
+ * ```ts
+ * import { IO_GLOBALS } from "./arch_rules.ts";
+ * IO_GLOBALS.has("Deno"); // true
+ * ```
+ */
 export const IO_GLOBALS: ReadonlySet<string> = new Set([
   "Deno",
   "fetch",

@@ -15,7 +15,8 @@ export class UsageError extends Error {
    * @example
    * ```ts
    * import { UsageError } from "./args.ts";
-   * throw new UsageError("missing <dir>");
+   * const error = new UsageError("missing <dir>");
+   * console.log(error.message); // "missing <dir>"
    * ```
    */
   constructor(message: string) {

@@ -9,7 +9,15 @@
  * @module
  */
 
-/** The architectural role of a source file in a Krepis app. */
+/**
+ * The architectural role of a source file in a Krepis app.
+ *
+ * @example
+ * ```ts
+ * import type { Role } from "./classify.ts";
+ * const role: Role = "port";
+ * ```
+ */
 export type Role =
   | "command"
   | "query"
@@ -19,7 +27,16 @@ export type Role =
   | "domain"
   | "infrastructure";
 
-/** Roles whose exported functions and methods must take `ctx` first. */
+/**
+ * Roles whose exported functions and methods must take `ctx` first.
+ *
+ * @example
+ * ```ts
+ * import { CTX_ROLES } from "./classify.ts";
+ * CTX_ROLES.has("adapter"); // true
+ * CTX_ROLES.has("domain"); // false
+ * ```
+ */
 export const CTX_ROLES: ReadonlySet<Role> = new Set<Role>([
   "command",
   "query",

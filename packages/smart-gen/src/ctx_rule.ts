@@ -7,10 +7,26 @@
  * @module
  */
 
-/** The rule's identifier, used in reports and as the lint rule name. */
+/**
+ * The rule's identifier, used in reports and as the lint rule name.
+ *
+ * @example
+ * ```ts
+ * import { CTX_RULE } from "./ctx_rule.ts";
+ * console.log(`krepis/${CTX_RULE}`); // the lint plugin's rule id
+ * ```
+ */
 export const CTX_RULE = "ctx-first";
 
-/** What the rule needs to know about a function's first parameter. */
+/**
+ * What the rule needs to know about a function's first parameter.
+ *
+ * @example
+ * ```ts
+ * import type { ParamShape } from "./ctx_rule.ts";
+ * const first: ParamShape = { name: "ctx", typeText: "KrepisContext" };
+ * ```
+ */
 export interface ParamShape {
   /** The parameter's name, or undefined for a destructuring pattern. */
   name?: string;
@@ -20,7 +36,15 @@ export interface ParamShape {
   rest?: boolean;
 }
 
-/** A rule violation without a position. */
+/**
+ * A rule violation without a position.
+ *
+ * @example
+ * ```ts
+ * import type { Finding } from "./ctx_rule.ts";
+ * const finding: Finding = { message: "`f` takes no parameters", hint: "add ctx" };
+ * ```
+ */
 export interface Finding {
   /** What is wrong. */
   message: string;
@@ -101,13 +125,29 @@ export function judgeFirstParam(
   };
 }
 
-/** Callees whose function arguments are handlers called as `(ctx, input, deps)`. */
+/**
+ * Callees whose function arguments are handlers called as `(ctx, input, deps)`.
+ *
+ * @example
+ * ```ts
+ * import { HANDLER_FACTORIES } from "./ctx_rule.ts";
+ * HANDLER_FACTORIES.has("defineQuery"); // true
+ * ```
+ */
 export const HANDLER_FACTORIES: ReadonlySet<string> = new Set([
   "defineCommand",
   "defineQuery",
 ]);
 
-/** Properties of an options object passed to a handler factory that hold the handler. */
+/**
+ * Properties of an options object passed to a handler factory that hold the handler.
+ *
+ * @example
+ * ```ts
+ * import { HANDLER_KEYS } from "./ctx_rule.ts";
+ * HANDLER_KEYS.has("handle"); // true
+ * ```
+ */
 export const HANDLER_KEYS: ReadonlySet<string> = new Set([
   "handler",
   "handle",

@@ -83,29 +83,79 @@ function readImports(file: string): Record<string, string> {
 }
 
 /**
- * Create an in-memory-config project for `root` (no files added yet).
+ * TypeScript compiler options for checking the app at `root` (plain data,
+ * so packages with their own ts-morph can use them): Deno-style `.ts`
+ * imports, and `paths` from the local entries of every `deno.json` import
+ * map from `root` upwards (the nearest wins), so `@krepis/core` resolves to
+ * the workspace sources.
  *
  * @example
- * ```ts ignore
- * import { createProject } from "./project.ts";
- * const project = createProject("/path/to/app");
+ * ```ts
+ * import { appCompilerOptions } from "./project.ts";
+ * const options = appCompilerOptions(Deno.cwd());
+ * console.log(options.allowImportingTsExtensions); // true
  * ```
  */
-export function createProject(root: string): Project {
-  return new Project({
-    compilerOptions: {
-      target: ScriptTarget.ESNext,
-      module: ModuleKind.ESNext,
-      moduleResolution: ModuleResolutionKind.Bundler,
-      allowImportingTsExtensions: true,
-      noEmit: true,
-      strict: true,
-      skipLibCheck: true,
-      baseUrl: root,
-      paths: importMapPaths(root),
-    },
-    skipAddingFilesFromTsConfig: true,
-  });
+export function appCompilerOptions(root: string): AppCompilerOptions {
+  return {
+    target: ScriptTarget.ESNext,
+    module: ModuleKind.ESNext,
+    moduleResolution: ModuleResolutionKind.Bundler,
+    allowImportingTsExtensions: true,
+    noEmit: true,
+    strict: true,
+    skipLibCheck: true,
+    baseUrl: root,
+    paths: importMapPaths(root),
+  };
+}
+
+/**
+ * The compiler options {@linkcode appCompilerOptions} returns.
+ *
+ * @example
+ * ```ts
+ * import type { AppCompilerOptions } from "./project.ts";
+ * const paths: AppCompilerOptions["paths"] = { "@krepis/core": ["/repo/packages/core/mod.ts"] };
+ * ```
+ */
+export type AppCompilerOptions = {
+  /** `ts.ScriptTarget.ESNext`. */
+  target: number;
+  /** `ts.ModuleKind.ESNext`. */
+  module: number;
+  /** `ts.ModuleResolutionKind.Bundler`. */
+  moduleResolution: number;
+  /** Deno imports name `.ts` files. */
+  allowImportingTsExtensions: boolean;
+  /** Checking only. */
+  noEmit: boolean;
+  /** Strict mode, as Deno. */
+  strict: boolean;
+  /** Declaration files are not the app's concern. */
+  skipLibCheck: boolean;
+  /** The app root. */
+  baseUrl: string;
+  /** Import-map entries that point at local files. */
+  paths: Record<string, string[]>;
+};
+
+/**
+ * Globs for the app's sources under `root` (absolute): every `.ts`, `.tsx`
+ * and `.mts` file outside dependency, build and data directories. Tests are
+ * filtered afterwards with {@linkcode isTestFile}.
+ *
+ * @example
+ * ```ts
+ * import { appSourceGlobs } from "./project.ts";
+ * appSourceGlobs("/app").some((glob) => glob.startsWith("!/app/")); // true
+ * ```
+ */
+export function appSourceGlobs(root: string): string[] {
+  return [
+    `${root}/**/*.{ts,tsx,mts}`,
+    ...SKIP_DIRS.map((d) => `!${root}/**/${d}/**`),
+  ];
 }
 
 /**
@@ -122,12 +172,11 @@ export function createProject(root: string): Project {
 export function loadApp(rootDir: string): LoadedApp {
   const root = resolve(rootDir);
   if (!existsSync(root)) throw new Error(`no such directory: ${rootDir}`);
-  const project = createProject(root);
-  const skips = SKIP_DIRS.map((d) => `!${root}/**/${d}/**`);
-  const added = project.addSourceFilesAtPaths([
-    `${root}/**/*.{ts,tsx,mts}`,
-    ...skips,
-  ]);
+  const project = new Project({
+    compilerOptions: appCompilerOptions(root),
+    skipAddingFilesFromTsConfig: true,
+  });
+  const added = project.addSourceFilesAtPaths(appSourceGlobs(root));
   const files = added
     .filter((f) => !isTestFile(f.getFilePath()))
     .sort((a, b) => a.getFilePath().localeCompare(b.getFilePath()));

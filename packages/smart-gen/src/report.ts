@@ -5,7 +5,22 @@
  * @module
  */
 
-/** One rule violation at a position (1-based line and column). */
+/**
+ * One rule violation at a position (1-based line and column).
+ *
+ * @example
+ * ```ts
+ * import type { Violation } from "./report.ts";
+ * const v: Violation = {
+ *   rule: "ctx-first",
+ *   file: "src/ports/repo.ts",
+ *   line: 4,
+ *   column: 3,
+ *   message: "`Repo.find` takes `id: string` first",
+ *   hint: "make `ctx: KrepisContext` the first parameter",
+ * };
+ * ```
+ */
 export interface Violation {
   /** Rule identifier, e.g. `ctx-first`. */
   rule: string;
@@ -21,7 +36,15 @@ export interface Violation {
   hint: string;
 }
 
-/** The outcome of a check run. */
+/**
+ * The outcome of a check run.
+ *
+ * @example
+ * ```ts
+ * import type { Report } from "./report.ts";
+ * const clean: Report = { filesChecked: 12, violations: [] };
+ * ```
+ */
 export interface Report {
   /** How many source files were examined. */
   filesChecked: number;

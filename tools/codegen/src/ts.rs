@@ -1,7 +1,9 @@
 //! Emits `bindings/ffi.ts`: the `Deno.dlopen` symbol table and typed wrappers.
 //!
-//! The wrappers add only a sign check to fallible calls, so they cost no more than the raw
-//! symbol (see `deno task bench`).
+//! An infallible export whose arguments pass through unchanged is bound as the raw symbol
+//! itself; other wrappers add only a sign check (fallible calls) or a buffer's
+//! `byteLength` (derived lengths), so they cost about what the raw symbol costs (see
+//! `deno task bench`).
 
 use std::fmt::Write;
 
@@ -198,10 +200,18 @@ pub fn render(krate: &FfiCrate) -> String {
 
     out.push_str("/**\n * Wraps the raw symbols of an opened library in {@linkcode KernelBindings}.\n *\n * @example\n * ```ts ignore\n * import { createBindings, symbols } from \"@krepis/bindings\";\n * const lib = Deno.dlopen(\"./target/debug/libkrepis.so\", symbols);\n * const kernel = createBindings(lib.symbols, (ticket, symbol) => {\n *   throw new Error(`${symbol} failed: ticket ${ticket}`);\n * });\n * console.log(kernel.abiVersion());\n * ```\n */\nexport function createBindings(\n  raw: KernelSymbols,\n  fail: FailedCall,\n): KernelBindings {\n  return {\n");
     for e in &krate.exports {
-        let arguments: Vec<String> = wrapper_params(e).into_iter().map(|p| p.argument).collect();
+        let params = wrapper_params(e);
+        // Every argument goes through unchanged (no length derived from a buffer).
+        let direct = params.iter().all(|p| p.declared.is_some());
+        let arguments: Vec<String> = params.into_iter().map(|p| p.argument).collect();
         let call = format!("raw.{}({})", e.name, arguments.join(", "));
         let sig = signature(e);
         match (e.fallible, e.nonblocking) {
+            // Nothing to check or derive: hand out the symbol itself, so the call costs
+            // exactly what a raw symbol costs.
+            (false, _) if direct => {
+                writeln!(out, "    {}: raw.{},", method_name(&e.name), e.name).unwrap()
+            }
             (false, _) => writeln!(out, "    {sig} {{\n      return {call};\n    }},").unwrap(),
             (true, false) => writeln!(
                 out,
@@ -315,6 +325,37 @@ mod tests {
                 "raw",
                 "count"
             ]
+        );
+    }
+
+    #[test]
+    fn infallible_calls_are_the_symbol_itself_unless_a_length_is_derived() {
+        let mut krate = krate();
+        let plain = |name: &str, params: Vec<(String, Type)>| Export {
+            name: name.into(),
+            docs: vec![],
+            params,
+            result: Type::Uint32,
+            fallible: false,
+            nonblocking: false,
+        };
+        krate.exports = vec![
+            plain("krepis_abi_version", vec![]),
+            plain(
+                "krepis_peek",
+                vec![("out".into(), Type::Buffer), ("cap".into(), Type::Float64)],
+            ),
+        ];
+        let ts = render(&krate);
+        assert!(
+            ts.contains("    abiVersion: raw.krepis_abi_version,\n"),
+            "{ts}"
+        );
+        assert!(
+            ts.contains(
+                "    peek(out: Uint8Array<ArrayBuffer>): number {\n      return raw.krepis_peek(out, out.byteLength);\n    },"
+            ),
+            "{ts}"
         );
     }
 

@@ -4,6 +4,7 @@
 //! root — through `..`, an absolute path elsewhere or a symlink pointing outside — is
 //! refused with [`KernelError::PermissionDenied`] before anything is recorded or touched.
 
+use std::collections::HashSet;
 use std::path::{Component, Path, PathBuf};
 
 use crate::{KernelError, Result};
@@ -27,6 +28,12 @@ pub struct RootPath {
 /// may not be a symlink (the journal records files and directories only) nor lie in
 /// [`DATA_DIR`].
 pub fn resolve(root: &Path, input: &str) -> Result<RootPath> {
+    resolve_cached(root, input, &mut HashSet::new())
+}
+
+/// [`resolve`], skipping the checks of directories listed in `dirs` (paths relative to
+/// the root already found to be real directories) and adding the ones it verifies.
+pub fn resolve_cached(root: &Path, input: &str, dirs: &mut HashSet<String>) -> Result<RootPath> {
     if input.is_empty() {
         return Err(KernelError::invalid("path is empty"));
     }
@@ -66,12 +73,22 @@ pub fn resolve(root: &Path, input: &str) -> Result<RootPath> {
             "path {input:?} is inside {DATA_DIR}/, which holds Krepis's own data"
         )));
     }
+    let rel = parts.join("/");
     let mut abs = root.to_path_buf();
     for (i, part) in parts.iter().enumerate() {
         abs.push(part);
+        let last = i + 1 == parts.len();
+        let prefix = if last {
+            rel.as_str()
+        } else {
+            &rel[..parts[..=i].iter().map(|p| p.len() + 1).sum::<usize>() - 1]
+        };
+        if !last && dirs.contains(prefix) {
+            continue;
+        }
         match std::fs::symlink_metadata(&abs) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                if i + 1 == parts.len() {
+                if last {
                     return Err(KernelError::PermissionDenied(format!(
                         "path {input:?} is a symlink; the journal records regular files and directories only"
                     )));
@@ -88,16 +105,17 @@ pub fn resolve(root: &Path, input: &str) -> Result<RootPath> {
                     )));
                 }
             }
+            Ok(meta) if meta.is_dir() && !last => {
+                dirs.insert(prefix.to_string());
+            }
             Ok(_) => {}
             // Nothing below a missing component can be a symlink.
             Err(e) if is_missing(&e) => break,
             Err(e) => return Err(KernelError::io(format!("inspect {}", abs.display()), e)),
         }
     }
-    Ok(RootPath {
-        rel: parts.join("/"),
-        abs: root.join(parts.join("/")),
-    })
+    let abs = root.join(&rel);
+    Ok(RootPath { rel, abs })
 }
 
 /// Whether `e` means "nothing there": not found, or a file where a directory would be.

@@ -4,11 +4,14 @@
 //! transaction, undo, redo or history call, so an app holding a journal and `krepis undo`
 //! in a terminal take turns instead of failing on sled's own exclusive lock.
 
+use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::JournalOptions;
+use parking_lot::Mutex;
+
 use super::lock::FileLock;
 use super::path::{self, RootPath};
 use super::state::{self, PathState};
@@ -24,6 +27,9 @@ pub struct Session {
     tmp: PathBuf,
     sync: bool,
     next_tmp: AtomicU64,
+    /// Directories (relative to the root) known to be real directories during this session;
+    /// the session holds the lock, so only this session changes them.
+    dirs: Mutex<HashSet<String>>,
     _lock: FileLock,
 }
 
@@ -47,6 +53,7 @@ impl Session {
             tmp,
             sync: options.sync,
             next_tmp: AtomicU64::new(0),
+            dirs: Mutex::new(HashSet::new()),
             _lock: lock,
         };
         session.recover()?;
@@ -85,20 +92,41 @@ impl Session {
 
     /// Resolves a caller's path inside the root.
     pub fn resolve(&self, input: &str) -> Result<RootPath> {
-        path::resolve(&self.root, input)
+        path::resolve_cached(&self.root, input, &mut self.dirs.lock())
+    }
+
+    /// Whether `rel` is known to be a directory (see [`Session::resolve`]).
+    pub fn known_dir(&self, rel: &str) -> bool {
+        self.dirs.lock().contains(rel)
+    }
+
+    /// Records that `rel` is, or no longer is, a directory.
+    pub fn note_dir(&self, rel: &str, is_dir: bool) {
+        let mut dirs = self.dirs.lock();
+        if is_dir {
+            dirs.insert(rel.to_string());
+        } else {
+            dirs.remove(rel);
+        }
     }
 
     /// A fresh temporary file name on the same file system as the root.
-    pub fn temp_path(&self) -> PathBuf {
+    fn temp_path(&self) -> PathBuf {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
         self.tmp.join(format!("{n}"))
     }
 
-    /// Writes `content` to a temporary file with `mode`; returns its path.
-    pub fn stage(&self, content: &[u8], mode: u32) -> Result<PathBuf> {
+    /// Makes `abs` a file holding `content` with `mode`. An existing file is replaced
+    /// atomically (temporary file + rename), so a reader sees the old or the new content.
+    /// A `fresh` path (absent before) is written in place: should the process die half-way,
+    /// recovery removes it again, because its "absent" state was recorded first.
+    pub fn put_file(&self, abs: &Path, content: &[u8], mode: u32, fresh: bool) -> Result<()> {
+        if fresh {
+            return state::write_temp(abs, content, mode, self.sync);
+        }
         let tmp = self.temp_path();
-        state::write_temp(&tmp, content, Some(mode), self.sync)?;
-        Ok(tmp)
+        state::write_temp(&tmp, content, mode, self.sync)?;
+        state::install(&tmp, abs)
     }
 
     /// Puts each touched path back to its state before `entries`, newest change first.
@@ -129,6 +157,7 @@ impl Session {
     /// Makes `rel` look exactly like `target`. Idempotent, so recovery may repeat it.
     pub fn restore(&self, rel: &str, target: &PathState) -> Result<()> {
         let abs = self.resolve(rel)?.abs;
+        self.note_dir(rel, false);
         let current = fs::symlink_metadata(&abs).ok();
         let is_dir = current.as_ref().is_some_and(|m| m.is_dir());
         match target {
@@ -153,8 +182,7 @@ impl Session {
                     )));
                 }
                 let content = self.store.blob(hash)?;
-                let tmp = self.stage(&content, *mode)?;
-                state::install(&tmp, &abs)?;
+                self.put_file(&abs, &content, *mode, current.is_none())?;
             }
         }
         Ok(())

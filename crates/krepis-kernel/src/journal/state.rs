@@ -129,19 +129,24 @@ pub fn set_mode(abs: &Path, mode: u32) -> Result<()> {
     }
 }
 
-/// Writes `content` to the new file `tmp` with `mode` (or the default mode when `None`)
-/// and returns the mode it got. With `sync`, the data reaches the disk before returning.
-pub fn write_temp(tmp: &Path, content: &[u8], mode: Option<u32>, sync: bool) -> Result<u32> {
+/// Writes `content` to the new file `tmp` with exactly `mode` (the umask does not apply).
+/// With `sync`, the data reaches the disk before returning.
+pub fn write_temp(tmp: &Path, content: &[u8], mode: u32, sync: bool) -> Result<()> {
     let io = |e| KernelError::io(format!("write {}", tmp.display()), e);
     let mut file = fs::File::create(tmp).map_err(io)?;
     file.write_all(content).map_err(io)?;
-    if let Some(mode) = mode {
-        set_mode(tmp, mode)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        file.set_permissions(fs::Permissions::from_mode(mode & 0o7777))
+            .map_err(io)?;
     }
+    #[cfg(not(unix))]
+    let _ = mode;
     if sync {
         file.sync_all().map_err(io)?;
     }
-    Ok(mode_of(&file.metadata().map_err(io)?))
+    Ok(())
 }
 
 /// Atomically replaces `abs` with the finished file `tmp`: a reader (or a crash) sees the
@@ -188,8 +193,9 @@ mod tests {
         let f = dir.path().join("f");
         assert_eq!(capture(&f).unwrap().0, PathState::Absent);
         let tmp = dir.path().join("t");
-        let mode = write_temp(&tmp, b"hi", Some(0o640), false).unwrap();
+        write_temp(&tmp, b"hi", 0o640, false).unwrap();
         install(&tmp, &f).unwrap();
+        let mode = mode_of(&fs::metadata(&f).unwrap());
         let (state, content) = capture(&f).unwrap();
         assert_eq!(content.as_deref(), Some(&b"hi"[..]));
         assert_eq!(state, PathState::file(b"hi", mode));

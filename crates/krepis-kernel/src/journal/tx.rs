@@ -25,8 +25,12 @@ pub const DEFAULT_DIR_MODE: u32 = 0o755;
 enum Apply {
     /// Nothing to do here; a sibling entry applies the change (the source of a rename).
     Nothing,
-    /// Rename the finished temporary file into place.
-    Install(PathBuf),
+    /// Write the content stored under `hash` with `mode` (see [`Session::put_file`]).
+    Write {
+        hash: String,
+        mode: u32,
+        fresh: bool,
+    },
     /// Create the directory with this mode.
     CreateDir(u32),
     /// Remove the file or empty directory.
@@ -44,7 +48,7 @@ pub struct Transaction {
     next_seq: u32,
     /// The state each touched path has once every staged operation is applied.
     planned: HashMap<String, PathState>,
-    staged: Vec<(Entry, Apply, PathBuf)>,
+    staged: Vec<Staged>,
     keep: usize,
     finished: bool,
 }
@@ -93,12 +97,15 @@ impl Transaction {
             (PathState::Absent, None) => DEFAULT_FILE_MODE,
         };
         self.ensure_parents(&target)?;
-        let tmp = self.session.stage(content, mode)?;
-        let after = PathState::file(content, mode);
-        if let PathState::File { hash, .. } = &after {
-            self.session.store.put_blob(hash, content)?;
-        }
-        self.stage(&target, before, after, Apply::Install(tmp));
+        let hash = state::hash_hex(content);
+        self.session.store.put_blob(&hash, content)?;
+        let after = PathState::File {
+            hash: hash.clone(),
+            mode,
+            size: content.len() as u64,
+        };
+        let fresh = before == PathState::Absent;
+        self.stage(&target, before, after, Apply::Write { hash, mode, fresh });
         Ok(())
     }
 
@@ -248,8 +255,16 @@ impl Transaction {
             self.next_seq += 1;
         }
         self.session.store.flush()?;
-        for (_, apply, abs) in staged {
-            apply_one(apply, &abs)?;
+        let mut rest = staged.as_slice();
+        while !rest.is_empty() {
+            let writes = independent_writes(rest);
+            if writes > 1 {
+                write_parallel(&self.session, &rest[..writes])?;
+                rest = &rest[writes..];
+            } else {
+                apply_one(&self.session, &rest[0].1, &rest[0].2)?;
+                rest = &rest[1..];
+            }
         }
         Ok(())
     }
@@ -300,11 +315,8 @@ impl Transaction {
     }
 
     fn rollback_inner(&mut self) -> Result<()> {
-        for (_, apply, _) in std::mem::take(&mut self.staged) {
-            if let Apply::Install(tmp) = apply {
-                let _ = fs::remove_file(tmp);
-            }
-        }
+        // Staged operations were never applied; only recorded entries need reverting.
+        self.staged.clear();
         let store = &self.session.store;
         self.session.revert(&store.entries(self.record.id)?)?;
         store.delete_tx(self.record.id)?;
@@ -334,6 +346,9 @@ impl Transaction {
         let mut missing = Vec::new();
         let mut rel = parent_of(&target.rel);
         while let Some(dir) = rel {
+            if !self.planned.contains_key(dir) && self.session.known_dir(dir) {
+                break;
+            }
             let parent = self.session.resolve(dir)?;
             match self.state_of(&parent)? {
                 PathState::Dir { .. } => break,
@@ -361,6 +376,10 @@ impl Transaction {
     }
 
     fn stage(&mut self, target: &RootPath, before: PathState, after: PathState, apply: Apply) {
+        // Planned states take precedence; a directory going away must not stay "known".
+        if !matches!(after, PathState::Dir { .. }) {
+            self.session.note_dir(&target.rel, false);
+        }
         self.planned.insert(target.rel.clone(), after.clone());
         let entry = Entry {
             path: target.rel.clone(),
@@ -380,18 +399,58 @@ impl Drop for Transaction {
     }
 }
 
-fn apply_one(apply: Apply, abs: &std::path::Path) -> Result<()> {
+/// Staged operations, each with its entry and absolute path.
+type Staged = (Entry, Apply, PathBuf);
+
+/// How many leading operations of `staged` are content writes to distinct paths: those can
+/// be applied in any order, so in parallel.
+fn independent_writes(staged: &[Staged]) -> usize {
+    let mut paths = std::collections::HashSet::new();
+    staged
+        .iter()
+        .take_while(|(entry, apply, _)| {
+            matches!(apply, Apply::Write { .. }) && paths.insert(entry.path.as_str())
+        })
+        .count()
+}
+
+/// Applies independent writes on a few threads: creating files is latency-bound, and the
+/// file system overlaps them well.
+fn write_parallel(session: &Session, writes: &[Staged]) -> Result<()> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().clamp(2, 4) * 2);
+    let chunk = writes.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = writes
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .try_for_each(|(_, apply, abs)| apply_one(session, apply, abs))
+                })
+            })
+            .collect();
+        workers.into_iter().try_for_each(|w| {
+            w.join()
+                .map_err(|_| KernelError::Internal("journal writer panicked".into()))?
+        })
+    })
+}
+
+fn apply_one(session: &Session, apply: &Apply, abs: &std::path::Path) -> Result<()> {
     match apply {
         Apply::Nothing => Ok(()),
-        Apply::Install(tmp) => state::install(&tmp, abs),
+        Apply::Write { hash, mode, fresh } => {
+            let content = session.store.blob(hash)?;
+            session.put_file(abs, &content, *mode, *fresh)
+        }
         Apply::CreateDir(mode) => {
             fs::create_dir(abs)
                 .map_err(|e| KernelError::io(format!("mkdir {}", abs.display()), e))?;
-            state::set_mode(abs, mode)
+            state::set_mode(abs, *mode)
         }
         Apply::Remove => state::remove(abs).map(drop),
-        Apply::MoveFrom(from) => state::install(&from, abs),
-        Apply::Chmod(mode) => state::set_mode(abs, mode),
+        Apply::MoveFrom(from) => state::install(from, abs),
+        Apply::Chmod(mode) => state::set_mode(abs, *mode),
     }
 }
 

@@ -94,6 +94,28 @@ Deno.test("a query calling a write method raises a CQS violation naming query an
   assert.ok(!invalid.ok && invalid.error.code === "INVALID_INPUT");
 });
 
+Deno.test("handlers returning something other than a Result fail clearly", async () => {
+  const sink = memorySink();
+  const plain = defineQuery({
+    name: "plain",
+    handle: () => 42 as unknown as ReturnType<typeof ok<number>>,
+  });
+  const stringly = defineQuery({
+    name: "stringly",
+    handle: () => err("nope" as unknown as AppError),
+  });
+  const app = createApp({ log: sink, queries: [plain, stringly] });
+  const r1 = await app.execute(app.context(), plain, undefined);
+  assert.ok(!r1.ok && r1.error.code === "INTERNAL");
+  const logged = sink.records().find((r) => r.msg === "handler threw")!;
+  assert.equal(
+    (logged.error as { message: string }).message,
+    'handler "plain" must return ok(value) or err(appError), got number',
+  );
+  const r2 = await app.execute(app.context(), stringly, undefined);
+  assert.ok(!r2.ok && r2.error instanceof AppError && r2.error.status === 500);
+});
+
 Deno.test("execute rejects handlers that are not registered", async () => {
   const app = createApp({ log: memorySink(), queries: [] });
   await assert.rejects(
@@ -141,6 +163,34 @@ Deno.test("scoped adapters live for one operation and are disposed after it", as
   assert.deepEqual(made.map((u) => u.disposed), [true, true]);
 });
 
+Deno.test("closing the app disposes its factory-built singletons", async () => {
+  let closed = 0;
+  const Db = definePort<{ ping(): string }>("db", { writes: [] });
+  const ping = defineQuery({
+    name: "ping",
+    deps: { db: Db },
+    handle: (_ctx, _i, { db }) => ok(db.ping()),
+  });
+  {
+    await using app = createApp({
+      log: memorySink(),
+      adapters: [
+        provide(Db, () => ({
+          ping: () => "pong",
+          [Symbol.dispose]: () => void closed++,
+        })),
+      ],
+      queries: [ping],
+    });
+    assert.deepEqual(await app.execute(app.context(), ping, undefined), {
+      ok: true,
+      value: "pong",
+    });
+    assert.equal(closed, 0);
+  }
+  assert.equal(closed, 1, "`await using` closed the app");
+});
+
 Deno.test("the context hook attaches capabilities to every operation", async () => {
   const Greeting = defineCapability<string>("greeting");
   const greet = defineQuery({
@@ -186,17 +236,27 @@ function httpApp(sink = memorySink()) {
       throw new Error("secret detail");
     },
   });
+  const unserializable = defineQuery({
+    name: "unserializable",
+    handle: () => ok({ big: 1n }),
+  });
   const app = createApp({
     log: sink,
     adapters: [provide(NotesPort, notes)],
     commands: [addNote, fail, crash, rawCrash],
-    queries: [listNotes],
+    queries: [listNotes, unserializable],
     routes: [
       route("POST", "/notes", addNote, { status: 201 }),
       route("GET", "/notes", listNotes),
       route("POST", "/fail", fail),
       route("POST", "/crash", crash),
       route("POST", "/raw-crash", rawCrash),
+      route("GET", "/bigint", unserializable),
+      route("POST", "/bad-mapper", addNote, {
+        input: () => {
+          throw new Error("mapper bug");
+        },
+      }),
     ],
     maxBodyBytes: 64,
     openapi: { title: "Notes", version: "1.0.0" },
@@ -257,6 +317,8 @@ Deno.test("fetch answers bad requests with clear errors", async () => {
     ],
     [post("/crash", ""), 500, "INTERNAL"],
     [post("/raw-crash", ""), 500, "INTERNAL"],
+    [new Request("http://local/bigint"), 500, "INTERNAL"],
+    [post("/bad-mapper", '{"note":"x"}'), 500, "INTERNAL"],
   ];
   for (const [req, status, code] of cases) {
     const res = await app.fetch(req);

@@ -29,13 +29,38 @@ import { buildPlans } from "./plan.ts";
 import type { FetchInfo } from "./request_context.ts";
 import { checkWiring } from "./wiring.ts";
 
-/** OpenAPI settings of an app. */
+/**
+ * OpenAPI settings of an app.
+ *
+ * @example
+ * ```ts
+ * import { type AppOpenApiOptions, createApp, memorySink } from "@krepis/core";
+ * const openapi: AppOpenApiOptions = { title: "Todos", version: "2.0.0", path: "/docs/openapi.json" };
+ * const app = createApp({ openapi, log: memorySink() });
+ * console.assert((await app.fetch(new Request("http://x/docs/openapi.json"))).status === 200);
+ * ```
+ */
 export interface AppOpenApiOptions extends OpenApiInfo {
   /** Where the document is served (default `/openapi.json`). */
   path?: string;
 }
 
-/** Everything an app is made of. */
+/**
+ * Everything an app is made of.
+ *
+ * @example
+ * ```ts
+ * import { type AppOptions, createApp, defineQuery, memorySink, ok, route } from "@krepis/core";
+ * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * const options: AppOptions = {
+ *   queries: [ping],
+ *   routes: [route("GET", "/ping", ping)],
+ *   log: memorySink(),
+ *   requestTimeoutMs: 5_000,
+ * };
+ * createApp(options);
+ * ```
+ */
 export interface AppOptions {
   /** Port → adapter bindings (see `provide`). */
   adapters?: readonly AdapterBinding[];
@@ -64,8 +89,19 @@ export interface AppOptions {
   maxBodyBytes?: number;
 }
 
-/** A running app. */
-export interface App {
+/**
+ * A running app. `await using app = createApp(...)` closes it at the end of the block.
+ *
+ * @example
+ * ```ts
+ * import { type App, createApp, defineQuery, memorySink, ok } from "@krepis/core";
+ * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * const app: App = createApp({ queries: [ping], log: memorySink() });
+ * const r = await app.execute(app.context(), ping, undefined);
+ * console.assert(r.ok && r.value === "pong");
+ * ```
+ */
+export interface App extends AsyncDisposable {
   /**
    * Serves the app over HTTP/1.1 and HTTP/2 from the Krepis kernel; each request's context
    * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
@@ -85,6 +121,11 @@ export interface App {
   openapi(): Record<string, unknown>;
   /** The app's dependency container. */
   readonly container: Container;
+  /**
+   * Releases what the app built: singleton adapters created by factories are disposed
+   * (`Symbol.asyncDispose`/`Symbol.dispose`), newest first. Stop serving first.
+   */
+  close(): Promise<void>;
 }
 
 /**
@@ -137,6 +178,12 @@ export function createApp(options: AppOptions): App {
     queries,
     routes,
     behaviors,
+    settings: {
+      maxBodyBytes: options.maxBodyBytes,
+      requestTimeoutMs: options.requestTimeoutMs,
+      tenantHeader: options.tenantHeader,
+      openapiPath: options.openapi ? options.openapi.path : undefined,
+    },
   });
 
   const container = new Container(
@@ -194,5 +241,7 @@ export function createApp(options: AppOptions): App {
     context: (init) => createContext({ log, ...init }),
     openapi,
     container,
+    close: () => container.dispose(),
+    [Symbol.asyncDispose]: () => container.dispose(),
   };
 }

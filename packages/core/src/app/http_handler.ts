@@ -74,6 +74,16 @@ function fail(
   );
 }
 
+function internal(
+  ctx: KrepisContext,
+  route: Route,
+  error: unknown,
+  head: boolean,
+): Response {
+  ctx.log.error("request failed", { handler: route.handler.name, error });
+  return fail(ctx, new AppError("INTERNAL", "internal error"), head);
+}
+
 function queryOf(search: string): Record<string, string | string[]> {
   const query: Record<string, string | string[]> = {};
   if (search === "") return query;
@@ -137,8 +147,8 @@ function splitUrl(url: string): [path: string, search: string] {
  *
  * @example
  * ```ts
- * import { createFetchHandler, memorySink, ok, Router, route, defineQuery } from "@krepis/core";
- * import type { Route } from "@krepis/core";
+ * import { defineQuery, memorySink, ok, type Route, route, Router } from "@krepis/core";
+ * import { createFetchHandler } from "./http_handler.ts";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
  * const router = new Router<Route>();
  * router.add("GET", "/ping", route("GET", "/ping", ping));
@@ -206,19 +216,22 @@ export function createFetchHandler(
       );
     } catch (e) {
       if (e instanceof AppError) return fail(ctx, e, head);
-      // Only reachable when a handler opted out of the `errors` behavior.
-      ctx.log.error("unhandled error", {
-        handler: route.handler.name,
-        error: e,
-      });
-      return fail(ctx, new AppError("INTERNAL", "internal error"), head);
+      // A route's input mapper or the app's context hook threw, or a handler that opted
+      // out of the `errors` behavior did.
+      return internal(ctx, route, e, head);
     }
     if (!result.ok) return fail(ctx, result.error, head);
     const value = result.value;
+    let json: string | undefined;
+    try {
+      json = value === undefined ? undefined : JSON.stringify(value);
+    } catch (e) {
+      return internal(ctx, route, e, head); // a BigInt or a cycle in the value
+    }
     return respond(
       ctx,
       route.status ?? (value === undefined ? 204 : 200),
-      value === undefined ? undefined : JSON.stringify(value),
+      json,
       head,
     );
   };

@@ -13,6 +13,27 @@ import type { Container, ContainerEntry } from "../di/container.ts";
 import type { Port } from "../di/port.ts";
 import { readOnlyView } from "../di/readonly.ts";
 import { type Behavior, compose, type Next } from "../pipeline/behavior.ts";
+import { toAppError } from "../pipeline/errors.ts";
+import { AppError } from "../result/app_error.ts";
+import { err, type Result } from "../result/result.ts";
+
+/**
+ * Checks what a handler returned: anything but `ok(...)`/`err(...)` is a programming error,
+ * and an `err` carrying something other than an `AppError` is mapped to one, so the layers
+ * above can rely on `error.status` and `error.code`.
+ */
+function checked(name: string, result: unknown): Result<unknown> {
+  const r = result as Result<unknown, unknown> | undefined;
+  if (typeof r !== "object" || r === null || typeof r.ok !== "boolean") {
+    throw new TypeError(
+      `handler "${name}" must return ok(value) or err(appError), got ${
+        r === null ? "null" : typeof r
+      }`,
+    );
+  }
+  if (r.ok || r.error instanceof AppError) return r as Result<unknown>;
+  return err(toAppError(r.error));
+}
 
 function terminalFor(handler: AnyHandler, container: Container): Next {
   const label = `${handler.kind} "${handler.name}"`;
@@ -42,18 +63,16 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
     if (valid instanceof Promise) valid = await valid;
     if (!valid.ok) return valid;
     if (!scoped) {
-      return await handler.handle(
-        ctx,
-        valid.value,
-        shared ??= build(singleton),
+      return checked(
+        name,
+        await handler.handle(ctx, valid.value, shared ??= build(singleton)),
       );
     }
     const scope = container.scope(ctx);
     try {
-      return await handler.handle(
-        ctx,
-        valid.value,
-        build((e) => scope.resolve(e)),
+      return checked(
+        name,
+        await handler.handle(ctx, valid.value, build((e) => scope.resolve(e))),
       );
     } finally {
       if (scope.needsDispose) await scope.dispose();
@@ -66,7 +85,8 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
  *
  * @example
  * ```ts
- * import { buildPlans, Container, createContext, defineQuery, ok } from "@krepis/core";
+ * import { Container, createContext, defineQuery, ok } from "@krepis/core";
+ * import { buildPlans } from "./plan.ts";
  * const q = defineQuery({ name: "q", handle: () => ok(1) });
  * const plans = buildPlans([q], [], new Container([], createContext()));
  * const r = await plans.get(q)!(createContext(), undefined);

@@ -14,6 +14,13 @@ import type { ServeHandlerInfo } from "../http/types.ts";
 /**
  * The second argument of a fetch-style handler. Under the kernel's `serve` it is the
  * `ServeHandlerInfo` (with the kernel's per-request `ctx`); plain hosts may pass nothing.
+ *
+ * @example
+ * ```ts
+ * import type { FetchInfo } from "@krepis/core";
+ * const info: FetchInfo = {}; // plain hosts pass nothing; the kernel passes remoteAddr and ctx
+ * console.assert(info.ctx === undefined);
+ * ```
  */
 export type FetchInfo = Partial<ServeHandlerInfo>;
 
@@ -34,7 +41,8 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
  *
  * @example
  * ```ts
- * import { memorySink, requestContext } from "@krepis/core";
+ * import { memorySink } from "@krepis/core";
+ * import { requestContext } from "./request_context.ts";
  * const req = new Request("http://x/", {
  *   headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },
  * });

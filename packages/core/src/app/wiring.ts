@@ -13,7 +13,21 @@ import type { Behavior } from "../pipeline/behavior.ts";
 import { Router } from "../router/router.ts";
 import type { Route } from "../router/route.ts";
 
-/** Raised by `createApp` when the wiring is wrong; lists every problem found. */
+/**
+ * Raised by `createApp` when the wiring is wrong; lists every problem found.
+ *
+ * @example
+ * ```ts
+ * import { createApp, defineQuery, definePort, ok, WiringError } from "@krepis/core";
+ * const Repo = definePort<{ all(): string[] }>("repo", { writes: [] });
+ * const list = defineQuery({ name: "list", deps: { repo: Repo }, handle: () => ok([]) });
+ * try {
+ *   createApp({ queries: [list] });
+ * } catch (e) {
+ *   console.assert(e instanceof WiringError && e.problems[0].includes('missing adapter for port "repo"'));
+ * }
+ * ```
+ */
 export class WiringError extends Error {
   /** One line per problem. */
   readonly problems: readonly string[];
@@ -30,7 +44,16 @@ export class WiringError extends Error {
   }
 }
 
-/** What {@linkcode checkWiring} inspects. */
+/**
+ * What {@linkcode checkWiring} inspects.
+ *
+ * @example
+ * ```ts
+ * import { checkWiring, type WiringInput } from "@krepis/core";
+ * const input: WiringInput = { adapters: [], commands: [], queries: [], routes: [], behaviors: [] };
+ * checkWiring(input); // an empty app is valid
+ * ```
+ */
 export interface WiringInput {
   /** Adapter bindings. */
   adapters: readonly AdapterBinding[];
@@ -42,6 +65,62 @@ export interface WiringInput {
   routes: readonly Route[];
   /** Pipeline behaviors. */
   behaviors: readonly Behavior[];
+  /** App settings to check along with the wiring. */
+  settings?: WiringSettings;
+}
+
+/**
+ * The numeric and naming settings of an app that {@linkcode checkWiring} validates.
+ *
+ * @example
+ * ```ts
+ * import { checkWiring, WiringError, type WiringSettings } from "@krepis/core";
+ * const settings: WiringSettings = { maxBodyBytes: 0 };
+ * try {
+ *   checkWiring({ adapters: [], commands: [], queries: [], routes: [], behaviors: [], settings });
+ * } catch (e) {
+ *   console.assert(e instanceof WiringError);
+ * }
+ * ```
+ */
+export interface WiringSettings {
+  /** Largest accepted body in bytes: a positive integer. */
+  maxBodyBytes?: number;
+  /** Budget of a request without a deadline, in ms: positive. */
+  requestTimeoutMs?: number;
+  /** Header carrying the tenant id: a valid header name. */
+  tenantHeader?: string;
+  /** Where the OpenAPI document is served: an absolute path. */
+  openapiPath?: string;
+}
+
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function checkSettings(s: WiringSettings, problems: string[]) {
+  if (
+    s.maxBodyBytes !== undefined &&
+    !(Number.isSafeInteger(s.maxBodyBytes) && s.maxBodyBytes > 0)
+  ) {
+    problems.push(
+      `maxBodyBytes must be a positive integer, got ${s.maxBodyBytes}`,
+    );
+  }
+  if (
+    s.requestTimeoutMs !== undefined &&
+    !(s.requestTimeoutMs > 0) // also rejects NaN
+  ) {
+    problems.push(
+      `requestTimeoutMs must be positive, got ${s.requestTimeoutMs}`,
+    );
+  }
+  if (s.tenantHeader !== undefined && !HEADER_NAME.test(s.tenantHeader)) {
+    problems.push(
+      `tenantHeader "${s.tenantHeader}" is not a valid header name`,
+    );
+  }
+  if (s.openapiPath !== undefined && !s.openapiPath.startsWith("/")) {
+    problems.push(`openapi path "${s.openapiPath}" must start with "/"`);
+  }
 }
 
 function describe(value: unknown): string {
@@ -213,6 +292,7 @@ export function checkWiring(input: WiringInput): Router<Route> {
     }
     behaviorNames.add(b.name);
   }
+  if (input.settings) checkSettings(input.settings, problems);
   const adapters = checkAdapters(input.adapters, problems);
   const names = new Map<string, AnyHandler>();
   checkHandlers(

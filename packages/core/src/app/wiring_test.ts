@@ -91,6 +91,28 @@ Deno.test("createApp reports every wiring problem in one error", () => {
   );
 });
 
+Deno.test("bad settings are reported with the wiring problems", () => {
+  assert.throws(
+    () =>
+      createApp({
+        log: memorySink(),
+        maxBodyBytes: -1,
+        requestTimeoutMs: NaN,
+        tenantHeader: "x tenant",
+        openapi: { title: "t", version: "1", path: "openapi.json" },
+        queries: [list],
+      }),
+    (e) =>
+      e instanceof WiringError && e.problems.length === 6 &&
+      e.problems.includes("maxBodyBytes must be a positive integer, got -1") &&
+      e.problems.includes("requestTimeoutMs must be positive, got NaN") &&
+      e.problems.includes(
+        'tenantHeader "x tenant" is not a valid header name',
+      ) &&
+      e.problems.includes('openapi path "openapi.json" must start with "/"'),
+  );
+});
+
 Deno.test("a correct wiring creates the app", () => {
   const app = createApp({
     log: memorySink(),

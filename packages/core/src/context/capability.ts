@@ -5,7 +5,18 @@
  * @module
  */
 
-/** A typed key naming one capability a context may carry. */
+/**
+ * A typed key naming one capability a context may carry.
+ *
+ * @example
+ * ```ts
+ * import { type Capability, createContext, defineCapability } from "@krepis/core";
+ * interface Fs { read(path: string): Promise<string> }
+ * const FsCap: Capability<Fs> = defineCapability<Fs>("fs");
+ * const ctx = createContext().with(FsCap, { read: () => Promise.resolve("data") });
+ * console.assert((await ctx.use(FsCap).read("a.txt")) === "data");
+ * ```
+ */
 export interface Capability<T> {
   /** Human-readable name used in error messages. */
   readonly name: string;
@@ -29,7 +40,17 @@ export function defineCapability<T>(name: string): Capability<T> {
   return Object.freeze({ name }) as Capability<T>;
 }
 
-/** One link of a context's immutable capability chain. */
+/**
+ * One link of a context's immutable capability chain.
+ *
+ * @example
+ * ```ts
+ * import { type CapabilityLink, defineCapability } from "@krepis/core";
+ * const key = defineCapability<number>("n");
+ * const chain: CapabilityLink = { key, value: 1, next: undefined };
+ * console.assert(chain.value === 1);
+ * ```
+ */
 export interface CapabilityLink {
   /** The key. */
   readonly key: Capability<unknown>;

@@ -18,7 +18,16 @@ import {
 } from "./logger.ts";
 import { formatTraceparent, newSpanId, newTraceId } from "./trace.ts";
 
-/** Fields a new root context may start from; everything is optional. */
+/**
+ * Fields a new root context may start from; everything is optional.
+ *
+ * @example
+ * ```ts
+ * import { type ContextInit, createContext } from "@krepis/core";
+ * const init: ContextInit = { tenantId: "acme", deadline: Date.now() + 5_000 };
+ * console.assert(createContext(init).tenantId === "acme");
+ * ```
+ */
 export interface ContextInit {
   /** Correlation id of the request; generated when absent. */
   requestId?: string;
@@ -40,7 +49,17 @@ export interface ContextInit {
   log?: LogSink;
 }
 
-/** Fields {@linkcode KrepisContext.derive} may replace without opening a new span. */
+/**
+ * Fields {@linkcode KrepisContext.derive} may replace without opening a new span.
+ *
+ * @example
+ * ```ts
+ * import { type ContextOverrides, createContext } from "@krepis/core";
+ * const tighter: ContextOverrides = { deadline: Date.now() + 100 };
+ * const ctx = createContext().derive(tighter);
+ * console.assert(ctx.remainingMs() <= 100);
+ * ```
+ */
 export interface ContextOverrides {
   /** A new absolute deadline in epoch milliseconds. */
   deadline?: number;

@@ -7,10 +7,28 @@
  * @module
  */
 
-/** Severity of a log record, from least to most severe. */
+/**
+ * Severity of a log record, from least to most severe.
+ *
+ * @example
+ * ```ts
+ * import type { LogLevel } from "@krepis/core";
+ * const level: LogLevel = "warn";
+ * console.assert(level === "warn");
+ * ```
+ */
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
-/** The threshold of a sink: a level, or `"silent"` to drop everything. */
+/**
+ * The threshold of a sink: a level, or `"silent"` to drop everything.
+ *
+ * @example
+ * ```ts
+ * import { createContext, type LogThreshold, memorySink } from "@krepis/core";
+ * const threshold: LogThreshold = "silent";
+ * createContext({ log: memorySink(threshold) }).log.error("dropped");
+ * ```
+ */
 export type LogThreshold = LogLevel | "silent";
 
 const RANK: Record<LogThreshold, number> = {
@@ -21,7 +39,18 @@ const RANK: Record<LogThreshold, number> = {
   silent: 100,
 };
 
-/** Where finished JSON lines go. Shared by every context of an app; never global. */
+/**
+ * Where finished JSON lines go. Shared by every context of an app; never global.
+ *
+ * @example
+ * ```ts
+ * import { createContext, type LogSink } from "@krepis/core";
+ * const lines: string[] = [];
+ * const sink: LogSink = { level: "info", write: (line) => lines.push(line) };
+ * createContext({ log: sink }).log.info("hello");
+ * console.assert(JSON.parse(lines[0]).msg === "hello");
+ * ```
+ */
 export interface LogSink {
   /** Records below this level are dropped before they are formatted. */
   readonly level: LogThreshold;
@@ -29,10 +58,29 @@ export interface LogSink {
   write(line: string): void;
 }
 
-/** Extra structured fields attached to one record. */
+/**
+ * Extra structured fields attached to one record.
+ *
+ * @example
+ * ```ts
+ * import { createContext, type LogFields, memorySink } from "@krepis/core";
+ * const fields: LogFields = { todoId: "t1", attempt: 2 };
+ * createContext({ log: memorySink() }).log.info("saved", fields);
+ * ```
+ */
 export type LogFields = Record<string, unknown>;
 
-/** A logger whose records carry the ids of the context it belongs to. */
+/**
+ * A logger whose records carry the ids of the context it belongs to.
+ *
+ * @example
+ * ```ts
+ * import { createContext, type Logger, memorySink } from "@krepis/core";
+ * const log: Logger = createContext({ log: memorySink("info") }).log;
+ * if (log.enabled("debug")) log.debug("expensive", { dump: "..." });
+ * log.info("cheap");
+ * ```
+ */
 export interface Logger {
   /** Logs at `debug`. */
   debug(msg: string, fields?: LogFields): void;
@@ -46,7 +94,16 @@ export interface Logger {
   enabled(level: LogLevel): boolean;
 }
 
-/** The ids a logger stamps on each record; a `KrepisContext` satisfies it. */
+/**
+ * The ids a logger stamps on each record; a `KrepisContext` satisfies it.
+ *
+ * @example
+ * ```ts
+ * import { createContext, type LogScope } from "@krepis/core";
+ * const scope: LogScope = createContext({ name: "op" }); // a context is a log scope
+ * console.assert(scope.name === "op");
+ * ```
+ */
 export interface LogScope {
   /** Correlates all records of one request. */
   readonly requestId: string;
@@ -185,7 +242,17 @@ export function jsonLinesSink(
   };
 }
 
-/** A sink that keeps lines in memory, for tests and diagnostics. */
+/**
+ * A sink that keeps lines in memory, for tests and diagnostics.
+ *
+ * @example
+ * ```ts
+ * import { createContext, type MemorySink, memorySink } from "@krepis/core";
+ * const sink: MemorySink = memorySink();
+ * createContext({ log: sink }).log.info("one");
+ * console.assert(sink.lines.length === 1 && sink.records()[0].msg === "one");
+ * ```
+ */
 export interface MemorySink extends LogSink {
   /** Every line written so far, in order. */
   readonly lines: string[];

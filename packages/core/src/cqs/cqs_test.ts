@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { StandardSchemaV1 } from "@standard-schema/spec";
+import { type } from "arktype";
 import * as v from "valibot";
 import { z } from "zod";
 import { definePort } from "../di/port.ts";
@@ -82,6 +83,19 @@ Deno.test("validateInput works with valibot, including async pipelines", async (
     (r.error.details as { issues: { message: string }[] }).issues[0].message,
     "name taken",
   );
+});
+
+Deno.test("validateInput works with arktype", async () => {
+  const schema = type({ name: "string > 0", "age?": "number.integer >= 0" });
+  assert.deepEqual(await validateInput("person", schema, { name: "ada" }), {
+    ok: true,
+    value: { name: "ada" },
+  });
+  const bad = await validateInput("person", schema, { name: "", age: 1.5 });
+  assert.ok(!bad.ok);
+  const paths = (bad.error.details as { issues: { path: string }[] }).issues
+    .map((i) => i.path).sort();
+  assert.deepEqual(paths, ["age", "name"]);
 });
 
 Deno.test("validateInput without a schema yields undefined input", async () => {

@@ -11,22 +11,78 @@ import type { KrepisContext } from "../context/context.ts";
 import type { Port } from "../di/port.ts";
 import type { Result } from "../result/result.ts";
 
-/** Whether a handler changes state (`command`) or only reads (`query`). */
+/**
+ * Whether a handler changes state (`command`) or only reads (`query`).
+ *
+ * @example
+ * ```ts
+ * import { defineQuery, type HandlerKind, ok } from "@krepis/core";
+ * const kind: HandlerKind = defineQuery({ name: "q", handle: () => ok(1) }).kind;
+ * console.assert(kind === "query");
+ * ```
+ */
 export type HandlerKind = "command" | "query";
 
-/** The ports a handler depends on, by the name it receives them under. */
+/**
+ * The ports a handler depends on, by the name it receives them under.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type DepsSpec } from "@krepis/core";
+ * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * const deps: DepsSpec = { clock: Clock };
+ * console.assert(deps.clock === Clock);
+ * ```
+ */
 export type DepsSpec = Record<string, Port<object>>;
 
-/** The adapter instances a handler receives for its {@linkcode DepsSpec}. */
+/**
+ * The adapter instances a handler receives for its {@linkcode DepsSpec}.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type ResolvedDeps } from "@krepis/core";
+ * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * const resolved: ResolvedDeps<{ clock: typeof Clock }> = { clock: { now: () => 0 } };
+ * console.assert(resolved.clock.now() === 0);
+ * ```
+ */
 export type ResolvedDeps<D extends DepsSpec> = {
   [K in keyof D]: D[K] extends Port<infer T> ? T : never;
 };
 
-/** The handler input type for an optional schema: its output type, or `undefined`. */
+/**
+ * The handler input type for an optional schema: its output type, or `undefined`.
+ *
+ * @example
+ * ```ts
+ * import type { InputOf } from "@krepis/core";
+ * import { z } from "zod";
+ * const Schema = z.object({ id: z.string() });
+ * const input: InputOf<typeof Schema> = { id: "1" };
+ * const none: InputOf<undefined> = undefined;
+ * console.assert(input.id === "1" && none === undefined);
+ * ```
+ */
 export type InputOf<S> = S extends InputSchema ? SchemaOutput<S>
   : undefined;
 
-/** What `defineCommand` / `defineQuery` take. */
+/**
+ * What `defineCommand` / `defineQuery` take.
+ *
+ * @example
+ * ```ts
+ * import { defineCommand, type HandlerSpec, ok } from "@krepis/core";
+ * import { z } from "zod";
+ * const Input = z.object({ n: z.number() });
+ * const spec: HandlerSpec<typeof Input, number, Record<never, never>> = {
+ *   name: "double",
+ *   input: Input,
+ *   handle: (_ctx, input) => ok(input.n * 2),
+ * };
+ * console.assert(defineCommand(spec).kind === "command");
+ * ```
+ */
 export interface HandlerSpec<
   S extends InputSchema | undefined,
   O,
@@ -54,7 +110,16 @@ export interface HandlerSpec<
   ): Result<O> | Promise<Result<O>>;
 }
 
-/** A defined command or query. */
+/**
+ * A defined command or query.
+ *
+ * @example
+ * ```ts
+ * import { defineQuery, type Handler, ok } from "@krepis/core";
+ * const ping: Handler<undefined, string> = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * console.assert(ping.name === "ping");
+ * ```
+ */
 export interface Handler<
   S extends InputSchema | undefined = InputSchema | undefined,
   O = unknown,
@@ -68,15 +133,52 @@ export interface Handler<
   readonly skip: readonly string[];
 }
 
-/** Any handler, whatever its types. */
+/**
+ * Any handler, whatever its types.
+ *
+ * @example
+ * ```ts
+ * import { type AnyHandler, defineCommand, defineQuery, ok } from "@krepis/core";
+ * const all: AnyHandler[] = [
+ *   defineQuery({ name: "a", handle: () => ok(1) }),
+ *   defineCommand({ name: "b", handle: () => ok("x") }),
+ * ];
+ * console.assert(all.length === 2);
+ * ```
+ */
 // deno-lint-ignore no-explicit-any
 export type AnyHandler = Handler<any, any, any>;
 
-/** The success type of a handler. */
+/**
+ * The success type of a handler.
+ *
+ * @example
+ * ```ts
+ * import { defineQuery, ok, type OutputOf } from "@krepis/core";
+ * const count = defineQuery({ name: "count", handle: () => ok({ n: 3 }) });
+ * const out: OutputOf<typeof count> = { n: 3 };
+ * console.assert(out.n === 3);
+ * ```
+ */
 export type OutputOf<H> = H extends Handler<infer _S, infer O, infer _D> ? O
   : never;
 
-/** The raw input a caller passes for a handler (the schema's input type). */
+/**
+ * The raw input a caller passes for a handler (the schema's input type).
+ *
+ * @example
+ * ```ts
+ * import { defineQuery, ok, type RawInputOf } from "@krepis/core";
+ * import { z } from "zod";
+ * const page = defineQuery({
+ *   name: "page",
+ *   input: z.object({ limit: z.coerce.number() }),
+ *   handle: (_ctx, input) => ok(input.limit),
+ * });
+ * const raw: RawInputOf<typeof page> = { limit: "10" }; // strings are fine before coercion
+ * console.assert(raw.limit === "10");
+ * ```
+ */
 export type RawInputOf<H> = H extends Handler<infer S, infer _O, infer _D>
   ? S extends InputSchema ? SchemaInput<S> : undefined
   : never;

@@ -7,7 +7,16 @@
  * @module
  */
 
-/** One validation issue reported by a schema. */
+/**
+ * One validation issue reported by a schema.
+ *
+ * @example
+ * ```ts
+ * import type { SchemaIssue } from "@krepis/core";
+ * const issue: SchemaIssue = { message: "required", path: ["title"] };
+ * console.assert(issue.path?.[0] === "title");
+ * ```
+ */
 export interface SchemaIssue {
   /** The error message. */
   readonly message: string;
@@ -17,12 +26,32 @@ export interface SchemaIssue {
     | undefined;
 }
 
-/** What a schema's `validate` returns. */
+/**
+ * What a schema's `validate` returns.
+ *
+ * @example
+ * ```ts
+ * import type { SchemaResult } from "@krepis/core";
+ * const good: SchemaResult<number> = { value: 1 };
+ * const bad: SchemaResult<number> = { issues: [{ message: "not a number" }] };
+ * console.assert(!good.issues && bad.issues.length === 1);
+ * ```
+ */
 export type SchemaResult<Output> =
   | { readonly value: Output; readonly issues?: undefined }
   | { readonly issues: ReadonlyArray<SchemaIssue> };
 
-/** The `~standard` properties of a schema. */
+/**
+ * The `~standard` properties of a schema.
+ *
+ * @example
+ * ```ts
+ * import type { SchemaProps } from "@krepis/core";
+ * import { z } from "zod";
+ * const props: SchemaProps<string> = z.string()["~standard"];
+ * console.assert(props.version === 1);
+ * ```
+ */
 export interface SchemaProps<Input = unknown, Output = Input> {
   /** Version of the Standard Schema spec (1). */
   readonly version: 1;
@@ -55,12 +84,34 @@ export interface InputSchema<Input = unknown, Output = Input> {
   readonly "~standard": SchemaProps<Input, Output>;
 }
 
-/** The validated (output) type of a schema. */
+/**
+ * The validated (output) type of a schema.
+ *
+ * @example
+ * ```ts
+ * import type { SchemaOutput } from "@krepis/core";
+ * import { z } from "zod";
+ * const Port = z.coerce.number();
+ * const port: SchemaOutput<typeof Port> = 8080; // a number, though the input may be a string
+ * console.assert(port === 8080);
+ * ```
+ */
 export type SchemaOutput<S extends InputSchema> = NonNullable<
   S["~standard"]["types"]
 >["output"];
 
-/** The accepted (input) type of a schema. */
+/**
+ * The accepted (input) type of a schema.
+ *
+ * @example
+ * ```ts
+ * import type { SchemaInput } from "@krepis/core";
+ * import { z } from "zod";
+ * const Body = z.object({ tags: z.array(z.string()).default([]) });
+ * const raw: SchemaInput<typeof Body> = {}; // tags may be omitted on input
+ * console.assert(raw.tags === undefined);
+ * ```
+ */
 export type SchemaInput<S extends InputSchema> = NonNullable<
   S["~standard"]["types"]
 >["input"];

@@ -8,6 +8,7 @@
 
 import type { KrepisContext } from "../context/context.ts";
 import type { Port } from "./port.ts";
+import { Disposer } from "./disposer.ts";
 import type { AdapterBinding, Resolver } from "./provide.ts";
 
 /** A binding with its slot in the singleton table and in every scope. */
@@ -20,7 +21,20 @@ export interface ContainerEntry {
 
 const CREATING: unique symbol = Symbol("creating");
 
-/** Raised when a port cannot be resolved (missing adapter, cycle, captive dependency). */
+/**
+ * Raised when a port cannot be resolved (missing adapter, cycle, captive dependency).
+ *
+ * @example
+ * ```ts
+ * import { Container, createContext, definePort, ResolutionError } from "@krepis/core";
+ * const Missing = definePort<{ x: 1 }>("missing", { writes: [] });
+ * try {
+ *   new Container([], createContext()).get(Missing);
+ * } catch (e) {
+ *   console.assert(e instanceof ResolutionError);
+ * }
+ * ```
+ */
 export class ResolutionError extends Error {
   /** Creates the error. */
   constructor(message: string) {
@@ -45,6 +59,7 @@ export class Container {
   #entries = new Map<Port, ContainerEntry>();
   #singletons: unknown[];
   #root: SingletonResolver;
+  #disposer = new Disposer();
 
   /** Indexes `bindings`; `root` is the context singleton factories receive. */
   constructor(bindings: Iterable<AdapterBinding>, root: KrepisContext) {
@@ -69,6 +84,15 @@ export class Container {
   /** Resolves a singleton port (throws for scoped or unbound ports). */
   get<T extends object>(port: Port<T>): T {
     return this.#root.get(port);
+  }
+
+  /**
+   * Disposes the singletons built by factories (newest first) and forgets them, so a later
+   * resolve builds fresh ones. Call it when the app shuts down.
+   */
+  async dispose(): Promise<void> {
+    this.#singletons.fill(undefined);
+    await this.#disposer.dispose();
   }
 
   /** Opens a scope for one operation. */
@@ -100,6 +124,8 @@ export class Container {
     try {
       const instance = entry.binding.create(this.#root);
       this.#singletons[entry.index] = instance;
+      // Only what the container built is its to dispose; fixed instances belong to the caller.
+      if (!entry.binding.fixed) this.#disposer.track(instance);
       return instance;
     } catch (e) {
       this.#singletons[entry.index] = undefined;
@@ -147,7 +173,7 @@ export class Scope implements Resolver {
   readonly ctx: KrepisContext;
   #container: Container;
   #instances: unknown[] | undefined;
-  #disposables: (Disposable | AsyncDisposable)[] | undefined;
+  #disposer: Disposer | undefined;
 
   /** Use {@linkcode Container.scope}. */
   constructor(container: Container, ctx: KrepisContext) {
@@ -182,31 +208,17 @@ export class Scope implements Resolver {
       throw e;
     }
     instances[entry.index] = instance;
-    if (
-      typeof instance === "object" && instance !== null &&
-      (Symbol.asyncDispose in instance || Symbol.dispose in instance)
-    ) {
-      (this.#disposables ??= []).push(
-        instance as Disposable | AsyncDisposable,
-      );
-    }
+    (this.#disposer ??= new Disposer()).track(instance);
     return instance;
   }
 
   /** Disposes scoped instances that implement `Symbol.dispose`/`Symbol.asyncDispose`, newest first. */
-  async dispose(): Promise<void> {
-    const list = this.#disposables;
-    if (!list) return;
-    this.#disposables = undefined;
-    for (let i = list.length - 1; i >= 0; i--) {
-      const d = list[i];
-      if (Symbol.asyncDispose in d) await d[Symbol.asyncDispose]();
-      else (d as Disposable)[Symbol.dispose]();
-    }
+  dispose(): Promise<void> {
+    return this.#disposer?.dispose() ?? Promise.resolve();
   }
 
   /** Whether the scope holds instances to dispose. */
   get needsDispose(): boolean {
-    return this.#disposables !== undefined;
+    return this.#disposer?.pending ?? false;
   }
 }

@@ -151,6 +151,52 @@ Deno.test("disposing a scope disposes its scoped instances, newest first", async
   assert.deepEqual(order, ["b", "a"], "disposal happens once");
 });
 
+Deno.test("disposing the container disposes factory-built singletons, not fixed instances", async () => {
+  const order: string[] = [];
+  const disposable = (name: string) => ({
+    name,
+    [Symbol.asyncDispose]: async () => {
+      await Promise.resolve();
+      order.push(name);
+    },
+  });
+  const A = definePort<{ name: string }>("A", { writes: [] });
+  const B = definePort<{ name: string }>("B", { writes: [] });
+  const Fixed = definePort<{ name: string }>("fixed", { writes: [] });
+  const c = new Container([
+    provide(A, () => disposable("a")),
+    provide(B, (r) => (r.get(A), disposable("b")), { deps: [A] }),
+    provide(Fixed, disposable("fixed")),
+  ], createContext());
+  const first = c.get(B);
+  c.get(Fixed);
+  await c.dispose();
+  assert.deepEqual(
+    order,
+    ["b", "a"],
+    "newest first; the caller owns fixed instances",
+  );
+  assert.notEqual(c.get(B), first, "a later resolve builds a fresh instance");
+});
+
+Deno.test("a failing disposal does not stop the others and is reported", async () => {
+  const order: string[] = [];
+  const A = definePort<object>("A", { writes: [] });
+  const B = definePort<object>("B", { writes: [] });
+  const c = new Container([
+    provide(A, () => ({ [Symbol.dispose]: () => order.push("a") })),
+    provide(B, () => ({
+      [Symbol.dispose]: () => {
+        throw new Error("b failed");
+      },
+    })),
+  ], createContext());
+  c.get(A);
+  c.get(B);
+  await assert.rejects(() => c.dispose(), /b failed/);
+  assert.deepEqual(order, ["a"]);
+});
+
 Deno.test("read-only views allow reads, block writes and assignments, keep #private state", () => {
   const counter = new MemoryCounter();
   counter.increment();

@@ -5,7 +5,17 @@
  * @module
  */
 
-/** A typed port token. Ports compare by identity. */
+/**
+ * A typed port token. Ports compare by identity.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type Port } from "@krepis/core";
+ * interface Mailer { send(to: string, body: string): Promise<void> }
+ * const MailerPort: Port<Mailer> = definePort<Mailer>("mailer", { writes: ["send"] });
+ * console.assert(MailerPort.name === "mailer");
+ * ```
+ */
 export interface Port<T extends object = object> {
   /** Discriminant used to recognise ports in wiring checks. */
   readonly kind: "port";
@@ -17,7 +27,17 @@ export interface Port<T extends object = object> {
   readonly __type?: T;
 }
 
-/** Options of {@linkcode definePort}. */
+/**
+ * Options of {@linkcode definePort}.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type PortOptions } from "@krepis/core";
+ * interface Cache { get(k: string): string | undefined; set(k: string, v: string): void }
+ * const options: PortOptions<Cache> = { writes: ["set"] };
+ * console.assert(definePort<Cache>("cache", options).writes.has("set"));
+ * ```
+ */
 export interface PortOptions<T> {
   /** The methods that change state. Required, so every port makes the choice explicitly. */
   writes: readonly (keyof T & string)[];

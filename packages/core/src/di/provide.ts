@@ -10,10 +10,29 @@ import type { Port } from "./port.ts";
 /**
  * How long an adapter instance lives: one per app (`singleton`) or one per operation
  * (`scoped`, e.g. a unit of work bound to the request's context).
+ *
+ * @example
+ * ```ts
+ * import { definePort, type Lifetime, provide } from "@krepis/core";
+ * const Uow = definePort<{ id: number }>("uow", { writes: [] });
+ * const lifetime: Lifetime = "scoped";
+ * console.assert(provide(Uow, () => ({ id: 1 }), { lifetime }).lifetime === "scoped");
+ * ```
  */
 export type Lifetime = "singleton" | "scoped";
 
-/** What a factory receives to build its instance. */
+/**
+ * What a factory receives to build its instance.
+ *
+ * @example
+ * ```ts
+ * import { definePort, provide, type Resolver } from "@krepis/core";
+ * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * const Stamp = definePort<{ stamp(): string }>("stamp", { writes: [] });
+ * const make = (r: Resolver) => ({ stamp: () => `${r.ctx.requestId}@${r.get(Clock).now()}` });
+ * provide(Stamp, make, { lifetime: "scoped", deps: [Clock] });
+ * ```
+ */
 export interface Resolver {
   /**
    * The context the instance is created for: the operation's context for a scoped adapter,
@@ -24,10 +43,31 @@ export interface Resolver {
   get<U extends object>(port: Port<U>): U;
 }
 
-/** Builds an adapter instance. */
+/**
+ * Builds an adapter instance.
+ *
+ * @example
+ * ```ts
+ * import { definePort, type Factory, provide } from "@krepis/core";
+ * const Ids = definePort<{ next(): string }>("ids", { writes: [] });
+ * const factory: Factory<{ next(): string }> = () => ({ next: () => crypto.randomUUID() });
+ * provide(Ids, factory);
+ * ```
+ */
 export type Factory<T> = (resolver: Resolver) => T;
 
-/** Options of {@linkcode provide}. */
+/**
+ * Options of {@linkcode provide}.
+ *
+ * @example
+ * ```ts
+ * import { definePort, provide, type ProvideOptions } from "@krepis/core";
+ * const Db = definePort<{ query(sql: string): unknown[] }>("db", { writes: [] });
+ * const Tx = definePort<{ commit(): void }>("tx", { writes: ["commit"] });
+ * const options: ProvideOptions = { lifetime: "scoped", deps: [Db] };
+ * provide(Tx, (r) => (r.get(Db), { commit() {} }), options);
+ * ```
+ */
 export interface ProvideOptions {
   /** `singleton` (default) or `scoped`; a fixed instance is always a singleton. */
   lifetime?: Lifetime;
@@ -35,7 +75,17 @@ export interface ProvideOptions {
   deps?: readonly Port[];
 }
 
-/** The binding of one port to its adapter; pass it to `createApp({ adapters })`. */
+/**
+ * The binding of one port to its adapter; pass it to `createApp({ adapters })`.
+ *
+ * @example
+ * ```ts
+ * import { type AdapterBinding, definePort, provide } from "@krepis/core";
+ * const Clock = definePort<{ now(): number }>("clock", { writes: [] });
+ * const binding: AdapterBinding<{ now(): number }> = provide(Clock, { now: () => 0 });
+ * console.assert(binding.fixed && binding.port === Clock);
+ * ```
+ */
 export interface AdapterBinding<T extends object = object> {
   /** The port served. */
   readonly port: Port<T>;

@@ -8,7 +8,20 @@
 
 import type { Port } from "./port.ts";
 
-/** Raised when a query calls a write method of a port or mutates an adapter. */
+/**
+ * Raised when a query calls a write method of a port or mutates an adapter.
+ *
+ * @example
+ * ```ts
+ * import { CqsViolationError, definePort, readOnlyView } from "@krepis/core";
+ * const Store = definePort<{ save(): void }>("store", { writes: ["save"] });
+ * try {
+ *   readOnlyView({ save() {} }, Store, "listThings").save();
+ * } catch (e) {
+ *   console.assert(e instanceof CqsViolationError && e.method === "save");
+ * }
+ * ```
+ */
 export class CqsViolationError extends Error {
   /** The query that attempted the write. */
   readonly query: string;

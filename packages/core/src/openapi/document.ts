@@ -7,7 +7,16 @@
 import type { Route } from "../router/route.ts";
 import { type JsonSchema, jsonSchemaOf } from "./json_schema.ts";
 
-/** Document metadata. */
+/**
+ * Document metadata.
+ *
+ * @example
+ * ```ts
+ * import { buildOpenApi, type OpenApiInfo } from "@krepis/core";
+ * const info: OpenApiInfo = { title: "Todos", version: "1.0.0", description: "A todo API" };
+ * console.assert(buildOpenApi([], info).openapi === "3.1.0");
+ * ```
+ */
 export interface OpenApiInfo {
   /** API title. */
   title: string;

@@ -8,7 +8,16 @@
 
 import type { StandardJSONSchemaV1 } from "@standard-schema/spec";
 
-/** A JSON Schema document (draft 2020-12, the dialect of OpenAPI 3.1). */
+/**
+ * A JSON Schema document (draft 2020-12, the dialect of OpenAPI 3.1).
+ *
+ * @example
+ * ```ts
+ * import type { JsonSchema } from "@krepis/core";
+ * const schema: JsonSchema = { type: "object", properties: { id: { type: "string" } } };
+ * console.assert(schema.type === "object");
+ * ```
+ */
 export type JsonSchema = Record<string, unknown>;
 
 /**

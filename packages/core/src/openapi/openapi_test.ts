@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { toStandardJsonSchema } from "@valibot/to-json-schema";
+import { type } from "arktype";
 import * as v from "valibot";
 import { z } from "zod";
 import { defineCommand, defineQuery } from "../cqs/handler.ts";
@@ -48,6 +49,12 @@ Deno.test("jsonSchemaOf converts zod and valibot schemas, and tolerates others",
     "number",
   );
   assert.equal(v1?.$schema, undefined, "the dialect marker is dropped");
+  const a1 = jsonSchemaOf(type({ id: "string" }), "input");
+  assert.deepEqual(
+    a1?.required,
+    ["id"],
+    "arktype implements Standard JSON Schema natively",
+  );
   assert.equal(
     jsonSchemaOf(v.object({}), "input"),
     undefined,

@@ -11,7 +11,16 @@ import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
 import { type Behavior, defineBehavior } from "./behavior.ts";
 
-/** Decides whether an operation may run; `ok(ctx)` continues with that context. */
+/**
+ * Decides whether an operation may run; `ok(ctx)` continues with that context.
+ *
+ * @example
+ * ```ts
+ * import { AppError, type AuthHook, err, ok } from "@krepis/core";
+ * const tenantsOnly: AuthHook = (ctx) =>
+ *   ctx.tenantId ? ok(ctx) : err(new AppError("UNAUTHORIZED", "tenant required"));
+ * ```
+ */
 export type AuthHook = (
   ctx: KrepisContext,
   handler: AnyHandler,

@@ -10,13 +10,41 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
 
-/** Calls the rest of the pipeline (and finally the handler) with a possibly new context. */
+/**
+ * Calls the rest of the pipeline (and finally the handler) with a possibly new context.
+ *
+ * @example
+ * ```ts
+ * import { defineBehavior, type Next } from "@krepis/core";
+ * const passThrough = defineBehavior("pass", (ctx, _handler, input, next: Next) => next(ctx, input));
+ * console.assert(passThrough.name === "pass");
+ * ```
+ */
 export type Next = (
   ctx: KrepisContext,
   input: unknown,
 ) => Promise<Result<unknown>>;
 
-/** One behavior: a name handlers can opt out of, and the wrapping logic. */
+/**
+ * One behavior: a name handlers can opt out of, and the wrapping logic.
+ *
+ * @example
+ * ```ts
+ * import type { Behavior } from "@krepis/core";
+ * const timing: Behavior = {
+ *   name: "timing",
+ *   async run(ctx, handler, input, next) {
+ *     const start = performance.now();
+ *     try {
+ *       return await next(ctx, input);
+ *     } finally {
+ *       ctx.log.debug("timed", { handler: handler.name, ms: performance.now() - start });
+ *     }
+ *   },
+ * };
+ * console.assert(timing.name === "timing");
+ * ```
+ */
 export interface Behavior {
   /** Unique name, used by a handler's `skip` list. */
   readonly name: string;

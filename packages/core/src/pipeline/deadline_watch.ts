@@ -10,7 +10,18 @@
  * @module
  */
 
-/** An operation under watch. */
+/**
+ * An operation under watch.
+ *
+ * @example
+ * ```ts
+ * import { DeadlineWatch, type Watched } from "@krepis/core";
+ * const op: Watched = { deadline: Date.now() + 60_000, expire: () => console.log("late") };
+ * const watch = new DeadlineWatch();
+ * watch.add(op);
+ * watch.delete(op);
+ * ```
+ */
 export interface Watched {
   /** Absolute deadline in epoch milliseconds. */
   readonly deadline: number;

@@ -101,6 +101,16 @@ Deno.test("tracing opens a child span and logs the outcome with the trace ids", 
   const rec2 = sink.records()[1];
   assert.equal(rec2.level, "warn");
   assert.equal(rec2.code, "NOT_FOUND");
+
+  const throwing = compose(
+    [tracing()],
+    q,
+    () => Promise.reject(new Error("boom")),
+  );
+  await assert.rejects(() => throwing(ctx, undefined), /boom/);
+  const rec3 = sink.records()[2];
+  assert.equal(rec3.msg, "operation threw");
+  assert.equal(rec3.traceId, TRACE);
 });
 
 Deno.test("timeout aborts the handler's signal and answers TIMEOUT without waiting", async () => {

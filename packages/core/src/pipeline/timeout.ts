@@ -12,7 +12,16 @@ import { err, type Result } from "../result/result.ts";
 import { type Behavior, defineBehavior } from "./behavior.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
-/** Options of {@linkcode timeout}. */
+/**
+ * Options of {@linkcode timeout}.
+ *
+ * @example
+ * ```ts
+ * import { timeout, type TimeoutOptions } from "@krepis/core";
+ * const options: TimeoutOptions = { ms: 5_000 };
+ * console.assert(timeout(options).name === "timeout");
+ * ```
+ */
 export interface TimeoutOptions {
   /** Default limit per operation in milliseconds (default 30 000). */
   ms?: number;

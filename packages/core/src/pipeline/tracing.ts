@@ -8,7 +8,16 @@
 import type { LogLevel } from "../context/logger.ts";
 import { type Behavior, defineBehavior } from "./behavior.ts";
 
-/** Options of {@linkcode tracing}. */
+/**
+ * Options of {@linkcode tracing}.
+ *
+ * @example
+ * ```ts
+ * import { tracing, type TracingOptions } from "@krepis/core";
+ * const options: TracingOptions = { level: "debug" };
+ * console.assert(tracing(options).name === "tracing");
+ * ```
+ */
 export interface TracingOptions {
   /** Level of the per-operation record (default `info`; failures use `warn` or `error`). */
   level?: LogLevel;
@@ -29,7 +38,18 @@ export function tracing(options: TracingOptions = {}): Behavior {
   return defineBehavior("tracing", async (ctx, handler, input, next) => {
     const span = ctx.child(handler.name);
     const start = performance.now();
-    const result = await next(span, input);
+    let result;
+    try {
+      result = await next(span, input);
+    } catch (e) {
+      // Only when `errors` is not outside this behavior: record the span, then rethrow.
+      span.log.error("operation threw", {
+        kind: handler.kind,
+        durationMs: performance.now() - start,
+        error: e,
+      });
+      throw e;
+    }
     const log = span.log;
     if (result.ok) {
       if (log.enabled(level)) {

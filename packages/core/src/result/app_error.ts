@@ -4,7 +4,15 @@
  * @module
  */
 
-/** HTTP status for each well-known error code. */
+/**
+ * HTTP status for each well-known error code.
+ *
+ * @example
+ * ```ts
+ * import { ERROR_STATUS } from "@krepis/core";
+ * console.assert(ERROR_STATUS.NOT_FOUND === 404 && ERROR_STATUS.TIMEOUT === 504);
+ * ```
+ */
 export const ERROR_STATUS = {
   INVALID_INPUT: 400,
   UNAUTHORIZED: 401,
@@ -21,13 +29,40 @@ export const ERROR_STATUS = {
   TIMEOUT: 504,
 } as const;
 
-/** A well-known error code; custom codes are allowed with an explicit status. */
+/**
+ * A well-known error code; custom codes are allowed with an explicit status.
+ *
+ * @example
+ * ```ts
+ * import { AppError, type ErrorCode } from "@krepis/core";
+ * const code: ErrorCode = "CONFLICT";
+ * console.assert(new AppError(code, "dup").status === 409);
+ * ```
+ */
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
-/** Any error code: a well-known one (autocompleted) or a custom string. */
+/**
+ * Any error code: a well-known one (autocompleted) or a custom string.
+ *
+ * @example
+ * ```ts
+ * import { AppError, type AnyErrorCode } from "@krepis/core";
+ * const code: AnyErrorCode = "QUOTA_EXCEEDED";
+ * console.assert(new AppError(code, "slow down", { status: 429 }).code === code);
+ * ```
+ */
 export type AnyErrorCode = ErrorCode | (string & Record<never, never>);
 
-/** Options of {@linkcode AppError}. */
+/**
+ * Options of {@linkcode AppError}.
+ *
+ * @example
+ * ```ts
+ * import { AppError, type AppErrorOptions } from "@krepis/core";
+ * const options: AppErrorOptions = { details: { field: "title" }, cause: new Error("db") };
+ * console.assert(new AppError("INVALID_INPUT", "bad", options).details !== undefined);
+ * ```
+ */
 export interface AppErrorOptions {
   /** HTTP status; defaults to the code's status, or 500 for an unknown code. */
   status?: number;

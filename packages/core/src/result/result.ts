@@ -7,7 +7,16 @@
 
 import type { AppError } from "./app_error.ts";
 
-/** A successful outcome carrying `value`. */
+/**
+ * A successful outcome carrying `value`.
+ *
+ * @example
+ * ```ts
+ * import { type Ok, ok } from "@krepis/core";
+ * const r: Ok<number> = ok(1);
+ * console.assert(r.value === 1);
+ * ```
+ */
 export interface Ok<T> {
   /** Discriminant: `true` for success. */
   readonly ok: true;
@@ -15,7 +24,16 @@ export interface Ok<T> {
   readonly value: T;
 }
 
-/** A failed outcome carrying `error`. */
+/**
+ * A failed outcome carrying `error`.
+ *
+ * @example
+ * ```ts
+ * import { AppError, type Err, err } from "@krepis/core";
+ * const r: Err<AppError> = err(new AppError("NOT_FOUND", "gone"));
+ * console.assert(r.error.status === 404);
+ * ```
+ */
 export interface Err<E> {
   /** Discriminant: `false` for failure. */
   readonly ok: false;
@@ -23,7 +41,19 @@ export interface Err<E> {
   readonly error: E;
 }
 
-/** Either a value or an error; `E` defaults to {@linkcode AppError}. */
+/**
+ * Either a value or an error; `E` defaults to {@linkcode AppError}.
+ *
+ * @example
+ * ```ts
+ * import { AppError, err, ok, type Result } from "@krepis/core";
+ * function half(n: number): Result<number> {
+ *   return n % 2 === 0 ? ok(n / 2) : err(new AppError("INVALID_INPUT", "odd"));
+ * }
+ * const r = half(4);
+ * console.assert(r.ok && r.value === 2);
+ * ```
+ */
 export type Result<T, E = AppError> = Ok<T> | Err<E>;
 
 /**

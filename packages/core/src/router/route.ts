@@ -6,10 +6,28 @@
 
 import type { AnyHandler } from "../cqs/handler.ts";
 
-/** HTTP methods a route may use. */
+/**
+ * HTTP methods a route may use.
+ *
+ * @example
+ * ```ts
+ * import type { HttpMethod } from "@krepis/core";
+ * const method: HttpMethod = "PATCH";
+ * console.assert(method === "PATCH");
+ * ```
+ */
 export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
-/** The parts of a request that are mapped to handler input. */
+/**
+ * The parts of a request that are mapped to handler input.
+ *
+ * @example
+ * ```ts
+ * import { defaultInput, type RequestParts } from "@krepis/core";
+ * const parts: RequestParts = { params: { id: "1" }, query: { verbose: "true" }, body: undefined };
+ * console.assert((defaultInput(parts) as { id: string }).id === "1");
+ * ```
+ */
 export interface RequestParts {
   /** Decoded path parameters. */
   params: Record<string, string>;
@@ -19,7 +37,17 @@ export interface RequestParts {
   body: unknown;
 }
 
-/** Options of {@linkcode route}. */
+/**
+ * Options of {@linkcode route}.
+ *
+ * @example
+ * ```ts
+ * import { defineCommand, ok, route, type RouteOptions } from "@krepis/core";
+ * const upload = defineCommand({ name: "upload", handle: () => ok(undefined) });
+ * const options: RouteOptions = { status: 202, input: ({ params, body }) => ({ ...params, file: body }) };
+ * route("PUT", "/files/:name", upload, options);
+ * ```
+ */
 export interface RouteOptions {
   /** Status of a successful response (default 200, or 204 when the value is `undefined`). */
   status?: number;
@@ -30,7 +58,17 @@ export interface RouteOptions {
   input?: (parts: RequestParts) => unknown;
 }
 
-/** A route: method, path pattern, target handler and options. */
+/**
+ * A route: method, path pattern, target handler and options.
+ *
+ * @example
+ * ```ts
+ * import { defineQuery, ok, type Route, route } from "@krepis/core";
+ * const health = defineQuery({ name: "health", handle: () => ok("up") });
+ * const r: Route = route("GET", "/health", health);
+ * console.assert(r.path === "/health");
+ * ```
+ */
 export interface Route extends RouteOptions {
   /** HTTP method. */
   readonly method: HttpMethod;

@@ -20,7 +20,19 @@ class Node<T> {
   methods: Map<string, Leaf<T>> | undefined;
 }
 
-/** A successful match. */
+/**
+ * A successful match.
+ *
+ * @example
+ * ```ts
+ * import { type RouteMatch, Router } from "@krepis/core";
+ * const r = new Router<string>();
+ * r.add("GET", "/a/:id", "a");
+ * const m = r.match("GET", "/a/7");
+ * const match: RouteMatch<string> | undefined = m.kind === "found" ? m.match : undefined;
+ * console.assert(match?.params.id === "7");
+ * ```
+ */
 export interface RouteMatch<T> {
   /** The value registered for the route. */
   value: T;
@@ -30,7 +42,18 @@ export interface RouteMatch<T> {
   pattern: string;
 }
 
-/** The outcome of {@linkcode Router.match}. */
+/**
+ * The outcome of {@linkcode Router.match}.
+ *
+ * @example
+ * ```ts
+ * import { type MatchResult, Router } from "@krepis/core";
+ * const r = new Router<string>();
+ * r.add("GET", "/a", "a");
+ * const result: MatchResult<string> = r.match("GET", "/b");
+ * console.assert(result.kind === "not-found");
+ * ```
+ */
 export type MatchResult<T> =
   | { kind: "found"; match: RouteMatch<T> }
   | { kind: "method-not-allowed"; allowed: string[] }

@@ -215,7 +215,8 @@ export interface KvListIterator<T> extends AsyncIterableIterator<KvEntry<T>> {
   readonly cursor: string;
 }
 
-const PAGE_BYTES = 256 * 1024;
+// Holds at least one entry of the largest size (64 KiB value, 2 KiB key).
+const PAGE_BYTES = 128 * 1024;
 
 function toBase64Url(bytes: Uint8Array): string {
   let s = "";
@@ -366,11 +367,14 @@ export class Kv implements Disposable {
     const h = this.#h();
     const b = this.#b;
     let cursor = options.cursor ?? "";
+    let lastRaw: Uint8Array | undefined;
     let buffered: KvEntry<T>[] = [];
+    let raws: Uint8Array[] = [];
     let at = 0;
     let done = false;
     const fill = () => {
       buffered = [];
+      raws = [];
       at = 0;
       if (remaining <= 0) return;
       const limit = Math.min(remaining, 1 << 30);
@@ -379,7 +383,7 @@ export class Kv implements Disposable {
       let lastKey: Uint8Array<ArrayBuffer> | undefined;
       while (i < used) {
         const klen = view.getUint16(i, true);
-        const rawKey = page.slice(i + 2, i + 2 + klen);
+        const rawKey = page.subarray(i + 2, i + 2 + klen);
         i += 2 + klen;
         const vlen = view.getUint32(i, true);
         const stamp = Number(view.getBigUint64(i + 4, true));
@@ -390,16 +394,19 @@ export class Kv implements Disposable {
           value,
           versionstamp: stampToString(stamp),
         });
+        raws.push(rawKey);
         lastKey = rawKey;
       }
       remaining -= buffered.length;
       if (lastKey) {
-        if (reverse) end = lastKey;
+        if (reverse) end = lastKey.slice();
         else start = withSuffix(lastKey, 0x00);
       }
     };
     const iterator: KvListIterator<T> = {
       get cursor() {
+        // Encoded lazily: most iterations never ask.
+        if (lastRaw) cursor = toBase64Url(lastRaw), lastRaw = undefined;
         return cursor;
       },
       next(): Promise<IteratorResult<KvEntry<T>>> {
@@ -409,9 +416,8 @@ export class Kv implements Disposable {
             if (buffered.length === 0) done = true;
           }
           if (done) return Promise.resolve({ done: true, value: undefined });
-          const entry = buffered[at++];
-          cursor = toBase64Url(encodeKey(entry.key));
-          return Promise.resolve({ done: false, value: entry });
+          lastRaw = raws[at];
+          return Promise.resolve({ done: false, value: buffered[at++] });
         } catch (error) {
           return Promise.reject(error);
         }

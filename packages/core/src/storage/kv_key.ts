@@ -133,16 +133,28 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
   while (i < bytes.length) {
     const code = bytes[i++];
     if (code === BYTES || code === STRING) {
-      const out: number[] = [];
+      // Find the terminator; only parts holding a zero byte need unescaping.
+      let end = i;
+      let escaped = false;
       for (;;) {
-        if (i >= bytes.length) throw malformed();
-        const b = bytes[i++];
-        if (b !== 0) out.push(b);
-        else if (bytes[i] === 0xff) (out.push(0), i++);
-        else break;
+        if (end >= bytes.length) throw malformed();
+        if (bytes[end] === 0) {
+          if (bytes[end + 1] !== 0xff) break;
+          escaped = true;
+          end += 2;
+        } else end++;
       }
-      const raw = new Uint8Array(out);
-      parts.push(code === BYTES ? raw : fromUtf8.decode(raw));
+      let raw = bytes.subarray(i, end);
+      if (escaped) {
+        const out: number[] = [];
+        for (let j = 0; j < raw.length; j++) {
+          out.push(raw[j]);
+          if (raw[j] === 0) j++;
+        }
+        raw = new Uint8Array(out);
+      }
+      i = end + 1;
+      parts.push(code === BYTES ? raw.slice() : fromUtf8.decode(raw));
     } else if (code >= NEG_INT_BIG && code <= POS_INT_BIG) {
       const negative = code < INT_ZERO;
       let len = Math.abs(code - INT_ZERO);

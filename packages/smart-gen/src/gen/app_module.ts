@@ -16,7 +16,15 @@ import {
 } from "ts-morph";
 import { dirname, relative } from "node:path";
 
-/** An HTTP method a generated route may use (those `route()` accepts). */
+/**
+ * An HTTP method a generated route may use (those `route()` accepts).
+ *
+ * @example
+ * ```ts
+ * import type { RouteMethod } from "./app_module.ts";
+ * const method: RouteMethod = "POST";
+ * ```
+ */
 export type RouteMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** Every {@linkcode RouteMethod}, for validating input. */
@@ -28,7 +36,15 @@ export const ROUTE_METHODS: readonly RouteMethod[] = [
   "DELETE",
 ];
 
-/** A route to add: method and path pattern. */
+/**
+ * A route to add: method and path pattern.
+ *
+ * @example
+ * ```ts
+ * import type { RouteSpec } from "./app_module.ts";
+ * const spec: RouteSpec = { method: "GET", path: "/todos/:id" };
+ * ```
+ */
 export interface RouteSpec {
   /** HTTP method. */
   method: RouteMethod;

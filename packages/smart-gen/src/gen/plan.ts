@@ -31,10 +31,31 @@ import {
   type RouteSpec,
 } from "./app_module.ts";
 
-/** What `krepis gen` can create. */
+/**
+ * What `krepis gen` can create.
+ *
+ * @example
+ * ```ts
+ * import type { GenKind } from "./plan.ts";
+ * const kind: GenKind = "adapter";
+ * ```
+ */
 export type GenKind = "command" | "query" | "port" | "adapter";
 
-/** Everything a generation needs. */
+/**
+ * Everything a generation needs.
+ *
+ * @example
+ * ```ts
+ * import type { GenOptions } from "./plan.ts";
+ * const options: GenOptions = {
+ *   root: "my-app",
+ *   kind: "command",
+ *   name: "CreateTodo",
+ *   route: { method: "POST", path: "/todos" },
+ * };
+ * ```
+ */
 export interface GenOptions {
   /** The app root (where `src/` is). */
   root: string;
@@ -50,7 +71,15 @@ export interface GenOptions {
   app?: string;
 }
 
-/** One file the generation creates or rewrites. */
+/**
+ * One file the generation creates or rewrites.
+ *
+ * @example
+ * ```ts
+ * import type { PlannedFile } from "./plan.ts";
+ * const file: PlannedFile = { path: "src/app.ts", content: "...", action: "update" };
+ * ```
+ */
 export interface PlannedFile {
   /** Path relative to the app root, `/` separated. */
   path: string;
@@ -60,7 +89,15 @@ export interface PlannedFile {
   action: "create" | "update";
 }
 
-/** The outcome of planning. */
+/**
+ * The outcome of planning.
+ *
+ * @example
+ * ```ts
+ * import type { Plan } from "./plan.ts";
+ * const empty: Plan = { files: [], notes: [] };
+ * ```
+ */
 export interface Plan {
   /** Files to write, new ones first. */
   files: PlannedFile[];

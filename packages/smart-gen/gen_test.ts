@@ -1,0 +1,163 @@
+import { deepStrictEqual, rejects, strictEqual, throws } from "node:assert";
+import { fileURLToPath } from "node:url";
+import { formatPlan, parseRoute, planGeneration } from "./gen.ts";
+import { names } from "./src/gen/names.ts";
+
+const template = fileURLToPath(
+  new URL("../../crates/krepis-cli/templates/app", import.meta.url),
+);
+const core = fileURLToPath(new URL("../core/mod.ts", import.meta.url));
+
+/** A copy of the app template in a temp dir, with its own import map. */
+async function templateApp(): Promise<string> {
+  const dir = await Deno.makeTempDir();
+  await new Deno.Command("cp", { args: ["-r", `${template}/.`, dir] }).output();
+  await Deno.writeTextFile(
+    `${dir}/deno.json`,
+    JSON.stringify({
+      imports: { "@krepis/core": core, zod: "npm:zod@^4.6.7" },
+    }),
+  );
+  return dir;
+}
+
+/** Apply a plan the way `krepis gen` does, minus the journal. */
+async function write(dir: string, plan: ReturnType<typeof planGeneration>) {
+  for (const file of plan.files) {
+    await Deno.mkdir(`${dir}/${file.path.split("/").slice(0, -1).join("/")}`, {
+      recursive: true,
+    });
+    await Deno.writeTextFile(`${dir}/${file.path}`, file.content);
+  }
+}
+
+Deno.test("names: every spelling of a name", () => {
+  deepStrictEqual(names("CreateTodo"), {
+    pascal: "CreateTodo",
+    camel: "createTodo",
+    snake: "create_todo",
+  });
+  deepStrictEqual(names("create-todo"), names("create_todo"));
+  strictEqual(names("HTTPClient").snake, "http_client");
+  throws(() => names("bad name"), /invalid name/);
+  throws(() => names("1st"), /invalid name/);
+});
+
+Deno.test("parseRoute: method and path, or a usage error", () => {
+  deepStrictEqual(parseRoute("post /todos/:id"), {
+    method: "POST",
+    path: "/todos/:id",
+  });
+  throws(() => parseRoute("FETCH /x"), /invalid --route/);
+  throws(() => parseRoute("GET todos"), /invalid --route/);
+});
+
+Deno.test("planning writes nothing and registers a command once, with its route", async () => {
+  const dir = await templateApp();
+  try {
+    const before = await Deno.readTextFile(`${dir}/src/app.ts`);
+    const plan = planGeneration({
+      root: dir,
+      kind: "command",
+      name: "ArchiveGreeting",
+      route: { method: "DELETE", path: "/greetings/:id" },
+    });
+    strictEqual(
+      await Deno.readTextFile(`${dir}/src/app.ts`),
+      before,
+      "planning wrote nothing",
+    );
+    deepStrictEqual(plan.files.map((f) => [f.action, f.path]), [
+      ["create", "src/application/commands/archive_greeting.ts"],
+      ["update", "src/app.ts"],
+    ]);
+    const app = plan.files[1].content;
+    strictEqual(app.match(/archiveGreetingCommand/g)?.length, 3, app); // import, commands, route
+    strictEqual(
+      app.includes('route("DELETE", "/greetings/:id", archiveGreetingCommand)'),
+      true,
+    );
+    await write(dir, plan);
+    throws(
+      () =>
+        planGeneration({ root: dir, kind: "command", name: "ArchiveGreeting" }),
+      /already exists; nothing was generated/,
+    );
+    throws(
+      () =>
+        planGeneration({
+          root: dir,
+          kind: "query",
+          name: "Other",
+          route: { method: "DELETE", path: "/greetings/:id" },
+        }),
+      /already has a route DELETE \/greetings\/:id/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("an adapter stubs every port method and replaces the port's earlier binding", async () => {
+  const dir = await templateApp();
+  try {
+    const plan = planGeneration({
+      root: dir,
+      kind: "adapter",
+      name: "FileGreetingLog",
+      port: "GreetingLog",
+    });
+    await formatPlan(plan, dir);
+    const adapter = plan.files[0].content;
+    strictEqual(adapter.includes("implements GreetingLog"), true, adapter);
+    strictEqual(
+      adapter.includes(
+        "record(_ctx: KrepisContext, _greeting: Greeting): Promise<void>",
+      ),
+      true,
+      adapter,
+    );
+    strictEqual(
+      adapter.includes(
+        'import type { Greeting } from "../domain/greeting.ts";',
+      ),
+      true,
+      adapter,
+    );
+    const app = plan.files[1].content;
+    strictEqual(
+      app.includes("provide(GreetingLogPort, new FileGreetingLog())"),
+      true,
+      app,
+    );
+    strictEqual(
+      app.includes("new MemoryGreetingLog()"),
+      false,
+      "the old binding is replaced",
+    );
+    deepStrictEqual(plan.notes, [
+      "replaced the earlier adapter bound to GreetingLogPort",
+    ]);
+    throws(
+      () => planGeneration({ root: dir, kind: "adapter", name: "X" }),
+      /pass --port/,
+    );
+    throws(
+      () =>
+        planGeneration({ root: dir, kind: "adapter", name: "X", port: "Nope" }),
+      /no port Nope under src\/ports/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("formatPlan rejects content that does not parse", async () => {
+  await rejects(
+    formatPlan({
+      files: [{ path: "x.ts", content: "export const = ;", action: "create" }],
+      notes: [],
+    }, "."),
+    /generated x.ts does not parse/,
+  );
+});
