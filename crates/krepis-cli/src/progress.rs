@@ -32,6 +32,11 @@ impl Steps {
         }
     }
 
+    /// Whether anything is displayed (stderr is a terminal).
+    pub fn visible(&self) -> bool {
+        self.bar.is_some()
+    }
+
     /// Moves to the next step, described by `message`.
     pub fn step(&mut self, message: &str) {
         self.current += 1;

@@ -1,6 +1,6 @@
 //! `krepis dev` end to end: hot reload of a TypeScript edit, a broken edit
-//! that leaves the old process serving, crash restarts, and a SIGTERM that
-//! leaves no process behind.
+//! that leaves the old process serving, and a SIGTERM that leaves no process
+//! behind. Crash restarts are in `e2e_crash.rs`.
 
 mod common;
 
@@ -39,6 +39,14 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
     assert!(
         first.as_deref().is_some_and(|b| b.contains("Hello, Ada!")),
         "{first:?}\n{}",
+        log()
+    );
+
+    // The supervisor's type checker finishes its first full pass before edits
+    // are timed (an edit during that pass waits for it).
+    assert!(
+        lines.wait_for(0, "krepis dev: ready", Duration::from_secs(60)),
+        "{}",
         log()
     );
 
@@ -88,6 +96,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
 
     // 3. Fixed: back to normal.
     let mark = lines.len();
+    let edited_fix = Instant::now();
     edit(&domain, "message: 42", "message: `Hi, ${who}!`");
     let fixed = eventually(Duration::from_secs(10), || {
         greet(port).filter(|b| b.contains("Hi, Ada!"))
@@ -97,6 +106,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         "not reloaded after the fix:\n{}",
         lines.since(mark)
     );
+    eprintln!("reload after the fix took {:?}", edited_fix.elapsed());
 
     // 4. SIGTERM to the supervisor: it and its app exit, nothing is left.
     let app_pids = pids_with_env("KREPIS_E2E_TAG", &tag);
@@ -118,52 +128,4 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         pids_with_env("KREPIS_E2E_TAG", &tag)
     );
     assert!(greet(port).is_none(), "nothing listens any more");
-}
-
-#[test]
-fn dev_restarts_a_crashing_app_with_backoff_and_sigint_stops_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let entry = tmp.path().join("crash.ts");
-    let starts = tmp.path().join("starts.txt");
-    std::fs::write(
-        &entry,
-        format!(
-            "Deno.writeTextFileSync({:?}, \"x\", {{ append: true }});\nDeno.exit(3);\n",
-            starts.display().to_string()
-        ),
-    )
-    .unwrap();
-    let tag = format!("crash-{}", std::process::id());
-    let mut cmd = krepis();
-    cmd.arg("dev")
-        .arg(&entry)
-        .arg("--no-ctx-check")
-        .env("KREPIS_E2E_TAG", &tag);
-    let (mut supervisor, lines) = spawn_captured(&mut cmd);
-    let count = || {
-        std::fs::read_to_string(&starts)
-            .map(|s| s.len())
-            .unwrap_or(0)
-    };
-    let restarted = eventually(Duration::from_secs(30), || (count() >= 3).then_some(()));
-    assert!(
-        restarted.is_some(),
-        "restarted: {}\n{}",
-        count(),
-        lines.text()
-    );
-    let text = lines.text();
-    assert!(
-        text.contains("crashed (exit status: 3); restarting in 0.2s"),
-        "{text}"
-    );
-    assert!(
-        text.contains("restarting in 0.5s"),
-        "backoff doubles:\n{text}"
-    );
-    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGINT).unwrap();
-    let status = eventually(Duration::from_secs(10), || supervisor.try_wait().unwrap())
-        .expect("supervisor exits after SIGINT");
-    assert_eq!(status.code(), Some(128 + 2));
-    assert!(pids_with_env("KREPIS_E2E_TAG", &tag).is_empty());
 }

@@ -141,5 +141,13 @@ fn gen_refusals_write_nothing() {
             "{args:?} printed a stack trace: {stderr}"
         );
     }
+    let out = ok(krepis()
+        .args(["gen", "query", "Peek", "--dry-run"])
+        .current_dir(&app));
+    assert!(
+        out.contains("would create src/application/queries/peek.ts"),
+        "{out}"
+    );
+    assert!(out.contains("would update src/app.ts"), "{out}");
     assert_eq!(snapshot(&app), before);
 }

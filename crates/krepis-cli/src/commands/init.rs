@@ -215,8 +215,25 @@ fn prefetch(dir: &Path) -> Result<()> {
         "const { resolveLibrary } = await import(\"@krepis/core\"); \
          const lib = await resolveLibrary(); console.log(`${lib.source} ${lib.path}`);",
     ]);
-    let outcome = quiet(fetch, dir)?;
-    steps.finish();
+    // On a terminal the loader draws its own byte-level download bar, so the
+    // spinner steps aside and the loader gets the terminal.
+    let outcome = if steps.visible() {
+        steps.finish();
+        let out = fetch
+            .current_dir(dir)
+            .stdin(Stdio::null())
+            .stderr(Stdio::inherit())
+            .output()
+            .map_err(|e| spawn_error("deno", e))?;
+        let found = String::from_utf8_lossy(&out.stdout).trim().to_string();
+        if out.status.success() {
+            Ok(found)
+        } else {
+            Err("see above".to_string())
+        }
+    } else {
+        quiet(fetch, dir)?
+    };
     match outcome {
         Ok(found) => eprintln!("native library: {found}"),
         Err(e) => eprintln!(

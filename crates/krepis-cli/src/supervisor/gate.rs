@@ -10,14 +10,39 @@ use std::thread;
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
+use super::lsp::TypeChecker;
 use super::process::GroupChild;
 
-/// One command of the gate.
+/// What a step does.
+pub enum Action {
+    /// Runs a command (stdout and stderr captured); a non-zero exit fails.
+    Run(Command),
+    /// Asks the incremental type checker; when it cannot answer, runs
+    /// `fallback` (`deno check`) instead.
+    TypeCheck {
+        /// The running checker.
+        checker: Arc<Mutex<TypeChecker>>,
+        /// The command to run when the checker cannot answer.
+        fallback: Command,
+    },
+}
+
+/// One step of the gate.
 pub struct Step {
     /// What the step does, for messages ("building the kernel").
     pub label: String,
-    /// The command; its stdout and stderr are captured.
-    pub command: Command,
+    /// How it does it.
+    pub action: Action,
+}
+
+impl Step {
+    /// A step that runs `command`.
+    pub fn run(label: impl Into<String>, command: Command) -> Self {
+        Self {
+            label: label.into(),
+            action: Action::Run(command),
+        }
+    }
 }
 
 /// Steps that run concurrently; the gate runs stages one after another.
@@ -70,23 +95,43 @@ impl Running {
 }
 
 /// Runs one step to completion and returns its outcome.
-fn run_step(mut step: Step, running: &Running) -> Outcome {
-    step.command
+fn run_step(step: Step, running: &Running) -> Outcome {
+    match step.action {
+        Action::Run(command) => run_command(step.label, command, running),
+        Action::TypeCheck { checker, fallback } => {
+            // The lock is held only to send the edit, not while waiting.
+            let pending = checker.lock().unwrap_or_else(|e| e.into_inner()).prepare();
+            match pending.and_then(|p| p.wait()) {
+                Ok(errors) if errors.is_empty() => Outcome::Passed,
+                Ok(errors) => Outcome::Failed {
+                    label: step.label,
+                    output: errors.join("\n\n"),
+                },
+                Err(_) => run_command(step.label, fallback, running),
+            }
+        }
+    }
+}
+
+/// Runs one command to completion and returns its outcome.
+fn run_command(label: String, mut command: Command, running: &Running) -> Outcome {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = match GroupChild::spawn(&mut step.command) {
+    let mut child = match GroupChild::spawn(&mut command) {
         Ok(child) => child,
         Err(e) => {
             return Outcome::Failed {
-                label: step.label,
+                label,
                 output: format!("cannot start: {e}"),
             };
         }
     };
     let pid = child.id();
     running.add(pid);
-    let (stdout, stderr) = child.take_output();
+    let pipes = child.take_pipes();
+    let (stdout, stderr) = (pipes.stdout, pipes.stderr);
     let out_reader = thread::spawn(move || read_all(stdout));
     let err_text = read_all(stderr);
     let out_text = out_reader.join().unwrap_or_default();
@@ -96,7 +141,7 @@ fn run_step(mut step: Step, running: &Running) -> Outcome {
         Some(status) if status.success() => Outcome::Passed,
         Some(status) if status.code().is_none() => Outcome::Cancelled,
         _ => Outcome::Failed {
-            label: step.label,
+            label,
             output: format!("{out_text}{err_text}"),
         },
     }
@@ -145,10 +190,7 @@ mod tests {
     fn sh(label: &str, script: &str) -> Step {
         let mut command = Command::new("sh");
         command.args(["-c", script]);
-        Step {
-            label: label.to_string(),
-            command,
-        }
+        Step::run(label, command)
     }
 
     #[test]

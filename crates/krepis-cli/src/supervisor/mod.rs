@@ -4,6 +4,7 @@
 
 mod backoff;
 pub mod gate;
+pub mod lsp;
 pub mod process;
 pub mod watch;
 
@@ -11,10 +12,12 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::Signal;
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
 use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use signal_hook::iterator::Signals;
 
@@ -22,7 +25,8 @@ use crate::error::{CliError, Result};
 use crate::progress::Steps;
 use crate::workspace::{deno_command, spawn_error};
 use backoff::Backoff;
-use gate::{Outcome, Running, Stage, Step};
+use gate::{Action, Outcome, Running, Stage, Step};
+use lsp::TypeChecker;
 use process::GroupChild;
 use watch::{Change, Watcher};
 
@@ -44,7 +48,9 @@ pub struct Options {
 
 enum Event {
     Changed(Change),
-    GateDone(Outcome),
+    /// A gate finished; gates are numbered so a cancelled one's late answer
+    /// is not taken for the current one's.
+    GateDone(u64, Outcome),
     Signal(i32),
 }
 
@@ -69,6 +75,12 @@ struct Supervisor {
     events: Sender<Event>,
     app: Option<GroupChild>,
     gate: Option<Running>,
+    /// The number of the newest gate.
+    gate_id: u64,
+    /// The incremental type checker (`deno lsp`), when it started.
+    checker: Option<Arc<Mutex<TypeChecker>>>,
+    /// Its process group, to stop it without waiting for a check in progress.
+    checker_pid: Option<u32>,
     /// When the running gate started, to report how long checks take.
     gate_started: Instant,
     /// The running gate is the start-up warm-up (fills Deno's caches so the
@@ -116,17 +128,27 @@ impl Supervisor {
             command
                 .args(["build", "-p", "krepis-ffi", "--color", color_mode()])
                 .current_dir(ws);
-            stages.push(vec![Step {
-                label: "building the kernel (cargo build -p krepis-ffi)".into(),
+            stages.push(vec![Step::run(
+                "building the kernel (cargo build -p krepis-ffi)",
                 command,
-            }]);
+            )]);
         }
         let mut checks = Vec::new();
-        let mut command = deno_command();
-        command.arg("check").arg(&self.options.entry);
-        checks.push(Step {
-            label: format!("type-checking {}", self.options.entry.display()),
-            command,
+        let mut deno_check = deno_command();
+        deno_check.arg("check").arg(&self.options.entry);
+        let label = format!("type-checking {}", self.options.entry.display());
+        // The language server sees the app's own modules; edits elsewhere
+        // (the framework, Rust, configuration) get a full `deno check`.
+        let incremental = change.ts && !change.outside && !change.rust;
+        checks.push(match (&self.checker, incremental) {
+            (Some(checker), true) => Step {
+                label,
+                action: Action::TypeCheck {
+                    checker: checker.clone(),
+                    fallback: deno_check,
+                },
+            },
+            _ => Step::run(label, deno_check),
         });
         if let Some(config) = &self.options.ctx_lint {
             let mut command = deno_command();
@@ -134,10 +156,7 @@ impl Supervisor {
                 .args(["lint", "--config"])
                 .arg(config)
                 .args(&self.options.watch);
-            checks.push(Step {
-                label: "checking ctx: KrepisContext parameters".into(),
-                command,
-            });
+            checks.push(Step::run("checking ctx: KrepisContext parameters", command));
         }
         stages.push(checks);
         stages
@@ -146,6 +165,8 @@ impl Supervisor {
     fn start_gate(&mut self, change: Change) {
         let stages = self.gate_stages(change);
         let running = Running::default();
+        self.gate_id += 1;
+        let id = self.gate_id;
         self.gate = Some(running.clone());
         self.gate_started = Instant::now();
         let events = self.events.clone();
@@ -153,7 +174,7 @@ impl Supervisor {
             let mut progress = Steps::new(stages.len());
             let outcome = gate::run(stages, &running, |label| progress.step(label));
             progress.finish();
-            let _ = events.send(Event::GateDone(outcome));
+            let _ = events.send(Event::GateDone(id, outcome));
         });
     }
 
@@ -175,11 +196,18 @@ impl Supervisor {
     fn on_gate_done(&mut self, outcome: Outcome) -> Result<()> {
         self.gate = None;
         if std::mem::take(&mut self.warming) {
-            if let Outcome::Failed { label, output } = outcome {
-                eprintln!("{}", output.trim_end());
-                say(&format!(
-                    "{label} failed at start-up; the app runs, but reloads wait until this is fixed"
-                ));
+            match outcome {
+                Outcome::Passed => say(&format!(
+                    "ready: initial checks took {:.1}s; watching for changes",
+                    self.gate_started.elapsed().as_secs_f64()
+                )),
+                Outcome::Failed { label, output } => {
+                    eprintln!("{}", output.trim_end());
+                    say(&format!(
+                        "{label} failed at start-up; the app runs, but reloads wait until this is fixed"
+                    ));
+                }
+                Outcome::Cancelled => {}
             }
             return Ok(());
         }
@@ -213,6 +241,14 @@ impl Supervisor {
         }
     }
 
+    fn stop_checker(&mut self) {
+        if let Some(pid) = self.checker_pid.take() {
+            // The gate thread may hold the checker; its group is killed directly.
+            let _ = killpg(Pid::from_raw(pid as i32), Signal::SIGKILL);
+        }
+        self.checker = None;
+    }
+
     fn watch_child(&mut self) {
         let Some(app) = self.app.as_mut() else { return };
         let Some(status) = app.try_wait() else { return };
@@ -237,20 +273,30 @@ impl Supervisor {
         let sig = Signal::try_from(signal).unwrap_or(Signal::SIGTERM);
         say(&format!("received {sig}; stopping the app"));
         self.stop_app(sig);
+        self.stop_checker();
         CliError::Exit(128 + signal)
     }
 
     fn run(&mut self, events: mpsc::Receiver<Event>) -> Result<()> {
         self.spawn_app()?;
+        if let Some(root) = self.options.entry.parent() {
+            if let Some(checker) = TypeChecker::start(root, self.options.watch.clone()) {
+                self.checker_pid = checker.pid();
+                self.checker = Some(Arc::new(Mutex::new(checker)));
+            }
+        }
         self.start_gate(Change {
             ts: true,
-            rust: false,
+            ..Change::default()
         });
         self.warming = true;
         loop {
             match events.recv_timeout(TICK) {
                 Ok(Event::Changed(change)) => self.on_change(change),
-                Ok(Event::GateDone(outcome)) => self.on_gate_done(outcome)?,
+                Ok(Event::GateDone(id, outcome)) if id == self.gate_id => {
+                    self.on_gate_done(outcome)?
+                }
+                Ok(Event::GateDone(..)) => {}
                 Ok(Event::Signal(signal)) => return Err(self.shutdown(signal)),
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return Ok(()),
@@ -289,7 +335,7 @@ pub fn run(options: Options) -> Result<()> {
             }
         }
     }
-    let _watcher = Watcher::start(&dirs, tx.clone(), Event::Changed)?;
+    let _watcher = Watcher::start(&dirs, options.watch.clone(), tx.clone(), Event::Changed)?;
     let shown: Vec<String> = dirs.iter().map(|d| d.display().to_string()).collect();
     say(&format!("watching {}", shown.join(", ")));
     let mut supervisor = Supervisor {
@@ -297,6 +343,9 @@ pub fn run(options: Options) -> Result<()> {
         events: tx,
         app: None,
         gate: None,
+        gate_id: 0,
+        checker: None,
+        checker_pid: None,
         gate_started: Instant::now(),
         warming: false,
         pending: Change::default(),
@@ -305,5 +354,6 @@ pub fn run(options: Options) -> Result<()> {
     };
     let result = supervisor.run(rx);
     supervisor.stop_app(Signal::SIGTERM);
+    supervisor.stop_checker();
     result
 }

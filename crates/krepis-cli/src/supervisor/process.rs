@@ -13,6 +13,16 @@ use nix::unistd::Pid;
 /// How long a child gets to exit after SIGTERM before it is killed.
 pub const GRACE: Duration = Duration::from_secs(5);
 
+/// A child's piped standard streams.
+pub struct Pipes {
+    /// Its stdin, if piped.
+    pub stdin: Option<std::process::ChildStdin>,
+    /// Its stdout, if piped.
+    pub stdout: Option<std::process::ChildStdout>,
+    /// Its stderr, if piped.
+    pub stderr: Option<std::process::ChildStderr>,
+}
+
 /// A running child that leads its own process group.
 pub struct GroupChild {
     child: Child,
@@ -55,14 +65,13 @@ impl GroupChild {
         self.child.try_wait().ok().flatten()
     }
 
-    /// Takes the child's piped stdout and stderr (if they were piped).
-    pub fn take_output(
-        &mut self,
-    ) -> (
-        Option<std::process::ChildStdout>,
-        Option<std::process::ChildStderr>,
-    ) {
-        (self.child.stdout.take(), self.child.stderr.take())
+    /// Takes the child's standard streams (those that were piped).
+    pub fn take_pipes(&mut self) -> Pipes {
+        Pipes {
+            stdin: self.child.stdin.take(),
+            stdout: self.child.stdout.take(),
+            stderr: self.child.stderr.take(),
+        }
     }
 
     /// Blocks until the leader exits and returns its status.

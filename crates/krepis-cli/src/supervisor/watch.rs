@@ -21,6 +21,9 @@ pub struct Change {
     pub ts: bool,
     /// Rust sources or Cargo manifests changed.
     pub rust: bool,
+    /// Some of the TypeScript changes lie outside the app's own directories
+    /// (e.g. `@krepis/core` in a checkout).
+    pub outside: bool,
 }
 
 impl Change {
@@ -34,6 +37,7 @@ impl Change {
         Change {
             ts: self.ts || other.ts,
             rust: self.rust || other.rust,
+            outside: self.outside || other.outside,
         }
     }
 }
@@ -41,13 +45,18 @@ impl Change {
 /// Directories whose contents never trigger a reload.
 const IGNORED_DIRS: &[&str] = &["target", ".git", ".krepis", "node_modules", "coverage"];
 
-/// Classifies one changed path.
-pub fn classify(path: &Path) -> Change {
-    if path.components().any(|c| {
+/// Whether `path` lies in a directory that never triggers a reload.
+pub fn ignored(path: &Path) -> bool {
+    path.components().any(|c| {
         c.as_os_str()
             .to_str()
             .is_some_and(|s| IGNORED_DIRS.contains(&s))
-    }) {
+    })
+}
+
+/// Classifies one changed path.
+pub fn classify(path: &Path) -> Change {
+    if ignored(path) {
         return Change::default();
     }
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -56,6 +65,7 @@ pub fn classify(path: &Path) -> Change {
         ts: matches!(ext, "ts" | "tsx" | "mts" | "js" | "jsx" | "mjs")
             || matches!(name, "deno.json" | "deno.jsonc"),
         rust: ext == "rs" || matches!(name, "Cargo.toml" | "build.rs") || ext == "proto",
+        outside: false,
     }
 }
 
@@ -66,10 +76,11 @@ pub struct Watcher {
 
 impl Watcher {
     /// Watches `dirs` recursively and sends a [`Change`] for every debounced
-    /// burst that touched a relevant file. `wrap` turns the change into the
-    /// caller's event type.
+    /// burst that touched a relevant file; TypeScript outside `app_dirs` sets
+    /// [`Change::outside`]. `wrap` turns the change into the caller's event type.
     pub fn start<E: Send + 'static>(
         dirs: &[PathBuf],
+        app_dirs: Vec<PathBuf>,
         events: Sender<E>,
         wrap: fn(Change) -> E,
     ) -> Result<Self> {
@@ -79,7 +90,11 @@ impl Watcher {
                 .iter()
                 .filter(|e| !matches!(e.kind, EventKind::Access(_)))
                 .flat_map(|e| e.paths.iter())
-                .map(|p| classify(p))
+                .map(|p| {
+                    let mut change = classify(p);
+                    change.outside = change.ts && !app_dirs.iter().any(|d| p.starts_with(d));
+                    change
+                })
                 .fold(Change::default(), Change::merge);
             if change.any() {
                 // The receiver is gone only while the supervisor shuts down.
@@ -107,11 +122,11 @@ mod tests {
     fn classifies_paths() {
         let ts = Change {
             ts: true,
-            rust: false,
+            ..Change::default()
         };
         let rust = Change {
-            ts: false,
             rust: true,
+            ..Change::default()
         };
         assert_eq!(classify(Path::new("/a/src/main.ts")), ts);
         assert_eq!(classify(Path::new("/a/deno.json")), ts);
@@ -128,14 +143,20 @@ mod tests {
     #[test]
     fn reports_a_real_file_change_once_debounced() {
         let dir = tempfile::tempdir().unwrap();
+        let app = dir.path().join("app");
+        let lib = dir.path().join("lib");
+        std::fs::create_dir_all(&app).unwrap();
+        std::fs::create_dir_all(&lib).unwrap();
         let (tx, rx) = mpsc::channel();
-        let _watcher = Watcher::start(&[dir.path().to_path_buf()], tx, |c| c).unwrap();
+        let _watcher =
+            Watcher::start(&[app.clone(), lib.clone()], vec![app.clone()], tx, |c| c).unwrap();
         std::thread::sleep(Duration::from_millis(100));
-        std::fs::write(dir.path().join("notes.md"), "ignored").unwrap();
-        std::fs::write(dir.path().join("main.ts"), "console.log(1)").unwrap();
-        let change = rx
-            .recv_timeout(Duration::from_secs(5))
-            .expect("a change event");
-        assert!(change.ts && !change.rust);
+        std::fs::write(app.join("notes.md"), "ignored").unwrap();
+        std::fs::write(app.join("main.ts"), "console.log(1)").unwrap();
+        let change = rx.recv_timeout(Duration::from_secs(5)).expect("a change");
+        assert!(change.ts && !change.rust && !change.outside, "{change:?}");
+        std::fs::write(lib.join("core.ts"), "export {};").unwrap();
+        let change = rx.recv_timeout(Duration::from_secs(5)).expect("a change");
+        assert!(change.ts && change.outside, "{change:?}");
     }
 }

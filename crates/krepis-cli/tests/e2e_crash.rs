@@ -1,0 +1,97 @@
+//! `krepis dev` restarts a crashing app with backoff, stops it on SIGINT, and
+//! takes it down even when the supervisor itself is killed.
+//! (Its own test binary, so its restarts do not compete for the CPU with the
+//! reload-latency test in `e2e_dev.rs`.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+#[test]
+fn dev_restarts_a_crashing_app_with_backoff_and_sigint_stops_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entry = tmp.path().join("crash.ts");
+    let starts = tmp.path().join("starts.txt");
+    std::fs::write(
+        &entry,
+        format!(
+            "Deno.writeTextFileSync({:?}, \"x\", {{ append: true }});\nDeno.exit(3);\n",
+            starts.display().to_string()
+        ),
+    )
+    .unwrap();
+    let tag = format!("crash-{}", std::process::id());
+    let mut cmd = krepis();
+    cmd.arg("dev")
+        .arg(&entry)
+        .arg("--no-ctx-check")
+        .env("KREPIS_E2E_TAG", &tag);
+    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let count = || {
+        std::fs::read_to_string(&starts)
+            .map(|s| s.len())
+            .unwrap_or(0)
+    };
+    let restarted = eventually(Duration::from_secs(30), || (count() >= 3).then_some(()));
+    assert!(
+        restarted.is_some(),
+        "restarted: {}\n{}",
+        count(),
+        lines.text()
+    );
+    let text = lines.text();
+    assert!(
+        text.contains("crashed (exit status: 3); restarting in 0.2s"),
+        "{text}"
+    );
+    assert!(
+        text.contains("restarting in 0.5s"),
+        "backoff doubles:\n{text}"
+    );
+    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGINT).unwrap();
+    let status = eventually(Duration::from_secs(10), || supervisor.try_wait().unwrap())
+        .expect("supervisor exits after SIGINT");
+    assert_eq!(status.code(), Some(128 + 2));
+    assert!(pids_with_env("KREPIS_E2E_TAG", &tag).is_empty());
+}
+
+#[test]
+fn a_killed_supervisor_takes_its_app_down_too() {
+    let tmp = tempfile::tempdir().unwrap();
+    let entry = tmp.path().join("serve.ts");
+    let port = free_port();
+    std::fs::write(
+        &entry,
+        format!(
+            "Deno.serve({{ hostname: \"127.0.0.1\", port: {port} }}, () => new Response(\"up\"));\n"
+        ),
+    )
+    .unwrap();
+    let tag = format!("sigkill-{}", std::process::id());
+    let mut cmd = krepis();
+    cmd.arg("dev").arg(&entry).env("KREPIS_E2E_TAG", &tag);
+    let (mut supervisor, lines) = spawn_captured(&mut cmd);
+    let up = eventually(Duration::from_secs(30), || http(port, "GET", "/", None));
+    assert!(up.is_some_and(|(_, body)| body == "up"), "{}", lines.text());
+    // SIGKILL cannot be forwarded; the children's parent-death signal does the work.
+    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGKILL).unwrap();
+    supervisor.wait().unwrap();
+    let gone = eventually(Duration::from_secs(5), || {
+        pids_with_env("KREPIS_E2E_TAG", &tag)
+            .is_empty()
+            .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "left behind: {:?}",
+        pids_with_env("KREPIS_E2E_TAG", &tag)
+    );
+    assert!(
+        http(port, "GET", "/", None).is_none(),
+        "nothing listens any more"
+    );
+}
