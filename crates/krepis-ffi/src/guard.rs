@@ -16,7 +16,7 @@ pub trait IntoFfi {
     fn from_panic(ticket: u64) -> Self::Raw;
 }
 
-// Fallible results are `f64` (or `i32`) because Deno maps 64-bit integers to BigInt, which
+// Fallible results are `f64` because Deno maps 64-bit integers to BigInt, which
 // allocates on every call; an f64 carries any handle, length or ticket below 2^53 exactly.
 macro_rules! fallible {
     ($($t:ty),*) => {$(
@@ -34,7 +34,7 @@ macro_rules! fallible {
         }
     )*};
 }
-fallible!(i32, f64);
+fallible!(f64);
 
 macro_rules! infallible {
     ($($t:ty),*) => {$(

@@ -43,8 +43,6 @@ pub enum HandleKind {
     Transaction = 4,
     /// An embedded KV store.
     Kv = 5,
-    /// A KNUL (QUIC) endpoint.
-    Knul = 6,
     /// A handle kind used only by tests.
     Test = 255,
 }
@@ -143,7 +141,8 @@ impl<T> HandleTable<T> {
         };
         let slot = &mut inner.slots[index];
         // Generation 0 is never handed out, so the raw value 0 is never a valid handle.
-        slot.generation = (slot.generation % GEN_MASK) + 1;
+        // Generations never wrap: a slot whose last generation was used is retired on removal.
+        slot.generation += 1;
         slot.value = Some(Arc::new(value));
         LIVE.fetch_add(1, Ordering::Relaxed);
         Ok(Handle::new(self.kind, index, slot.generation))
@@ -171,7 +170,11 @@ impl<T> HandleTable<T> {
             _ => None,
         };
         let value = value.ok_or_else(|| self.stale(handle))?;
-        inner.free.push(index);
+        // A slot that used its last generation is retired rather than reused, so an old
+        // handle can never come to address a new object.
+        if inner.slots[index].generation < GEN_MASK {
+            inner.free.push(index);
+        }
         LIVE.fetch_sub(1, Ordering::Relaxed);
         Ok(value)
     }
@@ -179,7 +182,11 @@ impl<T> HandleTable<T> {
     /// Number of live objects in this table.
     pub fn len(&self) -> usize {
         let inner = self.inner.read();
-        inner.slots.len() - inner.free.len()
+        inner
+            .slots
+            .iter()
+            .filter(|slot| slot.value.is_some())
+            .count()
     }
 
     /// True when the table holds no live object.
@@ -242,6 +249,26 @@ mod tests {
         let other: HandleTable<u8> = HandleTable::new(HandleKind::Kv);
         let err = other.get(h).unwrap_err();
         assert!(err.to_string().contains("is not a Kv handle"), "{err}");
+    }
+
+    #[test]
+    fn a_slot_is_retired_after_its_last_generation() {
+        let table = HandleTable::new(HandleKind::Test);
+        let first = table.insert(0u8).unwrap();
+        table.remove(first).unwrap();
+        table.inner.write().slots[first.index()].generation = GEN_MASK - 1;
+        let last = table.insert(1u8).unwrap();
+        assert_eq!(last.index(), first.index());
+        assert_eq!(last.generation(), GEN_MASK);
+        table.remove(last).unwrap();
+        let next = table.insert(2u8).unwrap();
+        assert_ne!(
+            next.index(),
+            last.index(),
+            "exhausted slot must not be reused"
+        );
+        assert!(table.get(last).is_err());
+        assert_eq!(*table.get(next).unwrap(), 2);
     }
 
     #[test]

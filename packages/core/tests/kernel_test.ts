@@ -85,3 +85,18 @@ Deno.test("a shared buffer is kernel memory viewed without copying", async () =>
   shared.release(); // idempotent
   await assert.rejects(() => SharedBuffer.allocate(-1), KrepisError);
 });
+
+Deno.test("a transferred shared-buffer view is never freed under a live alias", async () => {
+  const { bindings } = await loadKernel();
+  const shared = await SharedBuffer.allocate(4);
+  const alias = shared.buffer.transfer();
+  assert.throws(
+    () => shared.release(),
+    (e: unknown) => e instanceof KrepisError && e.code === "CONFLICT",
+  );
+  assert.equal(shared.released, true);
+  // The memory was kept: the alias still points at a live kernel buffer.
+  assert.equal(bindings.bufferLen(shared.handle), 4);
+  new Uint8Array(alias)[0] = 1;
+  shared.release(); // idempotent, no second error
+});

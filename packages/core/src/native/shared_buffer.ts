@@ -23,6 +23,7 @@ export class SharedBuffer implements Disposable {
   #kernel: LoadedKernel;
   #handle: number;
   #buffer: ArrayBuffer;
+  #released = false;
 
   private constructor(
     kernel: LoadedKernel,
@@ -63,7 +64,10 @@ export class SharedBuffer implements Disposable {
     return new SharedBuffer(kernel, handle, buffer);
   }
 
-  /** The memory as an `ArrayBuffer`; length 0 once released. */
+  /**
+   * The memory as an `ArrayBuffer`; length 0 once released. Do not `transfer()` it: a
+   * transferred view can no longer be detached, so the kernel would have to keep the memory.
+   */
   get buffer(): ArrayBuffer {
     return this.#buffer;
   }
@@ -80,12 +84,24 @@ export class SharedBuffer implements Disposable {
 
   /** True once {@linkcode SharedBuffer.release} has run. */
   get released(): boolean {
-    return this.#buffer.byteLength === 0;
+    return this.#released;
   }
 
-  /** Detaches the view, then lets the kernel free the memory. Idempotent. */
+  /**
+   * Detaches the view, then lets the kernel free the memory. Idempotent.
+   *
+   * @throws {KrepisError} `CONFLICT` when the view was transferred away: some other
+   * `ArrayBuffer` may still point at the memory, so it is kept (not freed) to stay safe.
+   */
   release(): void {
-    if (this.released) return;
+    if (this.#released) return;
+    this.#released = true;
+    if (this.#buffer.detached) {
+      throw new KrepisError(
+        "CONFLICT",
+        "SharedBuffer view was transferred away, so it cannot be detached; its kernel memory is kept alive instead of freed",
+      );
+    }
     this.#buffer.transfer(0);
     this.#buffer = new ArrayBuffer(0);
     this.#kernel.bindings.bufferFree(this.#handle);
