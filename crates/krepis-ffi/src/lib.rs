@@ -20,13 +20,6 @@ pub mod journal;
 pub mod kernel;
 pub mod kv;
 
-/// The kernel's Rust allocations use mimalloc: the HTTP bridge allocates on one thread and
-/// frees on another (responses built on the JavaScript thread, dropped on the server's),
-/// which glibc's per-thread arenas handle poorly (about 15% of hello-world CPU here).
-/// Deno's own allocations are unaffected.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;
 /// the TypeScript loader refuses a library whose version differs from its bindings.
 pub const ABI_VERSION: u32 = 1;
