@@ -2,7 +2,8 @@
 //! tokio runtime, handing requests to TypeScript through shared-memory batches.
 //!
 //! - [`config`]: options, defaults and validation.
-//! - [`server`]: runtime, accept loop, TLS, graceful shutdown, stats.
+//! - [`server`]: accept loop, TLS, graceful shutdown, stats.
+//! - [`runtime`]: the server's own tokio runtime and its driver thread.
 //! - [`service`]: per-request limits (413, 408/503 on timeout), body reading, the hand-off.
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
 //! - [`record`]: the byte layout of request and response records.
@@ -16,6 +17,7 @@ pub mod body;
 pub mod bridge;
 pub mod config;
 pub mod record;
+pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod tls;

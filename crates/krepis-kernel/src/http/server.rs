@@ -14,6 +14,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::bridge::Bridge;
 use super::config::ServerConfig;
+use super::runtime::Host;
 use super::service::{self, Peer};
 use crate::proto::{HttpStats, ServerAddress};
 use crate::{KernelError, Result};
@@ -47,7 +48,7 @@ pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: watch::Sender<bool>,
-    runtime: parking_lot::Mutex<Option<tokio::runtime::Runtime>>,
+    host: Host,
 }
 
 impl Server {
@@ -68,12 +69,7 @@ impl Server {
             .local_addr()
             .map_err(|e| KernelError::io("local_addr", e))?;
         let inbox = MIN_INBOX.max(config.max_header_size * 4);
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(config.threads)
-            .thread_name("krepis-http")
-            .enable_all()
-            .build()
-            .map_err(|e| KernelError::io("start the http runtime", e))?;
+        let host = Host::start(config.threads)?;
         let shared = Arc::new(Shared {
             bridge: Bridge::new(inbox, OUTBOX_SIZE)?,
             config,
@@ -84,12 +80,13 @@ impl Server {
         });
         let (stop, stopped) = watch::channel(false);
         let listener = {
-            let _entered = runtime.enter();
+            let _entered = host.handle().enter();
             TcpListener::from_std(listener).map_err(|e| KernelError::io("listen", e))?
         };
         let bell = Arc::clone(&shared);
-        runtime.spawn(async move { bell.bridge.doorbell().await });
-        runtime.spawn(accept_loop(
+        host.handle()
+            .spawn(async move { bell.bridge.doorbell().await });
+        host.handle().spawn(accept_loop(
             Arc::clone(&shared),
             listener,
             tls,
@@ -100,7 +97,7 @@ impl Server {
             shared,
             addr,
             stop,
-            runtime: parking_lot::Mutex::new(Some(runtime)),
+            host,
         })
     }
 
@@ -159,18 +156,14 @@ impl Server {
     pub fn stop(&self) {
         self.shutdown();
         self.shared.bridge.close();
-        if let Some(runtime) = self.runtime.lock().take() {
-            runtime.shutdown_timeout(std::time::Duration::from_secs(10));
-        }
+        self.host.stop();
     }
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // The host stops its runtime in the background when dropped.
         self.shared.bridge.close();
-        if let Some(runtime) = self.runtime.get_mut().take() {
-            runtime.shutdown_background();
-        }
     }
 }
 

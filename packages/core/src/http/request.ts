@@ -6,7 +6,8 @@
  *
  * A buffered body is a view of kernel memory: `arrayBuffer()`, `bytes()`, `text()` and
  * `json()` read it in place without copying, and the view is detached once the response is
- * complete (a kept `ArrayBuffer` then has length 0).
+ * complete (a kept `ArrayBuffer` then has length 0; `slice()` it to keep the bytes, and do
+ * not `transfer()` it). Reading the body as a stream (`req.body`) hands out a copy.
  *
  * @module
  */
@@ -27,7 +28,8 @@ const NO_BODY = new Set(["GET", "HEAD"]);
 /**
  * A lazily built `Request`. Everything a handler can observe behaves as for the `Request`
  * `Deno.serve` passes; members not implemented here are served by a real `Request` made
- * on first use (`clone()`, `formData()`, `cache`, `mode`, ...).
+ * on first use (`clone()`, `formData()`, `cache`, `mode`, and Deno's internal fields, so
+ * `new Request(req)` and `fetch(req)` work too).
  */
 export class KernelRequest {
   #record: RequestRecord;
@@ -175,6 +177,21 @@ export class KernelRequest {
     }`;
   }
 
+  static {
+    // Deno's own code (`new Request(req)`, `fetch(req)`) reads a Request's internal
+    // symbols; forward each to the real `Request` this one stands for.
+    const probe = new Request("http://localhost/");
+    for (const symbol of Object.getOwnPropertySymbols(probe)) {
+      Object.defineProperty(KernelRequest.prototype, symbol, {
+        get(this: KernelRequest) {
+          return (this.#materialize() as unknown as Record<symbol, unknown>)[
+            symbol
+          ];
+        },
+      });
+    }
+  }
+
   #makeStream(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
     const source = this.#source;
     if (source === null || NO_BODY.has(this.#record.method)) return null;
@@ -183,7 +200,11 @@ export class KernelRequest {
       return new ReadableStream({
         type: "bytes",
         start(controller) {
-          if (buffer.byteLength > 0) controller.enqueue(new Uint8Array(buffer));
+          // Byte streams transfer what they are given, which would move kernel memory out
+          // of reach of the detach at the end of the request: a stream gets a copy.
+          if (buffer.byteLength > 0) {
+            controller.enqueue(new Uint8Array(buffer.slice(0)));
+          }
           controller.close();
         },
       });

@@ -413,7 +413,7 @@ export class KernelServer implements HttpServer {
     if (pending !== undefined) {
       pending.done = true;
       if (pending.buffer !== undefined) {
-        pending.buffer.transfer(0);
+        if (!pending.buffer.detached) pending.buffer.transfer(0);
         pending.buffer = undefined;
       }
     }

@@ -77,6 +77,24 @@ Deno.test("a throwing handler gives 500 without details and calls onError", asyn
   assert.equal((errors[0] as Error).message, "secret detail");
 });
 
+Deno.test("a handler that returns no Response gives 500 and a TypeError to onError", async () => {
+  const errors: unknown[] = [];
+  await using server = await listen(
+    () => ({ status: 200 }) as unknown as Response,
+    {
+      onError: (error) => {
+        errors.push(error);
+        return new Response("Internal Server Error", { status: 500 });
+      },
+    },
+  );
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}/`);
+  assert.equal(res.status, 500);
+  await res.body?.cancel();
+  assert.ok(errors[0] instanceof TypeError);
+  assert.match((errors[0] as Error).message, /did not return a Response/);
+});
+
 Deno.test("without onError a failure is logged and answered 500 with no error text", async () => {
   const logged: unknown[] = [];
   const error = console.error;

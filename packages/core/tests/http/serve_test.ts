@@ -66,6 +66,22 @@ Deno.test("the request is a standard Request", async () => {
   });
 });
 
+Deno.test("Deno's own Request code accepts the request", async () => {
+  await using server = await listen(async (req) => {
+    const copy = new Request(req);
+    copy.headers.set("x-copied", "1");
+    const form = await new Request(copy).formData();
+    return new Response(
+      `${copy.method} ${copy.headers.get("x-copied")} ${form.get("a")}`,
+    );
+  });
+  const res = await fetch(base(server), {
+    method: "POST",
+    body: new URLSearchParams({ a: "b" }),
+  });
+  assert.equal(await res.text(), "POST 1 b");
+});
+
 Deno.test("default onListen prints the address, like Deno.serve", async () => {
   const lines: string[] = [];
   const log = console.log;
@@ -176,6 +192,17 @@ Deno.test("a buffered body is a view of kernel memory, detached after the respon
   });
   assert.equal(await res.text(), "10");
   assert.equal(kept!.byteLength, 0, "the view was detached");
+  assert.equal(server.stats().bodyBytesLent, 0);
+});
+
+Deno.test("a buffered body read as a stream can be echoed back", async () => {
+  await using server = await listen((req) => new Response(req.body));
+  for (const size of [5, 100_000]) {
+    const body = new Uint8Array(size).map((_, i) => i & 0xff);
+    const res = await fetch(base(server), { method: "POST", body });
+    assert.deepEqual(await res.bytes(), body);
+  }
+  assert.equal(server.stats().requestsInFlight, 0);
   assert.equal(server.stats().bodyBytesLent, 0);
 });
 
