@@ -155,10 +155,11 @@ fn concurrent_check_and_set_loses_no_update() {
 fn expired_entries_disappear() {
     let (_dir, kv) = open();
     let key = k(&["temp"]);
-    kv.set(&key, b"x", Some(30)).unwrap();
-    kv.set(&k(&["kept"]), b"y", Some(60_000)).unwrap();
+    // Generous times: a loaded machine may pause this thread for a while.
+    kv.set(&key, b"x", Some(1_000)).unwrap();
+    kv.set(&k(&["kept"]), b"y", Some(600_000)).unwrap();
     assert!(kv.get(&key).unwrap().is_some());
-    std::thread::sleep(std::time::Duration::from_millis(50));
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
     assert!(kv.get(&key).unwrap().is_none());
     let all = keys_in(&kv, &[0], &[0xff], false, usize::MAX);
     assert_eq!(all, [k(&["kept"])]);
