@@ -408,13 +408,22 @@ export class KernelServer implements HttpServer {
     return n === 0 ? null : chunk.subarray(0, n);
   }
 
-  /** The request is over on this side: detach its body view and forget it. */
+  /**
+   * The request is over on this side: detach its body view and forget it. Never throws —
+   * it runs on every request's way out. The view is the only reference to the kernel's
+   * memory (user code only ever gets copies), so detaching it leaves nothing dangling.
+   */
   #finish(pending: Pending | undefined, id: number): void {
     if (pending !== undefined) {
       pending.done = true;
-      if (pending.buffer !== undefined) {
-        if (!pending.buffer.detached) pending.buffer.transfer(0);
-        pending.buffer = undefined;
+      const buffer = pending.buffer;
+      pending.buffer = undefined;
+      if (buffer !== undefined && !buffer.detached) {
+        try {
+          buffer.transfer(0);
+        } catch (error) {
+          console.error("krepis: could not detach a request body:", error);
+        }
       }
     }
     this.#pending.delete(id);
