@@ -391,11 +391,12 @@ export class KernelServer implements HttpServer {
       // The client went away or the stream failed: stop reading it.
       reader.cancel().catch(() => {});
     } finally {
-      // An empty write ends the body and frees the request's slot.
+      // An empty write ends the body and frees the request's slot (request body included):
+      // detach the body view first, so nothing can read that memory once it is freed.
+      this.#finish(pending, pending.id);
       await this.#kernel.httpWrite(this.#handle, pending.id, EMPTY).catch(
         () => {},
       );
-      this.#finish(pending, pending.id);
     }
   }
 

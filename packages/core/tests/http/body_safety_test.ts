@@ -139,3 +139,41 @@ Deno.test("a handler may transfer() and mutate what it read", async () => {
     assert.deepEqual(new Uint8Array(buffer), new Uint8Array(4096).fill(0xee));
   }
 });
+
+Deno.test("a streamed response detaches the request body before the kernel frees it", async () => {
+  // Reading the body once the kernel has freed it (bodyBytesLent back to 0) must fail,
+  // never return bytes from freed memory.
+  let readAfterFree = 0;
+  let probed = 0;
+  let current: Request | undefined;
+  await using server = await listen((req) => {
+    current = req;
+    return new Response(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(new Uint8Array([1]));
+          c.close();
+        },
+      }),
+    );
+  });
+  const probe = setInterval(() => {
+    if (current === undefined || server.stats().bodyBytesLent !== 0) return;
+    const req = current;
+    current = undefined;
+    probed++;
+    req.text().then((t) => {
+      if (t.length > 0) readAfterFree++;
+    }, () => {});
+  }, 0);
+  try {
+    for (let i = 0; i < 300; i++) {
+      const res = await post(base(server), pattern(65536, i));
+      assert.deepEqual(await res.bytes(), new Uint8Array([1]));
+    }
+  } finally {
+    clearInterval(probe);
+  }
+  assert.ok(probed > 0, "the probe ran");
+  assert.equal(readAfterFree, 0);
+});
