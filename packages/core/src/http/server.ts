@@ -325,9 +325,16 @@ export class KernelServer implements HttpServer {
       return;
     }
     if (body.kind === "text") this.#send(pending, status, headers, body.text);
-    else if (body.kind === "bytes" && body.bytes !== undefined) {
+    else if (
+      body.kind === "bytes" && body.bytes !== undefined &&
+      body.bytes.length < STAGE_THRESHOLD
+    ) {
+      // Copied into the outbox right away: nothing can change it afterwards.
       this.#send(pending, status, headers, body.bytes);
     } else if (body.kind === "bytes") {
+      // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
+      // the kernel, and handler code must not be able to read, mutate or transfer it while
+      // the kernel writes it out.
       response.bytes().then(
         (bytes) => this.#send(pending, status, headers, bytes),
         (error) =>

@@ -177,3 +177,32 @@ Deno.test("a streamed response detaches the request body before the kernel frees
   assert.ok(probed > 0, "the probe ran");
   assert.equal(readAfterFree, 0);
 });
+
+Deno.test("a large response body is sent intact even if the handler reads the Response again", async () => {
+  const body = pattern(4 << 20, 9);
+  const outcomes: string[] = [];
+  await using server = await listen(() => {
+    const res = new Response(body);
+    // Once returned, the Response is the server's: reading it again must not expose the
+    // memory the kernel is writing to the socket.
+    setTimeout(async () => {
+      try {
+        const mine = await res.arrayBuffer();
+        new Uint8Array(mine).fill(0);
+        mine.transfer();
+        outcomes.push("read");
+      } catch {
+        outcomes.push("refused");
+      }
+    }, 0);
+    return res;
+  });
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(base(server), {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.deepEqual(await res.bytes(), body);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(outcomes, Array(5).fill("refused"));
+});
