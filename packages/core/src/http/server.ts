@@ -365,8 +365,8 @@ export class KernelServer implements HttpServer {
       flags = FLAG_STAGED_BODY;
       body = null;
     }
-    // Written (copied) before the request's body view is detached: the response may be
-    // that very body.
+    // The record is copied into the outbox before the request's body view is detached;
+    // the body itself is never that view (handlers only ever get copies of it).
     this.#write(KIND_RESPOND, flags, status, pending.id, headers, body);
     this.#finish(pending, pending.id);
   }
