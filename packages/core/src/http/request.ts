@@ -4,10 +4,11 @@
  * 18 µs in Deno 2.9 — three times the whole budget of a hello-world request — so headers,
  * body stream and the rare fields are made only when read.
  *
- * A buffered body is a view of kernel memory: `arrayBuffer()`, `bytes()`, `text()` and
- * `json()` read it in place without copying, and the view is detached once the response is
- * complete (a kept `ArrayBuffer` then has length 0; `slice()` it to keep the bytes, and do
- * not `transfer()` it). Reading the body as a stream (`req.body`) hands out a copy.
+ * A buffered body is a view of kernel memory, detached once the response is complete. That
+ * view never reaches user code: `text()` and `json()` decode it in place (no copy, no
+ * reference escapes), while `arrayBuffer()`, `bytes()`, `blob()`, `formData()`, `clone()`
+ * and `req.body` hand out one copy — bytes a handler keeps are its own, and may be mutated
+ * or `transfer()`ed freely.
  *
  * @module
  */
@@ -94,25 +95,25 @@ export class KernelRequest {
     return this.#used || (this.#stream?.locked ?? false);
   }
 
-  /** The body, without copying when it is buffered in kernel memory. */
+  /** The body, copied out of kernel memory (the caller owns it). */
   async arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real) return this.#real.arrayBuffer();
-    return (await this.#take()).buffer as ArrayBuffer;
+    return (await this.#takeOwned()).buffer;
   }
 
-  /** The body as bytes, without copying when it is buffered in kernel memory. */
+  /** The body as bytes, copied out of kernel memory (the caller owns them). */
   async bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return this.#real.bytes();
-    return await this.#take();
+    return await this.#takeOwned();
   }
 
-  /** The body decoded as UTF-8. */
+  /** The body decoded as UTF-8, straight from kernel memory. */
   async text(): Promise<string> {
     if (this.#real) return this.#real.text();
     return utf8.decode(await this.#take());
   }
 
-  /** The body parsed as JSON. */
+  /** The body parsed as JSON, decoded straight from kernel memory. */
   async json(): Promise<unknown> {
     if (this.#real) return this.#real.json();
     return JSON.parse(utf8.decode(await this.#take()));
@@ -122,6 +123,7 @@ export class KernelRequest {
   async blob(): Promise<Blob> {
     if (this.#real) return this.#real.blob();
     const type = this.headers.get("content-type") ?? "";
+    // A Blob copies its parts, so the kernel view does not escape.
     return new Blob([await this.#take()], { type });
   }
 
@@ -220,17 +222,33 @@ export class KernelRequest {
     });
   }
 
+  /**
+   * The whole body. For a buffered body this is a view of kernel memory: callers must not
+   * let it (or its `buffer`) escape to user code — see `#takeOwned`.
+   */
   async #take(): Promise<Uint8Array<ArrayBuffer>> {
+    return (await this.#read()).bytes;
+  }
+
+  /** The whole body as memory the caller owns: kernel memory is copied once. */
+  async #takeOwned(): Promise<Uint8Array<ArrayBuffer>> {
+    const { bytes, borrowed } = await this.#read();
+    return borrowed ? bytes.slice() : bytes;
+  }
+
+  async #read(): Promise<
+    { bytes: Uint8Array<ArrayBuffer>; borrowed: boolean }
+  > {
     if (this.bodyUsed) throw new TypeError("Body already consumed");
     this.#used = true;
     const source = this.#source;
-    if (source === null) return new Uint8Array(0);
+    if (source === null) return { bytes: new Uint8Array(0), borrowed: false };
     if (source.buffer !== undefined && this.#stream === undefined) {
-      return new Uint8Array(source.buffer);
+      return { bytes: new Uint8Array(source.buffer), borrowed: true };
     }
     const stream = this.body;
-    if (stream === null) return new Uint8Array(0);
-    return await collect(stream);
+    if (stream === null) return { bytes: new Uint8Array(0), borrowed: false };
+    return { bytes: await collect(stream), borrowed: false };
   }
 
   #materialize(): Request {

@@ -325,9 +325,16 @@ export class KernelServer implements HttpServer {
       return;
     }
     if (body.kind === "text") this.#send(pending, status, headers, body.text);
-    else if (body.kind === "bytes" && body.bytes !== undefined) {
+    else if (
+      body.kind === "bytes" && body.bytes !== undefined &&
+      body.bytes.length < STAGE_THRESHOLD
+    ) {
+      // Copied into the outbox right away: nothing can change it afterwards.
       this.#send(pending, status, headers, body.bytes);
     } else if (body.kind === "bytes") {
+      // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
+      // the kernel, and handler code must not be able to read, mutate or transfer it while
+      // the kernel writes it out.
       response.bytes().then(
         (bytes) => this.#send(pending, status, headers, bytes),
         (error) =>
@@ -358,8 +365,8 @@ export class KernelServer implements HttpServer {
       flags = FLAG_STAGED_BODY;
       body = null;
     }
-    // Written (copied) before the request's body view is detached: the response may be
-    // that very body.
+    // The record is copied into the outbox before the request's body view is detached;
+    // the body itself is never that view (handlers only ever get copies of it).
     this.#write(KIND_RESPOND, flags, status, pending.id, headers, body);
     this.#finish(pending, pending.id);
   }
@@ -391,11 +398,12 @@ export class KernelServer implements HttpServer {
       // The client went away or the stream failed: stop reading it.
       reader.cancel().catch(() => {});
     } finally {
-      // An empty write ends the body and frees the request's slot.
+      // An empty write ends the body and frees the request's slot (request body included):
+      // detach the body view first, so nothing can read that memory once it is freed.
+      this.#finish(pending, pending.id);
       await this.#kernel.httpWrite(this.#handle, pending.id, EMPTY).catch(
         () => {},
       );
-      this.#finish(pending, pending.id);
     }
   }
 
@@ -408,13 +416,22 @@ export class KernelServer implements HttpServer {
     return n === 0 ? null : chunk.subarray(0, n);
   }
 
-  /** The request is over on this side: detach its body view and forget it. */
+  /**
+   * The request is over on this side: detach its body view and forget it. Never throws —
+   * it runs on every request's way out. The view is the only reference to the kernel's
+   * memory (user code only ever gets copies), so detaching it leaves nothing dangling.
+   */
   #finish(pending: Pending | undefined, id: number): void {
     if (pending !== undefined) {
       pending.done = true;
-      if (pending.buffer !== undefined) {
-        if (!pending.buffer.detached) pending.buffer.transfer(0);
-        pending.buffer = undefined;
+      const buffer = pending.buffer;
+      pending.buffer = undefined;
+      if (buffer !== undefined && !buffer.detached) {
+        try {
+          buffer.transfer(0);
+        } catch (error) {
+          console.error("krepis: could not detach a request body:", error);
+        }
       }
     }
     this.#pending.delete(id);

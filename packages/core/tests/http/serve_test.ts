@@ -178,7 +178,7 @@ Deno.test("chunked bodies, Expect: 100-continue, keep-alive and pipelining", asy
   }
 });
 
-Deno.test("a buffered body is a view of kernel memory, detached after the response", async () => {
+Deno.test("a buffered body read with arrayBuffer() is the handler's own copy", async () => {
   let kept: ArrayBuffer | undefined;
   await using server = await listen(async (req) => {
     kept = await req.arrayBuffer();
@@ -191,7 +191,7 @@ Deno.test("a buffered body is a view of kernel memory, detached after the respon
     body: new Uint8Array([1, 2, 3, 4]),
   });
   assert.equal(await res.text(), "10");
-  assert.equal(kept!.byteLength, 0, "the view was detached");
+  assert.deepEqual(new Uint8Array(kept!), new Uint8Array([1, 2, 3, 4]));
   assert.equal(server.stats().bodyBytesLent, 0);
 });
 
