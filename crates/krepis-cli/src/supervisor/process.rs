@@ -27,6 +27,9 @@ pub struct Pipes {
 pub struct GroupChild {
     child: Child,
     started: Instant,
+    /// The leader's status once reaped. After that the group id may be reused by an
+    /// unrelated process group, so the group is never signalled again.
+    reaped: Option<ExitStatus>,
 }
 
 impl GroupChild {
@@ -47,6 +50,7 @@ impl GroupChild {
         Ok(Self {
             child,
             started: Instant::now(),
+            reaped: None,
         })
     }
 
@@ -60,9 +64,48 @@ impl GroupChild {
         self.started.elapsed()
     }
 
-    /// The exit status, if the child has exited (never blocks).
+    /// The exit status, if the child has exited (never blocks). When the leader has
+    /// exited, any members of its group still running are killed before it is reaped.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.try_wait().ok().flatten()
+        if self.reaped.is_none() && self.leader_exited(false) {
+            self.reap();
+        }
+        self.reaped
+    }
+
+    /// Kills the stragglers while the exited leader (a zombie) still holds the group id,
+    /// then reaps it: signalling the group after reaping could hit a new group that
+    /// reused the id.
+    fn reap(&mut self) {
+        let _ = killpg(self.pgid(), Signal::SIGKILL);
+        self.reaped = self.child.wait().ok();
+    }
+
+    /// Whether the leader has exited, without reaping it; `block` waits for that.
+    #[cfg(target_os = "linux")]
+    fn leader_exited(&self, block: bool) -> bool {
+        use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
+        let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        if !block {
+            flags |= WaitPidFlag::WNOHANG;
+        }
+        !matches!(
+            waitid(Id::Pid(self.pgid()), flags),
+            Ok(WaitStatus::StillAlive)
+        )
+    }
+
+    /// Without `waitid(WNOWAIT)` the leader is reaped to find out, and its group is not
+    /// signalled afterwards.
+    #[cfg(not(target_os = "linux"))]
+    fn leader_exited(&mut self, block: bool) -> bool {
+        let status = if block {
+            self.child.wait().ok()
+        } else {
+            self.child.try_wait().ok().flatten()
+        };
+        self.reaped = self.reaped.or(status);
+        false
     }
 
     /// Takes the child's standard streams (those that were piped).
@@ -76,11 +119,17 @@ impl GroupChild {
 
     /// Blocks until the leader exits and returns its status.
     pub fn wait(&mut self) -> Option<ExitStatus> {
-        self.child.wait().ok()
+        if self.reaped.is_none() && self.leader_exited(true) {
+            self.reap();
+        }
+        self.reaped
     }
 
-    /// Sends `signal` to the whole process group.
+    /// Sends `signal` to the whole process group, unless the leader was reaped.
     pub fn signal(&self, signal: Signal) {
+        if self.reaped.is_some() {
+            return;
+        }
         // ESRCH (group already gone) is the only expected failure and means
         // there is nothing left to signal.
         let _ = killpg(self.pgid(), signal);
@@ -93,22 +142,20 @@ impl GroupChild {
     /// Stops the group: `signal` first, SIGKILL after [`GRACE`], then reaps
     /// the leader. Any other group members are killed too.
     pub fn stop(mut self, signal: Signal) -> Option<ExitStatus> {
+        // `try_wait` and `wait` kill the group's stragglers before reaping the leader.
         if let Some(status) = self.try_wait() {
-            self.signal(Signal::SIGKILL);
             return Some(status);
         }
         self.signal(signal);
         let deadline = Instant::now() + GRACE;
         while Instant::now() < deadline {
             if let Some(status) = self.try_wait() {
-                // The leader is gone; take any stragglers down with it.
-                self.signal(Signal::SIGKILL);
                 return Some(status);
             }
             thread::sleep(Duration::from_millis(20));
         }
         self.signal(Signal::SIGKILL);
-        self.child.wait().ok()
+        self.wait()
     }
 }
 
