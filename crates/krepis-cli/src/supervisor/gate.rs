@@ -135,8 +135,11 @@ fn run_command(label: String, mut command: Command, running: &Running) -> Outcom
     let out_reader = thread::spawn(move || read_all(stdout));
     let err_text = read_all(stderr);
     let out_text = out_reader.join().unwrap_or_default();
-    let status = child.wait();
+    // Forget the group before reaping its leader: once reaped, the id may be reused and
+    // `Running::cancel` must not signal it.
+    child.wait_exited();
     running.remove(pid);
+    let status = child.wait();
     match status {
         Some(status) if status.success() => Outcome::Passed,
         Some(status) if status.code().is_none() => Outcome::Cancelled,

@@ -125,6 +125,14 @@ impl GroupChild {
         self.reaped
     }
 
+    /// Blocks until the leader exits, without reaping it where the platform allows, so
+    /// its process group id stays reserved until [`GroupChild::wait`] reaps it.
+    pub fn wait_exited(&mut self) {
+        if self.reaped.is_none() {
+            self.leader_exited(true);
+        }
+    }
+
     /// Sends `signal` to the whole process group, unless the leader was reaped.
     pub fn signal(&self, signal: Signal) {
         if self.reaped.is_some() {
