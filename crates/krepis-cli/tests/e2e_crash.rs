@@ -82,16 +82,7 @@ fn a_killed_supervisor_takes_its_app_down_too() {
     // SIGKILL cannot be forwarded; the children's parent-death signal does the work.
     kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGKILL).unwrap();
     supervisor.wait();
-    let gone = eventually(Duration::from_secs(5), || {
-        pids_with_env("KREPIS_E2E_TAG", &tag)
-            .is_empty()
-            .then_some(())
-    });
-    assert!(
-        gone.is_some(),
-        "left behind: {:?}",
-        pids_with_env("KREPIS_E2E_TAG", &tag)
-    );
+    assert_none_left(&tag);
     assert!(
         http(port, "GET", "/", None).is_none(),
         "nothing listens any more"

@@ -119,14 +119,6 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
     let status = eventually(Duration::from_secs(10), || supervisor.try_wait())
         .expect("supervisor exits after SIGTERM");
     assert_eq!(status.code(), Some(128 + 15));
-    let leftovers = eventually(Duration::from_secs(5), || {
-        let left = pids_with_env("KREPIS_E2E_TAG", &tag);
-        left.is_empty().then_some(())
-    });
-    assert!(
-        leftovers.is_some(),
-        "processes left behind: {:?}",
-        pids_with_env("KREPIS_E2E_TAG", &tag)
-    );
+    assert_none_left(&tag);
     assert!(greet(port).is_none(), "nothing listens any more");
 }

@@ -291,16 +291,7 @@ fn dev_rebuilds_the_kernel_on_rust_edits_and_keeps_serving_through_a_broken_one(
     let status = eventually(Duration::from_secs(10), || supervisor.try_wait())
         .expect("supervisor exits after SIGTERM");
     assert_eq!(status.code(), Some(128 + 15));
-    let gone = eventually(Duration::from_secs(5), || {
-        pids_with_env("KREPIS_E2E_TAG", &tag)
-            .is_empty()
-            .then_some(())
-    });
-    assert!(
-        gone.is_some(),
-        "left behind: {:?}",
-        pids_with_env("KREPIS_E2E_TAG", &tag)
-    );
+    assert_none_left(&tag);
     assert!(get(port4).is_none(), "nothing listens any more");
     eprintln!("whole test took {:?}", started.elapsed());
 }

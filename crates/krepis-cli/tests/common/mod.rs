@@ -146,6 +146,20 @@ pub fn alive(pid: i32) -> bool {
             .unwrap_or(true)
 }
 
+/// Asserts that within 5 s no live process carries the test's `KREPIS_E2E_TAG`.
+pub fn assert_none_left(tag: &str) {
+    let gone = eventually(Duration::from_secs(5), || {
+        pids_with_env("KREPIS_E2E_TAG", tag)
+            .is_empty()
+            .then_some(())
+    });
+    assert!(
+        gone.is_some(),
+        "processes left behind: {:?}",
+        pids_with_env("KREPIS_E2E_TAG", tag)
+    );
+}
+
 /// Pids of every live process whose environment has `KEY=value`.
 pub fn pids_with_env(key: &str, value: &str) -> Vec<i32> {
     let needle = format!("{key}={value}");
