@@ -72,6 +72,7 @@ export type {
   ServeHandlerInfo,
   ServeOptions,
   ServerStats,
+  ShutdownOptions,
   TlsOptions,
 } from "./src/http/types.ts";
 export * from "./src/storage/journal.ts";

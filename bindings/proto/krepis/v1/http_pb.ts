@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  */
 export const file_krepis_v1_http: GenFile = /*@__PURE__*/
   fileDesc(
-    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIskBCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEIj8KDVNlcnZlckFkZHJlc3MSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIOCgZzY2hlbWUYAyABKAkimQIKCUh0dHBTdGF0cxIZChFjb25uZWN0aW9uc190b3RhbBgBIAEoBBIYChBjb25uZWN0aW9uc19vcGVuGAIgASgEEhYKDnJlcXVlc3RzX3RvdGFsGAMgASgEEhcKD3Jlc3BvbnNlc190b3RhbBgEIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBSABKAQSFgoOcmVqZWN0ZWRfdG90YWwYBiABKAQSFQoNYWJvcnRlZF90b3RhbBgHIAEoBBIWCg50aW1lb3V0c190b3RhbBgIIAEoBBIXCg9ib2R5X2J5dGVzX2xlbnQYCSABKAQSFQoNYmF0Y2hlc190b3RhbBgKIAEoBBITCgt3YWl0c190b3RhbBgLIAEoBCJYCgxCcmlkZ2VMYXlvdXQSDwoHaW5ib3hlcxgBIAMoBBISCgppbmJveF9zaXplGAIgASgEEg4KBm91dGJveBgDIAEoBBITCgtvdXRib3hfc2l6ZRgEIAEoBGIGcHJvdG8z",
+    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIskBCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEIj8KDVNlcnZlckFkZHJlc3MSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIOCgZzY2hlbWUYAyABKAkimQIKCUh0dHBTdGF0cxIZChFjb25uZWN0aW9uc190b3RhbBgBIAEoBBIYChBjb25uZWN0aW9uc19vcGVuGAIgASgEEhYKDnJlcXVlc3RzX3RvdGFsGAMgASgEEhcKD3Jlc3BvbnNlc190b3RhbBgEIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBSABKAQSFgoOcmVqZWN0ZWRfdG90YWwYBiABKAQSFQoNYWJvcnRlZF90b3RhbBgHIAEoBBIWCg50aW1lb3V0c190b3RhbBgIIAEoBBIXCg9ib2R5X2J5dGVzX2xlbnQYCSABKAQSFQoNYmF0Y2hlc190b3RhbBgKIAEoBBITCgt3YWl0c190b3RhbBgLIAEoBCJ1CgxCcmlkZ2VMYXlvdXQSDwoHaW5ib3hlcxgBIAMoBBISCgppbmJveF9zaXplGAIgASgEEg4KBm91dGJveBgDIAEoBBITCgtvdXRib3hfc2l6ZRgEIAEoBBILCgNrZXkYBSABKAQSDgoGaGFuZGxlGAYgASgEYgZwcm90bzM",
   );
 
 /**
@@ -255,6 +255,21 @@ export type BridgeLayout = Message<"krepis.v1.BridgeLayout"> & {
    * @generated from field: uint64 outbox_size = 4;
    */
   outboxSize: bigint;
+
+  /**
+   * The owner's key: only a close that presents it frees this memory, so code that merely
+   * knows the handle cannot free what TypeScript still views. Handed out once, at start.
+   *
+   * @generated from field: uint64 key = 5;
+   */
+  key: bigint;
+
+  /**
+   * The server's handle (as the number TypeScript passes back).
+   *
+   * @generated from field: uint64 handle = 6;
+   */
+  handle: bigint;
 };
 
 /**

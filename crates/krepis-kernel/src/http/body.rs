@@ -1,14 +1,14 @@
 //! Bodies: reading request bodies under the size limit, and the response body type.
 
-use std::convert::Infallible;
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::mpsc;
 
+use super::socket::PeerSocket;
 use crate::KernelError;
 
 /// Chunks of a streamed request body, as the reader in TypeScript receives them.
@@ -22,7 +22,8 @@ pub const STREAM_CHANNEL_CHUNKS: usize = 4;
 pub enum Collected {
     /// The whole body, in one contiguous allocation of exactly its length.
     Whole(Vec<u8>),
-    /// The body is larger than the buffer limit: what was read so far, and the rest.
+    /// The body is larger than the buffer limit or still arriving: what was read so far,
+    /// and the rest.
     Partial(Vec<u8>, Incoming),
 }
 
@@ -35,8 +36,11 @@ pub enum BodyError {
     Broken,
 }
 
-/// Reads `body` into kernel memory, stopping at `buffer_limit` (the rest then streams) and
-/// failing past `max_body`. `expected` is the exact length when the client announced it.
+/// Reads what of `body` has already arrived into kernel memory, stopping at `buffer_limit`
+/// and failing past `max_body`; `expected` is the exact length when the client announced
+/// it. It never waits for the client: when the next bytes are not there (after letting the
+/// connection hand over what it holds once), the rest streams, so the handler starts with
+/// the request head (as under `Deno.serve`) and buffering stays an optimisation.
 pub async fn collect(
     mut body: Incoming,
     expected: Option<u64>,
@@ -45,12 +49,28 @@ pub async fn collect(
 ) -> std::result::Result<Collected, BodyError> {
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
     let mut data = Vec::with_capacity(capacity);
+    let mut yielded = false;
     loop {
         // With the buffer limit at the body limit, reading on is what detects an oversize body.
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
-            return Ok(Collected::Partial(data, body));
+            return Ok(partial(data, body));
         }
-        match body.frame().await {
+        let next = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)));
+        let frame = match next.await {
+            Poll::Ready(frame) => {
+                yielded = false;
+                frame
+            }
+            Poll::Pending if !yielded => {
+                // The connection task moves bytes it has read into the body only when it
+                // runs next; let it, once.
+                yielded = true;
+                tokio::task::yield_now().await;
+                continue;
+            }
+            Poll::Pending => return Ok(partial(data, body)),
+        };
+        match frame {
             None => return Ok(Collected::Whole(data)),
             Some(Err(_)) => return Err(BodyError::Broken),
             Some(Ok(frame)) => {
@@ -65,45 +85,104 @@ pub async fn collect(
     }
 }
 
+/// The body so far, without the room reserved for an announced length that did not come.
+fn partial(mut data: Vec<u8>, rest: Incoming) -> Collected {
+    data.shrink_to_fit();
+    Collected::Partial(data, rest)
+}
+
+/// How forwarding a streamed request body ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The whole body went through, or its reader stopped wanting it.
+    Done,
+    /// The body grew past the body limit.
+    TooLarge,
+    /// The client broke off (reset, closed mid-body, or hung up while the body waited).
+    Broken,
+}
+
 /// Forwards the rest of a streamed body into `tx`, chunk by chunk, enforcing `max_body`
-/// (counting the `already` bytes read before). Returns true when the limit was exceeded.
+/// (counting the `already` bytes read before). While the reader is not taking chunks the
+/// socket is not read either, so `peer` is watched for a client that hung up meanwhile.
 pub async fn forward(
     mut body: Incoming,
     tx: mpsc::Sender<BodyChunk>,
     already: u64,
     max_body: u64,
-) -> bool {
+    peer: Option<PeerSocket>,
+) -> Forwarded {
     let mut total = already;
-    while let Some(frame) = body.frame().await {
-        let chunk = match frame {
-            Ok(frame) => match frame.into_data() {
+    loop {
+        let permit = tokio::select! {
+            permit = tx.reserve() => match permit {
+                Ok(permit) => permit,
+                // The reader is gone (the request ended); nothing left to deliver to.
+                Err(_) => return Forwarded::Done,
+            },
+            () = hang_up(peer) => return Forwarded::Broken,
+        };
+        let chunk = match body.frame().await {
+            None => return Forwarded::Done,
+            Some(Ok(frame)) => match frame.into_data() {
                 Ok(chunk) => chunk,
                 Err(_) => continue,
             },
-            Err(e) => {
-                let _ = tx
-                    .send(Err(KernelError::Closed(format!(
-                        "request body broke off: {e}"
-                    ))))
-                    .await;
-                return false;
+            Some(Err(e)) => {
+                permit.send(Err(KernelError::Closed(format!(
+                    "request body broke off: {e}"
+                ))));
+                return Forwarded::Broken;
             }
         };
         total += chunk.len() as u64;
         if total > max_body {
-            let _ = tx
-                .send(Err(KernelError::LimitExceeded(format!(
-                    "request body exceeds {max_body} bytes"
-                ))))
-                .await;
-            return true;
+            permit.send(Err(KernelError::LimitExceeded(format!(
+                "request body exceeds {max_body} bytes"
+            ))));
+            return Forwarded::TooLarge;
         }
-        if tx.send(Ok(chunk)).await.is_err() {
-            // The reader is gone (the response completed); nothing left to deliver to.
-            return false;
+        permit.send(Ok(chunk));
+    }
+}
+
+async fn hang_up(peer: Option<PeerSocket>) {
+    match peer {
+        Some(peer) => peer.hang_up().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What TypeScript sends down a streamed response: a chunk, or `None` for a clean end.
+/// A channel closed without that `None` means the body failed, and the response is cut
+/// off rather than ended (see [`StreamBody`]).
+pub type OutChunk = Option<Bytes>;
+
+/// A response body streamed from TypeScript.
+///
+/// It ends cleanly only on an explicit end; a closed channel (the handler's stream threw,
+/// the request was abandoned) is an error, so hyper aborts the response: HTTP/1.1 closes
+/// the connection without the last chunk, HTTP/2 resets the stream. A declared
+/// `content-length` is held to: a body longer or shorter than it is an error too.
+#[derive(Debug)]
+pub struct StreamBody {
+    rx: mpsc::Receiver<OutChunk>,
+    remaining: Option<u64>,
+}
+
+impl StreamBody {
+    /// Chunks from `rx`, checked against `declared` (the response's content-length).
+    pub fn new(rx: mpsc::Receiver<OutChunk>, declared: Option<u64>) -> Self {
+        Self {
+            rx,
+            remaining: declared,
         }
     }
-    false
+}
+
+/// Why a streamed response did not end cleanly.
+fn cut_off(why: &str) -> KernelError {
+    KernelError::Closed(format!("response body {why}"))
 }
 
 /// A response body: bytes known up front, or chunks TypeScript writes while it runs.
@@ -111,8 +190,8 @@ pub async fn forward(
 pub enum ResponseBody {
     /// The whole body (possibly empty).
     Full(Option<Bytes>),
-    /// Chunks arriving through a channel; the stream ends when the sender is dropped.
-    Stream(mpsc::Receiver<Bytes>),
+    /// Chunks TypeScript writes while it runs.
+    Stream(StreamBody),
 }
 
 impl ResponseBody {
@@ -130,18 +209,33 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = Infallible;
+    type Error = KernelError;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, Infallible>>> {
-        match self.get_mut() {
-            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Stream(rx) => rx
-                .poll_recv(cx)
-                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
-        }
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, KernelError>>> {
+        let stream = match self.get_mut() {
+            Self::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Stream(stream) => stream,
+        };
+        let Some(next) = ready!(stream.rx.poll_recv(cx)) else {
+            return Poll::Ready(Some(Err(cut_off("was abandoned before its end"))));
+        };
+        let result = match (next, stream.remaining.as_mut()) {
+            (None, None | Some(0)) => return Poll::Ready(None),
+            (None, Some(_)) => Err(cut_off("is shorter than its content-length")),
+            (Some(chunk), Some(left)) if chunk.len() as u64 > *left => {
+                Err(cut_off("is longer than its content-length"))
+            }
+            (Some(chunk), left) => {
+                if let Some(left) = left {
+                    *left -= chunk.len() as u64;
+                }
+                Ok(Frame::data(chunk))
+            }
+        };
+        Poll::Ready(Some(result))
     }
 
     fn is_end_stream(&self) -> bool {

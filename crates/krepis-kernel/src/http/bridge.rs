@@ -28,7 +28,7 @@ use parking_lot::{Condvar, Mutex};
 use slab::Slab;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::body::{BodyChunk, ResponseBody, STREAM_CHANNEL_CHUNKS};
+use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, StreamBody};
 use super::record::{self, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord};
 use crate::shm::SharedBuffer;
 use crate::{KernelError, Result};
@@ -60,7 +60,7 @@ struct Slot {
     reply: Option<oneshot::Sender<Reply>>,
     body: Option<Box<[u8]>>,
     input: Option<Arc<Mutex<BodyIn>>>,
-    output: Option<mpsc::Sender<Bytes>>,
+    output: Option<mpsc::Sender<OutChunk>>,
     staged: Option<Bytes>,
     abandoned: bool,
 }
@@ -330,7 +330,7 @@ impl Bridge {
             return Ok(false);
         }
         let body = match (stream, staged) {
-            (Some(rx), _) => ResponseBody::Stream(rx),
+            (Some(rx), _) => ResponseBody::Stream(StreamBody::new(rx, declared_length(&rec.headers))),
             (None, Some(bytes)) if rec.flags & record::FLAG_STAGED_BODY != 0 => {
                 ResponseBody::full(bytes)
             }
@@ -377,7 +377,7 @@ impl Bridge {
     }
 
     /// Sends one chunk of a streamed response, waiting while the client is slow; an empty
-    /// chunk ends the body and frees the slot. Fails when the client went away.
+    /// chunk ends the body cleanly and frees the slot. Fails when the client went away.
     pub fn write(&self, id: u64, data: &[u8]) -> Result<()> {
         let tx = {
             let mut inner = self.inner.lock();
@@ -387,12 +387,21 @@ impl Bridge {
             })?;
             if data.is_empty() {
                 self.free_locked(inner, id);
-                return Ok(());
             }
             tx
         };
-        tx.blocking_send(Bytes::copy_from_slice(data))
+        let chunk = (!data.is_empty()).then(|| Bytes::copy_from_slice(data));
+        tx.blocking_send(chunk)
             .map_err(|_| KernelError::Closed("the client went away".into()))
+    }
+
+    /// Cuts a streamed response off (its source failed): the body ends with an error, so
+    /// the client sees an aborted response, never a complete-looking one. Frees the slot.
+    pub fn fail(&self, id: u64) -> Result<()> {
+        let mut inner = self.inner.lock();
+        Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
+        self.free_locked(inner, id);
+        Ok(())
     }
 
     /// Reads the next bytes of a streamed request body into `out`, waiting for at least one
@@ -530,11 +539,26 @@ fn unknown(id: u64) -> KernelError {
     KernelError::NotFound(format!("request {id} is finished or unknown"))
 }
 
+/// The `content-length` a handler declared, if it is one valid number.
+fn declared_length(headers: &[(&[u8], &[u8])]) -> Option<u64> {
+    let (_, value) = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))?;
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
 /// Builds a response from TypeScript's parts; invalid parts turn it into a bare 500 so a
-/// handler bug never produces a malformed response on the wire.
+/// handler bug never produces a malformed response on the wire. A body known whole is
+/// framed by its real length, whatever `content-length` the handler set (as `Deno.serve`
+/// does): a wrong one would let the body spill into a forged next response, or hang the
+/// connection. A streamed body keeps the declared length and is held to it.
 fn build_response(status: u16, headers: &[(&[u8], &[u8])], body: ResponseBody) -> Reply {
+    let framed_by_body = matches!(body, ResponseBody::Full(Some(_)));
     let mut builder = http::Response::builder().status(status);
     for (name, value) in headers {
+        if framed_by_body && name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
         builder = builder.header(*name, *value);
     }
     builder

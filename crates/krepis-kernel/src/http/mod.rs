@@ -8,6 +8,7 @@
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
+//! - [`socket`]: noticing a client that hung up while its body waits.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
 //!
 //! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
@@ -20,6 +21,7 @@ pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod socket;
 pub mod tls;
 pub mod trace;
 

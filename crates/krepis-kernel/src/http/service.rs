@@ -13,10 +13,11 @@ use hyper::body::{Body, Incoming};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
+use super::body::{self, BodyError, Collected, Forwarded, ResponseBody, STREAM_CHANNEL_CHUNKS};
 use super::bridge::{BodyIn, Reply};
 use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
 use super::server::Shared;
+use super::socket::PeerSocket;
 use super::trace::TraceIds;
 
 /// Facts about the connection a request arrived on.
@@ -28,6 +29,8 @@ pub struct Peer {
     pub tls: bool,
     /// `host:port` the server listens on, for requests without a Host header.
     pub authority: Arc<str>,
+    /// The connection's socket, watched while a streamed upload waits for its reader.
+    pub socket: Option<PeerSocket>,
 }
 
 /// A bare response with `status` and no body, as the kernel sends on its own.
@@ -166,11 +169,17 @@ async fn process(
     };
     if let Some((rest, tx, already)) = forward {
         let shared = Arc::clone(shared);
-        let (id, limit) = (submitted.id, config.max_body_size);
+        let (id, limit, socket) = (submitted.id, config.max_body_size, peer.socket);
         tokio::spawn(async move {
-            if body::forward(rest, tx, already, limit).await {
-                shared.rejected.fetch_add(1, Ordering::Relaxed);
-                shared.bridge.reject(id, status_response(413));
+            match body::forward(rest, tx, already, limit, socket).await {
+                Forwarded::Done => {}
+                Forwarded::TooLarge => {
+                    shared.rejected.fetch_add(1, Ordering::Relaxed);
+                    shared.bridge.reject(id, status_response(413));
+                }
+                // The request can never complete: tell TypeScript now (its signal fires)
+                // rather than when the handler happens to return.
+                Forwarded::Broken => shared.bridge.abandon(id),
             }
         });
     }

@@ -235,7 +235,7 @@ export function createApp(options: AppOptions): App {
   });
 
   return {
-    serve: (serveOptions = {}) => serve(serveOptions, fetch),
+    serve: async (serveOptions = {}) => serve(serveOptions, fetch),
     fetch,
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),

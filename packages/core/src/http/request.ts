@@ -15,12 +15,22 @@
 
 import type { RequestRecord } from "./records.ts";
 
-/** Where a request's body comes from. */
+/**
+ * Where a request's body comes from. The server updates it as the request goes on: a
+ * buffered body whose client left is swapped for a copy (it fully arrived, so it stays
+ * readable), and once the response is sent the source is `closed`.
+ */
 export interface BodySource {
   /** The whole body as kernel memory, when buffered. */
   buffer?: ArrayBuffer;
   /** Reads the next chunk of a streamed body; `null` at the end. */
   read?: () => Promise<Uint8Array<ArrayBuffer> | null>;
+  /** Set once the response went out: the body can no longer be read, as under Deno. */
+  closed?: boolean;
+}
+
+function closedError(): TypeError {
+  return new TypeError("Request closed");
 }
 
 const utf8 = new TextDecoder();
@@ -89,10 +99,10 @@ export class KernelRequest {
     return this.#stream;
   }
 
-  /** Whether the body has been read. */
+  /** Whether the body has been read from (by a method, or through `body`). */
   get bodyUsed(): boolean {
     if (this.#real) return this.#real.bodyUsed;
-    return this.#used || (this.#stream?.locked ?? false);
+    return this.#used;
   }
 
   /** The body, copied out of kernel memory (the caller owns it). */
@@ -134,6 +144,9 @@ export class KernelRequest {
 
   /** A copy of this request (its body is buffered to be read twice). */
   clone(): Request {
+    if (this.bodyUsed || (this.#stream?.locked ?? false)) {
+      throw new TypeError("Body is unusable");
+    }
     return this.#materialize().clone();
   }
 
@@ -198,10 +211,14 @@ export class KernelRequest {
     const source = this.#source;
     if (source === null || NO_BODY.has(this.#record.method)) return null;
     if (source.buffer !== undefined) {
-      const buffer = source.buffer;
       return new ReadableStream({
         type: "bytes",
-        start(controller) {
+        // Filled on the first read (not at creation), so the body counts as used only once
+        // it is read, and the read sees the source as it is then.
+        pull: (controller) => {
+          this.#used = true;
+          if (source.closed) throw closedError();
+          const buffer = source.buffer!;
           // Byte streams transfer what they are given, which would move kernel memory out
           // of reach of the detach at the end of the request: a stream gets a copy.
           if (buffer.byteLength > 0) {
@@ -214,7 +231,9 @@ export class KernelRequest {
     const read = source.read!;
     return new ReadableStream({
       type: "bytes",
-      async pull(controller) {
+      pull: async (controller) => {
+        this.#used = true;
+        if (source.closed) throw closedError();
         const chunk = await read();
         if (chunk === null) controller.close();
         else controller.enqueue(chunk);
@@ -239,10 +258,13 @@ export class KernelRequest {
   async #read(): Promise<
     { bytes: Uint8Array<ArrayBuffer>; borrowed: boolean }
   > {
-    if (this.bodyUsed) throw new TypeError("Body already consumed");
+    if (this.bodyUsed || (this.#stream?.locked ?? false)) {
+      throw new TypeError("Body already consumed");
+    }
     this.#used = true;
     const source = this.#source;
     if (source === null) return { bytes: new Uint8Array(0), borrowed: false };
+    if (source.closed) throw closedError();
     if (source.buffer !== undefined && this.#stream === undefined) {
       return { bytes: new Uint8Array(source.buffer), borrowed: true };
     }
@@ -279,9 +301,10 @@ async function collect(
   if (chunks.length === 1) return chunks[0] as Uint8Array<ArrayBuffer>;
   const out = new Uint8Array(total);
   let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
+  // Index loops, not `for…of`: user code may have replaced the array iterator.
+  for (let i = 0; i < chunks.length; i++) {
+    out.set(chunks[i], at);
+    at += chunks[i].length;
   }
   return out;
 }
