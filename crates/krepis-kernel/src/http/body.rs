@@ -168,6 +168,10 @@ pub type OutChunk = Option<Bytes>;
 pub struct StreamBody {
     rx: mpsc::Receiver<OutChunk>,
     remaining: Option<u64>,
+    /// Set once the body is known to fail: what was sent gets flushed, then the error.
+    failing: Option<&'static str>,
+    /// Whether hyper was given its chance to flush before the error.
+    flushed: bool,
 }
 
 impl StreamBody {
@@ -176,7 +180,44 @@ impl StreamBody {
         Self {
             rx,
             remaining: declared,
+            failing: None,
+            flushed: false,
         }
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, KernelError>>> {
+        if let Some(why) = self.failing {
+            if self.flushed {
+                return Poll::Ready(Some(Err(cut_off(why))));
+            }
+            // Pending once (already woken): hyper flushes what it holds before it sees the
+            // error and cuts the connection or stream off.
+            self.flushed = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let next = ready!(self.rx.poll_recv(cx));
+        let failure = match (next, self.remaining.as_mut()) {
+            (Some(None), None | Some(0)) => return Poll::Ready(None),
+            (Some(None), Some(_)) => "is shorter than its content-length",
+            (None, _) => "was abandoned before its end",
+            // Not even the part that fits: once the declared length is written, hyper
+            // would end the response as if it were complete.
+            (Some(Some(chunk)), Some(left)) if chunk.len() as u64 > *left => {
+                "is longer than its content-length"
+            }
+            (Some(Some(chunk)), left) => {
+                if let Some(left) = left {
+                    *left -= chunk.len() as u64;
+                }
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+        };
+        self.failing = Some(failure);
+        self.poll_next(cx)
     }
 }
 
@@ -215,27 +256,10 @@ impl Body for ResponseBody {
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, KernelError>>> {
-        let stream = match self.get_mut() {
-            Self::Full(bytes) => return Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Stream(stream) => stream,
-        };
-        let Some(next) = ready!(stream.rx.poll_recv(cx)) else {
-            return Poll::Ready(Some(Err(cut_off("was abandoned before its end"))));
-        };
-        let result = match (next, stream.remaining.as_mut()) {
-            (None, None | Some(0)) => return Poll::Ready(None),
-            (None, Some(_)) => Err(cut_off("is shorter than its content-length")),
-            (Some(chunk), Some(left)) if chunk.len() as u64 > *left => {
-                Err(cut_off("is longer than its content-length"))
-            }
-            (Some(chunk), left) => {
-                if let Some(left) = left {
-                    *left -= chunk.len() as u64;
-                }
-                Ok(Frame::data(chunk))
-            }
-        };
-        Poll::Ready(Some(result))
+        match self.get_mut() {
+            Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
+            Self::Stream(stream) => stream.poll_next(cx),
+        }
     }
 
     fn is_end_stream(&self) -> bool {

@@ -106,35 +106,37 @@ export class KernelRequest {
   }
 
   /** The body, copied out of kernel memory (the caller owns it). */
-  async arrayBuffer(): Promise<ArrayBuffer> {
+  arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real) return this.#real.arrayBuffer();
-    return (await this.#takeOwned()).buffer;
+    return this.#consume((bytes, borrowed) =>
+      (borrowed ? bytes.slice() : bytes).buffer
+    );
   }
 
   /** The body as bytes, copied out of kernel memory (the caller owns them). */
-  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return this.#real.bytes();
-    return await this.#takeOwned();
+    return this.#consume((bytes, borrowed) => borrowed ? bytes.slice() : bytes);
   }
 
   /** The body decoded as UTF-8, straight from kernel memory. */
-  async text(): Promise<string> {
+  text(): Promise<string> {
     if (this.#real) return this.#real.text();
-    return utf8.decode(await this.#take());
+    return this.#consume((bytes) => utf8.decode(bytes));
   }
 
   /** The body parsed as JSON, decoded straight from kernel memory. */
-  async json(): Promise<unknown> {
+  json(): Promise<unknown> {
     if (this.#real) return this.#real.json();
-    return JSON.parse(utf8.decode(await this.#take()));
+    return this.#consume((bytes) => JSON.parse(utf8.decode(bytes)));
   }
 
   /** The body as a `Blob` typed with the request's content type. */
-  async blob(): Promise<Blob> {
+  blob(): Promise<Blob> {
     if (this.#real) return this.#real.blob();
     const type = this.headers.get("content-type") ?? "";
     // A Blob copies its parts, so the kernel view does not escape.
-    return new Blob([await this.#take()], { type });
+    return this.#consume((bytes) => new Blob([bytes], { type }));
   }
 
   /** The body parsed as form data. */
@@ -242,35 +244,35 @@ export class KernelRequest {
   }
 
   /**
-   * The whole body. For a buffered body this is a view of kernel memory: callers must not
-   * let it (or its `buffer`) escape to user code — see `#takeOwned`.
+   * Reads the whole body and hands it to `use`. A buffered body is a view of kernel memory,
+   * passed (`borrowed`) to `use` synchronously, before anything awaits: the request may be
+   * abandoned and that memory detached at any later turn. So `use` decodes or copies it and
+   * never lets it (or its `buffer`) escape to user code.
    */
-  async #take(): Promise<Uint8Array<ArrayBuffer>> {
-    return (await this.#read()).bytes;
-  }
-
-  /** The whole body as memory the caller owns: kernel memory is copied once. */
-  async #takeOwned(): Promise<Uint8Array<ArrayBuffer>> {
-    const { bytes, borrowed } = await this.#read();
-    return borrowed ? bytes.slice() : bytes;
-  }
-
-  async #read(): Promise<
-    { bytes: Uint8Array<ArrayBuffer>; borrowed: boolean }
-  > {
-    if (this.bodyUsed || (this.#stream?.locked ?? false)) {
-      throw new TypeError("Body already consumed");
+  #consume<T>(
+    use: (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) => T,
+  ): Promise<T> {
+    try {
+      if (this.bodyUsed || (this.#stream?.locked ?? false)) {
+        throw new TypeError("Body already consumed");
+      }
+      this.#used = true;
+      const source = this.#source;
+      if (source === null) {
+        return Promise.resolve(use(new Uint8Array(0), false));
+      }
+      if (source.closed) throw closedError();
+      if (source.buffer !== undefined && this.#stream === undefined) {
+        return Promise.resolve(use(new Uint8Array(source.buffer), true));
+      }
+      const stream = this.body;
+      if (stream === null) {
+        return Promise.resolve(use(new Uint8Array(0), false));
+      }
+      return collect(stream).then((bytes) => use(bytes, false));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    this.#used = true;
-    const source = this.#source;
-    if (source === null) return { bytes: new Uint8Array(0), borrowed: false };
-    if (source.closed) throw closedError();
-    if (source.buffer !== undefined && this.#stream === undefined) {
-      return { bytes: new Uint8Array(source.buffer), borrowed: true };
-    }
-    const stream = this.body;
-    if (stream === null) return { bytes: new Uint8Array(0), borrowed: false };
-    return { bytes: await collect(stream), borrowed: false };
   }
 
   #materialize(): Request {

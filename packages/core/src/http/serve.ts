@@ -67,7 +67,9 @@ function start(loaded: LoadedKernel, options: Uint8Array<ArrayBuffer>) {
   try {
     len = loaded.bindings.httpServe(options, out);
   } catch (error) {
-    if (error instanceof Error && /Address already in use/.test(error.message)) {
+    if (
+      error instanceof Error && /Address already in use/.test(error.message)
+    ) {
       throw new Deno.errors.AddrInUse(error.message, { cause: error });
     }
     throw error;

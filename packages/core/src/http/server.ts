@@ -246,7 +246,9 @@ export class KernelServer implements HttpServer {
       (typeof timeout !== "number" || !(timeout >= 0) || timeout > 2 ** 31 - 1)
     ) {
       throw new RangeError(
-        `shutdown timeout must be between 0 and ${2 ** 31 - 1} ms, got ${timeout}`,
+        `shutdown timeout must be between 0 and ${
+          2 ** 31 - 1
+        } ms, got ${timeout}`,
       );
     }
     if (!this.#shuttingDown && !this.#closed) {
