@@ -9,6 +9,7 @@ import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BridgeLayoutSchema, ServeOptionsSchema } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
 import { type LoadedKernel, loadKernelSync } from "../native/loader.ts";
+import { withBuiltinArrays } from "./pristine.ts";
 import { KernelServer } from "./server.ts";
 import type { HttpServer, ServeHandler, ServeOptions } from "./types.ts";
 
@@ -74,7 +75,9 @@ function start(loaded: LoadedKernel, options: Uint8Array<ArrayBuffer>) {
     }
     throw error;
   }
-  return fromBinary(BridgeLayoutSchema, out.subarray(0, len));
+  return withBuiltinArrays(() =>
+    fromBinary(BridgeLayoutSchema, out.subarray(0, len))
+  );
 }
 
 /**

@@ -25,6 +25,7 @@ import {
 } from "@krepis/bindings";
 import { readVariable } from "../native/library.ts";
 import type { LoadedKernel } from "../native/loader.ts";
+import { withBuiltinArrays } from "./pristine.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
 import {
   FLAG_BODY_BUFFERED,
@@ -214,9 +215,11 @@ export class KernelServer implements HttpServer {
     this.#key = Number(layout.key);
     this.#handler = handler;
     this.#onError = onError;
-    const address = fromBinary(
-      ServerAddressSchema,
-      readVariable((buf) => kernel.bindings.httpAddress(this.#handle, buf)),
+    const address = withBuiltinArrays(() =>
+      fromBinary(
+        ServerAddressSchema,
+        readVariable((buf) => kernel.bindings.httpAddress(this.#handle, buf)),
+      )
     );
     this.addr = {
       transport: "tcp",
@@ -272,9 +275,11 @@ export class KernelServer implements HttpServer {
 
   /** Live counters from the kernel. */
   stats(): ServerStats {
-    const s = fromBinary(
-      HttpStatsSchema,
-      readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
+    const s = withBuiltinArrays(() =>
+      fromBinary(
+        HttpStatsSchema,
+        readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
+      )
     );
     return {
       connectionsTotal: Number(s.connectionsTotal),
