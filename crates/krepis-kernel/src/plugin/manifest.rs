@@ -124,9 +124,10 @@ impl Manifest {
         let p = &self.permissions;
         for (field, list) in [("read", &p.read), ("write", &p.write)] {
             for path in list {
-                if path.is_empty() || path.contains('\0') {
+                // Commas separate entries of Deno's `--allow-*` flags.
+                if path.is_empty() || path.contains(['\0', ',']) {
                     out.push(format!(
-                        "`permissions.{field}` has an empty or NUL-containing path"
+                        "`permissions.{field}` entry {path:?} is empty or contains NUL or a comma"
                     ));
                 }
             }
