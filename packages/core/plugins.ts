@@ -16,11 +16,14 @@
  */
 
 export {
-  type LoadPluginOptions,
   loadPlugin,
+  type LoadPluginOptions,
   type Plugin,
 } from "./src/plugins/load.ts";
-export { type BehaviorDecision, pluginBehavior } from "./src/plugins/behavior.ts";
+export {
+  type BehaviorDecision,
+  pluginBehavior,
+} from "./src/plugins/behavior.ts";
 export { PluginError, type PluginErrorCode } from "./src/plugins/errors.ts";
 export type {
   PluginManifest,

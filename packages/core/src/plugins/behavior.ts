@@ -32,7 +32,9 @@ export interface BehaviorDecision {
 
 function toAppError(plugin: string, error: unknown): AppError {
   if (!(error instanceof PluginError)) {
-    return new AppError("INTERNAL", `plugin ${plugin} failed`, { cause: error });
+    return new AppError("INTERNAL", `plugin ${plugin} failed`, {
+      cause: error,
+    });
   }
   switch (error.code) {
     case "TIMEOUT":

@@ -8,8 +8,8 @@
 
 import { fileURLToPath } from "node:url";
 import {
-  type PluginPermissions,
   permissionFlags,
+  type PluginPermissions,
   workerPermissions,
 } from "./manifest.ts";
 import type { HostMessage, IsolateMessage } from "./protocol.ts";

@@ -99,7 +99,8 @@ export async function loadPlugin(
 ): Promise<Plugin> {
   const { bindings } = await loadKernel();
   const staged = await Deno.makeTempDir({ prefix: "krepis-plugin-" });
-  const cleanup = () => Deno.remove(staged, { recursive: true }).catch(() => {});
+  const cleanup = () =>
+    Deno.remove(staged, { recursive: true }).catch(() => {});
   let verified: { manifest: PluginManifest; signer: string };
   try {
     const out = new Uint8Array(RESULT_BYTES);

@@ -89,7 +89,12 @@ export function permissionFlags(
   p: PluginPermissions,
 ): string[] {
   const flags = [`--allow-read=${[staged, ...p.read].join(",")}`];
-  for (const [name, list] of [["write", p.write], ["net", p.net], ["env", p.env]] as const) {
+  for (
+    const [name, list] of [["write", p.write], ["net", p.net], [
+      "env",
+      p.env,
+    ]] as const
+  ) {
     if (list.length > 0) flags.push(`--allow-${name}=${list.join(",")}`);
   }
   for (const name of ["run", "ffi", "sys"] as const) {

@@ -132,7 +132,9 @@ export class Supervisor {
         return;
       case "failed":
         this.#running?.settleReady(message.error);
-        this.#crash(`its entry module failed to load: ${message.error.message}`);
+        this.#crash(
+          `its entry module failed to load: ${message.error.message}`,
+        );
         return;
       case "pong":
         if (this.#probe?.n === message.n) {
@@ -168,10 +170,13 @@ export class Supervisor {
     const deadline = Math.min(ctx.deadline, now + this.#options.callTimeoutMs);
     const id = this.#nextId++;
     const signal = ctx.signal;
-    if (signal.aborted) throw this.#error("CANCELLED", "the call was cancelled");
+    if (signal.aborted) {
+      throw this.#error("CANCELLED", "the call was cancelled");
+    }
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.#expire(id), deadline - now);
-      const onAbort = () => this.#abandon(id, "CANCELLED", "the call was cancelled");
+      const onAbort = () =>
+        this.#abandon(id, "CANCELLED", "the call was cancelled");
       signal.addEventListener("abort", onAbort, { once: true });
       this.#pending.set(id, {
         resolve,
