@@ -8,12 +8,33 @@
 import {
   type HostMessage,
   type IsolateMessage,
-  type WireContext,
   wireError,
 } from "./protocol.ts";
 
-/** The context a plugin function receives. */
-export interface IsolateContext extends Omit<WireContext, "deadline"> {
+/**
+ * The context a plugin's default export receives inside its isolate: the caller's ids and
+ * deadline, and a signal that aborts when the host cancels the call or its deadline passes.
+ *
+ * @example
+ * ```ts
+ * import type { IsolateContext } from "@krepis/core/plugins";
+ * export default function (ctx: IsolateContext, call: { input: unknown }) {
+ *   if (ctx.signal.aborted) return {};
+ *   return { input: { seenBy: ctx.traceId, call } };
+ * }
+ * ```
+ */
+export interface IsolateContext {
+  /** Correlation id of the request. */
+  requestId: string;
+  /** W3C trace id. */
+  traceId: string;
+  /** Span id of the call. */
+  spanId: string;
+  /** Span id of the caller. */
+  parentSpanId?: string;
+  /** Tenant the call acts for. */
+  tenantId?: string;
   /** Absolute deadline in epoch ms (`Infinity` when none). */
   deadline: number;
   /** Aborts when the host cancels the call or its deadline passes. */
