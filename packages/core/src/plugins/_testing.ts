@@ -49,7 +49,8 @@ export function fixture(name: string): string {
   return join(TESTDATA, name);
 }
 
-async function copyDir(from: string, to: string): Promise<void> {
+/** Copies the directory `from` to `to`, recursively. */
+export async function copyDir(from: string, to: string): Promise<void> {
   await Deno.mkdir(to, { recursive: true });
   for await (const entry of Deno.readDir(from)) {
     const source = join(from, entry.name);
@@ -98,4 +99,42 @@ export async function signedFixture(
   const run = await krepis("plugin", "sign", target, "--key", secret);
   if (run.code !== 0) throw new Error(`sign ${name} failed: ${run.stderr}`);
   return target;
+}
+
+interface Publisher {
+  dir: string;
+  secret: string;
+  publicKey: string;
+}
+
+let publisherOnce: Promise<Publisher> | undefined;
+const signedOnce = new Map<string, Promise<string>>();
+
+/**
+ * One publisher key pair per test process, in a directory removed when the process exits;
+ * signed fixtures (see {@linkcode signed}) live there too.
+ */
+export function publisher(): Promise<Publisher> {
+  return publisherOnce ??= (async () => {
+    const dir = await Deno.makeTempDir({ prefix: "krepis-plugin-publisher-" });
+    globalThis.addEventListener("unload", () => {
+      Deno.removeSync(dir, { recursive: true });
+    });
+    return { dir, ...await keyPair(dir) };
+  })();
+}
+
+/**
+ * Fixture `name` signed by {@linkcode publisher}, once per test process. Do not modify it:
+ * copy it with {@linkcode copyDir} first.
+ */
+export function signed(name: string): Promise<string> {
+  let dir = signedOnce.get(name);
+  if (dir === undefined) {
+    dir = publisher().then((p) =>
+      signedFixture(name, join(p.dir, "signed"), p.secret)
+    );
+    signedOnce.set(name, dir);
+  }
+  return dir;
 }

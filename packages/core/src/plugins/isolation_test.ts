@@ -13,7 +13,7 @@ import { PluginError } from "./errors.ts";
 import { startProcess, startWorker } from "./isolate.ts";
 import { loadPlugin, type LoadPluginOptions } from "./load.ts";
 import { Supervisor } from "./supervisor.ts";
-import { copyFixture, keyPair, scratch, signedFixture } from "./_testing.ts";
+import { copyFixture, publisher, scratch, signed } from "./_testing.ts";
 
 const ISOLATIONS = ["worker", "process"] as const;
 
@@ -95,10 +95,8 @@ for (const isolation of ISOLATIONS) {
   });
 
   Deno.test(`${isolation}: ids and deadline cross the channel, and an abort reaches the isolate`, async () => {
-    await using tmp = await scratch();
-    const { secret, publicKey } = await keyPair(tmp.path);
-    const dir = await signedFixture("context", tmp.path, secret);
-    await using plugin = await loadPlugin(dir, {
+    const { publicKey } = await publisher();
+    await using plugin = await loadPlugin(await signed("context"), {
       trustedKeys: [publicKey],
       isolation,
     });
@@ -168,13 +166,11 @@ function httpLoad(url: string, concurrency: number): Load {
 }
 
 Deno.test("a plugin that throws, loops forever or exhausts memory is contained while the host keeps serving HTTP", async () => {
-  await using tmp = await scratch();
-  const { secret, publicKey } = await keyPair(tmp.path);
-  const trust: LoadPluginOptions = { trustedKeys: [publicKey] };
+  const trust: LoadPluginOptions = {
+    trustedKeys: [(await publisher()).publicKey],
+  };
   const [good, throws, loops, allocates] = await Promise.all(
-    ["good", "throws", "loops", "allocates"].map((name) =>
-      signedFixture(name, tmp.path, secret)
-    ),
+    ["good", "throws", "loops", "allocates"].map(signed),
   );
 
   Deno.env.set("GREETING", "contained");
@@ -249,4 +245,37 @@ Deno.test("a plugin that throws, loops forever or exhausts memory is contained w
     assert.ok(served > 0, "the load generator got no responses");
     console.log(`host served ${served} requests, 0 failed, during the faults`);
   }
+});
+
+Deno.test("restarts back off exponentially while calls get UNAVAILABLE", async () => {
+  const { publicKey } = await publisher();
+  await using looper = await loadPlugin(await signed("loops"), {
+    trustedKeys: [publicKey],
+    callTimeoutMs: 200,
+    pingGraceMs: 100,
+    restartBackoffMs: 400,
+  });
+  const waits: number[] = [];
+  for (let crash = 1; crash <= 2; crash++) {
+    const spin = await rejection(
+      looper.call(createContext(), { input: { spin: true } }),
+    );
+    assert.equal(spin.code, "TIMEOUT");
+    // The isolate is terminated after the ping grace; then calls are refused until restart.
+    let refused: PluginError | undefined;
+    const end = Date.now() + 20_000;
+    while (refused === undefined && Date.now() < end) {
+      const e = await looper.call(createContext(), { input: {} }).then(
+        () => undefined,
+        (e) => e as PluginError,
+      );
+      if (e?.code === "UNAVAILABLE") refused = e;
+    }
+    assert.ok(refused, "calls were never refused during the backoff");
+    waits.push(Number(/next start in (\d+) ms/.exec(refused!.message)![1]));
+    await until(`restart ${crash}`, () => looper.restarts === crash);
+  }
+  assert.ok(waits[0] <= 400, `first wait ${waits[0]}`);
+  assert.ok(waits[1] > 400 && waits[1] <= 800, `second wait ${waits[1]}`);
+  assert.deepEqual(await looper.call(createContext(), { input: {} }), {});
 });

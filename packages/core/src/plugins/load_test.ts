@@ -11,11 +11,14 @@ import { PluginError } from "./errors.ts";
 import { loadPlugin } from "./load.ts";
 import { pluginBehavior } from "./behavior.ts";
 import {
+  copyDir,
   copyFixture,
   fixture,
   keyPair,
   krepis,
+  publisher,
   scratch,
+  signed,
   signedFixture,
 } from "./_testing.ts";
 
@@ -103,8 +106,9 @@ Deno.test("a good plugin is checked, signed, verified, loaded and serves HTTP th
 
 Deno.test("the code that runs is the verified copy, whatever happens to the directory afterwards", async () => {
   await using tmp = await scratch();
-  const { secret, publicKey } = await keyPair(tmp.path);
-  const dir = await signedFixture("good", tmp.path, secret);
+  const { publicKey } = await publisher();
+  const dir = join(tmp.path, "good");
+  await copyDir(await signed("good"), dir);
   await using greeter = await loadPlugin(dir, { trustedKeys: [publicKey] });
   await Deno.writeTextFile(
     join(dir, "lib/greeting.ts"),
@@ -122,9 +126,14 @@ Deno.test("the code that runs is the verified copy, whatever happens to the dire
 
 Deno.test("tampering after signing is refused and named: one byte, an added file, a changed permission", async () => {
   await using tmp = await scratch();
-  const { secret, publicKey } = await keyPair(tmp.path);
-
-  const oneByte = await signedFixture("good", join(tmp.path, "byte"), secret);
+  const { secret, publicKey } = await publisher();
+  // Each case tampers with its own copy of the signed plugin.
+  const copy = async (name: string) => {
+    const target = join(tmp.path, name);
+    await copyDir(await signed("good"), target);
+    return target;
+  };
+  const oneByte = await copy("byte");
   const path = join(oneByte, "mod.ts");
   const bytes = await Deno.readFile(path);
   bytes[bytes.length - 2] ^= 0x01;
@@ -134,14 +143,14 @@ Deno.test("tampering after signing is refused and named: one byte, an added file
     /plugin greeter 1\.0\.0 refused: changed file mod\.ts$/,
   );
 
-  const added = await signedFixture("good", join(tmp.path, "added"), secret);
+  const added = await copy("added");
   await Deno.writeTextFile(join(added, "lib/extra.ts"), "export {};\n");
   assert.match(
     (await refusal(added, [publicKey])).message,
     /refused: added file lib\/extra\.ts$/,
   );
 
-  const widened = await signedFixture("good", join(tmp.path, "perm"), secret);
+  const widened = await copy("perm");
   const manifestPath = join(widened, "krepis.plugin.json");
   const manifest = JSON.parse(await Deno.readTextFile(manifestPath));
   manifest.permissions.read = ["/etc/passwd"];
@@ -164,60 +173,66 @@ Deno.test("tampering after signing is refused and named: one byte, an added file
 
 Deno.test("a plugin signed by an untrusted key, or not signed, is refused", async () => {
   await using tmp = await scratch();
-  const publisher = await keyPair(tmp.path, "publisher.key");
+  const { publicKey } = await publisher();
   const stranger = await keyPair(tmp.path, "stranger.key");
   const dir = await signedFixture("good", tmp.path, stranger.secret);
   assert.match(
-    (await refusal(dir, [publisher.publicKey])).message,
+    (await refusal(dir, [publicKey])).message,
     /signed by key [0-9a-f]{64}, which is not among the 1 trusted key\(s\)/,
   );
   const unsigned = await copyFixture("throws", tmp.path);
   assert.match(
-    (await refusal(unsigned, [publisher.publicKey])).message,
+    (await refusal(unsigned, [publicKey])).message,
     /is not signed \(no krepis\.plugin\.sig\)/,
   );
   const noKeys = await refusal(dir, []);
   assert.match(noKeys.message, /no trusted keys given/);
 });
 
-for (
-  const [name, position, needs] of [
-    ["reads_passwd", "mod.ts:2:23", "--allow-read=/etc/passwd"],
-    [
-      "undeclared_host",
-      "mod.ts:3:9",
-      "--allow-net=collector.evil.example:8443",
-    ],
-    ["uses_eval", "mod.ts:2:19", undefined],
-  ] as const
-) {
-  Deno.test(`${name}: flagged by krepis plugin check with file:line:col, and never signed`, async () => {
-    const text = await krepis("plugin", "check", fixture(name));
-    assert.equal(text.code, 1);
-    assert.ok(text.stdout.includes(`${position} error[`), text.stdout);
-    if (needs) assert.ok(text.stdout.includes(`needs: ${needs}`), text.stdout);
-
+Deno.test("undeclared reads, undeclared hosts and eval are flagged by check with file:line:col", async () => {
+  const text = await krepis("plugin", "check", fixture("reads_passwd"));
+  assert.equal(text.code, 1);
+  assert.ok(
+    text.stdout.startsWith(
+      'mod.ts:2:23 error[undeclared-permission] `Deno.readTextFile` needs read access to "/etc/passwd"',
+    ),
+    text.stdout,
+  );
+  assert.match(text.stdout, /needs: --allow-read=\/etc\/passwd/);
+  for (
+    const [name, position, rule, needs] of [
+      [
+        "undeclared_host",
+        "2:9",
+        "undeclared-permission",
+        "--allow-net=collector.evil.example:8443",
+      ],
+      ["uses_eval", "2:19", "dynamic-code", undefined],
+    ] as const
+  ) {
     const json = await krepis("plugin", "check", "--json", fixture(name));
     assert.equal(json.code, 1);
     const report = JSON.parse(json.stdout);
     assert.equal(report.errors, 1);
-    assert.equal(
-      report.findings[0].rule,
-      needs ? "undeclared-permission" : "dynamic-code",
-    );
+    const [finding] = report.findings;
+    assert.equal(`${finding.line}:${finding.column}`, position, name);
+    assert.equal(finding.rule, rule);
+    assert.equal(finding.permission, needs);
+  }
+});
 
-    await using tmp = await scratch();
-    const { secret } = await keyPair(tmp.path);
-    const copy = await copyFixture(name, tmp.path);
-    const sign = await krepis("plugin", "sign", copy, "--key", secret);
-    assert.equal(sign.code, 1);
-    assert.match(sign.stderr, /not signed: the static check failed/);
-    await assert.rejects(
-      Deno.stat(join(copy, "krepis.plugin.sig")),
-      Deno.errors.NotFound,
-    );
-  });
-}
+Deno.test("a plugin that fails check is never signed", async () => {
+  await using tmp = await scratch();
+  const { secret } = await keyPair(tmp.path);
+  const copy = await copyFixture("reads_passwd", tmp.path);
+  const sign = await krepis("plugin", "sign", copy, "--key", secret);
+  assert.equal(sign.code, 1);
+  assert.match(sign.stderr, /not signed: the static check failed/);
+  await assert.rejects(
+    Deno.stat(join(copy, "krepis.plugin.sig")),
+    Deno.errors.NotFound,
+  );
+});
 
 Deno.test("a malformed manifest is refused by check with every problem named", async () => {
   await using tmp = await scratch();
@@ -237,4 +252,16 @@ Deno.test("a malformed manifest is refused by check with every problem named", a
   for (const field of ["`name`", "`version`", "`entry`", "`permissions.net`"]) {
     assert.ok(run.stderr.includes(field), run.stderr);
   }
+});
+
+Deno.test("the documented example plugin passes check", async () => {
+  const example = new URL(
+    "../../../../examples/plugins/tenant-guard",
+    import.meta.url,
+  );
+  const check = await krepis("plugin", "check", "--json", example.pathname);
+  assert.equal(check.code, 0, check.stdout + check.stderr);
+  const report = JSON.parse(check.stdout);
+  assert.deepEqual(report.files, ["lib/tenants.ts", "mod.ts"]);
+  assert.equal(report.errors + report.warnings, 0);
 });
