@@ -61,7 +61,7 @@ try {
   ) => unknown;
   const worker = await loadPlugin(dir, { trustedKeys });
   const child = await loadPlugin(dir, { trustedKeys, isolation: "process" });
-  const ctx = createContext({ log: () => {} });
+  const ctx = createContext();
   const input = { handler: "hello", kind: "query", input: { name: "ada" } };
 
   const viaPlugin = (plugin: Plugin) => async (n: number) => {

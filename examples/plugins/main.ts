@@ -12,13 +12,8 @@
  * @module
  */
 
-import {
-  createApp,
-  defaultBehaviors,
-  defineQuery,
-  ok,
-  route,
-} from "../../packages/core/mod.ts";
+import { createApp, defineQuery, ok, route } from "../../packages/core/mod.ts";
+import { defaultBehaviors } from "../../packages/core/pipeline.ts";
 import { loadPlugin, pluginBehavior } from "../../packages/core/plugins.ts";
 
 const [dir = "tenant-guard", trusted = "publisher.key.pub"] = Deno.args;

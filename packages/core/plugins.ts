@@ -4,7 +4,8 @@
  * each in its own isolate with exactly the permissions it declares.
  *
  * ```ts ignore
- * import { createApp, defaultBehaviors } from "@krepis/core";
+ * import { createApp } from "@krepis/core";
+ * import { defaultBehaviors } from "@krepis/core/pipeline";
  * import { loadPlugin, pluginBehavior } from "@krepis/core/plugins";
  * const greeter = await loadPlugin("plugins/greeter", {
  *   trustedKeys: [await Deno.readTextFile("publisher.key.pub")],

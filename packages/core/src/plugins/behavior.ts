@@ -61,7 +61,8 @@ function toAppError(plugin: string, error: unknown): AppError {
  *
  * @example
  * ```ts ignore
- * import { createApp, defaultBehaviors } from "@krepis/core";
+ * import { createApp } from "@krepis/core";
+ * import { defaultBehaviors } from "@krepis/core/pipeline";
  * import { loadPlugin, pluginBehavior } from "@krepis/core/plugins";
  * const greeter = await loadPlugin("plugins/greeter", { trustedKeys: [publicKey] });
  * const app = createApp({ behaviors: [...defaultBehaviors(), pluginBehavior(greeter)] });
