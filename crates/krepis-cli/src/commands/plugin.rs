@@ -1,6 +1,7 @@
 //! `krepis plugin`: check a plugin's code against its declared permissions (the TypeScript
-//! analyser `packages/cli/plugin_check.ts`, run by Deno like `krepis check`), and create keys,
-//! sign and verify plugins (the kernel's `plugin` module).
+//! analyser `packages/cli/plugin_check.ts`, run by Deno like `krepis check`); create keys,
+//! sign and verify plugins (the kernel's `plugin` module); and run command plugins
+//! (`packages/cli/plugin_run.ts`, which has the kernel verify them before they start).
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -49,6 +50,20 @@ enum PluginCommand {
         #[arg(long = "trust", required = true)]
         trust: Vec<PathBuf>,
     },
+    /// Run a command plugin: the kernel verifies it, then it runs in its own isolate.
+    Run {
+        /// The plugin directory.
+        dir: PathBuf,
+        /// A trusted public key file (`.pub`); repeat for several.
+        #[arg(long = "trust", required = true)]
+        trust: Vec<PathBuf>,
+        /// Run it in a child `deno` process instead of a Worker.
+        #[arg(long)]
+        process: bool,
+        /// Arguments passed to the plugin (after `--`).
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
 }
 
 fn kernel_error(error: krepis_kernel::KernelError) -> CliError {
@@ -70,6 +85,12 @@ pub fn run(args: PluginArgs) -> Result<()> {
             Ok(())
         }
         PluginCommand::Sign { dir, key } => sign(&dir, &key),
+        PluginCommand::Run {
+            dir,
+            trust,
+            process,
+            args,
+        } => run_command(&dir, &trust, process, &args),
         PluginCommand::Verify { dir, trust } => {
             let trusted = trust
                 .iter()
@@ -99,13 +120,49 @@ fn plugin_dir(dir: &Path) -> Result<()> {
     plugin::read_manifest(dir).map(drop).map_err(kernel_error)
 }
 
-/// The analyser as a `deno` command over `dir`.
-fn checker(dir: &Path, json: bool) -> Result<std::process::Command> {
+/// `deno run` of the TypeScript tool `script` (relative to the Krepis tools root).
+fn tool(script: &str) -> Result<std::process::Command> {
     let tools = tools_root()?;
     let mut cmd = deno_command();
-    cmd.args(["run", "--allow-all", "--config"])
-        .arg(tools.join("deno.json"))
-        .arg(tools.join("packages/cli/plugin_check.ts"));
+    cmd.args([
+        "run",
+        "--allow-all",
+        "--unstable-worker-options",
+        "--config",
+    ])
+    .arg(tools.join("deno.json"))
+    .arg(tools.join(script));
+    Ok(cmd)
+}
+
+/// The exit of a tool that reports its own errors.
+fn exit(status: std::process::ExitStatus, what: &str) -> Result<()> {
+    match status.code() {
+        Some(0) => Ok(()),
+        Some(code) => Err(CliError::Exit(code)),
+        None => Err(CliError::Failed(format!("{what} was killed"))),
+    }
+}
+
+fn run_command(dir: &Path, trust: &[PathBuf], process: bool, args: &[String]) -> Result<()> {
+    plugin_dir(dir)?;
+    let mut cmd = tool("packages/cli/plugin_run.ts")?;
+    for key in trust {
+        cmd.arg("--trust").arg(key);
+    }
+    if process {
+        cmd.args(["--isolation", "process"]);
+    }
+    cmd.arg(dir).arg("--").args(args);
+    exit(
+        cmd.status().map_err(|e| spawn_error("deno", e))?,
+        "the plugin host",
+    )
+}
+
+/// The analyser as a `deno` command over `dir`.
+fn checker(dir: &Path, json: bool) -> Result<std::process::Command> {
+    let mut cmd = tool("packages/cli/plugin_check.ts")?;
     if json {
         cmd.arg("--json");
     }
@@ -115,14 +172,12 @@ fn checker(dir: &Path, json: bool) -> Result<std::process::Command> {
 
 fn check(dir: &Path, json: bool) -> Result<()> {
     plugin_dir(dir)?;
-    let status = checker(dir, json)?
-        .status()
-        .map_err(|e| spawn_error("deno", e))?;
-    match status.code() {
-        Some(0) => Ok(()),
-        Some(code) => Err(CliError::Exit(code)),
-        None => Err(CliError::Failed("the plugin checker was killed".into())),
-    }
+    exit(
+        checker(dir, json)?
+            .status()
+            .map_err(|e| spawn_error("deno", e))?,
+        "the plugin checker",
+    )
 }
 
 fn sign(dir: &Path, key: &Path) -> Result<()> {

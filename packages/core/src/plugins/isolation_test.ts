@@ -108,6 +108,7 @@ for (const isolation of ISOLATIONS) {
       output: Record<string, unknown>;
     };
     assert.deepEqual(out.output, {
+      args: [],
       requestId: ctx.requestId,
       traceId: ctx.traceId,
       spanId: ctx.spanId,

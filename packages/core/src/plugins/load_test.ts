@@ -265,3 +265,37 @@ Deno.test("the documented example plugin passes check", async () => {
   assert.deepEqual(report.files, ["lib/tenants.ts", "mod.ts"]);
   assert.equal(report.errors + report.warnings, 0);
 });
+
+Deno.test("a command plugin runs as `krepis plugin run` once the kernel verified it", async () => {
+  const { publicKey } = await publisher();
+  await using tmp = await scratch();
+  const pub = join(tmp.path, "trusted.pub");
+  await Deno.writeTextFile(pub, publicKey);
+  const dir = await signed("context");
+  for (const isolation of [[], ["--process"]]) {
+    const run = await krepis(
+      "plugin",
+      "run",
+      dir,
+      "--trust",
+      pub,
+      ...isolation,
+      "--",
+      "hello",
+      "--world",
+    );
+    assert.equal(run.code, 0, run.stderr);
+    const output = JSON.parse(run.stdout);
+    assert.deepEqual(output.args, ["hello", "--world"]);
+    assert.match(output.traceId, /^[0-9a-f]{32}$/);
+  }
+  const behavior = await krepis(
+    "plugin",
+    "run",
+    await signed("good"),
+    "--trust",
+    pub,
+  );
+  assert.equal(behavior.code, 1);
+  assert.match(behavior.stderr, /is a behavior plugin, not a command/);
+});

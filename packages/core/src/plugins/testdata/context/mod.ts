@@ -21,6 +21,14 @@ export default async function (ctx: Ctx, call: { args: string[] }) {
   const { requestId, traceId, spanId, tenantId, deadline } = ctx;
   return {
     exitCode: 0,
-    output: { requestId, traceId, spanId, tenantId, deadline, abortsSeen },
+    output: {
+      args: call.args,
+      requestId,
+      traceId,
+      spanId,
+      tenantId,
+      deadline,
+      abortsSeen,
+    },
   };
 }
