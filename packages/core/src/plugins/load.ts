@@ -31,7 +31,12 @@ import { Supervisor } from "./supervisor.ts";
 export interface LoadPluginOptions {
   /** Public keys whose signatures are accepted: `.pub` file contents or 64 hex digits. */
   trustedKeys: readonly string[];
-  /** `worker` (default): a Deno Worker; `process`: a supervised child `deno` process. */
+  /**
+   * `worker` (default): a Deno Worker with the declared permissions, which needs Deno's
+   * `--unstable-worker-options` (or `"unstable": ["worker-options"]` in deno.json; without
+   * it Deno exits the process when the Worker is created); `process`: a supervised child
+   * `deno` process, which needs no flag.
+   */
   isolation?: "worker" | "process";
   /** Longest a call may take when the caller's deadline is later (default 5 000 ms). */
   callTimeoutMs?: number;
