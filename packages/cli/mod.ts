@@ -31,6 +31,7 @@ export {
   flagFor,
   GLOBAL_OBJECTS,
   hostCovered,
+  isGatedNodeModule,
   type Need,
   nodeNeeds,
   pathCovered,

@@ -127,6 +127,9 @@ Deno.test("dynamic code and hidden access to Deno are reported", async () => {
       'globalThis.eval("1");',
       "const r = Deno.readTextFile;",
       'import("node:vm");',
+      'import * as fs from "node:fs";',
+      "const { readFileSync } = fs;",
+      'new Worker("data:text/javascript,1");',
       "export default () => ({});",
     ].join("\n"),
   }, { read: ["/anything"] });
@@ -139,6 +142,8 @@ Deno.test("dynamic code and hidden access to Deno are reported", async () => {
     "mod.ts:7:1 error dynamic-code",
     "mod.ts:8:11 warning unverifiable-permission --allow-read",
     "mod.ts:9:8 error dynamic-code",
+    "mod.ts:11:26 error dynamic-code",
+    "mod.ts:12:5 error dynamic-code",
   ]);
 });
 

@@ -36,6 +36,7 @@ import {
   flagFor,
   GLOBAL_OBJECTS,
   hostCovered,
+  isGatedNodeModule,
   type Need,
   nodeNeeds,
   pathCovered,
@@ -533,8 +534,15 @@ class ModuleCheck {
         !Node.isPropertyAccessExpression(member) ||
         member.getExpression() !== id
       ) {
-        const needs = nodeNeeds(namespace, "*");
-        if (needs !== undefined) this.callUse(id, namespace, needs);
+        if (isGatedNodeModule(namespace)) {
+          this.report(
+            "error",
+            PLUGIN_RULES.dynamicCode,
+            id,
+            `the "${namespace}" module is used indirectly (destructured, passed or indexed), which hides the APIs reached`,
+            `call \`${id.getText()}.<api>(...)\` directly so its permission can be checked`,
+          );
+        }
         return;
       }
       if (

@@ -260,6 +260,23 @@ export function nodeNeeds(
   return undefined;
 }
 
+/**
+ * Whether any use of `node:` module `module` may need a permission; such a module's
+ * namespace must be used as `ns.name(...)` so each use can be checked.
+ *
+ * @example
+ * ```ts
+ * import { isGatedNodeModule } from "./plugin_rules.ts";
+ * isGatedNodeModule("node:fs"); // true
+ * isGatedNodeModule("node:path"); // false
+ * ```
+ */
+export function isGatedNodeModule(module: string): boolean {
+  const base = module.replace(/^node:/, "");
+  return base === "fs" || base === "fs/promises" || base === "child_process" ||
+    base === "os" || base === "process" || NODE_NET_MODULES.has(base);
+}
+
 const NODE_FS: ReadonlyMap<string, readonly Need[]> = table([
   [
     [
@@ -347,6 +364,9 @@ const NODE_OS_SYS: ReadonlySet<string> = new Set([
 export const DYNAMIC_GLOBALS: ReadonlySet<string> = new Set([
   "eval",
   "Function",
+  // A Worker runs a module named at run time (a `data:` or `blob:` URL, say).
+  "Worker",
+  "SharedWorker",
 ]);
 
 /**
