@@ -1,4 +1,5 @@
 import { deepStrictEqual as assertEquals } from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { checkPlugin, type PluginReport } from "./src/plugin_checker.ts";
 import type { DeclaredPermissions } from "./src/plugin_rules.ts";
@@ -57,7 +58,15 @@ Deno.test("the module graph is followed through static and literal dynamic impor
     "lib/b.ts": 'export const b = Deno.env.get("SECRET");\n',
     "unused.ts": 'Deno.readTextFileSync("/etc/shadow");\n',
   });
-  assertEquals(report.files, ["lib/a.ts", "lib/b.ts", "mod.ts"]);
+  assertEquals(report.files.map((f) => f.path), [
+    "lib/a.ts",
+    "lib/b.ts",
+    "mod.ts",
+  ]);
+  assertEquals(
+    report.files[0].sha256,
+    createHash("sha256").update("export const a = 1;\n").digest("hex"),
+  );
   assertEquals(brief(report), [
     "lib/b.ts:1:18 error undeclared-permission --allow-env=SECRET",
   ]);

@@ -33,15 +33,28 @@ fn plugin_dir() -> tempfile::TempDir {
     dir
 }
 
+/// A clean check report over the module graph of `dir` (as `krepis plugin check --json`).
+fn clean_check(dir: &Path) -> serde_json::Value {
+    let sha = |p: &str| {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(fs::read(dir.join(p)).unwrap()))
+    };
+    json!({
+        "errors": 0,
+        "warnings": 0,
+        "findings": [],
+        "manifestSha256": sha("krepis.plugin.json"),
+        "files": [
+            { "path": "lib/g.ts", "sha256": sha("lib/g.ts") },
+            { "path": "mod.ts", "sha256": sha("mod.ts") },
+        ],
+    })
+}
+
 fn signed() -> (tempfile::TempDir, ed25519_dalek::SigningKey) {
     let dir = plugin_dir();
     let key = keys::generate().unwrap();
-    plugin::sign(
-        dir.path(),
-        &key,
-        json!({ "errors": 0, "warnings": 0, "findings": [] }),
-    )
-    .unwrap();
+    plugin::sign(dir.path(), &key, clean_check(dir.path())).unwrap();
     (dir, key)
 }
 
@@ -148,13 +161,41 @@ fn signing_refuses_a_failed_check_and_a_missing_entry() {
     let e = plugin::sign(dir.path(), &key, json!({ "errors": 2 })).unwrap_err();
     assert!(e.to_string().contains("reported 2 error(s)"), "{e}");
     assert!(!dir.path().join(SIGNATURE_FILE).exists());
+    let check = clean_check(dir.path());
     fs::remove_file(dir.path().join("mod.ts")).unwrap();
-    let e = plugin::sign(dir.path(), &key, json!({ "errors": 0 })).unwrap_err();
+    let e = plugin::sign(dir.path(), &key, check).unwrap_err();
     assert!(
         e.to_string()
             .contains("entry module mod.ts is not in the plugin"),
         "{e}"
     );
+}
+
+#[test]
+fn signing_refuses_files_that_changed_after_the_check() {
+    let dir = plugin_dir();
+    let key = keys::generate().unwrap();
+    let check = clean_check(dir.path());
+    fs::write(
+        dir.path().join("lib/g.ts"),
+        "export const g = () => Deno.readTextFileSync(\"/etc/passwd\");\n",
+    )
+    .unwrap();
+    let e = plugin::sign(dir.path(), &key, check).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("file \"lib/g.ts\" changed after it was checked"),
+        "{e}"
+    );
+    let mut partial = clean_check(dir.path());
+    partial["files"] = json!([]);
+    let e = plugin::sign(dir.path(), &key, partial).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("does not cover the entry module mod.ts"),
+        "{e}"
+    );
+    assert!(!dir.path().join(SIGNATURE_FILE).exists());
 }
 
 #[test]

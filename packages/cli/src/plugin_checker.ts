@@ -18,6 +18,7 @@ import {
   type SourceFile,
   SyntaxKind,
 } from "ts-morph";
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -75,7 +76,8 @@ export interface PluginFinding extends Violation {
  * ```ts
  * import type { PluginReport } from "./plugin_checker.ts";
  * const clean: PluginReport = {
- *   checker: "krepis-plugin-check/1", plugin: "greeter", files: ["mod.ts"],
+ *   checker: "krepis-plugin-check/1", plugin: "greeter", manifestSha256: "9f86d0…",
+ *   files: [{ path: "mod.ts", sha256: "2c26b4…" }],
  *   filesChecked: 1, errors: 0, warnings: 0, findings: [],
  * };
  * ```
@@ -85,8 +87,10 @@ export interface PluginReport {
   checker: string;
   /** The plugin's name. */
   plugin: string;
-  /** The module graph, relative to the plugin directory. */
-  files: string[];
+  /** SHA-256 (hex) of the `krepis.plugin.json` the permissions were read from. */
+  manifestSha256: string;
+  /** The module graph: paths relative to the plugin directory, SHA-256 of what was analysed. */
+  files: { path: string; sha256: string }[];
   /** How many modules were analysed. */
   filesChecked: number;
   /** Findings with severity `error`. */
@@ -113,6 +117,10 @@ function declared(p: Partial<DeclaredPermissions>): DeclaredPermissions {
     ffi: p.ffi ?? false,
     sys: p.sys ?? false,
   };
+}
+
+function sha256(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
 }
 
 /** A resource named by an argument: known exactly, or not statically known. */
@@ -650,9 +658,8 @@ class ModuleCheck {
  */
 export function checkPlugin(dir: string): PluginReport {
   const root = resolve(dir);
-  const manifest = JSON.parse(
-    readFileSync(join(root, "krepis.plugin.json"), "utf8"),
-  ) as Manifest;
+  const manifestBytes = readFileSync(join(root, "krepis.plugin.json"));
+  const manifest = JSON.parse(manifestBytes.toString("utf8")) as Manifest;
   const permissions = declared(manifest.permissions ?? {});
   const project = new Project({
     compilerOptions: {
@@ -668,15 +675,20 @@ export function checkPlugin(dir: string): PluginReport {
     skipFileDependencyResolution: true,
   });
   const queue = [resolve(root, manifest.entry)];
-  const seen = new Set<string>();
+  // Each module is read once: the bytes hashed are the bytes analysed, so signing can
+  // refuse files that changed after the check.
+  const seen = new Map<string, string>();
   const findings: PluginFinding[] = [];
   while (queue.length > 0) {
     const path = queue.shift()!;
     if (seen.has(path)) continue;
-    seen.add(path);
+    const bytes = readFileSync(path);
+    seen.set(path, sha256(bytes));
     const check = new ModuleCheck(
       root,
-      project.addSourceFileAtPath(path),
+      project.createSourceFile(path, bytes.toString("utf8"), {
+        overwrite: true,
+      }),
       permissions,
     );
     check.run();
@@ -688,7 +700,11 @@ export function checkPlugin(dir: string): PluginReport {
   return {
     checker: PLUGIN_CHECKER,
     plugin: manifest.name,
-    files: [...seen].map((p) => relativePath(root, p)).sort(),
+    manifestSha256: sha256(manifestBytes),
+    files: [...seen].map(([p, hash]) => ({
+      path: relativePath(root, p),
+      sha256: hash,
+    })).sort((a, b) => a.path.localeCompare(b.path)),
     filesChecked: seen.size,
     errors,
     warnings: sorted.length - errors,
@@ -704,7 +720,8 @@ export function checkPlugin(dir: string): PluginReport {
  * ```ts
  * import { formatPluginReport } from "./plugin_checker.ts";
  * formatPluginReport({
- *   checker: "krepis-plugin-check/1", plugin: "p", files: ["mod.ts"], filesChecked: 1,
+ *   checker: "krepis-plugin-check/1", plugin: "p", manifestSha256: "9f86d0…",
+ *   files: [{ path: "mod.ts", sha256: "2c26b4…" }], filesChecked: 1,
  *   errors: 0, warnings: 0, findings: [],
  * }); // "ok: plugin p, 1 module checked, no findings"
  * ```

@@ -10,7 +10,14 @@
 //!   "entry":"mod.ts","kind":"behavior","permissions":{}}"#).unwrap();
 //! std::fs::write(dir.path().join("mod.ts"), "export default () => ({});\n").unwrap();
 //! let key = keys::generate().unwrap();
-//! sign(dir.path(), &key, serde_json::json!({ "errors": 0 })).unwrap();
+//! // What `krepis plugin check --json` reports: no errors, and the hashes of what it read.
+//! let sha = |p: &str| {
+//!     use sha2::Digest;
+//!     hex::encode(sha2::Sha256::digest(std::fs::read(dir.path().join(p)).unwrap()))
+//! };
+//! let check = serde_json::json!({ "errors": 0, "manifestSha256": sha("krepis.plugin.json"),
+//!   "files": [{ "path": "mod.ts", "sha256": sha("mod.ts") }] });
+//! sign(dir.path(), &key, check).unwrap();
 //! let private = tempfile::tempdir().unwrap();
 //! let verified = verify_and_stage(dir.path(), &[key.verifying_key()], private.path()).unwrap();
 //! assert_eq!(verified.manifest.name, "hello");

@@ -104,6 +104,47 @@ fn check_errors(check: &Value) -> Option<u64> {
     check.get("errors").and_then(Value::as_u64)
 }
 
+/// The check must have analysed exactly the bytes being signed: its `manifestSha256` and
+/// every `files[] { path, sha256 }` entry must match the tree, and the entry must be among
+/// them. Otherwise a file changed between the check and the signature.
+fn check_matches(check: &Value, files: &[PluginFile], manifest: &Manifest) -> Result<()> {
+    let hash_of = |path: &str| {
+        files
+            .iter()
+            .find(|f| f.path == path)
+            .map(PluginFile::sha256)
+    };
+    let stale = |what: String| {
+        KernelError::Conflict(format!(
+            "{what} changed after it was checked; run the check again"
+        ))
+    };
+    let manifest_hash = check.get("manifestSha256").and_then(Value::as_str);
+    if manifest_hash.is_none() || manifest_hash.map(str::to_owned) != hash_of(MANIFEST_FILE) {
+        return Err(stale(MANIFEST_FILE.to_string()));
+    }
+    let checked = check
+        .get("files")
+        .and_then(Value::as_array)
+        .ok_or_else(|| KernelError::invalid("the check result lists no analysed files"))?;
+    let mut entry_checked = false;
+    for file in checked {
+        let path = file.get("path").and_then(Value::as_str).unwrap_or("");
+        let sha = file.get("sha256").and_then(Value::as_str);
+        if sha.is_none() || sha.map(str::to_owned) != hash_of(path) {
+            return Err(stale(format!("file {path:?}")));
+        }
+        entry_checked |= path == manifest.entry;
+    }
+    if !entry_checked {
+        return Err(KernelError::invalid(format!(
+            "the check result does not cover the entry module {}",
+            manifest.entry
+        )));
+    }
+    Ok(())
+}
+
 /// Signs the plugin in `dir` with `key`, binding `check` (the `krepis plugin check --json`
 /// report, which must have `"errors": 0`), and writes `krepis.plugin.sig`.
 pub fn sign(dir: &Path, key: &SigningKey, check: Value) -> Result<SignatureFile> {
@@ -128,6 +169,7 @@ pub fn sign(dir: &Path, key: &SigningKey, check: Value) -> Result<SignatureFile>
             manifest.entry
         )));
     }
+    check_matches(&check, &files, &manifest)?;
     let signed = listing(&files);
     let digest = digest(&manifest, &check, &signed)?;
     let file = SignatureFile {

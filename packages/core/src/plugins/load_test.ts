@@ -262,7 +262,10 @@ Deno.test("the documented example plugin passes check", async () => {
   const check = await krepis("plugin", "check", "--json", example.pathname);
   assert.equal(check.code, 0, check.stdout + check.stderr);
   const report = JSON.parse(check.stdout);
-  assert.deepEqual(report.files, ["lib/tenants.ts", "mod.ts"]);
+  assert.deepEqual(
+    report.files.map((f: { path: string }) => f.path),
+    ["lib/tenants.ts", "mod.ts"],
+  );
   assert.equal(report.errors + report.warnings, 0);
 });
 
