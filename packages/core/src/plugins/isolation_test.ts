@@ -99,10 +99,11 @@ for (const isolation of ISOLATIONS) {
     await using plugin = await loadPlugin(await signed("context"), {
       trustedKeys: [publicKey],
       isolation,
+      callTimeoutMs: 60_000,
     });
     assert.equal(plugin.manifest.kind, "command");
-    // Sooner than the default call timeout, so the isolate gets exactly this deadline.
-    const deadline = Date.now() + 3_000;
+    // Sooner than the call timeout, so the isolate gets exactly this deadline.
+    const deadline = Date.now() + 30_000;
     const ctx = createContext({ tenantId: "acme", deadline });
     const out = await plugin.call(ctx, { args: [] }) as {
       output: Record<string, unknown>;
@@ -273,10 +274,9 @@ Deno.test("restarts back off exponentially while calls get UNAVAILABLE", async (
       if (e?.code === "UNAVAILABLE") refused = e;
     }
     assert.ok(refused, "calls were never refused during the backoff");
-    waits.push(Number(/next start in (\d+) ms/.exec(refused!.message)![1]));
+    waits.push(Number(/\(backoff (\d+) ms\)/.exec(refused!.message)![1]));
     await until(`restart ${crash}`, () => looper.restarts === crash);
   }
-  assert.ok(waits[0] <= 400, `first wait ${waits[0]}`);
-  assert.ok(waits[1] > 400 && waits[1] <= 800, `second wait ${waits[1]}`);
+  assert.deepEqual(waits, [400, 800]);
   assert.deepEqual(await looper.call(createContext(), { input: {} }), {});
 });

@@ -50,6 +50,7 @@ export class Supervisor {
   #restarts = 0;
   #launched = false;
   #notBefore = 0;
+  #backoffMs = 0;
   #restartTimer: ReturnType<typeof setTimeout> | undefined;
   #closed = false;
 
@@ -84,7 +85,7 @@ export class Supervisor {
       return Promise.reject(
         this.#error(
           "UNAVAILABLE",
-          `restarting after a crash; next start in ${wait} ms`,
+          `restarting after a crash; next start in ${wait} ms (backoff ${this.#backoffMs} ms)`,
         ),
       );
     }
@@ -260,6 +261,7 @@ export class Supervisor {
       this.#options.backoffInitialMs * 2 ** this.#crashes,
     );
     this.#crashes++;
+    this.#backoffMs = delay;
     this.#notBefore = Date.now() + delay;
     this.#restartTimer = setTimeout(() => {
       this.#restartTimer = undefined;
