@@ -70,7 +70,7 @@ async function forced(
 }
 
 for (const isolation of ISOLATIONS) {
-  Deno.test(`${isolation}: undeclared reads and hosts are denied at run time even when check and signature are bypassed`, async () => {
+  Deno.test(`${isolation}: declared permissions are granted, undeclared reads and hosts denied at run time even when check and signature are bypassed`, async () => {
     await using tmp = await scratch();
     const passwd = await forced("reads_passwd", tmp.path, isolation);
     try {
@@ -80,6 +80,17 @@ for (const isolation of ISOLATIONS) {
       assert.match(error.message, /Requires read access to "\/etc\/passwd"/);
     } finally {
       passwd.close();
+    }
+    // What is declared is granted: the greeter reads GREETING.
+    Deno.env.set("GREETING", `hi from a ${isolation}`);
+    const good = await forced("good", tmp.path, isolation);
+    try {
+      const out = await good.call(createContext(), { input: {} }) as {
+        input: { greeting: string };
+      };
+      assert.equal(out.input.greeting, `hi from a ${isolation}`);
+    } finally {
+      good.close();
     }
     const host = await forced("undeclared_host", tmp.path, isolation);
     try {
