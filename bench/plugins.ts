@@ -4,7 +4,8 @@
  * the same run. The plugin is the `greeter` fixture (reads one env var, returns a new input
  * object), checked and signed by the `krepis` CLI and verified by the kernel.
  *
- * Sequential calls (each awaits the previous), alternating order per round, a discarded
+ * Sequential calls (each awaits the previous: the round-trip latency), then 32 calls in flight
+ * (throughput: µs per call is elapsed time / calls); alternating order per round, a discarded
  * warm-up round, medians of BENCH_RUNS rounds (default 5). Prints µs per call, the ratio to
  * the direct call, and the host's CPU time per call (`process.cpuUsage()`: the host's share
  * of the work; the Worker thread counts towards the host process, the child process does not).
@@ -21,6 +22,7 @@ import { loadPlugin, type Plugin } from "../packages/core/plugins.ts";
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const CALLS = Number(Deno.env.get("BENCH_CALLS") ?? 2_000);
 const DIRECT_CALLS = CALLS * 50;
+const CONCURRENCY = 32;
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const FIXTURE = join(ROOT, "packages/core/src/plugins/testdata/good");
 
@@ -67,12 +69,23 @@ try {
   const viaPlugin = (plugin: Plugin) => async (n: number) => {
     for (let i = 0; i < n; i++) await plugin.call(ctx, input);
   };
+  /** `n` calls with `CONCURRENCY` in flight at a time. */
+  const concurrent = (plugin: Plugin) => async (n: number) => {
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONCURRENCY }, async () => {
+        while (next++ < n) await plugin.call(ctx, input);
+      }),
+    );
+  };
   const cases: [string, number, (n: number) => Promise<void>][] = [
     ["direct function call", DIRECT_CALLS, async (n) => {
       for (let i = 0; i < n; i++) await direct(ctx, input);
     }],
     ["worker isolate", CALLS, viaPlugin(worker)],
     ["process isolate", CALLS, viaPlugin(child)],
+    [`worker, ${CONCURRENCY} in flight`, CALLS * 4, concurrent(worker)],
+    [`process, ${CONCURRENCY} in flight`, CALLS * 4, concurrent(child)],
   ];
   const us = new Map<string, number[]>();
   const cpu = new Map<string, number[]>();
@@ -93,15 +106,17 @@ try {
 
   const base = median(us.get("direct function call")!);
   console.log(
-    `plugin call round trip (greeter; sequential; median of ${RUNS} rounds; ${CALLS} isolate calls, ${DIRECT_CALLS} direct calls per round)`,
+    `plugin call round trip (greeter; median of ${RUNS} rounds; per round ${DIRECT_CALLS} direct calls, ${CALLS} sequential and ${
+      CALLS * 4
+    } concurrent isolate calls)`,
   );
   console.log(
-    "case                   µs/call    × direct   host CPU µs/call",
+    "case                        µs/call    × direct   host CPU µs/call",
   );
   for (const [name] of cases) {
     const m = median(us.get(name)!);
     console.log(
-      `${name.padEnd(22)} ${m.toFixed(3).padStart(8)}  ${
+      `${name.padEnd(27)} ${m.toFixed(3).padStart(8)}  ${
         (m / base).toFixed(1).padStart(9)
       }x  ${median(cpu.get(name)!).toFixed(2).padStart(12)}`,
     );
