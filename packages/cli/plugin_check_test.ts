@@ -187,6 +187,16 @@ Deno.test("a computed resource is an error without a declaration and a warning w
   assertEquals(declared.warnings, 2);
 });
 
+Deno.test("the working directory is a read", async () => {
+  const source = { "mod.ts": "export default () => ({ cwd: Deno.cwd() });\n" };
+  assertEquals(brief(await check(source)), [
+    "mod.ts:1:30 error undeclared-permission --allow-read",
+  ]);
+  assertEquals(brief(await check(source, { read: ["/srv"] })), [
+    "mod.ts:1:30 warning unverifiable-permission --allow-read",
+  ]);
+});
+
 Deno.test("run, ffi and sys are all-or-nothing", async () => {
   const source = {
     "mod.ts": [

@@ -166,6 +166,8 @@ export const DENO_APIS: ReadonlyMap<string, readonly Need[]> = table([
     [write0],
   ],
   [withSync(["makeTempDir", "makeTempFile"]), [all("write")]],
+  // The working directory and the executable's path are file-system reads in Deno.
+  [["cwd", "chdir", "execPath"], [all("read")]],
   [withSync(["copyFile"]), [read0, write1]],
   [withSync(["rename"]), [read0, write0, write1]],
   [withSync(["link", "symlink"]), [read0, write1]],
