@@ -6,8 +6,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { ServeHandler } from "@krepis/core";
-import { eventually, listen, readUntil } from "../../tests/http/_util.ts";
+import type { ServeHandler } from "@krepis/core/http";
+import { eventually, listen, readUntil } from "./_test_util.ts";
 import { denoServe, parseResponses, raw, readFor } from "./_raw.ts";
 
 const encoder = new TextEncoder();

@@ -5,8 +5,8 @@
  */
 
 import assert from "node:assert/strict";
-import type { HttpServer, ServeHandler, ServeOptions } from "@krepis/core";
-import { eventually, listen } from "../../tests/http/_util.ts";
+import type { HttpServer, ServeHandler, ServeOptions } from "@krepis/core/http";
+import { eventually, listen } from "./_test_util.ts";
 import { denoServe, parseResponses, raw } from "./_raw.ts";
 
 const encoder = new TextEncoder();

@@ -8,8 +8,9 @@
 import assert from "node:assert/strict";
 import { create, toBinary } from "@bufbuild/protobuf";
 import { ServeOptionsSchema } from "@krepis/bindings";
-import { KrepisError, loadKernel } from "@krepis/core";
-import { eventually, listen } from "../../tests/http/_util.ts";
+import { KrepisError } from "../errors.ts";
+import { loadKernel } from "../native/loader.ts";
+import { eventually, listen } from "./_test_util.ts";
 import { denoServe, raw } from "./_raw.ts";
 
 const encoder = new TextEncoder();
@@ -243,7 +244,7 @@ Deno.test("serve() returns the server synchronously and throws bind and option e
   }
 });
 
-Deno.test("without a local kernel, serve() asks for `await loadKernel()`, which then makes it work", async () => {
+Deno.test("without a local kernel, serve() asks for `await kernelInfo()`, which then makes it work", async () => {
   const { currentTarget } = await import("../native/target.ts");
   const { libraryFileName } = await import("../native/target.ts");
   const kernel = await loadKernel();
@@ -263,7 +264,8 @@ Deno.test("without a local kernel, serve() asks for `await loadKernel()`, which 
       JSON.stringify({ version, targets: { [target]: { file, sha256 } } }),
     );
     const script = `
-      import { loadKernel, serve } from "@krepis/core";
+      import { serve } from "@krepis/core/http";
+      import { kernelInfo } from "@krepis/core/native";
       const options = { hostname: "127.0.0.1", port: 0, onListen() {} };
       try {
         serve(options, () => new Response("x"));
@@ -271,7 +273,7 @@ Deno.test("without a local kernel, serve() asks for `await loadKernel()`, which 
       } catch (error) {
         console.log("threw " + error.code + ": " + error.message);
       }
-      await loadKernel();
+      await kernelInfo();
       const server = serve(options, () => new Response("x"));
       const res = await fetch("http://127.0.0.1:" + server.addr.port + "/");
       console.log("then served: " + await res.text());
@@ -292,7 +294,7 @@ Deno.test("without a local kernel, serve() asks for `await loadKernel()`, which 
     }).output();
     const stdout = new TextDecoder().decode(out.stdout);
     assert.ok(out.success, new TextDecoder().decode(out.stderr));
-    assert.match(stdout, /threw LOAD_FAILED: .*await loadKernel\(\)/);
+    assert.match(stdout, /threw LOAD_FAILED: .*await kernelInfo\(\)/);
     assert.match(stdout, /then served: x/);
   } finally {
     await Deno.remove(dir, { recursive: true });

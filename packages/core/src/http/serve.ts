@@ -54,8 +54,9 @@ function kernel(): LoadedKernel {
     throw new KrepisError(
       "LOAD_FAILED",
       "serve() needs the Krepis kernel, which is not loaded yet and must come from the " +
-        "download cache or be downloaded. Call `await loadKernel()` (from @krepis/core) " +
-        "once before serve(), or point KREPIS_LIB_PATH at a built kernel.",
+        "download cache or be downloaded. Load it once before serve() with " +
+        "`await kernelInfo()` (from @krepis/core/native), or point KREPIS_LIB_PATH at a " +
+        "built kernel.",
     );
   }
   return loaded;
@@ -88,13 +89,13 @@ function start(loaded: LoadedKernel, options: Uint8Array<ArrayBuffer>) {
  * Like `Deno.serve`, it returns the running server at once: the address is known, and
  * binding errors (`Deno.errors.AddrInUse`) and invalid options are thrown. The kernel
  * library must be loadable without a download for that (a local build or
- * `KREPIS_LIB_PATH`); when it comes from the download cache or a release, call
- * `await loadKernel()` once first — otherwise `serve()` throws a `KrepisError`
- * (`LOAD_FAILED`) saying so.
+ * `KREPIS_LIB_PATH`); when it comes from the download cache or a release, load it
+ * once first with `await kernelInfo()` (from `@krepis/core/native`) — otherwise
+ * `serve()` throws a `KrepisError` (`LOAD_FAILED`) saying so.
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * const server = serve({ port: 0 }, (req, info) =>
  *   new Response(`hello ${info.remoteAddr.hostname}, request ${info.ctx.requestId}`));
  * await server.shutdown();
@@ -106,8 +107,9 @@ export function serve(handler: ServeHandler): HttpServer;
  *
  * @example
  * ```ts ignore
- * import { loadKernel, serve } from "@krepis/core";
- * await loadKernel(); // only needed when the kernel may have to be downloaded
+ * import { serve } from "@krepis/core/http";
+ * import { kernelInfo } from "@krepis/core/native";
+ * await kernelInfo(); // loads the kernel; only needed when it may have to be downloaded
  * const server = serve(
  *   { hostname: "127.0.0.1", port: 8080, requestTimeout: 5_000 },
  *   () => new Response("ok"),
