@@ -6,7 +6,7 @@ use std::task::{Context, Poll, ready};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::socket::PeerSocket;
 use crate::KernelError;
@@ -105,16 +105,20 @@ pub enum Forwarded {
 /// Forwards the rest of a streamed body into `tx`, chunk by chunk, enforcing `max_body`
 /// (counting the `already` bytes read before). While the reader is not taking chunks the
 /// socket is not read either, so `peer` is watched for a client that hung up meanwhile.
+/// It stops when `stop` resolves (the request is over: nobody will read the rest), so
+/// the connection can drain or close instead of waiting for a body nobody wants.
 pub async fn forward(
     mut body: Incoming,
     tx: mpsc::Sender<BodyChunk>,
     already: u64,
     max_body: u64,
     peer: Option<PeerSocket>,
+    mut stop: oneshot::Receiver<()>,
 ) -> Forwarded {
     let mut total = already;
     loop {
         let permit = tokio::select! {
+            _ = &mut stop => return Forwarded::Done,
             permit = tx.reserve() => match permit {
                 Ok(permit) => permit,
                 // The reader is gone (the request ended); nothing left to deliver to.
@@ -122,7 +126,11 @@ pub async fn forward(
             },
             () = hang_up(peer) => return Forwarded::Broken,
         };
-        let chunk = match body.frame().await {
+        let frame = tokio::select! {
+            _ = &mut stop => return Forwarded::Done,
+            frame = body.frame() => frame,
+        };
+        let chunk = match frame {
             None => return Forwarded::Done,
             Some(Ok(frame)) => match frame.into_data() {
                 Ok(chunk) => chunk,

@@ -43,14 +43,17 @@ const GEN_MASK: u64 = (1 << 20) - 1;
 pub struct BodyIn {
     rx: mpsc::Receiver<BodyChunk>,
     leftover: Bytes,
+    stop: Option<oneshot::Sender<()>>,
 }
 
 impl BodyIn {
-    /// A reader over `rx`, starting with the bytes already read into `prefix`.
-    pub fn new(prefix: Bytes, rx: mpsc::Receiver<BodyChunk>) -> Self {
+    /// A reader over `rx`, starting with the bytes already read into `prefix`. `stop` is
+    /// dropped (telling the forwarder to give up) once the request is over.
+    pub fn new(prefix: Bytes, rx: mpsc::Receiver<BodyChunk>, stop: oneshot::Sender<()>) -> Self {
         Self {
             rx,
             leftover: prefix,
+            stop: Some(stop),
         }
     }
 }
@@ -63,6 +66,8 @@ struct Slot {
     output: Option<mpsc::Sender<OutChunk>>,
     staged: Option<Bytes>,
     abandoned: bool,
+    /// Dropped when the request is over, which stops the forwarder of its body.
+    stop_body: Option<oneshot::Sender<()>>,
 }
 
 struct Inner {
@@ -169,14 +174,22 @@ impl Bridge {
             let generation = inner.generation;
             let entry = inner.slots.vacant_entry();
             let id = (generation << INDEX_BITS) | entry.key() as u64;
+            let (input, stop_body) = match input {
+                Some(mut input) => {
+                    let stop = input.stop.take();
+                    (Some(Arc::new(Mutex::new(input))), stop)
+                }
+                None => (None, None),
+            };
             entry.insert(Slot {
                 id,
                 reply: Some(tx),
                 body,
-                input: input.map(|i| Arc::new(Mutex::new(i))),
+                input,
                 output: None,
                 staged: None,
                 abandoned: false,
+                stop_body,
             });
             id
         };
@@ -449,6 +462,7 @@ impl Bridge {
             slot.abandoned = true;
             slot.reply = None;
             slot.output = None;
+            slot.stop_body = None;
             inner.aborts.push(id);
             drop(inner);
             self.stats.aborted.fetch_add(1, Ordering::Relaxed);

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::{Body, Incoming};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::body::{self, BodyError, Collected, Forwarded, ResponseBody, STREAM_CHANNEL_CHUNKS};
@@ -127,11 +127,12 @@ async fn process(
         Some(rest) => {
             flags |= FLAG_BODY_STREAMED;
             let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
-            forward = Some((rest, tx, buffered.len() as u64));
+            let (stop, stopped) = oneshot::channel();
+            forward = Some((rest, tx, buffered.len() as u64, stopped));
             let announced = expected.map_or(-1.0, |len| len as f64);
             (
                 None,
-                Some(BodyIn::new(Bytes::from(buffered), rx)),
+                Some(BodyIn::new(Bytes::from(buffered), rx, stop)),
                 announced,
             )
         }
@@ -167,11 +168,11 @@ async fn process(
         Ok(submitted) => submitted,
         Err(_) => return reject(shared, 503),
     };
-    if let Some((rest, tx, already)) = forward {
+    if let Some((rest, tx, already, stopped)) = forward {
         let shared = Arc::clone(shared);
         let (id, limit, socket) = (submitted.id, config.max_body_size, peer.socket);
         tokio::spawn(async move {
-            match body::forward(rest, tx, already, limit, socket).await {
+            match body::forward(rest, tx, already, limit, socket, stopped).await {
                 Forwarded::Done => {}
                 Forwarded::TooLarge => {
                     shared.rejected.fetch_add(1, Ordering::Relaxed);

@@ -602,7 +602,19 @@ export class KernelServer implements HttpServer {
       throw new DOMException("The request was aborted", "AbortError");
     }
     const chunk = new Uint8Array(READ_CHUNK);
-    const n = await this.#kernel.httpRead(this.#handle, pending.id, chunk);
+    let n: number;
+    try {
+      n = await this.#kernel.httpRead(this.#handle, pending.id, chunk);
+    } catch (error) {
+      // The upload broke off (or grew past the limit): the request cannot complete, so
+      // its signal fires now, not only when the kernel's abort notice is polled — the
+      // handler may answer before that.
+      if (!pending.aborted) {
+        pending.aborted = true;
+        pending.controller?.abort(abortReason());
+      }
+      throw error;
+    }
     // Once the server stopped, the kernel reports an end that is none.
     if (pending.aborted) {
       throw new DOMException("The request was aborted", "AbortError");
