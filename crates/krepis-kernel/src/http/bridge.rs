@@ -343,7 +343,9 @@ impl Bridge {
             return Ok(false);
         }
         let body = match (stream, staged) {
-            (Some(rx), _) => ResponseBody::Stream(StreamBody::new(rx, declared_length(&rec.headers))),
+            (Some(rx), _) => {
+                ResponseBody::Stream(StreamBody::new(rx, declared_length(&rec.headers)))
+            }
             (None, Some(bytes)) if rec.flags & record::FLAG_STAGED_BODY != 0 => {
                 ResponseBody::full(bytes)
             }

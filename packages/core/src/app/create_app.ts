@@ -238,7 +238,14 @@ export function createApp(options: AppOptions): App {
   });
 
   return {
-    serve: async (serveOptions = {}) => serve(serveOptions, fetch),
+    // serve() throws synchronously (like Deno.serve); this API reports through the promise.
+    serve: (serveOptions = {}) => {
+      try {
+        return Promise.resolve(serve(serveOptions, fetch));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     fetch,
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),

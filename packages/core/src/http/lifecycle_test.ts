@@ -184,7 +184,7 @@ Deno.test("closing in any order is safe: twice, stats after, shutdown after", as
   assert.throws(() => server.stats(), KrepisError);
 });
 
-async function freePort(): Promise<number> {
+function freePort(): number {
   const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (probe.addr as Deno.NetAddr).port;
   probe.close();
@@ -193,7 +193,7 @@ async function freePort(): Promise<number> {
 
 Deno.test("when taking over a bound server fails, its port is released", async () => {
   // In TypeScript: viewing the shared buffers fails after the kernel bound the port.
-  const port = await freePort();
+  const port = freePort();
   const original = Deno.UnsafePointerView.getArrayBuffer;
   Deno.UnsafePointerView.getArrayBuffer = () => {
     throw new Error("no views today");
@@ -210,7 +210,7 @@ Deno.test("when taking over a bound server fails, its port is released", async (
 
   // In the kernel: the layout does not fit the caller's buffer.
   const { bindings } = await loadKernel();
-  const second = await freePort();
+  const second = freePort();
   const options = toBinary(
     ServeOptionsSchema,
     create(ServeOptionsSchema, { hostname: "127.0.0.1", port: second }),
