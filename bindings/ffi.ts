@@ -30,7 +30,7 @@ export const ABI_VERSION = 3;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x637cce38;
+export const ABI_FINGERPRINT = 0xaee0e2a1;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
