@@ -71,7 +71,7 @@ export const FLAG_TLS = 8;
 export const FLAG_ASCII = 16;
 
 /**
- * The response body was staged beforehand with `stage_body` rather than sent inline.
+ * The response body was handed over beforehand (`lend_body`) rather than sent inline.
  */
 export const FLAG_STAGED_BODY = 1;
 
@@ -166,7 +166,7 @@ export const RES_BODY_LEN = 20;
 export const REQUEST_FIXED = 56;
 
 /**
- * Size of an abort record.
+ * Size of a notice record: an abort, or a returned loan.
  */
 export const ABORT_LEN = 16;
 
