@@ -258,7 +258,7 @@ export class KernelServer implements HttpServer {
       this.#shuttingDown = true;
       this.#kernel.httpShutdown(this.#handle);
     }
-    if (timeout !== undefined) {
+    if (timeout !== undefined && !this.#closed) {
       const at = Date.now() + timeout;
       if (this.#deadline === undefined || at < this.#deadline.at) {
         if (this.#deadline !== undefined) clearTimeout(this.#deadline.timer);
