@@ -281,3 +281,50 @@ impl Body for ResponseBody {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Everything `body` yields, and the error that ended it, if any.
+    async fn drain(mut body: ResponseBody) -> (Vec<u8>, Option<String>) {
+        let mut data = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => data.extend_from_slice(&frame.into_data().unwrap()),
+                Err(e) => return (data, Some(e.to_string())),
+            }
+        }
+        (data, None)
+    }
+
+    fn streamed(chunks: &[Option<&'static str>], declared: Option<u64>) -> ResponseBody {
+        let (tx, rx) = mpsc::channel(16);
+        for chunk in chunks {
+            tx.try_send(chunk.map(|c| Bytes::from_static(c.as_bytes())))
+                .unwrap();
+        }
+        ResponseBody::Stream(StreamBody::new(rx, declared))
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_cleanly_only_on_its_end_marker() {
+        let clean = drain(streamed(&[Some("ab"), Some("c"), None], None)).await;
+        assert_eq!(clean, (b"abc".to_vec(), None));
+        let (data, error) = drain(streamed(&[Some("ab")], None)).await;
+        assert_eq!(data, b"ab");
+        assert!(error.unwrap().contains("abandoned"));
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_is_held_to() {
+        let exact = drain(streamed(&[Some("abc"), None], Some(3))).await;
+        assert_eq!(exact, (b"abc".to_vec(), None));
+        let (data, error) = drain(streamed(&[Some("abc"), None], Some(5))).await;
+        assert_eq!(data, b"abc");
+        assert!(error.unwrap().contains("shorter"));
+        let (data, error) = drain(streamed(&[Some("a"), Some("bcd"), None], Some(2))).await;
+        assert_eq!(data, b"a", "never more than declared");
+        assert!(error.unwrap().contains("longer"));
+    }
+}

@@ -718,6 +718,47 @@ mod tests {
     }
 
     #[test]
+    fn a_known_body_is_framed_by_its_length_not_the_handlers_header() {
+        use hyper::body::Body as _;
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        let mut out = Vec::new();
+        encode_response(
+            KIND_RESPOND,
+            200,
+            sub.id,
+            &[("content-length", "2")],
+            b"hello",
+            &mut out,
+        );
+        outbox_write(&b, &out);
+        b.respond(out.len()).unwrap();
+        let response = sub.reply.try_recv().unwrap();
+        assert!(response.headers().get("content-length").is_none());
+        assert_eq!(response.body().size_hint().exact(), Some(5));
+    }
+
+    #[test]
+    fn a_failed_stream_is_cut_off_and_frees_its_slot() {
+        use http_body_util::BodyExt;
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        let mut out = Vec::new();
+        encode_response(KIND_RESPOND_STREAM, 200, sub.id, &[], b"", &mut out);
+        outbox_write(&b, &out);
+        b.respond(out.len()).unwrap();
+        let mut response = sub.reply.try_recv().unwrap();
+        b.fail(sub.id).unwrap();
+        assert_eq!(b.in_flight(), 0);
+        assert!(b.fail(sub.id).is_err(), "a second cut names no request");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let frame = rt.block_on(response.body_mut().frame()).unwrap();
+        assert!(frame.is_err(), "the body ends in an error, not cleanly");
+    }
+
+    #[test]
     fn unknown_ids_are_refused_for_streams() {
         let b = bridge();
         assert!(b.write(12345, b"x").is_err());
