@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -174,7 +174,7 @@ export const symbols = {
    */
   krepis_journal_close: { parameters: ["f64"], result: "f64" },
   /**
-   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
    */
   krepis_journal_history: {
     parameters: ["f64", "buffer", "f64"],
@@ -508,7 +508,7 @@ export interface KernelBindings {
    */
   journalClose(journal: number): number;
   /**
-   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
    * Calls `krepis_journal_history`.
    */
   journalHistory(

@@ -16,4 +16,5 @@
 
 export * from "./ffi.ts";
 export * from "./proto/krepis/v1/http_pb.ts";
+export * from "./proto/krepis/v1/journal_pb.ts";
 export * from "./proto/krepis/v1/kernel_pb.ts";

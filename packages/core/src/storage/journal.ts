@@ -11,7 +11,8 @@
  * @module
  */
 
-import type { KernelBindings } from "@krepis/bindings";
+import { fromBinary } from "@bufbuild/protobuf";
+import { JournalHistorySchema, type KernelBindings } from "@krepis/bindings";
 import { type Capability, defineCapability } from "../context/capability.ts";
 import { readVariable } from "../native/library.ts";
 import { KrepisError } from "../errors.ts";
@@ -298,17 +299,12 @@ export class Journal implements Disposable {
       buffer = new Uint8Array(len);
       len = await this.#b.journalHistory(this.#h(), buffer);
     }
-    const raw = JSON.parse(fromUtf8.decode(buffer.subarray(0, len))) as {
-      id: number;
-      label: string;
-      time_ms: number;
-      undone: boolean;
-      files: string[];
-    }[];
-    return raw.map((t) => ({
-      id: t.id,
+    const history = fromBinary(JournalHistorySchema, buffer.subarray(0, len));
+    // protobuf-es decodes uint64 as bigint; ids and times stay far below 2^53.
+    return history.transactions.map((t) => ({
+      id: Number(t.id),
       label: t.label,
-      time: new Date(t.time_ms),
+      time: new Date(Number(t.timeMs)),
       undone: t.undone,
       files: t.files,
     }));
