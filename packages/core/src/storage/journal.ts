@@ -15,6 +15,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { JournalHistorySchema, type KernelBindings } from "@krepis/bindings";
 import { type Capability, defineCapability } from "../context/capability.ts";
 import { readVariable } from "../native/library.ts";
+import { numeric } from "../native/numeric.ts";
 import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
 import { OwnedHandle } from "./handle.ts";
@@ -300,14 +301,10 @@ export class Journal implements Disposable {
       len = await this.#b.journalHistory(this.#h(), buffer);
     }
     const history = fromBinary(JournalHistorySchema, buffer.subarray(0, len));
-    // protobuf-es decodes uint64 as bigint; ids and times stay far below 2^53.
-    return history.transactions.map((t) => ({
-      id: Number(t.id),
-      label: t.label,
-      time: new Date(Number(t.timeMs)),
-      undone: t.undone,
-      files: t.files,
-    }));
+    return history.transactions.map((tx) => {
+      const { timeMs, ...info } = numeric(tx);
+      return { ...info, time: new Date(timeMs) };
+    });
   }
 
   /** Reads `path` (relative to the root); escapes from the root are refused. */
