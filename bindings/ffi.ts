@@ -30,7 +30,7 @@ export const ABI_VERSION = 3;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x0f20360d;
+export const ABI_FINGERPRINT = 0x047561d0;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -271,6 +271,26 @@ export const symbols = {
   krepis_kv_set: {
     parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
     result: "f64",
+  },
+  /**
+   * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
+   * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
+   * directory `dest`. Writes `{"manifest":…,"signer":hex,"files":n}` (JSON) into `out` and
+   * returns its length; staging happens once, so pass a buffer of at least 1 MiB.
+   */
+  krepis_plugin_verify: {
+    parameters: [
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+    ],
+    result: "f64",
+    nonblocking: true,
   },
   /**
    * Stages setting the permission bits of `path`.
@@ -610,6 +630,19 @@ export interface KernelBindings {
     expireInMs: number,
   ): number;
   /**
+   * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
+   * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
+   * directory `dest`. Writes `{"manifest":…,"signer":hex,"files":n}` (JSON) into `out` and
+   * returns its length; staging happens once, so pass a buffer of at least 1 MiB.
+   * Calls `krepis_plugin_verify`.
+   */
+  pluginVerify(
+    dir: Uint8Array<ArrayBuffer>,
+    trusted: Uint8Array<ArrayBuffer>,
+    dest: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
    * Stages setting the permission bits of `path`.
    * Calls `krepis_tx_chmod`.
    */
@@ -922,6 +955,24 @@ export function createBindings(
         expireInMs,
       );
       return r < 0 ? fail(-r, "krepis_kv_set") : r;
+    },
+    async pluginVerify(
+      dir: Uint8Array<ArrayBuffer>,
+      trusted: Uint8Array<ArrayBuffer>,
+      dest: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_plugin_verify(
+        dir,
+        dir.byteLength,
+        trusted,
+        trusted.byteLength,
+        dest,
+        dest.byteLength,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_plugin_verify") : r;
     },
     txChmod(tx: number, path: Uint8Array<ArrayBuffer>, mode: number): number {
       const r = raw.krepis_tx_chmod(tx, path, path.byteLength, mode);

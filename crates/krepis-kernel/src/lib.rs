@@ -15,6 +15,7 @@ pub mod http;
 pub mod info;
 pub mod journal;
 pub mod kv;
+pub mod plugin;
 pub mod proto;
 pub mod shm;
 mod sled_open;
