@@ -83,6 +83,7 @@ const URL_SUBPATHS: &[(&str, &str)] = &[
     ("./native", "./native.ts"),
     ("./pipeline", "./pipeline.ts"),
     ("./testing", "./testing.ts"),
+    ("./plugins", "./plugins.ts"),
 ];
 
 /// `("@krepis/core/http", "<base>/http.ts")` for each subpath export.
