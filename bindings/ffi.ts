@@ -227,8 +227,8 @@ export const symbols = {
    */
   krepis_knul_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
-   * Starts call `call_id`: `header` is an encoded `KnulHeader`, `message` the request
-   * message; `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
+   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
    */
   krepis_knul_call: {
     parameters: ["f64", "f64", "buffer", "f64", "buffer", "f64", "u32", "f64"],
@@ -683,15 +683,15 @@ export interface KernelBindings {
    */
   knulAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
-   * Starts call `call_id`: `header` is an encoded `KnulHeader`, `message` the request
-   * message; `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
+   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
    * Calls `krepis_knul_call`.
    */
   knulCall(
     handle: number,
     callId: number,
     header: Uint8Array<ArrayBuffer>,
-    message: Uint8Array<ArrayBuffer>,
+    frames: Uint8Array<ArrayBuffer>,
     idempotent: number,
     timeoutMs: number,
   ): number;
@@ -1118,7 +1118,7 @@ export function createBindings(
       handle: number,
       callId: number,
       header: Uint8Array<ArrayBuffer>,
-      message: Uint8Array<ArrayBuffer>,
+      frames: Uint8Array<ArrayBuffer>,
       idempotent: number,
       timeoutMs: number,
     ): number {
@@ -1127,8 +1127,8 @@ export function createBindings(
         callId,
         header,
         header.byteLength,
-        message,
-        message.byteLength,
+        frames,
+        frames.byteLength,
         idempotent,
         timeoutMs,
       );

@@ -157,26 +157,26 @@ fn krepis_knul_client_layout(handle: f64, out: *mut u8, cap: f64) -> Result<f64>
     layout(client(handle)?.bridge(), out, cap)
 }
 
-/// Starts call `call_id`: `header` is an encoded `KnulHeader`, `message` the request
-/// message; `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+/// Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
+/// `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
 #[export]
 fn krepis_knul_call(
     handle: f64,
     call_id: f64,
     header: *const u8,
     header_len: f64,
-    message: *const u8,
-    message_len: f64,
+    frames: *const u8,
+    frames_len: f64,
     idempotent: u32,
     timeout_ms: f64,
 ) -> Result<f64> {
     let header = unsafe { guard::bytes(header, header_len) }?.to_vec();
-    let message = unsafe { guard::bytes(message, message_len) }?.to_vec();
+    let frames = unsafe { guard::bytes(frames, frames_len) }?.to_vec();
     let timeout = int_arg(timeout_ms, "timeout")?;
     client(handle)?.call(CallRequest {
         call_id: int_arg(call_id, "call id")?,
         header,
-        message,
+        frames,
         idempotent: idempotent != 0,
         timeout: (timeout > 0).then(|| Duration::from_millis(timeout)),
     });

@@ -63,8 +63,8 @@ pub struct CallRequest {
     pub call_id: u64,
     /// The encoded `KnulHeader`.
     pub header: Vec<u8>,
-    /// The request message (one `MESSAGE` frame).
-    pub message: Vec<u8>,
+    /// The request's `MESSAGE` frames, already framed (one for a unary call).
+    pub frames: Vec<u8>,
     /// May travel in 0-RTT early data.
     pub idempotent: bool,
     /// The call's budget; the client answers `DEADLINE_EXCEEDED` itself shortly after.
@@ -302,11 +302,9 @@ enum Exchange {
 
 async fn exchange(send: SendStream, mut recv: RecvStream, request: &CallRequest) -> Exchange {
     let mut sending = Sending(send, false);
-    let mut out = BytesMut::with_capacity(
-        2 * frame::PREFIX + request.header.len() + request.message.len(),
-    );
+    let mut out = BytesMut::with_capacity(frame::PREFIX + request.header.len() + request.frames.len());
     frame::put(&mut out, frame::HEADER, &request.header);
-    frame::put(&mut out, frame::MESSAGE, &request.message);
+    out.extend_from_slice(&request.frames);
     // A server refusing the call early may stop our side: its answer is still readable.
     match sending.0.write_all(&out).await {
         Err(quinn::WriteError::ZeroRttRejected) => return Exchange::ZeroRttRejected,
