@@ -41,24 +41,53 @@ async function make(): Promise<TestCerts> {
   const dir = await Deno.makeTempDir({ prefix: "krepis-knul-certs-" });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   await openssl([
-    "req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2",
-    "-subj", "/CN=krepis-test-ca",
-    "-addext", "basicConstraints=critical,CA:TRUE",
-    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+    "req",
+    "-x509",
+    ...ec,
+    "-keyout",
+    "ca.key",
+    "-out",
+    "ca.pem",
+    "-days",
+    "2",
+    "-subj",
+    "/CN=krepis-test-ca",
+    "-addext",
+    "basicConstraints=critical,CA:TRUE",
+    "-addext",
+    "keyUsage=critical,keyCertSign,cRLSign",
   ], dir);
   const leaf = async (name: string, san: string, usage: string) => {
     await openssl([
-      "req", ...ec, "-keyout", `${name}.key`, "-out", `${name}.csr`,
-      "-subj", `/CN=${name}`,
+      "req",
+      ...ec,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.csr`,
+      "-subj",
+      `/CN=${name}`,
     ], dir);
     await Deno.writeTextFile(
       `${dir}/${name}.ext`,
       `subjectAltName=${san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=${usage}\n`,
     );
     await openssl([
-      "x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key",
-      "-CAcreateserial", "-out", `${name}.pem`, "-days", "2",
-      "-extfile", `${name}.ext`,
+      "x509",
+      "-req",
+      "-in",
+      `${name}.csr`,
+      "-CA",
+      "ca.pem",
+      "-CAkey",
+      "ca.key",
+      "-CAcreateserial",
+      "-out",
+      `${name}.pem`,
+      "-days",
+      "2",
+      "-extfile",
+      `${name}.ext`,
     ], dir);
   };
   await leaf("server", "DNS:localhost,IP:127.0.0.1", "serverAuth");

@@ -16,7 +16,10 @@ interface Region {
 }
 
 /** A view of `length` bytes of kernel memory at `address`. */
-export function kernelView(address: number | bigint, length: number): ArrayBuffer {
+export function kernelView(
+  address: number | bigint,
+  length: number,
+): ArrayBuffer {
   const pointer = Deno.UnsafePointer.create(BigInt(address));
   if (pointer === null) throw new Error("the kernel lent a null address");
   return Deno.UnsafePointerView.getArrayBuffer(pointer, length);
@@ -41,7 +44,11 @@ export class BridgeView {
     const layout = fromBinary(BridgeLayoutSchema, layoutBytes);
     const region = (address: bigint, size: bigint): Region => {
       const buffer = kernelView(address, Number(size));
-      return { buffer, view: new DataView(buffer), bytes: new Uint8Array(buffer) };
+      return {
+        buffer,
+        view: new DataView(buffer),
+        bytes: new Uint8Array(buffer),
+      };
     };
     this.inboxes = layout.inboxes.map((a) => region(a, layout.inboxSize));
     this.#outbox = region(layout.outbox, layout.outboxSize);
@@ -52,13 +59,25 @@ export class BridgeView {
   write(kind: number, id: number, body: Uint8Array | null): void {
     if (this.#closed) return;
     const { view, bytes } = this.#outbox;
-    let len = writeResponse(view, bytes, this.#outLen, kind, 0, 200, id, [], body);
+    let len = writeResponse(
+      view,
+      bytes,
+      this.#outLen,
+      kind,
+      0,
+      200,
+      id,
+      [],
+      body,
+    );
     if (len < 0) {
       this.flush();
       len = writeResponse(view, bytes, 0, kind, 0, 200, id, [], body);
     }
     if (len < 0) {
-      throw new RangeError(`a response of ${body?.length} bytes exceeds the outbox`);
+      throw new RangeError(
+        `a response of ${body?.length} bytes exceeds the outbox`,
+      );
     }
     this.#outLen += len;
     if (!this.#queued) {

@@ -27,8 +27,8 @@ import { loadKernel } from "../native/loader.ts";
 import { BridgeView, detach, kernelView } from "./bridge_view.ts";
 import { KnulCall } from "./call_info.ts";
 import {
-  decodeStatus,
   type DecodedStatus,
+  decodeStatus,
   eachFrame,
   frame,
   MESSAGE,
@@ -285,17 +285,23 @@ export class KnulClient implements AsyncDisposable {
     }
     let frames: Uint8Array<ArrayBuffer>;
     try {
-      frames = concatAll(inputs.map((input) =>
-        json ? textFrame(JSON.stringify(input ?? null)) : frame(
-          MESSAGE,
-          input as Uint8Array,
-        )
-      ));
+      frames = concatAll(
+        inputs.map((input) =>
+          json ? textFrame(JSON.stringify(input ?? null)) : frame(
+            MESSAGE,
+            input as Uint8Array,
+          )
+        ),
+      );
     } catch (error) {
       return Promise.reject(
-        new KnulError(KnulStatus.INVALID_ARGUMENT, "the input cannot be encoded", {
-          cause: error,
-        }),
+        new KnulError(
+          KnulStatus.INVALID_ARGUMENT,
+          "the input cannot be encoded",
+          {
+            cause: error,
+          },
+        ),
       );
     }
     const header = toBinary(
@@ -318,7 +324,9 @@ export class KnulClient implements AsyncDisposable {
       const onAbort = () => {
         if (this.#waiting.delete(id)) {
           this.#kernel.knulCancel(this.#handle, id);
-          reject(new KnulError(KnulStatus.CANCELLED, "the context was cancelled"));
+          reject(
+            new KnulError(KnulStatus.CANCELLED, "the context was cancelled"),
+          );
         }
       };
       signal.addEventListener("abort", onAbort, { once: true });
@@ -384,9 +392,7 @@ export class KnulClient implements AsyncDisposable {
           const payload = bytes.subarray(from, to);
           if (kind === MESSAGE) {
             messages.push(
-              waiting.json
-                ? JSON.parse(utf8.decode(payload))
-                : payload.slice(),
+              waiting.json ? JSON.parse(utf8.decode(payload)) : payload.slice(),
             );
           } else if (kind === STATUS) status = decodeStatus(payload);
         });

@@ -17,7 +17,13 @@ export const STATUS = 0x03;
 /** Bytes before a payload. */
 export const PREFIX = 5;
 /** `STATUS{code: 0}`: an empty KnulStatus is OK. */
-export const STATUS_OK: Uint8Array<ArrayBuffer> = new Uint8Array([STATUS, 0, 0, 0, 0]);
+export const STATUS_OK: Uint8Array<ArrayBuffer> = new Uint8Array([
+  STATUS,
+  0,
+  0,
+  0,
+  0,
+]);
 
 const encoder = new TextEncoder();
 

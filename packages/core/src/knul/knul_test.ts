@@ -11,7 +11,11 @@ const log = memorySink();
 
 Deno.test("knul: unary calls round-trip, errors carry their status", async () => {
   const certs = await testCerts();
-  await using server = await serveKnul({ cert: certs.cert, key: certs.key, log }, {
+  await using server = await serveKnul({
+    cert: certs.cert,
+    key: certs.key,
+    log,
+  }, {
     "math.add": (_ctx, { a, b }) => a + b,
     "todos.get": (_ctx, { id }) => {
       throw new AppError("NOT_FOUND", `no todo ${id}`, { details: { id } });

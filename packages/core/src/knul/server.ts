@@ -394,7 +394,11 @@ export class KnulServer implements AsyncDisposable {
     this.#bridge.write(KIND_RESPOND_STREAM, pending.id, null);
     this.#bridge.flush();
     const kernel = this.#kernel;
-    kernel.knulWrite(this.#handle, pending.id, frames as Uint8Array<ArrayBuffer>)
+    kernel.knulWrite(
+      this.#handle,
+      pending.id,
+      frames as Uint8Array<ArrayBuffer>,
+    )
       .then(() => kernel.knulWrite(this.#handle, pending.id, EMPTY))
       .catch(() => {});
   }
