@@ -8,6 +8,7 @@
 //! - [`client`]: calls from TypeScript to other servers, with 0-RTT for idempotent calls.
 //! - [`record`]: the call and completion records on the shared-memory bridge.
 //! - [`tls`]: server and client TLS configs, peer identity.
+//! - [`sessions`]: the server's TLS session cache in sled (resumption across restarts).
 //!
 //! Calls reach TypeScript through the HTTP kernel's [`crate::http::Bridge`], reused as is.
 
@@ -17,6 +18,7 @@ pub mod dispatch;
 pub mod frame;
 pub mod record;
 pub mod server;
+pub mod sessions;
 pub mod tls;
 
 pub use client::Client;

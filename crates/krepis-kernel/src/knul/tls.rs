@@ -74,6 +74,9 @@ pub fn server_config(options: &KnulServeOptions) -> Result<quinn::ServerConfig> 
         .with_single_cert(certs, key)
         .map_err(|e| KernelError::invalid(format!("tls certificate and key do not fit: {e}")))?;
     tls.alpn_protocols = vec![ALPN.to_vec()];
+    if !options.session_store.is_empty() {
+        tls.session_storage = super::sessions::SledSessions::open(options.session_store.as_ref())?;
+    }
     // quinn accepts 0-RTT only with an unlimited early-data size (it limits by flow control).
     tls.max_early_data_size = u32::MAX;
     let crypto = QuicServerConfig::try_from(tls)

@@ -525,6 +525,7 @@ export async function serveKnul(
     maxHeaderBytes: count("maxHeaderBytes", options.maxHeaderBytes, 2 ** 31),
     maxFrameBytes: count("maxFrameBytes", options.maxFrameBytes, 2 ** 31),
     maxInFlight: count("maxInFlight", options.maxInFlight, 2 ** 31),
+    sessionStore: options.sessionStore ?? "",
     tenantLimits: {
       maxConcurrent: count("maxConcurrent", limits.maxConcurrent, 2 ** 31),
       ratePerSec: limits.ratePerSec ?? 0,

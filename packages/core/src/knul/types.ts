@@ -93,6 +93,12 @@ export interface KnulServeOptions {
   maxInFlight?: number;
   /** Limits applied to each tenant. */
   tenantLimits?: KnulTenantLimits;
+  /**
+   * Directory of a sled store for the TLS session cache: a restarted server still resumes
+   * sessions, and accepts 0-RTT early data, from tickets it issued before. Holds resumption
+   * secrets: keep it private. Default: memory only.
+   */
+  sessionStore?: string;
   /** Where the calls' contexts log (default: JSON lines on stdout at `info`). */
   log?: LogSink;
 }
