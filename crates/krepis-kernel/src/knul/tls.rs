@@ -15,9 +15,9 @@ use crate::proto::{KnulConnectOptions, KnulServeOptions};
 use crate::{KernelError, Result};
 
 /// Idle time after which a connection is considered lost.
-pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(6);
 /// Keep-alive interval of clients, so a vanished server is noticed within the idle timeout.
-pub const KEEP_ALIVE: Duration = Duration::from_secs(2);
+pub const KEEP_ALIVE: Duration = Duration::from_millis(1500);
 /// Concurrent call streams a peer may open on one connection.
 pub const MAX_STREAMS: u32 = 1024;
 
@@ -41,7 +41,7 @@ fn transport(keep_alive: bool) -> Arc<quinn::TransportConfig> {
         .max_concurrent_bidi_streams(MAX_STREAMS.into())
         .max_concurrent_uni_streams(0u32.into())
         .max_idle_timeout(Some(
-            IDLE_TIMEOUT.try_into().expect("10 s is a valid idle timeout"),
+            IDLE_TIMEOUT.try_into().expect("6 s is a valid idle timeout"),
         ));
     if keep_alive {
         transport.keep_alive_interval(Some(KEEP_ALIVE));
