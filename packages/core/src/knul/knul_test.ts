@@ -5,6 +5,7 @@ import { AppError } from "../result/app_error.ts";
 import { testCerts } from "./_certs.ts";
 import { connectKnul } from "./client.ts";
 import { serveKnul } from "./server.ts";
+import { KnulCall } from "./call_info.ts";
 import { KnulError, KnulStatus } from "./status.ts";
 
 const log = memorySink();
@@ -57,4 +58,99 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   const stats = server.stats();
   assert.equal(stats.rejectedUnimplemented, 1);
   assert.equal(stats.dispatched, 4);
+});
+
+Deno.test("knul: server-streaming, client-streaming and bidirectional calls", async () => {
+  const certs = await testCerts();
+  await using server = await serveKnul({
+    cert: certs.cert,
+    key: certs.key,
+    log,
+  }, {
+    "count.up": async function* (_ctx, { to }: { to: number }) {
+      for (let i = 1; i <= to; i++) yield i;
+    },
+    "count.fail": async function* () {
+      yield 1;
+      throw new AppError("CONFLICT", "stopped half-way");
+    },
+    "sum": {
+      clientStreaming: true,
+      handler: async (_ctx, inputs: AsyncIterable<number>) => {
+        let total = 0;
+        for await (const n of inputs) total += n;
+        return total;
+      },
+    },
+    "double": {
+      clientStreaming: true,
+      handler: async function* (_ctx, inputs: AsyncIterable<number>) {
+        for await (const n of inputs) yield n * 2;
+      },
+    },
+  });
+  await using client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  const ctx = createContext({ log });
+  assert.deepEqual(await client.stream(ctx, "count.up", { to: 5 }), [
+    1,
+    2,
+    3,
+    4,
+    5,
+  ]);
+  await client.stream(ctx, "count.fail", null).then(
+    () => assert.fail("the stream ends with an error status"),
+    (e: KnulError) => assert.equal(e.status, "FAILED_PRECONDITION"),
+  );
+  const many = Array.from({ length: 1000 }, (_, i) => i);
+  assert.deepEqual(await client.send(ctx, "sum", many), [499500]);
+  assert.deepEqual(await client.send(ctx, "double", [1, 2, 3]), [2, 4, 6]);
+  // A large streamed input crosses several kernel reads.
+  const big = Array.from({ length: 50 }, () => "y".repeat(10_000));
+  assert.deepEqual(await client.send(ctx, "sum", big.map((s) => s.length)), [
+    500_000,
+  ]);
+  assert.equal(server.stats().inFlight, 0);
+});
+
+Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", async () => {
+  const certs = await testCerts();
+  await using server = await serveKnul({
+    cert: certs.cert,
+    key: certs.key,
+    clientCa: certs.ca,
+    log,
+  }, { whoami: (ctx) => ctx.get(KnulCall)?.peer });
+  const options = {
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  };
+  await using withCert = await connectKnul({
+    ...options,
+    cert: certs.clientCert,
+    key: certs.clientKey,
+  });
+  const ctx = createContext({ log });
+  const peer = await withCert.call<string>(ctx, "whoami", null);
+  const der = certs.clientCert.replace(/-----[^-]+-----|\s/g, "");
+  const digest = await crypto.subtle.digest(
+    "SHA-256",
+    Uint8Array.from(atob(der), (c) => c.charCodeAt(0)),
+  );
+  const hex = [...new Uint8Array(digest)].map((b) =>
+    b.toString(16).padStart(2, "0")
+  ).join("");
+  assert.equal(peer, `sha256:${hex}`);
+  await using without = await connectKnul(options);
+  await without.call(ctx, "whoami", null).then(
+    () => assert.fail("a client without a certificate is refused"),
+    (e: KnulError) => assert.equal(e.status, "UNAVAILABLE"),
+  );
 });
