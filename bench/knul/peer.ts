@@ -10,6 +10,7 @@
  * @module
  */
 
+import { Buffer } from "node:buffer";
 import { serve } from "../../packages/core/src/http/serve.ts";
 import { connectKnul } from "../../packages/core/src/knul/client.ts";
 import { serveKnul } from "../../packages/core/src/knul/server.ts";
@@ -35,15 +36,17 @@ async function certs(dir: string) {
 async function grpcModule(): Promise<any> {
   return (await import("npm:@grpc/grpc-js@1.14.0")).default;
 }
+const asBuffer = (b: Uint8Array) =>
+  Buffer.from(b.buffer, b.byteOffset, b.length);
 const GRPC_METHOD = {
   echo: {
     path: "/bench.Bench/Echo",
     requestStream: false,
     responseStream: false,
-    requestSerialize: (b: Uint8Array) => b,
-    requestDeserialize: (b: Uint8Array) => b,
-    responseSerialize: (b: Uint8Array) => b,
-    responseDeserialize: (b: Uint8Array) => b,
+    requestSerialize: asBuffer,
+    requestDeserialize: asBuffer,
+    responseSerialize: asBuffer,
+    responseDeserialize: asBuffer,
   },
 };
 
@@ -112,8 +115,8 @@ async function runServer(dir: string): Promise<void> {
       echo: (call: any, done: any) => done(null, call.request),
     });
     const credentials = grpc.ServerCredentials.createSsl(null, [{
-      cert_chain: new TextEncoder().encode(cert),
-      private_key: new TextEncoder().encode(key),
+      cert_chain: Buffer.from(cert),
+      private_key: Buffer.from(key),
     }]);
     server.bindAsync(
       "127.0.0.1:0",
@@ -190,7 +193,7 @@ async function runClient(
     const Client = grpc.makeGenericClientConstructor(GRPC_METHOD, "Bench");
     const client = new Client(
       `127.0.0.1:${port}`,
-      grpc.credentials.createSsl(new TextEncoder().encode(ca)),
+      grpc.credentials.createSsl(Buffer.from(ca)),
       { "grpc.ssl_target_name_override": "localhost" },
     );
     call = () =>
