@@ -137,7 +137,7 @@ async function runClient(
 ) {
   const { ca } = await certs(dir);
   let call: () => Promise<void>;
-  let close = async () => {};
+  let close = (): Promise<void> => Promise.resolve();
   if (peer === "knul") {
     const client = await connectKnul({
       hostname: "127.0.0.1",
@@ -167,7 +167,7 @@ async function runClient(
       const body = await res.arrayBuffer();
       if (body.byteLength !== PAYLOAD) throw new Error("bad echo");
     };
-    close = async () => http.close();
+    close = () => Promise.resolve(http.close());
   } else if (peer === "deno-quic") {
     const conn = await Deno.connectQuic({
       hostname: "127.0.0.1",
@@ -187,7 +187,7 @@ async function runClient(
       const response = await readAll(stream.readable);
       if (response.length !== PAYLOAD + 4) throw new Error("bad echo");
     };
-    close = async () => conn.close({ closeCode: 0, reason: "" });
+    close = () => Promise.resolve(conn.close({ closeCode: 0, reason: "" }));
   } else {
     const grpc = await grpcModule();
     const Client = grpc.makeGenericClientConstructor(GRPC_METHOD, "Bench");
@@ -208,7 +208,7 @@ async function runClient(
               : reject(new Error("bad echo")),
         )
       );
-    close = async () => client.close();
+    close = () => Promise.resolve(client.close());
   }
   // Warm-up, then the measured window.
   const warmUntil = performance.now() + 500;

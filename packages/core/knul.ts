@@ -38,8 +38,8 @@ export { KnulCall } from "./src/knul/call_info.ts";
 export { KnulServer, serveKnul } from "./src/knul/server.ts";
 export {
   connectKnul,
-  KnulClient,
   type KnulCallOptions,
+  KnulClient,
   type KnulConnectInfo,
   type KnulConnectOptions,
   type TypedKnulClient,

@@ -58,12 +58,15 @@ fn consume(server: Arc<Server>) -> JoinHandle<()> {
                 let id = f64::from_le_bytes(batch[at + 8..at + 16].try_into().unwrap()) as u64;
                 if batch[at + 4] == 4 {
                     let count = u16::from_le_bytes([batch[at + 6], batch[at + 7]]) as usize;
-                    let method_len =
-                        u16::from_le_bytes([batch[at + 44], batch[at + 45]]) as usize;
+                    let method_len = u16::from_le_bytes([batch[at + 44], batch[at + 45]]) as usize;
                     let start = at + 56 + count * 8;
                     let method = std::str::from_utf8(&batch[start..start + method_len]).unwrap();
                     let mut frames = BytesMut::new();
-                    frame::put(&mut frames, frame::MESSAGE, format!("\"{method}\"").as_bytes());
+                    frame::put(
+                        &mut frames,
+                        frame::MESSAGE,
+                        format!("\"{method}\"").as_bytes(),
+                    );
                     frames.extend_from_slice(&[frame::STATUS, 0, 0, 0, 0]);
                     encode_response(KIND_RESPOND, 200, id, &[], &frames, &mut out);
                 }
@@ -136,7 +139,10 @@ fn status_of(response: &[u8]) -> (u32, Vec<u8>) {
         .find(|f| f.0 == frame::MESSAGE)
         .map(|f| f.1.to_vec())
         .unwrap_or_default();
-    let status = frames.last().filter(|f| f.0 == frame::STATUS).expect("a status");
+    let status = frames
+        .last()
+        .filter(|f| f.0 == frame::STATUS)
+        .expect("a status");
     (KnulStatus::decode(status.1).unwrap().code, message)
 }
 
@@ -155,7 +161,8 @@ fn zero_rtt_is_accepted_after_the_server_restarts_from_its_store_and_only_for_id
         let tickets: Arc<dyn rustls::client::ClientSessionStore> =
             Arc::new(rustls::client::ClientSessionMemoryCache::new(32));
         let config =
-            krepis_kernel::knul::tls::client_config(&connect_options(&certs, port), tickets).unwrap();
+            krepis_kernel::knul::tls::client_config(&connect_options(&certs, port), tickets)
+                .unwrap();
         let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
         endpoint.set_default_client_config(config);
         let addr = server.addr();
@@ -200,7 +207,10 @@ fn zero_rtt_is_accepted_after_the_server_restarts_from_its_store_and_only_for_id
         let stats = server.stats();
         assert_eq!(stats.early_data_calls, 1);
         assert_eq!(stats.rejected_early_data, 2);
-        assert_eq!(stats.dispatched_total, 1, "refused early calls never reached the consumer");
+        assert_eq!(
+            stats.dispatched_total, 1,
+            "refused early calls never reached the consumer"
+        );
 
         // The kernel's own client: a new client in this process resumes with 0-RTT too.
         let client = Client::new(&connect_options(&certs, port)).unwrap();
@@ -208,7 +218,10 @@ fn zero_rtt_is_accepted_after_the_server_restarts_from_its_store_and_only_for_id
         client.disconnect();
         let second = client.connect().unwrap();
         assert!(!first.zero_rtt_attempted || first.zero_rtt_accepted);
-        assert!(second.zero_rtt_attempted && second.zero_rtt_accepted, "{second:?}");
+        assert!(
+            second.zero_rtt_attempted && second.zero_rtt_accepted,
+            "{second:?}"
+        );
         client.stop();
         server.stop();
         consumer.join().unwrap();

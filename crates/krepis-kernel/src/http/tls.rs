@@ -39,7 +39,9 @@ pub fn parse_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>
         .collect::<std::result::Result<_, _>>()
         .map_err(|e| KernelError::invalid(format!("{what} is not valid PEM: {e}")))?;
     if certs.is_empty() {
-        return Err(KernelError::invalid(format!("{what} PEM holds no certificate")));
+        return Err(KernelError::invalid(format!(
+            "{what} PEM holds no certificate"
+        )));
     }
     Ok(certs)
 }

@@ -89,7 +89,8 @@ impl Client {
         };
         let mut endpoint = {
             let _entered = host.handle().enter();
-            quinn::Endpoint::client(bind).map_err(|e| KernelError::io("start the quic client", e))?
+            quinn::Endpoint::client(bind)
+                .map_err(|e| KernelError::io("start the quic client", e))?
         };
         endpoint.set_default_client_config(config);
         let server_name = if options.server_name.is_empty() {
@@ -119,7 +120,7 @@ impl Client {
 
     /// What quinn reported for the latest connection (0-RTT attempted and accepted).
     pub fn connect_info(&self) -> KnulConnectInfo {
-        self.inner.info.lock().clone()
+        *self.inner.info.lock()
     }
 
     /// Connects now (instead of on the first call) and waits for the handshake.
@@ -130,7 +131,7 @@ impl Client {
             let result = match inner.link().await {
                 Ok(mut link) => {
                     let _ = link.1.wait_for(|done| *done).await;
-                    Ok(inner.info.lock().clone())
+                    Ok(*inner.info.lock())
                 }
                 Err(e) => Err(e),
             };
@@ -176,10 +177,14 @@ impl Client {
             let len = response.len();
             let _ = inner
                 .bridge
-                .submit(Some(response.into_boxed_slice()), None, |slot, addr, out| {
-                    record::encode_done(slot, call_id, addr, len, out);
-                    Ok(())
-                })
+                .submit(
+                    Some(response.into_boxed_slice()),
+                    None,
+                    |slot, addr, out| {
+                        record::encode_done(slot, call_id, addr, len, out);
+                        Ok(())
+                    },
+                )
                 .await;
         });
         calls.insert(call_id, task.abort_handle());
@@ -302,7 +307,8 @@ enum Exchange {
 
 async fn exchange(send: SendStream, mut recv: RecvStream, request: &CallRequest) -> Exchange {
     let mut sending = Sending(send, false);
-    let mut out = BytesMut::with_capacity(frame::PREFIX + request.header.len() + request.frames.len());
+    let mut out =
+        BytesMut::with_capacity(frame::PREFIX + request.header.len() + request.frames.len());
     frame::put(&mut out, frame::HEADER, &request.header);
     out.extend_from_slice(&request.frames);
     // A server refusing the call early may stop our side: its answer is still readable.

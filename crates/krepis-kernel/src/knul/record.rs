@@ -97,7 +97,14 @@ pub fn encode_call(id: u64, head: &CallHead<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
     }
     let [method, tenant, peer, request_id, parent, encoding] = head.texts;
-    for text in [method, tenant, peer, request_id, head.trace[0], head.trace[1]] {
+    for text in [
+        method,
+        tenant,
+        peer,
+        request_id,
+        head.trace[0],
+        head.trace[1],
+    ] {
         out.extend_from_slice(text.as_bytes());
     }
     out.extend_from_slice(parent.as_bytes());
@@ -139,7 +146,10 @@ mod tests {
         };
         encode_call(9, &head, &mut out);
         assert_eq!(out.len() % 8, 0);
-        assert_eq!(u32::from_le_bytes(out[0..4].try_into().unwrap()) as usize, out.len());
+        assert_eq!(
+            u32::from_le_bytes(out[0..4].try_into().unwrap()) as usize,
+            out.len()
+        );
         assert_eq!(out[4], KIND_CALL);
         assert_eq!(f64::from_le_bytes(out[8..16].try_into().unwrap()), 9.0);
         assert_eq!(u32::from_le_bytes(out[40..44].try_into().unwrap()), 7);

@@ -464,7 +464,7 @@ async fn serve_call(
         }
         None => {
             flags |= record::FLAG_MESSAGE;
-            let len = message.as_ref().map_or(0, |m: &Box<[u8]>| m.len());
+            let len = message.as_deref().map_or(0, <[u8]>::len);
             (len as f64, None, None)
         }
     };
@@ -673,7 +673,10 @@ async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::resul
         }
     }
     if !ended {
-        let status = frame::status(code::INTERNAL, "the handler's response ended without a status");
+        let status = frame::status(
+            code::INTERNAL,
+            "the handler's response ended without a status",
+        );
         send.write_all(&status).await.map_err(|_| ())?;
     }
     Ok(())

@@ -32,8 +32,9 @@ impl SledSessions {
     /// Opens (or creates) the cache in directory `dir`.
     pub fn open(dir: &Path) -> Result<Arc<Self>> {
         let config = sled::Config::new().path(dir);
-        let db = crate::sled_open::open(&config, Duration::from_secs(5))
-            .map_err(|e| KernelError::Internal(format!("open session store {}: {e}", dir.display())))?;
+        let db = crate::sled_open::open(&config, Duration::from_secs(5)).map_err(|e| {
+            KernelError::Internal(format!("open session store {}: {e}", dir.display()))
+        })?;
         Ok(Arc::new(Self { db }))
     }
 }

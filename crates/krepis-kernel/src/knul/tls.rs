@@ -41,7 +41,9 @@ fn transport(keep_alive: bool) -> Arc<quinn::TransportConfig> {
         .max_concurrent_bidi_streams(MAX_STREAMS.into())
         .max_concurrent_uni_streams(0u32.into())
         .max_idle_timeout(Some(
-            IDLE_TIMEOUT.try_into().expect("6 s is a valid idle timeout"),
+            IDLE_TIMEOUT
+                .try_into()
+                .expect("6 s is a valid idle timeout"),
         ));
     if keep_alive {
         transport.keep_alive_interval(Some(KEEP_ALIVE));
@@ -64,10 +66,12 @@ pub fn server_config(options: &KnulServeOptions) -> Result<quinn::ServerConfig> 
         builder.with_no_client_auth()
     } else {
         let roots = roots(&options.client_ca_pem, "client CA")?;
-        let verifier =
-            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider())
-                .build()
-                .map_err(|e| KernelError::invalid(format!("client CA: {e}")))?;
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            Arc::new(roots),
+            provider(),
+        )
+        .build()
+        .map_err(|e| KernelError::invalid(format!("client CA: {e}")))?;
         builder.with_client_cert_verifier(verifier)
     };
     let mut tls = builder

@@ -8,7 +8,7 @@ import { memorySink } from "../context/logger.ts";
 import { testCerts } from "./_certs.ts";
 import { connectKnul, type KnulClient } from "./client.ts";
 import { serveKnul } from "./server.ts";
-import { type KnulError, KnulStatus } from "./status.ts";
+import type { KnulError } from "./status.ts";
 import type { KnulServeOptions } from "./types.ts";
 
 const log = memorySink("error");
