@@ -127,7 +127,7 @@ Deno.test("knul admission: saturated, higher priority runs first; expired waiter
   const high = statusOf(s.client.call(ctx, "work", "high", { priority: 9 }));
   const expiring = statusOf(
     s.client.call(
-      createContext({ log, deadline: Date.now() + 300 }),
+      createContext({ log, deadline: Date.now() + 1_500 }),
       "work",
       "expiring",
       {
