@@ -152,6 +152,8 @@ export class KnulClient implements AsyncDisposable {
   #waiting = new Map<number, Waiting>();
   #nextId = 0;
   #loop: Promise<void> | undefined;
+  /** True while a completion loop runs (it may finish synchronously, so not `#loop`). */
+  #running = false;
   #closed = false;
 
   /** Use {@linkcode connectKnul}. */
@@ -349,8 +351,15 @@ export class KnulClient implements AsyncDisposable {
         options.idempotent ? 1 : 0,
         budget,
       );
-      this.#loop ??= this.#run();
+      this.#kick();
     });
+  }
+
+  /** Starts the completion loop unless it runs. */
+  #kick(): void {
+    if (this.#running || this.#closed) return;
+    this.#running = true;
+    this.#loop = this.#run();
   }
 
   async #run(): Promise<void> {
@@ -373,9 +382,9 @@ export class KnulClient implements AsyncDisposable {
         if (await kernel.knulClientWait(handle, WAIT_MS) === 0) break;
       }
     } finally {
-      this.#loop = undefined;
+      this.#running = false;
       // A call started while the loop was finishing needs a loop of its own.
-      if (!this.#closed && this.#waiting.size > 0) this.#loop = this.#run();
+      if (this.#waiting.size > 0) queueMicrotask(() => this.#kick());
     }
   }
 
