@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { KnulTenantLimitsSchema } from "@krepis/bindings";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
 import { AppError } from "../result/app_error.ts";
@@ -153,4 +155,43 @@ Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", asyn
     () => assert.fail("a client without a certificate is refused"),
     (e: KnulError) => assert.equal(e.status, "UNAVAILABLE"),
   );
+});
+
+Deno.test("knul: Protobuf-encoded calls carry bytes both ways", async () => {
+  const certs = await testCerts();
+  await using server = await serveKnul({
+    cert: certs.cert,
+    key: certs.key,
+    log,
+  }, {
+    // Any Protobuf message will do: this one doubles the rate it is given.
+    "limits.double": (_ctx, input: Uint8Array) => {
+      const m = fromBinary(KnulTenantLimitsSchema, input);
+      return toBinary(KnulTenantLimitsSchema, {
+        ...m,
+        ratePerSec: m.ratePerSec * 2,
+      });
+    },
+  });
+  await using client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  const input = toBinary(
+    KnulTenantLimitsSchema,
+    create(KnulTenantLimitsSchema, { ratePerSec: 21, burst: 3 }),
+  );
+  const out = await client.call<Uint8Array>(
+    createContext({ log }),
+    "limits.double",
+    input,
+    {
+      encoding: "proto",
+    },
+  );
+  const m = fromBinary(KnulTenantLimitsSchema, out);
+  assert.equal(m.ratePerSec, 42);
+  assert.equal(m.burst, 3);
 });
