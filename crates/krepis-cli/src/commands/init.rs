@@ -84,6 +84,7 @@ const URL_SUBPATHS: &[(&str, &str)] = &[
     ("./pipeline", "./pipeline.ts"),
     ("./testing", "./testing.ts"),
     ("./plugins", "./plugins.ts"),
+    ("./knul", "./knul.ts"),
 ];
 
 /// `("@krepis/core/http", "<base>/http.ts")` for each subpath export.
