@@ -19,6 +19,7 @@ pub mod guard;
 pub mod http;
 pub mod journal;
 pub mod kernel;
+pub mod knul;
 pub mod kv;
 pub mod plugin;
 
