@@ -1,51 +1,107 @@
-//! A page of list results in one caller buffer.
+//! Read results laid out in one caller buffer, so TypeScript decodes a whole batch in one
+//! pass after one FFI call.
 //!
-//! Entries are packed back to back, little-endian: key length (u16), key, value length
-//! (u32), versionstamp (u64), value. A page holds as many whole entries as fit; the caller
-//! asks for the next page starting after the last key it got.
+//! Little-endian throughout. An entry's value part is: kind (u8), value length (u32),
+//! commit number (u64), value bytes.
+//!
+//! - **Point reads** (`get`, `getMany`): for each key, in order, `0` (absent) or `1` and
+//!   the value part.
+//! - **List pages**: the selector's common prefix length (u16), then entries back to back:
+//!   key length (u16), key, value part. A page holds as many whole entries as fit.
 
 use super::Kv;
+use super::backend::Versionstamp;
+use super::ops::ValueKind;
 use crate::{KernelError, Result};
 
-/// Bytes a page entry takes besides its key and value.
-pub const ENTRY_OVERHEAD: usize = 2 + 4 + 8;
+/// Bytes a value part takes besides the value.
+pub const VALUE_OVERHEAD: usize = 1 + 4 + 8;
 
-/// Fills `out` with live entries in `[start, end)` (see [`Kv::scan`]) and returns the
-/// number of bytes used; 0 means there are no more entries. Fails when even the first
-/// entry does not fit, naming the size it needs.
-pub fn fill(
+fn number(stamp: Versionstamp) -> u64 {
+    u64::from_be_bytes(stamp[..8].try_into().expect("8 bytes"))
+}
+
+fn put_value(slot: &mut [u8], stamp: Versionstamp, kind: ValueKind, value: &[u8]) {
+    slot[0] = kind as u8;
+    slot[1..5].copy_from_slice(&(value.len() as u32).to_le_bytes());
+    slot[5..13].copy_from_slice(&number(stamp).to_le_bytes());
+    slot[13..13 + value.len()].copy_from_slice(value);
+}
+
+fn too_small(cap: usize, need: usize) -> KernelError {
+    KernelError::LimitExceeded(format!(
+        "read buffer of {cap} bytes cannot hold a result of {need} bytes"
+    ))
+}
+
+/// Reads `keys` into `out` (point-read layout); returns the bytes used.
+pub fn read(kv: &Kv, keys: &[&[u8]], out: &mut [u8]) -> Result<usize> {
+    let mut used = 0;
+    for key in keys {
+        let mut need = 0;
+        let at = used;
+        let found = kv.get(key, &mut |_, stamp, kind, value| {
+            need = 1 + VALUE_OVERHEAD + value.len();
+            if at + need <= out.len() {
+                out[at] = 1;
+                put_value(&mut out[at + 1..at + need], stamp, kind, value);
+            }
+            true
+        })?;
+        if !found {
+            need = 1;
+            if at < out.len() {
+                out[at] = 0;
+            }
+        }
+        if at + need > out.len() {
+            return Err(too_small(out.len(), at + need));
+        }
+        used += need;
+    }
+    Ok(used)
+}
+
+/// Fills `out` with live entries in `[start, end)` (see [`Kv::scan`]), after a header
+/// naming `common_prefix`'s length; returns the bytes used (just the header when none is
+/// left). Fails when even the first entry does not fit.
+pub fn list(
     kv: &Kv,
     out: &mut [u8],
-    start: &[u8],
-    end: &[u8],
+    range: (&[u8], &[u8]),
+    common_prefix: usize,
     reverse: bool,
     limit: usize,
 ) -> Result<usize> {
-    let mut used = 0;
+    if out.len() < 2 {
+        return Err(too_small(out.len(), 2));
+    }
+    out[..2].copy_from_slice(&(common_prefix as u16).to_le_bytes());
+    let mut used = 2;
     let mut too_big = None;
-    kv.scan(start, end, reverse, limit, |key, versionstamp, value| {
-        let size = ENTRY_OVERHEAD + key.len() + value.len();
-        if used + size > out.len() {
-            if used == 0 {
-                too_big = Some(size);
+    kv.scan(
+        range.0,
+        range.1,
+        reverse,
+        limit,
+        &mut |key, stamp, kind, value| {
+            let size = 2 + key.len() + VALUE_OVERHEAD + value.len();
+            if used + size > out.len() {
+                if used == 2 {
+                    too_big = Some(size);
+                }
+                return false;
             }
-            return false;
-        }
-        let slot = &mut out[used..used + size];
-        slot[..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
-        slot[2..2 + key.len()].copy_from_slice(key);
-        let rest = &mut slot[2 + key.len()..];
-        rest[..4].copy_from_slice(&(value.len() as u32).to_le_bytes());
-        rest[4..12].copy_from_slice(&versionstamp.to_le_bytes());
-        rest[12..].copy_from_slice(value);
-        used += size;
-        true
-    })?;
+            let slot = &mut out[used..used + size];
+            slot[..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+            slot[2..2 + key.len()].copy_from_slice(key);
+            put_value(&mut slot[2 + key.len()..], stamp, kind, value);
+            used += size;
+            true
+        },
+    )?;
     match too_big {
-        Some(size) => Err(KernelError::LimitExceeded(format!(
-            "list buffer of {} bytes cannot hold an entry of {size} bytes",
-            out.len()
-        ))),
+        Some(size) => Err(too_small(out.len(), size + 2)),
         None => Ok(used),
     }
 }
