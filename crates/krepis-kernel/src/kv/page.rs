@@ -6,8 +6,9 @@
 //!
 //! - **Point reads** (`get`, `getMany`): for each key, in order, `0` (absent) or `1` and
 //!   the value part.
-//! - **List pages**: the selector's common prefix length (u16), then entries back to back:
-//!   key length (u16), key, value part. A page holds as many whole entries as fit.
+//! - **List pages**: the selector's common prefix length (u16), whether the buffer filled
+//!   before `limit` entries were read (u8), then entries back to back: key length (u16),
+//!   key, value part. A page holds as many whole entries as fit.
 
 use super::Kv;
 use super::backend::Versionstamp;
@@ -73,11 +74,14 @@ pub fn list(
     reverse: bool,
     limit: usize,
 ) -> Result<usize> {
-    if out.len() < 2 {
-        return Err(too_small(out.len(), 2));
+    const HEAD: usize = 3;
+    if out.len() < HEAD {
+        return Err(too_small(out.len(), HEAD));
     }
     out[..2].copy_from_slice(&(common_prefix as u16).to_le_bytes());
-    let mut used = 2;
+    out[2] = 0;
+    let mut used = HEAD;
+    let mut full = false;
     let mut too_big = None;
     kv.scan(
         range.0,
@@ -87,9 +91,10 @@ pub fn list(
         &mut |key, stamp, kind, value| {
             let size = 2 + key.len() + VALUE_OVERHEAD + value.len();
             if used + size > out.len() {
-                if used == 2 {
+                if used == HEAD {
                     too_big = Some(size);
                 }
+                full = true;
                 return false;
             }
             let slot = &mut out[used..used + size];
@@ -101,7 +106,10 @@ pub fn list(
         },
     )?;
     match too_big {
-        Some(size) => Err(too_small(out.len(), size + 2)),
-        None => Ok(used),
+        Some(size) => Err(too_small(out.len(), size + HEAD)),
+        None => {
+            out[2] = u8::from(full);
+            Ok(used)
+        }
     }
 }

@@ -97,6 +97,13 @@ function bigintPart(w: Writer, value: bigint): void {
  * ```
  */
 export function encodeKey(key: KvKey): Uint8Array<ArrayBuffer> {
+  if (!Array.isArray(key)) {
+    throw new TypeError(
+      `invalid type; expected: array, got: ${
+        key === null ? "null" : typeof key
+      }`,
+    );
+  }
   const w = new Writer();
   for (const part of key) appendPart(w, part);
   return w.done();
@@ -125,9 +132,7 @@ function appendPart(w: Writer, part: KvKeyPart): void {
     default:
       if (part instanceof Uint8Array) return w.escaped(BYTES, part);
       throw new TypeError(
-        `unsupported key part ${
-          String(part)
-        }: use Uint8Array, string, number, bigint or boolean`,
+        "expected string, number, bigint, ArrayBufferView, boolean",
       );
   }
 }
