@@ -30,7 +30,7 @@ export const ABI_VERSION = 2;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0xa53147a0;
+export const ABI_FINGERPRINT = 0x3b27312a;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -299,6 +299,10 @@ export const symbols = {
     result: "f64",
     nonblocking: true,
   },
+  /**
+   * Wakes every change and queue wait on the store (each returns or re-checks at once).
+   */
+  krepis_kv_wake: { parameters: ["f64"], result: "f64" },
   /**
    * Stages setting the permission bits of `path`.
    */
@@ -652,6 +656,11 @@ export interface KernelBindings {
    */
   kvWait(kv: number, since: number, waitMs: number): Promise<number>;
   /**
+   * Wakes every change and queue wait on the store (each returns or re-checks at once).
+   * Calls `krepis_kv_wake`.
+   */
+  kvWake(kv: number): number;
+  /**
    * Stages setting the permission bits of `path`.
    * Calls `krepis_tx_chmod`.
    */
@@ -970,6 +979,10 @@ export function createBindings(
     async kvWait(kv: number, since: number, waitMs: number): Promise<number> {
       const r = await raw.krepis_kv_wait(kv, since, waitMs);
       return r < 0 ? fail(-r, "krepis_kv_wait") : r;
+    },
+    kvWake(kv: number): number {
+      const r = raw.krepis_kv_wake(kv);
+      return r < 0 ? fail(-r, "krepis_kv_wake") : r;
     },
     txChmod(tx: number, path: Uint8Array<ArrayBuffer>, mode: number): number {
       const r = raw.krepis_tx_chmod(tx, path, path.byteLength, mode);

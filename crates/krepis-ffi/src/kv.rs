@@ -209,6 +209,13 @@ fn krepis_kv_epoch(kv: f64) -> Result<f64> {
     Ok(session(kv)?.kv.change_epoch() as f64)
 }
 
+/// Wakes every change and queue wait on the store (each returns or re-checks at once).
+#[export]
+fn krepis_kv_wake(kv: f64) -> Result<f64> {
+    session(kv)?.kv.wake_all();
+    Ok(0.0)
+}
+
 /// Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
 /// returns the epoch.
 #[export(nonblocking)]

@@ -68,7 +68,17 @@ pub fn write_key(key: &[u8]) -> Result<usize> {
 
 /// Checks the size of a key (or range bound) to be read.
 pub fn read_key(key: &[u8]) -> Result<()> {
-    if key.len() > LIMITS.max_read_key_bytes {
+    read_len(key.len())
+}
+
+/// Checks a key read on its own: Deno reads it as the range `[key, key + 0x00)`, so the
+/// bound one byte longer must fit.
+pub fn point_key(key: &[u8]) -> Result<()> {
+    read_len(key.len() + 1)
+}
+
+fn read_len(len: usize) -> Result<()> {
+    if len > LIMITS.max_read_key_bytes {
         return Err(error(format!(
             "Key too large for read (max {} bytes)",
             LIMITS.max_read_key_bytes

@@ -61,7 +61,7 @@ impl Kv {
 
     /// Visits the live entry under `key` (checked against the read-key limit).
     pub fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool> {
-        limits::read_key(key)?;
+        limits::point_key(key)?;
         self.backend.get(key, visit)
     }
 

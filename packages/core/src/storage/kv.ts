@@ -346,6 +346,7 @@ export class Kv implements Disposable {
       },
       cancel: async () => {
         cancelled = true;
+        if (this.#h !== undefined) b.kvWake(h);
         await waiting;
       },
     });

@@ -409,7 +409,7 @@ export class AtomicOperation {
     const keys = options?.keysIfUndelivered ?? [];
     ops.u16(keys.length);
     for (const key of keys) ops.key(this.#key(key));
-    this.#shown.push(["enqueue", message, options]);
+    this.#shown.push(["enqueue", message, undefined, options]);
     return this;
   }
 
