@@ -15,7 +15,8 @@ import type { KernelBindings } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
 import { encodeKey, type KvKey } from "./kv_key.ts";
-import { decodeValue } from "./kv_value.ts";
+import { decodeValue, JSON_KIND } from "./kv_value.ts";
+import { decodeUtf8 } from "./utf8.ts";
 import { badResource, kvError } from "./kv_error.ts";
 import {
   AtomicOperation,
@@ -161,20 +162,29 @@ export class Kv implements Disposable {
       used = this.#b.kvRead(h, request, this.#out);
     }
     const out = this.#out, view = this.#outView;
+    // JSON values of the whole batch come as one array text, parsed at once.
+    const jsonAt = view.getUint32(0, true);
+    const json = used > jsonAt
+      ? JSON.parse(decodeUtf8(out.subarray(jsonAt, used))) as unknown[]
+      : [];
+    let j = 0;
     const entries: KvEntryMaybe<T>[] = [];
-    let i = 0;
+    let i = 4;
     for (const key of keys) {
-      if (i >= used || out[i] === 0) {
+      if (out[i] === 0) {
         entries.push({ key, value: null, versionstamp: null });
         i++;
         continue;
       }
       const kind = out[i + 1];
       const len = view.getUint32(i + 2, true);
-      const stamp = Number(view.getBigUint64(i + 6, true));
+      const stamp = view.getUint32(i + 6, true) +
+        view.getUint32(i + 10, true) * 2 ** 32;
       entries.push({
         key,
-        value: decodeValue(kind, out.subarray(i + 14, i + 14 + len)) as T,
+        value: (kind === JSON_KIND
+          ? json[j++]
+          : decodeValue(kind, out.subarray(i + 14, i + 14 + len))) as T,
         versionstamp: stampToString(stamp),
       });
       i += 14 + len;

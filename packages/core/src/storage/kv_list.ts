@@ -7,7 +7,8 @@
  */
 
 import { decodeKey, encodeKey, type KvKey } from "./kv_key.ts";
-import { decodeValue } from "./kv_value.ts";
+import { decodeValue, JSON_KIND } from "./kv_value.ts";
+import { decodeUtf8 } from "./utf8.ts";
 import { kvError } from "./kv_error.ts";
 
 /**
@@ -220,24 +221,30 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       page,
     );
     const view = new DataView(page.buffer);
-    this.#prefixLen = view.getUint16(0, true);
-    const full = page[2] === 1;
-    let i = 3;
-    while (i < used) {
+    // The page's JSON values come as one array text: one parse for the whole batch.
+    const jsonAt = view.getUint32(0, true);
+    const json = used > jsonAt
+      ? JSON.parse(decodeUtf8(page.subarray(jsonAt, used))) as unknown[]
+      : [];
+    let j = 0;
+    this.#prefixLen = view.getUint16(4, true);
+    const full = page[6] === 1;
+    let i = 7;
+    while (i < jsonAt) {
       const klen = view.getUint16(i, true);
       const rawKey = page.subarray(i + 2, i + 2 + klen);
       i += 2 + klen;
       const kind = page[i];
       const vlen = view.getUint32(i + 1, true);
-      const stamp = Number(view.getBigUint64(i + 5, true));
-      const value = decodeValue(
-        kind,
-        page.subarray(i + 13, i + 13 + vlen),
-      ) as T;
+      const stamp = view.getUint32(i + 5, true) +
+        view.getUint32(i + 9, true) * 2 ** 32;
+      const value = kind === JSON_KIND
+        ? json[j++]
+        : decodeValue(kind, page.subarray(i + 13, i + 13 + vlen));
       i += 13 + vlen;
       this.#entries.push({
         key: decodeKey(rawKey),
-        value,
+        value: value as T,
         versionstamp: stampToString(stamp),
       });
       this.#cursors.push(rawKey.slice());
