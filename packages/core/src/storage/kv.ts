@@ -53,7 +53,7 @@ export {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const maybe = await kv.get(["missing"]);
  * console.assert(maybe.value === null && maybe.versionstamp === null);
@@ -70,7 +70,7 @@ export type KvEntryMaybe<T> = KvEntry<T> | {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * // Trade the newest ~100 ms of writes on a crash for faster commits.
  * using kv = await openKv(".krepis/cache", { durability: "relaxed" });
  * ```
@@ -98,7 +98,7 @@ const WAIT_MS = 5000;
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * await kv.set(["users", "ada"], { name: "Ada" });
  * const entry = await kv.get<{ name: string }>(["users", "ada"]);
@@ -386,7 +386,7 @@ export class Kv implements Disposable {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv("./data/kv");
  * const { versionstamp } = await kv.set(["hello"], "world");
  * console.log(versionstamp); // 20 hex digits

@@ -14,7 +14,7 @@ import { KvU64 } from "./kv_u64.ts";
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const current = await kv.get(["k"]); // an entry is an AtomicCheck
  * await kv.atomic().check(current).delete(["k"]).commit();
@@ -32,7 +32,7 @@ export interface AtomicCheck {
  *
  * @example
  * ```ts ignore
- * import { KvU64, openKv } from "@krepis/core";
+ * import { KvU64, openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * await kv.atomic().mutate(
  *   { type: "set", key: ["a"], value: 1 },
@@ -56,7 +56,7 @@ export type KvMutation =
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * await kv.enqueue({ mail: "ada" }, {
  *   delay: 1000,
@@ -79,7 +79,7 @@ export interface KvEnqueueOptions {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const { versionstamp } = await kv.set(["k"], 1);
  * console.log(versionstamp);
@@ -97,7 +97,7 @@ export interface KvCommitResult {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const r = await kv.atomic().check({ key: ["k"], versionstamp: null }).set(["k"], 1).commit();
  * if (!r.ok) console.log("k exists already");
@@ -241,7 +241,7 @@ type Shown = [op: string, key: unknown, value?: unknown, extra?: unknown];
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const current = await kv.get<number>(["counter"]);
  * const result = await kv.atomic()

@@ -16,7 +16,7 @@ import { kvError } from "./kv_error.ts";
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const entry = await kv.get<string>(["greeting"]);
  * if (entry.versionstamp !== null) console.log(entry.value.toUpperCase());
@@ -37,7 +37,7 @@ export interface KvEntry<T> {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * for await (const e of kv.list({ prefix: ["users"], start: ["users", "m"] })) console.log(e.key);
  * ```
@@ -53,7 +53,7 @@ export type KvListSelector =
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const newest = kv.list({ prefix: ["events"] }, { limit: 10, reverse: true });
  * for await (const e of newest) console.log(e.key);
@@ -122,7 +122,7 @@ function selectorBytes(
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const page = kv.list({ prefix: ["users"] }, { limit: 20 });
  * for await (const _ of page) {}

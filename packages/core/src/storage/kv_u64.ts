@@ -13,7 +13,7 @@ const MAX_U64 = 0xffffffffffffffffn;
  *
  * @example
  * ```ts ignore
- * import { KvU64, openKv } from "@krepis/core";
+ * import { KvU64, openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * await kv.atomic().sum(["visits"], 1n).commit();
  * const visits = await kv.get<KvU64>(["visits"]);
