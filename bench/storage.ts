@@ -331,7 +331,7 @@ row(
   relaxed,
   peer.get("set, 1 writer")!,
   "µs",
-  "opt-in; a crash may lose the newest ≤100 ms",
+  "opt-in; what a crash loses: the two rows below",
 );
 
 // ---- KV relaxed mode: what a SIGKILL loses ----------------------------------------------
