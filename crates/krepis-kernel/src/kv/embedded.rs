@@ -165,6 +165,8 @@ struct Shared {
     number: AtomicU64,
     /// Next queue sequence number.
     queue_seq: AtomicU64,
+    /// Disk syncs done so far.
+    syncs: AtomicU64,
     /// Messages handed out and not finished: seq -> queue key.
     in_flight: Mutex<HashMap<u64, Vec<u8>>>,
     epoch: Mutex<u64>,
@@ -238,6 +240,7 @@ impl Embedded {
             log,
             number: AtomicU64::new(number),
             queue_seq: AtomicU64::new(last_seq + 1),
+            syncs: AtomicU64::new(0),
             in_flight: Mutex::new(HashMap::new()),
             epoch: Mutex::new(0),
             changed: Condvar::new(),
@@ -259,6 +262,12 @@ impl Embedded {
         open.retain(|_, weak| weak.strong_count() > 0);
         open.insert(canonical, Arc::downgrade(&store));
         Ok(store)
+    }
+
+    /// How many disk syncs the store has done (group commit makes this far fewer than
+    /// the durable commits).
+    pub fn syncs(&self) -> u64 {
+        self.shared.syncs.load(Ordering::Relaxed)
     }
 
     fn submit(&self, job: Job, durability: Durability) -> Result<Option<Versionstamp>> {
@@ -328,6 +337,7 @@ impl Shared {
 
     /// Writes sled's buffers and then forces them (and the file's size) to the disk.
     fn sync(&self) -> Result<()> {
+        self.syncs.fetch_add(1, Ordering::Relaxed);
         self.db.flush().map_err(db_err)?;
         self.log
             .sync_data()

@@ -93,6 +93,7 @@ const READ_SMALL = 70 * 1024, READ_LARGE = 10 * (65536 + 14);
 const QUEUE_BUFFER = 65536 + 9;
 // Waits in the kernel end after this long so a closed store is noticed without a wake.
 const WAIT_MS = 5000;
+const MAX_HANDLING = 100;
 
 /**
  * An open store, like `Deno.Kv`. Create one with {@linkcode openKv}; release it with
@@ -299,6 +300,8 @@ export class Kv implements Disposable {
     const buf = new Uint8Array(QUEUE_BUFFER);
     const view = new DataView(buf.buffer);
     while (this.#h !== undefined) {
+      // As Deno: at most 100 messages in handlers at once.
+      if (finishing.size >= MAX_HANDLING) await Promise.race(finishing);
       const len = await b.kvDequeue(h, WAIT_MS, buf).catch((e) => {
         if (this.#h === undefined) return 0;
         throw kvError(e);
