@@ -14,7 +14,10 @@
 //!
 //! **Layout.** User keys (Deno KV's tuple encoding) start with a type code below `0xff`.
 //! Internal records live under `0xff`, outside every range a selector can name:
-//! `0xff 'v'` holds the last commit number; `0xff 'q' ready-at seq` holds a queue message.
+//! `0xff 'v'` holds the last commit number; `0xff 'q' ready-at seq` holds a queue message;
+//! `0xff 'e' expires-at key` indexes entries written with `expireIn`, so the committer
+//! sweeps expired entries every second without scanning the store (reads never return
+//! them in the meantime).
 //! Each user record is: commit number (u64 BE), expiry (ms, u64 BE, 0 = never), value
 //! kind (u8), value bytes.
 //!
@@ -46,6 +49,11 @@ pub const DEFAULT_BACKOFF: [u32; 5] = [100, 1000, 5000, 30000, 60000];
 const HEADER: usize = 17;
 const VERSION_KEY: &[u8] = &[0xff, b'v'];
 const QUEUE_PREFIX: &[u8] = &[0xff, b'q'];
+/// `0xff 'e' expires-at key`: an index of entries written with an expiry.
+const EXPIRY_PREFIX: &[u8] = &[0xff, b'e'];
+/// How often the committer removes expired entries, and how many at most per pass.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+const SWEEP_BATCH: usize = 1000;
 /// Most requests applied in one group.
 const MAX_GROUP: usize = 512;
 
@@ -301,7 +309,22 @@ impl Drop for Embedded {
 
 impl Shared {
     fn run_committer(&self, requests: mpsc::Receiver<Request>) {
-        while let Ok(first) = requests.recv() {
+        let mut next_sweep = std::time::Instant::now() + SWEEP_EVERY;
+        loop {
+            let first = match requests.recv_timeout(SWEEP_EVERY) {
+                Ok(first) => Some(first),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => return,
+            };
+            if std::time::Instant::now() >= next_sweep {
+                next_sweep = std::time::Instant::now() + SWEEP_EVERY;
+                // Best effort: a sweep lost in a crash is redone by the next one.
+                if matches!(self.sweep_expired(), Ok(true)) {
+                    *self.epoch.lock() += 1;
+                    self.changed.notify_all();
+                }
+            }
+            let Some(first) = first else { continue };
             let mut group = vec![first];
             while group.len() < MAX_GROUP {
                 match requests.try_recv() {
@@ -432,6 +455,9 @@ impl Shared {
                 Some(v) => batch.insert(key.as_slice(), record(number, expires, v)),
                 None => batch.remove(key.as_slice()),
             }
+            if expires != 0 {
+                batch.insert([EXPIRY_PREFIX, &expires.to_be_bytes(), &key].concat(), &[]);
+            }
             pending.insert(m.key.as_slice(), value);
         }
         for e in &write.enqueues {
@@ -488,6 +514,34 @@ impl Shared {
             }
         }
         self.db.apply_batch(batch).map_err(db_err)
+    }
+
+    /// Removes entries whose expiry has passed (up to [`SWEEP_BATCH`]); returns whether
+    /// any was removed.
+    fn sweep_expired(&self) -> Result<bool> {
+        let now = now_ms();
+        let mut batch = sled::Batch::default();
+        let mut removed = false;
+        let until = [EXPIRY_PREFIX, &now.to_be_bytes()].concat();
+        for item in self
+            .db
+            .range(EXPIRY_PREFIX.to_vec()..until)
+            .take(SWEEP_BATCH)
+        {
+            let (index, _) = item.map_err(db_err)?;
+            let key = &index[EXPIRY_PREFIX.len() + 8..];
+            // The key may have been rewritten since: only a record that is itself
+            // expired goes.
+            if let Some(record) = self.db.get(key).map_err(db_err)?
+                && live(&record, now).is_none()
+            {
+                batch.remove(key);
+                removed = true;
+            }
+            batch.remove(index);
+        }
+        self.db.apply_batch(batch).map_err(db_err)?;
+        Ok(removed)
     }
 
     fn purge_expired(&self) -> Result<()> {
@@ -635,5 +689,39 @@ impl KvBackend for Embedded {
 
     fn flush(&self) -> Result<()> {
         self.shared.sync()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::key::{KeyPart, encode};
+    use super::super::ops::Mutation;
+    use super::*;
+
+    #[test]
+    fn expired_entries_are_swept_from_disk_and_watchers_told() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Embedded::open(dir.path()).unwrap();
+        let key = encode(&[KeyPart::String("session".into())]);
+        let write = AtomicWrite {
+            mutations: vec![Mutation {
+                key: key.clone(),
+                kind: MutationKind::Set(Value::u64(1)),
+                expire_in_ms: Some(1),
+            }],
+            ..Default::default()
+        };
+        store.commit(write, Durability::Sync).unwrap().unwrap();
+        let epoch = store.change_epoch();
+        let cancel = AtomicBool::new(false);
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while store.shared.db.get(&key).unwrap().is_some() {
+            assert!(std::time::Instant::now() < deadline, "never swept");
+            store.wait_change(epoch, Duration::from_millis(100), &cancel);
+        }
+        let told = store.wait_change(epoch, Duration::from_secs(10), &cancel);
+        assert!(told > epoch, "watchers were not told");
+        let index = store.shared.db.scan_prefix(EXPIRY_PREFIX).count();
+        assert_eq!(index, 0, "the expiry index entry stays");
     }
 }
