@@ -282,7 +282,13 @@ const keep = (into: Map<string, number[]>, r: KvResult) => {
   }
 };
 // One discarded warm-up round of each (JIT), then runs in alternating order.
+const progress = (text: string) => {
+  if (Deno.stderr.isTerminal()) {
+    Deno.stderr.writeSync(new TextEncoder().encode(`\r\x1b[K${text}`));
+  }
+};
 for (let run = -1; run < RUNS; run++) {
+  progress(`kv: round ${run + 2} of ${RUNS + 1} (the first is a warm-up)`);
   const dir = await tempDir();
   const krepis = async () => {
     const r = await kvRun(await openKv(join(dir, "krepis")));
@@ -380,7 +386,11 @@ async function relaxedLoss(): Promise<{ lost: number; ms: number }> {
   };
 }
 const losses = [];
-for (let i = 0; i < RUNS * 2; i++) losses.push(await relaxedLoss());
+for (let i = 0; i < RUNS * 2; i++) {
+  progress(`kv relaxed: kill ${i + 1} of ${RUNS * 2}`);
+  losses.push(await relaxedLoss());
+}
+progress("");
 row(
   "kv relaxed: acknowledged commits lost per SIGKILL",
   losses.map((l) => l.lost),
