@@ -233,6 +233,10 @@ impl Embedded {
         })?;
         let log = std::fs::File::open(canonical.join("db"))
             .map_err(|e| KernelError::io("open the kv log", e))?;
+        // The log's directory entry must survive a power loss too (a new store's file).
+        std::fs::File::open(&canonical)
+            .and_then(|dir| dir.sync_all())
+            .map_err(|e| KernelError::io("sync the kv directory", e))?;
         let number = match db.get(VERSION_KEY).map_err(db_err)? {
             Some(bytes) => u64::from_be_bytes(bytes.as_ref().try_into().unwrap_or([0; 8])),
             None => 0,
