@@ -38,6 +38,7 @@ use parking_lot::{Condvar, Mutex};
 use super::backend::{Durability, KvBackend, Message, Versionstamp, Visit, versionstamp};
 use super::limits::{self, now_ms};
 use super::ops::{AtomicWrite, MutationKind, Value, ValueKind};
+use super::sum;
 use crate::{KernelError, Result};
 
 /// How often sled writes buffered (relaxed) commits out.
@@ -424,35 +425,13 @@ impl Shared {
                     key.push(0);
                     (key, Some(value.clone()))
                 }
-                MutationKind::Sum(operand)
-                | MutationKind::Min(operand)
-                | MutationKind::Max(operand) => {
-                    let (name, op): (&str, fn(u64, u64) -> u64) = match &m.kind {
-                        MutationKind::Sum(_) => ("sum", u64::wrapping_add),
-                        MutationKind::Min(_) => ("min", u64::min),
-                        _ => ("max", u64::max),
-                    };
-                    let Some(operand) = operand.as_u64() else {
-                        return Err(limits::error(format!(
-                            "Failed to perform '{name}' mutation on a non-U64 operand"
-                        )));
-                    };
+                kind => {
                     let old = match pending.get(m.key.as_slice()) {
                         Some(value) => value.clone(),
                         None => self.current(&m.key, now)?.map(|(_, v)| v),
                     };
-                    let new = match old {
-                        None => operand,
-                        Some(old) => match old.as_u64() {
-                            Some(old) => op(old, operand),
-                            None => {
-                                return Err(limits::error(format!(
-                                    "Failed to perform '{name}' mutation on a non-U64 value in the database"
-                                )));
-                            }
-                        },
-                    };
-                    (m.key.clone(), Some(Value::u64(new)))
+                    let new = sum::combine(kind, old.as_ref()).expect("sum, min or max")?;
+                    (m.key.clone(), Some(new))
                 }
             };
             match &value {

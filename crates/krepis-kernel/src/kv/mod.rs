@@ -4,7 +4,8 @@
 //!
 //! The semantics a caller sees are decided here and in the modules beside it (key
 //! encoding in [`key`], the atomic write format and limits in [`ops`] and [`limits`],
-//! selectors and cursors in [`select`], result layout in [`page`]); the engine that holds
+//! `sum`/`min`/`max` in [`sum`], selectors and cursors in [`select`], result layout in
+//! [`page`]); the engine that holds
 //! the bytes is a [`backend::KvBackend`]. [`embedded::Embedded`] (sled, one process per
 //! directory) is the first; a PostgreSQL backend implements the same trait.
 //!
@@ -32,6 +33,7 @@ pub mod limits;
 pub mod ops;
 pub mod page;
 pub mod select;
+pub mod sum;
 
 use std::path::Path;
 use std::sync::Arc;

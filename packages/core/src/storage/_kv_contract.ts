@@ -434,6 +434,36 @@ export function kvContract(name: string, open: OpenStore): void {
         (kv) =>
           kv.atomic().mutate({ type: "min", key: ["m"], value: 5 }).commit(),
       );
+      await same("sum of numbers and bigints", async (kv) => {
+        const U = kv === stores.deno ? Deno.KvU64 : KvU64;
+        const sum = (key: string, value: unknown) =>
+          kv.atomic().mutate({ type: "sum", key: [key], value }).commit();
+        const out = [];
+        for (
+          const [key, value] of [
+            ["num", 5],
+            ["num", 2.5],
+            ["num", -10],
+            ["big", 2n ** 64n - 1n],
+            ["big", 1n],
+            ["big", -(2n ** 70n)],
+            ["big", 2n ** 70n - 2n ** 64n],
+            ["u", 3n],
+            ["u", new U(4n)],
+          ] as [string, unknown][]
+        ) {
+          if (key === "u" && value === 3n) await kv.set(["u"], new U(1n));
+          out.push(await outcome(() => sum(key, value)));
+        }
+        out.push(await outcome(() => sum("num", 1n)));
+        out.push(await outcome(() => sum("big", 1)));
+        out.push(await outcome(() => sum("u", 1)));
+        await kv.set(["s"], "text");
+        out.push(await outcome(() => sum("s", 1)));
+        out.push(await outcome(() => sum("num", new Uint8Array([1]))));
+        out.push(await kv.getMany([["num"], ["big"], ["u"]]));
+        return out;
+      });
       await same("sum -1n", (kv) => kv.atomic().sum(["u"], -1n));
       await same("sum 2^64", (kv) => kv.atomic().sum(["u"], 2n ** 64n));
       await same("sum of a number", (kv) => kv.atomic().sum(["u"], 1));
