@@ -195,8 +195,11 @@ export class Kv implements Disposable {
     return entries;
   }
 
-  /** Reads the entry under `key` (strongly consistent). */
-  get<T = unknown>(key: KvKey): Promise<KvEntryMaybe<T>> {
+  /** Reads the entry under `key` (always strongly consistent; `options` as Deno's). */
+  get<T = unknown>(
+    key: KvKey,
+    _options?: { consistency?: "strong" | "eventual" },
+  ): Promise<KvEntryMaybe<T>> {
     try {
       return Promise.resolve(this.#read<T>([key])[0]);
     } catch (error) {
@@ -207,6 +210,7 @@ export class Kv implements Disposable {
   /** Reads up to 10 keys at once. */
   getMany<T extends readonly unknown[]>(
     keys: readonly [...{ [K in keyof T]: KvKey }],
+    _options?: { consistency?: "strong" | "eventual" },
   ): Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
     try {
       return Promise.resolve(
