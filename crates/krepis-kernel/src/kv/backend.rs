@@ -4,6 +4,19 @@
 //! which engine holds the data: selectors, cursors, limits and value encodings are decided
 //! once in [`super`]; a backend stores bytes, orders keys bytewise, applies atomic writes
 //! and runs the queue.
+//!
+//! What an implementation owes (the contract tests in `kv::tests::contract` and the
+//! TypeScript `kvContract` suite check it):
+//! - keys compare as unsigned bytes; a value keeps its [`ValueKind`] next to its bytes;
+//! - [`KvBackend::commit`] is all-or-nothing, evaluates checks against the latest commit,
+//!   gives every mutation of a write one versionstamp greater than all before it (across
+//!   every process sharing the store), computes `sum`/`min`/`max` with
+//!   [`super::sum::combine`], and returns only once `durability` is met;
+//! - a queue message is handed to one listener at a time and comes back when its
+//!   listener dies without finishing it (the embedded store: on restart; a shared store:
+//!   after a lease expires);
+//! - [`KvBackend::change_epoch`] grows after every commit any process makes (a shared
+//!   store: from notifications or polling, with a bounded staleness).
 
 use std::sync::atomic::AtomicBool;
 use std::time::Duration;
