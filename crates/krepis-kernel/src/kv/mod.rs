@@ -64,6 +64,7 @@ impl Kv {
     /// Visits the live entry under `key` (checked against the read-key limit).
     pub fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool> {
         limits::point_key(key)?;
+        key::decode(key)?; // well-formed: never an internal record
         self.backend.get(key, visit)
     }
 

@@ -40,6 +40,10 @@ impl Selector {
         start: Option<Vec<u8>>,
         end: Option<Vec<u8>>,
     ) -> Result<Self> {
+        // Only well-formed keys: no bound may reach the store's internal records.
+        for part in [&prefix, &start, &end].into_iter().flatten() {
+            super::key::decode(part)?;
+        }
         match (prefix, start, end) {
             (Some(prefix), start, end) if start.is_none() || end.is_none() => {
                 if let Some(s) = &start
@@ -174,6 +178,12 @@ mod tests {
         assert!(err.to_string().ends_with("cursor out of bounds"), "{err}");
         let err = bob.range(false, Some(b"!!")).unwrap_err();
         assert!(err.to_string().ends_with("invalid cursor"), "{err}");
+    }
+
+    #[test]
+    fn malformed_bounds_are_refused() {
+        assert!(Selector::new(Some(vec![0xff]), None, None).is_err());
+        assert!(Selector::new(None, Some(vec![]), Some(vec![0xff, b'q'])).is_err());
     }
 
     #[test]
