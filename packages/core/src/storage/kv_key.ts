@@ -225,14 +225,3 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
   }
   return parts;
 }
-
-/** Appends `byte` to `bytes` (for range bounds just past a prefix). */
-export function withSuffix(
-  bytes: Uint8Array,
-  byte: number,
-): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  out[bytes.length] = byte;
-  return out;
-}
