@@ -5,8 +5,10 @@ use std::time::Duration;
 use crate::proto::ServeOptions;
 use crate::{KernelError, Result};
 
-/// Default largest request head (16 KiB).
-pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
+/// Default largest request head (64 KiB: what `Deno.serve` accepts).
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
+/// Most header fields in an HTTP/1 request head (128, as `Deno.serve` accepts).
+pub const MAX_HEADERS: usize = 128;
 /// Smallest head limit hyper accepts.
 pub const MIN_MAX_HEADER_SIZE: usize = 8 * 1024;
 /// Default largest request body (64 MiB).

@@ -9,6 +9,7 @@
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
+//! - [`validate`]: requests refused before TypeScript (400) and header normalisation.
 //!
 //! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
 //! never reach TypeScript.
@@ -22,6 +23,7 @@ pub mod server;
 pub mod service;
 pub mod tls;
 pub mod trace;
+pub mod validate;
 
 pub use bridge::Bridge;
 pub use config::ServerConfig;

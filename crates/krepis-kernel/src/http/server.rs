@@ -189,6 +189,7 @@ async fn accept_loop(
         // hyper's one buffer limit also bounds body reads; keep it large for throughput and
         // enforce the (smaller) head limit per request in `service`.
         .max_buf_size(shared.config.max_header_size.max(READ_BUFFER))
+        .max_headers(super::config::MAX_HEADERS)
         .timer(hyper_util::rt::TokioTimer::new());
     builder
         .http2()

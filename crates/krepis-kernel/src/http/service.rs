@@ -18,6 +18,7 @@ use super::bridge::{BodyIn, Reply};
 use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
 use super::server::Shared;
 use super::trace::TraceIds;
+use super::validate;
 
 /// Facts about the connection a request arrived on.
 #[derive(Clone)]
@@ -77,10 +78,14 @@ async fn process(
     body_done: &AtomicBool,
 ) -> Reply {
     let config = &shared.config;
-    let (parts, incoming) = req.into_parts();
+    let (mut parts, incoming) = req.into_parts();
     if head_size(&parts) > config.max_header_size {
         return reject(shared, 431);
     }
+    if validate::check(&parts).is_err() {
+        return reject(shared, 400);
+    }
+    validate::normalize(&mut parts.headers);
     let expected = incoming.size_hint().exact();
     if expected.is_some_and(|len| len > config.max_body_size) {
         return reject(shared, 413);
@@ -215,13 +220,19 @@ fn absolute_url(parts: &http::request::Parts, peer: &Peer) -> String {
         .authority()
         .map(|a| a.as_str())
         .or_else(|| {
+            // `validate::check` refused malformed Hosts; an empty one counts as none.
             parts
                 .headers
                 .get(header::HOST)
+                .filter(|h| !h.is_empty())
                 .and_then(|h| h.to_str().ok())
         })
         .unwrap_or(&peer.authority);
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = match parts.uri.path_and_query().map_or("/", |p| p.as_str()) {
+        // `OPTIONS *` (the only asterisk-form allowed through) reads as `/*`, as in Deno.
+        "*" => "/*",
+        path => path,
+    };
     let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
     url.push_str(scheme);
     url.push_str("://");
