@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
 use super::bridge::{BodyIn, Reply};
+use super::limits::{Busy, Outgoing, Pace};
 use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
 use super::server::Shared;
 use super::trace::TraceIds;
@@ -39,20 +40,32 @@ pub fn status_response(status: u16) -> Reply {
     response
 }
 
-/// Answers one request; never fails (every problem becomes a status code).
+/// What hyper sends: the reply's body, keeping its connection busy and charged to the
+/// memory budget while it is on its way.
+pub type Outbound = Response<Outgoing<ResponseBody>>;
+
+/// Answers one request; never fails (every problem becomes a status code). `busy` marks
+/// the request in flight on its connection until the response body is sent.
 pub async fn handle(
     shared: Arc<Shared>,
     peer: Peer,
     req: Request<Incoming>,
-) -> Result<Reply, Infallible> {
+    busy: Busy,
+) -> Result<Outbound, Infallible> {
+    let reply = deadline(&shared, &peer, req).await;
+    let budget = Arc::clone(&shared.budget);
+    Ok(reply.map(|body| Outgoing::new(body, budget, busy)))
+}
+
+async fn deadline(shared: &Arc<Shared>, peer: &Peer, req: Request<Incoming>) -> Reply {
     let body_done = AtomicBool::new(false);
     let Some(timeout) = shared.config.request_timeout else {
-        return Ok(process(&shared, &peer, req, 0.0, &body_done).await);
+        return process(shared, peer, req, 0.0, &body_done).await;
     };
     let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
-    let work = process(&shared, &peer, req, deadline_ms, &body_done);
+    let work = process(shared, peer, req, deadline_ms, &body_done);
     match tokio::time::timeout_at(Instant::now() + timeout, work).await {
-        Ok(response) => Ok(response),
+        Ok(response) => response,
         Err(_) => {
             shared.timeouts.fetch_add(1, Ordering::Relaxed);
             // 408 while the client was still sending; 503 when the handler was too slow.
@@ -65,7 +78,7 @@ pub async fn handle(
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            Ok(response)
+            response
         }
     }
 }
@@ -90,6 +103,19 @@ async fn process(
     if expected.is_some_and(|len| len > config.max_body_size) {
         return reject(shared, 413);
     }
+    // Past the memory ceiling nothing new is admitted; what the body may buffer is
+    // reserved before reading it (it is counted as lent once submitted).
+    let lent_now = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
+    let reserve = if incoming.is_end_stream() {
+        0
+    } else {
+        expected.unwrap_or(u64::MAX).min(config.buffer_body_limit)
+    };
+    if shared.budget.exceeded(lent_now, reserve) {
+        return reject(shared, 503);
+    }
+    let reservation = shared.budget.charge(reserve);
+    let mut pace = Pace::new(config.body_timeout, config.min_body_rate);
     let (buffered, streamed) = if incoming.is_end_stream() {
         (Vec::new(), None)
     } else if expected.is_some_and(|len| len > config.buffer_body_limit) {
@@ -100,6 +126,7 @@ async fn process(
             expected,
             config.buffer_body_limit,
             config.max_body_size,
+            &mut pace,
         )
         .await
         {
@@ -107,6 +134,7 @@ async fn process(
             Ok(Collected::Partial(prefix, rest)) => (prefix, Some(rest)),
             Err(BodyError::TooLarge) => return reject(shared, 413),
             Err(BodyError::Broken) => return reject(shared, 400),
+            Err(BodyError::Slow) => return reject(shared, 408),
         }
     };
     body_done.store(streamed.is_none(), Ordering::Relaxed);
@@ -169,14 +197,13 @@ async fn process(
         Ok(submitted) => submitted,
         Err(_) => return reject(shared, 503),
     };
+    drop(reservation);
     if let Some((rest, tx, already)) = forward {
         let shared = Arc::clone(shared);
         let (id, limit) = (submitted.id, config.max_body_size);
         tokio::spawn(async move {
-            if body::forward(rest, tx, already, limit).await {
-                shared.rejected.fetch_add(1, Ordering::Relaxed);
-                shared.bridge.reject(id, status_response(413));
-            }
+            let refuse = |status| shared.bridge.reject(id, reject(&shared, status));
+            body::forward(rest, tx, already, limit, pace, refuse).await;
         });
     }
     // Until the reply arrives, dropping this future (client gone, deadline) abandons the
@@ -193,7 +220,7 @@ async fn process(
 fn reject(shared: &Shared, status: u16) -> Reply {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
     let mut response = status_response(status);
-    if matches!(status, 400 | 413 | 431) {
+    if matches!(status, 400 | 408 | 413 | 431) {
         // The unread rest of the request makes the connection unusable.
         response
             .headers_mut()

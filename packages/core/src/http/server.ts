@@ -191,6 +191,8 @@ export class KernelServer implements HttpServer {
       bodyBytesLent: Number(s.bodyBytesLent),
       batchesTotal: Number(s.batchesTotal),
       waitsTotal: Number(s.waitsTotal),
+      bufferedBytes: Number(s.bufferedBytes),
+      idleClosedTotal: Number(s.idleClosedTotal),
     };
   }
 
