@@ -10,7 +10,7 @@ import {
   serve,
   type ServeHandler,
   type ServeOptions,
-} from "@krepis/core";
+} from "@krepis/core/http";
 
 /** A response as read off the wire: status, lower-cased headers (raw bytes as Latin-1). */
 export interface WireResponse {

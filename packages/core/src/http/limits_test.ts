@@ -5,7 +5,7 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "@krepis/core";
+import { serve } from "@krepis/core/http";
 import { exchange, latin1, parse } from "./_wire.ts";
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen() {} } as const;
