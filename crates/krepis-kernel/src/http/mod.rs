@@ -4,6 +4,7 @@
 //! - [`config`]: options, defaults and validation.
 //! - [`server`]: accept loop, TLS, graceful shutdown, stats.
 //! - [`runtime`]: the server's own tokio runtime and its driver thread.
+//! - [`compress`]: automatic gzip/brotli compression of responses, as `Deno.serve` does.
 //! - [`limits`]: idle connections, body pace, accept back-off and the memory ceiling.
 //! - [`service`]: per-request limits (413, 408/503 on timeout), body reading, the hand-off.
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
@@ -17,6 +18,7 @@
 
 pub mod body;
 pub mod bridge;
+pub mod compress;
 pub mod config;
 pub mod limits;
 pub mod record;

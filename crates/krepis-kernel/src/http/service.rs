@@ -15,6 +15,7 @@ use tokio::time::Instant;
 
 use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
 use super::bridge::{BodyIn, Reply};
+use super::compress::{self, Encoded};
 use super::limits::{Busy, Outgoing, Pace};
 use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
 use super::server::Shared;
@@ -40,9 +41,9 @@ pub fn status_response(status: u16) -> Reply {
     response
 }
 
-/// What hyper sends: the reply's body, keeping its connection busy and charged to the
-/// memory budget while it is on its way.
-pub type Outbound = Response<Outgoing<ResponseBody>>;
+/// What hyper sends: the reply's body, compressed when the client and the response allow
+/// it, keeping its connection busy and charged to the memory budget while on its way.
+pub type Outbound = Response<Outgoing<Encoded<ResponseBody>>>;
 
 /// Answers one request; never fails (every problem becomes a status code). `busy` marks
 /// the request in flight on its connection until the response body is sent.
@@ -52,7 +53,12 @@ pub async fn handle(
     req: Request<Incoming>,
     busy: Busy,
 ) -> Result<Outbound, Infallible> {
-    let reply = deadline(&shared, &peer, req).await;
+    let coding = if shared.config.compression {
+        compress::negotiate(req.method(), req.headers())
+    } else {
+        None
+    };
+    let reply = compress::apply(coding, deadline(&shared, &peer, req).await);
     let budget = Arc::clone(&shared.budget);
     Ok(reply.map(|body| Outgoing::new(body, budget, busy)))
 }
