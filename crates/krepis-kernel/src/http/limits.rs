@@ -229,8 +229,10 @@ impl AcceptBackoff {
 ///
 /// Bodies being read and bodies lent to TypeScript are charged until their request ends;
 /// response bytes are charged from the moment the response is handed to hyper until hyper
-/// has written (or dropped) them. Past the ceiling, new requests get 503 at once instead of
-/// growing memory further; the requests already admitted finish normally.
+/// has written (or dropped) them. A request whose body would pass the ceiling gets 503
+/// before its body is read, and so does one whose whole response body would (the body is
+/// dropped at once). Streamed response chunks are always sent: they are small and bounded
+/// per request by their channel.
 pub struct Budget {
     limit: u64,
     held: AtomicU64,
@@ -250,10 +252,18 @@ impl Budget {
         self.held.load(Ordering::Relaxed)
     }
 
-    /// Whether `more` bytes would exceed the ceiling, counting `elsewhere` bytes accounted
-    /// outside the budget (bodies lent through the bridge).
-    pub fn exceeded(&self, elsewhere: u64, more: u64) -> bool {
-        self.held() + elsewhere + more > self.limit
+    /// Charges `n` bytes unless that would pass the ceiling, counting `elsewhere` bytes
+    /// accounted outside the budget (bodies lent through the bridge).
+    pub fn try_charge(self: &Arc<Self>, elsewhere: u64, n: u64) -> Option<Charge> {
+        self.held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                (held.saturating_add(elsewhere).saturating_add(n) <= self.limit).then(|| held + n)
+            })
+            .ok()?;
+        Some(Charge {
+            budget: Arc::clone(self),
+            n,
+        })
     }
 
     /// Charges `n` bytes until the returned guard is dropped.
@@ -270,14 +280,6 @@ impl Budget {
 pub struct Charge {
     budget: Arc<Budget>,
     n: u64,
-}
-
-impl Charge {
-    /// Charges `n` more bytes to the same guard.
-    pub fn add(&mut self, n: u64) {
-        self.budget.held.fetch_add(n, Ordering::Relaxed);
-        self.n += n;
-    }
 }
 
 impl Drop for Charge {
@@ -300,19 +302,22 @@ impl AsRef<[u8]> for ChargedBytes {
 }
 
 /// A response body on its way out: it keeps its connection busy (not idle) while it is
-/// sent, and charges each chunk to the [`Budget`] until hyper lets go of it.
+/// sent, and charges each chunk to the [`Budget`] until hyper lets go of it. A charge made
+/// in advance (`prepaid`, for a body whose size was known) covers the first chunk.
 pub struct Outgoing<B> {
     inner: B,
     budget: Arc<Budget>,
+    prepaid: Option<Charge>,
     _busy: Busy,
 }
 
 impl<B> Outgoing<B> {
     /// Wraps `inner`.
-    pub fn new(inner: B, budget: Arc<Budget>, busy: Busy) -> Self {
+    pub fn new(inner: B, budget: Arc<Budget>, prepaid: Option<Charge>, busy: Busy) -> Self {
         Self {
             inner,
             budget,
+            prepaid,
             _busy: busy,
         }
     }
@@ -331,7 +336,10 @@ impl<B: Body<Data = Bytes> + Unpin> Body for Outgoing<B> {
             return polled;
         };
         let frame = frame.map_data(|bytes| {
-            let charge = self.budget.charge(bytes.len() as u64);
+            let charge = match self.prepaid.take() {
+                Some(charge) => charge,
+                None => self.budget.charge(bytes.len() as u64),
+            };
             Bytes::from_owner(ChargedBytes {
                 bytes,
                 _charge: charge,
@@ -386,12 +394,13 @@ mod tests {
     #[test]
     fn charges_are_released_when_dropped() {
         let budget = Budget::new(100);
-        let mut charge = budget.charge(60);
-        charge.add(30);
+        let charge = budget.charge(90);
         assert_eq!(budget.held(), 90);
-        assert!(!budget.exceeded(10, 0));
-        assert!(budget.exceeded(10, 1));
+        assert!(budget.try_charge(10, 1).is_none());
+        let last = budget.try_charge(5, 5).expect("exactly at the ceiling");
+        assert_eq!(budget.held(), 95);
         drop(charge);
+        drop(last);
         assert_eq!(budget.held(), 0);
     }
 

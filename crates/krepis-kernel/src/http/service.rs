@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
 use super::bridge::{BodyIn, Reply};
 use super::compress::{self, Encoded};
-use super::limits::{Busy, Outgoing, Pace};
+use super::limits::{Busy, Charge, Outgoing, Pace};
 use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
 use super::server::Shared;
 use super::trace::TraceIds;
@@ -58,9 +58,24 @@ pub async fn handle(
     } else {
         None
     };
-    let reply = compress::apply(coding, deadline(&shared, &peer, req).await);
+    let (reply, prepaid) = admit_reply(&shared, deadline(&shared, &peer, req).await);
+    let reply = compress::apply(coding, reply);
     let budget = Arc::clone(&shared.budget);
-    Ok(reply.map(|body| Outgoing::new(body, budget, busy)))
+    Ok(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
+}
+
+/// Charges a whole response body to the memory budget before hyper gets it, or answers
+/// 503 instead (dropping the body) when it would pass the ceiling.
+fn admit_reply(shared: &Shared, reply: Reply) -> (Reply, Option<Charge>) {
+    let size = reply.body().size_hint().exact().unwrap_or(0);
+    if size == 0 {
+        return (reply, None);
+    }
+    let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
+    match shared.budget.try_charge(lent, size) {
+        Some(charge) => (reply, Some(charge)),
+        None => (reject(shared, 503), None),
+    }
 }
 
 async fn deadline(shared: &Arc<Shared>, peer: &Peer, req: Request<Incoming>) -> Reply {
@@ -117,10 +132,9 @@ async fn process(
     } else {
         expected.unwrap_or(u64::MAX).min(config.buffer_body_limit)
     };
-    if shared.budget.exceeded(lent_now, reserve) {
+    let Some(reservation) = shared.budget.try_charge(lent_now, reserve) else {
         return reject(shared, 503);
-    }
-    let reservation = shared.budget.charge(reserve);
+    };
     let mut pace = Pace::new(config.body_timeout, config.min_body_rate);
     let (buffered, streamed) = if incoming.is_end_stream() {
         (Vec::new(), None)
