@@ -251,3 +251,56 @@ fn an_http2_client_that_stops_reading_is_capped_and_its_memory_returned() {
     server.shutdown();
     consumer.join().unwrap();
 }
+
+#[test]
+fn an_idle_http2_connection_is_closed_but_not_while_a_response_streams() {
+    let server = std::sync::Arc::new(start(ServeOptions {
+        idle_timeout_ms: 300,
+        ..Default::default()
+    }));
+    let consumer = {
+        let server = std::sync::Arc::clone(&server);
+        std::thread::spawn(move || consume(&server))
+    };
+    let port = server.addr().port();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (client, connection) = h2::client::handshake(tcp).await.unwrap();
+        let connection = tokio::spawn(connection);
+        let mut client = client.ready().await.unwrap();
+        // One request, read slowly over longer than the idle timeout: not idle.
+        let request = http::Request::get(format!("http://127.0.0.1:{port}/big"))
+            .body(())
+            .unwrap();
+        let (response, _) = client.send_request(request, true).unwrap();
+        let mut body = response.await.unwrap().into_body();
+        let mut received = 0;
+        let started = Instant::now();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            received += chunk.len();
+            body.flow_control().release_capacity(chunk.len()).unwrap();
+            if started.elapsed() < Duration::from_millis(600) {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+        assert_eq!(received, BIG);
+        assert!(started.elapsed() > Duration::from_millis(600));
+        // Then nothing: the server closes the connection.
+        let ended = tokio::time::timeout(Duration::from_secs(10), connection)
+            .await
+            .expect("the idle HTTP/2 connection was closed");
+        assert!(ended.is_ok());
+    });
+    wait_for("the close to be counted as idle", || {
+        server.stats().idle_closed_total == 1
+    });
+    server.shutdown();
+    consumer.join().unwrap();
+}

@@ -172,3 +172,27 @@ Deno.test("the default head limit accepts what Deno accepts", async () => {
   assert.equal(d.status, 400);
   assert.equal(k.status, 431);
 });
+
+Deno.test("Content-Length with Transfer-Encoding cannot smuggle a second request", async () => {
+  const seen: string[] = [];
+  await using servers = await pair((req) => {
+    seen.push(new URL(req.url).pathname);
+    return echo(req);
+  });
+  // A front end trusting Content-Length would see one request; chunked framing ends the
+  // body at "0", leaving "GET /smuggled" as a second request on the connection.
+  const request = "POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n" +
+    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  const [deno, krepis] = await Promise.all([
+    exchange(servers.deno, request),
+    exchange(servers.krepis, request),
+  ]);
+  assert.equal(deno.status, 400);
+  // hyper hides the Content-Length from the kernel (Transfer-Encoding wins, RFC 9112
+  // §6.3) and closes the connection after the answer, so nothing follows it.
+  assert.equal(krepis.status, 200);
+  assert.equal(krepis.headers.get("connection"), "close");
+  const text = new TextDecoder().decode(krepis.body);
+  assert.equal(text.split("HTTP/1.1").length, 1, "exactly one response");
+  assert.deepEqual(seen, ["/first"]);
+});
