@@ -20,6 +20,7 @@ pub mod http;
 pub mod journal;
 pub mod kernel;
 pub mod kv;
+pub mod websocket;
 
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;
 /// the TypeScript loader refuses a library whose version differs from its bindings.

@@ -11,6 +11,7 @@
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
+//! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
 //! - [`validate`]: requests refused before TypeScript (400) and header normalisation.
 //!
 //! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
@@ -28,6 +29,7 @@ pub mod service;
 pub mod tls;
 pub mod trace;
 pub mod validate;
+pub mod websocket;
 
 pub use bridge::Bridge;
 pub use config::ServerConfig;

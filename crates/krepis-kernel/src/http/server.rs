@@ -17,6 +17,7 @@ use super::config::ServerConfig;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
 use super::runtime::Host;
 use super::service::{self, Peer};
+use super::websocket::Sockets;
 use crate::proto::{HttpStats, ServerAddress};
 use crate::{KernelError, Result};
 
@@ -40,6 +41,8 @@ pub struct Shared {
     pub timeouts: AtomicU64,
     /// Memory held for buffered request bodies and unsent response data.
     pub budget: Arc<Budget>,
+    /// Open WebSockets.
+    pub sockets: Sockets,
     idle_closed: AtomicU64,
     connections: AtomicU64,
     open: AtomicU64,
@@ -77,6 +80,7 @@ impl Server {
         let shared = Arc::new(Shared {
             bridge: Bridge::new(inbox, OUTBOX_SIZE)?,
             budget: Budget::new(config.max_buffered_memory),
+            sockets: Sockets::default(),
             idle_closed: AtomicU64::new(0),
             config,
             rejected: AtomicU64::new(0),
@@ -128,6 +132,11 @@ impl Server {
     /// The request/response bridge TypeScript drives.
     pub fn bridge(&self) -> &Bridge {
         &self.shared.bridge
+    }
+
+    /// The server's WebSockets.
+    pub fn websockets(&self) -> &Sockets {
+        &self.shared.sockets
     }
 
     /// Stops accepting, lets in-flight requests finish, then closes the bridge (which wakes
@@ -266,7 +275,7 @@ async fn connection(
     // only that connection. An idle connection (TLS handshake included) is dropped.
     let idled = match tls {
         None => {
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::select! {
                 _ = watcher.watch(conn.into_owned()) => false,
                 _ = activity.idle(idle) => true,
@@ -280,7 +289,8 @@ async fn connection(
             };
             match accepted {
                 Ok(stream) => {
-                    let conn = builder.serve_connection(TokioIo::new(stream), service);
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     tokio::select! {
                         _ = watcher.watch(conn.into_owned()) => false,
                         _ = activity.idle(idle) => true,

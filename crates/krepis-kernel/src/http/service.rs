@@ -17,10 +17,12 @@ use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNK
 use super::bridge::{BodyIn, Reply};
 use super::compress::{self, Encoded};
 use super::limits::{Busy, Charge, Outgoing, Pace};
-use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
+use super::record::{
+    self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS, FLAG_WEBSOCKET,
+};
 use super::server::Shared;
 use super::trace::TraceIds;
-use super::validate;
+use super::{validate, websocket};
 
 /// Facts about the connection a request arrived on.
 #[derive(Clone)]
@@ -120,6 +122,9 @@ async fn process(
         return reject(shared, 400);
     }
     validate::normalize(&mut parts.headers);
+    let on_upgrade = websocket::is_request(&parts)
+        .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .flatten();
     let expected = incoming.size_hint().exact();
     if expected.is_some_and(|len| len > config.max_body_size) {
         return reject(shared, 413);
@@ -165,6 +170,9 @@ async fn process(
     }
     if peer.tls {
         flags |= FLAG_TLS;
+    }
+    if on_upgrade.is_some() {
+        flags |= FLAG_WEBSOCKET;
     }
     let mut forward = None;
     let (lent, input, body_len) = match streamed {
@@ -234,7 +242,16 @@ async fn process(
     };
     let response = submitted.reply.await;
     std::mem::forget(guard);
-    response.unwrap_or_else(|_| status_response(500))
+    let response = response.unwrap_or_else(|_| status_response(500));
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return shared
+            .sockets
+            .upgrade(submitted.id, &parts, on_upgrade, response);
+    }
+    if on_upgrade.is_some() {
+        shared.sockets.forget(submitted.id);
+    }
+    response
 }
 
 fn reject(shared: &Shared, status: u16) -> Reply {
