@@ -8,7 +8,7 @@ use bytes::Bytes;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::mpsc;
 
-use super::limits::Pace;
+use super::limits::{Intake, Pace, Refused};
 use crate::KernelError;
 
 /// Chunks of a streamed request body, as the reader in TypeScript receives them.
@@ -35,17 +35,19 @@ pub enum BodyError {
     Broken,
     /// The client sent too slowly (see [`Pace`]).
     Slow,
+    /// Buffering it would pass the memory ceiling (see [`Intake`]).
+    Memory,
 }
 
 /// Reads `body` into kernel memory, stopping at `buffer_limit` (the rest then streams) and
-/// failing past `max_body` or when the client falls behind `pace`. `expected` is the
-/// exact length when the client announced it.
+/// failing past `max_body`, when the client falls behind, or past the memory ceiling (see
+/// [`Intake`]). `expected` is the exact length when the client announced it.
 pub async fn collect(
     mut body: Incoming,
     expected: Option<u64>,
     buffer_limit: u64,
     max_body: u64,
-    pace: &mut Pace,
+    intake: &mut Intake,
 ) -> std::result::Result<Collected, BodyError> {
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
     let mut data = Vec::with_capacity(capacity);
@@ -54,7 +56,14 @@ pub async fn collect(
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
             return Ok(Collected::Partial(data, body));
         }
-        match pace.frame(&mut body).await.map_err(|()| BodyError::Slow)? {
+        let frame = intake
+            .frame(&mut body)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Slow => BodyError::Slow,
+                Refused::Memory => BodyError::Memory,
+            })?;
+        match frame {
             None => return Ok(Collected::Whole(data)),
             Some(Err(_)) => return Err(BodyError::Broken),
             Some(Ok(frame)) => {

@@ -190,6 +190,49 @@ impl Pace {
     }
 }
 
+/// Why reading a buffered request body stopped early.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The client fell behind its [`Pace`]: 408.
+    Slow,
+    /// Buffering more would pass the memory ceiling: 503.
+    Memory,
+}
+
+/// What a buffered request body may take: its [`Pace`], and memory from the [`Budget`],
+/// charged as the bytes arrive beyond what was reserved up front.
+pub struct Intake {
+    pace: Pace,
+    charge: Charge,
+    lent: u64,
+}
+
+impl Intake {
+    /// Reads under `pace`, holding `charge` (the reservation) and growing it as needed;
+    /// `lent` is what the bridge holds outside the budget.
+    pub fn new(pace: Pace, charge: Charge, lent: u64) -> Self {
+        Self { pace, charge, lent }
+    }
+
+    /// Reads the next frame of `body`, charging its bytes.
+    pub async fn frame<B: Body + Unpin>(
+        &mut self,
+        body: &mut B,
+    ) -> Result<Option<Result<Frame<B::Data>, B::Error>>, Refused> {
+        let frame = self.pace.frame(body).await.map_err(|()| Refused::Slow)?;
+        let beyond = self.pace.received.saturating_sub(self.charge.n);
+        if beyond > 0 && !self.charge.grow(self.lent, beyond) {
+            return Err(Refused::Memory);
+        }
+        Ok(frame)
+    }
+
+    /// The pace, for reading on as a stream; the memory charge ends here.
+    pub fn into_pace(self) -> Pace {
+        self.pace
+    }
+}
+
 /// Pauses of the accept loop after errors such as EMFILE: instead of retrying at once (and
 /// spinning a core while the backlog waits), wait 5 ms, doubling up to 1 s, until an
 /// accept succeeds again.
@@ -280,6 +323,23 @@ impl Budget {
 pub struct Charge {
     budget: Arc<Budget>,
     n: u64,
+}
+
+impl Charge {
+    /// Charges `more` bytes to this guard unless that would pass the ceiling.
+    fn grow(&mut self, elsewhere: u64, more: u64) -> bool {
+        let limit = self.budget.limit;
+        let grown = self
+            .budget
+            .held
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |held| {
+                (held.saturating_add(elsewhere).saturating_add(more) <= limit).then(|| held + more)
+            });
+        if grown.is_ok() {
+            self.n += more;
+        }
+        grown.is_ok()
+    }
 }
 
 impl Drop for Charge {

@@ -16,7 +16,7 @@ use tokio::time::Instant;
 use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
 use super::bridge::{BodyIn, Reply};
 use super::compress::{self, Encoded};
-use super::limits::{Busy, Charge, Outgoing, Pace};
+use super::limits::{Busy, Charge, Intake, Outgoing, Pace};
 use super::record::{
     self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS, FLAG_WEBSOCKET,
 };
@@ -129,18 +129,20 @@ async fn process(
     if expected.is_some_and(|len| len > config.max_body_size) {
         return reject(shared, 413);
     }
-    // Past the memory ceiling nothing new is admitted; what the body may buffer is
-    // reserved before reading it (it is counted as lent once submitted).
+    // Past the memory ceiling nothing new is admitted. A body of known length is reserved
+    // (up to the buffering limit) before it is read, one of unknown length charged as it
+    // arrives; once submitted, the bridge counts it as lent.
     let lent_now = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
     let reserve = if incoming.is_end_stream() {
         0
     } else {
-        expected.unwrap_or(u64::MAX).min(config.buffer_body_limit)
+        expected.map_or(0, |len| len.min(config.buffer_body_limit))
     };
     let Some(reservation) = shared.budget.try_charge(lent_now, reserve) else {
         return reject(shared, 503);
     };
-    let mut pace = Pace::new(config.body_timeout, config.min_body_rate);
+    let pace = Pace::new(config.body_timeout, config.min_body_rate);
+    let mut intake = Intake::new(pace, reservation, lent_now);
     let (buffered, streamed) = if incoming.is_end_stream() {
         (Vec::new(), None)
     } else if expected.is_some_and(|len| len > config.buffer_body_limit) {
@@ -151,7 +153,7 @@ async fn process(
             expected,
             config.buffer_body_limit,
             config.max_body_size,
-            &mut pace,
+            &mut intake,
         )
         .await
         {
@@ -160,6 +162,7 @@ async fn process(
             Err(BodyError::TooLarge) => return reject(shared, 413),
             Err(BodyError::Broken) => return reject(shared, 400),
             Err(BodyError::Slow) => return reject(shared, 408),
+            Err(BodyError::Memory) => return reject(shared, 503),
         }
     };
     body_done.store(streamed.is_none(), Ordering::Relaxed);
@@ -225,7 +228,7 @@ async fn process(
         Ok(submitted) => submitted,
         Err(_) => return reject(shared, 503),
     };
-    drop(reservation);
+    let pace = intake.into_pace();
     if let Some((rest, tx, already)) = forward {
         let shared = Arc::clone(shared);
         let (id, limit) = (submitted.id, config.max_body_size);

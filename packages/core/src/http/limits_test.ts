@@ -208,6 +208,30 @@ Deno.test("past the memory ceiling new uploads get 503; admitted ones finish", a
   // Two more MiB would pass 3 MiB: refused without buffering them.
   const refused = await upload(2 * MiB);
   assert.equal(refused.status, 503);
+  // The same body chunked (length unknown) is charged as it arrives, and cut at the
+  // ceiling.
+  const chunk = 256 * 1024;
+  const parts = [
+    latin1(
+      "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n",
+    ),
+  ];
+  for (let sent = 0; sent < 2 * MiB; sent += chunk) {
+    parts.push(
+      latin1(`${chunk.toString(16)}\r\n`),
+      new Uint8Array(chunk),
+      latin1("\r\n"),
+    );
+  }
+  parts.push(latin1("0\r\n\r\n"));
+  const chunked = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (chunked.set(p, at), at + p.length), 0);
+  assert.equal((await exchange(port, chunked)).status, 503);
+  assert.equal(
+    server.stats().bufferedBytes,
+    2 * MiB,
+    "the refused bodies hold nothing",
+  );
   release();
   for (const res of await Promise.all(first)) {
     assert.equal(res.status, 200);
