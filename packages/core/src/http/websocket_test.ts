@@ -285,3 +285,22 @@ Deno.test("a Hono app's WebSocket route works through upgradeWebSocket", async (
   assert.equal(await done, "1000 done true");
   await serverClosed;
 });
+
+Deno.test("shutdown() ends open sockets at once instead of waiting for them", async () => {
+  let serverClose = "";
+  const server = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const { socket, response } = upgradeWebSocket(req);
+      socket.onclose = (e) => serverClose = `${e.code} ${e.wasClean}`;
+      return response;
+    },
+  );
+  const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+  await new Promise((r) => ws.onopen = r);
+  const clientClosed = closed(ws);
+  await server.shutdown();
+  await server.finished;
+  assert.match(await clientClosed, /false$/);
+  assert.equal(serverClose, "1006 false");
+});
