@@ -71,6 +71,11 @@ export const FLAG_TLS = 8;
 export const FLAG_ASCII = 16;
 
 /**
+ * The request asks for a WebSocket (`upgradeWebSocket` may accept it).
+ */
+export const FLAG_WEBSOCKET = 32;
+
+/**
  * The response body was handed over beforehand (`lend_body`) rather than sent inline.
  */
 export const FLAG_STAGED_BODY = 1;
@@ -166,7 +171,7 @@ export const RES_BODY_LEN = 20;
 export const REQUEST_FIXED = 56;
 
 /**
- * Size of a notice record: an abort, or a returned loan.
+ * Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
  */
 export const ABORT_LEN = 16;
 

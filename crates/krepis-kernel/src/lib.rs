@@ -14,6 +14,7 @@ pub mod handle;
 pub mod http;
 pub mod info;
 pub mod journal;
+pub mod knul;
 pub mod kv;
 pub mod plugin;
 pub mod proto;

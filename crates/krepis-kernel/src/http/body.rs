@@ -4,10 +4,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::{mpsc, oneshot};
 
+use super::limits::{Intake, Pace, Refused};
 use super::socket::PeerSocket;
 use crate::KernelError;
 
@@ -34,18 +34,24 @@ pub enum BodyError {
     TooLarge,
     /// The client broke off or sent a malformed body.
     Broken,
+    /// The client sent too slowly (see [`Pace`]).
+    Slow,
+    /// Buffering it would pass the memory ceiling (see [`Intake`]).
+    Memory,
 }
 
 /// Reads what of `body` has already arrived into kernel memory, stopping at `buffer_limit`
-/// and failing past `max_body`; `expected` is the exact length when the client announced
-/// it. It never waits for the client: when the next bytes are not there (after letting the
-/// connection hand over what it holds once), the rest streams, so the handler starts with
-/// the request head (as under `Deno.serve`) and buffering stays an optimisation.
+/// and failing past `max_body`, or past the memory ceiling (see [`Intake`]); `expected` is
+/// the exact length when the client announced it. It never waits for the client: when the
+/// next bytes are not there (after letting the connection hand over what it holds once),
+/// the rest streams, so the handler starts with the request head (as under `Deno.serve`)
+/// and buffering stays an optimisation.
 pub async fn collect(
     mut body: Incoming,
     expected: Option<u64>,
     buffer_limit: u64,
     max_body: u64,
+    intake: &mut Intake,
 ) -> std::result::Result<Collected, BodyError> {
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
     let mut data = Vec::with_capacity(capacity);
@@ -55,11 +61,17 @@ pub async fn collect(
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
             return Ok(partial(data, body));
         }
-        let next = std::future::poll_fn(|cx| Poll::Ready(Pin::new(&mut body).poll_frame(cx)));
-        let frame = match next.await {
+        let polled = {
+            let mut next = std::pin::pin!(intake.frame(&mut body));
+            std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await
+        };
+        let frame = match polled {
             Poll::Ready(frame) => {
                 yielded = false;
-                frame
+                frame.map_err(|refused| match refused {
+                    Refused::Slow => BodyError::Slow,
+                    Refused::Memory => BodyError::Memory,
+                })?
             }
             Poll::Pending if !yielded => {
                 // The connection task moves bytes it has read into the body only when it
@@ -94,49 +106,69 @@ fn partial(mut data: Vec<u8>, rest: Incoming) -> Collected {
 /// How forwarding a streamed request body ended.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Forwarded {
-    /// The whole body went through, or its reader stopped wanting it.
+    /// The whole body went through, or nobody wants the rest any more.
     Done,
-    /// The body grew past the body limit.
-    TooLarge,
+    /// The body broke a limit; `refuse` has answered for the kernel.
+    Refused,
     /// The client broke off (reset, closed mid-body, or hung up while the body waited).
     Broken,
 }
 
+/// What ends forwarding early, besides the body itself.
+pub struct Lifeline {
+    /// The connection's socket, watched for a client that hung up while the body waits.
+    pub peer: Option<PeerSocket>,
+    /// Resolves when the request is over: nobody will read the rest, so the connection
+    /// can drain or close instead of waiting for a body nobody wants.
+    pub stop: oneshot::Receiver<()>,
+}
+
 /// Forwards the rest of a streamed body into `tx`, chunk by chunk, enforcing `max_body`
-/// (counting the `already` bytes read before). While the reader is not taking chunks the
-/// socket is not read either, so `peer` is watched for a client that hung up meanwhile.
-/// It stops when `stop` resolves (the request is over: nobody will read the rest), so
-/// the connection can drain or close instead of waiting for a body nobody wants.
+/// (counting the `already` bytes read before) and `pace`. When the body breaks a limit,
+/// `refuse` gets the status to answer with (413 too large, 408 too slow) *before* the
+/// reader hears of the error, so the kernel's answer wins over the handler's. While the
+/// reader is not taking chunks the socket is not read either, so `life.peer` is watched
+/// for a client that hung up meanwhile.
 pub async fn forward(
     mut body: Incoming,
     tx: mpsc::Sender<BodyChunk>,
     already: u64,
     max_body: u64,
-    peer: Option<PeerSocket>,
-    mut stop: oneshot::Receiver<()>,
+    mut pace: Pace,
+    refuse: impl FnOnce(u16),
+    mut life: Lifeline,
 ) -> Forwarded {
     let mut total = already;
     loop {
         let permit = tokio::select! {
-            _ = &mut stop => return Forwarded::Done,
+            _ = &mut life.stop => return Forwarded::Done,
             permit = tx.reserve() => match permit {
                 Ok(permit) => permit,
                 // The reader is gone (the request ended); nothing left to deliver to.
                 Err(_) => return Forwarded::Done,
             },
-            () = hang_up(peer) => return Forwarded::Broken,
+            () = hang_up(life.peer) => return Forwarded::Broken,
         };
-        let frame = tokio::select! {
-            _ = &mut stop => return Forwarded::Done,
-            frame = body.frame() => frame,
+        let next = tokio::select! {
+            _ = &mut life.stop => return Forwarded::Done,
+            next = pace.frame(&mut body) => next,
+        };
+        let Ok(next) = next else {
+            refuse(408);
+            permit.send(Err(KernelError::Timeout(
+                "request body arrived too slowly".into(),
+            )));
+            return Forwarded::Refused;
+        };
+        let Some(frame) = next else {
+            return Forwarded::Done;
         };
         let chunk = match frame {
-            None => return Forwarded::Done,
-            Some(Ok(frame)) => match frame.into_data() {
+            Ok(frame) => match frame.into_data() {
                 Ok(chunk) => chunk,
                 Err(_) => continue,
             },
-            Some(Err(e)) => {
+            Err(e) => {
                 permit.send(Err(KernelError::Closed(format!(
                     "request body broke off: {e}"
                 ))));
@@ -145,10 +177,11 @@ pub async fn forward(
         };
         total += chunk.len() as u64;
         if total > max_body {
+            refuse(413);
             permit.send(Err(KernelError::LimitExceeded(format!(
                 "request body exceeds {max_body} bytes"
             ))));
-            return Forwarded::TooLarge;
+            return Forwarded::Refused;
         }
         permit.send(Ok(chunk));
     }
@@ -191,6 +224,12 @@ impl StreamBody {
             failing: None,
             flushed: false,
         }
+    }
+
+    /// The next chunk, or `None` at the end, clean or not. For callers that frame their own
+    /// messages (KNUL), which tell a cut-off stream by what they received.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        self.rx.recv().await.flatten()
     }
 
     fn poll_next(

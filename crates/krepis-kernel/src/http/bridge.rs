@@ -30,6 +30,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, StreamBody};
 use super::record::{self, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord};
+use crate::proto::BridgeLayout;
 use crate::shm::SharedBuffer;
 use crate::{KernelError, Result};
 
@@ -47,14 +48,19 @@ pub struct BodyIn {
 }
 
 impl BodyIn {
-    /// A reader over `rx`, starting with the bytes already read into `prefix`. `stop` is
-    /// dropped (telling the forwarder to give up) once the request is over.
-    pub fn new(prefix: Bytes, rx: mpsc::Receiver<BodyChunk>, stop: oneshot::Sender<()>) -> Self {
+    /// A reader over `rx`, starting with the bytes already read into `prefix`.
+    pub fn new(prefix: Bytes, rx: mpsc::Receiver<BodyChunk>) -> Self {
         Self {
             rx,
             leftover: prefix,
-            stop: Some(stop),
+            stop: None,
         }
+    }
+
+    /// Drops `stop` (telling the body's forwarder to give up) once the request is over.
+    pub fn stopping(mut self, stop: oneshot::Sender<()>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 }
 
@@ -152,6 +158,22 @@ impl Bridge {
     /// Address and length of the outbox.
     pub fn outbox(&self) -> (*mut u8, usize) {
         (self.outbox.as_ptr(), self.outbox.len())
+    }
+
+    /// Where the shared buffers live, as the control-plane message TypeScript's views are
+    /// made from (no handle or key: the owner of the bridge adds those).
+    pub fn layout(&self) -> BridgeLayout {
+        BridgeLayout {
+            inboxes: self
+                .inboxes
+                .iter()
+                .map(|b| b.as_ptr() as usize as u64)
+                .collect(),
+            inbox_size: self.inboxes[0].len() as u64,
+            outbox: self.outbox.as_ptr() as usize as u64,
+            outbox_size: self.outbox.len() as u64,
+            ..BridgeLayout::default()
+        }
     }
 
     /// Takes a slot for a request, lends it `body`, and queues the record `encode` writes for
@@ -259,7 +281,7 @@ impl Bridge {
             // Whatever did not fit goes out with the next poll.
             self.returned.lock().extend(returned);
             let at = inner.fill_len;
-            // Cannot fail: only as many notices as `room` allows were encoded.
+            // Cannot fail: `room` counted the whole notices that fit in the space left.
             let _ = self.inboxes[inner.fill].write(at, &records);
             inner.fill_len += records.len();
         }

@@ -70,6 +70,8 @@ pub const FLAG_HTTP2: u8 = 4;
 pub const FLAG_TLS: u8 = 8;
 /// Every byte of the text area is ASCII, so it can be decoded once and sliced.
 pub const FLAG_ASCII: u8 = 16;
+/// The request asks for a WebSocket (`upgradeWebSocket` may accept it).
+pub const FLAG_WEBSOCKET: u8 = 32;
 /// The response body was handed over beforehand (`lend_body`) rather than sent inline.
 pub const FLAG_STAGED_BODY: u8 = 1;
 
@@ -109,7 +111,7 @@ pub const RES_COUNT: usize = 16;
 pub const RES_BODY_LEN: usize = 20;
 /// Size of the fixed part of a request record.
 pub const REQUEST_FIXED: usize = 56;
-/// Size of a notice record: an abort, or a returned loan.
+/// Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
 pub const ABORT_LEN: usize = 16;
 /// Size of the fixed part of a response record.
 pub const RESPONSE_FIXED: usize = 24;

@@ -37,7 +37,10 @@ export {
   FLAG_BODY_BUFFERED,
   FLAG_BODY_STREAMED,
   FLAG_STAGED_BODY,
+  FLAG_WEBSOCKET,
+  KIND_ABORT,
   KIND_RELEASE,
+  KIND_RETURNED,
   KIND_RESPOND,
   KIND_RESPOND_STREAM,
 } from "@krepis/bindings";
@@ -212,7 +215,10 @@ export function writeResponse(
     const s = headers[i];
     // A header string never needs more than 3 bytes per UTF-16 unit.
     if (p + s.length * 3 > bytes.length) return -1;
-    const { written } = encoder.encodeInto(s, bytes.subarray(p));
+    let { written } = encoder.encodeInto(s, bytes.subarray(p));
+    // Header values are ByteStrings (`Headers` refuses code points above U+00FF): on the
+    // wire each char is one Latin-1 byte, as Deno.serve sends them, not UTF-8.
+    if (written !== s.length) written = writeLatin1(s, bytes, p);
     view.setUint32(table + i * 4, written, true);
     p += written;
   }
@@ -238,6 +244,11 @@ export function writeResponse(
   view.setUint32(at + RES_COUNT, count, true);
   view.setUint32(at + RES_BODY_LEN, bodyLen, true);
   return len;
+}
+
+function writeLatin1(s: string, bytes: Uint8Array, at: number): number {
+  for (let i = 0; i < s.length; i++) bytes[at + i] = s.charCodeAt(i);
+  return s.length;
 }
 
 /** UTF-8 length of `s` without encoding it. */

@@ -24,6 +24,7 @@ import {
   ServerAddressSchema,
 } from "@krepis/bindings";
 import { readVariable } from "../native/library.ts";
+import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { withBuiltinArrays } from "./pristine.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
@@ -31,6 +32,7 @@ import {
   FLAG_BODY_BUFFERED,
   FLAG_BODY_STREAMED,
   FLAG_STAGED_BODY,
+  FLAG_WEBSOCKET,
   KIND_RELEASE,
   KIND_RESPOND,
   KIND_RESPOND_STREAM,
@@ -39,6 +41,7 @@ import {
   writeResponse,
 } from "./records.ts";
 import { bodyKind, headerList, NO_BODY } from "./response.ts";
+import { offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
@@ -275,25 +278,12 @@ export class KernelServer implements HttpServer {
 
   /** Live counters from the kernel. */
   stats(): ServerStats {
-    const s = withBuiltinArrays(() =>
-      fromBinary(
+    return withBuiltinArrays(() =>
+      numeric(fromBinary(
         HttpStatsSchema,
         readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
-      )
+      ))
     );
-    return {
-      connectionsTotal: Number(s.connectionsTotal),
-      connectionsOpen: Number(s.connectionsOpen),
-      requestsTotal: Number(s.requestsTotal),
-      responsesTotal: Number(s.responsesTotal),
-      requestsInFlight: Number(s.requestsInFlight),
-      rejectedTotal: Number(s.rejectedTotal),
-      abortedTotal: Number(s.abortedTotal),
-      timeoutsTotal: Number(s.timeoutsTotal),
-      bodyBytesLent: Number(s.bodyBytesLent),
-      batchesTotal: Number(s.batchesTotal),
-      waitsTotal: Number(s.waitsTotal),
-    };
   }
 
   async #run(): Promise<void> {
@@ -364,6 +354,9 @@ export class KernelServer implements HttpServer {
       pending.source,
       () => signalOf(pending),
     ) as unknown as Request;
+    if (record.flags & FLAG_WEBSOCKET) {
+      offerWebSocket(request, this.#kernel, this.#handle, record.id);
+    }
     const info = new Info(record, pending);
     this.#enter();
     let result: unknown;
