@@ -40,12 +40,17 @@ pub enum BodyError {
     Memory,
 }
 
-/// Reads what of `body` has already arrived into kernel memory, stopping at `buffer_limit`
-/// and failing past `max_body`, or past the memory ceiling (see [`Intake`]); `expected` is
-/// the exact length when the client announced it. It never waits for the client: when the
-/// next bytes are not there (after letting the connection hand over what it holds once),
-/// the rest streams, so the handler starts with the request head (as under `Deno.serve`)
-/// and buffering stays an optimisation.
+/// How long buffering waits for the next bytes of a body that is still arriving before the
+/// handler gets the request with the rest as a stream.
+pub const ARRIVAL_GAP: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Reads `body` into kernel memory while it keeps arriving, stopping at `buffer_limit` and
+/// failing past `max_body`, or past the memory ceiling (see [`Intake`]); `expected` is the
+/// exact length when the client announced it. It does not wait for a client that pauses:
+/// when no bytes come for [`ARRIVAL_GAP`], the rest streams, so the handler starts with
+/// the request head and what is there (as under `Deno.serve`: `Expect: 100-continue`, slow
+/// or interactive uploads, answering early), and buffering stays an optimisation for
+/// bodies that are already there or streaming in at full speed.
 pub async fn collect(
     mut body: Incoming,
     expected: Option<u64>,
@@ -55,33 +60,20 @@ pub async fn collect(
 ) -> std::result::Result<Collected, BodyError> {
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
     let mut data = Vec::with_capacity(capacity);
-    let mut yielded = false;
     loop {
         // With the buffer limit at the body limit, reading on is what detects an oversize body.
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
             return Ok(partial(data, body));
         }
-        let polled = {
-            let mut next = std::pin::pin!(intake.frame(&mut body));
-            std::future::poll_fn(|cx| Poll::Ready(next.as_mut().poll(cx))).await
+        // A frame that is there already is taken without arming the timer.
+        let next = tokio::time::timeout(ARRIVAL_GAP, intake.frame(&mut body)).await;
+        let Ok(frame) = next else {
+            return Ok(partial(data, body));
         };
-        let frame = match polled {
-            Poll::Ready(frame) => {
-                yielded = false;
-                frame.map_err(|refused| match refused {
-                    Refused::Slow => BodyError::Slow,
-                    Refused::Memory => BodyError::Memory,
-                })?
-            }
-            Poll::Pending if !yielded => {
-                // The connection task moves bytes it has read into the body only when it
-                // runs next; let it, once.
-                yielded = true;
-                tokio::task::yield_now().await;
-                continue;
-            }
-            Poll::Pending => return Ok(partial(data, body)),
-        };
+        let frame = frame.map_err(|refused| match refused {
+            Refused::Slow => BodyError::Slow,
+            Refused::Memory => BodyError::Memory,
+        })?;
         match frame {
             None => return Ok(Collected::Whole(data)),
             Some(Err(_)) => return Err(BodyError::Broken),

@@ -40,9 +40,9 @@ export {
   FLAG_WEBSOCKET,
   KIND_ABORT,
   KIND_RELEASE,
-  KIND_RETURNED,
   KIND_RESPOND,
   KIND_RESPOND_STREAM,
+  KIND_RETURNED,
 } from "@krepis/bindings";
 
 const utf8 = new TextDecoder();
