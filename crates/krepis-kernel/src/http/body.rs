@@ -315,6 +315,8 @@ impl Body for ResponseBody {
 
 #[cfg(test)]
 mod tests {
+    use http_body_util::BodyExt;
+
     use super::*;
 
     /// Everything `body` yields, and the error that ended it, if any.
