@@ -302,29 +302,48 @@ Deno.test("a streamed body that overruns or underruns its content-length is cut 
 Deno.test("a POST that fully arrived before its client closed is readable; a cut-off one throws", async () => {
   const body = "b".repeat(1_000);
   const seen = { krepis: [] as string[], deno: [] as string[] };
-  const handler = (into: string[]): ServeHandler => async (req) => {
+  const started = { krepis: 0, deno: 0 };
+  // Each handler reads only once its client has gone (the test opens the gate then).
+  let open!: () => void;
+  let gate = new Promise<void>((resolve) => open = resolve);
+  const handler = (name: "krepis" | "deno"): ServeHandler => async (req) => {
+    started[name]++;
+    if (started[name] === 1) await gate;
     try {
-      into.push(await req.text());
+      seen[name].push(await req.text());
     } catch (error) {
-      into.push(`threw ${(error as Error).name}`);
+      seen[name].push(`threw ${(error as Error).name}`);
     }
     return new Response("ok");
   };
-  await using krepis = listen(handler(seen.krepis));
+  await using krepis = listen(handler("krepis"));
   await using deno = denoServe(
-    handler(seen.deno) as Deno.ServeHandler<Deno.NetAddr>,
+    handler("deno") as Deno.ServeHandler<Deno.NetAddr>,
   );
-  for (
-    const [server, into] of [[krepis, seen.krepis], [deno, seen.deno]] as const
-  ) {
-    await raw(server.addr.port, [
+  for (const [name, server] of [["krepis", krepis], ["deno", deno]] as const) {
+    const conn = await Deno.connect({
+      hostname: "127.0.0.1",
+      port: server.addr.port,
+    });
+    await conn.write(encoder.encode(
       `POST / HTTP/1.1\r\nhost: t\r\ncontent-length: ${body.length}\r\n\r\n${body}`,
-    ], { hangUp: true });
-    await eventually(
-      `the handler on ${into === seen.krepis ? "krepis" : "deno"}`,
-      () => into.length === 1,
+    ));
+    await eventually(`the ${name} handler`, () => started[name] === 1);
+    conn.close();
+    if (name === "krepis") {
+      // The kernel noticed the client leave (and would have freed the body it lent).
+      await eventually("the abort", () => krepis.stats().abortedTotal === 1);
+    } else {
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    open();
+    await eventually(`the ${name} read`, () => seen[name].length === 1);
+    assert.notEqual(
+      seen[name][0],
+      "",
+      "never an empty string in place of data",
     );
-    assert.notEqual(into[0], "", "never an empty string in place of data");
+    gate = new Promise<void>((resolve) => open = resolve);
   }
   // Krepis hands over the body that arrived; Deno.serve throws (BadResource) here.
   assert.equal(seen.krepis[0], body);
