@@ -156,11 +156,7 @@ fn conflicts(session: &Session, entries: &[Entry], direction: Direction) -> Resu
             }
         };
         if !want.matches(&found) {
-            out.push(format!(
-                "{rel} (expected {}, found {})",
-                want.describe(),
-                found.describe()
-            ));
+            out.push(format!("{rel} ({})", want.difference(&found)));
         } else if let PathState::Dir { .. } = found {
             // A directory this step removes must not hold files the transaction never saw.
             let goes = match direction {

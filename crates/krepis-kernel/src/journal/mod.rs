@@ -37,7 +37,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use history::TxInfo;
-pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Transaction, now_ms};
+pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Expect, Transaction, now_ms};
 
 use crate::{KernelError, Result};
 use history::Direction;

@@ -55,6 +55,51 @@ impl PathState {
         }
     }
 
+    /// How `found` differs from this expected state, for conflict messages: what
+    /// happened to the path rather than two descriptions that may read the same.
+    ///
+    /// ```
+    /// use krepis_kernel::journal::state::PathState;
+    /// let want = PathState::file(b"abc", 0o644);
+    /// let found = PathState::file(b"abd", 0o644);
+    /// assert_eq!(want.difference(&found), "its content was edited (3 bytes before and after)");
+    /// ```
+    pub fn difference(&self, found: &PathState) -> String {
+        match (self, found) {
+            (Self::Absent, other) => format!("a {} was created there", other.kind()),
+            (want, Self::Absent) => format!("the {} was deleted", want.kind()),
+            (
+                Self::File {
+                    hash: a,
+                    mode: ma,
+                    size: sa,
+                },
+                Self::File {
+                    hash: b,
+                    mode: mb,
+                    size: sb,
+                },
+            ) => {
+                if a != b && sa == sb {
+                    format!("its content was edited ({sa} bytes before and after)")
+                } else if a != b {
+                    format!("its content was edited ({sa} bytes, now {sb})")
+                } else {
+                    format!("its mode changed from {ma:o} to {mb:o}")
+                }
+            }
+            (want, other) => format!("the {} was replaced by a {}", want.kind(), other.kind()),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Self::Absent => "nothing",
+            Self::Dir { .. } => "directory",
+            Self::File { .. } => "file",
+        }
+    }
+
     /// A short description for messages, e.g. `file (12 bytes)`.
     pub fn describe(&self) -> String {
         match self {

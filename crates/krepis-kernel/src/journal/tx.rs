@@ -21,6 +21,15 @@ pub const DEFAULT_FILE_MODE: u32 = 0o644;
 /// Default permission bits of a new directory.
 pub const DEFAULT_DIR_MODE: u32 = 0o755;
 
+/// What a path must hold for [`Transaction::write_checked`] to go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// Nothing exists at the path.
+    Absent,
+    /// A regular file whose content has this lower-case hex SHA-256.
+    Sha256(&'a str),
+}
+
 /// How a staged entry is applied once its record is durable.
 enum Apply {
     /// Nothing to do here; a sibling entry applies the change (the source of a rename).
@@ -125,6 +134,38 @@ impl Transaction {
         let fresh = before == PathState::Absent;
         self.stage(&target, before, after, Apply::Write { hash, mode, fresh });
         Ok(())
+    }
+
+    /// [`Transaction::write`], but only if `path` still is what the caller read before
+    /// deciding on `content`: otherwise a [`KernelError::Conflict`] naming the path, and
+    /// nothing is staged. The check and the write happen under the journal's lock, so two
+    /// writers planning against the same content cannot both succeed.
+    pub fn write_checked(
+        &mut self,
+        path: &str,
+        content: &[u8],
+        mode: Option<u32>,
+        expect: Expect<'_>,
+    ) -> Result<()> {
+        let target = self.session().resolve(path)?;
+        let found = self.state_of(&target)?;
+        let unchanged = match (&expect, &found) {
+            (Expect::Absent, PathState::Absent) => true,
+            (Expect::Sha256(want), PathState::File { hash, .. }) => hash == want,
+            _ => false,
+        };
+        if !unchanged {
+            let now = match (&expect, &found) {
+                (_, PathState::Absent) => "it no longer exists",
+                (Expect::Absent, _) => "it exists now",
+                _ => "its content is different now",
+            };
+            return Err(KernelError::Conflict(format!(
+                "{} changed since it was read ({now})",
+                target.rel
+            )));
+        }
+        self.write(path, content, mode)
     }
 
     /// Creates directory `path`; with `recursive`, missing parents too and no error when it
