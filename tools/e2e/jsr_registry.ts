@@ -58,7 +58,7 @@ function apiError(status: number, code: string, message: string): Response {
 }
 
 async function readVersion(
-  tarball: Uint8Array,
+  tarball: Uint8Array<ArrayBuffer>,
   config: string,
 ): Promise<Version> {
   const stream = new Blob([tarball]).stream().pipeThrough(
@@ -140,7 +140,10 @@ export function startJsrRegistry(): Promise<JsrRegistry> {
       const config = url.searchParams.get("config") ?? "/deno.json";
       let entry: Version;
       try {
-        entry = await readVersion(new Uint8Array(await req.arrayBuffer()), config);
+        entry = await readVersion(
+          new Uint8Array(await req.arrayBuffer()),
+          config,
+        );
       } catch (error) {
         return apiError(400, "invalidTarball", (error as Error).message);
       }

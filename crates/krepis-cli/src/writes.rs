@@ -182,7 +182,10 @@ mod tests {
         )
         .unwrap_err();
         assert!(matches!(err, CliError::Conflict(_)), "{err}");
-        assert!(err.to_string().contains("app.ts changed since it was read"), "{err}");
+        assert!(
+            err.to_string().contains("app.ts changed since it was read"),
+            "{err}"
+        );
         assert!(!dir.path().join("src/new.ts").exists());
         assert_eq!(
             std::fs::read_to_string(dir.path().join("app.ts")).unwrap(),

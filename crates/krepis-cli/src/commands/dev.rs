@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 
 use crate::error::{CliError, Result};
-use crate::supervisor::{self, Options};
 use crate::project;
+use crate::supervisor::{self, Options};
 use crate::workspace::{Tools, VERSION};
 
 /// Arguments of `krepis dev`.

@@ -86,7 +86,10 @@ pub struct CoreSource {
 /// The published packages of this CLI's version.
 fn published_core() -> CoreSource {
     let mut imports = Map::new();
-    imports.insert("@krepis/core".into(), json!(format!("jsr:@krepis/core@^{VERSION}")));
+    imports.insert(
+        "@krepis/core".into(),
+        json!(format!("jsr:@krepis/core@^{VERSION}")),
+    );
     CoreSource {
         imports,
         lint_plugin: Some(format!("jsr:@krepis/smart-gen@^{VERSION}/lint-plugin")),
@@ -141,7 +144,9 @@ fn local_core(path: &Path) -> Result<CoreSource> {
     match config.get("exports") {
         Some(Value::Object(exports)) => {
             for (key, target) in exports {
-                let Some(target) = target.as_str() else { continue };
+                let Some(target) = target.as_str() else {
+                    continue;
+                };
                 let name = match key.strip_prefix('.') {
                     Some(sub) => format!("@krepis/core{sub}"),
                     None => continue,
@@ -355,7 +360,10 @@ mod tests {
             json!(format!("jsr:@krepis/core@^{VERSION}"))
         );
         let config = deno_json(&core).to_string();
-        assert!(!config.contains("/work/") && !config.contains("packages/"), "{config}");
+        assert!(
+            !config.contains("/work/") && !config.contains("packages/"),
+            "{config}"
+        );
         assert_eq!(
             deno_json(&core)["lint"]["plugins"][0],
             json!(format!("jsr:@krepis/smart-gen@^{VERSION}/lint-plugin"))

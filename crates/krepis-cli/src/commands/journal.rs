@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-
 use clap::Args;
 use krepis_kernel::Result as KernelResult;
 use krepis_kernel::journal::{Journal, TxInfo};
@@ -26,8 +25,7 @@ impl RootArg {
         let root = match &self.root {
             Some(root) => project::root(Some(root), "history").map_err(|e| e.to_string())?,
             None => {
-                let cwd =
-                    std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+                let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
                 let journaled = cwd.ancestors().find(|dir| has_journal(dir));
                 match journaled {
                     Some(dir) => dir.to_path_buf(),

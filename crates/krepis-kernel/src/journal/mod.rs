@@ -172,5 +172,7 @@ impl Drop for Journal {
     }
 }
 
+#[cfg(all(test, unix))]
+mod race_tests;
 #[cfg(test)]
 mod tests;
