@@ -50,6 +50,13 @@ async function step<T>(name: string, fn: () => Promise<T>): Promise<T> {
 /** Thrown once a step has reported its failure. */
 const failed = new Error("a step failed");
 
+/** With `E2E_VERBOSE=1`, what the user saw (for the README's real output). */
+function show(out: string): void {
+  if (Deno.env.get("E2E_VERBOSE") === "1") {
+    console.log(out.trimEnd().replace(/^/gm, "    | "));
+  }
+}
+
 function check(ok: boolean, what: string): void {
   if (!ok) throw new Error(what);
 }
@@ -219,6 +226,7 @@ try {
       mv "krepis-$target" krepis && chmod +x krepis && rm "krepis-$target.sha256"
       krepis --version`;
     const out = await run("sh", ["-c", script], { cwd: home, env: user });
+    show(out);
     check(out.includes(`krepis ${version}`), `krepis --version said: ${out}`);
   });
 
@@ -229,6 +237,7 @@ try {
         cwd: work,
         env: user,
       });
+      show(out);
       const config = await Deno.readTextFile(join(app, "deno.json"));
       check(
         config.includes(`"jsr:@krepis/core@^${version}"`),
@@ -251,6 +260,7 @@ try {
 
   await step("deno task start serves; a request succeeds", async () => {
     const body = await serveOnce(app, user, "start");
+    show(`POST /greet -> ${body}`);
     check(body.includes("Hello, Ada!"), `POST /greet answered ${body}`);
   });
 
@@ -264,6 +274,7 @@ try {
         "--route",
         "POST /notes/:id/archive",
       ], { cwd: join(app, "src"), env: user });
+      show(out);
       check(
         out.includes("created src/application/commands/archive_note.ts"),
         out,
@@ -286,11 +297,13 @@ try {
 
   await step("krepis check", async () => {
     const out = await run("krepis", ["check"], { cwd: app, env: user });
+    show(out);
     check(/^ok: \d+ files checked/m.test(out), out);
   });
 
   await step("krepis undo", async () => {
     const out = await run("krepis", ["undo"], { cwd: app, env: user });
+    show(out);
     check(out.includes("gen command ArchiveNote"), out);
     const gone = await Deno.stat(
       join(app, "src/application/commands/archive_note.ts"),

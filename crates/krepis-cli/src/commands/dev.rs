@@ -64,7 +64,7 @@ pub fn run(args: DevArgs) -> Result<()> {
         match tools.checkout() {
             Some(root) => Some(root.join("packages/smart-gen/ctx_lint.json"))
                 .filter(|config| config.is_file()),
-            None => Some(published_ctx_lint(&app_root)?),
+            None => Some(published_ctx_lint()?),
         }
     };
     supervisor::run(Options {
@@ -78,9 +78,10 @@ pub fn run(args: DevArgs) -> Result<()> {
 }
 
 /// A lint configuration running only the published ctx plugin of this CLI's
-/// version, kept in the app's `.krepis/` (run-time data, git-ignored).
-fn published_ctx_lint(app_root: &Path) -> Result<PathBuf> {
-    let dir = app_root.join(".krepis");
+/// version. It lives outside the app: `deno lint` finds no files to lint
+/// when its configuration sits below them (e.g. in the app's `.krepis/`).
+fn published_ctx_lint() -> Result<PathBuf> {
+    let dir = std::env::temp_dir().join(format!("krepis-{VERSION}"));
     std::fs::create_dir_all(&dir).map_err(|e| CliError::io(&dir, e))?;
     let path = dir.join("ctx_lint.json");
     let config = serde_json::json!({

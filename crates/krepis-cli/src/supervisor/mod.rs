@@ -267,12 +267,20 @@ impl Supervisor {
             say("the app exited; waiting for changes");
             return;
         }
-        let delay = self.backoff.next(uptime);
-        say(&format!(
-            "the app crashed ({status}); restarting in {:.1}s",
-            delay.as_secs_f64()
-        ));
-        self.restart_at = Some(Instant::now() + delay);
+        match self.backoff.next(uptime) {
+            Some(delay) => {
+                say(&format!(
+                    "the app crashed ({status}); restarting in {:.1}s",
+                    delay.as_secs_f64()
+                ));
+                self.restart_at = Some(Instant::now() + delay);
+            }
+            None => say(&format!(
+                "the app crashed ({status}) {} times in a row right after starting; \
+                 not restarting it until a file changes",
+                backoff::GIVE_UP
+            )),
+        }
     }
 
     fn shutdown(&mut self, signal: i32) -> CliError {

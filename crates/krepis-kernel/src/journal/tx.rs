@@ -353,6 +353,7 @@ impl Transaction {
         self.record.state = TxState::Committed;
         self.record.committed_ms = Some(now_ms());
         store.put_tx(&self.record)?;
+        store.note_committed(self.record.id)?;
         store.flush()?;
         let committed: Vec<_> = txs
             .iter()

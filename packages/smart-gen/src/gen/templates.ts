@@ -54,9 +54,7 @@ export function handlerModule(
 /** ${doc} */
 export const ${n.camel}${suffix} = ${define}({
   name: "${n.camel}",
-  input: z.object({${
-    pathParams.map((p) => ` ${p}: z.string(),`).join("")
-  } }),
+  input: z.object({${pathParams.map((p) => ` ${p}: z.string(),`).join("")} }),
   deps: { ${port ? `${port.depName}: ${port.constant}` : ""} },
   handle(_ctx, input, _deps) {
     return ok({ ${kind === "command" ? "done: true, " : ""}input });
@@ -160,8 +158,11 @@ const ROLES: [MemoryRole, RegExp, (arity: number) => boolean][] = [
   ["has", /^(has|exists|contains)/, (a) => a === 1],
   ["get", /^(get|find|load|read|fetch|lookup)/, (a) => a === 1],
   ["put", /^(put|set|save|store|upsert|update|write)/, (a) => a === 2],
-  ["add", /^(add|record|append|create|insert|push|put|save|store)/, (a) =>
-    a === 1],
+  [
+    "add",
+    /^(add|record|append|create|insert|push|put|save|store)/,
+    (a) => a === 1,
+  ],
   ["delete", /^(delete|remove|drop|clear)/, (a) => a === 1],
 ];
 
@@ -212,7 +213,9 @@ export function memoryAdapterModule(
     const returns = m.returns ? `: ${m.returns}` : "";
     const async = /^Promise\s*</.test(m.returns);
     const wrap = (expr: string) =>
-      async ? `return Promise.resolve(${expr} as never);` : `return ${expr} as never;`;
+      async
+        ? `return Promise.resolve(${expr} as never);`
+        : `return ${expr} as never;`;
     const a = args.map((x) => x.name);
     let body: string;
     switch (role) {
@@ -243,7 +246,8 @@ export function memoryAdapterModule(
         break;
       default: {
         stubs.push(m.name);
-        const message = `${n.pascal}.${m.name} has no in-memory implementation yet`;
+        const message =
+          `${n.pascal}.${m.name} has no in-memory implementation yet`;
         body = async
           ? `return Promise.reject(new Error("${message}"));`
           : `throw new Error("${message}");`;
@@ -260,7 +264,9 @@ export function memoryAdapterModule(
     `import type { ${port.type} } from "${port.specifier}";`,
   ];
   const todo = stubs.length
-    ? ` ${stubs.join(", ")} ${stubs.length === 1 ? "is a stub" : "are stubs"} to fill in.`
+    ? ` ${stubs.join(", ")} ${
+      stubs.length === 1 ? "is a stub" : "are stubs"
+    } to fill in.`
     : "";
   return `${imports.join("\n")}
 
