@@ -1,5 +1,5 @@
 /** Benchmark server (a): Krepis `serve` with the shared TypeScript handler. */
-import { serve } from "@krepis/core";
+import { serve } from "@krepis/core/http";
 import { handler } from "./handler.ts";
 
 await serve({

@@ -12,15 +12,7 @@
  */
 
 export { checkArch } from "./src/arch_checker.ts";
-export {
-  APPLICATION_ROLES,
-  ARCH_RULES,
-  CORE_IO_EXPORTS,
-  IO_GLOBALS,
-  isInfrastructureSpecifier,
-  isWriteMethod,
-  OUTER_ROLES,
-} from "./src/arch_rules.ts";
+export { ARCH_RULES, isWriteMethod } from "./src/arch_rules.ts";
 export { checkApps, type RuleSet } from "./check.ts";
 
 /**

@@ -329,8 +329,12 @@ try {
       check(before.includes("Hello, Ada!"), before);
       const domain = join(app, "src/domain/greeting.ts");
       const source = await Deno.readTextFile(domain);
-      check(source.includes("Hello, "), "the template's greeting changed");
-      await Deno.writeTextFile(domain, source.replace("Hello, ", "Howdy, "));
+      const from = "`Hello, ${who}!`";
+      check(source.includes(from), "the template's greeting changed");
+      await Deno.writeTextFile(
+        domain,
+        source.replace(from, "`Howdy, ${who}!`"),
+      );
       await eventually("the edit served", 120_000, async () => {
         const body = await greet(port);
         return body?.includes("Howdy, Ada!") ? body : undefined;

@@ -9,7 +9,6 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import {
-  Container,
   createApp,
   createContext,
   defineCommand,
@@ -20,6 +19,7 @@ import {
   provide,
   route,
 } from "../mod.ts";
+import { Container } from "../src/di/container.ts";
 
 const silent: LogSink = { level: "silent", write() {} };
 const discard: LogSink = { level: "info", write() {} };

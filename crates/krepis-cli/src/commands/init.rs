@@ -83,6 +83,16 @@ pub struct CoreSource {
     pub lint_plugin: Option<String>,
 }
 
+/// The subpath exports of `packages/core/deno.json`, for a core given by URL
+/// (a checkout's own `deno.json` is read instead; a test keeps the two equal).
+const URL_SUBPATHS: &[(&str, &str)] = &[
+    ("http", "http.ts"),
+    ("storage", "storage.ts"),
+    ("native", "native.ts"),
+    ("pipeline", "pipeline.ts"),
+    ("testing", "testing.ts"),
+];
+
 /// The published packages of this CLI's version.
 fn published_core() -> CoreSource {
     let mut imports = Map::new();
@@ -111,9 +121,27 @@ pub fn core_source(core: Option<&str>, dev: bool) -> Result<CoreSource> {
     let Some(core) = core else {
         return Ok(published_core());
     };
-    if core.starts_with("jsr:") || core.contains("://") {
-        let mut imports = Map::new();
+    let mut imports = Map::new();
+    if core.starts_with("jsr:") {
+        // Deno maps `@krepis/core/http` to the package's `./http` export by itself.
         imports.insert("@krepis/core".into(), json!(core));
+        return Ok(CoreSource {
+            imports,
+            lint_plugin: None,
+        });
+    }
+    if core.contains("://") {
+        let base = core
+            .strip_suffix("/mod.ts")
+            .unwrap_or(core)
+            .trim_end_matches('/');
+        imports.insert("@krepis/core".into(), json!(format!("{base}/mod.ts")));
+        for (sub, file) in URL_SUBPATHS {
+            imports.insert(
+                format!("@krepis/core/{sub}"),
+                json!(format!("{base}/{file}")),
+            );
+        }
         return Ok(CoreSource {
             imports,
             lint_plugin: None,
@@ -384,6 +412,27 @@ mod tests {
             core.lint_plugin
                 .unwrap()
                 .ends_with("smart-gen/lint_plugin.ts")
+        );
+    }
+
+    #[test]
+    fn a_url_core_maps_the_same_subpaths_as_a_checkout() {
+        let core_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core");
+        let local = core_source(Some(core_dir.to_str().unwrap()), false).unwrap();
+        let url = core_source(Some("https://example.test/krepis/core/"), false).unwrap();
+        let keys = |c: &CoreSource| {
+            let mut k: Vec<String> = c.imports.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&url),
+            keys(&local),
+            "update URL_SUBPATHS to packages/core/deno.json"
+        );
+        assert_eq!(
+            url.imports["@krepis/core/http"],
+            json!("https://example.test/krepis/core/http.ts")
         );
     }
 

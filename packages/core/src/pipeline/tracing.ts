@@ -13,7 +13,7 @@ import { type Behavior, defineBehavior } from "./behavior.ts";
  *
  * @example
  * ```ts
- * import { tracing, type TracingOptions } from "@krepis/core";
+ * import { tracing, type TracingOptions } from "@krepis/core/pipeline";
  * const options: TracingOptions = { level: "debug" };
  * console.assert(tracing(options).name === "tracing");
  * ```
@@ -28,7 +28,7 @@ export interface TracingOptions {
  *
  * @example
  * ```ts
- * import { tracing } from "@krepis/core";
+ * import { tracing } from "@krepis/core/pipeline";
  * const quiet = tracing({ level: "debug" });
  * console.assert(quiet.name === "tracing");
  * ```

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ABI_FINGERPRINT, ABI_VERSION } from "@krepis/bindings";
-import { expectError, LIB_FILE, probe, tempDir } from "./support.ts";
+import { expectError, LIB_FILE, probe, tempDir } from "./_test_util.ts";
 
 // KREPIS_LIB_PATH cases, each in a fresh process. The ABI cases need a stand-in library
 // that answers `krepis_abi_version` / `krepis_abi_fingerprint` as the test wants; it is

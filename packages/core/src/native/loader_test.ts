@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { sha256File } from "../src/native/verify.ts";
+import { sha256File } from "./verify.ts";
 import {
   builtLibrary,
   expectError,
@@ -12,7 +12,7 @@ import {
   sha256,
   startMirror,
   tempDir,
-} from "./support.ts";
+} from "./_test_util.ts";
 
 // Every test downloads the real debug build of the kernel from a real HTTP server on
 // 127.0.0.1, into an empty temporary cache, in fresh child processes.

@@ -8,12 +8,12 @@
 import { join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
 import assert from "node:assert/strict";
-import type { KernelInfo } from "@krepis/core";
-import { libraryFileName } from "../src/native/target.ts";
+import type { KernelInfo } from "@krepis/core/native";
+import { libraryFileName } from "./target.ts";
 
 /** Root of the Krepis checkout. */
 export const REPO_ROOT: string = fileURLToPath(
-  new URL("../../../", import.meta.url),
+  new URL("../../../../", import.meta.url),
 );
 
 /** File name of the kernel library on this OS. */
@@ -74,7 +74,10 @@ export type ProbeResult =
   | { ok: true; info: KernelInfo; stderr: string }
   | { ok: false; code: string; message: string; stderr: string };
 
-const PROBE = join(REPO_ROOT, "packages/core/tests/fixtures/import_kernel.ts");
+const PROBE = join(
+  REPO_ROOT,
+  "packages/core/src/native/testdata/import_kernel.ts",
+);
 
 /**
  * Runs a fresh Deno process that imports `@krepis/core` and calls `kernelInfo()`. The

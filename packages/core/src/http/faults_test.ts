@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, exchange, listen } from "./_util.ts";
+import { eventually, exchange, listen } from "./_test_util.ts";
 
 Deno.test("malformed, oversize-head and oversize-body requests never reach TypeScript", async () => {
   let calls = 0;

@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { base, listen } from "./_util.ts";
+import { base, listen } from "./_test_util.ts";
 
 const pattern = (size: number, seed: number) =>
   new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff);

@@ -4,8 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { serve } from "@krepis/core";
-import { base, exchange, listen, readUntil, run } from "./_util.ts";
+import { serve } from "@krepis/core/http";
+import { base, exchange, listen, readUntil, run } from "./_test_util.ts";
 
 Deno.test("serves requests with remote address and request context", async () => {
   const seen: { ip: string; port: number; ctx: Record<string, unknown> }[] = [];

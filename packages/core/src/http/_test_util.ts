@@ -9,7 +9,7 @@ import {
   serve,
   type ServeHandler,
   type ServeOptions,
-} from "@krepis/core";
+} from "@krepis/core/http";
 
 /** Starts a quiet server on 127.0.0.1 with an ephemeral port. */
 export function listen(

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "npm:hono@^4";
 import { HTTPException } from "npm:hono@^4/http-exception";
-import { base, listen } from "./_util.ts";
+import { base, listen } from "./_test_util.ts";
 
 function app(): Hono {
   const app = new Hono();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { KrepisError } from "@krepis/core";
-import { ensureDownloaded } from "../src/native/download.ts";
-import { listFiles, sha256, tempDir } from "./support.ts";
+import { KrepisError } from "@krepis/core/native";
+import { ensureDownloaded } from "./download.ts";
+import { listFiles, sha256, tempDir } from "./_test_util.ts";
 
 // A mirror that stops sending must not hang the import: the download gives up after the
 // stall timeout with a clear error and leaves nothing behind. In-process, against a real

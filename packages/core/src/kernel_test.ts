@@ -1,11 +1,7 @@
 import assert from "node:assert/strict";
-import {
-  kernelInfo,
-  kernelStats,
-  KrepisError,
-  loadKernel,
-  SharedBuffer,
-} from "@krepis/core";
+import { kernelInfo, kernelStats, KrepisError } from "@krepis/core/native";
+import { loadKernel } from "./native/loader.ts";
+import { SharedBuffer } from "./native/shared_buffer.ts";
 import { ABI_VERSION } from "@krepis/bindings";
 
 Deno.test("kernel info travels over the Protobuf control plane", async () => {
