@@ -177,7 +177,8 @@ impl Supervisor {
         self.gate_started = Instant::now();
         let events = self.events.clone();
         thread::spawn(move || {
-            let mut progress = Steps::new(stages.len());
+            // The app writes to the same terminal: plain lines, no spinner.
+            let mut progress = Steps::shared(stages.len(), "krepis dev: ");
             let outcome = gate::run(stages, &running, |label| progress.step(label));
             progress.finish();
             let _ = events.send(Event::GateDone(id, outcome));
