@@ -301,6 +301,13 @@ try {
     check(/^ok: \d+ files checked/m.test(out), out);
   });
 
+  await step("the app's own deno task check and deno task test", async () => {
+    // deno lint there runs the published ctx lint plugin from the app's deno.json.
+    const out = await run("deno", ["task", "check"], { cwd: app, env: user });
+    check(/^ok: \d+ files checked/m.test(out), out);
+    await run("deno", ["task", "test"], { cwd: app, env: user });
+  });
+
   await step("krepis undo", async () => {
     const out = await run("krepis", ["undo"], { cwd: app, env: user });
     show(out);

@@ -142,3 +142,27 @@ fn init_into_a_directory_with_other_files_keeps_them_and_writes_no_absolute_path
     );
     assert!(!config.contains(r#": "/"#), "{config}");
 }
+
+#[test]
+fn init_without_a_kernel_warns_in_one_line_instead_of_a_stack_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let out = krepis()
+        .arg("init")
+        .arg(&app)
+        .arg("--core")
+        .arg(checkout_core())
+        .env("KREPIS_LIB_PATH", tmp.path().join("no-such-kernel.so"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the app is still created: {stderr}");
+    assert!(
+        stderr.contains("warning: could not prefetch the native library"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("KREPIS_LIB_PATH="), "{stderr}");
+    assert!(!stderr.contains("Uncaught"), "{stderr}");
+    assert!(!stderr.contains("    at "), "{stderr}");
+    assert!(app.join("main.ts").is_file());
+}
