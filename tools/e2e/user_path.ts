@@ -184,7 +184,13 @@ try {
   const registry = await step("local JSR registry; deno publish", async () => {
     const r = await startJsrRegistry();
     cleanup.push(() => r.close());
-    await run("deno", ["publish", "--token", r.token, "--allow-dirty"], {
+    await run("deno", [
+      "publish",
+      "--token",
+      r.token,
+      "--allow-dirty",
+      "--no-provenance",
+    ], {
       cwd: ws,
       env: { JSR_URL: r.url, DENO_DIR: join(tmp, "publisher-deno-dir") },
     });
