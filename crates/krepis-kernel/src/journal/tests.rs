@@ -571,3 +571,31 @@ fn transaction_ids_count_up_by_one_across_reopening() {
     tx.write("h.txt", b"x", None).unwrap();
     assert_eq!(tx.commit().unwrap(), 7);
 }
+
+#[test]
+fn a_checked_write_refuses_a_file_that_changed_since_it_was_read() {
+    let (dir, journal) = journal();
+    fs::write(dir.path().join("app.ts"), b"v1").unwrap();
+    let read = state::hash_hex(b"v1");
+    fs::write(dir.path().join("app.ts"), b"v2 by someone else").unwrap();
+    let mut tx = journal.begin("gen").unwrap();
+    let err = tx
+        .write_checked("app.ts", b"mine", None, Expect::Sha256(&read))
+        .unwrap_err();
+    assert!(matches!(err, KernelError::Conflict(_)), "{err}");
+    assert!(
+        err.to_string().contains("its content is different now"),
+        "{err}"
+    );
+    let err = tx
+        .write_checked("app.ts", b"mine", None, Expect::Absent)
+        .unwrap_err();
+    assert!(err.to_string().contains("it exists now"), "{err}");
+    tx.write_checked("new.ts", b"x", None, Expect::Absent)
+        .unwrap();
+    let current = state::hash_hex(b"v2 by someone else");
+    tx.write_checked("app.ts", b"mine", None, Expect::Sha256(&current))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(fs::read(dir.path().join("app.ts")).unwrap(), b"mine");
+}
