@@ -105,8 +105,10 @@ export function buildHint(
       `target/debug/${file} or target/release/${file} by itself.`;
   }
   if (checkout) {
-    return `KREPIS_LOCAL_BUILD=0 skips the checkout's own build in ${checkout}/target; ` +
-      `unset it to use that build, or set KREPIS_LIB_PATH to a built ${file}.`;
+    return `KREPIS_LOCAL_BUILD=0 skips the checkout's own build in ${checkout}/target: ` +
+      `unset it (and \`deno task build:kernel\` there), or build with ` +
+      `\`cargo build --release -p krepis-ffi\` and set KREPIS_LIB_PATH to ` +
+      `${checkout}/target/release/${file}.`;
   }
   return `Build it in a Krepis checkout with \`cargo build --release -p krepis-ffi\` ` +
     `and set KREPIS_LIB_PATH to that checkout's target/release/${file}.`;
