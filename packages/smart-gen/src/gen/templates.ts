@@ -365,8 +365,8 @@ export function adapterTestModule(
       } as never);`,
     );
     const got = `await adapter.${read.name}(ctx${
-      read === find("get") ? ', "k1"' : ""
-    } as never)`;
+      read === find("get") ? ', "k1" as never' : ""
+    })`;
     lines.push(
       read === find("get")
         ? `  strictEqual(${got}, value);`
