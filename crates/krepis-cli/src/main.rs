@@ -46,6 +46,8 @@ enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
+    /// Check, sign and verify plugins (keygen, check, sign, verify).
+    Plugin(commands::plugin::PluginArgs),
 }
 
 fn run(command: Command) -> Result<()> {
@@ -69,6 +71,7 @@ fn run(command: Command) -> Result<()> {
             clap_complete::generate(shell, &mut Cli::command(), "krepis", &mut std::io::stdout());
             Ok(())
         }
+        Command::Plugin(args) => commands::plugin::run(args),
     }
 }
 

@@ -110,8 +110,19 @@ impl Tools {
     /// the checkout. Published tools run without the app's configuration, so
     /// they neither read nor change its lock file.
     pub fn deno_run(&self, package: &str, export: &str, file: &str) -> Command {
+        self.deno_run_with(&[], package, export, file)
+    }
+
+    /// [`Tools::deno_run`] with extra `deno run` flags before the module.
+    pub fn deno_run_with(
+        &self,
+        flags: &[&str],
+        package: &str,
+        export: &str,
+        file: &str,
+    ) -> Command {
         let mut cmd = deno_command();
-        cmd.args(["run", "--allow-all"]);
+        cmd.args(["run", "--allow-all"]).args(flags);
         match self {
             Self::Checkout(root) => {
                 cmd.arg("--config")

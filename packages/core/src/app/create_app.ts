@@ -22,6 +22,9 @@ import { timeout } from "../pipeline/timeout.ts";
 import { tracing } from "../pipeline/tracing.ts";
 import { serve } from "../http/serve.ts";
 import type { HttpServer, ServeOptions } from "../http/types.ts";
+import { appMethods } from "../knul/app.ts";
+import { type KnulServer, serveKnul } from "../knul/server.ts";
+import type { KnulServeOptions } from "../knul/types.ts";
 import type { Result } from "../result/result.ts";
 import type { Route } from "../router/route.ts";
 import { createFetchHandler } from "./http_handler.ts";
@@ -110,6 +113,11 @@ export interface App extends AsyncDisposable {
    * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
    */
   serve(options?: ServeOptions): Promise<HttpServer>;
+  /**
+   * Serves the app's commands and queries over KNUL (QUIC), by handler name; queries are
+   * idempotent. Logs go to the app's sink unless `options.log` says otherwise.
+   */
+  serveKnul(options: KnulServeOptions): Promise<KnulServer>;
   /** Standard fetch handler: `(req, info?) => Promise<Response>`. */
   fetch(req: Request, info?: FetchInfo): Promise<Response>;
   /** Runs a registered command or query directly, through the full pipeline. */
@@ -239,6 +247,11 @@ export function createApp(options: AppOptions): App {
 
   return {
     serve: (serveOptions = {}) => serve(serveOptions, fetch),
+    serveKnul: (knulOptions) =>
+      serveKnul(
+        { log, ...knulOptions },
+        appMethods([...commands, ...queries], execute),
+      ),
     fetch,
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),
