@@ -91,6 +91,8 @@ const URL_SUBPATHS: &[(&str, &str)] = &[
     ("native", "native.ts"),
     ("pipeline", "pipeline.ts"),
     ("testing", "testing.ts"),
+    ("knul", "knul.ts"),
+    ("plugins", "plugins.ts"),
 ];
 
 /// The published packages of this CLI's version.
