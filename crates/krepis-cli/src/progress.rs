@@ -17,7 +17,8 @@ type Sink = Arc<Mutex<dyn Write + Send>>;
 
 enum Display {
     Spinner(ProgressBar),
-    Lines(Sink),
+    /// Plain lines, each starting with the prefix.
+    Lines(Sink, &'static str),
     Hidden,
 }
 
@@ -52,14 +53,11 @@ impl Steps {
         if !std::io::stderr().is_terminal() {
             return Self::with(Display::Hidden, total);
         }
-        Self::to_sink(
-            total,
-            Arc::new(Mutex::new(Prefixed(prefix, std::io::stderr()))),
-        )
+        Self::to_sink(total, Arc::new(Mutex::new(std::io::stderr())), prefix)
     }
 
-    fn to_sink(total: usize, sink: Sink) -> Self {
-        Self::with(Display::Lines(sink), total)
+    fn to_sink(total: usize, sink: Sink, prefix: &'static str) -> Self {
+        Self::with(Display::Lines(sink, prefix), total)
     }
 
     fn with(display: Display, total: usize) -> Self {
@@ -83,9 +81,11 @@ impl Steps {
                 bar.set_prefix(format!("{}/{}", self.current, self.total));
                 bar.set_message(message.to_string());
             }
-            Display::Lines(sink) => {
+            Display::Lines(sink, prefix) => {
+                // One write per line, so it never interleaves with the app's output.
+                let line = format!("{prefix}[{}/{}] {message}\n", self.current, self.total);
                 if let Ok(mut out) = sink.lock() {
-                    let _ = writeln!(out, "[{}/{}] {message}", self.current, self.total);
+                    let _ = out.write_all(line.as_bytes());
                 }
             }
             Display::Hidden => {}
@@ -108,21 +108,6 @@ impl Steps {
     }
 }
 
-/// A writer that starts every write with a prefix (one write per line here).
-struct Prefixed<W>(&'static str, W);
-
-impl<W: Write> Write for Prefixed<W> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.1.write_all(self.0.as_bytes())?;
-        self.1.write_all(buf)?;
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.1.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -130,12 +115,15 @@ mod tests {
     #[test]
     fn shared_steps_are_plain_lines_without_redraw_codes() {
         let out = Arc::new(Mutex::new(Vec::<u8>::new()));
-        let mut steps = Steps::to_sink(2, out.clone());
+        let mut steps = Steps::to_sink(2, out.clone(), "krepis dev: ");
         steps.step("type-checking main.ts");
         steps.step("checking ctx");
         steps.finish();
         let text = String::from_utf8(out.lock().unwrap().clone()).unwrap();
-        assert_eq!(text, "[1/2] type-checking main.ts\n[2/2] checking ctx\n");
+        assert_eq!(
+            text,
+            "krepis dev: [1/2] type-checking main.ts\nkrepis dev: [2/2] checking ctx\n"
+        );
         assert!(!text.contains('\r') && !text.contains('\x1b'));
     }
 }
