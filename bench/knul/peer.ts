@@ -246,9 +246,8 @@ async function runClient(
 }
 
 if (mode === "server") await runServer(rest[0]);
-else {await runClient(
-    Number(rest[0]),
-    rest[1],
-    Number(rest[2]),
-    Number(rest[3]),
-  );}
+else {
+  await runClient(Number(rest[0]), rest[1], Number(rest[2]), Number(rest[3]));
+  // Connections left open (gRPC's) must not keep the load generator alive.
+  Deno.exit(0);
+}
