@@ -195,3 +195,54 @@ Deno.test("knul: Protobuf-encoded calls carry bytes both ways", async () => {
   assert.equal(m.ratePerSec, 42);
   assert.equal(m.burst, 3);
 });
+
+Deno.test("knul: cancelling the caller's signal resets the stream and aborts the handler", async () => {
+  const certs = await testCerts();
+  let started = false;
+  let aborted = false;
+  await using server = await serveKnul({
+    cert: certs.cert,
+    key: certs.key,
+    log,
+  }, {
+    work: (ctx) =>
+      new Promise((resolve) => {
+        started = true;
+        ctx.signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve(null);
+        });
+      }),
+  });
+  await using client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  const controller = new AbortController();
+  const call = client.call(
+    createContext({ log, signal: controller.signal }),
+    "work",
+    null,
+  );
+  for (let i = 0; i < 500 && !started; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(started);
+  controller.abort();
+  await call.then(
+    () => assert.fail("a cancelled call does not succeed"),
+    (e: KnulError) => assert.equal(e.status, "CANCELLED"),
+  );
+  for (let i = 0; i < 500 && !aborted; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(aborted, "the handler's ctx.signal aborted");
+  for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(server.stats().cancelled, 1);
+  assert.equal(server.stats().inFlight, 0);
+  assert.equal(client.running(), 0);
+});
