@@ -428,7 +428,18 @@ async fn serve_call(
         let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
         input = Some((tx, rx));
     } else {
-        message = Some(read_unary(c, recv, shared.max_frame).await?);
+        let reading = read_unary(c, recv, shared.max_frame);
+        message = Some(match deadline {
+            // A client that never sends its message cannot hold the tenant's slot forever.
+            Some((at, _)) => tokio::time::timeout_at(at, reading).await.map_err(|_| {
+                Some(refuse(
+                    &c.rejected_deadline,
+                    code::DEADLINE_EXCEEDED,
+                    "the deadline passed while the call's message was arriving",
+                ))
+            })??,
+            None => reading.await?,
+        });
     }
     // 8. A turn to run.
     let Some(_ticket) = shared
@@ -653,6 +664,13 @@ async fn forward_frames(
     }
 }
 
+/// Whether `bytes` (whole frames, as TypeScript writes them) end with a STATUS frame.
+fn ends_with_status(bytes: &[u8]) -> bool {
+    frame::split(bytes)
+        .and_then(|frames| frames.last().map(|f| f.0 == frame::STATUS))
+        .unwrap_or(false)
+}
+
 /// Writes TypeScript's response frames; makes sure a STATUS frame ends them. `Err` when the
 /// client went away.
 async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::result::Result<(), ()> {
@@ -660,14 +678,12 @@ async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::resul
     match body {
         ResponseBody::Full(bytes) => {
             let bytes = bytes.unwrap_or_default();
-            ended = frame::split(&bytes)
-                .and_then(|frames| frames.last().map(|f| f.0 == frame::STATUS))
-                .unwrap_or(false);
+            ended = ends_with_status(&bytes);
             send.write_all(&bytes).await.map_err(|_| ())?;
         }
         ResponseBody::Stream(mut rx) => {
             while let Some(chunk) = rx.recv().await {
-                ended = chunk.first() == Some(&frame::STATUS);
+                ended = ends_with_status(&chunk);
                 send.write_all(&chunk).await.map_err(|_| ())?;
             }
         }

@@ -26,6 +26,7 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
     "boom": () => {
       throw new Error("kaput");
     },
+    "big": (_ctx, n: number) => "z".repeat(n),
     "slow": async (ctx) => {
       await new Promise((r) => setTimeout(r, 50));
       return ctx.tenantId;
@@ -40,6 +41,11 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   const ctx = createContext({ log, tenantId: "acme" });
   assert.equal(await client.call(ctx, "math.add", { a: 1, b: 2 }), 3);
   assert.equal(await client.call(ctx, "slow", null), "acme");
+  // Past the outbox (256 KiB inline limit) a response streams out of TypeScript memory.
+  assert.equal(
+    (await client.call<string>(ctx, "big", 3 << 20)).length,
+    3 << 20,
+  );
   await client.call(ctx, "todos.get", { id: 7 }).then(
     () => assert.fail("should fail"),
     (e: KnulError) => {
@@ -59,7 +65,7 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   );
   const stats = server.stats();
   assert.equal(stats.rejectedUnimplemented, 1);
-  assert.equal(stats.dispatched, 4);
+  assert.equal(stats.dispatched, 5);
 });
 
 Deno.test("knul: server-streaming, client-streaming and bidirectional calls", async () => {
