@@ -228,7 +228,8 @@ export const symbols = {
   krepis_knul_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
    * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
-   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
+   * 0-RTT), bit 2: hand each response message over as it arrives; `timeout_ms` 0: none.
    */
   krepis_knul_call: {
     parameters: ["f64", "f64", "buffer", "f64", "buffer", "f64", "u32", "f64"],
@@ -684,7 +685,8 @@ export interface KernelBindings {
   knulAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
    * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
-   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
+   * 0-RTT), bit 2: hand each response message over as it arrives; `timeout_ms` 0: none.
    * Calls `krepis_knul_call`.
    */
   knulCall(
@@ -692,7 +694,7 @@ export interface KernelBindings {
     callId: number,
     header: Uint8Array<ArrayBuffer>,
     frames: Uint8Array<ArrayBuffer>,
-    idempotent: number,
+    flags: number,
     timeoutMs: number,
   ): number;
   /**
@@ -1119,7 +1121,7 @@ export function createBindings(
       callId: number,
       header: Uint8Array<ArrayBuffer>,
       frames: Uint8Array<ArrayBuffer>,
-      idempotent: number,
+      flags: number,
       timeoutMs: number,
     ): number {
       const r = raw.krepis_knul_call(
@@ -1129,7 +1131,7 @@ export function createBindings(
         header.byteLength,
         frames,
         frames.byteLength,
-        idempotent,
+        flags,
         timeoutMs,
       );
       return r < 0 ? fail(-r, "krepis_knul_call") : r;

@@ -67,6 +67,8 @@ pub struct CallRequest {
     pub frames: Vec<u8>,
     /// May travel in 0-RTT early data.
     pub idempotent: bool,
+    /// Hand each response message to TypeScript as it arrives (server-streaming calls).
+    pub streaming: bool,
     /// The call's budget; the client answers `DEADLINE_EXCEEDED` itself shortly after.
     pub timeout: Option<Duration>,
 }
@@ -174,18 +176,7 @@ impl Client {
                 None => inner.run(&request).await,
             };
             inner.calls.lock().remove(&call_id);
-            let len = response.len();
-            let _ = inner
-                .bridge
-                .submit(
-                    Some(response.into_boxed_slice()),
-                    None,
-                    |slot, addr, out| {
-                        record::encode_done(slot, call_id, addr, len, out);
-                        Ok(())
-                    },
-                )
-                .await;
+            inner.deliver(call_id, response, false).await;
         });
         calls.insert(call_id, task.abort_handle());
     }
@@ -273,7 +264,20 @@ impl Inner {
         Ok((connection, handshake))
     }
 
-    /// Runs one call to completion; the result is the response frames.
+    /// Hands response frames of call `call_id` to TypeScript.
+    async fn deliver(&self, call_id: u64, frames: Vec<u8>, more: bool) {
+        let len = frames.len();
+        let _ = self
+            .bridge
+            .submit(Some(frames.into_boxed_slice()), None, |slot, addr, out| {
+                record::encode_done(slot, call_id, addr, len, more, out);
+                Ok(())
+            })
+            .await;
+    }
+
+    /// Runs one call to completion; the result is the response frames (for a streaming
+    /// call, those not yet delivered: the status).
     async fn run(&self, request: &CallRequest) -> Vec<u8> {
         for attempt in 0..2 {
             let (connection, mut handshake) = match self.link().await {
@@ -289,7 +293,7 @@ impl Inner {
                 Ok(streams) => streams,
                 Err(e) => return unavailable(format!("open a stream: {e}")),
             };
-            match exchange(send, recv, request).await {
+            match exchange(self, send, recv, request).await {
                 Exchange::Done(bytes) => return bytes,
                 Exchange::ZeroRttRejected => continue,
                 Exchange::Failed(message) => return unavailable(message),
@@ -305,7 +309,12 @@ enum Exchange {
     Failed(String),
 }
 
-async fn exchange(send: SendStream, mut recv: RecvStream, request: &CallRequest) -> Exchange {
+async fn exchange(
+    inner: &Inner,
+    send: SendStream,
+    mut recv: RecvStream,
+    request: &CallRequest,
+) -> Exchange {
     let mut sending = Sending(send, false);
     let mut out =
         BytesMut::with_capacity(frame::PREFIX + request.header.len() + request.frames.len());
@@ -321,11 +330,45 @@ async fn exchange(send: SendStream, mut recv: RecvStream, request: &CallRequest)
     }
     let _ = sending.0.finish();
     sending.1 = true;
+    if request.streaming {
+        return stream_frames(inner, &mut recv, request.call_id).await;
+    }
     match recv.read_to_end(MAX_RESPONSE).await {
         Ok(bytes) => Exchange::Done(bytes),
         Err(quinn::ReadToEndError::Read(quinn::ReadError::ZeroRttRejected)) => {
             Exchange::ZeroRttRejected
         }
         Err(e) => Exchange::Failed(format!("the call broke off: {e}")),
+    }
+}
+
+/// Delivers each MESSAGE frame as it arrives; returns the STATUS frame (or nothing, when
+/// the stream ended without one).
+async fn stream_frames(inner: &Inner, recv: &mut RecvStream, call_id: u64) -> Exchange {
+    let mut delivered = false;
+    loop {
+        let (kind, len) = match frame::read_prefix(recv, MAX_RESPONSE).await {
+            Ok(prefix) => prefix,
+            Err(frame::FrameError::End) => return Exchange::Done(Vec::new()),
+            Err(frame::FrameError::Gone) if !delivered => {
+                // Possibly 0-RTT rejected before anything arrived: quinn's read says which.
+                return match recv.read_chunk(1, true).await {
+                    Err(quinn::ReadError::ZeroRttRejected) => Exchange::ZeroRttRejected,
+                    _ => Exchange::Failed("the call broke off".into()),
+                };
+            }
+            Err(e) => return Exchange::Failed(format!("the call broke off: {e:?}")),
+        };
+        let payload = match frame::read_payload(recv, len).await {
+            Ok(payload) => payload,
+            Err(e) => return Exchange::Failed(format!("the call broke off: {e:?}")),
+        };
+        let mut bytes = BytesMut::with_capacity(frame::PREFIX + len);
+        frame::put(&mut bytes, kind, &payload);
+        if kind == frame::STATUS {
+            return Exchange::Done(bytes.to_vec());
+        }
+        inner.deliver(call_id, bytes.to_vec(), true).await;
+        delivered = true;
     }
 }

@@ -131,6 +131,8 @@ interface Waiting {
   resolve(response: { messages: unknown[]; status: DecodedStatus }): void;
   reject(error: unknown): void;
   json: boolean;
+  /** Streamed calls: messages that arrived before the status. */
+  onMessages: ((messages: unknown[]) => void) | undefined;
 }
 
 /**
@@ -186,14 +188,60 @@ export class KnulClient implements AsyncDisposable {
     return messages[0] as O;
   }
 
-  /** Calls a server-streaming method; resolves with every message it sent. */
-  async stream<O = unknown>(
+  /**
+   * Calls a server-streaming method: yields each message as it arrives; throws a
+   * {@linkcode KnulError} when the call ends with another status than `OK`. Leaving the
+   * loop early cancels the call.
+   */
+  async *stream<O = unknown>(
     ctx: KrepisContext,
     method: string,
     input: unknown,
     options: KnulCallOptions = {},
-  ): Promise<O[]> {
-    return (await this.#invoke(ctx, method, [input], options)).messages as O[];
+  ): AsyncGenerator<O, void, undefined> {
+    const queue: unknown[] = [];
+    let done = false;
+    let failure: unknown;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    const stop = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, stop.signal]);
+    this.#invoke(
+      ctx.derive({ signal }),
+      method,
+      [input],
+      options,
+      (messages) => {
+        queue.push(...messages);
+        notify();
+      },
+    ).then(
+      (r) => {
+        queue.push(...r.messages);
+        done = true;
+        notify();
+      },
+      (e) => {
+        failure = e;
+        done = true;
+        notify();
+      },
+    );
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift() as O;
+        if (done) {
+          if (failure !== undefined) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    } finally {
+      if (!done) stop.abort();
+    }
   }
 
   /** Calls a client-streaming (or bidirectional) method with several input messages. */
@@ -260,6 +308,7 @@ export class KnulClient implements AsyncDisposable {
     method: string,
     inputs: unknown[],
     options: KnulCallOptions,
+    onMessages?: (messages: unknown[]) => void,
   ): Promise<{ messages: unknown[]; status: DecodedStatus }> {
     if (this.#closed) {
       return Promise.reject(
@@ -342,13 +391,14 @@ export class KnulClient implements AsyncDisposable {
           reject(e);
         },
         json,
+        onMessages,
       });
       this.#kernel.knulCall(
         this.#handle,
         id,
         header,
         frames,
-        options.idempotent ? 1 : 0,
+        (options.idempotent ? 1 : 0) | (onMessages ? 2 : 0),
         budget,
       );
       this.#kick();
@@ -388,7 +438,13 @@ export class KnulClient implements AsyncDisposable {
     }
   }
 
-  #onDone = (slot: number, callId: number, addr: number, len: number): void => {
+  #onDone = (
+    slot: number,
+    callId: number,
+    addr: number,
+    len: number,
+    more: boolean,
+  ): void => {
     const waiting = this.#waiting.get(callId);
     const messages: unknown[] = [];
     let status: DecodedStatus | undefined;
@@ -414,6 +470,10 @@ export class KnulClient implements AsyncDisposable {
     }
     this.#bridge.write(KIND_RELEASE, slot, null);
     if (waiting === undefined) return;
+    if (more && error === undefined) {
+      waiting.onMessages?.(messages);
+      return;
+    }
     this.#waiting.delete(callId);
     if (error !== undefined) {
       waiting.reject(

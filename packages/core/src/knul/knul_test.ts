@@ -70,6 +70,8 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
 
 Deno.test("knul: server-streaming, client-streaming and bidirectional calls", async () => {
   const certs = await testCerts();
+  let releaseSecond!: () => void;
+  const second = new Promise<void>((r) => releaseSecond = r);
   await using server = await serveKnul({
     cert: certs.cert,
     key: certs.key,
@@ -77,6 +79,11 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   }, {
     "count.up": async function* (_ctx, { to }: { to: number }) {
       for (let i = 1; i <= to; i++) yield i;
+    },
+    "ticks": async function* () {
+      yield "first";
+      await second;
+      yield "second";
     },
     "count.fail": async function* () {
       yield 1;
@@ -104,14 +111,21 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
     serverName: "localhost",
   });
   const ctx = createContext({ log });
-  assert.deepEqual(await client.stream(ctx, "count.up", { to: 5 }), [
-    1,
-    2,
-    3,
-    4,
-    5,
-  ]);
-  await client.stream(ctx, "count.fail", null).then(
+  const upTo5 = await Array.fromAsync(
+    client.stream(ctx, "count.up", { to: 5 }),
+  );
+  assert.deepEqual(upTo5, [1, 2, 3, 4, 5]);
+  // Messages arrive as they are sent: the server sends its second one only after the
+  // client has received the first.
+  const ticks = client.stream<string>(ctx, "ticks", null);
+  assert.deepEqual(await ticks.next(), { value: "first", done: false });
+  releaseSecond();
+  assert.deepEqual(await Array.fromAsync(ticks), ["second"]);
+  // Leaving a stream early cancels the call.
+  for await (const n of client.stream(ctx, "count.up", { to: 1_000_000 })) {
+    if (n === 3) break;
+  }
+  await Array.fromAsync(client.stream(ctx, "count.fail", null)).then(
     () => assert.fail("the stream ends with an error status"),
     (e: KnulError) => assert.equal(e.status, "FAILED_PRECONDITION"),
   );
@@ -123,7 +137,11 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   assert.deepEqual(await client.send(ctx, "sum", big.map((s) => s.length)), [
     500_000,
   ]);
+  for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assert.equal(server.stats().inFlight, 0);
+  assert.equal(client.running(), 0);
 });
 
 Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", async () => {
