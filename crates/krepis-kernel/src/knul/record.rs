@@ -58,6 +58,7 @@ pub const FLAG_MORE: u8 = 1;
 pub const DONE_LEN: usize = 40;
 
 /// Everything a call record carries.
+#[derive(Clone, Copy)]
 pub struct CallHead<'a> {
     /// `FLAG_*` bits.
     pub flags: u8,
@@ -74,7 +75,7 @@ pub struct CallHead<'a> {
     /// Trace id (32 hex) and the call's span id (16 hex).
     pub trace: [&'a str; 2],
     /// Metadata pairs.
-    pub metadata: Vec<(&'a str, &'a str)>,
+    pub metadata: &'a [(&'a str, &'a str)],
 }
 
 /// Encodes a call record for slot `id`, appending it to `out`.
@@ -96,7 +97,7 @@ pub fn encode_call(id: u64, head: &CallHead<'_>, out: &mut Vec<u8>) {
     for text in head.texts {
         out.extend_from_slice(&(text.len() as u16).to_le_bytes());
     }
-    for (k, v) in &head.metadata {
+    for (k, v) in head.metadata {
         out.extend_from_slice(&(k.len() as u32).to_le_bytes());
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
     }
@@ -113,7 +114,7 @@ pub fn encode_call(id: u64, head: &CallHead<'_>, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(parent.as_bytes());
     out.extend_from_slice(encoding.as_bytes());
-    for (k, v) in &head.metadata {
+    for (k, v) in head.metadata {
         out.extend_from_slice(k.as_bytes());
         out.extend_from_slice(v.as_bytes());
     }
@@ -147,7 +148,7 @@ mod tests {
             priority: 7,
             texts: ["m.x", "acme", "", "r", "", "json"],
             trace: ["t", "s"],
-            metadata: vec![("k", "vv")],
+            metadata: &[("k", "vv")],
         };
         encode_call(9, &head, &mut out);
         assert_eq!(out.len() % 8, 0);
