@@ -56,6 +56,14 @@ fn refuse(counter: &AtomicU64, status: u32, message: impl Into<String>) -> Refus
     }
 }
 
+/// A protocol violation: INVALID_ARGUMENT, and the server stops reading the stream.
+fn malformed(c: &Counters, message: impl Into<String>) -> Refused {
+    Refused {
+        stop_reading: true,
+        ..refuse(&c.rejected_protocol, code::INVALID_ARGUMENT, message)
+    }
+}
+
 fn protocol(counters: &Counters, error: FrameError, what: &str) -> Option<Refused> {
     let (counter, status, message) = match error {
         FrameError::Gone => {
@@ -118,27 +126,19 @@ async fn read_header(c: &Counters, recv: &mut RecvStream, max: usize) -> Step<Kn
         .await
         .map_err(|e| protocol(c, e, "header"))?;
     if kind != frame::HEADER {
-        return Err(Some(Refused {
-            stop_reading: true,
-            ..refuse(
-                &c.rejected_protocol,
-                code::INVALID_ARGUMENT,
-                "the first frame of a call must be a HEADER",
-            )
-        }));
+        return Err(Some(malformed(
+            c,
+            "the first frame of a call must be a HEADER",
+        )));
     }
     let raw = frame::read_payload(recv, len)
         .await
         .map_err(|e| protocol(c, e, "header"))?;
     KnulHeader::decode(&raw[..]).map_err(|e| {
-        Some(Refused {
-            stop_reading: true,
-            ..refuse(
-                &c.rejected_protocol,
-                code::INVALID_ARGUMENT,
-                format!("the HEADER is not a valid KnulHeader: {e}"),
-            )
-        })
+        Some(malformed(
+            c,
+            format!("the HEADER is not a valid KnulHeader: {e}"),
+        ))
     })
 }
 
@@ -380,14 +380,10 @@ async fn read_unary(c: &Counters, recv: &mut RecvStream, max: usize) -> Step<Box
         .await
         .map_err(|e| protocol(c, e, "message"))?;
     if kind != frame::MESSAGE {
-        return Err(Some(Refused {
-            stop_reading: true,
-            ..refuse(
-                &c.rejected_protocol,
-                code::INVALID_ARGUMENT,
-                "after the HEADER a call sends MESSAGE frames",
-            )
-        }));
+        return Err(Some(malformed(
+            c,
+            "after the HEADER a call sends MESSAGE frames",
+        )));
     }
     let message = frame::read_payload(recv, len)
         .await
@@ -398,14 +394,7 @@ async fn read_unary(c: &Counters, recv: &mut RecvStream, max: usize) -> Step<Box
             bump(&c.cancelled);
             Err(None)
         }
-        _ => Err(Some(Refused {
-            stop_reading: true,
-            ..refuse(
-                &c.rejected_protocol,
-                code::INVALID_ARGUMENT,
-                "a unary call sends exactly one MESSAGE",
-            )
-        })),
+        _ => Err(Some(malformed(c, "a unary call sends exactly one MESSAGE"))),
     }
 }
 
