@@ -30,7 +30,7 @@ export const ABI_VERSION = 2;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x647facf7;
+export const ABI_FINGERPRINT = 0x41506055;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -229,7 +229,8 @@ export const symbols = {
   /**
    * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
    * `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
-   * 0-RTT), bit 2: hand each response message over as it arrives; `timeout_ms` 0: none.
+   * 0-RTT), bit 2: hand each response message over as it arrives, bit 4: more input
+   * follows through `krepis_knul_send`; `timeout_ms` 0: none.
    */
   krepis_knul_call: {
     parameters: ["f64", "f64", "buffer", "f64", "buffer", "f64", "u32", "f64"],
@@ -321,6 +322,15 @@ export const symbols = {
    * Submits `len` bytes of response records from the outbox; returns how many completed.
    */
   krepis_knul_respond: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Sends more `MESSAGE` frames of a call started with input open (waiting while the
+   * server is slow); empty `frames` end the input.
+   */
+  krepis_knul_send: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
   /**
    * Starts a KNUL server from Protobuf `KnulServeOptions` and returns its handle.
    */
@@ -686,7 +696,8 @@ export interface KernelBindings {
   /**
    * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
    * `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
-   * 0-RTT), bit 2: hand each response message over as it arrives; `timeout_ms` 0: none.
+   * 0-RTT), bit 2: hand each response message over as it arrives, bit 4: more input
+   * follows through `krepis_knul_send`; `timeout_ms` 0: none.
    * Calls `krepis_knul_call`.
    */
   knulCall(
@@ -781,6 +792,16 @@ export interface KernelBindings {
    * Calls `krepis_knul_respond`.
    */
   knulRespond(handle: number, len: number): number;
+  /**
+   * Sends more `MESSAGE` frames of a call started with input open (waiting while the
+   * server is slow); empty `frames` end the input.
+   * Calls `krepis_knul_send`.
+   */
+  knulSend(
+    handle: number,
+    callId: number,
+    frames: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
   /**
    * Starts a KNUL server from Protobuf `KnulServeOptions` and returns its handle.
    * Calls `krepis_knul_serve`.
@@ -1206,6 +1227,19 @@ export function createBindings(
     knulRespond(handle: number, len: number): number {
       const r = raw.krepis_knul_respond(handle, len);
       return r < 0 ? fail(-r, "krepis_knul_respond") : r;
+    },
+    async knulSend(
+      handle: number,
+      callId: number,
+      frames: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_knul_send(
+        handle,
+        callId,
+        frames,
+        frames.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_knul_send") : r;
     },
     knulServe(options: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_knul_serve(options, options.byteLength);

@@ -159,7 +159,8 @@ fn krepis_knul_client_layout(handle: f64, out: *mut u8, cap: f64) -> Result<f64>
 
 /// Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
 /// `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
-/// 0-RTT), bit 2: hand each response message over as it arrives; `timeout_ms` 0: none.
+/// 0-RTT), bit 2: hand each response message over as it arrives, bit 4: more input
+/// follows through `krepis_knul_send`; `timeout_ms` 0: none.
 #[export]
 fn krepis_knul_call(
     handle: f64,
@@ -180,9 +181,19 @@ fn krepis_knul_call(
         frames,
         idempotent: flags & 1 != 0,
         streaming: flags & 2 != 0,
+        open_input: flags & 4 != 0,
         timeout: (timeout > 0).then(|| Duration::from_millis(timeout)),
     });
     Ok(0.0)
+}
+
+/// Sends more `MESSAGE` frames of a call started with input open (waiting while the
+/// server is slow); empty `frames` end the input.
+#[export(nonblocking)]
+fn krepis_knul_send(handle: f64, call_id: f64, frames: *const u8, len: f64) -> Result<f64> {
+    let frames = unsafe { guard::bytes(frames, len) }?;
+    client(handle)?.send(int_arg(call_id, "call id")?, frames)?;
+    Ok(frames.len() as f64)
 }
 
 /// Cancels a running call (its stream is reset; no completion follows).

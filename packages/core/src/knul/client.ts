@@ -127,6 +127,13 @@ export interface TypedKnulClient<M extends Record<string, AnyHandler>> {
   ): Promise<OutputOf<M[K]>>;
 }
 
+/** How a streamed call hands over its messages, and (open input) learns its id. */
+interface Streamed {
+  onMessages(messages: unknown[]): void;
+  /** Set for calls whose input stays open: more frames follow through `send`. */
+  onStart?(id: number): void;
+}
+
 interface Waiting {
   resolve(response: { messages: unknown[]; status: DecodedStatus }): void;
   reject(error: unknown): void;
@@ -193,11 +200,48 @@ export class KnulClient implements AsyncDisposable {
    * {@linkcode KnulError} when the call ends with another status than `OK`. Leaving the
    * loop early cancels the call.
    */
-  async *stream<O = unknown>(
+  stream<O = unknown>(
     ctx: KrepisContext,
     method: string,
     input: unknown,
     options: KnulCallOptions = {},
+  ): AsyncGenerator<O, void, undefined> {
+    return this.#streamed<O>(ctx, method, [input], options, undefined);
+  }
+
+  /**
+   * Calls a bidirectional (or client-streaming) method: sends each of `inputs` as it comes
+   * and yields each response message as it arrives. Leaving the loop early cancels the call.
+   */
+  bidi<O = unknown>(
+    ctx: KrepisContext,
+    method: string,
+    inputs: AsyncIterable<unknown> | Iterable<unknown>,
+    options: KnulCallOptions = {},
+  ): AsyncGenerator<O, void, undefined> {
+    const encoding = options.encoding ?? "json";
+    const pump = async (id: number) => {
+      try {
+        for await (const input of inputs) {
+          const bytes = encoding === "json"
+            ? textFrame(JSON.stringify(input ?? null))
+            : frame(MESSAGE, input as Uint8Array);
+          await this.#kernel.knulSend(this.#handle, id, bytes);
+        }
+        await this.#kernel.knulSend(this.#handle, id, new Uint8Array(0));
+      } catch {
+        // The call ended (answered, cancelled or failed): its outcome says why.
+      }
+    };
+    return this.#streamed<O>(ctx, method, [], options, (id) => void pump(id));
+  }
+
+  async *#streamed<O>(
+    ctx: KrepisContext,
+    method: string,
+    inputs: unknown[],
+    options: KnulCallOptions,
+    onStart: ((id: number) => void) | undefined,
   ): AsyncGenerator<O, void, undefined> {
     const queue: unknown[] = [];
     let done = false;
@@ -209,16 +253,14 @@ export class KnulClient implements AsyncDisposable {
     };
     const stop = new AbortController();
     const signal = AbortSignal.any([ctx.signal, stop.signal]);
-    this.#invoke(
-      ctx.derive({ signal }),
-      method,
-      [input],
-      options,
-      (messages) => {
-        queue.push(...messages);
-        notify();
-      },
-    ).then(
+    const onMessages = (messages: unknown[]) => {
+      queue.push(...messages);
+      notify();
+    };
+    this.#invoke(ctx.derive({ signal }), method, inputs, options, {
+      onMessages,
+      onStart,
+    }).then(
       (r) => {
         queue.push(...r.messages);
         done = true;
@@ -308,8 +350,9 @@ export class KnulClient implements AsyncDisposable {
     method: string,
     inputs: unknown[],
     options: KnulCallOptions,
-    onMessages?: (messages: unknown[]) => void,
+    streamed?: Streamed,
   ): Promise<{ messages: unknown[]; status: DecodedStatus }> {
+    const onMessages = streamed?.onMessages;
     if (this.#closed) {
       return Promise.reject(
         new KnulError(KnulStatus.UNAVAILABLE, "the client is closed"),
@@ -398,9 +441,11 @@ export class KnulClient implements AsyncDisposable {
         id,
         header,
         frames,
-        (options.idempotent ? 1 : 0) | (onMessages ? 2 : 0),
+        (options.idempotent ? 1 : 0) | (onMessages ? 2 : 0) |
+          (streamed?.onStart ? 4 : 0),
         budget,
       );
+      streamed?.onStart?.(id);
       this.#kick();
     });
   }

@@ -132,6 +132,21 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   const many = Array.from({ length: 1000 }, (_, i) => i);
   assert.deepEqual(await client.send(ctx, "sum", many), [499500]);
   assert.deepEqual(await client.send(ctx, "double", [1, 2, 3]), [2, 4, 6]);
+  // Bidirectional, in lock step: each input is sent only after the previous answer came.
+  let answered = Promise.withResolvers<void>();
+  const inputs = async function* () {
+    for (const n of [1, 2, 3]) {
+      yield n;
+      await answered.promise;
+      answered = Promise.withResolvers<void>();
+    }
+  };
+  const doubled: number[] = [];
+  for await (const n of client.bidi<number>(ctx, "double", inputs())) {
+    doubled.push(n);
+    answered.resolve();
+  }
+  assert.deepEqual(doubled, [2, 4, 6]);
   // A large streamed input crosses several kernel reads.
   const big = Array.from({ length: 50 }, () => "y".repeat(10_000));
   assert.deepEqual(await client.send(ctx, "sum", big.map((s) => s.length)), [
