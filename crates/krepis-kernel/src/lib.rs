@@ -16,6 +16,7 @@ pub mod info;
 pub mod journal;
 pub mod knul;
 pub mod kv;
+pub mod plugin;
 pub mod proto;
 pub mod shm;
 mod sled_open;

@@ -22,7 +22,7 @@ export const FLAG_BODY_BUFFERED = 1;
 /** The body streams through `read` calls. */
 export const FLAG_BODY_STREAMED = 2;
 const FLAG_ASCII = 16;
-/** The response body was staged with `stage` rather than sent inline. */
+/** The response body was handed to the kernel beforehand (`httpLend`) rather than sent inline. */
 export const FLAG_STAGED_BODY = 1;
 
 const REQUEST_FIXED = 56;
