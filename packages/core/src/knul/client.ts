@@ -474,7 +474,15 @@ export class KnulClient implements AsyncDisposable {
           this.#bridge.flush();
           continue;
         }
-        if (await kernel.knulClientWait(handle, WAIT_MS) === 0) break;
+        let woke: number;
+        try {
+          woke = await kernel.knulClientWait(handle, WAIT_MS);
+        } catch (error) {
+          // A wait that started only after close() released the handle: nothing to do.
+          if (this.#closed) break;
+          throw error;
+        }
+        if (woke === 0) break;
       }
     } finally {
       this.#running = false;
