@@ -15,7 +15,7 @@
 import type { KernelBindings } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
-import { encodeKey, type KvKey } from "./kv_key.ts";
+import { encodeKey, encodeKeysFramed, type KvKey } from "./kv_key.ts";
 import { decodeValue, JSON_KIND } from "./kv_value.ts";
 import { decodeUtf8 } from "./utf8.ts";
 import { badResource, kvError } from "./kv_error.ts";
@@ -115,7 +115,6 @@ export class Kv implements Disposable {
   #temp: string | undefined;
   #out = new Uint8Array(READ_SMALL);
   #outView = new DataView(this.#out.buffer);
-  #keys = new Uint8Array(256);
 
   /** Not for users: use {@linkcode openKv}. */
   constructor(token: symbol, bindings: KernelBindings, handle: number) {
@@ -141,18 +140,7 @@ export class Kv implements Disposable {
   /** Reads up to 10 keys in one kernel call and decodes the answers in one pass. */
   #read<T>(keys: readonly KvKey[]): KvEntryMaybe<T>[] {
     const h = this.#handle();
-    const encoded = keys.map((key) => encodeKey(key));
-    const size = encoded.reduce((n, k) => n + 2 + k.length, 0);
-    if (size > this.#keys.length) this.#keys = new Uint8Array(size * 2);
-    const buf = this.#keys;
-    let at = 0;
-    for (const key of encoded) {
-      buf[at] = key.length & 0xff;
-      buf[at + 1] = key.length >> 8;
-      buf.set(key, at + 2);
-      at += 2 + key.length;
-    }
-    const request = buf.subarray(0, at);
+    const request = encodeKeysFramed(keys);
     let used: number;
     try {
       used = this.#b.kvRead(h, request, this.#out);
