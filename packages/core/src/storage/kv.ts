@@ -6,7 +6,7 @@
  * Durable by default: a commit resolves after its data is on disk (`fdatasync`);
  * concurrent commits share one sync. `openKv(path, { durability: "relaxed" })` resolves
  * commits without waiting; a killed process may then lose its newest writes (sled writes
- * them out every 100 ms; measured under load: up to 273 ms, median 119 ms).
+ * them out every 100 ms; measured under heavy load: up to 353 ms of them).
  * One process at a time may open a store (workers of that process share it).
  *
  * @module
@@ -82,7 +82,8 @@ export interface OpenKvOptions {
    * concurrent commits sharing one sync. `"relaxed"`: a commit resolves once applied;
    * the kernel writes it out every 100 ms, so a crash may lose the newest writes — never
    * older ones, never a part of a commit. Measured by `deno task bench:storage` on a
-   * loaded 2-core machine: the oldest lost commit was up to 273 ms old (median 119 ms).
+   * loaded 2-core machine: the oldest lost commit was up to 353 ms old (per-run
+   * medians 41–129 ms).
    */
   durability?: "sync" | "relaxed";
 }
