@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -30,7 +30,7 @@ export const ABI_VERSION = 2;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x193a6306;
+export const ABI_FINGERPRINT = 0x3ad07d50;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -174,7 +174,7 @@ export const symbols = {
    */
   krepis_journal_close: { parameters: ["f64"], result: "f64" },
   /**
-   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
    */
   krepis_journal_history: {
     parameters: ["f64", "buffer", "f64"],
@@ -492,6 +492,44 @@ export const symbols = {
     parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
     result: "f64",
   },
+  /**
+   * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   */
+  krepis_ws_accept: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Bytes queued on socket `id` and not yet written.
+   */
+  krepis_ws_buffered: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Starts the closing handshake of socket `id` with `code` and a UTF-8 `reason`.
+   */
+  krepis_ws_close: {
+    parameters: ["f64", "f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
+   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
+   */
+  krepis_ws_next: {
+    parameters: ["f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
+   */
+  krepis_ws_send: {
+    parameters: ["f64", "f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Copies the kept event's payload into `out`; returns its length.
+   */
+  krepis_ws_take: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /**
@@ -681,7 +719,7 @@ export interface KernelBindings {
    */
   journalClose(journal: number): number;
   /**
-   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
    * Calls `krepis_journal_history`.
    */
   journalHistory(
@@ -999,6 +1037,47 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
     mode: number,
   ): number;
+  /**
+   * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   * Calls `krepis_ws_accept`.
+   */
+  wsAccept(handle: number, id: number): number;
+  /**
+   * Bytes queued on socket `id` and not yet written.
+   * Calls `krepis_ws_buffered`.
+   */
+  wsBuffered(handle: number, id: number): number;
+  /**
+   * Starts the closing handshake of socket `id` with `code` and a UTF-8 `reason`.
+   * Calls `krepis_ws_close`.
+   */
+  wsClose(
+    handle: number,
+    id: number,
+    code: number,
+    reason: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
+   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
+   * Calls `krepis_ws_next`.
+   */
+  wsNext(handle: number, id: number): Promise<number>;
+  /**
+   * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
+   * Calls `krepis_ws_send`.
+   */
+  wsSend(
+    handle: number,
+    id: number,
+    binary: number,
+    data: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Copies the kept event's payload into `out`; returns its length.
+   * Calls `krepis_ws_take`.
+   */
+  wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number;
 }
 
 /**
@@ -1460,6 +1539,46 @@ export function createBindings(
         mode,
       );
       return r < 0 ? fail(-r, "krepis_tx_write") : r;
+    },
+    wsAccept(handle: number, id: number): number {
+      const r = raw.krepis_ws_accept(handle, id);
+      return r < 0 ? fail(-r, "krepis_ws_accept") : r;
+    },
+    wsBuffered(handle: number, id: number): number {
+      const r = raw.krepis_ws_buffered(handle, id);
+      return r < 0 ? fail(-r, "krepis_ws_buffered") : r;
+    },
+    wsClose(
+      handle: number,
+      id: number,
+      code: number,
+      reason: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_ws_close(
+        handle,
+        id,
+        code,
+        reason,
+        reason.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_ws_close") : r;
+    },
+    async wsNext(handle: number, id: number): Promise<number> {
+      const r = await raw.krepis_ws_next(handle, id);
+      return r < 0 ? fail(-r, "krepis_ws_next") : r;
+    },
+    wsSend(
+      handle: number,
+      id: number,
+      binary: number,
+      data: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
+      return r < 0 ? fail(-r, "krepis_ws_send") : r;
+    },
+    wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_ws_take(handle, id, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_ws_take") : r;
     },
   };
 }
