@@ -164,7 +164,7 @@ async function resolveFromRelease(): Promise<ResolvedLibrary> {
           buildHint(
             workspaceRoot(),
             Deno.env.get("KREPIS_LOCAL_BUILD") === "0",
-            file,
+            libraryFileName(Deno.build.os),
           )
         }`,
     );
