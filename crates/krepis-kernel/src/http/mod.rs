@@ -9,6 +9,7 @@
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
+//! - [`static_files`]: mounted directories answered by the kernel alone.
 //!
 //! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
 //! never reach TypeScript.
@@ -20,6 +21,7 @@ pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod static_files;
 pub mod tls;
 pub mod trace;
 

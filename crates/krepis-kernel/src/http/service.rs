@@ -44,6 +44,9 @@ pub async fn handle(
     peer: Peer,
     req: Request<Incoming>,
 ) -> Result<Reply, Infallible> {
+    if let Some(reply) = (shared.config.static_files.as_ref()).and_then(|s| s.serve(&req)) {
+        return Ok(reply);
+    }
     let body_done = AtomicBool::new(false);
     let Some(timeout) = shared.config.request_timeout else {
         return Ok(process(&shared, &peer, req, 0.0, &body_done).await);

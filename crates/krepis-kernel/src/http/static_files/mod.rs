@@ -1,0 +1,294 @@
+//! Static files served by the kernel alone: a request under a mounted prefix is answered
+//! here, before the bridge, so it never wakes TypeScript.
+//!
+//! - [`path`]: request path → file under the root; traversal refused.
+//! - [`negotiate`]: validators, 304, ranges, precompressed variants.
+//! - [`file_body`]: checked positional reads (a changing file aborts, never mixes bytes).
+//!
+//! GET and HEAD are served (other methods get 405); a directory answers with its first
+//! existing index file (or 404), and without its trailing slash redirects (301) to it.
+
+pub mod file_body;
+pub mod negotiate;
+pub mod path;
+
+use std::ffi::OsString;
+use std::fs::{File, OpenOptions};
+use std::io;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use http::header::{self, HeaderValue};
+use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+
+use self::file_body::{CHUNK, FileBody, read_checked, stamp_of};
+use self::negotiate::{Ranged, VARIANTS, accepts, value};
+use super::body::ResponseBody;
+use crate::proto::StaticMount;
+use crate::{KernelError, Result};
+
+type Reply = Response<ResponseBody>;
+
+/// The directories one server serves, longest prefix first.
+#[derive(Debug)]
+pub struct StaticFiles {
+    mounts: Vec<Mount>,
+}
+
+#[derive(Debug)]
+struct Mount {
+    /// `/assets` (no trailing slash), or empty for a mount at `/`.
+    prefix: String,
+    /// Canonical root directory.
+    root: PathBuf,
+    index: Vec<String>,
+}
+
+impl StaticFiles {
+    /// Checks the mounts asked for: prefixes are absolute and distinct, roots are existing
+    /// directories, index entries plain file names. `None` when there are no mounts.
+    ///
+    /// ```
+    /// use krepis_kernel::http::static_files::StaticFiles;
+    /// use krepis_kernel::proto::StaticMount;
+    /// let ok = StaticMount { prefix: "/assets".into(), root: ".".into(), index: vec![] };
+    /// assert!(StaticFiles::from_mounts(&[ok]).unwrap().is_some());
+    /// let bad = StaticMount { prefix: "assets".into(), root: ".".into(), index: vec![] };
+    /// assert!(StaticFiles::from_mounts(&[bad]).is_err());
+    /// ```
+    pub fn from_mounts(mounts: &[StaticMount]) -> Result<Option<Self>> {
+        if mounts.is_empty() {
+            return Ok(None);
+        }
+        let mut checked: Vec<Mount> = Vec::with_capacity(mounts.len());
+        for m in mounts {
+            let prefix = m.prefix.trim_end_matches('/');
+            if !m.prefix.starts_with('/') || prefix.contains(['?', '#', '%']) {
+                return Err(KernelError::invalid(format!(
+                    "static prefix \"{}\" must be a plain path starting with \"/\"",
+                    m.prefix
+                )));
+            }
+            if checked.iter().any(|c| c.prefix == prefix) {
+                return Err(KernelError::invalid(format!(
+                    "static prefix \"{}\" is mounted twice",
+                    m.prefix
+                )));
+            }
+            let root = std::fs::canonicalize(&m.root)
+                .map_err(|e| KernelError::io(format!("static root \"{}\"", m.root), e))?;
+            if !root.is_dir() {
+                return Err(KernelError::invalid(format!(
+                    "static root \"{}\" is not a directory",
+                    m.root
+                )));
+            }
+            if let Some(bad) = m
+                .index
+                .iter()
+                .find(|i| i.is_empty() || *i == "." || *i == ".." || i.contains(['/', '\0']))
+            {
+                return Err(KernelError::invalid(format!(
+                    "static index \"{bad}\" must be a plain file name"
+                )));
+            }
+            checked.push(Mount {
+                prefix: prefix.to_string(),
+                root,
+                index: m.index.clone(),
+            });
+        }
+        checked.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        Ok(Some(Self { mounts: checked }))
+    }
+
+    /// The kernel's answer when `req` falls under a mount, else `None` (the request goes on
+    /// to TypeScript).
+    pub fn serve<B>(&self, req: &Request<B>) -> Option<Reply> {
+        let path = req.uri().path();
+        let (mount, rest) = self.mounts.iter().find_map(|m| {
+            let rest = path.strip_prefix(m.prefix.as_str())?;
+            (rest.is_empty() || rest.starts_with('/')).then_some((m, rest))
+        })?;
+        if req.method() != Method::GET && req.method() != Method::HEAD {
+            let mut reply = empty(StatusCode::METHOD_NOT_ALLOWED);
+            reply
+                .headers_mut()
+                .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
+            return Some(reply);
+        }
+        Some(match path::resolve(&mount.root, rest) {
+            Err(path::Refused) => empty(StatusCode::BAD_REQUEST),
+            Ok((target, directory)) => mount
+                .answer(req, &target, directory)
+                .unwrap_or_else(|status| empty(status)),
+        })
+    }
+}
+
+impl Mount {
+    fn answer<B>(
+        &self,
+        req: &Request<B>,
+        target: &Path,
+        directory: bool,
+    ) -> std::result::Result<Reply, StatusCode> {
+        let file = self.open(target)?.ok_or(StatusCode::NOT_FOUND)?;
+        let meta = file
+            .metadata()
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        let (file, path) = if meta.is_dir() {
+            if !directory {
+                return Ok(redirect_to_slash(req));
+            }
+            self.index_of(target)?.ok_or(StatusCode::NOT_FOUND)?
+        } else if directory || !meta.is_file() {
+            return Err(StatusCode::NOT_FOUND);
+        } else {
+            (file, target.to_path_buf())
+        };
+        let (file, coding) = self.variant(req, &path)?.unwrap_or((file, None));
+        Ok(respond(req, file, &path, coding))
+    }
+
+    /// Opens `path` if it exists and really lies under the root (symlinks resolved). Never
+    /// blocks on a FIFO.
+    fn open(&self, path: &Path) -> std::result::Result<Option<File>, StatusCode> {
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)
+        {
+            Ok(file) => Ok(path::inside(&self.root, &file, path).then_some(file)),
+            Err(e) => match e.kind() {
+                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Ok(None),
+                io::ErrorKind::PermissionDenied => Err(StatusCode::FORBIDDEN),
+                _ => Err(StatusCode::INTERNAL_SERVER_ERROR),
+            },
+        }
+    }
+
+    fn open_regular(&self, path: &Path) -> std::result::Result<Option<File>, StatusCode> {
+        Ok(self
+            .open(path)?
+            .filter(|f| f.metadata().is_ok_and(|m| m.is_file())))
+    }
+
+    fn index_of(&self, dir: &Path) -> std::result::Result<Option<(File, PathBuf)>, StatusCode> {
+        for name in &self.index {
+            let path = dir.join(name);
+            if let Some(file) = self.open_regular(&path)? {
+                return Ok(Some((file, path)));
+            }
+        }
+        Ok(None)
+    }
+
+    /// The best precompressed sibling (`x.br`, `x.gz`) the client accepts, if one exists.
+    fn variant<B>(
+        &self,
+        req: &Request<B>,
+        path: &Path,
+    ) -> std::result::Result<Option<(File, Option<&'static str>)>, StatusCode> {
+        for (coding, suffix) in VARIANTS {
+            if !accepts(req.headers(), coding) {
+                continue;
+            }
+            let mut sibling = OsString::from(path.as_os_str());
+            sibling.push(suffix);
+            if let Some(file) = self.open_regular(Path::new(&sibling))? {
+                return Ok(Some((file, Some(coding))));
+            }
+        }
+        Ok(None)
+    }
+}
+
+fn empty(status: StatusCode) -> Reply {
+    let mut reply = Response::new(ResponseBody::empty());
+    *reply.status_mut() = status;
+    reply
+}
+
+fn redirect_to_slash<B>(req: &Request<B>) -> Reply {
+    let mut location = format!("{}/", req.uri().path());
+    if let Some(query) = req.uri().query() {
+        location.push('?');
+        location.push_str(query);
+    }
+    let mut reply = empty(StatusCode::MOVED_PERMANENTLY);
+    reply
+        .headers_mut()
+        .insert(header::LOCATION, value(&location));
+    reply
+}
+
+fn content_type(path: &Path) -> HeaderValue {
+    let Some(mime) = mime_guess::from_path(path).first_raw() else {
+        return HeaderValue::from_static("application/octet-stream");
+    };
+    let textual =
+        mime.starts_with("text/") || mime.ends_with("javascript") || mime.ends_with("json");
+    if textual {
+        value(&format!("{mime}; charset=utf-8"))
+    } else {
+        HeaderValue::from_static(mime)
+    }
+}
+
+fn respond<B>(req: &Request<B>, file: File, path: &Path, coding: Option<&'static str>) -> Reply {
+    let Ok(stamp) = stamp_of(&file) else {
+        return empty(StatusCode::INTERNAL_SERVER_ERROR);
+    };
+    let etag = stamp.etag(coding);
+    let mut headers = HeaderMap::with_capacity(9);
+    headers.insert(header::ETAG, value(&etag));
+    headers.insert(header::LAST_MODIFIED, value(&stamp.last_modified()));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if negotiate::not_modified(req.headers(), &etag, &stamp) {
+        return build(StatusCode::NOT_MODIFIED, headers, ResponseBody::empty());
+    }
+    headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    let (status, start, end) = match negotiate::range(req.headers(), stamp.len, &etag, &stamp) {
+        Ranged::Whole => (StatusCode::OK, 0, stamp.len),
+        Ranged::Part(start, end) => {
+            let range = format!("bytes {start}-{}/{}", end - 1, stamp.len);
+            headers.insert(header::CONTENT_RANGE, value(&range));
+            (StatusCode::PARTIAL_CONTENT, start, end)
+        }
+        Ranged::Unsatisfiable => {
+            let range = format!("bytes */{}", stamp.len);
+            headers.insert(header::CONTENT_RANGE, value(&range));
+            return build(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                headers,
+                ResponseBody::empty(),
+            );
+        }
+    };
+    headers.insert(header::CONTENT_TYPE, content_type(path));
+    if let Some(coding) = coding {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    headers.insert(header::CONTENT_LENGTH, value(&(end - start).to_string()));
+    let body = if req.method() == Method::HEAD || start == end {
+        ResponseBody::empty()
+    } else if end - start <= CHUNK {
+        // Read before answering: a file changing under this read gets a clean 503.
+        match read_checked(&file, &stamp, start, (end - start) as usize) {
+            Ok(bytes) => ResponseBody::full(bytes),
+            Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),
+        }
+    } else {
+        ResponseBody::Kernel(FileBody::new(file, stamp, start, end).boxed())
+    };
+    build(status, headers, body)
+}
+
+fn build(status: StatusCode, headers: HeaderMap, body: ResponseBody) -> Reply {
+    let mut reply = Response::new(body);
+    *reply.status_mut() = status;
+    *reply.headers_mut() = headers;
+    reply
+}
