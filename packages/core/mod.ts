@@ -72,6 +72,7 @@ export type {
   ServeHandlerInfo,
   ServeOptions,
   ServerStats,
+  StaticMount,
   TlsOptions,
 } from "./src/http/types.ts";
 export * from "./src/storage/journal.ts";

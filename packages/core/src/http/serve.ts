@@ -23,6 +23,23 @@ function count(name: string, value: number | undefined, max: number): number {
   return value;
 }
 
+function staticMounts(
+  mounts: ServeOptions["static"],
+): { prefix: string; root: string; index: string[] }[] {
+  return Object.entries(mounts ?? {}).map(([prefix, mount]) => {
+    const { root, index = ["index.html"] } = typeof mount === "string"
+      ? { root: mount }
+      : mount;
+    if (typeof root !== "string" || !Array.isArray(index)) {
+      throw new KrepisError(
+        "INVALID_ARGUMENT",
+        `static mount "${prefix}" needs a root directory and an index list`,
+      );
+    }
+    return { prefix, root, index };
+  });
+}
+
 function defaultOnError(error: unknown): Response {
   console.error("Handler failed:", error);
   return new Response("Internal Server Error", { status: 500 });
@@ -56,7 +73,12 @@ export function serve(handler: ServeHandler): Promise<HttpServer>;
  * ```ts ignore
  * import { serve } from "@krepis/core";
  * const server = await serve(
- *   { hostname: "127.0.0.1", port: 8080, requestTimeout: 5_000 },
+ *   {
+ *     hostname: "127.0.0.1",
+ *     port: 8080,
+ *     requestTimeout: 5_000,
+ *     static: { "/assets": "./public" }, // answered by the kernel, never by the handler
+ *   },
  *   () => new Response("ok"),
  * );
  * await server.finished;
@@ -96,6 +118,7 @@ export async function serve(
       count("requestTimeout", options.requestTimeout, 2 ** 40),
     ),
     threads: count("threads", options.threads, 64),
+    staticMounts: staticMounts(options.static),
   });
   const kernel = await loadKernel();
   options.signal?.throwIfAborted();

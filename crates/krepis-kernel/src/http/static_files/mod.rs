@@ -99,7 +99,7 @@ impl StaticFiles {
                 index: m.index.clone(),
             });
         }
-        checked.sort_by(|a, b| b.prefix.len().cmp(&a.prefix.len()));
+        checked.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         Ok(Some(Self { mounts: checked }))
     }
 
@@ -120,9 +120,7 @@ impl StaticFiles {
         }
         Some(match path::resolve(&mount.root, rest) {
             Err(path::Refused) => empty(StatusCode::BAD_REQUEST),
-            Ok((target, directory)) => mount
-                .answer(req, &target, directory)
-                .unwrap_or_else(|status| empty(status)),
+            Ok((target, directory)) => mount.answer(req, &target, directory).unwrap_or_else(empty),
         })
     }
 }
