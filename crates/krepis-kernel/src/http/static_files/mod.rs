@@ -13,17 +13,16 @@ pub mod negotiate;
 pub mod path;
 
 use std::ffi::OsString;
-use std::fs::{File, OpenOptions};
+use std::fs::{File, Metadata};
 use std::io;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode};
 use http_body_util::BodyExt;
 
-use self::file_body::{CHUNK, FileBody, read_checked, stamp_of};
-use self::negotiate::{Ranged, VARIANTS, accepts, value};
+use self::file_body::{CHUNK, FileBody, read_checked};
+use self::negotiate::{Ranged, Stamp, VARIANTS, accepts, value};
 use super::body::ResponseBody;
 use crate::proto::StaticMount;
 use crate::{KernelError, Result};
@@ -40,8 +39,7 @@ pub struct StaticFiles {
 struct Mount {
     /// `/assets` (no trailing slash), or empty for a mount at `/`.
     prefix: String,
-    /// Canonical root directory.
-    root: PathBuf,
+    root: path::Root,
     index: Vec<String>,
 }
 
@@ -95,7 +93,8 @@ impl StaticFiles {
             }
             checked.push(Mount {
                 prefix: prefix.to_string(),
-                root,
+                root: path::Root::new(root)
+                    .map_err(|e| KernelError::io(format!("static root \"{}\"", m.root), e))?,
                 index: m.index.clone(),
             });
         }
@@ -118,7 +117,7 @@ impl StaticFiles {
                 .insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             return Some(reply);
         }
-        Some(match path::resolve(&mount.root, rest) {
+        Some(match path::resolve(rest) {
             Err(path::Refused) => empty(StatusCode::BAD_REQUEST),
             Ok((target, directory)) => mount.answer(req, &target, directory).unwrap_or_else(empty),
         })
@@ -132,11 +131,8 @@ impl Mount {
         target: &Path,
         directory: bool,
     ) -> std::result::Result<Reply, StatusCode> {
-        let file = self.open(target)?.ok_or(StatusCode::NOT_FOUND)?;
-        let meta = file
-            .metadata()
-            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
-        let (file, path) = if meta.is_dir() {
+        let (file, meta) = self.open(target)?.ok_or(StatusCode::NOT_FOUND)?;
+        let (file, meta, path) = if meta.is_dir() {
             if !directory {
                 return Ok(redirect_to_slash(req));
             }
@@ -144,40 +140,52 @@ impl Mount {
         } else if directory || !meta.is_file() {
             return Err(StatusCode::NOT_FOUND);
         } else {
-            (file, target.to_path_buf())
+            (file, meta, target.to_path_buf())
         };
-        let (file, coding) = self.variant(req, &path)?.unwrap_or((file, None));
-        Ok(respond(req, file, &path, coding))
+        let (file, meta, coding) = match self.variant(req, &path)? {
+            Some((file, meta, coding)) => (file, meta, Some(coding)),
+            None => (file, meta, None),
+        };
+        let stamp = Stamp {
+            len: meta.len(),
+            modified: meta
+                .modified()
+                .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
+        };
+        Ok(respond(req, file, stamp, &path, coding))
     }
 
-    /// Opens `path` if it exists and really lies under the root (symlinks resolved). Never
-    /// blocks on a FIFO.
-    fn open(&self, path: &Path) -> std::result::Result<Option<File>, StatusCode> {
-        match OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(path)
-        {
-            Ok(file) => Ok(path::inside(&self.root, &file, path).then_some(file)),
-            Err(e) => match e.kind() {
-                io::ErrorKind::NotFound | io::ErrorKind::NotADirectory => Ok(None),
-                io::ErrorKind::PermissionDenied => Err(StatusCode::FORBIDDEN),
-                _ => Err(StatusCode::INTERNAL_SERVER_ERROR),
-            },
-        }
+    /// Opens `rel` (relative to the root) with its metadata, if it exists under the root.
+    fn open(&self, rel: &Path) -> std::result::Result<Option<(File, Metadata)>, StatusCode> {
+        let file = match self.root.open(rel) {
+            Ok(Some(file)) => file,
+            Ok(None) => return Ok(None),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                return Err(StatusCode::FORBIDDEN);
+            }
+            Err(_) => return Err(StatusCode::INTERNAL_SERVER_ERROR),
+        };
+        let meta = file
+            .metadata()
+            .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?;
+        Ok(Some((file, meta)))
     }
 
-    fn open_regular(&self, path: &Path) -> std::result::Result<Option<File>, StatusCode> {
-        Ok(self
-            .open(path)?
-            .filter(|f| f.metadata().is_ok_and(|m| m.is_file())))
+    fn open_regular(
+        &self,
+        rel: &Path,
+    ) -> std::result::Result<Option<(File, Metadata)>, StatusCode> {
+        Ok(self.open(rel)?.filter(|(_, meta)| meta.is_file()))
     }
 
-    fn index_of(&self, dir: &Path) -> std::result::Result<Option<(File, PathBuf)>, StatusCode> {
+    fn index_of(
+        &self,
+        dir: &Path,
+    ) -> std::result::Result<Option<(File, Metadata, PathBuf)>, StatusCode> {
         for name in &self.index {
             let path = dir.join(name);
-            if let Some(file) = self.open_regular(&path)? {
-                return Ok(Some((file, path)));
+            if let Some((file, meta)) = self.open_regular(&path)? {
+                return Ok(Some((file, meta, path)));
             }
         }
         Ok(None)
@@ -188,15 +196,18 @@ impl Mount {
         &self,
         req: &Request<B>,
         path: &Path,
-    ) -> std::result::Result<Option<(File, Option<&'static str>)>, StatusCode> {
+    ) -> std::result::Result<Option<(File, Metadata, &'static str)>, StatusCode> {
+        if !req.headers().contains_key(header::ACCEPT_ENCODING) {
+            return Ok(None);
+        }
         for (coding, suffix) in VARIANTS {
             if !accepts(req.headers(), coding) {
                 continue;
             }
             let mut sibling = OsString::from(path.as_os_str());
             sibling.push(suffix);
-            if let Some(file) = self.open_regular(Path::new(&sibling))? {
-                return Ok(Some((file, Some(coding))));
+            if let Some((file, meta)) = self.open_regular(Path::new(&sibling))? {
+                return Ok(Some((file, meta, coding)));
             }
         }
         Ok(None)
@@ -235,10 +246,13 @@ fn content_type(path: &Path) -> HeaderValue {
     }
 }
 
-fn respond<B>(req: &Request<B>, file: File, path: &Path, coding: Option<&'static str>) -> Reply {
-    let Ok(stamp) = stamp_of(&file) else {
-        return empty(StatusCode::INTERNAL_SERVER_ERROR);
-    };
+fn respond<B>(
+    req: &Request<B>,
+    file: File,
+    stamp: Stamp,
+    path: &Path,
+    coding: Option<&'static str>,
+) -> Reply {
     let etag = stamp.etag(coding);
     let mut headers = HeaderMap::with_capacity(9);
     headers.insert(header::ETAG, value(&etag));
