@@ -119,7 +119,7 @@ class Timed implements Watched {
     if (!this.#settled) {
       const outer = this.#outer = this.#caller.signal;
       if (outer.aborted) this.#stop(outer.reason);
-      else outer.addEventListener("abort", this, { once: true });
+      else outer.addEventListener("abort", this); // removed again by #cleanup
     }
     return this.#controller.signal;
   }
