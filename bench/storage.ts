@@ -12,7 +12,8 @@
  */
 
 import { join } from "node:path";
-import { kernelInfo, openJournal, openKv } from "../packages/core/mod.ts";
+import { kernelInfo } from "@krepis/core/native";
+import { openJournal, openKv } from "@krepis/core/storage";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const FILES = 1000;

@@ -30,7 +30,7 @@ export const ABI_VERSION = 2;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x0f20360d;
+export const ABI_FINGERPRINT = 0xeec586ad;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -223,6 +223,128 @@ export const symbols = {
    */
   krepis_kernel_stats: { parameters: ["buffer", "f64"], result: "f64" },
   /**
+   * Writes the server's Protobuf `ServerAddress` into `out` and returns its length.
+   */
+  krepis_knul_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
+   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   */
+  krepis_knul_call: {
+    parameters: ["f64", "f64", "buffer", "f64", "buffer", "f64", "u32", "f64"],
+    result: "f64",
+  },
+  /**
+   * Cancels a running call (its stream is reset; no completion follows).
+   */
+  krepis_knul_cancel: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Creates a client from Protobuf `KnulConnectOptions` (it connects on first use).
+   */
+  krepis_knul_client: { parameters: ["buffer", "f64"], result: "f64" },
+  /**
+   * Stops the client and releases its handle. TypeScript detaches its views first.
+   */
+  krepis_knul_client_close: { parameters: ["f64"], result: "f64" },
+  /**
+   * Writes the client's Protobuf `BridgeLayout` into `out`.
+   */
+  krepis_knul_client_layout: {
+    parameters: ["f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Takes the waiting completion records: `length + inbox * 2^32`, or 0.
+   */
+  krepis_knul_client_poll: { parameters: ["f64"], result: "f64" },
+  /**
+   * Submits `len` bytes of release records (completions TypeScript is done reading).
+   */
+  krepis_knul_client_release: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Calls running on the client now.
+   */
+  krepis_knul_client_running: { parameters: ["f64"], result: "f64" },
+  /**
+   * Parks until completions wait (1), the client stopped (0) or `timeout_ms` passed (2).
+   */
+  krepis_knul_client_wait: {
+    parameters: ["f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Stops the server at once and releases its handle. TypeScript detaches its views first.
+   */
+  krepis_knul_close: { parameters: ["f64"], result: "f64" },
+  /**
+   * Connects now and waits for the handshake; writes the Protobuf `KnulConnectInfo`.
+   */
+  krepis_knul_connect: {
+    parameters: ["f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Writes the Protobuf `KnulConnectInfo` of the client's latest connection.
+   */
+  krepis_knul_connect_info: {
+    parameters: ["f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Closes the client's connection; the next call reconnects (resuming the TLS session).
+   */
+  krepis_knul_disconnect: {
+    parameters: ["f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Writes the server's Protobuf `BridgeLayout` into `out`.
+   */
+  krepis_knul_layout: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Takes the waiting call records: `length + inbox * 2^32`, or 0.
+   */
+  krepis_knul_poll: { parameters: ["f64"], result: "f64" },
+  /**
+   * Reads the next bytes (whole frames) of a streaming input into `out`; 0 at the end.
+   */
+  krepis_knul_read: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Submits `len` bytes of response records from the outbox; returns how many completed.
+   */
+  krepis_knul_respond: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Starts a KNUL server from Protobuf `KnulServeOptions` and returns its handle.
+   */
+  krepis_knul_serve: { parameters: ["buffer", "f64"], result: "f64" },
+  /**
+   * Writes the server's Protobuf `KnulStats` into `out`.
+   */
+  krepis_knul_stats: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  /**
+   * Parks until records wait (1), the server stopped (0) or `timeout_ms` passed (2).
+   */
+  krepis_knul_wait: {
+    parameters: ["f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Sends response frames of a streaming response; an empty write ends it.
+   */
+  krepis_knul_write: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
    * Flushes and releases a store handle.
    */
   krepis_kv_close: { parameters: ["f64"], result: "f64" },
@@ -271,6 +393,26 @@ export const symbols = {
   krepis_kv_set: {
     parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
     result: "f64",
+  },
+  /**
+   * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
+   * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
+   * directory `dest`. Writes `{"manifest":…,"signer":hex,"files":n}` (JSON) into `out` and
+   * returns its length; staging happens once, so pass a buffer of at least 1 MiB.
+   */
+  krepis_plugin_verify: {
+    parameters: [
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+    ],
+    result: "f64",
+    nonblocking: true,
   },
   /**
    * Stages setting the permission bits of `path`.
@@ -556,6 +698,132 @@ export interface KernelBindings {
    */
   kernelStats(out: Uint8Array<ArrayBuffer>): number;
   /**
+   * Writes the server's Protobuf `ServerAddress` into `out` and returns its length.
+   * Calls `krepis_knul_address`.
+   */
+  knulAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
+   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * Calls `krepis_knul_call`.
+   */
+  knulCall(
+    handle: number,
+    callId: number,
+    header: Uint8Array<ArrayBuffer>,
+    frames: Uint8Array<ArrayBuffer>,
+    idempotent: number,
+    timeoutMs: number,
+  ): number;
+  /**
+   * Cancels a running call (its stream is reset; no completion follows).
+   * Calls `krepis_knul_cancel`.
+   */
+  knulCancel(handle: number, callId: number): number;
+  /**
+   * Creates a client from Protobuf `KnulConnectOptions` (it connects on first use).
+   * Calls `krepis_knul_client`.
+   */
+  knulClient(options: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Stops the client and releases its handle. TypeScript detaches its views first.
+   * Calls `krepis_knul_client_close`.
+   */
+  knulClientClose(handle: number): number;
+  /**
+   * Writes the client's Protobuf `BridgeLayout` into `out`.
+   * Calls `krepis_knul_client_layout`.
+   */
+  knulClientLayout(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Takes the waiting completion records: `length + inbox * 2^32`, or 0.
+   * Calls `krepis_knul_client_poll`.
+   */
+  knulClientPoll(handle: number): number;
+  /**
+   * Submits `len` bytes of release records (completions TypeScript is done reading).
+   * Calls `krepis_knul_client_release`.
+   */
+  knulClientRelease(handle: number, len: number): number;
+  /**
+   * Calls running on the client now.
+   * Calls `krepis_knul_client_running`.
+   */
+  knulClientRunning(handle: number): number;
+  /**
+   * Parks until completions wait (1), the client stopped (0) or `timeout_ms` passed (2).
+   * Calls `krepis_knul_client_wait`.
+   */
+  knulClientWait(handle: number, timeoutMs: number): Promise<number>;
+  /**
+   * Stops the server at once and releases its handle. TypeScript detaches its views first.
+   * Calls `krepis_knul_close`.
+   */
+  knulClose(handle: number): number;
+  /**
+   * Connects now and waits for the handshake; writes the Protobuf `KnulConnectInfo`.
+   * Calls `krepis_knul_connect`.
+   */
+  knulConnect(handle: number, out: Uint8Array<ArrayBuffer>): Promise<number>;
+  /**
+   * Writes the Protobuf `KnulConnectInfo` of the client's latest connection.
+   * Calls `krepis_knul_connect_info`.
+   */
+  knulConnectInfo(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Closes the client's connection; the next call reconnects (resuming the TLS session).
+   * Calls `krepis_knul_disconnect`.
+   */
+  knulDisconnect(handle: number): Promise<number>;
+  /**
+   * Writes the server's Protobuf `BridgeLayout` into `out`.
+   * Calls `krepis_knul_layout`.
+   */
+  knulLayout(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Takes the waiting call records: `length + inbox * 2^32`, or 0.
+   * Calls `krepis_knul_poll`.
+   */
+  knulPoll(handle: number): number;
+  /**
+   * Reads the next bytes (whole frames) of a streaming input into `out`; 0 at the end.
+   * Calls `krepis_knul_read`.
+   */
+  knulRead(
+    handle: number,
+    id: number,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
+   * Submits `len` bytes of response records from the outbox; returns how many completed.
+   * Calls `krepis_knul_respond`.
+   */
+  knulRespond(handle: number, len: number): number;
+  /**
+   * Starts a KNUL server from Protobuf `KnulServeOptions` and returns its handle.
+   * Calls `krepis_knul_serve`.
+   */
+  knulServe(options: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Writes the server's Protobuf `KnulStats` into `out`.
+   * Calls `krepis_knul_stats`.
+   */
+  knulStats(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  /**
+   * Parks until records wait (1), the server stopped (0) or `timeout_ms` passed (2).
+   * Calls `krepis_knul_wait`.
+   */
+  knulWait(handle: number, timeoutMs: number): Promise<number>;
+  /**
+   * Sends response frames of a streaming response; an empty write ends it.
+   * Calls `krepis_knul_write`.
+   */
+  knulWrite(
+    handle: number,
+    id: number,
+    data: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
    * Flushes and releases a store handle.
    * Calls `krepis_kv_close`.
    */
@@ -609,6 +877,19 @@ export interface KernelBindings {
     value: Uint8Array<ArrayBuffer>,
     expireInMs: number,
   ): number;
+  /**
+   * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
+   * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
+   * directory `dest`. Writes `{"manifest":…,"signer":hex,"files":n}` (JSON) into `out` and
+   * returns its length; staging happens once, so pass a buffer of at least 1 MiB.
+   * Calls `krepis_plugin_verify`.
+   */
+  pluginVerify(
+    dir: Uint8Array<ArrayBuffer>,
+    trusted: Uint8Array<ArrayBuffer>,
+    dest: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
   /**
    * Stages setting the permission bits of `path`.
    * Calls `krepis_tx_chmod`.
@@ -862,6 +1143,121 @@ export function createBindings(
       const r = raw.krepis_kernel_stats(out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_kernel_stats") : r;
     },
+    knulAddress(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_address(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_address") : r;
+    },
+    knulCall(
+      handle: number,
+      callId: number,
+      header: Uint8Array<ArrayBuffer>,
+      frames: Uint8Array<ArrayBuffer>,
+      idempotent: number,
+      timeoutMs: number,
+    ): number {
+      const r = raw.krepis_knul_call(
+        handle,
+        callId,
+        header,
+        header.byteLength,
+        frames,
+        frames.byteLength,
+        idempotent,
+        timeoutMs,
+      );
+      return r < 0 ? fail(-r, "krepis_knul_call") : r;
+    },
+    knulCancel(handle: number, callId: number): number {
+      const r = raw.krepis_knul_cancel(handle, callId);
+      return r < 0 ? fail(-r, "krepis_knul_cancel") : r;
+    },
+    knulClient(options: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_client(options, options.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_client") : r;
+    },
+    knulClientClose(handle: number): number {
+      const r = raw.krepis_knul_client_close(handle);
+      return r < 0 ? fail(-r, "krepis_knul_client_close") : r;
+    },
+    knulClientLayout(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_client_layout(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_client_layout") : r;
+    },
+    knulClientPoll(handle: number): number {
+      const r = raw.krepis_knul_client_poll(handle);
+      return r < 0 ? fail(-r, "krepis_knul_client_poll") : r;
+    },
+    knulClientRelease(handle: number, len: number): number {
+      const r = raw.krepis_knul_client_release(handle, len);
+      return r < 0 ? fail(-r, "krepis_knul_client_release") : r;
+    },
+    knulClientRunning(handle: number): number {
+      const r = raw.krepis_knul_client_running(handle);
+      return r < 0 ? fail(-r, "krepis_knul_client_running") : r;
+    },
+    async knulClientWait(handle: number, timeoutMs: number): Promise<number> {
+      const r = await raw.krepis_knul_client_wait(handle, timeoutMs);
+      return r < 0 ? fail(-r, "krepis_knul_client_wait") : r;
+    },
+    knulClose(handle: number): number {
+      const r = raw.krepis_knul_close(handle);
+      return r < 0 ? fail(-r, "krepis_knul_close") : r;
+    },
+    async knulConnect(
+      handle: number,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_knul_connect(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_connect") : r;
+    },
+    knulConnectInfo(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_connect_info(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_connect_info") : r;
+    },
+    async knulDisconnect(handle: number): Promise<number> {
+      const r = await raw.krepis_knul_disconnect(handle);
+      return r < 0 ? fail(-r, "krepis_knul_disconnect") : r;
+    },
+    knulLayout(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_layout(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_layout") : r;
+    },
+    knulPoll(handle: number): number {
+      const r = raw.krepis_knul_poll(handle);
+      return r < 0 ? fail(-r, "krepis_knul_poll") : r;
+    },
+    async knulRead(
+      handle: number,
+      id: number,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_knul_read(handle, id, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_read") : r;
+    },
+    knulRespond(handle: number, len: number): number {
+      const r = raw.krepis_knul_respond(handle, len);
+      return r < 0 ? fail(-r, "krepis_knul_respond") : r;
+    },
+    knulServe(options: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_serve(options, options.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_serve") : r;
+    },
+    knulStats(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_knul_stats(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_stats") : r;
+    },
+    async knulWait(handle: number, timeoutMs: number): Promise<number> {
+      const r = await raw.krepis_knul_wait(handle, timeoutMs);
+      return r < 0 ? fail(-r, "krepis_knul_wait") : r;
+    },
+    async knulWrite(
+      handle: number,
+      id: number,
+      data: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_knul_write(handle, id, data, data.byteLength);
+      return r < 0 ? fail(-r, "krepis_knul_write") : r;
+    },
     kvClose(kv: number): number {
       const r = raw.krepis_kv_close(kv);
       return r < 0 ? fail(-r, "krepis_kv_close") : r;
@@ -922,6 +1318,24 @@ export function createBindings(
         expireInMs,
       );
       return r < 0 ? fail(-r, "krepis_kv_set") : r;
+    },
+    async pluginVerify(
+      dir: Uint8Array<ArrayBuffer>,
+      trusted: Uint8Array<ArrayBuffer>,
+      dest: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_plugin_verify(
+        dir,
+        dir.byteLength,
+        trusted,
+        trusted.byteLength,
+        dest,
+        dest.byteLength,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_plugin_verify") : r;
     },
     txChmod(tx: number, path: Uint8Array<ArrayBuffer>, mode: number): number {
       const r = raw.krepis_tx_chmod(tx, path, path.byteLength, mode);

@@ -17,3 +17,4 @@
 export * from "./ffi.ts";
 export * from "./proto/krepis/v1/http_pb.ts";
 export * from "./proto/krepis/v1/kernel_pb.ts";
+export * from "./proto/krepis/v1/knul_pb.ts";

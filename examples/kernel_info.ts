@@ -6,7 +6,7 @@
  * @module
  */
 
-import { kernelInfo, kernelStats } from "@krepis/core";
+import { kernelInfo, kernelStats } from "@krepis/core/native";
 
 const info = await kernelInfo();
 console.log(

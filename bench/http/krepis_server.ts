@@ -3,7 +3,7 @@
  * static files under `/assets` (from `BENCH_STATIC_DIR`), and a second, TLS listener when
  * the run provides a certificate. Prints `PORT <n> TLSPORT <m|0>`.
  */
-import { serve } from "@krepis/core";
+import { serve } from "@krepis/core/http";
 import { handler } from "./handler.ts";
 import { benchTls } from "./tls.ts";
 

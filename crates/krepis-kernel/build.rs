@@ -5,7 +5,11 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let root = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR")?).join("../../proto");
-    let files = ["krepis/v1/kernel.proto", "krepis/v1/http.proto"];
+    let files = [
+        "krepis/v1/kernel.proto",
+        "krepis/v1/http.proto",
+        "krepis/v1/knul.proto",
+    ];
     for file in files {
         println!("cargo:rerun-if-changed={}", root.join(file).display());
     }

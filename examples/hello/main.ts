@@ -6,7 +6,7 @@
  * @module
  */
 
-import { serve } from "@krepis/core";
+import { serve } from "@krepis/core/http";
 
 const server = await serve(
   { port: Number(Deno.env.get("PORT") ?? 8000) },

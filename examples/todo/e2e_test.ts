@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { memorySink, provide } from "@krepis/core";
+import { provide } from "@krepis/core";
+import { memorySink } from "@krepis/core/testing";
 import { createTodoApp } from "./src/app.ts";
 import { IdGeneratorPort } from "./src/ports/todo_ports.ts";
 

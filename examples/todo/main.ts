@@ -7,7 +7,8 @@
  * @module
  */
 
-import { openKv, provide } from "@krepis/core";
+import { provide } from "@krepis/core";
+import { openKv } from "@krepis/core/storage";
 import { KvTodoRepository } from "./src/adapters/kv_todo_repository.ts";
 import { createTodoApp } from "./src/app.ts";
 import { TodoRepositoryPort } from "./src/ports/todo_ports.ts";

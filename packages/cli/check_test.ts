@@ -149,28 +149,3 @@ Deno.test("a port's writes list, else @read/@write tags, else verbs decide what 
     await Deno.remove(dir, { recursive: true });
   }
 });
-
-Deno.test("the domain may use ok/err and types from @krepis/core, not its I/O", async () => {
-  const dir = await Deno.makeTempDir();
-  try {
-    const core = fromFileUrl(new URL("../core/mod.ts", import.meta.url));
-    await Deno.writeTextFile(
-      `${dir}/deno.json`,
-      JSON.stringify({ imports: { "@krepis/core": core } }),
-    );
-    await Deno.mkdir(`${dir}/src/domain`, { recursive: true });
-    await Deno.writeTextFile(
-      `${dir}/src/domain/store.ts`,
-      'import { err, ok, openKv, type Kv } from "@krepis/core";\n' +
-        "export const open = () => openKv;\nexport const pick = (kv?: Kv) => (kv ? ok(kv) : err(0));\n",
-    );
-    deepStrictEqual(
-      checkApps([dir], new Set(["arch"])).violations.map((v) =>
-        `${v.rule} ${v.file}:${v.line}:${v.column}`
-      ),
-      ["domain-imports-infrastructure src/domain/store.ts:1:19"],
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
-});

@@ -12,16 +12,33 @@
  */
 
 export { checkArch } from "./src/arch_checker.ts";
-export {
-  APPLICATION_ROLES,
-  ARCH_RULES,
-  CORE_IO_EXPORTS,
-  IO_GLOBALS,
-  isInfrastructureSpecifier,
-  isWriteMethod,
-  OUTER_ROLES,
-} from "./src/arch_rules.ts";
+export { ARCH_RULES, isWriteMethod } from "./src/arch_rules.ts";
 export { checkApps, type RuleSet } from "./check.ts";
+export {
+  checkPlugin,
+  formatPluginReport,
+  PLUGIN_CHECKER,
+  type PluginFinding,
+  type PluginReport,
+} from "./src/plugin_checker.ts";
+export {
+  type ArgKind,
+  type DeclaredPermissions,
+  DENO_APIS,
+  DENO_ENV_APIS,
+  DYNAMIC_GLOBALS,
+  DYNAMIC_NODE_MODULES,
+  flagFor,
+  GLOBAL_OBJECTS,
+  hostCovered,
+  isGatedNodeModule,
+  type Need,
+  nodeNeeds,
+  pathCovered,
+  type PermissionName,
+  PLUGIN_RULES,
+  WEB_APIS,
+} from "./src/plugin_rules.ts";
 
 /**
  * Package version.

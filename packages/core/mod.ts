@@ -1,85 +1,97 @@
 /**
  * `@krepis/core`: a Deno application framework on a native Rust kernel.
  *
- * The kernel is loaded on first use through `Deno.dlopen` (see {@linkcode kernelInfo} for
- * where it comes from): a local build, the user cache, or a verified download.
+ * This root entry is the application layer: commands and queries, ports and adapters,
+ * `Result`/`AppError`, the request context, pipeline behaviors, routes and `createApp`.
+ * It is safe to import from domain and application code. Everything that does I/O lives
+ * in a subpath: `@krepis/core/http` (servers), `@krepis/core/storage` (KV, journal),
+ * `@krepis/core/native` (the kernel library); pipeline behaviors (error mapping, tracing,
+ * timeouts, auth) are in `@krepis/core/pipeline`, test helpers in `@krepis/core/testing`.
  *
  * @example
- * ```ts ignore
- * import { kernelInfo } from "@krepis/core";
- * const info = await kernelInfo();
- * console.log(`Krepis kernel ${info.version} (${info.target}) from ${info.source}`);
+ * ```ts
+ * import { createApp, defineQuery, ok, route } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
+ *
+ * const hello = defineQuery({ name: "hello", handle: () => ok("hi") });
+ * const app = createApp({
+ *   queries: [hello],
+ *   routes: [route("GET", "/hello", hello)],
+ *   log: memorySink(),
+ * });
+ * const res = await app.fetch(new Request("http://localhost/hello"));
+ * console.assert(res.status === 200);
  * ```
  *
  * @module
  */
 
-export { KrepisError, type KrepisErrorCode } from "./src/errors.ts";
 export {
-  type KernelInfo,
-  kernelInfo,
-  type KernelStats,
-  kernelStats,
-} from "./src/kernel.ts";
+  type Err,
+  err,
+  type Ok,
+  ok,
+  type Result,
+} from "./src/result/result.ts";
 export {
-  type LibrarySource,
-  type LoadedKernel,
-  loadKernel,
-  type ResolvedLibrary,
-  resolveLibrary,
-} from "./src/native/loader.ts";
-export type { OpenedLibrary } from "./src/native/library.ts";
-export { SharedBuffer } from "./src/native/shared_buffer.ts";
-export {
-  formatTraceparent,
-  newSpanId,
-  newTraceId,
-  parseTraceparent,
-  type TraceParent,
-} from "./src/context/trace.ts";
-export * from "./src/context/logger.ts";
-export * from "./src/context/capability.ts";
-export * from "./src/context/context.ts";
-export * from "./src/result/result.ts";
-export * from "./src/result/app_error.ts";
-export * from "./src/di/port.ts";
-export * from "./src/di/provide.ts";
-export { Container, ResolutionError, Scope } from "./src/di/container.ts";
-export * from "./src/di/disposer.ts";
-export * from "./src/di/readonly.ts";
-export * from "./src/cqs/schema.ts";
-export * from "./src/cqs/handler.ts";
-export { validateInput } from "./src/cqs/validate.ts";
-export * from "./src/pipeline/behavior.ts";
-export * from "./src/pipeline/errors.ts";
-export * from "./src/pipeline/tracing.ts";
-export * from "./src/pipeline/deadline_watch.ts";
-export * from "./src/pipeline/timeout.ts";
-export * from "./src/pipeline/auth.ts";
-export * from "./src/router/router.ts";
-export * from "./src/router/route.ts";
-export * from "./src/openapi/json_schema.ts";
-export * from "./src/openapi/document.ts";
-export * from "./src/app/http_request.ts";
-export type { FetchInfo } from "./src/app/request_context.ts";
-export * from "./src/app/wiring.ts";
-export * from "./src/app/create_app.ts";
-export { serve } from "./src/http/serve.ts";
+  type AnyErrorCode,
+  AppError,
+  type AppErrorOptions,
+  ERROR_STATUS,
+  type ErrorCode,
+} from "./src/result/app_error.ts";
 export type {
-  HttpServer,
-  RequestContext,
-  ServeHandler,
-  ServeHandlerInfo,
-  ServeOptions,
-  ServerStats,
-  StaticMount,
-  TlsOptions,
-} from "./src/http/types.ts";
-export * from "./src/storage/journal.ts";
-export * from "./src/storage/kv.ts";
+  LogFields,
+  Logger,
+  LogLevel,
+  LogSink,
+  LogThreshold,
+} from "./src/context/logger.ts";
+export { jsonLinesSink } from "./src/context/logger.ts";
+export { type Capability, defineCapability } from "./src/context/capability.ts";
 export {
-  decodeKey,
-  encodeKey,
-  type KvKey,
-  type KvKeyPart,
-} from "./src/storage/kv_key.ts";
+  type ContextInit,
+  type ContextOverrides,
+  createContext,
+  KrepisContext,
+  type SignalSource,
+} from "./src/context/context.ts";
+export { definePort, type Port, type PortOptions } from "./src/di/port.ts";
+export {
+  type AdapterBinding,
+  type Factory,
+  type Lifetime,
+  provide,
+  type ProvideOptions,
+  type Resolver,
+} from "./src/di/provide.ts";
+export { CqsViolationError } from "./src/di/readonly.ts";
+export {
+  type AnyHandler,
+  defineCommand,
+  defineQuery,
+  type DepsSpec,
+  type Handler,
+  type HandlerKind,
+  type HandlerSpec,
+  type InputOf,
+  type OutputOf,
+  type QueryDeps,
+  type RawInputOf,
+  type ResolvedDeps,
+} from "./src/cqs/handler.ts";
+export {
+  type HttpMethod,
+  type RequestParts,
+  type Route,
+  route,
+  type RouteOptions,
+} from "./src/router/route.ts";
+export { WiringError } from "./src/app/wiring.ts";
+export {
+  type App,
+  type AppOpenApiOptions,
+  type AppOptions,
+  createApp,
+} from "./src/app/create_app.ts";
+export type { OpenApiInfo } from "./src/openapi/document.ts";

@@ -1,7 +1,10 @@
 /**
- * Deno lint plugin with the `krepis/ctx-first` rule, so editors flag a
- * missing `ctx: KrepisContext` while the code is typed. It applies the same
- * path classification and the same verdicts as the ts-morph checker.
+ * Deno lint plugin with the `krepis/ctx-first` rule and the layer rules
+ * (`krepis/domain-imports-infrastructure`, `krepis/domain-uses-deno-api`,
+ * `krepis/application-imports-adapter`), so editors flag a missing
+ * `ctx: KrepisContext` or an import across layers while the code is typed.
+ * It applies the same path classification and the same verdicts as the
+ * ts-morph checkers (`krepis check`).
  *
  * Enable it in `deno.json`:
  *
@@ -12,7 +15,13 @@
  * @module
  */
 
-import { classifyPath, CTX_ROLES, isTestFile } from "./src/classify.ts";
+import { dirname, resolve } from "node:path";
+import {
+  classifyPath,
+  CTX_ROLES,
+  isTestFile,
+  type Role,
+} from "./src/classify.ts";
 import {
   CTX_RULE,
   HANDLER_FACTORIES,
@@ -20,6 +29,16 @@ import {
   judgeFirstParam,
   type ParamShape,
 } from "./src/ctx_rule.ts";
+import {
+  GLOBAL_OBJECTS,
+  IO_GLOBALS,
+  judgeComputedImport,
+  judgeGlobal,
+  judgeImport,
+  LAYER_RULES,
+  type LayerFinding,
+  type LayerRule,
+} from "./src/layer_rule.ts";
 
 type Node = Deno.lint.Node;
 type Ctx = Deno.lint.RuleContext;
@@ -259,6 +278,145 @@ function checkHandlerCall(ctx: Ctx, call: Deno.lint.CallExpression) {
   }
 }
 
+/** The role of the local file `specifier` names, for a relative specifier. */
+function targetRole(filename: string, specifier: string): Role | undefined {
+  return specifier.startsWith(".")
+    ? classifyPath(resolve(dirname(filename), specifier))
+    : undefined;
+}
+
+function stringValue(node: Node | null | undefined): string | undefined {
+  if (node?.type === "Literal" && typeof node.value === "string") {
+    return node.value;
+  }
+  if (node?.type === "TemplateLiteral" && node.expressions.length === 0) {
+    return node.quasis[0]?.cooked ?? undefined;
+  }
+  return undefined;
+}
+
+/** Whether `id` names a binding (a declaration, a key, a member), not a read. */
+function isBindingOrKey(id: Deno.lint.Identifier): boolean {
+  const parent = id.parent;
+  switch (parent?.type) {
+    case "MemberExpression":
+      return parent.property === id && !parent.computed;
+    case "Property":
+      return parent.key === id && !parent.computed && parent.value !== id;
+    case "TSQualifiedName":
+      return parent.right === id;
+    case "MethodDefinition":
+    case "PropertyDefinition":
+    case "TSPropertySignature":
+    case "TSMethodSignature":
+      return parent.key === id;
+    default:
+      return false;
+  }
+}
+
+/** Names the file binds itself (variables, parameters, functions, classes, imports). */
+function bindsName(id: Deno.lint.Identifier): boolean {
+  const parent = id.parent;
+  switch (parent?.type) {
+    case "VariableDeclarator":
+      return parent.id === id;
+    case "FunctionDeclaration":
+    case "FunctionExpression":
+    case "ClassDeclaration":
+    case "ClassExpression":
+      return parent.id === id || (parent.type.startsWith("Function") &&
+        (parent as { params: Node[] }).params.includes(id));
+    case "ArrowFunctionExpression":
+      return parent.params.includes(id);
+    case "ImportSpecifier":
+    case "ImportDefaultSpecifier":
+    case "ImportNamespaceSpecifier":
+      return parent.local === id;
+    default:
+      return false;
+  }
+}
+
+/**
+ * A lint rule reporting the findings of one layer rule. All three walk the
+ * same imports and globals; each reports only its own rule's findings.
+ */
+function layerRule(rule: LayerRule): Deno.lint.Rule {
+  return {
+    create(ctx) {
+      if (isTestFile(ctx.filename)) return {};
+      const role = classifyPath(ctx.filename);
+      if (role === undefined) return {};
+      const report = (finding: LayerFinding | undefined, node: Node) => {
+        if (finding?.rule === rule) {
+          ctx.report({ node, message: finding.message, hint: finding.hint });
+        }
+      };
+      const fromImport = (source: Node | null | undefined) => {
+        const specifier = stringValue(source);
+        if (source && specifier !== undefined) {
+          report(
+            judgeImport(
+              role,
+              specifier,
+              targetRole(ctx.filename, specifier),
+            ),
+            source,
+          );
+        }
+      };
+      // Global reads are judged at the end, once every local binding is known.
+      const bound = new Set<string>();
+      const reads: { name: string; node: Deno.lint.Identifier }[] = [];
+      return {
+        ImportDeclaration(node) {
+          fromImport(node.source);
+        },
+        ExportNamedDeclaration(node) {
+          fromImport(node.source);
+        },
+        ExportAllDeclaration(node) {
+          fromImport(node.source);
+        },
+        ImportExpression(node) {
+          if (stringValue(node.source) !== undefined) fromImport(node.source);
+          else report(judgeComputedImport(role), node.source);
+        },
+        Identifier(node) {
+          if (bindsName(node)) bound.add(node.name);
+          else if (
+            (IO_GLOBALS.has(node.name) || GLOBAL_OBJECTS.has(node.name)) &&
+            !isBindingOrKey(node)
+          ) {
+            reads.push({ name: node.name, node });
+          }
+        },
+        "Program:exit"() {
+          for (const { name, node } of reads) {
+            if (bound.has(name)) continue;
+            if (IO_GLOBALS.has(name)) {
+              report(judgeGlobal(role, name), node);
+              continue;
+            }
+            const parent = node.parent;
+            if (parent?.type === "MemberExpression" && parent.object === node) {
+              const key = parent.computed
+                ? stringValue(parent.property)
+                : parent.property.type === "Identifier"
+                ? parent.property.name
+                : undefined;
+              report(judgeGlobal(role, key, name), parent);
+            } else if (parent?.type !== "TSTypeQuery") {
+              report(judgeGlobal(role, undefined, name), node);
+            }
+          }
+        },
+      };
+    },
+  };
+}
+
 /**
  * The plugin object, exported as default for `deno.json`'s `lint.plugins`.
  *
@@ -292,6 +450,13 @@ const plugin: Deno.lint.Plugin = {
         };
       },
     },
+    [LAYER_RULES.domainImportsInfrastructure]: layerRule(
+      LAYER_RULES.domainImportsInfrastructure,
+    ),
+    [LAYER_RULES.domainUsesDenoApi]: layerRule(LAYER_RULES.domainUsesDenoApi),
+    [LAYER_RULES.applicationImportsAdapter]: layerRule(
+      LAYER_RULES.applicationImportsAdapter,
+    ),
   },
 };
 

@@ -26,6 +26,20 @@ export {
   type ParamShape,
 } from "./src/ctx_rule.ts";
 export {
+  APPLICATION_ROLES,
+  CORE_IO_SUBPATHS,
+  GLOBAL_OBJECTS,
+  IO_GLOBALS,
+  isInfrastructureSpecifier,
+  judgeComputedImport,
+  judgeGlobal,
+  judgeImport,
+  LAYER_RULES,
+  type LayerFinding,
+  type LayerRule,
+  OUTER_ROLES,
+} from "./src/layer_rule.ts";
+export {
   formatJson,
   formatText,
   type Report,

@@ -39,6 +39,8 @@ enum Command {
     Redo(commands::redo::RedoArgs),
     /// List journaled transactions, newest first.
     History(commands::history::HistoryArgs),
+    /// Check, sign and verify plugins (keygen, check, sign, verify).
+    Plugin(commands::plugin::PluginArgs),
 }
 
 fn run(command: Command) -> Result<()> {
@@ -58,6 +60,7 @@ fn run(command: Command) -> Result<()> {
         Command::Undo(args) => commands::undo::run(args).map_err(CliError::Failed),
         Command::Redo(args) => commands::redo::run(args).map_err(CliError::Failed),
         Command::History(args) => commands::history::run(args).map_err(CliError::Failed),
+        Command::Plugin(args) => commands::plugin::run(args),
     }
 }
 

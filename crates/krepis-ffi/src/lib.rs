@@ -19,7 +19,9 @@ pub mod guard;
 pub mod http;
 pub mod journal;
 pub mod kernel;
+pub mod knul;
 pub mod kv;
+pub mod plugin;
 
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;
 /// the TypeScript loader refuses a library whose version differs from its bindings.

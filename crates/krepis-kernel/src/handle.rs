@@ -43,6 +43,10 @@ pub enum HandleKind {
     Transaction = 4,
     /// An embedded KV store.
     Kv = 5,
+    /// A KNUL server.
+    KnulServer = 20,
+    /// A KNUL client.
+    KnulClient = 21,
     /// A handle kind used only by tests.
     Test = 255,
 }

@@ -20,22 +20,20 @@ import {
   appCompilerOptions,
   appSourceGlobs,
   classifyPath,
+  GLOBAL_OBJECTS,
+  IO_GLOBALS,
   isTestFile,
+  judgeComputedImport,
+  judgeGlobal,
+  judgeImport,
+  type LayerFinding,
   relativePath,
   type Report,
   type Role,
   sortViolations,
   type Violation,
 } from "@krepis/smart-gen";
-import {
-  APPLICATION_ROLES,
-  ARCH_RULES,
-  CORE_IO_EXPORTS,
-  IO_GLOBALS,
-  isInfrastructureSpecifier,
-  isWriteMethod,
-  OUTER_ROLES,
-} from "./arch_rules.ts";
+import { ARCH_RULES, isWriteMethod } from "./arch_rules.ts";
 
 class FileCheck {
   readonly violations: Violation[] = [];
@@ -57,8 +55,17 @@ class FileCheck {
     });
   }
 
-  /** Import and re-export declarations with a string specifier. */
-  *imports(): Generator<{ specifier: string; at: Node; target?: SourceFile }> {
+  flag(finding: LayerFinding | undefined, at: Node): void {
+    if (finding) this.report(finding.rule, at, finding.message, finding.hint);
+  }
+
+  /**
+   * Import and re-export declarations with a string specifier, and dynamic
+   * `import()` calls (`specifier` undefined when it is computed at run time).
+   */
+  *imports(): Generator<
+    { specifier?: string; at: Node; target?: SourceFile }
+  > {
     for (
       const decl of [
         ...this.file.getImportDeclarations(),
@@ -73,6 +80,16 @@ class FileCheck {
         target: decl.getModuleSpecifierSourceFile(),
       };
     }
+    for (
+      const call of this.file.getDescendantsOfKind(SyntaxKind.CallExpression)
+    ) {
+      if (call.getExpression().getKind() !== SyntaxKind.ImportKeyword) continue;
+      const [arg] = call.getArguments();
+      yield Node.isStringLiteral(arg) ||
+          Node.isNoSubstitutionTemplateLiteral(arg)
+        ? { specifier: arg.getLiteralValue(), at: arg }
+        : { at: arg ?? call };
+    }
   }
 
   targetRole(
@@ -86,65 +103,51 @@ class FileCheck {
     return undefined;
   }
 
+  /** Imports across layers: static, re-exports and dynamic `import()`. */
   layering(): void {
-    const inDomain = this.role === "domain";
-    const inApplication = this.role !== undefined &&
-      APPLICATION_ROLES.has(this.role);
-    if (!inDomain && !inApplication) return;
     for (const { specifier, at, target } of this.imports()) {
-      const role = this.targetRole(specifier, target);
-      const outer = role !== undefined && OUTER_ROLES.has(role);
-      if (inDomain && (outer || isInfrastructureSpecifier(specifier))) {
-        this.report(
-          ARCH_RULES.domainImportsInfrastructure,
-          at,
-          `the domain imports "${specifier}" (${
-            role ?? "infrastructure"
-          }); the domain is the functional core and imports only domain code`,
-          "move the I/O behind a port and call it from a command or query; pass the data into the domain function",
-        );
-      } else if (inApplication && outer) {
-        this.report(
-          ARCH_RULES.applicationImportsAdapter,
-          at,
-          `application code imports "${specifier}" (${role}); it must depend on ports only`,
-          "import the port interface from src/ports and receive the adapter through deps; wire adapters in the app module",
-        );
-      }
+      this.flag(
+        specifier === undefined ? judgeComputedImport(this.role) : judgeImport(
+          this.role,
+          specifier,
+          this.targetRole(specifier, target),
+        ),
+        at,
+      );
     }
   }
 
-  /** Value imports of `@krepis/core`'s I/O (servers, storage, the kernel) in the domain. */
-  coreIo(): void {
-    if (this.role !== "domain") return;
-    for (const decl of this.file.getImportDeclarations()) {
-      if (
-        decl.getModuleSpecifierValue() !== "@krepis/core" || decl.isTypeOnly()
-      ) continue;
-      for (const named of decl.getNamedImports()) {
-        const name = named.getName();
-        if (named.isTypeOnly() || !CORE_IO_EXPORTS.has(name)) continue;
-        this.report(
-          ARCH_RULES.domainImportsInfrastructure,
-          named,
-          `the domain imports \`${name}\` from "@krepis/core", which does I/O; the domain is the functional core`,
-          "use it in an adapter or the app module; the domain may import ok, err, AppError and types",
-        );
-      }
-    }
-  }
-
+  /** I/O globals, by name (`Deno`) or through the global object (`globalThis["Deno"]`). */
   ioGlobals(): void {
     if (this.role !== "domain") return;
     for (const id of this.file.getDescendantsOfKind(SyntaxKind.Identifier)) {
       const name = id.getText();
-      if (!IO_GLOBALS.has(name) || !isFreeReference(id, this.file)) continue;
-      this.report(
-        ARCH_RULES.domainUsesDenoApi,
-        id,
-        `the domain uses the I/O global \`${name}\`; domain code must be pure`,
-        "do the I/O in an adapter behind a port and pass its result into the domain function",
-      );
+      if (
+        (!IO_GLOBALS.has(name) && !GLOBAL_OBJECTS.has(name)) ||
+        !isFreeReference(id, this.file)
+      ) continue;
+      if (IO_GLOBALS.has(name)) {
+        this.flag(judgeGlobal(this.role, name), id);
+        continue;
+      }
+      const parent = id.getParent();
+      if (
+        Node.isPropertyAccessExpression(parent) && parent.getExpression() === id
+      ) {
+        this.flag(judgeGlobal(this.role, parent.getName(), name), parent);
+      } else if (
+        Node.isElementAccessExpression(parent) && parent.getExpression() === id
+      ) {
+        const key = parent.getArgumentExpression();
+        const literal = Node.isStringLiteral(key) ||
+            Node.isNoSubstitutionTemplateLiteral(key)
+          ? key.getLiteralValue()
+          : undefined;
+        this.flag(judgeGlobal(this.role, literal, name), parent);
+      } else if (!Node.isTypeQuery(parent)) {
+        // The global object handed around (`const g = globalThis`) reaches anything.
+        this.flag(judgeGlobal(this.role, undefined, name), id);
+      }
     }
   }
 
@@ -280,7 +283,6 @@ function isFreeReference(id: Identifier, file: SourceFile): boolean {
 function checkArchFile(root: string, file: SourceFile): Violation[] {
   const check = new FileCheck(root, file);
   check.layering();
-  check.coreIo();
   check.ioGlobals();
   check.queryCalls();
   return check.violations;

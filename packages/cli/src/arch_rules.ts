@@ -1,16 +1,18 @@
 /**
- * The architecture rules of the Trinity pattern, as data: identifiers, and
- * the predicates that decide what counts as infrastructure, an I/O global or
- * a writing port method. Kept apart from the AST walking so the rules read
- * in one place.
+ * The query rules of the Trinity pattern, as data: identifiers, and the
+ * predicate that decides what counts as a writing port method. The layer
+ * rules (what the domain and the application may import and touch) live in
+ * `@krepis/smart-gen`'s `layer_rule.ts`, shared with the lint plugin. Kept
+ * apart from the AST walking so the rules read in one place.
  *
  * @module
  */
 
-import type { Role } from "@krepis/smart-gen";
+import { LAYER_RULES } from "@krepis/smart-gen";
 
 /**
- * Rule identifiers reported by the architecture checker.
+ * Rule identifiers reported by the architecture checker: the layer rules
+ * (shared with the lint plugin) and the query rules.
  *
  * @example
  * ```ts
@@ -19,106 +21,10 @@ import type { Role } from "@krepis/smart-gen";
  * ```
  */
 export const ARCH_RULES = {
-  domainImportsInfrastructure: "domain-imports-infrastructure",
-  domainUsesDenoApi: "domain-uses-deno-api",
-  applicationImportsAdapter: "application-imports-adapter",
+  ...LAYER_RULES,
   queryInvokesCommand: "query-invokes-command",
   queryWritesPort: "query-writes-port",
 } as const;
-
-/**
- * Roles of the application layer (commands and queries are application code too).
- *
- * @example
- * ```ts
- * import { APPLICATION_ROLES } from "./arch_rules.ts";
- * APPLICATION_ROLES.has("query"); // true
- * ```
- */
-export const APPLICATION_ROLES: ReadonlySet<Role> = new Set<Role>([
-  "application",
-  "command",
-  "query",
-]);
-
-/**
- * Roles the domain and the application may not import.
- *
- * @example
- * ```ts
- * import { OUTER_ROLES } from "./arch_rules.ts";
- * OUTER_ROLES.has("adapter"); // true
- * ```
- */
-export const OUTER_ROLES: ReadonlySet<Role> = new Set<Role>([
-  "adapter",
-  "infrastructure",
-]);
-
-/**
- * Whether a bare module specifier names infrastructure: Node built-ins and
- * the native bindings.
- *
- * @example
- * ```ts
- * import { isInfrastructureSpecifier } from "./arch_rules.ts";
- * isInfrastructureSpecifier("node:fs"); // true
- * isInfrastructureSpecifier("npm:zod"); // false
- * ```
- */
-export function isInfrastructureSpecifier(specifier: string): boolean {
-  return specifier.startsWith("node:") ||
-    specifier.startsWith("@krepis/bindings") ||
-    specifier.startsWith("ext:");
-}
-
-/**
- * Values of `@krepis/core` that do I/O (the kernel, servers, storage, the
- * composition root). The domain may use the rest of the framework (`ok`,
- * `err`, `AppError`, types) but not these.
- *
- * @example
- * ```ts
- * import { CORE_IO_EXPORTS } from "./arch_rules.ts";
- * CORE_IO_EXPORTS.has("openKv"); // true
- * CORE_IO_EXPORTS.has("ok"); // false
- * ```
- */
-export const CORE_IO_EXPORTS: ReadonlySet<string> = new Set([
-  "serve",
-  "createApp",
-  "loadKernel",
-  "resolveLibrary",
-  "kernelInfo",
-  "kernelStats",
-  "SharedBuffer",
-  "openJournal",
-  "Journal",
-  "JournalTransaction",
-  "openKv",
-  "Kv",
-  "AtomicOperation",
-]);
-
-/**
- * Globals that reach the outside world; the functional core must not touch them.
- *
- * @example
- * ```ts
- * import { IO_GLOBALS } from "./arch_rules.ts";
- * IO_GLOBALS.has("Deno"); // true
- * ```
- */
-export const IO_GLOBALS: ReadonlySet<string> = new Set([
-  "Deno",
-  "fetch",
-  "WebSocket",
-  "XMLHttpRequest",
-  "localStorage",
-  "sessionStorage",
-  "indexedDB",
-  "caches",
-]);
 
 const WRITE_VERB =
   /^(save|create|insert|update|upsert|delete|remove|put|set|add|write|append|patch|store|clear|destroy|drop|publish|send|enqueue|increment|decrement|mark|complete|toggle|archive|reset|rename|move)(?![a-z])/;

@@ -9,21 +9,18 @@
 import { Hono } from "hono";
 import { z } from "zod";
 import {
-  type Behavior,
-  Container,
   createApp,
   createContext,
   defineCommand,
   definePort,
-  errors,
   type KrepisContext,
   type LogSink,
   ok,
   provide,
   route,
-  timeout,
-  tracing,
 } from "../mod.ts";
+import { type Behavior, errors, timeout, tracing } from "../pipeline.ts";
+import { Container } from "../src/di/container.ts";
 
 const silent: LogSink = { level: "silent", write() {} };
 const discard: LogSink = { level: "info", write() {} };

@@ -32,7 +32,7 @@ export type KrepisErrorCode =
  *
  * @example
  * ```ts
- * import { KrepisError } from "@krepis/core";
+ * import { KrepisError } from "@krepis/core/native";
  * try {
  *   throw new KrepisError("NOT_FOUND", "no such key");
  * } catch (e) {

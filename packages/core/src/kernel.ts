@@ -47,7 +47,7 @@ export interface KernelStats {
  *
  * @example
  * ```ts ignore
- * import { kernelInfo } from "@krepis/core";
+ * import { kernelInfo } from "@krepis/core/native";
  * const info = await kernelInfo();
  * console.log(`${info.version} ${info.target} from ${info.source}`);
  * ```
@@ -74,7 +74,7 @@ export async function kernelInfo(): Promise<KernelInfo> {
  *
  * @example
  * ```ts ignore
- * import { kernelStats } from "@krepis/core";
+ * import { kernelStats } from "@krepis/core/native";
  * console.log((await kernelStats()).liveHandles);
  * ```
  */

@@ -1,9 +1,9 @@
 //! `krepis init <dir>`: scaffold a runnable app and prefetch what it needs.
 //!
-//! The app imports `@krepis/core` through its `deno.json` import map. No
-//! package registry serves Krepis yet, so the map points at a local checkout
-//! (`<checkout>/packages/core/mod.ts`, found as for the other commands) or at
-//! whatever `--core <path|url>` names.
+//! The app imports `@krepis/core` and its subpaths (`@krepis/core/http`, ...)
+//! through its `deno.json` import map. No package registry serves Krepis yet,
+//! so the map points at a local checkout (`<checkout>/packages/core/mod.ts`,
+//! found as for the other commands) or at whatever `--core <path|url>` names.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -69,8 +69,36 @@ const FILES: &[(&str, &str)] = &[
 pub struct CoreSource {
     /// The import-map target for `@krepis/core`.
     pub specifier: String,
+    /// Import-map entries of the subpaths (`@krepis/core/http` → its entry file).
+    pub subpaths: Vec<(String, String)>,
     /// The ctx lint plugin, when the core is a local checkout.
     pub lint_plugin: Option<String>,
+}
+
+/// The subpath exports of `packages/core/deno.json`, for a core given by URL (a local
+/// core's own `deno.json` is read instead; a test keeps the two equal).
+const URL_SUBPATHS: &[(&str, &str)] = &[
+    ("./http", "./http.ts"),
+    ("./storage", "./storage.ts"),
+    ("./native", "./native.ts"),
+    ("./pipeline", "./pipeline.ts"),
+    ("./testing", "./testing.ts"),
+];
+
+/// `("@krepis/core/http", "<base>/http.ts")` for each subpath export.
+fn subpath_imports<'a>(
+    base: &str,
+    exports: impl Iterator<Item = (&'a str, &'a str)>,
+) -> Vec<(String, String)> {
+    exports
+        .filter(|(key, _)| *key != ".")
+        .map(|(key, file)| {
+            (
+                format!("@krepis/core/{}", key.trim_start_matches("./")),
+                format!("{base}/{}", file.trim_start_matches("./")),
+            )
+        })
+        .collect()
 }
 
 /// Resolves `--core` (or the default local checkout) to an import-map target.
@@ -85,13 +113,23 @@ pub fn core_source(core: Option<&str>) -> Result<CoreSource> {
         return local_core(&root.join("packages/core"));
     };
     if core.contains("://") {
-        let specifier = if core.ends_with(".ts") {
-            core.to_string()
+        let (specifier, base) = match core.strip_suffix("/mod.ts") {
+            Some(base) => (core.to_string(), base.to_string()),
+            None if core.ends_with(".ts") => (core.to_string(), String::new()),
+            None => {
+                let base = core.trim_end_matches('/');
+                (format!("{base}/mod.ts"), base.to_string())
+            }
+        };
+        // A single module URL other than mod.ts has no subpaths next to it.
+        let subpaths = if base.is_empty() {
+            Vec::new()
         } else {
-            format!("{}/mod.ts", core.trim_end_matches('/'))
+            subpath_imports(&base, URL_SUBPATHS.iter().copied())
         };
         return Ok(CoreSource {
             specifier,
+            subpaths,
             lint_plugin: None,
         });
     }
@@ -110,15 +148,30 @@ fn local_core(path: &Path) -> Result<CoreSource> {
             path.display()
         ))
     })?;
-    let plugin = module
+    let package = module.parent().unwrap_or(Path::new("/"));
+    let plugin = package
         .parent()
-        .and_then(Path::parent)
         .map(|packages| packages.join("smart-gen/lint_plugin.ts"))
         .filter(|p| p.is_file());
     Ok(CoreSource {
         specifier: module.display().to_string(),
+        subpaths: local_subpaths(package),
         lint_plugin: plugin.map(|p| p.display().to_string()),
     })
+}
+
+/// The subpath exports listed in the local package's `deno.json` (none if it has none).
+fn local_subpaths(package: &Path) -> Vec<(String, String)> {
+    let config = fs::read_to_string(package.join("deno.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
+    let Some(Value::Object(exports)) = config.as_ref().and_then(|c| c.get("exports")) else {
+        return Vec::new();
+    };
+    let entries = exports
+        .iter()
+        .filter_map(|(key, file)| Some((key.as_str(), file.as_str()?)));
+    subpath_imports(&package.display().to_string(), entries)
 }
 
 /// The app's `deno.json`.
@@ -147,6 +200,9 @@ pub fn deno_json(core: &CoreSource) -> Value {
             "zod": "npm:zod@^4.6.7"
         }
     });
+    for (key, target) in &core.subpaths {
+        config["imports"][key] = json!(target);
+    }
     if let Some(plugin) = &core.lint_plugin {
         config["lint"] = json!({ "plugins": [plugin] });
     }
@@ -212,8 +268,8 @@ fn prefetch(dir: &Path) -> Result<()> {
     let mut fetch = deno_command();
     fetch.args([
         "eval",
-        "const { resolveLibrary } = await import(\"@krepis/core\"); \
-         const lib = await resolveLibrary(); console.log(`${lib.source} ${lib.path}`);",
+        "const { kernelInfo } = await import(\"@krepis/core/native\"); \
+         const lib = await kernelInfo(); console.log(`${lib.source} ${lib.libraryPath}`);",
     ]);
     // On a terminal the loader draws its own byte-level download bar, so the
     // spinner steps aside and the loader gets the terminal.
@@ -273,7 +329,28 @@ mod tests {
     fn url_core_gets_mod_ts_and_no_plugin() {
         let core = core_source(Some("https://example.test/krepis/core/")).unwrap();
         assert_eq!(core.specifier, "https://example.test/krepis/core/mod.ts");
+        assert!(core.subpaths.contains(&(
+            "@krepis/core/http".to_string(),
+            "https://example.test/krepis/core/http.ts".to_string()
+        )));
         assert_eq!(core.lint_plugin, None);
+    }
+
+    #[test]
+    fn url_subpaths_match_the_checkout_exports() {
+        let core_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core");
+        let mut local = local_subpaths(&core_dir);
+        let mut from_url = subpath_imports(
+            &core_dir.display().to_string(),
+            URL_SUBPATHS.iter().copied(),
+        );
+        local.sort();
+        from_url.sort();
+        assert!(!local.is_empty());
+        assert_eq!(
+            from_url, local,
+            "update URL_SUBPATHS to packages/core/deno.json"
+        );
     }
 
     #[test]
@@ -281,6 +358,12 @@ mod tests {
         let core_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core");
         let core = core_source(Some(core_dir.to_str().unwrap())).unwrap();
         assert!(core.specifier.ends_with("packages/core/mod.ts"));
+        let (_, storage) = core
+            .subpaths
+            .iter()
+            .find(|(key, _)| key == "@krepis/core/storage")
+            .unwrap();
+        assert!(Path::new(storage).is_file(), "{storage}");
         assert!(
             core.lint_plugin
                 .unwrap()

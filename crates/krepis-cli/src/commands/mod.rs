@@ -6,5 +6,6 @@ pub mod generate;
 pub mod history;
 pub mod init;
 pub mod journal;
+pub mod plugin;
 pub mod redo;
 pub mod undo;

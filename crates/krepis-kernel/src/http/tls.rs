@@ -9,17 +9,7 @@ use crate::{KernelError, Result};
 
 /// Builds an acceptor from a PEM certificate chain and a PEM private key.
 pub fn acceptor(cert_pem: &str, key_pem: &str) -> Result<TlsAcceptor> {
-    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut cert_pem.as_bytes())
-        .collect::<std::result::Result<_, _>>()
-        .map_err(|e| KernelError::invalid(format!("tls certificate is not valid PEM: {e}")))?;
-    if certs.is_empty() {
-        return Err(KernelError::invalid(
-            "tls certificate PEM holds no certificate",
-        ));
-    }
-    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes())
-        .map_err(|e| KernelError::invalid(format!("tls key is not valid PEM: {e}")))?
-        .ok_or_else(|| KernelError::invalid("tls key PEM holds no private key"))?;
+    let (certs, key) = parse_pem(cert_pem, key_pem)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
@@ -29,6 +19,31 @@ pub fn acceptor(cert_pem: &str, key_pem: &str) -> Result<TlsAcceptor> {
         .map_err(|e| KernelError::invalid(format!("tls certificate and key do not fit: {e}")))?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// Parses a PEM certificate chain and a PEM private key (also used by KNUL).
+pub fn parse_pem(
+    cert_pem: &str,
+    key_pem: &str,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let certs = parse_certs(cert_pem, "tls certificate")?;
+    let key: PrivateKeyDer<'static> = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+        .map_err(|e| KernelError::invalid(format!("tls key is not valid PEM: {e}")))?
+        .ok_or_else(|| KernelError::invalid("tls key PEM holds no private key"))?;
+    Ok((certs, key))
+}
+
+/// Parses a PEM certificate chain; `what` names it in errors.
+pub fn parse_certs(pem: &str, what: &str) -> Result<Vec<CertificateDer<'static>>> {
+    let certs: Vec<CertificateDer<'static>> = rustls_pemfile::certs(&mut pem.as_bytes())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| KernelError::invalid(format!("{what} is not valid PEM: {e}")))?;
+    if certs.is_empty() {
+        return Err(KernelError::invalid(format!(
+            "{what} PEM holds no certificate"
+        )));
+    }
+    Ok(certs)
 }
 
 #[cfg(test)]

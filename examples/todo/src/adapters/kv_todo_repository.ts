@@ -9,7 +9,8 @@
  * @module
  */
 
-import type { KrepisContext, Kv } from "@krepis/core";
+import type { KrepisContext } from "@krepis/core";
+import type { Kv } from "@krepis/core/storage";
 import type { TodoRepository } from "../ports/todo_ports.ts";
 import { selectTodos, type Todo, type TodoFilter } from "../domain/todo.ts";
 

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
-import { createContext, memorySink, openKv, provide } from "@krepis/core";
+import { createContext, provide } from "@krepis/core";
+import { openKv } from "@krepis/core/storage";
+import { memorySink } from "@krepis/core/testing";
 import { createTodoApp } from "../app.ts";
 import { IdGeneratorPort, TodoRepositoryPort } from "../ports/todo_ports.ts";
 import { KvTodoRepository } from "./kv_todo_repository.ts";

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { type LogSink } from "@krepis/core";
+import type { LogSink } from "@krepis/core";
 import { createTodoApp } from "../../../../examples/todo/src/app.ts";
 import { createTodoCommand } from "../../../../examples/todo/src/application/commands/todo_commands.ts";
 

@@ -22,6 +22,9 @@ import { timeout } from "../pipeline/timeout.ts";
 import { tracing } from "../pipeline/tracing.ts";
 import { serve } from "../http/serve.ts";
 import type { HttpServer, ServeOptions } from "../http/types.ts";
+import { appMethods } from "../knul/app.ts";
+import { type KnulServer, serveKnul } from "../knul/server.ts";
+import type { KnulServeOptions } from "../knul/types.ts";
 import type { Result } from "../result/result.ts";
 import type { Route } from "../router/route.ts";
 import { createFetchHandler } from "./http_handler.ts";
@@ -34,7 +37,8 @@ import { checkWiring } from "./wiring.ts";
  *
  * @example
  * ```ts
- * import { type AppOpenApiOptions, createApp, memorySink } from "@krepis/core";
+ * import { type AppOpenApiOptions, createApp } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const openapi: AppOpenApiOptions = { title: "Todos", version: "2.0.0", path: "/docs/openapi.json" };
  * const app = createApp({ openapi, log: memorySink() });
  * console.assert((await app.fetch(new Request("http://x/docs/openapi.json"))).status === 200);
@@ -50,7 +54,8 @@ export interface AppOpenApiOptions extends OpenApiInfo {
  *
  * @example
  * ```ts
- * import { type AppOptions, createApp, defineQuery, memorySink, ok, route } from "@krepis/core";
+ * import { type AppOptions, createApp, defineQuery, ok, route } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
  * const options: AppOptions = {
  *   queries: [ping],
@@ -94,7 +99,8 @@ export interface AppOptions {
  *
  * @example
  * ```ts
- * import { type App, createApp, defineQuery, memorySink, ok } from "@krepis/core";
+ * import { type App, createApp, defineQuery, ok } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
  * const app: App = createApp({ queries: [ping], log: memorySink() });
  * const r = await app.execute(app.context(), ping, undefined);
@@ -107,6 +113,11 @@ export interface App extends AsyncDisposable {
    * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
    */
   serve(options?: ServeOptions): Promise<HttpServer>;
+  /**
+   * Serves the app's commands and queries over KNUL (QUIC), by handler name; queries are
+   * idempotent. Logs go to the app's sink unless `options.log` says otherwise.
+   */
+  serveKnul(options: KnulServeOptions): Promise<KnulServer>;
   /** Standard fetch handler: `(req, info?) => Promise<Response>`. */
   fetch(req: Request, info?: FetchInfo): Promise<Response>;
   /** Runs a registered command or query directly, through the full pipeline. */
@@ -119,8 +130,6 @@ export interface App extends AsyncDisposable {
   context(init?: ContextInit): KrepisContext;
   /** The OpenAPI 3.1 document of the app's routes. */
   openapi(): Record<string, unknown>;
-  /** The app's dependency container. */
-  readonly container: Container;
   /**
    * Releases what the app built: singleton adapters created by factories are disposed
    * (`Symbol.asyncDispose`/`Symbol.dispose`), newest first. Stop serving first.
@@ -133,7 +142,8 @@ export interface App extends AsyncDisposable {
  *
  * @example
  * ```ts
- * import { auth, defaultBehaviors, ok } from "@krepis/core";
+ * import { ok } from "@krepis/core";
+ * import { auth, defaultBehaviors } from "@krepis/core/pipeline";
  * const behaviors = [...defaultBehaviors(), auth((ctx) => ok(ctx))];
  * console.assert(behaviors.map((b) => b.name).join() === "errors,tracing,timeout,auth");
  * ```
@@ -148,7 +158,8 @@ export function defaultBehaviors(): Behavior[] {
  * @example
  * ```ts
  * import { z } from "zod";
- * import { createApp, defineQuery, memorySink, ok, route } from "@krepis/core";
+ * import { createApp, defineQuery, ok, route } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const hello = defineQuery({
  *   name: "hello",
  *   input: z.object({ name: z.string() }),
@@ -236,11 +247,15 @@ export function createApp(options: AppOptions): App {
 
   return {
     serve: (serveOptions = {}) => serve(serveOptions, fetch),
+    serveKnul: (knulOptions) =>
+      serveKnul(
+        { log, ...knulOptions },
+        appMethods([...commands, ...queries], execute),
+      ),
     fetch,
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),
     openapi,
-    container,
     close: () => container.dispose(),
     [Symbol.asyncDispose]: () => container.dispose(),
   };

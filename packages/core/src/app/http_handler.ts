@@ -176,7 +176,9 @@ function splitUrl(url: string): [path: string, search: string] {
  *
  * @example
  * ```ts
- * import { defineQuery, memorySink, ok, type Route, route, Router } from "@krepis/core";
+ * import { defineQuery, ok, type Route, route } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
+ * import { Router } from "../router/router.ts";
  * import { createFetchHandler } from "./http_handler.ts";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
  * const router = new Router<Route>();

@@ -12,7 +12,8 @@ import { type Capability, defineCapability } from "../context/capability.ts";
  *
  * @example
  * ```ts
- * import { createContext, HttpRequest } from "@krepis/core";
+ * import { createContext } from "@krepis/core";
+ * import { HttpRequest } from "@krepis/core/http";
  * const ctx = createContext().with(HttpRequest, new Request("http://x/"));
  * console.assert(ctx.get(HttpRequest)?.url === "http://x/");
  * ```

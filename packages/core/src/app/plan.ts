@@ -85,7 +85,8 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
  *
  * @example
  * ```ts
- * import { Container, createContext, defineQuery, ok } from "@krepis/core";
+ * import { createContext, defineQuery, ok } from "@krepis/core";
+ * import { Container } from "../di/container.ts";
  * import { buildPlans } from "./plan.ts";
  * const q = defineQuery({ name: "q", handle: () => ok(1) });
  * const plans = buildPlans([q], [], new Container([], createContext()));

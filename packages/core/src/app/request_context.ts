@@ -17,7 +17,7 @@ import type { ServeHandlerInfo } from "../http/types.ts";
  *
  * @example
  * ```ts
- * import type { FetchInfo } from "@krepis/core";
+ * import type { FetchInfo } from "@krepis/core/http";
  * const info: FetchInfo = {}; // plain hosts pass nothing; the kernel passes remoteAddr and ctx
  * console.assert(info.ctx === undefined);
  * ```
@@ -41,7 +41,7 @@ const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
  *
  * @example
  * ```ts
- * import { memorySink } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * import { requestContext } from "./request_context.ts";
  * const req = new Request("http://x/", {
  *   headers: { traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" },

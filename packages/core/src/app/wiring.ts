@@ -18,7 +18,7 @@ import type { Route } from "../router/route.ts";
  *
  * @example
  * ```ts
- * import { createApp, defineQuery, definePort, type KrepisContext, ok, WiringError } from "@krepis/core";
+ * import { createApp, definePort, defineQuery, type KrepisContext, ok, WiringError } from "@krepis/core";
  * interface Repo { all(ctx: KrepisContext): Promise<string[]> }
  * const RepoPort = definePort<Repo>("repo", { writes: [] });
  * const list = defineQuery({
@@ -54,7 +54,7 @@ export class WiringError extends Error {
  *
  * @example
  * ```ts
- * import { checkWiring, type WiringInput } from "@krepis/core";
+ * import { checkWiring, type WiringInput } from "./wiring.ts";
  * const input: WiringInput = { adapters: [], commands: [], queries: [], routes: [], behaviors: [] };
  * checkWiring(input); // an empty app is valid
  * ```
@@ -79,7 +79,8 @@ export interface WiringInput {
  *
  * @example
  * ```ts
- * import { checkWiring, WiringError, type WiringSettings } from "@krepis/core";
+ * import { WiringError } from "@krepis/core";
+ * import { checkWiring, type WiringSettings } from "./wiring.ts";
  * const settings: WiringSettings = { maxBodyBytes: 0 };
  * try {
  *   checkWiring({ adapters: [], commands: [], queries: [], routes: [], behaviors: [], settings });
@@ -278,7 +279,8 @@ function checkRoutes(
  *
  * @example
  * ```ts
- * import { checkWiring, defineQuery, definePort, type KrepisContext, ok, WiringError } from "@krepis/core";
+ * import { definePort, defineQuery, type KrepisContext, ok, WiringError } from "@krepis/core";
+ * import { checkWiring } from "./wiring.ts";
  * interface Repo { all(ctx: KrepisContext): Promise<string[]> }
  * const RepoPort = definePort<Repo>("repo", { writes: [] });
  * const list = defineQuery({

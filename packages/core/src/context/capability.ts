@@ -45,7 +45,8 @@ export function defineCapability<T>(name: string): Capability<T> {
  *
  * @example
  * ```ts
- * import { type CapabilityLink, defineCapability } from "@krepis/core";
+ * import { defineCapability } from "@krepis/core";
+ * import type { CapabilityLink } from "./capability.ts";
  * const key = defineCapability<number>("n");
  * const chain: CapabilityLink = { key, value: 1, next: undefined };
  * console.assert(chain.value === 1);

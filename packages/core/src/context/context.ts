@@ -95,7 +95,8 @@ const STDOUT_SINK: LogSink = jsonLinesSink("info");
  *
  * @example
  * ```ts
- * import { createContext, memorySink } from "@krepis/core";
+ * import { createContext } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const sink = memorySink();
  * const ctx = createContext({ tenantId: "acme", log: sink });
  * const step = ctx.child("load-user");

@@ -24,7 +24,8 @@ export type LogLevel = "debug" | "info" | "warn" | "error";
  *
  * @example
  * ```ts
- * import { createContext, type LogThreshold, memorySink } from "@krepis/core";
+ * import { createContext, type LogThreshold } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const threshold: LogThreshold = "silent";
  * createContext({ log: memorySink(threshold) }).log.error("dropped");
  * ```
@@ -63,7 +64,8 @@ export interface LogSink {
  *
  * @example
  * ```ts
- * import { createContext, type LogFields, memorySink } from "@krepis/core";
+ * import { createContext, type LogFields } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const fields: LogFields = { todoId: "t1", attempt: 2 };
  * createContext({ log: memorySink() }).log.info("saved", fields);
  * ```
@@ -75,7 +77,8 @@ export type LogFields = Record<string, unknown>;
  *
  * @example
  * ```ts
- * import { createContext, type Logger, memorySink } from "@krepis/core";
+ * import { createContext, type Logger } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const log: Logger = createContext({ log: memorySink("info") }).log;
  * if (log.enabled("debug")) log.debug("expensive", { dump: "..." });
  * log.info("cheap");
@@ -99,7 +102,8 @@ export interface Logger {
  *
  * @example
  * ```ts
- * import { createContext, type LogScope } from "@krepis/core";
+ * import { createContext } from "@krepis/core";
+ * import type { LogScope } from "./logger.ts";
  * const scope: LogScope = createContext({ name: "op" }); // a context is a log scope
  * console.assert(scope.name === "op");
  * ```
@@ -145,7 +149,8 @@ function replacer(_key: string, value: unknown): unknown {
  *
  * @example
  * ```ts
- * import { ScopedLogger, memorySink } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
+ * import { ScopedLogger } from "./logger.ts";
  * const sink = memorySink();
  * const scope = {
  *   requestId: "r1",
@@ -247,7 +252,8 @@ export function jsonLinesSink(
  *
  * @example
  * ```ts
- * import { createContext, type MemorySink, memorySink } from "@krepis/core";
+ * import { createContext } from "@krepis/core";
+ * import { type MemorySink, memorySink } from "@krepis/core/testing";
  * const sink: MemorySink = memorySink();
  * createContext({ log: sink }).log.info("one");
  * console.assert(sink.lines.length === 1 && sink.records()[0].msg === "one");
@@ -265,7 +271,8 @@ export interface MemorySink extends LogSink {
  *
  * @example
  * ```ts
- * import { createContext, memorySink } from "@krepis/core";
+ * import { createContext } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
  * const sink = memorySink();
  * createContext({ log: sink }).log.warn("careful");
  * console.assert(sink.records()[0].level === "warn");

@@ -21,7 +21,7 @@ const HEX: string[] = Array.from(
  *
  * @example
  * ```ts
- * import { parseTraceparent, type TraceParent } from "@krepis/core";
+ * import { parseTraceparent, type TraceParent } from "./trace.ts";
  * const tp: TraceParent | undefined = parseTraceparent(
  *   "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
  * );

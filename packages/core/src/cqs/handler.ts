@@ -6,7 +6,7 @@
  * @module
  */
 
-import type { InputSchema, SchemaInput, SchemaOutput } from "./schema.ts";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import type { KrepisContext } from "../context/context.ts";
 import type { Port } from "../di/port.ts";
 import type { Result } from "../result/result.ts";
@@ -85,7 +85,8 @@ export type QueryDeps<D extends DepsSpec> = {
  * console.assert(input.id === "1" && none === undefined);
  * ```
  */
-export type InputOf<S> = S extends InputSchema ? SchemaOutput<S>
+export type InputOf<S> = S extends StandardSchemaV1
+  ? StandardSchemaV1.InferOutput<S>
   : undefined;
 
 /**
@@ -105,7 +106,7 @@ export type InputOf<S> = S extends InputSchema ? SchemaOutput<S>
  * ```
  */
 export interface HandlerSpec<
-  S extends InputSchema | undefined,
+  S extends StandardSchemaV1 | undefined,
   O,
   D extends DepsSpec,
   R = ResolvedDeps<D>,
@@ -117,7 +118,7 @@ export interface HandlerSpec<
   /** Validates and transforms the raw input; without it the handler receives `undefined`. */
   input?: S;
   /** Describes the success value for OpenAPI (not validated at run time). */
-  output?: InputSchema<unknown, O>;
+  output?: StandardSchemaV1<unknown, O>;
   /** Ports to inject, by name. */
   deps?: D;
   /** Names of pipeline behaviors this handler opts out of (e.g. `["auth"]`). */
@@ -143,7 +144,7 @@ export interface HandlerSpec<
  * ```
  */
 export interface Handler<
-  S extends InputSchema | undefined = InputSchema | undefined,
+  S extends StandardSchemaV1 | undefined = StandardSchemaV1 | undefined,
   O = unknown,
   D extends DepsSpec = DepsSpec,
   R = ResolvedDeps<D>,
@@ -205,10 +206,15 @@ export type OutputOf<H> = H extends
  */
 export type RawInputOf<H> = H extends
   Handler<infer S, infer _O, infer _D, infer _R>
-  ? S extends InputSchema ? SchemaInput<S> : undefined
+  ? S extends StandardSchemaV1 ? StandardSchemaV1.InferInput<S> : undefined
   : never;
 
-function define<S extends InputSchema | undefined, O, D extends DepsSpec, R>(
+function define<
+  S extends StandardSchemaV1 | undefined,
+  O,
+  D extends DepsSpec,
+  R,
+>(
   kind: HandlerKind,
   spec: HandlerSpec<S, O, D, R>,
 ): Handler<S, O, D, R> {
@@ -230,7 +236,7 @@ function define<S extends InputSchema | undefined, O, D extends DepsSpec, R>(
  * import { defineCommand, definePort, type KrepisContext, ok } from "@krepis/core";
  * interface Greetings { add(ctx: KrepisContext, name: string): Promise<void> }
  * const GreetingsPort = definePort<Greetings, "add">("greetings", { writes: ["add"] });
- * export const greet = defineCommand({
+ * const greet = defineCommand({
  *   name: "greet",
  *   input: z.object({ name: z.string().min(1) }),
  *   deps: { greetings: GreetingsPort },
@@ -243,7 +249,7 @@ function define<S extends InputSchema | undefined, O, D extends DepsSpec, R>(
  */
 export function defineCommand<
   O,
-  S extends InputSchema | undefined = undefined,
+  S extends StandardSchemaV1 | undefined = undefined,
   D extends DepsSpec = Record<never, never>,
 >(spec: HandlerSpec<S, O, D>): Handler<S, O, D> {
   return define("command", spec);
@@ -256,13 +262,13 @@ export function defineCommand<
  * @example
  * ```ts
  * import { z } from "zod";
- * import { defineQuery, definePort, type KrepisContext, ok } from "@krepis/core";
+ * import { definePort, defineQuery, type KrepisContext, ok } from "@krepis/core";
  * interface Greetings {
  *   count(ctx: KrepisContext): Promise<number>;
  *   add(ctx: KrepisContext, name: string): Promise<void>;
  * }
  * const GreetingsPort = definePort<Greetings, "add">("greetings", { writes: ["add"] });
- * export const countGreetings = defineQuery({
+ * const countGreetings = defineQuery({
  *   name: "countGreetings",
  *   input: z.object({}),
  *   deps: { greetings: GreetingsPort }, // seen without `add` here
@@ -274,7 +280,7 @@ export function defineCommand<
  */
 export function defineQuery<
   O,
-  S extends InputSchema | undefined = undefined,
+  S extends StandardSchemaV1 | undefined = undefined,
   D extends DepsSpec = Record<never, never>,
 >(spec: HandlerSpec<S, O, D, QueryDeps<D>>): Handler<S, O, D, QueryDeps<D>> {
   return define("query", spec);

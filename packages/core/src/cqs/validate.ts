@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { InputSchema, SchemaResult } from "./schema.ts";
+import type { StandardSchemaV1 } from "@standard-schema/spec";
 import { AppError } from "../result/app_error.ts";
 import { err, ok, type Result } from "../result/result.ts";
 
@@ -19,7 +19,7 @@ export interface InputIssue {
 
 function toResult(
   name: string,
-  r: SchemaResult<unknown>,
+  r: StandardSchemaV1.Result<unknown>,
 ): Result<unknown> {
   if (!r.issues) return ok(r.value);
   const issues: InputIssue[] = r.issues.map((issue) => ({
@@ -41,14 +41,14 @@ function toResult(
  * @example
  * ```ts
  * import * as v from "valibot";
- * import { validateInput } from "@krepis/core";
+ * import { validateInput } from "./validate.ts";
  * const r = await validateInput("demo", v.object({ n: v.number() }), { n: "x" });
  * console.assert(!r.ok && r.error.code === "INVALID_INPUT");
  * ```
  */
 export function validateInput(
   name: string,
-  schema: InputSchema | undefined,
+  schema: StandardSchemaV1 | undefined,
   input: unknown,
 ): Result<unknown> | Promise<Result<unknown>> {
   if (!schema) return ok(undefined);

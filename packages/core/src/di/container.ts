@@ -26,7 +26,8 @@ const CREATING: unique symbol = Symbol("creating");
  *
  * @example
  * ```ts
- * import { Container, createContext, definePort, type KrepisContext, ResolutionError } from "@krepis/core";
+ * import { createContext, definePort, type KrepisContext } from "@krepis/core";
+ * import { Container, ResolutionError } from "./container.ts";
  * const Missing = definePort<{ ping(ctx: KrepisContext): void }>("missing", { writes: [] });
  * try {
  *   new Container([], createContext()).get(Missing);
@@ -48,7 +49,8 @@ export class ResolutionError extends Error {
  *
  * @example
  * ```ts
- * import { Container, createContext, definePort, type KrepisContext, provide } from "@krepis/core";
+ * import { createContext, definePort, type KrepisContext, provide } from "@krepis/core";
+ * import { Container } from "./container.ts";
  * interface Clock { now(ctx: KrepisContext): number }
  * const ClockPort = definePort<Clock>("clock", { writes: [] });
  * const c = new Container([provide(ClockPort, { now: () => 7 })], createContext());
@@ -160,7 +162,8 @@ class SingletonResolver implements Resolver {
  *
  * @example
  * ```ts
- * import { Container, createContext, definePort, type KrepisContext, provide } from "@krepis/core";
+ * import { createContext, definePort, type KrepisContext, provide } from "@krepis/core";
+ * import { Container } from "./container.ts";
  * interface UnitOfWork { id(ctx: KrepisContext): number }
  * const Uow = definePort<UnitOfWork>("uow", { writes: [] });
  * let n = 0;

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts
- * import { Disposer } from "@krepis/core";
+ * import { Disposer } from "./disposer.ts";
  * const order: string[] = [];
  * const d = new Disposer();
  * d.track({ [Symbol.dispose]: () => order.push("a") });

@@ -94,7 +94,8 @@ export function definePort<
  *
  * @example
  * ```ts
- * import { definePort, isPort } from "@krepis/core";
+ * import { definePort } from "@krepis/core";
+ * import { isPort } from "./port.ts";
  * console.assert(isPort(definePort<object>("x", { writes: [] })));
  * console.assert(!isPort({ name: "x" }));
  * ```

@@ -13,7 +13,8 @@ import type { Port } from "./port.ts";
  *
  * @example
  * ```ts
- * import { createContext, CqsViolationError, definePort, type KrepisContext, readOnlyView } from "@krepis/core";
+ * import { CqsViolationError, createContext, definePort, type KrepisContext } from "@krepis/core";
+ * import { readOnlyView } from "./readonly.ts";
  * const Store = definePort<{ save(ctx: KrepisContext): void }>("store", { writes: ["save"] });
  * try {
  *   readOnlyView({ save() {} }, Store, "listThings").save(createContext());
@@ -51,7 +52,8 @@ export class CqsViolationError extends Error {
  *
  * @example
  * ```ts
- * import { createContext, definePort, type KrepisContext, readOnlyView } from "@krepis/core";
+ * import { createContext, definePort, type KrepisContext } from "@krepis/core";
+ * import { readOnlyView } from "./readonly.ts";
  * interface Store { get(ctx: KrepisContext): number; set(ctx: KrepisContext, n: number): void }
  * const StorePort = definePort<Store>("store", { writes: ["set"] });
  * let n = 1;

@@ -59,7 +59,7 @@ function defaultOnListen(addr: Deno.NetAddr, scheme: string): void {
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * const server = await serve({ port: 0 }, (req, info) =>
  *   new Response(`hello ${info.remoteAddr.hostname}, request ${info.ctx.requestId}`));
  * await server.shutdown();
@@ -71,7 +71,7 @@ export function serve(handler: ServeHandler): Promise<HttpServer>;
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * const server = await serve(
  *   {
  *     hostname: "127.0.0.1",

@@ -10,7 +10,7 @@
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * await serve((_req, { ctx }) => {
  *   console.log(ctx.requestId, ctx.traceId, ctx.spanId, ctx.deadline);
  *   ctx.signal.addEventListener("abort", () => console.log("client left"));
@@ -38,7 +38,7 @@ export interface RequestContext {
  *
  * @example
  * ```ts
- * import type { ServeHandlerInfo } from "@krepis/core";
+ * import type { ServeHandlerInfo } from "@krepis/core/http";
  * const who = (info: ServeHandlerInfo) => `${info.remoteAddr.hostname} ${info.ctx.requestId}`;
  * ```
  */
@@ -54,7 +54,7 @@ export interface ServeHandlerInfo {
  *
  * @example
  * ```ts
- * import type { ServeHandler } from "@krepis/core";
+ * import type { ServeHandler } from "@krepis/core/http";
  * const handler: ServeHandler = (req) => new Response(`you asked for ${req.url}`);
  * ```
  */
@@ -68,7 +68,7 @@ export type ServeHandler = (
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * await serve({
  *   port: 8443,
  *   tls: { cert: await Deno.readTextFile("cert.pem"), key: await Deno.readTextFile("key.pem") },
@@ -87,7 +87,7 @@ export interface TlsOptions {
  *
  * @example
  * ```ts
- * import type { ServeOptions } from "@krepis/core";
+ * import type { ServeOptions } from "@krepis/core/http";
  * const options: ServeOptions = {
  *   hostname: "127.0.0.1",
  *   port: 0,
@@ -135,7 +135,7 @@ export interface ServeOptions {
  *
  * @example
  * ```ts ignore
- * import { serve, type StaticMount } from "@krepis/core";
+ * import { serve, type StaticMount } from "@krepis/core/http";
  * const docs: StaticMount = { root: "./site", index: ["index.html", "index.htm"] };
  * await serve({ static: { "/docs": docs } }, () => new Response("api"));
  * ```
@@ -152,7 +152,7 @@ export interface StaticMount {
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * const server = await serve(() => new Response("ok"));
  * const { requestsTotal, requestsInFlight } = server.stats();
  * ```
@@ -187,7 +187,7 @@ export interface ServerStats {
  *
  * @example
  * ```ts ignore
- * import { serve } from "@krepis/core";
+ * import { serve } from "@krepis/core/http";
  * await using server = await serve({ port: 0 }, () => new Response("ok"));
  * console.log(server.addr.port);
  * ```

@@ -14,7 +14,7 @@ import { type LoadedKernel, loadKernel } from "./loader.ts";
  *
  * @example
  * ```ts ignore
- * import { SharedBuffer } from "@krepis/core";
+ * import { SharedBuffer } from "./shared_buffer.ts";
  * using shared = await SharedBuffer.allocate(1024);
  * shared.bytes[0] = 42;
  * ```
@@ -40,7 +40,7 @@ export class SharedBuffer implements Disposable {
    *
    * @example
    * ```ts ignore
-   * import { SharedBuffer } from "@krepis/core";
+   * import { SharedBuffer } from "./shared_buffer.ts";
    * const shared = await SharedBuffer.allocate(4096);
    * shared.release();
    * ```

@@ -12,7 +12,8 @@ import { type JsonSchema, jsonSchemaOf } from "./json_schema.ts";
  *
  * @example
  * ```ts
- * import { buildOpenApi, type OpenApiInfo } from "@krepis/core";
+ * import type { OpenApiInfo } from "@krepis/core";
+ * import { buildOpenApi } from "./document.ts";
  * const info: OpenApiInfo = { title: "Todos", version: "1.0.0", description: "A todo API" };
  * console.assert(buildOpenApi([], info).openapi === "3.1.0");
  * ```
@@ -119,7 +120,8 @@ function operationFor(route: Route): Record<string, unknown> {
  * @example
  * ```ts
  * import { z } from "zod";
- * import { buildOpenApi, defineQuery, ok, route } from "@krepis/core";
+ * import { defineQuery, ok, route } from "@krepis/core";
+ * import { buildOpenApi } from "./document.ts";
  * const getTodo = defineQuery({
  *   name: "getTodo",
  *   input: z.object({ id: z.string() }),

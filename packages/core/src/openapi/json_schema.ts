@@ -13,7 +13,7 @@ import type { StandardJSONSchemaV1 } from "@standard-schema/spec";
  *
  * @example
  * ```ts
- * import type { JsonSchema } from "@krepis/core";
+ * import type { JsonSchema } from "./json_schema.ts";
  * const schema: JsonSchema = { type: "object", properties: { id: { type: "string" } } };
  * console.assert(schema.type === "object");
  * ```
@@ -27,7 +27,7 @@ export type JsonSchema = Record<string, unknown>;
  * @example
  * ```ts
  * import { z } from "zod";
- * import { jsonSchemaOf } from "@krepis/core";
+ * import { jsonSchemaOf } from "./json_schema.ts";
  * const js = jsonSchemaOf(z.object({ title: z.string() }), "input");
  * console.assert(js?.type === "object");
  * ```

@@ -16,7 +16,8 @@ import { type Behavior, defineBehavior } from "./behavior.ts";
  *
  * @example
  * ```ts
- * import { AppError, type AuthHook, err, ok } from "@krepis/core";
+ * import { AppError, err, ok } from "@krepis/core";
+ * import type { AuthHook } from "@krepis/core/pipeline";
  * const tenantsOnly: AuthHook = (ctx) =>
  *   ctx.tenantId ? ok(ctx) : err(new AppError("UNAUTHORIZED", "tenant required"));
  * ```
@@ -32,7 +33,9 @@ export type AuthHook = (
  *
  * @example
  * ```ts
- * import { AppError, auth, defineCapability, err, HttpRequest, ok } from "@krepis/core";
+ * import { AppError, defineCapability, err, ok } from "@krepis/core";
+ * import { HttpRequest } from "@krepis/core/http";
+ * import { auth } from "@krepis/core/pipeline";
  * const User = defineCapability<string>("user");
  * const bearer = auth((ctx) => {
  *   const header = ctx.get(HttpRequest)?.headers.get("authorization");

@@ -15,7 +15,7 @@ import type { Result } from "../result/result.ts";
  *
  * @example
  * ```ts
- * import { defineBehavior, type Next } from "@krepis/core";
+ * import { defineBehavior, type Next } from "@krepis/core/pipeline";
  * const passThrough = defineBehavior("pass", (ctx, _handler, input, next: Next) => next(ctx, input));
  * console.assert(passThrough.name === "pass");
  * ```
@@ -30,7 +30,7 @@ export type Next = (
  *
  * @example
  * ```ts
- * import type { Behavior } from "@krepis/core";
+ * import type { Behavior } from "@krepis/core/pipeline";
  * const timing: Behavior = {
  *   name: "timing",
  *   async run(ctx, handler, input, next) {
@@ -62,7 +62,7 @@ export interface Behavior {
  *
  * @example
  * ```ts
- * import { defineBehavior } from "@krepis/core";
+ * import { defineBehavior } from "@krepis/core/pipeline";
  * const audit = defineBehavior("audit", async (ctx, handler, input, next) => {
  *   const result = await next(ctx, input);
  *   if (handler.kind === "command") ctx.log.info("audit", { ok: result.ok });
@@ -80,7 +80,9 @@ export function defineBehavior(name: string, run: Behavior["run"]): Behavior {
  *
  * @example
  * ```ts
- * import { compose, createContext, defineBehavior, defineQuery, ok } from "@krepis/core";
+ * import { createContext, defineQuery, ok } from "@krepis/core";
+ * import { defineBehavior } from "@krepis/core/pipeline";
+ * import { compose } from "./behavior.ts";
  * const seen: string[] = [];
  * const mark = defineBehavior("mark", (ctx, _h, input, next) => {
  *   seen.push("mark");

@@ -15,7 +15,7 @@
  *
  * @example
  * ```ts
- * import { DeadlineWatch, type Watched } from "@krepis/core";
+ * import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
  * const op: Watched = { deadline: Date.now() + 60_000, expire: () => console.log("late") };
  * const watch = new DeadlineWatch();
  * watch.add(op);
@@ -36,7 +36,7 @@ const MAX_DELAY = 2 ** 31 - 1;
  *
  * @example
  * ```ts
- * import { DeadlineWatch } from "@krepis/core";
+ * import { DeadlineWatch } from "./deadline_watch.ts";
  * const watch = new DeadlineWatch();
  * const expired = Promise.withResolvers<void>();
  * watch.add({ deadline: Date.now() + 5, expire: () => expired.resolve() });

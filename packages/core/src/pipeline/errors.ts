@@ -18,7 +18,7 @@ import { type Behavior, defineBehavior } from "./behavior.ts";
  *
  * @example
  * ```ts
- * import { toAppError } from "@krepis/core";
+ * import { toAppError } from "./errors.ts";
  * const e = toAppError(new DOMException("slow", "TimeoutError"));
  * console.assert(e.code === "TIMEOUT");
  * ```
@@ -55,7 +55,7 @@ function logFailure(
  *
  * @example
  * ```ts
- * import { errors, timeout, tracing } from "@krepis/core";
+ * import { errors, timeout, tracing } from "@krepis/core/pipeline";
  * const behaviors = [errors(), tracing(), timeout({ ms: 5_000 })];
  * console.assert(behaviors[0].name === "errors");
  * ```

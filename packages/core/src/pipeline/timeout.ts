@@ -20,7 +20,7 @@ import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
  *
  * @example
  * ```ts
- * import { timeout, type TimeoutOptions } from "@krepis/core";
+ * import { timeout, type TimeoutOptions } from "@krepis/core/pipeline";
  * const options: TimeoutOptions = { ms: 5_000 };
  * console.assert(timeout(options).name === "timeout");
  * ```
@@ -130,7 +130,7 @@ class Timed implements Watched {
  *
  * @example
  * ```ts
- * import { timeout } from "@krepis/core";
+ * import { timeout } from "@krepis/core/pipeline";
  * const b = timeout({ ms: 2_000 });
  * console.assert(b.name === "timeout");
  * ```

@@ -16,7 +16,7 @@ import { type Behavior, defineBehavior, type Next } from "./behavior.ts";
  *
  * @example
  * ```ts
- * import { tracing, type TracingOptions } from "@krepis/core";
+ * import { tracing, type TracingOptions } from "@krepis/core/pipeline";
  * const options: TracingOptions = { level: "debug" };
  * console.assert(tracing(options).name === "tracing");
  * ```
@@ -31,7 +31,7 @@ export interface TracingOptions {
  *
  * @example
  * ```ts
- * import { tracing } from "@krepis/core";
+ * import { tracing } from "@krepis/core/pipeline";
  * const quiet = tracing({ level: "debug" });
  * console.assert(quiet.name === "tracing");
  * ```

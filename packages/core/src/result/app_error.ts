@@ -46,7 +46,7 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
  *
  * @example
  * ```ts
- * import { AppError, type AnyErrorCode } from "@krepis/core";
+ * import { type AnyErrorCode, AppError } from "@krepis/core";
  * const code: AnyErrorCode = "QUOTA_EXCEEDED";
  * console.assert(new AppError(code, "slow down", { status: 429 }).code === code);
  * ```

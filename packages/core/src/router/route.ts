@@ -23,7 +23,8 @@ export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
  *
  * @example
  * ```ts
- * import { defaultInput, type RequestParts } from "@krepis/core";
+ * import type { RequestParts } from "@krepis/core";
+ * import { defaultInput } from "./route.ts";
  * const parts: RequestParts = { params: { id: "1" }, query: { verbose: "true" }, body: undefined };
  * console.assert((defaultInput(parts) as { id: string }).id === "1");
  * ```
@@ -104,7 +105,7 @@ export function route(
  *
  * @example
  * ```ts
- * import { defaultInput } from "@krepis/core";
+ * import { defaultInput } from "./route.ts";
  * const input = defaultInput({ params: { id: "1" }, query: {}, body: { title: "x" } });
  * console.assert(JSON.stringify(input) === '{"title":"x","id":"1"}');
  * ```

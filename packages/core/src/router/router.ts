@@ -25,7 +25,7 @@ class Node<T> {
  *
  * @example
  * ```ts
- * import { type RouteMatch, Router } from "@krepis/core";
+ * import { type RouteMatch, Router } from "./router.ts";
  * const r = new Router<string>();
  * r.add("GET", "/a/:id", "a");
  * const m = r.match("GET", "/a/7");
@@ -47,7 +47,7 @@ export interface RouteMatch<T> {
  *
  * @example
  * ```ts
- * import { type MatchResult, Router } from "@krepis/core";
+ * import { type MatchResult, Router } from "./router.ts";
  * const r = new Router<string>();
  * r.add("GET", "/a", "a");
  * const result: MatchResult<string> = r.match("GET", "/b");
@@ -72,7 +72,7 @@ function splitPath(path: string): string[] {
  *
  * @example
  * ```ts
- * import { parsePattern } from "@krepis/core";
+ * import { parsePattern } from "./router.ts";
  * console.assert(Array.isArray(parsePattern("/todos/:id")));
  * console.assert(typeof parsePattern("todos") === "string");
  * ```
@@ -104,7 +104,7 @@ export function parsePattern(pattern: string): string[] | string {
  *
  * @example
  * ```ts
- * import { Router } from "@krepis/core";
+ * import { Router } from "./router.ts";
  * const r = new Router<string>();
  * r.add("GET", "/todos/:id", "getTodo");
  * const m = r.match("GET", "/todos/42");

@@ -23,7 +23,7 @@ import { OwnedHandle } from "./handle.ts";
  *
  * @example
  * ```ts ignore
- * import { openJournal } from "@krepis/core";
+ * import { openJournal } from "@krepis/core/storage";
  * using journal = await openJournal(".");
  * for (const tx of await journal.history()) console.log(tx.id, tx.label, tx.files.length);
  * ```
@@ -46,7 +46,7 @@ export interface TxInfo {
  *
  * @example
  * ```ts ignore
- * import { openJournal } from "@krepis/core";
+ * import { openJournal } from "@krepis/core/storage";
  * using journal = await openJournal(".", { sync: true, lockTimeoutMs: 2000 });
  * ```
  */
@@ -66,7 +66,7 @@ export interface OpenJournalOptions {
  *
  * @example
  * ```ts ignore
- * import { openJournal } from "@krepis/core";
+ * import { openJournal } from "@krepis/core/storage";
  * using journal = await openJournal(".");
  * await journal.undo(1, { force: true });
  * ```
@@ -96,7 +96,7 @@ const fromUtf8 = new TextDecoder();
  *
  * @example
  * ```ts ignore
- * import { openJournal } from "@krepis/core";
+ * import { openJournal } from "@krepis/core/storage";
  * using journal = await openJournal(".");
  * await journal.transaction("scaffold", async (tx) => {
  *   await tx.mkdir("src/routes", { recursive: true });
@@ -219,7 +219,7 @@ export class JournalTransaction {
  *
  * @example
  * ```ts ignore
- * import { openJournal } from "@krepis/core";
+ * import { openJournal } from "@krepis/core/storage";
  * using journal = await openJournal(".");
  * await journal.transaction("add readme", (tx) => tx.writeFile("README.md", "# Hi\n"));
  * console.log((await journal.history())[0].files); // ["README.md"]
@@ -356,7 +356,7 @@ export class Journal implements Disposable {
  *
  * @example
  * ```ts ignore
- * import { openJournal } from "@krepis/core";
+ * import { openJournal } from "@krepis/core/storage";
  * using journal = await openJournal(".");
  * const undone = await journal.undo(1);
  * console.log(`undid ${undone[0]?.label}`);
@@ -382,7 +382,8 @@ export async function openJournal(
  *
  * @example
  * ```ts ignore
- * import { createContext, Fs, openJournal } from "@krepis/core";
+ * import { createContext } from "@krepis/core";
+ * import { Fs, openJournal } from "@krepis/core/storage";
  * const ctx = createContext().with(Fs, await openJournal("."));
  * await ctx.use(Fs).transaction("note", (tx) => tx.writeFile("NOTE.md", "hi\n"));
  * ```

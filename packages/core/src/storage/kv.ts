@@ -20,7 +20,7 @@ import { OwnedHandle } from "./handle.ts";
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const entry = await kv.get<string>(["greeting"]);
  * if (entry.versionstamp !== null) console.log(entry.value.toUpperCase());
@@ -40,7 +40,7 @@ export interface KvEntry<T> {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const maybe = await kv.get(["missing"]);
  * console.assert(maybe.value === null && maybe.versionstamp === null);
@@ -57,7 +57,7 @@ export type KvEntryMaybe<T> = KvEntry<T> | {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * for await (const e of kv.list({ prefix: ["users"], start: ["users", "m"] })) console.log(e.key);
  * ```
@@ -73,7 +73,7 @@ export type KvListSelector =
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const newest = kv.list({ prefix: ["events"] }, { limit: 10, reverse: true });
  * for await (const e of newest) console.log(e.key);
@@ -93,7 +93,7 @@ export interface KvListOptions {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const { versionstamp } = await kv.set(["k"], 1);
  * console.log(versionstamp);
@@ -111,7 +111,7 @@ export interface KvCommitResult {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const r = await kv.atomic().check({ key: ["k"], versionstamp: null }).set(["k"], 1).commit();
  * if (!r.ok) console.log("k exists already");
@@ -127,7 +127,7 @@ export interface KvCommitError {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const current = await kv.get(["k"]); // an entry is an AtomicCheck
  * await kv.atomic().check(current).delete(["k"]).commit();
@@ -145,7 +145,7 @@ export interface AtomicCheck {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv(".krepis/kv", { sync: true });
  * ```
  */
@@ -233,7 +233,7 @@ class OpWriter {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const current = await kv.get<number>(["counter"]);
  * const result = await kv.atomic()
@@ -290,7 +290,7 @@ export class AtomicOperation {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * const page = kv.list({ prefix: ["users"] }, { limit: 20 });
  * let shown = 0;
@@ -322,7 +322,7 @@ function fromBase64Url(text: string): Uint8Array<ArrayBuffer> {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv();
  * await kv.set(["users", "ada"], { name: "Ada" });
  * const entry = await kv.get<{ name: string }>(["users", "ada"]);
@@ -535,7 +535,7 @@ export class Kv implements Disposable {
  *
  * @example
  * ```ts ignore
- * import { openKv } from "@krepis/core";
+ * import { openKv } from "@krepis/core/storage";
  * using kv = await openKv("./data/kv");
  * const { versionstamp } = await kv.set(["hello"], "world");
  * console.log(versionstamp); // 20 hex digits

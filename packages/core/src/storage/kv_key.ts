@@ -11,13 +11,13 @@
  *
  * @example
  * ```ts ignore
- * import type { KvKeyPart } from "@krepis/core";
+ * import type { KvKeyPart } from "@krepis/core/storage";
  * const parts: KvKeyPart[] = ["users", 42, 7n, true, new Uint8Array([1])];
  * ```
  *
  * @example
  * ```ts ignore
- * import type { KvKey } from "@krepis/core";
+ * import type { KvKey } from "@krepis/core/storage";
  * const key: KvKey = ["users", "ada", "settings"];
  * ```
  */
@@ -91,7 +91,7 @@ function bigintPart(w: Writer, value: bigint): void {
  *
  * @example
  * ```ts
- * import { encodeKey } from "@krepis/core";
+ * import { encodeKey } from "./kv_key.ts";
  * const bytes = encodeKey(["users", 1]);
  * console.assert(bytes[0] === 0x02); // a string part comes first
  * ```
@@ -137,7 +137,7 @@ function appendPart(w: Writer, part: KvKeyPart): void {
  *
  * @example
  * ```ts
- * import { decodeKey, encodeKey } from "@krepis/core";
+ * import { decodeKey, encodeKey } from "./kv_key.ts";
  * console.assert(decodeKey(encodeKey(["a", 1n, true]))[1] === 1n);
  * ```
  */

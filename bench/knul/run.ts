@@ -1,0 +1,194 @@
+/**
+ * `deno task bench:knul`: unary calls with 1 KiB payloads from 64 concurrent callers, in
+ * one run: KNUL (Krepis kernel, QUIC) vs HTTP/2 (Krepis `serve` + `fetch`, TLS) vs a
+ * hand-framed RPC on `Deno.QuicEndpoint` vs gRPC (`npm:@grpc/grpc-js`, TLS). The server is
+ * pinned to core 0 and the load generator to core 1; peers alternate over the rounds;
+ * medians are printed with the server's CPU time per call (utime + stime from
+ * /proc/<pid>/stat).
+ *
+ * @module
+ */
+
+import { testCerts } from "../../packages/core/src/knul/_certs.ts";
+
+const PEERS = ["knul", "http2", "deno-quic", "grpc"] as const;
+type Peer = typeof PEERS[number];
+const ROUNDS = Number(Deno.env.get("KNUL_BENCH_ROUNDS") ?? 3);
+const SECONDS = Number(Deno.env.get("KNUL_BENCH_SECONDS") ?? 3);
+const CALLERS = 64;
+const root = new URL("../../", import.meta.url).pathname;
+const peerScript = new URL("./peer.ts", import.meta.url).pathname;
+const env = { KREPIS_LIB_PATH: `${root}target/release/libkrepis.so` };
+const TICK_US = 1e6 / 100; // USER_HZ
+const tty = Deno.stderr.isTerminal();
+
+function cpuTicks(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function startServer(peer: Peer, certDir: string) {
+  const process = new Deno.Command("taskset", {
+    args: [
+      "-c",
+      "0",
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--unstable-net",
+      peerScript,
+      "server",
+      peer,
+      certDir,
+    ],
+    env,
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = process.stdout.pipeThrough(new TextDecoderStream())
+    .getReader();
+  let seen = "";
+  const timeout = setTimeout(() => process.kill("SIGKILL"), 60_000);
+  while (!/PORT (\d+)/.test(seen)) {
+    const { value, done } = await reader.read();
+    if (done) {
+      clearTimeout(timeout);
+      const err = await new Response(process.stderr).text();
+      throw new Error(
+        `${peer} server exited before listening: ${err.slice(0, 400)}`,
+      );
+    }
+    seen += value;
+  }
+  clearTimeout(timeout);
+  (async () => {
+    while (!(await reader.read()).done);
+  })();
+  process.stderr.cancel().catch(() => {});
+  return { process, port: Number(/PORT (\d+)/.exec(seen)![1]) };
+}
+
+interface Round {
+  rate: number;
+  p50: number;
+  p99: number;
+  cpuUs: number;
+  failures: number;
+}
+
+async function round(peer: Peer, certDir: string): Promise<Round> {
+  const server = await startServer(peer, certDir);
+  try {
+    const before = cpuTicks(server.process.pid);
+    const out = await new Deno.Command("taskset", {
+      args: [
+        "-c",
+        "1",
+        Deno.execPath(),
+        "run",
+        "-A",
+        "--unstable-net",
+        peerScript,
+        "client",
+        peer,
+        String(server.port),
+        certDir,
+        String(SECONDS),
+        String(CALLERS),
+      ],
+      env,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const after = cpuTicks(server.process.pid);
+    const text =
+      new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+    if (!out.success || !text.startsWith("{")) {
+      throw new Error(
+        `${peer} client failed: ${
+          new TextDecoder().decode(out.stderr).slice(0, 400)
+        }`,
+      );
+    }
+    const r = JSON.parse(text);
+    // The server's CPU covers warm-up too: charge it over every call made (≈ rate × time).
+    const rate = r.calls / r.seconds;
+    const total = rate * (r.seconds + 0.5);
+    return {
+      rate,
+      p50: r.p50,
+      p99: r.p99,
+      cpuUs: ((after - before) * TICK_US) / total,
+      failures: r.failures,
+    };
+  } finally {
+    server.process.kill("SIGKILL");
+    await server.process.status;
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+};
+
+const certs = await testCerts();
+const results = new Map<Peer, Round[]>(PEERS.map((p) => [p, []]));
+const unavailable = new Map<Peer, string>();
+for (let r = 0; r < ROUNDS; r++) {
+  // Alternate the order so no peer always runs first (or last) on a warming machine.
+  const order = r % 2 === 0 ? PEERS : [...PEERS].reverse();
+  for (const peer of order) {
+    if (unavailable.has(peer)) continue;
+    if (tty) {
+      Deno.stderr.writeSync(
+        new TextEncoder().encode(`\rround ${r + 1}/${ROUNDS}: ${peer}        `),
+      );
+    }
+    try {
+      results.get(peer)!.push(await round(peer, certs.dir));
+    } catch (error) {
+      unavailable.set(peer, (error as Error).message.split("\n")[0]);
+    }
+  }
+}
+if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
+
+console.log(
+  `unary echo, 1 KiB payload, ${CALLERS} concurrent callers, ${ROUNDS} rounds × ${SECONDS} s, medians; server on core 0, load on core 1`,
+);
+console.log("peer        calls/s     p50 ms   p99 ms   server CPU µs/call");
+const summary = new Map<Peer, Round>();
+for (const peer of PEERS) {
+  const rounds = results.get(peer)!;
+  if (rounds.length === 0) {
+    console.log(`${peer.padEnd(10)}  did not run: ${unavailable.get(peer)}`);
+    continue;
+  }
+  const m: Round = {
+    rate: median(rounds.map((x) => x.rate)),
+    p50: median(rounds.map((x) => x.p50)),
+    p99: median(rounds.map((x) => x.p99)),
+    cpuUs: median(rounds.map((x) => x.cpuUs)),
+    failures: rounds.reduce((n, x) => n + x.failures, 0),
+  };
+  summary.set(peer, m);
+  console.log(
+    `${peer.padEnd(10)}  ${m.rate.toFixed(0).padStart(8)}  ${
+      m.p50.toFixed(2).padStart(8)
+    } ${m.p99.toFixed(2).padStart(8)}   ${m.cpuUs.toFixed(1).padStart(8)}${
+      m.failures ? `   (${m.failures} failed calls)` : ""
+    }`,
+  );
+}
+const k = summary.get("knul");
+const ratio = (p: Peer) => {
+  const other = summary.get(p);
+  return k && other ? `${(k.rate / other.rate).toFixed(2)}×` : "n/a";
+};
+console.log(
+  `knul: ${k ? k.rate.toFixed(0) : "n/a"} calls/s, p99 ${
+    k ? k.p99.toFixed(2) : "n/a"
+  } ms; vs http2 ${ratio("http2")}, vs deno-quic ${ratio("deno-quic")}`,
+);

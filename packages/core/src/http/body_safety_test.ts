@@ -1,0 +1,208 @@
+/**
+ * Request bodies live in kernel memory that is freed when the request ends; none of it may
+ * reach user code. Each test runs ordinary handler code against a real server and checks
+ * that the bytes a handler got stay its own and the process survives.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { base, listen } from "./_test_util.ts";
+
+const pattern = (size: number, seed: number) =>
+  new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff);
+
+const post = (url: string, body: BodyInit) =>
+  fetch(url, { method: "POST", body });
+
+Deno.test("new Response(req.body) echoes small and large bodies", async () => {
+  await using server = await listen((req) => new Response(req.body));
+  for (const size of [1, 4096, 70_000, 1 << 20]) {
+    const body = pattern(size, size);
+    const res = await post(base(server), body);
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.bytes(), body);
+  }
+  assert.equal(server.stats().requestsInFlight, 0);
+});
+
+Deno.test("formData() parses multipart and urlencoded bodies", async () => {
+  await using server = await listen(async (req) => {
+    const form = await req.formData();
+    const file = form.get("f");
+    const size = file instanceof File ? (await file.bytes()).length : -1;
+    return new Response(`${form.get("a")}:${size}`);
+  });
+  for (let i = 0; i < 3; i++) {
+    const url = await post(base(server), new URLSearchParams({ a: `x${i}` }));
+    assert.equal(await url.text(), `x${i}:-1`);
+    const multipart = new FormData();
+    multipart.set("a", `m${i}`);
+    multipart.set("f", new File([pattern(5000, i)], "f.bin"));
+    const mp = await post(base(server), multipart);
+    assert.equal(await mp.text(), `m${i}:5000`);
+  }
+});
+
+Deno.test("req.clone() lets both copies be read", async () => {
+  await using server = await listen(async (req) => {
+    const copy = req.clone();
+    const [a, b] = await Promise.all([req.text(), copy.bytes()]);
+    return new Response(`${a}|${new TextDecoder().decode(b)}`);
+  });
+  for (const body of ["hello", "z".repeat(100_000)]) {
+    const res = await post(base(server), body);
+    assert.equal(await res.text(), `${body}|${body}`);
+  }
+});
+
+Deno.test("req.body.getReader() reads the whole body", async () => {
+  await using server = await listen(async (req) => {
+    const reader = req.body!.getReader();
+    let total = 0;
+    let sum = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.length;
+      for (const b of value) sum = (sum + b) % 65521;
+    }
+    return new Response(`${total}:${sum}`);
+  });
+  const body = pattern(10_000, 3);
+  const expected = body.reduce((a, b) => (a + b) % 65521, 0);
+  const res = await post(base(server), body);
+  assert.equal(await res.text(), `10000:${expected}`);
+});
+
+Deno.test("bytes a handler keeps still hold its request's body after later requests", async () => {
+  const kept: Uint8Array[] = [];
+  const keptBuffers: ArrayBuffer[] = [];
+  await using server = await listen(async (req) => {
+    const how = new URL(req.url).pathname;
+    if (how === "/stream") {
+      for await (const chunk of req.body!) kept.push(chunk);
+    } else if (how === "/bytes") kept.push(await req.bytes());
+    else if (how === "/blob") {
+      kept.push(new Uint8Array(await (await req.blob()).arrayBuffer()));
+    } else keptBuffers.push(await req.arrayBuffer());
+    return new Response("ok");
+  });
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 4; i++) {
+    for (const how of ["/stream", "/bytes", "/blob", "/array"]) {
+      const body = pattern(4096, i * 4 + sent.length);
+      sent.push(body);
+      assert.equal(await (await post(base(server) + how, body)).text(), "ok");
+    }
+  }
+  // Later requests reuse the kernel's memory; what was kept must not change.
+  const got = [...kept, ...keptBuffers.map((b) => new Uint8Array(b))];
+  const want = [
+    ...sent.filter((_, i) => i % 4 !== 3),
+    ...sent.filter((_, i) => i % 4 === 3),
+  ];
+  assert.equal(got.length, want.length);
+  got.forEach((bytes, i) => assert.deepEqual(bytes, want[i]));
+});
+
+Deno.test("a handler may transfer() and mutate what it read", async () => {
+  const moved: ArrayBuffer[] = [];
+  await using server = await listen(async (req) => {
+    const how = new URL(req.url).pathname;
+    const buffer = how === "/bytes"
+      ? (await req.bytes()).buffer
+      : how === "/stream"
+      ? (await req.body!.getReader().read()).value!.buffer
+      : await req.arrayBuffer();
+    const mine = buffer.transfer();
+    moved.push(mine);
+    // Writing to it must not reach the kernel, whose memory the next request reuses.
+    const view = new Uint8Array(mine);
+    const sum = view.reduce((a, b) => a + b, 0);
+    view.fill(0xee);
+    return new Response(`${mine.byteLength}:${sum}`);
+  });
+  const sent: Uint8Array[] = [];
+  for (let i = 0; i < 3; i++) {
+    for (const how of ["/array", "/bytes", "/stream"]) {
+      const body = pattern(4096, sent.length);
+      sent.push(body);
+      const res = await post(base(server) + how, body);
+      const sum = body.reduce((a, b) => a + b, 0);
+      assert.equal(await res.text(), `4096:${sum}`);
+    }
+  }
+  // Every moved buffer still holds exactly what its handler wrote, untouched by later requests.
+  assert.equal(moved.length, sent.length);
+  for (const buffer of moved) {
+    assert.deepEqual(new Uint8Array(buffer), new Uint8Array(4096).fill(0xee));
+  }
+});
+
+Deno.test("a streamed response detaches the request body before the kernel frees it", async () => {
+  // Reading the body once the kernel has freed it (bodyBytesLent back to 0) must fail,
+  // never return bytes from freed memory.
+  let readAfterFree = 0;
+  let probed = 0;
+  let current: Request | undefined;
+  await using server = await listen((req) => {
+    current = req;
+    return new Response(
+      new ReadableStream({
+        start(c) {
+          c.enqueue(new Uint8Array([1]));
+          c.close();
+        },
+      }),
+    );
+  });
+  const probe = setInterval(() => {
+    if (current === undefined || server.stats().bodyBytesLent !== 0) return;
+    const req = current;
+    current = undefined;
+    probed++;
+    req.text().then((t) => {
+      if (t.length > 0) readAfterFree++;
+    }, () => {});
+  }, 0);
+  try {
+    for (let i = 0; i < 300; i++) {
+      const res = await post(base(server), pattern(65536, i));
+      assert.deepEqual(await res.bytes(), new Uint8Array([1]));
+    }
+  } finally {
+    clearInterval(probe);
+  }
+  assert.ok(probed > 0, "the probe ran");
+  assert.equal(readAfterFree, 0);
+});
+
+Deno.test("a large response body is sent intact even if the handler reads the Response again", async () => {
+  const body = pattern(4 << 20, 9);
+  const outcomes: string[] = [];
+  await using server = await listen(() => {
+    const res = new Response(body);
+    // Once returned, the Response is the server's: reading it again must not expose the
+    // memory the kernel is writing to the socket.
+    setTimeout(async () => {
+      try {
+        const mine = await res.arrayBuffer();
+        new Uint8Array(mine).fill(0);
+        mine.transfer();
+        outcomes.push("read");
+      } catch {
+        outcomes.push("refused");
+      }
+    }, 0);
+    return res;
+  });
+  for (let i = 0; i < 5; i++) {
+    const res = await fetch(base(server), {
+      signal: AbortSignal.timeout(10_000),
+    });
+    assert.deepEqual(await res.bytes(), body);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+  assert.deepEqual(outcomes, Array(5).fill("refused"));
+});

@@ -1,0 +1,98 @@
+/**
+ * Real process restarts and crashes: a KNUL server child process is killed with SIGKILL.
+ * After a restart from its session store, a client resumes with 0-RTT (quinn's report); a
+ * client whose server dies mid-call gets UNAVAILABLE rather than hanging.
+ */
+import assert from "node:assert/strict";
+import { createContext } from "../context/context.ts";
+import { memorySink } from "../context/logger.ts";
+import { testCerts } from "./_certs.ts";
+import { connectKnul } from "./client.ts";
+import type { KnulError } from "./status.ts";
+
+const log = memorySink("error");
+const script = new URL("./_knul_server.ts", import.meta.url).pathname;
+
+async function startServer(port: number, store: string, certDir: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", script, String(port), store, certDir],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) throw new Error("the server exited before listening");
+    text += value;
+  }
+  reader.releaseLock();
+  child.stdout.cancel().catch(() => {});
+  return { child, port: Number(text.trim()) };
+}
+
+async function kill(child: Deno.ChildProcess): Promise<void> {
+  child.kill("SIGKILL");
+  await child.status;
+}
+
+Deno.test("knul 0-RTT: a server restarted from its session store accepts 0-RTT", async () => {
+  const certs = await testCerts();
+  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
+  let server = await startServer(0, store, certs.dir);
+  const client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  try {
+    const ctx = createContext({ log });
+    assert.equal(
+      await client.call(ctx, "ping", null, { idempotent: true }),
+      "pong",
+    );
+    await client.disconnect();
+    await kill(server.child);
+    server = await startServer(server.port, store, certs.dir);
+    const info = await client.connect();
+    assert.deepEqual(info, { zeroRttAttempted: true, zeroRttAccepted: true });
+    assert.equal(
+      await client.call(ctx, "ping", null, { idempotent: true }),
+      "pong",
+    );
+  } finally {
+    await client.close();
+    await kill(server.child);
+    await Deno.remove(store, { recursive: true });
+  }
+});
+
+Deno.test("knul faults: a server killed mid-call gives UNAVAILABLE, not a hang", async () => {
+  const certs = await testCerts();
+  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
+  const server = await startServer(0, store, certs.dir);
+  const client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  try {
+    const ctx = createContext({ log });
+    const pending = client.call(ctx, "hang", null);
+    await new Promise((r) => setTimeout(r, 200));
+    await kill(server.child);
+    const started = Date.now();
+    await pending.then(
+      () => assert.fail("the call cannot succeed"),
+      (e: KnulError) => assert.equal(e.status, "UNAVAILABLE"),
+    );
+    // Detected by the idle timeout (keep-alives go unanswered), well before any hang.
+    assert.ok(Date.now() - started < 30_000);
+    assert.equal(client.running(), 0);
+  } finally {
+    await client.close();
+    await Deno.remove(store, { recursive: true });
+  }
+});

@@ -1,0 +1,3 @@
+export default function () {
+  throw new RangeError("the plugin failed on purpose");
+}
