@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  */
 export const file_krepis_v1_http: GenFile = /*@__PURE__*/
   fileDesc(
-    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIvgBCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEi0KDXN0YXRpY19tb3VudHMYCiADKAsyFi5rcmVwaXMudjEuU3RhdGljTW91bnQiOgoLU3RhdGljTW91bnQSDgoGcHJlZml4GAEgASgJEgwKBHJvb3QYAiABKAkSDQoFaW5kZXgYAyADKAkiPwoNU2VydmVyQWRkcmVzcxIQCghob3N0bmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEg4KBnNjaGVtZRgDIAEoCSKZAgoJSHR0cFN0YXRzEhkKEWNvbm5lY3Rpb25zX3RvdGFsGAEgASgEEhgKEGNvbm5lY3Rpb25zX29wZW4YAiABKAQSFgoOcmVxdWVzdHNfdG90YWwYAyABKAQSFwoPcmVzcG9uc2VzX3RvdGFsGAQgASgEEhoKEnJlcXVlc3RzX2luX2ZsaWdodBgFIAEoBBIWCg5yZWplY3RlZF90b3RhbBgGIAEoBBIVCg1hYm9ydGVkX3RvdGFsGAcgASgEEhYKDnRpbWVvdXRzX3RvdGFsGAggASgEEhcKD2JvZHlfYnl0ZXNfbGVudBgJIAEoBBIVCg1iYXRjaGVzX3RvdGFsGAogASgEEhMKC3dhaXRzX3RvdGFsGAsgASgEIlgKDEJyaWRnZUxheW91dBIPCgdpbmJveGVzGAEgAygEEhIKCmluYm94X3NpemUYAiABKAQSDgoGb3V0Ym94GAMgASgEEhMKC291dGJveF9zaXplGAQgASgEYgZwcm90bzM",
+    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIvYCCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEhcKD2lkbGVfdGltZW91dF9tcxgKIAEoBBIXCg9ib2R5X3RpbWVvdXRfbXMYCyABKAQSFQoNbWluX2JvZHlfcmF0ZRgMIAEoBBIbChNtYXhfYnVmZmVyZWRfbWVtb3J5GA0gASgEEhYKDm5vX2NvbXByZXNzaW9uGA4gASgIEi0KDXN0YXRpY19tb3VudHMYDyADKAsyFi5rcmVwaXMudjEuU3RhdGljTW91bnQiOgoLU3RhdGljTW91bnQSDgoGcHJlZml4GAEgASgJEgwKBHJvb3QYAiABKAkSDQoFaW5kZXgYAyADKAkiPwoNU2VydmVyQWRkcmVzcxIQCghob3N0bmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEg4KBnNjaGVtZRgDIAEoCSLMAgoJSHR0cFN0YXRzEhkKEWNvbm5lY3Rpb25zX3RvdGFsGAEgASgEEhgKEGNvbm5lY3Rpb25zX29wZW4YAiABKAQSFgoOcmVxdWVzdHNfdG90YWwYAyABKAQSFwoPcmVzcG9uc2VzX3RvdGFsGAQgASgEEhoKEnJlcXVlc3RzX2luX2ZsaWdodBgFIAEoBBIWCg5yZWplY3RlZF90b3RhbBgGIAEoBBIVCg1hYm9ydGVkX3RvdGFsGAcgASgEEhYKDnRpbWVvdXRzX3RvdGFsGAggASgEEhcKD2JvZHlfYnl0ZXNfbGVudBgJIAEoBBIVCg1iYXRjaGVzX3RvdGFsGAogASgEEhMKC3dhaXRzX3RvdGFsGAsgASgEEhYKDmJ1ZmZlcmVkX2J5dGVzGAwgASgEEhkKEWlkbGVfY2xvc2VkX3RvdGFsGA0gASgEIlgKDEJyaWRnZUxheW91dBIPCgdpbmJveGVzGAEgAygEEhIKCmluYm94X3NpemUYAiABKAQSDgoGb3V0Ym94GAMgASgEEhMKC291dGJveF9zaXplGAQgASgEYgZwcm90bzM",
   );
 
 /**
@@ -67,7 +67,8 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
   maxBodySize: bigint;
 
   /**
-   * Budget for a whole request (body and handler) in milliseconds; 0 disables it.
+   * Budget for a whole request (body and handler, until the response head) in
+   * milliseconds; 0: the default (5 minutes); 2^64-1: none.
    *
    * @generated from field: uint64 request_timeout_ms = 7;
    */
@@ -89,10 +90,49 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
   bufferBodyLimit: bigint;
 
   /**
+   * A connection with no request in flight that moves no byte for this long is closed
+   * (fresh, keep-alive and HTTP/2 alike), in milliseconds; 0: the default (30 s).
+   *
+   * @generated from field: uint64 idle_timeout_ms = 10;
+   */
+  idleTimeoutMs: bigint;
+
+  /**
+   * Longest pause between two chunks of a request body, in milliseconds, and the grace
+   * period before min_body_rate applies; slower bodies get 408. 0: the default (30 s).
+   *
+   * @generated from field: uint64 body_timeout_ms = 11;
+   */
+  bodyTimeoutMs: bigint;
+
+  /**
+   * Average bytes per second a request body must keep after the grace period; 0: the
+   * default (256); 2^64-1: no minimum.
+   *
+   * @generated from field: uint64 min_body_rate = 12;
+   */
+  minBodyRate: bigint;
+
+  /**
+   * Ceiling on bytes held for buffered request bodies and unsent response data; past it
+   * new requests get 503. 0: the default (256 MiB).
+   *
+   * @generated from field: uint64 max_buffered_memory = 13;
+   */
+  maxBufferedMemory: bigint;
+
+  /**
+   * Turns off automatic gzip/brotli compression of responses.
+   *
+   * @generated from field: bool no_compression = 14;
+   */
+  noCompression: boolean;
+
+  /**
    * Directories the kernel serves itself: requests under a mount's prefix never reach
    * TypeScript.
    *
-   * @generated from field: repeated krepis.v1.StaticMount static_mounts = 10;
+   * @generated from field: repeated krepis.v1.StaticMount static_mounts = 15;
    */
   staticMounts: StaticMount[];
 };
@@ -256,6 +296,21 @@ export type HttpStats = Message<"krepis.v1.HttpStats"> & {
    * @generated from field: uint64 waits_total = 11;
    */
   waitsTotal: bigint;
+
+  /**
+   * Bytes held for buffered request bodies and unsent response data (see
+   * ServeOptions.max_buffered_memory), body_bytes_lent included.
+   *
+   * @generated from field: uint64 buffered_bytes = 12;
+   */
+  bufferedBytes: bigint;
+
+  /**
+   * Connections closed for being idle.
+   *
+   * @generated from field: uint64 idle_closed_total = 13;
+   */
+  idleClosedTotal: bigint;
 };
 
 /**

@@ -66,12 +66,14 @@ pub const FLAG_HTTP2: u8 = 4;
 pub const FLAG_TLS: u8 = 8;
 /// Every byte of the text area is ASCII, so it can be decoded once and sliced.
 pub const FLAG_ASCII: u8 = 16;
+/// The request asks for a WebSocket (`upgradeWebSocket` may accept it).
+pub const FLAG_WEBSOCKET: u8 = 32;
 /// The response body was staged beforehand with `stage_body` rather than sent inline.
 pub const FLAG_STAGED_BODY: u8 = 1;
 
 /// Size of the fixed part of a request record.
 pub const REQUEST_FIXED: usize = 56;
-/// Size of an abort record.
+/// Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
 pub const ABORT_LEN: usize = 16;
 /// Size of the fixed part of a response record.
 pub const RESPONSE_FIXED: usize = 24;

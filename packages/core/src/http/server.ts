@@ -18,12 +18,14 @@ import {
   ServerAddressSchema,
 } from "@krepis/bindings";
 import { readVariable } from "../native/library.ts";
+import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { KernelRequest } from "./request.ts";
 import {
   FLAG_BODY_BUFFERED,
   FLAG_BODY_STREAMED,
   FLAG_STAGED_BODY,
+  FLAG_WEBSOCKET,
   KIND_RELEASE,
   KIND_RESPOND,
   KIND_RESPOND_STREAM,
@@ -32,6 +34,7 @@ import {
   writeResponse,
 } from "./records.ts";
 import { bodyKind, headerList } from "./response.ts";
+import { offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
@@ -175,23 +178,10 @@ export class KernelServer implements HttpServer {
 
   /** Live counters from the kernel. */
   stats(): ServerStats {
-    const s = fromBinary(
+    return numeric(fromBinary(
       HttpStatsSchema,
       readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
-    );
-    return {
-      connectionsTotal: Number(s.connectionsTotal),
-      connectionsOpen: Number(s.connectionsOpen),
-      requestsTotal: Number(s.requestsTotal),
-      responsesTotal: Number(s.responsesTotal),
-      requestsInFlight: Number(s.requestsInFlight),
-      rejectedTotal: Number(s.rejectedTotal),
-      abortedTotal: Number(s.abortedTotal),
-      timeoutsTotal: Number(s.timeoutsTotal),
-      bodyBytesLent: Number(s.bodyBytesLent),
-      batchesTotal: Number(s.batchesTotal),
-      waitsTotal: Number(s.waitsTotal),
-    };
+    ));
   }
 
   async #run(): Promise<void> {
@@ -240,6 +230,9 @@ export class KernelServer implements HttpServer {
       source,
       () => signalOf(pending),
     ) as unknown as Request;
+    if (record.flags & FLAG_WEBSOCKET) {
+      offerWebSocket(request, this.#kernel, this.#handle, record.id);
+    }
     const info: ServeHandlerInfo = {
       remoteAddr: {
         transport: "tcp",
