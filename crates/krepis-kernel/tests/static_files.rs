@@ -102,6 +102,9 @@ fn files_validators_ranges_and_refusals_never_reach_the_bridge() {
         assert!(matches!(status(&refused), 400 | 404), "{target}: {refused}");
         assert!(!refused.contains("SECRET"), "{target} leaked");
     }
+    // The head checks every request gets apply here too.
+    let two_hosts = request(addr, "GET /static/a.txt HTTP/1.1\r\nHost: other");
+    assert_eq!(status(&two_hosts), 400, "{two_hosts}");
     let stats = server.stats();
     assert_eq!(stats.requests_total, 0, "no request may reach the bridge");
     server.stop();
