@@ -27,6 +27,7 @@ export type {
   ServeOptions,
   ServerStats,
   ShutdownOptions,
+  StaticMount,
   TlsOptions,
 } from "./src/http/types.ts";
 export type { FetchInfo } from "./src/app/request_context.ts";

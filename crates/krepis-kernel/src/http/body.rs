@@ -4,6 +4,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
+use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::{mpsc, oneshot};
 
@@ -227,7 +228,7 @@ impl StreamBody {
     fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, KernelError>>> {
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
         if let Some(why) = self.failing {
             if self.flushed {
                 return Poll::Ready(Some(Err(cut_off(why))));
@@ -261,8 +262,8 @@ impl StreamBody {
 }
 
 /// Why a streamed response did not end cleanly.
-fn cut_off(why: &str) -> KernelError {
-    KernelError::Closed(format!("response body {why}"))
+fn cut_off(why: &str) -> std::io::Error {
+    std::io::Error::other(format!("response body {why}"))
 }
 
 /// A response body: bytes known up front, or chunks TypeScript writes while it runs.
@@ -272,6 +273,8 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     /// Chunks TypeScript writes while it runs.
     Stream(StreamBody),
+    /// Bytes the kernel produces itself (a static file); an error aborts the response.
+    Kernel(BoxBody<Bytes, std::io::Error>),
 }
 
 impl ResponseBody {
@@ -289,26 +292,32 @@ impl ResponseBody {
 
 impl Body for ResponseBody {
     type Data = Bytes;
-    type Error = KernelError;
+    type Error = std::io::Error;
 
     fn poll_frame(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<std::result::Result<Frame<Bytes>, KernelError>>> {
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Stream(stream) => stream.poll_next(cx),
+            Self::Kernel(body) => Pin::new(body).poll_frame(cx),
         }
     }
 
     fn is_end_stream(&self) -> bool {
-        matches!(self, Self::Full(None))
+        match self {
+            Self::Full(bytes) => bytes.is_none(),
+            Self::Stream(_) => false,
+            Self::Kernel(body) => body.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Stream(_) => SizeHint::default(),
+            Self::Kernel(body) => body.size_hint(),
         }
     }
 }

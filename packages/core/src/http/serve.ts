@@ -39,6 +39,23 @@ function port(value: number | undefined): number {
   return value;
 }
 
+function staticMounts(
+  mounts: ServeOptions["static"],
+): { prefix: string; root: string; index: string[] }[] {
+  return Object.entries(mounts ?? {}).map(([prefix, mount]) => {
+    const { root, index = ["index.html"] } = typeof mount === "string"
+      ? { root: mount }
+      : mount;
+    if (typeof root !== "string" || !Array.isArray(index)) {
+      throw new KrepisError(
+        "INVALID_ARGUMENT",
+        `static mount "${prefix}" needs a root directory and an index list`,
+      );
+    }
+    return { prefix, root, index };
+  });
+}
+
 /** The kernel reads 0 as "default"; an explicit 0 option means "none" (u64 max). */
 function orNone(value: number, given: number | undefined): bigint {
   return given === 0 ? 2n ** 64n - 1n : BigInt(value);
@@ -116,7 +133,12 @@ export function serve(handler: ServeHandler): HttpServer;
  * import { kernelInfo } from "@krepis/core/native";
  * await kernelInfo(); // loads the kernel; only needed when it may have to be downloaded
  * const server = serve(
- *   { hostname: "127.0.0.1", port: 8080, requestTimeout: 5_000 },
+ *   {
+ *     hostname: "127.0.0.1",
+ *     port: 8080,
+ *     requestTimeout: 5_000,
+ *     static: { "/assets": "./public" }, // answered by the kernel, never by the handler
+ *   },
  *   () => new Response("ok"),
  * );
  * await server.finished;
@@ -166,6 +188,7 @@ export function serve(
       count("maxBufferedMemory", options.maxBufferedMemory, 2 ** 53),
     ),
     noCompression: options.automaticCompression === false,
+    staticMounts: staticMounts(options.static),
   });
   options.signal?.throwIfAborted();
   const loaded = kernel();
