@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 2;
+export const ABI_VERSION = 3;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -30,7 +30,7 @@ export const ABI_VERSION = 2;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x5b297193;
+export const ABI_FINGERPRINT = 0x3ad07d50;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -174,7 +174,7 @@ export const symbols = {
    */
   krepis_journal_close: { parameters: ["f64"], result: "f64" },
   /**
-   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
    */
   krepis_journal_history: {
     parameters: ["f64", "buffer", "f64"],
@@ -345,29 +345,45 @@ export const symbols = {
     nonblocking: true,
   },
   /**
-   * Flushes and releases a store handle.
+   * Releases a store handle; its pending queue and change waits return at once.
    */
   krepis_kv_close: { parameters: ["f64"], result: "f64" },
   /**
-   * Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
-   * or 0 when a check failed and nothing changed.
+   * Commits an atomic write (see `krepis_kernel::kv::ops`); returns the commit number, or
+   * 0 when a check failed and nothing changed. Resolves after the disk sync unless the
+   * store was opened relaxed.
    */
-  krepis_kv_commit: { parameters: ["f64", "buffer", "f64"], result: "f64" },
-  /**
-   * Removes `key`.
-   */
-  krepis_kv_delete: { parameters: ["f64", "buffer", "f64"], result: "f64" },
-  /**
-   * Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
-   * returns their length (8 + value), or 0 when the key is absent.
-   */
-  krepis_kv_get: {
-    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+  krepis_kv_commit: {
+    parameters: ["f64", "buffer", "f64"],
     result: "f64",
+    nonblocking: true,
   },
   /**
-   * Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
-   * returns the bytes used, 0 at the end.
+   * Waits up to `wait_ms` for a due queue message and writes `[u64 id][u8 kind][payload]`
+   * into `out`; returns its length, or 0 when none came (or the handle was closed).
+   */
+  krepis_kv_dequeue: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * The store's change epoch: it grows with every commit.
+   */
+  krepis_kv_epoch: { parameters: ["f64"], result: "f64" },
+  /**
+   * Ends the delivery `id`: `success` 1 removes the message, 0 schedules a retry (or
+   * writes its `keysIfUndelivered` after the last one).
+   */
+  krepis_kv_finish: {
+    parameters: ["f64", "f64", "u32"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
+   * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
+   * `cursor` is a cursor string (empty for none). Returns the bytes used.
    */
   krepis_kv_list: {
     parameters: [
@@ -384,16 +400,31 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+   * Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+   * wait for `fdatasync` (1 is the default of the TypeScript API).
    */
   krepis_kv_open: { parameters: ["buffer", "f64", "u32"], result: "f64" },
   /**
-   * Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
+   * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
+   * `krepis_kernel::kv::page`); returns the bytes used.
    */
-  krepis_kv_set: {
-    parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
+  krepis_kv_read: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
   },
+  /**
+   * Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
+   * returns the epoch.
+   */
+  krepis_kv_wait: {
+    parameters: ["f64", "f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Wakes every change and queue wait on the store (each returns or re-checks at once).
+   */
+  krepis_kv_wake: { parameters: ["f64"], result: "f64" },
   /**
    * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
    * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
@@ -688,7 +719,7 @@ export interface KernelBindings {
    */
   journalClose(journal: number): number;
   /**
-   * Writes the history (JSON array, newest first) into `out`; returns its full length.
+   * Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
    * Calls `krepis_journal_history`.
    */
   journalHistory(
@@ -862,59 +893,79 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
   ): Promise<number>;
   /**
-   * Flushes and releases a store handle.
+   * Releases a store handle; its pending queue and change waits return at once.
    * Calls `krepis_kv_close`.
    */
   kvClose(kv: number): number;
   /**
-   * Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
-   * or 0 when a check failed and nothing changed.
+   * Commits an atomic write (see `krepis_kernel::kv::ops`); returns the commit number, or
+   * 0 when a check failed and nothing changed. Resolves after the disk sync unless the
+   * store was opened relaxed.
    * Calls `krepis_kv_commit`.
    */
-  kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): number;
+  kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): Promise<number>;
   /**
-   * Removes `key`.
-   * Calls `krepis_kv_delete`.
+   * Waits up to `wait_ms` for a due queue message and writes `[u64 id][u8 kind][payload]`
+   * into `out`; returns its length, or 0 when none came (or the handle was closed).
+   * Calls `krepis_kv_dequeue`.
    */
-  kvDelete(kv: number, key: Uint8Array<ArrayBuffer>): number;
-  /**
-   * Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
-   * returns their length (8 + value), or 0 when the key is absent.
-   * Calls `krepis_kv_get`.
-   */
-  kvGet(
+  kvDequeue(
     kv: number,
-    key: Uint8Array<ArrayBuffer>,
+    waitMs: number,
     out: Uint8Array<ArrayBuffer>,
-  ): number;
+  ): Promise<number>;
   /**
-   * Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
-   * returns the bytes used, 0 at the end.
+   * The store's change epoch: it grows with every commit.
+   * Calls `krepis_kv_epoch`.
+   */
+  kvEpoch(kv: number): number;
+  /**
+   * Ends the delivery `id`: `success` 1 removes the message, 0 schedules a retry (or
+   * writes its `keysIfUndelivered` after the last one).
+   * Calls `krepis_kv_finish`.
+   */
+  kvFinish(kv: number, id: number, success: number): Promise<number>;
+  /**
+   * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
+   * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
+   * `cursor` is a cursor string (empty for none). Returns the bytes used.
    * Calls `krepis_kv_list`.
    */
   kvList(
     kv: number,
-    start: Uint8Array<ArrayBuffer>,
-    end: Uint8Array<ArrayBuffer>,
+    selector: Uint8Array<ArrayBuffer>,
+    cursor: Uint8Array<ArrayBuffer>,
     reverse: number,
     limit: number,
     out: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+   * Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+   * wait for `fdatasync` (1 is the default of the TypeScript API).
    * Calls `krepis_kv_open`.
    */
-  kvOpen(path: Uint8Array<ArrayBuffer>, sync: number): number;
+  kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number;
   /**
-   * Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
-   * Calls `krepis_kv_set`.
+   * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
+   * `krepis_kernel::kv::page`); returns the bytes used.
+   * Calls `krepis_kv_read`.
    */
-  kvSet(
+  kvRead(
     kv: number,
-    key: Uint8Array<ArrayBuffer>,
-    value: Uint8Array<ArrayBuffer>,
-    expireInMs: number,
+    keys: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
   ): number;
+  /**
+   * Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
+   * returns the epoch.
+   * Calls `krepis_kv_wait`.
+   */
+  kvWait(kv: number, since: number, waitMs: number): Promise<number>;
+  /**
+   * Wakes every change and queue wait on the store (each returns or re-checks at once).
+   * Calls `krepis_kv_wake`.
+   */
+  kvWake(kv: number): number;
   /**
    * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
    * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
@@ -1341,36 +1392,40 @@ export function createBindings(
       const r = raw.krepis_kv_close(kv);
       return r < 0 ? fail(-r, "krepis_kv_close") : r;
     },
-    kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_kv_commit(kv, ops, ops.byteLength);
+    async kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): Promise<number> {
+      const r = await raw.krepis_kv_commit(kv, ops, ops.byteLength);
       return r < 0 ? fail(-r, "krepis_kv_commit") : r;
     },
-    kvDelete(kv: number, key: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_kv_delete(kv, key, key.byteLength);
-      return r < 0 ? fail(-r, "krepis_kv_delete") : r;
-    },
-    kvGet(
+    async kvDequeue(
       kv: number,
-      key: Uint8Array<ArrayBuffer>,
+      waitMs: number,
       out: Uint8Array<ArrayBuffer>,
-    ): number {
-      const r = raw.krepis_kv_get(kv, key, key.byteLength, out, out.byteLength);
-      return r < 0 ? fail(-r, "krepis_kv_get") : r;
+    ): Promise<number> {
+      const r = await raw.krepis_kv_dequeue(kv, waitMs, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_kv_dequeue") : r;
+    },
+    kvEpoch(kv: number): number {
+      const r = raw.krepis_kv_epoch(kv);
+      return r < 0 ? fail(-r, "krepis_kv_epoch") : r;
+    },
+    async kvFinish(kv: number, id: number, success: number): Promise<number> {
+      const r = await raw.krepis_kv_finish(kv, id, success);
+      return r < 0 ? fail(-r, "krepis_kv_finish") : r;
     },
     kvList(
       kv: number,
-      start: Uint8Array<ArrayBuffer>,
-      end: Uint8Array<ArrayBuffer>,
+      selector: Uint8Array<ArrayBuffer>,
+      cursor: Uint8Array<ArrayBuffer>,
       reverse: number,
       limit: number,
       out: Uint8Array<ArrayBuffer>,
     ): number {
       const r = raw.krepis_kv_list(
         kv,
-        start,
-        start.byteLength,
-        end,
-        end.byteLength,
+        selector,
+        selector.byteLength,
+        cursor,
+        cursor.byteLength,
         reverse,
         limit,
         out,
@@ -1378,25 +1433,31 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_kv_list") : r;
     },
-    kvOpen(path: Uint8Array<ArrayBuffer>, sync: number): number {
-      const r = raw.krepis_kv_open(path, path.byteLength, sync);
+    kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number {
+      const r = raw.krepis_kv_open(path, path.byteLength, durable);
       return r < 0 ? fail(-r, "krepis_kv_open") : r;
     },
-    kvSet(
+    kvRead(
       kv: number,
-      key: Uint8Array<ArrayBuffer>,
-      value: Uint8Array<ArrayBuffer>,
-      expireInMs: number,
+      keys: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
     ): number {
-      const r = raw.krepis_kv_set(
+      const r = raw.krepis_kv_read(
         kv,
-        key,
-        key.byteLength,
-        value,
-        value.byteLength,
-        expireInMs,
+        keys,
+        keys.byteLength,
+        out,
+        out.byteLength,
       );
-      return r < 0 ? fail(-r, "krepis_kv_set") : r;
+      return r < 0 ? fail(-r, "krepis_kv_read") : r;
+    },
+    async kvWait(kv: number, since: number, waitMs: number): Promise<number> {
+      const r = await raw.krepis_kv_wait(kv, since, waitMs);
+      return r < 0 ? fail(-r, "krepis_kv_wait") : r;
+    },
+    kvWake(kv: number): number {
+      const r = raw.krepis_kv_wake(kv);
+      return r < 0 ? fail(-r, "krepis_kv_wake") : r;
     },
     async pluginVerify(
       dir: Uint8Array<ArrayBuffer>,

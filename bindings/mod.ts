@@ -16,5 +16,6 @@
 
 export * from "./ffi.ts";
 export * from "./proto/krepis/v1/http_pb.ts";
+export * from "./proto/krepis/v1/journal_pb.ts";
 export * from "./proto/krepis/v1/kernel_pb.ts";
 export * from "./proto/krepis/v1/knul_pb.ts";

@@ -20,7 +20,7 @@ interface Case {
 const CASES: Case[] = [
   {
     name:
-      "subpath layers: the domain may import @krepis/core and /pipeline, not /http, /storage, /native",
+      "subpath layers: the domain may import @krepis/core, /pipeline and /testing, no other subpath",
     files: {
       "src/domain/store.ts": [
         'import { err, ok } from "@krepis/core";',
@@ -29,8 +29,12 @@ const CASES: Case[] = [
         'import { kernelInfo } from "@krepis/core/native";',
         'import { auth } from "@krepis/core/pipeline";',
         'export { openKv } from "jsr:@krepis/core@^0.1.0/storage";',
+        'import { memorySink } from "@krepis/core/testing";',
+        'import { loadPlugin } from "@krepis/core/plugins";',
+        'import type { Mailer } from "@krepis/core/mail";',
         "export const pick = (kv?: Kv) => (kv ? ok(kv) : err(0));",
-        "export const refs = [serve, kernelInfo, auth];",
+        "export type Client = Mailer;",
+        "export const refs = [serve, kernelInfo, auth, memorySink, loadPlugin];",
       ].join("\n"),
       // Adapters are where I/O belongs.
       "src/adapters/kv_store.ts": [
@@ -62,6 +66,19 @@ const CASES: Case[] = [
         "src/domain/store.ts",
         6,
         '"jsr:@krepis/core@^0.1.0/storage"',
+      ],
+      [
+        "domain-imports-infrastructure",
+        "src/domain/store.ts",
+        8,
+        '"@krepis/core/plugins"',
+      ],
+      // An area added later is guarded until it is listed as pure.
+      [
+        "domain-imports-infrastructure",
+        "src/domain/store.ts",
+        9,
+        '"@krepis/core/mail"',
       ],
     ],
   },

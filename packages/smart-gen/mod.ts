@@ -27,7 +27,7 @@ export {
 } from "./src/ctx_rule.ts";
 export {
   APPLICATION_ROLES,
-  CORE_IO_SUBPATHS,
+  CORE_PURE_ENTRIES,
   GLOBAL_OBJECTS,
   IO_GLOBALS,
   isInfrastructureSpecifier,

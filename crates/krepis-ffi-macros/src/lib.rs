@@ -5,9 +5,10 @@
 //! #[export]
 //! fn krepis_add(a: u32, b: u32) -> u32 { a + b }
 //!
-//! /// Fails with a clear error instead of crashing.
+//! /// Fails with a clear error instead of crashing. Handles, lengths and results cross as
+//! /// `f64` (exact below 2^53; Deno would make 64-bit integers BigInts).
 //! #[export(nonblocking)]
-//! fn krepis_wait(handle: u64) -> Result<i64, KernelError> { ... }
+//! fn krepis_wait(handle: f64) -> Result<f64> { ... }
 //! ```
 //!
 //! The function becomes `#[unsafe(no_mangle)] pub unsafe extern "C"` and its body runs inside

@@ -131,29 +131,47 @@ pub unsafe fn utf8<'a>(ptr: *const u8, len: f64, what: &str) -> Result<&'a str> 
     std::str::from_utf8(raw).map_err(|e| KernelError::invalid(format!("{what} is not UTF-8: {e}")))
 }
 
+/// Borrows the caller's output buffer of `cap` bytes at `out`: the checks every export
+/// that fills a caller buffer needs (a valid capacity; null only with capacity 0, as Deno
+/// passes an empty buffer).
+///
+/// # Safety
+///
+/// `out` must be valid for writes of `cap` bytes for the duration of the call.
+pub unsafe fn bytes_mut<'a>(out: *mut u8, cap: f64) -> Result<&'a mut [u8]> {
+    let cap = len_arg(cap, "output capacity")?;
+    if cap == 0 {
+        return Ok(&mut []);
+    }
+    if out.is_null() {
+        return Err(KernelError::invalid(format!(
+            "null output buffer with capacity {cap}"
+        )));
+    }
+    // SAFETY: non-null and valid for `cap` bytes per this function's contract.
+    Ok(unsafe { std::slice::from_raw_parts_mut(out, cap) })
+}
+
 /// Writes `data` into the caller's buffer when it fits and returns `data.len()` either way,
 /// so the caller can retry with a larger buffer.
 ///
 /// # Safety
 ///
-/// `out` must be valid for writes of `cap` bytes.
+/// As for [`bytes_mut`].
 pub unsafe fn write_out(out: *mut u8, cap: f64, data: &[u8]) -> Result<f64> {
-    let cap = len_arg(cap, "output capacity")?;
-    if data.len() <= cap && !data.is_empty() {
-        if out.is_null() {
-            return Err(KernelError::invalid("null output buffer"));
-        }
-        // SAFETY: `out` is valid for `cap >= data.len()` bytes per the contract.
-        unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len()) };
+    // SAFETY: forwarded contract.
+    let out = unsafe { bytes_mut(out, cap) }?;
+    if let Some(target) = out.get_mut(..data.len()) {
+        target.copy_from_slice(data);
     }
     Ok(data.len() as f64)
 }
 
-/// Encodes a Protobuf message into the caller's buffer (see [`write_out`]).
+/// Writes the Protobuf encoding of `message` like [`write_out`].
 ///
 /// # Safety
 ///
-/// As for [`write_out`].
+/// As for [`bytes_mut`].
 pub unsafe fn write_message(out: *mut u8, cap: f64, message: &impl prost::Message) -> Result<f64> {
     // SAFETY: forwarded contract.
     unsafe { write_out(out, cap, &message.encode_to_vec()) }
@@ -193,10 +211,30 @@ mod tests {
     }
 
     #[test]
+    fn null_output_buffers_are_refused_unless_empty() {
+        assert!(
+            unsafe { bytes_mut(std::ptr::null_mut(), 0.0) }
+                .unwrap()
+                .is_empty()
+        );
+        assert!(unsafe { bytes_mut(std::ptr::null_mut(), 4.0) }.is_err());
+        assert!(unsafe { bytes_mut(std::ptr::null_mut(), -1.0) }.is_err());
+        assert!(unsafe { write_out(std::ptr::null_mut(), 4.0, b"ab") }.is_err());
+        assert_eq!(
+            unsafe { write_out(std::ptr::null_mut(), 0.0, b"ab") }.unwrap(),
+            2.0
+        );
+    }
+
+    #[test]
     fn write_out_reports_the_needed_length() {
         let mut small = [0u8; 2];
         let needed = unsafe { write_out(small.as_mut_ptr(), 2.0, b"hello") }.unwrap();
         assert_eq!(needed, 5.0);
         assert_eq!(small, [0, 0]);
+        let mut fits = [0u8; 8];
+        let written = unsafe { write_out(fits.as_mut_ptr(), 8.0, b"hello") }.unwrap();
+        assert_eq!(written, 5.0);
+        assert_eq!(&fits, b"hello\0\0\0");
     }
 }

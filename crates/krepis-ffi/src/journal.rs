@@ -3,14 +3,13 @@
 use std::time::Duration;
 
 use krepis_ffi_macros::export;
-use krepis_kernel::journal::{Journal, JournalOptions, Transaction};
+use krepis_kernel::journal::{self, Journal, JournalOptions, SharedTransaction};
 use krepis_kernel::{HandleKind, HandleTable, KernelError, Result};
-use parking_lot::Mutex;
 
 use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
 
 static JOURNALS: HandleTable<Journal> = HandleTable::new(HandleKind::Journal);
-static TXS: HandleTable<Mutex<Option<Transaction>>> = HandleTable::new(HandleKind::Transaction);
+static TXS: HandleTable<SharedTransaction> = HandleTable::new(HandleKind::Transaction);
 
 /// `-1` means "not given"; anything else must be valid permission bits.
 fn mode(raw: f64) -> Result<Option<u32>> {
@@ -25,20 +24,8 @@ fn mode(raw: f64) -> Result<Option<u32>> {
     }
 }
 
-fn with_tx<R>(tx: f64, f: impl FnOnce(&mut Transaction) -> Result<R>) -> Result<R> {
-    let slot = TXS.get(handle_arg(tx)?)?;
-    let mut guard = slot.lock();
-    let tx = guard
-        .as_mut()
-        .ok_or_else(|| KernelError::Closed("transaction already finished".into()))?;
-    f(tx)
-}
-
-fn take_tx(tx: f64) -> Result<Transaction> {
-    TXS.remove(handle_arg(tx)?)?
-        .lock()
-        .take()
-        .ok_or_else(|| KernelError::Closed("transaction already finished".into()))
+fn open_tx(tx: f64) -> Result<std::sync::Arc<SharedTransaction>> {
+    TXS.get(handle_arg(tx)?)
 }
 
 /// Opens the journal of the project root `root` (UTF-8 path) and returns its handle.
@@ -91,7 +78,7 @@ fn krepis_journal_resolve(
 fn krepis_journal_begin(journal: f64, label: *const u8, label_len: f64) -> Result<f64> {
     let label = unsafe { guard::utf8(label, label_len, "label") }?;
     let tx = JOURNALS.get(handle_arg(journal)?)?.begin(label)?;
-    Ok(handle_ret(TXS.insert(Mutex::new(Some(tx)))?))
+    Ok(handle_ret(TXS.insert(SharedTransaction::new(tx))?))
 }
 
 /// Undoes the newest `steps` transactions (`force` 0/1); returns how many were undone.
@@ -108,12 +95,11 @@ fn krepis_journal_redo(journal: f64, steps: f64, force: u32) -> Result<f64> {
     Ok(journal.redo(len_arg(steps, "steps")?, force != 0)?.len() as f64)
 }
 
-/// Writes the history (JSON array, newest first) into `out`; returns its full length.
+/// Writes the Protobuf `JournalHistory` (newest first) into `out`; returns its full length.
 #[export(nonblocking)]
 fn krepis_journal_history(journal: f64, out: *mut u8, cap: f64) -> Result<f64> {
     let history = JOURNALS.get(handle_arg(journal)?)?.history()?;
-    let json = serde_json::to_vec(&history).map_err(|e| KernelError::Internal(e.to_string()))?;
-    unsafe { guard::write_out(out, cap, &json) }
+    unsafe { guard::write_message(out, cap, &journal::history_message(&history)) }
 }
 
 /// Stages writing `data` to `path` with `mode` (-1: keep or default).
@@ -129,7 +115,7 @@ fn krepis_tx_write(
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
     let data = unsafe { guard::bytes(data, data_len) }?;
     let mode = self::mode(mode)?;
-    with_tx(tx, |tx| tx.write(path, data, mode))?;
+    open_tx(tx)?.with(|tx| tx.write(path, data, mode))?;
     Ok(data.len() as f64)
 }
 
@@ -144,7 +130,7 @@ fn krepis_tx_mkdir(
 ) -> Result<f64> {
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
     let mode = self::mode(mode)?;
-    with_tx(tx, |tx| tx.mkdir(path, recursive != 0, mode))?;
+    open_tx(tx)?.with(|tx| tx.mkdir(path, recursive != 0, mode))?;
     Ok(0.0)
 }
 
@@ -152,7 +138,7 @@ fn krepis_tx_mkdir(
 #[export]
 fn krepis_tx_remove(tx: f64, path: *const u8, path_len: f64, recursive: u32) -> Result<f64> {
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
-    with_tx(tx, |tx| tx.remove(path, recursive != 0))?;
+    open_tx(tx)?.with(|tx| tx.remove(path, recursive != 0))?;
     Ok(0.0)
 }
 
@@ -167,7 +153,7 @@ fn krepis_tx_rename(
 ) -> Result<f64> {
     let from = unsafe { guard::utf8(from, from_len, "from") }?;
     let to = unsafe { guard::utf8(to, to_len, "to") }?;
-    with_tx(tx, |tx| tx.rename(from, to))?;
+    open_tx(tx)?.with(|tx| tx.rename(from, to))?;
     Ok(0.0)
 }
 
@@ -176,26 +162,26 @@ fn krepis_tx_rename(
 fn krepis_tx_chmod(tx: f64, path: *const u8, path_len: f64, mode: f64) -> Result<f64> {
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
     let mode = self::mode(mode)?.unwrap_or_default();
-    with_tx(tx, |tx| tx.chmod(path, mode))?;
+    open_tx(tx)?.with(|tx| tx.chmod(path, mode))?;
     Ok(0.0)
 }
 
 /// Records the staged operations durably and applies them.
 #[export]
 fn krepis_tx_flush(tx: f64) -> Result<f64> {
-    with_tx(tx, |tx| tx.flush())?;
+    open_tx(tx)?.with(|tx| tx.flush())?;
     Ok(0.0)
 }
 
 /// Commits and releases the transaction; returns its id.
 #[export]
 fn krepis_tx_commit(tx: f64) -> Result<f64> {
-    Ok(take_tx(tx)?.commit()? as f64)
+    Ok(TXS.remove(handle_arg(tx)?)?.commit()? as f64)
 }
 
 /// Rolls back and releases the transaction.
 #[export]
 fn krepis_tx_rollback(tx: f64) -> Result<f64> {
-    take_tx(tx)?.rollback()?;
+    TXS.remove(handle_arg(tx)?)?.rollback()?;
     Ok(0.0)
 }

@@ -8,6 +8,7 @@ import { fromBinary } from "@bufbuild/protobuf";
 import { KernelInfoSchema, KernelStatsSchema } from "@krepis/bindings";
 import { type LibrarySource, loadKernel } from "./native/loader.ts";
 import { readVariable } from "./native/library.ts";
+import { numeric } from "./native/numeric.ts";
 
 /** Identity of the loaded native kernel. */
 export interface KernelInfo {
@@ -80,15 +81,8 @@ export async function kernelInfo(): Promise<KernelInfo> {
  */
 export async function kernelStats(): Promise<KernelStats> {
   const kernel = await loadKernel();
-  const stats = fromBinary(
+  return numeric(fromBinary(
     KernelStatsSchema,
     readVariable((buf) => kernel.bindings.kernelStats(buf)),
-  );
-  return {
-    liveHandles: Number(stats.liveHandles),
-    errorsReported: Number(stats.errorsReported),
-    panicsCaught: Number(stats.panicsCaught),
-    sharedBytes: Number(stats.sharedBytes),
-    uptimeMs: Number(stats.uptimeMs),
-  };
+  ));
 }

@@ -5,9 +5,9 @@
  * so the two front ends cannot drift apart.
  *
  * What is I/O is read off the specifier: `@krepis/core`'s I/O lives in its
- * subpaths (`/http`, `/storage`, `/native`), Node built-ins and the native
- * bindings are infrastructure, and a relative path is judged by the role of
- * the file it names.
+ * subpaths (`/http`, `/storage`, `/native`, `/plugins`, ... — every subpath but
+ * the pure ones), Node built-ins and the native bindings are infrastructure, and
+ * a relative path is judged by the role of the file it names.
  *
  * @module
  */
@@ -86,29 +86,33 @@ export const OUTER_ROLES: ReadonlySet<Role> = new Set<Role>([
 ]);
 
 /**
- * The subpaths of `@krepis/core` that do I/O. The root export (`@krepis/core`)
- * and the other subpaths (`/pipeline`, `/testing`) do none.
+ * The entries of `@krepis/core` that do no I/O: the root (the application layer) and the
+ * `/pipeline` and `/testing` subpaths. Every other subpath (`/http`, `/storage`,
+ * `/native`, `/plugins`, and any area added later) is infrastructure to the domain, so a
+ * new area is guarded until it is listed here.
  *
  * @example
  * ```ts
- * import { CORE_IO_SUBPATHS } from "./layer_rule.ts";
- * console.assert(CORE_IO_SUBPATHS.includes("@krepis/core/storage"));
+ * import { CORE_PURE_ENTRIES } from "./layer_rule.ts";
+ * console.assert(CORE_PURE_ENTRIES.includes("@krepis/core/pipeline"));
  * ```
  */
-export const CORE_IO_SUBPATHS: readonly string[] = [
-  "@krepis/core/http",
-  "@krepis/core/storage",
-  "@krepis/core/native",
+export const CORE_PURE_ENTRIES: readonly string[] = [
+  "@krepis/core",
+  "@krepis/core/pipeline",
+  "@krepis/core/testing",
 ];
 
 /**
  * Whether a bare module specifier names infrastructure: the I/O subpaths of
- * `@krepis/core`, Node built-ins and the native bindings.
+ * `@krepis/core` (all but {@linkcode CORE_PURE_ENTRIES}), Node built-ins and the
+ * native bindings.
  *
  * @example
  * ```ts
  * import { isInfrastructureSpecifier } from "./layer_rule.ts";
  * console.assert(isInfrastructureSpecifier("@krepis/core/http"));
+ * console.assert(isInfrastructureSpecifier("@krepis/core/plugins"));
  * console.assert(isInfrastructureSpecifier("node:fs"));
  * console.assert(!isInfrastructureSpecifier("@krepis/core"));
  * console.assert(!isInfrastructureSpecifier("npm:zod"));
@@ -119,9 +123,8 @@ export function isInfrastructureSpecifier(specifier: string): boolean {
     /@[\d^~<>=.*x-]+(?=\/|$)/,
     "",
   );
-  return CORE_IO_SUBPATHS.some((io) =>
-    bare === io || bare.startsWith(`${io}/`)
-  ) ||
+  const core = bare === "@krepis/core" || bare.startsWith("@krepis/core/");
+  return (core && !CORE_PURE_ENTRIES.includes(bare)) ||
     specifier.startsWith("node:") ||
     specifier.startsWith("@krepis/bindings") ||
     specifier.startsWith("ext:");

@@ -83,6 +83,8 @@ const URL_SUBPATHS: &[(&str, &str)] = &[
     ("./native", "./native.ts"),
     ("./pipeline", "./pipeline.ts"),
     ("./testing", "./testing.ts"),
+    ("./plugins", "./plugins.ts"),
+    ("./knul", "./knul.ts"),
 ];
 
 /// `("@krepis/core/http", "<base>/http.ts")` for each subpath export.

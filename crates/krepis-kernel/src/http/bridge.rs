@@ -249,7 +249,7 @@ impl Bridge {
             // Whatever did not fit goes out with the next poll.
             self.returned.lock().extend(returned);
             let at = inner.fill_len;
-            // Cannot fail: `fit` was computed from the room left.
+            // Cannot fail: `room` counted the whole notices that fit in the space left.
             let _ = self.inboxes[inner.fill].write(at, &records);
             inner.fill_len += records.len();
         }

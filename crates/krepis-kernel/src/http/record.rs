@@ -73,7 +73,7 @@ pub const FLAG_STAGED_BODY: u8 = 1;
 
 /// Size of the fixed part of a request record.
 pub const REQUEST_FIXED: usize = 56;
-/// Size of an abort record.
+/// Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
 pub const ABORT_LEN: usize = 16;
 /// Size of the fixed part of a response record.
 pub const RESPONSE_FIXED: usize = 24;

@@ -5,7 +5,7 @@ use serde::Serialize;
 use super::session::Session;
 use super::state::{self, PathState};
 use super::store::{Entry, TxRecord, TxState};
-use crate::{KernelError, Result};
+use crate::{KernelError, Result, proto};
 
 /// One transaction as `history` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -36,6 +36,22 @@ impl TxInfo {
                 .map(|e| e.path.clone())
                 .collect(),
         }
+    }
+}
+
+/// The history as the Protobuf `JournalHistory` the SDK reads.
+pub fn history_message(history: &[TxInfo]) -> proto::JournalHistory {
+    proto::JournalHistory {
+        transactions: history
+            .iter()
+            .map(|tx| proto::JournalTx {
+                id: tx.id,
+                label: tx.label.clone(),
+                time_ms: tx.time_ms,
+                undone: tx.undone,
+                files: tx.files.clone(),
+            })
+            .collect(),
     }
 }
 

@@ -29,6 +29,7 @@ mod history;
 mod lock;
 pub mod path;
 mod session;
+mod shared;
 pub mod state;
 mod store;
 mod tx;
@@ -36,7 +37,8 @@ mod tx;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use history::TxInfo;
+pub use history::{TxInfo, history_message};
+pub use shared::SharedTransaction;
 pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Transaction, now_ms};
 
 use crate::{KernelError, Result};

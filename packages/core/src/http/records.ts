@@ -24,7 +24,7 @@ export const FLAG_BODY_STREAMED = 2;
 const FLAG_ASCII = 16;
 /** The request asks for a WebSocket (`upgradeWebSocket` may accept it). */
 export const FLAG_WEBSOCKET = 32;
-/** The response body was staged with `stage` rather than sent inline. */
+/** The response body was handed to the kernel beforehand (`httpLend`) rather than sent inline. */
 export const FLAG_STAGED_BODY = 1;
 
 const REQUEST_FIXED = 56;

@@ -18,6 +18,7 @@ import {
   ServerAddressSchema,
 } from "@krepis/bindings";
 import { readVariable } from "../native/library.ts";
+import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { KernelRequest } from "./request.ts";
 import {
@@ -177,25 +178,10 @@ export class KernelServer implements HttpServer {
 
   /** Live counters from the kernel. */
   stats(): ServerStats {
-    const s = fromBinary(
+    return numeric(fromBinary(
       HttpStatsSchema,
       readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
-    );
-    return {
-      connectionsTotal: Number(s.connectionsTotal),
-      connectionsOpen: Number(s.connectionsOpen),
-      requestsTotal: Number(s.requestsTotal),
-      responsesTotal: Number(s.responsesTotal),
-      requestsInFlight: Number(s.requestsInFlight),
-      rejectedTotal: Number(s.rejectedTotal),
-      abortedTotal: Number(s.abortedTotal),
-      timeoutsTotal: Number(s.timeoutsTotal),
-      bodyBytesLent: Number(s.bodyBytesLent),
-      batchesTotal: Number(s.batchesTotal),
-      waitsTotal: Number(s.waitsTotal),
-      bufferedBytes: Number(s.bufferedBytes),
-      idleClosedTotal: Number(s.idleClosedTotal),
-    };
+    ));
   }
 
   async #run(): Promise<void> {

@@ -152,7 +152,8 @@ export function openLibrary(path: string): OpenedLibrary {
 /**
  * Calls a kernel function that writes a variable-size result into a caller buffer and
  * returns the full length (the generated wrapper passes the buffer's length as the
- * capacity); retries once with a buffer of that length when it did not fit.
+ * capacity); calls again with a buffer of that length until the result fits (it can grow
+ * between two calls, e.g. a history another process appends to).
  *
  * @example
  * ```ts ignore
@@ -167,9 +168,32 @@ export function readVariable(
 ): Uint8Array<ArrayBuffer> {
   let buffer = new Uint8Array(initial);
   let len = call(buffer);
-  if (len > buffer.length) {
+  while (len > buffer.length) {
     buffer = new Uint8Array(len);
     len = call(buffer);
+  }
+  return buffer.subarray(0, len);
+}
+
+/**
+ * {@linkcode readVariable} for a `nonblocking` kernel function (one that returns a Promise).
+ *
+ * @example
+ * ```ts ignore
+ * import { readVariableAsync } from "./library.ts";
+ * declare const kernel: import("@krepis/bindings").KernelBindings;
+ * const bytes = await readVariableAsync((buf) => kernel.journalHistory(1, buf));
+ * ```
+ */
+export async function readVariableAsync(
+  call: (buffer: Uint8Array<ArrayBuffer>) => Promise<number>,
+  initial = 256,
+): Promise<Uint8Array<ArrayBuffer>> {
+  let buffer = new Uint8Array(initial);
+  let len = await call(buffer);
+  while (len > buffer.length) {
+    buffer = new Uint8Array(len);
+    len = await call(buffer);
   }
   return buffer.subarray(0, len);
 }

@@ -11,9 +11,11 @@
  * @module
  */
 
-import type { KernelBindings } from "@krepis/bindings";
+import { fromBinary } from "@bufbuild/protobuf";
+import { JournalHistorySchema, type KernelBindings } from "@krepis/bindings";
 import { type Capability, defineCapability } from "../context/capability.ts";
-import { readVariable } from "../native/library.ts";
+import { readVariable, readVariableAsync } from "../native/library.ts";
+import { numeric } from "../native/numeric.ts";
 import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
 import { OwnedHandle } from "./handle.ts";
@@ -292,26 +294,18 @@ export class Journal implements Disposable {
 
   /** Committed and undone transactions, newest first. */
   async history(): Promise<TxInfo[]> {
-    let buffer = new Uint8Array(64 * 1024);
-    let len = await this.#b.journalHistory(this.#h(), buffer);
-    if (len > buffer.length) {
-      buffer = new Uint8Array(len);
-      len = await this.#b.journalHistory(this.#h(), buffer);
-    }
-    const raw = JSON.parse(fromUtf8.decode(buffer.subarray(0, len))) as {
-      id: number;
-      label: string;
-      time_ms: number;
-      undone: boolean;
-      files: string[];
-    }[];
-    return raw.map((t) => ({
-      id: t.id,
-      label: t.label,
-      time: new Date(t.time_ms),
-      undone: t.undone,
-      files: t.files,
-    }));
+    const handle = this.#h();
+    const history = fromBinary(
+      JournalHistorySchema,
+      await readVariableAsync(
+        (buf) => this.#b.journalHistory(handle, buf),
+        64 * 1024,
+      ),
+    );
+    return history.transactions.map((tx) => {
+      const { timeMs, ...info } = numeric(tx);
+      return { ...info, time: new Date(timeMs) };
+    });
   }
 
   /** Reads `path` (relative to the root); escapes from the root are refused. */

@@ -54,6 +54,16 @@ Deno.test("a transaction commits, undoes and redoes as one step", async () => {
     "src/routes/c.ts",
   ]);
   assert.ok(entry.time instanceof Date && !entry.undone);
+  // Decoded from the kernel's Protobuf history: plain numbers, a recent commit time.
+  assert.deepEqual(Object.keys(entry).sort(), [
+    "files",
+    "id",
+    "label",
+    "time",
+    "undone",
+  ]);
+  assert.equal(typeof entry.id, "number");
+  assert.ok(Math.abs(entry.time.getTime() - Date.now()) < 10 * 60_000);
 
   const undone = await journal.undo();
   assert.deepEqual(undone.map((u) => u.label), ["scaffold"]);
