@@ -32,7 +32,7 @@ const settle = async () => {
     gc();
     await new Promise((r) => setTimeout(r, 100));
   }
-  libc.symbols.malloc_trim(0);
+  libc.symbols.malloc_trim(0n);
 };
 async function until(condition: () => boolean): Promise<void> {
   const start = Date.now();
