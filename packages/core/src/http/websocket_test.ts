@@ -41,6 +41,7 @@ async function echoServer(
           : `binary ${data.byteLength}`,
       );
       if (data === "close please") socket.close(4000, "as asked");
+      else if (data === "just close") socket.close();
       else socket.send(data);
     };
     socket.onerror = () => events.push("error");
@@ -137,6 +138,18 @@ Deno.test("a close from the server reaches the client as Deno's does", async () 
     return await done;
   });
   assert.equal(results[0], "4000 as asked true");
+  assert.equal(results[1], results[0]);
+  assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
+});
+
+Deno.test("close() without a code: the client sees 1005, as with Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const ws = await client(port);
+    const done = closed(ws);
+    ws.send("just close");
+    return await done;
+  });
+  assert.equal(results[0], "1005  true");
   assert.equal(results[1], results[0]);
   assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
 });
