@@ -30,7 +30,7 @@ export const ABI_VERSION = 3;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0xeec586ad;
+export const ABI_FINGERPRINT = 0x3ad07d50;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -345,29 +345,45 @@ export const symbols = {
     nonblocking: true,
   },
   /**
-   * Flushes and releases a store handle.
+   * Releases a store handle; its pending queue and change waits return at once.
    */
   krepis_kv_close: { parameters: ["f64"], result: "f64" },
   /**
-   * Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
-   * or 0 when a check failed and nothing changed.
+   * Commits an atomic write (see `krepis_kernel::kv::ops`); returns the commit number, or
+   * 0 when a check failed and nothing changed. Resolves after the disk sync unless the
+   * store was opened relaxed.
    */
-  krepis_kv_commit: { parameters: ["f64", "buffer", "f64"], result: "f64" },
-  /**
-   * Removes `key`.
-   */
-  krepis_kv_delete: { parameters: ["f64", "buffer", "f64"], result: "f64" },
-  /**
-   * Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
-   * returns their length (8 + value), or 0 when the key is absent.
-   */
-  krepis_kv_get: {
-    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+  krepis_kv_commit: {
+    parameters: ["f64", "buffer", "f64"],
     result: "f64",
+    nonblocking: true,
   },
   /**
-   * Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
-   * returns the bytes used, 0 at the end.
+   * Waits up to `wait_ms` for a due queue message and writes `[u64 id][u8 kind][payload]`
+   * into `out`; returns its length, or 0 when none came (or the handle was closed).
+   */
+  krepis_kv_dequeue: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * The store's change epoch: it grows with every commit.
+   */
+  krepis_kv_epoch: { parameters: ["f64"], result: "f64" },
+  /**
+   * Ends the delivery `id`: `success` 1 removes the message, 0 schedules a retry (or
+   * writes its `keysIfUndelivered` after the last one).
+   */
+  krepis_kv_finish: {
+    parameters: ["f64", "f64", "u32"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
+   * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
+   * `cursor` is a cursor string (empty for none). Returns the bytes used.
    */
   krepis_kv_list: {
     parameters: [
@@ -384,16 +400,31 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+   * Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+   * wait for `fdatasync` (1 is the default of the TypeScript API).
    */
   krepis_kv_open: { parameters: ["buffer", "f64", "u32"], result: "f64" },
   /**
-   * Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
+   * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
+   * `krepis_kernel::kv::page`); returns the bytes used.
    */
-  krepis_kv_set: {
-    parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
+  krepis_kv_read: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
   },
+  /**
+   * Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
+   * returns the epoch.
+   */
+  krepis_kv_wait: {
+    parameters: ["f64", "f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Wakes every change and queue wait on the store (each returns or re-checks at once).
+   */
+  krepis_kv_wake: { parameters: ["f64"], result: "f64" },
   /**
    * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
    * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
@@ -459,6 +490,44 @@ export const symbols = {
    */
   krepis_tx_write: {
     parameters: ["f64", "buffer", "f64", "buffer", "f64", "f64"],
+    result: "f64",
+  },
+  /**
+   * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   */
+  krepis_ws_accept: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Bytes queued on socket `id` and not yet written.
+   */
+  krepis_ws_buffered: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Starts the closing handshake of socket `id` with `code` and a UTF-8 `reason`.
+   */
+  krepis_ws_close: {
+    parameters: ["f64", "f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
+   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
+   */
+  krepis_ws_next: {
+    parameters: ["f64", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
+   */
+  krepis_ws_send: {
+    parameters: ["f64", "f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Copies the kept event's payload into `out`; returns its length.
+   */
+  krepis_ws_take: {
+    parameters: ["f64", "f64", "buffer", "f64"],
     result: "f64",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -824,59 +893,79 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
   ): Promise<number>;
   /**
-   * Flushes and releases a store handle.
+   * Releases a store handle; its pending queue and change waits return at once.
    * Calls `krepis_kv_close`.
    */
   kvClose(kv: number): number;
   /**
-   * Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
-   * or 0 when a check failed and nothing changed.
+   * Commits an atomic write (see `krepis_kernel::kv::ops`); returns the commit number, or
+   * 0 when a check failed and nothing changed. Resolves after the disk sync unless the
+   * store was opened relaxed.
    * Calls `krepis_kv_commit`.
    */
-  kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): number;
+  kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): Promise<number>;
   /**
-   * Removes `key`.
-   * Calls `krepis_kv_delete`.
+   * Waits up to `wait_ms` for a due queue message and writes `[u64 id][u8 kind][payload]`
+   * into `out`; returns its length, or 0 when none came (or the handle was closed).
+   * Calls `krepis_kv_dequeue`.
    */
-  kvDelete(kv: number, key: Uint8Array<ArrayBuffer>): number;
-  /**
-   * Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
-   * returns their length (8 + value), or 0 when the key is absent.
-   * Calls `krepis_kv_get`.
-   */
-  kvGet(
+  kvDequeue(
     kv: number,
-    key: Uint8Array<ArrayBuffer>,
+    waitMs: number,
     out: Uint8Array<ArrayBuffer>,
-  ): number;
+  ): Promise<number>;
   /**
-   * Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
-   * returns the bytes used, 0 at the end.
+   * The store's change epoch: it grows with every commit.
+   * Calls `krepis_kv_epoch`.
+   */
+  kvEpoch(kv: number): number;
+  /**
+   * Ends the delivery `id`: `success` 1 removes the message, 0 schedules a retry (or
+   * writes its `keysIfUndelivered` after the last one).
+   * Calls `krepis_kv_finish`.
+   */
+  kvFinish(kv: number, id: number, success: number): Promise<number>;
+  /**
+   * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
+   * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
+   * `cursor` is a cursor string (empty for none). Returns the bytes used.
    * Calls `krepis_kv_list`.
    */
   kvList(
     kv: number,
-    start: Uint8Array<ArrayBuffer>,
-    end: Uint8Array<ArrayBuffer>,
+    selector: Uint8Array<ArrayBuffer>,
+    cursor: Uint8Array<ArrayBuffer>,
     reverse: number,
     limit: number,
     out: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+   * Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+   * wait for `fdatasync` (1 is the default of the TypeScript API).
    * Calls `krepis_kv_open`.
    */
-  kvOpen(path: Uint8Array<ArrayBuffer>, sync: number): number;
+  kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number;
   /**
-   * Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
-   * Calls `krepis_kv_set`.
+   * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
+   * `krepis_kernel::kv::page`); returns the bytes used.
+   * Calls `krepis_kv_read`.
    */
-  kvSet(
+  kvRead(
     kv: number,
-    key: Uint8Array<ArrayBuffer>,
-    value: Uint8Array<ArrayBuffer>,
-    expireInMs: number,
+    keys: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
   ): number;
+  /**
+   * Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
+   * returns the epoch.
+   * Calls `krepis_kv_wait`.
+   */
+  kvWait(kv: number, since: number, waitMs: number): Promise<number>;
+  /**
+   * Wakes every change and queue wait on the store (each returns or re-checks at once).
+   * Calls `krepis_kv_wake`.
+   */
+  kvWake(kv: number): number;
   /**
    * Verifies the plugin in `dir` against `trusted` (newline-separated public keys, each a
    * `.pub` file's text or 64 hex digits) and stages the verified files into the empty private
@@ -948,6 +1037,47 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
     mode: number,
   ): number;
+  /**
+   * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   * Calls `krepis_ws_accept`.
+   */
+  wsAccept(handle: number, id: number): number;
+  /**
+   * Bytes queued on socket `id` and not yet written.
+   * Calls `krepis_ws_buffered`.
+   */
+  wsBuffered(handle: number, id: number): number;
+  /**
+   * Starts the closing handshake of socket `id` with `code` and a UTF-8 `reason`.
+   * Calls `krepis_ws_close`.
+   */
+  wsClose(
+    handle: number,
+    id: number,
+    code: number,
+    reason: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
+   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
+   * Calls `krepis_ws_next`.
+   */
+  wsNext(handle: number, id: number): Promise<number>;
+  /**
+   * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
+   * Calls `krepis_ws_send`.
+   */
+  wsSend(
+    handle: number,
+    id: number,
+    binary: number,
+    data: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
+   * Copies the kept event's payload into `out`; returns its length.
+   * Calls `krepis_ws_take`.
+   */
+  wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number;
 }
 
 /**
@@ -1262,36 +1392,40 @@ export function createBindings(
       const r = raw.krepis_kv_close(kv);
       return r < 0 ? fail(-r, "krepis_kv_close") : r;
     },
-    kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_kv_commit(kv, ops, ops.byteLength);
+    async kvCommit(kv: number, ops: Uint8Array<ArrayBuffer>): Promise<number> {
+      const r = await raw.krepis_kv_commit(kv, ops, ops.byteLength);
       return r < 0 ? fail(-r, "krepis_kv_commit") : r;
     },
-    kvDelete(kv: number, key: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_kv_delete(kv, key, key.byteLength);
-      return r < 0 ? fail(-r, "krepis_kv_delete") : r;
-    },
-    kvGet(
+    async kvDequeue(
       kv: number,
-      key: Uint8Array<ArrayBuffer>,
+      waitMs: number,
       out: Uint8Array<ArrayBuffer>,
-    ): number {
-      const r = raw.krepis_kv_get(kv, key, key.byteLength, out, out.byteLength);
-      return r < 0 ? fail(-r, "krepis_kv_get") : r;
+    ): Promise<number> {
+      const r = await raw.krepis_kv_dequeue(kv, waitMs, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_kv_dequeue") : r;
+    },
+    kvEpoch(kv: number): number {
+      const r = raw.krepis_kv_epoch(kv);
+      return r < 0 ? fail(-r, "krepis_kv_epoch") : r;
+    },
+    async kvFinish(kv: number, id: number, success: number): Promise<number> {
+      const r = await raw.krepis_kv_finish(kv, id, success);
+      return r < 0 ? fail(-r, "krepis_kv_finish") : r;
     },
     kvList(
       kv: number,
-      start: Uint8Array<ArrayBuffer>,
-      end: Uint8Array<ArrayBuffer>,
+      selector: Uint8Array<ArrayBuffer>,
+      cursor: Uint8Array<ArrayBuffer>,
       reverse: number,
       limit: number,
       out: Uint8Array<ArrayBuffer>,
     ): number {
       const r = raw.krepis_kv_list(
         kv,
-        start,
-        start.byteLength,
-        end,
-        end.byteLength,
+        selector,
+        selector.byteLength,
+        cursor,
+        cursor.byteLength,
         reverse,
         limit,
         out,
@@ -1299,25 +1433,31 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_kv_list") : r;
     },
-    kvOpen(path: Uint8Array<ArrayBuffer>, sync: number): number {
-      const r = raw.krepis_kv_open(path, path.byteLength, sync);
+    kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number {
+      const r = raw.krepis_kv_open(path, path.byteLength, durable);
       return r < 0 ? fail(-r, "krepis_kv_open") : r;
     },
-    kvSet(
+    kvRead(
       kv: number,
-      key: Uint8Array<ArrayBuffer>,
-      value: Uint8Array<ArrayBuffer>,
-      expireInMs: number,
+      keys: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
     ): number {
-      const r = raw.krepis_kv_set(
+      const r = raw.krepis_kv_read(
         kv,
-        key,
-        key.byteLength,
-        value,
-        value.byteLength,
-        expireInMs,
+        keys,
+        keys.byteLength,
+        out,
+        out.byteLength,
       );
-      return r < 0 ? fail(-r, "krepis_kv_set") : r;
+      return r < 0 ? fail(-r, "krepis_kv_read") : r;
+    },
+    async kvWait(kv: number, since: number, waitMs: number): Promise<number> {
+      const r = await raw.krepis_kv_wait(kv, since, waitMs);
+      return r < 0 ? fail(-r, "krepis_kv_wait") : r;
+    },
+    kvWake(kv: number): number {
+      const r = raw.krepis_kv_wake(kv);
+      return r < 0 ? fail(-r, "krepis_kv_wake") : r;
     },
     async pluginVerify(
       dir: Uint8Array<ArrayBuffer>,
@@ -1399,6 +1539,46 @@ export function createBindings(
         mode,
       );
       return r < 0 ? fail(-r, "krepis_tx_write") : r;
+    },
+    wsAccept(handle: number, id: number): number {
+      const r = raw.krepis_ws_accept(handle, id);
+      return r < 0 ? fail(-r, "krepis_ws_accept") : r;
+    },
+    wsBuffered(handle: number, id: number): number {
+      const r = raw.krepis_ws_buffered(handle, id);
+      return r < 0 ? fail(-r, "krepis_ws_buffered") : r;
+    },
+    wsClose(
+      handle: number,
+      id: number,
+      code: number,
+      reason: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_ws_close(
+        handle,
+        id,
+        code,
+        reason,
+        reason.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_ws_close") : r;
+    },
+    async wsNext(handle: number, id: number): Promise<number> {
+      const r = await raw.krepis_ws_next(handle, id);
+      return r < 0 ? fail(-r, "krepis_ws_next") : r;
+    },
+    wsSend(
+      handle: number,
+      id: number,
+      binary: number,
+      data: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
+      return r < 0 ? fail(-r, "krepis_ws_send") : r;
+    },
+    wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_ws_take(handle, id, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_ws_take") : r;
     },
   };
 }

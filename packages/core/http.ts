@@ -14,6 +14,11 @@
  */
 
 export { serve } from "./src/http/serve.ts";
+export {
+  upgradeWebSocket,
+  type UpgradeWebSocketOptions,
+  type WebSocketUpgrade,
+} from "./src/http/websocket.ts";
 export type {
   HttpServer,
   RequestContext,

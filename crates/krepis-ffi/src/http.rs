@@ -15,7 +15,7 @@ use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
 
 static SERVERS: HandleTable<Server> = HandleTable::new(HandleKind::HttpServer);
 
-fn server(handle: f64) -> Result<std::sync::Arc<Server>> {
+pub(crate) fn server(handle: f64) -> Result<std::sync::Arc<Server>> {
     SERVERS.get(handle_arg(handle)?)
 }
 

@@ -1,123 +1,211 @@
-//! The embedded KV store.
+//! The KV store: reads and list pages are synchronous calls filling a caller buffer;
+//! commits, queue waits and change waits are `nonblocking` (they park on Deno's blocking
+//! pool while the kernel's committer groups concurrent commits under one disk sync).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use krepis_ffi_macros::export;
-use krepis_kernel::kv::{Kv, KvOptions, ops, page};
+use krepis_kernel::kv::backend::Durability;
+use krepis_kernel::kv::limits::{self, LIMITS};
+use krepis_kernel::kv::select::Selector;
+use krepis_kernel::kv::{Kv, ops, page};
 use krepis_kernel::{HandleKind, HandleTable, KernelError, Result};
 
 use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
 
-static STORES: HandleTable<Kv> = HandleTable::new(HandleKind::Kv);
+/// One `openKv` of a store: its durability, and a flag that ends its waits on close.
+struct Session {
+    kv: Kv,
+    durability: Durability,
+    closed: AtomicBool,
+}
 
-fn store(handle: f64) -> Result<std::sync::Arc<Kv>> {
+static STORES: HandleTable<Session> = HandleTable::new(HandleKind::Kv);
+
+fn session(handle: f64) -> Result<Arc<Session>> {
     STORES.get(handle_arg(handle)?)
 }
 
-/// Borrows the caller's output buffer.
-///
-/// # Safety
-///
-/// `out` must be valid for writes of `cap` bytes.
-unsafe fn out_buffer<'a>(out: *mut u8, cap: f64) -> Result<&'a mut [u8]> {
-    let cap = len_arg(cap, "output capacity")?;
-    if cap == 0 {
-        return Ok(&mut []);
+/// Splits `[u16 LE length][bytes]...` records.
+fn records(mut bytes: &[u8]) -> Result<Vec<&[u8]>> {
+    let mut out = Vec::new();
+    while !bytes.is_empty() {
+        let len = bytes
+            .get(..2)
+            .map(|b| u16::from_le_bytes([b[0], b[1]]) as usize)
+            .ok_or_else(|| KernelError::invalid("truncated key list"))?;
+        let record = bytes
+            .get(2..2 + len)
+            .ok_or_else(|| KernelError::invalid("truncated key list"))?;
+        out.push(record);
+        bytes = &bytes[2 + len..];
     }
-    if out.is_null() {
-        return Err(KernelError::invalid("null output buffer"));
-    }
-    // SAFETY: non-null and valid for `cap` bytes per the contract.
-    Ok(unsafe { std::slice::from_raw_parts_mut(out, cap) })
+    Ok(out)
 }
 
-/// Opens (or creates) the store in directory `path`; `sync` (0/1) flushes every write.
+/// Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+/// wait for `fdatasync` (1 is the default of the TypeScript API).
 #[export]
-fn krepis_kv_open(path: *const u8, path_len: f64, sync: u32) -> Result<f64> {
+fn krepis_kv_open(path: *const u8, path_len: f64, durable: u32) -> Result<f64> {
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
-    let kv = Kv::open(path.as_ref(), KvOptions { sync: sync != 0 })?;
-    Ok(handle_ret(STORES.insert(kv)?))
+    let session = Session {
+        kv: Kv::open(path.as_ref())?,
+        durability: if durable != 0 {
+            Durability::Sync
+        } else {
+            Durability::Relaxed
+        },
+        closed: AtomicBool::new(false),
+    };
+    Ok(handle_ret(STORES.insert(session)?))
 }
 
-/// Flushes and releases a store handle.
+/// Releases a store handle; its pending queue and change waits return at once.
 #[export]
 fn krepis_kv_close(kv: f64) -> Result<f64> {
-    STORES.remove(handle_arg(kv)?)?.flush()?;
+    let session = STORES.remove(handle_arg(kv)?)?;
+    session.closed.store(true, Ordering::Release);
+    session.kv.wake_all();
     Ok(0.0)
 }
 
-/// Reads `key`: writes versionstamp (u64 LE) and value into `out` when they fit and
-/// returns their length (8 + value), or 0 when the key is absent.
+/// Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
+/// `krepis_kernel::kv::page`); returns the bytes used.
 #[export]
-fn krepis_kv_get(kv: f64, key: *const u8, key_len: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    let key = unsafe { guard::bytes(key, key_len) }?;
-    let out = unsafe { out_buffer(out, cap) }?;
-    let mut len = 0;
-    store(kv)?.get_with(key, |versionstamp, value| {
-        len = 8 + value.len();
-        if len <= out.len() {
-            out[..8].copy_from_slice(&versionstamp.to_le_bytes());
-            out[8..len].copy_from_slice(value);
-        }
-    })?;
-    Ok(len as f64)
+fn krepis_kv_read(kv: f64, keys: *const u8, keys_len: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let keys = records(unsafe { guard::bytes(keys, keys_len) }?)?;
+    if keys.len() > LIMITS.max_read_ranges {
+        return Err(limits::error(format!(
+            "Too many ranges (max {})",
+            LIMITS.max_read_ranges
+        )));
+    }
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
+    Ok(page::read(&session(kv)?.kv, &keys, out)? as f64)
 }
 
-/// Stores `value` under `key` (expiring after `expire_in_ms` unless 0); returns the versionstamp.
-#[export]
-fn krepis_kv_set(
-    kv: f64,
-    key: *const u8,
-    key_len: f64,
-    value: *const u8,
-    value_len: f64,
-    expire_in_ms: f64,
-) -> Result<f64> {
-    let key = unsafe { guard::bytes(key, key_len) }?;
-    let value = unsafe { guard::bytes(value, value_len) }?;
-    let expire = Some(int_arg(expire_in_ms, "expireIn")?).filter(|ms| *ms > 0);
-    Ok(store(kv)?.set(key, value, expire)? as f64)
-}
-
-/// Removes `key`.
-#[export]
-fn krepis_kv_delete(kv: f64, key: *const u8, key_len: f64) -> Result<f64> {
-    let key = unsafe { guard::bytes(key, key_len) }?;
-    store(kv)?.delete(key)?;
-    Ok(0.0)
-}
-
-/// Commits an atomic operation (see `krepis_kernel::kv::ops`); returns the versionstamp,
-/// or 0 when a check failed and nothing changed.
-#[export]
-fn krepis_kv_commit(kv: f64, ops: *const u8, ops_len: f64) -> Result<f64> {
-    let bytes = unsafe { guard::bytes(ops, ops_len) }?;
-    let (checks, mutations) = ops::decode(bytes)?;
-    Ok(store(kv)?.commit(&checks, &mutations)?.unwrap_or(0) as f64)
-}
-
-/// Fills `out` with a page of entries in `[start, end)` (see `krepis_kernel::kv::page`);
-/// returns the bytes used, 0 at the end.
+/// Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
+/// byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
+/// `cursor` is a cursor string (empty for none). Returns the bytes used.
 #[export]
 fn krepis_kv_list(
     kv: f64,
-    start: *const u8,
-    start_len: f64,
-    end: *const u8,
-    end_len: f64,
+    selector: *const u8,
+    selector_len: f64,
+    cursor: *const u8,
+    cursor_len: f64,
     reverse: u32,
     limit: f64,
     out: *mut u8,
     cap: f64,
 ) -> Result<f64> {
-    let start = unsafe { guard::bytes(start, start_len) }?;
-    let end = unsafe { guard::bytes(end, end_len) }?;
-    let out = unsafe { out_buffer(out, cap) }?;
-    let used = page::fill(
-        &*store(kv)?,
+    let selector = unsafe { guard::bytes(selector, selector_len) }?;
+    let cursor = unsafe { guard::bytes(cursor, cursor_len) }?;
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
+    let limit = len_arg(limit, "limit")?;
+    if limit == 0 {
+        return Err(limits::error("limit must be greater than 0"));
+    }
+    if limit > LIMITS.max_read_entries {
+        return Err(limits::error(format!(
+            "Too many entries (max {})",
+            LIMITS.max_read_entries
+        )));
+    }
+    let (&flags, parts) = selector
+        .split_first()
+        .ok_or_else(|| KernelError::invalid("empty selector"))?;
+    let mut parts = records(parts)?.into_iter();
+    let mut part = |bit: u8| {
+        (flags & bit != 0)
+            .then(|| parts.next().map(<[u8]>::to_vec))
+            .flatten()
+    };
+    let (prefix, start, end) = (part(1), part(2), part(4));
+    let selector = Selector::new(prefix, start, end)?;
+    let (first, last) = selector.range(reverse != 0, (!cursor.is_empty()).then_some(cursor))?;
+    let used = page::list(
+        &session(kv)?.kv,
         out,
-        start,
-        end,
+        (&first, &last),
+        selector.common_prefix().len(),
         reverse != 0,
-        len_arg(limit, "limit")?,
+        limit,
     )?;
     Ok(used as f64)
+}
+
+/// Commits an atomic write (see `krepis_kernel::kv::ops`); returns the commit number, or
+/// 0 when a check failed and nothing changed. Resolves after the disk sync unless the
+/// store was opened relaxed.
+#[export(nonblocking)]
+fn krepis_kv_commit(kv: f64, ops: *const u8, ops_len: f64) -> Result<f64> {
+    let bytes = unsafe { guard::bytes(ops, ops_len) }?;
+    let write = ops::decode(bytes)?;
+    let session = session(kv)?;
+    let stamp = session.kv.commit(write, session.durability)?;
+    Ok(stamp.map_or(0.0, |s| {
+        u64::from_be_bytes(s[..8].try_into().expect("8 bytes")) as f64
+    }))
+}
+
+/// Waits up to `wait_ms` for a due queue message and writes `[u64 id][u8 kind][payload]`
+/// into `out`; returns its length, or 0 when none came (or the handle was closed).
+#[export(nonblocking)]
+fn krepis_kv_dequeue(kv: f64, wait_ms: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
+    let session = session(kv)?;
+    let wait = Duration::from_millis(int_arg(wait_ms, "wait")?);
+    let Some(message) = session.kv.dequeue(wait, &session.closed)? else {
+        return Ok(0.0);
+    };
+    let len = 9 + message.payload.len();
+    if len > out.len() {
+        // Not handed out: put it back for the next wait with a large enough buffer.
+        session.kv.finish(message.id, false)?;
+        return Err(KernelError::LimitExceeded(format!(
+            "queue buffer of {} bytes cannot hold a message of {len}",
+            out.len()
+        )));
+    }
+    out[..8].copy_from_slice(&message.id.to_le_bytes());
+    out[8] = message.kind as u8;
+    out[9..len].copy_from_slice(&message.payload);
+    Ok(len as f64)
+}
+
+/// Ends the delivery `id`: `success` 1 removes the message, 0 schedules a retry (or
+/// writes its `keysIfUndelivered` after the last one).
+#[export(nonblocking)]
+fn krepis_kv_finish(kv: f64, id: f64, success: u32) -> Result<f64> {
+    session(kv)?
+        .kv
+        .finish(int_arg(id, "message id")?, success != 0)?;
+    Ok(0.0)
+}
+
+/// The store's change epoch: it grows with every commit.
+#[export]
+fn krepis_kv_epoch(kv: f64) -> Result<f64> {
+    Ok(session(kv)?.kv.change_epoch() as f64)
+}
+
+/// Wakes every change and queue wait on the store (each returns or re-checks at once).
+#[export]
+fn krepis_kv_wake(kv: f64) -> Result<f64> {
+    session(kv)?.kv.wake_all();
+    Ok(0.0)
+}
+
+/// Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
+/// returns the epoch.
+#[export(nonblocking)]
+fn krepis_kv_wait(kv: f64, since: f64, wait_ms: f64) -> Result<f64> {
+    let session = session(kv)?;
+    let wait = Duration::from_millis(int_arg(wait_ms, "wait")?);
+    Ok(session
+        .kv
+        .wait_change(int_arg(since, "epoch")?, wait, &session.closed) as f64)
 }

@@ -22,6 +22,7 @@ pub mod kernel;
 pub mod knul;
 pub mod kv;
 pub mod plugin;
+pub mod websocket;
 
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;
 /// the TypeScript loader refuses a library whose version differs from its bindings.

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  */
 export const file_krepis_v1_http: GenFile = /*@__PURE__*/
   fileDesc(
-    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIskBCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEIj8KDVNlcnZlckFkZHJlc3MSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIOCgZzY2hlbWUYAyABKAkimQIKCUh0dHBTdGF0cxIZChFjb25uZWN0aW9uc190b3RhbBgBIAEoBBIYChBjb25uZWN0aW9uc19vcGVuGAIgASgEEhYKDnJlcXVlc3RzX3RvdGFsGAMgASgEEhcKD3Jlc3BvbnNlc190b3RhbBgEIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBSABKAQSFgoOcmVqZWN0ZWRfdG90YWwYBiABKAQSFQoNYWJvcnRlZF90b3RhbBgHIAEoBBIWCg50aW1lb3V0c190b3RhbBgIIAEoBBIXCg9ib2R5X2J5dGVzX2xlbnQYCSABKAQSFQoNYmF0Y2hlc190b3RhbBgKIAEoBBITCgt3YWl0c190b3RhbBgLIAEoBCJYCgxCcmlkZ2VMYXlvdXQSDwoHaW5ib3hlcxgBIAMoBBISCgppbmJveF9zaXplGAIgASgEEg4KBm91dGJveBgDIAEoBBITCgtvdXRib3hfc2l6ZRgEIAEoBGIGcHJvdG8z",
+    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIscCCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEhcKD2lkbGVfdGltZW91dF9tcxgKIAEoBBIXCg9ib2R5X3RpbWVvdXRfbXMYCyABKAQSFQoNbWluX2JvZHlfcmF0ZRgMIAEoBBIbChNtYXhfYnVmZmVyZWRfbWVtb3J5GA0gASgEEhYKDm5vX2NvbXByZXNzaW9uGA4gASgIIj8KDVNlcnZlckFkZHJlc3MSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIOCgZzY2hlbWUYAyABKAkizAIKCUh0dHBTdGF0cxIZChFjb25uZWN0aW9uc190b3RhbBgBIAEoBBIYChBjb25uZWN0aW9uc19vcGVuGAIgASgEEhYKDnJlcXVlc3RzX3RvdGFsGAMgASgEEhcKD3Jlc3BvbnNlc190b3RhbBgEIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBSABKAQSFgoOcmVqZWN0ZWRfdG90YWwYBiABKAQSFQoNYWJvcnRlZF90b3RhbBgHIAEoBBIWCg50aW1lb3V0c190b3RhbBgIIAEoBBIXCg9ib2R5X2J5dGVzX2xlbnQYCSABKAQSFQoNYmF0Y2hlc190b3RhbBgKIAEoBBITCgt3YWl0c190b3RhbBgLIAEoBBIWCg5idWZmZXJlZF9ieXRlcxgMIAEoBBIZChFpZGxlX2Nsb3NlZF90b3RhbBgNIAEoBCJYCgxCcmlkZ2VMYXlvdXQSDwoHaW5ib3hlcxgBIAMoBBISCgppbmJveF9zaXplGAIgASgEEg4KBm91dGJveBgDIAEoBBITCgtvdXRib3hfc2l6ZRgEIAEoBGIGcHJvdG8z",
   );
 
 /**
@@ -67,7 +67,8 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
   maxBodySize: bigint;
 
   /**
-   * Budget for a whole request (body and handler) in milliseconds; 0 disables it.
+   * Budget for a whole request (body and handler, until the response head) in
+   * milliseconds; 0: the default (5 minutes); 2^64-1: none.
    *
    * @generated from field: uint64 request_timeout_ms = 7;
    */
@@ -87,6 +88,45 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
    * @generated from field: uint64 buffer_body_limit = 9;
    */
   bufferBodyLimit: bigint;
+
+  /**
+   * A connection with no request in flight that moves no byte for this long is closed
+   * (fresh, keep-alive and HTTP/2 alike), in milliseconds; 0: the default (30 s).
+   *
+   * @generated from field: uint64 idle_timeout_ms = 10;
+   */
+  idleTimeoutMs: bigint;
+
+  /**
+   * Longest pause between two chunks of a request body, in milliseconds, and the grace
+   * period before min_body_rate applies; slower bodies get 408. 0: the default (30 s).
+   *
+   * @generated from field: uint64 body_timeout_ms = 11;
+   */
+  bodyTimeoutMs: bigint;
+
+  /**
+   * Average bytes per second a request body must keep after the grace period; 0: the
+   * default (256); 2^64-1: no minimum.
+   *
+   * @generated from field: uint64 min_body_rate = 12;
+   */
+  minBodyRate: bigint;
+
+  /**
+   * Ceiling on bytes held for buffered request bodies and unsent response data; past it
+   * new requests get 503. 0: the default (256 MiB).
+   *
+   * @generated from field: uint64 max_buffered_memory = 13;
+   */
+  maxBufferedMemory: bigint;
+
+  /**
+   * Turns off automatic gzip/brotli compression of responses.
+   *
+   * @generated from field: bool no_compression = 14;
+   */
+  noCompression: boolean;
 };
 
 /**
@@ -213,6 +253,21 @@ export type HttpStats = Message<"krepis.v1.HttpStats"> & {
    * @generated from field: uint64 waits_total = 11;
    */
   waitsTotal: bigint;
+
+  /**
+   * Bytes held for buffered request bodies and unsent response data (see
+   * ServeOptions.max_buffered_memory), body_bytes_lent included.
+   *
+   * @generated from field: uint64 buffered_bytes = 12;
+   */
+  bufferedBytes: bigint;
+
+  /**
+   * Connections closed for being idle.
+   *
+   * @generated from field: uint64 idle_closed_total = 13;
+   */
+  idleClosedTotal: bigint;
 };
 
 /**

@@ -5,10 +5,10 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use bytes::Bytes;
-use http_body_util::BodyExt;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::mpsc;
 
+use super::limits::{Intake, Pace, Refused};
 use crate::KernelError;
 
 /// Chunks of a streamed request body, as the reader in TypeScript receives them.
@@ -33,15 +33,21 @@ pub enum BodyError {
     TooLarge,
     /// The client broke off or sent a malformed body.
     Broken,
+    /// The client sent too slowly (see [`Pace`]).
+    Slow,
+    /// Buffering it would pass the memory ceiling (see [`Intake`]).
+    Memory,
 }
 
 /// Reads `body` into kernel memory, stopping at `buffer_limit` (the rest then streams) and
-/// failing past `max_body`. `expected` is the exact length when the client announced it.
+/// failing past `max_body`, when the client falls behind, or past the memory ceiling (see
+/// [`Intake`]). `expected` is the exact length when the client announced it.
 pub async fn collect(
     mut body: Incoming,
     expected: Option<u64>,
     buffer_limit: u64,
     max_body: u64,
+    intake: &mut Intake,
 ) -> std::result::Result<Collected, BodyError> {
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
     let mut data = Vec::with_capacity(capacity);
@@ -50,7 +56,14 @@ pub async fn collect(
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
             return Ok(Collected::Partial(data, body));
         }
-        match body.frame().await {
+        let frame = intake
+            .frame(&mut body)
+            .await
+            .map_err(|refused| match refused {
+                Refused::Slow => BodyError::Slow,
+                Refused::Memory => BodyError::Memory,
+            })?;
+        match frame {
             None => return Ok(Collected::Whole(data)),
             Some(Err(_)) => return Err(BodyError::Broken),
             Some(Ok(frame)) => {
@@ -66,15 +79,29 @@ pub async fn collect(
 }
 
 /// Forwards the rest of a streamed body into `tx`, chunk by chunk, enforcing `max_body`
-/// (counting the `already` bytes read before). Returns true when the limit was exceeded.
+/// (counting the `already` bytes read before) and `pace`. When the body breaks a limit,
+/// `refuse` gets the status to answer with (413 too large, 408 too slow) *before* the
+/// reader hears of the error, so the kernel's answer wins over the handler's.
 pub async fn forward(
     mut body: Incoming,
     tx: mpsc::Sender<BodyChunk>,
     already: u64,
     max_body: u64,
-) -> bool {
+    mut pace: Pace,
+    refuse: impl FnOnce(u16),
+) {
     let mut total = already;
-    while let Some(frame) = body.frame().await {
+    loop {
+        let Ok(next) = pace.frame(&mut body).await else {
+            refuse(408);
+            let _ = tx
+                .send(Err(KernelError::Timeout(
+                    "request body arrived too slowly".into(),
+                )))
+                .await;
+            return;
+        };
+        let Some(frame) = next else { break };
         let chunk = match frame {
             Ok(frame) => match frame.into_data() {
                 Ok(chunk) => chunk,
@@ -86,24 +113,24 @@ pub async fn forward(
                         "request body broke off: {e}"
                     ))))
                     .await;
-                return false;
+                return;
             }
         };
         total += chunk.len() as u64;
         if total > max_body {
+            refuse(413);
             let _ = tx
                 .send(Err(KernelError::LimitExceeded(format!(
                     "request body exceeds {max_body} bytes"
                 ))))
                 .await;
-            return true;
+            return;
         }
         if tx.send(Ok(chunk)).await.is_err() {
             // The reader is gone (the response completed); nothing left to deliver to.
-            return false;
+            return;
         }
     }
-    false
 }
 
 /// A response body: bytes known up front, or chunks TypeScript writes while it runs.

@@ -5,14 +5,28 @@ use std::time::Duration;
 use crate::proto::ServeOptions;
 use crate::{KernelError, Result};
 
-/// Default largest request head (16 KiB).
-pub const DEFAULT_MAX_HEADER_SIZE: usize = 16 * 1024;
+/// Default largest request head (64 KiB: what `Deno.serve` accepts).
+pub const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
+/// Most header fields in an HTTP/1 request head (128, as `Deno.serve` accepts).
+pub const MAX_HEADERS: usize = 128;
 /// Smallest head limit hyper accepts.
 pub const MIN_MAX_HEADER_SIZE: usize = 8 * 1024;
 /// Default largest request body (64 MiB).
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 64 * 1024 * 1024;
 /// Default size up to which bodies are handed over whole (8 MiB).
 pub const DEFAULT_BUFFER_BODY_LIMIT: u64 = 8 * 1024 * 1024;
+/// Default budget for a request until its response head (5 minutes).
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(300);
+/// Default time a connection may sit idle (30 s).
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default longest pause within a request body, and grace period of the rate (30 s).
+pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default minimum average rate of a request body (256 bytes/s).
+pub const DEFAULT_MIN_BODY_RATE: u64 = 256;
+/// Default ceiling on buffered request and response bytes (256 MiB).
+pub const DEFAULT_MAX_BUFFERED_MEMORY: u64 = 256 * 1024 * 1024;
+/// Option value meaning "none" where 0 means "default".
+pub const NONE: u64 = u64::MAX;
 
 /// Validated settings of one server.
 #[derive(Debug, Clone)]
@@ -27,8 +41,18 @@ pub struct ServerConfig {
     pub max_header_size: usize,
     /// Largest request body in bytes.
     pub max_body_size: u64,
-    /// Budget for a whole request, if any.
+    /// Budget for a whole request (until its response head), if any.
     pub request_timeout: Option<Duration>,
+    /// How long a connection may sit idle before it is closed.
+    pub idle_timeout: Duration,
+    /// Longest pause within a request body, and grace period before `min_body_rate`.
+    pub body_timeout: Duration,
+    /// Minimum average request body rate in bytes/s (0: none).
+    pub min_body_rate: u64,
+    /// Ceiling on bytes held for buffered request bodies and unsent response data.
+    pub max_buffered_memory: u64,
+    /// Whether responses are compressed automatically.
+    pub compression: bool,
     /// Worker threads of the runtime.
     pub threads: usize,
     /// Bodies up to this size are buffered in kernel memory and lent whole.
@@ -95,11 +119,33 @@ impl ServerConfig {
             tls,
             max_header_size,
             max_body_size,
-            request_timeout: (options.request_timeout_ms > 0)
-                .then(|| Duration::from_millis(options.request_timeout_ms)),
+            request_timeout: match options.request_timeout_ms {
+                0 => Some(DEFAULT_REQUEST_TIMEOUT),
+                NONE => None,
+                ms => Some(Duration::from_millis(ms)),
+            },
+            idle_timeout: millis_or(options.idle_timeout_ms, DEFAULT_IDLE_TIMEOUT),
+            body_timeout: millis_or(options.body_timeout_ms, DEFAULT_BODY_TIMEOUT),
+            min_body_rate: match options.min_body_rate {
+                0 => DEFAULT_MIN_BODY_RATE,
+                NONE => 0,
+                rate => rate,
+            },
+            max_buffered_memory: match options.max_buffered_memory {
+                0 => DEFAULT_MAX_BUFFERED_MEMORY,
+                n => n,
+            },
+            compression: !options.no_compression,
             threads,
             buffer_body_limit,
         })
+    }
+}
+
+fn millis_or(ms: u64, default: Duration) -> Duration {
+    match ms {
+        0 => default,
+        ms => Duration::from_millis(ms),
     }
 }
 
@@ -137,5 +183,28 @@ mod tests {
         let config = ServerConfig::from_options(&options).unwrap();
         assert_eq!(config.buffer_body_limit, 10);
         assert_eq!(config.request_timeout, Some(Duration::from_millis(5)));
+    }
+
+    #[test]
+    fn limits_have_defaults_and_can_be_lifted() {
+        let config = ServerConfig::from_options(&ServeOptions::default()).unwrap();
+        assert_eq!(config.request_timeout, Some(DEFAULT_REQUEST_TIMEOUT));
+        assert_eq!(config.idle_timeout, DEFAULT_IDLE_TIMEOUT);
+        assert_eq!(config.body_timeout, DEFAULT_BODY_TIMEOUT);
+        assert_eq!(config.min_body_rate, DEFAULT_MIN_BODY_RATE);
+        assert_eq!(config.max_buffered_memory, DEFAULT_MAX_BUFFERED_MEMORY);
+        assert!(config.compression);
+        let lifted = ServeOptions {
+            request_timeout_ms: NONE,
+            min_body_rate: NONE,
+            idle_timeout_ms: 250,
+            no_compression: true,
+            ..Default::default()
+        };
+        let config = ServerConfig::from_options(&lifted).unwrap();
+        assert_eq!(config.request_timeout, None);
+        assert_eq!(config.min_body_rate, 0);
+        assert_eq!(config.idle_timeout, Duration::from_millis(250));
+        assert!(!config.compression);
     }
 }

@@ -4,24 +4,32 @@
 //! - [`config`]: options, defaults and validation.
 //! - [`server`]: accept loop, TLS, graceful shutdown, stats.
 //! - [`runtime`]: the server's own tokio runtime and its driver thread.
+//! - [`compress`]: automatic gzip/brotli compression of responses, as `Deno.serve` does.
+//! - [`limits`]: idle connections, body pace, accept back-off and the memory ceiling.
 //! - [`service`]: per-request limits (413, 408/503 on timeout), body reading, the hand-off.
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
+//! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
+//! - [`validate`]: requests refused before TypeScript (400) and header normalisation.
 //!
 //! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
 //! never reach TypeScript.
 
 pub mod body;
 pub mod bridge;
+pub mod compress;
 pub mod config;
+pub mod limits;
 pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod service;
 pub mod tls;
 pub mod trace;
+pub mod validate;
+pub mod websocket;
 
 pub use bridge::Bridge;
 pub use config::ServerConfig;

@@ -66,6 +66,8 @@ pub const FLAG_HTTP2: u8 = 4;
 pub const FLAG_TLS: u8 = 8;
 /// Every byte of the text area is ASCII, so it can be decoded once and sliced.
 pub const FLAG_ASCII: u8 = 16;
+/// The request asks for a WebSocket (`upgradeWebSocket` may accept it).
+pub const FLAG_WEBSOCKET: u8 = 32;
 /// The response body was staged beforehand with `stage_body` rather than sent inline.
 pub const FLAG_STAGED_BODY: u8 = 1;
 

@@ -14,8 +14,10 @@ use tokio_rustls::TlsAcceptor;
 
 use super::bridge::Bridge;
 use super::config::ServerConfig;
+use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
 use super::runtime::Host;
 use super::service::{self, Peer};
+use super::websocket::Sockets;
 use crate::proto::{HttpStats, ServerAddress};
 use crate::{KernelError, Result};
 
@@ -37,6 +39,11 @@ pub struct Shared {
     pub rejected: AtomicU64,
     /// Requests that ran past the deadline.
     pub timeouts: AtomicU64,
+    /// Memory held for buffered request bodies and unsent response data.
+    pub budget: Arc<Budget>,
+    /// Open WebSockets.
+    pub sockets: Sockets,
+    idle_closed: AtomicU64,
     connections: AtomicU64,
     open: AtomicU64,
 }
@@ -72,6 +79,9 @@ impl Server {
         let host = Host::start(config.threads)?;
         let shared = Arc::new(Shared {
             bridge: Bridge::new(inbox, OUTBOX_SIZE)?,
+            budget: Budget::new(config.max_buffered_memory),
+            sockets: Sockets::default(),
+            idle_closed: AtomicU64::new(0),
             config,
             rejected: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
@@ -124,6 +134,11 @@ impl Server {
         &self.shared.bridge
     }
 
+    /// The server's WebSockets.
+    pub fn websockets(&self) -> &Sockets {
+        &self.shared.sockets
+    }
+
     /// Stops accepting, lets in-flight requests finish, then closes the bridge (which wakes
     /// a parked `wait` with "closed"). Returns at once; the work happens on the runtime.
     pub fn shutdown(&self) {
@@ -146,6 +161,8 @@ impl Server {
             body_bytes_lent: b.body_bytes.load(Ordering::Relaxed),
             batches_total: b.batches.load(Ordering::Relaxed),
             waits_total: b.waits.load(Ordering::Relaxed),
+            buffered_bytes: s.budget.held() + b.body_bytes.load(Ordering::Relaxed),
+            idle_closed_total: s.idle_closed.load(Ordering::Relaxed),
         }
     }
 }
@@ -189,6 +206,7 @@ async fn accept_loop(
         // hyper's one buffer limit also bounds body reads; keep it large for throughput and
         // enforce the (smaller) head limit per request in `service`.
         .max_buf_size(shared.config.max_header_size.max(READ_BUFFER))
+        .max_headers(super::config::MAX_HEADERS)
         .timer(hyper_util::rt::TokioTimer::new());
     builder
         .http2()
@@ -196,11 +214,26 @@ async fn accept_loop(
         .timer(hyper_util::rt::TokioTimer::new());
     let builder = Arc::new(builder);
     let authority: Arc<str> = Arc::from(addr.to_string());
+    let mut backoff = AcceptBackoff::default();
     loop {
         tokio::select! {
             _ = stopped.changed() => break,
             accepted = listener.accept() => {
-                let Ok((stream, remote)) = accepted else { continue };
+                let (stream, remote) = match accepted {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        // Out of descriptors (EMFILE) and the like: pause instead of spinning;
+                        // the backlog waits for us.
+                        if let Some(pause) = backoff.after(&e) {
+                            tokio::select! {
+                                _ = stopped.changed() => break,
+                                _ = tokio::time::sleep(pause) => {}
+                            }
+                        }
+                        continue;
+                    }
+                };
+                backoff.reset();
                 let _ = stream.set_nodelay(true);
                 shared.connections.fetch_add(1, Ordering::Relaxed);
                 let peer = Peer { remote, tls: tls.is_some(), authority: Arc::clone(&authority) };
@@ -229,22 +262,46 @@ async fn connection(
     watcher: Watcher,
 ) {
     shared.open.fetch_add(1, Ordering::Relaxed);
+    let activity = Activity::new();
+    let idle = shared.config.idle_timeout;
+    let stream = Tracked::new(stream, Arc::clone(&activity));
     let svc_shared = Arc::clone(&shared);
-    let service =
-        service_fn(move |req| service::handle(Arc::clone(&svc_shared), peer.clone(), req));
+    let svc_activity = Arc::clone(&activity);
+    let service = service_fn(move |req| {
+        let busy = svc_activity.busy();
+        service::handle(Arc::clone(&svc_shared), peer.clone(), req, busy)
+    });
     // Connection errors (resets, malformed input hyper already answered with 400/431) end
-    // only that connection.
-    match tls {
+    // only that connection. An idle connection (TLS handshake included) is dropped.
+    let idled = match tls {
         None => {
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            let _ = watcher.watch(conn.into_owned()).await;
-        }
-        Some(acceptor) => {
-            if let Ok(stream) = acceptor.accept(stream).await {
-                let conn = builder.serve_connection(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = watcher.watch(conn.into_owned()) => false,
+                _ = activity.idle(idle) => true,
             }
         }
+        Some(acceptor) => {
+            // Err(true): idle during the handshake; Err(false): the handshake failed.
+            let accepted = tokio::select! {
+                accepted = acceptor.accept(stream) => accepted.map_err(|_| false),
+                _ = activity.idle(idle) => Err(true),
+            };
+            match accepted {
+                Ok(stream) => {
+                    let conn =
+                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                    tokio::select! {
+                        _ = watcher.watch(conn.into_owned()) => false,
+                        _ = activity.idle(idle) => true,
+                    }
+                }
+                Err(idled) => idled,
+            }
+        }
+    };
+    if idled {
+        shared.idle_closed.fetch_add(1, Ordering::Relaxed);
     }
     shared.open.fetch_sub(1, Ordering::Relaxed);
 }

@@ -15,9 +15,14 @@ use tokio::time::Instant;
 
 use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
 use super::bridge::{BodyIn, Reply};
-use super::record::{self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS};
+use super::compress::{self, Encoded};
+use super::limits::{Busy, Charge, Intake, Outgoing, Pace};
+use super::record::{
+    self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS, FLAG_WEBSOCKET,
+};
 use super::server::Shared;
 use super::trace::TraceIds;
+use super::{validate, websocket};
 
 /// Facts about the connection a request arrived on.
 #[derive(Clone)]
@@ -38,20 +43,52 @@ pub fn status_response(status: u16) -> Reply {
     response
 }
 
-/// Answers one request; never fails (every problem becomes a status code).
+/// What hyper sends: the reply's body, compressed when the client and the response allow
+/// it, keeping its connection busy and charged to the memory budget while on its way.
+pub type Outbound = Response<Outgoing<Encoded<ResponseBody>>>;
+
+/// Answers one request; never fails (every problem becomes a status code). `busy` marks
+/// the request in flight on its connection until the response body is sent.
 pub async fn handle(
     shared: Arc<Shared>,
     peer: Peer,
     req: Request<Incoming>,
-) -> Result<Reply, Infallible> {
+    busy: Busy,
+) -> Result<Outbound, Infallible> {
+    let coding = if shared.config.compression {
+        compress::negotiate(req.method(), req.headers())
+    } else {
+        None
+    };
+    let (reply, prepaid) = admit_reply(&shared, deadline(&shared, &peer, req).await);
+    let reply = compress::apply(coding, reply);
+    let budget = Arc::clone(&shared.budget);
+    Ok(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
+}
+
+/// Charges a whole response body to the memory budget before hyper gets it, or answers
+/// 503 instead (dropping the body) when it would pass the ceiling.
+fn admit_reply(shared: &Shared, reply: Reply) -> (Reply, Option<Charge>) {
+    let size = reply.body().size_hint().exact().unwrap_or(0);
+    if size == 0 {
+        return (reply, None);
+    }
+    let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
+    match shared.budget.try_charge(lent, size) {
+        Some(charge) => (reply, Some(charge)),
+        None => (reject(shared, 503), None),
+    }
+}
+
+async fn deadline(shared: &Arc<Shared>, peer: &Peer, req: Request<Incoming>) -> Reply {
     let body_done = AtomicBool::new(false);
     let Some(timeout) = shared.config.request_timeout else {
-        return Ok(process(&shared, &peer, req, 0.0, &body_done).await);
+        return process(shared, peer, req, 0.0, &body_done).await;
     };
     let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
-    let work = process(&shared, &peer, req, deadline_ms, &body_done);
+    let work = process(shared, peer, req, deadline_ms, &body_done);
     match tokio::time::timeout_at(Instant::now() + timeout, work).await {
-        Ok(response) => Ok(response),
+        Ok(response) => response,
         Err(_) => {
             shared.timeouts.fetch_add(1, Ordering::Relaxed);
             // 408 while the client was still sending; 503 when the handler was too slow.
@@ -64,7 +101,7 @@ pub async fn handle(
             response
                 .headers_mut()
                 .insert(header::CONNECTION, HeaderValue::from_static("close"));
-            Ok(response)
+            response
         }
     }
 }
@@ -77,14 +114,35 @@ async fn process(
     body_done: &AtomicBool,
 ) -> Reply {
     let config = &shared.config;
-    let (parts, incoming) = req.into_parts();
+    let (mut parts, incoming) = req.into_parts();
     if head_size(&parts) > config.max_header_size {
         return reject(shared, 431);
     }
+    if validate::check(&parts).is_err() {
+        return reject(shared, 400);
+    }
+    validate::normalize(&mut parts.headers);
+    let on_upgrade = websocket::is_request(&parts)
+        .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .flatten();
     let expected = incoming.size_hint().exact();
     if expected.is_some_and(|len| len > config.max_body_size) {
         return reject(shared, 413);
     }
+    // Past the memory ceiling nothing new is admitted. A body of known length is reserved
+    // (up to the buffering limit) before it is read, one of unknown length charged as it
+    // arrives; once submitted, the bridge counts it as lent.
+    let lent_now = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
+    let reserve = if incoming.is_end_stream() {
+        0
+    } else {
+        expected.map_or(0, |len| len.min(config.buffer_body_limit))
+    };
+    let Some(reservation) = shared.budget.try_charge(lent_now, reserve) else {
+        return reject(shared, 503);
+    };
+    let pace = Pace::new(config.body_timeout, config.min_body_rate);
+    let mut intake = Intake::new(pace, reservation, lent_now);
     let (buffered, streamed) = if incoming.is_end_stream() {
         (Vec::new(), None)
     } else if expected.is_some_and(|len| len > config.buffer_body_limit) {
@@ -95,6 +153,7 @@ async fn process(
             expected,
             config.buffer_body_limit,
             config.max_body_size,
+            &mut intake,
         )
         .await
         {
@@ -102,6 +161,8 @@ async fn process(
             Ok(Collected::Partial(prefix, rest)) => (prefix, Some(rest)),
             Err(BodyError::TooLarge) => return reject(shared, 413),
             Err(BodyError::Broken) => return reject(shared, 400),
+            Err(BodyError::Slow) => return reject(shared, 408),
+            Err(BodyError::Memory) => return reject(shared, 503),
         }
     };
     body_done.store(streamed.is_none(), Ordering::Relaxed);
@@ -112,6 +173,9 @@ async fn process(
     }
     if peer.tls {
         flags |= FLAG_TLS;
+    }
+    if on_upgrade.is_some() {
+        flags |= FLAG_WEBSOCKET;
     }
     let mut forward = None;
     let (lent, input, body_len) = match streamed {
@@ -164,14 +228,13 @@ async fn process(
         Ok(submitted) => submitted,
         Err(_) => return reject(shared, 503),
     };
+    let pace = intake.into_pace();
     if let Some((rest, tx, already)) = forward {
         let shared = Arc::clone(shared);
         let (id, limit) = (submitted.id, config.max_body_size);
         tokio::spawn(async move {
-            if body::forward(rest, tx, already, limit).await {
-                shared.rejected.fetch_add(1, Ordering::Relaxed);
-                shared.bridge.reject(id, status_response(413));
-            }
+            let refuse = |status| shared.bridge.reject(id, reject(&shared, status));
+            body::forward(rest, tx, already, limit, pace, refuse).await;
         });
     }
     // Until the reply arrives, dropping this future (client gone, deadline) abandons the
@@ -182,13 +245,22 @@ async fn process(
     };
     let response = submitted.reply.await;
     std::mem::forget(guard);
-    response.unwrap_or_else(|_| status_response(500))
+    let response = response.unwrap_or_else(|_| status_response(500));
+    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
+        return shared
+            .sockets
+            .upgrade(submitted.id, &parts, on_upgrade, response);
+    }
+    if on_upgrade.is_some() {
+        shared.sockets.forget(submitted.id);
+    }
+    response
 }
 
 fn reject(shared: &Shared, status: u16) -> Reply {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
     let mut response = status_response(status);
-    if matches!(status, 400 | 413 | 431) {
+    if matches!(status, 400 | 408 | 413 | 431) {
         // The unread rest of the request makes the connection unusable.
         response
             .headers_mut()
@@ -215,13 +287,19 @@ fn absolute_url(parts: &http::request::Parts, peer: &Peer) -> String {
         .authority()
         .map(|a| a.as_str())
         .or_else(|| {
+            // `validate::check` refused malformed Hosts; an empty one counts as none.
             parts
                 .headers
                 .get(header::HOST)
+                .filter(|h| !h.is_empty())
                 .and_then(|h| h.to_str().ok())
         })
         .unwrap_or(&peer.authority);
-    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let path = match parts.uri.path_and_query().map_or("/", |p| p.as_str()) {
+        // `OPTIONS *` (the only asterisk-form allowed through) reads as `/*`, as in Deno.
+        "*" => "/*",
+        path => path,
+    };
     let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
     url.push_str(scheme);
     url.push_str("://");

@@ -22,6 +22,8 @@ export const FLAG_BODY_BUFFERED = 1;
 /** The body streams through `read` calls. */
 export const FLAG_BODY_STREAMED = 2;
 const FLAG_ASCII = 16;
+/** The request asks for a WebSocket (`upgradeWebSocket` may accept it). */
+export const FLAG_WEBSOCKET = 32;
 /** The response body was handed to the kernel beforehand (`httpLend`) rather than sent inline. */
 export const FLAG_STAGED_BODY = 1;
 
@@ -198,7 +200,10 @@ export function writeResponse(
     const s = headers[i];
     // A header string never needs more than 3 bytes per UTF-16 unit.
     if (p + s.length * 3 > bytes.length) return -1;
-    const { written } = encoder.encodeInto(s, bytes.subarray(p));
+    let { written } = encoder.encodeInto(s, bytes.subarray(p));
+    // Header values are ByteStrings (`Headers` refuses code points above U+00FF): on the
+    // wire each char is one Latin-1 byte, as Deno.serve sends them, not UTF-8.
+    if (written !== s.length) written = writeLatin1(s, bytes, p);
     view.setUint32(table + i * 4, written, true);
     p += written;
   }
@@ -224,6 +229,11 @@ export function writeResponse(
   view.setUint32(at + 16, count, true);
   view.setUint32(at + 20, bodyLen, true);
   return len;
+}
+
+function writeLatin1(s: string, bytes: Uint8Array, at: number): number {
+  for (let i = 0; i < s.length; i++) bytes[at + i] = s.charCodeAt(i);
+  return s.length;
 }
 
 /** UTF-8 length of `s` without encoding it. */

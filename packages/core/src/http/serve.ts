@@ -23,6 +23,11 @@ function count(name: string, value: number | undefined, max: number): number {
   return value;
 }
 
+/** The kernel reads 0 as "default"; an explicit 0 option means "none" (u64 max). */
+function orNone(value: number, given: number | undefined): bigint {
+  return given === 0 ? 2n ** 64n - 1n : BigInt(value);
+}
+
 function defaultOnError(error: unknown): Response {
   console.error("Handler failed:", error);
   return new Response("Internal Server Error", { status: 500 });
@@ -92,10 +97,21 @@ export async function serve(
     keyPem: options.tls?.key ?? "",
     maxHeaderSize: count("maxHeaderSize", options.maxHeaderSize, 2 ** 31),
     maxBodySize: BigInt(count("maxBodySize", options.maxBodySize, 2 ** 53)),
-    requestTimeoutMs: BigInt(
+    requestTimeoutMs: orNone(
       count("requestTimeout", options.requestTimeout, 2 ** 40),
+      options.requestTimeout,
     ),
     threads: count("threads", options.threads, 64),
+    idleTimeoutMs: BigInt(count("idleTimeout", options.idleTimeout, 2 ** 40)),
+    bodyTimeoutMs: BigInt(count("bodyTimeout", options.bodyTimeout, 2 ** 40)),
+    minBodyRate: orNone(
+      count("minBodyRate", options.minBodyRate, 2 ** 53),
+      options.minBodyRate,
+    ),
+    maxBufferedMemory: BigInt(
+      count("maxBufferedMemory", options.maxBufferedMemory, 2 ** 53),
+    ),
+    noCompression: options.automaticCompression === false,
   });
   const kernel = await loadKernel();
   options.signal?.throwIfAborted();

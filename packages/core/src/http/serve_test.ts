@@ -33,7 +33,10 @@ Deno.test("serves requests with remote address and request context", async () =>
   assert.equal(traced.ctx.parentSpanId, "00f067aa0ba902b7");
   assert.match(traced.ctx.spanId as string, /^[0-9a-f]{16}$/);
   assert.match(traced.ctx.requestId as string, /^[0-9a-f]{16}$/);
-  assert.equal(traced.ctx.deadline, Infinity);
+  // The default request deadline: 5 minutes.
+  assert.ok(
+    Math.abs((traced.ctx.deadline as number) - Date.now() - 300_000) < 30_000,
+  );
   assert.ok(traced.ctx.signal instanceof AbortSignal);
   assert.match(fresh.ctx.traceId as string, /^[0-9a-f]{32}$/);
   assert.notEqual(fresh.ctx.traceId, traced.ctx.traceId);

@@ -25,6 +25,7 @@ import {
   FLAG_BODY_BUFFERED,
   FLAG_BODY_STREAMED,
   FLAG_STAGED_BODY,
+  FLAG_WEBSOCKET,
   KIND_RELEASE,
   KIND_RESPOND,
   KIND_RESPOND_STREAM,
@@ -33,6 +34,7 @@ import {
   writeResponse,
 } from "./records.ts";
 import { bodyKind, headerList } from "./response.ts";
+import { offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
@@ -228,6 +230,9 @@ export class KernelServer implements HttpServer {
       source,
       () => signalOf(pending),
     ) as unknown as Request;
+    if (record.flags & FLAG_WEBSOCKET) {
+      offerWebSocket(request, this.#kernel, this.#handle, record.id);
+    }
     const info: ServeHandlerInfo = {
       remoteAddr: {
         transport: "tcp",

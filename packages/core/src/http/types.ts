@@ -112,12 +112,43 @@ export interface ServeOptions {
   onError?: (error: unknown) => Response | Promise<Response>;
   /** Serve TLS with this certificate and key. */
   tls?: TlsOptions;
-  /** Largest request head in bytes (larger: 431). Default 16 KiB, at least 8 KiB. */
+  /**
+   * Largest request head in bytes (larger: 431). Default 64 KiB (what `Deno.serve`
+   * accepts), at least 8 KiB. HTTP/1 heads may also carry at most 128 fields.
+   */
   maxHeaderSize?: number;
   /** Largest request body in bytes (larger: 413). Default 64 MiB. */
   maxBodySize?: number;
-  /** Budget for a whole request, body and handler, in ms (then 408/503). Default: none. */
+  /**
+   * Budget for a request, body and handler up to the response head, in ms (then 408 while
+   * the body arrives, 503 after). Default 300 000 (5 minutes); `0` turns it off.
+   */
   requestTimeout?: number;
+  /**
+   * A connection with no request in flight that moves no byte for this long (ms) is
+   * closed: fresh, keep-alive and HTTP/2 connections alike. Default 30 000.
+   */
+  idleTimeout?: number;
+  /**
+   * Longest pause (ms) between two chunks of a request body, and the grace period before
+   * `minBodyRate` applies; a slower body gets 408. Default 30 000.
+   */
+  bodyTimeout?: number;
+  /**
+   * Average bytes per second a request body must keep once `bodyTimeout` has passed;
+   * slower gets 408. Default 256; `0` turns the minimum off.
+   */
+  minBodyRate?: number;
+  /**
+   * Ceiling (bytes) on memory held for buffered request bodies and unsent response data;
+   * past it new requests get 503 until memory drains. Default 256 MiB.
+   */
+  maxBufferedMemory?: number;
+  /**
+   * Compress responses with gzip or brotli when the client accepts it and the body is
+   * compressible, as `Deno.serve` does. Default `true`.
+   */
+  automaticCompression?: boolean;
   /** Kernel worker threads for sockets and TLS. Default 1. */
   threads?: number;
 }
@@ -155,6 +186,10 @@ export interface ServerStats {
   batchesTotal: number;
   /** Times the bridge parked waiting for work. */
   waitsTotal: number;
+  /** Bytes held for buffered request bodies and unsent response data now. */
+  bufferedBytes: number;
+  /** Connections closed for sitting idle past `idleTimeout`. */
+  idleClosedTotal: number;
 }
 
 /**

@@ -18,7 +18,7 @@ import {
  * @example
  * ```ts
  * import type { IsolateContext } from "@krepis/core/plugins";
- * export default function greet(ctx: IsolateContext, call: { input: unknown }) {
+ * export default function guard(ctx: IsolateContext, call: { input: unknown }) {
  *   if (ctx.signal.aborted) return {};
  *   return { input: { seenBy: ctx.traceId, call } };
  * }

@@ -302,3 +302,36 @@ Deno.test("a command plugin runs as `krepis plugin run` once the kernel verified
   assert.equal(behavior.code, 1);
   assert.match(behavior.stderr, /is a behavior plugin, not a command/);
 });
+
+Deno.test("an entry module that fails to load is reported by loadPlugin, and nothing keeps running", async () => {
+  await using tmp = await scratch();
+  const { secret, publicKey } = await publisher();
+  const dir = join(tmp.path, "broken");
+  await Deno.mkdir(dir);
+  await Deno.writeTextFile(
+    join(dir, "krepis.plugin.json"),
+    JSON.stringify({
+      name: "broken",
+      version: "1.0.0",
+      entry: "mod.ts",
+      kind: "behavior",
+      permissions: {},
+    }),
+  );
+  await Deno.writeTextFile(
+    join(dir, "mod.ts"),
+    'throw new SyntaxError("broken at load");\nexport default () => ({});\n',
+  );
+  const sign = await krepis("plugin", "sign", dir, "--key", secret);
+  assert.equal(sign.code, 0, sign.stderr);
+  const error = await loadPlugin(dir, { trustedKeys: [publicKey] }).then(
+    () => undefined,
+    (e) => e,
+  );
+  assert.ok(error instanceof PluginError, String(error));
+  assert.equal(error.code, "UNAVAILABLE");
+  assert.match(
+    error.message,
+    /entry module failed to load: SyntaxError: broken at load/,
+  );
+});

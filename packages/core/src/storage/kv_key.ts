@@ -54,6 +54,24 @@ class Writer {
     this.reserve(1);
     this.buf[this.len++] = byte;
   }
+  /** A string part: ASCII written directly, the rest through UTF-8 encoding. */
+  text(code: number, s: string): void {
+    this.reserve(s.length * 3 + 2);
+    const buf = this.buf;
+    let len = this.len;
+    buf[len++] = code;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) {
+        this.len = len - 1;
+        return this.escaped(code, utf8.encode(s));
+      }
+      buf[len++] = c;
+      if (c === 0) buf[len++] = 0xff;
+    }
+    buf[len++] = 0;
+    this.len = len;
+  }
   escaped(code: number, bytes: Uint8Array): void {
     this.reserve(bytes.length * 2 + 2);
     this.buf[this.len++] = code;
@@ -67,6 +85,8 @@ class Writer {
     return this.buf.slice(0, this.len);
   }
 }
+
+const shared = new Writer();
 
 function bigintPart(w: Writer, value: bigint): void {
   if (value === 0n) return w.push(INT_ZERO);
@@ -97,7 +117,16 @@ function bigintPart(w: Writer, value: bigint): void {
  * ```
  */
 export function encodeKey(key: KvKey): Uint8Array<ArrayBuffer> {
-  const w = new Writer();
+  if (!Array.isArray(key)) {
+    throw new TypeError(
+      `invalid type; expected: array, got: ${
+        key === null ? "null" : typeof key
+      }`,
+    );
+  }
+  // One shared buffer: encoding runs no user code, so calls never interleave.
+  const w = shared;
+  w.len = 0;
   for (const part of key) appendPart(w, part);
   return w.done();
 }
@@ -105,7 +134,7 @@ export function encodeKey(key: KvKey): Uint8Array<ArrayBuffer> {
 function appendPart(w: Writer, part: KvKeyPart): void {
   switch (typeof part) {
     case "string":
-      return w.escaped(STRING, utf8.encode(part));
+      return w.text(STRING, part);
     case "number": {
       f64.setFloat64(0, part);
       const hi = f64.getUint32(0);
@@ -125,9 +154,7 @@ function appendPart(w: Writer, part: KvKeyPart): void {
     default:
       if (part instanceof Uint8Array) return w.escaped(BYTES, part);
       throw new TypeError(
-        `unsupported key part ${
-          String(part)
-        }: use Uint8Array, string, number, bigint or boolean`,
+        "expected string, number, bigint, ArrayBufferView, boolean",
       );
   }
 }
@@ -197,15 +224,4 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
     }
   }
   return parts;
-}
-
-/** Appends `byte` to `bytes` (for range bounds just past a prefix). */
-export function withSuffix(
-  bytes: Uint8Array,
-  byte: number,
-): Uint8Array<ArrayBuffer> {
-  const out = new Uint8Array(bytes.length + 1);
-  out.set(bytes);
-  out[bytes.length] = byte;
-  return out;
 }

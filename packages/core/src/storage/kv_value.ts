@@ -1,21 +1,68 @@
 /**
- * How KV values become bytes. The kernel stores opaque bytes; this module decides their
- * format. Values are structured-cloneable, as in Deno KV:
+ * How KV values become bytes, with the kinds Deno KV stores (the kernel keeps the kind
+ * beside the bytes):
  *
- * - JSON-exact values (plain objects and arrays of strings, finite numbers other than -0,
- *   booleans and null) are stored as tagged UTF-8 JSON: fast to write and read.
- * - Everything else structured clone allows (bigint, undefined, Date, RegExp, Map, Set,
- *   typed arrays, NaN, -0, cycles...) goes through `node:v8` serialization, the same
- *   format Deno KV uses. It is exact but about 30 times slower in Deno today.
+ * - `Uint8Array` → its bytes, as is; `KvU64` → 8 bytes little-endian (what `sum`, `min`,
+ *   `max` work on);
+ * - everything else structured clone carries → V8 serialization, the very serializer
+ *   `Deno.openKv` uses (Deno's `core.serialize` with `forStorage`), so Blob, Date, Map,
+ *   Error subclasses, DOMException... keep their class, and values it refuses throw the
+ *   same `TypeError` ("… could not be cloned.");
+ * - a fast path: values JSON represents exactly (plain objects and arrays of strings,
+ *   finite numbers, booleans and null) whose JSON is at most 16 KiB are stored as JSON,
+ *   read back identically and faster. Their V8 form is never larger than 4× their JSON,
+ *   so the 65,536-byte limit (which Deno applies to the V8 form) cannot be crossed there.
  *
  * @module
  */
 
-import { deserialize, serialize } from "node:v8";
+import {
+  deserialize as nodeDeserialize,
+  serialize as nodeSerialize,
+} from "node:v8";
 import { decodeUtf8 } from "./utf8.ts";
+import { KvU64 } from "./kv_u64.ts";
 
-const JSON_TAG = 0x4a; // "J"
-const V8_TAG = 0x56; // "V"
+/** Value kinds, as the kernel (`kv::ops::ValueKind`) numbers them. */
+export const V8 = 1, BYTES = 2, U64 = 3, JSON_KIND = 4;
+
+/** The largest JSON stored as JSON (see the module doc). */
+const JSON_MAX = 16 * 1024;
+
+type Core = {
+  serialize(value: unknown, options: { forStorage: boolean }): Uint8Array;
+  deserialize(
+    bytes: Uint8Array,
+    options: { forStorage: boolean; deserializers: unknown },
+  ): unknown;
+  getCloneableDeserializers(): unknown;
+};
+
+/** Deno's own serializer when the runtime exposes it; `node:v8` otherwise. */
+const core: Core | undefined = (() => {
+  const internal = Object.getOwnPropertySymbols(Deno).find((s) =>
+    s.description === "Deno.internal"
+  );
+  // deno-lint-ignore no-explicit-any
+  const found = internal && (Deno as any)[internal]?.core;
+  return typeof found?.serialize === "function" ? found : undefined;
+})();
+const deserializers = core?.getCloneableDeserializers();
+
+function v8Serialize(value: unknown): Uint8Array {
+  if (core) return core.serialize(value, { forStorage: true });
+  try {
+    return nodeSerialize(value);
+  } catch (e) {
+    throw new TypeError((e as Error).message);
+  }
+}
+
+function v8Deserialize(bytes: Uint8Array): unknown {
+  return core
+    ? core.deserialize(bytes, { forStorage: true, deserializers })
+    : nodeDeserialize(bytes);
+}
 
 const utf8 = new TextEncoder();
 
@@ -50,28 +97,57 @@ function jsonExact(value: unknown, depth = 0): boolean {
   }
 }
 
-/** Serializes a value for the store. */
-export function encodeValue(value: unknown): Uint8Array<ArrayBuffer> {
-  if (jsonExact(value)) {
-    const json = utf8.encode(" " + JSON.stringify(value));
-    json[0] = JSON_TAG;
-    return json;
-  }
-  const v8 = serialize(value);
-  const out = new Uint8Array(v8.length + 1);
-  out[0] = V8_TAG;
-  out.set(v8, 1);
+/** A value's kind and bytes. */
+export interface EncodedValue {
+  /** One of {@linkcode V8}, {@linkcode BYTES}, {@linkcode U64}, {@linkcode JSON_KIND}. */
+  kind: number;
+  /** The encoded value. */
+  bytes: Uint8Array;
+}
+
+/** The bytes of a `KvU64`. */
+export function u64Bytes(n: bigint): Uint8Array {
+  const out = new Uint8Array(8);
+  new DataView(out.buffer).setBigUint64(0, n, true);
   return out;
 }
 
-/** Reads a value written by {@linkcode encodeValue}. */
-export function decodeValue(bytes: Uint8Array): unknown {
-  switch (bytes[0]) {
-    case JSON_TAG:
-      return JSON.parse(decodeUtf8(bytes.subarray(1)));
-    case V8_TAG:
-      return deserialize(bytes.subarray(1));
+function isKvU64(value: unknown): value is { value: bigint } {
+  if (value instanceof KvU64) return true;
+  // A `Deno.KvU64` from code moving over from `Deno.openKv`.
+  const DenoU64 = (Deno as unknown as { KvU64?: new (n: bigint) => unknown })
+    .KvU64;
+  return DenoU64 !== undefined && value instanceof DenoU64;
+}
+
+/** Encodes a value for the store (a message for the queue, too). */
+export function encodeValue(value: unknown): EncodedValue {
+  // Subclasses (Buffer) too, as Deno tells them by their `Uint8Array` tag.
+  if (value instanceof Uint8Array) {
+    return { kind: BYTES, bytes: value };
+  }
+  if (isKvU64(value)) return { kind: U64, bytes: u64Bytes(value.value) };
+  if (jsonExact(value)) {
+    const json = utf8.encode(JSON.stringify(value));
+    if (json.length <= JSON_MAX) return { kind: JSON_KIND, bytes: json };
+  }
+  return { kind: V8, bytes: v8Serialize(value) };
+}
+
+/** Reads a value of `kind` from `bytes`. */
+export function decodeValue(kind: number, bytes: Uint8Array): unknown {
+  switch (kind) {
+    case JSON_KIND:
+      return JSON.parse(decodeUtf8(bytes));
+    case V8:
+      return v8Deserialize(bytes);
+    case BYTES:
+      return bytes.slice();
+    case U64:
+      return new KvU64(
+        new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true),
+      );
     default:
-      throw new TypeError(`unknown KV value format ${bytes[0]}`);
+      throw new TypeError("Invalid value type");
   }
 }

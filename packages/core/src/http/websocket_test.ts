@@ -1,0 +1,306 @@
+/**
+ * `upgradeWebSocket` (issue 9 item 20) against `Deno.upgradeWebSocket` in the same tests,
+ * with Deno's real `WebSocket` client and a raw frame client (pings, fragments, oversized
+ * frames), and a Hono WebSocket route.
+ */
+
+import assert from "node:assert/strict";
+import { Hono } from "hono";
+import { defineWebSocketHelper } from "hono/ws";
+import { serve, upgradeWebSocket } from "@krepis/core/http";
+import { rawWebSocket } from "./_ws_raw.ts";
+
+type Upgrade = (req: Request) => { socket: WebSocket; response: Response };
+
+/** What the server side saw, for comparison. */
+interface Seen {
+  events: string[];
+  closed: Promise<void>;
+}
+
+/** Serves an echo socket with `upgrade` (Deno's or ours) and records its events. */
+async function echoServer(
+  kind: "deno" | "krepis",
+): Promise<{ port: number; seen: Seen[]; stop: () => Promise<void> }> {
+  const seen: Seen[] = [];
+  const upgrade: Upgrade = kind === "deno"
+    ? Deno.upgradeWebSocket
+    : upgradeWebSocket;
+  const handler = (req: Request) => {
+    const { socket, response } = upgrade(req);
+    const events: string[] = [`state ${socket.readyState}`];
+    let done!: () => void;
+    seen.push({ events, closed: new Promise((r) => done = r) });
+    socket.binaryType = "arraybuffer";
+    socket.onopen = () => events.push(`open ${socket.readyState}`);
+    socket.onmessage = (e) => {
+      const data = e.data;
+      events.push(
+        typeof data === "string"
+          ? `text ${data.length}`
+          : `binary ${data.byteLength}`,
+      );
+      if (data === "close please") socket.close(4000, "as asked");
+      else socket.send(data);
+    };
+    socket.onerror = () => events.push("error");
+    socket.onclose = (e) => {
+      events.push(`close ${e.code} ${e.reason} ${e.wasClean}`);
+      done();
+    };
+    return response;
+  };
+  if (kind === "deno") {
+    const server = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      handler,
+    );
+    return { port: server.addr.port, seen, stop: () => server.shutdown() };
+  }
+  const server = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    handler,
+  );
+  return { port: server.addr.port, seen, stop: () => server.shutdown() };
+}
+
+async function both<T>(run: (port: number) => Promise<T>) {
+  const deno = await echoServer("deno");
+  const krepis = await echoServer("krepis");
+  try {
+    const results = [await run(deno.port), await run(krepis.port)];
+    await Promise.all([...deno.seen, ...krepis.seen].map((s) => s.closed));
+    return { results, deno: deno.seen, krepis: krepis.seen };
+  } finally {
+    await Promise.all([deno.stop(), krepis.stop()]);
+  }
+}
+
+function client(port: number): Promise<WebSocket> {
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/chat`);
+  ws.binaryType = "arraybuffer";
+  return new Promise((resolve, reject) => {
+    ws.onopen = () => resolve(ws);
+    ws.onerror = (e) => reject(e);
+  });
+}
+
+function nextMessage(ws: WebSocket): Promise<unknown> {
+  return new Promise((r) =>
+    ws.addEventListener("message", (e) => r(e.data), { once: true })
+  );
+}
+
+function closed(ws: WebSocket): Promise<string> {
+  return new Promise((r) =>
+    ws.addEventListener(
+      "close",
+      (e) => r(`${e.code} ${e.reason} ${e.wasClean}`),
+      {
+        once: true,
+      },
+    )
+  );
+}
+
+Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const ws = await client(port);
+    const log: string[] = [];
+    ws.send("hello");
+    log.push(`${await nextMessage(ws)}`);
+    ws.send(new Uint8Array([1, 2, 3]));
+    log.push(`${new Uint8Array(await nextMessage(ws) as ArrayBuffer)}`);
+    const big = "x".repeat(1 << 20);
+    ws.send(big);
+    log.push(`${(await nextMessage(ws) as string).length}`);
+    const done = closed(ws);
+    ws.close(4001, "bye");
+    log.push(await done);
+    return log;
+  });
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(results[1], [
+    "hello",
+    "1,2,3",
+    String(1 << 20),
+    "4001 bye true",
+  ]);
+  assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
+});
+
+Deno.test("a close from the server reaches the client as Deno's does", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const ws = await client(port);
+    const done = closed(ws);
+    ws.send("close please");
+    return await done;
+  });
+  assert.equal(results[0], "4000 as asked true");
+  assert.equal(results[1], results[0]);
+  assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
+});
+
+Deno.test("pings get pongs, fragments are joined, oversized frames end the socket", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const log: string[] = [];
+    const raw = await rawWebSocket(port);
+    await raw.send(9, "are you there");
+    const pong = await raw.next();
+    log.push(`${pong?.opcode} ${new TextDecoder().decode(pong?.payload)}`);
+    await raw.send(1, "frag", false);
+    await raw.send(0, "men", false);
+    await raw.send(0, "ted", true);
+    const joined = await raw.next();
+    log.push(`${joined?.opcode} ${new TextDecoder().decode(joined?.payload)}`);
+    // A frame header announcing 65 MiB, past the 64 MiB limit: the server closes.
+    const head = new Uint8Array([
+      0x82,
+      0x80 | 127,
+      0,
+      0,
+      0,
+      0,
+      0x04,
+      0x10,
+      0,
+      0,
+      1,
+      2,
+      3,
+      4,
+    ]);
+    await raw.write(head);
+    const close = await raw.next();
+    if (close !== null) {
+      log.push(`close frame ${(close.payload[0] << 8) | close.payload[1]}`);
+    }
+    // Either way the connection ends there.
+    log.push(`then ${await raw.next()}`);
+    raw.close();
+    return log;
+  });
+  assert.deepEqual(results[0].slice(0, 2), [
+    "10 are you there",
+    "1 fragmented",
+  ]);
+  assert.deepEqual(results[1].slice(0, 2), results[0].slice(0, 2));
+  // Deno drops the connection without a close frame; the kernel first sends 1009
+  // ("message too big", RFC 6455 §7.4.1).
+  assert.deepEqual(results[0].slice(2), ["then null"]);
+  assert.deepEqual(results[1].slice(2), ["close frame 1009", "then null"]);
+  // The server-side sockets saw the same messages, then an error and an unclean close
+  // (Deno reports code 0, the kernel 1009).
+  assert.deepEqual(krepis[0].events.slice(0, 4), deno[0].events.slice(0, 4));
+  assert.equal(deno[0].events[4], "close 0  false");
+  assert.equal(krepis[0].events[4], "close 1009 message too big false");
+});
+
+Deno.test("upgradeWebSocket refuses what Deno.upgradeWebSocket refuses", async () => {
+  const errors: string[][] = [[], []];
+  const make = (i: number, upgrade: Upgrade) => (req: Request) => {
+    try {
+      upgrade(req);
+    } catch (e) {
+      errors[i].push(`${(e as Error).name}: ${(e as Error).message}`);
+    }
+    return new Response("no");
+  };
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(0, Deno.upgradeWebSocket),
+  );
+  await using krepis = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(1, upgradeWebSocket),
+  );
+  for (const port of [deno.addr.port, krepis.addr.port]) {
+    for (
+      const headers of [
+        "",
+        "Upgrade: websocket\r\n",
+        "Upgrade: websocket\r\nConnection: Upgrade\r\n",
+      ]
+    ) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(
+        new TextEncoder().encode(
+          `GET / HTTP/1.1\r\nHost: a\r\n${headers}Connection: close\r\n\r\n`,
+        ),
+      );
+      await conn.read(new Uint8Array(4096));
+      conn.close();
+    }
+  }
+  await deno.shutdown();
+  assert.equal(errors[1].length, 3);
+  assert.deepEqual(errors[1], errors[0]);
+});
+
+Deno.test("a Hono app's WebSocket route works through upgradeWebSocket", async () => {
+  const upgrade = defineWebSocketHelper((c, events) => {
+    const { socket, response } = upgradeWebSocket(c.req.raw);
+    const ws = {
+      send: (data: string | ArrayBuffer) => socket.send(data),
+      close: (code?: number, reason?: string) => socket.close(code, reason),
+      raw: socket,
+      readyState: 1 as const,
+      url: null,
+      protocol: null,
+      binaryType: "arraybuffer" as const,
+    };
+    socket.onopen = (e) => events.onOpen?.(e, ws as never);
+    socket.onmessage = (e) => events.onMessage?.(e, ws as never);
+    socket.onclose = (e) => events.onClose?.(e, ws as never);
+    return response;
+  });
+  const app = new Hono();
+  let closedOnServer!: () => void;
+  const serverClosed = new Promise<void>((r) => closedOnServer = r);
+  app.get(
+    "/ws/:room",
+    upgrade((c) => ({
+      onMessage(event, ws) {
+        ws.send(`${c.req.param("room")}: ${event.data}`);
+      },
+      onClose() {
+        closedOnServer();
+      },
+    })),
+  );
+  app.get("/", (c) => c.text("plain"));
+  await using server = await serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  }, app.fetch);
+  const base = `127.0.0.1:${server.addr.port}`;
+  assert.equal(await (await fetch(`http://${base}/`)).text(), "plain");
+  const ws = new WebSocket(`ws://${base}/ws/lobby`);
+  await new Promise((r) => ws.onopen = r);
+  ws.send("hi");
+  assert.equal(await nextMessage(ws), "lobby: hi");
+  const done = closed(ws);
+  ws.close(1000, "done");
+  assert.equal(await done, "1000 done true");
+  await serverClosed;
+});
+
+Deno.test("shutdown() ends open sockets at once instead of waiting for them", async () => {
+  let serverClose = "";
+  const server = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => {
+      const { socket, response } = upgradeWebSocket(req);
+      socket.onclose = (e) => serverClose = `${e.code} ${e.wasClean}`;
+      return response;
+    },
+  );
+  const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
+  await new Promise((r) => ws.onopen = r);
+  const clientClosed = closed(ws);
+  await server.shutdown();
+  await server.finished;
+  assert.match(await clientClosed, /false$/);
+  assert.equal(serverClose, "1006 false");
+});
