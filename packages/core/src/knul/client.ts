@@ -48,7 +48,7 @@ const utf8 = new TextDecoder();
  * @example
  * ```ts
  * import type { KnulConnectOptions } from "@krepis/core/knul";
- * const ca = "-----BEGIN CERTIFICATE-----\n..."; // the PEM of the CA that signed the server
+ * const ca = "-----BEGIN CERTIFICATE-----\n…"; // the PEM that signed the server's certificate
  * const options: KnulConnectOptions = { hostname: "127.0.0.1", port: 4433, caCerts: [ca], serverName: "localhost" };
  * console.assert(options.port === 4433);
  * ```

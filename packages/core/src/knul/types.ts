@@ -69,7 +69,7 @@ export interface KnulTenantLimits {
  * @example
  * ```ts
  * import type { KnulServeOptions } from "@krepis/core/knul";
- * const [cert, key] = ["-----BEGIN CERTIFICATE-----\n...", "-----BEGIN PRIVATE KEY-----\n..."];
+ * const cert = "-----BEGIN CERTIFICATE-----\n…", key = "-----BEGIN PRIVATE KEY-----\n…";
  * const options: KnulServeOptions = { port: 0, cert, key, maxInFlight: 64 };
  * console.assert(options.port === 0);
  * ```
