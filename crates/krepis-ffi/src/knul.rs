@@ -98,11 +98,10 @@ fn krepis_knul_write(handle: f64, id: f64, data: *const u8, len: f64) -> Result<
 /// Reads the next bytes (whole frames) of a streaming input into `out`; 0 at the end.
 #[export(nonblocking)]
 fn krepis_knul_read(handle: f64, id: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    let cap = len_arg(cap, "capacity")?;
-    if cap == 0 || out.is_null() {
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
+    if out.is_empty() {
         return Err(KernelError::invalid("read buffer is empty"));
     }
-    let out = unsafe { std::slice::from_raw_parts_mut(out, cap) };
     Ok(server(handle)?
         .bridge()
         .read(int_arg(id, "call id")?, out)? as f64)

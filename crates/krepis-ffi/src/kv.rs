@@ -28,23 +28,6 @@ fn session(handle: f64) -> Result<Arc<Session>> {
     STORES.get(handle_arg(handle)?)
 }
 
-/// Borrows the caller's output buffer.
-///
-/// # Safety
-///
-/// `out` must be valid for writes of `cap` bytes.
-unsafe fn out_buffer<'a>(out: *mut u8, cap: f64) -> Result<&'a mut [u8]> {
-    let cap = len_arg(cap, "output capacity")?;
-    if cap == 0 {
-        return Ok(&mut []);
-    }
-    if out.is_null() {
-        return Err(KernelError::invalid("null output buffer"));
-    }
-    // SAFETY: non-null and valid for `cap` bytes per the contract.
-    Ok(unsafe { std::slice::from_raw_parts_mut(out, cap) })
-}
-
 /// Splits `[u16 LE length][bytes]...` records.
 fn records(mut bytes: &[u8]) -> Result<Vec<&[u8]>> {
     let mut out = Vec::new();
@@ -99,7 +82,7 @@ fn krepis_kv_read(kv: f64, keys: *const u8, keys_len: f64, out: *mut u8, cap: f6
             LIMITS.max_read_ranges
         )));
     }
-    let out = unsafe { out_buffer(out, cap) }?;
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
     Ok(page::read(&session(kv)?.kv, &keys, out)? as f64)
 }
 
@@ -120,7 +103,7 @@ fn krepis_kv_list(
 ) -> Result<f64> {
     let selector = unsafe { guard::bytes(selector, selector_len) }?;
     let cursor = unsafe { guard::bytes(cursor, cursor_len) }?;
-    let out = unsafe { out_buffer(out, cap) }?;
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
     let limit = len_arg(limit, "limit")?;
     if limit == 0 {
         return Err(limits::error("limit must be greater than 0"));
@@ -172,7 +155,7 @@ fn krepis_kv_commit(kv: f64, ops: *const u8, ops_len: f64) -> Result<f64> {
 /// into `out`; returns its length, or 0 when none came (or the handle was closed).
 #[export(nonblocking)]
 fn krepis_kv_dequeue(kv: f64, wait_ms: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    let out = unsafe { out_buffer(out, cap) }?;
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
     let session = session(kv)?;
     let wait = Duration::from_millis(int_arg(wait_ms, "wait")?);
     let Some(message) = session.kv.dequeue(wait, &session.closed)? else {

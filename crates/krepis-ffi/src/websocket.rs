@@ -4,7 +4,7 @@
 use krepis_ffi_macros::export;
 use krepis_kernel::Result;
 
-use crate::guard::{self, int_arg, len_arg};
+use crate::guard::{self, int_arg};
 use crate::http::server;
 
 /// Accepts the WebSocket request `id`: its 101 response will complete the handshake.
@@ -28,13 +28,7 @@ fn krepis_ws_next(handle: f64, id: f64) -> Result<f64> {
 /// Copies the kept event's payload into `out`; returns its length.
 #[export]
 fn krepis_ws_take(handle: f64, id: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    let cap = len_arg(cap, "capacity")?;
-    let out = if cap == 0 || out.is_null() {
-        &mut [][..]
-    } else {
-        // SAFETY: TypeScript passes a buffer of `cap` bytes it owns for this call.
-        unsafe { std::slice::from_raw_parts_mut(out, cap) }
-    };
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
     Ok(server(handle)?
         .websockets()
         .take(int_arg(id, "request id")?, out)? as f64)

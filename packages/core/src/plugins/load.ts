@@ -22,7 +22,8 @@ import { Supervisor } from "./supervisor.ts";
  * ```ts
  * import type { LoadPluginOptions } from "@krepis/core/plugins";
  * const options: LoadPluginOptions = {
- *   trustedKeys: [await Deno.readTextFile("publisher.key.pub")],
+ *   // The contents of the publisher's `.pub` file, or its 64 hex digits.
+ *   trustedKeys: ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
  *   isolation: "process",
  *   memoryLimitMb: 64,
  * };
