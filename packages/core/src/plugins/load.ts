@@ -22,7 +22,10 @@ import { Supervisor } from "./supervisor.ts";
  * ```ts
  * import type { LoadPluginOptions } from "@krepis/core/plugins";
  * const options: LoadPluginOptions = {
- *   trustedKeys: [await Deno.readTextFile("publisher.key.pub")],
+ *   // The text of a `krepis plugin keygen` .pub file (or just its 64 hex digits).
+ *   trustedKeys: [
+ *     "krepis-plugin-public-key ed25519 e5a6fbee25d2ed5e8ab07b9737933a07b13503f654345aaef194122d153a4eea",
+ *   ],
  *   isolation: "process",
  *   memoryLimitMb: 64,
  * };
