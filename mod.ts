@@ -1,16 +1,18 @@
 /**
- * Krepis root entry point: re-exports the application layer of `@krepis/core` (its `.`
- * entry). The I/O layers are subpaths of the package: `@krepis/core/http`,
- * `@krepis/core/storage`, `@krepis/core/native` (see `packages/core/README.md`).
+ * Krepis repository root entry: the application layer of `@krepis/core`, by relative path.
+ *
+ * Apps import `jsr:@krepis/core` (and its subpaths `/http`, `/storage`, `/native`, `/knul`,
+ * `/plugins`, `/pipeline`, `/testing`); this file exists for scripts inside this
+ * checkout, and for scripts elsewhere that run with `--config <checkout>/deno.json` so the
+ * workspace's dependencies resolve.
  *
  * @example
  * ```ts
- * import { defineQuery, ok } from "./mod.ts";
- * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
- * console.assert(ping.kind === "query");
+ * import { ok } from "./mod.ts";
+ * console.assert(ok(1).ok);
  * ```
  *
  * @module
  */
 
-export * from "@krepis/core";
+export * from "./packages/core/mod.ts";

@@ -30,7 +30,7 @@ export const ABI_VERSION = 3;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x3ad07d50;
+export const ABI_FINGERPRINT = 0x928192ec;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -228,7 +228,9 @@ export const symbols = {
   krepis_knul_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
    * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
-   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
+   * 0-RTT), bit 2: hand each response message over as it arrives, bit 4: more input
+   * follows through `krepis_knul_send`; `timeout_ms` 0: none.
    */
   krepis_knul_call: {
     parameters: ["f64", "f64", "buffer", "f64", "buffer", "f64", "u32", "f64"],
@@ -320,6 +322,15 @@ export const symbols = {
    * Submits `len` bytes of response records from the outbox; returns how many completed.
    */
   krepis_knul_respond: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Sends more `MESSAGE` frames of a call started with input open (waiting while the
+   * server is slow); empty `frames` end the input.
+   */
+  krepis_knul_send: {
+    parameters: ["f64", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
   /**
    * Starts a KNUL server from Protobuf `KnulServeOptions` and returns its handle.
    */
@@ -773,7 +784,9 @@ export interface KernelBindings {
   knulAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
    * Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
-   * `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+   * `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
+   * 0-RTT), bit 2: hand each response message over as it arrives, bit 4: more input
+   * follows through `krepis_knul_send`; `timeout_ms` 0: none.
    * Calls `krepis_knul_call`.
    */
   knulCall(
@@ -781,7 +794,7 @@ export interface KernelBindings {
     callId: number,
     header: Uint8Array<ArrayBuffer>,
     frames: Uint8Array<ArrayBuffer>,
-    idempotent: number,
+    flags: number,
     timeoutMs: number,
   ): number;
   /**
@@ -868,6 +881,16 @@ export interface KernelBindings {
    * Calls `krepis_knul_respond`.
    */
   knulRespond(handle: number, len: number): number;
+  /**
+   * Sends more `MESSAGE` frames of a call started with input open (waiting while the
+   * server is slow); empty `frames` end the input.
+   * Calls `krepis_knul_send`.
+   */
+  knulSend(
+    handle: number,
+    callId: number,
+    frames: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
   /**
    * Starts a KNUL server from Protobuf `KnulServeOptions` and returns its handle.
    * Calls `krepis_knul_serve`.
@@ -1282,7 +1305,7 @@ export function createBindings(
       callId: number,
       header: Uint8Array<ArrayBuffer>,
       frames: Uint8Array<ArrayBuffer>,
-      idempotent: number,
+      flags: number,
       timeoutMs: number,
     ): number {
       const r = raw.krepis_knul_call(
@@ -1292,7 +1315,7 @@ export function createBindings(
         header.byteLength,
         frames,
         frames.byteLength,
-        idempotent,
+        flags,
         timeoutMs,
       );
       return r < 0 ? fail(-r, "krepis_knul_call") : r;
@@ -1367,6 +1390,19 @@ export function createBindings(
     knulRespond(handle: number, len: number): number {
       const r = raw.krepis_knul_respond(handle, len);
       return r < 0 ? fail(-r, "krepis_knul_respond") : r;
+    },
+    async knulSend(
+      handle: number,
+      callId: number,
+      frames: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_knul_send(
+        handle,
+        callId,
+        frames,
+        frames.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_knul_send") : r;
     },
     knulServe(options: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_knul_serve(options, options.byteLength);

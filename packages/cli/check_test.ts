@@ -105,7 +105,7 @@ Deno.test("CLI: bad arguments are usage errors (exit 2), not stack traces", asyn
       false,
       `no stack trace: ${stderr}`,
     );
-    assertEquals(code, args[0].startsWith("/") ? 1 : 2, stderr);
+    assertEquals(code, 2, stderr);
   }
 });
 

@@ -2,7 +2,7 @@
  * The generator behind `krepis gen`:
  *
  * ```sh
- * deno run -A gen.ts <command|query|port|adapter> <Name> [--port P] [--route "POST /path"] [--app file] [--root dir]
+ * deno run -A gen.ts <command|query|port|adapter> <Name> [--port P] [--route "POST /path"] [--app file] [--root dir] [--no-test]
  * ```
  *
  * Prints the plan as JSON (`{ files: [{ path, content, action }], notes }`)
@@ -27,7 +27,7 @@ export {
 } from "./src/gen/plan.ts";
 
 const USAGE =
-  `usage: krepis gen <command|query|port|adapter> <Name> [--port <Port>] [--route "<METHOD> /path"] [--app <file>] [--root <dir>]`;
+  `usage: krepis gen <command|query|port|adapter> <Name> [--port <Port>] [--route "<METHOD> /path"] [--app <file>] [--root <dir>] [--no-test] [--dry-run]`;
 const KINDS: readonly GenKind[] = ["command", "query", "port", "adapter"];
 
 /**
@@ -92,6 +92,7 @@ if (import.meta.main) {
       route: { type: "string" },
       app: { type: "string" },
       root: { type: "string" },
+      "no-test": { type: "boolean" },
     });
     const [kind, name, ...extra] = positionals;
     if (!KINDS.includes(kind as GenKind)) {
@@ -113,6 +114,7 @@ if (import.meta.main) {
       port: values.port,
       route: values.route === undefined ? undefined : parseRoute(values.route),
       app: values.app,
+      noTest: values["no-test"] === true,
     });
     await formatPlan(plan, root);
     console.log(JSON.stringify(plan));

@@ -1,5 +1,6 @@
 import { deepStrictEqual, rejects, strictEqual, throws } from "node:assert";
 import { fileURLToPath } from "node:url";
+import { createHash } from "node:crypto";
 import { formatPlan, parseRoute, planGeneration } from "./gen.ts";
 import { names } from "./src/gen/names.ts";
 
@@ -69,9 +70,10 @@ Deno.test("planning writes nothing and registers a command once, with its route"
     );
     deepStrictEqual(plan.files.map((f) => [f.action, f.path]), [
       ["create", "src/application/commands/archive_greeting.ts"],
+      ["create", "src/application/commands/archive_greeting_test.ts"],
       ["update", "src/app.ts"],
     ]);
-    const app = plan.files[1].content;
+    const app = plan.files[2].content;
     strictEqual(app.match(/archiveGreetingCommand/g)?.length, 3, app); // import, commands, route
     strictEqual(
       app.includes('route("DELETE", "/greetings/:id", archiveGreetingCommand)'),
@@ -124,7 +126,12 @@ Deno.test("an adapter stubs every port method and replaces the port's earlier bi
       true,
       adapter,
     );
-    const app = plan.files[1].content;
+    strictEqual(
+      plan.files[1].content.includes('Deno.test("FileGreetingLog constructs"'),
+      true,
+      plan.files[1].content,
+    );
+    const app = plan.files[2].content;
     strictEqual(
       app.includes("provide(GreetingLogPort, new FileGreetingLog())"),
       true,
@@ -155,9 +162,48 @@ Deno.test("an adapter stubs every port method and replaces the port's earlier bi
 Deno.test("formatPlan rejects content that does not parse", async () => {
   await rejects(
     formatPlan({
-      files: [{ path: "x.ts", content: "export const = ;", action: "create" }],
+      files: [{
+        path: "x.ts",
+        content: "export const = ;",
+        action: "create",
+        before: null,
+      }],
       notes: [],
     }, "."),
     /generated x.ts does not parse/,
   );
+});
+
+Deno.test("route path parameters become input fields; the plan records what it read", async () => {
+  const dir = await templateApp();
+  try {
+    const original = await Deno.readTextFile(`${dir}/src/app.ts`);
+    const plan = planGeneration({
+      root: dir,
+      kind: "command",
+      name: "ArchiveNote",
+      route: parseRoute("POST /notes/:id/archive/:reason"),
+    });
+    const [command, test, app] = plan.files;
+    strictEqual(command.path, "src/application/commands/archive_note.ts");
+    strictEqual(
+      command.content.includes("id: z.string(), reason: z.string()"),
+      true,
+      command.content,
+    );
+    strictEqual(command.before, null);
+    strictEqual(test.path, "src/application/commands/archive_note_test.ts");
+    strictEqual(test.content.includes('{ id: "1", reason: "1" }'), true);
+    const hash = createHash("sha256").update(original).digest("hex");
+    deepStrictEqual([app.path, app.before], ["src/app.ts", hash]);
+    const noTest = planGeneration({
+      root: dir,
+      kind: "command",
+      name: "ArchiveNote",
+      noTest: true,
+    });
+    strictEqual(noTest.files.some((f) => f.path.endsWith("_test.ts")), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -50,7 +50,7 @@ export { parseStrict, runMain, UsageError } from "./src/args.ts";
 export {
   type AppCompilerOptions,
   appCompilerOptions,
-  appSourceGlobs,
+  appSourceFiles,
   relativePath,
 } from "./src/project.ts";
 export { checkCtx } from "./check.ts";

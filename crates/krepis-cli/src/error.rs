@@ -28,6 +28,9 @@ pub enum CliError {
         /// What to do about it (empty or starting with a newline).
         hint: String,
     },
+    /// A file changed between planning and writing; nothing was written.
+    #[error("{0}")]
+    Conflict(String),
     /// A step ran but failed; the message says which and why.
     #[error("{0}")]
     Failed(String),

@@ -3,13 +3,14 @@
 mod commands;
 mod error;
 mod progress;
+mod project;
 mod supervisor;
 mod workspace;
 mod writes;
 
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 use error::{CliError, Result};
 
@@ -39,6 +40,12 @@ enum Command {
     Redo(commands::redo::RedoArgs),
     /// List journaled transactions, newest first.
     History(commands::history::HistoryArgs),
+    /// Print a shell completion script, e.g. `krepis completions bash > ~/.local/share/bash-completion/completions/krepis`.
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
     /// Check, sign and verify plugins (keygen, check, sign, verify).
     Plugin(commands::plugin::PluginArgs),
 }
@@ -60,6 +67,10 @@ fn run(command: Command) -> Result<()> {
         Command::Undo(args) => commands::undo::run(args).map_err(CliError::Failed),
         Command::Redo(args) => commands::redo::run(args).map_err(CliError::Failed),
         Command::History(args) => commands::history::run(args).map_err(CliError::Failed),
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "krepis", &mut std::io::stdout());
+            Ok(())
+        }
         Command::Plugin(args) => commands::plugin::run(args),
     }
 }

@@ -88,3 +88,39 @@ fn a_killed_supervisor_takes_its_app_down_too() {
         "nothing listens any more"
     );
 }
+
+#[test]
+fn a_port_in_use_under_dev_is_one_line_and_stops_the_restarts() {
+    let (_tmp, app) = init_app(false);
+    // Somebody else holds the port for the whole test.
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port();
+    let tag = format!("inuse-{}", std::process::id());
+    let mut cmd = krepis();
+    cmd.args(["dev", "main.ts", "--no-ctx-check"])
+        .current_dir(&app)
+        .env("PORT", port.to_string())
+        .env("KREPIS_E2E_TAG", &tag);
+    let (child, lines) = spawn_captured(&mut cmd);
+    let mut supervisor = KillOnDrop::new(child, &tag);
+    let gave_up = lines.wait_for(
+        0,
+        "not restarting it until a file changes",
+        Duration::from_secs(120),
+    );
+    let text = lines.text();
+    assert!(gave_up, "{text}");
+    assert!(text.contains(&format!("port {port} is in use")), "{text}");
+    assert!(
+        !text.contains("    at "),
+        "a stack trace was printed:\n{text}"
+    );
+    let starts = text.matches("krepis dev: started").count();
+    assert_eq!(starts, 5, "{text}");
+    // Still not restarting a while later.
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(lines.text().matches("krepis dev: started").count(), 5);
+    kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGTERM).unwrap();
+    supervisor.wait();
+    drop(taken);
+}

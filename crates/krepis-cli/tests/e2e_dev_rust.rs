@@ -3,6 +3,10 @@
 //! broken Rust edit shows the compiler error while the old process keeps
 //! serving, the fix reloads again, and SIGTERM leaves no process behind.
 //!
+//! The app lives outside the workspace, linked to it the way
+//! `krepis init --dev` links one: its deno.json maps `@krepis/core` into the
+//! checkout, so `krepis dev` finds the checkout through the app.
+//!
 //! The workspace is a throwaway stand-in built in a temp dir: a trivial
 //! `krepis-ffi` cdylib exporting one number, with its own target directory,
 //! so the test never builds the real kernel nor waits for the repository's
@@ -71,8 +75,16 @@ fn workspace(tmp: &Path) -> Workspace {
     let ffi_source = root.join("crates/krepis-ffi/src/lib.rs");
     write(&ffi_source, &ffi_lib_rs("1"));
     write(&root.join("packages/smart-gen/deno.json"), "{}\n");
+    write(&root.join("packages/core/mod.ts"), "export {};\n");
     let library = target.join("debug/libkrepis.so");
-    let app = root.join("app");
+    let app = tmp.join("app");
+    write(
+        &app.join("deno.json"),
+        &format!(
+            "{{ \"imports\": {{ \"@krepis/core\": {:?} }} }}\n",
+            root.join("packages/core/mod.ts").display().to_string()
+        ),
+    );
     write(
         &app.join("main.ts"),
         &format!(

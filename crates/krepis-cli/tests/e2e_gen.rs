@@ -60,7 +60,7 @@ fn gen_type_checks_passes_check_and_one_undo_restores_the_tree() {
 
     let history = ok(krepis().arg("history").current_dir(&app));
     assert!(
-        history.contains("gen command CreateNote (2 files)"),
+        history.contains("gen command CreateNote (3 files)"),
         "{history}"
     );
     let undone = ok(krepis().arg("undo").current_dir(&app));
@@ -108,10 +108,13 @@ fn gen_port_adapter_and_query_wire_up_and_type_check() {
         "{app_module}"
     );
     let adapter = std::fs::read_to_string(app.join("src/adapters/memory_note_store.ts")).unwrap();
+    // A `Memory…` adapter works: a map behind the port's methods, and a test beside it.
     assert!(
-        adapter.contains("get(_ctx: KrepisContext, _key: string)"),
+        adapter.contains("get(_ctx: KrepisContext, key: string)")
+            && adapter.contains("this.#items.get(keyOf(key))"),
         "{adapter}"
     );
+    assert!(app.join("src/adapters/memory_note_store_test.ts").is_file());
     ok(Command::new("deno")
         .args(["check", "main.ts"])
         .current_dir(&app));
@@ -149,5 +152,12 @@ fn gen_refusals_write_nothing() {
         "{out}"
     );
     assert!(out.contains("would update src/app.ts"), "{out}");
+    // The dry run shows the change as a diff.
+    assert!(
+        out.contains("--- /dev/null\n+++ b/src/application/queries/peek.ts"),
+        "{out}"
+    );
+    assert!(out.contains("+++ b/src/app.ts"), "{out}");
+    assert!(out.contains("+") && out.contains("peekQuery"), "{out}");
     assert_eq!(snapshot(&app), before);
 }

@@ -115,7 +115,7 @@ fn the_check_task_fails_on_a_missing_ctx() {
 }
 
 #[test]
-fn init_refuses_a_non_empty_directory_unless_forced() {
+fn init_into_a_directory_with_other_files_keeps_them_and_writes_no_absolute_path() {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(tmp.path().join("mine.txt"), "keep me").unwrap();
     let out = krepis()
@@ -124,19 +124,45 @@ fn init_refuses_a_non_empty_directory_unless_forced() {
         .arg("--no-prefetch")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not empty; use --force"));
-    assert!(!tmp.path().join("main.ts").exists());
-    let out = krepis()
-        .arg("init")
-        .arg(tmp.path())
-        .args(["--no-prefetch", "--force"])
-        .output()
-        .unwrap();
-    assert!(out.status.success());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(tmp.path().join("main.ts").exists());
     assert_eq!(
         std::fs::read_to_string(tmp.path().join("mine.txt")).unwrap(),
         "keep me"
     );
+    // The default scaffold imports the published packages: nothing points into a checkout.
+    let config = std::fs::read_to_string(tmp.path().join("deno.json")).unwrap();
+    assert!(
+        config.contains(r#""@krepis/core": "jsr:@krepis/core@^"#),
+        "{config}"
+    );
+    assert!(!config.contains(r#": "/"#), "{config}");
+}
+
+#[test]
+fn init_without_a_kernel_warns_in_one_line_instead_of_a_stack_trace() {
+    let tmp = tempfile::tempdir().unwrap();
+    let app = tmp.path().join("app");
+    let out = krepis()
+        .arg("init")
+        .arg(&app)
+        .arg("--core")
+        .arg(checkout_core())
+        .env("KREPIS_LIB_PATH", tmp.path().join("no-such-kernel.so"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "the app is still created: {stderr}");
+    assert!(
+        stderr.contains("warning: could not prefetch the native library"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("KREPIS_LIB_PATH="), "{stderr}");
+    assert!(!stderr.contains("Uncaught"), "{stderr}");
+    assert!(!stderr.contains("    at "), "{stderr}");
+    assert!(app.join("main.ts").is_file());
 }

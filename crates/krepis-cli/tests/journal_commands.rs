@@ -81,7 +81,7 @@ fn bad_input_gets_a_clear_error() {
     let out = krepis(empty.path(), &["undo"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains("no Krepis journal"),
+        text(&out.stderr).contains("is not a Krepis project"),
         "{}",
         text(&out.stderr)
     );

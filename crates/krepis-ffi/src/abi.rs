@@ -5,4 +5,4 @@
 
 /// Hash of every export's name, parameter and result types and flags. The loader
 /// refuses a library whose fingerprint differs from the generated bindings'.
-pub const ABI_FINGERPRINT: u32 = 0x3ad07d50;
+pub const ABI_FINGERPRINT: u32 = 0x928192ec;

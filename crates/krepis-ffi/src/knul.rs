@@ -158,7 +158,9 @@ fn krepis_knul_client_layout(handle: f64, out: *mut u8, cap: f64) -> Result<f64>
 }
 
 /// Starts call `call_id`: `header` is an encoded `KnulHeader`, `frames` the request's
-/// `MESSAGE` frames (framed by the caller); `idempotent` (0/1) lets it travel in 0-RTT; `timeout_ms` 0 means none.
+/// `MESSAGE` frames (framed by the caller); `flags` bit 1: idempotent (may travel in
+/// 0-RTT), bit 2: hand each response message over as it arrives, bit 4: more input
+/// follows through `krepis_knul_send`; `timeout_ms` 0: none.
 #[export]
 fn krepis_knul_call(
     handle: f64,
@@ -167,7 +169,7 @@ fn krepis_knul_call(
     header_len: f64,
     frames: *const u8,
     frames_len: f64,
-    idempotent: u32,
+    flags: u32,
     timeout_ms: f64,
 ) -> Result<f64> {
     let header = unsafe { guard::bytes(header, header_len) }?.to_vec();
@@ -177,10 +179,21 @@ fn krepis_knul_call(
         call_id: int_arg(call_id, "call id")?,
         header,
         frames,
-        idempotent: idempotent != 0,
+        idempotent: flags & 1 != 0,
+        streaming: flags & 2 != 0,
+        open_input: flags & 4 != 0,
         timeout: (timeout > 0).then(|| Duration::from_millis(timeout)),
     });
     Ok(0.0)
+}
+
+/// Sends more `MESSAGE` frames of a call started with input open (waiting while the
+/// server is slow); empty `frames` end the input.
+#[export(nonblocking)]
+fn krepis_knul_send(handle: f64, call_id: f64, frames: *const u8, len: f64) -> Result<f64> {
+    let frames = unsafe { guard::bytes(frames, len) }?;
+    client(handle)?.send(int_arg(call_id, "call id")?, frames)?;
+    Ok(frames.len() as f64)
 }
 
 /// Cancels a running call (its stream is reset; no completion follows).

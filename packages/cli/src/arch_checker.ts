@@ -18,7 +18,7 @@ import { existsSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import {
   appCompilerOptions,
-  appSourceGlobs,
+  appSourceFiles,
   classifyPath,
   GLOBAL_OBJECTS,
   IO_GLOBALS,
@@ -309,8 +309,9 @@ export function checkArch(dirs: string[]): Report {
       compilerOptions: appCompilerOptions(root),
       skipAddingFilesFromTsConfig: true,
     });
-    const files = project.addSourceFilesAtPaths(appSourceGlobs(root))
-      .filter((f) => !isTestFile(f.getFilePath()));
+    const files = appSourceFiles(root)
+      .filter((f) => !isTestFile(f))
+      .map((f) => project.addSourceFileAtPath(f));
     report.filesChecked += files.length;
     for (const file of files) {
       report.violations.push(...checkArchFile(root, file));

@@ -14,7 +14,7 @@ import {
   type SourceFile,
 } from "ts-morph";
 import { dirname, isAbsolute, join, relative, resolve } from "node:path";
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { isTestFile } from "./classify.ts";
 
 /** Directories never scanned: dependencies, build output and runtime data. */
@@ -141,21 +141,32 @@ export type AppCompilerOptions = {
 };
 
 /**
- * Globs for the app's sources under `root` (absolute): every `.ts`, `.tsx`
- * and `.mts` file outside dependency, build and data directories. Tests are
- * filtered afterwards with {@linkcode isTestFile}.
+ * The app's source files under `root` (absolute): every `.ts`, `.tsx` and
+ * `.mts` file outside dependency, build and data directories, sorted. Tests
+ * are filtered afterwards with {@linkcode isTestFile}. A plain directory walk
+ * rather than globs: ts-morph's glob matching depends on the current
+ * directory and missed files when run from inside the app.
  *
  * @example
- * ```ts
- * import { appSourceGlobs } from "./project.ts";
- * appSourceGlobs("/app").some((glob) => glob.startsWith("!/app/")); // true
+ * ```ts ignore
+ * import { appSourceFiles } from "./project.ts";
+ * appSourceFiles("/app").every((f) => f.startsWith("/app/")); // true
  * ```
  */
-export function appSourceGlobs(root: string): string[] {
-  return [
-    `${root}/**/*.{ts,tsx,mts}`,
-    ...SKIP_DIRS.map((d) => `!${root}/**/${d}/**`),
-  ];
+export function appSourceFiles(root: string): string[] {
+  const out: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) {
+        if (!SKIP_DIRS.includes(entry.name)) walk(path);
+      } else if (entry.isFile() && /\.(ts|tsx|mts)$/.test(entry.name)) {
+        out.push(path);
+      }
+    }
+  };
+  walk(root);
+  return out.sort();
 }
 
 /**
@@ -176,7 +187,7 @@ export function loadApp(rootDir: string): LoadedApp {
     compilerOptions: appCompilerOptions(root),
     skipAddingFilesFromTsConfig: true,
   });
-  const added = project.addSourceFilesAtPaths(appSourceGlobs(root));
+  const added = appSourceFiles(root).map((f) => project.addSourceFileAtPath(f));
   const files = added
     .filter((f) => !isTestFile(f.getFilePath()))
     .sort((a, b) => a.getFilePath().localeCompare(b.getFilePath()));

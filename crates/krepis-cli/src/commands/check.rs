@@ -1,18 +1,23 @@
-//! `krepis check`: the ctx checker and the architecture checker, run by
-//! Deno from the Krepis TypeScript tools (`packages/cli/check.ts`).
+//! `krepis check`: the ctx checker and the architecture checker
+//! (`@krepis/cli`'s `check`, run by Deno) over the project around the current
+//! directory, or over the directories and files given.
 
 use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 
 use crate::error::{CliError, Result};
-use crate::workspace::{deno_command, spawn_error, tools_root};
+use crate::project;
+use crate::workspace::{Tools, spawn_error};
 
 /// Arguments of `krepis check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// App directories to check (default: the current directory).
-    pub dirs: Vec<PathBuf>,
+    /// App directories or single files to check (default: the project around
+    /// the current directory). A file is checked within its app and only its
+    /// violations are reported.
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
@@ -32,15 +37,20 @@ pub enum RuleSet {
 
 /// Runs the checkers; exits with their code (1 when there are violations).
 pub fn run(args: CheckArgs) -> Result<()> {
-    for dir in &args.dirs {
-        if !dir.is_dir() {
-            return Err(CliError::Usage(format!(
-                "{} is not a directory",
-                dir.display()
-            )));
+    let paths = if args.paths.is_empty() {
+        vec![project::root(None, "check")?]
+    } else {
+        for path in &args.paths {
+            if !path.exists() {
+                return Err(CliError::Usage(format!(
+                    "{} does not exist",
+                    path.display()
+                )));
+            }
         }
-    }
-    let tools = tools_root()?;
+        args.paths
+    };
+    let tools = Tools::for_app(project::find_root(&paths[0]).as_deref())?;
     let rules: Vec<&str> = args
         .rules
         .iter()
@@ -49,20 +59,12 @@ pub fn run(args: CheckArgs) -> Result<()> {
             RuleSet::Arch => "arch",
         })
         .collect();
-    let mut cmd = deno_command();
-    cmd.args(["run", "--allow-all", "--config"])
-        .arg(tools.join("deno.json"))
-        .arg(tools.join("packages/cli/check.ts"))
-        .arg("--rules")
-        .arg(rules.join(","));
+    let mut cmd = tools.deno_run("cli", "check", "check.ts");
+    cmd.arg("--rules").arg(rules.join(","));
     if args.json {
         cmd.arg("--json");
     }
-    if args.dirs.is_empty() {
-        cmd.arg(".");
-    } else {
-        cmd.args(&args.dirs);
-    }
+    cmd.args(&paths);
     let status = cmd.status().map_err(|e| spawn_error("deno", e))?;
     match status.code() {
         Some(0) => Ok(()),

@@ -19,7 +19,10 @@ pub struct HistoryArgs {
 
 /// Runs `krepis history`.
 pub fn run(args: HistoryArgs) -> Result<(), String> {
-    let history = args.root.open()?.history().map_err(|e| e.to_string())?;
+    let history = match args.root.open()? {
+        Some(journal) => journal.history().map_err(|e| e.to_string())?,
+        None => Vec::new(),
+    };
     if args.json {
         println!(
             "{}",

@@ -1,33 +1,43 @@
 //! `krepis init <dir>`: scaffold a runnable app and prefetch what it needs.
 //!
-//! The app imports `@krepis/core` and its subpaths (`@krepis/core/http`, ...)
-//! through its `deno.json` import map. No package registry serves Krepis yet,
-//! so the map points at a local checkout (`<checkout>/packages/core/mod.ts`,
-//! found as for the other commands) or at whatever `--core <path|url>` names.
+//! The app imports `@krepis/core` through its `deno.json` import map:
+//! `jsr:@krepis/core@^<version>` (this CLI's version) by default, so the app
+//! can be committed, moved and run anywhere. Contributors link it to a
+//! checkout instead (`--core <path>` or `--dev`). Every file is written in
+//! one journaled transaction, so `krepis undo` takes an init back, and files
+//! that exist with other content are only replaced with `--force`.
 
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use clap::Args;
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 
 use crate::error::{CliError, Result};
 use crate::progress::Steps;
-use crate::workspace::{deno_command, spawn_error, tools_root};
+use crate::workspace::{VERSION, contributor_checkout, deno_command, spawn_error};
+use crate::writes::{self, Expected, FileChange};
 
 /// Arguments of `krepis init`.
 #[derive(Args, Debug)]
 pub struct InitArgs {
-    /// Directory to create the app in (must be empty or absent).
+    /// Directory to create the app in.
     pub dir: PathBuf,
-    /// Scaffold into a non-empty directory, overwriting template files.
+    /// Replace files that exist with other content (journaled: `krepis undo` restores them).
     #[arg(long)]
     pub force: bool,
-    /// Where `@krepis/core` comes from: a path to a checkout's packages/core
-    /// (or its mod.ts), or a URL. Default: the local Krepis checkout.
-    #[arg(long, value_name = "PATH|URL")]
+    /// Where `@krepis/core` comes from: a Krepis checkout's packages/core (or
+    /// its mod.ts), a `jsr:` specifier, or a URL. Default: jsr:@krepis/core@^<version>.
+    #[arg(long, value_name = "PATH|SPECIFIER", conflicts_with = "dev")]
     pub core: Option<String>,
+    /// Link the app to the Krepis checkout around the current directory (or
+    /// $KREPIS_HOME); `krepis dev` then also rebuilds its kernel.
+    #[arg(long)]
+    pub dev: bool,
+    /// Print the files (as a diff against what is there) without writing anything.
+    #[arg(long)]
+    pub dry_run: bool,
     /// Skip caching dependencies and the native library.
     #[arg(long)]
     pub no_prefetch: bool,
@@ -64,74 +74,78 @@ const FILES: &[(&str, &str)] = &[
     (".gitignore", ".krepis/\n"),
 ];
 
-/// Where the app gets `@krepis/core` (and, when local, the lint plugin).
+/// Where the app gets `@krepis/core` (and the ctx lint plugin).
 #[derive(Debug, PartialEq, Eq)]
 pub struct CoreSource {
-    /// The import-map target for `@krepis/core`.
-    pub specifier: String,
-    /// Import-map entries of the subpaths (`@krepis/core/http` → its entry file).
-    pub subpaths: Vec<(String, String)>,
-    /// The ctx lint plugin, when the core is a local checkout.
+    /// Import-map entries: `@krepis/core` and, for a checkout, each subpath export.
+    pub imports: Map<String, Value>,
+    /// The ctx lint plugin's specifier, when there is one.
     pub lint_plugin: Option<String>,
 }
 
-/// The subpath exports of `packages/core/deno.json`, for a core given by URL (a local
-/// core's own `deno.json` is read instead; a test keeps the two equal).
+/// The subpath exports of `packages/core/deno.json`, for a core given by URL
+/// (a checkout's own `deno.json` is read instead; a test keeps the two equal).
 const URL_SUBPATHS: &[(&str, &str)] = &[
-    ("./http", "./http.ts"),
-    ("./storage", "./storage.ts"),
-    ("./native", "./native.ts"),
-    ("./pipeline", "./pipeline.ts"),
-    ("./testing", "./testing.ts"),
-    ("./plugins", "./plugins.ts"),
-    ("./knul", "./knul.ts"),
+    ("http", "http.ts"),
+    ("storage", "storage.ts"),
+    ("native", "native.ts"),
+    ("pipeline", "pipeline.ts"),
+    ("testing", "testing.ts"),
+    ("knul", "knul.ts"),
+    ("plugins", "plugins.ts"),
 ];
 
-/// `("@krepis/core/http", "<base>/http.ts")` for each subpath export.
-fn subpath_imports<'a>(
-    base: &str,
-    exports: impl Iterator<Item = (&'a str, &'a str)>,
-) -> Vec<(String, String)> {
-    exports
-        .filter(|(key, _)| *key != ".")
-        .map(|(key, file)| {
-            (
-                format!("@krepis/core/{}", key.trim_start_matches("./")),
-                format!("{base}/{}", file.trim_start_matches("./")),
-            )
-        })
-        .collect()
+/// The published packages of this CLI's version.
+fn published_core() -> CoreSource {
+    let mut imports = Map::new();
+    imports.insert(
+        "@krepis/core".into(),
+        json!(format!("jsr:@krepis/core@^{VERSION}")),
+    );
+    CoreSource {
+        imports,
+        lint_plugin: Some(format!("jsr:@krepis/smart-gen@^{VERSION}/lint-plugin")),
+    }
 }
 
-/// Resolves `--core` (or the default local checkout) to an import-map target.
-pub fn core_source(core: Option<&str>) -> Result<CoreSource> {
-    let Some(core) = core else {
-        let root = tools_root().map_err(|_| {
+/// Resolves `--core`/`--dev` to import-map entries.
+pub fn core_source(core: Option<&str>, dev: bool) -> Result<CoreSource> {
+    if dev {
+        let root = contributor_checkout()?.ok_or_else(|| {
             CliError::Usage(
-                "cannot find a local Krepis checkout for @krepis/core; pass --core <path|url>"
+                "--dev links the app to a Krepis checkout, and there is none around the \
+                 current directory; run it inside the checkout or set KREPIS_HOME"
                     .into(),
             )
         })?;
         return local_core(&root.join("packages/core"));
+    }
+    let Some(core) = core else {
+        return Ok(published_core());
     };
-    if core.contains("://") {
-        let (specifier, base) = match core.strip_suffix("/mod.ts") {
-            Some(base) => (core.to_string(), base.to_string()),
-            None if core.ends_with(".ts") => (core.to_string(), String::new()),
-            None => {
-                let base = core.trim_end_matches('/');
-                (format!("{base}/mod.ts"), base.to_string())
-            }
-        };
-        // A single module URL other than mod.ts has no subpaths next to it.
-        let subpaths = if base.is_empty() {
-            Vec::new()
-        } else {
-            subpath_imports(&base, URL_SUBPATHS.iter().copied())
-        };
+    let mut imports = Map::new();
+    if core.starts_with("jsr:") {
+        // Deno maps `@krepis/core/http` to the package's `./http` export by itself.
+        imports.insert("@krepis/core".into(), json!(core));
         return Ok(CoreSource {
-            specifier,
-            subpaths,
+            imports,
+            lint_plugin: None,
+        });
+    }
+    if core.contains("://") {
+        let base = core
+            .strip_suffix("/mod.ts")
+            .unwrap_or(core)
+            .trim_end_matches('/');
+        imports.insert("@krepis/core".into(), json!(format!("{base}/mod.ts")));
+        for (sub, file) in URL_SUBPATHS {
+            imports.insert(
+                format!("@krepis/core/{sub}"),
+                json!(format!("{base}/{file}")),
+            );
+        }
+        return Ok(CoreSource {
+            imports,
             lint_plugin: None,
         });
     }
@@ -139,41 +153,55 @@ pub fn core_source(core: Option<&str>) -> Result<CoreSource> {
 }
 
 fn local_core(path: &Path) -> Result<CoreSource> {
-    let module = if path.is_dir() {
-        path.join("mod.ts")
-    } else {
+    let dir = if path.is_dir() {
         path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
-    let module = module.canonicalize().map_err(|_| {
+    let missing = || {
         CliError::Usage(format!(
-            "--core {}: no @krepis/core module there (expected packages/core or its mod.ts)",
+            "--core {}: no @krepis/core package there (expected a checkout's packages/core or its mod.ts)",
             path.display()
         ))
-    })?;
-    let package = module.parent().unwrap_or(Path::new("/"));
-    let plugin = package
+    };
+    let dir = dir.canonicalize().map_err(|_| missing())?;
+    let config: Value = fs::read_to_string(dir.join("deno.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .ok_or_else(missing)?;
+    // Every export gets its own entry: a prefix mapping cannot add the `.ts` of `./http`.
+    let mut imports = Map::new();
+    match config.get("exports") {
+        Some(Value::Object(exports)) => {
+            for (key, target) in exports {
+                let Some(target) = target.as_str() else {
+                    continue;
+                };
+                let name = match key.strip_prefix('.') {
+                    Some(sub) => format!("@krepis/core{sub}"),
+                    None => continue,
+                };
+                let file = dir.join(target.trim_start_matches("./"));
+                imports.insert(name, json!(file.display().to_string()));
+            }
+        }
+        Some(Value::String(target)) => {
+            let file = dir.join(target.trim_start_matches("./"));
+            imports.insert("@krepis/core".into(), json!(file.display().to_string()));
+        }
+        _ => {}
+    }
+    if !imports.contains_key("@krepis/core") {
+        return Err(missing());
+    }
+    let plugin = dir
         .parent()
         .map(|packages| packages.join("smart-gen/lint_plugin.ts"))
         .filter(|p| p.is_file());
     Ok(CoreSource {
-        specifier: module.display().to_string(),
-        subpaths: local_subpaths(package),
+        imports,
         lint_plugin: plugin.map(|p| p.display().to_string()),
     })
-}
-
-/// The subpath exports listed in the local package's `deno.json` (none if it has none).
-fn local_subpaths(package: &Path) -> Vec<(String, String)> {
-    let config = fs::read_to_string(package.join("deno.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<Value>(&text).ok());
-    let Some(Value::Object(exports)) = config.as_ref().and_then(|c| c.get("exports")) else {
-        return Vec::new();
-    };
-    let entries = exports
-        .iter()
-        .filter_map(|(key, file)| Some((key.as_str(), file.as_str()?)));
-    subpath_imports(&package.display().to_string(), entries)
 }
 
 /// The app's `deno.json`.
@@ -197,46 +225,48 @@ pub fn deno_json(core: &CoreSource) -> Value {
                 "command": "deno check main.ts main_test.ts && deno lint && krepis check"
             }
         },
-        "imports": {
-            "@krepis/core": core.specifier,
-            "zod": "npm:zod@^4.6.7"
-        }
+        "imports": {}
     });
-    for (key, target) in &core.subpaths {
-        config["imports"][key] = json!(target);
-    }
+    let mut imports = core.imports.clone();
+    imports.insert("zod".into(), json!("npm:zod@^4.6.7"));
+    config["imports"] = Value::Object(imports);
     if let Some(plugin) = &core.lint_plugin {
         config["lint"] = json!({ "plugins": [plugin] });
     }
     config
 }
 
-fn ensure_empty(dir: &Path, force: bool) -> Result<()> {
-    if dir.exists() && !dir.is_dir() {
-        return Err(CliError::Usage(format!(
-            "{} exists and is not a directory",
-            dir.display()
-        )));
-    }
-    if !dir.is_dir() || force {
-        return Ok(());
-    }
-    let mut entries = fs::read_dir(dir).map_err(|e| CliError::io(dir, e))?;
-    if entries.next().is_some() {
-        return Err(CliError::Usage(format!(
-            "{} is not empty; use --force to scaffold into it anyway",
-            dir.display()
-        )));
-    }
-    Ok(())
+/// The app's files: `deno.json` and the template.
+fn app_files(core: &CoreSource) -> Result<Vec<(String, String)>> {
+    let config = serde_json::to_string_pretty(&deno_json(core))
+        .map_err(|e| CliError::Failed(format!("cannot render deno.json: {e}")))?;
+    let mut files = vec![("deno.json".to_string(), format!("{config}\n"))];
+    files.extend(FILES.iter().map(|(p, c)| (p.to_string(), c.to_string())));
+    Ok(files)
 }
 
-fn write(dir: &Path, rel: &str, content: &str) -> Result<()> {
-    let path = dir.join(rel);
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).map_err(|e| CliError::io(parent, e))?;
-    }
-    fs::write(&path, content).map_err(|e| CliError::io(&path, e))
+/// The changes scaffolding makes in `dir`, and the existing files they
+/// replace with other content.
+fn plan(dir: &Path, files: &[(String, String)]) -> (Vec<FileChange>, Vec<String>) {
+    let mut changed = Vec::new();
+    let changes = files
+        .iter()
+        .filter_map(|(rel, content)| {
+            let old = fs::read(dir.join(rel)).ok();
+            if old.as_deref() == Some(content.as_bytes()) {
+                return None; // already there, exactly
+            }
+            if old.is_some() {
+                changed.push(rel.clone());
+            }
+            Some(FileChange {
+                path: rel.clone(),
+                content: content.as_bytes().to_vec(),
+                expected: Some(Expected::of(old.as_deref())),
+            })
+        })
+        .collect();
+    (changes, changed)
 }
 
 /// Runs `cmd` quietly in `dir`; returns its stderr on failure.
@@ -268,10 +298,13 @@ fn prefetch(dir: &Path) -> Result<()> {
     }
     steps.step("fetching the native library");
     let mut fetch = deno_command();
+    // A load failure is one line with what to do, not an uncaught stack trace.
     fetch.args([
         "eval",
-        "const { kernelInfo } = await import(\"@krepis/core/native\"); \
-         const lib = await kernelInfo(); console.log(`${lib.source} ${lib.libraryPath}`);",
+        "try { \
+           const m = await import(\"@krepis/core/native\").catch(() => import(\"@krepis/core\")); \
+           const k = await m.kernelInfo(); console.log(`${k.source} (${k.version}, ${k.target})`); \
+         } catch (e) { console.error(e instanceof Error ? e.message : String(e)); Deno.exit(1); }",
     ]);
     // On a terminal the loader draws its own byte-level download bar, so the
     // spinner steps aside and the loader gets the terminal.
@@ -303,14 +336,36 @@ fn prefetch(dir: &Path) -> Result<()> {
 
 /// Scaffolds the app.
 pub fn run(args: InitArgs) -> Result<()> {
-    ensure_empty(&args.dir, args.force)?;
-    let core = core_source(args.core.as_deref())?;
+    if args.dir.exists() && !args.dir.is_dir() {
+        return Err(CliError::Usage(format!(
+            "{} exists and is not a directory",
+            args.dir.display()
+        )));
+    }
+    let core = core_source(args.core.as_deref(), args.dev)?;
+    let files = app_files(&core)?;
+    let (changes, changed) = plan(&args.dir, &files);
+    if args.dry_run {
+        print!("{}", writes::diff(&args.dir, &changes));
+        for change in &changes {
+            println!("would write {}", change.path);
+        }
+        return Ok(());
+    }
+    if !changed.is_empty() && !args.force {
+        return Err(CliError::Usage(format!(
+            "{} already has files with other content: {}; nothing was written \
+             (--dry-run shows the differences, --force replaces them and `krepis undo` restores them)",
+            args.dir.display(),
+            changed.join(", ")
+        )));
+    }
     fs::create_dir_all(&args.dir).map_err(|e| CliError::io(&args.dir, e))?;
-    let config = serde_json::to_string_pretty(&deno_json(&core))
-        .map_err(|e| CliError::Failed(format!("cannot render deno.json: {e}")))?;
-    write(&args.dir, "deno.json", &format!("{config}\n"))?;
-    for (rel, content) in FILES {
-        write(&args.dir, rel, content)?;
+    if !changes.is_empty() {
+        writes::apply(&args.dir, &format!("init {}", args.dir.display()), &changes)?;
+    }
+    for rel in &changed {
+        eprintln!("replaced {rel} (`krepis undo` restores it)");
     }
     if !args.no_prefetch {
         prefetch(&args.dir)?;
@@ -328,44 +383,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn url_core_gets_mod_ts_and_no_plugin() {
-        let core = core_source(Some("https://example.test/krepis/core/")).unwrap();
-        assert_eq!(core.specifier, "https://example.test/krepis/core/mod.ts");
-        assert!(core.subpaths.contains(&(
-            "@krepis/core/http".to_string(),
-            "https://example.test/krepis/core/http.ts".to_string()
-        )));
-        assert_eq!(core.lint_plugin, None);
-    }
-
-    #[test]
-    fn url_subpaths_match_the_checkout_exports() {
-        let core_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core");
-        let mut local = local_subpaths(&core_dir);
-        let mut from_url = subpath_imports(
-            &core_dir.display().to_string(),
-            URL_SUBPATHS.iter().copied(),
-        );
-        local.sort();
-        from_url.sort();
-        assert!(!local.is_empty());
+    fn the_default_core_is_the_versioned_jsr_package() {
+        let core = core_source(None, false).unwrap();
         assert_eq!(
-            from_url, local,
-            "update URL_SUBPATHS to packages/core/deno.json"
+            core.imports["@krepis/core"],
+            json!(format!("jsr:@krepis/core@^{VERSION}"))
+        );
+        let config = deno_json(&core).to_string();
+        assert!(
+            !config.contains("/work/") && !config.contains("packages/"),
+            "{config}"
+        );
+        assert_eq!(
+            deno_json(&core)["lint"]["plugins"][0],
+            json!(format!("jsr:@krepis/smart-gen@^{VERSION}/lint-plugin"))
         );
     }
 
     #[test]
-    fn local_core_resolves_mod_ts_and_the_lint_plugin() {
+    fn a_checkout_core_maps_every_export_and_the_lint_plugin() {
         let core_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core");
-        let core = core_source(Some(core_dir.to_str().unwrap())).unwrap();
-        assert!(core.specifier.ends_with("packages/core/mod.ts"));
-        let (_, storage) = core
-            .subpaths
-            .iter()
-            .find(|(key, _)| key == "@krepis/core/storage")
-            .unwrap();
-        assert!(Path::new(storage).is_file(), "{storage}");
+        let core = core_source(Some(core_dir.to_str().unwrap()), false).unwrap();
+        let main = core.imports["@krepis/core"].as_str().unwrap();
+        assert!(main.ends_with("packages/core/mod.ts"), "{main}");
+        assert!(Path::new(main).is_file());
+        for target in core.imports.values() {
+            assert!(Path::new(target.as_str().unwrap()).is_file(), "{target}");
+        }
         assert!(
             core.lint_plugin
                 .unwrap()
@@ -374,17 +418,45 @@ mod tests {
     }
 
     #[test]
+    fn a_url_core_maps_the_same_subpaths_as_a_checkout() {
+        let core_dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core");
+        let local = core_source(Some(core_dir.to_str().unwrap()), false).unwrap();
+        let url = core_source(Some("https://example.test/krepis/core/"), false).unwrap();
+        let keys = |c: &CoreSource| {
+            let mut k: Vec<String> = c.imports.keys().cloned().collect();
+            k.sort();
+            k
+        };
+        assert_eq!(
+            keys(&url),
+            keys(&local),
+            "update URL_SUBPATHS to packages/core/deno.json"
+        );
+        assert_eq!(
+            url.imports["@krepis/core/http"],
+            json!("https://example.test/krepis/core/http.ts")
+        );
+    }
+
+    #[test]
     fn missing_core_is_a_usage_error() {
-        let err = core_source(Some("/definitely/not/here")).unwrap_err();
+        let err = core_source(Some("/definitely/not/here"), false).unwrap_err();
         assert_eq!(err.exit_code(), 2);
     }
 
     #[test]
-    fn refuses_a_non_empty_directory_unless_forced() {
+    fn files_with_other_content_are_named_and_identical_ones_skipped() {
         let dir = tempfile::tempdir().unwrap();
-        ensure_empty(dir.path(), false).unwrap();
-        fs::write(dir.path().join("keep.txt"), "mine").unwrap();
-        assert_eq!(ensure_empty(dir.path(), false).unwrap_err().exit_code(), 2);
-        ensure_empty(dir.path(), true).unwrap();
+        let files = app_files(&published_core()).unwrap();
+        let (changes, changed) = plan(dir.path(), &files);
+        assert_eq!(changes.len(), files.len());
+        assert!(changed.is_empty());
+        fs::create_dir_all(dir.path().join("src")).unwrap();
+        fs::write(dir.path().join("main.ts"), "// mine\n").unwrap();
+        let app = files.iter().find(|(p, _)| p == "src/app.ts").unwrap();
+        fs::write(dir.path().join("src/app.ts"), &app.1).unwrap();
+        let (changes, changed) = plan(dir.path(), &files);
+        assert_eq!(changed, ["main.ts"]);
+        assert_eq!(changes.len(), files.len() - 1, "src/app.ts is unchanged");
     }
 }

@@ -7,36 +7,36 @@ use clap::Args;
 use krepis_kernel::Result as KernelResult;
 use krepis_kernel::journal::{Journal, TxInfo};
 
+use crate::project;
+
 /// Where the project is.
 #[derive(Args, Debug)]
 pub struct RootArg {
-    /// Project root; by default the nearest directory upwards from here with a `.krepis/journal`.
+    /// Project root; by default the nearest directory upwards with a `.krepis/journal`,
+    /// else with a deno.json.
     #[arg(long, value_name = "DIR")]
     pub root: Option<PathBuf>,
 }
 
 impl RootArg {
-    /// Opens the journal of the project (without creating one where none exists).
-    pub fn open(&self) -> Result<Journal, String> {
-        let start = match &self.root {
-            Some(root) => root.clone(),
-            None => std::env::current_dir().map_err(|e| format!("current directory: {e}"))?,
+    /// Opens the journal of the project, without creating one: `None` for a
+    /// project that has none yet (nothing was journaled in it).
+    pub fn open(&self) -> Result<Option<Journal>, String> {
+        let root = match &self.root {
+            Some(root) => project::root(Some(root), "history").map_err(|e| e.to_string())?,
+            None => {
+                let cwd = std::env::current_dir().map_err(|e| format!("current directory: {e}"))?;
+                let journaled = cwd.ancestors().find(|dir| has_journal(dir));
+                match journaled {
+                    Some(dir) => dir.to_path_buf(),
+                    None => project::root(None, "history").map_err(|e| e.to_string())?,
+                }
+            }
         };
-        let root = if self.root.is_some() {
-            has_journal(&start).then_some(start.clone())
-        } else {
-            start
-                .ancestors()
-                .find(|dir| has_journal(dir))
-                .map(Path::to_path_buf)
-        };
-        let root = root.ok_or_else(|| {
-            format!(
-                "no Krepis journal in {} (run inside a Krepis project or pass --root)",
-                start.display()
-            )
-        })?;
-        Journal::open(&root).map_err(|e| e.to_string())
+        if !has_journal(&root) {
+            return Ok(None);
+        }
+        Journal::open(&root).map(Some).map_err(|e| e.to_string())
     }
 }
 
@@ -59,7 +59,12 @@ pub fn step(
     verb: &str,
     step: impl FnOnce(&Journal, usize, bool) -> KernelResult<Vec<TxInfo>>,
 ) -> Result<(), String> {
-    let journal = args.root.open()?;
+    let Some(journal) = args.root.open()? else {
+        return Err(format!(
+            "nothing to {}: no journaled changes in this project yet",
+            if verb == "undid" { "undo" } else { "redo" }
+        ));
+    };
     let done = step(&journal, args.steps as usize, args.force).map_err(|e| e.to_string())?;
     for tx in done {
         println!("{verb} {}", describe(&tx));

@@ -10,7 +10,7 @@ use clap::{Args, Subcommand};
 use krepis_kernel::plugin::{self, keys};
 
 use crate::error::{CliError, Result};
-use crate::workspace::{deno_command, spawn_error, tools_root};
+use crate::workspace::{Tools, spawn_error};
 
 /// Arguments of `krepis plugin`.
 #[derive(Args, Debug)]
@@ -120,19 +120,11 @@ fn plugin_dir(dir: &Path) -> Result<()> {
     plugin::read_manifest(dir).map(drop).map_err(kernel_error)
 }
 
-/// `deno run` of the TypeScript tool `script` (relative to the Krepis tools root).
-fn tool(script: &str) -> Result<std::process::Command> {
-    let tools = tools_root()?;
-    let mut cmd = deno_command();
-    cmd.args([
-        "run",
-        "--allow-all",
-        "--unstable-worker-options",
-        "--config",
-    ])
-    .arg(tools.join("deno.json"))
-    .arg(tools.join(script));
-    Ok(cmd)
+/// `deno run` of a TypeScript tool of `@krepis/cli`: its `export` from the
+/// published package of this CLI's version, or `file` in a checkout.
+fn tool(export: &str, file: &str) -> Result<std::process::Command> {
+    let tools = Tools::for_app(None)?;
+    Ok(tools.deno_run_with(&["--unstable-worker-options"], "cli", export, file))
 }
 
 /// The exit of a tool that reports its own errors.
@@ -146,7 +138,7 @@ fn exit(status: std::process::ExitStatus, what: &str) -> Result<()> {
 
 fn run_command(dir: &Path, trust: &[PathBuf], process: bool, args: &[String]) -> Result<()> {
     plugin_dir(dir)?;
-    let mut cmd = tool("packages/cli/plugin_run.ts")?;
+    let mut cmd = tool("plugin-run", "plugin_run.ts")?;
     for key in trust {
         cmd.arg("--trust").arg(key);
     }
@@ -162,7 +154,7 @@ fn run_command(dir: &Path, trust: &[PathBuf], process: bool, args: &[String]) ->
 
 /// The analyser as a `deno` command over `dir`.
 fn checker(dir: &Path, json: bool) -> Result<std::process::Command> {
-    let mut cmd = tool("packages/cli/plugin_check.ts")?;
+    let mut cmd = tool("plugin-check", "plugin_check.ts")?;
     if json {
         cmd.arg("--json");
     }

@@ -177,7 +177,8 @@ impl Supervisor {
         self.gate_started = Instant::now();
         let events = self.events.clone();
         thread::spawn(move || {
-            let mut progress = Steps::new(stages.len());
+            // The app writes to the same terminal: plain lines, no spinner.
+            let mut progress = Steps::shared(stages.len(), "krepis dev: ");
             let outcome = gate::run(stages, &running, |label| progress.step(label));
             progress.finish();
             let _ = events.send(Event::GateDone(id, outcome));
@@ -267,12 +268,20 @@ impl Supervisor {
             say("the app exited; waiting for changes");
             return;
         }
-        let delay = self.backoff.next(uptime);
-        say(&format!(
-            "the app crashed ({status}); restarting in {:.1}s",
-            delay.as_secs_f64()
-        ));
-        self.restart_at = Some(Instant::now() + delay);
+        match self.backoff.next(uptime) {
+            Some(delay) => {
+                say(&format!(
+                    "the app crashed ({status}); restarting in {:.1}s",
+                    delay.as_secs_f64()
+                ));
+                self.restart_at = Some(Instant::now() + delay);
+            }
+            None => say(&format!(
+                "the app crashed ({status}) {} times in a row right after starting; \
+                 not restarting it until a file changes",
+                backoff::GIVE_UP
+            )),
+        }
     }
 
     fn shutdown(&mut self, signal: i32) -> CliError {

@@ -38,12 +38,18 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// This checkout's `packages/core`.
+pub fn checkout_core() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../packages/core")
+}
+
 /// Scaffolds an app with `krepis init` into a fresh temp dir.
 pub fn init_app(prefetch: bool) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let app = tmp.path().join("app");
     let mut cmd = krepis();
-    cmd.arg("init").arg(&app);
+    // Linked to this checkout: the tests run offline, without the published packages.
+    cmd.arg("init").arg(&app).arg("--core").arg(checkout_core());
     if !prefetch {
         cmd.arg("--no-prefetch");
     }

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::session::Session;
-use super::state::{self, PathState};
+use super::state::PathState;
 use super::store::{Entry, TxRecord, TxState};
 use crate::{KernelError, Result, proto};
 
@@ -163,8 +163,7 @@ fn conflicts(session: &Session, entries: &[Entry], direction: Direction) -> Resu
     }
     let mut out = Vec::new();
     for (rel, want) in expected {
-        let abs = session.resolve(rel)?.abs;
-        let found = match state::capture(&abs) {
+        let found = match session.fs.capture(rel) {
             Ok((found, _)) => found,
             Err(e) => {
                 out.push(format!("{rel} ({e})"));
@@ -172,11 +171,7 @@ fn conflicts(session: &Session, entries: &[Entry], direction: Direction) -> Resu
             }
         };
         if !want.matches(&found) {
-            out.push(format!(
-                "{rel} (expected {}, found {})",
-                want.describe(),
-                found.describe()
-            ));
+            out.push(format!("{rel} ({})", want.difference(&found)));
         } else if let PathState::Dir { .. } = found {
             // A directory this step removes must not hold files the transaction never saw.
             let goes = match direction {
@@ -188,10 +183,11 @@ fn conflicts(session: &Session, entries: &[Entry], direction: Direction) -> Resu
                     .map(|e| &e.after),
             };
             if goes == Some(&PathState::Absent) {
-                let extra = std::fs::read_dir(&abs)
-                    .map_err(|e| KernelError::io(format!("list {}", abs.display()), e))?
-                    .filter_map(|c| c.ok())
-                    .map(|c| format!("{rel}/{}", c.file_name().to_string_lossy()))
+                let extra = session
+                    .fs
+                    .list(rel)?
+                    .into_iter()
+                    .map(|(name, _)| format!("{rel}/{name}"))
                     .find(|child| !index.contains_key(child.as_str()));
                 if let Some(child) = extra {
                     out.push(format!("{rel} (now holds {child})"));

@@ -39,7 +39,7 @@ use std::time::Duration;
 
 pub use history::{TxInfo, history_message};
 pub use shared::SharedTransaction;
-pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Transaction, now_ms};
+pub use tx::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, Expect, Transaction, now_ms};
 
 use crate::{KernelError, Result};
 use history::Direction;
@@ -174,5 +174,7 @@ impl Drop for Journal {
     }
 }
 
+#[cfg(all(test, unix))]
+mod race_tests;
 #[cfg(test)]
 mod tests;

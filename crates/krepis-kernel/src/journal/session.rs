@@ -15,8 +15,8 @@ use super::JournalOptions;
 use parking_lot::Mutex;
 
 use super::lock::{self, FileLock};
-use super::path::{self, RootPath};
-use super::state::{self, PathState};
+use super::path::{self, Beneath, RootPath};
+use super::state::PathState;
 use super::store::{Entry, Store, TxState};
 use crate::{KernelError, Result};
 
@@ -72,7 +72,8 @@ pub struct Session {
     pub store: Store,
     /// The canonical project root.
     pub root: PathBuf,
-    tmp: PathBuf,
+    /// The root as an open handle: every change is applied through it.
+    pub fs: Beneath,
     sync: bool,
     next_tmp: AtomicU64,
     /// Directories (relative to the root) known to be real directories during this session;
@@ -114,7 +115,7 @@ impl Session {
         let session = Self {
             store: Store::open(&data.join("journal"))?,
             root: root.to_path_buf(),
-            tmp,
+            fs: Beneath::open(root)?,
             sync: options.sync,
             next_tmp: AtomicU64::new(0),
             dirs: Mutex::new(HashSet::new()),
@@ -174,23 +175,24 @@ impl Session {
         }
     }
 
-    /// A fresh temporary file name on the same file system as the root.
-    fn temp_path(&self) -> PathBuf {
+    /// A fresh temporary file name (relative to the root) on the same file system.
+    fn temp_path(&self) -> String {
         let n = self.next_tmp.fetch_add(1, Ordering::Relaxed);
-        self.tmp.join(format!("{n}"))
+        format!("{}/tmp/{n}", path::DATA_DIR)
     }
 
-    /// Makes `abs` a file holding `content` with `mode`. An existing file is replaced
+    /// Makes `rel` a file holding `content` with `mode`. An existing file is replaced
     /// atomically (temporary file + rename), so a reader sees the old or the new content.
-    /// A `fresh` path (absent before) is written in place: should the process die half-way,
-    /// recovery removes it again, because its "absent" state was recorded first.
-    pub fn put_file(&self, abs: &Path, content: &[u8], mode: u32, fresh: bool) -> Result<()> {
+    /// A `fresh` path (absent before) is created in place, refusing anything that appeared
+    /// there meanwhile: should the process die half-way, recovery removes it again, because
+    /// its "absent" state was recorded first.
+    pub fn put_file(&self, rel: &str, content: &[u8], mode: u32, fresh: bool) -> Result<()> {
         if fresh {
-            return state::write_temp(abs, content, mode, self.sync);
+            return self.fs.create_file(rel, content, mode, self.sync);
         }
         let tmp = self.temp_path();
-        state::write_temp(&tmp, content, mode, self.sync)?;
-        state::install(&tmp, abs)
+        self.fs.create_file(&tmp, content, mode, self.sync)?;
+        self.fs.rename(&tmp, rel)
     }
 
     /// Puts each touched path back to its state before `entries`, newest change first.
@@ -219,34 +221,35 @@ impl Session {
     }
 
     /// Makes `rel` look exactly like `target`. Idempotent, so recovery may repeat it.
+    /// Safe against symlinks swapped in meanwhile: every step goes through [`Beneath`].
     pub fn restore(&self, rel: &str, target: &PathState) -> Result<()> {
-        let abs = self.resolve(rel)?.abs;
+        let rel = path::lexical(&self.root, rel)?.rel;
+        let rel = rel.as_str();
         self.note_dir(rel, false);
-        let current = fs::symlink_metadata(&abs).ok();
-        let is_dir = current.as_ref().is_some_and(|m| m.is_dir());
+        let current = self.fs.is_dir(rel)?;
         match target {
             PathState::Absent => {
                 // A directory someone filled since is left alone rather than emptied.
-                state::remove(&abs)?;
+                self.fs.remove(rel)?;
             }
             PathState::Dir { mode } => {
-                if !is_dir {
+                if current == Some(true) {
+                    self.fs.set_mode(rel, *mode)?;
+                } else {
                     if current.is_some() {
-                        state::remove(&abs)?;
+                        self.fs.remove(rel)?;
                     }
-                    fs::create_dir(&abs)
-                        .map_err(|e| KernelError::io(format!("mkdir {}", abs.display()), e))?;
+                    self.fs.create_dir(rel, *mode)?;
                 }
-                state::set_mode(&abs, *mode)?;
             }
             PathState::File { hash, mode, .. } => {
-                if is_dir && !state::remove(&abs)? {
+                if current == Some(true) && !self.fs.remove(rel)? {
                     return Err(KernelError::Conflict(format!(
                         "cannot restore file {rel}: a non-empty directory is in its place"
                     )));
                 }
                 let content = self.store.blob(hash)?;
-                self.put_file(&abs, &content, *mode, current.is_none())?;
+                self.put_file(rel, &content, *mode, current.is_none())?;
             }
         }
         Ok(())

@@ -69,6 +69,12 @@ pub struct Store {
 /// entry, so it runs once per this many forgotten ones rather than on every prune.
 pub const GC_DEBT: u64 = 4096;
 const GC_DEBT_KEY: &str = "gc_debt";
+const LAST_COMMITTED_KEY: &str = "last_committed";
+
+/// A big-endian u64 key or value (0 when malformed).
+fn u64_of(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(0)
+}
 
 /// Maps a sled error to a kernel error.
 pub fn db_err(e: sled::Error) -> KernelError {
@@ -110,9 +116,31 @@ impl Store {
         })
     }
 
-    /// A new transaction id, larger than every earlier one (also across restarts).
+    /// A new transaction id: one more than the newest transaction recorded or ever
+    /// committed, so ids count 1, 2, 3 … across restarts and never reuse a committed one
+    /// (only a rolled-back transaction's id, which no history ever showed, comes again).
+    /// Sessions are exclusive, so nobody else allocates meanwhile.
     pub fn next_id(&self) -> Result<u64> {
-        Ok(self.db.generate_id().map_err(db_err)? + 1)
+        let newest = match self.txs.last().map_err(db_err)? {
+            Some((key, _)) => u64_of(&key),
+            None => 0,
+        };
+        let committed = match self.meta.get(LAST_COMMITTED_KEY).map_err(db_err)? {
+            Some(value) => u64_of(&value),
+            None => 0,
+        };
+        Ok(newest.max(committed) + 1)
+    }
+
+    /// Remembers that transaction `id` was committed (see [`Store::next_id`]).
+    pub fn note_committed(&self, id: u64) -> Result<()> {
+        self.meta
+            .fetch_and_update(LAST_COMMITTED_KEY, |old| {
+                let old = old.map_or(0, u64_of);
+                Some(old.max(id).to_be_bytes().to_vec())
+            })
+            .map(drop)
+            .map_err(db_err)
     }
 
     /// Makes everything written so far durable.

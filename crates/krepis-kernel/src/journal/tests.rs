@@ -538,3 +538,64 @@ fn random_sequences_match_the_model() {
         }
     }
 }
+
+#[test]
+fn transaction_ids_count_up_by_one_across_reopening() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ids = Vec::new();
+    for round in 0..3 {
+        // A fresh journal each round: the database is closed and opened again.
+        let journal = Journal::with_options(
+            dir.path(),
+            JournalOptions {
+                linger: std::time::Duration::ZERO,
+                ..JournalOptions::default()
+            },
+        )
+        .unwrap();
+        for i in 0..2 {
+            let mut tx = journal.begin("t").unwrap();
+            tx.write(&format!("f{round}{i}.txt"), b"x", None).unwrap();
+            ids.push(tx.commit().unwrap());
+        }
+        // A rolled-back transaction leaves no gap.
+        let mut tx = journal.begin("dropped").unwrap();
+        tx.write("gone.txt", b"x", None).unwrap();
+        tx.rollback().unwrap();
+    }
+    assert_eq!(ids, [1, 2, 3, 4, 5, 6]);
+    // An undone transaction discarded by a new commit keeps its id retired.
+    let journal = Journal::open(dir.path()).unwrap();
+    journal.undo(1, false).unwrap();
+    let mut tx = journal.begin("after undo").unwrap();
+    tx.write("h.txt", b"x", None).unwrap();
+    assert_eq!(tx.commit().unwrap(), 7);
+}
+
+#[test]
+fn a_checked_write_refuses_a_file_that_changed_since_it_was_read() {
+    let (dir, journal) = journal();
+    fs::write(dir.path().join("app.ts"), b"v1").unwrap();
+    let read = state::hash_hex(b"v1");
+    fs::write(dir.path().join("app.ts"), b"v2 by someone else").unwrap();
+    let mut tx = journal.begin("gen").unwrap();
+    let err = tx
+        .write_checked("app.ts", b"mine", None, Expect::Sha256(&read))
+        .unwrap_err();
+    assert!(matches!(err, KernelError::Conflict(_)), "{err}");
+    assert!(
+        err.to_string().contains("its content is different now"),
+        "{err}"
+    );
+    let err = tx
+        .write_checked("app.ts", b"mine", None, Expect::Absent)
+        .unwrap_err();
+    assert!(err.to_string().contains("it exists now"), "{err}");
+    tx.write_checked("new.ts", b"x", None, Expect::Absent)
+        .unwrap();
+    let current = state::hash_hex(b"v2 by someone else");
+    tx.write_checked("app.ts", b"mine", None, Expect::Sha256(&current))
+        .unwrap();
+    tx.commit().unwrap();
+    assert_eq!(fs::read(dir.path().join("app.ts")).unwrap(), b"mine");
+}

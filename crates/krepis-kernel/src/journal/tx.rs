@@ -7,8 +7,6 @@
 //! turn of the event loop, so `await tx.writeFile(...)` still means "it is on disk".
 
 use std::collections::HashMap;
-use std::fs;
-use std::path::PathBuf;
 
 use super::path::RootPath;
 use super::session::{Idle, Session};
@@ -20,6 +18,15 @@ use crate::{KernelError, Result};
 pub const DEFAULT_FILE_MODE: u32 = 0o644;
 /// Default permission bits of a new directory.
 pub const DEFAULT_DIR_MODE: u32 = 0o755;
+
+/// What a path must hold for [`Transaction::write_checked`] to go ahead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect<'a> {
+    /// Nothing exists at the path.
+    Absent,
+    /// A regular file whose content has this lower-case hex SHA-256.
+    Sha256(&'a str),
+}
 
 /// How a staged entry is applied once its record is durable.
 enum Apply {
@@ -35,8 +42,8 @@ enum Apply {
     CreateDir(u32),
     /// Remove the file or empty directory.
     Remove,
-    /// Rename this file into place.
-    MoveFrom(PathBuf),
+    /// Rename this file (relative to the root) into place.
+    MoveFrom(String),
     /// Change the permission bits.
     Chmod(u32),
 }
@@ -127,6 +134,38 @@ impl Transaction {
         Ok(())
     }
 
+    /// [`Transaction::write`], but only if `path` still is what the caller read before
+    /// deciding on `content`: otherwise a [`KernelError::Conflict`] naming the path, and
+    /// nothing is staged. The check and the write happen under the journal's lock, so two
+    /// writers planning against the same content cannot both succeed.
+    pub fn write_checked(
+        &mut self,
+        path: &str,
+        content: &[u8],
+        mode: Option<u32>,
+        expect: Expect<'_>,
+    ) -> Result<()> {
+        let target = self.session().resolve(path)?;
+        let found = self.state_of(&target)?;
+        let unchanged = match (&expect, &found) {
+            (Expect::Absent, PathState::Absent) => true,
+            (Expect::Sha256(want), PathState::File { hash, .. }) => hash == want,
+            _ => false,
+        };
+        if !unchanged {
+            let now = match (&expect, &found) {
+                (_, PathState::Absent) => "it no longer exists",
+                (Expect::Absent, _) => "it exists now",
+                _ => "its content is different now",
+            };
+            return Err(KernelError::Conflict(format!(
+                "{} changed since it was read ({now})",
+                target.rel
+            )));
+        }
+        self.write(path, content, mode)
+    }
+
     /// Creates directory `path`; with `recursive`, missing parents too and no error when it
     /// exists already.
     pub fn mkdir(&mut self, path: &str, recursive: bool, mode: Option<u32>) -> Result<()> {
@@ -180,7 +219,7 @@ impl Transaction {
                 // Children may only exist as staged operations: apply them to list the disk.
                 self.flush()?;
                 let mut children = Vec::new();
-                list_tree(&target.abs, &target.rel, &mut children)?;
+                list_tree(&self.session().fs, &target.rel, &mut children)?;
                 if !children.is_empty() && !recursive {
                     return Err(KernelError::invalid(format!(
                         "directory {} is not empty (remove it recursively)",
@@ -231,9 +270,9 @@ impl Transaction {
             )));
         }
         self.ensure_parents(&target)?;
-        let from_abs = source.abs.clone();
+        let from = source.rel.clone();
         self.stage(&source, moved.clone(), PathState::Absent, Apply::Nothing);
-        self.stage(&target, replaced, moved, Apply::MoveFrom(from_abs));
+        self.stage(&target, replaced, moved, Apply::MoveFrom(from));
         Ok(())
     }
 
@@ -267,7 +306,7 @@ impl Transaction {
         }
         let staged = std::mem::take(&mut self.staged);
         let store = &self.session.as_ref().expect("live transaction").store;
-        for (entry, _, _) in &staged {
+        for (entry, _) in &staged {
             store.put_entry(self.record.id, self.next_seq, entry)?;
             self.next_seq += 1;
         }
@@ -279,7 +318,7 @@ impl Transaction {
                 write_parallel(self.session(), &rest[..writes])?;
                 rest = &rest[writes..];
             } else {
-                apply_one(self.session(), &rest[0].1, &rest[0].2)?;
+                apply_one(self.session(), &rest[0].1, &rest[0].0.path)?;
                 rest = &rest[1..];
             }
         }
@@ -314,6 +353,7 @@ impl Transaction {
         self.record.state = TxState::Committed;
         self.record.committed_ms = Some(now_ms());
         store.put_tx(&self.record)?;
+        store.note_committed(self.record.id)?;
         store.flush()?;
         let committed: Vec<_> = txs
             .iter()
@@ -361,7 +401,7 @@ impl Transaction {
         if let Some(state) = self.planned.get(&target.rel) {
             return Ok(state.clone());
         }
-        let (state, content) = state::capture(&target.abs)?;
+        let (state, content) = self.session().fs.capture(&target.rel)?;
         if let (PathState::File { hash, .. }, Some(content)) = (&state, content) {
             self.session().store.put_blob(hash, &content)?;
         }
@@ -412,7 +452,7 @@ impl Transaction {
             before,
             after,
         };
-        self.staged.push((entry, apply, target.abs.clone()));
+        self.staged.push((entry, apply));
     }
 }
 
@@ -429,8 +469,8 @@ impl Drop for Transaction {
     }
 }
 
-/// Staged operations, each with its entry and absolute path.
-type Staged = (Entry, Apply, PathBuf);
+/// Staged operations, each with its entry (whose path is the one to change).
+type Staged = (Entry, Apply);
 
 /// How many leading operations of `staged` are content writes to distinct paths: those can
 /// be applied in any order, so in parallel.
@@ -438,7 +478,7 @@ fn independent_writes(staged: &[Staged]) -> usize {
     let mut paths = std::collections::HashSet::new();
     staged
         .iter()
-        .take_while(|(entry, apply, _)| {
+        .take_while(|(entry, apply)| {
             matches!(apply, Apply::Write { .. }) && paths.insert(entry.path.as_str())
         })
         .count()
@@ -455,7 +495,7 @@ fn write_parallel(session: &Session, writes: &[Staged]) -> Result<()> {
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .try_for_each(|(_, apply, abs)| apply_one(session, apply, abs))
+                        .try_for_each(|(entry, apply)| apply_one(session, apply, &entry.path))
                 })
             })
             .collect();
@@ -466,38 +506,28 @@ fn write_parallel(session: &Session, writes: &[Staged]) -> Result<()> {
     })
 }
 
-fn apply_one(session: &Session, apply: &Apply, abs: &std::path::Path) -> Result<()> {
+/// Applies one staged operation to `rel`, resolved beneath the root in the same call.
+fn apply_one(session: &Session, apply: &Apply, rel: &str) -> Result<()> {
     match apply {
         Apply::Nothing => Ok(()),
         Apply::Write { hash, mode, fresh } => {
             let content = session.store.blob(hash)?;
-            session.put_file(abs, &content, *mode, *fresh)
+            session.put_file(rel, &content, *mode, *fresh)
         }
-        Apply::CreateDir(mode) => {
-            fs::create_dir(abs)
-                .map_err(|e| KernelError::io(format!("mkdir {}", abs.display()), e))?;
-            state::set_mode(abs, *mode)
-        }
-        Apply::Remove => state::remove(abs).map(drop),
-        Apply::MoveFrom(from) => state::install(from, abs),
-        Apply::Chmod(mode) => state::set_mode(abs, *mode),
+        Apply::CreateDir(mode) => session.fs.create_dir(rel, *mode),
+        Apply::Remove => session.fs.remove(rel).map(drop),
+        Apply::MoveFrom(from) => session.fs.rename(from, rel),
+        Apply::Chmod(mode) => session.fs.set_mode(rel, *mode),
     }
 }
 
-/// Every path under the directory `abs` (whose key is `rel`), parents before children.
-fn list_tree(abs: &std::path::Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
-    let entries =
-        fs::read_dir(abs).map_err(|e| KernelError::io(format!("list {}", abs.display()), e))?;
-    for entry in entries {
-        let entry = entry.map_err(|e| KernelError::io(format!("list {}", abs.display()), e))?;
-        let name = entry.file_name();
-        let name = name
-            .to_str()
-            .ok_or_else(|| KernelError::invalid(format!("a name in {rel} is not UTF-8")))?;
+/// Every path under the directory `rel`, parents before children.
+fn list_tree(fs: &super::path::Beneath, rel: &str, out: &mut Vec<String>) -> Result<()> {
+    for (name, is_dir) in fs.list(rel)? {
         let child = format!("{rel}/{name}");
         out.push(child.clone());
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            list_tree(&entry.path(), &child, out)?;
+        if is_dir {
+            list_tree(fs, &child, out)?;
         }
     }
     Ok(())

@@ -32,6 +32,10 @@ pub struct Tenants {
     state: Arc<Mutex<HashMap<String, Tenant>>>,
 }
 
+/// Tenants remembered at most; past that, idle ones (nothing in flight, bucket refilled)
+/// are forgotten, so a client inventing tenant names cannot grow the map without bound.
+const MAX_TENANTS: usize = 10_000;
+
 /// A tenant's concurrency slot; released on drop.
 pub struct Slot {
     tenant: String,
@@ -76,6 +80,14 @@ impl Tenants {
         }
         let now = Instant::now();
         let mut state = self.state.lock();
+        if state.len() >= MAX_TENANTS && !state.contains_key(tenant) {
+            let (rate, burst) = (self.rate, self.burst);
+            state.retain(|_, t| {
+                let refilled = rate == 0.0
+                    || t.tokens + now.duration_since(t.refilled).as_secs_f64() * rate >= burst;
+                t.in_flight > 0 || !refilled
+            });
+        }
         let t = state.entry(tenant.to_owned()).or_insert(Tenant {
             tokens: self.burst,
             refilled: now,
@@ -122,5 +134,25 @@ mod tests {
         let _a3 = tenants.admit("a").unwrap();
         assert_eq!(tenants.admit("a").err(), Some(Refusal::Rate));
         assert!(Tenants::new(None).admit("x").is_ok());
+    }
+
+    #[test]
+    fn idle_tenants_are_forgotten_past_the_cap() {
+        let tenants = Tenants::new(Some(&KnulTenantLimits {
+            max_concurrent: 1,
+            ..Default::default()
+        }));
+        let busy = tenants.admit("busy").unwrap();
+        for i in 0..MAX_TENANTS + 10 {
+            drop(tenants.admit(&format!("t{i}")).unwrap());
+        }
+        let state = tenants.state.lock();
+        assert!(state.len() <= MAX_TENANTS, "{}", state.len());
+        assert!(
+            state.contains_key("busy"),
+            "a tenant with calls in flight stays"
+        );
+        drop(state);
+        drop(busy);
     }
 }

@@ -15,7 +15,7 @@ use bytes::BytesMut;
 use once_cell::sync::Lazy;
 use parking_lot::Mutex;
 use quinn::{Connection, RecvStream, SendStream, VarInt};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
 
 use super::frame::{self, code};
@@ -49,6 +49,7 @@ struct Inner {
     info: Arc<Mutex<KnulConnectInfo>>,
     bridge: Bridge,
     calls: Mutex<HashMap<u64, AbortHandle>>,
+    inputs: Mutex<HashMap<u64, mpsc::Sender<Vec<u8>>>>,
 }
 
 /// A client of one KNUL server. Dropping it stops it.
@@ -67,9 +68,18 @@ pub struct CallRequest {
     pub frames: Vec<u8>,
     /// May travel in 0-RTT early data.
     pub idempotent: bool,
+    /// Hand each response message to TypeScript as it arrives (server-streaming calls).
+    pub streaming: bool,
     /// The call's budget; the client answers `DEADLINE_EXCEEDED` itself shortly after.
     pub timeout: Option<Duration>,
+    /// More input frames follow through [`Client::send`] (client-streaming and
+    /// bidirectional calls); such a call waits for the handshake (no 0-RTT).
+    pub open_input: bool,
 }
+
+/// Capacity, in writes, of an open call's input channel: small, so a slow server pushes
+/// back on TypeScript's `send`.
+const INPUT_CHUNKS: usize = 4;
 
 impl Client {
     /// A client for the server in `options`; connects on the first call.
@@ -106,6 +116,7 @@ impl Client {
             info: Arc::new(Mutex::new(KnulConnectInfo::default())),
             bridge: Bridge::new(256 * 1024, 64 * 1024)?,
             calls: Mutex::new(HashMap::new()),
+            inputs: Mutex::new(HashMap::new()),
         });
         let bell = Arc::clone(&inner);
         host.handle()
@@ -158,40 +169,48 @@ impl Client {
     pub fn call(&self, request: CallRequest) {
         let inner = Arc::clone(&self.inner);
         let call_id = request.call_id;
+        let input = request.open_input.then(|| {
+            let (tx, rx) = mpsc::channel(INPUT_CHUNKS);
+            self.inner.inputs.lock().insert(call_id, tx);
+            tokio::sync::Mutex::new(rx)
+        });
         let mut calls = self.inner.calls.lock();
         let task = self.host.handle().spawn(async move {
+            let run = inner.run(&request, input.as_ref());
             let response = match request.timeout {
-                Some(budget) => {
-                    match tokio::time::timeout(budget + DEADLINE_GRACE, inner.run(&request)).await {
-                        Ok(response) => response,
-                        Err(_) => frame::status(
-                            code::DEADLINE_EXCEEDED,
-                            "the deadline passed before the server answered",
-                        )
-                        .to_vec(),
-                    }
-                }
-                None => inner.run(&request).await,
+                Some(budget) => match tokio::time::timeout(budget + DEADLINE_GRACE, run).await {
+                    Ok(response) => response,
+                    Err(_) => frame::status(
+                        code::DEADLINE_EXCEEDED,
+                        "the deadline passed before the server answered",
+                    )
+                    .to_vec(),
+                },
+                None => run.await,
             };
             inner.calls.lock().remove(&call_id);
-            let len = response.len();
-            let _ = inner
-                .bridge
-                .submit(
-                    Some(response.into_boxed_slice()),
-                    None,
-                    |slot, addr, out| {
-                        record::encode_done(slot, call_id, addr, len, out);
-                        Ok(())
-                    },
-                )
-                .await;
+            inner.inputs.lock().remove(&call_id);
+            inner.deliver(call_id, response, false).await;
         });
         calls.insert(call_id, task.abort_handle());
     }
 
+    /// Sends more input frames of an open call (see [`CallRequest::open_input`]), waiting
+    /// while the server is slow; empty `frames` end the input.
+    pub fn send(&self, call_id: u64, frames: &[u8]) -> Result<()> {
+        let tx = self.inner.inputs.lock().get(&call_id).cloned();
+        let tx =
+            tx.ok_or_else(|| KernelError::NotFound(format!("call {call_id} has no open input")))?;
+        if frames.is_empty() {
+            self.inner.inputs.lock().remove(&call_id);
+        }
+        tx.blocking_send(frames.to_vec())
+            .map_err(|_| KernelError::Closed(format!("call {call_id} is over")))
+    }
+
     /// Cancels a call: its stream is reset and no completion follows.
     pub fn cancel(&self, call_id: u64) {
+        self.inner.inputs.lock().remove(&call_id);
         if let Some(task) = self.inner.calls.lock().remove(&call_id) {
             task.abort();
         }
@@ -273,8 +292,21 @@ impl Inner {
         Ok((connection, handshake))
     }
 
-    /// Runs one call to completion; the result is the response frames.
-    async fn run(&self, request: &CallRequest) -> Vec<u8> {
+    /// Hands response frames of call `call_id` to TypeScript.
+    async fn deliver(&self, call_id: u64, frames: Vec<u8>, more: bool) {
+        let len = frames.len();
+        let _ = self
+            .bridge
+            .submit(Some(frames.into_boxed_slice()), None, |slot, addr, out| {
+                record::encode_done(slot, call_id, addr, len, more, out);
+                Ok(())
+            })
+            .await;
+    }
+
+    /// Runs one call to completion; the result is the response frames (for a streaming
+    /// call, those not yet delivered: the status).
+    async fn run(&self, request: &CallRequest, input: Option<&Input>) -> Vec<u8> {
         for attempt in 0..2 {
             let (connection, mut handshake) = match self.link().await {
                 Ok(link) => link,
@@ -282,14 +314,14 @@ impl Inner {
             };
             // Early data is for calls that are safe to replay; the rest wait for the handshake
             // (and so does a retry after the server rejected 0-RTT).
-            if !request.idempotent || attempt > 0 {
+            if !request.idempotent || attempt > 0 || input.is_some() {
                 let _ = handshake.wait_for(|done| *done).await;
             }
             let (send, recv) = match connection.open_bi().await {
                 Ok(streams) => streams,
                 Err(e) => return unavailable(format!("open a stream: {e}")),
             };
-            match exchange(send, recv, request).await {
+            match exchange(self, send, recv, request, input).await {
                 Exchange::Done(bytes) => return bytes,
                 Exchange::ZeroRttRejected => continue,
                 Exchange::Failed(message) => return unavailable(message),
@@ -305,7 +337,16 @@ enum Exchange {
     Failed(String),
 }
 
-async fn exchange(send: SendStream, mut recv: RecvStream, request: &CallRequest) -> Exchange {
+/// The receiving end of an open call's input.
+type Input = tokio::sync::Mutex<mpsc::Receiver<Vec<u8>>>;
+
+async fn exchange(
+    inner: &Inner,
+    send: SendStream,
+    mut recv: RecvStream,
+    request: &CallRequest,
+    input: Option<&Input>,
+) -> Exchange {
     let mut sending = Sending(send, false);
     let mut out =
         BytesMut::with_capacity(frame::PREFIX + request.header.len() + request.frames.len());
@@ -319,13 +360,66 @@ async fn exchange(send: SendStream, mut recv: RecvStream, request: &CallRequest)
         }
         _ => {}
     }
+    if let Some(input) = input {
+        // Input and output flow at the same time (bidirectional calls).
+        let writing = async {
+            let mut rx = input.lock().await;
+            while let Some(chunk) = rx.recv().await {
+                if chunk.is_empty() || sending.0.write_all(&chunk).await.is_err() {
+                    break;
+                }
+            }
+            let _ = sending.0.finish();
+            sending.1 = true;
+            std::future::pending::<()>().await
+        };
+        tokio::pin!(writing);
+        return tokio::select! {
+            r = stream_frames(inner, &mut recv, request.call_id) => r,
+            _ = &mut writing => unreachable!("writing never completes"),
+        };
+    }
     let _ = sending.0.finish();
     sending.1 = true;
+    if request.streaming {
+        return stream_frames(inner, &mut recv, request.call_id).await;
+    }
     match recv.read_to_end(MAX_RESPONSE).await {
         Ok(bytes) => Exchange::Done(bytes),
         Err(quinn::ReadToEndError::Read(quinn::ReadError::ZeroRttRejected)) => {
             Exchange::ZeroRttRejected
         }
         Err(e) => Exchange::Failed(format!("the call broke off: {e}")),
+    }
+}
+
+/// Delivers each MESSAGE frame as it arrives; returns the STATUS frame (or nothing, when
+/// the stream ended without one).
+async fn stream_frames(inner: &Inner, recv: &mut RecvStream, call_id: u64) -> Exchange {
+    let mut delivered = false;
+    loop {
+        let (kind, len) = match frame::read_prefix(recv, MAX_RESPONSE).await {
+            Ok(prefix) => prefix,
+            Err(frame::FrameError::End) => return Exchange::Done(Vec::new()),
+            Err(frame::FrameError::Gone) if !delivered => {
+                // Possibly 0-RTT rejected before anything arrived: quinn's read says which.
+                return match recv.read_chunk(1, true).await {
+                    Err(quinn::ReadError::ZeroRttRejected) => Exchange::ZeroRttRejected,
+                    _ => Exchange::Failed("the call broke off".into()),
+                };
+            }
+            Err(e) => return Exchange::Failed(format!("the call broke off: {e:?}")),
+        };
+        let payload = match frame::read_payload(recv, len).await {
+            Ok(payload) => payload,
+            Err(e) => return Exchange::Failed(format!("the call broke off: {e:?}")),
+        };
+        let mut bytes = BytesMut::with_capacity(frame::PREFIX + len);
+        frame::put(&mut bytes, kind, &payload);
+        if kind == frame::STATUS {
+            return Exchange::Done(bytes.to_vec());
+        }
+        inner.deliver(call_id, bytes.to_vec(), true).await;
+        delivered = true;
     }
 }

@@ -2,7 +2,8 @@
 //! format is specified in `docs/knul.md`.
 //!
 //! - [`frame`]: frames, the ALPN id, status codes.
-//! - [`server`]: the endpoint, admission before TypeScript, the hand-off.
+//! - [`server`]: the endpoint, connections, stats, stopping.
+//! - `call`: one call — admission before TypeScript, the hand-off, the answer.
 //! - [`admission`]: per-tenant token buckets and concurrency caps.
 //! - [`dispatch`]: the priority queue in front of a saturated TypeScript.
 //! - [`client`]: calls from TypeScript to other servers, with 0-RTT for idempotent calls.
@@ -13,6 +14,7 @@
 //! Calls reach TypeScript through the HTTP kernel's [`crate::http::Bridge`], reused as is.
 
 pub mod admission;
+mod call;
 pub mod client;
 pub mod dispatch;
 pub mod frame;

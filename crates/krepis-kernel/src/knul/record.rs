@@ -20,13 +20,15 @@
 //! | 56 | u32 × 2 × count | metadata key and value lengths |
 //! | … | bytes | text: method, tenant, peer, request id, trace id (32), span id (16), parent span id, encoding, then each key and value |
 //!
-//! Completion record (client → TypeScript): the whole response stream of a call, lent in
-//! place (its slot is released like an HTTP request's):
+//! Completion record (client → TypeScript): response frames of a call, lent in place (the
+//! slot is released like an HTTP request's). A unary call gets one record with every frame;
+//! a streaming call gets one per message as it arrives, then one with the status:
 //!
 //! | offset | type | field |
 //! |---|---|---|
 //! | 0 | u32 | 40 |
 //! | 4 | u8 | kind: [`KIND_DONE`] |
+//! | 5 | u8 | [`FLAG_MORE`] when more records of this call follow (streamed responses) |
 //! | 8 | f64 | slot id |
 //! | 16 | f64 | the call id TypeScript chose |
 //! | 24 | f64 | address of the response frames |
@@ -50,10 +52,13 @@ pub const FLAG_STREAMED: u8 = 2;
 pub const FLAG_EARLY_DATA: u8 = 4;
 /// The header declared the call idempotent.
 pub const FLAG_IDEMPOTENT: u8 = 8;
+/// More completion records of the same call follow.
+pub const FLAG_MORE: u8 = 1;
 /// Length of a completion record.
 pub const DONE_LEN: usize = 40;
 
 /// Everything a call record carries.
+#[derive(Clone, Copy)]
 pub struct CallHead<'a> {
     /// `FLAG_*` bits.
     pub flags: u8,
@@ -70,7 +75,7 @@ pub struct CallHead<'a> {
     /// Trace id (32 hex) and the call's span id (16 hex).
     pub trace: [&'a str; 2],
     /// Metadata pairs.
-    pub metadata: Vec<(&'a str, &'a str)>,
+    pub metadata: &'a [(&'a str, &'a str)],
 }
 
 /// Encodes a call record for slot `id`, appending it to `out`.
@@ -92,7 +97,7 @@ pub fn encode_call(id: u64, head: &CallHead<'_>, out: &mut Vec<u8>) {
     for text in head.texts {
         out.extend_from_slice(&(text.len() as u16).to_le_bytes());
     }
-    for (k, v) in &head.metadata {
+    for (k, v) in head.metadata {
         out.extend_from_slice(&(k.len() as u32).to_le_bytes());
         out.extend_from_slice(&(v.len() as u32).to_le_bytes());
     }
@@ -109,7 +114,7 @@ pub fn encode_call(id: u64, head: &CallHead<'_>, out: &mut Vec<u8>) {
     }
     out.extend_from_slice(parent.as_bytes());
     out.extend_from_slice(encoding.as_bytes());
-    for (k, v) in &head.metadata {
+    for (k, v) in head.metadata {
         out.extend_from_slice(k.as_bytes());
         out.extend_from_slice(v.as_bytes());
     }
@@ -118,10 +123,11 @@ pub fn encode_call(id: u64, head: &CallHead<'_>, out: &mut Vec<u8>) {
     out[start..start + 4].copy_from_slice(&(total as u32).to_le_bytes());
 }
 
-/// Encodes a completion record, appending it to `out`.
-pub fn encode_done(slot: u64, call: u64, addr: usize, len: usize, out: &mut Vec<u8>) {
+/// Encodes a completion record, appending it to `out`; `more` sets [`FLAG_MORE`].
+pub fn encode_done(slot: u64, call: u64, addr: usize, len: usize, more: bool, out: &mut Vec<u8>) {
     out.extend_from_slice(&(DONE_LEN as u32).to_le_bytes());
-    out.extend_from_slice(&[KIND_DONE, 0, 0, 0]);
+    let flags = if more { FLAG_MORE } else { 0 };
+    out.extend_from_slice(&[KIND_DONE, flags, 0, 0]);
     for v in [slot as f64, call as f64, addr as f64, len as f64] {
         out.extend_from_slice(&v.to_le_bytes());
     }
@@ -142,7 +148,7 @@ mod tests {
             priority: 7,
             texts: ["m.x", "acme", "", "r", "", "json"],
             trace: ["t", "s"],
-            metadata: vec![("k", "vv")],
+            metadata: &[("k", "vv")],
         };
         encode_call(9, &head, &mut out);
         assert_eq!(out.len() % 8, 0);
@@ -155,7 +161,8 @@ mod tests {
         assert_eq!(u32::from_le_bytes(out[40..44].try_into().unwrap()), 7);
         assert_eq!(&out[64..67], b"m.x");
         let mut done = Vec::new();
-        encode_done(1, 2, 3, 4, &mut done);
+        encode_done(1, 2, 3, 4, true, &mut done);
+        assert_eq!(done[5], FLAG_MORE);
         assert_eq!(done.len(), DONE_LEN);
     }
 }

@@ -39,6 +39,13 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 
 async function make(): Promise<TestCerts> {
   const dir = await Deno.makeTempDir({ prefix: "krepis-knul-certs-" });
+  globalThis.addEventListener("unload", () => {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch {
+      // Already gone.
+    }
+  });
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"];
   await openssl([
     "req",

@@ -48,7 +48,7 @@ const utf8 = new TextDecoder();
  * @example
  * ```ts
  * import type { KnulConnectOptions } from "@krepis/core/knul";
- * declare const ca: string;
+ * const ca = "-----BEGIN CERTIFICATE-----\n…"; // the PEM that signed the server's certificate
  * const options: KnulConnectOptions = { hostname: "127.0.0.1", port: 4433, caCerts: [ca], serverName: "localhost" };
  * console.assert(options.port === 4433);
  * ```
@@ -127,10 +127,19 @@ export interface TypedKnulClient<M extends Record<string, AnyHandler>> {
   ): Promise<OutputOf<M[K]>>;
 }
 
+/** How a streamed call hands over its messages, and (open input) learns its id. */
+interface Streamed {
+  onMessages(messages: unknown[]): void;
+  /** Set for calls whose input stays open: more frames follow through `send`. */
+  onStart?(id: number): void;
+}
+
 interface Waiting {
   resolve(response: { messages: unknown[]; status: DecodedStatus }): void;
   reject(error: unknown): void;
   json: boolean;
+  /** Streamed calls: messages that arrived before the status. */
+  onMessages: ((messages: unknown[]) => void) | undefined;
 }
 
 /**
@@ -186,14 +195,95 @@ export class KnulClient implements AsyncDisposable {
     return messages[0] as O;
   }
 
-  /** Calls a server-streaming method; resolves with every message it sent. */
-  async stream<O = unknown>(
+  /**
+   * Calls a server-streaming method: yields each message as it arrives; throws a
+   * {@linkcode KnulError} when the call ends with another status than `OK`. Leaving the
+   * loop early cancels the call.
+   */
+  stream<O = unknown>(
     ctx: KrepisContext,
     method: string,
     input: unknown,
     options: KnulCallOptions = {},
-  ): Promise<O[]> {
-    return (await this.#invoke(ctx, method, [input], options)).messages as O[];
+  ): AsyncGenerator<O, void, undefined> {
+    return this.#streamed<O>(ctx, method, [input], options, undefined);
+  }
+
+  /**
+   * Calls a bidirectional (or client-streaming) method: sends each of `inputs` as it comes
+   * and yields each response message as it arrives. Leaving the loop early cancels the call.
+   */
+  bidi<O = unknown>(
+    ctx: KrepisContext,
+    method: string,
+    inputs: AsyncIterable<unknown> | Iterable<unknown>,
+    options: KnulCallOptions = {},
+  ): AsyncGenerator<O, void, undefined> {
+    const encoding = options.encoding ?? "json";
+    const pump = async (id: number) => {
+      try {
+        for await (const input of inputs) {
+          const bytes = encoding === "json"
+            ? textFrame(JSON.stringify(input ?? null))
+            : frame(MESSAGE, input as Uint8Array);
+          await this.#kernel.knulSend(this.#handle, id, bytes);
+        }
+        await this.#kernel.knulSend(this.#handle, id, new Uint8Array(0));
+      } catch {
+        // The call ended (answered, cancelled or failed): its outcome says why.
+      }
+    };
+    return this.#streamed<O>(ctx, method, [], options, (id) => void pump(id));
+  }
+
+  async *#streamed<O>(
+    ctx: KrepisContext,
+    method: string,
+    inputs: unknown[],
+    options: KnulCallOptions,
+    onStart: ((id: number) => void) | undefined,
+  ): AsyncGenerator<O, void, undefined> {
+    const queue: unknown[] = [];
+    let done = false;
+    let failure: unknown;
+    let wake: (() => void) | undefined;
+    const notify = () => {
+      wake?.();
+      wake = undefined;
+    };
+    const stop = new AbortController();
+    const signal = AbortSignal.any([ctx.signal, stop.signal]);
+    const onMessages = (messages: unknown[]) => {
+      queue.push(...messages);
+      notify();
+    };
+    this.#invoke(ctx.derive({ signal }), method, inputs, options, {
+      onMessages,
+      onStart,
+    }).then(
+      (r) => {
+        queue.push(...r.messages);
+        done = true;
+        notify();
+      },
+      (e) => {
+        failure = e;
+        done = true;
+        notify();
+      },
+    );
+    try {
+      for (;;) {
+        while (queue.length > 0) yield queue.shift() as O;
+        if (done) {
+          if (failure !== undefined) throw failure;
+          return;
+        }
+        await new Promise<void>((resolve) => wake = resolve);
+      }
+    } finally {
+      if (!done) stop.abort();
+    }
   }
 
   /** Calls a client-streaming (or bidirectional) method with several input messages. */
@@ -260,7 +350,9 @@ export class KnulClient implements AsyncDisposable {
     method: string,
     inputs: unknown[],
     options: KnulCallOptions,
+    streamed?: Streamed,
   ): Promise<{ messages: unknown[]; status: DecodedStatus }> {
+    const onMessages = streamed?.onMessages;
     if (this.#closed) {
       return Promise.reject(
         new KnulError(KnulStatus.UNAVAILABLE, "the client is closed"),
@@ -342,15 +434,18 @@ export class KnulClient implements AsyncDisposable {
           reject(e);
         },
         json,
+        onMessages,
       });
       this.#kernel.knulCall(
         this.#handle,
         id,
         header,
         frames,
-        options.idempotent ? 1 : 0,
+        (options.idempotent ? 1 : 0) | (onMessages ? 2 : 0) |
+          (streamed?.onStart ? 4 : 0),
         budget,
       );
+      streamed?.onStart?.(id);
       this.#kick();
     });
   }
@@ -379,7 +474,15 @@ export class KnulClient implements AsyncDisposable {
           this.#bridge.flush();
           continue;
         }
-        if (await kernel.knulClientWait(handle, WAIT_MS) === 0) break;
+        let woke: number;
+        try {
+          woke = await kernel.knulClientWait(handle, WAIT_MS);
+        } catch (error) {
+          // A wait that started only after close() released the handle: nothing to do.
+          if (this.#closed) break;
+          throw error;
+        }
+        if (woke === 0) break;
       }
     } finally {
       this.#running = false;
@@ -388,7 +491,13 @@ export class KnulClient implements AsyncDisposable {
     }
   }
 
-  #onDone = (slot: number, callId: number, addr: number, len: number): void => {
+  #onDone = (
+    slot: number,
+    callId: number,
+    addr: number,
+    len: number,
+    more: boolean,
+  ): void => {
     const waiting = this.#waiting.get(callId);
     const messages: unknown[] = [];
     let status: DecodedStatus | undefined;
@@ -414,6 +523,10 @@ export class KnulClient implements AsyncDisposable {
     }
     this.#bridge.write(KIND_RELEASE, slot, null);
     if (waiting === undefined) return;
+    if (more && error === undefined) {
+      waiting.onMessages?.(messages);
+      return;
+    }
     this.#waiting.delete(callId);
     if (error !== undefined) {
       waiting.reject(

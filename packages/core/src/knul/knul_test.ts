@@ -26,6 +26,7 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
     "boom": () => {
       throw new Error("kaput");
     },
+    "big": (_ctx, n: number) => "z".repeat(n),
     "slow": async (ctx) => {
       await new Promise((r) => setTimeout(r, 50));
       return ctx.tenantId;
@@ -40,6 +41,11 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   const ctx = createContext({ log, tenantId: "acme" });
   assert.equal(await client.call(ctx, "math.add", { a: 1, b: 2 }), 3);
   assert.equal(await client.call(ctx, "slow", null), "acme");
+  // Past the outbox (256 KiB inline limit) a response streams out of TypeScript memory.
+  assert.equal(
+    (await client.call<string>(ctx, "big", 3 << 20)).length,
+    3 << 20,
+  );
   await client.call(ctx, "todos.get", { id: 7 }).then(
     () => assert.fail("should fail"),
     (e: KnulError) => {
@@ -59,11 +65,13 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   );
   const stats = server.stats();
   assert.equal(stats.rejectedUnimplemented, 1);
-  assert.equal(stats.dispatched, 4);
+  assert.equal(stats.dispatched, 5);
 });
 
 Deno.test("knul: server-streaming, client-streaming and bidirectional calls", async () => {
   const certs = await testCerts();
+  let releaseSecond!: () => void;
+  const second = new Promise<void>((r) => releaseSecond = r);
   await using server = await serveKnul({
     cert: certs.cert,
     key: certs.key,
@@ -71,6 +79,11 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   }, {
     "count.up": async function* (_ctx, { to }: { to: number }) {
       for (let i = 1; i <= to; i++) yield i;
+    },
+    "ticks": async function* () {
+      yield "first";
+      await second;
+      yield "second";
     },
     "count.fail": async function* () {
       yield 1;
@@ -98,26 +111,52 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
     serverName: "localhost",
   });
   const ctx = createContext({ log });
-  assert.deepEqual(await client.stream(ctx, "count.up", { to: 5 }), [
-    1,
-    2,
-    3,
-    4,
-    5,
-  ]);
-  await client.stream(ctx, "count.fail", null).then(
+  const upTo5 = await Array.fromAsync(
+    client.stream(ctx, "count.up", { to: 5 }),
+  );
+  assert.deepEqual(upTo5, [1, 2, 3, 4, 5]);
+  // Messages arrive as they are sent: the server sends its second one only after the
+  // client has received the first.
+  const ticks = client.stream<string>(ctx, "ticks", null);
+  assert.deepEqual(await ticks.next(), { value: "first", done: false });
+  releaseSecond();
+  assert.deepEqual(await Array.fromAsync(ticks), ["second"]);
+  // Leaving a stream early cancels the call.
+  for await (const n of client.stream(ctx, "count.up", { to: 1_000_000 })) {
+    if (n === 3) break;
+  }
+  await Array.fromAsync(client.stream(ctx, "count.fail", null)).then(
     () => assert.fail("the stream ends with an error status"),
     (e: KnulError) => assert.equal(e.status, "FAILED_PRECONDITION"),
   );
   const many = Array.from({ length: 1000 }, (_, i) => i);
   assert.deepEqual(await client.send(ctx, "sum", many), [499500]);
   assert.deepEqual(await client.send(ctx, "double", [1, 2, 3]), [2, 4, 6]);
+  // Bidirectional, in lock step: each input is sent only after the previous answer came.
+  let answered = Promise.withResolvers<void>();
+  const inputs = async function* () {
+    for (const n of [1, 2, 3]) {
+      yield n;
+      await answered.promise;
+      answered = Promise.withResolvers<void>();
+    }
+  };
+  const doubled: number[] = [];
+  for await (const n of client.bidi<number>(ctx, "double", inputs())) {
+    doubled.push(n);
+    answered.resolve();
+  }
+  assert.deepEqual(doubled, [2, 4, 6]);
   // A large streamed input crosses several kernel reads.
   const big = Array.from({ length: 50 }, () => "y".repeat(10_000));
   assert.deepEqual(await client.send(ctx, "sum", big.map((s) => s.length)), [
     500_000,
   ]);
+  for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
   assert.equal(server.stats().inFlight, 0);
+  assert.equal(client.running(), 0);
 });
 
 Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", async () => {
@@ -194,4 +233,55 @@ Deno.test("knul: Protobuf-encoded calls carry bytes both ways", async () => {
   const m = fromBinary(KnulTenantLimitsSchema, out);
   assert.equal(m.ratePerSec, 42);
   assert.equal(m.burst, 3);
+});
+
+Deno.test("knul: cancelling the caller's signal resets the stream and aborts the handler", async () => {
+  const certs = await testCerts();
+  let started = false;
+  let aborted = false;
+  await using server = await serveKnul({
+    cert: certs.cert,
+    key: certs.key,
+    log,
+  }, {
+    work: (ctx) =>
+      new Promise((resolve) => {
+        started = true;
+        ctx.signal.addEventListener("abort", () => {
+          aborted = true;
+          resolve(null);
+        });
+      }),
+  });
+  await using client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  const controller = new AbortController();
+  const call = client.call(
+    createContext({ log, signal: controller.signal }),
+    "work",
+    null,
+  );
+  for (let i = 0; i < 500 && !started; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(started);
+  controller.abort();
+  await call.then(
+    () => assert.fail("a cancelled call does not succeed"),
+    (e: KnulError) => assert.equal(e.status, "CANCELLED"),
+  );
+  for (let i = 0; i < 500 && !aborted; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.ok(aborted, "the handler's ctx.signal aborted");
+  for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  assert.equal(server.stats().cancelled, 1);
+  assert.equal(server.stats().inFlight, 0);
+  assert.equal(client.running(), 0);
 });

@@ -13,6 +13,8 @@ import { KIND_ABORT, KIND_RETURNED } from "../http/records.ts";
 export const KIND_CALL = 4;
 /** A client call completed. */
 export const KIND_DONE = 5;
+/** More completion records of the same call follow. */
+export const FLAG_MORE = 1;
 /** The single message is in kernel memory. */
 export const FLAG_MESSAGE = 1;
 /** The input streams through `read` calls. */
@@ -63,8 +65,17 @@ export interface CallRecord {
 export interface RecordSink {
   /** A call arrived (server). */
   call?(record: CallRecord): void;
-  /** A call completed (client): its response frames are at `addr`. */
-  done?(slot: number, callId: number, addr: number, len: number): void;
+  /**
+   * Response frames of a call arrived (client) at `addr`; `more` when further records of
+   * the call follow (a streamed response).
+   */
+  done?(
+    slot: number,
+    callId: number,
+    addr: number,
+    len: number,
+    more: boolean,
+  ): void;
   /** The kernel gave up on call `id`. */
   abort(id: number): void;
   /** A lent buffer is no longer used. */
@@ -93,6 +104,7 @@ export function readKnulRecords(
         view.getFloat64(at + 16, true),
         view.getFloat64(at + 24, true),
         view.getFloat64(at + 32, true),
+        (bytes[at + 5] & FLAG_MORE) !== 0,
       );
     } else if (kind === KIND_ABORT) sink.abort(id);
     else if (kind === KIND_RETURNED) sink.returned(id);

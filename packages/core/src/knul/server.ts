@@ -214,7 +214,15 @@ export class KnulServer implements AsyncDisposable {
       }
       this.#bridge.flush();
       if (this.#closed) break;
-      if (await kernel.knulWait(handle, WAIT_MS) === 0) break;
+      let woke: number;
+      try {
+        woke = await kernel.knulWait(handle, WAIT_MS);
+      } catch (error) {
+        // A wait that started only after close() released the handle: nothing to do.
+        if (this.#closed) break;
+        throw error;
+      }
+      if (woke === 0) break;
     }
   }
 

@@ -69,7 +69,7 @@ export interface KnulTenantLimits {
  * @example
  * ```ts
  * import type { KnulServeOptions } from "@krepis/core/knul";
- * declare const cert: string, key: string;
+ * const cert = "-----BEGIN CERTIFICATE-----\n…", key = "-----BEGIN PRIVATE KEY-----\n…";
  * const options: KnulServeOptions = { port: 0, cert, key, maxInFlight: 64 };
  * console.assert(options.port === 0);
  * ```

@@ -84,6 +84,37 @@ function localBuild(file: string): string | undefined {
 }
 
 /**
+ * What to do when no kernel library was found: inside a checkout, build it there (the
+ * loader finds `target/debug` and `target/release` by itself); outside one, build it in a
+ * checkout and point `KREPIS_LIB_PATH` at it.
+ *
+ * @example
+ * ```ts
+ * import { buildHint } from "./loader.ts";
+ * buildHint("/src/krepis", false, "libkrepis.so").includes("deno task build:kernel"); // true
+ * ```
+ */
+export function buildHint(
+  checkout: string | undefined,
+  localBuildDisabled: boolean,
+  file: string,
+): string {
+  if (checkout && !localBuildDisabled) {
+    return `Build it in the checkout ${checkout} with \`deno task build:kernel\` ` +
+      `(debug) or \`deno task build:kernel:release\`; the next import finds ` +
+      `target/debug/${file} or target/release/${file} by itself.`;
+  }
+  if (checkout) {
+    return `KREPIS_LOCAL_BUILD=0 skips the checkout's own build in ${checkout}/target: ` +
+      `unset it (and \`deno task build:kernel\` there), or build with ` +
+      `\`cargo build --release -p krepis-ffi\` and set KREPIS_LIB_PATH to ` +
+      `${checkout}/target/release/${file}.`;
+  }
+  return `Build it in a Krepis checkout with \`cargo build --release -p krepis-ffi\` ` +
+    `and set KREPIS_LIB_PATH to that checkout's target/release/${file}.`;
+}
+
+/**
  * Finds the kernel library file, downloading it when nothing local exists.
  *
  * @example
@@ -120,8 +151,13 @@ export async function resolveLibrary(): Promise<ResolvedLibrary> {
       "LOAD_FAILED",
       `Krepis ${manifest.version} has no prebuilt kernel for ${target}` +
         (supported.length ? ` (prebuilt: ${supported.join(", ")})` : "") +
-        `. Build it from source with \`cargo build --release -p krepis-ffi\` and set ` +
-        `KREPIS_LIB_PATH to the built library.`,
+        `. ${
+          buildHint(
+            workspaceRoot(),
+            Deno.env.get("KREPIS_LOCAL_BUILD") === "0",
+            file,
+          )
+        }`,
     );
   }
   const base = (Deno.env.get("KREPIS_BINARY_BASE_URL") ??

@@ -10,12 +10,16 @@
 import { Node, type SourceFile, SyntaxKind } from "ts-morph";
 import { join, resolve } from "node:path";
 import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
 import { loadApp, relativePath } from "../project.ts";
 import { UsageError } from "../args.ts";
 import { type Names, names } from "./names.ts";
 import {
   adapterModule,
+  adapterTestModule,
   handlerModule,
+  handlerTestModule,
+  memoryAdapterModule,
   type MethodSignature,
   portModule,
   type PortRef,
@@ -69,6 +73,8 @@ export interface GenOptions {
   route?: RouteSpec;
   /** The app module, when it is not found automatically. */
   app?: string;
+  /** Leave out the test file beside a command, query or adapter. */
+  noTest?: boolean;
 }
 
 /**
@@ -77,7 +83,7 @@ export interface GenOptions {
  * @example
  * ```ts
  * import type { PlannedFile } from "./plan.ts";
- * const file: PlannedFile = { path: "src/app.ts", content: "...", action: "update" };
+ * const file: PlannedFile = { path: "src/app.ts", content: "...", action: "update", before: null };
  * ```
  */
 export interface PlannedFile {
@@ -87,6 +93,12 @@ export interface PlannedFile {
   content: string;
   /** Whether the file is new. */
   action: "create" | "update";
+  /**
+   * Hex SHA-256 of the content the plan was made from (`null`: the file must not
+   * exist), so the writer can refuse a file that changed since, e.g. by a concurrent
+   * `krepis gen`.
+   */
+  before: string | null;
 }
 
 /**
@@ -167,7 +179,29 @@ function portMethods(found: FoundPort): MethodSignature[] {
       return text.startsWith("_") ? text : `_${text}`;
     }).join(", "),
     returns: m.getReturnTypeNode()?.getText() ?? "",
+    args: m.getParameters().slice(1).map((p) => ({
+      name: p.getName(),
+      text: p.getText(),
+    })),
   }));
+}
+
+/** Hex SHA-256 of `text` as UTF-8. */
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * The `:name` parameters of a route path.
+ *
+ * @example
+ * ```ts
+ * import { pathParams } from "./plan.ts";
+ * pathParams("/notes/:id/archive"); // ["id"]
+ * ```
+ */
+export function pathParams(path: string): string[] {
+  return [...path.matchAll(/:([A-Za-z_$][\w$]*)/g)].map((m) => m[1]);
 }
 
 /** Import lines the adapter needs for the types its stubs mention. */
@@ -244,12 +278,15 @@ export function planGeneration(options: GenOptions): Plan {
     ? findPort(app.files, names(options.port))
     : undefined;
   const ref = port && portRef(port, abs);
+  const params = options.route ? pathParams(options.route.path) : [];
   let content: string;
+  let test: string | undefined;
   let exported: string;
   switch (options.kind) {
     case "command":
     case "query":
-      content = handlerModule(options.kind, n, ref);
+      content = handlerModule(options.kind, n, ref, params);
+      test = handlerTestModule(options.kind, n, ref, params);
       exported = `${n.camel}${
         options.kind === "command" ? "Command" : "Query"
       }`;
@@ -258,20 +295,35 @@ export function planGeneration(options: GenOptions): Plan {
       content = portModule(n);
       exported = `${n.pascal}Port`;
       break;
-    case "adapter":
-      content = adapterModule(
+    case "adapter": {
+      const memory = /^(In)?Memory/.test(n.pascal);
+      const methods = portMethods(port!);
+      content = (memory ? memoryAdapterModule : adapterModule)(
         n,
         ref!,
-        portMethods(port!),
+        methods,
         typeImports(port!, abs),
       );
+      test = adapterTestModule(n, methods, memory);
       exported = n.pascal;
       break;
+    }
   }
   const plan: Plan = {
-    files: [{ path: rel, content, action: "create" }],
+    files: [{ path: rel, content, action: "create", before: null }],
     notes: [],
   };
+  if (test !== undefined && !options.noTest) {
+    const testRel = rel.replace(/\.ts$/, "_test.ts");
+    if (!existsSync(join(app.root, testRel))) {
+      plan.files.push({
+        path: testRel,
+        content: test,
+        action: "create",
+        before: null,
+      });
+    }
+  }
   if (options.kind === "port") {
     plan.notes.push(
       `bind an adapter to ${exported}: krepis gen adapter Memory${n.pascal} --port ${n.pascal}`,
@@ -295,6 +347,7 @@ export function planGeneration(options: GenOptions): Plan {
     return plan;
   }
   const appPath = appFile.getFilePath();
+  const before = sha256(appFile.getFullText());
   ensureNamedImport(appFile, exported, importSpecifier(appPath, abs));
   if (options.kind === "adapter") {
     ensureNamedImport(appFile, "provide", "@krepis/core");
@@ -328,6 +381,7 @@ export function planGeneration(options: GenOptions): Plan {
     path: relativePath(app.root, appPath),
     content: appFile.getFullText(),
     action: "update",
+    before,
   });
   return plan;
 }
