@@ -26,6 +26,8 @@ export type {
   ServeHandlerInfo,
   ServeOptions,
   ServerStats,
+  ShutdownOptions,
+  StaticMount,
   TlsOptions,
 } from "./src/http/types.ts";
 export type { FetchInfo } from "./src/app/request_context.ts";

@@ -624,7 +624,7 @@ export function kvContract(name: string, open: OpenStore): void {
   test(
     "opening, constructing and using a closed store fail like Deno",
     async (same, stores) => {
-        for (const path of ["", ":foo"]) {
+      for (const path of ["", ":foo"]) {
         const mine = await outcome(() => openKv(path));
         const theirs = await outcome(() => Deno.openKv(path));
         assert.deepEqual(mine, theirs, path);
