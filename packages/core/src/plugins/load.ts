@@ -22,8 +22,10 @@ import { Supervisor } from "./supervisor.ts";
  * ```ts
  * import type { LoadPluginOptions } from "@krepis/core/plugins";
  * const options: LoadPluginOptions = {
- *   // The contents of the publisher's `.pub` file, or its 64 hex digits.
- *   trustedKeys: ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"],
+ *   // The text of a `krepis plugin keygen` .pub file (or just its 64 hex digits).
+ *   trustedKeys: [
+ *     "krepis-plugin-public-key ed25519 e5a6fbee25d2ed5e8ab07b9737933a07b13503f654345aaef194122d153a4eea",
+ *   ],
  *   isolation: "process",
  *   memoryLimitMb: 64,
  * };
