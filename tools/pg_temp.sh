@@ -2,13 +2,14 @@
 # A throw-away PostgreSQL for tests: `tools/pg_temp.sh start DIR` creates a cluster in the
 # empty directory DIR, starts it on a free port on 127.0.0.1 and prints its URL
 # (postgres://krepis:krepis@127.0.0.1:PORT/postgres, password auth over TCP);
-# `tools/pg_temp.sh stop DIR` stops it (fast shutdown); the caller removes DIR.
+# `tools/pg_temp.sh stop DIR` stops it (fast shutdown); the caller removes DIR;
+# `tools/pg_temp.sh database URL NAME` creates database NAME on the server at URL.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
 # user (or `nobody`). Binaries: $PG_BIN, else /usr/lib/postgresql/*/bin, else $PATH.
 set -euo pipefail
 
-cmd=${1:?usage: pg_temp.sh start|stop DIR}
-dir=${2:?usage: pg_temp.sh start|stop DIR}
+cmd=${1:?usage: pg_temp.sh start|stop DIR | database URL NAME}
+dir=${2:?usage: pg_temp.sh start|stop DIR | database URL NAME}
 bin=${PG_BIN:-$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)}
 [ -n "$bin" ] && export PATH="$bin:$PATH"
 
@@ -44,11 +45,14 @@ start)
   cat "$dir/server.log" >&2
   exit 1
   ;;
+database)
+  psql -q -v ON_ERROR_STOP=1 "$dir" -c "CREATE DATABASE \"${3:?database name}\"" >/dev/null
+  ;;
 stop)
   as_owner pg_ctl -D "$dir/data" -m fast -w -t 60 stop >/dev/null
   ;;
 *)
-  echo "usage: pg_temp.sh start|stop DIR" >&2
+  echo "usage: pg_temp.sh start|stop DIR | database URL NAME" >&2
   exit 2
   ;;
 esac
