@@ -45,6 +45,13 @@ function row(
 ) {
   const o = median(ours);
   const p = peer ? median(peer) : undefined;
+  // Runs measure both in the same round, so the median of the per-round ratios is
+  // steadier than the ratio of medians when the shared machine's load swings.
+  const ratio = peer && peer.length === ours.length
+    ? median(ours.map((x, i) => x / peer[i]))
+    : p === undefined
+    ? undefined
+    : o / p;
   // The spread shows how much the shared machine disturbed a figure.
   const spread = (xs: number[]) =>
     `${Math.min(...xs).toFixed(1)}–${Math.max(...xs).toFixed(1)}`;
@@ -54,7 +61,7 @@ function row(
     spread(ours),
     p === undefined ? "" : `${p.toFixed(2)} ${unit}`,
     peer ? spread(peer) : "",
-    p === undefined ? "" : `${(o / p).toFixed(2)}×`,
+    ratio === undefined ? "" : `${ratio.toFixed(2)}×`,
     note,
   ]);
 }
@@ -420,7 +427,7 @@ const header = [
   "min–max",
   "peer (median)",
   "min–max",
-  "krepis/peer time",
+  "krepis/peer time (median of per-run ratios)",
   "note",
 ];
 const widths = header.map((h, i) =>

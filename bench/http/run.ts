@@ -1,44 +1,60 @@
 /**
- * `deno task bench:http`: Krepis `serve` vs `Deno.serve` vs pure hyper, in one run.
+ * `deno task bench:http`: every scenario of the HTTP performance issue in one run, printed as
+ * one table — Krepis against `Deno.serve`, pure hyper (where it applies), a JavaScript file
+ * server on `Deno.serve` (static rows) and the todo API in Hono on `Deno.serve` (app rows).
  *
- * Each server runs the same handler (bench/http/handler.ts; the Rust peer mirrors it),
- * pinned to CPU 0 while the load generator gets CPU 1. For each scenario it reports the
- * median over runs of req/s, p50/p99 latency (wrk) and the server's CPU time per request
- * (utime + stime from /proc/<pid>/stat before and after), then the ratios.
+ * Pinned pass: every server on CPU 0 (`taskset -c 0`), the load generator (wrk, h2load) on
+ * CPU 1; the servers take turns within each round and rounds alternate, so drift on a shared
+ * machine spreads over all of them. Each cell is the median over rounds of req/s, p99 (wrk)
+ * and the server's CPU time per request (utime + stime from `/proc/<pid>/stat`, all threads).
+ * Then an unpinned pass: the same servers let onto both cores (`taskset -a -p`), the load
+ * generator unpinned too.
  *
- * Environment: BENCH_SECONDS (default 5) per measurement, BENCH_RUNS (default 3).
+ * Environment: BENCH_SECONDS (default 2) per measurement, BENCH_RUNS (default 3) pinned
+ * rounds, BENCH_UNPINNED_RUNS (default 1; 0 skips the pass), KREPIS_LIB_PATH (default: the
+ * release build).
  *
  * @module
  */
 
 const root = new URL("../../", import.meta.url).pathname;
-const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
+const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
 const runs = Number(Deno.env.get("BENCH_RUNS") ?? 3);
+const unpinnedRuns = Number(Deno.env.get("BENCH_UNPINNED_RUNS") ?? 1);
+const library = Deno.env.get("KREPIS_LIB_PATH") ??
+  `${root}target/release/libkrepis.so`;
 const CLK_TCK = 100;
-const pin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
-const quiet = !Deno.stdout.isTerminal();
+const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
+const progress = Deno.stderr.isTerminal();
 
-interface Server {
-  name: string;
-  process: Deno.ChildProcess;
-  port: number;
-}
-
-interface Scenario {
-  name: string;
-  method: "GET" | "POST";
-  path: string;
-  connections: number;
-  body?: string;
-  contentType?: string;
-}
-
-interface Sample {
-  rps: number;
-  p50: number;
-  p99: number;
-  cpuUs: number;
-}
+// --- fixtures -----------------------------------------------------------------------------
+const work = await Deno.makeTempDir({ prefix: "krepis-bench-http-" });
+const assets = `${work}/assets`;
+await Deno.mkdir(assets);
+await Deno.writeFile(`${assets}/4k.bin`, new Uint8Array(4096).fill(120));
+await Deno.writeFile(`${assets}/1m.bin`, new Uint8Array(1 << 20).fill(120));
+const tlsMade = await new Deno.Command("openssl", {
+  args: [
+    "req",
+    "-x509",
+    "-newkey",
+    "ec",
+    "-pkeyopt",
+    "ec_paramgen_curve:prime256v1",
+    "-nodes",
+    "-days",
+    "1",
+    "-subj",
+    "/CN=localhost",
+    "-keyout",
+    `${work}/key.pem`,
+    "-out",
+    `${work}/cert.pem`,
+  ],
+  stdout: "null",
+  stderr: "null",
+}).output();
+if (!tlsMade.success) throw new Error("openssl could not make a certificate");
 
 function jsonBody(): string {
   const items = [];
@@ -48,53 +64,166 @@ function jsonBody(): string {
   return `{"items":[${items.join(",")}]}`;
 }
 
-const scenarios: Scenario[] = [
-  { name: "hello world", method: "GET", path: "/", connections: 64 },
-  {
-    name: "1 KiB JSON echo",
-    method: "POST",
-    path: "/echo",
-    connections: 64,
-    body: jsonBody(),
-    contentType: "application/json",
-  },
-  {
-    name: "1 MiB upload",
-    method: "POST",
-    path: "/upload",
-    connections: 16,
-    body: "x".repeat(1 << 20),
-    contentType: "application/octet-stream",
-  },
-  { name: "1 MiB download", method: "GET", path: "/download", connections: 16 },
-];
+// --- servers ------------------------------------------------------------------------------
+interface Server {
+  name: string;
+  process: Deno.ChildProcess;
+  port: number;
+  tlsPort: number;
+  todoId: string;
+}
 
-async function start(
-  name: string,
-  command: string[],
-  env: Record<string, string> = {},
-): Promise<Server> {
-  const args = pin ? ["taskset", "-c", "0", ...command] : command;
+async function start(name: string, command: string[]): Promise<Server> {
+  const args = canPin ? ["taskset", "-c", "0", ...command] : command;
   const process = new Deno.Command(args[0], {
     args: args.slice(1),
     cwd: root,
-    env,
+    env: {
+      KREPIS_LIB_PATH: library,
+      BENCH_STATIC_DIR: assets,
+      BENCH_TLS_CERT: `${work}/cert.pem`,
+      BENCH_TLS_KEY: `${work}/key.pem`,
+    },
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
   const reader = process.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
   let seen = "";
-  while (!/PORT (\d+)/.test(seen)) {
+  while (!/PORT \d+.*\n/.test(seen)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`${name} exited before listening:\n${seen}`);
     seen += value;
   }
-  // Keep draining so the server never blocks on a full pipe.
+  // Keep draining so a server never blocks on a full pipe.
   (async () => {
     while (!(await reader.read()).done);
   })();
-  return { name, process, port: Number(/PORT (\d+)/.exec(seen)![1]) };
+  return {
+    name,
+    process,
+    port: Number(/PORT (\d+)/.exec(seen)![1]),
+    tlsPort: Number(/TLSPORT (\d+)/.exec(seen)?.[1] ?? 0),
+    todoId: /ID (\S+)/.exec(seen)?.[1] ?? "",
+  };
+}
+
+const KREPIS = "Krepis";
+const DENO = "Deno.serve";
+const HYPER = "pure hyper";
+const JSFILES = "JS file server on Deno.serve";
+const KAPP = "Krepis app (kernel)";
+const HONO = "Hono on Deno.serve";
+
+// --- scenarios ----------------------------------------------------------------------------
+interface Load {
+  tool: "wrk" | "h2load";
+  method?: "GET" | "POST";
+  path: (s: Server) => string;
+  connections: number;
+  body?: string;
+  contentType?: string;
+  tls?: boolean;
+}
+
+interface Scenario {
+  name: string;
+  servers: string[];
+  /** The peer Krepis is compared with first. */
+  reference: string;
+  load: Load;
+}
+
+const MIB = "x".repeat(1 << 20);
+const scenarios: Scenario[] = [
+  {
+    name: "hello (HTTP/1.1, 64 conns)",
+    servers: [KREPIS, DENO, HYPER],
+    reference: DENO,
+    load: { tool: "wrk", path: () => "/", connections: 64 },
+  },
+  {
+    name: "1 KiB JSON echo",
+    servers: [KREPIS, DENO, HYPER],
+    reference: DENO,
+    load: {
+      tool: "wrk",
+      method: "POST",
+      path: () => "/echo",
+      connections: 64,
+      body: jsonBody(),
+      contentType: "application/json",
+    },
+  },
+  {
+    name: "1 MiB upload (16 conns)",
+    servers: [KREPIS, DENO, HYPER],
+    reference: DENO,
+    load: {
+      tool: "wrk",
+      method: "POST",
+      path: () => "/upload",
+      connections: 16,
+      body: MIB,
+      contentType: "application/octet-stream",
+    },
+  },
+  {
+    name: "1 MiB download (16 conns)",
+    servers: [KREPIS, DENO, HYPER],
+    reference: DENO,
+    load: { tool: "wrk", path: () => "/download", connections: 16 },
+  },
+  {
+    name: "h2c hello (h2load -c16 -m16)",
+    servers: [KREPIS, DENO, HYPER],
+    reference: DENO,
+    load: { tool: "h2load", path: () => "/", connections: 16 },
+  },
+  {
+    name: "TLS HTTP/1.1 hello (64 conns)",
+    servers: [KREPIS, DENO],
+    reference: DENO,
+    load: { tool: "wrk", path: () => "/", connections: 64, tls: true },
+  },
+  {
+    name: "static 4 KiB",
+    servers: [KREPIS, JSFILES],
+    reference: JSFILES,
+    load: { tool: "wrk", path: () => "/assets/4k.bin", connections: 64 },
+  },
+  {
+    name: "static 1 MiB (16 conns)",
+    servers: [KREPIS, JSFILES],
+    reference: JSFILES,
+    load: { tool: "wrk", path: () => "/assets/1m.bin", connections: 16 },
+  },
+  {
+    name: "todo app: GET /todos/:id",
+    servers: [KAPP, HONO],
+    reference: HONO,
+    load: { tool: "wrk", path: (s) => `/todos/${s.todoId}`, connections: 64 },
+  },
+  {
+    name: "todo app: POST /todos",
+    servers: [KAPP, HONO],
+    reference: HONO,
+    load: {
+      tool: "wrk",
+      method: "POST",
+      path: () => "/todos",
+      connections: 64,
+      body: '{"title":"bench"}',
+      contentType: "application/json",
+    },
+  },
+];
+
+// --- measuring ----------------------------------------------------------------------------
+interface Sample {
+  rps: number;
+  p99: number;
+  cpuUs: number;
 }
 
 function cpuTicks(pid: number): number {
@@ -104,94 +233,109 @@ function cpuTicks(pid: number): number {
 }
 
 function ms(value: string): number {
-  const m = /([\d.]+)(us|ms|s)/.exec(value);
+  const m = /([\d.]+)(us|ms|s)\b/.exec(value);
   if (!m) return NaN;
   const n = Number(m[1]);
   return m[2] === "us" ? n / 1000 : m[2] === "s" ? n * 1000 : n;
 }
 
-async function wrk(
-  server: Server,
-  scenario: Scenario,
-  duration: number,
-): Promise<{ requests: number; rps: number; p50: number; p99: number }> {
-  const script = await Deno.makeTempFile({ suffix: ".lua" });
-  const lua = [`wrk.method = "${scenario.method}"`];
-  if (scenario.body !== undefined) {
-    await Deno.writeTextFile(`${script}.body`, scenario.body);
+async function luaFor(load: Load): Promise<string> {
+  const script = `${work}/${crypto.randomUUID()}.lua`;
+  const lua = [`wrk.method = "${load.method ?? "GET"}"`];
+  if (load.body !== undefined) {
+    await Deno.writeTextFile(`${script}.body`, load.body);
     lua.push(
       `local f = io.open("${script}.body", "rb")`,
       `wrk.body = f:read("*a")`,
       `f:close()`,
-      `wrk.headers["Content-Type"] = "${scenario.contentType}"`,
+      `wrk.headers["Content-Type"] = "${load.contentType}"`,
     );
   }
   await Deno.writeTextFile(script, lua.join("\n") + "\n");
-  const args = [
-    "-t1",
-    `-c${scenario.connections}`,
-    `-d${duration}s`,
-    "--latency",
-    "-s",
-    script,
-    `http://127.0.0.1:${server.port}${scenario.path}`,
-  ];
-  const command = pin
-    ? ["taskset", "-c", "1", "wrk", ...args]
-    : ["wrk", ...args];
-  const out = await new Deno.Command(command[0], { args: command.slice(1) })
-    .output();
-  await Deno.remove(script);
-  await Deno.remove(`${script}.body`).catch(() => {});
+  return script;
+}
+
+async function generate(
+  server: Server,
+  load: Load,
+  duration: number,
+  pinned: boolean,
+): Promise<{ requests: number; rps: number; p99: number }> {
+  const base = load.tls
+    ? `https://127.0.0.1:${server.tlsPort}`
+    : `http://127.0.0.1:${server.port}`;
+  const target = base + load.path(server);
+  let command: string[];
+  let script: string | undefined;
+  if (load.tool === "h2load") {
+    command = [
+      "h2load",
+      `-c${load.connections}`,
+      "-m16",
+      "-t1",
+      `-D${duration}`,
+      target,
+    ];
+  } else {
+    script = await luaFor(load);
+    command = [
+      "wrk",
+      "-t1",
+      `-c${load.connections}`,
+      `-d${duration}s`,
+      "--latency",
+      "-s",
+      script,
+      target,
+    ];
+  }
+  if (pinned) command = ["taskset", "-c", "1", ...command];
+  const out = await new Deno.Command(command[0], {
+    args: command.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (script) {
+    await Deno.remove(script);
+    await Deno.remove(`${script}.body`).catch(() => {});
+  }
   const text = new TextDecoder().decode(out.stdout);
-  const requests = Number(/(\d+) requests in/.exec(text)?.[1] ?? 0);
+  if (load.tool === "h2load") {
+    const done = Number(/(\d+) succeeded/.exec(text)?.[1] ?? 0);
+    const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? 0);
+    if (failed > done / 100) {
+      throw new Error(`${server.name}: h2load saw ${failed} failures`);
+    }
+    return {
+      requests: done,
+      rps: Number(
+        /finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(text)?.[1] ?? 0,
+      ),
+      p99: NaN, // h2load reports no percentiles
+    };
+  }
   const errors = /Non-2xx or 3xx responses: (\d+)/.exec(text);
   if (errors) throw new Error(`${server.name}: ${errors[1]} failed responses`);
   return {
-    requests,
+    requests: Number(/(\d+) requests in/.exec(text)?.[1] ?? 0),
     rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(text)?.[1] ?? 0),
-    p50: ms(/50%\s+(\S+)/.exec(text)?.[1] ?? ""),
     p99: ms(/99%\s+(\S+)/.exec(text)?.[1] ?? ""),
   };
 }
 
-async function measure(server: Server, scenario: Scenario): Promise<Sample> {
+async function measure(
+  server: Server,
+  load: Load,
+  pinned: boolean,
+): Promise<Sample> {
   const pid = server.process.pid;
   const before = cpuTicks(pid);
-  const result = await wrk(server, scenario, seconds);
+  const result = await generate(server, load, seconds, pinned);
   const cpuSeconds = (cpuTicks(pid) - before) / CLK_TCK;
   return {
     rps: result.rps,
-    p50: result.p50,
     p99: result.p99,
     cpuUs: result.requests ? (cpuSeconds * 1e6) / result.requests : NaN,
-  };
-}
-
-async function h2load(server: Server): Promise<Sample> {
-  const pid = server.process.pid;
-  const before = cpuTicks(pid);
-  const args = [
-    "-c16",
-    "-m16",
-    "-t1",
-    `-D${seconds}`,
-    `http://127.0.0.1:${server.port}/`,
-  ];
-  const command = pin
-    ? ["taskset", "-c", "1", "h2load", ...args]
-    : ["h2load", ...args];
-  const out = await new Deno.Command(command[0], { args: command.slice(1) })
-    .output();
-  const text = new TextDecoder().decode(out.stdout);
-  const cpuSeconds = (cpuTicks(pid) - before) / CLK_TCK;
-  const succeeded = Number(/(\d+) succeeded/.exec(text)?.[1] ?? 0);
-  const mean = /time for request:\s+\S+\s+\S+\s+(\S+)/.exec(text)?.[1] ?? "";
-  return {
-    rps: Number(/finished in [\d.]+\w+, ([\d.]+) req\/s/.exec(text)?.[1] ?? 0),
-    p50: ms(mean),
-    p99: NaN,
-    cpuUs: succeeded ? (cpuSeconds * 1e6) / succeeded : NaN,
   };
 }
 
@@ -203,82 +347,130 @@ function median(values: number[]): number {
 }
 
 function log(message: string): void {
-  if (!quiet) console.error(message);
+  if (progress) console.error(message);
 }
 
-const servers = [
-  await start(
-    "krepis",
-    ["deno", "run", "-A", "bench/http/krepis_server.ts"],
-    { KREPIS_LIB_PATH: `${root}target/release/libkrepis.so` },
-  ),
-  await start("deno", ["deno", "run", "-A", "bench/http/deno_server.ts"]),
-  await start("hyper", [`${root}target/release/examples/hyper_bench`]),
-];
+async function affinity(server: Server, cpus: string): Promise<void> {
+  const out = await new Deno.Command("taskset", {
+    args: ["-a", "-p", "-c", cpus, String(server.process.pid)],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `taskset ${server.name}: ${new TextDecoder().decode(out.stderr)}`,
+    );
+  }
+}
 
-const results = new Map<string, Map<string, Sample[]>>();
-const record = (scenario: string, server: string, sample: Sample) => {
-  const byServer = results.get(scenario) ?? new Map<string, Sample[]>();
-  results.set(scenario, byServer);
-  byServer.set(server, [...(byServer.get(server) ?? []), sample]);
-};
+// --- the run ------------------------------------------------------------------------------
+const servers = new Map<string, Server>();
+const pinnedSamples = new Map<string, Sample[]>();
+const freeSamples = new Map<string, Sample[]>();
+const key = (scenario: string, server: string) => `${scenario}\t${server}`;
+const add = (into: Map<string, Sample[]>, k: string, sample: Sample) =>
+  into.set(k, [...(into.get(k) ?? []), sample]);
 
 try {
-  for (const scenario of scenarios) {
-    for (const server of servers) await wrk(server, scenario, 1); // warm-up
+  const deno = Deno.execPath();
+  const starts: [string, string[]][] = [
+    [KREPIS, [deno, "run", "-A", "bench/http/krepis_server.ts"]],
+    [DENO, [deno, "run", "-A", "bench/http/deno_server.ts"]],
+    [HYPER, [`${root}target/release/examples/hyper_bench`]],
+    [JSFILES, [deno, "run", "-A", "bench/http/js_file_server.ts"]],
+    [KAPP, [
+      deno,
+      "run",
+      "-A",
+      "packages/core/bench/servers/todo_app.ts",
+      "kernel",
+    ]],
+    [HONO, [deno, "run", "-A", "packages/core/bench/servers/todo_hono.ts"]],
+  ];
+  for (const [name, command] of starts) {
+    servers.set(name, await start(name, command));
   }
-  for (let run = 1; run <= runs; run++) {
-    for (const scenario of scenarios) {
-      for (const server of servers) {
-        log(`run ${run}/${runs}: ${scenario.name} on ${server.name}`);
-        record(scenario.name, server.name, await measure(server, scenario));
+  for (const scenario of scenarios) {
+    for (const name of scenario.servers) {
+      log(`warm-up: ${scenario.name} on ${name}`);
+      await generate(servers.get(name)!, scenario.load, 1, canPin);
+    }
+  }
+  const pass = async (
+    rounds: number,
+    pinned: boolean,
+    into: Map<string, Sample[]>,
+  ) => {
+    for (let round = 0; round < rounds; round++) {
+      for (const scenario of scenarios) {
+        // Alternate the order within each round as well.
+        const order = round % 2
+          ? [...scenario.servers].reverse()
+          : scenario.servers;
+        for (const name of order) {
+          log(
+            `${pinned ? "pinned" : "unpinned"} round ${
+              round + 1
+            }/${rounds}: ${scenario.name} on ${name}`,
+          );
+          add(
+            into,
+            key(scenario.name, name),
+            await measure(servers.get(name)!, scenario.load, pinned),
+          );
+        }
       }
     }
-    for (const server of servers) {
-      log(`run ${run}/${runs}: HTTP/2 hello (h2load) on ${server.name}`);
-      record("h2c hello (h2load)", server.name, await h2load(server));
-    }
+  };
+  await pass(runs, canPin, pinnedSamples);
+  if (canPin && unpinnedRuns > 0) {
+    for (const server of servers.values()) await affinity(server, "0-1");
+    await pass(unpinnedRuns, false, freeSamples);
   }
 } finally {
-  for (const server of servers) {
+  for (const server of servers.values()) {
     server.process.kill("SIGKILL");
     await server.process.status;
   }
+  await Deno.remove(work, { recursive: true });
 }
 
+// --- the table ----------------------------------------------------------------------------
 const fixed = (n: number, digits = 1) =>
-  Number.isNaN(n) ? "-" : n.toFixed(digits);
+  Number.isFinite(n) ? n.toFixed(digits) : "-";
+const medianOf = (samples: Sample[] | undefined): Sample => ({
+  rps: median((samples ?? []).map((s) => s.rps)),
+  p99: median((samples ?? []).map((s) => s.p99)),
+  cpuUs: median((samples ?? []).map((s) => s.cpuUs)),
+});
+
 console.log(
-  `HTTP benchmark: medians of ${runs} runs x ${seconds}s, server on CPU 0, load on CPU 1` +
-    (pin ? "" : " (not pinned)"),
+  `HTTP benchmark (release build): ${runs} pinned round(s) x ${seconds}s` +
+    (canPin
+      ? `, servers on CPU 0 (taskset -c 0), load generator on CPU 1; unpinned: ${unpinnedRuns} round(s), both free`
+      : " (one CPU: nothing pinned)") +
+    ". Medians; CPU = server utime+stime per request.",
 );
-for (const [scenario, byServer] of results) {
-  console.log(`\n## ${scenario}`);
-  console.log(
-    "server   req/s       p50 ms   p99 ms   CPU us/req",
-  );
-  const med = new Map<string, Sample>();
-  for (const [server, samples] of byServer) {
-    const m = {
-      rps: median(samples.map((s) => s.rps)),
-      p50: median(samples.map((s) => s.p50)),
-      p99: median(samples.map((s) => s.p99)),
-      cpuUs: median(samples.map((s) => s.cpuUs)),
-    };
-    med.set(server, m);
+console.log("");
+console.log(
+  "| scenario | server | req/s | CPU µs/req | p99 ms | Krepis ÷ this: req/s | Krepis ÷ this: CPU | unpinned req/s | unpinned CPU µs/req |",
+);
+console.log("|---|---|---|---|---|---|---|---|---|");
+for (const scenario of scenarios) {
+  const mine = scenario.servers[0];
+  const k = medianOf(pinnedSamples.get(key(scenario.name, mine)));
+  for (const name of scenario.servers) {
+    const m = medianOf(pinnedSamples.get(key(scenario.name, name)));
+    const free = medianOf(freeSamples.get(key(scenario.name, name)));
+    const ratios = name === mine
+      ? ["", ""]
+      : [`${fixed(k.rps / m.rps, 2)}×`, `${fixed(k.cpuUs / m.cpuUs, 2)}×`];
     console.log(
-      `${server.padEnd(8)} ${fixed(m.rps, 0).padStart(9)}   ${
-        fixed(m.p50, 2).padStart(6)
-      }   ${fixed(m.p99, 2).padStart(6)}   ${fixed(m.cpuUs, 2).padStart(8)}`,
-    );
-  }
-  const k = med.get("krepis")!;
-  for (const peer of ["deno", "hyper"]) {
-    const p = med.get(peer)!;
-    console.log(
-      `krepis/${peer}: throughput ${fixed(k.rps / p.rps, 2)}x, ` +
-        `CPU per request ${fixed(k.cpuUs / p.cpuUs, 2)}x, ` +
-        `p99 ${fixed(k.p99 / p.p99, 2)}x`,
+      `| ${name === mine ? scenario.name : ""} | ${name}${
+        name === scenario.reference ? " (reference)" : ""
+      } | ${fixed(m.rps, 0)} | ${fixed(m.cpuUs, 1)} | ${fixed(m.p99, 2)} | ${
+        ratios.join(" | ")
+      } | ${fixed(free.rps, 0)} | ${fixed(free.cpuUs, 1)} |`,
     );
   }
 }

@@ -26,6 +26,7 @@ export type {
   ServeHandlerInfo,
   ServeOptions,
   ServerStats,
+  StaticMount,
   TlsOptions,
 } from "./src/http/types.ts";
 export type { FetchInfo } from "./src/app/request_context.ts";

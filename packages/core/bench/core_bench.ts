@@ -19,6 +19,7 @@ import {
   provide,
   route,
 } from "../mod.ts";
+import { type Behavior, errors, timeout, tracing } from "../pipeline.ts";
 import { Container } from "../src/di/container.ts";
 
 const silent: LogSink = { level: "silent", write() {} };
@@ -92,9 +93,10 @@ const put = defineCommand({
     return ok({ stored: input.key });
   },
 });
-const appFor = (log: LogSink) =>
+const appFor = (log: LogSink, behaviors?: Behavior[]) =>
   createApp({
     log,
+    behaviors,
     adapters: [
       provide(StorePort, {
         get: (_ctx, k) => store.get(k),
@@ -134,6 +136,25 @@ Deno.bench("dispatch: app.execute, full pipeline, info log per op", {
   );
 });
 
+// Where the pipeline's time goes: each default behavior alone, and none.
+for (
+  const [name, behaviors] of [
+    ["no behaviors", []],
+    ["errors only", [errors()]],
+    ["tracing only", [tracing()]],
+    ["timeout only", [timeout()]],
+  ] as const
+) {
+  const app = appFor(silent, [...behaviors]);
+  Deno.bench(`pipeline: ${name}`, { group: "pipeline" }, async () => {
+    sink = await app.execute(
+      createContext({ ...ids, signal, log: silent }),
+      put,
+      input,
+    );
+  });
+}
+
 // --- HTTP handler: Krepis route vs hand-written Hono route --------------------------------
 const hono = new Hono();
 hono.post("/put", async (c) => {
@@ -152,6 +173,16 @@ const request = () =>
       traceparent: `00-${ids.traceId}-${ids.spanId}-01`,
     },
   });
+// What every handler pays before any framework runs: building the Request and a JSON
+// Response (both routes below include it).
+Deno.bench("http parts: new Request + text() + JSON Response", {
+  group: "http parts",
+}, async () => {
+  const req = request();
+  sink = await new Response(await req.text(), {
+    headers: { "content-type": "application/json" },
+  }).text();
+});
 Deno.bench("http: Hono route (hand-written validation)", {
   group: "http",
   baseline: true,

@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  */
 export const file_krepis_v1_http: GenFile = /*@__PURE__*/
   fileDesc(
-    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIscCCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEhcKD2lkbGVfdGltZW91dF9tcxgKIAEoBBIXCg9ib2R5X3RpbWVvdXRfbXMYCyABKAQSFQoNbWluX2JvZHlfcmF0ZRgMIAEoBBIbChNtYXhfYnVmZmVyZWRfbWVtb3J5GA0gASgEEhYKDm5vX2NvbXByZXNzaW9uGA4gASgIIj8KDVNlcnZlckFkZHJlc3MSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIOCgZzY2hlbWUYAyABKAkizAIKCUh0dHBTdGF0cxIZChFjb25uZWN0aW9uc190b3RhbBgBIAEoBBIYChBjb25uZWN0aW9uc19vcGVuGAIgASgEEhYKDnJlcXVlc3RzX3RvdGFsGAMgASgEEhcKD3Jlc3BvbnNlc190b3RhbBgEIAEoBBIaChJyZXF1ZXN0c19pbl9mbGlnaHQYBSABKAQSFgoOcmVqZWN0ZWRfdG90YWwYBiABKAQSFQoNYWJvcnRlZF90b3RhbBgHIAEoBBIWCg50aW1lb3V0c190b3RhbBgIIAEoBBIXCg9ib2R5X2J5dGVzX2xlbnQYCSABKAQSFQoNYmF0Y2hlc190b3RhbBgKIAEoBBITCgt3YWl0c190b3RhbBgLIAEoBBIWCg5idWZmZXJlZF9ieXRlcxgMIAEoBBIZChFpZGxlX2Nsb3NlZF90b3RhbBgNIAEoBCJYCgxCcmlkZ2VMYXlvdXQSDwoHaW5ib3hlcxgBIAMoBBISCgppbmJveF9zaXplGAIgASgEEg4KBm91dGJveBgDIAEoBBITCgtvdXRib3hfc2l6ZRgEIAEoBGIGcHJvdG8z",
+    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIvYCCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEhcKD2lkbGVfdGltZW91dF9tcxgKIAEoBBIXCg9ib2R5X3RpbWVvdXRfbXMYCyABKAQSFQoNbWluX2JvZHlfcmF0ZRgMIAEoBBIbChNtYXhfYnVmZmVyZWRfbWVtb3J5GA0gASgEEhYKDm5vX2NvbXByZXNzaW9uGA4gASgIEi0KDXN0YXRpY19tb3VudHMYDyADKAsyFi5rcmVwaXMudjEuU3RhdGljTW91bnQiOgoLU3RhdGljTW91bnQSDgoGcHJlZml4GAEgASgJEgwKBHJvb3QYAiABKAkSDQoFaW5kZXgYAyADKAkiPwoNU2VydmVyQWRkcmVzcxIQCghob3N0bmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEg4KBnNjaGVtZRgDIAEoCSLMAgoJSHR0cFN0YXRzEhkKEWNvbm5lY3Rpb25zX3RvdGFsGAEgASgEEhgKEGNvbm5lY3Rpb25zX29wZW4YAiABKAQSFgoOcmVxdWVzdHNfdG90YWwYAyABKAQSFwoPcmVzcG9uc2VzX3RvdGFsGAQgASgEEhoKEnJlcXVlc3RzX2luX2ZsaWdodBgFIAEoBBIWCg5yZWplY3RlZF90b3RhbBgGIAEoBBIVCg1hYm9ydGVkX3RvdGFsGAcgASgEEhYKDnRpbWVvdXRzX3RvdGFsGAggASgEEhcKD2JvZHlfYnl0ZXNfbGVudBgJIAEoBBIVCg1iYXRjaGVzX3RvdGFsGAogASgEEhMKC3dhaXRzX3RvdGFsGAsgASgEEhYKDmJ1ZmZlcmVkX2J5dGVzGAwgASgEEhkKEWlkbGVfY2xvc2VkX3RvdGFsGA0gASgEIlgKDEJyaWRnZUxheW91dBIPCgdpbmJveGVzGAEgAygEEhIKCmluYm94X3NpemUYAiABKAQSDgoGb3V0Ym94GAMgASgEEhMKC291dGJveF9zaXplGAQgASgEYgZwcm90bzM",
   );
 
 /**
@@ -127,6 +127,14 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
    * @generated from field: bool no_compression = 14;
    */
   noCompression: boolean;
+
+  /**
+   * Directories the kernel serves itself: requests under a mount's prefix never reach
+   * TypeScript.
+   *
+   * @generated from field: repeated krepis.v1.StaticMount static_mounts = 15;
+   */
+  staticMounts: StaticMount[];
 };
 
 /**
@@ -135,6 +143,41 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
  */
 export const ServeOptionsSchema: GenMessage<ServeOptions> = /*@__PURE__*/
   messageDesc(file_krepis_v1_http, 0);
+
+/**
+ * One directory served as static files under a URL prefix.
+ *
+ * @generated from message krepis.v1.StaticMount
+ */
+export type StaticMount = Message<"krepis.v1.StaticMount"> & {
+  /**
+   * URL path prefix, e.g. "/assets" ("/" serves the whole site).
+   *
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * Directory on disk; files outside it (also through symlinks) are never served.
+   *
+   * @generated from field: string root = 2;
+   */
+  root: string;
+
+  /**
+   * File names tried, in order, for a request naming a directory; empty: none.
+   *
+   * @generated from field: repeated string index = 3;
+   */
+  index: string[];
+};
+
+/**
+ * Describes the message krepis.v1.StaticMount.
+ * Use `create(StaticMountSchema)` to create a new message.
+ */
+export const StaticMountSchema: GenMessage<StaticMount> = /*@__PURE__*/
+  messageDesc(file_krepis_v1_http, 1);
 
 /**
  * Where a server listens.
@@ -169,7 +212,7 @@ export type ServerAddress = Message<"krepis.v1.ServerAddress"> & {
  * Use `create(ServerAddressSchema)` to create a new message.
  */
 export const ServerAddressSchema: GenMessage<ServerAddress> = /*@__PURE__*/
-  messageDesc(file_krepis_v1_http, 1);
+  messageDesc(file_krepis_v1_http, 2);
 
 /**
  * Live counters of one HTTP server.
@@ -275,7 +318,7 @@ export type HttpStats = Message<"krepis.v1.HttpStats"> & {
  * Use `create(HttpStatsSchema)` to create a new message.
  */
 export const HttpStatsSchema: GenMessage<HttpStats> = /*@__PURE__*/
-  messageDesc(file_krepis_v1_http, 2);
+  messageDesc(file_krepis_v1_http, 3);
 
 /**
  * Where a server's shared-memory rings live, for TypeScript's views (created once).
@@ -317,4 +360,4 @@ export type BridgeLayout = Message<"krepis.v1.BridgeLayout"> & {
  * Use `create(BridgeLayoutSchema)` to create a new message.
  */
 export const BridgeLayoutSchema: GenMessage<BridgeLayout> = /*@__PURE__*/
-  messageDesc(file_krepis_v1_http, 3);
+  messageDesc(file_krepis_v1_http, 4);

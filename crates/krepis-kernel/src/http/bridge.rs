@@ -105,7 +105,7 @@ pub struct Submitted {
 pub struct Bridge {
     inner: Mutex<Inner>,
     work: Condvar,
-    bell: Notify,
+    bell: Arc<Notify>,
     space: Notify,
     returned: Arc<Mutex<Vec<u64>>>,
     inboxes: [SharedBuffer; 2],
@@ -127,7 +127,7 @@ impl Bridge {
                 closed: false,
             }),
             work: Condvar::new(),
-            bell: Notify::new(),
+            bell: Arc::new(Notify::new()),
             space: Notify::new(),
             returned: Arc::new(Mutex::new(Vec::new())),
             inboxes: [
@@ -223,6 +223,9 @@ impl Bridge {
         loop {
             self.bell.notified().await;
             tokio::task::yield_now().await;
+            // Returned loans are listed outside `inner`: taking it here means a waiter is
+            // either still to check for them or already parked, so the wake-up is not lost.
+            drop(self.inner.lock());
             self.work.notify_one();
         }
     }
@@ -267,7 +270,8 @@ impl Bridge {
         let mut inner = self.inner.lock();
         self.stats.waits.fetch_add(1, Ordering::Relaxed);
         loop {
-            if inner.fill_len > 0 || !inner.aborts.is_empty() {
+            // Returned loans count as work: TypeScript lets the memory go only once told.
+            if inner.fill_len > 0 || !inner.aborts.is_empty() || !self.returned.lock().is_empty() {
                 return 1;
             }
             if inner.closed {
@@ -372,6 +376,7 @@ impl Bridge {
             len,
             token,
             returned: Arc::clone(&self.returned),
+            bell: Arc::clone(&self.bell),
         };
         self.stage_body(id, Bytes::from_owner(loan))
     }
@@ -504,6 +509,7 @@ struct Loan {
     len: usize,
     token: u64,
     returned: Arc<Mutex<Vec<u64>>>,
+    bell: Arc<Notify>,
 }
 
 // SAFETY: the bytes are immutable and kept alive by TypeScript until the loan returns
@@ -523,6 +529,9 @@ impl AsRef<[u8]> for Loan {
 impl Drop for Loan {
     fn drop(&mut self) {
         self.returned.lock().push(self.token);
+        // Wake TypeScript (through the doorbell) so it lets the bytes go now, not with the
+        // next request.
+        self.bell.notify_one();
     }
 }
 

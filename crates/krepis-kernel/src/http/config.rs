@@ -1,7 +1,9 @@
 //! Server options: defaults and validation of what TypeScript asked for.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use super::static_files::StaticFiles;
 use crate::proto::ServeOptions;
 use crate::{KernelError, Result};
 
@@ -57,6 +59,8 @@ pub struct ServerConfig {
     pub threads: usize,
     /// Bodies up to this size are buffered in kernel memory and lent whole.
     pub buffer_body_limit: u64,
+    /// Directories the kernel serves by itself, if any.
+    pub static_files: Option<Arc<StaticFiles>>,
 }
 
 impl ServerConfig {
@@ -138,6 +142,7 @@ impl ServerConfig {
             compression: !options.no_compression,
             threads,
             buffer_body_limit,
+            static_files: StaticFiles::from_mounts(&options.static_mounts)?.map(Arc::new),
         })
     }
 }

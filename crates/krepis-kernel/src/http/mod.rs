@@ -11,6 +11,7 @@
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
+//! - [`static_files`]: mounted directories answered by the kernel alone.
 //! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
 //! - [`validate`]: requests refused before TypeScript (400) and header normalisation.
 //!
@@ -26,6 +27,7 @@ pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod static_files;
 pub mod tls;
 pub mod trace;
 pub mod validate;

@@ -55,6 +55,13 @@ pub async fn handle(
     req: Request<Incoming>,
     busy: Busy,
 ) -> Result<Outbound, Infallible> {
+    let (req, own) = serve_static(&shared, req);
+    if let Some(reply) = own {
+        // Files carry their own encodings (.br/.gz siblings) and ranges, so they are never
+        // compressed on the fly; chunks are charged to the budget as they go out.
+        let budget = Arc::clone(&shared.budget);
+        return Ok(reply.map(|body| Outgoing::new(Encoded::identity(body), budget, None, busy)));
+    }
     let coding = if shared.config.compression {
         compress::negotiate(req.method(), req.headers())
     } else {
@@ -64,6 +71,20 @@ pub async fn handle(
     let reply = compress::apply(coding, reply);
     let budget = Arc::clone(&shared.budget);
     Ok(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
+}
+
+/// The kernel's own answer when `req` falls under a static mount and passes the head checks
+/// every request gets (a request failing them goes on, to be refused as usual).
+fn serve_static(shared: &Shared, req: Request<Incoming>) -> (Request<Incoming>, Option<Reply>) {
+    let Some(files) = shared.config.static_files.as_ref() else {
+        return (req, None);
+    };
+    let (parts, body) = req.into_parts();
+    let sound =
+        head_size(&parts) <= shared.config.max_header_size && validate::check(&parts).is_ok();
+    let req = Request::from_parts(parts, body);
+    let reply = sound.then(|| files.serve(&req)).flatten();
+    (req, reply)
 }
 
 /// Charges a whole response body to the memory budget before hyper gets it, or answers

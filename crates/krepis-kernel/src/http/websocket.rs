@@ -335,8 +335,12 @@ where
                     if sent.is_err() { return Event::Failed(1006, String::new()); }
                 }
                 Some(Outbound::Close(code, reason)) => {
-                    let frame = CloseFrame { code: CloseCode::from(code), reason: reason.clone().into() };
-                    if sink.send(Message::Close(Some(frame))).await.is_err() {
+                    // 1005 means "no code": it is never sent (RFC 6455 §7.4.1).
+                    let frame = (code != 1005).then(|| CloseFrame {
+                        code: CloseCode::from(code),
+                        reason: reason.clone().into(),
+                    });
+                    if sink.send(Message::Close(frame)).await.is_err() {
                         return Event::Failed(1006, String::new());
                     }
                     sent_close = Some((code, reason));

@@ -465,6 +465,8 @@ async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::resul
                 send.write_all(&chunk).await.map_err(|_| ())?;
             }
         }
+        // Only the HTTP kernel's static files make these; a call never carries one.
+        ResponseBody::Kernel(_) => {}
     }
     if !ended {
         let status = frame::status(

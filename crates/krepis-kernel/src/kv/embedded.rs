@@ -10,7 +10,7 @@
 //! **Relaxed commits** are answered as soon as they are applied; sled's background
 //! flusher writes them every [`FLUSH_EVERY_MS`] (without `fdatasync`), so a killed
 //! process loses its newest relaxed writes, never older ones (measured on a loaded
-//! machine: up to 273 ms of them, `deno task bench:storage`).
+//! machine: up to 353 ms of them, `deno task bench:storage`).
 //!
 //! **Layout.** User keys (Deno KV's tuple encoding) start with a type code below `0xff`.
 //! Internal records live under `0xff`, outside every range a selector can name:

@@ -283,8 +283,16 @@ Deno.test("fetch maps requests to handlers and results to JSON responses", async
     "application/json; charset=utf-8",
   );
   assert.deepEqual(await created.json(), { added: "milk" });
+  const announced = await app.fetch(
+    new Request("http://local/notes", {
+      method: "POST",
+      body: '{"note":"tea"}',
+      headers: { "content-type": "application/json", "content-length": "14" },
+    }),
+  );
+  assert.deepEqual(await announced.json(), { added: "tea" });
   const listed = await app.fetch(new Request("http://local/notes"));
-  assert.deepEqual(await listed.json(), ["milk"]);
+  assert.deepEqual(await listed.json(), ["milk", "tea"]);
   const head = await app.fetch(
     new Request("http://local/notes", { method: "HEAD" }),
   );
@@ -315,6 +323,17 @@ Deno.test("fetch answers bad requests with clear errors", async () => {
     ],
     [
       post("/notes", JSON.stringify({ note: "x".repeat(100) })),
+      413,
+      "PAYLOAD_TOO_LARGE",
+    ],
+    // A Content-Length smaller than the body does not get a large body past the limit
+    // (71 bytes of UTF-8 in 41 UTF-16 units).
+    [
+      new Request("http://local/notes", {
+        method: "POST",
+        body: JSON.stringify({ note: "é".repeat(30) }),
+        headers: { "content-type": "application/json", "content-length": "10" },
+      }),
       413,
       "PAYLOAD_TOO_LARGE",
     ],

@@ -23,6 +23,23 @@ function count(name: string, value: number | undefined, max: number): number {
   return value;
 }
 
+function staticMounts(
+  mounts: ServeOptions["static"],
+): { prefix: string; root: string; index: string[] }[] {
+  return Object.entries(mounts ?? {}).map(([prefix, mount]) => {
+    const { root, index = ["index.html"] } = typeof mount === "string"
+      ? { root: mount }
+      : mount;
+    if (typeof root !== "string" || !Array.isArray(index)) {
+      throw new KrepisError(
+        "INVALID_ARGUMENT",
+        `static mount "${prefix}" needs a root directory and an index list`,
+      );
+    }
+    return { prefix, root, index };
+  });
+}
+
 /** The kernel reads 0 as "default"; an explicit 0 option means "none" (u64 max). */
 function orNone(value: number, given: number | undefined): bigint {
   return given === 0 ? 2n ** 64n - 1n : BigInt(value);
@@ -61,7 +78,12 @@ export function serve(handler: ServeHandler): Promise<HttpServer>;
  * ```ts ignore
  * import { serve } from "@krepis/core/http";
  * const server = await serve(
- *   { hostname: "127.0.0.1", port: 8080, requestTimeout: 5_000 },
+ *   {
+ *     hostname: "127.0.0.1",
+ *     port: 8080,
+ *     requestTimeout: 5_000,
+ *     static: { "/assets": "./public" }, // answered by the kernel, never by the handler
+ *   },
  *   () => new Response("ok"),
  * );
  * await server.finished;
@@ -112,6 +134,7 @@ export async function serve(
       count("maxBufferedMemory", options.maxBufferedMemory, 2 ** 53),
     ),
     noCompression: options.automaticCompression === false,
+    staticMounts: staticMounts(options.static),
   });
   const kernel = await loadKernel();
   options.signal?.throwIfAborted();

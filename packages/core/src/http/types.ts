@@ -151,6 +151,31 @@ export interface ServeOptions {
   automaticCompression?: boolean;
   /** Kernel worker threads for sockets and TLS. Default 1. */
   threads?: number;
+  /**
+   * Directories the kernel serves by itself, by URL prefix: `{ "/assets": "./public" }`.
+   * Requests under a prefix never reach the handler (GET/HEAD only, ETag and
+   * Last-Modified with 304, ranges, `.br`/`.gz` siblings by `Accept-Encoding`; paths
+   * leaving the directory are refused). A directory answers with `index.html` unless the
+   * mount says otherwise.
+   */
+  static?: Record<string, string | StaticMount>;
+}
+
+/**
+ * One directory served by the kernel, with its index files.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve, type StaticMount } from "@krepis/core/http";
+ * const docs: StaticMount = { root: "./site", index: ["index.html", "index.htm"] };
+ * await serve({ static: { "/docs": docs } }, () => new Response("api"));
+ * ```
+ */
+export interface StaticMount {
+  /** The directory on disk. */
+  root: string;
+  /** File names tried for a request naming a directory, in order. Default `["index.html"]`; `[]` for none. */
+  index?: string[];
 }
 
 /**

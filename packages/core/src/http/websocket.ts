@@ -130,8 +130,8 @@ export function upgradeWebSocket(
   );
   // A `Response` cannot be constructed with 101; the kernel completes the handshake.
   Object.defineProperty(response, "status", { value: 101 });
-  const url = request.url.replace(/^http/, "ws");
-  const socket = new KernelWebSocket(offer, url, protocol);
+  // Deno's server-side sockets have an empty `url` as well.
+  const socket = new KernelWebSocket(offer, "", protocol);
   return { socket: socket as unknown as WebSocket, response };
 }
 
@@ -148,7 +148,8 @@ class KernelWebSocket extends EventTarget {
   readonly url: string;
   readonly protocol: string;
   readonly extensions = "";
-  binaryType: BinaryType = "blob";
+  // Deno's server-side sockets default to "arraybuffer" too.
+  binaryType: BinaryType = "arraybuffer";
   #offer: Offer;
   #state = 0;
   #closeAfterOpen: [number | undefined, string | undefined] | undefined;
@@ -308,7 +309,11 @@ class KernelWebSocket extends EventTarget {
   #message(data: unknown): void {
     if (this.#state !== 1 && this.#state !== 2) return;
     this.dispatchEvent(
-      new MessageEvent("message", { data, origin: new URL(this.url).origin }),
+      new MessageEvent("message", { data }),
     );
   }
 }
+
+// `socket instanceof WebSocket` holds, as for Deno's sockets; every member a WebSocket has
+// is defined on KernelWebSocket itself, so nothing of WebSocket's own implementation runs.
+Object.setPrototypeOf(KernelWebSocket.prototype, WebSocket.prototype);

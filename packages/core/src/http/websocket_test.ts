@@ -28,10 +28,14 @@ async function echoServer(
     : upgradeWebSocket;
   const handler = (req: Request) => {
     const { socket, response } = upgrade(req);
-    const events: string[] = [`state ${socket.readyState}`];
+    const events: string[] = [
+      `state ${socket.readyState} ${socket.binaryType} ${
+        socket instanceof WebSocket
+      }`,
+      `url "${socket.url}" status ${response.status}`,
+    ];
     let done!: () => void;
     seen.push({ events, closed: new Promise((r) => done = r) });
-    socket.binaryType = "arraybuffer";
     socket.onopen = () => events.push(`open ${socket.readyState}`);
     socket.onmessage = (e) => {
       const data = e.data;
@@ -41,6 +45,7 @@ async function echoServer(
           : `binary ${data.byteLength}`,
       );
       if (data === "close please") socket.close(4000, "as asked");
+      else if (data === "just close") socket.close();
       else socket.send(data);
     };
     socket.onerror = () => events.push("error");
@@ -141,6 +146,18 @@ Deno.test("a close from the server reaches the client as Deno's does", async () 
   assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
 });
 
+Deno.test("close() without a code: the client sees 1005, as with Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const ws = await client(port);
+    const done = closed(ws);
+    ws.send("just close");
+    return await done;
+  });
+  assert.equal(results[0], "1005  true");
+  assert.equal(results[1], results[0]);
+  assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
+});
+
 Deno.test("pings get pongs, fragments are joined, oversized frames end the socket", async () => {
   const { results, deno, krepis } = await both(async (port) => {
     const log: string[] = [];
@@ -191,9 +208,9 @@ Deno.test("pings get pongs, fragments are joined, oversized frames end the socke
   assert.deepEqual(results[1].slice(2), ["close frame 1009", "then null"]);
   // The server-side sockets saw the same messages, then an error and an unclean close
   // (Deno reports code 0, the kernel 1009).
-  assert.deepEqual(krepis[0].events.slice(0, 4), deno[0].events.slice(0, 4));
-  assert.equal(deno[0].events[4], "close 0  false");
-  assert.equal(krepis[0].events[4], "close 1009 message too big false");
+  assert.deepEqual(krepis[0].events.slice(0, 5), deno[0].events.slice(0, 5));
+  assert.equal(deno[0].events[5], "close 0  false");
+  assert.equal(krepis[0].events[5], "close 1009 message too big false");
 });
 
 Deno.test("upgradeWebSocket refuses what Deno.upgradeWebSocket refuses", async () => {

@@ -10,6 +10,7 @@
  */
 
 import { AppError } from "../result/app_error.ts";
+import type { KrepisContext } from "../context/context.ts";
 import { err, type Result } from "../result/result.ts";
 import { type Behavior, defineBehavior } from "./behavior.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
@@ -37,6 +38,94 @@ function abortResult(signal: AbortSignal): Result<never> {
 }
 
 /**
+ * One operation under a deadline: settles the caller's promise with the handler's result,
+ * or with `TIMEOUT`/`CANCELLED` first. A class rather than a bundle of closures: this runs
+ * for every command and query, and one object with prototype methods is the cheapest shape.
+ */
+class Timed implements Watched {
+  readonly deadline: number;
+  readonly promise: Promise<Result<unknown>>;
+  /** The handler's lazy signal source (see `ContextInit.signal`). */
+  readonly signal: () => AbortSignal;
+  #name: string;
+  #watch: DeadlineWatch;
+  #caller: KrepisContext;
+  #resolve!: (result: Result<unknown>) => void;
+  #reject!: (error: unknown) => void;
+  #controller: AbortController | undefined;
+  #outer: AbortSignal | undefined;
+  #settled = false;
+
+  constructor(
+    deadline: number,
+    name: string,
+    watch: DeadlineWatch,
+    caller: KrepisContext,
+  ) {
+    this.deadline = deadline;
+    this.#name = name;
+    this.#watch = watch;
+    this.#caller = caller;
+    this.promise = new Promise((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    this.signal = () => this.#signal();
+  }
+
+  /** Called by the watch when the deadline passes. */
+  expire(): void {
+    this.#stop(new DOMException(`"${this.#name}" timed out`, "TimeoutError"));
+  }
+
+  /** The caller's signal aborted (this object is its event listener). */
+  handleEvent(): void {
+    this.#stop(this.#outer!.reason);
+  }
+
+  /** The handler's outcome, unless the operation was stopped first. */
+  finish(result: Result<unknown>): void {
+    if (this.#settled) return;
+    this.#cleanup();
+    this.#resolve(result);
+  }
+
+  /** The handler threw (it opted out of `errors`): the caller sees the same error. */
+  fail(error: unknown): void {
+    if (this.#settled) return;
+    this.#cleanup();
+    this.#reject(error);
+  }
+
+  #cleanup(): void {
+    this.#settled = true;
+    this.#watch.delete(this);
+    this.#outer?.removeEventListener("abort", this);
+  }
+
+  #stop(reason: unknown): void {
+    if (this.#settled) return;
+    this.#cleanup();
+    (this.#controller ??= new AbortController()).abort(reason);
+    this.#resolve(abortResult(this.#controller.signal));
+  }
+
+  // The handler's signal is made on its first read, and only then linked to the caller's:
+  // reading the caller's signal can be costly (see requestContext), and a handler that
+  // never looks at its signal has nothing to stop early.
+  #signal(): AbortSignal {
+    if (this.#controller) return this.#controller.signal;
+    this.#controller = new AbortController();
+    if (!this.#settled) {
+      const outer = this.#outer = this.#caller.signal;
+      if (outer.aborted) this.#stop(outer.reason);
+      else outer.addEventListener("abort", this); // removed again by #cleanup
+    }
+    return this.#controller.signal;
+  }
+}
+
+/**
  * Creates the `timeout` behavior. Each instance owns one {@linkcode DeadlineWatch}.
  *
  * @example
@@ -60,48 +149,12 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
         err(new AppError("TIMEOUT", "deadline already passed")),
       );
     }
-    return new Promise<Result<unknown>>((resolve, reject) => {
-      // The handler's signal is made on its first read, and only then linked to the
-      // caller's: reading the caller's signal can be costly (see requestContext), and a
-      // handler that never looks at its signal has nothing to stop early.
-      let controller: AbortController | undefined;
-      let outer: AbortSignal | undefined;
-      let settled = false;
-      const stop = (reason: unknown) => {
-        if (settled) return;
-        cleanup();
-        (controller ??= new AbortController()).abort(reason);
-        resolve(abortResult(controller.signal));
-      };
-      const forward = () => stop(outer!.reason);
-      const watched: Watched = {
-        deadline,
-        expire: () =>
-          stop(new DOMException(`"${handler.name}" timed out`, "TimeoutError")),
-      };
-      const cleanup = () => {
-        settled = true;
-        watch.delete(watched);
-        outer?.removeEventListener("abort", forward);
-      };
-      const signal = () => {
-        if (controller) return controller.signal;
-        controller = new AbortController();
-        if (!settled) {
-          outer = ctx.signal;
-          if (outer.aborted) stop(outer.reason);
-          else outer.addEventListener("abort", forward, { once: true });
-        }
-        return controller.signal;
-      };
-      if (deadline !== Infinity) watch.add(watched);
-      next(ctx.derive({ deadline, signal }), input).then((result) => {
-        cleanup();
-        resolve(result);
-      }, (error) => {
-        cleanup();
-        reject(error);
-      });
-    });
+    const op = new Timed(deadline, handler.name, watch, ctx);
+    if (deadline !== Infinity) watch.add(op);
+    next(ctx.derive({ deadline, signal: op.signal }), input).then(
+      (result) => op.finish(result),
+      (error) => op.fail(error),
+    );
+    return op.promise;
   });
 }

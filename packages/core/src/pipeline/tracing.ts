@@ -6,7 +6,10 @@
  */
 
 import type { LogLevel } from "../context/logger.ts";
-import { type Behavior, defineBehavior } from "./behavior.ts";
+import type { KrepisContext } from "../context/context.ts";
+import type { AnyHandler } from "../cqs/handler.ts";
+import type { Result } from "../result/result.ts";
+import { type Behavior, defineBehavior, type Next } from "./behavior.ts";
 
 /**
  * Options of {@linkcode tracing}.
@@ -35,41 +38,55 @@ export interface TracingOptions {
  */
 export function tracing(options: TracingOptions = {}): Behavior {
   const level = options.level ?? "info";
-  return defineBehavior("tracing", async (ctx, handler, input, next) => {
+  return defineBehavior("tracing", (ctx, handler, input, next) => {
     const span = ctx.child(handler.name);
-    const start = performance.now();
-    let result;
-    try {
-      result = await next(span, input);
-    } catch (e) {
-      // Only when `errors` is not outside this behavior: record the span, then rethrow.
-      span.log.error("operation threw", {
+    // A sink that takes neither `level` nor `error` (the most a failure logs at) gets no
+    // record from here, so the clock is not even read.
+    const log = span.log;
+    if (!log.enabled(level) && !log.enabled("error")) return next(span, input);
+    return traced(span, handler, input, next, level);
+  });
+}
+
+async function traced(
+  span: KrepisContext,
+  handler: AnyHandler,
+  input: unknown,
+  next: Next,
+  level: LogLevel,
+): Promise<Result<unknown>> {
+  const log = span.log;
+  const start = performance.now();
+  let result;
+  try {
+    result = await next(span, input);
+  } catch (e) {
+    // Only when `errors` is not outside this behavior: record the span, then rethrow.
+    log.error("operation threw", {
+      kind: handler.kind,
+      durationMs: performance.now() - start,
+      error: e,
+    });
+    throw e;
+  }
+  if (result.ok) {
+    if (log.enabled(level)) {
+      log[level]("operation completed", {
         kind: handler.kind,
         durationMs: performance.now() - start,
-        error: e,
       });
-      throw e;
     }
-    const log = span.log;
-    if (result.ok) {
-      if (log.enabled(level)) {
-        log[level]("operation completed", {
-          kind: handler.kind,
-          durationMs: performance.now() - start,
-        });
-      }
-    } else {
-      const e = result.error;
-      const failLevel = e.status >= 500 ? "error" : "warn";
-      if (log.enabled(failLevel)) {
-        log[failLevel]("operation failed", {
-          kind: handler.kind,
-          durationMs: performance.now() - start,
-          code: e.code,
-          error: e.message,
-        });
-      }
+  } else {
+    const e = result.error;
+    const failLevel = e.status >= 500 ? "error" : "warn";
+    if (log.enabled(failLevel)) {
+      log[failLevel]("operation failed", {
+        kind: handler.kind,
+        durationMs: performance.now() - start,
+        code: e.code,
+        error: e.message,
+      });
     }
-    return result;
-  });
+  }
+  return result;
 }

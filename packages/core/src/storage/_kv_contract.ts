@@ -8,7 +8,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Kv, KvU64 } from "./kv.ts";
+import { type Kv, KvU64, openKv } from "./kv.ts";
 
 /** Opens a fresh, empty Krepis store and a function that disposes of it. */
 export type OpenStore = () => Promise<
@@ -624,7 +624,6 @@ export function kvContract(name: string, open: OpenStore): void {
   test(
     "opening, constructing and using a closed store fail like Deno",
     async (same, stores) => {
-      const { openKv } = await import("./kv.ts");
       for (const path of ["", ":foo"]) {
         const mine = await outcome(() => openKv(path));
         const theirs = await outcome(() => Deno.openKv(path));

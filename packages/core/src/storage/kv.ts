@@ -6,7 +6,7 @@
  * Durable by default: a commit resolves after its data is on disk (`fdatasync`);
  * concurrent commits share one sync. `openKv(path, { durability: "relaxed" })` resolves
  * commits without waiting; a killed process may then lose its newest writes (sled writes
- * them out every 100 ms; measured under load: up to 273 ms, median 119 ms).
+ * them out every 100 ms; measured under heavy load: up to 353 ms of them).
  * One process at a time may open a store (workers of that process share it).
  *
  * @module
@@ -15,7 +15,7 @@
 import type { KernelBindings } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
-import { encodeKey, type KvKey } from "./kv_key.ts";
+import { encodeKey, encodeKeysFramed, type KvKey } from "./kv_key.ts";
 import { decodeValue, JSON_KIND } from "./kv_value.ts";
 import { decodeUtf8 } from "./utf8.ts";
 import { badResource, kvError } from "./kv_error.ts";
@@ -82,7 +82,8 @@ export interface OpenKvOptions {
    * concurrent commits sharing one sync. `"relaxed"`: a commit resolves once applied;
    * the kernel writes it out every 100 ms, so a crash may lose the newest writes — never
    * older ones, never a part of a commit. Measured by `deno task bench:storage` on a
-   * loaded 2-core machine: the oldest lost commit was up to 273 ms old (median 119 ms).
+   * loaded 2-core machine: the oldest lost commit was up to 353 ms old (per-run
+   * medians 41–129 ms).
    */
   durability?: "sync" | "relaxed";
 }
@@ -115,7 +116,6 @@ export class Kv implements Disposable {
   #temp: string | undefined;
   #out = new Uint8Array(READ_SMALL);
   #outView = new DataView(this.#out.buffer);
-  #keys = new Uint8Array(256);
 
   /** Not for users: use {@linkcode openKv}. */
   constructor(token: symbol, bindings: KernelBindings, handle: number) {
@@ -141,18 +141,7 @@ export class Kv implements Disposable {
   /** Reads up to 10 keys in one kernel call and decodes the answers in one pass. */
   #read<T>(keys: readonly KvKey[]): KvEntryMaybe<T>[] {
     const h = this.#handle();
-    const encoded = keys.map((key) => encodeKey(key));
-    const size = encoded.reduce((n, k) => n + 2 + k.length, 0);
-    if (size > this.#keys.length) this.#keys = new Uint8Array(size * 2);
-    const buf = this.#keys;
-    let at = 0;
-    for (const key of encoded) {
-      buf[at] = key.length & 0xff;
-      buf[at + 1] = key.length >> 8;
-      buf.set(key, at + 2);
-      at += 2 + key.length;
-    }
-    const request = buf.subarray(0, at);
+    const request = encodeKeysFramed(keys);
     let used: number;
     try {
       used = this.#b.kvRead(h, request, this.#out);

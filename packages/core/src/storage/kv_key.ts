@@ -88,6 +88,32 @@ class Writer {
 
 const shared = new Writer();
 
+/**
+ * Encodes `keys` as `[u16 LE length][key]` records in one pass, without a copy per key.
+ * The result is a view of a shared buffer: use it before the next encoding call.
+ */
+export function encodeKeysFramed(
+  keys: readonly KvKey[],
+): Uint8Array<ArrayBuffer> {
+  const w = shared;
+  w.len = 0;
+  for (const key of keys) {
+    if (!Array.isArray(key)) encodeKey(key); // throws Deno's error
+    w.reserve(2);
+    const at = w.len;
+    w.len += 2;
+    for (const part of key) appendPart(w, part);
+    const len = w.len - at - 2;
+    // Far past the kernel's read limit (2049 bytes), and too long to frame.
+    if (len > 0xffff) {
+      throw new TypeError("Key too large for read (max 2049 bytes)");
+    }
+    w.buf[at] = len & 0xff;
+    w.buf[at + 1] = len >> 8;
+  }
+  return w.buf.subarray(0, w.len);
+}
+
 function bigintPart(w: Writer, value: bigint): void {
   if (value === 0n) return w.push(INT_ZERO);
   const negative = value < 0n;
