@@ -99,7 +99,7 @@ impl Postgres {
         let pool = r2d2::Pool::builder()
             .max_size(POOL_SIZE)
             .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(10))
+            .connection_timeout(Duration::from_secs(5))
             .build_unchecked(PostgresConnectionManager::new(config, NoTls));
         let store = Self {
             pool,

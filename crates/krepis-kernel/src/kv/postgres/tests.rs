@@ -46,6 +46,17 @@ impl TempPostgres {
         }
     }
 
+    /// Runs `tools/pg_temp.sh COMMAND DIR` (stop, resume) and checks it worked.
+    fn control(&self, command: &str) {
+        let status = std::process::Command::new("bash")
+            .arg(script())
+            .arg(command)
+            .arg(self.dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_temp.sh {command} failed");
+    }
+
     /// The URL of a new, empty database on this server.
     pub(crate) fn fresh_database(&self) -> String {
         let n = self.databases.fetch_add(1, Ordering::Relaxed);
@@ -194,5 +205,81 @@ fn bad_urls_and_refused_logins_are_clear_errors() {
     assert!(
         e.to_string().contains("cannot connect to PostgreSQL"),
         "{e}"
+    );
+}
+
+#[test]
+fn a_restarted_server_fails_operations_clearly_then_recovers_with_nothing_half_applied() {
+    let server = TempPostgres::start();
+    let url = server.fresh_database();
+    let kv = Kv::open_target(&url).unwrap();
+    let (a, b) = (key("a"), key("b"));
+    let stop = AtomicBool::new(false);
+    let (acknowledged, errors) = std::thread::scope(|s| {
+        let writers: Vec<_> = (0..3)
+            .map(|_| {
+                s.spawn(|| {
+                    let (mut acknowledged, mut errors) = (0u64, vec![]);
+                    while !stop.load(Ordering::Relaxed) {
+                        // Both keys get the same number in one commit.
+                        let n = Value::u64(1);
+                        let write = AtomicWrite {
+                            mutations: [&a, &b]
+                                .map(|k| Mutation {
+                                    key: k.clone(),
+                                    kind: MutationKind::Sum(n.clone()),
+                                    expire_in_ms: None,
+                                })
+                                .to_vec(),
+                            ..Default::default()
+                        };
+                        match kv.commit(write, Durability::Sync) {
+                            Ok(_) => acknowledged += 1,
+                            Err(e) => errors.push(e.to_string()),
+                        }
+                    }
+                    (acknowledged, errors)
+                })
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        server.control("stop");
+        std::thread::sleep(Duration::from_millis(500));
+        server.control("resume");
+        // Runs until a commit succeeds after the restart.
+        let before = read_u64(&kv, &a).map_or(0, |(_, n)| n);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while read_u64(&kv, &a).map_or(0, |(_, n)| n) <= before {
+            assert!(Instant::now() < deadline, "the store did not recover");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        stop.store(true, Ordering::Relaxed);
+        writers
+            .into_iter()
+            .map(|w| w.join().unwrap())
+            .fold((0, vec![]), |(n, mut all), (k, e)| {
+                all.extend(e);
+                (n + k, all)
+            })
+    });
+    assert!(
+        !errors.is_empty(),
+        "no operation failed while the server was down"
+    );
+    for e in &errors {
+        assert!(e.contains("PostgreSQL"), "unclear error: {e}");
+    }
+    eprintln!(
+        "{} commits failed while down, e.g. {}",
+        errors.len(),
+        errors[0]
+    );
+    let a = read_u64(&kv, &a).unwrap().1;
+    let b = read_u64(&kv, &b).unwrap().1;
+    assert_eq!(a, b, "a commit was half applied");
+    // A commit cut off by the restart may have applied without its acknowledgement.
+    assert!(
+        a >= acknowledged,
+        "{a} stored < {acknowledged} acknowledged"
     );
 }
