@@ -40,7 +40,7 @@ Deno.test("kv postgres: bad URLs and refused logins are clear errors", async () 
   );
   await assert.rejects(
     () => openKv(server.url.replace("krepis:krepis@", "krepis:wrong@")),
-    /password authentication failed/,
+    /^KrepisError: permission denied: cannot connect to PostgreSQL \(127\.0\.0\.1:\d+\): FATAL: password authentication failed/,
   );
   await assert.rejects(
     () => openKv("postgres://krepis:krepis@127.0.0.1:1/postgres"),

@@ -80,11 +80,12 @@ impl Postgres {
         let config: postgres::Config = url
             .parse()
             .map_err(|e| KernelError::invalid(format!("invalid PostgreSQL URL: {e}")))?;
-        let where_ = format!(
-            "{:?}:{:?}",
-            config.get_hosts().first(),
-            config.get_ports().first()
-        );
+        let where_ = match (config.get_hosts().first(), config.get_ports().first()) {
+            (Some(postgres::config::Host::Tcp(host)), port) => {
+                format!("{host}:{}", port.copied().unwrap_or(5432))
+            }
+            _ => "the configured server".to_string(),
+        };
         // One direct connection first, so a refused login or an unreachable server is
         // reported as such rather than as a pool timeout.
         let mut first = config.connect(NoTls).map_err(|e| {
