@@ -30,7 +30,7 @@ export const ABI_VERSION = 3;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x928192ec;
+export const ABI_FINGERPRINT = 0x2d5c8f5a;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -86,19 +86,22 @@ export const symbols = {
    */
   krepis_error_take: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
+   * Cuts off the streamed response of request `id` (its source failed): the client sees an
+   * aborted response (HTTP/1.1: the connection closes before the last chunk; HTTP/2: the
+   * stream is reset), never a complete-looking one.
+   */
+  krepis_http_abort: { parameters: ["f64", "f64"], result: "f64" },
+  /**
    * Writes the Protobuf `ServerAddress` into `out` and returns its length.
    */
   krepis_http_address: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
    * Stops the server at once and releases its handle; returns once no connection is left,
-   * so memory TypeScript lent may be let go. TypeScript detaches its views of kernel memory
-   * first.
+   * so memory TypeScript lent may be let go. Only the owner may do this: `key` must be the
+   * one `krepis_http_serve` handed out (anyone else gets an error and nothing changes), and
+   * the owner detaches its views of kernel memory first.
    */
-  krepis_http_close: { parameters: ["f64"], result: "f64" },
-  /**
-   * Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
-   */
-  krepis_http_layout: { parameters: ["f64", "buffer", "f64"], result: "f64" },
+  krepis_http_close: { parameters: ["f64", "f64"], result: "f64" },
   /**
    * Lends `data` (TypeScript memory, not copied) as the body of the response about to be
    * submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
@@ -125,9 +128,15 @@ export const symbols = {
    */
   krepis_http_respond: { parameters: ["f64", "f64"], result: "f64" },
   /**
-   * Starts a server from Protobuf `ServeOptions` and returns its handle.
+   * Starts a server from Protobuf `ServeOptions`, writes its Protobuf `BridgeLayout` (its
+   * handle, the shared buffers and the owner's key, handed out only here) into `out`, and
+   * returns the message's length. If anything fails after the bind, the server is stopped
+   * and the port released before this returns.
    */
-  krepis_http_serve: { parameters: ["buffer", "f64"], result: "f64" },
+  krepis_http_serve: {
+    parameters: ["buffer", "f64", "buffer", "f64"],
+    result: "f64",
+  },
   /**
    * Starts a graceful shutdown: stop accepting, finish in-flight requests, then `wait`
    * reports 0.
@@ -634,22 +643,25 @@ export interface KernelBindings {
    */
   errorTake(ticket: number, out: Uint8Array<ArrayBuffer>): number;
   /**
+   * Cuts off the streamed response of request `id` (its source failed): the client sees an
+   * aborted response (HTTP/1.1: the connection closes before the last chunk; HTTP/2: the
+   * stream is reset), never a complete-looking one.
+   * Calls `krepis_http_abort`.
+   */
+  httpAbort(handle: number, id: number): number;
+  /**
    * Writes the Protobuf `ServerAddress` into `out` and returns its length.
    * Calls `krepis_http_address`.
    */
   httpAddress(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
    * Stops the server at once and releases its handle; returns once no connection is left,
-   * so memory TypeScript lent may be let go. TypeScript detaches its views of kernel memory
-   * first.
+   * so memory TypeScript lent may be let go. Only the owner may do this: `key` must be the
+   * one `krepis_http_serve` handed out (anyone else gets an error and nothing changes), and
+   * the owner detaches its views of kernel memory first.
    * Calls `krepis_http_close`.
    */
-  httpClose(handle: number): number;
-  /**
-   * Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
-   * Calls `krepis_http_layout`.
-   */
-  httpLayout(handle: number, out: Uint8Array<ArrayBuffer>): number;
+  httpClose(handle: number, key: number): number;
   /**
    * Lends `data` (TypeScript memory, not copied) as the body of the response about to be
    * submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
@@ -682,10 +694,16 @@ export interface KernelBindings {
    */
   httpRespond(handle: number, len: number): number;
   /**
-   * Starts a server from Protobuf `ServeOptions` and returns its handle.
+   * Starts a server from Protobuf `ServeOptions`, writes its Protobuf `BridgeLayout` (its
+   * handle, the shared buffers and the owner's key, handed out only here) into `out`, and
+   * returns the message's length. If anything fails after the bind, the server is stopped
+   * and the port released before this returns.
    * Calls `krepis_http_serve`.
    */
-  httpServe(options: Uint8Array<ArrayBuffer>): number;
+  httpServe(
+    options: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): number;
   /**
    * Starts a graceful shutdown: stop accepting, finish in-flight requests, then `wait`
    * reports 0.
@@ -1156,17 +1174,17 @@ export function createBindings(
     errorTake(ticket: number, out: Uint8Array<ArrayBuffer>): number {
       return raw.krepis_error_take(ticket, out, out.byteLength);
     },
+    httpAbort(handle: number, id: number): number {
+      const r = raw.krepis_http_abort(handle, id);
+      return r < 0 ? fail(-r, "krepis_http_abort") : r;
+    },
     httpAddress(handle: number, out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_http_address(handle, out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_http_address") : r;
     },
-    httpClose(handle: number): number {
-      const r = raw.krepis_http_close(handle);
+    httpClose(handle: number, key: number): number {
+      const r = raw.krepis_http_close(handle, key);
       return r < 0 ? fail(-r, "krepis_http_close") : r;
-    },
-    httpLayout(handle: number, out: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_http_layout(handle, out, out.byteLength);
-      return r < 0 ? fail(-r, "krepis_http_layout") : r;
     },
     httpLend(
       handle: number,
@@ -1193,8 +1211,16 @@ export function createBindings(
       const r = raw.krepis_http_respond(handle, len);
       return r < 0 ? fail(-r, "krepis_http_respond") : r;
     },
-    httpServe(options: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_http_serve(options, options.byteLength);
+    httpServe(
+      options: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_http_serve(
+        options,
+        options.byteLength,
+        out,
+        out.byteLength,
+      );
       return r < 0 ? fail(-r, "krepis_http_serve") : r;
     },
     httpShutdown(handle: number): number {

@@ -19,3 +19,4 @@ export * from "./proto/krepis/v1/http_pb.ts";
 export * from "./proto/krepis/v1/journal_pb.ts";
 export * from "./proto/krepis/v1/kernel_pb.ts";
 export * from "./proto/krepis/v1/knul_pb.ts";
+export * from "./http_records.ts";

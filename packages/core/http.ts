@@ -26,6 +26,7 @@ export type {
   ServeHandlerInfo,
   ServeOptions,
   ServerStats,
+  ShutdownOptions,
   StaticMount,
   TlsOptions,
 } from "./src/http/types.ts";

@@ -8,8 +8,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use krepis_ffi_macros::export;
 use krepis_kernel::http::{Server, ServerConfig};
-use krepis_kernel::proto::{BridgeLayout, ServeOptions};
-use krepis_kernel::{HandleKind, HandleTable, Result};
+use krepis_kernel::proto::ServeOptions;
+use krepis_kernel::{HandleKind, HandleTable, KernelError, Result};
 
 use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
 
@@ -19,14 +19,32 @@ pub(crate) fn server(handle: f64) -> Result<std::sync::Arc<Server>> {
     SERVERS.get(handle_arg(handle)?)
 }
 
-/// Starts a server from Protobuf `ServeOptions` and returns its handle.
+/// Starts a server from Protobuf `ServeOptions`, writes its Protobuf `BridgeLayout` (its
+/// handle, the shared buffers and the owner's key, handed out only here) into `out`, and
+/// returns the message's length. If anything fails after the bind, the server is stopped
+/// and the port released before this returns.
 #[export]
-fn krepis_http_serve(options: *const u8, len: f64) -> Result<f64> {
+fn krepis_http_serve(options: *const u8, len: f64, out: *mut u8, cap: f64) -> Result<f64> {
     let bytes = unsafe { guard::bytes(options, len) }?;
     let options: ServeOptions = prost::Message::decode(bytes)
-        .map_err(|e| krepis_kernel::KernelError::invalid(format!("ServeOptions: {e}")))?;
+        .map_err(|e| KernelError::invalid(format!("ServeOptions: {e}")))?;
     let server = Server::start(ServerConfig::from_options(&options)?)?;
-    Ok(handle_ret(SERVERS.insert(server)?))
+    let mut layout = server.layout();
+    // Dropping the server (when the table refuses it) stops it and closes the listener.
+    let handle = SERVERS.insert(server)?;
+    layout.handle = handle_ret(handle) as u64;
+    match unsafe { guard::write_message(out, cap, &layout) } {
+        Ok(written) if written <= cap => Ok(written),
+        failed => {
+            SERVERS.remove(handle)?.stop();
+            Err(failed.err().unwrap_or_else(|| {
+                KernelError::invalid(format!(
+                    "the layout needs {} bytes, the buffer has {cap}",
+                    prost::Message::encoded_len(&layout)
+                ))
+            }))
+        }
+    }
 }
 
 /// Writes the Protobuf `ServerAddress` into `out` and returns its length.
@@ -34,22 +52,6 @@ fn krepis_http_serve(options: *const u8, len: f64) -> Result<f64> {
 fn krepis_http_address(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
     let address = server(handle)?.address();
     unsafe { guard::write_message(out, cap, &address) }
-}
-
-/// Writes the Protobuf `BridgeLayout` (ring addresses and sizes) into `out`.
-#[export]
-fn krepis_http_layout(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    let server = server(handle)?;
-    let bridge = server.bridge();
-    let inboxes: Vec<_> = (0..2).filter_map(|i| bridge.inbox(i)).collect();
-    let (outbox, outbox_size) = bridge.outbox();
-    let layout = BridgeLayout {
-        inboxes: inboxes.iter().map(|(p, _)| *p as usize as u64).collect(),
-        inbox_size: inboxes[0].1 as u64,
-        outbox: outbox as usize as u64,
-        outbox_size: outbox_size as u64,
-    };
-    unsafe { guard::write_message(out, cap, &layout) }
 }
 
 /// Writes the Protobuf `HttpStats` into `out` and returns its length.
@@ -123,7 +125,7 @@ fn krepis_http_write(handle: f64, id: f64, data: *const u8, len: f64) -> Result<
 fn krepis_http_read(handle: f64, id: f64, out: *mut u8, cap: f64) -> Result<f64> {
     let out = unsafe { guard::bytes_mut(out, cap) }?;
     if out.is_empty() {
-        return Err(krepis_kernel::KernelError::invalid("read buffer is empty"));
+        return Err(KernelError::invalid("read buffer is empty"));
     }
     Ok(server(handle)?
         .bridge()
@@ -138,11 +140,27 @@ fn krepis_http_shutdown(handle: f64) -> Result<f64> {
     Ok(0.0)
 }
 
-/// Stops the server at once and releases its handle; returns once no connection is left,
-/// so memory TypeScript lent may be let go. TypeScript detaches its views of kernel memory
-/// first.
+/// Cuts off the streamed response of request `id` (its source failed): the client sees an
+/// aborted response (HTTP/1.1: the connection closes before the last chunk; HTTP/2: the
+/// stream is reset), never a complete-looking one.
 #[export]
-fn krepis_http_close(handle: f64) -> Result<f64> {
-    SERVERS.remove(handle_arg(handle)?)?.stop();
+fn krepis_http_abort(handle: f64, id: f64) -> Result<f64> {
+    server(handle)?.bridge().fail(int_arg(id, "request id")?)?;
+    Ok(0.0)
+}
+
+/// Stops the server at once and releases its handle; returns once no connection is left,
+/// so memory TypeScript lent may be let go. Only the owner may do this: `key` must be the
+/// one `krepis_http_serve` handed out (anyone else gets an error and nothing changes), and
+/// the owner detaches its views of kernel memory first.
+#[export]
+fn krepis_http_close(handle: f64, key: f64) -> Result<f64> {
+    let handle = handle_arg(handle)?;
+    if !SERVERS.get(handle)?.owned_by(int_arg(key, "key")?) {
+        return Err(KernelError::PermissionDenied(
+            "only the code that started this server may close it".into(),
+        ));
+    }
+    SERVERS.remove(handle)?.stop();
     Ok(0.0)
 }

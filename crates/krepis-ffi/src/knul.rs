@@ -10,7 +10,7 @@ use krepis_ffi_macros::export;
 use krepis_kernel::http::Bridge;
 use krepis_kernel::knul::client::CallRequest;
 use krepis_kernel::knul::{Client, Server};
-use krepis_kernel::proto::{BridgeLayout, KnulConnectOptions, KnulServeOptions};
+use krepis_kernel::proto::{KnulConnectOptions, KnulServeOptions};
 use krepis_kernel::{HandleKind, HandleTable, KernelError, Result};
 
 use crate::guard::{self, handle_arg, handle_ret, int_arg, len_arg};
@@ -32,15 +32,7 @@ fn decode<M: prost::Message + Default>(ptr: *const u8, len: f64, what: &str) -> 
 }
 
 fn layout(bridge: &Bridge, out: *mut u8, cap: f64) -> Result<f64> {
-    let inboxes: Vec<_> = (0..2).filter_map(|i| bridge.inbox(i)).collect();
-    let (outbox, outbox_size) = bridge.outbox();
-    let layout = BridgeLayout {
-        inboxes: inboxes.iter().map(|(p, _)| *p as usize as u64).collect(),
-        inbox_size: inboxes[0].1 as u64,
-        outbox: outbox as usize as u64,
-        outbox_size: outbox_size as u64,
-    };
-    unsafe { guard::write_message(out, cap, &layout) }
+    unsafe { guard::write_message(out, cap, &bridge.layout()) }
 }
 
 fn wait(bridge: &Bridge, timeout_ms: f64) -> Result<f64> {

@@ -303,7 +303,12 @@ fn bodies_arrive_buffered_chunked_and_after_100_continue() {
     stream.write_all(b"xyz").unwrap();
     let mut rest = String::new();
     stream.read_to_string(&mut rest).unwrap();
-    assert!(rest.contains("body=3"), "{rest}");
+    // Buffered when the body follows within the arrival gap, streamed to the already
+    // started handler otherwise; either way all of it arrives.
+    assert!(
+        rest.contains("body=3") || rest.contains("streamed 3"),
+        "{rest}"
+    );
     let cookies = get(c.addr(), "/cookies");
     assert_eq!(cookies.matches("set-cookie:").count(), 2, "{cookies}");
     c.stop();

@@ -11,11 +11,16 @@ use crate::ts::deno_type;
 /// Path of the generated Rust file, relative to the FFI crate's `src/`.
 pub const RUST_FILE: &str = "abi.rs";
 
-/// The canonical text the fingerprint hashes: one line per export, sorted by name.
-/// Parameter names and docs are left out: renaming them does not change the ABI.
+/// The canonical text the fingerprint hashes: one line per export, sorted by name, then
+/// one per constant of the shared-memory record layout. Parameter names and docs are left
+/// out: renaming them does not change the ABI.
 fn canonical(krate: &FfiCrate) -> String {
     let mut exports: Vec<_> = krate.exports.iter().collect();
     exports.sort_by(|a, b| a.name.cmp(&b.name));
+    let layout = krate
+        .layout
+        .iter()
+        .map(|c| format!("layout {}={}\n", c.name, c.value));
     exports
         .iter()
         .map(|e| {
@@ -29,6 +34,7 @@ fn canonical(krate: &FfiCrate) -> String {
                 if e.nonblocking { " nonblocking" } else { "" },
             )
         })
+        .chain(layout)
         .collect()
 }
 
@@ -47,7 +53,8 @@ pub fn render_rust(krate: &FfiCrate) -> String {
          \n\
          //! The fingerprint of the exported C ABI, written by `tools/codegen`.\n\
          \n\
-         /// Hash of every export's name, parameter and result types and flags. The loader\n\
+         /// Hash of every export's name, parameter and result types and flags, and of the\n\
+         /// HTTP bridge's record layout. The loader\n\
          /// refuses a library whose fingerprint differs from the generated bindings'.\n\
          pub const ABI_FINGERPRINT: u32 = 0x{:08x};\n",
         fingerprint(krate)
@@ -76,7 +83,23 @@ mod tests {
         FfiCrate {
             abi_version: 1,
             exports,
+            layout: Vec::new(),
         }
+    }
+
+    #[test]
+    fn changes_with_the_record_layout() {
+        let mut k = krate(vec![export("krepis_a", &[])]);
+        let before = fingerprint(&k);
+        k.layout.push(crate::layout::Constant {
+            name: "AT_ID".into(),
+            value: 8,
+            docs: Vec::new(),
+        });
+        let with_layout = fingerprint(&k);
+        assert_ne!(with_layout, before, "a layout constant counts");
+        k.layout[0].value = 16;
+        assert_ne!(fingerprint(&k), with_layout, "so does its value");
     }
 
     #[test]

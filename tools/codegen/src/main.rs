@@ -3,6 +3,7 @@
 //! `bindings/` is stale.
 
 mod abi;
+mod layout;
 mod proto;
 mod scan;
 mod sync;
@@ -44,14 +45,20 @@ fn main() -> ExitCode {
 /// Generates everything; returns false in check mode when `bindings/` differs.
 fn run(root: &std::path::Path, check: bool) -> Result<bool, String> {
     let ffi_src = root.join("crates/krepis-ffi/src");
-    let krate = scan::scan(&ffi_src)?;
+    let mut krate = scan::scan(&ffi_src)?;
+    krate.layout = layout::scan(root)?;
     let mut files = proto::generate(&root.join("proto"))?;
-    let proto_modules: Vec<String> = files
+    let mut modules: Vec<String> = files
         .iter()
         .map(|(p, _)| p.to_string_lossy().replace('\\', "/"))
         .collect();
+    modules.push(layout::TS_FILE.into());
     files.push((PathBuf::from("ffi.ts"), ts::render(&krate)));
-    files.push((PathBuf::from("mod.ts"), ts::render_mod(&proto_modules)));
+    files.push((
+        PathBuf::from(layout::TS_FILE),
+        layout::render(&krate.layout),
+    ));
+    files.push((PathBuf::from("mod.ts"), ts::render_mod(&modules)));
     files.push((
         PathBuf::from("deno.json"),
         ts::render_package(env!("CARGO_PKG_VERSION")),

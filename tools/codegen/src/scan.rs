@@ -29,6 +29,8 @@ pub struct FfiCrate {
     pub abi_version: u32,
     /// Exports sorted by name, so the output does not depend on file order.
     pub exports: Vec<Export>,
+    /// The shared-memory record layout both sides must agree on (see `layout`).
+    pub layout: Vec<crate::layout::Constant>,
 }
 
 /// Scans every `.rs` file under `src`.
@@ -72,6 +74,7 @@ pub fn scan(src: &Path) -> Result<FfiCrate, String> {
     Ok(FfiCrate {
         abi_version: abi_version.ok_or("no `const ABI_VERSION` found in the FFI crate")?,
         exports,
+        layout: Vec::new(),
     })
 }
 
@@ -128,9 +131,9 @@ fn quote_meta(meta: &syn::Meta) -> String {
     }
 }
 
-fn read_export(f: &syn::ItemFn, nonblocking: bool) -> Result<Export, String> {
-    let docs = f
-        .attrs
+/// The `///` doc comment in `attrs`, line by line.
+pub fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
+    attrs
         .iter()
         .filter_map(|a| match &a.meta {
             syn::Meta::NameValue(nv) if nv.path.is_ident("doc") => match &nv.value {
@@ -142,7 +145,11 @@ fn read_export(f: &syn::ItemFn, nonblocking: bool) -> Result<Export, String> {
             },
             _ => None,
         })
-        .collect();
+        .collect()
+}
+
+fn read_export(f: &syn::ItemFn, nonblocking: bool) -> Result<Export, String> {
+    let docs = doc_lines(&f.attrs);
     let mut params = Vec::new();
     for input in &f.sig.inputs {
         let FnArg::Typed(arg) = input else {

@@ -139,7 +139,8 @@ fn camel(name: &str) -> String {
     method_name(name)
 }
 
-fn doc_block(out: &mut String, indent: &str, lines: &[String]) {
+/// Writes `lines` as a JSDoc block (nothing when they are all empty).
+pub fn doc_block(out: &mut String, indent: &str, lines: &[String]) {
     let lines: Vec<&String> = lines.iter().filter(|l| !l.is_empty()).collect();
     if lines.is_empty() {
         return;
@@ -239,10 +240,10 @@ pub fn render(krate: &FfiCrate) -> String {
 }
 
 /// Renders `bindings/mod.ts`, the package entry point.
-pub fn render_mod(proto_modules: &[String]) -> String {
+pub fn render_mod(modules: &[String]) -> String {
     let mut out = String::from(HEADER);
     out.push_str("\n/**\n * Generated bindings of the Krepis kernel: the FFI symbol table with typed wrappers,\n * and the Protobuf control-plane codecs.\n *\n * @example\n * ```ts\n * import { ABI_VERSION } from \"@krepis/bindings\";\n * console.log(ABI_VERSION);\n * ```\n *\n * @module\n */\n\nexport * from \"./ffi.ts\";\n");
-    for module in proto_modules {
+    for module in modules {
         writeln!(out, "export * from \"./{module}\";").unwrap();
     }
     out
@@ -276,6 +277,7 @@ mod tests {
 
     fn krate() -> FfiCrate {
         FfiCrate {
+            layout: Vec::new(),
             abi_version: 3,
             exports: vec![
                 Export {

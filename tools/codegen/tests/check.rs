@@ -28,6 +28,9 @@ fn scratch_repo() -> tempfile::TempDir {
     for part in ["crates/krepis-ffi/src", "proto", "bindings"] {
         copy_dir(&repo_root().join(part), &dir.path().join(part));
     }
+    let record = "crates/krepis-kernel/src/http/record.rs";
+    std::fs::create_dir_all(dir.path().join(record).parent().unwrap()).unwrap();
+    std::fs::copy(repo_root().join(record), dir.path().join(record)).unwrap();
     dir
 }
 
@@ -117,6 +120,33 @@ fn check_passes_on_the_clean_tree_and_fails_after_a_signature_change() {
             .contains("krepis_buffer_len: { parameters: [\"f64\", \"u32\"]")
     );
     assert_ne!(std::fs::read_to_string(&abi_rs).unwrap(), abi_before);
+}
+
+#[test]
+fn a_record_layout_change_without_regeneration_fails_the_check() {
+    let repo = scratch_repo();
+    let root = repo.path();
+    edit(
+        &root.join("crates/krepis-kernel/src/http/record.rs"),
+        "pub const REQ_URL_LEN: usize = 40;",
+        "pub const REQ_URL_LEN: usize = 44;",
+    );
+    let stale = codegen(root, true);
+    assert_eq!(stale.status.code(), Some(1), "{}", text(&stale.stderr));
+    let diff = text(&stale.stdout);
+    assert!(
+        diff.contains("--- bindings/http_records.ts")
+            && diff.contains("-export const REQ_URL_LEN = 40;")
+            && diff.contains("+export const REQ_URL_LEN = 44;"),
+        "{diff}"
+    );
+    // The layout is part of the ABI fingerprint: a kernel built from the changed layout is
+    // refused by bindings generated from the old one, and the other way round.
+    assert!(
+        diff.contains("--- crates/krepis-ffi/src/abi.rs")
+            && diff.contains("-pub const ABI_FINGERPRINT: u32 = 0x"),
+        "{diff}"
+    );
 }
 
 #[test]

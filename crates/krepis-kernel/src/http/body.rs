@@ -1,14 +1,15 @@
 //! Bodies: reading request bodies under the size limit, and the response body type.
 
 use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 
 use super::limits::{Intake, Pace, Refused};
+use super::socket::PeerSocket;
 use crate::KernelError;
 
 /// Chunks of a streamed request body, as the reader in TypeScript receives them.
@@ -22,7 +23,8 @@ pub const STREAM_CHANNEL_CHUNKS: usize = 4;
 pub enum Collected {
     /// The whole body, in one contiguous allocation of exactly its length.
     Whole(Vec<u8>),
-    /// The body is larger than the buffer limit: what was read so far, and the rest.
+    /// The body is larger than the buffer limit or still arriving: what was read so far,
+    /// and the rest.
     Partial(Vec<u8>, Incoming),
 }
 
@@ -39,9 +41,17 @@ pub enum BodyError {
     Memory,
 }
 
-/// Reads `body` into kernel memory, stopping at `buffer_limit` (the rest then streams) and
-/// failing past `max_body`, when the client falls behind, or past the memory ceiling (see
-/// [`Intake`]). `expected` is the exact length when the client announced it.
+/// How long buffering waits for the next bytes of a body that is still arriving before the
+/// handler gets the request with the rest as a stream.
+pub const ARRIVAL_GAP: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Reads `body` into kernel memory while it keeps arriving, stopping at `buffer_limit` and
+/// failing past `max_body`, or past the memory ceiling (see [`Intake`]); `expected` is the
+/// exact length when the client announced it. It does not wait for a client that pauses:
+/// when no bytes come for [`ARRIVAL_GAP`], the rest streams, so the handler starts with
+/// the request head and what is there (as under `Deno.serve`: `Expect: 100-continue`, slow
+/// or interactive uploads, answering early), and buffering stays an optimisation for
+/// bodies that are already there or streaming in at full speed.
 pub async fn collect(
     mut body: Incoming,
     expected: Option<u64>,
@@ -54,15 +64,17 @@ pub async fn collect(
     loop {
         // With the buffer limit at the body limit, reading on is what detects an oversize body.
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
-            return Ok(Collected::Partial(data, body));
+            return Ok(partial(data, body));
         }
-        let frame = intake
-            .frame(&mut body)
-            .await
-            .map_err(|refused| match refused {
-                Refused::Slow => BodyError::Slow,
-                Refused::Memory => BodyError::Memory,
-            })?;
+        // A frame that is there already is taken without arming the timer.
+        let next = tokio::time::timeout(ARRIVAL_GAP, intake.frame(&mut body)).await;
+        let Ok(frame) = next else {
+            return Ok(partial(data, body));
+        };
+        let frame = frame.map_err(|refused| match refused {
+            Refused::Slow => BodyError::Slow,
+            Refused::Memory => BodyError::Memory,
+        })?;
         match frame {
             None => return Ok(Collected::Whole(data)),
             Some(Err(_)) => return Err(BodyError::Broken),
@@ -78,10 +90,38 @@ pub async fn collect(
     }
 }
 
+/// The body so far, without the room reserved for an announced length that did not come.
+fn partial(mut data: Vec<u8>, rest: Incoming) -> Collected {
+    data.shrink_to_fit();
+    Collected::Partial(data, rest)
+}
+
+/// How forwarding a streamed request body ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Forwarded {
+    /// The whole body went through, or nobody wants the rest any more.
+    Done,
+    /// The body broke a limit; `refuse` has answered for the kernel.
+    Refused,
+    /// The client broke off (reset, closed mid-body, or hung up while the body waited).
+    Broken,
+}
+
+/// What ends forwarding early, besides the body itself.
+pub struct Lifeline {
+    /// The connection's socket, watched for a client that hung up while the body waits.
+    pub peer: Option<PeerSocket>,
+    /// Resolves when the request is over: nobody will read the rest, so the connection
+    /// can drain or close instead of waiting for a body nobody wants.
+    pub stop: oneshot::Receiver<()>,
+}
+
 /// Forwards the rest of a streamed body into `tx`, chunk by chunk, enforcing `max_body`
 /// (counting the `already` bytes read before) and `pace`. When the body breaks a limit,
 /// `refuse` gets the status to answer with (413 too large, 408 too slow) *before* the
-/// reader hears of the error, so the kernel's answer wins over the handler's.
+/// reader hears of the error, so the kernel's answer wins over the handler's. While the
+/// reader is not taking chunks the socket is not read either, so `life.peer` is watched
+/// for a client that hung up meanwhile.
 pub async fn forward(
     mut body: Incoming,
     tx: mpsc::Sender<BodyChunk>,
@@ -89,48 +129,141 @@ pub async fn forward(
     max_body: u64,
     mut pace: Pace,
     refuse: impl FnOnce(u16),
-) {
+    mut life: Lifeline,
+) -> Forwarded {
     let mut total = already;
     loop {
-        let Ok(next) = pace.frame(&mut body).await else {
-            refuse(408);
-            let _ = tx
-                .send(Err(KernelError::Timeout(
-                    "request body arrived too slowly".into(),
-                )))
-                .await;
-            return;
+        let permit = tokio::select! {
+            _ = &mut life.stop => return Forwarded::Done,
+            permit = tx.reserve() => match permit {
+                Ok(permit) => permit,
+                // The reader is gone (the request ended); nothing left to deliver to.
+                Err(_) => return Forwarded::Done,
+            },
+            () = hang_up(life.peer) => return Forwarded::Broken,
         };
-        let Some(frame) = next else { break };
+        let next = tokio::select! {
+            _ = &mut life.stop => return Forwarded::Done,
+            next = pace.frame(&mut body) => next,
+        };
+        let Ok(next) = next else {
+            refuse(408);
+            permit.send(Err(KernelError::Timeout(
+                "request body arrived too slowly".into(),
+            )));
+            return Forwarded::Refused;
+        };
+        let Some(frame) = next else {
+            return Forwarded::Done;
+        };
         let chunk = match frame {
             Ok(frame) => match frame.into_data() {
                 Ok(chunk) => chunk,
                 Err(_) => continue,
             },
             Err(e) => {
-                let _ = tx
-                    .send(Err(KernelError::Closed(format!(
-                        "request body broke off: {e}"
-                    ))))
-                    .await;
-                return;
+                permit.send(Err(KernelError::Closed(format!(
+                    "request body broke off: {e}"
+                ))));
+                return Forwarded::Broken;
             }
         };
         total += chunk.len() as u64;
         if total > max_body {
             refuse(413);
-            let _ = tx
-                .send(Err(KernelError::LimitExceeded(format!(
-                    "request body exceeds {max_body} bytes"
-                ))))
-                .await;
-            return;
+            permit.send(Err(KernelError::LimitExceeded(format!(
+                "request body exceeds {max_body} bytes"
+            ))));
+            return Forwarded::Refused;
         }
-        if tx.send(Ok(chunk)).await.is_err() {
-            // The reader is gone (the response completed); nothing left to deliver to.
-            return;
+        permit.send(Ok(chunk));
+    }
+}
+
+async fn hang_up(peer: Option<PeerSocket>) {
+    match peer {
+        Some(peer) => peer.hang_up().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// What TypeScript sends down a streamed response: a chunk, or `None` for a clean end.
+/// A channel closed without that `None` means the body failed, and the response is cut
+/// off rather than ended (see [`StreamBody`]).
+pub type OutChunk = Option<Bytes>;
+
+/// A response body streamed from TypeScript.
+///
+/// It ends cleanly only on an explicit end; a closed channel (the handler's stream threw,
+/// the request was abandoned) is an error, so hyper aborts the response: HTTP/1.1 closes
+/// the connection without the last chunk, HTTP/2 resets the stream. A declared
+/// `content-length` is held to: a body longer or shorter than it is an error too.
+#[derive(Debug)]
+pub struct StreamBody {
+    rx: mpsc::Receiver<OutChunk>,
+    remaining: Option<u64>,
+    /// Set once the body is known to fail: what was sent gets flushed, then the error.
+    failing: Option<&'static str>,
+    /// Whether hyper was given its chance to flush before the error.
+    flushed: bool,
+}
+
+impl StreamBody {
+    /// Chunks from `rx`, checked against `declared` (the response's content-length).
+    pub fn new(rx: mpsc::Receiver<OutChunk>, declared: Option<u64>) -> Self {
+        Self {
+            rx,
+            remaining: declared,
+            failing: None,
+            flushed: false,
         }
     }
+
+    /// The next chunk, or `None` at the end, clean or not. For callers that frame their own
+    /// messages (KNUL), which tell a cut-off stream by what they received.
+    pub async fn recv(&mut self) -> Option<Bytes> {
+        self.rx.recv().await.flatten()
+    }
+
+    fn poll_next(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
+        if let Some(why) = self.failing {
+            if self.flushed {
+                return Poll::Ready(Some(Err(cut_off(why))));
+            }
+            // Pending once (already woken): hyper flushes what it holds before it sees the
+            // error and cuts the connection or stream off.
+            self.flushed = true;
+            cx.waker().wake_by_ref();
+            return Poll::Pending;
+        }
+        let next = ready!(self.rx.poll_recv(cx));
+        let failure = match (next, self.remaining.as_mut()) {
+            (Some(None), None | Some(0)) => return Poll::Ready(None),
+            (Some(None), Some(_)) => "is shorter than its content-length",
+            (None, _) => "was abandoned before its end",
+            // Not even the part that fits: once the declared length is written, hyper
+            // would end the response as if it were complete.
+            (Some(Some(chunk)), Some(left)) if chunk.len() as u64 > *left => {
+                "is longer than its content-length"
+            }
+            (Some(Some(chunk)), left) => {
+                if let Some(left) = left {
+                    *left -= chunk.len() as u64;
+                }
+                return Poll::Ready(Some(Ok(Frame::data(chunk))));
+            }
+        };
+        self.failing = Some(failure);
+        self.poll_next(cx)
+    }
+}
+
+/// Why a streamed response did not end cleanly.
+fn cut_off(why: &str) -> std::io::Error {
+    std::io::Error::other(format!("response body {why}"))
 }
 
 /// A response body: bytes known up front, or chunks TypeScript writes while it runs.
@@ -138,8 +271,8 @@ pub async fn forward(
 pub enum ResponseBody {
     /// The whole body (possibly empty).
     Full(Option<Bytes>),
-    /// Chunks arriving through a channel; the stream ends when the sender is dropped.
-    Stream(mpsc::Receiver<Bytes>),
+    /// Chunks TypeScript writes while it runs.
+    Stream(StreamBody),
     /// Bytes the kernel produces itself (a static file); an error aborts the response.
     Kernel(BoxBody<Bytes, std::io::Error>),
 }
@@ -167,9 +300,7 @@ impl Body for ResponseBody {
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, std::io::Error>>> {
         match self.get_mut() {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
-            Self::Stream(rx) => rx
-                .poll_recv(cx)
-                .map(|chunk| chunk.map(|b| Ok(Frame::data(b)))),
+            Self::Stream(stream) => stream.poll_next(cx),
             Self::Kernel(body) => Pin::new(body).poll_frame(cx),
         }
     }
@@ -188,5 +319,54 @@ impl Body for ResponseBody {
             Self::Stream(_) => SizeHint::default(),
             Self::Kernel(body) => body.size_hint(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+
+    use super::*;
+
+    /// Everything `body` yields, and the error that ended it, if any.
+    async fn drain(mut body: ResponseBody) -> (Vec<u8>, Option<String>) {
+        let mut data = Vec::new();
+        while let Some(frame) = body.frame().await {
+            match frame {
+                Ok(frame) => data.extend_from_slice(&frame.into_data().unwrap()),
+                Err(e) => return (data, Some(e.to_string())),
+            }
+        }
+        (data, None)
+    }
+
+    fn streamed(chunks: &[Option<&'static str>], declared: Option<u64>) -> ResponseBody {
+        let (tx, rx) = mpsc::channel(16);
+        for chunk in chunks {
+            tx.try_send(chunk.map(|c| Bytes::from_static(c.as_bytes())))
+                .unwrap();
+        }
+        ResponseBody::Stream(StreamBody::new(rx, declared))
+    }
+
+    #[tokio::test]
+    async fn a_stream_ends_cleanly_only_on_its_end_marker() {
+        let clean = drain(streamed(&[Some("ab"), Some("c"), None], None)).await;
+        assert_eq!(clean, (b"abc".to_vec(), None));
+        let (data, error) = drain(streamed(&[Some("ab")], None)).await;
+        assert_eq!(data, b"ab");
+        assert!(error.unwrap().contains("abandoned"));
+    }
+
+    #[tokio::test]
+    async fn a_declared_length_is_held_to() {
+        let exact = drain(streamed(&[Some("abc"), None], Some(3))).await;
+        assert_eq!(exact, (b"abc".to_vec(), None));
+        let (data, error) = drain(streamed(&[Some("abc"), None], Some(5))).await;
+        assert_eq!(data, b"abc");
+        assert!(error.unwrap().contains("shorter"));
+        let (data, error) = drain(streamed(&[Some("a"), Some("bcd"), None], Some(2))).await;
+        assert_eq!(data, b"a", "never more than declared");
+        assert!(error.unwrap().contains("longer"));
     }
 }

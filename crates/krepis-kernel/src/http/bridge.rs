@@ -28,8 +28,9 @@ use parking_lot::{Condvar, Mutex};
 use slab::Slab;
 use tokio::sync::{Notify, mpsc, oneshot};
 
-use super::body::{BodyChunk, ResponseBody, STREAM_CHANNEL_CHUNKS};
+use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, StreamBody};
 use super::record::{self, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord};
+use crate::proto::BridgeLayout;
 use crate::shm::SharedBuffer;
 use crate::{KernelError, Result};
 
@@ -43,6 +44,7 @@ const GEN_MASK: u64 = (1 << 20) - 1;
 pub struct BodyIn {
     rx: mpsc::Receiver<BodyChunk>,
     leftover: Bytes,
+    stop: Option<oneshot::Sender<()>>,
 }
 
 impl BodyIn {
@@ -51,7 +53,14 @@ impl BodyIn {
         Self {
             rx,
             leftover: prefix,
+            stop: None,
         }
+    }
+
+    /// Drops `stop` (telling the body's forwarder to give up) once the request is over.
+    pub fn stopping(mut self, stop: oneshot::Sender<()>) -> Self {
+        self.stop = Some(stop);
+        self
     }
 }
 
@@ -60,9 +69,11 @@ struct Slot {
     reply: Option<oneshot::Sender<Reply>>,
     body: Option<Box<[u8]>>,
     input: Option<Arc<Mutex<BodyIn>>>,
-    output: Option<mpsc::Sender<Bytes>>,
+    output: Option<mpsc::Sender<OutChunk>>,
     staged: Option<Bytes>,
     abandoned: bool,
+    /// Dropped when the request is over, which stops the forwarder of its body.
+    stop_body: Option<oneshot::Sender<()>>,
 }
 
 struct Inner {
@@ -149,6 +160,22 @@ impl Bridge {
         (self.outbox.as_ptr(), self.outbox.len())
     }
 
+    /// Where the shared buffers live, as the control-plane message TypeScript's views are
+    /// made from (no handle or key: the owner of the bridge adds those).
+    pub fn layout(&self) -> BridgeLayout {
+        BridgeLayout {
+            inboxes: self
+                .inboxes
+                .iter()
+                .map(|b| b.as_ptr() as usize as u64)
+                .collect(),
+            inbox_size: self.inboxes[0].len() as u64,
+            outbox: self.outbox.as_ptr() as usize as u64,
+            outbox_size: self.outbox.len() as u64,
+            ..BridgeLayout::default()
+        }
+    }
+
     /// Takes a slot for a request, lends it `body`, and queues the record `encode` writes for
     /// the request's id. Waits while the inbox is full.
     pub async fn submit(
@@ -169,14 +196,22 @@ impl Bridge {
             let generation = inner.generation;
             let entry = inner.slots.vacant_entry();
             let id = (generation << INDEX_BITS) | entry.key() as u64;
+            let (input, stop_body) = match input {
+                Some(mut input) => {
+                    let stop = input.stop.take();
+                    (Some(Arc::new(Mutex::new(input))), stop)
+                }
+                None => (None, None),
+            };
             entry.insert(Slot {
                 id,
                 reply: Some(tx),
                 body,
-                input: input.map(|i| Arc::new(Mutex::new(i))),
+                input,
                 output: None,
                 staged: None,
                 abandoned: false,
+                stop_body,
             });
             id
         };
@@ -334,7 +369,9 @@ impl Bridge {
             return Ok(false);
         }
         let body = match (stream, staged) {
-            (Some(rx), _) => ResponseBody::Stream(rx),
+            (Some(rx), _) => {
+                ResponseBody::Stream(StreamBody::new(rx, declared_length(&rec.headers)))
+            }
             (None, Some(bytes)) if rec.flags & record::FLAG_STAGED_BODY != 0 => {
                 ResponseBody::full(bytes)
             }
@@ -382,7 +419,7 @@ impl Bridge {
     }
 
     /// Sends one chunk of a streamed response, waiting while the client is slow; an empty
-    /// chunk ends the body and frees the slot. Fails when the client went away.
+    /// chunk ends the body cleanly and frees the slot. Fails when the client went away.
     pub fn write(&self, id: u64, data: &[u8]) -> Result<()> {
         let tx = {
             let mut inner = self.inner.lock();
@@ -392,12 +429,21 @@ impl Bridge {
             })?;
             if data.is_empty() {
                 self.free_locked(inner, id);
-                return Ok(());
             }
             tx
         };
-        tx.blocking_send(Bytes::copy_from_slice(data))
+        let chunk = (!data.is_empty()).then(|| Bytes::copy_from_slice(data));
+        tx.blocking_send(chunk)
             .map_err(|_| KernelError::Closed("the client went away".into()))
+    }
+
+    /// Cuts a streamed response off (its source failed): the body ends with an error, so
+    /// the client sees an aborted response, never a complete-looking one. Frees the slot.
+    pub fn fail(&self, id: u64) -> Result<()> {
+        let mut inner = self.inner.lock();
+        Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
+        self.free_locked(inner, id);
+        Ok(())
     }
 
     /// Reads the next bytes of a streamed request body into `out`, waiting for at least one
@@ -445,6 +491,7 @@ impl Bridge {
             slot.abandoned = true;
             slot.reply = None;
             slot.output = None;
+            slot.stop_body = None;
             inner.aborts.push(id);
             drop(inner);
             self.stats.aborted.fetch_add(1, Ordering::Relaxed);
@@ -539,11 +586,26 @@ fn unknown(id: u64) -> KernelError {
     KernelError::NotFound(format!("request {id} is finished or unknown"))
 }
 
+/// The `content-length` a handler declared, if it is one valid number.
+fn declared_length(headers: &[(&[u8], &[u8])]) -> Option<u64> {
+    let (_, value) = headers
+        .iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))?;
+    std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
 /// Builds a response from TypeScript's parts; invalid parts turn it into a bare 500 so a
-/// handler bug never produces a malformed response on the wire.
+/// handler bug never produces a malformed response on the wire. A body known whole is
+/// framed by its real length, whatever `content-length` the handler set (as `Deno.serve`
+/// does): a wrong one would let the body spill into a forged next response, or hang the
+/// connection. A streamed body keeps the declared length and is held to it.
 fn build_response(status: u16, headers: &[(&[u8], &[u8])], body: ResponseBody) -> Reply {
+    let framed_by_body = matches!(body, ResponseBody::Full(Some(_)));
     let mut builder = http::Response::builder().status(status);
     for (name, value) in headers {
+        if framed_by_body && name.eq_ignore_ascii_case(b"content-length") {
+            continue;
+        }
         builder = builder.header(*name, *value);
     }
     builder
@@ -684,6 +746,47 @@ mod tests {
             (notices[0].kind, notices[0].id),
             (record::KIND_RETURNED, 77)
         );
+    }
+
+    #[test]
+    fn a_known_body_is_framed_by_its_length_not_the_handlers_header() {
+        use hyper::body::Body as _;
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        let mut out = Vec::new();
+        encode_response(
+            KIND_RESPOND,
+            200,
+            sub.id,
+            &[("content-length", "2")],
+            b"hello",
+            &mut out,
+        );
+        outbox_write(&b, &out);
+        b.respond(out.len()).unwrap();
+        let response = sub.reply.try_recv().unwrap();
+        assert!(response.headers().get("content-length").is_none());
+        assert_eq!(response.body().size_hint().exact(), Some(5));
+    }
+
+    #[test]
+    fn a_failed_stream_is_cut_off_and_frees_its_slot() {
+        use http_body_util::BodyExt;
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        let mut out = Vec::new();
+        encode_response(KIND_RESPOND_STREAM, 200, sub.id, &[], b"", &mut out);
+        outbox_write(&b, &out);
+        b.respond(out.len()).unwrap();
+        let mut response = sub.reply.try_recv().unwrap();
+        b.fail(sub.id).unwrap();
+        assert_eq!(b.in_flight(), 0);
+        assert!(b.fail(sub.id).is_err(), "a second cut names no request");
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let frame = rt.block_on(response.body_mut().frame()).unwrap();
+        assert!(frame.is_err(), "the body ends in an error, not cleanly");
     }
 
     #[test]

@@ -10,6 +10,7 @@
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
+//! - [`socket`]: noticing a client that hung up while its body waits.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
 //! - [`static_files`]: mounted directories answered by the kernel alone.
 //! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
@@ -27,6 +28,7 @@ pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod socket;
 pub mod static_files;
 pub mod tls;
 pub mod trace;

@@ -26,6 +26,10 @@
 //! | 56 | u32 × 2 × count | header name and value lengths |
 //! | … | bytes | text: method, URL, remote IP, request id (16), trace id (32), span id (16), parent span id, then each header name and value |
 //!
+//! The offsets are the `AT_*`, `REQ_*` and `RES_*` constants below; `tools/codegen` copies
+//! every constant of this file into `bindings/http_records.ts` for TypeScript and folds
+//! them into the ABI fingerprint, so a layout change cannot go unnoticed by either side.
+//!
 //! Response record (TypeScript → kernel, in the outbox):
 //!
 //! | offset | type | field |
@@ -68,9 +72,43 @@ pub const FLAG_TLS: u8 = 8;
 pub const FLAG_ASCII: u8 = 16;
 /// The request asks for a WebSocket (`upgradeWebSocket` may accept it).
 pub const FLAG_WEBSOCKET: u8 = 32;
-/// The response body was staged beforehand with `stage_body` rather than sent inline.
+/// The response body was handed over beforehand (`lend_body`) rather than sent inline.
 pub const FLAG_STAGED_BODY: u8 = 1;
 
+/// Offset of the record length (u32), in every record.
+pub const AT_LEN: usize = 0;
+/// Offset of the kind (u8), in every record.
+pub const AT_KIND: usize = 4;
+/// Offset of the flags (u8), in every record.
+pub const AT_FLAGS: usize = 5;
+/// Offset of the request id (f64), in every record.
+pub const AT_ID: usize = 8;
+/// Offset of a request's header count (u16).
+pub const REQ_COUNT: usize = 6;
+/// Offset of a request's buffered body address (f64).
+pub const REQ_BODY_ADDR: usize = 16;
+/// Offset of a request's body length (f64).
+pub const REQ_BODY_LEN: usize = 24;
+/// Offset of a request's deadline (f64).
+pub const REQ_DEADLINE: usize = 32;
+/// Offset of a request's URL length (u32).
+pub const REQ_URL_LEN: usize = 40;
+/// Offset of a request's method length (u16).
+pub const REQ_METHOD_LEN: usize = 44;
+/// Offset of a request's remote IP length (u16).
+pub const REQ_IP_LEN: usize = 46;
+/// Offset of a request's remote port (u16).
+pub const REQ_PORT: usize = 48;
+/// Offset of a request's parent span id length (u16).
+pub const REQ_PARENT_LEN: usize = 50;
+/// Offset of a request's text length (u32).
+pub const REQ_TEXT_LEN: usize = 52;
+/// Offset of a response's status (u16).
+pub const RES_STATUS: usize = 6;
+/// Offset of a response's header count (u32).
+pub const RES_COUNT: usize = 16;
+/// Offset of a response's inline body length (u32).
+pub const RES_BODY_LEN: usize = 20;
 /// Size of the fixed part of a request record.
 pub const REQUEST_FIXED: usize = 56;
 /// Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
@@ -139,20 +177,20 @@ pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
     out.resize(start + total, 0);
     let rec = &mut out[start..];
     let flags = head.flags | if ascii { FLAG_ASCII } else { 0 };
-    put_u32(rec, 0, total as u32);
-    rec[4] = KIND_REQUEST;
-    rec[5] = flags;
-    rec[6..8].copy_from_slice(&count16.to_le_bytes());
-    put_f64(rec, 8, head.id as f64);
-    put_f64(rec, 16, head.body_addr as f64);
-    put_f64(rec, 24, head.body_len);
-    put_f64(rec, 32, head.deadline_ms);
-    put_u32(rec, 40, head.url.len() as u32);
-    put_u16(rec, 44, head.method.len() as u16);
-    put_u16(rec, 46, head.remote_ip.len() as u16);
-    put_u16(rec, 48, head.remote_port);
-    put_u16(rec, 50, head.ids[3].len() as u16);
-    put_u32(rec, 52, text_len as u32);
+    put_u32(rec, AT_LEN, total as u32);
+    rec[AT_KIND] = KIND_REQUEST;
+    rec[AT_FLAGS] = flags;
+    put_u16(rec, REQ_COUNT, count16);
+    put_f64(rec, AT_ID, head.id as f64);
+    put_f64(rec, REQ_BODY_ADDR, head.body_addr as f64);
+    put_f64(rec, REQ_BODY_LEN, head.body_len);
+    put_f64(rec, REQ_DEADLINE, head.deadline_ms);
+    put_u32(rec, REQ_URL_LEN, head.url.len() as u32);
+    put_u16(rec, REQ_METHOD_LEN, head.method.len() as u16);
+    put_u16(rec, REQ_IP_LEN, head.remote_ip.len() as u16);
+    put_u16(rec, REQ_PORT, head.remote_port);
+    put_u16(rec, REQ_PARENT_LEN, head.ids[3].len() as u16);
+    put_u32(rec, REQ_TEXT_LEN, text_len as u32);
     for (i, (name, value)) in lengths.into_iter().enumerate() {
         put_u32(rec, REQUEST_FIXED + i * 8, name);
         put_u32(rec, REQUEST_FIXED + i * 8 + 4, value);
@@ -170,9 +208,9 @@ pub fn encode_notice(kind: u8, id: u64, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + ABORT_LEN, 0);
     let rec = &mut out[start..];
-    put_u32(rec, 0, ABORT_LEN as u32);
-    rec[4] = kind;
-    put_f64(rec, 8, id as f64);
+    put_u32(rec, AT_LEN, ABORT_LEN as u32);
+    rec[AT_KIND] = kind;
+    put_f64(rec, AT_ID, id as f64);
 }
 
 /// One response record decoded from the outbox, borrowing its bytes.
@@ -209,21 +247,21 @@ fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize
     if rec.len() < RESPONSE_FIXED {
         return Err(format!("{} bytes is shorter than a record", rec.len()));
     }
-    let len = get_u32(rec, 0) as usize;
+    let len = get_u32(rec, AT_LEN) as usize;
     if len < RESPONSE_FIXED || len > rec.len() || len % 8 != 0 {
         return Err(format!("bad record length {len}"));
     }
     let rec = &rec[..len];
-    let kind = rec[4];
+    let kind = rec[AT_KIND];
     if !matches!(kind, KIND_RESPOND | KIND_RESPOND_STREAM | KIND_RELEASE) {
         return Err(format!("unknown record kind {kind}"));
     }
-    let id = f64::from_le_bytes(rec[8..16].try_into().expect("8 bytes"));
+    let id = f64::from_le_bytes(rec[AT_ID..AT_ID + 8].try_into().expect("8 bytes"));
     if !((0.0..9.0e15).contains(&id) && id.fract() == 0.0) {
         return Err(format!("bad request id {id}"));
     }
-    let count = get_u32(rec, 16) as usize;
-    let body_len = get_u32(rec, 20) as usize;
+    let count = get_u32(rec, RES_COUNT) as usize;
+    let body_len = get_u32(rec, RES_BODY_LEN) as usize;
     let mut at = count
         .checked_mul(8)
         .and_then(|n| n.checked_add(RESPONSE_FIXED))
@@ -241,8 +279,8 @@ fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize
     Ok((
         ResponseRecord {
             kind,
-            flags: rec[5],
-            status: u16::from_le_bytes([rec[6], rec[7]]),
+            flags: rec[AT_FLAGS],
+            status: u16::from_le_bytes([rec[RES_STATUS], rec[RES_STATUS + 1]]),
             id: id as u64,
             headers,
             body,

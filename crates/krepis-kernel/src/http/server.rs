@@ -1,6 +1,7 @@
 //! The server: its own tokio runtime, the accept loop, TLS, and graceful shutdown.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
+use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -17,8 +18,9 @@ use super::config::ServerConfig;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
 use super::runtime::Host;
 use super::service::{self, Peer};
+use super::socket::PeerSocket;
 use super::websocket::Sockets;
-use crate::proto::{HttpStats, ServerAddress};
+use crate::proto::{BridgeLayout, HttpStats, ServerAddress};
 use crate::{KernelError, Result};
 
 /// Inbox size floor; records up to a whole request head must fit, so it grows with
@@ -48,14 +50,19 @@ pub struct Shared {
     open: AtomicU64,
 }
 
+/// Largest owner key: keys cross the FFI boundary as exact doubles.
+const KEY_LIMIT: u64 = 1 << 53;
+
 /// A running HTTP/1.1 + HTTP/2 server whose requests are handled through its [`Bridge`].
 ///
-/// Dropping the server stops it at once; [`Server::shutdown`] stops it gracefully.
+/// Dropping the server stops it at once (and releases its port before returning);
+/// [`Server::shutdown`] stops it gracefully.
 pub struct Server {
     shared: Arc<Shared>,
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     host: Host,
+    key: u64,
 }
 
 impl Server {
@@ -108,7 +115,23 @@ impl Server {
             addr,
             stop,
             host,
+            key: fastrand::u64(1..KEY_LIMIT),
         })
+    }
+
+    /// Where the shared buffers live, for TypeScript's views, with the owner's key (see
+    /// [`Server::owned_by`]). The FFI layer hands it out once, when the server starts.
+    pub fn layout(&self) -> BridgeLayout {
+        BridgeLayout {
+            key: self.key,
+            ..self.shared.bridge.layout()
+        }
+    }
+
+    /// Whether `key` is this server's owner key. Freeing the memory TypeScript views is
+    /// reserved to the owner, who detaches its views first.
+    pub fn owned_by(&self, key: u64) -> bool {
+        key == self.key
     }
 
     /// The bound address (with the real port when 0 was asked for).
@@ -179,8 +202,9 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // The host stops its runtime in the background when dropped.
-        self.shared.bridge.close();
+        // Never on the server's own runtime (its tasks hold `Shared`, not the server), so
+        // waiting for it to stop is safe; the listener is closed when this returns.
+        self.stop();
     }
 }
 
@@ -236,7 +260,12 @@ async fn accept_loop(
                 backoff.reset();
                 let _ = stream.set_nodelay(true);
                 shared.connections.fetch_add(1, Ordering::Relaxed);
-                let peer = Peer { remote, tls: tls.is_some(), authority: Arc::clone(&authority) };
+                let peer = Peer {
+                    remote,
+                    tls: tls.is_some(),
+                    authority: Arc::clone(&authority),
+                    socket: Some(PeerSocket::new(stream.as_raw_fd())),
+                };
                 tokio::spawn(connection(
                     Arc::clone(&shared),
                     Arc::clone(&builder),

@@ -10,10 +10,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::{Body, Incoming};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
-use super::body::{self, BodyError, Collected, ResponseBody, STREAM_CHANNEL_CHUNKS};
+use super::body::{
+    self, BodyError, Collected, Forwarded, Lifeline, ResponseBody, STREAM_CHANNEL_CHUNKS,
+};
 use super::bridge::{BodyIn, Reply};
 use super::compress::{self, Encoded};
 use super::limits::{Busy, Charge, Intake, Outgoing, Pace};
@@ -21,6 +23,7 @@ use super::record::{
     self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS, FLAG_WEBSOCKET,
 };
 use super::server::Shared;
+use super::socket::PeerSocket;
 use super::trace::TraceIds;
 use super::{validate, websocket};
 
@@ -33,6 +36,8 @@ pub struct Peer {
     pub tls: bool,
     /// `host:port` the server listens on, for requests without a Host header.
     pub authority: Arc<str>,
+    /// The connection's socket, watched while a streamed upload waits for its reader.
+    pub socket: Option<PeerSocket>,
 }
 
 /// A bare response with `status` and no body, as the kernel sends on its own.
@@ -209,11 +214,12 @@ async fn process(
         Some(rest) => {
             flags |= FLAG_BODY_STREAMED;
             let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
-            forward = Some((rest, tx, buffered.len() as u64));
+            let (stop, stopped) = oneshot::channel();
+            forward = Some((rest, tx, buffered.len() as u64, stopped));
             let announced = expected.map_or(-1.0, |len| len as f64);
             (
                 None,
-                Some(BodyIn::new(Bytes::from(buffered), rx)),
+                Some(BodyIn::new(Bytes::from(buffered), rx).stopping(stop)),
                 announced,
             )
         }
@@ -250,12 +256,21 @@ async fn process(
         Err(_) => return reject(shared, 503),
     };
     let pace = intake.into_pace();
-    if let Some((rest, tx, already)) = forward {
+    if let Some((rest, tx, already, stop)) = forward {
         let shared = Arc::clone(shared);
         let (id, limit) = (submitted.id, config.max_body_size);
+        let life = Lifeline {
+            peer: peer.socket,
+            stop,
+        };
         tokio::spawn(async move {
             let refuse = |status| shared.bridge.reject(id, reject(&shared, status));
-            body::forward(rest, tx, already, limit, pace, refuse).await;
+            let forwarded = body::forward(rest, tx, already, limit, pace, refuse, life).await;
+            if forwarded == Forwarded::Broken {
+                // The request can never complete: tell TypeScript now (its signal fires)
+                // rather than when the handler happens to return.
+                shared.bridge.abandon(id);
+            }
         });
     }
     // Until the reply arrives, dropping this future (client gone, deadline) abandons the

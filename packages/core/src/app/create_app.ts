@@ -246,7 +246,14 @@ export function createApp(options: AppOptions): App {
   });
 
   return {
-    serve: (serveOptions = {}) => serve(serveOptions, fetch),
+    // serve() throws synchronously (like Deno.serve); this API reports through the promise.
+    serve: (serveOptions = {}) => {
+      try {
+        return Promise.resolve(serve(serveOptions, fetch));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    },
     serveKnul: (knulOptions) =>
       serveKnul(
         { log, ...knulOptions },

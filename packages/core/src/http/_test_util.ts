@@ -15,7 +15,7 @@ import {
 export function listen(
   handler: ServeHandler,
   options: ServeOptions = {},
-): Promise<HttpServer> {
+): HttpServer {
   return serve({
     hostname: "127.0.0.1",
     port: 0,

@@ -47,6 +47,7 @@ export async function pair(
     handler(req, {
       remoteAddr: info.remoteAddr,
       ctx: undefined as never,
+      completed: info.completed,
     }));
   const server = await serve(
     { hostname: "127.0.0.1", port: 0, onListen() {}, ...options },

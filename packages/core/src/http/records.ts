@@ -5,30 +5,45 @@
  * @module
  */
 
-/** Record kinds and flags, as in the kernel's `record.rs`. */
-export const KIND_REQUEST = 1;
-/** The request was abandoned (client gone or deadline passed). */
-export const KIND_ABORT = 2;
-/** A lent response body is no longer used; the id field holds the loan's token. */
-export const KIND_RETURNED = 3;
-/** A complete response. */
-export const KIND_RESPOND = 1;
-/** A response head; the body streams. */
-export const KIND_RESPOND_STREAM = 2;
-/** TypeScript is done with an abandoned request. */
-export const KIND_RELEASE = 3;
-/** The body is in kernel memory at the record's address. */
-export const FLAG_BODY_BUFFERED = 1;
-/** The body streams through `read` calls. */
-export const FLAG_BODY_STREAMED = 2;
-const FLAG_ASCII = 16;
-/** The request asks for a WebSocket (`upgradeWebSocket` may accept it). */
-export const FLAG_WEBSOCKET = 32;
-/** The response body was handed to the kernel beforehand (`httpLend`) rather than sent inline. */
-export const FLAG_STAGED_BODY = 1;
+import {
+  ABORT_LEN,
+  AT_FLAGS,
+  AT_ID,
+  AT_KIND,
+  AT_LEN,
+  FLAG_ASCII,
+  KIND_ABORT,
+  KIND_REQUEST,
+  KIND_RETURNED,
+  REQ_BODY_ADDR,
+  REQ_BODY_LEN,
+  REQ_COUNT,
+  REQ_DEADLINE,
+  REQ_IP_LEN,
+  REQ_METHOD_LEN,
+  REQ_PARENT_LEN,
+  REQ_PORT,
+  REQ_TEXT_LEN,
+  REQ_URL_LEN,
+  REQUEST_FIXED,
+  RES_BODY_LEN,
+  RES_COUNT,
+  RES_STATUS,
+  RESPONSE_FIXED,
+} from "@krepis/bindings";
 
-const REQUEST_FIXED = 56;
-const RESPONSE_FIXED = 24;
+// Kinds and flags the server uses; the layout is generated from the kernel's definition.
+export {
+  FLAG_BODY_BUFFERED,
+  FLAG_BODY_STREAMED,
+  FLAG_STAGED_BODY,
+  FLAG_WEBSOCKET,
+  KIND_ABORT,
+  KIND_RELEASE,
+  KIND_RESPOND,
+  KIND_RESPOND_STREAM,
+  KIND_RETURNED,
+} from "@krepis/bindings";
 
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
@@ -93,12 +108,12 @@ export function readRecords(
 ): void {
   let at = 0;
   while (at < length) {
-    const len = view.getUint32(at, true);
-    if (len < 16 || at + len > length) {
+    const len = view.getUint32(at + AT_LEN, true);
+    if (len < ABORT_LEN || at + len > length) {
       throw new Error(`corrupt request record at byte ${at}`);
     }
-    const id = view.getFloat64(at + 8, true);
-    const kind = bytes[at + 4];
+    const id = view.getFloat64(at + AT_ID, true);
+    const kind = bytes[at + AT_KIND];
     if (kind === KIND_REQUEST) onRequest(readRequest(view, bytes, at, id));
     else if (kind === KIND_ABORT) onAbort(id);
     else if (kind === KIND_RETURNED) onReturned(id);
@@ -112,13 +127,13 @@ function readRequest(
   at: number,
   id: number,
 ): RequestRecord {
-  const flags = bytes[at + 5];
-  const count = view.getUint16(at + 6, true);
-  const urlLen = view.getUint32(at + 40, true);
-  const methodLen = view.getUint16(at + 44, true);
-  const ipLen = view.getUint16(at + 46, true);
-  const parentLen = view.getUint16(at + 50, true);
-  const textLen = view.getUint32(at + 52, true);
+  const flags = bytes[at + AT_FLAGS];
+  const count = view.getUint16(at + REQ_COUNT, true);
+  const urlLen = view.getUint32(at + REQ_URL_LEN, true);
+  const methodLen = view.getUint16(at + REQ_METHOD_LEN, true);
+  const ipLen = view.getUint16(at + REQ_IP_LEN, true);
+  const parentLen = view.getUint16(at + REQ_PARENT_LEN, true);
+  const textLen = view.getUint32(at + REQ_TEXT_LEN, true);
   const table = at + REQUEST_FIXED;
   const textStart = table + count * 8;
   const headers = new Array<string>(count * 2);
@@ -154,13 +169,13 @@ function readRequest(
   return {
     id,
     flags,
-    bodyAddr: view.getFloat64(at + 16, true),
-    bodyLen: view.getFloat64(at + 24, true),
-    deadline: view.getFloat64(at + 32, true),
+    bodyAddr: view.getFloat64(at + REQ_BODY_ADDR, true),
+    bodyLen: view.getFloat64(at + REQ_BODY_LEN, true),
+    deadline: view.getFloat64(at + REQ_DEADLINE, true),
     method,
     url,
     remoteIp,
-    remotePort: view.getUint16(at + 48, true),
+    remotePort: view.getUint16(at + REQ_PORT, true),
     requestId: ids.slice(0, 16),
     traceId: ids.slice(16, 48),
     spanId: ids.slice(48, 64),
@@ -221,13 +236,13 @@ export function writeResponse(
   p += bodyLen;
   const len = (p - at + 7) & ~7;
   if (at + len > bytes.length) return -1;
-  view.setUint32(at, len, true);
-  bytes[at + 4] = kind;
-  bytes[at + 5] = flags;
-  view.setUint16(at + 6, status, true);
-  view.setFloat64(at + 8, id, true);
-  view.setUint32(at + 16, count, true);
-  view.setUint32(at + 20, bodyLen, true);
+  view.setUint32(at + AT_LEN, len, true);
+  bytes[at + AT_KIND] = kind;
+  bytes[at + AT_FLAGS] = flags;
+  view.setUint16(at + RES_STATUS, status, true);
+  view.setFloat64(at + AT_ID, id, true);
+  view.setUint32(at + RES_COUNT, count, true);
+  view.setUint32(at + RES_BODY_LEN, bodyLen, true);
   return len;
 }
 

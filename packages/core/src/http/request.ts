@@ -15,12 +15,22 @@
 
 import type { RequestRecord } from "./records.ts";
 
-/** Where a request's body comes from. */
+/**
+ * Where a request's body comes from. The server updates it as the request goes on: a
+ * buffered body whose client left is swapped for a copy (it fully arrived, so it stays
+ * readable), and once the response is sent the source is `closed`.
+ */
 export interface BodySource {
   /** The whole body as kernel memory, when buffered. */
   buffer?: ArrayBuffer;
   /** Reads the next chunk of a streamed body; `null` at the end. */
   read?: () => Promise<Uint8Array<ArrayBuffer> | null>;
+  /** Set once the response went out: the body can no longer be read, as under Deno. */
+  closed?: boolean;
+}
+
+function closedError(): TypeError {
+  return new TypeError("Request closed");
 }
 
 const utf8 = new TextDecoder();
@@ -89,42 +99,44 @@ export class KernelRequest {
     return this.#stream;
   }
 
-  /** Whether the body has been read. */
+  /** Whether the body has been read from (by a method, or through `body`). */
   get bodyUsed(): boolean {
     if (this.#real) return this.#real.bodyUsed;
-    return this.#used || (this.#stream?.locked ?? false);
+    return this.#used;
   }
 
   /** The body, copied out of kernel memory (the caller owns it). */
-  async arrayBuffer(): Promise<ArrayBuffer> {
+  arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real) return this.#real.arrayBuffer();
-    return (await this.#takeOwned()).buffer;
+    return this.#consume((bytes, borrowed) =>
+      (borrowed ? bytes.slice() : bytes).buffer
+    );
   }
 
   /** The body as bytes, copied out of kernel memory (the caller owns them). */
-  async bytes(): Promise<Uint8Array<ArrayBuffer>> {
+  bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return this.#real.bytes();
-    return await this.#takeOwned();
+    return this.#consume((bytes, borrowed) => borrowed ? bytes.slice() : bytes);
   }
 
   /** The body decoded as UTF-8, straight from kernel memory. */
-  async text(): Promise<string> {
+  text(): Promise<string> {
     if (this.#real) return this.#real.text();
-    return utf8.decode(await this.#take());
+    return this.#consume((bytes) => utf8.decode(bytes));
   }
 
   /** The body parsed as JSON, decoded straight from kernel memory. */
-  async json(): Promise<unknown> {
+  json(): Promise<unknown> {
     if (this.#real) return this.#real.json();
-    return JSON.parse(utf8.decode(await this.#take()));
+    return this.#consume((bytes) => JSON.parse(utf8.decode(bytes)));
   }
 
   /** The body as a `Blob` typed with the request's content type. */
-  async blob(): Promise<Blob> {
+  blob(): Promise<Blob> {
     if (this.#real) return this.#real.blob();
     const type = this.headers.get("content-type") ?? "";
     // A Blob copies its parts, so the kernel view does not escape.
-    return new Blob([await this.#take()], { type });
+    return this.#consume((bytes) => new Blob([bytes], { type }));
   }
 
   /** The body parsed as form data. */
@@ -134,6 +146,9 @@ export class KernelRequest {
 
   /** A copy of this request (its body is buffered to be read twice). */
   clone(): Request {
+    if (this.bodyUsed || (this.#stream?.locked ?? false)) {
+      throw new TypeError("Body is unusable");
+    }
     return this.#materialize().clone();
   }
 
@@ -198,10 +213,14 @@ export class KernelRequest {
     const source = this.#source;
     if (source === null || NO_BODY.has(this.#record.method)) return null;
     if (source.buffer !== undefined) {
-      const buffer = source.buffer;
       return new ReadableStream({
         type: "bytes",
-        start(controller) {
+        // Filled on the first read (not at creation), so the body counts as used only once
+        // it is read, and the read sees the source as it is then.
+        pull: (controller) => {
+          this.#used = true;
+          if (source.closed) throw closedError();
+          const buffer = source.buffer!;
           // Byte streams transfer what they are given, which would move kernel memory out
           // of reach of the detach at the end of the request: a stream gets a copy.
           if (buffer.byteLength > 0) {
@@ -214,7 +233,9 @@ export class KernelRequest {
     const read = source.read!;
     return new ReadableStream({
       type: "bytes",
-      async pull(controller) {
+      pull: async (controller) => {
+        this.#used = true;
+        if (source.closed) throw closedError();
         const chunk = await read();
         if (chunk === null) controller.close();
         else controller.enqueue(chunk);
@@ -223,32 +244,35 @@ export class KernelRequest {
   }
 
   /**
-   * The whole body. For a buffered body this is a view of kernel memory: callers must not
-   * let it (or its `buffer`) escape to user code — see `#takeOwned`.
+   * Reads the whole body and hands it to `use`. A buffered body is a view of kernel memory,
+   * passed (`borrowed`) to `use` synchronously, before anything awaits: the request may be
+   * abandoned and that memory detached at any later turn. So `use` decodes or copies it and
+   * never lets it (or its `buffer`) escape to user code.
    */
-  async #take(): Promise<Uint8Array<ArrayBuffer>> {
-    return (await this.#read()).bytes;
-  }
-
-  /** The whole body as memory the caller owns: kernel memory is copied once. */
-  async #takeOwned(): Promise<Uint8Array<ArrayBuffer>> {
-    const { bytes, borrowed } = await this.#read();
-    return borrowed ? bytes.slice() : bytes;
-  }
-
-  async #read(): Promise<
-    { bytes: Uint8Array<ArrayBuffer>; borrowed: boolean }
-  > {
-    if (this.bodyUsed) throw new TypeError("Body already consumed");
-    this.#used = true;
-    const source = this.#source;
-    if (source === null) return { bytes: new Uint8Array(0), borrowed: false };
-    if (source.buffer !== undefined && this.#stream === undefined) {
-      return { bytes: new Uint8Array(source.buffer), borrowed: true };
+  #consume<T>(
+    use: (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) => T,
+  ): Promise<T> {
+    try {
+      if (this.bodyUsed || (this.#stream?.locked ?? false)) {
+        throw new TypeError("Body already consumed");
+      }
+      this.#used = true;
+      const source = this.#source;
+      if (source === null) {
+        return Promise.resolve(use(new Uint8Array(0), false));
+      }
+      if (source.closed) throw closedError();
+      if (source.buffer !== undefined && this.#stream === undefined) {
+        return Promise.resolve(use(new Uint8Array(source.buffer), true));
+      }
+      const stream = this.body;
+      if (stream === null) {
+        return Promise.resolve(use(new Uint8Array(0), false));
+      }
+      return collect(stream).then((bytes) => use(bytes, false));
+    } catch (error) {
+      return Promise.reject(error);
     }
-    const stream = this.body;
-    if (stream === null) return { bytes: new Uint8Array(0), borrowed: false };
-    return { bytes: await collect(stream), borrowed: false };
   }
 
   #materialize(): Request {
@@ -279,9 +303,10 @@ async function collect(
   if (chunks.length === 1) return chunks[0] as Uint8Array<ArrayBuffer>;
   const out = new Uint8Array(total);
   let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
+  // Index loops, not `for…of`: user code may have replaced the array iterator.
+  for (let i = 0; i < chunks.length; i++) {
+    out.set(chunks[i], at);
+    at += chunks[i].length;
   }
   return out;
 }

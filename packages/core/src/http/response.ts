@@ -23,7 +23,8 @@ export type BodyKind =
   | { kind: "stream" };
 
 const READ_BYTES: BodyKind = { kind: "bytes", bytes: undefined };
-const NO_BYTES: BodyKind = { kind: "bytes", bytes: new Uint8Array(0) };
+/** What {@linkcode bodyKind} returns for a response without a body. */
+export const NO_BODY: BodyKind = { kind: "bytes", bytes: new Uint8Array(0) };
 const STREAM: BodyKind = { kind: "stream" };
 
 interface InnerBody {
@@ -54,7 +55,7 @@ export function bodyKind(response: Response): BodyKind {
     if (inner !== undefined && "body" in inner) {
       const body = inner.body;
       if (body === null || body === undefined) {
-        return lazy === null || lazy === undefined ? NO_BYTES : READ_BYTES;
+        return lazy === null || lazy === undefined ? NO_BODY : READ_BYTES;
       }
       if (body.streamOrStatic instanceof ReadableStream) return STREAM;
       // A static body's source is the copy Deno made when the Response was built.
@@ -85,6 +86,10 @@ export function bodyKind(response: Response): BodyKind {
  */
 export function headerList(response: Response): string[] {
   const out: string[] = [];
-  for (const [name, value] of response.headers) out.push(name, value);
+  // `forEach`, not `for…of` with destructuring: user code may have replaced the array
+  // iterator, and serving must not depend on it.
+  response.headers.forEach((value, name) => {
+    out.push(name, value);
+  });
   return out;
 }

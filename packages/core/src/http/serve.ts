@@ -5,12 +5,16 @@
  * @module
  */
 
-import { create, toBinary } from "@bufbuild/protobuf";
-import { ServeOptionsSchema } from "@krepis/bindings";
+import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
+import { BridgeLayoutSchema, ServeOptionsSchema } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
-import { loadKernel } from "../native/loader.ts";
+import { type LoadedKernel, loadKernelSync } from "../native/loader.ts";
+import { withBuiltinArrays } from "./pristine.ts";
 import { KernelServer } from "./server.ts";
 import type { HttpServer, ServeHandler, ServeOptions } from "./types.ts";
+
+/** Room for the `BridgeLayout` the kernel writes when it starts a server. */
+const LAYOUT_CAPACITY = 256;
 
 function count(name: string, value: number | undefined, max: number): number {
   if (value === undefined) return 0;
@@ -19,6 +23,18 @@ function count(name: string, value: number | undefined, max: number): number {
       "INVALID_ARGUMENT",
       `${name} must be an integer between 0 and ${max}, got ${value}`,
     );
+  }
+  return value;
+}
+
+/** The port, refused with the errors `Deno.serve` throws. */
+function port(value: number | undefined): number {
+  if (value === undefined) return 8000;
+  if (typeof value !== "number" || !Number.isInteger(value)) {
+    throw new TypeError(`Invalid port: ${value}`);
+  }
+  if (value < 0 || value > 65535) {
+    throw new RangeError(`Invalid port (out of range): ${value}`);
   }
   return value;
 }
@@ -54,30 +70,69 @@ function defaultOnListen(addr: Deno.NetAddr, scheme: string): void {
   console.log(`Listening on ${scheme}://${addr.hostname}:${addr.port}/`);
 }
 
+function kernel(): LoadedKernel {
+  const loaded = loadKernelSync();
+  if (loaded === undefined) {
+    throw new KrepisError(
+      "LOAD_FAILED",
+      "serve() needs the Krepis kernel, which is not loaded yet and must come from the " +
+        "download cache or be downloaded. Load it once before serve() with " +
+        "`await kernelInfo()` (from @krepis/core/native), or point KREPIS_LIB_PATH at a " +
+        "built kernel.",
+    );
+  }
+  return loaded;
+}
+
+/** Starts the kernel's server; an address in use is Deno's `AddrInUse`. */
+function start(loaded: LoadedKernel, options: Uint8Array<ArrayBuffer>) {
+  const out = new Uint8Array(LAYOUT_CAPACITY);
+  let len: number;
+  try {
+    len = loaded.bindings.httpServe(options, out);
+  } catch (error) {
+    if (
+      error instanceof Error && /Address already in use/.test(error.message)
+    ) {
+      throw new Deno.errors.AddrInUse(error.message, { cause: error });
+    }
+    throw error;
+  }
+  return withBuiltinArrays(() =>
+    fromBinary(BridgeLayoutSchema, out.subarray(0, len))
+  );
+}
+
 /**
  * Serves HTTP/1.1 and HTTP/2 (h2c with prior knowledge, or TLS with ALPN) from the Krepis
  * kernel. Sockets, parsing, limits and timeouts live in Rust; the handler is an ordinary
  * `Deno.serve` handler, so existing ones (e.g. a Hono app's `app.fetch`) run unchanged.
  *
- * Unlike `Deno.serve`, it resolves once the kernel is loaded and the port is bound, so
- * binding errors reject the promise.
+ * Like `Deno.serve`, it returns the running server at once: the address is known, and
+ * binding errors (`Deno.errors.AddrInUse`) and invalid options are thrown. The kernel
+ * library must be loadable without a download for that (a local build or
+ * `KREPIS_LIB_PATH`); when it comes from the download cache or a release, load it
+ * once first with `await kernelInfo()` (from `@krepis/core/native`) — otherwise
+ * `serve()` throws a `KrepisError` (`LOAD_FAILED`) saying so.
  *
  * @example
  * ```ts ignore
  * import { serve } from "@krepis/core/http";
- * const server = await serve({ port: 0 }, (req, info) =>
+ * const server = serve({ port: 0 }, (req, info) =>
  *   new Response(`hello ${info.remoteAddr.hostname}, request ${info.ctx.requestId}`));
  * await server.shutdown();
  * ```
  */
-export function serve(handler: ServeHandler): Promise<HttpServer>;
+export function serve(handler: ServeHandler): HttpServer;
 /**
  * Serves with options; see the single-argument form.
  *
  * @example
  * ```ts ignore
  * import { serve } from "@krepis/core/http";
- * const server = await serve(
+ * import { kernelInfo } from "@krepis/core/native";
+ * await kernelInfo(); // loads the kernel; only needed when it may have to be downloaded
+ * const server = serve(
  *   {
  *     hostname: "127.0.0.1",
  *     port: 8080,
@@ -92,18 +147,17 @@ export function serve(handler: ServeHandler): Promise<HttpServer>;
 export function serve(
   options: ServeOptions,
   handler: ServeHandler,
-): Promise<HttpServer>;
-export async function serve(
+): HttpServer;
+export function serve(
   optionsOrHandler: ServeOptions | ServeHandler,
   maybeHandler?: ServeHandler,
-): Promise<HttpServer> {
-  const [options, handler] = typeof optionsOrHandler === "function"
-    ? [{} as ServeOptions, optionsOrHandler]
-    : [optionsOrHandler, maybeHandler];
+): HttpServer {
+  const single = typeof optionsOrHandler === "function";
+  const options = single ? {} as ServeOptions : optionsOrHandler;
+  const handler = single ? optionsOrHandler : maybeHandler;
   if (typeof handler !== "function") {
-    throw new KrepisError(
-      "INVALID_ARGUMENT",
-      "serve() needs a handler function",
+    throw new TypeError(
+      `Cannot serve HTTP requests: handler must be a function, received ${typeof handler}`,
     );
   }
   if (options.tls && (!options.tls.cert || !options.tls.key)) {
@@ -114,7 +168,7 @@ export async function serve(
   }
   const message = create(ServeOptionsSchema, {
     hostname: options.hostname ?? "0.0.0.0",
-    port: count("port", options.port ?? 8000, 65535),
+    port: port(options.port),
     certPem: options.tls?.cert ?? "",
     keyPem: options.tls?.key ?? "",
     maxHeaderSize: count("maxHeaderSize", options.maxHeaderSize, 2 ** 31),
@@ -136,20 +190,27 @@ export async function serve(
     noCompression: options.automaticCompression === false,
     staticMounts: staticMounts(options.static),
   });
-  const kernel = await loadKernel();
   options.signal?.throwIfAborted();
-  const handle = kernel.bindings.httpServe(
-    toBinary(ServeOptionsSchema, message),
+  const loaded = kernel();
+  const layout = start(loaded, toBinary(ServeOptionsSchema, message));
+  let server: KernelServer;
+  try {
+    server = new KernelServer(
+      loaded,
+      layout,
+      handler,
+      options.onError ?? defaultOnError,
+    );
+  } catch (error) {
+    // Taking over the server failed after the bind: release the port before reporting.
+    loaded.bindings.httpClose(Number(layout.handle), Number(layout.key));
+    throw error;
+  }
+  options.signal?.addEventListener(
+    "abort",
+    () => server.shutdown({ timeout: 0 }),
+    { once: true },
   );
-  const server = new KernelServer(
-    kernel,
-    handle,
-    handler,
-    options.onError ?? defaultOnError,
-  );
-  options.signal?.addEventListener("abort", () => server.shutdown(), {
-    once: true,
-  });
   if (options.onListen) options.onListen(server.addr);
   else defaultOnListen(server.addr, options.tls ? "https" : "http");
   return server;

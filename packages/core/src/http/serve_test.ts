@@ -333,11 +333,11 @@ Deno.test("HTTP/2 with prior knowledge (h2c) and over TLS with ALPN", async () =
 });
 
 Deno.test("bad options are refused with a clear error", async () => {
-  await assert.rejects(
+  assert.throws(
     () => serve({ port: 70_000, onListen: () => {} }, () => new Response()),
-    /port must be an integer between 0 and 65535/,
+    RangeError,
   );
-  await assert.rejects(
+  assert.throws(
     () =>
       serve({
         hostname: "127.0.0.1",
@@ -347,7 +347,7 @@ Deno.test("bad options are refused with a clear error", async () => {
       }, () => new Response()),
     /maxHeaderSize must be at least 8192/,
   );
-  await assert.rejects(
+  assert.throws(
     () =>
       serve({
         hostname: "127.0.0.1",
@@ -357,9 +357,9 @@ Deno.test("bad options are refused with a clear error", async () => {
       }, () => new Response()),
     /tls certificate PEM holds no certificate/,
   );
-  await using first = await listen(() => new Response());
-  await assert.rejects(
+  await using first = listen(() => new Response());
+  assert.throws(
     () => listen(() => new Response(), { port: first.addr.port }),
-    /bind 127.0.0.1:\d+: Address (already )?in use/i,
+    Deno.errors.AddrInUse,
   );
 });

@@ -7,12 +7,18 @@
  * arrived meanwhile and parks otherwise. Responses completed synchronously go out with the
  * batch; later ones are flushed together from one microtask.
  *
+ * Lifecycle of a request here: it is *pending* from its record until its response (or a
+ * release after an abort) went out; then its body view is detached and its body source
+ * closed. The handler, `onError` and a streamed response body are *active* work, which
+ * `finished` waits for. Nothing in here iterates arrays with `for…of` or destructuring:
+ * user code may replace `Array.prototype[Symbol.iterator]`, and serving must not care.
+ *
  * @module
  */
 
 import { fromBinary } from "@bufbuild/protobuf";
 import {
-  BridgeLayoutSchema,
+  type BridgeLayout,
   HttpStatsSchema,
   type KernelBindings,
   ServerAddressSchema,
@@ -20,7 +26,8 @@ import {
 import { readVariable } from "../native/library.ts";
 import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
-import { KernelRequest } from "./request.ts";
+import { withBuiltinArrays } from "./pristine.ts";
+import { type BodySource, KernelRequest } from "./request.ts";
 import {
   FLAG_BODY_BUFFERED,
   FLAG_BODY_STREAMED,
@@ -33,7 +40,7 @@ import {
   type RequestRecord,
   writeResponse,
 } from "./records.ts";
-import { bodyKind, headerList } from "./response.ts";
+import { bodyKind, headerList, NO_BODY } from "./response.ts";
 import { offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
@@ -41,6 +48,7 @@ import type {
   ServeHandler,
   ServeHandlerInfo,
   ServerStats,
+  ShutdownOptions,
 } from "./types.ts";
 
 /** Bodies at least this large skip the outbox and are lent to the kernel (no copy). */
@@ -52,16 +60,25 @@ const READ_CHUNK = 64 * 1024;
 const TWO_32 = 2 ** 32;
 const EMPTY = new Uint8Array(0);
 
+/** Responses already handed to a request: returning one again is refused, as in Deno. */
+const answered = new WeakSet<Response>();
+
 /** A request TypeScript is working on. */
 interface Pending {
   id: number;
   /** The kernel memory lent as the body; detached when the request ends. */
   buffer: ArrayBuffer | undefined;
+  /** The request's body source, closed when the request ends. */
+  source: BodySource | null;
   controller: AbortController | undefined;
-  /** True once the kernel gave up on the request (client gone, deadline). */
+  /** True once the kernel gave up on the request (client gone, deadline, forced close). */
   aborted: boolean;
   /** True once a response (or release) went out. */
   done: boolean;
+  /** Cancels the response body being streamed, if one is. */
+  cancel: ((reason: unknown) => void) | undefined;
+  /** Settles `info.completed`, once it was asked for. */
+  complete: (() => void) | undefined;
 }
 
 function abortReason(): DOMException {
@@ -101,10 +118,63 @@ class Context implements RequestContext {
   }
 }
 
+class Info implements ServeHandlerInfo {
+  readonly remoteAddr: Deno.NetAddr;
+  readonly ctx: RequestContext;
+  #pending: Pending;
+  #completed: Promise<void> | undefined;
+
+  constructor(record: RequestRecord, pending: Pending) {
+    this.remoteAddr = {
+      transport: "tcp",
+      hostname: record.remoteIp,
+      port: record.remotePort,
+    };
+    this.ctx = new Context(record, pending);
+    this.#pending = pending;
+  }
+
+  get completed(): Promise<void> {
+    if (this.#completed === undefined) {
+      const pending = this.#pending;
+      this.#completed = pending.done
+        ? Promise.resolve()
+        : new Promise((resolve) => pending.complete = resolve);
+    }
+    return this.#completed;
+  }
+}
+
 function view(address: bigint, length: number): ArrayBuffer {
   const pointer = Deno.UnsafePointer.create(address);
   if (pointer === null) throw new Error("the kernel lent a null address");
   return Deno.UnsafePointerView.getArrayBuffer(pointer, length);
+}
+
+function region(address: bigint, size: bigint) {
+  const buffer = view(address, Number(size));
+  return { buffer, view: new DataView(buffer), bytes: new Uint8Array(buffer) };
+}
+
+/** Checks what a handler returned, with the errors `Deno.serve` gives. */
+function checked(value: unknown): Response {
+  if (!(value instanceof Response)) {
+    throw new TypeError(
+      "Return value from serve handler must be a response or a promise resolving to a response",
+    );
+  }
+  // Reading a field also refuses look-alikes built on `Response.prototype` (a TypeError).
+  if (value.type === "error") {
+    throw new TypeError(
+      "Return value from serve handler must not be an error response (like Response.error())",
+    );
+  }
+  if (value.bodyUsed || answered.has(value)) {
+    throw new TypeError(
+      "The body of the Response returned from the serve handler has already been consumed",
+    );
+  }
+  return value;
 }
 
 /** A running server; made by `serve()`. */
@@ -113,6 +183,7 @@ export class KernelServer implements HttpServer {
   readonly finished: Promise<void>;
   #kernel: KernelBindings;
   #handle: number;
+  #key: number;
   #handler: ServeHandler;
   #onError: (error: unknown) => Response | Promise<Response>;
   #inboxes: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array }[];
@@ -125,48 +196,77 @@ export class KernelServer implements HttpServer {
   #loans = 0;
   #shuttingDown = false;
   #closed = false;
+  /** Set when connections were closed at a deadline: running handlers are not waited for. */
+  #forced = false;
+  #deadline: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
+  /** Handlers, `onError` calls and streamed response bodies still running. */
+  #active = 0;
+  #idle: (() => void) | undefined;
 
+  /**
+   * Takes over the started server `layout` describes. If this fails, the caller closes the
+   * server with `layout.key` (see `serve`).
+   */
   constructor(
     kernel: LoadedKernel,
-    handle: number,
+    layout: BridgeLayout,
     handler: ServeHandler,
     onError: (error: unknown) => Response | Promise<Response>,
   ) {
     this.#kernel = kernel.bindings;
-    this.#handle = handle;
+    this.#handle = Number(layout.handle);
+    this.#key = Number(layout.key);
     this.#handler = handler;
     this.#onError = onError;
-    const address = fromBinary(
-      ServerAddressSchema,
-      readVariable((buf) => kernel.bindings.httpAddress(handle, buf)),
+    const address = withBuiltinArrays(() =>
+      fromBinary(
+        ServerAddressSchema,
+        readVariable((buf) => kernel.bindings.httpAddress(this.#handle, buf)),
+      )
     );
     this.addr = {
       transport: "tcp",
       hostname: address.hostname,
       port: address.port,
     };
-    const layout = fromBinary(
-      BridgeLayoutSchema,
-      readVariable((buf) => kernel.bindings.httpLayout(handle, buf)),
-    );
-    const region = (address: bigint, size: bigint) => {
-      const buffer = view(address, Number(size));
-      return {
-        buffer,
-        view: new DataView(buffer),
-        bytes: new Uint8Array(buffer),
-      };
-    };
-    this.#inboxes = layout.inboxes.map((a) => region(a, layout.inboxSize));
+    const inboxes = [];
+    for (let i = 0; i < layout.inboxes.length; i++) {
+      inboxes[i] = region(layout.inboxes[i], layout.inboxSize);
+    }
+    this.#inboxes = inboxes;
     this.#outbox = region(layout.outbox, layout.outboxSize);
-    this.finished = this.#run();
+    this.finished = this.#run().then(() => this.#settled()).finally(() => {
+      if (this.#deadline !== undefined) clearTimeout(this.#deadline.timer);
+    });
   }
 
-  /** Stops accepting, lets in-flight requests finish, then closes. */
-  shutdown(): Promise<void> {
+  /**
+   * Stops accepting, lets in-flight requests finish, then closes. With `timeout`, whatever
+   * is still open then is closed: clients are cut off, handlers' signals fire, response
+   * bodies are cancelled, and `finished` settles without waiting for those handlers.
+   */
+  shutdown(options?: ShutdownOptions): Promise<void> {
+    const timeout = options?.timeout;
+    if (
+      timeout !== undefined &&
+      (typeof timeout !== "number" || !(timeout >= 0) || timeout > 2 ** 31 - 1)
+    ) {
+      throw new RangeError(
+        `shutdown timeout must be between 0 and ${
+          2 ** 31 - 1
+        } ms, got ${timeout}`,
+      );
+    }
     if (!this.#shuttingDown && !this.#closed) {
       this.#shuttingDown = true;
       this.#kernel.httpShutdown(this.#handle);
+    }
+    if (timeout !== undefined && !this.#closed) {
+      const at = Date.now() + timeout;
+      if (this.#deadline === undefined || at < this.#deadline.at) {
+        if (this.#deadline !== undefined) clearTimeout(this.#deadline.timer);
+        this.#deadline = { at, timer: setTimeout(this.#forceClose, timeout) };
+      }
     }
     return this.finished;
   }
@@ -178,17 +278,19 @@ export class KernelServer implements HttpServer {
 
   /** Live counters from the kernel. */
   stats(): ServerStats {
-    return numeric(fromBinary(
-      HttpStatsSchema,
-      readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
-    ));
+    return withBuiltinArrays(() =>
+      numeric(fromBinary(
+        HttpStatsSchema,
+        readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
+      ))
+    );
   }
 
   async #run(): Promise<void> {
     const kernel = this.#kernel;
     const handle = this.#handle;
     try {
-      for (;;) {
+      while (!this.#closed) {
         const polled = kernel.httpPoll(handle);
         if (polled > 0) {
           const inbox = this.#inboxes[Math.floor(polled / TWO_32)];
@@ -209,61 +311,82 @@ export class KernelServer implements HttpServer {
     }
   }
 
+  /** Resolves once no handler, `onError` or response body is running (or after a forced close). */
+  #settled(): Promise<void> | undefined {
+    if (this.#active === 0 || this.#forced) return;
+    return new Promise((resolve) => this.#idle = resolve);
+  }
+
+  #enter(): void {
+    this.#active++;
+  }
+
+  #leave = (): void => {
+    if (--this.#active === 0) this.#wake();
+  };
+
+  #wake(): void {
+    const idle = this.#idle;
+    this.#idle = undefined;
+    idle?.();
+  }
+
   #onRequest = (record: RequestRecord): void => {
     const pending: Pending = {
       id: record.id,
       buffer: undefined,
+      source: null,
       controller: undefined,
       aborted: false,
       done: false,
+      cancel: undefined,
+      complete: undefined,
     };
     this.#pending.set(record.id, pending);
-    let source = null;
     if (record.flags & FLAG_BODY_BUFFERED) {
       pending.buffer = view(BigInt(record.bodyAddr), record.bodyLen);
-      source = { buffer: pending.buffer };
+      pending.source = { buffer: pending.buffer };
     } else if (record.flags & FLAG_BODY_STREAMED) {
-      source = { read: () => this.#readBody(pending) };
+      pending.source = { read: () => this.#readBody(pending) };
     }
     const request = new KernelRequest(
       record,
-      source,
+      pending.source,
       () => signalOf(pending),
     ) as unknown as Request;
     if (record.flags & FLAG_WEBSOCKET) {
       offerWebSocket(request, this.#kernel, this.#handle, record.id);
     }
-    const info: ServeHandlerInfo = {
-      remoteAddr: {
-        transport: "tcp",
-        hostname: record.remoteIp,
-        port: record.remotePort,
-      },
-      ctx: new Context(record, pending),
-    };
-    let result: Response | Promise<Response>;
+    const info = new Info(record, pending);
+    this.#enter();
+    let result: unknown;
     try {
       result = this.#handler(request, info);
     } catch (error) {
+      this.#leave();
       this.#fail(pending, error);
       return;
     }
-    if (result instanceof Response) this.#respond(pending, result);
-    else {
+    if (result instanceof Response) {
+      this.#leave();
+      this.#respond(pending, result);
+    } else {
       Promise.resolve(result).then(
-        (response) => this.#respond(pending, response),
-        (error) => this.#fail(pending, error),
+        (response) => {
+          this.#leave();
+          this.#respond(pending, response);
+        },
+        (error) => {
+          this.#leave();
+          this.#fail(pending, error);
+        },
       );
     }
   };
 
   #onAbort = (id: number): void => {
     const pending = this.#pending.get(id);
-    if (pending !== undefined) {
-      pending.aborted = true;
-      pending.controller?.abort(abortReason());
-    }
-    this.#finish(pending, id);
+    if (pending !== undefined) this.#abandon(pending);
     this.#write(KIND_RELEASE, 0, 200, id, [], null);
   };
 
@@ -271,9 +394,26 @@ export class KernelServer implements HttpServer {
     this.#lent.delete(token);
   };
 
+  /**
+   * The kernel gave up on the request (or the server is closing): fire its signal, cancel
+   * its response body, and forget it. A buffered body fully arrived, so a handler still
+   * running keeps it readable: it gets a copy before the kernel's memory is detached.
+   */
+  #abandon(pending: Pending): void {
+    pending.aborted = true;
+    const source = pending.source;
+    if (pending.buffer !== undefined && source !== null && !source.closed) {
+      source.buffer = pending.buffer.slice(0);
+    }
+    pending.controller?.abort(abortReason());
+    pending.cancel?.(abortReason());
+    this.#finish(pending, false);
+  }
+
   #fail(pending: Pending, error: unknown): void {
-    if (pending.done) return;
-    let response: Response | Promise<Response>;
+    if (pending.done || this.#closed) return;
+    let response: unknown;
+    this.#enter();
     try {
       response = this.#onError(error);
     } catch (again) {
@@ -281,37 +421,41 @@ export class KernelServer implements HttpServer {
       response = internalError();
     }
     Promise.resolve(response).then(
-      (r) =>
-        this.#respond(
-          pending,
-          r instanceof Response ? r : internalError(),
-          true,
-        ),
+      (r) => {
+        this.#leave();
+        this.#respond(pending, r, true);
+      },
       (again) => {
+        this.#leave();
         console.error("onError failed:", again);
         this.#respond(pending, internalError(), true);
       },
     );
   }
 
-  #respond(pending: Pending, response: Response, fromError = false): void {
-    if (pending.done || this.#closed) return;
-    if (!(response instanceof Response)) {
-      if (fromError) response = internalError();
-      else {
-        this.#fail(
-          pending,
-          new TypeError("The handler did not return a Response"),
-        );
-        return;
-      }
+  /** Tells `onError` (or the log) about a failure after the response head went out. */
+  #report(error: unknown): void {
+    try {
+      Promise.resolve(this.#onError(error)).catch((again) =>
+        console.error("onError failed:", again)
+      );
+    } catch (again) {
+      console.error("onError failed:", again);
     }
-    const status = response.status;
+  }
+
+  #respond(pending: Pending, value: unknown, fromError = false): void {
+    if (pending.done || this.#closed) return;
+    let response: Response;
+    let status: number;
     let headers: string[];
     let body;
     try {
+      response = checked(value);
+      status = response.status;
       headers = headerList(response);
       body = bodyKind(response);
+      if (body !== NO_BODY) answered.add(response);
     } catch (error) {
       if (fromError) this.#send(pending, 500, [], null);
       else this.#fail(pending, error);
@@ -335,7 +479,7 @@ export class KernelServer implements HttpServer {
             ? this.#send(pending, 500, [], null)
             : this.#fail(pending, error),
       );
-    } else this.#stream(pending, status, headers, response.body!);
+    } else this.#stream(pending, status, headers, response, fromError);
   }
 
   #send(
@@ -361,73 +505,138 @@ export class KernelServer implements HttpServer {
     // The record is copied into the outbox before the request's body view is detached;
     // the body itself is never that view (handlers only ever get copies of it).
     this.#write(KIND_RESPOND, flags, status, pending.id, headers, body);
-    this.#finish(pending, pending.id);
+    this.#finish(pending);
   }
 
+  /**
+   * Streams a response body. It ends cleanly only when the stream does; when the stream
+   * throws or yields something other than bytes, the error goes to `onError` and the
+   * response is cut off (never a complete-looking truncated body); when the client goes
+   * away, the stream is cancelled.
+   */
   async #stream(
     pending: Pending,
     status: number,
     headers: string[],
-    body: ReadableStream<Uint8Array>,
+    response: Response,
+    fromError: boolean,
   ): Promise<void> {
+    let reader: ReadableStreamDefaultReader<Uint8Array>;
+    try {
+      reader = response.body!.getReader();
+    } catch (error) {
+      if (fromError) this.#send(pending, 500, [], null);
+      else this.#fail(pending, error);
+      return;
+    }
+    this.#enter();
     this.#write(KIND_RESPOND_STREAM, 0, status, pending.id, headers, null);
     this.#flush();
-    const reader = body.getReader();
-    try {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done || pending.aborted) break;
-        if (!(value instanceof Uint8Array)) {
-          throw new TypeError("A response stream must yield Uint8Array chunks");
-        }
-        if (value.length === 0) continue;
+    pending.cancel = (reason) => {
+      reader.cancel(reason).catch(() => {});
+    };
+    let failure: { error: unknown } | undefined;
+    let clientGone = false;
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await reader.read();
+      } catch (error) {
+        failure = { error };
+        break;
+      }
+      if (pending.aborted || this.#closed) {
+        clientGone = true;
+        break;
+      }
+      if (chunk.done) break;
+      const value = chunk.value;
+      if (!(value instanceof Uint8Array)) {
+        failure = { error: new TypeError("expected typed ArrayBufferView") };
+        break;
+      }
+      if (value.length === 0) continue;
+      try {
         await this.#kernel.httpWrite(
           this.#handle,
           pending.id,
           value as Uint8Array<ArrayBuffer>,
         );
+      } catch {
+        clientGone = true;
+        break;
       }
-    } catch {
-      // The client went away or the stream failed: stop reading it.
-      reader.cancel().catch(() => {});
-    } finally {
-      // An empty write ends the body and frees the request's slot (request body included):
-      // detach the body view first, so nothing can read that memory once it is freed.
-      this.#finish(pending, pending.id);
-      await this.#kernel.httpWrite(this.#handle, pending.id, EMPTY).catch(
-        () => {},
-      );
     }
+    pending.cancel = undefined;
+    if (failure !== undefined || clientGone) {
+      reader.cancel(failure?.error ?? abortReason()).catch(() => {});
+    }
+    if (failure !== undefined) this.#report(failure.error);
+    // Ending the body frees the request's slot (request body included): detach the body
+    // view first, so nothing can read that memory once it is freed.
+    const aborted = pending.aborted;
+    this.#finish(pending);
+    if (!aborted && !this.#closed) {
+      try {
+        if (failure !== undefined || clientGone) {
+          this.#kernel.httpAbort(this.#handle, pending.id);
+        } else {
+          await this.#kernel.httpWrite(this.#handle, pending.id, EMPTY);
+        }
+      } catch {
+        // The client or the server went away meanwhile: nothing left to end.
+      }
+    }
+    this.#leave();
   }
 
   async #readBody(pending: Pending): Promise<Uint8Array<ArrayBuffer> | null> {
-    if (pending.aborted || pending.done) {
+    if (pending.aborted) {
       throw new DOMException("The request was aborted", "AbortError");
     }
     const chunk = new Uint8Array(READ_CHUNK);
-    const n = await this.#kernel.httpRead(this.#handle, pending.id, chunk);
+    let n: number;
+    try {
+      n = await this.#kernel.httpRead(this.#handle, pending.id, chunk);
+    } catch (error) {
+      // The upload broke off (or grew past the limit): the request cannot complete, so
+      // its signal fires now, not only when the kernel's abort notice is polled — the
+      // handler may answer before that.
+      if (!pending.aborted) {
+        pending.aborted = true;
+        pending.controller?.abort(abortReason());
+      }
+      throw error;
+    }
+    // Once the server stopped, the kernel reports an end that is none.
+    if (pending.aborted) {
+      throw new DOMException("The request was aborted", "AbortError");
+    }
     return n === 0 ? null : chunk.subarray(0, n);
   }
 
   /**
-   * The request is over on this side: detach its body view and forget it. Never throws —
-   * it runs on every request's way out. The view is the only reference to the kernel's
-   * memory (user code only ever gets copies), so detaching it leaves nothing dangling.
+   * The request is over on this side: detach its body view, close its body source (unless
+   * it was abandoned with a readable copy), settle `info.completed` and forget it. Never
+   * throws — it runs on every request's way out. The view is the only reference to the
+   * kernel's memory (user code only ever gets copies), so detaching it leaves nothing
+   * dangling.
    */
-  #finish(pending: Pending | undefined, id: number): void {
-    if (pending !== undefined) {
-      pending.done = true;
-      const buffer = pending.buffer;
-      pending.buffer = undefined;
-      if (buffer !== undefined && !buffer.detached) {
-        try {
-          buffer.transfer(0);
-        } catch (error) {
-          console.error("krepis: could not detach a request body:", error);
-        }
+  #finish(pending: Pending, close = true): void {
+    if (pending.done) return;
+    pending.done = true;
+    if (close && pending.source !== null) pending.source.closed = true;
+    const buffer = pending.buffer;
+    pending.buffer = undefined;
+    if (buffer !== undefined && !buffer.detached) {
+      try {
+        buffer.transfer(0);
+      } catch (error) {
+        console.error("krepis: could not detach a request body:", error);
       }
     }
-    this.#pending.delete(id);
+    pending.complete?.();
+    this.#pending.delete(pending.id);
   }
 
   #write(
@@ -494,19 +703,30 @@ export class KernelServer implements HttpServer {
     }
   }
 
+  /** The shutdown deadline passed: close whatever is still open, now. */
+  #forceClose = (): void => {
+    this.#forced = true;
+    this.#close();
+    this.#wake();
+  };
+
   #close(): void {
+    if (this.#closed) return;
     this.#flush();
     this.#closed = true;
-    for (const pending of this.#pending.values()) {
-      pending.aborted = true;
-      pending.controller?.abort(abortReason());
-      this.#finish(pending, pending.id);
+    const left: Pending[] = [];
+    this.#pending.forEach((pending) => left.push(pending));
+    for (let i = 0; i < left.length; i++) this.#abandon(left[i]);
+    for (let i = 0; i < this.#inboxes.length; i++) {
+      this.#inboxes[i].buffer.transfer(0);
     }
-    for (const region of [...this.#inboxes, this.#outbox]) {
-      region.buffer.transfer(0);
-    }
+    this.#outbox.buffer.transfer(0);
     // Returns once the kernel's runtime has stopped: nothing reads lent bodies any more.
-    this.#kernel.httpClose(this.#handle);
+    try {
+      this.#kernel.httpClose(this.#handle, this.#key);
+    } catch (error) {
+      console.error("krepis: closing the server failed:", error);
+    }
     this.#lent.clear();
   }
 }

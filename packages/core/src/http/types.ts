@@ -47,6 +47,11 @@ export interface ServeHandlerInfo {
   readonly remoteAddr: Deno.NetAddr;
   /** The request's base context: ids, deadline and abort signal. */
   readonly ctx: RequestContext;
+  /**
+   * Settles once the request is over on the server's side: its response was handed to the
+   * kernel whole (or its streamed body ended), or it was abandoned. It never rejects.
+   */
+  readonly completed: Promise<void>;
 }
 
 /**
@@ -101,7 +106,10 @@ export interface ServeOptions {
   port?: number;
   /** Interface to bind. Default `"0.0.0.0"`. */
   hostname?: string;
-  /** Aborting it shuts the server down gracefully. */
+  /**
+   * Aborting it closes the server at once, as under `Deno.serve`: open connections are
+   * cut off, running handlers' signals fire and response bodies are cancelled.
+   */
   signal?: AbortSignal;
   /** Called once listening; by default prints `Listening on http://<host>:<port>/`. */
   onListen?: (addr: Deno.NetAddr) => void;
@@ -230,10 +238,37 @@ export interface ServerStats {
 export interface HttpServer extends AsyncDisposable {
   /** Where the server listens. */
   readonly addr: Deno.NetAddr;
-  /** Settles once the server has shut down and every request finished. */
+  /**
+   * Settles once the server has shut down and every handler has ended (after a forced
+   * close — a shutdown `timeout` or the `signal` option — handlers still running are not
+   * waited for).
+   */
   readonly finished: Promise<void>;
-  /** Stops accepting, lets in-flight requests finish, then closes. */
-  shutdown(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish, then closes. With a `timeout`,
+   * whatever is still open then is closed (see {@linkcode ShutdownOptions}).
+   */
+  shutdown(options?: ShutdownOptions): Promise<void>;
   /** Live counters from the kernel. */
   stats(): ServerStats;
+}
+
+/**
+ * Options of {@linkcode HttpServer.shutdown}.
+ *
+ * @example
+ * ```ts ignore
+ * import { serve } from "@krepis/core";
+ * const server = serve({ port: 0 }, () => new Response("ok"));
+ * // Give in-flight requests 5 s, then close what is left.
+ * await server.shutdown({ timeout: 5_000 });
+ * ```
+ */
+export interface ShutdownOptions {
+  /**
+   * Milliseconds to wait for in-flight requests; then open connections are closed, running
+   * handlers' signals fire and response bodies (files, streams) are cancelled. Default:
+   * wait as long as it takes.
+   */
+  timeout?: number;
 }

@@ -125,6 +125,13 @@ export function buildHint(
  * ```
  */
 export async function resolveLibrary(): Promise<ResolvedLibrary> {
+  const found = resolveWithoutDownload();
+  if (found) return found;
+  return await resolveFromRelease();
+}
+
+/** Steps 1 and 2 of the resolution order: nothing to wait for. */
+function resolveWithoutDownload(): ResolvedLibrary | undefined {
   const explicit = Deno.env.get("KREPIS_LIB_PATH");
   if (explicit) {
     if (!isFile(explicit)) {
@@ -138,10 +145,12 @@ export async function resolveLibrary(): Promise<ResolvedLibrary> {
     }
     return { path: explicit, source: "env" };
   }
-  const file = libraryFileName(Deno.build.os);
-  const local = localBuild(file);
-  if (local) return { path: local, source: "local" };
+  const local = localBuild(libraryFileName(Deno.build.os));
+  return local ? { path: local, source: "local" } : undefined;
+}
 
+/** Steps 3 and 4: the verified cache, or a download. */
+async function resolveFromRelease(): Promise<ResolvedLibrary> {
   const manifest = await loadManifest();
   const target = currentTarget();
   const entry = manifest.targets[target];
@@ -155,7 +164,7 @@ export async function resolveLibrary(): Promise<ResolvedLibrary> {
           buildHint(
             workspaceRoot(),
             Deno.env.get("KREPIS_LOCAL_BUILD") === "0",
-            file,
+            libraryFileName(Deno.build.os),
           )
         }`,
     );
@@ -172,6 +181,7 @@ export async function resolveLibrary(): Promise<ResolvedLibrary> {
 }
 
 let loading: Promise<LoadedKernel> | undefined;
+let loaded: LoadedKernel | undefined;
 
 /**
  * Loads the kernel once per process and returns it; later calls share the same library.
@@ -186,11 +196,34 @@ let loading: Promise<LoadedKernel> | undefined;
  */
 export function loadKernel(): Promise<LoadedKernel> {
   loading ??= (async () => {
+    if (loaded) return loaded;
     const { path, source } = await resolveLibrary();
-    return { ...openLibrary(path), source };
+    loaded ??= { ...openLibrary(path), source };
+    return loaded;
   })().catch((error) => {
     loading = undefined;
     throw error;
   });
   return loading;
+}
+
+/**
+ * The kernel, when it can be had without waiting: already loaded by {@linkcode loadKernel},
+ * or a library named by `KREPIS_LIB_PATH` or built in this checkout (opened now). Returns
+ * `undefined` when only the download cache or a download would find it: then
+ * `await loadKernel()` first. Synchronous callers such as `serve()` use it.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadKernel, loadKernelSync } from "./loader.ts";
+ * const kernel = loadKernelSync() ?? await loadKernel();
+ * console.log(kernel.source);
+ * ```
+ */
+export function loadKernelSync(): LoadedKernel | undefined {
+  if (loaded) return loaded;
+  const found = resolveWithoutDownload();
+  if (!found) return undefined;
+  loaded = { ...openLibrary(found.path), source: found.source };
+  return loaded;
 }
