@@ -420,7 +420,8 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+   * Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
+   * `postgres://` URL names; `durable` (0/1) makes each commit
    * wait for `fdatasync` (1 is the default of the TypeScript API).
    */
   krepis_kv_open: { parameters: ["buffer", "f64", "u32"], result: "f64" },
@@ -981,7 +982,8 @@ export interface KernelBindings {
     out: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+   * Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
+   * `postgres://` URL names; `durable` (0/1) makes each commit
    * wait for `fdatasync` (1 is the default of the TypeScript API).
    * Calls `krepis_kv_open`.
    */

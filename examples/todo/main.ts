@@ -1,7 +1,8 @@
 /**
  * Runs the todo API on the Krepis kernel. `PORT` picks the port (default 8000), `HOSTNAME`
  * the interface (default 127.0.0.1). Todos are kept in the embedded KV store at
- * `TODO_KV` (default `.krepis/todo-kv`); `TODO_KV=memory` keeps them in memory instead.
+ * `TODO_KV` (default `.krepis/todo-kv`), or in PostgreSQL when it is a `postgres://` URL;
+ * `TODO_KV=memory` keeps them in memory instead.
  * Ctrl-C stops accepting, lets requests finish, then closes the app's adapters and the store.
  *
  * @module

@@ -45,13 +45,14 @@ fn records(mut bytes: &[u8]) -> Result<Vec<&[u8]>> {
     Ok(out)
 }
 
-/// Opens (or creates) the store in directory `path`; `durable` (0/1) makes each commit
+/// Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
+/// `postgres://` URL names; `durable` (0/1) makes each commit
 /// wait for `fdatasync` (1 is the default of the TypeScript API).
 #[export]
 fn krepis_kv_open(path: *const u8, path_len: f64, durable: u32) -> Result<f64> {
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
     let session = Session {
-        kv: Kv::open(path.as_ref())?,
+        kv: Kv::open_target(path)?,
         durability: if durable != 0 {
             Durability::Sync
         } else {

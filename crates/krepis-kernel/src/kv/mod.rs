@@ -7,7 +7,8 @@
 //! `sum`/`min`/`max` in [`sum`], selectors and cursors in [`select`], result layout in
 //! [`page`]); the engine that holds
 //! the bytes is a [`backend::KvBackend`]. [`embedded::Embedded`] (sled, one process per
-//! directory) is the first; a PostgreSQL backend implements the same trait.
+//! directory) is the first; [`postgres::Postgres`] (one database shared by many
+//! instances) is the second.
 //!
 //! ```
 //! use krepis_kernel::kv::{Kv, backend::Durability, key::{encode, KeyPart}};
@@ -32,6 +33,7 @@ pub mod key;
 pub mod limits;
 pub mod ops;
 pub mod page;
+pub mod postgres;
 pub mod select;
 pub mod sum;
 
@@ -54,6 +56,16 @@ impl Kv {
     /// Opens (or creates) the embedded store in directory `path`.
     pub fn open(path: &Path) -> Result<Self> {
         Ok(Self::with_backend(embedded::Embedded::open(path)?))
+    }
+
+    /// Opens the store `target` names: a PostgreSQL URL (`postgres://…`, see
+    /// [`postgres::Postgres`]) or else a directory for the embedded store.
+    pub fn open_target(target: &str) -> Result<Self> {
+        if postgres::is_url(target) {
+            Ok(Self::with_backend(postgres::Postgres::open(target)?))
+        } else {
+            Self::open(target.as_ref())
+        }
     }
 
     /// A store on `backend`.

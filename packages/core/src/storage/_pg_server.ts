@@ -1,0 +1,56 @@
+/**
+ * A throw-away PostgreSQL server for tests, started by `tools/pg_temp.sh` (`initdb` +
+ * `pg_ctl` in a temp directory, a free port on 127.0.0.1) — the same script the Rust
+ * tests use.
+ *
+ * @module
+ */
+
+const SCRIPT = new URL("../../../../tools/pg_temp.sh", import.meta.url)
+  .pathname;
+
+async function run(...args: string[]): Promise<string> {
+  const out = await new Deno.Command("bash", {
+    args: [SCRIPT, ...args],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!out.success) {
+    throw new Error(
+      `tools/pg_temp.sh ${args[0]} failed: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout).trim();
+}
+
+/** A running server; dispose of it to stop it and remove its files. */
+export interface TempPostgres extends AsyncDisposable {
+  /** `postgres://krepis:krepis@127.0.0.1:PORT/postgres`. */
+  url: string;
+  /** The URL of a new, empty database on this server. */
+  freshDatabase(): Promise<string>;
+}
+
+/** Starts a PostgreSQL server of its own in a temp directory. */
+export async function startPostgres(): Promise<TempPostgres> {
+  const dir = await Deno.makeTempDir({ prefix: "krepis-pg-" });
+  const url = await run("start", dir);
+  let databases = 0;
+  return {
+    url,
+    async freshDatabase() {
+      const name = `kv_${databases++}`;
+      await run("database", url, name);
+      return url.replace(/\/postgres$/, `/${name}`);
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        await run("stop", dir);
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    },
+  };
+}
