@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 3;
+export const ABI_VERSION = 4;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -30,7 +30,7 @@ export const ABI_VERSION = 3;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x2d5c8f5a;
+export const ABI_FINGERPRINT = 0xd7ad436f;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -142,13 +142,6 @@ export const symbols = {
    * reports 0.
    */
   krepis_http_shutdown: { parameters: ["f64"], result: "f64" },
-  /**
-   * Copies `data` as the body of the response about to be submitted for request `id`.
-   */
-  krepis_http_stage: {
-    parameters: ["f64", "f64", "buffer", "f64"],
-    result: "f64",
-  },
   /**
    * Writes the Protobuf `HttpStats` into `out` and returns its length.
    */
@@ -711,11 +704,6 @@ export interface KernelBindings {
    */
   httpShutdown(handle: number): number;
   /**
-   * Copies `data` as the body of the response about to be submitted for request `id`.
-   * Calls `krepis_http_stage`.
-   */
-  httpStage(handle: number, id: number, data: Uint8Array<ArrayBuffer>): number;
-  /**
    * Writes the Protobuf `HttpStats` into `out` and returns its length.
    * Calls `krepis_http_stats`.
    */
@@ -1226,14 +1214,6 @@ export function createBindings(
     httpShutdown(handle: number): number {
       const r = raw.krepis_http_shutdown(handle);
       return r < 0 ? fail(-r, "krepis_http_shutdown") : r;
-    },
-    httpStage(
-      handle: number,
-      id: number,
-      data: Uint8Array<ArrayBuffer>,
-    ): number {
-      const r = raw.krepis_http_stage(handle, id, data, data.byteLength);
-      return r < 0 ? fail(-r, "krepis_http_stage") : r;
     },
     httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_http_stats(handle, out, out.byteLength);

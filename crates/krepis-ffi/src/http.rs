@@ -5,7 +5,6 @@
 
 use std::time::Duration;
 
-use bytes::Bytes;
 use krepis_ffi_macros::export;
 use krepis_kernel::http::{Server, ServerConfig};
 use krepis_kernel::proto::ServeOptions;
@@ -78,17 +77,6 @@ fn krepis_http_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
 #[export]
 fn krepis_http_respond(handle: f64, len: f64) -> Result<f64> {
     Ok(server(handle)?.bridge().respond(len_arg(len, "length")?)? as f64)
-}
-
-/// Copies `data` as the body of the response about to be submitted for request `id`.
-#[export]
-fn krepis_http_stage(handle: f64, id: f64, data: *const u8, len: f64) -> Result<f64> {
-    let data = unsafe { guard::bytes(data, len) }?;
-    let server = server(handle)?;
-    server
-        .bridge()
-        .stage_body(int_arg(id, "request id")?, Bytes::copy_from_slice(data))?;
-    Ok(data.len() as f64)
 }
 
 /// Lends `data` (TypeScript memory, not copied) as the body of the response about to be

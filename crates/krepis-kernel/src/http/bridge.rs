@@ -37,6 +37,14 @@ use crate::{KernelError, Result};
 /// What a hyper task receives for its request.
 pub type Reply = http::Response<ResponseBody>;
 
+/// A bare response with `status` and no body, as the kernel sends on its own.
+pub fn status_response(status: u16) -> Reply {
+    let mut response = http::Response::new(ResponseBody::empty());
+    *response.status_mut() =
+        http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    response
+}
+
 const INDEX_BITS: u32 = 32;
 const GEN_MASK: u64 = (1 << 20) - 1;
 
@@ -608,9 +616,7 @@ fn build_response(status: u16, headers: &[(&[u8], &[u8])], body: ResponseBody) -
         }
         builder = builder.header(*name, *value);
     }
-    builder
-        .body(body)
-        .unwrap_or_else(|_| super::service::status_response(500))
+    builder.body(body).unwrap_or_else(|_| status_response(500))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! - [`runtime`]: the server's own tokio runtime and its driver thread.
 //! - [`compress`]: automatic gzip/brotli compression of responses, as `Deno.serve` does.
 //! - [`limits`]: idle connections, body pace, accept back-off and the memory ceiling.
+//! - [`shared`]: the state the accept loop and every request share (below `service`).
 //! - [`service`]: per-request limits (413, 408/503 on timeout), body reading, the hand-off.
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
 //! - [`record`]: the byte layout of request and response records.
@@ -28,6 +29,7 @@ pub mod record;
 pub mod runtime;
 pub mod server;
 pub mod service;
+pub mod shared;
 pub mod socket;
 pub mod static_files;
 pub mod tls;

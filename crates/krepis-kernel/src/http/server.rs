@@ -18,6 +18,7 @@ use super::config::ServerConfig;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
 use super::runtime::Host;
 use super::service::{self, Peer};
+use super::shared::Shared;
 use super::socket::PeerSocket;
 use super::websocket::Sockets;
 use crate::proto::{BridgeLayout, HttpStats, ServerAddress};
@@ -30,25 +31,6 @@ const MIN_INBOX: usize = 256 * 1024;
 const READ_BUFFER: usize = 8192 + 4096 * 100;
 /// Outbox size: the response records of one batch, inline bodies included.
 pub const OUTBOX_SIZE: usize = 1024 * 1024;
-
-/// State shared by the accept loop, every request and the TypeScript side.
-pub struct Shared {
-    /// The validated configuration.
-    pub config: ServerConfig,
-    /// Where requests and responses cross over.
-    pub bridge: Bridge,
-    /// Requests the kernel answered by itself.
-    pub rejected: AtomicU64,
-    /// Requests that ran past the deadline.
-    pub timeouts: AtomicU64,
-    /// Memory held for buffered request bodies and unsent response data.
-    pub budget: Arc<Budget>,
-    /// Open WebSockets.
-    pub sockets: Sockets,
-    idle_closed: AtomicU64,
-    connections: AtomicU64,
-    open: AtomicU64,
-}
 
 /// Largest owner key: keys cross the FFI boundary as exact doubles.
 const KEY_LIMIT: u64 = 1 << 53;

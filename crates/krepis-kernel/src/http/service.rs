@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderValue, Request, Response, StatusCode, header};
+use http::{HeaderValue, Request, Response, header};
 use hyper::body::{Body, Incoming};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
@@ -16,13 +16,13 @@ use tokio::time::Instant;
 use super::body::{
     self, BodyError, Collected, Forwarded, Lifeline, ResponseBody, STREAM_CHANNEL_CHUNKS,
 };
-use super::bridge::{BodyIn, Reply};
+use super::bridge::{BodyIn, Reply, status_response};
 use super::compress::{self, Encoded};
 use super::limits::{Busy, Charge, Intake, Outgoing, Pace};
 use super::record::{
     self, FLAG_BODY_BUFFERED, FLAG_BODY_STREAMED, FLAG_HTTP2, FLAG_TLS, FLAG_WEBSOCKET,
 };
-use super::server::Shared;
+use super::shared::Shared;
 use super::socket::PeerSocket;
 use super::trace::TraceIds;
 use super::{validate, websocket};
@@ -38,14 +38,6 @@ pub struct Peer {
     pub authority: Arc<str>,
     /// The connection's socket, watched while a streamed upload waits for its reader.
     pub socket: Option<PeerSocket>,
-}
-
-/// A bare response with `status` and no body, as the kernel sends on its own.
-pub fn status_response(status: u16) -> Reply {
-    let mut response = Response::new(ResponseBody::empty());
-    *response.status_mut() =
-        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    response
 }
 
 /// What hyper sends: the reply's body, compressed when the client and the response allow

@@ -168,7 +168,7 @@ impl Sockets {
             (key, on_upgrade, ends)
         else {
             self.sockets.lock().remove(&id);
-            return super::service::status_response(500);
+            return super::bridge::status_response(500);
         };
         let accept = derive_accept_key(key.as_bytes());
         let headers = reply.headers_mut();

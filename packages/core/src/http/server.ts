@@ -58,6 +58,20 @@ const WAIT_MS = 60_000;
 /** Chunk size for reading streamed request bodies. */
 const READ_CHUNK = 64 * 1024;
 const TWO_32 = 2 ** 32;
+
+/** The head of one response record written to the outbox. */
+interface ResponseHead {
+  /** `KIND_RESPOND`, `KIND_RESPOND_STREAM` or `KIND_RELEASE`. */
+  kind: number;
+  /** Record flags (`FLAG_STAGED_BODY`). */
+  flags: number;
+  status: number;
+  /** The request this answers. */
+  id: number;
+  /** Alternating names and values. */
+  headers: string[];
+}
+
 const EMPTY = new Uint8Array(0);
 
 /** Responses already handed to a request: returning one again is refused, as in Deno. */
@@ -387,7 +401,10 @@ export class KernelServer implements HttpServer {
   #onAbort = (id: number): void => {
     const pending = this.#pending.get(id);
     if (pending !== undefined) this.#abandon(pending);
-    this.#write(KIND_RELEASE, 0, 200, id, [], null);
+    this.#write(
+      { kind: KIND_RELEASE, flags: 0, status: 200, id, headers: [] },
+      null,
+    );
   };
 
   #onReturned = (token: number): void => {
@@ -504,7 +521,10 @@ export class KernelServer implements HttpServer {
     }
     // The record is copied into the outbox before the request's body view is detached;
     // the body itself is never that view (handlers only ever get copies of it).
-    this.#write(KIND_RESPOND, flags, status, pending.id, headers, body);
+    this.#write(
+      { kind: KIND_RESPOND, flags, status, id: pending.id, headers },
+      body,
+    );
     this.#finish(pending);
   }
 
@@ -530,7 +550,10 @@ export class KernelServer implements HttpServer {
       return;
     }
     this.#enter();
-    this.#write(KIND_RESPOND_STREAM, 0, status, pending.id, headers, null);
+    this.#write(
+      { kind: KIND_RESPOND_STREAM, flags: 0, status, id: pending.id, headers },
+      null,
+    );
     this.#flush();
     pending.cancel = (reason) => {
       reader.cancel(reason).catch(() => {});
@@ -639,16 +662,10 @@ export class KernelServer implements HttpServer {
     this.#pending.delete(pending.id);
   }
 
-  #write(
-    kind: number,
-    flags: number,
-    status: number,
-    id: number,
-    headers: string[],
-    body: string | Uint8Array | null,
-  ): void {
+  #write(head: ResponseHead, body: string | Uint8Array | null): void {
     if (this.#closed) return;
     const { view, bytes } = this.#outbox;
+    const { kind, flags, status, id, headers } = head;
     let len = writeResponse(
       view,
       bytes,
