@@ -9,10 +9,10 @@ import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
 import { testCerts } from "./_certs.ts";
 import { connectKnul } from "./client.ts";
+import { startKnulServer } from "./_knul_process.ts";
 
 const log = memorySink("error");
 const te = new TextEncoder();
-const script = new URL("./_knul_server.ts", import.meta.url).pathname;
 
 function frame(type: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(5 + payload.length);
@@ -41,29 +41,9 @@ interface Stats {
 Deno.test("knul faults: garbage, 12k reset streams and a client that stops reading", async () => {
   const certs = await testCerts();
   const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      script,
-      "0",
-      store,
-      certs.dir,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the server exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const port = Number(text.trim());
+  const { child, port } = await startKnulServer(0, store, certs.dir, [
+    "--v8-flags=--expose-gc",
+  ]);
   const client = await connectKnul({
     hostname: "127.0.0.1",
     port,

@@ -8,29 +8,10 @@ import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
 import { testCerts } from "./_certs.ts";
 import { connectKnul } from "./client.ts";
+import { startKnulServer as startServer } from "./_knul_process.ts";
 import type { KnulError } from "./status.ts";
 
 const log = memorySink("error");
-const script = new URL("./_knul_server.ts", import.meta.url).pathname;
-
-async function startServer(port: number, store: string, certDir: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, String(port), store, certDir],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the server exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return { child, port: Number(text.trim()) };
-}
-
 async function kill(child: Deno.ChildProcess): Promise<void> {
   child.kill("SIGKILL");
   await child.status;
