@@ -1,5 +1,8 @@
 /** Test helper: runs `_knul_server.ts` in a child process of its own. */
 
+import { type TestCerts, testCerts } from "./_certs.ts";
+import { connectKnul, type KnulClient } from "./client.ts";
+
 const script = new URL("./_knul_server.ts", import.meta.url).pathname;
 
 /**
@@ -27,4 +30,27 @@ export async function startKnulServer(
   reader.releaseLock();
   child.stdout.cancel().catch(() => {});
   return { child, port: Number(text.trim()) };
+}
+
+/**
+ * A fresh session store and the test certificates, the server started on any port with
+ * them, and a client connected to it. The caller closes the client, kills the server and
+ * removes the store.
+ */
+export async function startWithClient(denoFlags: string[] = []): Promise<{
+  certs: TestCerts;
+  store: string;
+  server: { child: Deno.ChildProcess; port: number };
+  client: KnulClient;
+}> {
+  const certs = await testCerts();
+  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
+  const server = await startKnulServer(0, store, certs.dir, denoFlags);
+  const client = await connectKnul({
+    hostname: "127.0.0.1",
+    port: server.port,
+    caCerts: [certs.ca],
+    serverName: "localhost",
+  });
+  return { certs, store, server, client };
 }

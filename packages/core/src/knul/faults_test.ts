@@ -7,9 +7,7 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul } from "./client.ts";
-import { startKnulServer } from "./_knul_process.ts";
+import { startWithClient } from "./_knul_process.ts";
 
 const log = memorySink("error");
 const te = new TextEncoder();
@@ -39,17 +37,10 @@ interface Stats {
 }
 
 Deno.test("knul faults: garbage, 12k reset streams and a client that stops reading", async () => {
-  const certs = await testCerts();
-  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  const { child, port } = await startKnulServer(0, store, certs.dir, [
+  const { certs, store, server, client } = await startWithClient([
     "--v8-flags=--expose-gc",
   ]);
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { child, port } = server;
   // One client endpoint (UDP socket) for every hostile connection.
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
   const ctx = createContext({ log });

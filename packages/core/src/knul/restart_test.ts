@@ -6,27 +6,23 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul } from "./client.ts";
-import { startKnulServer as startServer } from "./_knul_process.ts";
+import {
+  startKnulServer as startServer,
+  startWithClient,
+} from "./_knul_process.ts";
 import type { KnulError } from "./status.ts";
 
 const log = memorySink("error");
+
 async function kill(child: Deno.ChildProcess): Promise<void> {
   child.kill("SIGKILL");
   await child.status;
 }
 
 Deno.test("knul 0-RTT: a server restarted from its session store accepts 0-RTT", async () => {
-  const certs = await testCerts();
-  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  let server = await startServer(0, store, certs.dir);
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const setup = await startWithClient();
+  const { certs, store, client } = setup;
+  let server = setup.server;
   try {
     const ctx = createContext({ log });
     assert.equal(
@@ -50,15 +46,7 @@ Deno.test("knul 0-RTT: a server restarted from its session store accepts 0-RTT",
 });
 
 Deno.test("knul faults: a server killed mid-call gives UNAVAILABLE, not a hang", async () => {
-  const certs = await testCerts();
-  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  const server = await startServer(0, store, certs.dir);
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { store, server, client } = await startWithClient();
   try {
     const ctx = createContext({ log });
     const pending = client.call(ctx, "hang", null);
