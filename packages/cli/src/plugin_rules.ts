@@ -7,6 +7,8 @@
  * @module
  */
 
+import type { PluginPermissions } from "@krepis/core/plugins";
+
 /**
  * Rule identifiers reported by `krepis plugin check`.
  *
@@ -43,7 +45,8 @@ export type PermissionName =
   | "sys";
 
 /**
- * The `permissions` object of a manifest (validated by the kernel before the analyser runs).
+ * The `permissions` object of a manifest (validated by the kernel before the analyser runs);
+ * the same shape `@krepis/core/plugins` loads.
  *
  * @example
  * ```ts
@@ -51,22 +54,7 @@ export type PermissionName =
  * const none: DeclaredPermissions = { read: [], write: [], net: [], env: [], run: false, ffi: false, sys: false };
  * ```
  */
-export interface DeclaredPermissions {
-  /** Readable paths. */
-  read: string[];
-  /** Writable paths. */
-  write: string[];
-  /** Reachable `host` or `host:port` entries. */
-  net: string[];
-  /** Readable environment variables. */
-  env: string[];
-  /** Subprocesses allowed. */
-  run: boolean;
-  /** Native libraries allowed. */
-  ffi: boolean;
-  /** System information allowed. */
-  sys: boolean;
-}
+export type DeclaredPermissions = PluginPermissions;
 
 /**
  * How a call's argument names the resource a permission is checked against.

@@ -149,17 +149,8 @@ impl Selector {
 
 #[cfg(test)]
 mod tests {
-    use super::super::key::{KeyPart, encode};
+    use super::super::tests::k;
     use super::*;
-
-    fn k(parts: &[&str]) -> Vec<u8> {
-        encode(
-            &parts
-                .iter()
-                .map(|p| KeyPart::String(p.to_string()))
-                .collect::<Vec<_>>(),
-        )
-    }
 
     #[test]
     fn a_cursor_cannot_leave_its_prefix() {

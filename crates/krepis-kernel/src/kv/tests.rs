@@ -10,7 +10,8 @@ use super::ops::{AtomicWrite, Check, Enqueue, Mutation, MutationKind, Value, Val
 use super::select::Selector;
 use super::*;
 
-fn k(parts: &[&str]) -> Vec<u8> {
+/// The key of string parts `parts` (shared with the other KV test modules).
+pub(super) fn k(parts: &[&str]) -> Vec<u8> {
     encode(
         &parts
             .iter()

@@ -7,12 +7,10 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul } from "./client.ts";
+import { startWithClient } from "./_knul_process.ts";
 
 const log = memorySink("error");
 const te = new TextEncoder();
-const script = new URL("./_knul_server.ts", import.meta.url).pathname;
 
 function frame(type: number, payload: Uint8Array): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(5 + payload.length);
@@ -39,37 +37,10 @@ interface Stats {
 }
 
 Deno.test("knul faults: garbage, 12k reset streams and a client that stops reading", async () => {
-  const certs = await testCerts();
-  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      script,
-      "0",
-      store,
-      certs.dir,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the server exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  const port = Number(text.trim());
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { certs, store, server, client } = await startWithClient([
+    "--v8-flags=--expose-gc",
+  ]);
+  const { child, port } = server;
   // One client endpoint (UDP socket) for every hostile connection.
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
   const ctx = createContext({ log });

@@ -6,30 +6,13 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul } from "./client.ts";
+import {
+  startKnulServer as startServer,
+  startWithClient,
+} from "./_knul_process.ts";
 import type { KnulError } from "./status.ts";
 
 const log = memorySink("error");
-const script = new URL("./_knul_server.ts", import.meta.url).pathname;
-
-async function startServer(port: number, store: string, certDir: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", script, String(port), store, certDir],
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  while (!text.includes("\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the server exited before listening");
-    text += value;
-  }
-  reader.releaseLock();
-  child.stdout.cancel().catch(() => {});
-  return { child, port: Number(text.trim()) };
-}
 
 async function kill(child: Deno.ChildProcess): Promise<void> {
   child.kill("SIGKILL");
@@ -37,15 +20,9 @@ async function kill(child: Deno.ChildProcess): Promise<void> {
 }
 
 Deno.test("knul 0-RTT: a server restarted from its session store accepts 0-RTT", async () => {
-  const certs = await testCerts();
-  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  let server = await startServer(0, store, certs.dir);
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const setup = await startWithClient();
+  const { certs, store, client } = setup;
+  let server = setup.server;
   try {
     const ctx = createContext({ log });
     assert.equal(
@@ -69,15 +46,7 @@ Deno.test("knul 0-RTT: a server restarted from its session store accepts 0-RTT",
 });
 
 Deno.test("knul faults: a server killed mid-call gives UNAVAILABLE, not a hang", async () => {
-  const certs = await testCerts();
-  const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
-  const server = await startServer(0, store, certs.dir);
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { store, server, client } = await startWithClient();
   try {
     const ctx = createContext({ log });
     const pending = client.call(ctx, "hang", null);

@@ -7,6 +7,13 @@
 
 import { fileURLToPath } from "node:url";
 import { join } from "node:path";
+import { type App, createApp, defaultBehaviors } from "../app/create_app.ts";
+import { memorySink } from "../context/logger.ts";
+import type { AnyHandler } from "../cqs/handler.ts";
+import type { HttpServer } from "../http/types.ts";
+import { route } from "../router/route.ts";
+import { pluginBehavior } from "./behavior.ts";
+import type { Plugin } from "./load.ts";
 
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 const TESTDATA = fileURLToPath(new URL("./testdata/", import.meta.url));
@@ -137,4 +144,32 @@ export function signed(name: string): Promise<string> {
     signedOnce.set(name, dir);
   }
   return dir;
+}
+
+/**
+ * Serves `query` on `GET path` with `plugin`'s behaviour in the pipeline, on 127.0.0.1 (any
+ * free port). The caller shuts `server` down, then disposes `app`.
+ */
+export async function servePluginQuery(
+  plugin: Plugin,
+  query: AnyHandler,
+  path: string,
+): Promise<{ app: App; server: HttpServer }> {
+  const app = createApp({
+    queries: [query],
+    routes: [route("GET", path, query)],
+    behaviors: [...defaultBehaviors(), pluginBehavior(plugin)],
+    log: memorySink(),
+  });
+  try {
+    const server = await app.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen() {},
+    });
+    return { app, server };
+  } catch (e) {
+    await app[Symbol.asyncDispose]();
+    throw e;
+  }
 }

@@ -3,17 +3,19 @@ import { z } from "zod";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { createContext } from "../context/context.ts";
-import { memorySink } from "../context/logger.ts";
 import { defineQuery } from "../cqs/handler.ts";
 import { ok } from "../result/result.ts";
-import { route } from "../router/route.ts";
-import { createApp, defaultBehaviors } from "../app/create_app.ts";
-import { pluginBehavior } from "./behavior.ts";
 import { PluginError } from "./errors.ts";
 import { startProcess, startWorker } from "./isolate.ts";
 import { loadPlugin, type LoadPluginOptions } from "./load.ts";
 import { Supervisor } from "./supervisor.ts";
-import { copyFixture, publisher, scratch, signed } from "./_testing.ts";
+import {
+  copyFixture,
+  publisher,
+  scratch,
+  servePluginQuery,
+  signed,
+} from "./_testing.ts";
 
 const ISOLATIONS = ["worker", "process"] as const;
 
@@ -193,17 +195,8 @@ Deno.test("a plugin that throws, loops forever or exhausts memory is contained w
     input: z.object({ greeting: z.string() }),
     handle: (_ctx, input) => ok({ greeting: input.greeting }),
   });
-  await using app = createApp({
-    queries: [hello],
-    routes: [route("GET", "/hello", hello)],
-    behaviors: [...defaultBehaviors(), pluginBehavior(greeter)],
-    log: memorySink(),
-  });
-  const server = await app.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-  });
+  const { app, server } = await servePluginQuery(greeter, hello, "/hello");
+  await using _app = app;
   const load = httpLoad(`http://127.0.0.1:${server.addr.port}/hello`, 4);
   try {
     // Throws: the error comes back, the isolate stays up.

@@ -2,14 +2,10 @@ import assert from "node:assert/strict";
 import { z } from "zod";
 import { join } from "node:path";
 import { createContext } from "../context/context.ts";
-import { memorySink } from "../context/logger.ts";
 import { defineQuery } from "../cqs/handler.ts";
 import { ok } from "../result/result.ts";
-import { route } from "../router/route.ts";
-import { createApp, defaultBehaviors } from "../app/create_app.ts";
 import { PluginError } from "./errors.ts";
 import { loadPlugin } from "./load.ts";
-import { pluginBehavior } from "./behavior.ts";
 import {
   copyDir,
   copyFixture,
@@ -18,6 +14,7 @@ import {
   krepis,
   publisher,
   scratch,
+  servePluginQuery,
   signed,
   signedFixture,
 } from "./_testing.ts";
@@ -76,17 +73,12 @@ Deno.test("a good plugin is checked, signed, verified, loaded and serves HTTP th
     }),
     handle: (_ctx, input) => ok(input),
   });
-  await using app = createApp({
-    queries: [hello],
-    routes: [route("GET", "/hello/:name", hello)],
-    behaviors: [...defaultBehaviors(), pluginBehavior(greeter)],
-    log: memorySink(),
-  });
-  const server = await app.serve({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-  });
+  const { app, server } = await servePluginQuery(
+    greeter,
+    hello,
+    "/hello/:name",
+  );
+  await using _app = app;
   try {
     const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
     const res = await fetch(
