@@ -21,6 +21,7 @@ import { errors } from "../pipeline/errors.ts";
 import { timeout } from "../pipeline/timeout.ts";
 import { tracing } from "../pipeline/tracing.ts";
 import { serve } from "../http/serve.ts";
+import { loadKernel } from "../native/loader.ts";
 import type { HttpServer, ServeOptions } from "../http/types.ts";
 import { appMethods } from "../knul/app.ts";
 import { type KnulServer, serveKnul } from "../knul/server.ts";
@@ -110,7 +111,8 @@ export interface AppOptions {
 export interface App extends AsyncDisposable {
   /**
    * Serves the app over HTTP/1.1 and HTTP/2 from the Krepis kernel; each request's context
-   * is derived from the kernel's (ids, deadline, disconnect signal). Resolves once listening.
+   * is derived from the kernel's (ids, deadline, disconnect signal). Loads the kernel first
+   * (from a local build, the download cache, or a verified download). Resolves once listening.
    */
   serve(options?: ServeOptions): Promise<HttpServer>;
   /**
@@ -246,13 +248,11 @@ export function createApp(options: AppOptions): App {
   });
 
   return {
-    // serve() throws synchronously (like Deno.serve); this API reports through the promise.
-    serve: (serveOptions = {}) => {
-      try {
-        return Promise.resolve(serve(serveOptions, fetch));
-      } catch (error) {
-        return Promise.reject(error);
-      }
+    // This API is asynchronous, so it can load the kernel first (from the download cache,
+    // or downloading it), which the synchronous serve() cannot.
+    serve: async (serveOptions = {}) => {
+      await loadKernel();
+      return serve(serveOptions, fetch);
     },
     serveKnul: (knulOptions) =>
       serveKnul(
