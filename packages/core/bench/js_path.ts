@@ -11,7 +11,8 @@
  * ns per request (user + system of this process; the figure to read on a loaded machine)
  * and wall ns per request. The peer is the same handler called with a `Request` made by
  * `new Request(url, { method, headers, body })`, its `Response` read through `headers` and
- * `bytes()` — what a plain bridge would do.
+ * `bytes()` — what a plain bridge would do. `BENCH_PEER=0` skips the peer and `BENCH_ONLY=text`
+ * keeps the scenarios whose name has `text`, e.g. for `deno run -A --cpu-prof` of one path.
  *
  * @module
  */
@@ -47,6 +48,10 @@ import { handler as benchHandler } from "../../../bench/http/handler.ts";
 
 const runs = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 200_000);
+/** 0 skips the peer (for `--cpu-prof` of the Krepis path alone). */
+const withPeer = Deno.env.get("BENCH_PEER") !== "0";
+/** Scenario names containing this (default: all). */
+const only = Deno.env.get("BENCH_ONLY") ?? "";
 const BATCH = 64;
 const encoder = new TextEncoder();
 
@@ -76,7 +81,7 @@ const BROWSER: [string, string][] = [
   ["priority", "u=0, i"],
 ];
 
-const scenarios: Scenario[] = [
+const allScenarios: Scenario[] = [
   {
     name: "hello (wrk: GET /, Host only; bench handler)",
     method: "GET",
@@ -116,6 +121,8 @@ const scenarios: Scenario[] = [
     expect: '{"data":"xxx',
   },
 ];
+
+const scenarios = allScenarios.filter((s) => s.name.includes(only));
 
 function address(buffer: ArrayBuffer): bigint {
   return BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer)));
@@ -305,7 +312,7 @@ const median = (xs: number[]) => {
 // Warm up every path once, so the first round is not a JIT measurement.
 for (const s of scenarios) {
   await measure(s, BATCH * 200);
-  await peer(s, 2000);
+  if (withPeer) await peer(s, 2000);
 }
 const results = scenarios.map(() => ({
   wall: [] as number[],
@@ -318,7 +325,9 @@ for (let round = 0; round < runs; round++) {
     const m = await measure(scenarios[i], REQUESTS);
     results[i].wall.push(m.wall);
     results[i].cpu.push(m.cpu);
-    const p = await peer(scenarios[i], REQUESTS / 4);
+    const p = withPeer
+      ? await peer(scenarios[i], REQUESTS / 4)
+      : { wall: NaN, cpu: NaN };
     results[i].peerWall.push(p.wall);
     results[i].peerCpu.push(p.cpu);
   }

@@ -198,6 +198,8 @@ Deno.test("serving does not depend on a polluted Array.prototype[Symbol.iterator
   const deno = denoServe(handler as Deno.ServeHandler<Deno.NetAddr>);
   const ports = [krepis.addr.port, deno.addr.port];
   const results: string[] = [];
+  const files = await Deno.makeTempDir();
+  await Deno.writeTextFile(`${files}/a.txt`, "static");
   const iterator = Object.getOwnPropertyDescriptor(
     Array.prototype,
     Symbol.iterator,
@@ -224,9 +226,15 @@ Deno.test("serving does not depend on a polluted Array.prototype[Symbol.iterator
       const stream = await fetch(`${base}/stream`);
       results.push(`${stream.status} ${await stream.text()}`);
     }
-    const late = listen(() => new Response("late"));
+    // A server started while polluted (its options carry arrays), with kernel-served files.
+    const late = listen(() => new Response("late"), {
+      static: { "/files": { root: files, index: ["index.html"] } },
+    });
     const res = await fetch(`http://127.0.0.1:${late.addr.port}/`);
     results.push(`${res.status} ${await res.text()}`);
+    const file = await fetch(`http://127.0.0.1:${late.addr.port}/files/a.txt`);
+    results.push(`${file.status} ${await file.text()}`);
+    results.push(`stats ${late.stats().requestsTotal >= 1}`);
     await late.shutdown();
   } finally {
     Object.defineProperty(Array.prototype, Symbol.iterator, iterator);
@@ -238,5 +246,6 @@ Deno.test("serving does not depend on a polluted Array.prototype[Symbol.iterator
     "200 POST data",
     "200 streamed",
   ]);
-  assert.equal(results[6], "200 late");
+  assert.deepEqual(results.slice(6), ["200 late", "200 static", "stats true"]);
+  await Deno.remove(files, { recursive: true });
 });

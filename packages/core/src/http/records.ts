@@ -48,37 +48,104 @@ export {
 const utf8 = new TextDecoder();
 const encoder = new TextEncoder();
 
-/** One request as the kernel described it. */
-export interface RequestRecord {
+/**
+ * One request as the kernel described it. The strings are decoded once, as one block of
+ * text, and each field is cut out of it only when read: a handler that reads the URL pays
+ * for the URL alone, not for the headers and trace ids it never looks at.
+ */
+export class RequestRecord {
   /** Request id. */
-  id: number;
+  readonly id: number;
   /** `FLAG_*` bits. */
-  flags: number;
+  readonly flags: number;
   /** Address of a buffered body. */
-  bodyAddr: number;
+  readonly bodyAddr: number;
   /** Buffered length, or Content-Length / -1 for a streamed body. */
-  bodyLen: number;
+  readonly bodyLen: number;
   /** Deadline in ms since the epoch, 0 when none. */
-  deadline: number;
-  /** Method. */
-  method: string;
-  /** Absolute URL. */
-  url: string;
-  /** Client IP. */
-  remoteIp: string;
+  readonly deadline: number;
   /** Client port. */
-  remotePort: number;
+  readonly remotePort: number;
+  /** Method, URL, remote IP, the ids, then each header name and value, back to back. */
+  #text: string;
+  #methodEnd: number;
+  #urlEnd: number;
+  #ipEnd: number;
+  #parentLen: number;
+  /** Lengths (in `#text`) of each header name and value, in order. */
+  #lengths: number[];
+  #method: string | undefined;
+  #url: string | undefined;
+
+  /** Made by {@linkcode readRecords}. */
+  constructor(
+    id: number,
+    flags: number,
+    numbers: DataView,
+    at: number,
+    text: string,
+    lengths: number[],
+    methodLen: number,
+    urlLen: number,
+    ipLen: number,
+    parentLen: number,
+  ) {
+    this.id = id;
+    this.flags = flags;
+    this.bodyAddr = numbers.getFloat64(at + REQ_BODY_ADDR, true);
+    this.bodyLen = numbers.getFloat64(at + REQ_BODY_LEN, true);
+    this.deadline = numbers.getFloat64(at + REQ_DEADLINE, true);
+    this.remotePort = numbers.getUint16(at + REQ_PORT, true);
+    this.#text = text;
+    this.#methodEnd = methodLen;
+    this.#urlEnd = methodLen + urlLen;
+    this.#ipEnd = methodLen + urlLen + ipLen;
+    this.#parentLen = parentLen;
+    this.#lengths = lengths;
+  }
+
+  /** Method. */
+  get method(): string {
+    return this.#method ??= this.#text.slice(0, this.#methodEnd);
+  }
+  /** Absolute URL. */
+  get url(): string {
+    return this.#url ??= this.#text.slice(this.#methodEnd, this.#urlEnd);
+  }
+  /** Client IP. */
+  get remoteIp(): string {
+    return this.#text.slice(this.#urlEnd, this.#ipEnd);
+  }
   /** 16 hex. */
-  requestId: string;
+  get requestId(): string {
+    return this.#text.slice(this.#ipEnd, this.#ipEnd + 16);
+  }
   /** 32 hex. */
-  traceId: string;
+  get traceId(): string {
+    return this.#text.slice(this.#ipEnd + 16, this.#ipEnd + 48);
+  }
   /** 16 hex. */
-  spanId: string;
+  get spanId(): string {
+    return this.#text.slice(this.#ipEnd + 48, this.#ipEnd + 64);
+  }
   /** 16 hex or "". */
-  parentSpanId: string;
-  /** Header names and values, flat: `[name0, value0, name1, value1, ...]`. */
-  headers: string[];
+  get parentSpanId(): string {
+    const at = this.#ipEnd + 64;
+    return this.#text.slice(at, at + this.#parentLen);
+  }
+  /** Header names and values, flat: `[name0, value0, name1, value1, ...]` (a new array). */
+  get headers(): string[] {
+    const lengths = this.#lengths;
+    const out = new Array<string>(lengths.length);
+    let p = this.#ipEnd + 64 + this.#parentLen;
+    for (let i = 0; i < lengths.length; i++) {
+      out[i] = this.#text.slice(p, p += lengths[i]);
+    }
+    return out;
+  }
 }
+
+const NO_LENGTHS: number[] = [];
 
 /** Header values that are not ASCII are byte strings, as in `Headers`: one char a byte. */
 function latin1(bytes: Uint8Array, start: number, end: number): string {
@@ -136,98 +203,125 @@ function readRequest(
   const textLen = view.getUint32(at + REQ_TEXT_LEN, true);
   const table = at + REQUEST_FIXED;
   const textStart = table + count * 8;
-  const headers = new Array<string>(count * 2);
-  let method: string, url: string, remoteIp: string, ids: string;
-  if (flags & FLAG_ASCII) {
-    // One decode for the whole record; the fields are slices of it.
-    const text = utf8.decode(bytes.subarray(textStart, textStart + textLen));
-    let p = 0;
-    method = text.slice(p, p += methodLen);
-    url = text.slice(p, p += urlLen);
-    remoteIp = text.slice(p, p += ipLen);
-    ids = text.slice(p, p += 64 + parentLen);
-    for (let i = 0; i < count; i++) {
-      const n = view.getUint32(table + i * 8, true);
-      const v = view.getUint32(table + i * 8 + 4, true);
-      headers[2 * i] = text.slice(p, p += n);
-      headers[2 * i + 1] = text.slice(p, p += v);
-    }
-  } else {
-    let p = textStart;
-    const take = (n: number) => utf8.decode(bytes.subarray(p, p += n));
-    method = take(methodLen);
-    url = take(urlLen);
-    remoteIp = take(ipLen);
-    ids = take(64 + parentLen);
-    for (let i = 0; i < count; i++) {
-      const n = view.getUint32(table + i * 8, true);
-      const v = view.getUint32(table + i * 8 + 4, true);
-      headers[2 * i] = take(n);
-      headers[2 * i + 1] = latin1(bytes, p, p += v);
-    }
+  const lengths = count === 0 ? NO_LENGTHS : new Array<number>(count * 2);
+  for (let i = 0; i < count * 2; i++) {
+    lengths[i] = view.getUint32(table + i * 4, true);
   }
-  return {
+  if (flags & FLAG_ASCII) {
+    // One decode for the whole record; the fields are cut out of it when read.
+    const text = utf8.decode(bytes.subarray(textStart, textStart + textLen));
+    return new RequestRecord(
+      id,
+      flags,
+      view,
+      at,
+      text,
+      lengths,
+      methodLen,
+      urlLen,
+      ipLen,
+      parentLen,
+    );
+  }
+  // Not all ASCII: decode field by field (header values as Latin-1 ByteStrings), and
+  // measure the fields in the decoded text instead of in bytes.
+  let p = textStart;
+  const take = (n: number) => utf8.decode(bytes.subarray(p, p += n));
+  const method = take(methodLen);
+  const url = take(urlLen);
+  const rest = take(ipLen + 64 + parentLen);
+  let text = method + url + rest;
+  for (let i = 0; i < count * 2; i += 2) {
+    const name = take(lengths[i]);
+    const value = latin1(bytes, p, p += lengths[i + 1]);
+    lengths[i] = name.length;
+    lengths[i + 1] = value.length;
+    text += name + value;
+  }
+  return new RequestRecord(
     id,
     flags,
-    bodyAddr: view.getFloat64(at + REQ_BODY_ADDR, true),
-    bodyLen: view.getFloat64(at + REQ_BODY_LEN, true),
-    deadline: view.getFloat64(at + REQ_DEADLINE, true),
-    method,
-    url,
-    remoteIp,
-    remotePort: view.getUint16(at + REQ_PORT, true),
-    requestId: ids.slice(0, 16),
-    traceId: ids.slice(16, 48),
-    spanId: ids.slice(48, 64),
-    parentSpanId: ids.slice(64),
-    headers,
-  };
+    view,
+    at,
+    text,
+    lengths,
+    method.length,
+    url.length,
+    ipLen,
+    parentLen,
+  );
 }
 
+/** The head of one response record (the body travels beside it). */
+export interface ResponseHead {
+  /** `KIND_RESPOND`, `KIND_RESPOND_STREAM` or `KIND_RELEASE`. */
+  kind: number;
+  /** Record flags (`FLAG_STAGED_BODY`). */
+  flags: number;
+  /** HTTP status. */
+  status: number;
+  /** The request (or call) this answers. */
+  id: number;
+  /** Alternating names and values, ByteStrings (`Headers` only holds those). */
+  headers: readonly string[];
+}
+
+/** One block of memory, viewed as numbers and as bytes. */
+export interface Region {
+  /** The memory. */
+  buffer: ArrayBuffer;
+  /** For the numbers of a record. */
+  view: DataView;
+  /** For its bytes. */
+  bytes: Uint8Array;
+}
+
+/** Strings up to this long are written by hand; longer ones by `encodeInto`. */
+const SHORT_STRING = 128;
+
 /**
- * Writes one response record at `at` and returns its length, or -1 when it does not fit in
- * `bytes.length - at` bytes. `body` is inline (a string is encoded straight into the
+ * Writes one response record at `at` of `out` and returns its length, or -1 when it does
+ * not fit in the bytes left. `body` is inline (a string is encoded straight into the
  * outbox, its only copy).
  *
  * @example
- * ```ts ignore
+ * ```ts
  * import { KIND_RESPOND, writeResponse } from "./records.ts";
- * declare const view: DataView, bytes: Uint8Array;
- * const n = writeResponse(view, bytes, 0, KIND_RESPOND, 0, 200, 7, ["a", "1"], "hi");
+ * const buffer = new ArrayBuffer(256);
+ * const out = { buffer, view: new DataView(buffer), bytes: new Uint8Array(buffer) };
+ * const head = { kind: KIND_RESPOND, flags: 0, status: 200, id: 7, headers: ["a", "1"] };
+ * console.assert(writeResponse(out, 0, head, "hi") === 40);
  * ```
  */
 export function writeResponse(
-  view: DataView,
-  bytes: Uint8Array,
+  out: Region,
   at: number,
-  kind: number,
-  flags: number,
-  status: number,
-  id: number,
-  headers: string[],
+  head: ResponseHead,
   body: string | Uint8Array | null,
 ): number {
+  const { view, bytes } = out;
+  const headers = head.headers;
   const count = headers.length >> 1;
   const table = at + RESPONSE_FIXED;
   let p = table + count * 8;
   if (p > bytes.length) return -1;
   for (let i = 0; i < headers.length; i++) {
     const s = headers[i];
-    // A header string never needs more than 3 bytes per UTF-16 unit.
-    if (p + s.length * 3 > bytes.length) return -1;
-    let { written } = encoder.encodeInto(s, bytes.subarray(p));
-    // Header values are ByteStrings (`Headers` refuses code points above U+00FF): on the
-    // wire each char is one Latin-1 byte, as Deno.serve sends them, not UTF-8.
-    if (written !== s.length) written = writeLatin1(s, bytes, p);
-    view.setUint32(table + i * 4, written, true);
-    p += written;
+    // ByteStrings: one Latin-1 byte per char on the wire, as Deno.serve sends them.
+    if (p + s.length > bytes.length) return -1;
+    for (let j = 0; j < s.length; j++) bytes[p + j] = s.charCodeAt(j);
+    view.setUint32(table + i * 4, s.length, true);
+    p += s.length;
   }
   let bodyLen = 0;
   if (typeof body === "string") {
-    if (p + body.length * 3 > bytes.length) {
-      if (p + encodedLength(body) > bytes.length) return -1;
+    bodyLen = body.length <= SHORT_STRING ? writeAscii(body, bytes, p) : -1;
+    if (bodyLen < 0) {
+      if (p + body.length * 3 > bytes.length) {
+        if (p + encodedLength(body) > bytes.length) return -1;
+      }
+      bodyLen = encoder.encodeInto(body, bytes.subarray(p)).written;
     }
-    bodyLen = encoder.encodeInto(body, bytes.subarray(p)).written;
   } else if (body !== null) {
     if (p + body.length > bytes.length) return -1;
     bytes.set(body, p);
@@ -237,17 +331,27 @@ export function writeResponse(
   const len = (p - at + 7) & ~7;
   if (at + len > bytes.length) return -1;
   view.setUint32(at + AT_LEN, len, true);
-  bytes[at + AT_KIND] = kind;
-  bytes[at + AT_FLAGS] = flags;
-  view.setUint16(at + RES_STATUS, status, true);
-  view.setFloat64(at + AT_ID, id, true);
+  bytes[at + AT_KIND] = head.kind;
+  bytes[at + AT_FLAGS] = head.flags;
+  view.setUint16(at + RES_STATUS, head.status, true);
+  view.setFloat64(at + AT_ID, head.id, true);
   view.setUint32(at + RES_COUNT, count, true);
   view.setUint32(at + RES_BODY_LEN, bodyLen, true);
   return len;
 }
 
-function writeLatin1(s: string, bytes: Uint8Array, at: number): number {
-  for (let i = 0; i < s.length; i++) bytes[at + i] = s.charCodeAt(i);
+/**
+ * Writes `s` at `at` when it is all ASCII and fits (UTF-8 is then one byte a char) and
+ * returns its length; -1 otherwise (the caller encodes it). A short string costs less this
+ * way than a call into the encoder.
+ */
+function writeAscii(s: string, bytes: Uint8Array, at: number): number {
+  if (at + s.length > bytes.length) return -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return -1;
+    bytes[at + i] = c;
+  }
   return s.length;
 }
 

@@ -34,7 +34,6 @@ function closedError(): TypeError {
 }
 
 const utf8 = new TextDecoder();
-const NO_BODY = new Set(["GET", "HEAD"]);
 
 /**
  * A lazily built `Request`. Everything a handler can observe behaves as for the `Request`
@@ -45,21 +44,24 @@ const NO_BODY = new Set(["GET", "HEAD"]);
 export class KernelRequest {
   #record: RequestRecord;
   #source: BodySource | null;
-  #signal: () => AbortSignal;
+  #owner: { readonly signal: AbortSignal };
   #headers: Headers | undefined;
   #stream: ReadableStream<Uint8Array<ArrayBuffer>> | null | undefined;
   #used = false;
   #real: Request | undefined;
 
-  /** Wraps a request record; `signal` is called when the signal is first needed. */
+  /**
+   * Wraps a request record; `owner.signal` is read when the signal is first needed (the
+   * request context's own, so no object is made per request for it).
+   */
   constructor(
     record: RequestRecord,
     source: BodySource | null,
-    signal: () => AbortSignal,
+    owner: { readonly signal: AbortSignal },
   ) {
     this.#record = record;
     this.#source = source;
-    this.#signal = signal;
+    this.#owner = owner;
   }
 
   /** The request method. */
@@ -87,7 +89,7 @@ export class KernelRequest {
 
   /** Fires when the client disconnects or the deadline passes. */
   get signal(): AbortSignal {
-    return this.#signal();
+    return this.#owner.signal;
   }
 
   /** The body as a stream, or `null` when there is none. */
@@ -198,7 +200,9 @@ export class KernelRequest {
     // Deno's own code (`new Request(req)`, `fetch(req)`) reads a Request's internal
     // symbols; forward each to the real `Request` this one stands for.
     const probe = new Request("http://localhost/");
-    for (const symbol of Object.getOwnPropertySymbols(probe)) {
+    const symbols = Object.getOwnPropertySymbols(probe);
+    for (let i = 0; i < symbols.length; i++) {
+      const symbol = symbols[i];
       Object.defineProperty(KernelRequest.prototype, symbol, {
         get(this: KernelRequest) {
           return (this.#materialize() as unknown as Record<symbol, unknown>)[
@@ -211,7 +215,9 @@ export class KernelRequest {
 
   #makeStream(): ReadableStream<Uint8Array<ArrayBuffer>> | null {
     const source = this.#source;
-    if (source === null || NO_BODY.has(this.#record.method)) return null;
+    if (source === null) return null;
+    const method = this.#record.method;
+    if (method === "GET" || method === "HEAD") return null;
     if (source.buffer !== undefined) {
       return new ReadableStream({
         type: "bytes",

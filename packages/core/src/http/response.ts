@@ -1,95 +1,256 @@
 /**
- * Reading a handler's `Response` cheaply: its headers as a flat list, and whether its body
- * is bytes already known (sent in one piece) or a stream (sent chunk by chunk).
+ * Reading a handler's `Response` cheaply: its status, its headers as a flat list, and its
+ * body — a string or bytes known up front (sent in one piece), bytes still to be read, or a
+ * stream (sent chunk by chunk).
+ *
+ * Deno keeps a Response's parts under internal symbols, and for the common shapes
+ * (`new Response("text")`, `Response.json(v)`, a byte body with at most a content type)
+ * the very fields `Deno.serve` answers from without building `Headers`. Reading them is
+ * what makes a hello-world response cost a few property loads. They are found by name once,
+ * when this module loads, and checked against probe responses: a Deno whose internals
+ * differ falls back to the public API (slower, equally correct). What is refused and how a
+ * served response is marked used follows `Deno.serve`.
  *
  * @module
  */
 
-const probe = new Response("x");
-const symbolNamed = (name: string) =>
-  Object.getOwnPropertySymbols(probe).find((s) => s.description === name);
-// Deno keeps the inner response (and, for string bodies, the string itself) under internal
-// symbols. Reading them only decides *how* to read the body — a Deno version without them
-// falls back to treating every body as a stream, which is slower but equally correct.
-const INNER = symbolNamed("response");
-const LAZY_BODY = symbolNamed("lazy static body");
-
 type Internal = Record<symbol, unknown>;
-
-/** How a response body is to be read. */
-export type BodyKind =
-  | { kind: "text"; text: string }
-  | { kind: "bytes"; bytes: Uint8Array<ArrayBuffer> | undefined }
-  | { kind: "stream" };
-
-const READ_BYTES: BodyKind = { kind: "bytes", bytes: undefined };
-/** What {@linkcode bodyKind} returns for a response without a body. */
-export const NO_BODY: BodyKind = { kind: "bytes", bytes: new Uint8Array(0) };
-const STREAM: BodyKind = { kind: "stream" };
 
 interface InnerBody {
   streamOrStatic?: unknown;
   source?: unknown;
+  consumed(): boolean;
 }
 
-/**
- * Classifies the body of `response` without touching its `body` getter (which would turn
- * a plain string or byte body into a stream). A string or byte body known up front comes
- * back with it (`text`, or `bytes` with `bytes` set); `bytes` without `bytes` means
- * "read it with `response.bytes()`".
- *
- * @example
- * ```ts
- * import { bodyKind } from "./response.ts";
- * console.assert(bodyKind(new Response("hi")).kind === "text");
- * console.assert(bodyKind(new Response(new ReadableStream())).kind === "stream");
- * ```
- */
-export function bodyKind(response: Response): BodyKind {
-  if (response.bodyUsed) return READ_BYTES;
-  const internal = response as unknown as Internal;
-  const lazy = LAZY_BODY === undefined ? undefined : internal[LAZY_BODY];
-  if (typeof lazy === "string") return { kind: "text", text: lazy };
-  if (INNER !== undefined) {
-    const inner = internal[INNER] as { body?: InnerBody | null } | undefined;
-    if (inner !== undefined && "body" in inner) {
-      const body = inner.body;
-      if (body === null || body === undefined) {
-        return lazy === null || lazy === undefined ? NO_BODY : READ_BYTES;
-      }
-      if (body.streamOrStatic instanceof ReadableStream) return STREAM;
-      // A static body's source is the copy Deno made when the Response was built.
-      if (typeof body.source === "string") {
-        return { kind: "text", text: body.source };
-      }
-      if (body.source instanceof Uint8Array) {
-        return {
-          kind: "bytes",
-          bytes: body.source as Uint8Array<ArrayBuffer>,
-        };
-      }
-      return READ_BYTES;
-    }
+interface InnerResponse {
+  type: string;
+  status: number;
+  headerList: [string, string][];
+  body: InnerBody | null;
+  bodyDecoded?: boolean;
+}
+
+/** The body is `ResponseParts.body` (a string, bytes, or `null` for none). */
+export const BODY_INLINE = 0;
+/** The body is to be read with `response.bytes()`. */
+export const BODY_BYTES = 1;
+/** The body is to be streamed from `response.body`. */
+export const BODY_STREAM = 2;
+
+/** What a server needs from a handler's `Response`. */
+export interface ResponseParts {
+  /** HTTP status. */
+  status: number;
+  /** Alternating names and values (ByteStrings); each `set-cookie` separate. */
+  headers: readonly string[];
+  /** How to get the body: {@linkcode BODY_INLINE}, {@linkcode BODY_BYTES} or {@linkcode BODY_STREAM}. */
+  read: number;
+  /** The body, when `read` is {@linkcode BODY_INLINE}. */
+  body: string | Uint8Array<ArrayBuffer> | null;
+}
+
+// Deno's internal fields, looked up by name (see the module docs).
+const probe = new Response("x");
+const own = Object.getOwnPropertySymbols(probe);
+function symbolNamed(name: string): symbol | undefined {
+  for (let i = 0; i < own.length; i++) {
+    if (own[i].description === name) return own[i];
   }
-  return response.body === null ? READ_BYTES : STREAM;
+  return undefined;
+}
+const INNER = symbolNamed("response");
+const LAZY_BODY = symbolNamed("lazy static body");
+const LAZY_TYPE = symbolNamed("lazy static content type");
+const FAST_STATUS = symbolNamed("serve fast status");
+const FAST_BODY = symbolNamed("serve fast body");
+const FAST_KIND = symbolNamed("serve fast header kind");
+const FAST_TYPE = symbolNamed("serve fast content type");
+const FAST_USED = symbolNamed("serve fast consumed");
+
+/** `serve fast header kind`: no header, the default text one, or `serve fast content type`. */
+const KIND_NONE = 0;
+const KIND_DEFAULT_TEXT = 1;
+const KIND_CONTENT_TYPE = 2;
+
+const NO_HEADERS: readonly string[] = Object.freeze([]);
+const DEFAULT_TEXT: readonly string[] = Object.freeze([
+  "content-type",
+  "text/plain;charset=UTF-8",
+]);
+
+/** Whether the internals mean what this module assumes, checked on probe responses. */
+function internalsAsExpected(): boolean {
+  if (
+    INNER === undefined || LAZY_BODY === undefined ||
+    LAZY_TYPE === undefined || FAST_STATUS === undefined ||
+    FAST_BODY === undefined || FAST_KIND === undefined ||
+    FAST_TYPE === undefined || FAST_USED === undefined
+  ) return false;
+  const text = probe as unknown as Internal;
+  const json = Response.json(1) as unknown as Internal;
+  const bytes = new Response(new Uint8Array(1)) as unknown as Internal;
+  const other = new Response("x", { status: 201 }) as unknown as Internal;
+  const inner = other[INNER] as InnerResponse | undefined;
+  return text[FAST_STATUS] === 200 && text[FAST_BODY] === "x" &&
+    text[FAST_KIND] === KIND_DEFAULT_TEXT && text[FAST_USED] === false &&
+    json[FAST_KIND] === KIND_CONTENT_TYPE &&
+    json[FAST_TYPE] === "application/json" &&
+    bytes[FAST_KIND] === KIND_NONE && bytes[FAST_BODY] instanceof Uint8Array &&
+    other[FAST_STATUS] === 0 && inner !== undefined && inner.status === 201 &&
+    Array.isArray(inner.headerList) && inner.body !== null &&
+    typeof inner.body.consumed === "function";
+}
+const INTERNALS = internalsAsExpected();
+
+/** Responses served through the general path: returning one again is refused, as in Deno. */
+const answered = new WeakSet<Response>();
+
+function consumedError(): TypeError {
+  return new TypeError(
+    "The body of the Response returned from the serve handler has already been consumed",
+  );
 }
 
 /**
- * The headers of `response` as `[name0, value0, ...]`; each `set-cookie` stays separate.
+ * Reads what serving `value` needs, refusing what `Deno.serve` refuses with the same
+ * `TypeError`s: not a `Response` (a look-alike too), `Response.error()`, a used body, or a
+ * `Response` already served. Marks `value` served. A byte body known up front comes inline
+ * when shorter than `inlineLimit`; longer ones are to be read with `bytes()` (which
+ * consumes them, so handler code cannot touch bytes the kernel is writing).
  *
  * @example
  * ```ts
- * import { headerList } from "./response.ts";
- * const r = new Response(null, { headers: [["set-cookie", "a=1"], ["set-cookie", "b=2"]] });
- * console.assert(headerList(r).length === 4);
+ * import { BODY_INLINE, readResponse } from "./response.ts";
+ * const parts = readResponse(new Response("hi"), 65536);
+ * console.assert(parts.read === BODY_INLINE && parts.body === "hi");
+ * console.assert(parts.headers[1] === "text/plain;charset=UTF-8");
  * ```
  */
-export function headerList(response: Response): string[] {
-  const out: string[] = [];
-  // `forEach`, not `for…of` with destructuring: user code may have replaced the array
-  // iterator, and serving must not depend on it.
+export function readResponse(
+  value: unknown,
+  inlineLimit: number,
+): ResponseParts {
+  if (!(value instanceof Response)) {
+    throw new TypeError(
+      "Return value from serve handler must be a response or a promise resolving to a response",
+    );
+  }
+  if (!INTERNALS) return readPublic(value);
+  const r = value as unknown as Internal;
+  const inner = r[INNER!] as InnerResponse | undefined;
+  if (inner === undefined) {
+    throw new TypeError(
+      "Return value from serve handler must be a Response constructed via the Response constructor",
+    );
+  }
+  if (inner.type === "error") throw errorResponse();
+  if (used(r, inner)) throw consumedError();
+  // The public getter, not the inner field: `upgradeWebSocket` answers with a Response whose
+  // `status` reads 101 (a status the constructor refuses).
+  const status = value.status;
+  const fast = r[FAST_BODY!] as string | Uint8Array<ArrayBuffer> | null;
+  if (
+    r[FAST_STATUS!] === status && fast !== null &&
+    (typeof fast === "string" || fast.length < inlineLimit)
+  ) {
+    // Deno.serve marks what it served so: the body reads as used afterwards.
+    r[FAST_USED!] = true;
+    const kind = r[FAST_KIND!];
+    const headers = kind === KIND_NONE
+      ? NO_HEADERS
+      : kind === KIND_DEFAULT_TEXT
+      ? DEFAULT_TEXT
+      : ["content-type", r[FAST_TYPE!] as string];
+    return { status, headers, read: BODY_INLINE, body: fast };
+  }
+  return readInner(value, status, r, inner, inlineLimit);
+}
+
+function errorResponse(): TypeError {
+  return new TypeError(
+    "Return value from serve handler must not be an error response (like Response.error())",
+  );
+}
+
+/** `bodyUsed` without turning a lazy body into a real one (as `Deno.serve` checks it). */
+function used(r: Internal, inner: InnerResponse): boolean {
+  if (r[FAST_USED!] === true) return true;
+  const lazy = r[LAZY_BODY!];
+  if (lazy !== null && lazy !== undefined) return false;
+  if (inner.body === null) return false;
+  try {
+    return inner.body.consumed();
+  } catch {
+    return true;
+  }
+}
+
+/** The general path: any status, header list and body, from the inner response. */
+function readInner(
+  response: Response,
+  status: number,
+  r: Internal,
+  inner: InnerResponse,
+  inlineLimit: number,
+): ResponseParts {
+  if (answered.has(response)) throw consumedError();
+  if (
+    (r[LAZY_BODY!] ?? null) !== null || (r[LAZY_TYPE!] ?? null) !== null
+  ) {
+    // A lazily kept body or content type (rare here): Deno's own getter settles both
+    // into the inner response.
+    void response.headers;
+  }
+  const list = inner.headerList;
+  const headers: string[] = [];
+  for (let i = 0; i < list.length; i++) {
+    const name = list[i][0];
+    // A body `fetch` decompressed no longer matches its wire framing headers; Deno.serve
+    // drops them too.
+    if (inner.bodyDecoded && framing(name)) continue;
+    headers.push(name, list[i][1]);
+  }
+  const body = inner.body;
+  if (body === null) return { status, headers, read: BODY_INLINE, body: null };
+  answered.add(response);
+  if (body.streamOrStatic instanceof ReadableStream) {
+    return { status, headers, read: BODY_STREAM, body: null };
+  }
+  // A static body's source is the copy Deno made when the Response was built.
+  const source = body.source;
+  if (
+    typeof source === "string" ||
+    (source instanceof Uint8Array && source.length < inlineLimit)
+  ) {
+    return {
+      status,
+      headers,
+      read: BODY_INLINE,
+      body: source as string | Uint8Array<ArrayBuffer>,
+    };
+  }
+  return { status, headers, read: BODY_BYTES, body: null };
+}
+
+function framing(name: string): boolean {
+  const lower = name.toLowerCase();
+  return lower === "content-encoding" || lower === "content-length" ||
+    lower === "transfer-encoding";
+}
+
+/** Without usable internals: the public API only. */
+function readPublic(response: Response): ResponseParts {
+  // Reading a field also refuses look-alikes built on `Response.prototype` (a TypeError).
+  if (response.type === "error") throw errorResponse();
+  if (response.bodyUsed || answered.has(response)) throw consumedError();
+  const headers: string[] = [];
+  // `forEach`, not `for…of`: user code may have replaced the array iterator.
   response.headers.forEach((value, name) => {
-    out.push(name, value);
+    headers.push(name, value);
   });
-  return out;
+  if (response.body === null) {
+    return { status: response.status, headers, read: BODY_INLINE, body: null };
+  }
+  answered.add(response);
+  return { status: response.status, headers, read: BODY_STREAM, body: null };
 }

@@ -5,16 +5,17 @@
  * @module
  */
 
-import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
 import { BridgeLayoutSchema, ServeOptionsSchema } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
 import { type LoadedKernel, loadKernelSync } from "../native/loader.ts";
-import { withBuiltinArrays } from "./pristine.ts";
+import { Codec } from "./control.ts";
 import { KernelServer } from "./server.ts";
 import type { HttpServer, ServeHandler, ServeOptions } from "./types.ts";
 
 /** Room for the `BridgeLayout` the kernel writes when it starts a server. */
 const LAYOUT_CAPACITY = 256;
+const OPTIONS = new Codec(ServeOptionsSchema);
+const LAYOUT = new Codec(BridgeLayoutSchema);
 
 function count(name: string, value: number | undefined, max: number): number {
   if (value === undefined) return 0;
@@ -42,7 +43,12 @@ function port(value: number | undefined): number {
 function staticMounts(
   mounts: ServeOptions["static"],
 ): { prefix: string; root: string; index: string[] }[] {
-  return Object.entries(mounts ?? {}).map(([prefix, mount]) => {
+  // Index loops, no array destructuring: user code may have replaced the array iterator.
+  const prefixes = Object.keys(mounts ?? {});
+  const out = [];
+  for (let i = 0; i < prefixes.length; i++) {
+    const prefix = prefixes[i];
+    const mount = mounts![prefix];
     const { root, index = ["index.html"] } = typeof mount === "string"
       ? { root: mount }
       : mount;
@@ -52,8 +58,9 @@ function staticMounts(
         `static mount "${prefix}" needs a root directory and an index list`,
       );
     }
-    return { prefix, root, index };
-  });
+    out.push({ prefix, root, index });
+  }
+  return out;
 }
 
 /** The kernel reads 0 as "default"; an explicit 0 option means "none" (u64 max). */
@@ -98,9 +105,7 @@ function start(loaded: LoadedKernel, options: Uint8Array<ArrayBuffer>) {
     }
     throw error;
   }
-  return withBuiltinArrays(() =>
-    fromBinary(BridgeLayoutSchema, out.subarray(0, len))
-  );
+  return LAYOUT.decode(out.subarray(0, len));
 }
 
 /**
@@ -166,7 +171,7 @@ export function serve(
       "tls needs both cert and key (PEM)",
     );
   }
-  const message = create(ServeOptionsSchema, {
+  const message = OPTIONS.encode({
     hostname: options.hostname ?? "0.0.0.0",
     port: port(options.port),
     certPem: options.tls?.cert ?? "",
@@ -192,7 +197,7 @@ export function serve(
   });
   options.signal?.throwIfAborted();
   const loaded = kernel();
-  const layout = start(loaded, toBinary(ServeOptionsSchema, message));
+  const layout = start(loaded, message);
   let server: KernelServer;
   try {
     server = new KernelServer(

@@ -16,7 +16,6 @@
  * @module
  */
 
-import { fromBinary } from "@bufbuild/protobuf";
 import {
   type BridgeLayout,
   HttpStatsSchema,
@@ -26,7 +25,8 @@ import {
 import { readVariable } from "../native/library.ts";
 import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
-import { withBuiltinArrays } from "./pristine.ts";
+import { Codec } from "./control.ts";
+import { Outbox } from "./outbox.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
 import {
   FLAG_BODY_BUFFERED,
@@ -38,9 +38,14 @@ import {
   KIND_RESPOND_STREAM,
   readRecords,
   type RequestRecord,
-  writeResponse,
+  type ResponseHead,
 } from "./records.ts";
-import { bodyKind, headerList, NO_BODY } from "./response.ts";
+import {
+  BODY_INLINE,
+  BODY_STREAM,
+  readResponse,
+  type ResponseParts,
+} from "./response.ts";
 import { offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
@@ -58,24 +63,10 @@ const WAIT_MS = 60_000;
 /** Chunk size for reading streamed request bodies. */
 const READ_CHUNK = 64 * 1024;
 const TWO_32 = 2 ** 32;
-
-/** The head of one response record written to the outbox. */
-interface ResponseHead {
-  /** `KIND_RESPOND`, `KIND_RESPOND_STREAM` or `KIND_RELEASE`. */
-  kind: number;
-  /** Record flags (`FLAG_STAGED_BODY`). */
-  flags: number;
-  status: number;
-  /** The request this answers. */
-  id: number;
-  /** Alternating names and values. */
-  headers: string[];
-}
+const ADDRESS = new Codec(ServerAddressSchema);
+const STATS = new Codec(HttpStatsSchema);
 
 const EMPTY = new Uint8Array(0);
-
-/** Responses already handed to a request: returning one again is refused, as in Deno. */
-const answered = new WeakSet<Response>();
 
 /** A request TypeScript is working on. */
 interface Pending {
@@ -110,6 +101,7 @@ function signalOf(pending: Pending): AbortSignal {
   return pending.controller.signal;
 }
 
+/** Own data properties (a context is spread and logged by user code). */
 class Context implements RequestContext {
   readonly requestId: string;
   readonly traceId: string;
@@ -133,19 +125,24 @@ class Context implements RequestContext {
 }
 
 class Info implements ServeHandlerInfo {
-  readonly remoteAddr: Deno.NetAddr;
-  readonly ctx: RequestContext;
+  readonly ctx: Context;
+  #record: RequestRecord;
+  #remoteAddr: Deno.NetAddr | undefined;
   #pending: Pending;
   #completed: Promise<void> | undefined;
 
   constructor(record: RequestRecord, pending: Pending) {
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: record.remoteIp,
-      port: record.remotePort,
-    };
     this.ctx = new Context(record, pending);
+    this.#record = record;
     this.#pending = pending;
+  }
+
+  get remoteAddr(): Deno.NetAddr {
+    return this.#remoteAddr ??= {
+      transport: "tcp",
+      hostname: this.#record.remoteIp,
+      port: this.#record.remotePort,
+    };
   }
 
   get completed(): Promise<void> {
@@ -170,27 +167,6 @@ function region(address: bigint, size: bigint) {
   return { buffer, view: new DataView(buffer), bytes: new Uint8Array(buffer) };
 }
 
-/** Checks what a handler returned, with the errors `Deno.serve` gives. */
-function checked(value: unknown): Response {
-  if (!(value instanceof Response)) {
-    throw new TypeError(
-      "Return value from serve handler must be a response or a promise resolving to a response",
-    );
-  }
-  // Reading a field also refuses look-alikes built on `Response.prototype` (a TypeError).
-  if (value.type === "error") {
-    throw new TypeError(
-      "Return value from serve handler must not be an error response (like Response.error())",
-    );
-  }
-  if (value.bodyUsed || answered.has(value)) {
-    throw new TypeError(
-      "The body of the Response returned from the serve handler has already been consumed",
-    );
-  }
-  return value;
-}
-
 /** A running server; made by `serve()`. */
 export class KernelServer implements HttpServer {
   readonly addr: Deno.NetAddr;
@@ -201,9 +177,8 @@ export class KernelServer implements HttpServer {
   #handler: ServeHandler;
   #onError: (error: unknown) => Response | Promise<Response>;
   #inboxes: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array }[];
-  #outbox: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array };
-  #outLen = 0;
-  #flushQueued = false;
+  #outboxRegion: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array };
+  #outbox: Outbox;
   #pending = new Map<number, Pending>();
   /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
   #lent = new Map<number, Uint8Array>();
@@ -232,11 +207,8 @@ export class KernelServer implements HttpServer {
     this.#key = Number(layout.key);
     this.#handler = handler;
     this.#onError = onError;
-    const address = withBuiltinArrays(() =>
-      fromBinary(
-        ServerAddressSchema,
-        readVariable((buf) => kernel.bindings.httpAddress(this.#handle, buf)),
-      )
+    const address = ADDRESS.decode(
+      readVariable((buf) => kernel.bindings.httpAddress(this.#handle, buf)),
     );
     this.addr = {
       transport: "tcp",
@@ -248,7 +220,8 @@ export class KernelServer implements HttpServer {
       inboxes[i] = region(layout.inboxes[i], layout.inboxSize);
     }
     this.#inboxes = inboxes;
-    this.#outbox = region(layout.outbox, layout.outboxSize);
+    this.#outboxRegion = region(layout.outbox, layout.outboxSize);
+    this.#outbox = new Outbox(this.#outboxRegion, this.#submit);
     this.finished = this.#run().then(() => this.#settled()).finally(() => {
       if (this.#deadline !== undefined) clearTimeout(this.#deadline.timer);
     });
@@ -292,12 +265,9 @@ export class KernelServer implements HttpServer {
 
   /** Live counters from the kernel. */
   stats(): ServerStats {
-    return withBuiltinArrays(() =>
-      numeric(fromBinary(
-        HttpStatsSchema,
-        readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
-      ))
-    );
+    return numeric(STATS.decode(
+      readVariable((buf) => this.#kernel.httpStats(this.#handle, buf)),
+    ));
   }
 
   async #run(): Promise<void> {
@@ -363,15 +333,15 @@ export class KernelServer implements HttpServer {
     } else if (record.flags & FLAG_BODY_STREAMED) {
       pending.source = { read: () => this.#readBody(pending) };
     }
+    const info = new Info(record, pending);
     const request = new KernelRequest(
       record,
       pending.source,
-      () => signalOf(pending),
+      info.ctx,
     ) as unknown as Request;
     if (record.flags & FLAG_WEBSOCKET) {
       offerWebSocket(request, this.#kernel, this.#handle, record.id);
     }
-    const info = new Info(record, pending);
     this.#enter();
     let result: unknown;
     try {
@@ -463,29 +433,20 @@ export class KernelServer implements HttpServer {
 
   #respond(pending: Pending, value: unknown, fromError = false): void {
     if (pending.done || this.#closed) return;
-    let response: Response;
-    let status: number;
-    let headers: string[];
-    let body;
+    let parts: ResponseParts;
     try {
-      response = checked(value);
-      status = response.status;
-      headers = headerList(response);
-      body = bodyKind(response);
-      if (body !== NO_BODY) answered.add(response);
+      parts = readResponse(value, STAGE_THRESHOLD);
     } catch (error) {
       if (fromError) this.#send(pending, 500, [], null);
       else this.#fail(pending, error);
       return;
     }
-    if (body.kind === "text") this.#send(pending, status, headers, body.text);
-    else if (
-      body.kind === "bytes" && body.bytes !== undefined &&
-      body.bytes.length < STAGE_THRESHOLD
-    ) {
-      // Copied into the outbox right away: nothing can change it afterwards.
-      this.#send(pending, status, headers, body.bytes);
-    } else if (body.kind === "bytes") {
+    const { status, headers, read } = parts;
+    const response = value as Response;
+    if (read === BODY_INLINE) {
+      // Copied (or encoded) into the outbox right away: nothing can change it afterwards.
+      this.#send(pending, status, headers, parts.body);
+    } else if (read !== BODY_STREAM) {
       // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
       // the kernel, and handler code must not be able to read, mutate or transfer it while
       // the kernel writes it out.
@@ -502,7 +463,7 @@ export class KernelServer implements HttpServer {
   #send(
     pending: Pending,
     status: number,
-    headers: string[],
+    headers: readonly string[],
     body: string | Uint8Array<ArrayBuffer> | null,
   ): void {
     if (pending.done || this.#closed) return;
@@ -537,7 +498,7 @@ export class KernelServer implements HttpServer {
   async #stream(
     pending: Pending,
     status: number,
-    headers: string[],
+    headers: readonly string[],
     response: Response,
     fromError: boolean,
   ): Promise<void> {
@@ -663,62 +624,28 @@ export class KernelServer implements HttpServer {
   }
 
   #write(head: ResponseHead, body: string | Uint8Array | null): void {
-    if (this.#closed) return;
-    const { view, bytes } = this.#outbox;
-    const { kind, flags, status, id, headers } = head;
-    let len = writeResponse(
-      view,
-      bytes,
-      this.#outLen,
-      kind,
-      flags,
-      status,
-      id,
-      headers,
-      body,
-    );
-    if (len < 0) {
-      this.#flush();
-      len = writeResponse(
-        view,
-        bytes,
-        0,
-        kind,
-        flags,
-        status,
-        id,
-        headers,
-        body,
-      );
-    }
-    if (len < 0) {
+    if (!this.#outbox.write(head, body)) {
       // Headers larger than the whole outbox: answer 500 rather than nothing.
-      len = writeResponse(view, bytes, 0, KIND_RESPOND, 0, 500, id, [], null);
-    }
-    this.#outLen += len;
-    if (!this.#flushQueued) {
-      this.#flushQueued = true;
-      queueMicrotask(this.#flushTask);
+      this.#outbox.write(
+        { kind: KIND_RESPOND, flags: 0, status: 500, id: head.id, headers: [] },
+        null,
+      );
     }
   }
 
-  #flushTask = (): void => {
-    this.#flushQueued = false;
-    this.#flush();
-  };
-
   #flush(): void {
-    if (this.#outLen === 0 || this.#closed) return;
-    const len = this.#outLen;
-    this.#outLen = 0;
+    this.#outbox.flush();
+  }
+
+  #submit = (length: number): void => {
     try {
-      this.#kernel.httpRespond(this.#handle, len);
+      this.#kernel.httpRespond(this.#handle, length);
     } catch (error) {
       // Only a malformed record (a bug here) gets this far; its requests time out or
       // end with their connections.
       console.error("krepis: a response batch was refused:", error);
     }
-  }
+  };
 
   /** The shutdown deadline passed: close whatever is still open, now. */
   #forceClose = (): void => {
@@ -729,7 +656,7 @@ export class KernelServer implements HttpServer {
 
   #close(): void {
     if (this.#closed) return;
-    this.#flush();
+    this.#outbox.close();
     this.#closed = true;
     const left: Pending[] = [];
     this.#pending.forEach((pending) => left.push(pending));
@@ -737,7 +664,7 @@ export class KernelServer implements HttpServer {
     for (let i = 0; i < this.#inboxes.length; i++) {
       this.#inboxes[i].buffer.transfer(0);
     }
-    this.#outbox.buffer.transfer(0);
+    this.#outboxRegion.buffer.transfer(0);
     // Returns once the kernel's runtime has stopped: nothing reads lent bodies any more.
     try {
       this.#kernel.httpClose(this.#handle, this.#key);

@@ -7,13 +7,8 @@
 
 import { fromBinary } from "@bufbuild/protobuf";
 import { BridgeLayoutSchema } from "@krepis/bindings";
-import { KIND_RESPOND, writeResponse } from "../http/records.ts";
-
-interface Region {
-  buffer: ArrayBuffer;
-  view: DataView;
-  bytes: Uint8Array;
-}
+import { Outbox } from "../http/outbox.ts";
+import { KIND_RESPOND, type Region } from "../http/records.ts";
 
 /** A view of `length` bytes of kernel memory at `address`. */
 export function kernelView(
@@ -33,11 +28,8 @@ export function detach(buffer: ArrayBuffer): void {
 /** See the module docs. */
 export class BridgeView {
   readonly inboxes: Region[];
-  #outbox: Region;
-  #outLen = 0;
-  #queued = false;
-  #submit: (len: number) => void;
-  #closed = false;
+  #region: Region;
+  #outbox: Outbox;
 
   /** Views the rings of the encoded `BridgeLayout`; `submit` sends outbox bytes. */
   constructor(layoutBytes: Uint8Array, submit: (len: number) => void) {
@@ -51,38 +43,21 @@ export class BridgeView {
       };
     };
     this.inboxes = layout.inboxes.map((a) => region(a, layout.inboxSize));
-    this.#outbox = region(layout.outbox, layout.outboxSize);
-    this.#submit = submit;
+    this.#region = region(layout.outbox, layout.outboxSize);
+    this.#outbox = new Outbox(this.#region, submit);
   }
 
   /** Queues a record; records go out together at the end of the current microtask run. */
   write(kind: number, id: number, body: Uint8Array | null): void {
-    if (this.#closed) return;
-    const { view, bytes } = this.#outbox;
-    let len = writeResponse(
-      view,
-      bytes,
-      this.#outLen,
-      kind,
-      0,
-      200,
-      id,
-      [],
-      body,
-    );
-    if (len < 0) {
-      this.flush();
-      len = writeResponse(view, bytes, 0, kind, 0, 200, id, [], body);
-    }
-    if (len < 0) {
+    if (
+      !this.#outbox.write(
+        { kind, flags: 0, status: 200, id, headers: [] },
+        body,
+      )
+    ) {
       throw new RangeError(
         `a response of ${body?.length} bytes exceeds the outbox`,
       );
-    }
-    this.#outLen += len;
-    if (!this.#queued) {
-      this.#queued = true;
-      queueMicrotask(this.#flushTask);
     }
   }
 
@@ -91,23 +66,17 @@ export class BridgeView {
     this.write(KIND_RESPOND, id, frames);
   }
 
-  #flushTask = (): void => {
-    this.#queued = false;
-    this.flush();
-  };
-
   /** Sends what the outbox holds. */
   flush(): void {
-    if (this.#outLen === 0 || this.#closed) return;
-    const len = this.#outLen;
-    this.#outLen = 0;
-    this.#submit(len);
+    this.#outbox.flush();
   }
 
   /** Flushes, then detaches every view (before the kernel frees the rings). */
   close(): void {
-    this.flush();
-    this.#closed = true;
-    for (const r of [...this.inboxes, this.#outbox]) detach(r.buffer);
+    this.#outbox.close();
+    for (let i = 0; i < this.inboxes.length; i++) {
+      detach(this.inboxes[i].buffer);
+    }
+    detach(this.#region.buffer);
   }
 }

@@ -36,7 +36,12 @@ const MAX = BigInt(Number.MAX_SAFE_INTEGER);
  */
 export function numeric<M extends object>(message: M): Numeric<M> {
   const out: Record<string, unknown> = {};
-  for (const [field, value] of Object.entries(message)) {
+  // Index loops, not `for…of`: `serve()`'s stats must not depend on the array iterator,
+  // which user code can replace.
+  const fields = Object.keys(message);
+  for (let i = 0; i < fields.length; i++) {
+    const field = fields[i];
+    const value = (message as Record<string, unknown>)[field];
     if (field.startsWith("$")) continue;
     if (typeof value !== "bigint") {
       out[field] = value;
