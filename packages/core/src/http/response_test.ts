@@ -1,0 +1,122 @@
+/**
+ * Every shape of `Response` a handler commonly returns — the ones `serve()` reads through
+ * its fast path and the ones it reads in general — goes on the wire byte for byte as
+ * `Deno.serve` sends it (raw HTTP/1.1 over TCP, both servers in the same test).
+ */
+
+import assert from "node:assert/strict";
+import { exchange, pair, type WireResponse } from "./_wire.ts";
+
+const served: Response[] = [];
+
+const routes: Record<string, () => Response | Promise<Response>> = {
+  "/text": () => {
+    const response = new Response("hello");
+    served.push(response);
+    return response;
+  },
+  "/text-201": () => new Response("hello", { status: 201 }),
+  "/text-type": () =>
+    new Response("<b>x</b>", { headers: { "content-type": "text/html" } }),
+  "/text-Type": () =>
+    new Response("{}", { headers: { "Content-Type": "application/json" } }),
+  "/unicode": () => new Response("héllo ☃ 😀"),
+  "/long": () => new Response("x".repeat(1000) + "é"),
+  "/json": () => Response.json({ a: 1, s: "é" }),
+  "/json-init": () =>
+    Response.json({ a: 1 }, { status: 404, headers: { "x-a": "1" } }),
+  "/bytes": () => new Response(new Uint8Array([104, 105])),
+  "/bytes-type": () =>
+    new Response(new Uint8Array([1, 2, 3]), {
+      headers: { "content-type": "application/octet-stream" },
+    }),
+  "/null": () => new Response(null),
+  "/204": () => new Response(null, { status: 204 }),
+  "/latin": () => new Response("ok", { headers: { "x-latin": "caf\u00e9" } }),
+  "/cookies": () => {
+    const headers = new Headers();
+    headers.append("set-cookie", "a=1");
+    headers.append("set-cookie", "b=2");
+    headers.append("x-dup", "a");
+    headers.append("x-dup", "b");
+    return new Response("c", { headers });
+  },
+  "/mutated": () => {
+    const response = new Response("m");
+    response.headers.set("x-b", "2");
+    return response;
+  },
+  "/status-text": () => new Response("s", { status: 200, statusText: "Fine" }),
+  "/blob": () => new Response(new Blob(["blob"], { type: "text/x-blob" })),
+  "/headers-object": () =>
+    new Response("h", { headers: new Headers([["x-h", "1"]]) }),
+  "/redirect": () => Response.redirect("http://example.com/", 302),
+  "/used": async () => {
+    const response = new Response("u");
+    await response.text();
+    return response;
+  },
+};
+
+function comparable(res: WireResponse) {
+  const headers = [...res.headers].filter(([name]) => name !== "date").sort();
+  return {
+    status: res.status,
+    headers,
+    body: String.fromCharCode(...res.body),
+  };
+}
+
+Deno.test("common Response shapes go on the wire exactly as Deno.serve sends them", async () => {
+  const failures: unknown[] = [];
+  const onError = (error: unknown) => {
+    failures.push(error);
+    return new Response("onError", { status: 500 });
+  };
+  await using servers = await pair(
+    (req) => routes[new URL(req.url).pathname](),
+    { onError },
+    { onError },
+  );
+  const seen: Record<string, ReturnType<typeof comparable>> = {};
+  const paths = Object.keys(routes);
+  for (let i = 0; i < paths.length; i++) {
+    const path = paths[i];
+    const request =
+      `GET ${path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n`;
+    const krepis = comparable(await exchange(servers.krepis, request));
+    const deno = comparable(await exchange(servers.deno, request));
+    assert.deepEqual(krepis, deno, path);
+    seen[path] = krepis;
+  }
+  // What they agree on is what Deno documents.
+  assert.deepEqual(seen["/text"].headers, [
+    ["connection", "close"],
+    ["content-length", "5"],
+    ["content-type", "text/plain;charset=UTF-8"],
+  ]);
+  assert.deepEqual(seen["/bytes"].headers, [
+    ["connection", "close"],
+    ["content-length", "2"],
+  ]);
+  assert.equal(
+    seen["/latin"].headers.find(([name]) => name === "x-latin")?.[1],
+    "caf\xe9",
+  );
+  assert.equal(
+    seen["/cookies"].headers.find(([name]) => name === "set-cookie")?.[1],
+    "a=1, b=2",
+  );
+  assert.equal(
+    seen["/unicode"].body,
+    "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80",
+  );
+  assert.equal(seen["/used"].status, 500);
+  assert.equal(failures.length, 2);
+  assert.ok(
+    failures[0] instanceof TypeError && failures[1] instanceof TypeError,
+  );
+  // A served body reads as used afterwards, under both.
+  assert.equal(served.length, 2);
+  assert.ok(served[0].bodyUsed && served[1].bodyUsed);
+});
