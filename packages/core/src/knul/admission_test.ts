@@ -142,7 +142,7 @@ Deno.test("knul admission: saturated, higher priority runs first; expired waiter
   assert.deepEqual(order, ["hold", "high", "low"]);
   const stats = s.server.stats();
   assert.equal(stats.expiredInQueue, 1);
-  assert.equal(stats.dispatched, 3);
+  assert.equal(stats.dispatchedTotal, 3);
 });
 
 Deno.test("knul admission: an oversize message is refused before any handler", async () => {

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { KnulTenantLimitsSchema } from "@krepis/bindings";
+import { KnulStatsSchema, KnulTenantLimitsSchema } from "@krepis/bindings";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
 import { AppError } from "../result/app_error.ts";
@@ -65,7 +65,17 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   );
   const stats = server.stats();
   assert.equal(stats.rejectedUnimplemented, 1);
-  assert.equal(stats.dispatched, 5);
+  assert.equal(stats.dispatchedTotal, 5);
+  assert.equal(stats.callsTotal, 6);
+  assert.equal(stats.connectionsTotal, 1);
+  // Every counter of the kernel's message arrives, as a number, under its proto name.
+  assert.deepEqual(
+    Object.keys(stats).sort(),
+    KnulStatsSchema.fields.map((f) => f.localName).sort(),
+  );
+  for (const [field, value] of Object.entries(stats)) {
+    assert.equal(typeof value, "number", field);
+  }
 });
 
 Deno.test("knul: server-streaming, client-streaming and bidirectional calls", async () => {
@@ -281,7 +291,7 @@ Deno.test("knul: cancelling the caller's signal resets the stream and aborts the
   for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
     await new Promise((r) => setTimeout(r, 10));
   }
-  assert.equal(server.stats().cancelled, 1);
+  assert.equal(server.stats().cancelledTotal, 1);
   assert.equal(server.stats().inFlight, 0);
   assert.equal(client.running(), 0);
 });
