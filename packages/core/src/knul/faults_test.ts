@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
+import { until } from "../_poll.ts";
 import { startWithClient } from "./_knul_process.ts";
 
 const log = memorySink("error");
@@ -45,13 +46,8 @@ Deno.test("knul faults: garbage, 12k reset streams and a client that stops readi
   const endpoint = new Deno.QuicEndpoint({ hostname: "127.0.0.1", port: 0 });
   const ctx = createContext({ log });
   const stats = () => client.call<Stats>(ctx, "stats", null);
-  const until = async (what: string, check: (s: Stats) => boolean) => {
-    for (let i = 0; i < 500; i++) {
-      if (check(await stats())) return;
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    assert.fail(`timed out waiting for ${what}`);
-  };
+  const settled = (what: string, check: (s: Stats) => boolean) =>
+    until(what, async () => check(await stats()));
   const hostile = async (streams: number) => {
     const conn = await Deno.connectQuic({
       hostname: "127.0.0.1",
@@ -105,11 +101,11 @@ Deno.test("knul faults: garbage, 12k reset streams and a client that stops readi
     assert.equal((await stats()).runs, before + 20);
     conn.close({ closeCode: 0, reason: "" });
     // The `stats` call itself is in flight while it answers.
-    await until(
+    await settled(
       "every call released",
       (s) => s.inFlight === 1 && s.queued === 0,
     );
-    await until(
+    await settled(
       "the hostile connection closed",
       (s) => s.connectionsOpen === 1,
     );
