@@ -116,6 +116,10 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   for await (const n of client.stream(ctx, "count.up", { to: 1_000_000 })) {
     if (n === 3) break;
   }
+  await until(
+    "the abandoned stream to be cancelled",
+    () => server.stats().cancelledTotal === 1,
+  );
   await Array.fromAsync(client.stream(ctx, "count.fail", null)).then(
     () => assert.fail("the stream ends with an error status"),
     (e: KnulError) => assert.equal(e.status, "FAILED_PRECONDITION"),
