@@ -35,6 +35,62 @@ function closedError(): TypeError {
 
 const utf8 = new TextDecoder();
 
+// Deno keeps a `Headers`' entries in an internal list. The kernel has validated every name
+// (a lower-case token) and value (a ByteString without CR, LF or NUL) already — as Deno's
+// own server has before it hands its `Request` a header list — so the list is handed over
+// as it is rather than re-validated pair by pair through `append`. Found by name and
+// probed once at load; a Deno whose internals differ gets `append`.
+const HEADER_LIST = (() => {
+  const probe = new Headers();
+  const symbols = Object.getOwnPropertySymbols(probe);
+  for (let i = 0; i < symbols.length; i++) {
+    if (symbols[i].description !== "header list") continue;
+    const list = symbols[i];
+    const internal = probe as unknown as Record<symbol, unknown>;
+    internal[list] = [["x-a", "1"], ["set-cookie", "a"], ["x-a", "2"], [
+      "set-cookie",
+      "b",
+    ]];
+    probe.append("x-b", "3");
+    let entries = 0;
+    probe.forEach(() => entries++);
+    const works = probe.get("x-a") === "1, 2" && probe.get("X-B") === "3" &&
+      probe.getSetCookie().length === 2 && entries === 4;
+    return works ? list : undefined;
+  }
+  return undefined;
+})();
+
+/** SP or HTAB: a value with one at either end is not as `Headers` would store it. */
+function padded(value: string): boolean {
+  if (value.length === 0) return false;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first === 32 || first === 9 || last === 32 || last === 9;
+}
+
+/** `Headers` holding the kernel's validated `[name0, value0, ...]`. */
+function headersOf(pairs: string[]): Headers {
+  const headers = new Headers();
+  if (HEADER_LIST !== undefined) {
+    const list = new Array<[string, string]>(pairs.length >> 1);
+    let ok = true;
+    for (let i = 0; i < list.length && ok; i++) {
+      const value = pairs[2 * i + 1];
+      ok = !padded(value);
+      list[i] = [pairs[2 * i], value];
+    }
+    if (ok) {
+      (headers as unknown as Record<symbol, unknown>)[HEADER_LIST] = list;
+      return headers;
+    }
+  }
+  for (let i = 0; i < pairs.length; i += 2) {
+    headers.append(pairs[i], pairs[i + 1]);
+  }
+  return headers;
+}
+
 /**
  * A lazily built `Request`. Everything a handler can observe behaves as for the `Request`
  * `Deno.serve` passes; members not implemented here are served by a real `Request` made
@@ -76,15 +132,7 @@ export class KernelRequest {
 
   /** The request headers. */
   get headers(): Headers {
-    if (this.#headers === undefined) {
-      const pairs = this.#record.headers;
-      const headers = new Headers();
-      for (let i = 0; i < pairs.length; i += 2) {
-        headers.append(pairs[i], pairs[i + 1]);
-      }
-      this.#headers = headers;
-    }
-    return this.#headers;
+    return this.#headers ??= headersOf(this.#record.headers);
   }
 
   /** Fires when the client disconnects or the deadline passes. */
