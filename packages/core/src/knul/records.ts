@@ -2,7 +2,7 @@
  * Reading the KNUL records of an inbox: calls (server), completions (client), and the
  * bridge's abort and returned-loan notices. The layout is documented in
  * `crates/krepis-kernel/src/knul/record.rs`; responses and releases are written with the
- * HTTP bridge's `writeResponse`.
+ * HTTP bridge's outbox writer (`http/outbox.ts`).
  *
  * @module
  */
