@@ -77,30 +77,31 @@ export class RequestRecord {
   #method: string | undefined;
   #url: string | undefined;
 
-  /** Made by {@linkcode readRecords}. */
+  /**
+   * Reads the numbers of the record at `at` of `view`; `text` holds its strings, measured
+   * by `methodLen`, `urlLen` and `lengths` (the remote IP and the ids are ASCII, so their
+   * lengths in the record are theirs in `text` too). Made by {@linkcode readRecords}.
+   */
   constructor(
-    id: number,
-    flags: number,
-    numbers: DataView,
+    view: DataView,
     at: number,
     text: string,
-    lengths: number[],
     methodLen: number,
     urlLen: number,
-    ipLen: number,
-    parentLen: number,
+    lengths: number[],
   ) {
-    this.id = id;
-    this.flags = flags;
-    this.bodyAddr = numbers.getFloat64(at + REQ_BODY_ADDR, true);
-    this.bodyLen = numbers.getFloat64(at + REQ_BODY_LEN, true);
-    this.deadline = numbers.getFloat64(at + REQ_DEADLINE, true);
-    this.remotePort = numbers.getUint16(at + REQ_PORT, true);
+    const ipLen = view.getUint16(at + REQ_IP_LEN, true);
+    this.id = view.getFloat64(at + AT_ID, true);
+    this.flags = view.getUint8(at + AT_FLAGS);
+    this.bodyAddr = view.getFloat64(at + REQ_BODY_ADDR, true);
+    this.bodyLen = view.getFloat64(at + REQ_BODY_LEN, true);
+    this.deadline = view.getFloat64(at + REQ_DEADLINE, true);
+    this.remotePort = view.getUint16(at + REQ_PORT, true);
+    this.#parentLen = view.getUint16(at + REQ_PARENT_LEN, true);
     this.#text = text;
     this.#methodEnd = methodLen;
     this.#urlEnd = methodLen + urlLen;
     this.#ipEnd = methodLen + urlLen + ipLen;
-    this.#parentLen = parentLen;
     this.#lengths = lengths;
   }
 
@@ -181,7 +182,7 @@ export function readRecords(
     }
     const id = view.getFloat64(at + AT_ID, true);
     const kind = bytes[at + AT_KIND];
-    if (kind === KIND_REQUEST) onRequest(readRequest(view, bytes, at, id));
+    if (kind === KIND_REQUEST) onRequest(readRequest(view, bytes, at));
     else if (kind === KIND_ABORT) onAbort(id);
     else if (kind === KIND_RETURNED) onReturned(id);
     at += len;
@@ -192,7 +193,6 @@ function readRequest(
   view: DataView,
   bytes: Uint8Array,
   at: number,
-  id: number,
 ): RequestRecord {
   const flags = bytes[at + AT_FLAGS];
   const count = view.getUint16(at + REQ_COUNT, true);
@@ -210,18 +210,7 @@ function readRequest(
   if (flags & FLAG_ASCII) {
     // One decode for the whole record; the fields are cut out of it when read.
     const text = utf8.decode(bytes.subarray(textStart, textStart + textLen));
-    return new RequestRecord(
-      id,
-      flags,
-      view,
-      at,
-      text,
-      lengths,
-      methodLen,
-      urlLen,
-      ipLen,
-      parentLen,
-    );
+    return new RequestRecord(view, at, text, methodLen, urlLen, lengths);
   }
   // Not all ASCII: decode field by field (header values as Latin-1 ByteStrings), and
   // measure the fields in the decoded text instead of in bytes.
@@ -238,18 +227,7 @@ function readRequest(
     lengths[i + 1] = value.length;
     text += name + value;
   }
-  return new RequestRecord(
-    id,
-    flags,
-    view,
-    at,
-    text,
-    lengths,
-    method.length,
-    url.length,
-    ipLen,
-    parentLen,
-  );
+  return new RequestRecord(view, at, text, method.length, url.length, lengths);
 }
 
 /** The head of one response record (the body travels beside it). */
