@@ -8,6 +8,8 @@ import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
 
 const served: Response[] = [];
+/** One Response per server (by port), returned by every request to `/shared`. */
+const shared = new Map<string, Response>();
 
 const routes: Record<string, () => Response | Promise<Response>> = {
   "/text": () => {
@@ -51,6 +53,7 @@ const routes: Record<string, () => Response | Promise<Response>> = {
   "/headers-object": () =>
     new Response("h", { headers: new Headers([["x-h", "1"]]) }),
   "/redirect": () => Response.redirect("http://example.com/", 302),
+  "/shared": () => new Response("never"), // replaced per server below
   "/used": async () => {
     const response = new Response("u");
     await response.text();
@@ -74,7 +77,18 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
     return new Response("onError", { status: 500 });
   };
   await using servers = await pair(
-    (req) => routes[new URL(req.url).pathname](),
+    (req) => {
+      const url = new URL(req.url);
+      if (url.pathname !== "/shared") return routes[url.pathname]();
+      // A general-path response (status 201 and a header): served once, then refused.
+      if (!shared.has(url.port)) {
+        shared.set(
+          url.port,
+          new Response("s", { status: 201, headers: { "x-s": "1" } }),
+        );
+      }
+      return shared.get(url.port)!;
+    },
     { onError },
     { onError },
   );
@@ -112,10 +126,19 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
     "h\xc3\xa9llo \xe2\x98\x83 \xf0\x9f\x98\x80",
   );
   assert.equal(seen["/used"].status, 500);
-  assert.equal(failures.length, 2);
-  assert.ok(
-    failures[0] instanceof TypeError && failures[1] instanceof TypeError,
+  assert.equal(seen["/shared"].status, 201);
+  const again = "GET /shared HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n";
+  const krepisAgain = comparable(await exchange(servers.krepis, again));
+  assert.deepEqual(
+    krepisAgain,
+    comparable(await exchange(servers.deno, again)),
   );
+  assert.equal(krepisAgain.status, 500);
+  assert.equal(failures.length, 4);
+  for (let i = 0; i < failures.length; i++) {
+    assert.ok(failures[i] instanceof TypeError);
+  }
+
   // A served body reads as used afterwards, under both.
   assert.equal(served.length, 2);
   assert.ok(served[0].bodyUsed && served[1].bodyUsed);
