@@ -158,27 +158,25 @@ export class KernelRequest {
   /** The body, copied out of kernel memory (the caller owns it). */
   arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real) return this.#real.arrayBuffer();
-    return this.#consume((bytes, borrowed) =>
-      (borrowed ? bytes.slice() : bytes).buffer
-    );
+    return this.#consume(ownBuffer);
   }
 
   /** The body as bytes, copied out of kernel memory (the caller owns them). */
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return this.#real.bytes();
-    return this.#consume((bytes, borrowed) => borrowed ? bytes.slice() : bytes);
+    return this.#consume(ownBytes);
   }
 
   /** The body decoded as UTF-8, straight from kernel memory. */
   text(): Promise<string> {
     if (this.#real) return this.#real.text();
-    return this.#consume((bytes) => utf8.decode(bytes));
+    return this.#consume(decodeText);
   }
 
   /** The body parsed as JSON, decoded straight from kernel memory. */
   json(): Promise<unknown> {
     if (this.#real) return this.#real.json();
-    return this.#consume((bytes) => JSON.parse(utf8.decode(bytes)));
+    return this.#consume(parseJson);
   }
 
   /** The body as a `Blob` typed with the request's content type. */
@@ -344,6 +342,15 @@ export class KernelRequest {
 }
 
 Object.setPrototypeOf(KernelRequest.prototype, Request.prototype);
+
+// What the body methods do with the bytes: module functions, not a closure per call.
+const ownBytes = (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) =>
+  borrowed ? bytes.slice() : bytes;
+const ownBuffer = (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) =>
+  ownBytes(bytes, borrowed).buffer;
+const decodeText = (bytes: Uint8Array<ArrayBuffer>) => utf8.decode(bytes);
+const parseJson = (bytes: Uint8Array<ArrayBuffer>): unknown =>
+  JSON.parse(utf8.decode(bytes));
 
 async function collect(
   stream: ReadableStream<Uint8Array<ArrayBuffer>>,
