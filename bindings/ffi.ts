@@ -30,7 +30,7 @@ export const ABI_VERSION = 4;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0xd7ad436f;
+export const ABI_FINGERPRINT = 0x926a5109;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -508,8 +508,9 @@ export const symbols = {
   },
   /**
    * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   * `idle_ms` is Deno's `idleTimeout` in milliseconds (0: no pings).
    */
-  krepis_ws_accept: { parameters: ["f64", "f64"], result: "f64" },
+  krepis_ws_accept: { parameters: ["f64", "f64", "f64"], result: "f64" },
   /**
    * Bytes queued on socket `id` and not yet written.
    */
@@ -522,14 +523,11 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
-   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
+   * Copies the waiting events of all the server's sockets into `out` (see
+   * `krepis_kernel::http::websocket::inbox` for the layout); returns the bytes written, 0
+   * when none waits, or — a result larger than `cap` — the bytes the next event needs.
    */
-  krepis_ws_next: {
-    parameters: ["f64", "f64"],
-    result: "f64",
-    nonblocking: true,
-  },
+  krepis_ws_poll: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
    * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
    */
@@ -538,11 +536,13 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Copies the kept event's payload into `out`; returns its length.
+   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
+   * one waiter for all of a server's sockets.
    */
-  krepis_ws_take: {
-    parameters: ["f64", "f64", "buffer", "f64"],
+  krepis_ws_wait: {
+    parameters: ["f64", "f64"],
     result: "f64",
+    nonblocking: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -1070,9 +1070,10 @@ export interface KernelBindings {
   ): number;
   /**
    * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   * `idle_ms` is Deno's `idleTimeout` in milliseconds (0: no pings).
    * Calls `krepis_ws_accept`.
    */
-  wsAccept(handle: number, id: number): number;
+  wsAccept(handle: number, id: number, idleMs: number): number;
   /**
    * Bytes queued on socket `id` and not yet written.
    * Calls `krepis_ws_buffered`.
@@ -1089,11 +1090,12 @@ export interface KernelBindings {
     reason: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
-   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
-   * Calls `krepis_ws_next`.
+   * Copies the waiting events of all the server's sockets into `out` (see
+   * `krepis_kernel::http::websocket::inbox` for the layout); returns the bytes written, 0
+   * when none waits, or — a result larger than `cap` — the bytes the next event needs.
+   * Calls `krepis_ws_poll`.
    */
-  wsNext(handle: number, id: number): Promise<number>;
+  wsPoll(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
    * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
    * Calls `krepis_ws_send`.
@@ -1105,10 +1107,11 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Copies the kept event's payload into `out`; returns its length.
-   * Calls `krepis_ws_take`.
+   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
+   * one waiter for all of a server's sockets.
+   * Calls `krepis_ws_wait`.
    */
-  wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number;
+  wsWait(handle: number, timeoutMs: number): Promise<number>;
 }
 
 /**
@@ -1584,8 +1587,8 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_tx_write") : r;
     },
-    wsAccept(handle: number, id: number): number {
-      const r = raw.krepis_ws_accept(handle, id);
+    wsAccept(handle: number, id: number, idleMs: number): number {
+      const r = raw.krepis_ws_accept(handle, id, idleMs);
       return r < 0 ? fail(-r, "krepis_ws_accept") : r;
     },
     wsBuffered(handle: number, id: number): number {
@@ -1607,9 +1610,9 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_ws_close") : r;
     },
-    async wsNext(handle: number, id: number): Promise<number> {
-      const r = await raw.krepis_ws_next(handle, id);
-      return r < 0 ? fail(-r, "krepis_ws_next") : r;
+    wsPoll(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_ws_poll(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_ws_poll") : r;
     },
     wsSend(
       handle: number,
@@ -1620,9 +1623,9 @@ export function createBindings(
       const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_ws_send") : r;
     },
-    wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_ws_take(handle, id, out, out.byteLength);
-      return r < 0 ? fail(-r, "krepis_ws_take") : r;
+    async wsWait(handle: number, timeoutMs: number): Promise<number> {
+      const r = await raw.krepis_ws_wait(handle, timeoutMs);
+      return r < 0 ? fail(-r, "krepis_ws_wait") : r;
     },
   };
 }

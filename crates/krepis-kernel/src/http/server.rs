@@ -178,6 +178,7 @@ impl Server {
     pub fn stop(&self) {
         self.shutdown();
         self.shared.bridge.close();
+        self.shared.sockets.stop_events();
         self.host.stop();
     }
 }
@@ -260,7 +261,10 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    // WebSockets close at once (as with Deno.serve), HTTP requests finish first.
+    let sockets = shared.sockets.shutdown();
     graceful.shutdown().await;
+    sockets.await;
     shared.bridge.close();
 }
 

@@ -41,7 +41,7 @@ import {
   writeResponse,
 } from "./records.ts";
 import { bodyKind, headerList, NO_BODY } from "./response.ts";
-import { offerWebSocket } from "./websocket.ts";
+import { closeWebSockets, offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
@@ -369,7 +369,13 @@ export class KernelServer implements HttpServer {
       () => signalOf(pending),
     ) as unknown as Request;
     if (record.flags & FLAG_WEBSOCKET) {
-      offerWebSocket(request, this.#kernel, this.#handle, record.id);
+      offerWebSocket(
+        request,
+        this.#kernel,
+        this.#handle,
+        record.id,
+        () => pending.done,
+      );
     }
     const info = new Info(record, pending);
     this.#enter();
@@ -738,6 +744,7 @@ export class KernelServer implements HttpServer {
       this.#inboxes[i].buffer.transfer(0);
     }
     this.#outbox.buffer.transfer(0);
+    closeWebSockets(this.#handle);
     // Returns once the kernel's runtime has stopped: nothing reads lent bodies any more.
     try {
       this.#kernel.httpClose(this.#handle, this.#key);
