@@ -214,8 +214,9 @@ function hasToken(value: string | null, token: string): boolean {
  * A request `serve()` did not receive (one from `Deno.serve`, say) goes to
  * `Deno.upgradeWebSocket` itself, so the same handler works on both servers.
  *
- * Errors are Deno's: a `TypeError` for missing upgrade headers or a protocol the client
- * did not offer, `Deno.errors.Http` for a request upgraded twice or already answered.
+ * Errors are Deno's: a `TypeError` for missing upgrade headers, a protocol the client
+ * did not offer or a request already answered, `Deno.errors.Http` for a request upgraded
+ * twice.
  *
  * @example
  * ```ts ignore
@@ -237,6 +238,8 @@ export function upgradeWebSocket(
     return Deno.upgradeWebSocket(request, options);
   }
   if (upgraded.has(request)) throw new Deno.errors.Http("Already upgraded");
+  // Deno's words for a request whose response already went out.
+  if (offer?.isOver()) throw new TypeError("Request closed");
   const headers = request.headers;
   if (!hasToken(headers.get("upgrade"), "websocket")) {
     throw new TypeError(
@@ -279,7 +282,6 @@ export function upgradeWebSocket(
       "upgradeWebSocket needs a GET request received over HTTP/1.1",
     );
   }
-  if (offer.isOver()) throw new Deno.errors.Http("Already closed");
   offer.kernel.wsAccept(offer.handle, offer.id, Math.round(idleTimeout * 1000));
   upgraded.add(request);
   offers.delete(request);

@@ -10,7 +10,10 @@ import { defineWebSocketHelper } from "hono/ws";
 import { serve, upgradeWebSocket } from "@krepis/core/http";
 import { rawWebSocket } from "./_ws_raw.ts";
 
-type Upgrade = (req: Request) => { socket: WebSocket; response: Response };
+type Upgrade = (
+  req: Request,
+  options?: { protocol?: string; idleTimeout?: number },
+) => { socket: WebSocket; response: Response };
 
 /** What the server side saw, for comparison. */
 interface Seen {
@@ -21,13 +24,14 @@ interface Seen {
 /** Serves an echo socket with `upgrade` (Deno's or ours) and records its events. */
 async function echoServer(
   kind: "deno" | "krepis",
+  options: { idleTimeout?: number } = {},
 ): Promise<{ port: number; seen: Seen[]; stop: () => Promise<void> }> {
   const seen: Seen[] = [];
   const upgrade: Upgrade = kind === "deno"
     ? Deno.upgradeWebSocket
     : upgradeWebSocket;
   const handler = (req: Request) => {
-    const { socket, response } = upgrade(req);
+    const { socket, response } = upgrade(req, options);
     const events: string[] = [
       `state ${socket.readyState} ${socket.binaryType} ${
         socket instanceof WebSocket
@@ -48,7 +52,8 @@ async function echoServer(
       else if (data === "just close") socket.close();
       else socket.send(data);
     };
-    socket.onerror = () => events.push("error");
+    socket.onerror = (e) =>
+      events.push(`error ${e instanceof ErrorEvent ? e.message : ""}`);
     socket.onclose = (e) => {
       events.push(`close ${e.code} ${e.reason} ${e.wasClean}`);
       done();
@@ -69,9 +74,12 @@ async function echoServer(
   return { port: server.addr.port, seen, stop: () => server.shutdown() };
 }
 
-async function both<T>(run: (port: number) => Promise<T>) {
-  const deno = await echoServer("deno");
-  const krepis = await echoServer("krepis");
+async function both<T>(
+  run: (port: number) => Promise<T>,
+  options: { idleTimeout?: number } = {},
+) {
+  const deno = await echoServer("deno", options);
+  const krepis = await echoServer("krepis", options);
   try {
     const results = [await run(deno.port), await run(krepis.port)];
     await Promise.all([...deno.seen, ...krepis.seen].map((s) => s.closed));
@@ -208,7 +216,9 @@ Deno.test("pings get pongs, fragments are joined, oversized frames end the socke
   assert.deepEqual(results[1].slice(2), ["close frame 1009", "then null"]);
   // The server-side sockets saw the same messages, then an error and an unclean close
   // (Deno reports code 0, the kernel 1009).
-  assert.deepEqual(krepis[0].events.slice(0, 5), deno[0].events.slice(0, 5));
+  assert.deepEqual(krepis[0].events.slice(0, 4), deno[0].events.slice(0, 4));
+  assert.match(deno[0].events[4], /^error /);
+  assert.equal(krepis[0].events[4], "error message too big");
   assert.equal(deno[0].events[5], "close 0  false");
   assert.equal(krepis[0].events[5], "close 1009 message too big false");
 });
@@ -303,21 +313,256 @@ Deno.test("a Hono app's WebSocket route works through upgradeWebSocket", async (
   await serverClosed;
 });
 
-Deno.test("shutdown() ends open sockets at once instead of waiting for them", async () => {
-  let serverClose = "";
-  const server = await serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => {
-      const { socket, response } = upgradeWebSocket(req);
-      socket.onclose = (e) => serverClose = `${e.code} ${e.wasClean}`;
+Deno.test("shutdown closes open sockets as Deno.serve does: 1001 to the client, 1005 on the server, before shutdown resolves", async () => {
+  const results = [];
+  for (const kind of ["deno", "krepis"] as const) {
+    const server = await echoServer(kind);
+    const ws = await client(server.port);
+    const clientClosed = closed(ws);
+    const raw = await rawWebSocket(server.port);
+    const log: string[] = [];
+    await server.stop();
+    // Both server-side sockets had their close event by the time shutdown resolved.
+    log.push(`after shutdown: ${server.seen.map((s) => s.events.at(-1))}`);
+    log.push(`client: ${await clientClosed}`);
+    const frame = await raw.next();
+    log.push(
+      `raw: opcode ${frame?.opcode} code ${
+        frame && ((frame.payload[0] << 8) | frame.payload[1])
+      } "${frame && new TextDecoder().decode(frame.payload.subarray(2))}"`,
+    );
+    log.push(`then ${await raw.next()}`);
+    raw.close();
+    results.push(log);
+  }
+  assert.deepEqual(results[0], [
+    "after shutdown: close 1005  true,close 1005  true",
+    "client: 1001 Server shutting down true",
+    'raw: opcode 8 code 1001 "Server shutting down"',
+    "then null",
+  ]);
+  assert.deepEqual(results[1], results[0]);
+});
+
+Deno.test("idleTimeout: a silent client is pinged at half, closed with 1001 at the full time, as with Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const raw = await rawWebSocket(port);
+    const log: string[] = [];
+    // The raw client answers nothing: a ping, then the close, then the end.
+    for (let i = 0; i < 3; i++) {
+      const frame = await raw.next();
+      if (frame === null) {
+        log.push("end");
+        break;
+      }
+      log.push(`${frame.opcode} ${new TextDecoder().decode(frame.payload)}`);
+    }
+    raw.close();
+    return log;
+  }, { idleTimeout: 0.5 });
+  assert.deepEqual(results[0], [
+    "9 ",
+    "8 \u0003\u00e9No response from ping frame.".replace(
+      "\u00e9",
+      "\ufffd",
+    ),
+    "end",
+  ]);
+  assert.deepEqual(results[1], results[0]);
+  // Deno dispatches a second close event (1005) afterwards; the first ones agree.
+  const upToClose = (events: string[]) =>
+    events.slice(0, events.findIndex((e) => e.startsWith("close")) + 1);
+  assert.deepEqual(upToClose(krepis[0].events), upToClose(deno[0].events));
+  assert.deepEqual(upToClose(krepis[0].events).slice(2), [
+    "open 1",
+    "error No response from ping frame.",
+    "close 1001 No response from ping frame. false",
+  ]);
+});
+
+Deno.test("idleTimeout: pongs keep a socket open, as with Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const raw = await rawWebSocket(port);
+    const log: string[] = [];
+    // Three pings answered, each past the full idle time since the socket opened.
+    for (let i = 0; i < 3; i++) {
+      const frame = await raw.next();
+      log.push(`${frame?.opcode}`);
+      await raw.send(10, frame?.payload ?? "");
+    }
+    await raw.send(1, "still here");
+    const echo = await raw.next();
+    log.push(`${echo?.opcode} ${new TextDecoder().decode(echo?.payload)}`);
+    await raw.send(8, new Uint8Array([0x03, 0xe8]));
+    const close = await raw.next();
+    log.push(`${close?.opcode}`);
+    raw.close();
+    return log;
+  }, { idleTimeout: 0.3 });
+  assert.deepEqual(results[0], ["9", "9", "9", "1 still here", "8"]);
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(krepis[0].events, deno[0].events);
+});
+
+Deno.test("protocol negotiation and its errors are Deno's", async () => {
+  const make = (upgrade: Upgrade) => (req: Request) => {
+    const protocol = new URL(req.url).searchParams.get("p") ?? undefined;
+    try {
+      const { socket, response } = upgrade(req, { protocol });
+      socket.onopen = () =>
+        socket.send(
+          `server protocol "${socket.protocol}" header ${
+            response.headers.get("sec-websocket-protocol")
+          }`,
+        );
       return response;
-    },
+    } catch (e) {
+      return new Response(`${(e as Error).name}: ${(e as Error).message}`, {
+        status: 400,
+      });
+    }
+  };
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(Deno.upgradeWebSocket),
   );
-  const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
-  await new Promise((r) => ws.onopen = r);
-  const clientClosed = closed(ws);
-  await server.shutdown();
-  await server.finished;
-  assert.match(await clientClosed, /false$/);
-  assert.equal(serverClose, "1006 false");
+  await using krepis = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(upgradeWebSocket),
+  );
+  const results: string[][] = [];
+  for (const port of [deno.addr.port, krepis.addr.port]) {
+    const log: string[] = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/?p=superchat`, [
+      "chat",
+      "superchat",
+    ]);
+    const first = nextMessage(ws);
+    await new Promise((r) => ws.onopen = r);
+    log.push(`client protocol ${ws.protocol}`, `${await first}`);
+    const done = closed(ws);
+    ws.close();
+    await done;
+    // Not offered, offered without ", " between names, nothing offered: refused.
+    for (
+      const [p, header] of [
+        ["other", "Sec-WebSocket-Protocol: chat, superchat\r\n"],
+        ["superchat", "Sec-WebSocket-Protocol: chat,superchat\r\n"],
+        ["chat", ""],
+      ]
+    ) {
+      const error = await rawWebSocket(port, `/?p=${p}`, header).then(
+        () => "opened",
+        (e) => (e as Error).message.split("\r\n\r\n")[1],
+      );
+      log.push(error);
+    }
+    results.push(log);
+  }
+  await deno.shutdown();
+  assert.deepEqual(results[0], [
+    "client protocol superchat",
+    'server protocol "" header superchat',
+    "TypeError: Protocol 'other' not in the request's protocol list (non negotiable)",
+    "TypeError: Protocol 'superchat' not in the request's protocol list (non negotiable)",
+    "TypeError: Protocol 'chat' not in the request's protocol list (non negotiable)",
+  ]);
+  assert.deepEqual(results[1], results[0]);
+});
+
+Deno.test("upgrading twice, after the response, or a request serve() did not receive: Deno's errors and results", async () => {
+  const log: string[][] = [[], []];
+  const late: Request[] = [];
+  const make = (i: number, upgrade: Upgrade) => (req: Request) => {
+    const describe = (e: unknown) =>
+      `${(e as Error).name} ${(e as Error).message} Http:${
+        e instanceof Deno.errors.Http
+      }`;
+    if (new URL(req.url).pathname === "/late") {
+      late[i] = req;
+      return new Response("not now");
+    }
+    const first = upgrade(req);
+    try {
+      upgrade(req);
+      log[i].push("second upgrade passed");
+    } catch (e) {
+      log[i].push(describe(e));
+    }
+    first.socket.onopen = () => first.socket.close(1000, "done");
+    return first.response;
+  };
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(0, Deno.upgradeWebSocket),
+  );
+  await using krepis = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(1, upgradeWebSocket),
+  );
+  const ports = [deno.addr.port, krepis.addr.port];
+  for (let i = 0; i < 2; i++) {
+    const ws = await client(ports[i]);
+    log[i].push(await closed(ws));
+    await rawWebSocket(ports[i], "/late").catch(() => {});
+    try {
+      [Deno.upgradeWebSocket, upgradeWebSocket][i](late[i]);
+      log[i].push("late upgrade passed");
+    } catch (e) {
+      log[i].push(`${(e as Error).name} ${(e as Error).message}`);
+    }
+  }
+  await deno.shutdown();
+  assert.deepEqual(log[0], [
+    "Http Already upgraded Http:true",
+    "1000 done true",
+    "TypeError Request closed",
+  ]);
+  assert.deepEqual(log[1], log[0]);
+
+  // A Request made by hand: Deno hands back a socket that never opens, and so does
+  // upgradeWebSocket (it passes requests it did not receive to Deno).
+  const plain = () =>
+    new Request("http://x/", {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+  const mine = upgradeWebSocket(plain());
+  const theirs = Deno.upgradeWebSocket(plain());
+  assert.deepEqual(
+    [mine.response.status, mine.socket.readyState],
+    [theirs.response.status, theirs.socket.readyState],
+  );
+  assert.throws(
+    () => upgradeWebSocket(new Request("http://x/")),
+    (e) => e instanceof TypeError && /'upgrade' header/.test(e.message),
+  );
+});
+
+Deno.test("upgradeWebSocket on a Deno.serve request is Deno's own upgrade: one handler serves both", async () => {
+  const handler = (req: Request) => {
+    const { socket, response } = upgradeWebSocket(req);
+    socket.onmessage = (e) => socket.send(`echo ${e.data}`);
+    return response;
+  };
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    handler,
+  );
+  await using krepis = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    handler,
+  );
+  for (const port of [deno.addr.port, krepis.addr.port]) {
+    const ws = await client(port);
+    ws.send("hi");
+    assert.equal(await nextMessage(ws), "echo hi");
+    const done = closed(ws);
+    ws.close();
+    await done;
+  }
+  await deno.shutdown();
 });
