@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
 import { serve, upgradeWebSocket } from "@krepis/core/http";
-import { testCerts } from "../knul/_certs.ts";
+import { testCerts } from "../_certs.ts";
 
 type Upgrade = typeof upgradeWebSocket;
 
