@@ -566,3 +566,48 @@ Deno.test("upgradeWebSocket on a Deno.serve request is Deno's own upgrade: one h
   }
   await deno.shutdown();
 });
+
+Deno.test("a socket whose request ends without its 101 (another response, the deadline) closes with 1006", async () => {
+  const seen: string[] = [];
+  const closedOnServer: Promise<void>[] = [];
+  await using server = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {}, requestTimeout: 300 },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      const { socket } = upgradeWebSocket(req);
+      const closed = new Promise<void>((resolve) => {
+        socket.onerror = () => seen.push(`${path} error`);
+        socket.onclose = (e) => {
+          seen.push(`${path} close ${e.code} ${e.wasClean}`);
+          resolve();
+        };
+      });
+      closedOnServer.push(closed);
+      // Past the deadline the kernel has answered 503; the socket hears of it.
+      if (path === "/late") await closed;
+      return new Response("changed my mind");
+    },
+  );
+  // Deno.serve leaves such a connection hanging ("Upgrade response was not returned
+  // from callback"); here the client gets the handler's response.
+  const answers = [];
+  for (const path of ["/other", "/late"]) {
+    answers.push(
+      await rawWebSocket(server.addr.port, path).then(
+        () => "opened",
+        (e) => (e as Error).message.split("\r\n")[0],
+      ),
+    );
+  }
+  await Promise.all(closedOnServer);
+  assert.deepEqual(answers, [
+    "handshake: HTTP/1.1 200 OK",
+    "handshake: HTTP/1.1 503 Service Unavailable",
+  ]);
+  assert.deepEqual(seen, [
+    "/other error",
+    "/other close 1006 false",
+    "/late error",
+    "/late close 1006 false",
+  ]);
+});
