@@ -377,22 +377,37 @@ class KernelWebSocket extends EventTarget {
       throw new DOMException("readyState not OPEN", "InvalidStateError");
     }
     if (this.#state !== 1) return;
-    const { kernel, handle, id } = this.#offer;
     if (typeof data === "string") {
-      kernel.wsSend(handle, id, 0, encoder.encode(data));
+      this.#send(0, encoder.encode(data));
     } else if (data instanceof Blob) {
       data.bytes().then((bytes) => {
-        if (this.#state === 1) kernel.wsSend(handle, id, 1, bytes);
+        if (this.#state === 1) this.#send(1, bytes);
       });
     } else if (ArrayBuffer.isView(data)) {
-      const view = new Uint8Array(
-        data.buffer,
-        data.byteOffset,
-        data.byteLength,
+      this.#send(
+        1,
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
       );
-      kernel.wsSend(handle, id, 1, view.slice());
+    } else if (
+      data instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer === "function" &&
+        data instanceof SharedArrayBuffer)
+    ) {
+      this.#send(1, new Uint8Array(data));
     } else {
-      kernel.wsSend(handle, id, 1, new Uint8Array(data as ArrayBuffer).slice());
+      // Anything else is sent as its string, as by Deno's (WebIDL) conversion.
+      this.#send(0, encoder.encode(String(data)));
+    }
+  }
+
+  /** Queues a message (the kernel copies it before this returns). */
+  #send(binary: number, bytes: Uint8Array): void {
+    const { kernel, handle, id } = this.#offer;
+    try {
+      kernel.wsSend(handle, id, binary, bytes as Uint8Array<ArrayBuffer>);
+    } catch {
+      // The connection ended and its close event is on its way: like a browser's
+      // send() on a socket that just closed, nothing happens.
     }
   }
 
@@ -420,7 +435,11 @@ class KernelWebSocket extends EventTarget {
     if (this.#state !== 1) return;
     this.#state = 2;
     const { kernel, handle, id } = this.#offer;
-    kernel.wsClose(handle, id, code ?? 1005, bytes);
+    try {
+      kernel.wsClose(handle, id, code ?? 1005, bytes);
+    } catch {
+      // The connection already ended; its close event is on its way.
+    }
   }
 
   /** An event from the kernel (see `Hub.drain`); `payload` is only valid during the call. */

@@ -50,7 +50,11 @@ async function echoServer(
       );
       if (data === "close please") socket.close(4000, "as asked");
       else if (data === "just close") socket.close();
-      else socket.send(data);
+      else if (data === "view please") {
+        socket.send(new Uint8Array([0, 1, 2, 3, 4]).subarray(1, 4));
+      } else if (data === "number please") {
+        socket.send(42 as unknown as string);
+      } else socket.send(data);
     };
     socket.onerror = (e) =>
       events.push(`error ${e instanceof ErrorEvent ? e.message : ""}`);
@@ -124,6 +128,10 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
     log.push(`${await nextMessage(ws)}`);
     ws.send(new Uint8Array([1, 2, 3]));
     log.push(`${new Uint8Array(await nextMessage(ws) as ArrayBuffer)}`);
+    ws.send("view please");
+    log.push(`${new Uint8Array(await nextMessage(ws) as ArrayBuffer)}`);
+    ws.send("number please");
+    log.push(`${typeof await nextMessage(ws)}`);
     const big = "x".repeat(1 << 20);
     ws.send(big);
     log.push(`${(await nextMessage(ws) as string).length}`);
@@ -136,6 +144,8 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
   assert.deepEqual(results[1], [
     "hello",
     "1,2,3",
+    "1,2,3",
+    "string",
     String(1 << 20),
     "4001 bye true",
   ]);
