@@ -60,12 +60,14 @@ async function load(port: number, serverSide: () => number) {
     }
     sockets.push(...await within(60_000, `sockets ${i}…`, Promise.all(batch)));
   }
-  const open_ = serverSide();
   const echoes = await within(
     60_000,
     "echoes",
     Promise.all(sockets.map((ws, i) => reply(ws, `m${i}`))),
   );
+  // Counted after the echoes: a client may see its handshake before the server's
+  // `open` event ran.
+  const open_ = serverSide();
   const during = threads();
   await within(
     60_000,
