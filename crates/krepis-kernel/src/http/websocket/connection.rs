@@ -194,3 +194,129 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::websocket::inbox::{self, HEAD};
+
+    /// A server socket's task on one end of an in-memory pipe, a client on the other.
+    async fn pair(
+        idle: Option<Duration>,
+    ) -> (
+        tokio::io::DuplexStream,
+        Arc<Inbox>,
+        mpsc::UnboundedSender<Outbound>,
+        watch::Sender<bool>,
+        tokio::task::JoinHandle<()>,
+    ) {
+        let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+        let role = tokio_tungstenite::tungstenite::protocol::Role::Server;
+        let server = WebSocketStream::from_raw_socket(server_io, role, None).await;
+        let inbox = Arc::new(Inbox::default());
+        let (outbound, outbound_rx) = mpsc::unbounded_channel();
+        let (stop, stopped) = watch::channel(false);
+        let link = Link {
+            id: 1,
+            inbox: Arc::clone(&inbox),
+            credit: inbox::credit(),
+            outbound: outbound_rx,
+            buffered: Arc::default(),
+            idle,
+            stop: stopped,
+        };
+        let task = tokio::spawn(serve(server, link));
+        (client_io, inbox, outbound, stop, task)
+    }
+
+    async fn client(io: tokio::io::DuplexStream) -> WebSocketStream<tokio::io::DuplexStream> {
+        let role = tokio_tungstenite::tungstenite::protocol::Role::Client;
+        WebSocketStream::from_raw_socket(io, role, None).await
+    }
+
+    /// Kinds and close codes of the events queued so far.
+    fn events(inbox: &Inbox) -> Vec<(u8, Option<u16>)> {
+        let mut out = vec![0u8; 1 << 16];
+        let n = inbox.poll(&mut out, |_, _| {});
+        let mut seen = Vec::new();
+        let mut at = 0;
+        while at < n {
+            let kind = out[at + 8];
+            let len = u32::from_le_bytes(out[at + 12..at + 16].try_into().unwrap()) as usize;
+            let code =
+                (kind >= 4).then(|| u16::from_be_bytes([out[at + HEAD], out[at + HEAD + 1]]));
+            seen.push((kind, code));
+            at += HEAD + len;
+        }
+        seen
+    }
+
+    fn close_of(message: Option<Message>) -> (u16, String) {
+        match message {
+            Some(Message::Close(Some(frame))) => (frame.code.into(), frame.reason.to_string()),
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_client_is_pinged_then_closed_with_1001() {
+        use tokio::io::AsyncReadExt;
+        // A raw client, so nothing answers the ping.
+        let (mut raw, inbox, _outbound, _stop, task) = pair(Some(Duration::from_secs(2))).await;
+        let mut bytes = Vec::new();
+        raw.read_to_end(&mut bytes).await.unwrap();
+        task.await.unwrap();
+        let mut close = vec![0x88, 2 + IDLE_REASON.len() as u8, 0x03, 0xe9];
+        close.extend_from_slice(IDLE_REASON.as_bytes());
+        // An empty ping, the close, then the end.
+        assert_eq!(bytes, [&[0x89, 0x00][..], &close].concat());
+        assert_eq!(events(&inbox), [(1, None), (5, Some(1001))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn messages_restart_the_idle_timer() {
+        let (io, inbox, _outbound, _stop, task) = pair(Some(Duration::from_secs(2))).await;
+        let mut client = client(io).await;
+        for _ in 0..3 {
+            tokio::time::sleep(Duration::from_millis(900)).await;
+            client.send(Message::text("here")).await.unwrap();
+        }
+        // 2.7 s without a ping: each message restarted the timer.
+        client.send(Message::Close(None)).await.unwrap();
+        while let Some(Ok(message)) = client.next().await {
+            assert!(matches!(message, Message::Close(_)), "{message:?}");
+        }
+        task.await.unwrap();
+        assert_eq!(
+            events(&inbox),
+            [(1, None), (2, None), (2, None), (2, None), (4, Some(1005))]
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_writes_what_was_queued_then_1001() {
+        let (io, inbox, outbound, stop, task) = pair(None).await;
+        let mut client = client(io).await;
+        outbound
+            .send(Outbound::Message(Message::text("last words")))
+            .unwrap();
+        // Let the message out first, as Deno's close takes its place in line.
+        assert_eq!(
+            client.next().await.unwrap().unwrap(),
+            Message::text("last words")
+        );
+        outbound
+            .send(Outbound::Message(Message::text("queued")))
+            .unwrap();
+        stop.send_replace(true);
+        let mut seen = Vec::new();
+        while let Some(Ok(message)) = client.next().await {
+            seen.push(message);
+        }
+        task.await.unwrap();
+        assert!(seen.len() <= 2, "{seen:?}");
+        let close = close_of(seen.pop());
+        assert_eq!(close, (1001, SHUTDOWN_REASON.to_string()));
+        assert_eq!(events(&inbox), [(1, None), (4, Some(1005))]);
+    }
+}
