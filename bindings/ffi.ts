@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
