@@ -261,7 +261,11 @@ impl Sockets {
     }
 
     fn upgrade(&self, id: u64, parts: &Parts, on_upgrade: OnUpgrade, mut reply: Reply) -> Reply {
-        let key = parts.headers.get(header::SEC_WEBSOCKET_KEY);
+        // `is_request` made sure of the key; without one nothing starts (and the offer's
+        // drop tells an accepted socket).
+        let Some(key) = parts.headers.get(header::SEC_WEBSOCKET_KEY) else {
+            return status_response(500);
+        };
         let socket = self.get(id).ok();
         let started = socket.as_ref().and_then(|s| {
             let mut phase = s.phase.lock();
@@ -273,7 +277,7 @@ impl Sockets {
                 }
             }
         });
-        let (Some(key), Some(socket), Some((outbound, idle))) = (key, socket, started) else {
+        let (Some(socket), Some((outbound, idle))) = (socket, started) else {
             // Not accepted: the offer's drop forgets it.
             return status_response(500);
         };
