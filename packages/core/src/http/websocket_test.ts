@@ -394,8 +394,9 @@ Deno.test("idleTimeout: pongs keep a socket open, as with Deno", async () => {
   const { results, deno, krepis } = await both(async (port) => {
     const raw = await rawWebSocket(port);
     const log: string[] = [];
-    // Three pings answered, each past the full idle time since the socket opened.
-    for (let i = 0; i < 3; i++) {
+    // Two pings answered, the second past the full idle time since the socket opened.
+    // (Each pong has half the idle time to arrive: generous for a loaded machine.)
+    for (let i = 0; i < 2; i++) {
       const frame = await raw.next();
       log.push(`${frame?.opcode}`);
       await raw.send(10, frame?.payload ?? "");
@@ -408,8 +409,8 @@ Deno.test("idleTimeout: pongs keep a socket open, as with Deno", async () => {
     log.push(`${close?.opcode}`);
     raw.close();
     return log;
-  }, { idleTimeout: 0.3 });
-  assert.deepEqual(results[0], ["9", "9", "9", "1 still here", "8"]);
+  }, { idleTimeout: 1.6 });
+  assert.deepEqual(results[0], ["9", "9", "1 still here", "8"]);
   assert.deepEqual(results[1], results[0]);
   assert.deepEqual(krepis[0].events, deno[0].events);
 });
