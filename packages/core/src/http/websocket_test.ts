@@ -622,3 +622,41 @@ Deno.test("a socket whose request ends without its 101 (another response, the de
     "/late close 1006 false",
   ]);
 });
+
+Deno.test("shutdown is not held up by a client that stops reading (Deno 2.9.6's is)", async () => {
+  const results: string[] = [];
+  for (const upgrade of [Deno.upgradeWebSocket, upgradeWebSocket]) {
+    let serverClose = "";
+    let opened!: () => void;
+    const open = new Promise<void>((r) => opened = r);
+    const handler = (req: Request) => {
+      const { socket, response } = upgrade(req);
+      socket.onopen = () => {
+        // 32 MiB towards a client that reads nothing: the socket buffers fill up.
+        for (let i = 0; i < 8; i++) socket.send(new Uint8Array(4 << 20));
+        opened();
+      };
+      socket.onclose = (e) => serverClose = `${e.code} ${e.wasClean}`;
+      return response;
+    };
+    const options = { hostname: "127.0.0.1", port: 0, onListen() {} };
+    const server = upgrade === Deno.upgradeWebSocket
+      ? Deno.serve(options, handler)
+      : serve(options, handler);
+    const raw = await rawWebSocket(server.addr.port);
+    await open;
+    const shutdown = server.shutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The kernel gives the close frame 1 s to go out; 5 s is room for a loaded machine.
+    const outcome = await Promise.race([
+      shutdown.then(() => "shut down"),
+      new Promise((r) => timer = setTimeout(() => r("still waiting"), 5_000)),
+    ]);
+    clearTimeout(timer);
+    results.push(`${outcome}, server socket "${serverClose}"`);
+    raw.close();
+    await shutdown;
+  }
+  console.log(`Deno.serve: ${results[0]}`);
+  assert.equal(results[1], 'shut down, server socket "1005 true"');
+});
