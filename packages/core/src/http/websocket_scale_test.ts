@@ -11,6 +11,12 @@ const SOCKETS = 1000;
 /** Clients connecting at once. */
 const BATCH = 100;
 
+/** Resident memory of this process, MiB. */
+function rssMiB(): number {
+  const status = Deno.readTextFileSync("/proc/self/status");
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
 function threads(): number {
   let n = 0;
   for (const _ of Deno.readDirSync("/proc/self/task")) n++;
@@ -52,6 +58,7 @@ async function load(port: number, serverSide: () => number) {
   const warm = await within(30_000, "first socket", open(port));
   assert.equal(await reply(warm, "warm"), "warm");
   const before = threads();
+  const rssBefore = rssMiB();
   const sockets: WebSocket[] = [warm];
   for (let i = 1; i < SOCKETS; i += BATCH) {
     const batch: Promise<WebSocket>[] = [];
@@ -69,6 +76,7 @@ async function load(port: number, serverSide: () => number) {
   // `open` event ran.
   const open_ = serverSide();
   const during = threads();
+  const rssDuring = rssMiB();
   await within(
     60_000,
     "closing",
@@ -78,7 +86,7 @@ async function load(port: number, serverSide: () => number) {
       return done;
     })),
   );
-  return { before, during, open: open_, echoes };
+  return { before, during, open: open_, echoes, rss: rssDuring - rssBefore };
 }
 
 Deno.test(`${SOCKETS} concurrent WebSockets: every one echoes, the thread count stays flat (as with Deno.upgradeWebSocket)`, async () => {
@@ -103,7 +111,9 @@ Deno.test(`${SOCKETS} concurrent WebSockets: every one echoes, the thread count 
     await within(30_000, "shutdown", server.shutdown());
     results.push(result);
     console.log(
-      `${kind}: threads ${result.before} with one socket, ${result.during} with ${result.open} open`,
+      `${kind}: threads ${result.before} with one socket, ${result.during} with ${result.open} open; RSS +${
+        result.rss.toFixed(0)
+      } MiB (clients included)`,
     );
   }
   for (const result of results) {

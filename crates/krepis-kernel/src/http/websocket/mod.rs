@@ -44,6 +44,9 @@ use crate::{KernelError, Result};
 
 /// Largest message (and frame) accepted from a client: 64 MiB, as `Deno.upgradeWebSocket`.
 pub const MAX_MESSAGE: usize = 64 << 20;
+/// Read buffer each socket allocates up front (larger frames grow it as they arrive).
+/// tungstenite's default, 128 KiB, made 1000 open sockets cost ≈130 MiB.
+const READ_BUFFER: usize = 8 * 1024;
 
 /// What happened on a socket, as TypeScript receives it.
 #[derive(Debug)]
@@ -303,6 +306,7 @@ impl Sockets {
             match on_upgrade.await {
                 Ok(upgraded) => {
                     let config = WebSocketConfig::default()
+                        .read_buffer_size(READ_BUFFER)
                         .max_message_size(Some(MAX_MESSAGE))
                         .max_frame_size(Some(MAX_MESSAGE));
                     let stream = WebSocketStream::from_raw_socket(
