@@ -115,7 +115,7 @@ where
         tokio::select! {
             frame = frames.next() => {
                 let event = match frame {
-                    Some(Ok(Message::Text(text))) => Event::Text(Bytes::copy_from_slice(text.as_bytes())),
+                    Some(Ok(Message::Text(text))) => Event::Text(text.into()),
                     Some(Ok(Message::Binary(data))) => Event::Binary(data),
                     Some(Ok(Message::Pong(_))) => {
                         if let Some(half) = half {
