@@ -282,7 +282,17 @@ export function upgradeWebSocket(
       "upgradeWebSocket needs a GET request received over HTTP/1.1",
     );
   }
-  offer.kernel.wsAccept(offer.handle, offer.id, Math.round(idleTimeout * 1000));
+  try {
+    offer.kernel.wsAccept(
+      offer.handle,
+      offer.id,
+      Math.round(idleTimeout * 1000),
+    );
+  } catch {
+    // The kernel already let go of the request (its client left, its deadline passed,
+    // the server closed) and TypeScript has not heard yet: it is over all the same.
+    throw new TypeError("Request closed");
+  }
   upgraded.add(request);
   offers.delete(request);
   const response = new Response(

@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { defineWebSocketHelper } from "hono/ws";
 import { serve, upgradeWebSocket } from "@krepis/core/http";
 import { rawWebSocket } from "./_ws_raw.ts";
+import { until } from "../_poll.ts";
 
 type Upgrade = (
   req: Request,
@@ -585,6 +586,16 @@ Deno.test("a socket whose request ends without its 101 (another response, the de
     { hostname: "127.0.0.1", port: 0, onListen() {}, requestTimeout: 300 },
     async (req) => {
       const path = new URL(req.url).pathname;
+      if (path === "/too-late") {
+        // Past the deadline the request is over: upgrading it is refused.
+        await new Promise((r) => req.signal.onabort = r);
+        try {
+          upgradeWebSocket(req);
+        } catch (e) {
+          seen.push(`${path} ${(e as Error).name} ${(e as Error).message}`);
+        }
+        return new Response("too late");
+      }
       const { socket } = upgradeWebSocket(req);
       const closed = new Promise<void>((resolve) => {
         socket.onerror = () => seen.push(`${path} error`);
@@ -602,7 +613,7 @@ Deno.test("a socket whose request ends without its 101 (another response, the de
   // Deno.serve leaves such a connection hanging ("Upgrade response was not returned
   // from callback"); here the client gets the handler's response.
   const answers = [];
-  for (const path of ["/other", "/late"]) {
+  for (const path of ["/other", "/late", "/too-late"]) {
     answers.push(
       await rawWebSocket(server.addr.port, path).then(
         () => "opened",
@@ -611,8 +622,10 @@ Deno.test("a socket whose request ends without its 101 (another response, the de
     );
   }
   await Promise.all(closedOnServer);
+  await until("the late upgrade", () => seen.length === 5);
   assert.deepEqual(answers, [
     "handshake: HTTP/1.1 200 OK",
+    "handshake: HTTP/1.1 503 Service Unavailable",
     "handshake: HTTP/1.1 503 Service Unavailable",
   ]);
   assert.deepEqual(seen, [
@@ -620,6 +633,7 @@ Deno.test("a socket whose request ends without its 101 (another response, the de
     "/other close 1006 false",
     "/late error",
     "/late close 1006 false",
+    "/too-late TypeError Request closed",
   ]);
 });
 
