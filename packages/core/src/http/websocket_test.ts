@@ -674,3 +674,22 @@ Deno.test("shutdown is not held up by a client that stops reading (Deno 2.9.6's 
   console.log(`Deno.serve: ${results[0]}`);
   assert.equal(results[1], 'shut down, server socket "1005 true"');
 });
+
+Deno.test("the server's HTTP idleTimeout does not cut an open WebSocket (only its own idleTimeout does)", async () => {
+  await using server = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {}, idleTimeout: 200 },
+    (req) => {
+      const { socket, response } = upgradeWebSocket(req, { idleTimeout: 0 });
+      socket.onmessage = (e) => socket.send(e.data);
+      return response;
+    },
+  );
+  const ws = await client(server.addr.port);
+  // Five times the connection idle time without a byte either way.
+  await new Promise((r) => setTimeout(r, 1_000));
+  ws.send("still open");
+  assert.equal(await nextMessage(ws), "still open");
+  const done = closed(ws);
+  ws.close();
+  assert.equal(await done, "1005  true");
+});
