@@ -9,6 +9,7 @@
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { KernelBindings } from "@krepis/bindings";
 import { KernelRequest } from "./request.ts";
 
@@ -40,6 +41,8 @@ const WAIT_MS = 60_000;
 const IDLE_TIMEOUT = 30;
 
 const deliver = Symbol("deliver");
+/** RFC 6455 §1.3: appended to the client's key before hashing. */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
 /** One server's open sockets and the loop that feeds them their events. */
 class Hub {
@@ -295,10 +298,18 @@ export function upgradeWebSocket(
   }
   upgraded.add(request);
   offers.delete(request);
-  const response = new Response(
-    null,
-    protocol ? { headers: { "sec-websocket-protocol": protocol } } : {},
-  );
+  // The handshake headers Deno's response carries (the kernel sets the same on the wire).
+  const key = headers.get("sec-websocket-key") ?? "";
+  const responseHeaders: [string, string][] = [
+    ["upgrade", "websocket"],
+    ["connection", "Upgrade"],
+    [
+      "sec-websocket-accept",
+      createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64"),
+    ],
+  ];
+  if (protocol) responseHeaders.push(["sec-websocket-protocol", protocol]);
+  const response = new Response(null, { headers: responseHeaders });
   // A `Response` cannot be constructed with 101; the kernel completes the handshake.
   Object.defineProperty(response, "status", { value: 101 });
   const socket = new KernelWebSocket(offer);
