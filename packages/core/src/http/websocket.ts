@@ -31,6 +31,7 @@ const KIND_OPEN = 1;
 const KIND_TEXT = 2;
 const KIND_BINARY = 3;
 const KIND_CLOSE = 4;
+const KIND_FAILED = 5;
 /** Bytes of an event record's head (see the kernel's `websocket/inbox.rs`). */
 const HEAD = 16;
 /** The poll buffer's usual size; it grows for a larger message, then shrinks back. */
@@ -83,7 +84,9 @@ class Hub {
         at += HEAD + len;
         const socket = this.sockets.get(id);
         if (socket === undefined) continue;
-        if (kind > KIND_BINARY) this.sockets.delete(id);
+        if (kind === KIND_CLOSE || kind === KIND_FAILED) {
+          this.sockets.delete(id);
+        }
         socket[deliver](kind, payload);
       }
     }
@@ -106,7 +109,7 @@ class Hub {
     this.sockets.clear();
     const gone = new Uint8Array([0x03, 0xee]); // 1006, no reason
     for (let i = 0; i < left.length; i++) {
-      left[i][deliver](KIND_CLOSE + 1, gone);
+      left[i][deliver](KIND_FAILED, gone);
     }
   }
 
