@@ -308,13 +308,13 @@ impl Bridge {
         out
     }
 
-    /// Parks until a record is waiting (1), the bridge closes (0) or `timeout` passes (2).
+    /// Parks until a record is waiting (1), the bridge closes (0) or `timeout` passes (2),
+    /// for a bridge whose runtime runs on threads of its own (see [`Bridge::doorbell`]).
     pub fn wait(&self, timeout: Duration) -> i64 {
         let mut inner = self.inner.lock();
         self.stats.waits.fetch_add(1, Ordering::Relaxed);
         loop {
-            // Returned loans count as work: TypeScript lets the memory go only once told.
-            if inner.fill_len > 0 || !inner.aborts.is_empty() || !self.returned.lock().is_empty() {
+            if self.has_work(&inner) {
                 return 1;
             }
             if inner.closed {
@@ -324,6 +324,33 @@ impl Bridge {
                 return 2;
             }
         }
+    }
+
+    /// Waits on the runtime until a record is waiting (`true`) or the bridge closes
+    /// (`false`): the parked side of a runtime that TypeScript drives itself, where no
+    /// doorbell runs.
+    pub async fn work(&self) -> bool {
+        self.stats.waits.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let notified = self.bell.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let inner = self.inner.lock();
+                if self.has_work(&inner) {
+                    return true;
+                }
+                if inner.closed {
+                    return false;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn has_work(&self, inner: &Inner) -> bool {
+        // Returned loans count as work: TypeScript lets the memory go only once told.
+        inner.fill_len > 0 || !inner.aborts.is_empty() || !self.returned.lock().is_empty()
     }
 
     /// Submits the first `len` bytes of the outbox: response records in any order. Returns
@@ -504,6 +531,7 @@ impl Bridge {
             drop(inner);
             self.stats.aborted.fetch_add(1, Ordering::Relaxed);
             self.work.notify_one();
+            self.bell.notify_one();
         }
     }
 
@@ -520,10 +548,11 @@ impl Bridge {
         self.abandon(id);
     }
 
-    /// No more requests will come: wakes a parked [`Bridge::wait`] with 0.
+    /// No more requests will come: wakes a parked [`Bridge::wait`] or [`Bridge::work`].
     pub fn close(&self) {
         self.inner.lock().closed = true;
         self.work.notify_all();
+        self.bell.notify_one();
     }
 
     /// Requests holding a slot.

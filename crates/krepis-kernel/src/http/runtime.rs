@@ -1,56 +1,54 @@
-//! The server's tokio runtime, driven by a thread of its own.
+//! The server's tokio runtime, and who drives it.
 //!
-//! One worker (the default) is a current-thread runtime: sockets, parsing and the bridge's
-//! side of every hand-off stay on one thread, with no work-stealing queues in between. More
-//! workers give a multi-thread runtime. Either way the `krepis-http` driver thread owns the
-//! runtime, so stopping it is "signal and join".
+//! One worker (the default) is a current-thread runtime with no thread of its own: the
+//! caller drives it. TypeScript does so in *turns* from its own thread (a synchronous call
+//! runs what is ready, polls the sockets once and returns), and only when a turn finds no
+//! work does it *park* a blocking thread inside the runtime until there is some. Under load
+//! every hand-off therefore stays on the JS thread; nothing crosses threads. A lock keeps
+//! the runtime to one driver at a time (tokio would also hand its core over safely).
+//!
+//! More workers give a multi-thread runtime whose worker threads drive it; turns and parks
+//! then only wait on it.
 
-use std::thread::JoinHandle;
+use std::future::Future;
 
 use parking_lot::Mutex;
-use tokio::runtime::{Builder, Handle};
-use tokio::sync::oneshot;
+use tokio::runtime::{Builder, Handle, Runtime};
 
 use crate::{KernelError, Result};
 
-/// A running runtime and the thread that drives it.
+/// Tasks a current-thread turn runs before it polls the sockets again (tokio's default is
+/// 61): one turn should answer a whole batch of connections at once.
+const EVENT_INTERVAL: u32 = 512;
+
+/// A runtime, and the lock its drivers take.
 pub struct Host {
     handle: Handle,
-    halt: Mutex<Option<oneshot::Sender<()>>>,
-    driver: Mutex<Option<JoinHandle<()>>>,
+    runtime: Mutex<Option<Runtime>>,
+    turned: bool,
 }
 
 impl Host {
-    /// Starts a runtime with `threads` workers.
+    /// Starts a runtime with `threads` workers (1: driven by its callers).
     pub fn start(threads: usize) -> Result<Self> {
-        let mut builder = if threads <= 1 {
-            Builder::new_current_thread()
+        let turned = threads <= 1;
+        let mut builder = if turned {
+            let mut builder = Builder::new_current_thread();
+            builder.event_interval(EVENT_INTERVAL);
+            builder
         } else {
             let mut builder = Builder::new_multi_thread();
-            builder.worker_threads(threads);
+            builder.worker_threads(threads).thread_name("krepis-http");
             builder
         };
         let runtime = builder
-            .thread_name("krepis-http")
             .enable_all()
             .build()
             .map_err(|e| KernelError::io("start the http runtime", e))?;
-        let handle = runtime.handle().clone();
-        let (halt, halted) = oneshot::channel::<()>();
-        let driver = std::thread::Builder::new()
-            .name("krepis-http".into())
-            .spawn(move || {
-                runtime.block_on(async {
-                    let _ = halted.await;
-                });
-                // Dropping the runtime drops every task (and with them every connection).
-                drop(runtime);
-            })
-            .map_err(|e| KernelError::io("start the http thread", e))?;
         Ok(Self {
-            handle,
-            halt: Mutex::new(Some(halt)),
-            driver: Mutex::new(Some(driver)),
+            handle: runtime.handle().clone(),
+            runtime: Mutex::new(Some(runtime)),
+            turned,
         })
     }
 
@@ -59,26 +57,24 @@ impl Host {
         &self.handle
     }
 
-    /// Stops the runtime and waits until every task has been dropped. Must not be called
-    /// from one of the runtime's own tasks.
+    /// Whether the caller of [`Host::drive`] is what runs the tasks (one worker).
+    pub fn turned(&self) -> bool {
+        self.turned
+    }
+
+    /// Runs `work` to its end on this thread, driving the runtime meanwhile when it is a
+    /// current-thread one (waiting while another thread drives it); `None` once stopped.
+    /// Must not be called from one of the runtime's own tasks.
+    pub fn drive<F: Future>(&self, work: F) -> Option<F::Output> {
+        let runtime = self.runtime.lock();
+        Some(runtime.as_ref()?.block_on(work))
+    }
+
+    /// Stops the runtime and waits until every task has been dropped (after a driver that
+    /// is inside it has returned). Must not be called from one of the runtime's own tasks.
     pub fn stop(&self) {
-        self.signal();
-        if let Some(driver) = self.driver.lock().take() {
-            let _ = driver.join();
-        }
-    }
-
-    fn signal(&self) {
-        if let Some(halt) = self.halt.lock().take() {
-            let _ = halt.send(());
-        }
-    }
-}
-
-impl Drop for Host {
-    fn drop(&mut self) {
-        // Never blocks: the driver thread finishes the shutdown on its own.
-        self.signal();
+        let runtime = self.runtime.lock().take();
+        drop(runtime);
     }
 }
 
@@ -100,15 +96,31 @@ mod tests {
                 }
             }
             let flag = Flag(Arc::clone(&dropped));
-            let (started, is_started) = std::sync::mpsc::channel();
+            let (started, is_started) = tokio::sync::oneshot::channel();
             host.handle().spawn(async move {
                 let _flag = flag;
-                started.send(()).unwrap();
+                let _ = started.send(());
                 std::future::pending::<()>().await;
             });
-            is_started.recv().unwrap();
+            // A current-thread runtime runs the task only while someone drives it.
+            host.drive(is_started).unwrap().unwrap();
             host.stop();
             assert!(dropped.load(Ordering::SeqCst), "threads={threads}");
+            assert!(host.drive(async {}).is_none(), "stopped");
         }
+    }
+
+    #[test]
+    fn a_current_thread_runtime_runs_only_while_driven() {
+        let host = Host::start(1).unwrap();
+        assert!(host.turned());
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        host.handle()
+            .spawn(async move { flag.store(true, Ordering::SeqCst) });
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        assert!(!ran.load(Ordering::SeqCst), "nobody drove it yet");
+        host.drive(tokio::task::yield_now()).unwrap();
+        assert!(ran.load(Ordering::SeqCst));
     }
 }
