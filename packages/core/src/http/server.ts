@@ -369,6 +369,15 @@ export class KernelServer implements HttpServer {
     if (--this.#active === 0) this.#wake();
   };
 
+  /**
+   * Counts an upgraded WebSocket as active work until its close event went out, so that
+   * `finished` settles after it, however the kernel's wake-ups are ordered at a close.
+   */
+  #track = (done: Promise<void>): void => {
+    this.#enter();
+    done.then(this.#leave, this.#leave);
+  };
+
   #wake(): void {
     const idle = this.#idle;
     this.#idle = undefined;
@@ -399,7 +408,13 @@ export class KernelServer implements HttpServer {
       () => signalOf(pending),
     ) as unknown as Request;
     if (record.flags & FLAG_WEBSOCKET) {
-      offerWebSocket(request, this.#kernel, this.#handle, record.id);
+      offerWebSocket(
+        request,
+        this.#kernel,
+        this.#handle,
+        record.id,
+        this.#track,
+      );
     }
     const info = new Info(record, pending);
     this.#enter();

@@ -13,6 +13,8 @@ interface Offer {
   kernel: KernelBindings;
   handle: number;
   id: number;
+  /** Told when the socket's close event has been dispatched (the server waits for it). */
+  closed: (done: Promise<void>) => void;
 }
 
 const offers = new WeakMap<Request, Offer>();
@@ -29,7 +31,7 @@ const KIND_CLOSE = 4;
  *
  * @example
  * ```ts ignore
- * offerWebSocket(request, kernel, handle, id);
+ * offerWebSocket(request, kernel, handle, id, (done) => done.then(() => {}));
  * ```
  */
 export function offerWebSocket(
@@ -37,8 +39,9 @@ export function offerWebSocket(
   kernel: KernelBindings,
   handle: number,
   id: number,
+  closed: (done: Promise<void>) => void,
 ): void {
-  offers.set(request, { kernel, handle, id });
+  offers.set(request, { kernel, handle, id, closed });
 }
 
 /**
@@ -160,7 +163,7 @@ class KernelWebSocket extends EventTarget {
     this.#offer = offer;
     this.url = url;
     this.protocol = protocol;
-    this.#receive();
+    offer.closed(this.#receive());
   }
 
   get readyState(): number {
