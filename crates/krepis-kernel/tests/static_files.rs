@@ -1,17 +1,15 @@
-//! Static files served by the kernel over real sockets, with nothing draining the bridge
-//! (a thread only parks in the server, which runs it): every answer here comes from the
-//! kernel alone.
+//! Static files served by the kernel over real sockets, with nothing draining the bridge:
+//! every answer here comes from the kernel alone.
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::Duration;
 
 use krepis_kernel::http::{Server, ServerConfig};
 use krepis_kernel::proto::{ServeOptions, StaticMount};
 
-fn start(root: &Path) -> Arc<Server> {
+fn start(root: &Path) -> Server {
     let options = ServeOptions {
         hostname: "127.0.0.1".into(),
         static_mounts: vec![StaticMount {
@@ -21,11 +19,7 @@ fn start(root: &Path) -> Arc<Server> {
         }],
         ..Default::default()
     };
-    let server = Arc::new(Server::start(ServerConfig::from_options(&options).unwrap()).unwrap());
-    let driver = Arc::clone(&server);
-    // Runs the server until it stops; a request record (none should come) only ends a park.
-    std::thread::spawn(move || while driver.park(Duration::from_secs(1)) != 0 {});
-    server
+    Server::start(ServerConfig::from_options(&options).unwrap()).unwrap()
 }
 
 /// One request on a fresh connection; the whole response as text.

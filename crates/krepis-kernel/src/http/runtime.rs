@@ -1,30 +1,93 @@
 //! The server's tokio runtime, and who drives it.
 //!
-//! One worker (the default) is a current-thread runtime with no thread of its own: the
-//! caller drives it. TypeScript does so in *turns* from its own thread (a synchronous call
+//! One worker (the default) is a current-thread runtime without a thread of its own: its
+//! caller drives it. TypeScript does so in *turns* from the JS thread (a synchronous call
 //! runs what is ready, polls the sockets once and returns), and only when a turn finds no
 //! work does it *park* a blocking thread inside the runtime until there is some. Under load
-//! every hand-off therefore stays on the JS thread; nothing crosses threads. A lock keeps
-//! the runtime to one driver at a time (tokio would also hand its core over safely).
+//! every hand-off therefore stays on the JS thread. A lock keeps the runtime to one driver
+//! at a time. When JavaScript neither turns nor parks for [`SPELL`] (a handler computing
+//! synchronously), a *watchdog* thread drives it in slices until JavaScript claims it back,
+//! so static files, timeouts and idle limits never wait for JavaScript.
 //!
 //! More workers give a multi-thread runtime whose worker threads drive it; turns and parks
 //! then only wait on it.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::sync::Notify;
 
 use crate::{KernelError, Result};
 
 /// Tasks a current-thread turn runs before it polls the sockets again (tokio's default is
 /// 61): one turn should answer a whole batch of connections at once.
 const EVENT_INTERVAL: u32 = 512;
+/// How long the runtime may go undriven before the watchdog drives it.
+pub const SPELL: Duration = Duration::from_millis(5);
+
+struct Shared {
+    runtime: Mutex<Option<Runtime>>,
+    /// Drivers waiting for the lock: the watchdog hands the runtime over to them.
+    claims: AtomicUsize,
+    claimed: Notify,
+    /// When a driver last let go of the runtime (µs since `epoch`).
+    released: AtomicU64,
+    epoch: Instant,
+    stopped: AtomicBool,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    fn drive<F: Future>(&self, work: F) -> Option<F::Output> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.claimed.notify_waiters();
+        let runtime = self.runtime.lock();
+        self.claims.fetch_sub(1, Ordering::SeqCst);
+        let out = runtime.as_ref().map(|rt| rt.block_on(work));
+        self.released.store(self.now(), Ordering::Relaxed);
+        out
+    }
+
+    /// Drives the runtime while nobody else does, until a driver claims it back.
+    fn watch(&self) {
+        while !self.stopped.load(Ordering::Relaxed) {
+            std::thread::sleep(SPELL);
+            let idle = self
+                .now()
+                .saturating_sub(self.released.load(Ordering::Relaxed));
+            if idle < SPELL.as_micros() as u64 || self.claims.load(Ordering::SeqCst) > 0 {
+                continue;
+            }
+            let Some(runtime) = self.runtime.try_lock() else {
+                continue; // a turn or a park has it
+            };
+            if let Some(rt) = runtime.as_ref() {
+                rt.block_on(async {
+                    let claimed = self.claimed.notified();
+                    tokio::pin!(claimed);
+                    claimed.as_mut().enable();
+                    if self.claims.load(Ordering::SeqCst) == 0 {
+                        claimed.await;
+                    }
+                });
+            }
+        }
+    }
+}
 
 /// A runtime, and the lock its drivers take.
 pub struct Host {
     handle: Handle,
-    runtime: Mutex<Option<Runtime>>,
+    shared: Arc<Shared>,
+    watchdog: Mutex<Option<JoinHandle<()>>>,
     turned: bool,
 }
 
@@ -45,9 +108,29 @@ impl Host {
             .enable_all()
             .build()
             .map_err(|e| KernelError::io("start the http runtime", e))?;
-        Ok(Self {
-            handle: runtime.handle().clone(),
+        let handle = runtime.handle().clone();
+        let shared = Arc::new(Shared {
             runtime: Mutex::new(Some(runtime)),
+            claims: AtomicUsize::new(0),
+            claimed: Notify::new(),
+            released: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stopped: AtomicBool::new(false),
+        });
+        let watchdog = if turned {
+            let watched = Arc::clone(&shared);
+            let thread = std::thread::Builder::new()
+                .name("krepis-http".into())
+                .spawn(move || watched.watch())
+                .map_err(|e| KernelError::io("start the http watchdog", e))?;
+            Some(thread)
+        } else {
+            None
+        };
+        Ok(Self {
+            handle,
+            shared,
+            watchdog: Mutex::new(watchdog),
             turned,
         })
     }
@@ -63,26 +146,36 @@ impl Host {
     }
 
     /// Runs `work` to its end on this thread, driving the runtime meanwhile when it is a
-    /// current-thread one (waiting while another thread drives it); `None` once stopped.
-    /// Must not be called from one of the runtime's own tasks.
+    /// current-thread one (taking it over from the watchdog, or waiting while a park has
+    /// it); `None` once stopped. Must not be called from one of the runtime's own tasks.
     pub fn drive<F: Future>(&self, work: F) -> Option<F::Output> {
-        let runtime = self.runtime.lock();
-        Some(runtime.as_ref()?.block_on(work))
+        self.shared.drive(work)
     }
 
     /// Stops the runtime and waits until every task has been dropped (after a driver that
     /// is inside it has returned). Must not be called from one of the runtime's own tasks.
     pub fn stop(&self) {
-        let runtime = self.runtime.lock().take();
+        self.shared.stopped.store(true, Ordering::Relaxed);
+        self.shared.claims.fetch_add(1, Ordering::SeqCst);
+        self.shared.claimed.notify_waiters();
+        let runtime = self.shared.runtime.lock().take();
+        self.shared.claims.fetch_sub(1, Ordering::SeqCst);
         drop(runtime);
+        if let Some(watchdog) = self.watchdog.lock().take() {
+            let _ = watchdog.join();
+        }
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     #[test]
     fn stop_drops_pending_tasks_before_returning() {
@@ -102,7 +195,6 @@ mod tests {
                 let _ = started.send(());
                 std::future::pending::<()>().await;
             });
-            // A current-thread runtime runs the task only while someone drives it.
             host.drive(is_started).unwrap().unwrap();
             host.stop();
             assert!(dropped.load(Ordering::SeqCst), "threads={threads}");
@@ -111,16 +203,17 @@ mod tests {
     }
 
     #[test]
-    fn a_current_thread_runtime_runs_only_while_driven() {
+    fn the_watchdog_drives_a_runtime_nobody_turns_and_hands_it_back() {
         let host = Host::start(1).unwrap();
         assert!(host.turned());
-        let ran = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&ran);
-        host.handle()
-            .spawn(async move { flag.store(true, Ordering::SeqCst) });
-        std::thread::sleep(std::time::Duration::from_millis(20));
-        assert!(!ran.load(Ordering::SeqCst), "nobody drove it yet");
-        host.drive(tokio::task::yield_now()).unwrap();
-        assert!(ran.load(Ordering::SeqCst));
+        let (ran, has_run) = std::sync::mpsc::channel();
+        host.handle().spawn(async move { ran.send(()).unwrap() });
+        // Nobody calls `drive`: the watchdog runs the task.
+        has_run.recv_timeout(Duration::from_secs(10)).unwrap();
+        // A caller still gets the runtime (the watchdog lets go when claimed).
+        for _ in 0..20 {
+            assert_eq!(host.drive(async { 7 }), Some(7));
+            std::thread::sleep(SPELL * 2);
+        }
     }
 }
