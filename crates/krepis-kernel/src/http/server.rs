@@ -285,6 +285,7 @@ async fn accept_loop(
                 shared.connections.fetch_add(1, Ordering::Relaxed);
                 let peer = Peer {
                     remote,
+                    remote_ip: Arc::from(remote.ip().to_string()),
                     tls: tls.is_some(),
                     authority: Arc::clone(&authority),
                     socket: Some(PeerSocket::new(stream.as_raw_fd())),
