@@ -30,7 +30,7 @@ export const ABI_VERSION = 5;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x926a5109;
+export const ABI_FINGERPRINT = 0x0dab6be2;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -112,10 +112,6 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
-   */
-  krepis_http_poll: { parameters: ["f64"], result: "f64" },
-  /**
    * Reads the next bytes of a streamed request body into `out`; 0 at the end.
    */
   krepis_http_read: {
@@ -147,7 +143,14 @@ export const symbols = {
    */
   krepis_http_stats: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
-   * Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+   * One turn: submits `len` bytes of response records from the outbox, runs the server on
+   * this thread until what is ready is done, and takes the waiting request records:
+   * `length + inbox * 2^32`, or 0 when none wait.
+   */
+  krepis_http_turn: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Runs the server on this (blocking) thread until records wait (1), the server has shut
+   * down (0) or `timeout_ms` passed (2).
    */
   krepis_http_wait: {
     parameters: ["f64", "f64"],
@@ -668,11 +671,6 @@ export interface KernelBindings {
     token: number,
   ): number;
   /**
-   * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
-   * Calls `krepis_http_poll`.
-   */
-  httpPoll(handle: number): number;
-  /**
    * Reads the next bytes of a streamed request body into `out`; 0 at the end.
    * Calls `krepis_http_read`.
    */
@@ -709,7 +707,15 @@ export interface KernelBindings {
    */
   httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
-   * Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+   * One turn: submits `len` bytes of response records from the outbox, runs the server on
+   * this thread until what is ready is done, and takes the waiting request records:
+   * `length + inbox * 2^32`, or 0 when none wait.
+   * Calls `krepis_http_turn`.
+   */
+  httpTurn(handle: number, len: number): number;
+  /**
+   * Runs the server on this (blocking) thread until records wait (1), the server has shut
+   * down (0) or `timeout_ms` passed (2).
    * Calls `krepis_http_wait`.
    */
   httpWait(handle: number, timeoutMs: number): Promise<number>;
@@ -1186,10 +1192,6 @@ export function createBindings(
       const r = raw.krepis_http_lend(handle, id, data, data.byteLength, token);
       return r < 0 ? fail(-r, "krepis_http_lend") : r;
     },
-    httpPoll(handle: number): number {
-      const r = raw.krepis_http_poll(handle);
-      return r < 0 ? fail(-r, "krepis_http_poll") : r;
-    },
     async httpRead(
       handle: number,
       id: number,
@@ -1221,6 +1223,10 @@ export function createBindings(
     httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_http_stats(handle, out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_http_stats") : r;
+    },
+    httpTurn(handle: number, len: number): number {
+      const r = raw.krepis_http_turn(handle, len);
+      return r < 0 ? fail(-r, "krepis_http_turn") : r;
     },
     async httpWait(handle: number, timeoutMs: number): Promise<number> {
       const r = await raw.krepis_http_wait(handle, timeoutMs);
