@@ -1,0 +1,162 @@
+//! The connection pool: `r2d2` over synchronous `postgres` clients, each with every
+//! statement of [`super::sql`] prepared once when it connects, so an operation costs one
+//! round trip per statement (an unprepared query costs two: parse, then execute).
+//!
+//! Connections are not pinged on checkout (that would be one more round trip per
+//! operation); a connection the server dropped (a restart) is discovered by its first
+//! use, and [`Pool::retry`] then takes another.
+
+use std::time::Duration;
+
+use postgres::{Client, Config, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::sql;
+use crate::{KernelError, Result};
+
+/// The statements of [`super::sql`], prepared on one connection.
+#[allow(missing_docs)]
+pub struct Statements {
+    pub current_version: Statement,
+    pub next_version: Statement,
+    pub get: Statement,
+    pub scan: Statement,
+    pub scan_reverse: Statement,
+    pub upsert: Statement,
+    pub delete: Statement,
+    pub expired_due: Statement,
+    pub sweep_expired: Statement,
+    pub enqueue: Statement,
+    pub lease: Statement,
+    pub renew_lease: Statement,
+    pub lock_message: Statement,
+    pub remove_message: Statement,
+    pub retry_message: Statement,
+}
+
+impl Statements {
+    fn prepare(client: &mut Client) -> std::result::Result<Self, postgres::Error> {
+        let mut p = |text: &str| client.prepare(text);
+        Ok(Self {
+            current_version: p(sql::CURRENT_VERSION)?,
+            next_version: p(sql::NEXT_VERSION)?,
+            get: p(sql::GET)?,
+            scan: p(sql::SCAN)?,
+            scan_reverse: p(sql::SCAN_REVERSE)?,
+            upsert: p(sql::UPSERT)?,
+            delete: p(sql::DELETE)?,
+            expired_due: p(sql::EXPIRED_DUE)?,
+            sweep_expired: p(sql::SWEEP_EXPIRED)?,
+            enqueue: p(sql::ENQUEUE)?,
+            lease: p(sql::LEASE)?,
+            renew_lease: p(sql::RENEW_LEASE)?,
+            lock_message: p(sql::LOCK_MESSAGE)?,
+            remove_message: p(sql::REMOVE_MESSAGE)?,
+            retry_message: p(sql::RETRY_MESSAGE)?,
+        })
+    }
+}
+
+/// A pooled connection and its prepared statements.
+pub struct Connection {
+    /// The client.
+    pub client: Client,
+    /// Its prepared statements.
+    pub st: Statements,
+}
+
+/// Opens connections for the pool.
+pub struct Manager {
+    config: Config,
+    tls: MakeRustlsConnect,
+}
+
+impl Manager {
+    /// Opens one connection and prepares the statements (the schema must exist).
+    pub fn connect(
+        config: &Config,
+        tls: &MakeRustlsConnect,
+    ) -> std::result::Result<Connection, postgres::Error> {
+        let mut client = config.connect(tls.clone())?;
+        let st = Statements::prepare(&mut client)?;
+        Ok(Connection { client, st })
+    }
+}
+
+impl r2d2::ManageConnection for Manager {
+    type Connection = Connection;
+    type Error = postgres::Error;
+
+    fn connect(&self) -> std::result::Result<Connection, postgres::Error> {
+        Self::connect(&self.config, &self.tls)
+    }
+
+    fn is_valid(&self, conn: &mut Connection) -> std::result::Result<(), postgres::Error> {
+        conn.client.simple_query("").map(|_| ())
+    }
+
+    fn has_broken(&self, conn: &mut Connection) -> bool {
+        conn.client.is_closed()
+    }
+}
+
+/// A checked-out connection.
+pub type Conn = r2d2::PooledConnection<Manager>;
+
+/// The pool of one store.
+pub struct Pool {
+    inner: r2d2::Pool<Manager>,
+    size: u32,
+}
+
+impl Pool {
+    /// A pool of up to `size` connections, opened on demand.
+    pub fn new(config: Config, tls: MakeRustlsConnect, size: u32) -> Self {
+        let inner = r2d2::Pool::builder()
+            .max_size(size)
+            .min_idle(Some(0))
+            .test_on_check_out(false)
+            .connection_timeout(Duration::from_secs(5))
+            .build_unchecked(Manager { config, tls });
+        Self { inner, size }
+    }
+
+    /// A connection, or a clear error when the server cannot be reached.
+    pub fn get(&self) -> Result<Conn> {
+        self.inner
+            .get()
+            .map_err(|e| KernelError::Internal(format!("PostgreSQL unavailable: {e}")))
+    }
+
+    /// Runs `op` on a connection; when the connection turns out to be dead before `op`
+    /// changed anything (`op` returns [`Attempt::Retry`]), runs it on another, at most
+    /// once per pooled connection.
+    pub fn retry<T>(&self, mut op: impl FnMut(&mut Conn) -> Result<Attempt<T>>) -> Result<T> {
+        let mut last = None;
+        for _ in 0..=self.size {
+            let mut conn = self.get()?;
+            match op(&mut conn)? {
+                Attempt::Done(value) => return Ok(value),
+                Attempt::Retry(e) => last = Some(e),
+            }
+        }
+        Err(super::error::db_err(last.expect("at least one attempt")))
+    }
+}
+
+/// What one attempt of [`Pool::retry`] came to.
+pub enum Attempt<T> {
+    /// Finished (successfully or with an error worth reporting).
+    Done(T),
+    /// Failed before anything could apply (a connection found dead): try another.
+    Retry(postgres::Error),
+}
+
+/// `Retry` when `e` came from a connection that is now closed, else the error itself.
+pub fn closed_or<T>(conn: &mut Conn, e: postgres::Error) -> Result<Attempt<T>> {
+    if conn.client.is_closed() {
+        Ok(Attempt::Retry(e))
+    } else {
+        Err(super::error::db_err(e))
+    }
+}
