@@ -78,3 +78,56 @@ Deno.test("kv postgres: 4 consumers, one SIGKILLed midway, handle all 1000 messa
   assert.ok(duplicates <= 100, `${duplicates} duplicates`);
   console.log(`handled 1000 messages, duplicates: ${duplicates}`);
 });
+
+Deno.test("kv postgres: a handler outliving its lease keeps the message; a killed one's is redelivered", async () => {
+  await using server = await startPostgres();
+  // Leases of 1 s, so the handler below runs for 4 of them.
+  const url = `${await server.freshDatabase()}?krepis_lease_ms=1000`;
+  using kv = await openKv(url);
+  const count = async (part: string, n: number) =>
+    (await kv.get<KvU64>([part, n])).value?.value ?? 0n;
+  const slow = instance("slow", url, "4000");
+  let consumer: Deno.ChildProcess | undefined;
+  try {
+    await kv.atomic().enqueue(1).enqueue(2).commit();
+    await waitFor(
+      "the slow instance to take both messages",
+      async () =>
+        (await count("started", 1)) + (await count("started", 2)) === 2n,
+    );
+    // A second process listens while the slow one's handlers run past their leases.
+    consumer = instance("consume", url);
+    await waitFor(
+      "message 1's handler to finish",
+      async () => (await count("done", 1)) === 1n,
+    );
+    assert.equal(
+      await count("seen", 1),
+      0n,
+      "message 1 went to a second instance",
+    );
+    assert.equal(
+      await count("seen", 2),
+      0n,
+      "message 2 went to a second instance",
+    );
+    assert.equal(await count("started", 1), 1n);
+    // The slow instance dies holding message 2: its lease runs out and the other
+    // instance gets it.
+    slow.kill("SIGKILL");
+    await waitFor(
+      "message 2 to be redelivered",
+      async () => (await count("seen", 2)) === 1n,
+    );
+    assert.equal(await count("seen", 1), 0n, "a finished message came again");
+  } finally {
+    for (const c of [slow, consumer]) {
+      if (!c) continue;
+      try {
+        c.kill("SIGKILL");
+      } catch { /* exited */ }
+      await c.status;
+      await c.stdout.cancel();
+    }
+  }
+});
