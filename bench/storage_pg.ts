@@ -118,11 +118,6 @@ async function jsClient(
     tx.unsafe(text, params, { prepare: true });
   const row = (r: Record<string, unknown>) =>
     decodeValue(Number(r.kind), r.value as Uint8Array);
-  const upsert = async (tx: Tx, key: Uint8Array, v: unknown) => {
-    const [{ version }] = await run(tx, q.NEXT_VERSION);
-    const e = encodeValue(v);
-    await run(tx, q.UPSERT, [key, version, e.kind, e.bytes, null]);
-  };
   const rollback = Symbol("check failed");
   let open = true;
   return {
@@ -130,7 +125,18 @@ async function jsClient(
       const [r] = await run(sql, q.GET, [encodeKey(key), Date.now()]);
       return r ? row(r) : null;
     },
-    set: (key, v) => sql.begin((tx: Tx) => upsert(tx, encodeKey(key), v)),
+    // A plain set is one statement, as the kernel sends it.
+    async set(key, v) {
+      const e = encodeValue(v);
+      // Array parameters with their types (bytea[] 1001, int2[] 1005, int8[] 1016).
+      await run(sql, q.WRITE, [
+        sql.array([], 1001),
+        sql.array([encodeKey(key)], 1001),
+        sql.array([e.kind], 1005),
+        sql.array([e.bytes], 1001),
+        sql.array([null], 1016),
+      ]);
+    },
     async checkAndSet(key) {
       const k = encodeKey(key);
       const [seen] = await run(sql, q.GET, [k, Date.now()]);

@@ -121,7 +121,7 @@ impl Postgres {
         ) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
         self.pool.retry(|conn| {
-            let Connection { client, st } = &mut **conn;
+            let Connection { client, st, .. } = &mut **conn;
             match op(client, st) {
                 Ok(value) => Ok(Attempt::Done(value)),
                 Err(e) => closed_or(conn, e),
@@ -137,7 +137,7 @@ impl Postgres {
         mut body: impl FnMut(&mut postgres::Transaction<'_>, &Statements) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
         self.pool.retry(|conn| {
-            let Connection { client, st } = &mut **conn;
+            let Connection { client, st, .. } = &mut **conn;
             let mut tx = match client.transaction() {
                 Ok(tx) => tx,
                 // Nothing was applied: a dead connection (a restarted server) is retried.
@@ -350,6 +350,68 @@ fn apply(
     Ok(Some(stamp))
 }
 
+/// A write of plain sets and deletes, as the parameters of [`sql::WRITE`].
+struct Plain {
+    deletes: Vec<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
+    kinds: Vec<i16>,
+    values: Vec<Vec<u8>>,
+    expires: Vec<Option<i64>>,
+}
+
+impl Plain {
+    /// `write` as one statement, when it has no checks, enqueues, `sum`/`min`/`max` or
+    /// versionstamped keys.
+    fn of(write: &AtomicWrite, now: u64) -> Result<Option<Self>> {
+        if !write.checks.is_empty() || !write.enqueues.is_empty() {
+            return Ok(None);
+        }
+        // A key's last mutation is what the commit leaves.
+        let mut last: HashMap<&[u8], (Option<&Value>, Option<i64>)> = HashMap::new();
+        for m in &write.mutations {
+            let value = match &m.kind {
+                MutationKind::Set(value) => Some(value),
+                MutationKind::Delete => None,
+                _ => return Ok(None),
+            };
+            let expires = m
+                .expire_in_ms
+                .map(|ms| limits::expiry(now, ms).map(|at| at as i64))
+                .transpose()?;
+            last.insert(&m.key, (value, expires));
+        }
+        let mut plain = Self {
+            deletes: vec![],
+            keys: vec![],
+            kinds: vec![],
+            values: vec![],
+            expires: vec![],
+        };
+        for (key, (value, expires)) in last {
+            match value {
+                None => plain.deletes.push(key.to_vec()),
+                Some(value) => {
+                    plain.keys.push(key.to_vec());
+                    plain.kinds.push(value.kind as i16);
+                    plain.values.push(value.bytes.clone());
+                    plain.expires.push(expires);
+                }
+            }
+        }
+        Ok(Some(plain))
+    }
+
+    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 5] {
+        [
+            &self.deletes,
+            &self.keys,
+            &self.kinds,
+            &self.values,
+            &self.expires,
+        ]
+    }
+}
+
 /// Ends delivery `id` in `tx` (see [`KvBackend::finish`]).
 fn finish_in(
     tx: &mut postgres::Transaction<'_>,
@@ -432,9 +494,23 @@ impl KvBackend for Postgres {
 
     fn commit(&self, write: AtomicWrite, durability: Durability) -> Result<Option<Versionstamp>> {
         let now = now_ms();
-        let stamp = self.transaction(durability == Durability::Relaxed, |tx, st| {
-            apply(tx, st, &write, now)
-        })?;
+        let relaxed = durability == Durability::Relaxed;
+        let stamp = match Plain::of(&write, now)? {
+            Some(plain) if !relaxed => {
+                // Not retried: a connection lost mid-statement may have committed it.
+                let mut conn = self.pool.get()?;
+                let Connection { client, st, .. } = &mut *conn;
+                let row = client
+                    .query_one(&st.write, &plain.params())
+                    .map_err(db_err)?;
+                Some(versionstamp(row.get::<_, i64>(0) as u64))
+            }
+            Some(plain) => self.transaction(true, |tx, st| {
+                let row = tx.query_one(&st.write, &plain.params()).map_err(db_err)?;
+                Ok(Some(versionstamp(row.get::<_, i64>(0) as u64)))
+            })?,
+            None => self.transaction(relaxed, |tx, st| apply(tx, st, &write, now))?,
+        };
         if stamp.is_some() {
             self.sweep_now_and_then();
         }

@@ -2,17 +2,21 @@
 //! statement of [`super::sql`] prepared once when it connects, so an operation costs one
 //! round trip per statement (an unprepared query costs two: parse, then execute).
 //!
-//! Connections are not pinged on checkout (that would be one more round trip per
-//! operation); a connection the server dropped (a restart) is discovered by its first
-//! use, and [`Pool::retry`] then takes another.
+//! Connections are pinged on checkout only when idle for [`PING_IDLE`] (a ping per
+//! operation would be one more round trip each), so one the server dropped (a restart)
+//! is replaced before use; one that dies in use fails that operation, and
+//! [`Pool::retry`] takes another where nothing can have applied.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use postgres::{Client, Config, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::sql;
 use crate::{KernelError, Result};
+
+/// How long a pooled connection may sit unused before it is pinged on checkout.
+pub const PING_IDLE: Duration = Duration::from_millis(500);
 
 /// The statements of [`super::sql`], prepared on one connection.
 #[allow(missing_docs)]
@@ -23,6 +27,7 @@ pub struct Statements {
     pub scan: Statement,
     pub scan_reverse: Statement,
     pub upsert: Statement,
+    pub write: Statement,
     pub delete: Statement,
     pub expired_due: Statement,
     pub sweep_expired: Statement,
@@ -44,6 +49,7 @@ impl Statements {
             scan: p(sql::SCAN)?,
             scan_reverse: p(sql::SCAN_REVERSE)?,
             upsert: p(sql::UPSERT)?,
+            write: p(sql::WRITE)?,
             delete: p(sql::DELETE)?,
             expired_due: p(sql::EXPIRED_DUE)?,
             sweep_expired: p(sql::SWEEP_EXPIRED)?,
@@ -63,6 +69,7 @@ pub struct Connection {
     pub client: Client,
     /// Its prepared statements.
     pub st: Statements,
+    last_used: Instant,
 }
 
 /// Opens connections for the pool.
@@ -79,7 +86,11 @@ impl Manager {
     ) -> std::result::Result<Connection, postgres::Error> {
         let mut client = config.connect(tls.clone())?;
         let st = Statements::prepare(&mut client)?;
-        Ok(Connection { client, st })
+        Ok(Connection {
+            client,
+            st,
+            last_used: Instant::now(),
+        })
     }
 }
 
@@ -123,9 +134,20 @@ impl Pool {
 
     /// A connection, or a clear error when the server cannot be reached.
     pub fn get(&self) -> Result<Conn> {
-        self.inner
-            .get()
-            .map_err(|e| KernelError::Internal(format!("PostgreSQL unavailable: {e}")))
+        for _ in 0..=self.size {
+            let mut conn = self
+                .inner
+                .get()
+                .map_err(|e| KernelError::Internal(format!("PostgreSQL unavailable: {e}")))?;
+            // A dead one is closed now, so the pool drops it when it comes back.
+            if conn.last_used.elapsed() < PING_IDLE || conn.client.simple_query("").is_ok() {
+                conn.last_used = Instant::now();
+                return Ok(conn);
+            }
+        }
+        Err(KernelError::Internal(
+            "PostgreSQL unavailable: no pooled connection answers".into(),
+        ))
     }
 
     /// Runs `op` on a connection; when the connection turns out to be dead before `op`

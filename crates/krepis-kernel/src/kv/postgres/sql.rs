@@ -69,6 +69,26 @@ pub const UPSERT: &str = "INSERT INTO krepis_kv (key, version, kind, value, expi
   ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, kind = EXCLUDED.kind,
     value = EXCLUDED.value, expires_at = EXCLUDED.expires_at";
 
+/// A commit of plain sets and deletes (no checks, `sum`/`min`/`max`, versionstamped keys
+/// or enqueues) as one statement, run on its own (autocommit): takes the next commit
+/// number, removes the keys `$1` and writes the entries `$2 keys, $3 kinds, $4 values,
+/// $5 expires_at` under it: `-> version`. One round trip, and the writers' lock is held
+/// for this statement only rather than across the round trips of a transaction. Each
+/// key appears once (the caller keeps each key's last mutation).
+pub const WRITE: &str = "WITH v AS (
+    UPDATE krepis_kv_meta SET version = version + 1 WHERE id = 1 RETURNING version
+  ), d AS (
+    DELETE FROM krepis_kv WHERE key = ANY($1::bytea[]) AND EXISTS (SELECT 1 FROM v)
+  ), w AS (
+    INSERT INTO krepis_kv (key, version, kind, value, expires_at)
+    SELECT m.key, v.version, m.kind, m.value, m.expires_at
+    FROM v, unnest($2::bytea[], $3::int2[], $4::bytea[], $5::int8[])
+      AS m(key, kind, value, expires_at)
+    ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, kind = EXCLUDED.kind,
+      value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+  )
+  SELECT version FROM v";
+
 /// Removes an entry: `$1 key`.
 pub const DELETE: &str = "DELETE FROM krepis_kv WHERE key = $1";
 

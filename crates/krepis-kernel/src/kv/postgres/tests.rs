@@ -233,28 +233,36 @@ fn a_restarted_server_fails_operations_clearly_then_recovers_with_nothing_half_a
     let server = TempPostgres::start();
     let url = server.fresh_database();
     let kv = Kv::open_target(&url).unwrap();
-    let (a, b) = (key("a"), key("b"));
+    let (a, b, c, d) = (key("a"), key("b"), key("c"), key("d"));
     let stop = AtomicBool::new(false);
     let (acknowledged, errors) = std::thread::scope(|s| {
-        let writers: Vec<_> = (0..3)
-            .map(|_| {
-                s.spawn(|| {
+        let writers: Vec<_> = (0..4u64)
+            .map(|w| {
+                let (a, b, c, d, stop, kv) = (&a, &b, &c, &d, &stop, &kv);
+                s.spawn(move || {
                     let (mut acknowledged, mut errors) = (0u64, vec![]);
+                    let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        // Both keys get the same number in one commit.
-                        let n = Value::u64(1);
+                        i += 1;
+                        // Both keys get the same number in one commit: three writers
+                        // add (a transaction), one sets (the one-statement commit).
+                        let (keys, kind) = match w {
+                            3 => ([c, d], MutationKind::Set(Value::u64(i))),
+                            _ => ([a, b], MutationKind::Sum(Value::u64(1))),
+                        };
                         let write = AtomicWrite {
-                            mutations: [&a, &b]
+                            mutations: keys
                                 .map(|k| Mutation {
                                     key: k.clone(),
-                                    kind: MutationKind::Sum(n.clone()),
+                                    kind: kind.clone(),
                                     expire_in_ms: None,
                                 })
                                 .to_vec(),
                             ..Default::default()
                         };
                         match kv.commit(write, Durability::Sync) {
-                            Ok(_) => acknowledged += 1,
+                            Ok(_) if w < 3 => acknowledged += 1,
+                            Ok(_) => {}
                             Err(e) => errors.push(e.to_string()),
                         }
                     }
@@ -297,6 +305,8 @@ fn a_restarted_server_fails_operations_clearly_then_recovers_with_nothing_half_a
     let a = read_u64(&kv, &a).unwrap().1;
     let b = read_u64(&kv, &b).unwrap().1;
     assert_eq!(a, b, "a commit was half applied");
+    let (c, d) = (read_u64(&kv, &c).unwrap(), read_u64(&kv, &d).unwrap());
+    assert_eq!(c, d, "a one-statement commit was half applied");
     // A commit cut off by the restart may have applied without its acknowledgement.
     assert!(
         a >= acknowledged,
