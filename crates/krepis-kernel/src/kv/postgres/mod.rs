@@ -90,9 +90,9 @@ impl Postgres {
             }
         })?;
         create_schema(&mut first)?;
-        drop(first);
+        let first = Connection::ready(first).map_err(db_err)?;
         let store = Arc::new(Self {
-            pool: Pool::new(settings.driver, tls, POOL_SIZE),
+            pool: Pool::new(settings.driver, tls, POOL_SIZE, first),
             epoch: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
             lease_ms: settings.lease_ms,

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use parking_lot::Mutex;
 use postgres::{Client, Config, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -76,17 +77,16 @@ pub struct Connection {
 pub struct Manager {
     config: Config,
     tls: MakeRustlsConnect,
+    /// The store's first connection, handed to the pool as its first (a login costs a
+    /// few round trips and, with SCRAM, thousands of hash rounds).
+    first: Mutex<Option<Connection>>,
 }
 
-impl Manager {
-    /// Opens one connection and prepares the statements (the schema must exist).
-    pub fn connect(
-        config: &Config,
-        tls: &MakeRustlsConnect,
-    ) -> std::result::Result<Connection, postgres::Error> {
-        let mut client = config.connect(tls.clone())?;
+impl Connection {
+    /// Prepares the statements on `client` (the schema must exist).
+    pub fn ready(mut client: Client) -> std::result::Result<Self, postgres::Error> {
         let st = Statements::prepare(&mut client)?;
-        Ok(Connection {
+        Ok(Self {
             client,
             st,
             last_used: Instant::now(),
@@ -99,7 +99,10 @@ impl r2d2::ManageConnection for Manager {
     type Error = postgres::Error;
 
     fn connect(&self) -> std::result::Result<Connection, postgres::Error> {
-        Self::connect(&self.config, &self.tls)
+        if let Some(first) = self.first.lock().take() {
+            return Ok(first);
+        }
+        Connection::ready(self.config.connect(self.tls.clone())?)
     }
 
     fn is_valid(&self, conn: &mut Connection) -> std::result::Result<(), postgres::Error> {
@@ -121,14 +124,18 @@ pub struct Pool {
 }
 
 impl Pool {
-    /// A pool of up to `size` connections, opened on demand.
-    pub fn new(config: Config, tls: MakeRustlsConnect, size: u32) -> Self {
+    /// A pool of up to `size` connections, `first` and more opened on demand.
+    pub fn new(config: Config, tls: MakeRustlsConnect, size: u32, first: Connection) -> Self {
         let inner = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
-            .build_unchecked(Manager { config, tls });
+            .build_unchecked(Manager {
+                config,
+                tls,
+                first: Mutex::new(Some(first)),
+            });
         Self { inner, size }
     }
 
