@@ -23,7 +23,7 @@ import { startPostgres } from "../packages/core/src/storage/_pg_server.ts";
 export type Row = (
   name: string,
   ours: number[],
-  peer: number[],
+  peer: number[] | undefined,
   unit: string,
   note: string,
 ) => void;
@@ -327,6 +327,8 @@ export async function postgresRows(
     if (run % 2 === 0) await krepis(), await js();
     else await js(), await krepis();
   }
+  progress("postgres: watch lag");
+  const lags = await watchLag(await server.freshDatabase());
   const median = (xs: number[]) => {
     const s = xs.toSorted((a, b) => a - b);
     const m = s.length >> 1;
@@ -346,6 +348,39 @@ export async function postgresRows(
       } ${list ? "lists" : "ops"}/s; target ≤ 1.0× the time`,
     );
   }
+  row(
+    `pg: watch lag, set in one store → seen by a watcher in another (${WATCHED}×)`,
+    lags,
+    undefined,
+    "ms",
+    `the staleness bound: a ${POLL_MS} ms poll plus a query; max ${
+      Math.max(...lags).toFixed(1)
+    } ms`,
+  );
+}
+
+const WATCHED = 40, POLL_MS = 50;
+
+/** Milliseconds from each `set` in one store until a watcher in another sees it. */
+async function watchLag(url: string): Promise<number[]> {
+  using writer = await openKv(url);
+  using watcher = await openKv(url);
+  const reader = watcher.watch([["watched"]]).getReader();
+  await within("first watch entry", reader.read());
+  const lags: number[] = [];
+  for (let i = 1; i <= WATCHED; i++) {
+    // Changes land at random points of the watcher's poll cycle.
+    await new Promise((r) => setTimeout(r, Math.random() * POLL_MS));
+    const sent = performance.now();
+    await writer.set(["watched"], i);
+    for (;;) {
+      const { value } = await within("a watched change", reader.read());
+      if (value?.[0].value === i) break;
+    }
+    lags.push(performance.now() - sent);
+  }
+  await reader.cancel();
+  return lags;
 }
 
 if (import.meta.main) {
@@ -355,12 +390,12 @@ if (import.meta.main) {
     (name, ours, peer, unit, note) => {
       const median = (xs: number[]) =>
         xs.toSorted((a, b) => a - b)[xs.length >> 1];
-      const ratios = ours.map((x, i) => x / peer[i]);
+      const ratios = peer ? ours.map((x, i) => x / peer[i]) : [NaN];
       lines.push(
         `${name.padEnd(44)} krepis ${
           median(ours).toFixed(2)
         } ${unit}  npm:postgres ${
-          median(peer).toFixed(2)
+          peer ? median(peer).toFixed(2) : "-"
         } ${unit}  krepis/peer time ${median(ratios).toFixed(2)}×  ${note}`,
       );
     },
