@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type KvU64, openKv } from "./kv.ts";
 import { startPostgres } from "./_pg_server.ts";
+import { until } from "../_poll.ts";
 
 const INSTANCE = new URL("./_kv_pg_instance.ts", import.meta.url).pathname;
 
@@ -12,13 +13,9 @@ function instance(...args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-async function waitFor(what: string, ok: () => Promise<boolean>) {
-  const deadline = Date.now() + 120_000;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polls `ok` (generously: child processes start slowly on a loaded machine). */
+const waitFor = (what: string, ok: () => Promise<boolean>) =>
+  until(what, ok, { timeoutMs: 120_000, everyMs: 200 });
 
 Deno.test("kv postgres: 4 processes × 500 check+set increments give exactly 2000", async () => {
   await using server = await startPostgres();
