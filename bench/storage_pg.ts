@@ -5,11 +5,15 @@
  * `sql.rs`, so the two cannot drift apart — with the same key and value encodings, against
  * one throw-away server (`tools/pg_temp.sh`: `initdb` + `pg_ctl` on 127.0.0.1, `fsync=off`)
  * in the same run. Each round uses a fresh database for each client, alternating which
- * goes first; both pools hold 8 connections.
+ * goes first; both pools hold 8 connections. Besides wall time, each row notes the CPU
+ * time the bench process spent per operation (`process.cpuUsage()`: every thread, so the
+ * kernel's driver threads for Krepis and the event loop for `npm:postgres`), steadier
+ * than wall time on a shared machine; the server's own CPU is not counted.
  *
  * @module
  */
 
+import process from "node:process";
 import postgres from "npm:postgres@3.4.7";
 import { openKv } from "@krepis/core/storage";
 import { encodeKey, type KvKey } from "../packages/core/src/storage/kv_key.ts";
@@ -227,26 +231,43 @@ function within<T>(what: string, p: Promise<T>): Promise<T> {
   ]);
 }
 
-/** Microseconds per operation. */
-async function perOp(ops: number, fn: () => Promise<unknown>): Promise<number> {
-  const start = performance.now();
-  await within("bench step", fn());
-  return (performance.now() - start) / ops * 1000;
+/** CPU time this process (every thread, the kernel's included) has used, in µs. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
 }
 
-async function round(c: Client): Promise<Result> {
-  const r = {} as Result;
-  r["set, 1 writer"] = await perOp(SEQ, async () => {
+/** Per operation: wall time (µs; ms for lists) and this process's CPU time (µs). */
+interface Measured {
+  time: Result;
+  cpu: Result;
+}
+
+async function round(c: Client): Promise<Measured> {
+  const time = {} as Result, cpu = {} as Result;
+  const perOp = async (
+    name: keyof Result,
+    ops: number,
+    fn: () => Promise<unknown>,
+    unit = 1000,
+  ) => {
+    const [start, used] = [performance.now(), cpuMicros()];
+    await within(name, fn());
+    time[name] = (performance.now() - start) / ops * unit;
+    cpu[name] = (cpuMicros() - used) / ops;
+  };
+  await perOp("set, 1 writer", SEQ, async () => {
     for (let i = 0; i < SEQ; i++) await c.set(["todos", i], value(i));
   });
-  r[`set, ${WRITERS} writers`] = await perOp(
+  await perOp(
+    `set, ${WRITERS} writers`,
     WRITERS * PER_WRITER,
     () =>
       Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
         for (let i = 0; i < PER_WRITER; i++) await c.set(["w", w, i], value(i));
       })),
   );
-  r.get = await perOp(GETS, async () => {
+  await perOp("get", GETS, async () => {
     for (let i = 0; i < GETS; i++) {
       if (!await c.get(["todos", i % SEQ])) throw new Error("missing entry");
     }
@@ -254,10 +275,11 @@ async function round(c: Client): Promise<Result> {
   const increment = async (key: KvKey) => {
     while (!await c.checkAndSet(key));
   };
-  r["check+set, 1 writer"] = await perOp(SEQ, async () => {
+  await perOp("check+set, 1 writer", SEQ, async () => {
     for (let i = 0; i < SEQ; i++) await increment(["counter", 0]);
   });
-  r[`check+set, ${WRITERS} writers`] = await perOp(
+  await perOp(
+    `check+set, ${WRITERS} writers`,
     WRITERS * PER_WRITER,
     () =>
       Promise.all(Array.from({ length: WRITERS }, async (_, w) => {
@@ -268,7 +290,8 @@ async function round(c: Client): Promise<Result> {
   await Promise.all(
     Array.from({ length: LISTED }, (_, i) => c.set(["list", i], value(i))),
   );
-  r[`list ${LISTED} by prefix (pages of ${PAGE})`] = await perOp(
+  await perOp(
+    `list ${LISTED} by prefix (pages of ${PAGE})`,
     LISTS,
     async () => {
       for (let l = 0; l < LISTS; l++) {
@@ -276,14 +299,16 @@ async function round(c: Client): Promise<Result> {
         if (n !== LISTED) throw new Error(`listed ${n}`);
       }
     },
-  ) / 1000;
+    1,
+  );
   let handled = 0;
   let all: () => void = () => {};
   const done = new Promise<void>((resolve) => all = resolve);
   const listener = c.listen(() => {
     if (++handled === BURST) all();
   });
-  r[`queue: ${BURST} enqueued at once → all handled`] = await perOp(
+  await perOp(
+    `queue: ${BURST} enqueued at once → all handled`,
     BURST,
     async () => {
       await Promise.all(Array.from({ length: BURST }, (_, i) => c.enqueue(i)));
@@ -292,7 +317,7 @@ async function round(c: Client): Promise<Result> {
   );
   await listener.stop();
   await c.close();
-  return r;
+  return { time, cpu };
 }
 
 /**
@@ -307,6 +332,8 @@ export async function postgresRows(
   const q = await kernelSql();
   await using server = await startPostgres();
   const ours = new Map<string, number[]>(), peer = new Map<string, number[]>();
+  const oursCpu = new Map<string, number[]>();
+  const peerCpu = new Map<string, number[]>();
   const keep = (into: Map<string, number[]>, r: Result) => {
     for (const [k, v] of Object.entries(r)) {
       into.set(k, [...(into.get(k) ?? []), v]);
@@ -318,11 +345,11 @@ export async function postgresRows(
     );
     const krepis = async () => {
       const r = await round(await krepisClient(await server.freshDatabase()));
-      if (run >= 0) keep(ours, r);
+      if (run >= 0) keep(ours, r.time), keep(oursCpu, r.cpu);
     };
     const js = async () => {
       const r = await round(await jsClient(await server.freshDatabase(), q));
-      if (run >= 0) keep(peer, r);
+      if (run >= 0) keep(peer, r.time), keep(peerCpu, r.cpu);
     };
     if (run % 2 === 0) await krepis(), await js();
     else await js(), await krepis();
@@ -345,7 +372,11 @@ export async function postgresRows(
       list ? "ms" : "µs",
       `peer: npm:postgres, same SQL; ${perSecond(ours.get(name)!)} vs ${
         perSecond(peer.get(name)!)
-      } ${list ? "lists" : "ops"}/s; target ≤ 1.0× the time`,
+      } ${list ? "lists" : "ops"}/s; client CPU ${
+        median(oursCpu.get(name)!).toFixed(0)
+      } vs ${median(peerCpu.get(name)!).toFixed(0)} µs per ${
+        list ? "list" : "op"
+      }; target ≤ 1.0× the time`,
     );
   }
   row(
