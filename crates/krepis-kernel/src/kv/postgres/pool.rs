@@ -20,23 +20,38 @@ use crate::{KernelError, Result};
 pub const PING_IDLE: Duration = Duration::from_millis(500);
 
 /// The statements of [`super::sql`], prepared on one connection.
-#[allow(missing_docs)]
 pub struct Statements {
+    /// [`sql::CURRENT_VERSION`].
     pub current_version: Statement,
+    /// [`sql::NEXT_VERSION`].
     pub next_version: Statement,
+    /// [`sql::GET`].
     pub get: Statement,
+    /// [`sql::SCAN`].
     pub scan: Statement,
+    /// [`sql::SCAN_REVERSE`].
     pub scan_reverse: Statement,
+    /// [`sql::UPSERT`].
     pub upsert: Statement,
+    /// [`sql::WRITE`].
     pub write: Statement,
+    /// [`sql::DELETE`].
     pub delete: Statement,
+    /// [`sql::EXPIRED_DUE`].
     pub expired_due: Statement,
+    /// [`sql::SWEEP_EXPIRED`].
     pub sweep_expired: Statement,
+    /// [`sql::ENQUEUE`].
     pub enqueue: Statement,
+    /// [`sql::LEASE`].
     pub lease: Statement,
+    /// [`sql::RENEW_LEASE`].
     pub renew_lease: Statement,
+    /// [`sql::LOCK_MESSAGE`].
     pub lock_message: Statement,
+    /// [`sql::REMOVE_MESSAGE`].
     pub remove_message: Statement,
+    /// [`sql::RETRY_MESSAGE`].
     pub retry_message: Statement,
 }
 
