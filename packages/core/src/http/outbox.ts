@@ -1,7 +1,8 @@
 /**
  * The outbox writer both bridges (HTTP and KNUL) use: response records are appended to the
  * kernel's outbox and handed over together — when the outbox is full, when the owner
- * flushes, and otherwise at the end of the current microtask run, so responses completed
+ * flushes or takes them (the HTTP server's turns submit them on the way), and otherwise at
+ * the end of the current microtask run when the owner wants that, so responses completed
  * in one turn cross the boundary in one call.
  *
  * @module
@@ -13,13 +14,16 @@ import { type Region, type ResponseHead, writeResponse } from "./records.ts";
 export class Outbox {
   #region: Region;
   #submit: (length: number) => void;
+  #eager: () => boolean;
   #length = 0;
   #queued = false;
   #closed = false;
 
   /**
    * Writes into `region`; `submit(length)` hands the first `length` bytes to the kernel
-   * (the region is reused from the start afterwards).
+   * (the region is reused from the start afterwards). At the end of a microtask run with
+   * records written, they are submitted if `eager()` says so (by default always); otherwise
+   * they wait for `flush()` or `take()`.
    *
    * @example
    * ```ts
@@ -32,9 +36,14 @@ export class Outbox {
    * outbox.flush();
    * ```
    */
-  constructor(region: Region, submit: (length: number) => void) {
+  constructor(
+    region: Region,
+    submit: (length: number) => void,
+    eager: () => boolean = () => true,
+  ) {
     this.#region = region;
     this.#submit = submit;
+    this.#eager = eager;
   }
 
   /**
@@ -59,8 +68,21 @@ export class Outbox {
 
   #flushTask = (): void => {
     this.#queued = false;
-    this.flush();
+    if (this.#eager()) this.flush();
   };
+
+  /** Hands out the length written so far, for the caller to submit itself; empties. */
+  take(): number {
+    if (this.#closed) return 0;
+    const length = this.#length;
+    this.#length = 0;
+    return length;
+  }
+
+  /** Bytes written and not yet submitted. */
+  get length(): number {
+    return this.#length;
+  }
 
   /** Hands what the outbox holds to the kernel now. */
   flush(): void {
