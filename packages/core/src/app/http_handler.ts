@@ -12,7 +12,6 @@ import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
 import type { Router } from "../router/router.ts";
 import { defaultInput, type Route } from "../router/route.ts";
-import { HttpRequest } from "./http_request.ts";
 import {
   type FetchInfo,
   requestContext,
@@ -109,40 +108,33 @@ function tooLarge(max: number): AppError {
 }
 
 /**
- * The body as text, or `undefined` when empty; throws 413 past `max` bytes. A body
- * announced small is read with `text()` (the cheapest read); its byte size is known
- * without encoding unless its UTF-16 length falls between max/3 and max, which only a
- * wrong Content-Length allows. Other bodies are read as bytes and counted exactly.
+ * The parsed JSON body of a request whose method may carry one, or `undefined` when it
+ * is empty; throws 413 past `max` bytes, 415 for a non-JSON type and 400 for bad JSON.
+ * A body announced small is read with `text()` (the cheapest read); its byte size is
+ * known without encoding unless its UTF-16 length falls between max/3 and max, which
+ * only a wrong Content-Length allows. Other bodies are read as bytes and counted exactly.
+ * One async function on purpose: each nested one costs a promise and a turn per request.
  */
-async function bodyText(
-  req: Request,
-  declared: number,
-  max: number,
-): Promise<string | undefined> {
+async function bodyOf(req: Request, max: number): Promise<unknown> {
+  // Reading `req.body` would materialise a ReadableStream; text() and arrayBuffer() take
+  // a fast path.
+  const headers = req.headers;
+  const declared = Number(headers.get("content-length") ?? "0");
+  if (declared > max) throw tooLarge(max);
+  let text: string;
   if (declared > 0 && declared * 3 <= max) {
-    const text = await req.text();
+    text = await req.text();
     if (text.length * 3 > max) {
       if (text.length > max || ENCODER.encode(text).length > max) {
         throw tooLarge(max);
       }
     }
-    return text === "" ? undefined : text;
+  } else {
+    const bytes = await req.arrayBuffer();
+    if (bytes.byteLength > max) throw tooLarge(max);
+    text = bytes.byteLength === 0 ? "" : DECODER.decode(bytes);
   }
-  const bytes = await req.arrayBuffer();
-  if (bytes.byteLength === 0) return undefined;
-  if (bytes.byteLength > max) throw tooLarge(max);
-  return DECODER.decode(bytes);
-}
-
-async function bodyOf(req: Request, max: number): Promise<unknown> {
-  // Reading `req.body` would materialise a ReadableStream; text() and arrayBuffer() take
-  // a fast path.
-  if (BODYLESS.has(req.method)) return undefined;
-  const headers = req.headers;
-  const declared = Number(headers.get("content-length") ?? "0");
-  if (declared > max) throw tooLarge(max);
-  const text = await bodyText(req, declared, max);
-  if (text === undefined) return undefined;
+  if (text === "") return undefined;
   const type = headers.get("content-type") ?? "";
   if (!JSON_TYPE.test(type)) {
     throw new AppError(
@@ -201,14 +193,15 @@ export function createFetchHandler(
   const { router, openapi, maxBodyBytes } = options;
   return async (req, info) => {
     const ctx = requestContext(req, info, options);
-    const head = req.method === "HEAD";
+    const method = req.method; // a getter with brand checks: read once
+    const head = method === "HEAD";
     const [path, search] = splitUrl(req.url);
     if (
-      openapi && path === openapi.path && (req.method === "GET" || head)
+      openapi && path === openapi.path && (method === "GET" || head)
     ) {
       return respond(ctx, 200, openapi.document(), head);
     }
-    const found = router.match(req.method, path);
+    const found = router.match(method, path);
     if (found.kind === "not-found") {
       return fail(
         ctx,
@@ -228,7 +221,7 @@ export function createFetchHandler(
         ctx,
         new AppError(
           "METHOD_NOT_ALLOWED",
-          `${req.method} is not allowed on ${path}`,
+          `${method} is not allowed on ${path}`,
         ),
         head,
         { allow: found.allowed.join(", ") },
@@ -237,14 +230,12 @@ export function createFetchHandler(
     const { value: route, params } = found.match;
     let result: Result<unknown>;
     try {
-      const body = await bodyOf(req, maxBodyBytes);
+      const body = BODYLESS.has(method)
+        ? undefined
+        : await bodyOf(req, maxBodyBytes);
       const parts = { params, query: queryOf(search), body };
       const input = route.input ? route.input(parts) : defaultInput(parts);
-      result = await options.execute(
-        ctx.with(HttpRequest, req),
-        route.handler,
-        input,
-      );
+      result = await options.execute(ctx, route.handler, input);
     } catch (e) {
       if (e instanceof AppError) return fail(ctx, e, head);
       // A route's input mapper or the app's context hook threw, or a handler that opted
