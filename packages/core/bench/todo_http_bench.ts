@@ -1,7 +1,8 @@
 /**
  * `deno task bench:core:http`: the todo example over real sockets, three ways in one run —
  * the Krepis app on the kernel (`app.serve`), the same app on `Deno.serve` (`app.fetch`),
- * and the same endpoints hand-written with Hono on `Deno.serve`. Servers run on CPU 0, wrk
+ * and the same endpoints hand-written with Hono on `Deno.serve`. The app on `Deno.serve` runs
+ * with `--unstable-no-legacy-abort` (see `launch`). Servers run on CPU 0, wrk
  * on CPU 1; for each endpoint it prints the median over runs of req/s and of the server's
  * CPU time per request (utime + stime from /proc), then ratios against Hono.
  *
@@ -37,6 +38,10 @@ async function launch(
     Deno.execPath(),
     "run",
     "-A",
+    // Without it, Deno.serve aborts every request's signal after a successful response
+    // (Deno's "legacy abort"), creating a DOMException per request once anything read
+    // the signal — as the example's repository does before a write (~20 µs/request).
+    ...(mode === "deno" ? ["--unstable-no-legacy-abort"] : []),
     `${here}servers/${script}`,
     ...(mode ? [mode] : []),
   ]);
