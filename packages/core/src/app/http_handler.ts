@@ -99,7 +99,6 @@ function queryOf(search: string): Record<string, string | string[]> {
   return query;
 }
 
-const DECODER = new TextDecoder();
 const ENCODER = new TextEncoder();
 const JSON_TYPE = /^application\/([\w.+-]+\+)?json\b/i;
 
@@ -110,29 +109,21 @@ function tooLarge(max: number): AppError {
 /**
  * The parsed JSON body of a request whose method may carry one, or `undefined` when it
  * is empty; throws 413 past `max` bytes, 415 for a non-JSON type and 400 for bad JSON.
- * A body announced small is read with `text()` (the cheapest read); its byte size is
- * known without encoding unless its UTF-16 length falls between max/3 and max, which
- * only a wrong Content-Length allows. Other bodies are read as bytes and counted exactly.
+ * A body announced larger than `max` is refused unread. Any other is read with `text()`
+ * (cheaper than bytes + decode), and its byte size is known without encoding unless its
+ * UTF-16 length falls between max/3 and max.
  * One async function on purpose: each nested one costs a promise and a turn per request.
  */
 async function bodyOf(req: Request, max: number): Promise<unknown> {
-  // Reading `req.body` would materialise a ReadableStream; text() and arrayBuffer() take
-  // a fast path.
+  // Reading `req.body` would materialise a ReadableStream; text() takes a fast path.
   const headers = req.headers;
   const declared = Number(headers.get("content-length") ?? "0");
   if (declared > max) throw tooLarge(max);
-  let text: string;
-  if (declared > 0 && declared * 3 <= max) {
-    text = await req.text();
-    if (text.length * 3 > max) {
-      if (text.length > max || ENCODER.encode(text).length > max) {
-        throw tooLarge(max);
-      }
+  const text = await req.text();
+  if (text.length * 3 > max) {
+    if (text.length > max || ENCODER.encode(text).length > max) {
+      throw tooLarge(max);
     }
-  } else {
-    const bytes = await req.arrayBuffer();
-    if (bytes.byteLength > max) throw tooLarge(max);
-    text = bytes.byteLength === 0 ? "" : DECODER.decode(bytes);
   }
   if (text === "") return undefined;
   const type = headers.get("content-type") ?? "";
