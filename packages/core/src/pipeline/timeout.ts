@@ -53,6 +53,12 @@ class Timed implements Watched {
   #controller: AbortController | undefined;
   #outer: AbortSignal | undefined;
   #settled = false;
+  /** Links of the deadline watch (declared so every Timed has one shape). */
+  watchPrev: Watched | undefined = undefined;
+  /** See `watchPrev`. */
+  watchNext: Watched | undefined = undefined;
+  /** See `watchPrev`. */
+  watched = false;
 
   constructor(
     deadline: number,
