@@ -10,7 +10,7 @@
  * @module
  */
 
-import { testCerts } from "../../packages/core/src/knul/_certs.ts";
+import { testCerts } from "../../packages/core/src/_certs.ts";
 
 const PEERS = ["knul", "http2", "deno-quic", "grpc"] as const;
 type Peer = typeof PEERS[number];
