@@ -1,10 +1,11 @@
 /**
  * `deno task bench:core:http`: the todo example over real sockets in one run — the Krepis
  * app on the kernel (`app.serve`, also with `traceHeaders: false`), the same app on
- * `Deno.serve` (`app.fetch`), and the same endpoints hand-written with Hono on `Deno.serve`. The app on `Deno.serve` runs
- * with `--unstable-no-legacy-abort` (see `launch`). Servers run on CPU 0, wrk
- * on CPU 1; for each endpoint it prints the median over runs of req/s and of the server's
- * CPU time per request (utime + stime from /proc), then ratios against Hono.
+ * `Deno.serve` (`app.fetch`), and the same endpoints hand-written with Hono on `Deno.serve`.
+ * The app on `Deno.serve` runs with `--unstable-no-legacy-abort` (see `launch`). Servers
+ * run on CPU 0, wrk on CPU 1, taking turns; for each endpoint it prints the median over
+ * runs of req/s and of the server's CPU time per request (utime + stime from /proc), then
+ * ratios against Hono.
  *
  * Environment: BENCH_SECONDS (default 5) per measurement, BENCH_RUNS (default 3),
  * KREPIS_LIB_PATH (default: the release build).
