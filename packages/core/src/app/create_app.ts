@@ -95,9 +95,9 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /**
    * Whether HTTP responses carry the request's `traceparent` and `x-request-id` (default
-   * `true`). Logs carry the ids either way. Two headers cost about 4 µs of CPU per request
-   * on the kernel and on `Deno.serve` (measured with `deno task bench:core:http`), which an
-   * app whose clients never read them can save.
+   * `true`). Logs carry the ids either way. The two headers measured 2–7 µs of CPU per
+   * request on the kernel and on `Deno.serve` (`deno task bench:core:http`), which an app
+   * whose clients never read them can save.
    */
   traceHeaders?: boolean;
 }
