@@ -62,8 +62,6 @@ export function requestContext(
   info: FetchInfo | undefined,
   options: RequestContextOptions,
 ): KrepisContext {
-  // Lazy: on the kernel, the first header read decodes the request's headers.
-  const tenantId = () => req.headers.get(options.tenantHeader) ?? undefined;
   // Built with the constructor rather than createContext(...).with(...): this runs for
   // every request, and one context is half the work of two.
   const caps = { key: HttpRequest, value: req, next: undefined };
@@ -74,7 +72,9 @@ export function requestContext(
       kernel.traceId,
       kernel.spanId,
       kernel.parentSpanId,
-      tenantId,
+      // Lazy: the first header read builds the request's Headers. The kernel's request
+      // keeps its headers after the response, so work that outlives it can still ask.
+      () => req.headers.get(options.tenantHeader) ?? undefined,
       kernel.deadline,
       // Lazy: the kernel makes a request's AbortController only when someone asks.
       () => kernel.signal,
@@ -83,6 +83,7 @@ export function requestContext(
       caps,
     );
   }
+  // Read now: other hosts (Deno.serve) refuse header reads once the response is out.
   const headers = req.headers;
   const parent = parseTraceparent(headers.get("traceparent"));
   const requestId = headers.get("x-request-id");
@@ -91,7 +92,7 @@ export function requestContext(
     parent?.traceId,
     undefined,
     parent?.parentSpanId,
-    tenantId,
+    headers.get(options.tenantHeader) ?? undefined,
     Date.now() + options.requestTimeoutMs,
     // Lazy: touching req.signal under Deno.serve's default ("legacy abort") makes Deno
     // abort it with a new DOMException after every response, which doubles the CPU cost
