@@ -13,21 +13,13 @@ import { Supervisor } from "./supervisor.ts";
 import {
   copyFixture,
   publisher,
+  rejection,
   scratch,
   servePluginQuery,
   signed,
 } from "./_testing.ts";
 
 const ISOLATIONS = ["worker", "process"] as const;
-
-async function rejection(promise: Promise<unknown>): Promise<PluginError> {
-  const error = await promise.then(() => undefined, (e) => e);
-  assert.ok(
-    error instanceof PluginError,
-    `expected a PluginError, got ${error}`,
-  );
-  return error;
-}
 
 /**
  * Runs fixture `name` in an isolate *without* the check or the signature, as if both had
