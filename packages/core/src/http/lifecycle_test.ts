@@ -69,80 +69,52 @@ Deno.test("an upload whose client vanishes mid-body fires the handler's signal a
 });
 
 /**
- * The resource test of issue 9. 10,000 uploads by default (`KREPIS_ABORTED_UPLOADS` lowers
- * it for a quick local run), 64 at a time: streamed ones (announcing 20 MB, above the
- * buffering limit) and small ones (4 KiB, below it), each sending part of its body and
- * closing, half to handlers that read the body and half to handlers that ignore it.
+ * The resource test of issue 9, in a child process that measures only itself
+ * (`_aborted_uploads.ts`): 10,000 uploads aborted mid-body, streamed and buffered, read
+ * and ignored (`KREPIS_ABORTED_UPLOADS` sets the count; CI runs 4,000 to stay well under a
+ * minute on a loaded machine).
+ *
+ * What is measured after a collection, against the baseline after a 1,000-upload
+ * warm-up: requests in flight and open fds return exactly; memory glibc holds in use
+ * returns within 4 MiB (measured +0.6 to +0.7 MiB after 10k, +1.4 MiB after 30k). RSS
+ * does not fall by itself: glibc keeps the pages V8 freed (the uploads' body chunks,
+ * garbage once their handlers end) in its arenas for reuse. So RSS plateaus instead of
+ * growing with the count — the second half of the uploads adds less than 48 MiB to what
+ * the first left (measured +8 MiB for halves of 5k, +28 MiB for halves of 15k: when V8
+ * collects moves the high-water mark) — and once `malloc_trim` hands the free pages back,
+ * RSS is within 16 MiB of the trimmed baseline (measured +5 to +7 MiB).
  */
-Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and RSS at their baseline", async () => {
-  const total = Number(Deno.env.get("KREPIS_ABORTED_UPLOADS") ?? 10_000);
-  await using server = listen(async (req) => {
-    if (req.url.endsWith("/read")) await req.arrayBuffer().catch(() => {});
-    else {
-      await new Promise((resolve) => {
-        req.signal.addEventListener("abort", resolve);
-      });
-    }
-    return new Response("done");
-  });
-  const chunk = new Uint8Array(16 * 1024);
-  const upload = async (i: number) => {
-    const path = i % 2 ? "/read" : "/ignore";
-    const length = i % 4 < 2 ? 20_000_000 : 4_096;
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.addr.port,
-    });
-    try {
-      await conn.write(encoder.encode(
-        `POST ${path} HTTP/1.1\r\nhost: t\r\ncontent-length: ${length}\r\n\r\n`,
-      ));
-      await conn.write(
-        chunk.subarray(0, length > 4_096 ? chunk.length : 1_000),
-      );
-    } catch { /* the server may already have answered */ }
-    conn.close();
-  };
-  const round = async (count: number) => {
-    let next = 0;
-    const worker = async () => {
-      while (next < count) await upload(next++);
-    };
-    await Promise.all(Array.from({ length: 64 }, worker));
-    await eventually(
-      "every aborted upload to be released",
-      () => {
-        const s = server.stats();
-        return s.requestsInFlight === 0 && s.connectionsOpen === 0;
-      },
-    );
-  };
-  // Native memory: RSS without the V8 heap, whose growth is garbage not yet collected.
-  const native = () => {
-    const m = Deno.memoryUsage();
-    return m.rss - m.heapTotal;
-  };
-  await round(1_000); // warm-up: runtime threads, allocator arenas, JIT
-  const base = { fds: openFds().length, rss: native() };
-  const started = Date.now();
-  await round(total);
-  const after = { fds: openFds().length, rss: native() };
-  const stats = server.stats();
+Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and memory at their baseline", async () => {
+  const count = Deno.env.get("KREPIS_ABORTED_UPLOADS") ??
+    (Deno.env.get("CI") ? "4000" : "10000");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL("./_aborted_uploads.ts", import.meta.url).pathname,
+      count,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success);
+  const m = JSON.parse(new TextDecoder().decode(out.stdout));
+  const mib = (n: number) => `${n.toFixed(1)} MiB`;
   console.log(
-    `${total} aborted uploads in ${
-      Date.now() - started
-    } ms: fds ${base.fds} -> ${after.fds}, ` +
-      `RSS ${(base.rss / 2 ** 20).toFixed(0)} -> ${
-        (after.rss / 2 ** 20).toFixed(0)
-      } MiB, ` +
-      `aborted ${stats.abortedTotal}, rejected ${stats.rejectedTotal}`,
+    `${m.count} aborted uploads in ${m.ms} ms (aborted ${m.aborted}, rejected ${m.rejected}): ` +
+      `fds ${m.base.fds} -> ${m.after.fds}; in use ${mib(m.base.inUse)} -> ${
+        mib(m.after.inUse)
+      }; ` +
+      `RSS ${mib(m.base.rss)} -> ${mib(m.half.rss)} -> ${mib(m.after.rss)}; ` +
+      `trimmed ${mib(m.base.trimmed)} -> ${mib(m.after.trimmed)}`,
   );
-  assert.equal(stats.requestsInFlight, 0);
-  assert.ok(after.fds <= base.fds + 4, `fds ${base.fds} -> ${after.fds}`);
-  assert.ok(
-    after.rss <= base.rss + 64 * 2 ** 20,
-    `RSS ${base.rss} -> ${after.rss}`,
-  );
+  assert.equal(m.half.inFlight, 0);
+  assert.equal(m.after.inFlight, 0);
+  assert.equal(m.after.fds, m.base.fds);
+  assert.ok(m.after.inUse - m.base.inUse < 4, "bytes in use");
+  assert.ok(m.after.rss - m.half.rss < 48, "RSS plateaus");
+  assert.ok(m.after.trimmed - m.base.trimmed < 16, "RSS once trimmed");
 });
 
 const HTTP_SERVER_KIND = 2;
