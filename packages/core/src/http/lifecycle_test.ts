@@ -68,6 +68,70 @@ Deno.test("an upload whose client vanishes mid-body fires the handler's signal a
   );
 });
 
+Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and after a response only one does", async () => {
+  // Events per server: "start", "abort" and "respond", each with the path, in order.
+  const seen = { krepis: [] as string[], deno: [] as string[] };
+  const released = Promise.withResolvers<void>();
+  const handler = (log: string[]) => async (req: Request) => {
+    const path = new URL(req.url).pathname;
+    req.signal.addEventListener("abort", () => log.push(`abort ${path}`));
+    log.push(`start ${path}`);
+    if (path !== "/ok") await released.promise;
+    log.push(`respond ${path}`);
+    return new Response("x");
+  };
+  await using krepis = listen(handler(seen.krepis));
+  await using deno = denoServe(handler(seen.deno));
+  const servers = [
+    ["krepis", krepis.addr.port],
+    ["deno", deno.addr.port],
+  ] as const;
+  for (const [name, port] of servers) {
+    const log = seen[name];
+    // Each client leaves once its handler runs.
+    for (
+      const [path, request] of [
+        ["/get", "GET /get HTTP/1.1\r\nhost: t\r\n\r\n"],
+        [
+          "/up",
+          "POST /up HTTP/1.1\r\nhost: t\r\ncontent-length: 100000\r\n\r\nabc",
+        ],
+      ]
+    ) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode(request));
+      await eventually(`${name}: ${path}`, () => log.includes(`start ${path}`));
+      conn.close();
+    }
+    await eventually(
+      `${name}: the GET's signal`,
+      () => log.includes("abort /get"),
+    );
+    const ok = await fetch(`http://127.0.0.1:${port}/ok`);
+    assert.equal(await ok.text(), "x");
+  }
+  await eventually(
+    "Krepis: the upload's signal",
+    () => seen.krepis.includes("abort /up"),
+  );
+  // Deno does not notice the upload's client leaving while its body is unread...
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(!seen.deno.includes("abort /up"), seen.deno.join());
+  released.resolve();
+  await eventually(
+    "Deno: the upload's response",
+    () => seen.deno.includes("respond /up"),
+  );
+  // ...and, in its legacy mode (a warning says so), aborts a signal once the response
+  // went out; Krepis keeps the signal for a client that left or a failure, as Deno's
+  // --unstable-no-legacy-abort does.
+  await eventually(
+    "Deno: aborts after responding",
+    () => seen.deno.includes("abort /ok"),
+  );
+  assert.ok(!seen.krepis.includes("abort /ok"), seen.krepis.join());
+});
+
 /**
  * The resource test of issue 9, in a child process that measures only itself
  * (`_aborted_uploads.ts`): 10,000 uploads aborted mid-body, streamed and buffered, read
