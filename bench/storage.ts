@@ -7,7 +7,9 @@
  * - undo (and redo) of that 1000-file transaction (target < 1 s);
  * - KV vs Deno KV (`Deno.openKv` on a file), both durable: set and check+set with 1 and 32
  *   concurrent writers, get, getMany(10), list 1000 by prefix, queue latency and
- *   throughput; after a discarded warm-up round of each, in alternating order.
+ *   throughput; after a discarded warm-up round of each, in alternating order;
+ * - KV on PostgreSQL vs `npm:postgres` running the same SQL (`storage_pg.ts`; alone:
+ *   `deno run -A bench/storage_pg.ts`), on a server the bench starts (`tools/pg_temp.sh`).
  *
  * @module
  */
@@ -15,6 +17,7 @@
 import { join } from "node:path";
 import { kernelInfo } from "@krepis/core/native";
 import { openJournal, openKv } from "@krepis/core/storage";
+import { postgresRows } from "./storage_pg.ts";
 
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const FILES = 1000;
@@ -414,6 +417,11 @@ row(
     Math.max(...losses.map((l) => l.ms)).toFixed(0)
   } ms; durable default: 0 lost (kv_crash_test.ts)`,
 );
+
+// ---- KV on PostgreSQL: Krepis vs npm:postgres, the same SQL ----------------------------
+
+await postgresRows(RUNS, row, progress);
+progress("");
 
 // ---- report --------------------------------------------------------------------------
 

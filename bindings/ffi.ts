@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 4;
+export const ABI_VERSION = 5;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -30,7 +30,7 @@ export const ABI_VERSION = 4;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0xd7ad436f;
+export const ABI_FINGERPRINT = 0x0dab6be2;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -112,10 +112,6 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
-   */
-  krepis_http_poll: { parameters: ["f64"], result: "f64" },
-  /**
    * Reads the next bytes of a streamed request body into `out`; 0 at the end.
    */
   krepis_http_read: {
@@ -147,7 +143,14 @@ export const symbols = {
    */
   krepis_http_stats: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
-   * Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+   * One turn: submits `len` bytes of response records from the outbox, runs the server on
+   * this thread until what is ready is done, and takes the waiting request records:
+   * `length + inbox * 2^32`, or 0 when none wait.
+   */
+  krepis_http_turn: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Runs the server on this (blocking) thread until records wait (1), the server has shut
+   * down (0) or `timeout_ms` passed (2).
    */
   krepis_http_wait: {
     parameters: ["f64", "f64"],
@@ -508,8 +511,9 @@ export const symbols = {
   },
   /**
    * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   * `idle_ms` is Deno's `idleTimeout` in milliseconds (0: no pings).
    */
-  krepis_ws_accept: { parameters: ["f64", "f64"], result: "f64" },
+  krepis_ws_accept: { parameters: ["f64", "f64", "f64"], result: "f64" },
   /**
    * Bytes queued on socket `id` and not yet written.
    */
@@ -522,14 +526,11 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
-   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
+   * Copies the waiting events of all the server's sockets into `out` (see
+   * `krepis_kernel::http::websocket::inbox` for the layout); returns the bytes written, 0
+   * when none waits, or — a result larger than `cap` — the bytes the next event needs.
    */
-  krepis_ws_next: {
-    parameters: ["f64", "f64"],
-    result: "f64",
-    nonblocking: true,
-  },
+  krepis_ws_poll: { parameters: ["f64", "buffer", "f64"], result: "f64" },
   /**
    * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
    */
@@ -538,11 +539,13 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Copies the kept event's payload into `out`; returns its length.
+   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
+   * one waiter for all of a server's sockets.
    */
-  krepis_ws_take: {
-    parameters: ["f64", "f64", "buffer", "f64"],
+  krepis_ws_wait: {
+    parameters: ["f64", "f64"],
     result: "f64",
+    nonblocking: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -668,11 +671,6 @@ export interface KernelBindings {
     token: number,
   ): number;
   /**
-   * Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
-   * Calls `krepis_http_poll`.
-   */
-  httpPoll(handle: number): number;
-  /**
    * Reads the next bytes of a streamed request body into `out`; 0 at the end.
    * Calls `krepis_http_read`.
    */
@@ -709,7 +707,15 @@ export interface KernelBindings {
    */
   httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
-   * Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+   * One turn: submits `len` bytes of response records from the outbox, runs the server on
+   * this thread until what is ready is done, and takes the waiting request records:
+   * `length + inbox * 2^32`, or 0 when none wait.
+   * Calls `krepis_http_turn`.
+   */
+  httpTurn(handle: number, len: number): number;
+  /**
+   * Runs the server on this (blocking) thread until records wait (1), the server has shut
+   * down (0) or `timeout_ms` passed (2).
    * Calls `krepis_http_wait`.
    */
   httpWait(handle: number, timeoutMs: number): Promise<number>;
@@ -1070,9 +1076,10 @@ export interface KernelBindings {
   ): number;
   /**
    * Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+   * `idle_ms` is Deno's `idleTimeout` in milliseconds (0: no pings).
    * Calls `krepis_ws_accept`.
    */
-  wsAccept(handle: number, id: number): number;
+  wsAccept(handle: number, id: number, idleMs: number): number;
   /**
    * Bytes queued on socket `id` and not yet written.
    * Calls `krepis_ws_buffered`.
@@ -1089,11 +1096,12 @@ export interface KernelBindings {
     reason: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
-   * 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
-   * Calls `krepis_ws_next`.
+   * Copies the waiting events of all the server's sockets into `out` (see
+   * `krepis_kernel::http::websocket::inbox` for the layout); returns the bytes written, 0
+   * when none waits, or — a result larger than `cap` — the bytes the next event needs.
+   * Calls `krepis_ws_poll`.
    */
-  wsNext(handle: number, id: number): Promise<number>;
+  wsPoll(handle: number, out: Uint8Array<ArrayBuffer>): number;
   /**
    * Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
    * Calls `krepis_ws_send`.
@@ -1105,10 +1113,11 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Copies the kept event's payload into `out`; returns its length.
-   * Calls `krepis_ws_take`.
+   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
+   * one waiter for all of a server's sockets.
+   * Calls `krepis_ws_wait`.
    */
-  wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number;
+  wsWait(handle: number, timeoutMs: number): Promise<number>;
 }
 
 /**
@@ -1183,10 +1192,6 @@ export function createBindings(
       const r = raw.krepis_http_lend(handle, id, data, data.byteLength, token);
       return r < 0 ? fail(-r, "krepis_http_lend") : r;
     },
-    httpPoll(handle: number): number {
-      const r = raw.krepis_http_poll(handle);
-      return r < 0 ? fail(-r, "krepis_http_poll") : r;
-    },
     async httpRead(
       handle: number,
       id: number,
@@ -1218,6 +1223,10 @@ export function createBindings(
     httpStats(handle: number, out: Uint8Array<ArrayBuffer>): number {
       const r = raw.krepis_http_stats(handle, out, out.byteLength);
       return r < 0 ? fail(-r, "krepis_http_stats") : r;
+    },
+    httpTurn(handle: number, len: number): number {
+      const r = raw.krepis_http_turn(handle, len);
+      return r < 0 ? fail(-r, "krepis_http_turn") : r;
     },
     async httpWait(handle: number, timeoutMs: number): Promise<number> {
       const r = await raw.krepis_http_wait(handle, timeoutMs);
@@ -1584,8 +1593,8 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_tx_write") : r;
     },
-    wsAccept(handle: number, id: number): number {
-      const r = raw.krepis_ws_accept(handle, id);
+    wsAccept(handle: number, id: number, idleMs: number): number {
+      const r = raw.krepis_ws_accept(handle, id, idleMs);
       return r < 0 ? fail(-r, "krepis_ws_accept") : r;
     },
     wsBuffered(handle: number, id: number): number {
@@ -1607,9 +1616,9 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_ws_close") : r;
     },
-    async wsNext(handle: number, id: number): Promise<number> {
-      const r = await raw.krepis_ws_next(handle, id);
-      return r < 0 ? fail(-r, "krepis_ws_next") : r;
+    wsPoll(handle: number, out: Uint8Array<ArrayBuffer>): number {
+      const r = raw.krepis_ws_poll(handle, out, out.byteLength);
+      return r < 0 ? fail(-r, "krepis_ws_poll") : r;
     },
     wsSend(
       handle: number,
@@ -1620,9 +1629,9 @@ export function createBindings(
       const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_ws_send") : r;
     },
-    wsTake(handle: number, id: number, out: Uint8Array<ArrayBuffer>): number {
-      const r = raw.krepis_ws_take(handle, id, out, out.byteLength);
-      return r < 0 ? fail(-r, "krepis_ws_take") : r;
+    async wsWait(handle: number, timeoutMs: number): Promise<number> {
+      const r = await raw.krepis_ws_wait(handle, timeoutMs);
+      return r < 0 ? fail(-r, "krepis_ws_wait") : r;
     },
   };
 }

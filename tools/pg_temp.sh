@@ -4,13 +4,16 @@
 # (postgres://krepis:krepis@127.0.0.1:PORT/postgres, password auth over TCP);
 # `tools/pg_temp.sh stop DIR` stops it (fast shutdown); the caller removes DIR;
 # `tools/pg_temp.sh resume DIR` starts a stopped one again on its port;
-# `tools/pg_temp.sh database URL NAME` creates database NAME on the server at URL.
+# `tools/pg_temp.sh database URL NAME` creates database NAME on the server at URL;
+# `tools/pg_temp.sh tls DIR CERT KEY` turns TLS on (ssl=on with that PEM certificate
+# chain and key; plain connections stay allowed) and waits until it is in effect.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
 # user (or `nobody`). Binaries: $PG_BIN, else /usr/lib/postgresql/*/bin, else $PATH.
 set -euo pipefail
 
-cmd=${1:?usage: pg_temp.sh start|stop|resume DIR | database URL NAME}
-dir=${2:?usage: pg_temp.sh start|stop|resume DIR | database URL NAME}
+usage='usage: pg_temp.sh start|stop|resume DIR | database URL NAME | tls DIR CERT KEY'
+cmd=${1:?$usage}
+dir=${2:?$usage}
 bin=${PG_BIN:-$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)}
 [ -n "$bin" ] && export PATH="$bin:$PATH"
 
@@ -57,11 +60,27 @@ resume)
 database)
   psql -q -v ON_ERROR_STOP=1 "$dir" -c "CREATE DATABASE \"${3:?database name}\"" >/dev/null
   ;;
+tls)
+  install -m 600 "${3:?certificate file}" "$dir/data/server.crt"
+  install -m 600 "${4:?key file}" "$dir/data/server.key"
+  if [ "$(id -u)" -eq 0 ]; then
+    chown "$(stat -c %U "$dir/data")" "$dir/data/server.crt" "$dir/data/server.key"
+  fi
+  printf "ssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n" >>"$dir/data/postgresql.conf"
+  as_owner pg_ctl -D "$dir/data" reload >/dev/null
+  for _ in $(seq 100); do
+    [ "$(psql -XAtq -h "$dir" -p "$(cat "$dir/port")" -U krepis -d postgres -c 'SHOW ssl')" = on ] && exit 0
+    sleep 0.1
+  done
+  echo "TLS did not come on:" >&2
+  tail -5 "$dir/server.log" >&2
+  exit 1
+  ;;
 stop)
   as_owner pg_ctl -D "$dir/data" -m fast -w -t 60 stop >/dev/null
   ;;
 *)
-  echo "usage: pg_temp.sh start|stop|resume DIR | database URL NAME" >&2
+  echo "$usage" >&2
   exit 2
   ;;
 esac

@@ -17,6 +17,8 @@
  * @module
  */
 
+import { testCerts } from "../../packages/core/src/_certs.ts";
+
 const root = new URL("../../", import.meta.url).pathname;
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
 const runs = Number(Deno.env.get("BENCH_RUNS") ?? 3);
@@ -33,28 +35,7 @@ const assets = `${work}/assets`;
 await Deno.mkdir(assets);
 await Deno.writeFile(`${assets}/4k.bin`, new Uint8Array(4096).fill(120));
 await Deno.writeFile(`${assets}/1m.bin`, new Uint8Array(1 << 20).fill(120));
-const tlsMade = await new Deno.Command("openssl", {
-  args: [
-    "req",
-    "-x509",
-    "-newkey",
-    "ec",
-    "-pkeyopt",
-    "ec_paramgen_curve:prime256v1",
-    "-nodes",
-    "-days",
-    "1",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    `${work}/key.pem`,
-    "-out",
-    `${work}/cert.pem`,
-  ],
-  stdout: "null",
-  stderr: "null",
-}).output();
-if (!tlsMade.success) throw new Error("openssl could not make a certificate");
+const certs = await testCerts();
 
 function jsonBody(): string {
   const items = [];
@@ -81,8 +62,8 @@ async function start(name: string, command: string[]): Promise<Server> {
     env: {
       KREPIS_LIB_PATH: library,
       BENCH_STATIC_DIR: assets,
-      BENCH_TLS_CERT: `${work}/cert.pem`,
-      BENCH_TLS_KEY: `${work}/key.pem`,
+      BENCH_TLS_CERT: `${certs.dir}/server.pem`,
+      BENCH_TLS_KEY: `${certs.dir}/server.key`,
     },
     stdout: "piped",
     stderr: "inherit",

@@ -1,6 +1,6 @@
 /**
  * The TLS material of the benchmark servers: `BENCH_TLS_CERT`/`BENCH_TLS_KEY` name PEM files
- * (run.ts makes a throwaway self-signed pair); without them no TLS listener starts.
+ * (run.ts uses the test certificates of `packages/core/src/_certs.ts`); without them no TLS listener starts.
  *
  * @module
  */

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { testCerts } from "../../packages/core/src/knul/_certs.ts";
+import { testCerts } from "../../packages/core/src/_certs.ts";
 
 const PEERS = ["knul", "http2", "deno-quic", "grpc"] as const;
 type Peer = typeof PEERS[number];
@@ -27,6 +27,26 @@ function cpuTicks(pid: number): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
   const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * Nanoseconds the server's threads spent runnable but waiting for a CPU (the second field
+ * of each thread's /proc schedstat): on a shared machine this is where latency tails come
+ * from, so every round reports it beside its percentiles.
+ */
+function runQueueWaitNs(pid: number): number {
+  let total = 0;
+  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = Deno.readTextFileSync(
+        `/proc/${pid}/task/${task.name}/schedstat`,
+      );
+      total += Number(stat.split(" ")[1]);
+    } catch {
+      // The thread ended between the listing and the read.
+    }
+  }
+  return total;
 }
 
 async function startServer(peer: Peer, certDir: string) {
@@ -75,6 +95,8 @@ interface Round {
   p50: number;
   p99: number;
   cpuUs: number;
+  /** Server threads' run-queue wait, ms per second of the round (summed over threads). */
+  waitMsPerS: number;
   failures: number;
 }
 
@@ -82,6 +104,8 @@ async function round(peer: Peer, certDir: string): Promise<Round> {
   const server = await startServer(peer, certDir);
   try {
     const before = cpuTicks(server.process.pid);
+    const waitBefore = runQueueWaitNs(server.process.pid);
+    const started = performance.now();
     const out = await new Deno.Command("taskset", {
       args: [
         "-c",
@@ -103,6 +127,8 @@ async function round(peer: Peer, certDir: string): Promise<Round> {
       stderr: "piped",
     }).output();
     const after = cpuTicks(server.process.pid);
+    const waited = runQueueWaitNs(server.process.pid) - waitBefore;
+    const elapsedS = (performance.now() - started) / 1000;
     const text =
       new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
     if (!out.success || !text.startsWith("{")) {
@@ -121,6 +147,7 @@ async function round(peer: Peer, certDir: string): Promise<Round> {
       p50: r.p50,
       p99: r.p99,
       cpuUs: ((after - before) * TICK_US) / total,
+      waitMsPerS: waited / 1e6 / elapsedS,
       failures: r.failures,
     };
   } finally {
@@ -163,7 +190,9 @@ if (tty) Deno.stderr.writeSync(new TextEncoder().encode("\r\x1b[K"));
 console.log(
   `unary echo, 1 KiB payload, ${CALLERS} concurrent callers, ${ROUNDS} rounds × ${SECONDS} s, medians; server on core 0, load on core 1`,
 );
-console.log("peer        calls/s     p50 ms   p99 ms   server CPU µs/call");
+console.log(
+  "peer        calls/s     p50 ms   p99 ms   server CPU µs/call   server run-queue wait ms/s",
+);
 // Every peer but gRPC runs over TLS 1.3; grpc-js's TLS client does not connect on Deno.
 const summary = new Map<Peer, Round>();
 const label = (p: Peer) => (p === "grpc" ? "grpc-h2c" : p).padEnd(10);
@@ -178,15 +207,16 @@ for (const peer of PEERS) {
     p50: median(rounds.map((x) => x.p50)),
     p99: median(rounds.map((x) => x.p99)),
     cpuUs: median(rounds.map((x) => x.cpuUs)),
+    waitMsPerS: median(rounds.map((x) => x.waitMsPerS)),
     failures: rounds.reduce((n, x) => n + x.failures, 0),
   };
   summary.set(peer, m);
   console.log(
     `${label(peer)}  ${m.rate.toFixed(0).padStart(8)}  ${
       m.p50.toFixed(2).padStart(8)
-    } ${m.p99.toFixed(2).padStart(8)}   ${m.cpuUs.toFixed(1).padStart(8)}${
-      m.failures ? `   (${m.failures} failed calls)` : ""
-    }`,
+    } ${m.p99.toFixed(2).padStart(8)}   ${m.cpuUs.toFixed(1).padStart(8)}   ${
+      m.waitMsPerS.toFixed(0).padStart(22)
+    }${m.failures ? `   (${m.failures} failed calls)` : ""}`,
   );
 }
 const k = summary.get("knul");

@@ -126,11 +126,7 @@ Deno.test("an adapter stubs every port method and replaces the port's earlier bi
       true,
       adapter,
     );
-    strictEqual(
-      plan.files[1].content.includes('Deno.test("FileGreetingLog constructs"'),
-      true,
-      plan.files[1].content,
-    );
+    strictEqual(plan.files[1].path, "src/adapters/file_greeting_log_test.ts");
     const app = plan.files[2].content;
     strictEqual(
       app.includes("provide(GreetingLogPort, new FileGreetingLog())"),
@@ -203,6 +199,49 @@ Deno.test("route path parameters become input fields; the plan records what it r
       noTest: true,
     });
     strictEqual(noTest.files.some((f) => f.path.endsWith("_test.ts")), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stub adapter's test passes while its methods are stubs and fails once one is written", async () => {
+  const dir = await templateApp();
+  try {
+    const plan = planGeneration({
+      root: dir,
+      kind: "adapter",
+      name: "FileGreetingLog",
+      port: "GreetingLog",
+    });
+    await write(dir, plan);
+    const test = (): Promise<Deno.CommandOutput> =>
+      new Deno.Command(Deno.execPath(), {
+        args: ["test", "-A", "src/adapters/file_greeting_log_test.ts"],
+        cwd: dir,
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+    const stubbed = await test();
+    const output = (o: Deno.CommandOutput) =>
+      new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+    strictEqual(stubbed.code, 0, output(stubbed));
+    const adapter = `${dir}/src/adapters/file_greeting_log.ts`;
+    const source = await Deno.readTextFile(adapter);
+    await Deno.writeTextFile(
+      adapter,
+      source.replace(
+        /return Promise\.reject\(new Error\("FileGreetingLog\.record is not implemented yet"\)\);/,
+        "return Promise.resolve();",
+      ),
+    );
+    const written = await test();
+    strictEqual(written.code, 1, output(written));
+    strictEqual(
+      output(written).includes(
+        "FileGreetingLog: the methods not written yet say so",
+      ),
+      true,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

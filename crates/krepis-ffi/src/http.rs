@@ -1,7 +1,9 @@
 //! The HTTP server: start, drive the request/response bridge, shut down.
 //!
-//! The hot path is `krepis_http_poll` (sync), `krepis_http_respond` (sync) and, only when
-//! idle, `krepis_http_wait` (nonblocking). See `krepis_kernel::http::bridge`.
+//! The hot path is `krepis_http_turn` (sync: submit responses, run the server, take
+//! requests) and, only when a turn finds nothing, `krepis_http_wait` (nonblocking: run the
+//! server on a blocking thread until there is work). `krepis_http_respond` submits responses
+//! completed meanwhile. See `krepis_kernel::http::{runtime, bridge}`.
 
 use std::time::Duration;
 
@@ -60,17 +62,20 @@ fn krepis_http_stats(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
     unsafe { guard::write_message(out, cap, &stats) }
 }
 
-/// Takes the waiting request records: `length + inbox * 2^32`, or 0 when none wait.
+/// One turn: submits `len` bytes of response records from the outbox, runs the server on
+/// this thread until what is ready is done, and takes the waiting request records:
+/// `length + inbox * 2^32`, or 0 when none wait.
 #[export]
-fn krepis_http_poll(handle: f64) -> Result<f64> {
-    Ok(server(handle)?.bridge().poll() as f64)
+fn krepis_http_turn(handle: f64, len: f64) -> Result<f64> {
+    Ok(server(handle)?.turn(len_arg(len, "length")?)? as f64)
 }
 
-/// Parks until records wait (1), the server has shut down (0) or `timeout_ms` passed (2).
+/// Runs the server on this (blocking) thread until records wait (1), the server has shut
+/// down (0) or `timeout_ms` passed (2).
 #[export(nonblocking)]
 fn krepis_http_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
     let timeout = Duration::from_millis(int_arg(timeout_ms, "timeout")?);
-    Ok(server(handle)?.bridge().wait(timeout) as f64)
+    Ok(server(handle)?.park(timeout) as f64)
 }
 
 /// Submits `len` bytes of response records from the outbox; returns how many completed.

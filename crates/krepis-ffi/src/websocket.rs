@@ -1,6 +1,8 @@
 //! WebSockets of an HTTP server: accept an upgrade, receive events, send, close. See
 //! `krepis_kernel::http::websocket`.
 
+use std::time::Duration;
+
 use krepis_ffi_macros::export;
 use krepis_kernel::Result;
 
@@ -8,30 +10,32 @@ use crate::guard::{self, int_arg};
 use crate::http::server;
 
 /// Accepts the WebSocket request `id`: its 101 response will complete the handshake.
+/// `idle_ms` is Deno's `idleTimeout` in milliseconds (0: no pings).
 #[export]
-fn krepis_ws_accept(handle: f64, id: f64) -> Result<f64> {
+fn krepis_ws_accept(handle: f64, id: f64, idle_ms: f64) -> Result<f64> {
+    let idle = int_arg(idle_ms, "idle timeout")?;
+    let idle = (idle > 0).then(|| Duration::from_millis(idle));
     server(handle)?
         .websockets()
-        .accept(int_arg(id, "request id")?)?;
+        .accept(int_arg(id, "request id")?, idle)?;
     Ok(0.0)
 }
 
-/// Waits for the next event of socket `id`; returns `payload length * 8 + kind` (1 open,
-/// 2 text, 3 binary, 4 close, 5 failed) and keeps the event for `krepis_ws_take`.
-#[export(nonblocking)]
-fn krepis_ws_next(handle: f64, id: f64) -> Result<f64> {
-    Ok(server(handle)?
-        .websockets()
-        .next(int_arg(id, "request id")?)? as f64)
+/// Copies the waiting events of all the server's sockets into `out` (see
+/// `krepis_kernel::http::websocket::inbox` for the layout); returns the bytes written, 0
+/// when none waits, or — a result larger than `cap` — the bytes the next event needs.
+#[export]
+fn krepis_ws_poll(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
+    let out = unsafe { guard::bytes_mut(out, cap) }?;
+    Ok(server(handle)?.websockets().poll(out) as f64)
 }
 
-/// Copies the kept event's payload into `out`; returns its length.
-#[export]
-fn krepis_ws_take(handle: f64, id: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    let out = unsafe { guard::bytes_mut(out, cap) }?;
-    Ok(server(handle)?
-        .websockets()
-        .take(int_arg(id, "request id")?, out)? as f64)
+/// Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
+/// one waiter for all of a server's sockets.
+#[export(nonblocking)]
+fn krepis_ws_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
+    let timeout = Duration::from_millis(int_arg(timeout_ms, "timeout")?);
+    Ok(f64::from(server(handle)?.websockets().wait(timeout)))
 }
 
 /// Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).

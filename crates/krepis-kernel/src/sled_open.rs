@@ -55,6 +55,21 @@ pub fn remove_unfinished(dir: &Path) -> Result<usize> {
     Ok(removed)
 }
 
+/// [`remove_unfinished`] for a database that has no lock of its own beside sled's: only
+/// when no process has it open (sled locks its `db` file while open), so a snapshot that
+/// a live process is writing is never touched.
+pub fn remove_unfinished_if_unused(dir: &Path) -> Result<()> {
+    use fs2::FileExt;
+    let Ok(file) = std::fs::File::open(dir.join("db")) else {
+        return Ok(()); // a new database
+    };
+    if file.try_lock_exclusive().is_ok() {
+        remove_unfinished(dir)?;
+        let _ = FileExt::unlock(&file);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

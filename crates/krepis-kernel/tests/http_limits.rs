@@ -29,9 +29,9 @@ fn start(options: ServeOptions) -> Server {
 fn consume(server: &Server) {
     let bridge = server.bridge();
     loop {
-        let polled = bridge.poll();
+        let polled = server.turn(0).unwrap();
         if polled == 0 {
-            if bridge.wait(Duration::from_millis(200)) == 0 {
+            if server.park(Duration::from_millis(200)) == 0 {
                 return;
             }
             continue;

@@ -1,5 +1,5 @@
 //! The HTTP kernel over real sockets, driven by a Rust thread that plays the TypeScript
-//! consumer: it polls and waits on the bridge, reads request records and bodies from the
+//! consumer: it turns and parks the server, reads request records and bodies from the
 //! inboxes, and answers through the outbox exactly as `packages/core/src/http` does.
 
 use std::io::{Read, Write};
@@ -90,9 +90,9 @@ fn consume(
 ) {
     let bridge = server.bridge();
     loop {
-        let polled = bridge.poll();
+        let polled = server.turn(0).unwrap();
         if polled == 0 {
-            match bridge.wait(Duration::from_millis(200)) {
+            match server.park(Duration::from_millis(200)) {
                 0 => return,
                 _ => continue,
             }

@@ -3,6 +3,7 @@
 //! `packages/core/src/storage/kv_key_vectors_test.ts`): a change to either codec alone
 //! fails one of the two tests.
 
+use krepis_kernel::KernelError;
 use krepis_kernel::kv::key::{KeyPart, decode, encode};
 use serde_json::Value;
 
@@ -101,10 +102,26 @@ fn golden_keys_ascend_in_deno_kv_order() {
 }
 
 #[test]
-fn malformed_golden_keys_are_refused() {
+fn malformed_golden_keys_are_refused_with_their_reason() {
     let vectors = vectors();
-    for vector in vectors["malformed"].as_array().unwrap() {
+    let malformed = vectors["malformed"].as_array().unwrap();
+    assert!(
+        malformed.len() > 20,
+        "the vectors file lost malformed entries"
+    );
+    for vector in malformed {
+        let name = vector["name"].as_str().unwrap();
         let bytes = hex(vector["hex"].as_str().unwrap());
-        assert!(decode(&bytes).is_err(), "{}", vector["name"]);
+        let err = decode(&bytes).expect_err(name);
+        assert!(
+            matches!(err, KernelError::InvalidArgument(_)),
+            "{name}: {err:?}"
+        );
+        let why = vector["error"].as_str().unwrap();
+        assert_eq!(
+            err.to_string(),
+            format!("invalid argument: malformed key: {why}"),
+            "{name}"
+        );
     }
 }

@@ -5,8 +5,10 @@
 //! one of two shared buffers TypeScript views in place. [`Bridge::poll`] (a fast synchronous
 //! call) swaps the two: TypeScript gets the filled inbox and the kernel fills the other,
 //! which TypeScript finished with before it polled again. Only when the poll finds nothing
-//! does TypeScript park in [`Bridge::wait`] (a `nonblocking` call), so under load one wake-up
-//! serves a whole batch.
+//! does TypeScript park (a `nonblocking` call), so under load one wake-up serves a whole
+//! batch. The HTTP server polls at the end of each of its turns on the JS thread and parks
+//! inside its runtime on [`Bridge::work`] (see [`super::runtime`]); KNUL's runtime has
+//! threads of its own, rung through [`Bridge::doorbell`] to [`Bridge::wait`].
 //!
 //! **Responses.** TypeScript writes response records into the outbox (a third shared buffer)
 //! and submits them in one [`Bridge::respond`] call, in any order.
@@ -308,13 +310,13 @@ impl Bridge {
         out
     }
 
-    /// Parks until a record is waiting (1), the bridge closes (0) or `timeout` passes (2).
+    /// Parks until a record is waiting (1), the bridge closes (0) or `timeout` passes (2),
+    /// for a bridge whose runtime runs on threads of its own (see [`Bridge::doorbell`]).
     pub fn wait(&self, timeout: Duration) -> i64 {
         let mut inner = self.inner.lock();
         self.stats.waits.fetch_add(1, Ordering::Relaxed);
         loop {
-            // Returned loans count as work: TypeScript lets the memory go only once told.
-            if inner.fill_len > 0 || !inner.aborts.is_empty() || !self.returned.lock().is_empty() {
+            if self.has_work(&inner) {
                 return 1;
             }
             if inner.closed {
@@ -324,6 +326,33 @@ impl Bridge {
                 return 2;
             }
         }
+    }
+
+    /// Waits on the runtime until a record is waiting (`true`) or the bridge closes
+    /// (`false`): the parked side of a runtime that TypeScript drives itself, where no
+    /// doorbell runs.
+    pub async fn work(&self) -> bool {
+        self.stats.waits.fetch_add(1, Ordering::Relaxed);
+        loop {
+            let notified = self.bell.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let inner = self.inner.lock();
+                if self.has_work(&inner) {
+                    return true;
+                }
+                if inner.closed {
+                    return false;
+                }
+            }
+            notified.await;
+        }
+    }
+
+    fn has_work(&self, inner: &Inner) -> bool {
+        // Returned loans count as work: TypeScript lets the memory go only once told.
+        inner.fill_len > 0 || !inner.aborts.is_empty() || !self.returned.lock().is_empty()
     }
 
     /// Submits the first `len` bytes of the outbox: response records in any order. Returns
@@ -504,6 +533,7 @@ impl Bridge {
             drop(inner);
             self.stats.aborted.fetch_add(1, Ordering::Relaxed);
             self.work.notify_one();
+            self.bell.notify_one();
         }
     }
 
@@ -520,10 +550,11 @@ impl Bridge {
         self.abandon(id);
     }
 
-    /// No more requests will come: wakes a parked [`Bridge::wait`] with 0.
+    /// No more requests will come: wakes a parked [`Bridge::wait`] or [`Bridge::work`].
     pub fn close(&self) {
         self.inner.lock().closed = true;
         self.work.notify_all();
+        self.bell.notify_one();
     }
 
     /// Requests holding a slot.
@@ -628,8 +659,17 @@ mod tests {
         Bridge::new(4096, 4096).unwrap()
     }
 
-    fn outbox_write(bridge: &Bridge, bytes: &[u8]) {
-        bridge.outbox.write(0, bytes).unwrap();
+    /// One response record.
+    fn response(kind: u8, status: u16, id: u64, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+        let mut out = Vec::new();
+        encode_response(kind, status, id, headers, body, &mut out);
+        out
+    }
+
+    /// Submits `records` through the outbox, as TypeScript does; how many completed.
+    fn answer(bridge: &Bridge, records: &[u8]) -> usize {
+        bridge.outbox.write(0, records).unwrap();
+        bridge.respond(records.len()).unwrap()
     }
 
     fn submit(bridge: &Bridge, body: Option<Box<[u8]>>) -> Submitted {
@@ -664,18 +704,9 @@ mod tests {
         let mut first = submit(&b, Some(vec![1u8; 100].into_boxed_slice()));
         let mut second = submit(&b, None);
         assert_eq!(b.stats.body_bytes.load(Ordering::Relaxed), 100);
-        let mut out = Vec::new();
-        encode_response(
-            KIND_RESPOND,
-            201,
-            second.id,
-            &[("x", "2")],
-            b"two",
-            &mut out,
-        );
-        encode_response(KIND_RESPOND, 200, first.id, &[], b"one", &mut out);
-        outbox_write(&b, &out);
-        assert_eq!(b.respond(out.len()).unwrap(), 2);
+        let mut out = response(KIND_RESPOND, 201, second.id, &[("x", "2")], b"two");
+        out.extend(response(KIND_RESPOND, 200, first.id, &[], b"one"));
+        assert_eq!(answer(&b, &out), 2);
         assert_eq!(second.reply.try_recv().unwrap().status(), 201);
         assert_eq!(first.reply.try_recv().unwrap().status(), 200);
         assert_eq!(b.in_flight(), 0);
@@ -699,10 +730,7 @@ mod tests {
             1,
             "the body stays lent until TypeScript releases it"
         );
-        let mut out = Vec::new();
-        encode_response(KIND_RELEASE, 0, sub.id, &[], b"", &mut out);
-        outbox_write(&b, &out);
-        assert_eq!(b.respond(out.len()).unwrap(), 0);
+        assert_eq!(answer(&b, &response(KIND_RELEASE, 0, sub.id, &[], b"")), 0);
         assert_eq!(b.in_flight(), 0);
         assert_eq!(b.stats.aborted.load(Ordering::Relaxed), 1);
     }
@@ -711,17 +739,10 @@ mod tests {
     fn invalid_headers_become_a_500() {
         let b = bridge();
         let mut sub = submit(&b, None);
-        let mut out = Vec::new();
-        encode_response(
-            KIND_RESPOND,
-            200,
-            sub.id,
-            &[("bad name", "v")],
-            b"",
-            &mut out,
+        answer(
+            &b,
+            &response(KIND_RESPOND, 200, sub.id, &[("bad name", "v")], b""),
         );
-        outbox_write(&b, &out);
-        b.respond(out.len()).unwrap();
         assert_eq!(sub.reply.try_recv().unwrap().status(), 500);
         assert!(b.respond(1 << 20).is_err());
     }
@@ -733,13 +754,9 @@ mod tests {
         b.poll();
         let body = b"lent bytes".to_vec();
         unsafe { b.lend_body(sub.id, body.as_ptr(), body.len(), 77) }.unwrap();
-        let mut out = Vec::new();
-        let mut rec = Vec::new();
-        encode_response(KIND_RESPOND, 200, sub.id, &[], b"", &mut rec);
+        let mut rec = response(KIND_RESPOND, 200, sub.id, &[], b"");
         rec[5] = record::FLAG_STAGED_BODY;
-        out.extend_from_slice(&rec);
-        outbox_write(&b, &out);
-        b.respond(out.len()).unwrap();
+        answer(&b, &rec);
         let response = sub.reply.try_recv().unwrap();
         assert_eq!(b.poll(), 0, "still in use");
         drop(response);
@@ -759,17 +776,14 @@ mod tests {
         use hyper::body::Body as _;
         let b = bridge();
         let mut sub = submit(&b, None);
-        let mut out = Vec::new();
-        encode_response(
+        let rec = response(
             KIND_RESPOND,
             200,
             sub.id,
             &[("content-length", "2")],
             b"hello",
-            &mut out,
         );
-        outbox_write(&b, &out);
-        b.respond(out.len()).unwrap();
+        answer(&b, &rec);
         let response = sub.reply.try_recv().unwrap();
         assert!(response.headers().get("content-length").is_none());
         assert_eq!(response.body().size_hint().exact(), Some(5));
@@ -780,10 +794,7 @@ mod tests {
         use http_body_util::BodyExt;
         let b = bridge();
         let mut sub = submit(&b, None);
-        let mut out = Vec::new();
-        encode_response(KIND_RESPOND_STREAM, 200, sub.id, &[], b"", &mut out);
-        outbox_write(&b, &out);
-        b.respond(out.len()).unwrap();
+        answer(&b, &response(KIND_RESPOND_STREAM, 200, sub.id, &[], b""));
         let mut response = sub.reply.try_recv().unwrap();
         b.fail(sub.id).unwrap();
         assert_eq!(b.in_flight(), 0);

@@ -3,7 +3,7 @@
 //!
 //! - [`config`]: options, defaults and validation.
 //! - [`server`]: accept loop, TLS, graceful shutdown, stats.
-//! - [`runtime`]: the server's own tokio runtime and its driver thread.
+//! - [`runtime`]: the server's own tokio runtime, driven in turns from the JS thread.
 //! - [`compress`]: automatic gzip/brotli compression of responses, as `Deno.serve` does.
 //! - [`limits`]: idle connections, body pace, accept back-off and the memory ceiling.
 //! - [`shared`]: the state the accept loop and every request share (below `service`).

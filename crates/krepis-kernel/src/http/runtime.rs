@@ -1,56 +1,137 @@
-//! The server's tokio runtime, driven by a thread of its own.
+//! The server's tokio runtime, and who drives it.
 //!
-//! One worker (the default) is a current-thread runtime: sockets, parsing and the bridge's
-//! side of every hand-off stay on one thread, with no work-stealing queues in between. More
-//! workers give a multi-thread runtime. Either way the `krepis-http` driver thread owns the
-//! runtime, so stopping it is "signal and join".
+//! One worker (the default) is a current-thread runtime without a thread of its own: its
+//! caller drives it. TypeScript does so in *turns* from the JS thread (a synchronous call
+//! runs what is ready, polls the sockets once and returns), and only when a turn finds no
+//! work does it *park* a blocking thread inside the runtime until there is some. Under load
+//! every hand-off therefore stays on the JS thread. A lock keeps the runtime to one driver
+//! at a time. When JavaScript neither turns nor parks for [`SPELL`] (a handler computing
+//! synchronously), a *watchdog* thread drives it in slices until JavaScript claims it back,
+//! so static files, timeouts and idle limits never wait for JavaScript.
+//!
+//! More workers give a multi-thread runtime whose worker threads drive it; turns and parks
+//! then only wait on it.
 
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
-use tokio::runtime::{Builder, Handle};
-use tokio::sync::oneshot;
+use tokio::runtime::{Builder, Handle, Runtime};
+use tokio::sync::Notify;
 
 use crate::{KernelError, Result};
 
-/// A running runtime and the thread that drives it.
+/// Tasks a current-thread turn runs before it polls the sockets again (tokio's default is
+/// 61): one turn should answer a whole batch of connections at once.
+const EVENT_INTERVAL: u32 = 512;
+/// How long the runtime may go undriven before the watchdog drives it.
+pub const SPELL: Duration = Duration::from_millis(5);
+
+struct Shared {
+    runtime: Mutex<Option<Runtime>>,
+    /// Drivers waiting for the lock: the watchdog hands the runtime over to them.
+    claims: AtomicUsize,
+    claimed: Notify,
+    /// When a driver last let go of the runtime (µs since `epoch`).
+    released: AtomicU64,
+    epoch: Instant,
+    stopped: AtomicBool,
+}
+
+impl Shared {
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_micros() as u64
+    }
+
+    fn drive<F: Future>(&self, work: F) -> Option<F::Output> {
+        self.claims.fetch_add(1, Ordering::SeqCst);
+        self.claimed.notify_waiters();
+        let runtime = self.runtime.lock();
+        self.claims.fetch_sub(1, Ordering::SeqCst);
+        let out = runtime.as_ref().map(|rt| rt.block_on(work));
+        self.released.store(self.now(), Ordering::Relaxed);
+        out
+    }
+
+    /// Drives the runtime while nobody else does, until a driver claims it back.
+    fn watch(&self) {
+        while !self.stopped.load(Ordering::Relaxed) {
+            std::thread::sleep(SPELL);
+            let idle = self
+                .now()
+                .saturating_sub(self.released.load(Ordering::Relaxed));
+            if idle < SPELL.as_micros() as u64 || self.claims.load(Ordering::SeqCst) > 0 {
+                continue;
+            }
+            let Some(runtime) = self.runtime.try_lock() else {
+                continue; // a turn or a park has it
+            };
+            if let Some(rt) = runtime.as_ref() {
+                rt.block_on(async {
+                    let claimed = self.claimed.notified();
+                    tokio::pin!(claimed);
+                    claimed.as_mut().enable();
+                    if self.claims.load(Ordering::SeqCst) == 0 {
+                        claimed.await;
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// A runtime, and the lock its drivers take.
 pub struct Host {
     handle: Handle,
-    halt: Mutex<Option<oneshot::Sender<()>>>,
-    driver: Mutex<Option<JoinHandle<()>>>,
+    shared: Arc<Shared>,
+    watchdog: Mutex<Option<JoinHandle<()>>>,
+    turned: bool,
 }
 
 impl Host {
-    /// Starts a runtime with `threads` workers.
+    /// Starts a runtime with `threads` workers (1: driven by its callers).
     pub fn start(threads: usize) -> Result<Self> {
-        let mut builder = if threads <= 1 {
-            Builder::new_current_thread()
+        let turned = threads <= 1;
+        let mut builder = if turned {
+            let mut builder = Builder::new_current_thread();
+            builder.event_interval(EVENT_INTERVAL);
+            builder
         } else {
             let mut builder = Builder::new_multi_thread();
-            builder.worker_threads(threads);
+            builder.worker_threads(threads).thread_name("krepis-http");
             builder
         };
         let runtime = builder
-            .thread_name("krepis-http")
             .enable_all()
             .build()
             .map_err(|e| KernelError::io("start the http runtime", e))?;
         let handle = runtime.handle().clone();
-        let (halt, halted) = oneshot::channel::<()>();
-        let driver = std::thread::Builder::new()
-            .name("krepis-http".into())
-            .spawn(move || {
-                runtime.block_on(async {
-                    let _ = halted.await;
-                });
-                // Dropping the runtime drops every task (and with them every connection).
-                drop(runtime);
-            })
-            .map_err(|e| KernelError::io("start the http thread", e))?;
+        let shared = Arc::new(Shared {
+            runtime: Mutex::new(Some(runtime)),
+            claims: AtomicUsize::new(0),
+            claimed: Notify::new(),
+            released: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stopped: AtomicBool::new(false),
+        });
+        let watchdog = if turned {
+            let watched = Arc::clone(&shared);
+            let thread = std::thread::Builder::new()
+                .name("krepis-http".into())
+                .spawn(move || watched.watch())
+                .map_err(|e| KernelError::io("start the http watchdog", e))?;
+            Some(thread)
+        } else {
+            None
+        };
         Ok(Self {
             handle,
-            halt: Mutex::new(Some(halt)),
-            driver: Mutex::new(Some(driver)),
+            shared,
+            watchdog: Mutex::new(watchdog),
+            turned,
         })
     }
 
@@ -59,34 +140,42 @@ impl Host {
         &self.handle
     }
 
-    /// Stops the runtime and waits until every task has been dropped. Must not be called
-    /// from one of the runtime's own tasks.
-    pub fn stop(&self) {
-        self.signal();
-        if let Some(driver) = self.driver.lock().take() {
-            let _ = driver.join();
-        }
+    /// Whether the caller of [`Host::drive`] is what runs the tasks (one worker).
+    pub fn turned(&self) -> bool {
+        self.turned
     }
 
-    fn signal(&self) {
-        if let Some(halt) = self.halt.lock().take() {
-            let _ = halt.send(());
+    /// Runs `work` to its end on this thread, driving the runtime meanwhile when it is a
+    /// current-thread one (taking it over from the watchdog, or waiting while a park has
+    /// it); `None` once stopped. Must not be called from one of the runtime's own tasks.
+    pub fn drive<F: Future>(&self, work: F) -> Option<F::Output> {
+        self.shared.drive(work)
+    }
+
+    /// Stops the runtime and waits until every task has been dropped (after a driver that
+    /// is inside it has returned). Must not be called from one of the runtime's own tasks.
+    pub fn stop(&self) {
+        self.shared.stopped.store(true, Ordering::Relaxed);
+        self.shared.claims.fetch_add(1, Ordering::SeqCst);
+        self.shared.claimed.notify_waiters();
+        let runtime = self.shared.runtime.lock().take();
+        self.shared.claims.fetch_sub(1, Ordering::SeqCst);
+        drop(runtime);
+        if let Some(watchdog) = self.watchdog.lock().take() {
+            let _ = watchdog.join();
         }
     }
 }
 
 impl Drop for Host {
     fn drop(&mut self) {
-        // Never blocks: the driver thread finishes the shutdown on its own.
-        self.signal();
+        self.stop();
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
-    use std::sync::atomic::{AtomicBool, Ordering};
 
     #[test]
     fn stop_drops_pending_tasks_before_returning() {
@@ -100,15 +189,31 @@ mod tests {
                 }
             }
             let flag = Flag(Arc::clone(&dropped));
-            let (started, is_started) = std::sync::mpsc::channel();
+            let (started, is_started) = tokio::sync::oneshot::channel();
             host.handle().spawn(async move {
                 let _flag = flag;
-                started.send(()).unwrap();
+                let _ = started.send(());
                 std::future::pending::<()>().await;
             });
-            is_started.recv().unwrap();
+            host.drive(is_started).unwrap().unwrap();
             host.stop();
             assert!(dropped.load(Ordering::SeqCst), "threads={threads}");
+            assert!(host.drive(async {}).is_none(), "stopped");
+        }
+    }
+
+    #[test]
+    fn the_watchdog_drives_a_runtime_nobody_turns_and_hands_it_back() {
+        let host = Host::start(1).unwrap();
+        assert!(host.turned());
+        let (ran, has_run) = std::sync::mpsc::channel();
+        host.handle().spawn(async move { ran.send(()).unwrap() });
+        // Nobody calls `drive`: the watchdog runs the task.
+        has_run.recv_timeout(Duration::from_secs(10)).unwrap();
+        // A caller still gets the runtime (the watchdog lets go when claimed).
+        for _ in 0..20 {
+            assert_eq!(host.drive(async { 7 }), Some(7));
+            std::thread::sleep(SPELL * 2);
         }
     }
 }

@@ -4,6 +4,7 @@ use std::net::{SocketAddr, TcpListener as StdListener};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
@@ -84,9 +85,6 @@ impl Server {
             let _entered = host.handle().enter();
             TcpListener::from_std(listener).map_err(|e| KernelError::io("listen", e))?
         };
-        let bell = Arc::clone(&shared);
-        host.handle()
-            .spawn(async move { bell.bridge.doorbell().await });
         host.handle().spawn(accept_loop(
             Arc::clone(&shared),
             listener,
@@ -141,6 +139,49 @@ impl Server {
         &self.shared.bridge
     }
 
+    /// One turn of the server, on the caller's thread: submits the first `len` bytes of the
+    /// outbox (as [`Bridge::respond`]), runs what is ready — responses out to their sockets,
+    /// new connections, request heads and bodies in — and takes the waiting request records
+    /// (as [`Bridge::poll`]: `length + inbox << 32`, or 0). With one worker this is what
+    /// drives the runtime, so under load no request crosses a thread. A malformed outbox
+    /// is reported after the turn has run.
+    pub fn turn(&self, len: usize) -> Result<u64> {
+        let bridge = &self.shared.bridge;
+        if !self.host.turned() {
+            if len > 0 {
+                bridge.respond(len)?;
+            }
+            return Ok(bridge.poll());
+        }
+        let turned = self.host.drive(async {
+            let responded = if len > 0 { bridge.respond(len) } else { Ok(0) };
+            // The first yield runs the tasks the responses woke, then polls the sockets
+            // (without blocking); the second runs the tasks that polling woke, which parse
+            // requests and queue their records. Whatever polling finds after that runs at
+            // the start of the next turn.
+            tokio::task::yield_now().await;
+            tokio::task::yield_now().await;
+            responded.map(|_| bridge.poll())
+        });
+        turned.unwrap_or(Ok(0))
+    }
+
+    /// Waits until request records are waiting (1), the server has shut down (0) or
+    /// `timeout` passed (2). With one worker the caller drives the runtime meanwhile (so it
+    /// is called from a thread that may block: TypeScript's `nonblocking` call), and
+    /// returns it as soon as there is work for a [`Server::turn`].
+    pub fn park(&self, timeout: Duration) -> i64 {
+        let bridge = &self.shared.bridge;
+        let parked = self.host.drive(async {
+            match tokio::time::timeout(timeout, bridge.work()).await {
+                Ok(true) => 1,
+                Ok(false) => 0,
+                Err(_) => 2,
+            }
+        });
+        parked.unwrap_or(0)
+    }
+
     /// The server's WebSockets.
     pub fn websockets(&self) -> &Sockets {
         &self.shared.sockets
@@ -180,6 +221,7 @@ impl Server {
     pub fn stop(&self) {
         self.shutdown();
         self.shared.bridge.close();
+        self.shared.sockets.stop_events();
         self.host.stop();
     }
 }
@@ -246,6 +288,7 @@ async fn accept_loop(
                 shared.connections.fetch_add(1, Ordering::Relaxed);
                 let peer = Peer {
                     remote,
+                    remote_ip: Arc::from(remote.ip().to_string()),
                     tls: tls.is_some(),
                     authority: Arc::clone(&authority),
                     socket: Some(PeerSocket::new(stream.as_raw_fd())),
@@ -262,7 +305,10 @@ async fn accept_loop(
         }
     }
     drop(listener);
+    // WebSockets close at once (as with Deno.serve), HTTP requests finish first.
+    let sockets = shared.sockets.shutdown();
     graceful.shutdown().await;
+    sockets.await;
     shared.bridge.close();
 }
 

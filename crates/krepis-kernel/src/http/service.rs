@@ -32,6 +32,8 @@ use super::{validate, websocket};
 pub struct Peer {
     /// The client's address.
     pub remote: SocketAddr,
+    /// The client's IP as text, formatted once per connection.
+    pub remote_ip: Arc<str>,
     /// Whether the connection is TLS.
     pub tls: bool,
     /// `host:port` the server listens on, for requests without a Host header.
@@ -219,8 +221,12 @@ async fn process(
 
     let ids = TraceIds::for_request(parts.headers.get("traceparent").map(HeaderValue::as_bytes));
     let url = absolute_url(&parts, peer);
-    let remote_ip = peer.remote.ip().to_string();
+    // Registered before TypeScript can see the request, so `upgradeWebSocket` finds it.
+    let offer = on_upgrade.map(|upgrade| websocket::Offer::new(&shared.sockets, upgrade));
     let encode = |id: u64, body_addr: usize, out: &mut Vec<u8>| {
+        if let Some(offer) = &offer {
+            offer.register(id);
+        }
         record::encode_request(
             &record::RequestHead {
                 id,
@@ -230,7 +236,7 @@ async fn process(
                 deadline_ms,
                 method: parts.method.as_str(),
                 url: &url,
-                remote_ip: &remote_ip,
+                remote_ip: &peer.remote_ip,
                 remote_port: peer.remote.port(),
                 ids: [
                     &ids.request_id,
@@ -274,15 +280,10 @@ async fn process(
     let response = submitted.reply.await;
     std::mem::forget(guard);
     let response = response.unwrap_or_else(|_| status_response(500));
-    if response.status() == http::StatusCode::SWITCHING_PROTOCOLS {
-        return shared
-            .sockets
-            .upgrade(submitted.id, &parts, on_upgrade, response);
+    match offer {
+        Some(offer) => offer.answer(&parts, response),
+        None => websocket::refuse_stray_upgrade(response),
     }
-    if on_upgrade.is_some() {
-        shared.sockets.forget(submitted.id);
-    }
-    response
 }
 
 fn reject(shared: &Shared, status: u16) -> Reply {

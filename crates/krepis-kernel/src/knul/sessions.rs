@@ -31,6 +31,8 @@ impl std::fmt::Debug for SledSessions {
 impl SledSessions {
     /// Opens (or creates) the cache in directory `dir`.
     pub fn open(dir: &Path) -> Result<Arc<Self>> {
+        // A server SIGKILLed while sled wrote its snapshot must still restart.
+        crate::sled_open::remove_unfinished_if_unused(dir)?;
         let config = sled::Config::new().path(dir);
         let db = crate::sled_open::open(&config, Duration::from_secs(5)).map_err(|e| {
             KernelError::Internal(format!("open session store {}: {e}", dir.display()))
@@ -80,5 +82,21 @@ mod tests {
         assert_eq!(store.get(b"k").as_deref(), Some(&b"v"[..]));
         assert_eq!(store.take(b"k").as_deref(), Some(&b"v"[..]));
         assert_eq!(store.take(b"k"), None);
+    }
+
+    #[test]
+    fn a_store_left_with_a_torn_snapshot_reopens_with_its_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SledSessions::open(dir.path()).unwrap();
+        assert!(store.put(b"k".to_vec(), b"v".to_vec()));
+        drop(store);
+        // What a SIGKILL in the middle of sled's snapshot write leaves behind.
+        std::fs::write(dir.path().join("snap.FFFFFFFFFFFFFFFF.generating"), b"torn").unwrap();
+        let store = SledSessions::open(dir.path()).unwrap();
+        assert_eq!(store.get(b"k").as_deref(), Some(&b"v"[..]));
+        // While it is open, another opener leaves a snapshot in progress alone.
+        std::fs::write(dir.path().join("snap.FFFFFFFFFFFFFFFE.generating"), b"live").unwrap();
+        crate::sled_open::remove_unfinished_if_unused(dir.path()).unwrap();
+        assert!(dir.path().join("snap.FFFFFFFFFFFFFFFE.generating").exists());
     }
 }

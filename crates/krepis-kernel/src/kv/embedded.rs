@@ -191,20 +191,6 @@ pub struct Embedded {
 
 static OPEN: LazyLock<Mutex<HashMap<PathBuf, Weak<Embedded>>>> = LazyLock::new(Default::default);
 
-/// Clears what a killed process left of sled's snapshot writing, if no process has the
-/// store open (sled locks its `db` file while open).
-fn remove_unfinished_snapshots(dir: &Path) -> Result<()> {
-    use fs2::FileExt;
-    let Ok(file) = std::fs::File::open(dir.join("db")) else {
-        return Ok(()); // a new store
-    };
-    if file.try_lock_exclusive().is_ok() {
-        crate::sled_open::remove_unfinished(dir)?;
-        let _ = FileExt::unlock(&file);
-    }
-    Ok(())
-}
-
 impl Embedded {
     /// Opens (or creates) the store in directory `path`, sharing an open one.
     pub fn open(path: &Path) -> Result<Arc<Self>> {
@@ -217,7 +203,7 @@ impl Embedded {
         if let Some(store) = open.get(&canonical).and_then(Weak::upgrade) {
             return Ok(store);
         }
-        remove_unfinished_snapshots(&canonical)?;
+        crate::sled_open::remove_unfinished_if_unused(&canonical)?;
         // Large segments keep every node inline in the log (sled writes nodes above a
         // quarter segment as separate blob files, which our fdatasync would not cover).
         let config = sled::Config::new()

@@ -33,16 +33,20 @@ export interface RawSocket {
 
 const encoder = new TextEncoder();
 
-/** Connects to `port`, completes the handshake for `path` and returns the socket. */
+/**
+ * Connects to `port`, completes the handshake for `path` (with `headers`, whole
+ * `Name: value\r\n` lines, added) and returns the socket.
+ */
 export async function rawWebSocket(
   port: number,
   path = "/",
+  headers = "",
 ): Promise<RawSocket> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   await conn.write(encoder.encode(
     `GET ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nUpgrade: websocket\r\n` +
       "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" +
-      "Sec-WebSocket-Version: 13\r\n\r\n",
+      `Sec-WebSocket-Version: 13\r\n${headers}\r\n`,
   ));
   let buffered = new Uint8Array(0);
   const fill = async (): Promise<boolean> => {

@@ -2,10 +2,11 @@
  * The TypeScript side of the HTTP bridge: drains request records in batches, runs the
  * handler, and writes responses back in batches (see `crates/krepis-kernel/src/http`).
  *
- * Wake-up scheme: a synchronous `poll` (nanoseconds) takes every waiting record; only then
- * does the loop await the `nonblocking` `wait`, which returns at once when more records
- * arrived meanwhile and parks otherwise. Responses completed synchronously go out with the
- * batch; later ones are flushed together from one microtask.
+ * Wake-up scheme: the loop drives the kernel in synchronous *turns* on this thread: one
+ * `turn` call submits the responses written since the last one, lets the kernel write them,
+ * accept, read and parse, and returns the new request records. Only when a turn finds no
+ * work does the loop await the `nonblocking` `wait`, which runs the kernel on a blocking
+ * thread until there is some; responses completed meanwhile are flushed from a microtask.
  *
  * Lifecycle of a request here: it is *pending* from its record until its response (or a
  * release after an abort) went out; then its body view is detached and its body source
@@ -41,7 +42,7 @@ import {
   writeResponse,
 } from "./records.ts";
 import { bodyKind, headerList, NO_BODY } from "./response.ts";
-import { offerWebSocket } from "./websocket.ts";
+import { closeWebSockets, offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
@@ -55,6 +56,11 @@ import type {
 const STAGE_THRESHOLD = 64 * 1024;
 /** How long one `wait` parks before the loop checks in again. */
 const WAIT_MS = 60_000;
+/**
+ * Turns in a row with work after which the loop goes through `wait` anyway (which returns
+ * at once when there is work), so that Deno's event loop runs its timers and I/O.
+ */
+const BUSY_TURNS = 16;
 /** Chunk size for reading streamed request bodies. */
 const READ_CHUNK = 64 * 1024;
 /** Read buffers kept for reuse: a short read hands out a copy of its bytes instead. */
@@ -206,6 +212,8 @@ export class KernelServer implements HttpServer {
   #outbox: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array };
   #outLen = 0;
   #flushQueued = false;
+  /** True while the loop waits in `httpWait` (the kernel runs on a blocking thread). */
+  #parked = false;
   #pending = new Map<number, Pending>();
   /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
   #lent = new Map<number, Uint8Array>();
@@ -308,9 +316,19 @@ export class KernelServer implements HttpServer {
   async #run(): Promise<void> {
     const kernel = this.#kernel;
     const handle = this.#handle;
+    let busy = 0;
     try {
       while (!this.#closed) {
-        const polled = kernel.httpPoll(handle);
+        const len = this.#outLen;
+        this.#outLen = 0;
+        let polled = 0;
+        try {
+          polled = kernel.httpTurn(handle, len);
+        } catch (error) {
+          // Only a malformed record (a bug here) gets this far; its requests time out or
+          // end with their connections.
+          console.error("krepis: a response batch was refused:", error);
+        }
         if (polled > 0) {
           const inbox = this.#inboxes[Math.floor(polled / TWO_32)];
           readRecords(
@@ -322,8 +340,20 @@ export class KernelServer implements HttpServer {
             this.#onReturned,
           );
         }
+        if ((polled > 0 || this.#outLen > 0) && ++busy < BUSY_TURNS) {
+          // Handlers' promise callbacks run now; their responses go out with the next turn.
+          await undefined;
+          continue;
+        }
+        // Nothing to do (or a long busy stretch, after which Deno's own timers and I/O get
+        // their turn): the kernel runs on a blocking thread until there is work, and
+        // responses completed meanwhile are submitted at once.
+        busy = 0;
+        this.#parked = true;
         this.#flush();
-        if (await kernel.httpWait(handle, WAIT_MS) === 0) break;
+        const woke = await kernel.httpWait(handle, WAIT_MS);
+        this.#parked = false;
+        if (woke === 0) break;
       }
     } finally {
       this.#close();
@@ -374,7 +404,13 @@ export class KernelServer implements HttpServer {
       () => signalOf(pending),
     ) as unknown as Request;
     if (record.flags & FLAG_WEBSOCKET) {
-      offerWebSocket(request, this.#kernel, this.#handle, record.id);
+      offerWebSocket(
+        request,
+        this.#kernel,
+        this.#handle,
+        record.id,
+        () => pending.done,
+      );
     }
     const info = new Info(record, pending);
     this.#enter();
@@ -718,7 +754,8 @@ export class KernelServer implements HttpServer {
 
   #flushTask = (): void => {
     this.#flushQueued = false;
-    this.#flush();
+    // While the loop turns, its next turn submits the outbox on the way.
+    if (this.#parked) this.#flush();
   };
 
   #flush(): void {
@@ -752,6 +789,7 @@ export class KernelServer implements HttpServer {
       this.#inboxes[i].buffer.transfer(0);
     }
     this.#outbox.buffer.transfer(0);
+    closeWebSockets(this.#handle);
     // Returns once the kernel's runtime has stopped: nothing reads lent bodies any more.
     try {
       this.#kernel.httpClose(this.#handle, this.#key);

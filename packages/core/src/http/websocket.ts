@@ -1,21 +1,29 @@
 /**
  * `upgradeWebSocket(req)`: WebSockets on a `serve()` server, shaped like
  * `Deno.upgradeWebSocket`. The handshake and the framing (pings, fragments, close codes,
- * the 64 MiB message limit) run in the kernel; messages cross to TypeScript one at a time.
+ * the 64 MiB message limit, the idle ping) run in the kernel. Events of all of a server's
+ * sockets come through one queue: a synchronous poll drains them in batches, and one
+ * parked `nonblocking` wait per server (not per socket) waits for more, so thousands of
+ * open sockets hold no extra threads.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
 import type { KernelBindings } from "@krepis/bindings";
+import { KernelRequest } from "./request.ts";
 
 /** What `serve()` knows about a request that asked for a WebSocket. */
 interface Offer {
   kernel: KernelBindings;
   handle: number;
   id: number;
+  /** Whether the request is over (answered or abandoned). */
+  isOver: () => boolean;
 }
 
 const offers = new WeakMap<Request, Offer>();
+const upgraded = new WeakSet<Request>();
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -23,13 +31,113 @@ const KIND_OPEN = 1;
 const KIND_TEXT = 2;
 const KIND_BINARY = 3;
 const KIND_CLOSE = 4;
+const KIND_FAILED = 5;
+/** Bytes of an event record's head (see the kernel's `websocket/inbox.rs`). */
+const HEAD = 16;
+/** The poll buffer's usual size; it grows for a larger message, then shrinks back. */
+const POLL_BUFFER = 64 * 1024;
+/** How long one wait parks before the loop checks in again. */
+const WAIT_MS = 60_000;
+/** Deno's default `idleTimeout`, in seconds. */
+const IDLE_TIMEOUT = 30;
+
+const deliver = Symbol("deliver");
+/** RFC 6455 §1.3: appended to the client's key before hashing. */
+const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/** One server's open sockets and the loop that feeds them their events. */
+class Hub {
+  readonly sockets = new Map<number, KernelWebSocket>();
+  #kernel: KernelBindings;
+  #handle: number;
+  #buffer = new Uint8Array(POLL_BUFFER);
+  #running = false;
+  #closed = false;
+
+  constructor(kernel: KernelBindings, handle: number) {
+    this.#kernel = kernel;
+    this.#handle = handle;
+  }
+
+  add(id: number, socket: KernelWebSocket): void {
+    this.sockets.set(id, socket);
+    if (!this.#running) this.#run();
+  }
+
+  /** Delivers every waiting event, in order. */
+  drain(): void {
+    const kernel = this.#kernel;
+    for (;;) {
+      const n = kernel.wsPoll(this.#handle, this.#buffer);
+      if (n === 0) break;
+      if (n > this.#buffer.length) {
+        this.#buffer = new Uint8Array(n);
+        continue;
+      }
+      const bytes = this.#buffer;
+      const view = new DataView(bytes.buffer);
+      for (let at = 0; at < n;) {
+        const id = view.getFloat64(at, true);
+        const kind = view.getUint32(at + 8, true);
+        const len = view.getUint32(at + 12, true);
+        const payload = bytes.subarray(at + HEAD, at + HEAD + len);
+        at += HEAD + len;
+        const socket = this.sockets.get(id);
+        if (socket === undefined) continue;
+        if (kind === KIND_CLOSE || kind === KIND_FAILED) {
+          this.sockets.delete(id);
+        }
+        socket[deliver](kind, payload);
+      }
+    }
+    if (this.#buffer.length > POLL_BUFFER) {
+      this.#buffer = new Uint8Array(POLL_BUFFER);
+    }
+  }
+
+  /** The server is closing: deliver what is left; sockets still open then are cut off. */
+  close(): void {
+    if (this.#closed) return;
+    try {
+      this.drain();
+    } catch {
+      // The server is already gone: nothing more to deliver.
+    }
+    this.#closed = true;
+    const left: KernelWebSocket[] = [];
+    this.sockets.forEach((socket) => left.push(socket));
+    this.sockets.clear();
+    const gone = new Uint8Array([0x03, 0xee]); // 1006, no reason
+    for (let i = 0; i < left.length; i++) {
+      left[i][deliver](KIND_FAILED, gone);
+    }
+  }
+
+  /** Runs while sockets are open: drain, then park until more events come. */
+  async #run(): Promise<void> {
+    this.#running = true;
+    try {
+      while (this.sockets.size > 0 && !this.#closed) {
+        this.drain();
+        if (this.sockets.size === 0) break;
+        if (await this.#kernel.wsWait(this.#handle, WAIT_MS) === 0) break;
+      }
+    } catch {
+      // The server was closed under the wait; `close` settles the sockets.
+    } finally {
+      this.#running = false;
+    }
+  }
+}
+
+const hubs = new Map<number, Hub>();
 
 /**
  * Called by the server for each request the kernel flagged as a WebSocket request.
  *
  * @example
  * ```ts ignore
- * offerWebSocket(request, kernel, handle, id);
+ * offerWebSocket(request, kernel, handle, id, () => pending.done);
  * ```
  */
 export function offerWebSocket(
@@ -37,22 +145,48 @@ export function offerWebSocket(
   kernel: KernelBindings,
   handle: number,
   id: number,
+  isOver: () => boolean,
 ): void {
-  offers.set(request, { kernel, handle, id });
+  offers.set(request, { kernel, handle, id, isOver });
 }
 
 /**
- * Options of {@linkcode upgradeWebSocket}.
+ * Called by the server as it closes, before the kernel lets go of it: every socket gets
+ * its last event (the close the shutdown sent, or an abnormal closure).
+ *
+ * @example
+ * ```ts ignore
+ * closeWebSockets(handle);
+ * ```
+ */
+export function closeWebSockets(handle: number): void {
+  const hub = hubs.get(handle);
+  if (hub === undefined) return;
+  hubs.delete(handle);
+  hub.close();
+}
+
+/**
+ * Options of {@linkcode upgradeWebSocket}, as `Deno.upgradeWebSocket`'s.
  *
  * @example
  * ```ts
  * import type { UpgradeWebSocketOptions } from "@krepis/core/http";
- * const options: UpgradeWebSocketOptions = { protocol: "chat" };
+ * const options: UpgradeWebSocketOptions = { protocol: "chat", idleTimeout: 60 };
  * ```
  */
 export interface UpgradeWebSocketOptions {
-  /** The subprotocol to select (sent as `Sec-WebSocket-Protocol`). */
+  /**
+   * The subprotocol to select (sent as `Sec-WebSocket-Protocol`); it must be one the
+   * client offered, or `upgradeWebSocket` throws a `TypeError`.
+   */
   protocol?: string;
+  /**
+   * Seconds (default 30, 0: never) after which a socket that received nothing is pinged
+   * (at half of it) and then closed with 1001 "No response from ping frame." (at the full
+   * time without a message or pong), as Deno does.
+   */
+  idleTimeout?: number;
 }
 
 /**
@@ -83,13 +217,19 @@ function hasToken(value: string | null, token: string): boolean {
  * `Deno.upgradeWebSocket`: returns the socket and the response the handler must return.
  * The socket is a standard `WebSocket` in shape (`send`, `close`, `readyState`,
  * `binaryType`, `bufferedAmount`, `onopen`/`onmessage`/`onclose`/`onerror` and events).
+ * A request `serve()` did not receive (one from `Deno.serve`, say) goes to
+ * `Deno.upgradeWebSocket` itself, so the same handler works on both servers.
+ *
+ * Errors are Deno's: a `TypeError` for missing upgrade headers, a protocol the client
+ * did not offer or a request already answered, `Deno.errors.Http` for a request upgraded
+ * twice.
  *
  * @example
  * ```ts ignore
  * import { serve, upgradeWebSocket } from "@krepis/core/http";
- * await serve({ port: 8000 }, (req) => {
+ * serve({ port: 8000 }, (req) => {
  *   if (req.headers.get("upgrade") !== "websocket") return new Response("hello");
- *   const { socket, response } = upgradeWebSocket(req);
+ *   const { socket, response } = upgradeWebSocket(req, { idleTimeout: 60 });
  *   socket.onmessage = (e) => socket.send(`echo: ${e.data}`);
  *   return response;
  * });
@@ -99,6 +239,13 @@ export function upgradeWebSocket(
   request: Request,
   options: UpgradeWebSocketOptions = {},
 ): WebSocketUpgrade {
+  const offer = offers.get(request);
+  if (offer === undefined && !(request instanceof KernelRequest)) {
+    return Deno.upgradeWebSocket(request, options);
+  }
+  if (upgraded.has(request)) throw new Deno.errors.Http("Already upgraded");
+  // Deno's words for a request whose response already went out.
+  if (offer?.isOver()) throw new TypeError("Request closed");
   const headers = request.headers;
   if (!hasToken(headers.get("upgrade"), "websocket")) {
     throw new TypeError(
@@ -110,28 +257,71 @@ export function upgradeWebSocket(
       "Invalid Header: 'connection' header must contain 'Upgrade'",
     );
   }
-  if (!headers.get("sec-websocket-key")) {
+  if (headers.get("sec-websocket-key") === null) {
     throw new TypeError(
       "Invalid Header: 'sec-websocket-key' header must be set",
     );
   }
-  const offer = offers.get(request);
-  if (offer === undefined) {
-    throw new TypeError(
-      "upgradeWebSocket needs a request received by serve() over HTTP/1.1",
+  // Deno's negotiation, to the letter: the offered list is split on ", ".
+  const protocol = options.protocol;
+  if (protocol) {
+    const offered = (headers.get("sec-websocket-protocol") || "").split(", ");
+    if (!offered.includes(protocol)) {
+      throw new TypeError(
+        `Protocol '${protocol}' not in the request's protocol list (non negotiable)`,
+      );
+    }
+  }
+  const idleTimeout = options.idleTimeout ?? IDLE_TIMEOUT;
+  if (
+    typeof idleTimeout !== "number" || !(idleTimeout >= 0) ||
+    idleTimeout * 1000 > 2 ** 31 - 1
+  ) {
+    throw new RangeError(
+      `idleTimeout must be between 0 and ${
+        Math.floor((2 ** 31 - 1) / 1000)
+      } seconds, got ${idleTimeout}`,
     );
   }
+  if (offer === undefined) {
+    throw new TypeError(
+      "upgradeWebSocket needs a GET request received over HTTP/1.1",
+    );
+  }
+  try {
+    offer.kernel.wsAccept(
+      offer.handle,
+      offer.id,
+      Math.round(idleTimeout * 1000),
+    );
+  } catch {
+    // The kernel already let go of the request (its client left, its deadline passed,
+    // the server closed) and TypeScript has not heard yet: it is over all the same.
+    throw new TypeError("Request closed");
+  }
+  upgraded.add(request);
   offers.delete(request);
-  offer.kernel.wsAccept(offer.handle, offer.id);
-  const protocol = options.protocol ?? "";
-  const response = new Response(
-    null,
-    protocol ? { headers: { "sec-websocket-protocol": protocol } } : {},
-  );
+  // The handshake headers Deno's response carries (the kernel sets the same on the wire).
+  const key = headers.get("sec-websocket-key") ?? "";
+  const responseHeaders: [string, string][] = [
+    ["upgrade", "websocket"],
+    ["connection", "Upgrade"],
+    [
+      "sec-websocket-accept",
+      createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64"),
+    ],
+  ];
+  if (protocol) responseHeaders.push(["sec-websocket-protocol", protocol]);
+  const response = new Response(null, { headers: responseHeaders });
   // A `Response` cannot be constructed with 101; the kernel completes the handshake.
   Object.defineProperty(response, "status", { value: 101 });
-  // Deno's server-side sockets have an empty `url` as well.
-  const socket = new KernelWebSocket(offer, "", protocol);
+  const socket = new KernelWebSocket(offer);
+  let hub = hubs.get(offer.handle);
+  if (hub === undefined) {
+    hub = new Hub(offer.kernel, offer.handle);
+    hubs.set(offer.handle, hub);
+  }
+  hub.add(offer.id, socket);
   return { socket: socket as unknown as WebSocket, response };
 }
 
@@ -145,8 +335,9 @@ class KernelWebSocket extends EventTarget {
   readonly OPEN = 1;
   readonly CLOSING = 2;
   readonly CLOSED = 3;
-  readonly url: string;
-  readonly protocol: string;
+  // Deno's server-side sockets have an empty `url`, `protocol` and `extensions`.
+  readonly url = "";
+  readonly protocol = "";
   readonly extensions = "";
   // Deno's server-side sockets default to "arraybuffer" too.
   binaryType: BinaryType = "arraybuffer";
@@ -155,12 +346,9 @@ class KernelWebSocket extends EventTarget {
   #closeAfterOpen: [number | undefined, string | undefined] | undefined;
   #handlers = new Map<string, EventListener | null>();
 
-  constructor(offer: Offer, url: string, protocol: string) {
+  constructor(offer: Offer) {
     super();
     this.#offer = offer;
-    this.url = url;
-    this.protocol = protocol;
-    this.#receive();
   }
 
   get readyState(): number {
@@ -213,22 +401,37 @@ class KernelWebSocket extends EventTarget {
       throw new DOMException("readyState not OPEN", "InvalidStateError");
     }
     if (this.#state !== 1) return;
-    const { kernel, handle, id } = this.#offer;
     if (typeof data === "string") {
-      kernel.wsSend(handle, id, 0, encoder.encode(data));
+      this.#send(0, encoder.encode(data));
     } else if (data instanceof Blob) {
       data.bytes().then((bytes) => {
-        if (this.#state === 1) kernel.wsSend(handle, id, 1, bytes);
+        if (this.#state === 1) this.#send(1, bytes);
       });
     } else if (ArrayBuffer.isView(data)) {
-      const view = new Uint8Array(
-        data.buffer,
-        data.byteOffset,
-        data.byteLength,
+      this.#send(
+        1,
+        new Uint8Array(data.buffer, data.byteOffset, data.byteLength),
       );
-      kernel.wsSend(handle, id, 1, view.slice());
+    } else if (
+      data instanceof ArrayBuffer ||
+      (typeof SharedArrayBuffer === "function" &&
+        data instanceof SharedArrayBuffer)
+    ) {
+      this.#send(1, new Uint8Array(data));
     } else {
-      kernel.wsSend(handle, id, 1, new Uint8Array(data as ArrayBuffer).slice());
+      // Anything else is sent as its string, as by Deno's (WebIDL) conversion.
+      this.#send(0, encoder.encode(String(data)));
+    }
+  }
+
+  /** Queues a message (the kernel copies it before this returns). */
+  #send(binary: number, bytes: Uint8Array): void {
+    const { kernel, handle, id } = this.#offer;
+    try {
+      kernel.wsSend(handle, id, binary, bytes as Uint8Array<ArrayBuffer>);
+    } catch {
+      // The connection ended and its close event is on its way: like a browser's
+      // send() on a socket that just closed, nothing happens.
     }
   }
 
@@ -256,54 +459,43 @@ class KernelWebSocket extends EventTarget {
     if (this.#state !== 1) return;
     this.#state = 2;
     const { kernel, handle, id } = this.#offer;
-    kernel.wsClose(handle, id, code ?? 1005, bytes);
+    try {
+      kernel.wsClose(handle, id, code ?? 1005, bytes);
+    } catch {
+      // The connection already ended; its close event is on its way.
+    }
   }
 
-  async #receive(): Promise<void> {
-    const { kernel, handle, id } = this.#offer;
-    let code = 1006;
-    let reason = "";
-    let clean = false;
-    try {
-      for (;;) {
-        const next = await kernel.wsNext(handle, id);
-        const kind = next % 8;
-        const payload = new Uint8Array(Math.floor(next / 8));
-        kernel.wsTake(handle, id, payload);
-        if (kind === KIND_OPEN) {
-          const pending = this.#closeAfterOpen;
-          this.#state = 1;
-          if (pending) {
-            this.close(...pending);
-          } else this.dispatchEvent(new Event("open"));
-        } else if (kind === KIND_TEXT) {
-          this.#message(decoder.decode(payload));
-        } else if (kind === KIND_BINARY) {
-          this.#message(
-            this.binaryType === "arraybuffer"
-              ? payload.buffer
-              : new Blob([payload]),
-          );
-        } else {
-          // 4: closed by a handshake; 5: failed (broken off, or a message too big).
-          code = (payload[0] << 8) | payload[1];
-          reason = decoder.decode(payload.subarray(2));
-          clean = kind === KIND_CLOSE;
-          break;
-        }
+  /** An event from the kernel (see `Hub.drain`); `payload` is only valid during the call. */
+  [deliver](kind: number, payload: Uint8Array): void {
+    if (kind === KIND_OPEN) {
+      const pending = this.#closeAfterOpen;
+      this.#state = 1;
+      if (pending) this.close(...pending);
+      else this.dispatchEvent(new Event("open"));
+    } else if (kind === KIND_TEXT) {
+      this.#message(decoder.decode(payload));
+    } else if (kind === KIND_BINARY) {
+      const data = payload.slice();
+      this.#message(
+        this.binaryType === "arraybuffer" ? data.buffer : new Blob([data]),
+      );
+    } else {
+      // 4: closed by a handshake (or the server's shutdown); 5: failed (broken off, never
+      // opened, a message too big, a ping unanswered).
+      const code = (payload[0] << 8) | payload[1];
+      const reason = decoder.decode(payload.subarray(2));
+      const clean = kind === KIND_CLOSE;
+      this.#state = 3;
+      if (!clean) {
+        this.dispatchEvent(
+          new ErrorEvent("error", { message: reason || "closed abnormally" }),
+        );
       }
-    } catch {
-      // The server stopped or the socket was never opened: an abnormal closure.
-    }
-    this.#state = 3;
-    if (!clean) {
       this.dispatchEvent(
-        new ErrorEvent("error", { message: reason || "closed abnormally" }),
+        new CloseEvent("close", { code, reason, wasClean: clean }),
       );
     }
-    this.dispatchEvent(
-      new CloseEvent("close", { code, reason, wasClean: clean }),
-    );
   }
 
   #message(data: unknown): void {

@@ -9,8 +9,12 @@ import { Hono } from "hono";
 import { defineWebSocketHelper } from "hono/ws";
 import { serve, upgradeWebSocket } from "@krepis/core/http";
 import { rawWebSocket } from "./_ws_raw.ts";
+import { until } from "../_poll.ts";
 
-type Upgrade = (req: Request) => { socket: WebSocket; response: Response };
+type Upgrade = (
+  req: Request,
+  options?: { protocol?: string; idleTimeout?: number },
+) => { socket: WebSocket; response: Response };
 
 /** What the server side saw, for comparison. */
 interface Seen {
@@ -21,13 +25,14 @@ interface Seen {
 /** Serves an echo socket with `upgrade` (Deno's or ours) and records its events. */
 async function echoServer(
   kind: "deno" | "krepis",
+  options: { idleTimeout?: number } = {},
 ): Promise<{ port: number; seen: Seen[]; stop: () => Promise<void> }> {
   const seen: Seen[] = [];
   const upgrade: Upgrade = kind === "deno"
     ? Deno.upgradeWebSocket
     : upgradeWebSocket;
   const handler = (req: Request) => {
-    const { socket, response } = upgrade(req);
+    const { socket, response } = upgrade(req, options);
     const events: string[] = [
       `state ${socket.readyState} ${socket.binaryType} ${
         socket instanceof WebSocket
@@ -46,9 +51,14 @@ async function echoServer(
       );
       if (data === "close please") socket.close(4000, "as asked");
       else if (data === "just close") socket.close();
-      else socket.send(data);
+      else if (data === "view please") {
+        socket.send(new Uint8Array([0, 1, 2, 3, 4]).subarray(1, 4));
+      } else if (data === "number please") {
+        socket.send(42 as unknown as string);
+      } else socket.send(data);
     };
-    socket.onerror = () => events.push("error");
+    socket.onerror = (e) =>
+      events.push(`error ${e instanceof ErrorEvent ? e.message : ""}`);
     socket.onclose = (e) => {
       events.push(`close ${e.code} ${e.reason} ${e.wasClean}`);
       done();
@@ -69,9 +79,12 @@ async function echoServer(
   return { port: server.addr.port, seen, stop: () => server.shutdown() };
 }
 
-async function both<T>(run: (port: number) => Promise<T>) {
-  const deno = await echoServer("deno");
-  const krepis = await echoServer("krepis");
+async function both<T>(
+  run: (port: number) => Promise<T>,
+  options: { idleTimeout?: number } = {},
+) {
+  const deno = await echoServer("deno", options);
+  const krepis = await echoServer("krepis", options);
   try {
     const results = [await run(deno.port), await run(krepis.port)];
     await Promise.all([...deno.seen, ...krepis.seen].map((s) => s.closed));
@@ -116,6 +129,10 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
     log.push(`${await nextMessage(ws)}`);
     ws.send(new Uint8Array([1, 2, 3]));
     log.push(`${new Uint8Array(await nextMessage(ws) as ArrayBuffer)}`);
+    ws.send("view please");
+    log.push(`${new Uint8Array(await nextMessage(ws) as ArrayBuffer)}`);
+    ws.send("number please");
+    log.push(`${typeof await nextMessage(ws)}`);
     const big = "x".repeat(1 << 20);
     ws.send(big);
     log.push(`${(await nextMessage(ws) as string).length}`);
@@ -128,6 +145,8 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
   assert.deepEqual(results[1], [
     "hello",
     "1,2,3",
+    "1,2,3",
+    "string",
     String(1 << 20),
     "4001 bye true",
   ]);
@@ -208,7 +227,9 @@ Deno.test("pings get pongs, fragments are joined, oversized frames end the socke
   assert.deepEqual(results[1].slice(2), ["close frame 1009", "then null"]);
   // The server-side sockets saw the same messages, then an error and an unclean close
   // (Deno reports code 0, the kernel 1009).
-  assert.deepEqual(krepis[0].events.slice(0, 5), deno[0].events.slice(0, 5));
+  assert.deepEqual(krepis[0].events.slice(0, 4), deno[0].events.slice(0, 4));
+  assert.match(deno[0].events[4], /^error /);
+  assert.equal(krepis[0].events[4], "error message too big");
   assert.equal(deno[0].events[5], "close 0  false");
   assert.equal(krepis[0].events[5], "close 1009 message too big false");
 });
@@ -303,21 +324,385 @@ Deno.test("a Hono app's WebSocket route works through upgradeWebSocket", async (
   await serverClosed;
 });
 
-Deno.test("shutdown() ends open sockets at once instead of waiting for them", async () => {
-  let serverClose = "";
-  const server = await serve(
+Deno.test("shutdown closes open sockets as Deno.serve does: 1001 to the client, 1005 on the server, before shutdown resolves", async () => {
+  const results = [];
+  for (const kind of ["deno", "krepis"] as const) {
+    const server = await echoServer(kind);
+    const ws = await client(server.port);
+    const clientClosed = closed(ws);
+    const raw = await rawWebSocket(server.port);
+    const log: string[] = [];
+    await server.stop();
+    // Both server-side sockets had their close event by the time shutdown resolved.
+    log.push(`after shutdown: ${server.seen.map((s) => s.events.at(-1))}`);
+    log.push(`client: ${await clientClosed}`);
+    const frame = await raw.next();
+    log.push(
+      `raw: opcode ${frame?.opcode} code ${
+        frame && ((frame.payload[0] << 8) | frame.payload[1])
+      } "${frame && new TextDecoder().decode(frame.payload.subarray(2))}"`,
+    );
+    log.push(`then ${await raw.next()}`);
+    raw.close();
+    results.push(log);
+  }
+  assert.deepEqual(results[0], [
+    "after shutdown: close 1005  true,close 1005  true",
+    "client: 1001 Server shutting down true",
+    'raw: opcode 8 code 1001 "Server shutting down"',
+    "then null",
+  ]);
+  assert.deepEqual(results[1], results[0]);
+});
+
+Deno.test("idleTimeout: a silent client is pinged at half, closed with 1001 at the full time, as with Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const raw = await rawWebSocket(port);
+    const log: string[] = [];
+    // The raw client answers nothing: a ping, then the close, then the end.
+    for (let i = 0; i < 3; i++) {
+      const frame = await raw.next();
+      if (frame === null) {
+        log.push("end");
+        break;
+      }
+      log.push(`${frame.opcode} ${new TextDecoder().decode(frame.payload)}`);
+    }
+    raw.close();
+    return log;
+  }, { idleTimeout: 0.5 });
+  assert.deepEqual(results[0], [
+    "9 ",
+    "8 \u0003\u00e9No response from ping frame.".replace(
+      "\u00e9",
+      "\ufffd",
+    ),
+    "end",
+  ]);
+  assert.deepEqual(results[1], results[0]);
+  // Deno dispatches a second close event (1005) afterwards; the first ones agree.
+  const upToClose = (events: string[]) =>
+    events.slice(0, events.findIndex((e) => e.startsWith("close")) + 1);
+  assert.deepEqual(upToClose(krepis[0].events), upToClose(deno[0].events));
+  assert.deepEqual(upToClose(krepis[0].events).slice(2), [
+    "open 1",
+    "error No response from ping frame.",
+    "close 1001 No response from ping frame. false",
+  ]);
+});
+
+Deno.test("idleTimeout: pongs keep a socket open, as with Deno", async () => {
+  const { results, deno, krepis } = await both(async (port) => {
+    const raw = await rawWebSocket(port);
+    const log: string[] = [];
+    // Two pings answered, the second past the full idle time since the socket opened.
+    // (Each pong has half the idle time to arrive: generous for a loaded machine.)
+    for (let i = 0; i < 2; i++) {
+      const frame = await raw.next();
+      log.push(`${frame?.opcode}`);
+      await raw.send(10, frame?.payload ?? "");
+    }
+    await raw.send(1, "still here");
+    const echo = await raw.next();
+    log.push(`${echo?.opcode} ${new TextDecoder().decode(echo?.payload)}`);
+    await raw.send(8, new Uint8Array([0x03, 0xe8]));
+    const close = await raw.next();
+    log.push(`${close?.opcode}`);
+    raw.close();
+    return log;
+  }, { idleTimeout: 1.6 });
+  assert.deepEqual(results[0], ["9", "9", "1 still here", "8"]);
+  assert.deepEqual(results[1], results[0]);
+  assert.deepEqual(krepis[0].events, deno[0].events);
+});
+
+Deno.test("protocol negotiation and its errors are Deno's", async () => {
+  const make = (upgrade: Upgrade) => (req: Request) => {
+    const protocol = new URL(req.url).searchParams.get("p") ?? undefined;
+    try {
+      const { socket, response } = upgrade(req, { protocol });
+      socket.onopen = () =>
+        socket.send(
+          `server protocol "${socket.protocol}" status ${response.status} headers ${
+            JSON.stringify([...response.headers])
+          }`,
+        );
+      return response;
+    } catch (e) {
+      return new Response(`${(e as Error).name}: ${(e as Error).message}`, {
+        status: 400,
+      });
+    }
+  };
+  const deno = Deno.serve(
     { hostname: "127.0.0.1", port: 0, onListen() {} },
-    (req) => {
-      const { socket, response } = upgradeWebSocket(req);
+    make(Deno.upgradeWebSocket),
+  );
+  await using krepis = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(upgradeWebSocket),
+  );
+  const results: string[][] = [];
+  for (const port of [deno.addr.port, krepis.addr.port]) {
+    const log: string[] = [];
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/?p=superchat`, [
+      "chat",
+      "superchat",
+    ]);
+    const first = nextMessage(ws);
+    await new Promise((r) => ws.onopen = r);
+    log.push(
+      `client protocol ${ws.protocol}`,
+      // Deno's client sends a random key: the accept header differs every time.
+      `${await first}`.replace(/headers .*/, "headers <random key>"),
+    );
+    const done = closed(ws);
+    ws.close();
+    await done;
+    // Offered (with the fixed key of the raw client, so the response headers can be
+    // compared whole); not offered, offered without ", " between names, nothing offered.
+    for (
+      const [p, header] of [
+        ["superchat", "Sec-WebSocket-Protocol: chat, superchat\r\n"],
+        ["other", "Sec-WebSocket-Protocol: chat, superchat\r\n"],
+        ["superchat", "Sec-WebSocket-Protocol: chat,superchat\r\n"],
+        ["chat", ""],
+      ]
+    ) {
+      const outcome = await rawWebSocket(port, `/?p=${p}`, header).then(
+        async (raw) => {
+          const first = await raw.next();
+          raw.close();
+          return new TextDecoder().decode(first?.payload);
+        },
+        (e) => (e as Error).message.split("\r\n\r\n")[1],
+      );
+      log.push(outcome);
+    }
+    results.push(log);
+  }
+  await deno.shutdown();
+  assert.deepEqual(results[0], [
+    "client protocol superchat",
+    'server protocol "" status 101 headers <random key>',
+    'server protocol "" status 101 headers [["connection","Upgrade"],' +
+    '["sec-websocket-accept","s3pPLMBiTxaQ9kYGzzhZRbK+xOo="],' +
+    '["sec-websocket-protocol","superchat"],["upgrade","websocket"]]',
+    "TypeError: Protocol 'other' not in the request's protocol list (non negotiable)",
+    "TypeError: Protocol 'superchat' not in the request's protocol list (non negotiable)",
+    "TypeError: Protocol 'chat' not in the request's protocol list (non negotiable)",
+  ]);
+  assert.deepEqual(results[1], results[0]);
+});
+
+Deno.test("upgrading twice, after the response, or a request serve() did not receive: Deno's errors and results", async () => {
+  const log: string[][] = [[], []];
+  const late: Request[] = [];
+  const make = (i: number, upgrade: Upgrade) => (req: Request) => {
+    const describe = (e: unknown) =>
+      `${(e as Error).name} ${(e as Error).message} Http:${
+        e instanceof Deno.errors.Http
+      }`;
+    if (new URL(req.url).pathname === "/late") {
+      late[i] = req;
+      return new Response("not now");
+    }
+    const first = upgrade(req);
+    try {
+      upgrade(req);
+      log[i].push("second upgrade passed");
+    } catch (e) {
+      log[i].push(describe(e));
+    }
+    first.socket.onopen = () => first.socket.close(1000, "done");
+    return first.response;
+  };
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(0, Deno.upgradeWebSocket),
+  );
+  await using krepis = await serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    make(1, upgradeWebSocket),
+  );
+  const ports = [deno.addr.port, krepis.addr.port];
+  for (let i = 0; i < 2; i++) {
+    const ws = await client(ports[i]);
+    log[i].push(await closed(ws));
+    await rawWebSocket(ports[i], "/late").catch(() => {});
+    try {
+      [Deno.upgradeWebSocket, upgradeWebSocket][i](late[i]);
+      log[i].push("late upgrade passed");
+    } catch (e) {
+      log[i].push(`${(e as Error).name} ${(e as Error).message}`);
+    }
+  }
+  await deno.shutdown();
+  assert.deepEqual(log[0], [
+    "Http Already upgraded Http:true",
+    "1000 done true",
+    "TypeError Request closed",
+  ]);
+  assert.deepEqual(log[1], log[0]);
+
+  // A Request made by hand: Deno hands back a socket that never opens, and so does
+  // upgradeWebSocket (it passes requests it did not receive to Deno).
+  const plain = () =>
+    new Request("http://x/", {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==",
+      },
+    });
+  const mine = upgradeWebSocket(plain());
+  const theirs = Deno.upgradeWebSocket(plain());
+  assert.deepEqual(
+    [mine.response.status, mine.socket.readyState],
+    [theirs.response.status, theirs.socket.readyState],
+  );
+  assert.throws(
+    () => upgradeWebSocket(new Request("http://x/")),
+    (e) => e instanceof TypeError && /'upgrade' header/.test(e.message),
+  );
+});
+
+Deno.test("upgradeWebSocket on a Deno.serve request is Deno's own upgrade: one handler serves both", async () => {
+  const handler = (req: Request) => {
+    const { socket, response } = upgradeWebSocket(req);
+    socket.onmessage = (e) => socket.send(`echo ${e.data}`);
+    return response;
+  };
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    handler,
+  );
+  await using krepis = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    handler,
+  );
+  for (const port of [deno.addr.port, krepis.addr.port]) {
+    const ws = await client(port);
+    ws.send("hi");
+    assert.equal(await nextMessage(ws), "echo hi");
+    const done = closed(ws);
+    ws.close();
+    await done;
+  }
+  await deno.shutdown();
+});
+
+Deno.test("a socket whose request ends without its 101 (another response, the deadline) closes with 1006", async () => {
+  const seen: string[] = [];
+  const closedOnServer: Promise<void>[] = [];
+  await using server = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {}, requestTimeout: 300 },
+    async (req) => {
+      const path = new URL(req.url).pathname;
+      if (path === "/too-late") {
+        // Past the deadline the request is over: upgrading it is refused.
+        await new Promise((r) => req.signal.onabort = r);
+        try {
+          upgradeWebSocket(req);
+        } catch (e) {
+          seen.push(`${path} ${(e as Error).name} ${(e as Error).message}`);
+        }
+        return new Response("too late");
+      }
+      const { socket } = upgradeWebSocket(req);
+      const closed = new Promise<void>((resolve) => {
+        socket.onerror = () => seen.push(`${path} error`);
+        socket.onclose = (e) => {
+          seen.push(`${path} close ${e.code} ${e.wasClean}`);
+          resolve();
+        };
+      });
+      closedOnServer.push(closed);
+      // Past the deadline the kernel has answered 503; the socket hears of it.
+      if (path === "/late") await closed;
+      return new Response("changed my mind");
+    },
+  );
+  // Deno.serve leaves such a connection hanging ("Upgrade response was not returned
+  // from callback"); here the client gets the handler's response.
+  const answers = [];
+  for (const path of ["/other", "/late", "/too-late"]) {
+    answers.push(
+      await rawWebSocket(server.addr.port, path).then(
+        () => "opened",
+        (e) => (e as Error).message.split("\r\n")[0],
+      ),
+    );
+  }
+  await Promise.all(closedOnServer);
+  await until("the late upgrade", () => seen.length === 5);
+  assert.deepEqual(answers, [
+    "handshake: HTTP/1.1 200 OK",
+    "handshake: HTTP/1.1 503 Service Unavailable",
+    "handshake: HTTP/1.1 503 Service Unavailable",
+  ]);
+  assert.deepEqual(seen, [
+    "/other error",
+    "/other close 1006 false",
+    "/late error",
+    "/late close 1006 false",
+    "/too-late TypeError Request closed",
+  ]);
+});
+
+Deno.test("shutdown is not held up by a client that stops reading (Deno 2.9.6's is)", async () => {
+  const results: string[] = [];
+  for (const upgrade of [Deno.upgradeWebSocket, upgradeWebSocket]) {
+    let serverClose = "";
+    let opened!: () => void;
+    const open = new Promise<void>((r) => opened = r);
+    const handler = (req: Request) => {
+      const { socket, response } = upgrade(req);
+      socket.onopen = () => {
+        // 32 MiB towards a client that reads nothing: the socket buffers fill up.
+        for (let i = 0; i < 8; i++) socket.send(new Uint8Array(4 << 20));
+        opened();
+      };
       socket.onclose = (e) => serverClose = `${e.code} ${e.wasClean}`;
+      return response;
+    };
+    const options = { hostname: "127.0.0.1", port: 0, onListen() {} };
+    const server = upgrade === Deno.upgradeWebSocket
+      ? Deno.serve(options, handler)
+      : serve(options, handler);
+    const raw = await rawWebSocket(server.addr.port);
+    await open;
+    const shutdown = server.shutdown();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    // The kernel gives the close frame 1 s to go out; 5 s is room for a loaded machine.
+    const outcome = await Promise.race([
+      shutdown.then(() => "shut down"),
+      new Promise((r) => timer = setTimeout(() => r("still waiting"), 5_000)),
+    ]);
+    clearTimeout(timer);
+    results.push(`${outcome}, server socket "${serverClose}"`);
+    raw.close();
+    await shutdown;
+  }
+  console.log(`Deno.serve: ${results[0]}`);
+  assert.equal(results[1], 'shut down, server socket "1005 true"');
+});
+
+Deno.test("the server's HTTP idleTimeout does not cut an open WebSocket (only its own idleTimeout does)", async () => {
+  await using server = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {}, idleTimeout: 200 },
+    (req) => {
+      const { socket, response } = upgradeWebSocket(req, { idleTimeout: 0 });
+      socket.onmessage = (e) => socket.send(e.data);
       return response;
     },
   );
-  const ws = new WebSocket(`ws://127.0.0.1:${server.addr.port}/`);
-  await new Promise((r) => ws.onopen = r);
-  const clientClosed = closed(ws);
-  await server.shutdown();
-  await server.finished;
-  assert.match(await clientClosed, /false$/);
-  assert.equal(serverClose, "1006 false");
+  const ws = await client(server.addr.port);
+  // Five times the connection idle time without a byte either way.
+  await new Promise((r) => setTimeout(r, 1_000));
+  ws.send("still open");
+  assert.equal(await nextMessage(ws), "still open");
+  const done = closed(ws);
+  ws.close();
+  assert.equal(await done, "1005  true");
 });

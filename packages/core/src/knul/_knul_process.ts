@@ -1,7 +1,8 @@
 /** Test helper: runs `_knul_server.ts` in a child process of its own. */
 
-import { type TestCerts, testCerts } from "./_certs.ts";
-import { connectKnul, type KnulClient } from "./client.ts";
+import { type TestCerts, testCerts } from "../_certs.ts";
+import type { KnulClient } from "./client.ts";
+import { testClient } from "./_testing.ts";
 
 const script = new URL("./_knul_server.ts", import.meta.url).pathname;
 
@@ -46,11 +47,6 @@ export async function startWithClient(denoFlags: string[] = []): Promise<{
   const certs = await testCerts();
   const store = await Deno.makeTempDir({ prefix: "krepis-knul-sessions-" });
   const server = await startKnulServer(0, store, certs.dir, denoFlags);
-  const client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const client = await testClient(server.port);
   return { certs, store, server, client };
 }

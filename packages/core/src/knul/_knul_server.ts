@@ -11,6 +11,7 @@ import { serveKnul } from "./server.ts";
 
 const [port, store, certDir] = Deno.args;
 let runs = 0;
+let hanging = 0;
 const server = await serveKnul({
   port: Number(port),
   sessionStore: store,
@@ -19,7 +20,7 @@ const server = await serveKnul({
   log: memorySink(),
 }, {
   ping: { handler: () => "pong", idempotent: true },
-  hang: () => new Promise(() => {}),
+  hang: () => (hanging++, new Promise(() => {})),
   echo: (_ctx, x) => (runs++, x),
   big: () => "x".repeat(4 << 20),
   wait: (ctx) =>
@@ -37,6 +38,7 @@ const server = await serveKnul({
 const statsNow = () => ({
   ...server.stats(),
   runs,
+  hanging,
   fds: [...Deno.readDirSync("/proc/self/fd")].length,
   rssKiB: Number(
     /VmRSS:\s+(\d+)/.exec(Deno.readTextFileSync("/proc/self/status"))![1],

@@ -5,53 +5,18 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul, type KnulClient } from "./client.ts";
-import { serveKnul } from "./server.ts";
+import { until } from "../_poll.ts";
+import { serveWithClient } from "./_testing.ts";
 import type { KnulError } from "./status.ts";
-import type { KnulServeOptions } from "./types.ts";
 
 const log = memorySink("error");
-
-async function setup(
-  options: Partial<KnulServeOptions>,
-  methods: Parameters<typeof serveKnul>[1],
-) {
-  const certs = await testCerts();
-  const server = await serveKnul(
-    { cert: certs.cert, key: certs.key, log, ...options },
-    methods,
-  );
-  const client: KnulClient = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
-  return {
-    server,
-    client,
-    async [Symbol.asyncDispose]() {
-      await client.close();
-      await server.close();
-    },
-  };
-}
 
 const statusOf = (p: Promise<unknown>) =>
   p.then(() => "OK", (e: KnulError) => e.status);
 
-async function until(what: string, check: () => boolean): Promise<void> {
-  for (let i = 0; i < 500; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
-
 Deno.test("knul admission: a tenant's token bucket refuses natively", async () => {
   let runs = 0;
-  await using s = await setup(
+  await using s = await serveWithClient(
     { tenantLimits: { ratePerSec: 0.001, burst: 3 } },
     {
       ping: () => ++runs,
@@ -79,13 +44,16 @@ Deno.test("knul admission: a tenant's concurrency cap refuses natively", async (
   let runs = 0;
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
-  await using s = await setup({ tenantLimits: { maxConcurrent: 2 } }, {
-    hold: async () => {
-      runs++;
-      await gate;
-      return "held";
+  await using s = await serveWithClient(
+    { tenantLimits: { maxConcurrent: 2 } },
+    {
+      hold: async () => {
+        runs++;
+        await gate;
+        return "held";
+      },
     },
-  });
+  );
   const t = createContext({ log, tenantId: "t" });
   const first = [
     statusOf(s.client.call(t, "hold", null)),
@@ -109,7 +77,7 @@ Deno.test("knul admission: saturated, higher priority runs first; expired waiter
   const order: string[] = [];
   let release!: () => void;
   const gate = new Promise<void>((r) => release = r);
-  await using s = await setup({ maxInFlight: 1 }, {
+  await using s = await serveWithClient({ maxInFlight: 1 }, {
     hold: async () => {
       order.push("hold");
       await gate;
@@ -142,12 +110,12 @@ Deno.test("knul admission: saturated, higher priority runs first; expired waiter
   assert.deepEqual(order, ["hold", "high", "low"]);
   const stats = s.server.stats();
   assert.equal(stats.expiredInQueue, 1);
-  assert.equal(stats.dispatched, 3);
+  assert.equal(stats.dispatchedTotal, 3);
 });
 
 Deno.test("knul admission: an oversize message is refused before any handler", async () => {
   let runs = 0;
-  await using s = await setup({ maxFrameBytes: 1024 }, {
+  await using s = await serveWithClient({ maxFrameBytes: 1024 }, {
     echo: (_c, x) => (runs++, x),
   });
   const ctx = createContext({ log });

@@ -3,11 +3,12 @@ import { z } from "zod";
 import { createApp } from "../app/create_app.ts";
 import { createContext, type KrepisContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
+import { until } from "../_poll.ts";
 import { defineCommand, defineQuery } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import { err, ok } from "../result/result.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul, type KnulClient } from "./client.ts";
+import { testCerts } from "../_certs.ts";
+import { testClient } from "./_testing.ts";
 import { serveKnul } from "./server.ts";
 import { KnulError, KnulStatus } from "./status.ts";
 
@@ -32,16 +33,6 @@ const getTodo = defineQuery({
   },
 });
 
-async function clientOf(port: number): Promise<KnulClient> {
-  const certs = await testCerts();
-  return connectKnul({
-    hostname: "127.0.0.1",
-    port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
-}
-
 Deno.test("knul: createApp serves its commands and queries by name, typed client", async () => {
   const certs = await testCerts();
   await using app = createApp({ commands: [addTodo], queries: [getTodo], log });
@@ -49,7 +40,7 @@ Deno.test("knul: createApp serves its commands and queries by name, typed client
     cert: certs.cert,
     key: certs.key,
   });
-  await using client = await clientOf(server.addr.port);
+  await using client = await testClient(server.addr.port);
   const api = client.typed<
     { "todos.add": typeof addTodo; "todos.get": typeof getTodo }
   >();
@@ -101,7 +92,7 @@ Deno.test("knul: three hops A → B → C propagate the trace and a shrinking de
       });
     },
   });
-  await using toC = await clientOf(c.addr.port);
+  await using toC = await testClient(c.addr.port);
   await using b = await serveKnul({ cert: certs.cert, key: certs.key, log }, {
     "b.relay": async (ctx: KrepisContext, { method }) => {
       seen.b = { trace: ctx.traceId, left: ctx.remainingMs() };
@@ -110,7 +101,7 @@ Deno.test("knul: three hops A → B → C propagate the trace and a shrinking de
       return await toC.call(ctx, method, null);
     },
   });
-  await using toB = await clientOf(b.addr.port);
+  await using toB = await testClient(b.addr.port);
   const a = createContext({ log, deadline: Date.now() + 3_000 });
   assert.equal(await toB.call(a, "b.relay", { method: "c.work" }), "done");
   assert.equal(seen.b.trace, a.traceId);
@@ -126,13 +117,11 @@ Deno.test("knul: three hops A → B → C propagate the trace and a shrinking de
     (e: KnulError) => assert.equal(e.status, "DEADLINE_EXCEEDED"),
   );
   assert.ok(cStarted);
-  for (let i = 0; i < 100 && !cAborted; i++) {
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  assert.ok(cAborted, "C's ctx.signal aborted");
-  for (let i = 0; i < 100 && (c.stats().inFlight || b.stats().inFlight); i++) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  await until("C's ctx.signal aborted", () => cAborted);
+  await until(
+    "no call in flight at B and C",
+    () => c.stats().inFlight === 0 && b.stats().inFlight === 0,
+  );
   assert.equal(c.stats().inFlight, 0);
   assert.equal(b.stats().inFlight, 0);
 });

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { memorySink } from "../context/logger.ts";
 import { AppError } from "../result/app_error.ts";
-import { testCerts } from "./_certs.ts";
+import { testCerts } from "../_certs.ts";
 import { serveKnul } from "./server.ts";
 
 // --- Protobuf by hand (docs/knul.md §3, §4) ---------------------------------------------

@@ -1,11 +1,12 @@
 import assert from "node:assert/strict";
 import { create, fromBinary, toBinary } from "@bufbuild/protobuf";
-import { KnulTenantLimitsSchema } from "@krepis/bindings";
+import { KnulStatsSchema, KnulTenantLimitsSchema } from "@krepis/bindings";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
+import { until } from "../_poll.ts";
 import { AppError } from "../result/app_error.ts";
-import { testCerts } from "./_certs.ts";
-import { connectKnul } from "./client.ts";
+import { testCerts } from "../_certs.ts";
+import { serveWithClient, testClient } from "./_testing.ts";
 import { serveKnul } from "./server.ts";
 import { KnulCall } from "./call_info.ts";
 import { KnulError, KnulStatus } from "./status.ts";
@@ -13,12 +14,7 @@ import { KnulError, KnulStatus } from "./status.ts";
 const log = memorySink();
 
 Deno.test("knul: unary calls round-trip, errors carry their status", async () => {
-  const certs = await testCerts();
-  await using server = await serveKnul({
-    cert: certs.cert,
-    key: certs.key,
-    log,
-  }, {
+  await using s = await serveWithClient({ log }, {
     "math.add": (_ctx, { a, b }) => a + b,
     "todos.get": (_ctx, { id }) => {
       throw new AppError("NOT_FOUND", `no todo ${id}`, { details: { id } });
@@ -32,12 +28,7 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
       return ctx.tenantId;
     },
   });
-  await using client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { server, client } = s;
   const ctx = createContext({ log, tenantId: "acme" });
   assert.equal(await client.call(ctx, "math.add", { a: 1, b: 2 }), 3);
   assert.equal(await client.call(ctx, "slow", null), "acme");
@@ -65,18 +56,23 @@ Deno.test("knul: unary calls round-trip, errors carry their status", async () =>
   );
   const stats = server.stats();
   assert.equal(stats.rejectedUnimplemented, 1);
-  assert.equal(stats.dispatched, 5);
+  assert.equal(stats.dispatchedTotal, 5);
+  assert.equal(stats.callsTotal, 6);
+  assert.equal(stats.connectionsTotal, 1);
+  // Every counter of the kernel's message arrives, as a number, under its proto name.
+  assert.deepEqual(
+    Object.keys(stats).sort(),
+    KnulStatsSchema.fields.map((f) => f.localName).sort(),
+  );
+  for (const [field, value] of Object.entries(stats)) {
+    assert.equal(typeof value, "number", field);
+  }
 });
 
 Deno.test("knul: server-streaming, client-streaming and bidirectional calls", async () => {
-  const certs = await testCerts();
   let releaseSecond!: () => void;
   const second = new Promise<void>((r) => releaseSecond = r);
-  await using server = await serveKnul({
-    cert: certs.cert,
-    key: certs.key,
-    log,
-  }, {
+  await using s = await serveWithClient({ log }, {
     "count.up": async function* (_ctx, { to }: { to: number }) {
       for (let i = 1; i <= to; i++) yield i;
     },
@@ -104,12 +100,7 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
       },
     },
   });
-  await using client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { server, client } = s;
   const ctx = createContext({ log });
   const upTo5 = await Array.fromAsync(
     client.stream(ctx, "count.up", { to: 5 }),
@@ -125,6 +116,10 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   for await (const n of client.stream(ctx, "count.up", { to: 1_000_000 })) {
     if (n === 3) break;
   }
+  await until(
+    "the abandoned stream to be cancelled",
+    () => server.stats().cancelledTotal === 1,
+  );
   await Array.fromAsync(client.stream(ctx, "count.fail", null)).then(
     () => assert.fail("the stream ends with an error status"),
     (e: KnulError) => assert.equal(e.status, "FAILED_PRECONDITION"),
@@ -152,10 +147,7 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   assert.deepEqual(await client.send(ctx, "sum", big.map((s) => s.length)), [
     500_000,
   ]);
-  for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.equal(server.stats().inFlight, 0);
+  await until("no call in flight", () => server.stats().inFlight === 0);
   assert.equal(client.running(), 0);
 });
 
@@ -167,14 +159,7 @@ Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", asyn
     clientCa: certs.ca,
     log,
   }, { whoami: (ctx) => ctx.get(KnulCall)?.peer });
-  const options = {
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  };
-  await using withCert = await connectKnul({
-    ...options,
+  await using withCert = await testClient(server.addr.port, {
     cert: certs.clientCert,
     key: certs.clientKey,
   });
@@ -189,7 +174,7 @@ Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", asyn
     b.toString(16).padStart(2, "0")
   ).join("");
   assert.equal(peer, `sha256:${hex}`);
-  await using without = await connectKnul(options);
+  await using without = await testClient(server.addr.port);
   await without.call(ctx, "whoami", null).then(
     () => assert.fail("a client without a certificate is refused"),
     (e: KnulError) => assert.equal(e.status, "UNAVAILABLE"),
@@ -197,12 +182,7 @@ Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", asyn
 });
 
 Deno.test("knul: Protobuf-encoded calls carry bytes both ways", async () => {
-  const certs = await testCerts();
-  await using server = await serveKnul({
-    cert: certs.cert,
-    key: certs.key,
-    log,
-  }, {
+  await using s = await serveWithClient({ log }, {
     // Any Protobuf message will do: this one doubles the rate it is given.
     "limits.double": (_ctx, input: Uint8Array) => {
       const m = fromBinary(KnulTenantLimitsSchema, input);
@@ -212,12 +192,7 @@ Deno.test("knul: Protobuf-encoded calls carry bytes both ways", async () => {
       });
     },
   });
-  await using client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { client } = s;
   const input = toBinary(
     KnulTenantLimitsSchema,
     create(KnulTenantLimitsSchema, { ratePerSec: 21, burst: 3 }),
@@ -236,14 +211,9 @@ Deno.test("knul: Protobuf-encoded calls carry bytes both ways", async () => {
 });
 
 Deno.test("knul: cancelling the caller's signal resets the stream and aborts the handler", async () => {
-  const certs = await testCerts();
   let started = false;
   let aborted = false;
-  await using server = await serveKnul({
-    cert: certs.cert,
-    key: certs.key,
-    log,
-  }, {
+  await using s = await serveWithClient({ log }, {
     work: (ctx) =>
       new Promise((resolve) => {
         started = true;
@@ -253,35 +223,21 @@ Deno.test("knul: cancelling the caller's signal resets the stream and aborts the
         });
       }),
   });
-  await using client = await connectKnul({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-    caCerts: [certs.ca],
-    serverName: "localhost",
-  });
+  const { server, client } = s;
   const controller = new AbortController();
   const call = client.call(
     createContext({ log, signal: controller.signal }),
     "work",
     null,
   );
-  for (let i = 0; i < 500 && !started; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.ok(started);
+  await until("the handler started", () => started);
   controller.abort();
   await call.then(
     () => assert.fail("a cancelled call does not succeed"),
     (e: KnulError) => assert.equal(e.status, "CANCELLED"),
   );
-  for (let i = 0; i < 500 && !aborted; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.ok(aborted, "the handler's ctx.signal aborted");
-  for (let i = 0; i < 500 && server.stats().inFlight > 0; i++) {
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  assert.equal(server.stats().cancelled, 1);
-  assert.equal(server.stats().inFlight, 0);
+  await until("the handler's ctx.signal aborted", () => aborted);
+  await until("no call in flight", () => server.stats().inFlight === 0);
+  assert.equal(server.stats().cancelledTotal, 1);
   assert.equal(client.running(), 0);
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createContext } from "../context/context.ts";
 import { memorySink } from "../context/logger.ts";
+import { until } from "../_poll.ts";
 import {
   startKnulServer as startServer,
   startWithClient,
@@ -50,7 +51,13 @@ Deno.test("knul faults: a server killed mid-call gives UNAVAILABLE, not a hang",
   try {
     const ctx = createContext({ log });
     const pending = client.call(ctx, "hang", null);
-    await new Promise((r) => setTimeout(r, 200));
+    // Killed only once the call is running in the server.
+    await until(
+      "the hanging call to run",
+      async () =>
+        (await client.call<{ hanging: number }>(ctx, "stats", null))
+          .hanging === 1,
+    );
     await kill(server.child);
     const started = Date.now();
     await pending.then(

@@ -18,6 +18,7 @@ import { jsonLinesSink, type LogSink } from "../context/logger.ts";
 import { KrepisError } from "../errors.ts";
 import { KIND_RELEASE, KIND_RESPOND_STREAM } from "../http/records.ts";
 import { readVariable } from "../native/library.ts";
+import { numeric } from "../native/numeric.ts";
 import { loadKernel } from "../native/loader.ts";
 import { BridgeView, detach, kernelView } from "./bridge_view.ts";
 import { KnulCall } from "./call_info.ts";
@@ -102,7 +103,7 @@ function count(name: string, value: number | undefined, max: number): number {
  * import { serveKnul } from "@krepis/core/knul";
  * declare const cert: string, key: string;
  * await using server = await serveKnul({ cert, key }, { ping: () => "pong" });
- * console.log(server.addr.port, server.stats().dispatched);
+ * console.log(server.addr.port, server.stats().dispatchedTotal);
  * ```
  */
 export class KnulServer implements AsyncDisposable {
@@ -149,31 +150,10 @@ export class KnulServer implements AsyncDisposable {
 
   /** Live counters from the kernel. */
   stats(): KnulServerStats {
-    const s = fromBinary(
+    return numeric(fromBinary(
       KnulStatsSchema,
       readVariable((buf) => this.#kernel.knulStats(this.#handle, buf)),
-    );
-    const n = (v: bigint) => Number(v);
-    return {
-      connectionsTotal: n(s.connectionsTotal),
-      connectionsOpen: n(s.connectionsOpen),
-      calls: n(s.callsTotal),
-      dispatched: n(s.dispatchedTotal),
-      answered: n(s.answeredTotal),
-      rejectedDeadline: n(s.rejectedDeadline),
-      rejectedUnimplemented: n(s.rejectedUnimplemented),
-      rejectedRate: n(s.rejectedRate),
-      rejectedConcurrency: n(s.rejectedConcurrency),
-      rejectedOversize: n(s.rejectedOversize),
-      rejectedProtocol: n(s.rejectedProtocol),
-      rejectedEarlyData: n(s.rejectedEarlyData),
-      expiredInQueue: n(s.expiredInQueue),
-      expiredRunning: n(s.expiredRunning),
-      cancelled: n(s.cancelledTotal),
-      inFlight: n(s.inFlight),
-      queued: n(s.queued),
-      earlyDataCalls: n(s.earlyDataCalls),
-    };
+    ));
   }
 
   /** Stops at once: open calls are cancelled, connections close. */

@@ -104,14 +104,14 @@ export interface KnulServeOptions {
 }
 
 /**
- * What the kernel counted on a KNUL server. `rejected*` calls were answered natively and
- * never reached a handler.
+ * What the kernel counted on a KNUL server (the `KnulStats` message of `knul.proto`, field
+ * for field). `rejected*` calls were answered natively and never reached a handler.
  *
  * @example
  * ```ts
  * import type { KnulServerStats } from "@krepis/core/knul";
- * const s = { dispatched: 1 } as KnulServerStats;
- * console.assert(s.dispatched === 1);
+ * const s = { dispatchedTotal: 1 } as KnulServerStats;
+ * console.assert(s.dispatchedTotal === 1);
  * ```
  */
 export interface KnulServerStats {
@@ -120,11 +120,11 @@ export interface KnulServerStats {
   /** Connections open now. */
   connectionsOpen: number;
   /** Call streams opened. */
-  calls: number;
+  callsTotal: number;
   /** Calls handed to handlers. */
-  dispatched: number;
+  dispatchedTotal: number;
   /** Calls handlers answered. */
-  answered: number;
+  answeredTotal: number;
   /** Refused: deadline passed before arrival. */
   rejectedDeadline: number;
   /** Refused: unknown method. */
@@ -144,7 +144,7 @@ export interface KnulServerStats {
   /** Deadline passed while the handler ran. */
   expiredRunning: number;
   /** Cancelled by the client. */
-  cancelled: number;
+  cancelledTotal: number;
   /** Calls holding kernel resources now. */
   inFlight: number;
   /** Calls queued now. */

@@ -13,12 +13,24 @@ import type { AnyHandler } from "../cqs/handler.ts";
 import type { HttpServer } from "../http/types.ts";
 import { route } from "../router/route.ts";
 import { pluginBehavior } from "./behavior.ts";
+import { PluginError } from "./errors.ts";
 import type { Plugin } from "./load.ts";
 
 const ROOT = fileURLToPath(new URL("../../../../", import.meta.url));
 const TESTDATA = fileURLToPath(new URL("./testdata/", import.meta.url));
 
 let built: Promise<void> | undefined;
+
+/** The `PluginError` that `promise` rejects with; throws if it resolves or rejects otherwise. */
+export async function rejection(
+  promise: Promise<unknown>,
+): Promise<PluginError> {
+  const error = await promise.then(() => undefined, (e) => e);
+  if (!(error instanceof PluginError)) {
+    throw new Error(`expected a PluginError, got ${error}`);
+  }
+  return error;
+}
 
 /** Output of a CLI run. */
 export interface Run {

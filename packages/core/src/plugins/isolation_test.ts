@@ -5,6 +5,7 @@ import { pathToFileURL } from "node:url";
 import { createContext } from "../context/context.ts";
 import { defineQuery } from "../cqs/handler.ts";
 import { ok } from "../result/result.ts";
+import { until } from "../_poll.ts";
 import { PluginError } from "./errors.ts";
 import { startProcess, startWorker } from "./isolate.ts";
 import { loadPlugin, type LoadPluginOptions } from "./load.ts";
@@ -12,29 +13,13 @@ import { Supervisor } from "./supervisor.ts";
 import {
   copyFixture,
   publisher,
+  rejection,
   scratch,
   servePluginQuery,
   signed,
 } from "./_testing.ts";
 
 const ISOLATIONS = ["worker", "process"] as const;
-
-async function rejection(promise: Promise<unknown>): Promise<PluginError> {
-  const error = await promise.then(() => undefined, (e) => e);
-  assert.ok(
-    error instanceof PluginError,
-    `expected a PluginError, got ${error}`,
-  );
-  return error;
-}
-
-async function until(what: string, test: () => boolean): Promise<void> {
-  const end = Date.now() + 20_000;
-  while (!test()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 /**
  * Runs fixture `name` in an isolate *without* the check or the signature, as if both had

@@ -186,7 +186,9 @@ function appendPart(w: Writer, part: KvKeyPart): void {
 }
 
 /**
- * Decodes a key produced by {@linkcode encodeKey}.
+ * Decodes a key produced by {@linkcode encodeKey}, refusing anything it would not have
+ * produced with the kernel's `TypeError` (`malformed key: <why>`, the same reasons as
+ * `krepis_kernel::kv::key::decode`, checked by the shared golden vectors).
  *
  * @example
  * ```ts
@@ -197,7 +199,7 @@ function appendPart(w: Writer, part: KvKeyPart): void {
 export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
   const parts: KvKeyPart[] = [];
   let i = 0;
-  const malformed = () => new TypeError("malformed key");
+  const malformed = (why: string) => new TypeError(`malformed key: ${why}`);
   while (i < bytes.length) {
     const code = bytes[i++];
     if (code === BYTES || code === STRING) {
@@ -205,7 +207,7 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
       let end = i;
       let escaped = false;
       for (;;) {
-        if (end >= bytes.length) throw malformed();
+        if (end >= bytes.length) throw malformed("unterminated part");
         if (bytes[end] === 0) {
           if (bytes[end + 1] !== 0xff) break;
           escaped = true;
@@ -222,20 +224,34 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
         raw = new Uint8Array(out);
       }
       i = end + 1;
-      parts.push(code === BYTES ? raw.slice() : decodeUtf8(raw));
+      if (code === BYTES) parts.push(raw.slice());
+      else {
+        try {
+          parts.push(decodeUtf8(raw));
+        } catch {
+          throw malformed("string is not UTF-8");
+        }
+      }
     } else if (code >= NEG_INT_BIG && code <= POS_INT_BIG) {
       const negative = code < INT_ZERO;
       let len = Math.abs(code - INT_ZERO);
       if (code === NEG_INT_BIG || code === POS_INT_BIG) {
+        if (i >= bytes.length) throw malformed("bigint length");
         len = negative ? bytes[i++] ^ 0xff : bytes[i++];
+        if (len <= 8) throw malformed("non-canonical bigint length");
+      }
+      if (bytes.length - i < len) throw malformed("truncated bigint");
+      const flip = negative ? 0xff : 0;
+      if (len > 0 && (bytes[i] ^ flip) === 0) {
+        throw malformed("non-canonical bigint");
       }
       let value = 0n;
       for (let j = 0; j < len; j++) {
-        const b = bytes[i++];
-        value = (value << 8n) | BigInt(negative ? b ^ 0xff : b);
+        value = (value << 8n) | BigInt(bytes[i++] ^ flip);
       }
       parts.push(negative ? -value : value);
     } else if (code === DOUBLE) {
+      if (bytes.length - i < 8) throw malformed("truncated number");
       const negative = (bytes[i] & 0x80) === 0;
       for (let j = 0; j < 8; j++) {
         const b = bytes[i + j];
@@ -246,7 +262,9 @@ export function decodeKey(bytes: Uint8Array): KvKeyPart[] {
     } else if (code === FALSE || code === TRUE) {
       parts.push(code === TRUE);
     } else {
-      throw malformed();
+      throw malformed(
+        `unknown type code 0x${code.toString(16).padStart(2, "0")}`,
+      );
     }
   }
   return parts;

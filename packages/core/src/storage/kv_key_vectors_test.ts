@@ -6,7 +6,9 @@
  */
 
 import assert from "node:assert/strict";
+import { loadKernel } from "../native/loader.ts";
 import { decodeKey, encodeKey, type KvKeyPart } from "./kv_key.ts";
+import { kvError } from "./kv_error.ts";
 
 type VectorPart =
   | { bytes: string }
@@ -17,7 +19,7 @@ type VectorPart =
 
 interface Vectors {
   keys: { name: string; key: VectorPart[]; hex: string }[];
-  malformed: { name: string; hex: string }[];
+  malformed: { name: string; hex: string; error: string }[];
 }
 
 const vectors: Vectors = JSON.parse(
@@ -68,8 +70,49 @@ Deno.test("golden keys ascend in Deno KV order", () => {
   }
 });
 
-Deno.test("malformed golden keys are refused", () => {
-  for (const { name, hex } of vectors.malformed) {
-    assert.throws(() => decodeKey(fromHex(hex)), TypeError, name);
+Deno.test("malformed golden keys are refused with the kernel's reason", () => {
+  assert.ok(vectors.malformed.length > 20, "the vectors file lost entries");
+  for (const { name, hex, error } of vectors.malformed) {
+    assert.throws(
+      () => decodeKey(fromHex(hex)),
+      (e) => e instanceof TypeError && e.message === `malformed key: ${error}`,
+      name,
+    );
+  }
+});
+
+Deno.test("the kernel refuses malformed keys with the TypeError decodeKey throws", async () => {
+  // A list selector is the one place raw key bytes from TypeScript reach the kernel's
+  // decoder; the public API encodes keys itself, so the test frames them by hand.
+  const { bindings } = await loadKernel();
+  const dir = await Deno.makeTempDir({ prefix: "krepis-kv-vectors-" });
+  const kv = bindings.kvOpen(new TextEncoder().encode(dir), 0);
+  try {
+    const out = new Uint8Array(64 * 1024);
+    for (const { name, hex } of vectors.malformed) {
+      const prefix = fromHex(hex);
+      const selector = new Uint8Array(3 + prefix.length);
+      selector[0] = 1; // prefix only
+      new DataView(selector.buffer).setUint16(1, prefix.length, true);
+      selector.set(prefix, 3);
+      let kernel: unknown;
+      try {
+        bindings.kvList(kv, selector, new Uint8Array(), 0, 1, out);
+      } catch (e) {
+        kernel = kvError(e);
+      }
+      let local: unknown;
+      try {
+        decodeKey(prefix);
+      } catch (e) {
+        local = e;
+      }
+      assert.ok(kernel instanceof TypeError, `${name}: ${kernel}`);
+      assert.ok(local instanceof TypeError, name);
+      assert.equal(kernel.message, local.message, name);
+    }
+  } finally {
+    bindings.kvClose(kv);
+    await Deno.remove(dir, { recursive: true });
   }
 });

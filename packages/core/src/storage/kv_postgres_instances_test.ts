@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type KvU64, openKv } from "./kv.ts";
 import { startPostgres } from "./_pg_server.ts";
+import { until } from "../_poll.ts";
 
 const INSTANCE = new URL("./_kv_pg_instance.ts", import.meta.url).pathname;
 
@@ -12,13 +13,9 @@ function instance(...args: string[]): Deno.ChildProcess {
   }).spawn();
 }
 
-async function waitFor(what: string, ok: () => Promise<boolean>) {
-  const deadline = Date.now() + 120_000;
-  while (!(await ok())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
+/** Polls `ok` (generously: child processes start slowly on a loaded machine). */
+const waitFor = (what: string, ok: () => Promise<boolean>) =>
+  until(what, ok, { timeoutMs: 120_000, everyMs: 200 });
 
 Deno.test("kv postgres: 4 processes × 500 check+set increments give exactly 2000", async () => {
   await using server = await startPostgres();
@@ -77,4 +74,57 @@ Deno.test("kv postgres: 4 consumers, one SIGKILLed midway, handle all 1000 messa
   // acknowledged come twice — at most the 100 a listener handles at once.
   assert.ok(duplicates <= 100, `${duplicates} duplicates`);
   console.log(`handled 1000 messages, duplicates: ${duplicates}`);
+});
+
+Deno.test("kv postgres: a handler outliving its lease keeps the message; a killed one's is redelivered", async () => {
+  await using server = await startPostgres();
+  // Leases of 1 s, so the handler below runs for 4 of them.
+  const url = `${await server.freshDatabase()}?krepis_lease_ms=1000`;
+  using kv = await openKv(url);
+  const count = async (part: string, n: number) =>
+    (await kv.get<KvU64>([part, n])).value?.value ?? 0n;
+  const slow = instance("slow", url, "4000");
+  let consumer: Deno.ChildProcess | undefined;
+  try {
+    await kv.atomic().enqueue(1).enqueue(2).commit();
+    await waitFor(
+      "the slow instance to take both messages",
+      async () =>
+        (await count("started", 1)) + (await count("started", 2)) === 2n,
+    );
+    // A second process listens while the slow one's handlers run past their leases.
+    consumer = instance("consume", url);
+    await waitFor(
+      "message 1's handler to finish",
+      async () => (await count("done", 1)) === 1n,
+    );
+    assert.equal(
+      await count("seen", 1),
+      0n,
+      "message 1 went to a second instance",
+    );
+    assert.equal(
+      await count("seen", 2),
+      0n,
+      "message 2 went to a second instance",
+    );
+    assert.equal(await count("started", 1), 1n);
+    // The slow instance dies holding message 2: its lease runs out and the other
+    // instance gets it.
+    slow.kill("SIGKILL");
+    await waitFor(
+      "message 2 to be redelivered",
+      async () => (await count("seen", 2)) === 1n,
+    );
+    assert.equal(await count("seen", 1), 0n, "a finished message came again");
+  } finally {
+    for (const c of [slow, consumer]) {
+      if (!c) continue;
+      try {
+        c.kill("SIGKILL");
+      } catch { /* exited */ }
+      await c.status;
+      await c.stdout.cancel();
+    }
+  }
 });

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { type KvEntry, openKv } from "./kv.ts";
 import { kvContract } from "./_kv_contract.ts";
 import { decodeKey, encodeKey, type KvKey, type KvKeyPart } from "./kv_key.ts";
+import { until } from "../_poll.ts";
 
 async function tempKv() {
   const dir = await Deno.makeTempDir({ prefix: "krepis-kv-" });
@@ -213,11 +214,15 @@ Deno.test("atomic: checks guard every mutation", async () => {
 Deno.test("expireIn: entries disappear after their time", async () => {
   await using t = await tempKv();
   // Generous times: a loaded machine may pause this test for a while.
-  await t.kv.set(["session"], "s", { expireIn: 1_000 });
+  const setAt = Date.now();
+  await t.kv.set(["session"], "s", { expireIn: 2_000 });
   await t.kv.set(["kept"], "k", { expireIn: 60_000 });
   assert.equal((await t.kv.get(["session"])).value, "s");
-  await new Promise((r) => setTimeout(r, 1_100));
-  assert.equal((await t.kv.get(["session"])).value, null);
+  await until(
+    "the session to expire",
+    async () => (await t.kv.get(["session"])).value === null,
+  );
+  assert.ok(Date.now() - setAt >= 2_000, "expired early");
   assert.deepEqual(
     (await collect(t.kv.list({ prefix: [] }))).map((e) => e.key),
     [["kept"]] as KvKey[],

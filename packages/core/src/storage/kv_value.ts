@@ -13,13 +13,23 @@
  *   read back identically and faster. Their V8 form is never larger than 4× their JSON,
  *   so the 65,536-byte limit (which Deno applies to the V8 form) cannot be crossed there.
  *
+ * Why an internal: `core.serialize` is reached through `Deno[Deno.internal]`, which is not
+ * a public API. The public `node:v8` `serialize`/`deserialize` was compared with
+ * `Deno.openKv` on every value type (Deno 2.9.6) and is not equivalent: a Blob or File
+ * comes back as `{}`, a DOMException as a plain `Error`, a DataView over a different
+ * buffer (the whole serialized input), a MessagePort is stored instead of refused,
+ * refusals are `Error` instead of `TypeError`, and it cannot read back Blob, File or
+ * DOMException values already stored (Deno's host-object format: "t is not a
+ * constructor"). Its speed is no reason either way: serialize + deserialize of a small
+ * object (Date, Set) took 39–40 µs with `node:v8` and 42–68 µs with `core`, of 100 nested
+ * records 447–636 µs and 332–337 µs (two runs on a loaded machine; `bench:storage` stores
+ * JSON values, which never reach this serializer). So the internal stays; when a Deno release removes it, storing or
+ * reading a V8-serialized value throws a clear error (JSON, bytes and `KvU64` values keep
+ * working) instead of silently writing a different format.
+ *
  * @module
  */
 
-import {
-  deserialize as nodeDeserialize,
-  serialize as nodeSerialize,
-} from "node:v8";
 import { decodeUtf8 } from "./utf8.ts";
 import { KvU64 } from "./kv_u64.ts";
 
@@ -29,39 +39,59 @@ export const V8 = 1, BYTES = 2, U64 = 3, JSON_KIND = 4;
 /** The largest JSON stored as JSON (see the module doc). */
 const JSON_MAX = 16 * 1024;
 
-type Core = {
+/** The part of Deno's internal `core` the store uses. */
+export interface DenoSerializer {
+  /** V8 serialization with Deno's host objects. */
   serialize(value: unknown, options: { forStorage: boolean }): Uint8Array;
+  /** Its inverse. */
   deserialize(
     bytes: Uint8Array,
     options: { forStorage: boolean; deserializers: unknown },
   ): unknown;
+  /** Deserializers of Deno's cloneable host objects (Blob, DOMException, ...). */
   getCloneableDeserializers(): unknown;
-};
+}
 
-/** Deno's own serializer when the runtime exposes it; `node:v8` otherwise. */
-const core: Core | undefined = (() => {
-  const internal = Object.getOwnPropertySymbols(Deno).find((s) =>
+/** Deno's own serializer in `namespace` (`Deno`), or undefined when it is not there. */
+export function findDenoSerializer(
+  namespace: object,
+): DenoSerializer | undefined {
+  const internal = Object.getOwnPropertySymbols(namespace).find((s) =>
     s.description === "Deno.internal"
   );
-  // deno-lint-ignore no-explicit-any
-  const found = internal && (Deno as any)[internal]?.core;
-  return typeof found?.serialize === "function" ? found : undefined;
-})();
+  const found = internal === undefined
+    ? undefined
+    : (namespace as Record<symbol, { core?: Partial<DenoSerializer> }>)[
+      internal
+    ]?.core;
+  return typeof found?.serialize === "function" &&
+      typeof found.deserialize === "function" &&
+      typeof found.getCloneableDeserializers === "function"
+    ? found as DenoSerializer
+    : undefined;
+}
+
+const core = findDenoSerializer(Deno);
 const deserializers = core?.getCloneableDeserializers();
 
-function v8Serialize(value: unknown): Uint8Array {
-  if (core) return core.serialize(value, { forStorage: true });
-  try {
-    return nodeSerialize(value);
-  } catch (e) {
-    throw new TypeError((e as Error).message);
+function requireCore(): DenoSerializer {
+  if (core === undefined) {
+    throw new Error(
+      `Krepis KV cannot store or read this value: Deno ${Deno.version.deno} does not ` +
+        "expose its value serializer (Deno[Deno.internal].core.serialize), which Krepis " +
+        "uses to store values exactly as Deno.openKv does. JSON values, Uint8Array and " +
+        "KvU64 still work; use a Deno version Krepis supports for the rest.",
+    );
   }
+  return core;
+}
+
+function v8Serialize(value: unknown): Uint8Array {
+  return requireCore().serialize(value, { forStorage: true });
 }
 
 function v8Deserialize(bytes: Uint8Array): unknown {
-  return core
-    ? core.deserialize(bytes, { forStorage: true, deserializers })
-    : nodeDeserialize(bytes);
+  return requireCore().deserialize(bytes, { forStorage: true, deserializers });
 }
 
 const utf8 = new TextEncoder();

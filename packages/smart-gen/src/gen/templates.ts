@@ -334,8 +334,9 @@ Deno.test("${handler} accepts valid input", async () => {
 
 /**
  * A test beside a generated adapter: an in-memory one gets a round trip
- * through the methods {@linkcode memoryRole} recognises; any other one is
- * checked to construct.
+ * through the methods {@linkcode memoryRole} recognises; any other one is a
+ * stub, whose test checks that every method still says it is not implemented
+ * (so the test fails, asking for a real one, once a method is written).
  *
  * @example
  * ```ts
@@ -375,12 +376,33 @@ export function adapterTestModule(
         : `  strictEqual(${got}, 1);`,
     );
   }
-  if (!(put && read)) {
-    return `import { strictEqual } from "node:assert";
-import { ${n.pascal} } from "./${n.snake}.ts";
+  if (methods.length === 0) {
+    // A port without methods: all there is to check is that the adapter constructs.
+    return `import { ${n.pascal} } from "./${n.snake}.ts";
 
 Deno.test("${n.pascal} constructs", () => {
-  strictEqual(new ${n.pascal}() instanceof ${n.pascal}, true);
+  new ${n.pascal}();
+});
+`;
+  }
+  if (!(put && read)) {
+    // Stubs only: the test pins that each method still says so, and fails (asking for a
+    // real test) as soon as one is written.
+    const stubs = methods.map((m) =>
+      `  await rejects(
+    async () => await Reflect.apply(adapter.${m.name}, adapter, [ctx]),
+    /${n.pascal}\\.${m.name} is not implemented yet/,
+  );`
+    );
+    return `import { rejects } from "node:assert";
+import { createApp } from "@krepis/core";
+import { ${n.pascal} } from "./${n.snake}.ts";
+
+// Replace this test with one of the real behaviour as you write each method.
+Deno.test("${n.pascal}: the methods not written yet say so", async () => {
+  const ctx = createApp({}).context();
+  const adapter = new ${n.pascal}();
+${stubs.join("\n")}
 });
 `;
   }

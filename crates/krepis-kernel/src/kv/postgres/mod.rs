@@ -1,68 +1,59 @@
 //! The PostgreSQL backend: one database shared by any number of app instances.
 //!
-//! Connections come from an `r2d2` pool of synchronous `postgres` clients (the
-//! [`super::backend::KvBackend`] calls are blocking; the FFI runs them on Deno's blocking
-//! pool). Every statement is in [`sql`].
+//! Connections come from a pool of synchronous `postgres` clients ([`pool`]: every
+//! statement prepared once per connection; TLS per the URL's `sslmode`, see [`config`]
+//! and [`tls`]). The [`super::backend::KvBackend`] calls are blocking; the FFI runs
+//! commits and waits on Deno's blocking pool. Every statement is in [`sql`].
 //!
 //! - **Commits** run in one transaction that first takes the next commit number from
 //!   `krepis_kv_meta` (see [`sql`]): checks, mutations and enqueues are applied all or
 //!   nothing, and a connection lost mid-transaction leaves nothing applied.
-//! - **Queues**: a listener leases a due message for [`LEASE_MS`] with
-//!   `FOR UPDATE SKIP LOCKED`, so each message is with one instance at a time; an instance
-//!   that dies without finishing lets the lease run out and another takes the message
-//!   (at-least-once).
+//! - **Queues**: a listener leases a due message with `FOR UPDATE SKIP LOCKED`, so each
+//!   message is with one instance at a time. While the handler runs, a thread of the
+//!   store renews the lease every third of its length ([`config::DEFAULT_LEASE_MS`], or
+//!   `krepis_lease_ms` in the URL); an instance that dies stops renewing, its leases run
+//!   out and another instance takes the message (at-least-once).
 //! - **Change notification** polls the commit counter every [`POLL_MS`]: a commit made by
 //!   any instance reaches waiters within that bound plus one query.
+//! - **Expiry**: entries past their `expireIn` are invisible to reads at once; about once
+//!   a second (driven by commits and by watchers' polls) they are deleted in a commit of
+//!   their own, so watchers are told, as Deno KV's expiry collection tells them.
 //! - **Durability**: a sync commit returns after PostgreSQL's commit (with its default
 //!   `synchronous_commit = on`); a relaxed one sets `synchronous_commit = off` for its
 //!   transaction.
 
+pub mod config;
+mod error;
+pub mod pool;
 pub mod sql;
+pub mod tls;
 
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use r2d2_postgres::postgres::{self, NoTls};
-use r2d2_postgres::{PostgresConnectionManager, r2d2};
+use parking_lot::{Condvar, Mutex};
 
 use super::backend::{Durability, KvBackend, Message, Versionstamp, Visit, versionstamp};
 use super::limits::{self, now_ms};
 use super::ops::{AtomicWrite, MutationKind, Value, ValueKind};
 use super::sum;
 use crate::{KernelError, Result};
+use config::Settings;
+use error::{db_err, detail};
+use pool::{Attempt, Connection, Pool, Statements, closed_or};
 
-/// How long a delivered message stays with its listener before another may take it.
-pub const LEASE_MS: u64 = 10_000;
 /// How often queue and change waits look at the database.
 pub const POLL_MS: u64 = 50;
 /// Connections per store.
 const POOL_SIZE: u32 = 8;
-/// How often commits also remove expired entries.
+/// How often expired entries are looked for.
 const SWEEP_EVERY_MS: u64 = 1_000;
-
-type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
-type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
 
 /// Whether `target` names a PostgreSQL database rather than a directory.
 pub fn is_url(target: &str) -> bool {
     target.starts_with("postgres://") || target.starts_with("postgresql://")
-}
-
-fn db_err(e: postgres::Error) -> KernelError {
-    KernelError::Internal(format!("PostgreSQL: {}", detail(&e)))
-}
-
-/// The server's message when there is one (the driver's own `Display` hides it).
-fn detail(e: &postgres::Error) -> String {
-    match e.as_db_error() {
-        Some(db) => format!("{}: {}", db.severity(), db.message()),
-        None => match std::error::Error::source(e) {
-            Some(source) => format!("{e}: {source}"),
-            None => e.to_string(),
-        },
-    }
 }
 
 /// A KV store in a PostgreSQL database.
@@ -71,63 +62,110 @@ pub struct Postgres {
     /// The highest commit number seen (the change epoch).
     epoch: AtomicU64,
     last_sweep: AtomicU64,
+    lease_ms: u64,
+    /// Messages this instance is handling: id → the `lease_until` it holds.
+    leases: Mutex<HashMap<i64, i64>>,
+    /// Counts [`KvBackend::wake_all`] calls; waiters sleep on `woken`.
+    wakes: Mutex<u64>,
+    woken: Condvar,
 }
 
 impl Postgres {
-    /// Connects to the database at `url` (`postgres://user:password@host:port/db`) and
-    /// creates the tables if they are missing.
+    /// Connects to the database at `url` (`postgres://user:password@host:port/db`, with
+    /// the options of [`config`]) and creates the tables if they are missing.
     pub fn open(url: &str) -> Result<Arc<Self>> {
-        let config: postgres::Config = url
-            .parse()
-            .map_err(|e| KernelError::invalid(format!("invalid PostgreSQL URL: {e}")))?;
-        let where_ = match (config.get_hosts().first(), config.get_ports().first()) {
-            (Some(postgres::config::Host::Tcp(host)), port) => {
-                format!("{host}:{}", port.copied().unwrap_or(5432))
-            }
-            _ => "the configured server".to_string(),
-        };
-        // One direct connection first, so a refused login or an unreachable server is
-        // reported as such rather than as a pool timeout.
-        let mut first = config.connect(NoTls).map_err(|e| {
-            let message = format!("cannot connect to PostgreSQL ({where_}): {}", detail(&e));
+        let settings = Settings::parse(url)?;
+        let tls = tls::connector(settings.ssl_mode, settings.root_cert.as_deref())?;
+        // One direct connection first, so a refused login, an unreachable server or a
+        // refused certificate is reported as such rather than as a pool timeout.
+        let mut first = settings.driver.connect(tls.clone()).map_err(|e| {
+            let message = format!(
+                "cannot connect to PostgreSQL ({}): {}",
+                settings.server(),
+                detail(&e)
+            );
             match e.as_db_error() {
                 Some(_) => KernelError::PermissionDenied(message),
                 None => KernelError::io(message, std::io::Error::other("connection failed")),
             }
         })?;
         create_schema(&mut first)?;
-        drop(first);
-        let pool = r2d2::Pool::builder()
-            .max_size(POOL_SIZE)
-            .min_idle(Some(0))
-            .connection_timeout(Duration::from_secs(5))
-            .build_unchecked(PostgresConnectionManager::new(config, NoTls));
-        let store = Self {
-            pool,
+        let first = Connection::ready(first).map_err(db_err)?;
+        let store = Arc::new(Self {
+            pool: Pool::new(settings.driver, tls, POOL_SIZE, first),
             epoch: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
-        };
+            lease_ms: settings.lease_ms,
+            leases: Mutex::new(HashMap::new()),
+            wakes: Mutex::new(0),
+            woken: Condvar::new(),
+        });
         store
             .epoch
             .store(store.current_version()?, Ordering::Relaxed);
-        Ok(Arc::new(store))
+        let weak = Arc::downgrade(&store);
+        let every = Duration::from_millis(settings.lease_ms / 3);
+        std::thread::Builder::new()
+            .name("krepis-kv-lease".into())
+            .spawn(move || renew_leases(weak, every))
+            .map_err(|e| KernelError::io("spawn the lease renewal thread", e))?;
+        Ok(store)
     }
 
-    fn conn(&self) -> Result<Conn> {
-        self.pool
-            .get()
-            .map_err(|e| KernelError::Internal(format!("PostgreSQL unavailable: {e}")))
+    /// Runs a read on a pooled connection (again on another when it was dead).
+    fn read<T>(
+        &self,
+        mut op: impl FnMut(
+            &mut postgres::Client,
+            &Statements,
+        ) -> std::result::Result<T, postgres::Error>,
+    ) -> Result<T> {
+        self.pool.retry(|conn| {
+            let Connection { client, st, .. } = &mut **conn;
+            match op(client, st) {
+                Ok(value) => Ok(Attempt::Done(value)),
+                Err(e) => closed_or(conn, e),
+            }
+        })
+    }
+
+    /// Runs `body` in a transaction (begun again on another connection when the first was
+    /// dead); `body` returning `None` rolls back.
+    fn transaction<T>(
+        &self,
+        relaxed: bool,
+        mut body: impl FnMut(&mut postgres::Transaction<'_>, &Statements) -> Result<Option<T>>,
+    ) -> Result<Option<T>> {
+        self.pool.retry(|conn| {
+            let Connection { client, st, .. } = &mut **conn;
+            let mut tx = match client.transaction() {
+                Ok(tx) => tx,
+                // Nothing was applied: a dead connection (a restarted server) is retried.
+                Err(e) => return Ok(Attempt::Retry(e)),
+            };
+            if relaxed {
+                tx.batch_execute(sql::RELAXED_COMMIT).map_err(db_err)?;
+            }
+            // Dropping the transaction (a failed check or an error) rolls it back.
+            let Some(value) = body(&mut tx, st)? else {
+                return Ok(Attempt::Done(None));
+            };
+            tx.commit().map_err(db_err)?;
+            Ok(Attempt::Done(Some(value)))
+        })
     }
 
     fn current_version(&self) -> Result<u64> {
-        let row = self
-            .conn()?
-            .query_one(sql::CURRENT_VERSION, &[])
-            .map_err(db_err)?;
-        Ok(row.get::<_, i64>(0) as u64)
+        let version: i64 = self
+            .read(|c, st| c.query_one(&st.current_version, &[]))?
+            .get(0);
+        Ok(version as u64)
     }
 
-    fn sweep_now_and_then(&self, now: u64) {
+    /// About once a second: deletes expired entries in a commit of their own (so the
+    /// change epoch grows and watchers re-read).
+    fn sweep_now_and_then(&self) {
+        let now = now_ms();
         let last = self.last_sweep.load(Ordering::Relaxed);
         if now.saturating_sub(last) < SWEEP_EVERY_MS
             || self
@@ -137,10 +175,60 @@ impl Postgres {
         {
             return;
         }
-        // Best effort: readers skip expired entries anyway.
-        if let Ok(mut conn) = self.conn() {
-            let _ = conn.execute(sql::SWEEP_EXPIRED, &[&(now as i64)]);
+        let now = now as i64;
+        // Best effort: readers skip expired entries anyway; the next sweep retries.
+        let due = self.read(|c, st| c.query_opt(&st.expired_due, &[&now]));
+        if !matches!(due, Ok(Some(_))) {
+            return;
         }
+        let _ = self.transaction(false, |tx, st| {
+            tx.query_one(&st.next_version, &[]).map_err(db_err)?;
+            let removed = tx.execute(&st.sweep_expired, &[&now]).map_err(db_err)?;
+            Ok((removed > 0).then_some(()))
+        });
+    }
+
+    /// Extends the leases of the messages this instance is handling.
+    fn renew(&self) {
+        let held: Vec<(i64, i64)> = self.leases.lock().iter().map(|(&k, &v)| (k, v)).collect();
+        if held.is_empty() {
+            return;
+        }
+        let until = now_ms() as i64 + self.lease_ms as i64;
+        for (id, current) in held {
+            // A failed renewal is retried a third of a lease later.
+            let Ok(renewed) =
+                self.read(|c, st| c.execute(&st.renew_lease, &[&id, &current, &until]))
+            else {
+                return;
+            };
+            let mut leases = self.leases.lock();
+            match (renewed, leases.get_mut(&id)) {
+                (1, Some(held)) => *held = until,
+                // Lost (the lease ran out first) or finished meanwhile.
+                _ => {
+                    leases.remove(&id);
+                }
+            }
+        }
+    }
+
+    /// Sleeps up to `wait` or until [`KvBackend::wake_all`]; returns whether woken.
+    fn sleep(&self, wait: Duration, wakes: u64) -> bool {
+        let mut count = self.wakes.lock();
+        if *count == wakes {
+            self.woken.wait_for(&mut count, wait);
+        }
+        *count != wakes
+    }
+}
+
+/// The renewal thread: runs until its store is gone.
+fn renew_leases(store: Weak<Postgres>, every: Duration) {
+    loop {
+        std::thread::sleep(every);
+        let Some(store) = store.upgrade() else { return };
+        store.renew();
     }
 }
 
@@ -180,26 +268,28 @@ fn stamped_key(key: &[u8], stamp: Versionstamp) -> Vec<u8> {
 
 fn live_entry(
     tx: &mut postgres::Transaction<'_>,
+    st: &Statements,
     key: &[u8],
     now: i64,
 ) -> Result<Option<(u64, Value)>> {
-    let row = tx.query_opt(sql::GET, &[&key, &now]).map_err(db_err)?;
+    let row = tx.query_opt(&st.get, &[&key, &now]).map_err(db_err)?;
     row.map(|r| Ok((r.get::<_, i64>(0) as u64, row_value(r.get(1), r.get(2))?)))
         .transpose()
 }
 
 fn apply(
     tx: &mut postgres::Transaction<'_>,
+    st: &Statements,
     write: &AtomicWrite,
     now: u64,
 ) -> Result<Option<Versionstamp>> {
     let number = tx
-        .query_one(sql::NEXT_VERSION, &[])
+        .query_one(&st.next_version, &[])
         .map_err(db_err)?
         .get::<_, i64>(0);
     let snow = now as i64;
     for check in &write.checks {
-        let current = live_entry(tx, &check.key, snow)?.map(|(n, _)| versionstamp(n));
+        let current = live_entry(tx, st, &check.key, snow)?.map(|(n, _)| versionstamp(n));
         if current != check.versionstamp {
             return Ok(None);
         }
@@ -220,7 +310,7 @@ fn apply(
             kind => {
                 let old = match pending.get(m.key.as_slice()) {
                     Some(value) => value.clone(),
-                    None => live_entry(tx, &m.key, snow)?.map(|(_, v)| v),
+                    None => live_entry(tx, st, &m.key, snow)?.map(|(_, v)| v),
                 };
                 let new = sum::combine(kind, old.as_ref()).expect("sum, min or max")?;
                 (m.key.clone(), Some(new))
@@ -228,10 +318,10 @@ fn apply(
         };
         match &value {
             Some(v) => tx.execute(
-                sql::UPSERT,
+                &st.upsert,
                 &[&key, &number, &(v.kind as i16), &v.bytes, &expires],
             ),
-            None => tx.execute(sql::DELETE, &[&key]),
+            None => tx.execute(&st.delete, &[&key]),
         }
         .map_err(db_err)?;
         pending.insert(m.key.as_slice(), value);
@@ -246,7 +336,7 @@ fn apply(
             .collect();
         let ready_at = now.saturating_add(e.delay_ms) as i64;
         tx.execute(
-            sql::ENQUEUE,
+            &st.enqueue,
             &[
                 &ready_at,
                 &(e.payload.kind as i16),
@@ -260,12 +350,103 @@ fn apply(
     Ok(Some(stamp))
 }
 
+/// A write of plain sets and deletes, as the parameters of [`sql::WRITE`].
+struct Plain {
+    deletes: Vec<Vec<u8>>,
+    keys: Vec<Vec<u8>>,
+    kinds: Vec<i16>,
+    values: Vec<Vec<u8>>,
+    expires: Vec<Option<i64>>,
+}
+
+impl Plain {
+    /// `write` as one statement, when it has no checks, enqueues, `sum`/`min`/`max` or
+    /// versionstamped keys.
+    fn of(write: &AtomicWrite, now: u64) -> Result<Option<Self>> {
+        if !write.checks.is_empty() || !write.enqueues.is_empty() {
+            return Ok(None);
+        }
+        // A key's last mutation is what the commit leaves.
+        let mut last: HashMap<&[u8], (Option<&Value>, Option<i64>)> = HashMap::new();
+        for m in &write.mutations {
+            let value = match &m.kind {
+                MutationKind::Set(value) => Some(value),
+                MutationKind::Delete => None,
+                _ => return Ok(None),
+            };
+            let expires = m
+                .expire_in_ms
+                .map(|ms| limits::expiry(now, ms).map(|at| at as i64))
+                .transpose()?;
+            last.insert(&m.key, (value, expires));
+        }
+        let mut plain = Self {
+            deletes: vec![],
+            keys: vec![],
+            kinds: vec![],
+            values: vec![],
+            expires: vec![],
+        };
+        for (key, (value, expires)) in last {
+            match value {
+                None => plain.deletes.push(key.to_vec()),
+                Some(value) => {
+                    plain.keys.push(key.to_vec());
+                    plain.kinds.push(value.kind as i16);
+                    plain.values.push(value.bytes.clone());
+                    plain.expires.push(expires);
+                }
+            }
+        }
+        Ok(Some(plain))
+    }
+
+    fn params(&self) -> [&(dyn postgres::types::ToSql + Sync); 5] {
+        [
+            &self.deletes,
+            &self.keys,
+            &self.kinds,
+            &self.values,
+            &self.expires,
+        ]
+    }
+}
+
+/// Ends delivery `id` in `tx` (see [`KvBackend::finish`]).
+fn finish_in(
+    tx: &mut postgres::Transaction<'_>,
+    st: &Statements,
+    id: i64,
+    success: bool,
+) -> Result<()> {
+    let Some(row) = tx.query_opt(&st.lock_message, &[&id]).map_err(db_err)? else {
+        return Err(KernelError::NotFound("Queue message not found".into()));
+    };
+    let backoff: Vec<i32> = row.get(2);
+    if !success && !backoff.is_empty() {
+        let ready_at = now_ms() as i64 + i64::from(backoff[0]);
+        tx.execute(&st.retry_message, &[&id, &ready_at, &backoff[1..].to_vec()])
+            .map_err(db_err)?;
+        return Ok(());
+    }
+    tx.execute(&st.remove_message, &[&id]).map_err(db_err)?;
+    let keys: Vec<Vec<u8>> = row.get(3);
+    if !success && !keys.is_empty() {
+        let number: i64 = tx.query_one(&st.next_version, &[]).map_err(db_err)?.get(0);
+        let kind: i16 = row.get(0);
+        let payload: Vec<u8> = row.get(1);
+        for key in &keys {
+            tx.execute(&st.upsert, &[key, &number, &kind, &payload, &None::<i64>])
+                .map_err(db_err)?;
+        }
+    }
+    Ok(())
+}
+
 impl KvBackend for Postgres {
     fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool> {
-        let row = self
-            .conn()?
-            .query_opt(sql::GET, &[&key, &(now_ms() as i64)])
-            .map_err(db_err)?;
+        let now = now_ms() as i64;
+        let row = self.read(|c, st| c.query_opt(&st.get, &[&key, &now]))?;
         let Some(row) = row else { return Ok(false) };
         let value = row_value(row.get(1), row.get(2))?;
         visit(
@@ -288,16 +469,12 @@ impl KvBackend for Postgres {
         if start >= end || limit == 0 {
             return Ok(0);
         }
-        let statement = if reverse {
-            sql::SCAN_REVERSE
-        } else {
-            sql::SCAN
-        };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = self
-            .conn()?
-            .query(statement, &[&start, &end, &(now_ms() as i64), &limit])
-            .map_err(db_err)?;
+        let now = now_ms() as i64;
+        let rows = self.read(|c, st| {
+            let statement = if reverse { &st.scan_reverse } else { &st.scan };
+            c.query(statement, &[&start, &end, &now, &limit])
+        })?;
         let mut seen = 0;
         for row in rows {
             let key: Vec<u8> = row.get(0);
@@ -317,80 +494,65 @@ impl KvBackend for Postgres {
 
     fn commit(&self, write: AtomicWrite, durability: Durability) -> Result<Option<Versionstamp>> {
         let now = now_ms();
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(db_err)?;
-        if durability == Durability::Relaxed {
-            tx.batch_execute(sql::RELAXED_COMMIT).map_err(db_err)?;
-        }
-        // Dropping the transaction (a failed check or an error) rolls it back.
-        let Some(stamp) = apply(&mut tx, &write, now)? else {
-            return Ok(None);
+        let relaxed = durability == Durability::Relaxed;
+        let stamp = match Plain::of(&write, now)? {
+            Some(plain) if !relaxed => {
+                // Not retried: a connection lost mid-statement may have committed it.
+                let mut conn = self.pool.get()?;
+                let Connection { client, st, .. } = &mut *conn;
+                let row = client
+                    .query_one(&st.write, &plain.params())
+                    .map_err(db_err)?;
+                Some(versionstamp(row.get::<_, i64>(0) as u64))
+            }
+            Some(plain) => self.transaction(true, |tx, st| {
+                let row = tx.query_one(&st.write, &plain.params()).map_err(db_err)?;
+                Ok(Some(versionstamp(row.get::<_, i64>(0) as u64)))
+            })?,
+            None => self.transaction(relaxed, |tx, st| apply(tx, st, &write, now))?,
         };
-        tx.commit().map_err(db_err)?;
-        drop(conn);
-        self.sweep_now_and_then(now);
-        Ok(Some(stamp))
+        if stamp.is_some() {
+            self.sweep_now_and_then();
+        }
+        Ok(stamp)
     }
 
     fn dequeue(&self, wait: Duration, cancel: &AtomicBool) -> Result<Option<Message>> {
         let deadline = Instant::now() + wait;
+        let wakes = *self.wakes.lock();
         loop {
             if cancel.load(Ordering::Acquire) {
                 return Ok(None);
             }
             let now = now_ms() as i64;
-            let row = self
-                .conn()?
-                .query_opt(sql::LEASE, &[&now, &(now + LEASE_MS as i64)])
-                .map_err(db_err)?;
+            let until = now + self.lease_ms as i64;
+            // Recorded before the lease is visible to the renewal thread's next pass.
+            let mut leases = self.leases.lock();
+            let row = self.read(|c, st| c.query_opt(&st.lease, &[&now, &until]))?;
             if let Some(row) = row {
+                let id: i64 = row.get(0);
+                leases.insert(id, until);
                 let value = row_value(row.get(1), row.get(2))?;
                 return Ok(Some(Message {
-                    id: row.get::<_, i64>(0) as u64,
+                    id: id as u64,
                     kind: value.kind,
                     payload: value.bytes,
                 }));
             }
+            drop(leases);
             let left = deadline.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Ok(None);
             }
-            std::thread::sleep(left.min(Duration::from_millis(POLL_MS)));
+            self.sleep(left.min(Duration::from_millis(POLL_MS)), wakes);
         }
     }
 
     fn finish(&self, id: u64, success: bool) -> Result<()> {
-        let mut conn = self.conn()?;
-        let mut tx = conn.transaction().map_err(db_err)?;
         let id = id as i64;
-        let Some(row) = tx.query_opt(sql::LOCK_MESSAGE, &[&id]).map_err(db_err)? else {
-            return Err(KernelError::NotFound("Queue message not found".into()));
-        };
-        let backoff: Vec<i32> = row.get(2);
-        if !success && !backoff.is_empty() {
-            let ready_at = now_ms() as i64 + i64::from(backoff[0]);
-            tx.execute(
-                sql::RETRY_MESSAGE,
-                &[&id, &ready_at, &backoff[1..].to_vec()],
-            )
-            .map_err(db_err)?;
-        } else {
-            tx.execute(sql::REMOVE_MESSAGE, &[&id]).map_err(db_err)?;
-            let keys: Vec<Vec<u8>> = row.get(3);
-            if !success && !keys.is_empty() {
-                let number = tx
-                    .query_one(sql::NEXT_VERSION, &[])
-                    .map_err(db_err)?
-                    .get::<_, i64>(0);
-                let kind: i16 = row.get(0);
-                let payload: Vec<u8> = row.get(1);
-                for key in &keys {
-                    tx.execute(sql::UPSERT, &[key, &number, &kind, &payload, &None::<i64>])
-                        .map_err(db_err)?;
-                }
-            }
-        }
-        tx.commit().map_err(db_err)
+        self.leases.lock().remove(&id);
+        self.transaction(false, |tx, st| finish_in(tx, st, id, success).map(Some))?;
+        Ok(())
     }
 
     fn change_epoch(&self) -> u64 {
@@ -402,18 +564,24 @@ impl KvBackend for Postgres {
 
     fn wait_change(&self, since: u64, wait: Duration, cancel: &AtomicBool) -> u64 {
         let deadline = Instant::now() + wait;
+        let wakes = *self.wakes.lock();
         loop {
+            // Watchers drive the expiry sweep when no commits do.
+            self.sweep_now_and_then();
             let epoch = self.change_epoch();
             let left = deadline.saturating_duration_since(Instant::now());
             if epoch > since || cancel.load(Ordering::Acquire) || left.is_zero() {
                 return epoch;
             }
-            std::thread::sleep(left.min(Duration::from_millis(POLL_MS)));
+            if self.sleep(left.min(Duration::from_millis(POLL_MS)), wakes) {
+                return self.epoch.load(Ordering::Relaxed);
+            }
         }
     }
 
     fn wake_all(&self) {
-        // Waiters poll every POLL_MS and see their cancel flag then.
+        *self.wakes.lock() += 1;
+        self.woken.notify_all();
     }
 
     fn flush(&self) -> Result<()> {

@@ -39,6 +39,7 @@ CREATE TABLE IF NOT EXISTS krepis_kv_queue (
   keys_if_undelivered BYTEA[] NOT NULL
 );
 CREATE INDEX IF NOT EXISTS krepis_kv_queue_due ON krepis_kv_queue (ready_at, id);
+CREATE INDEX IF NOT EXISTS krepis_kv_expiry ON krepis_kv (expires_at);
 ";
 
 /// The last commit number (the change epoch watchers poll).
@@ -68,12 +69,36 @@ pub const UPSERT: &str = "INSERT INTO krepis_kv (key, version, kind, value, expi
   ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, kind = EXCLUDED.kind,
     value = EXCLUDED.value, expires_at = EXCLUDED.expires_at";
 
+/// A commit of plain sets and deletes (no checks, `sum`/`min`/`max`, versionstamped keys
+/// or enqueues) as one statement, run on its own (autocommit): takes the next commit
+/// number, removes the keys `$1` and writes the entries `$2 keys, $3 kinds, $4 values,
+/// $5 expires_at` under it: `-> version`. One round trip, and the writers' lock is held
+/// for this statement only rather than across the round trips of a transaction. Each
+/// key appears once (the caller keeps each key's last mutation).
+pub const WRITE: &str = "WITH v AS (
+    UPDATE krepis_kv_meta SET version = version + 1 WHERE id = 1 RETURNING version
+  ), d AS (
+    DELETE FROM krepis_kv WHERE key = ANY($1::bytea[]) AND EXISTS (SELECT 1 FROM v)
+  ), w AS (
+    INSERT INTO krepis_kv (key, version, kind, value, expires_at)
+    SELECT m.key, v.version, m.kind, m.value, m.expires_at
+    FROM v, unnest($2::bytea[], $3::int2[], $4::bytea[], $5::int8[])
+      AS m(key, kind, value, expires_at)
+    ON CONFLICT (key) DO UPDATE SET version = EXCLUDED.version, kind = EXCLUDED.kind,
+      value = EXCLUDED.value, expires_at = EXCLUDED.expires_at
+  )
+  SELECT version FROM v";
+
 /// Removes an entry: `$1 key`.
 pub const DELETE: &str = "DELETE FROM krepis_kv WHERE key = $1";
 
-/// Removes entries expired by `$1 now` (readers skip them meanwhile).
-pub const SWEEP_EXPIRED: &str =
-    "DELETE FROM krepis_kv WHERE expires_at IS NOT NULL AND expires_at <= $1";
+/// Whether any entry has expired by `$1 now` (checked before [`SWEEP_EXPIRED`] takes the
+/// writers' lock; readers skip expired entries meanwhile).
+pub const EXPIRED_DUE: &str = "SELECT 1 FROM krepis_kv WHERE expires_at <= $1 LIMIT 1";
+
+/// Removes entries expired by `$1 now`; run after [`NEXT_VERSION`] in one transaction, so
+/// the removal is a commit watchers see (as Deno KV's expiry collection is).
+pub const SWEEP_EXPIRED: &str = "DELETE FROM krepis_kv WHERE expires_at <= $1";
 
 /// Enqueues: `$1 ready_at, $2 kind, $3 payload, $4 backoff, $5 keys_if_undelivered -> id`.
 pub const ENQUEUE: &str = "INSERT INTO krepis_kv_queue
@@ -87,6 +112,11 @@ pub const LEASE: &str = "UPDATE krepis_kv_queue SET lease_until = $2
     WHERE ready_at <= $1 AND lease_until <= $1
     ORDER BY ready_at, id LIMIT 1 FOR UPDATE SKIP LOCKED)
   RETURNING id, kind, payload";
+
+/// Extends a lease this instance still holds: `$1 id, $2 its lease_until, $3 new
+/// lease_until` (no row: the lease ran out and the message went to another instance).
+pub const RENEW_LEASE: &str =
+    "UPDATE krepis_kv_queue SET lease_until = $3 WHERE id = $1 AND lease_until = $2";
 
 /// Locks a message being finished: `$1 id -> kind, payload, backoff, keys_if_undelivered`.
 pub const LOCK_MESSAGE: &str = "SELECT kind, payload, backoff, keys_if_undelivered

@@ -1,7 +1,7 @@
 //! Tests against a real PostgreSQL that each test starts in a temp directory with
 //! `tools/pg_temp.sh` (`initdb` + `pg_ctl`, a free port on 127.0.0.1).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicUsize;
 
 use super::super::key::{KeyPart, encode};
@@ -57,10 +57,22 @@ impl TempPostgres {
         assert!(status.success(), "pg_temp.sh {command} failed");
     }
 
+    /// Turns TLS on with this PEM certificate chain and key.
+    fn enable_tls(&self, cert: &Path, key: &Path) {
+        let status = std::process::Command::new("bash")
+            .arg(script())
+            .arg("tls")
+            .arg(self.dir.path())
+            .args([cert, key])
+            .status()
+            .unwrap();
+        assert!(status.success(), "pg_temp.sh tls failed");
+    }
+
     /// The URL of a new, empty database on this server.
     pub(crate) fn fresh_database(&self) -> String {
         let n = self.databases.fetch_add(1, Ordering::Relaxed);
-        let mut admin = postgres::Client::connect(&self.url, NoTls).unwrap();
+        let mut admin = postgres::Client::connect(&self.url, postgres::NoTls).unwrap();
         admin
             .batch_execute(&format!("CREATE DATABASE kv_{n}"))
             .unwrap();
@@ -142,28 +154,36 @@ fn instances_racing_check_and_set_lose_no_update() {
     assert_eq!(read_u64(&kv, &counter).map(|(_, n)| n), Some(200));
 }
 
-#[test]
-fn a_message_whose_listener_died_is_delivered_again_after_its_lease() {
-    let server = TempPostgres::start();
-    let url = server.fresh_database();
-    let a = Kv::open_target(&url).unwrap();
-    let b = Kv::open_target(&url).unwrap();
+fn enqueue_one(kv: &Kv, n: u64) {
     let write = AtomicWrite {
         enqueues: vec![Enqueue {
-            payload: Value::u64(7),
+            payload: Value::u64(n),
             delay_ms: 0,
             keys_if_undelivered: vec![],
             backoff_schedule: None,
         }],
         ..Default::default()
     };
-    a.commit(write, Durability::Sync).unwrap().unwrap();
+    kv.commit(write, Durability::Sync).unwrap().unwrap();
+}
+
+const LEASE_MS: u64 = 600;
+
+#[test]
+fn a_message_whose_listener_died_is_delivered_again_after_its_lease() {
+    let server = TempPostgres::start();
+    let url = format!("{}?krepis_lease_ms={LEASE_MS}", server.fresh_database());
+    let a = Postgres::open(&url).unwrap();
+    let b = Kv::open_target(&url).unwrap();
+    enqueue_one(&b, 7);
     let cancel = AtomicBool::new(false);
     let first = a
         .dequeue(Duration::from_secs(10), &cancel)
         .unwrap()
         .unwrap();
-    // `a` never finishes it; `b` sees nothing while the lease holds...
+    // `a` never finishes it and (as if its process had died) stops renewing it; `b`
+    // sees nothing while the lease holds...
+    a.leases.lock().clear();
     assert!(
         b.dequeue(Duration::from_millis(200), &cancel)
             .unwrap()
@@ -171,7 +191,7 @@ fn a_message_whose_listener_died_is_delivered_again_after_its_lease() {
     );
     // ...and gets it once the lease runs out.
     let again = b
-        .dequeue(Duration::from_millis(LEASE_MS * 3), &cancel)
+        .dequeue(Duration::from_millis(LEASE_MS * 10), &cancel)
         .unwrap()
         .unwrap();
     assert_eq!((again.id, again.payload), (first.id, first.payload));
@@ -213,28 +233,36 @@ fn a_restarted_server_fails_operations_clearly_then_recovers_with_nothing_half_a
     let server = TempPostgres::start();
     let url = server.fresh_database();
     let kv = Kv::open_target(&url).unwrap();
-    let (a, b) = (key("a"), key("b"));
+    let (a, b, c, d) = (key("a"), key("b"), key("c"), key("d"));
     let stop = AtomicBool::new(false);
     let (acknowledged, errors) = std::thread::scope(|s| {
-        let writers: Vec<_> = (0..3)
-            .map(|_| {
-                s.spawn(|| {
+        let writers: Vec<_> = (0..4u64)
+            .map(|w| {
+                let (a, b, c, d, stop, kv) = (&a, &b, &c, &d, &stop, &kv);
+                s.spawn(move || {
                     let (mut acknowledged, mut errors) = (0u64, vec![]);
+                    let mut i = 0;
                     while !stop.load(Ordering::Relaxed) {
-                        // Both keys get the same number in one commit.
-                        let n = Value::u64(1);
+                        i += 1;
+                        // Both keys get the same number in one commit: three writers
+                        // add (a transaction), one sets (the one-statement commit).
+                        let (keys, kind) = match w {
+                            3 => ([c, d], MutationKind::Set(Value::u64(i))),
+                            _ => ([a, b], MutationKind::Sum(Value::u64(1))),
+                        };
                         let write = AtomicWrite {
-                            mutations: [&a, &b]
+                            mutations: keys
                                 .map(|k| Mutation {
                                     key: k.clone(),
-                                    kind: MutationKind::Sum(n.clone()),
+                                    kind: kind.clone(),
                                     expire_in_ms: None,
                                 })
                                 .to_vec(),
                             ..Default::default()
                         };
                         match kv.commit(write, Durability::Sync) {
-                            Ok(_) => acknowledged += 1,
+                            Ok(_) if w < 3 => acknowledged += 1,
+                            Ok(_) => {}
                             Err(e) => errors.push(e.to_string()),
                         }
                     }
@@ -277,9 +305,198 @@ fn a_restarted_server_fails_operations_clearly_then_recovers_with_nothing_half_a
     let a = read_u64(&kv, &a).unwrap().1;
     let b = read_u64(&kv, &b).unwrap().1;
     assert_eq!(a, b, "a commit was half applied");
+    let (c, d) = (read_u64(&kv, &c).unwrap(), read_u64(&kv, &d).unwrap());
+    assert_eq!(c, d, "a one-statement commit was half applied");
     // A commit cut off by the restart may have applied without its acknowledgement.
     assert!(
         a >= acknowledged,
         "{a} stored < {acknowledged} acknowledged"
     );
+}
+
+#[test]
+fn a_handler_longer_than_the_lease_keeps_its_message() {
+    let server = TempPostgres::start();
+    let url = format!("{}?krepis_lease_ms={LEASE_MS}", server.fresh_database());
+    let a = Kv::open_target(&url).unwrap();
+    let b = Kv::open_target(&url).unwrap();
+    enqueue_one(&a, 1);
+    let cancel = AtomicBool::new(false);
+    let held = a
+        .dequeue(Duration::from_secs(10), &cancel)
+        .unwrap()
+        .unwrap();
+    // Four leases long: `a`'s renewals keep it from `b`.
+    let other = b
+        .dequeue(Duration::from_millis(LEASE_MS * 4), &cancel)
+        .unwrap();
+    assert_eq!(other, None, "the message was taken while its handler ran");
+    a.finish(held.id, true).unwrap();
+    assert_eq!(
+        b.dequeue(Duration::from_millis(LEASE_MS * 2), &cancel)
+            .unwrap(),
+        None
+    );
+}
+
+#[test]
+fn wake_all_ends_change_and_queue_waits_at_once() {
+    let server = TempPostgres::start();
+    let kv = Kv::open_target(&server.fresh_database()).unwrap();
+    let cancel = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        let started = Instant::now();
+        let waiter =
+            s.spawn(|| kv.wait_change(kv.change_epoch(), Duration::from_secs(30), &cancel));
+        let closer = s.spawn(|| {
+            std::thread::sleep(Duration::from_millis(200));
+            cancel.store(true, Ordering::Release);
+            kv.wake_all();
+        });
+        assert!(
+            kv.dequeue(Duration::from_secs(30), &cancel)
+                .unwrap()
+                .is_none()
+        );
+        waiter.join().unwrap();
+        closer.join().unwrap();
+        // Generous for a loaded machine, far below the 30 s waits.
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
+
+#[test]
+fn an_expired_entry_is_removed_in_a_commit_watchers_see() {
+    let server = TempPostgres::start();
+    let url = server.fresh_database();
+    let (writer, watcher) = (
+        Kv::open_target(&url).unwrap(),
+        Kv::open_target(&url).unwrap(),
+    );
+    let session = key("session");
+    let write = AtomicWrite {
+        mutations: vec![Mutation {
+            key: session.clone(),
+            kind: MutationKind::Set(Value::u64(1)),
+            expire_in_ms: Some(200),
+        }],
+        ..Default::default()
+    };
+    writer.commit(write, Durability::Sync).unwrap().unwrap();
+    let epoch = watcher.change_epoch();
+    assert!(read_u64(&watcher, &session).is_some());
+    // No other commit happens: the watcher's own polling sweeps.
+    let told = watcher.wait_change(epoch, Duration::from_secs(20), &AtomicBool::new(false));
+    assert!(told > epoch, "watchers were not told of the expiry");
+    assert_eq!(read_u64(&watcher, &session), None);
+    let mut admin = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let rows: i64 = admin
+        .query_one("SELECT count(*) FROM krepis_kv", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(rows, 0, "the expired row stays");
+}
+
+/// Makes a CA and a server certificate for `names` (subjectAltName entries) with
+/// `openssl` in `dir`; returns (CA file, certificate, key).
+fn openssl_certificates(dir: &Path, ca: &str, names: &str) -> (PathBuf, PathBuf, PathBuf) {
+    let script = format!(
+        "set -e; cd '{dir}'
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+          -keyout {ca}.key -out {ca}.pem -days 2 -subj /CN={ca} \
+          -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
+        openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+          -keyout server.key -out server.csr -subj /CN=krepis-test-server
+        printf 'subjectAltName={names}\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' >ext.cnf
+        openssl x509 -req -in server.csr -CA {ca}.pem -CAkey {ca}.key -CAcreateserial \
+          -days 2 -extfile ext.cnf -out server.pem",
+        dir = dir.display()
+    );
+    let out = std::process::Command::new("bash")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "openssl: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (
+        dir.join(format!("{ca}.pem")),
+        dir.join("server.pem"),
+        dir.join("server.key"),
+    )
+}
+
+fn encrypted(store: &Postgres) -> bool {
+    let sql = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
+    store.read(|c, _| c.query_one(sql, &[])).unwrap().get(0)
+}
+
+#[test]
+fn sslmode_and_sslrootcert_mean_what_they_mean_in_libpq() {
+    let server = TempPostgres::start();
+    let certs = tempfile::tempdir().unwrap();
+    // The server's certificate names `localhost` only; URLs connect to 127.0.0.1.
+    let (ca, cert, private_key) = openssl_certificates(certs.path(), "ca", "DNS:localhost");
+    let other = tempfile::tempdir().unwrap();
+    let (other_ca, ..) = openssl_certificates(other.path(), "other", "DNS:localhost");
+    server.enable_tls(&cert, &private_key);
+    let url = server.fresh_database();
+    let with = |query: &str| format!("{url}?{query}");
+    let root = |path: &Path| path.display().to_string();
+
+    for (query, tls) in [
+        ("sslmode=disable".to_string(), false),
+        ("sslmode=prefer".to_string(), true),
+        ("sslmode=require".to_string(), true),
+        (format!("sslmode=verify-ca&sslrootcert={}", root(&ca)), true),
+    ] {
+        let store = Postgres::open(&with(&query)).unwrap_or_else(|e| panic!("{query}: {e}"));
+        assert_eq!(encrypted(&store), tls, "{query}");
+        // The pool's connections use the same settings as the first one.
+        let kv = Kv::with_backend(store);
+        let write = AtomicWrite {
+            mutations: vec![Mutation {
+                key: key("tls"),
+                kind: MutationKind::Set(Value::u64(1)),
+                expire_in_ms: None,
+            }],
+            ..Default::default()
+        };
+        kv.commit(write, Durability::Sync).unwrap().unwrap();
+    }
+    let refused = |query: String| {
+        let Err(e) = Postgres::open(&with(&query)) else {
+            panic!("{query} was accepted")
+        };
+        e.to_string()
+    };
+    // verify-full checks the name: 127.0.0.1 is not in the certificate.
+    let e = refused(format!("sslmode=verify-full&sslrootcert={}", root(&ca)));
+    assert!(
+        e.contains("cannot connect to PostgreSQL") && e.contains("certificate not valid for name"),
+        "{e}"
+    );
+    // A certificate from another CA.
+    let e = refused(format!("sslmode=verify-ca&sslrootcert={}", root(&other_ca)));
+    assert!(e.contains("invalid peer certificate: UnknownIssuer"), "{e}");
+    // libpq: require with a CA file checks the chain.
+    let e = refused(format!("sslmode=require&sslrootcert={}", root(&other_ca)));
+    assert!(e.contains("UnknownIssuer"), "{e}");
+    let e = refused("sslmode=verify-ca&sslrootcert=/nonexistent/ca.pem".into());
+    assert!(
+        e.contains("cannot read sslrootcert /nonexistent/ca.pem"),
+        "{e}"
+    );
+    let e = refused(format!(
+        "sslmode=verify-ca&sslrootcert={}",
+        root(&private_key)
+    ));
+    assert!(e.contains("holds no PEM certificate"), "{e}");
 }

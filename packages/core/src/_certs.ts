@@ -1,11 +1,12 @@
 /**
- * Test certificates made with the `openssl` CLI: a CA, a server certificate for
- * `localhost` and `127.0.0.1`, and a client certificate (mutual TLS), all signed by the CA.
+ * Certificates for TLS tests and benchmarks (HTTPS, HTTP/2, KNUL), made with the `openssl`
+ * CLI: a CA, a server certificate for `localhost` and `127.0.0.1`, and a client certificate
+ * (mutual TLS), all signed by the CA.
  *
  * @module
  */
 
-/** PEM material for KNUL tests. */
+/** PEM material for TLS tests. */
 export interface TestCerts {
   /** CA certificate. */
   ca: string;
@@ -38,7 +39,7 @@ async function openssl(args: string[], cwd: string): Promise<void> {
 }
 
 async function make(): Promise<TestCerts> {
-  const dir = await Deno.makeTempDir({ prefix: "krepis-knul-certs-" });
+  const dir = await Deno.makeTempDir({ prefix: "krepis-test-certs-" });
   globalThis.addEventListener("unload", () => {
     try {
       Deno.removeSync(dir, { recursive: true });

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# A/B of server builds on one scenario, for bridge design work (README "Bridge design").
+# Every server runs pinned to CPU 0, wrk -t1 on CPU 1; servers alternate within rounds.
+# Per round and server: req/s, server CPU µs/request (perf stat task-clock) and context
+# switches per request, then the medians.
+#
+#   bench/http/ab.sh ROUNDS SECONDS CONNECTIONS PATH NAME=DIR:LIBRARY:SCRIPT ...
+#   BENCH_LUA=script.lua  wrk script (e.g. a POST body)
+#
+# DIR is a checkout (its bench/http/*.ts run there), LIBRARY its kernel build, e.g.
+#   bench/http/ab.sh 5 3 64 / new=.:target/release/libkrepis.so:bench/http/krepis_server.ts \
+#     old=/tmp/main:/tmp/main/libkrepis.so:bench/http/krepis_server.ts \
+#     deno=.:-:bench/http/deno_server.ts
+set -euo pipefail
+rounds=$1 seconds=$2 conns=$3 path=$4
+shift 4
+work=$(mktemp -d)
+declare -A pid port
+names=()
+cleanup() {
+  for n in "${names[@]}"; do kill "${pid[$n]}" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+for spec in "$@"; do
+  name=${spec%%=*} rest=${spec#*=}
+  dir=${rest%%:*} rest=${rest#*:}
+  lib=${rest%%:*} script=${rest#*:}
+  [[ $lib == /* ]] || lib=$(realpath -m "$dir/$lib")
+  (cd "$dir" && KREPIS_LIB_PATH=$lib exec taskset -c 0 deno run -A "$script" >"$work/$name.out") &
+  pid[$name]=$!
+  names+=("$name")
+  for _ in $(seq 1 300); do grep -q '^PORT' "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
+  port[$name]=$(awk '/^PORT/ {print $2; exit}' "$work/$name.out")
+done
+load() { taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "http://127.0.0.1:${port[$2]}$path"; }
+for n in "${names[@]}"; do load 1 "$n" >/dev/null; done
+for r in $(seq 1 "$rounds"); do
+  order=("${names[@]}")
+  if ((r % 2 == 0)); then mapfile -t order < <(printf '%s\n' "${names[@]}" | tac); fi
+  for n in "${order[@]}"; do
+    perf stat -x, -e task-clock,context-switches -p "${pid[$n]}" -o "$work/stat" -- sleep "$seconds" &
+    stat=$!
+    out=$(load "$seconds" "$n")
+    wait $stat
+    requests=$(grep -o '[0-9]* requests in' <<<"$out" | cut -d' ' -f1)
+    rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+    ms=$(awk -F, '/task-clock/ {print $1}' "$work/stat")
+    cs=$(awk -F, '/context-switches/ {print $1}' "$work/stat")
+    echo "$r $n $rps $(bc <<<"scale=2; $ms*1000/$requests") $(bc <<<"scale=3; $cs/$requests")"
+  done
+done | tee "$work/rows" | awk '{print "round " $1 " " $2 ": " $3 " req/s, " $4 " µs CPU/req, " $5 " cs/req"}' >&2
+echo "medians (req/s, CPU µs/request, context switches/request):"
+for n in "${names[@]}"; do
+  med() { awk -v n="$n" -v c="$1" '$2 == n {print $c}' "$work/rows" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+  echo "$n: $(med 3) $(med 4) $(med 5)"
+done

@@ -1,0 +1,243 @@
+//! One event queue for all of a server's WebSockets, drained by TypeScript in batches.
+//!
+//! Every socket's task pushes its [`Event`]s here; TypeScript copies as many as fit into its
+//! buffer with one synchronous [`Inbox::poll`] and, only when nothing waits, parks one
+//! blocking-pool thread in [`Inbox::wait`] — one waiter per server, however many sockets are
+//! open. A socket has [`CREDIT`] events in the queue at most: its task waits for TypeScript
+//! to take them before it reads more frames, which pushes back on a client sending faster
+//! than the handler keeps up.
+//!
+//! Record layout written by `poll` (little endian), one after the other:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | socket id (request id), f64 |
+//! | 8 | 4 | kind, u32 ([`Event::kind`]) |
+//! | 12 | 4 | payload length, u32 |
+//! | 16 | len | payload ([`Event::write_payload`]) |
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::{Condvar, Mutex};
+use tokio::sync::Semaphore;
+
+use super::Event;
+
+/// Events of one socket the queue holds at most.
+pub const CREDIT: usize = 16;
+/// Bytes of a record head.
+pub const HEAD: usize = 16;
+
+/// One socket's share of the queue: a permit per event it may have waiting.
+pub type Credit = Arc<Semaphore>;
+
+/// A new socket's credit.
+pub fn credit() -> Credit {
+    Arc::new(Semaphore::new(CREDIT))
+}
+
+struct Queued {
+    id: u64,
+    event: Event,
+    /// Returned when TypeScript takes the event (none for events pushed without one).
+    credit: Option<Credit>,
+}
+
+#[derive(Default)]
+struct State {
+    events: VecDeque<Queued>,
+    /// A `wait` is parked on the condition variable.
+    waiting: bool,
+    closed: bool,
+}
+
+/// What [`Inbox::wait`] saw.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Woken {
+    /// The server stopped: no event will come any more.
+    Closed = 0,
+    /// Events are waiting.
+    Events = 1,
+    /// The timeout passed.
+    TimedOut = 2,
+}
+
+/// The shared queue; see the module docs.
+#[derive(Default)]
+pub struct Inbox {
+    state: Mutex<State>,
+    ready: Condvar,
+}
+
+impl Inbox {
+    /// Queues `event` of socket `id` once `credit` allows another one, so a socket never
+    /// has more than [`CREDIT`] events waiting.
+    pub async fn push(&self, id: u64, event: Event, credit: &Credit) {
+        // The semaphore is never closed, so acquiring only waits.
+        if let Ok(permit) = credit.acquire().await {
+            permit.forget();
+        }
+        self.push_now(id, event, Some(Arc::clone(credit)));
+    }
+
+    /// Queues `event` without waiting for credit: for the last event of a socket (and its
+    /// first), which TypeScript must see even while it is behind.
+    pub fn push_now(&self, id: u64, event: Event, credit: Option<Credit>) {
+        let mut state = self.state.lock();
+        if state.closed {
+            return;
+        }
+        state.events.push_back(Queued { id, event, credit });
+        if state.waiting {
+            state.waiting = false;
+            self.ready.notify_one();
+        }
+    }
+
+    /// Moves as many whole events as fit into `out` (see the module docs for the layout)
+    /// and returns the bytes written, 0 when none waits; when the first one does not fit,
+    /// returns the bytes it needs (more than `out` holds, so never a byte count). `taken` is called with the id of every event
+    /// taken, with whether it was the socket's last.
+    pub fn poll(&self, out: &mut [u8], mut taken: impl FnMut(u64, bool)) -> usize {
+        let mut batch = Vec::new();
+        {
+            let mut state = self.state.lock();
+            let mut room = out.len();
+            while let Some(next) = state.events.front() {
+                let need = HEAD + next.event.payload_len();
+                if need > room {
+                    if batch.is_empty() {
+                        return need;
+                    }
+                    break;
+                }
+                room -= need;
+                batch.extend(state.events.pop_front());
+            }
+        }
+        // Copied outside the lock: a large message must not hold up the socket tasks.
+        let mut at = 0;
+        for queued in batch {
+            let len = queued.event.payload_len();
+            out[at..at + 8].copy_from_slice(&(queued.id as f64).to_le_bytes());
+            out[at + 8..at + 12].copy_from_slice(&u32::from(queued.event.kind()).to_le_bytes());
+            out[at + 12..at + 16].copy_from_slice(&(len as u32).to_le_bytes());
+            queued
+                .event
+                .write_payload(&mut out[at + HEAD..at + HEAD + len]);
+            at += HEAD + len;
+            if let Some(credit) = queued.credit {
+                credit.add_permits(1);
+            }
+            taken(queued.id, queued.event.is_last());
+        }
+        at
+    }
+
+    /// Parks until an event waits, the inbox is closed, or `timeout` passed. Call it outside
+    /// the runtime (it blocks).
+    pub fn wait(&self, timeout: Duration) -> Woken {
+        let deadline = Instant::now() + timeout;
+        let mut state = self.state.lock();
+        loop {
+            if state.closed {
+                return Woken::Closed;
+            }
+            if !state.events.is_empty() {
+                return Woken::Events;
+            }
+            state.waiting = true;
+            let timed_out = self.ready.wait_until(&mut state, deadline).timed_out();
+            state.waiting = false;
+            if timed_out && !state.closed && state.events.is_empty() {
+                return Woken::TimedOut;
+            }
+        }
+    }
+
+    /// Closes the inbox: a parked `wait` returns [`Woken::Closed`], events are dropped.
+    pub fn close(&self) {
+        let mut state = self.state.lock();
+        state.closed = true;
+        state.events.clear();
+        self.ready.notify_all();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bytes::Bytes;
+
+    fn text(s: &'static str) -> Event {
+        Event::Text(Bytes::from_static(s.as_bytes()))
+    }
+
+    #[test]
+    fn poll_writes_whole_records_and_asks_for_room() {
+        let inbox = Inbox::default();
+        inbox.push_now(7, Event::Open, None);
+        inbox.push_now(7, text("hello"), None);
+        inbox.push_now(9, Event::Close(1000, "bye".into()), None);
+        let mut out = [0u8; HEAD + HEAD + 5 + 3];
+        let mut taken = Vec::new();
+        let n = inbox.poll(&mut out, |id, last| taken.push((id, last)));
+        // The open and the text fit; the close (16 + 5 bytes) waits for the next poll.
+        assert_eq!(n, HEAD + HEAD + 5);
+        assert_eq!(taken, [(7, false), (7, false)]);
+        assert_eq!(f64::from_le_bytes(out[16..24].try_into().unwrap()), 7.0);
+        assert_eq!(out[24], 2);
+        assert_eq!(out[28], 5);
+        assert_eq!(&out[32..37], b"hello");
+        let mut small = [0u8; 4];
+        assert_eq!(inbox.poll(&mut small, |_, _| {}), HEAD + 5);
+        let n = inbox.poll(&mut out, |id, last| taken.push((id, last)));
+        assert_eq!(n, HEAD + 5);
+        assert_eq!(&out[16..21], [0x03, 0xe8, b'b', b'y', b'e']);
+        assert_eq!(taken[2], (9, true));
+        assert_eq!(inbox.poll(&mut out, |_, _| {}), 0);
+    }
+
+    #[tokio::test]
+    async fn credit_limits_what_one_socket_has_queued() {
+        let inbox = Arc::new(Inbox::default());
+        let credit = credit();
+        for _ in 0..CREDIT {
+            inbox.push(1, text("x"), &credit).await;
+        }
+        let more = {
+            let (inbox, credit) = (Arc::clone(&inbox), Arc::clone(&credit));
+            tokio::spawn(async move { inbox.push(1, text("y"), &credit).await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!more.is_finished(), "a 17th event waits for credit");
+        let mut out = vec![0u8; 1 << 10];
+        let n = inbox.poll(&mut out, |_, _| {});
+        assert_eq!(n, CREDIT * (HEAD + 1));
+        more.await.unwrap();
+        assert_eq!(inbox.poll(&mut out, |_, _| {}), HEAD + 1);
+    }
+
+    #[test]
+    fn wait_wakes_on_events_and_on_close() {
+        let inbox = Arc::new(Inbox::default());
+        assert_eq!(inbox.wait(Duration::from_millis(1)), Woken::TimedOut);
+        let pusher = Arc::clone(&inbox);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            pusher.push_now(3, Event::Open, None);
+        });
+        assert_eq!(inbox.wait(Duration::from_secs(30)), Woken::Events);
+        thread.join().unwrap();
+        assert_eq!(inbox.poll(&mut [0u8; HEAD], |_, _| {}), HEAD);
+        let closer = Arc::clone(&inbox);
+        let thread = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(20));
+            closer.close();
+        });
+        assert_eq!(inbox.wait(Duration::from_secs(30)), Woken::Closed);
+        thread.join().unwrap();
+    }
+}

@@ -1,0 +1,56 @@
+// The kernel runs on the JS thread in turns; these tests show it does not wait for
+// JavaScript when JavaScript is busy: while a handler computes synchronously, a static file
+// is still answered and a request deadline still fires (the kernel's watchdog drives it),
+// and the next requests go through the turns again afterwards.
+
+import assert from "node:assert/strict";
+import { base, listen } from "./_test_util.ts";
+
+/** Blocks the JS thread (a handler that computes) for `ms`. */
+function spin(ms: number): void {
+  const end = Date.now() + ms;
+  while (Date.now() < end) { /* busy */ }
+}
+
+Deno.test("while a handler blocks the JS thread, static files and deadlines are still served", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "krepis-turns-" });
+  const started = `${dir}/started`;
+  await Deno.mkdir(`${dir}/public`);
+  await Deno.writeTextFile(`${dir}/public/a.txt`, "static bytes");
+  let blocked = { from: 0, to: 0 };
+  await using server = listen((req) => {
+    if (!req.url.endsWith("/block")) return new Response("ok");
+    blocked = { from: Date.now(), to: 0 };
+    Deno.writeTextFileSync(started, "");
+    spin(3000);
+    blocked.to = Date.now();
+    return new Response("done");
+  }, { static: { "/assets": `${dir}/public` }, requestTimeout: 300 });
+  const url = base(server);
+  // A client in another process, started once the handler blocks; prints when it ended.
+  const client = new Deno.Command("sh", {
+    args: [
+      "-c",
+      `while [ ! -e ${started} ]; do sleep 0.02; done; ` +
+      `curl -s -w ' %{http_code}\\n' ${url}/assets/a.txt; ` +
+      `curl -s -o /dev/null -w '%{http_code}\\n' ${url}/slow; ` +
+      `date +%s%3N`,
+    ],
+    stdout: "piped",
+  }).output();
+  // Its own deadline passes while its handler computes: the kernel answers 503 for it too.
+  const response = await fetch(`${url}/block`);
+  await response.body?.cancel();
+  const [file, slow, ended] = new TextDecoder()
+    .decode((await client).stdout).trim().split("\n");
+  assert.equal(response.status, 503);
+  assert.equal(file, "static bytes 200");
+  assert.equal(slow, "503", "the deadline fired while JavaScript was busy");
+  assert.ok(
+    Number(ended) < blocked.to,
+    `the client finished at ${ended}, before the handler let go at ${blocked.to}`,
+  );
+  // Turns take over again.
+  assert.equal(await (await fetch(`${url}/after`)).text(), "ok");
+  await Deno.remove(dir, { recursive: true });
+});
