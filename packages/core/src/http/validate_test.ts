@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { exchange, pair } from "./_wire.ts";
+import { exchange, pair, parse } from "./_wire.ts";
+import { testCerts } from "../_certs.ts";
 
 /** Echoes what the handler saw; sends a Latin-1 response header. */
 function echo(req: Request): Response {
@@ -225,4 +226,31 @@ Deno.test("Content-Length with Transfer-Encoding and bad framing get 400, as fro
     assert.doesNotMatch(rest, /smuggled/);
   }
   assert.deepEqual(seen, ["/good", "/good"]);
+});
+
+Deno.test("over TLS too, Content-Length with Transfer-Encoding gets 400 from both", async () => {
+  const certs = await testCerts();
+  const tls = { cert: certs.cert, key: certs.key };
+  await using servers = await pair(echo, { tls }, tls);
+  const request = "POST /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n" +
+    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
+  for (const port of [servers.deno, servers.krepis]) {
+    const conn = await Deno.connectTls({
+      hostname: "localhost",
+      port,
+      caCerts: [certs.ca],
+    });
+    await conn.write(new TextEncoder().encode(request));
+    const chunks: number[] = [];
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      chunks.push(...buf.subarray(0, n));
+    }
+    conn.close();
+    const res = parse(Uint8Array.from(chunks));
+    assert.equal(res.status, 400, `port ${port}`);
+    assert.doesNotMatch(new TextDecoder().decode(res.body), /HTTP\/1\.1/);
+  }
 });
