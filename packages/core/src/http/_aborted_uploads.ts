@@ -3,10 +3,12 @@
  * `--v8-flags=--expose-gc` so that it measures only itself and can collect garbage: a
  * server whose handlers read or ignore their bodies, and `count` uploads (64 at a time)
  * that each send part of their body and close — streamed ones (20 MB announced, above
- * the buffering limit) and buffered ones (4 KiB announced). After a warm-up it runs two
- * halves and prints, as JSON, what it measured at the baseline and after each half:
- * open fds, requests in flight, glibc's bytes in use after a collection (`mallinfo2`),
- * RSS without the V8 heap after a collection, and RSS after glibc's `malloc_trim` too.
+ * the buffering limit) and buffered ones (4 KiB announced). It prints, as JSON, what it
+ * measured at the baseline (after a warm-up) and after the uploads: threads, open fds,
+ * requests in flight, glibc's bytes in use (`mallinfo2`), RSS without the V8 heap, and
+ * that RSS after glibc's `malloc_trim` too — each once the process has settled: every
+ * upload released, Deno's blocking threads (where the body reads waited) exited again,
+ * and garbage collected.
  *
  * `deno run -A --v8-flags=--expose-gc _aborted_uploads.ts [count]`
  *
@@ -77,7 +79,32 @@ async function round(count: number): Promise<void> {
   });
 }
 
+const threads = () =>
+  Number(
+    Deno.readTextFileSync("/proc/self/status").match(/^Threads:\s+(\d+)/m)![1],
+  );
+
+/**
+ * Waits for Deno's blocking threads to exit: body reads wait on its blocking-thread pool,
+ * whose threads (their stacks and allocator caches) linger 10 s after their last call.
+ * Settled once 10.5 s have passed and the thread count has held still for 3 s.
+ */
+async function settle(): Promise<void> {
+  const start = Date.now();
+  let count = threads();
+  let since = start;
+  while (
+    (Date.now() - start < 10_500 || Date.now() - since < 3_000) &&
+    Date.now() - start < 60_000
+  ) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = threads();
+    if (now !== count) [count, since] = [now, Date.now()];
+  }
+}
+
 async function measure() {
+  await settle();
   for (let i = 0; i < 4; i++) {
     gc();
     await new Promise((r) => setTimeout(r, 50));
@@ -95,6 +122,7 @@ async function measure() {
   const rss = native();
   libc.symbols.malloc_trim(0n);
   return {
+    threads: threads(),
     fds,
     inFlight: server.stats().requestsInFlight,
     inUse,
@@ -107,18 +135,16 @@ const count = Number(Deno.args[0] ?? 10_000);
 await round(1_000); // warm-up: runtime threads, allocator arenas, JIT
 const base = await measure();
 const started = Date.now();
-await round(count / 2);
-const half = await measure();
-await round(count / 2);
+await round(count);
+const ms = Date.now() - started;
 const after = await measure();
 const stats = server.stats();
 console.log(JSON.stringify({
   count,
-  ms: Date.now() - started,
+  ms,
   aborted: stats.abortedTotal,
   rejected: stats.rejectedTotal,
   base,
-  half,
   after,
 }));
 await server.shutdown();

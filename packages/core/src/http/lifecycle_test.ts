@@ -138,15 +138,14 @@ Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and afte
  * and ignored (`KREPIS_ABORTED_UPLOADS` sets the count; CI runs 4,000 to stay well under a
  * minute on a loaded machine).
  *
- * What is measured after a collection, against the baseline after a 1,000-upload
- * warm-up: requests in flight and open fds return exactly; memory glibc holds in use
- * returns within 4 MiB (measured +0.6 to +0.7 MiB after 10k, +1.4 MiB after 30k). RSS
- * does not fall by itself: glibc keeps the pages V8 freed (the uploads' body chunks,
- * garbage once their handlers end) in its arenas for reuse. So RSS plateaus instead of
- * growing with the count — the second half of the uploads adds less than 48 MiB to what
- * the first left (measured +8 MiB for halves of 5k, +28 MiB for halves of 15k: when V8
- * collects moves the high-water mark) — and once `malloc_trim` hands the free pages back,
- * RSS is within 16 MiB of the trimmed baseline (measured +5 to +7 MiB).
+ * Measured once the process has settled (uploads released, Deno's blocking threads —
+ * where body reads waited — exited after their 10 s linger, garbage collected), against
+ * the same after a 1,000-upload warm-up: requests in flight and open fds return exactly;
+ * glibc's bytes in use return within 4 MiB (measured +0.0 to +1.0 MiB); RSS returns
+ * within 32 MiB (measured -5 to +15 MiB: glibc may keep pages V8 freed in its arenas for
+ * reuse), and within 8 MiB once `malloc_trim` hands those back (measured -5 to -1 MiB).
+ * Measured before those threads had exited, bytes in use and trimmed RSS stood up to
+ * +2 and +19 MiB higher: their stacks and caches, not a leak.
  */
 Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and memory at their baseline", async () => {
   const count = Deno.env.get("KREPIS_ABORTED_UPLOADS") ??
@@ -170,15 +169,14 @@ Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and memory
       `fds ${m.base.fds} -> ${m.after.fds}; in use ${mib(m.base.inUse)} -> ${
         mib(m.after.inUse)
       }; ` +
-      `RSS ${mib(m.base.rss)} -> ${mib(m.half.rss)} -> ${mib(m.after.rss)}; ` +
+      `RSS ${mib(m.base.rss)} -> ${mib(m.after.rss)}; ` +
       `trimmed ${mib(m.base.trimmed)} -> ${mib(m.after.trimmed)}`,
   );
-  assert.equal(m.half.inFlight, 0);
   assert.equal(m.after.inFlight, 0);
   assert.equal(m.after.fds, m.base.fds);
   assert.ok(m.after.inUse - m.base.inUse < 4, "bytes in use");
-  assert.ok(m.after.rss - m.half.rss < 48, "RSS plateaus");
-  assert.ok(m.after.trimmed - m.base.trimmed < 16, "RSS once trimmed");
+  assert.ok(m.after.rss - m.base.rss < 32, "RSS");
+  assert.ok(m.after.trimmed - m.base.trimmed < 8, "RSS once trimmed");
 });
 
 const HTTP_SERVER_KIND = 2;
