@@ -11,7 +11,8 @@
  * generator unpinned too.
  *
  * Environment: BENCH_SECONDS (default 2) per measurement, BENCH_RUNS (default 3) pinned
- * rounds, BENCH_UNPINNED_RUNS (default 1; 0 skips the pass), KREPIS_LIB_PATH (default: the
+ * rounds, BENCH_UNPINNED_RUNS (default 1; 0 skips the pass), BENCH_ONLY (run only the
+ * scenarios whose name contains it, e.g. `todo app`), KREPIS_LIB_PATH (default: the
  * release build).
  *
  * @module
@@ -116,7 +117,7 @@ interface Scenario {
 }
 
 const MIB = "x".repeat(1 << 20);
-const scenarios: Scenario[] = [
+const allScenarios: Scenario[] = [
   {
     name: "hello (HTTP/1.1, 64 conns)",
     servers: [KREPIS, DENO, HYPER],
@@ -199,6 +200,8 @@ const scenarios: Scenario[] = [
     },
   },
 ];
+const only = Deno.env.get("BENCH_ONLY");
+const scenarios = allScenarios.filter((s) => !only || s.name.includes(only));
 
 // --- measuring ----------------------------------------------------------------------------
 interface Sample {
@@ -369,6 +372,7 @@ try {
     [HONO, [deno, "run", "-A", "packages/core/bench/servers/todo_hono.ts"]],
   ];
   for (const [name, command] of starts) {
+    if (!scenarios.some((s) => s.servers.includes(name))) continue;
     servers.set(name, await start(name, command));
   }
   for (const scenario of scenarios) {

@@ -37,6 +37,8 @@ export interface TodoAppOptions {
   overrides?: AdapterBinding[];
   /** Where logs go (JSON lines on stdout by default). */
   log?: LogSink;
+  /** Whether responses carry `traceparent`/`x-request-id` (default true). */
+  traceHeaders?: boolean;
 }
 
 /** Builds the todo app. */
@@ -58,6 +60,7 @@ export function createTodoApp(options: TodoAppOptions = {}): App {
     queries: [getTodoQuery, listTodosQuery],
     routes: todoRoutes,
     log: options.log,
+    traceHeaders: options.traceHeaders,
     openapi: { title: "Krepis todo example", version: "1.0.0" },
   });
 }

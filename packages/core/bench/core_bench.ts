@@ -1,11 +1,18 @@
 /**
  * Framework overhead: context creation, DI resolution, command dispatch through the full
- * pipeline, and the same JSON endpoint as a Krepis route versus a hand-written Hono route.
- * Run with `deno task bench:core`.
+ * pipeline, and the same JSON endpoint as a Krepis route versus the same route in Hono
+ * with the same validator. Run with `deno task bench:core`.
+ *
+ * Every case runs in each of BENCH_RUNS rounds (default 9), the order rotating from round
+ * to round so drift on a shared machine spreads over all of them; a round of a case lasts
+ * about BENCH_ROUND_MS (default 60) ms. A cell is the median over rounds of the process's
+ * CPU time per operation (user + system, all threads: garbage collection included), and
+ * each group prints its cases' ratios to the group's baseline.
  *
  * @module
  */
 
+import process from "node:process";
 import { Hono } from "hono";
 import { z } from "zod";
 import {
@@ -33,8 +40,24 @@ const signal = new AbortController().signal;
 // Results are stored here so the JIT cannot drop the measured work as dead code.
 export let sink: unknown;
 
+interface Case {
+  group: string;
+  name: string;
+  baseline: boolean;
+  fn: () => unknown;
+}
+const cases: Case[] = [];
+/** Registers a case; the first of a group, or one marked `baseline`, is its baseline. */
+function bench(
+  name: string,
+  options: { group: string; baseline?: boolean },
+  fn: () => unknown,
+) {
+  cases.push({ ...options, name, baseline: options.baseline ?? false, fn });
+}
+
 // --- context -----------------------------------------------------------------------------
-Deno.bench(
+bench(
   "context: createContext with the kernel's ids",
   { group: "context" },
   () => {
@@ -42,10 +65,10 @@ Deno.bench(
   },
 );
 const root = createContext({ ...ids, log: silent });
-Deno.bench("context: ctx.child(name)", { group: "context" }, () => {
+bench("context: ctx.child(name)", { group: "context" }, () => {
   sink = root.child("op");
 });
-Deno.bench(
+bench(
   "context: ctx.child(name) + read its span id",
   { group: "context" },
   () => {
@@ -71,10 +94,10 @@ const container = new Container([
   provide(UowPort, () => ({ commit() {} }), { lifetime: "scoped" }),
 ], root);
 container.get(StorePort);
-Deno.bench("di: resolve singleton", { group: "di" }, () => {
+bench("di: resolve singleton", { group: "di" }, () => {
   sink = container.get(StorePort);
 });
-Deno.bench(
+bench(
   "di: open scope + resolve scoped (new instance)",
   { group: "di" },
   () => {
@@ -109,7 +132,7 @@ const appFor = (log: LogSink, behaviors?: Behavior[]) =>
 const quiet = appFor(silent);
 const logging = appFor(discard);
 const input = { key: "k", value: 1 };
-Deno.bench("dispatch: direct handler call (no framework)", {
+bench("dispatch: direct handler call (no framework)", {
   group: "dispatch",
   baseline: true,
 }, async () => {
@@ -117,7 +140,7 @@ Deno.bench("dispatch: direct handler call (no framework)", {
   store.set(parsed.key, parsed.value);
   sink = await Promise.resolve({ stored: parsed.key });
 });
-Deno.bench("dispatch: app.execute, full pipeline, logs off", {
+bench("dispatch: app.execute, full pipeline, logs off", {
   group: "dispatch",
 }, async () => {
   sink = await quiet.execute(
@@ -126,7 +149,7 @@ Deno.bench("dispatch: app.execute, full pipeline, logs off", {
     input,
   );
 });
-Deno.bench("dispatch: app.execute, full pipeline, info log per op", {
+bench("dispatch: app.execute, full pipeline, info log per op", {
   group: "dispatch",
 }, async () => {
   sink = await logging.execute(
@@ -146,7 +169,7 @@ for (
   ] as const
 ) {
   const app = appFor(silent, [...behaviors]);
-  Deno.bench(`pipeline: ${name}`, { group: "pipeline" }, async () => {
+  bench(`pipeline: ${name}`, { group: "pipeline" }, async () => {
     sink = await app.execute(
       createContext({ ...ids, signal, log: silent }),
       put,
@@ -175,7 +198,7 @@ const request = () =>
   });
 // What every handler pays before any framework runs: building the Request and a JSON
 // Response (both routes below include it).
-Deno.bench("http parts: new Request + text() + JSON Response", {
+bench("http parts: new Request + text() + JSON Response", {
   group: "http parts",
 }, async () => {
   const req = request();
@@ -183,19 +206,89 @@ Deno.bench("http parts: new Request + text() + JSON Response", {
     headers: { "content-type": "application/json" },
   }).text();
 });
-Deno.bench("http: Hono route (hand-written validation)", {
+bench("http: Hono route, same zod schema", {
   group: "http",
   baseline: true,
 }, async () => {
   sink = await (await hono.fetch(request())).text();
 });
-Deno.bench("http: Krepis app.fetch, logs off", { group: "http" }, async () => {
+bench("http: Krepis app.fetch, logs off", { group: "http" }, async () => {
   sink = await (await quiet.fetch(request())).text();
 });
-Deno.bench(
+bench(
   "http: Krepis app.fetch, info log per op",
   { group: "http" },
   async () => {
     sink = await (await logging.fetch(request())).text();
   },
 );
+
+// --- runner --------------------------------------------------------------------------------
+const rounds = Number(Deno.env.get("BENCH_RUNS") ?? 9);
+const roundMs = Number(Deno.env.get("BENCH_ROUND_MS") ?? 60);
+
+/** CPU microseconds (all threads) spent running `fn` `n` times. */
+async function cpuOf(fn: () => unknown, n: number): Promise<number> {
+  const start = process.cpuUsage();
+  for (let i = 0; i < n; i++) {
+    const r = fn();
+    if (r instanceof Promise) await r;
+  }
+  const used = process.cpuUsage(start);
+  return used.user + used.system;
+}
+
+// Warm up each case (JIT tiers) and size its rounds from the warm-up's speed.
+const iterations = new Map<Case, number>();
+for (const c of cases) {
+  let n = 100;
+  let us = await cpuOf(c.fn, n);
+  while (us < 20_000) {
+    n *= 2;
+    us = await cpuOf(c.fn, n);
+  }
+  iterations.set(c, Math.max(100, Math.round((n * roundMs * 1000) / us)));
+}
+const samples = new Map<Case, number[]>(cases.map((c) => [c, []]));
+for (let r = 0; r < rounds; r++) {
+  for (let i = 0; i < cases.length; i++) {
+    const c = cases[(i + r) % cases.length];
+    const n = iterations.get(c)!;
+    samples.get(c)!.push((await cpuOf(c.fn, n)) * 1000 / n);
+  }
+  if (Deno.stderr.isTerminal()) {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`\rround ${r + 1}/${rounds}`),
+    );
+  }
+}
+if (Deno.stderr.isTerminal()) {
+  Deno.stderr.writeSync(new TextEncoder().encode("\n"));
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2
+    ? s[s.length >> 1]
+    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+const fmt = (ns: number) =>
+  ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
+console.log(
+  `CPU time per operation, median of ${rounds} rounds (min–max in brackets)`,
+);
+for (const group of new Set(cases.map((c) => c.group))) {
+  const members = cases.filter((c) => c.group === group);
+  const base = members.find((c) => c.baseline) ?? members[0];
+  const baseNs = median(samples.get(base)!);
+  console.log(`\n## ${group}`);
+  for (const c of members) {
+    const xs = samples.get(c)!;
+    const ns = median(xs);
+    const ratio = c === base ? "baseline" : `${(ns / baseNs).toFixed(2)}×`;
+    console.log(
+      `${c.name.padEnd(56)} ${fmt(ns).padStart(9)}  ${ratio.padStart(8)}  ` +
+        `[${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}]`,
+    );
+  }
+}

@@ -1,9 +1,11 @@
 /**
- * `deno task bench:core:http`: the todo example over real sockets, three ways in one run —
- * the Krepis app on the kernel (`app.serve`), the same app on `Deno.serve` (`app.fetch`),
- * and the same endpoints hand-written with Hono on `Deno.serve`. Servers run on CPU 0, wrk
- * on CPU 1; for each endpoint it prints the median over runs of req/s and of the server's
- * CPU time per request (utime + stime from /proc), then ratios against Hono.
+ * `deno task bench:core:http`: the todo example over real sockets in one run — the Krepis
+ * app on the kernel (`app.serve`, also with `traceHeaders: false`), the same app on
+ * `Deno.serve` (`app.fetch`), and the same endpoints hand-written with Hono on `Deno.serve`.
+ * The app on `Deno.serve` runs with `--unstable-no-legacy-abort` (see `launch`). Servers
+ * run on CPU 0, wrk on CPU 1, taking turns; for each endpoint it prints the median over
+ * runs of req/s and of the server's CPU time per request (utime + stime from /proc), then
+ * ratios against Hono.
  *
  * Environment: BENCH_SECONDS (default 5) per measurement, BENCH_RUNS (default 3),
  * KREPIS_LIB_PATH (default: the release build).
@@ -31,14 +33,19 @@ const onCpu = (cpu: number, cmd: string[]) =>
 async function launch(
   label: string,
   script: string,
-  mode = "",
+  ...modes: string[]
 ): Promise<Server> {
+  const mode = modes[0];
   const [bin, ...args] = onCpu(0, [
     Deno.execPath(),
     "run",
     "-A",
+    // Without it, Deno.serve aborts every request's signal after a successful response
+    // (Deno's "legacy abort"), creating a DOMException per request once anything read
+    // the signal — as the example's repository does before a write (~20 µs/request).
+    ...(mode === "deno" ? ["--unstable-no-legacy-abort"] : []),
     `${here}servers/${script}`,
-    ...(mode ? [mode] : []),
+    ...modes,
   ]);
   const child = new Deno.Command(bin, {
     args,
@@ -116,6 +123,14 @@ const servers: Server[] = [];
 const samples = new Map<string, { rps: number[]; cpuUs: number[] }>();
 try {
   servers.push(await launch("krepis app on kernel", "todo_app.ts", "kernel"));
+  servers.push(
+    await launch(
+      "  same, traceHeaders: false",
+      "todo_app.ts",
+      "kernel",
+      "no-trace-headers",
+    ),
+  );
   servers.push(await launch("krepis app on Deno.serve", "todo_app.ts", "deno"));
   servers.push(await launch("hono on Deno.serve", "todo_hono.ts"));
   for (const ep of endpoints) {

@@ -407,3 +407,43 @@ Deno.test("fetch uses the kernel's request context when one is given", async () 
   assert.equal(rec.parentSpanId, kernelCtx.spanId);
   assert.equal(rec.requestId, "kernel-req-9");
 });
+
+Deno.test("traceHeaders: false leaves the trace headers off responses, not the ids off logs", async () => {
+  const sink = memorySink();
+  const app = createApp({
+    log: sink,
+    adapters: [provide(NotesPort, memoryNotes())],
+    commands: [addNote],
+    queries: [listNotes],
+    routes: [
+      route("POST", "/notes", addNote, { status: 201 }),
+      route("GET", "/notes", listNotes),
+    ],
+    traceHeaders: false,
+  });
+  const traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const responses = [
+    await app.fetch(
+      new Request("http://local/notes", {
+        method: "POST",
+        body: '{"note":"x"}',
+        headers: { "content-type": "application/json", traceparent },
+      }),
+    ),
+    await app.fetch(
+      new Request("http://local/notes", { headers: { traceparent } }),
+    ),
+    await app.fetch(new Request("http://local/nope")),
+    await app.fetch(new Request("http://local/notes", { method: "PUT" })),
+  ];
+  assert.deepEqual(responses.map((r) => r.status), [201, 200, 404, 405]);
+  for (const res of responses) {
+    assert.equal(res.headers.get("traceparent"), null);
+    assert.equal(res.headers.get("x-request-id"), null);
+    await res.body?.cancel();
+  }
+  assert.equal(responses[3].headers.get("allow"), "POST, GET, HEAD");
+  const rec = sink.records().find((r) => r.op === "addNote")!;
+  assert.equal(rec.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
+  assert.equal(typeof rec.requestId, "string");
+});

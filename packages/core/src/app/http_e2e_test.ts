@@ -194,3 +194,43 @@ async function waitFor<T>(probe: () => T | undefined, ms = 5_000): Promise<T> {
   }
   throw new Error("condition not met in time");
 }
+
+for (const host of hosts) {
+  Deno.test(`${host.name}: work that outlives the response still reads its context's tenant`, async () => {
+    const sink = memorySink();
+    const late = Promise.withResolvers<string | undefined>();
+    const later = defineQuery({
+      name: "later",
+      handle(ctx) {
+        // Background work: runs after the response went out.
+        setTimeout(() => {
+          try {
+            ctx.log.info("after the response");
+            late.resolve(ctx.tenantId);
+          } catch (e) {
+            late.reject(e);
+          }
+        }, 50);
+        return ok("accepted");
+      },
+    });
+    const app = createApp({
+      log: sink,
+      queries: [later],
+      routes: [route("GET", "/later", later)],
+    });
+    const { base, close } = await host.listen(app);
+    try {
+      const res = await fetch(`${base}/later`, {
+        headers: { "x-tenant-id": "acme" },
+      });
+      assert.equal(await res.json(), "accepted");
+      assert.equal(await late.promise, "acme");
+      const rec = sink.records().find((r) => r.msg === "after the response");
+      assert.equal(rec?.tenantId, "acme");
+    } finally {
+      await close();
+      await app.close();
+    }
+  });
+}

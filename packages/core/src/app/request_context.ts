@@ -6,10 +6,11 @@
  * @module
  */
 
-import { createContext, type KrepisContext } from "../context/context.ts";
+import { KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
 import { parseTraceparent } from "../context/trace.ts";
 import type { ServeHandlerInfo } from "../http/types.ts";
+import { HttpRequest } from "./http_request.ts";
 
 /**
  * The second argument of a fetch-style handler. Under the kernel's `serve` it is the
@@ -37,7 +38,8 @@ export interface RequestContextOptions {
 const REQUEST_ID = /^[\x21-\x7e]{1,128}$/;
 
 /**
- * Builds the base context of one request.
+ * Builds the base context of one request, with the request attached as
+ * {@linkcode HttpRequest}.
  *
  * @example
  * ```ts
@@ -60,34 +62,44 @@ export function requestContext(
   info: FetchInfo | undefined,
   options: RequestContextOptions,
 ): KrepisContext {
-  const headers = req.headers;
-  const tenantId = headers.get(options.tenantHeader) ?? undefined;
+  // Built with the constructor rather than createContext(...).with(...): this runs for
+  // every request, and one context is half the work of two.
+  const caps = { key: HttpRequest, value: req, next: undefined };
   const kernel = info?.ctx;
   if (kernel) {
-    return createContext({
-      requestId: kernel.requestId,
-      traceId: kernel.traceId,
-      spanId: kernel.spanId,
-      parentSpanId: kernel.parentSpanId,
-      tenantId,
-      deadline: kernel.deadline,
+    return new KrepisContext(
+      kernel.requestId,
+      kernel.traceId,
+      kernel.spanId,
+      kernel.parentSpanId,
+      // Lazy: the first header read builds the request's Headers. The kernel's request
+      // keeps its headers after the response, so work that outlives it can still ask.
+      () => req.headers.get(options.tenantHeader) ?? undefined,
+      kernel.deadline,
       // Lazy: the kernel makes a request's AbortController only when someone asks.
-      signal: () => kernel.signal,
-      log: options.log,
-    });
+      () => kernel.signal,
+      undefined,
+      options.log,
+      caps,
+    );
   }
+  // Read now: other hosts (Deno.serve) refuse header reads once the response is out.
+  const headers = req.headers;
   const parent = parseTraceparent(headers.get("traceparent"));
   const requestId = headers.get("x-request-id");
-  return createContext({
-    requestId: requestId && REQUEST_ID.test(requestId) ? requestId : undefined,
-    traceId: parent?.traceId,
-    parentSpanId: parent?.parentSpanId,
-    tenantId,
-    deadline: Date.now() + options.requestTimeoutMs,
+  return new KrepisContext(
+    requestId && REQUEST_ID.test(requestId) ? requestId : undefined,
+    parent?.traceId,
+    undefined,
+    parent?.parentSpanId,
+    headers.get(options.tenantHeader) ?? undefined,
+    Date.now() + options.requestTimeoutMs,
     // Lazy: touching req.signal under Deno.serve's default ("legacy abort") makes Deno
     // abort it with a new DOMException after every response, which doubles the CPU cost
     // of a small request. Only work that reads ctx.signal pays for it.
-    signal: () => req.signal,
-    log: options.log,
-  });
+    () => req.signal,
+    undefined,
+    options.log,
+    caps,
+  );
 }

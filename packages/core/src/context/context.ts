@@ -108,8 +108,6 @@ const STDOUT_SINK: LogSink = jsonLinesSink("info");
 export class KrepisContext {
   /** Span id of the caller, or `undefined` for a root span. */
   readonly parentSpanId: string | undefined;
-  /** Tenant the operation acts for, when known. */
-  readonly tenantId: string | undefined;
   /** Absolute deadline in epoch milliseconds (`Infinity` when there is none). */
   readonly deadline: number;
   /** Name of the operation this context belongs to, if any. */
@@ -121,14 +119,19 @@ export class KrepisContext {
   #caps: CapabilityLink | undefined;
   #log: Logger | undefined;
   #signal: SignalSource;
+  #tenant: string | undefined | (() => string | undefined);
 
-  /** Use {@linkcode createContext}; this constructor is positional for speed. */
+  /**
+   * Use {@linkcode createContext}; this constructor is positional for speed. `tenant` may
+   * be a function, called on the first read of `tenantId` (a host reading it from a
+   * request header passes one, so a request nobody asks about reads no header).
+   */
   constructor(
     requestId: string | undefined,
     traceId: string | undefined,
     spanId: string | undefined,
     parentSpanId: string | undefined,
-    tenantId: string | undefined,
+    tenant: string | undefined | (() => string | undefined),
     deadline: number,
     signal: SignalSource,
     name: string | undefined,
@@ -139,13 +142,19 @@ export class KrepisContext {
     this.#traceId = traceId;
     this.#spanId = spanId;
     this.parentSpanId = parentSpanId;
-    this.tenantId = tenantId;
+    this.#tenant = tenant;
     this.deadline = deadline;
     this.#signal = signal;
     this.name = name;
     this.#sink = sink;
     this.#caps = caps;
     this.#log = undefined;
+  }
+
+  /** Tenant the operation acts for, when known. */
+  get tenantId(): string | undefined {
+    const t = this.#tenant;
+    return typeof t === "function" ? (this.#tenant = t()) : t;
   }
 
   /** Correlation id of the request this operation serves. */
@@ -197,7 +206,7 @@ export class KrepisContext {
       this.traceId,
       undefined,
       this.spanId,
-      this.tenantId,
+      this.#tenant,
       this.deadline,
       this.#signal,
       name,
@@ -214,7 +223,7 @@ export class KrepisContext {
       this.traceId,
       this.spanId,
       this.parentSpanId,
-      overrides.tenantId ?? this.tenantId,
+      overrides.tenantId ?? this.#tenant,
       overrides.deadline ?? this.deadline,
       overrides.signal ?? this.#signal,
       this.name,
@@ -230,7 +239,7 @@ export class KrepisContext {
       this.traceId,
       this.spanId,
       this.parentSpanId,
-      this.tenantId,
+      this.#tenant,
       this.deadline,
       this.#signal,
       this.name,

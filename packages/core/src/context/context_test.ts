@@ -179,3 +179,28 @@ Deno.test("jsonLinesSink writes newline-terminated lines to its writer", async (
   assert.ok(text.endsWith("\n"));
   assert.equal(JSON.parse(text).msg, "hi");
 });
+
+Deno.test("log fields: errors and bigints are serialized, at any depth; plain fields as they are", () => {
+  const sink = memorySink();
+  const log = createContext({ log: sink }).log;
+  log.info("plain", { n: 1, s: "x", ok: true, none: null });
+  log.error("rich", {
+    error: new Error("boom"),
+    big: 12n,
+    nested: { cause: new TypeError("inner") },
+  });
+  const [plain, rich] = sink.records();
+  assert.equal(plain.n, 1);
+  assert.equal(plain.s, "x");
+  assert.equal(plain.ok, true);
+  assert.equal(plain.none, null);
+  const error = rich.error as { name: string; message: string; stack: string };
+  assert.equal(error.name, "Error");
+  assert.equal(error.message, "boom");
+  assert.match(error.stack, /boom/);
+  assert.equal(rich.big, "12");
+  assert.deepEqual(
+    (rich.nested as { cause: { name: string; message: string } }).cause.message,
+    "inner",
+  );
+});

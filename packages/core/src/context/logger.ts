@@ -213,12 +213,25 @@ export class ScopedLogger implements Logger {
     if (s.parentSpanId !== undefined) record.parentSpanId = s.parentSpanId;
     if (s.tenantId !== undefined) record.tenantId = s.tenantId;
     if (s.name !== undefined) record.op = s.name;
+    // The replacer (errors, bigints) runs for every key of the record; records whose
+    // fields are plain strings, numbers and booleans are written without it.
+    let plain = true;
     if (fields) {
       for (const key in fields) {
-        if (!RESERVED.has(key)) record[key] = fields[key];
+        if (RESERVED.has(key)) continue;
+        const value = fields[key];
+        record[key] = value;
+        if (
+          (typeof value === "object" && value !== null) ||
+          typeof value === "bigint"
+        ) {
+          plain = false;
+        }
       }
     }
-    this.#sink.write(JSON.stringify(record, replacer));
+    this.#sink.write(
+      plain ? JSON.stringify(record) : JSON.stringify(record, replacer),
+    );
   }
 }
 

@@ -7,8 +7,9 @@
  * @module
  */
 
-const TRACEPARENT =
-  /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+// Tested without capture groups and sliced at fixed offsets: this runs on every request
+// that carries a traceparent, and a capturing match costs several times more.
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const ZERO_TRACE = "0".repeat(32);
 const ZERO_SPAN = "0".repeat(16);
 const HEX: string[] = Array.from(
@@ -100,9 +101,16 @@ export function parseTraceparent(
   header: string | null | undefined,
 ): TraceParent | undefined {
   if (!header) return undefined;
-  const match = TRACEPARENT.exec(header.trim().toLowerCase());
-  if (!match) return undefined;
-  const [, version, traceId, parentSpanId, flags] = match;
+  // Senders must use lower case without padding; normalise only when one did not.
+  let tp = header;
+  if (!TRACEPARENT.test(tp)) {
+    tp = header.trim().toLowerCase();
+    if (!TRACEPARENT.test(tp)) return undefined;
+  }
+  const version = tp.slice(0, 2);
+  const traceId = tp.slice(3, 35);
+  const parentSpanId = tp.slice(36, 52);
+  const flags = tp.slice(53);
   if (
     version === "ff" || traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN
   ) {

@@ -40,3 +40,20 @@ Deno.test("generated ids are well-formed and distinct", () => {
   for (const id of traces) assert.match(id, /^[0-9a-f]{32}$/);
   assert.match(newSpanId(), /^[0-9a-f]{16}$/);
 });
+
+Deno.test("a traceparent in upper case or with padding is normalised", () => {
+  const tp = parseTraceparent(
+    "  00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01 ",
+  );
+  assert.deepEqual(tp, {
+    traceId: "4bf92f3577b34da6a3ce929d0e0e4736",
+    parentSpanId: "00f067aa0ba902b7",
+    flags: 1,
+  });
+  assert.equal(
+    parseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-x",
+    ),
+    undefined,
+  );
+});

@@ -244,3 +244,25 @@ Deno.test("serving does not depend on a polluted Array.prototype[Symbol.iterator
   ]);
   assert.equal(results[6], "200 late");
 });
+
+Deno.test("a streamed body read whole: arrayBuffer() and bytes().buffer hold exactly the body, as with Deno.serve", async () => {
+  // The body follows the head after a pause, so the handler starts on a body stream and
+  // the whole body arrives as one chunk of the kernel's read buffer.
+  await using both = pair(async (req) => {
+    const url = new URL(req.url);
+    const size = url.pathname === "/bytes"
+      ? (await req.bytes()).buffer.byteLength
+      : (await req.arrayBuffer()).byteLength;
+    return new Response(String(size), { headers: { connection: "close" } });
+  });
+  for (const [name, server] of both.servers) {
+    for (const path of ["/array-buffer", "/bytes"]) {
+      const reply = await raw(server.addr.port, [
+        `POST ${path} HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\n`,
+        "5\r\nhello\r\n0\r\n\r\n",
+      ], { pauseMs: 100, timeoutMs: 5_000 });
+      const responses = parseResponses(reply.text);
+      assert.equal(responses[0]?.body, "5", `${name} ${path}: ${reply.text}`);
+    }
+  }
+});

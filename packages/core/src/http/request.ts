@@ -300,7 +300,13 @@ async function collect(
     chunks.push(chunk);
     total += chunk.length;
   }
-  if (chunks.length === 1) return chunks[0] as Uint8Array<ArrayBuffer>;
+  // A lone chunk is returned as is only when it spans its buffer: a chunk cut from a larger
+  // read buffer would hand `arrayBuffer()` and `bytes().buffer` bytes past the body.
+  if (
+    chunks.length === 1 && chunks[0].byteLength === chunks[0].buffer.byteLength
+  ) {
+    return chunks[0] as Uint8Array<ArrayBuffer>;
+  }
   const out = new Uint8Array(total);
   let at = 0;
   // Index loops, not `for…of`: user code may have replaced the array iterator.

@@ -706,3 +706,40 @@ Deno.test("the server's HTTP idleTimeout does not cut an open WebSocket (only it
   ws.close();
   assert.equal(await done, "1005  true");
 });
+
+Deno.test("a socket whose client leaves before the handler answers closes with 1006", async () => {
+  let upgraded!: () => void;
+  const handlerRan = new Promise<void>((r) => upgraded = r);
+  let closedOnServer = "";
+  await using server = serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    async (req) => {
+      const { socket } = upgradeWebSocket(req);
+      const closed = new Promise<void>((resolve) => {
+        socket.onclose = (e) => {
+          closedOnServer =
+            `${e.code} ${e.wasClean} signal ${req.signal.aborted}`;
+          resolve();
+        };
+      });
+      upgraded();
+      // The handler waits for the socket: only the client leaving can end it.
+      await closed;
+      return new Response("nobody is listening");
+    },
+  );
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  await conn.write(
+    new TextEncoder().encode(
+      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ),
+  );
+  await handlerRan;
+  conn.close();
+  await until("the server socket's close", () => closedOnServer !== "");
+  assert.equal(closedOnServer, "1006 false signal true");
+});

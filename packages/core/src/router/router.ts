@@ -7,6 +7,7 @@
  */
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const SLASH = 0x2f;
 
 interface Leaf<T> {
   readonly value: T;
@@ -143,9 +144,12 @@ export class Router<T> {
 
   /** Finds the route for a request. `HEAD` falls back to `GET`. */
   match(method: string, path: string): MatchResult<T> {
-    const segments = splitPath(path);
+    // Walked in place rather than split: this runs for every request.
+    const end = path.length > 1 && path.charCodeAt(path.length - 1) === SLASH
+      ? path.length - 1
+      : path.length;
     const values: string[] = [];
-    const node = find(this.#root, segments, 0, values);
+    const node = end <= 1 ? this.#root : find(this.#root, path, 1, end, values);
     if (!node?.methods) return { kind: "not-found" };
     const leaf = node.methods.get(method) ??
       (method === "HEAD" ? node.methods.get("GET") : undefined);
@@ -159,7 +163,10 @@ export class Router<T> {
     const params: Record<string, string> = {};
     try {
       for (let i = 0; i < leaf.paramNames.length; i++) {
-        params[leaf.paramNames[i]] = decodeURIComponent(values[i]);
+        const v = values[i];
+        params[leaf.paramNames[i]] = v.includes("%")
+          ? decodeURIComponent(v)
+          : v;
       }
     } catch {
       return { kind: "bad-path" };
@@ -171,22 +178,26 @@ export class Router<T> {
   }
 }
 
+/** The node for the segments of `path` from `start` to `end` (exclusive), depth first. */
 function find<T>(
   node: Node<T>,
-  segments: string[],
-  i: number,
+  path: string,
+  start: number,
+  end: number,
   values: string[],
 ): Node<T> | undefined {
-  if (i === segments.length) return node.methods ? node : undefined;
-  const seg = segments[i];
+  if (start > end) return node.methods ? node : undefined;
+  let slash = path.indexOf("/", start);
+  if (slash === -1 || slash > end) slash = end;
+  const seg = path.slice(start, slash);
   const stat = node.statics?.get(seg);
   if (stat) {
-    const hit = find(stat, segments, i + 1, values);
+    const hit = find(stat, path, slash + 1, end, values);
     if (hit) return hit;
   }
   if (node.param && seg !== "") {
     values.push(seg);
-    const hit = find(node.param, segments, i + 1, values);
+    const hit = find(node.param, path, slash + 1, end, values);
     if (hit) return hit;
     values.pop();
   }

@@ -38,6 +38,24 @@ Deno.test("routes match by method and path, decoding params", () => {
     todoId: "t2",
   });
   assert.equal(hit("HEAD", "/todos/1").value, "get", "HEAD falls back to GET");
+  assert.equal(
+    hit("GET", "//").value,
+    "root",
+    "a lone doubled slash is the root",
+  );
+  assert.deepEqual(hit("GET", "/users/u%2F1/todos/t2/").params, {
+    userId: "u/1",
+    todoId: "t2",
+  });
+  for (const p of ["/todos//complete", "/todos/1//", "//todos", "/todos/1/"]) {
+    const res = r.match("POST", p);
+    assert.notEqual(res.kind, "found", `POST ${p}`);
+  }
+  assert.equal(
+    r.match("GET", "/todos//").kind,
+    "not-found",
+    "empty id segment",
+  );
 });
 
 Deno.test("unknown paths are not-found, known paths with other methods list allowed ones", () => {

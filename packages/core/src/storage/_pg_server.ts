@@ -31,6 +31,8 @@ export interface TempPostgres extends AsyncDisposable {
   url: string;
   /** The URL of a new, empty database on this server. */
   freshDatabase(): Promise<string>;
+  /** Turns TLS on (`ssl=on`) with these PEM files; plain connections stay allowed. */
+  enableTls(certFile: string, keyFile: string): Promise<void>;
 }
 
 /** Starts a PostgreSQL server of its own in a temp directory. */
@@ -44,6 +46,9 @@ export async function startPostgres(): Promise<TempPostgres> {
       const name = `kv_${databases++}`;
       await run("database", url, name);
       return url.replace(/\/postgres$/, `/${name}`);
+    },
+    async enableTls(certFile, keyFile) {
+      await run("tls", dir, certFile, keyFile);
     },
     async [Symbol.asyncDispose]() {
       try {

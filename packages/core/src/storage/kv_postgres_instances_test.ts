@@ -78,12 +78,12 @@ Deno.test("kv postgres: 4 consumers, one SIGKILLed midway, handle all 1000 messa
 
 Deno.test("kv postgres: a handler outliving its lease keeps the message; a killed one's is redelivered", async () => {
   await using server = await startPostgres();
-  // Leases of 1 s, so the handler below runs for 4 of them.
-  const url = `${await server.freshDatabase()}?krepis_lease_ms=1000`;
+  // Leases of 2 s (renewed every 667 ms), so the handler below runs for 4 of them.
+  const url = `${await server.freshDatabase()}?krepis_lease_ms=2000`;
   using kv = await openKv(url);
   const count = async (part: string, n: number) =>
     (await kv.get<KvU64>([part, n])).value?.value ?? 0n;
-  const slow = instance("slow", url, "4000");
+  const slow = instance("slow", url, "8000");
   let consumer: Deno.ChildProcess | undefined;
   try {
     await kv.atomic().enqueue(1).enqueue(2).commit();

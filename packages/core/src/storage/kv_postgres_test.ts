@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { openKv } from "./kv.ts";
 import { kvContract } from "./_kv_contract.ts";
 import { startPostgres } from "./_pg_server.ts";
+import { testCerts } from "../_certs.ts";
 
 // One server for the file; every store gets a database of its own.
 const server = await startPostgres();
@@ -127,4 +128,29 @@ Deno.test("kv postgres: a watched key that expires is emitted as absent, as on t
     { key: ["session"], value: "token", versionstamp: "<vs>" },
     { key: ["session"], value: null, versionstamp: null },
   ]);
+});
+
+Deno.test("kv postgres: over TLS with sslmode=verify-full, and a clear error for the wrong CA", async () => {
+  const certs = await testCerts();
+  // A server of its own: the file's shared one stays without TLS.
+  await using tls = await startPostgres();
+  await tls.enableTls(`${certs.dir}/server.pem`, `${certs.dir}/server.key`);
+  const url = await tls.freshDatabase();
+  {
+    using kv = await openKv(
+      `${url}?sslmode=verify-full&sslrootcert=${certs.dir}/ca.pem`,
+    );
+    const { versionstamp } = await kv.set(["over", "tls"], { n: 1 });
+    assert.deepEqual(await kv.get(["over", "tls"]), {
+      key: ["over", "tls"],
+      value: { n: 1 },
+      versionstamp,
+    });
+  }
+  // The client certificate is no CA of the server's certificate.
+  await assert.rejects(
+    () =>
+      openKv(`${url}?sslmode=verify-ca&sslrootcert=${certs.dir}/client.pem`),
+    /cannot connect to PostgreSQL \(127\.0\.0\.1:\d+\): error performing TLS handshake: invalid peer certificate/,
+  );
 });
