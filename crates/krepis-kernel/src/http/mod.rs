@@ -16,6 +16,7 @@
 //! - [`static_files`]: mounted directories answered by the kernel alone.
 //! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
 //! - [`validate`]: requests refused before TypeScript (400) and header normalisation.
+//! - [`raw_heads`]: Deno's HTTP/1 parser over the raw bytes, for what hyper hides (CL + TE).
 //!
 //! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
 //! never reach TypeScript.
@@ -25,6 +26,7 @@ pub mod bridge;
 pub mod compress;
 pub mod config;
 pub mod limits;
+pub mod raw_heads;
 pub mod record;
 pub mod runtime;
 pub mod server;

@@ -17,10 +17,12 @@ use tokio_rustls::TlsAcceptor;
 use super::bridge::Bridge;
 use super::config::ServerConfig;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
+use super::raw_heads::{Checked, HeadCheck};
 use super::runtime::Host;
 use super::service::{self, Peer};
 use super::shared::Shared;
 use super::socket::PeerSocket;
+use super::validate::BadFraming;
 use super::websocket::Sockets;
 use crate::proto::{BridgeLayout, HttpStats, ServerAddress};
 use crate::{KernelError, Result};
@@ -324,7 +326,13 @@ async fn connection(
     let stream = Tracked::new(stream, Arc::clone(&activity));
     let svc_shared = Arc::clone(&shared);
     let svc_activity = Arc::clone(&activity);
-    let service = service_fn(move |req| {
+    let heads = HeadCheck::new();
+    let svc_heads = Arc::clone(&heads);
+    let max_head = shared.config.max_header_size;
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        if svc_heads.refuses_next() {
+            req.extensions_mut().insert(BadFraming);
+        }
         let busy = svc_activity.busy();
         service::handle(Arc::clone(&svc_shared), peer.clone(), req, busy)
     });
@@ -332,6 +340,7 @@ async fn connection(
     // only that connection. An idle connection (TLS handshake included) is dropped.
     let idled = match tls {
         None => {
+            let stream = Checked::new(stream, heads, max_head);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::select! {
                 _ = watcher.watch(conn.into_owned()) => false,
@@ -346,6 +355,7 @@ async fn connection(
             };
             match accepted {
                 Ok(stream) => {
+                    let stream = Checked::new(stream, heads, max_head);
                     let conn =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     tokio::select! {

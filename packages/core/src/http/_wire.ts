@@ -36,7 +36,7 @@ export interface Pair extends AsyncDisposable {
 export async function pair(
   handler: ServeHandler,
   options: ServeOptions = {},
-  denoOptions: Partial<Deno.ServeTcpOptions> = {},
+  denoOptions: Partial<Deno.ServeTcpOptions & Deno.TlsCertifiedKeyPem> = {},
 ): Promise<Pair> {
   const deno = Deno.serve({
     hostname: "127.0.0.1",

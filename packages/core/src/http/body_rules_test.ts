@@ -72,11 +72,14 @@ Deno.test("a request body streams into the handler: an echo answers each chunk b
   }
 });
 
-Deno.test("Expect: 100-continue gets its interim response and the body reaches the handler", async () => {
-  await using both = pair(async (req) =>
-    new Response(`got ${await req.text()}`)
-  );
+Deno.test("Expect: 100-continue gets its interim response before the handler reads, and the body reaches it", async () => {
+  let gate = Promise.withResolvers<void>();
+  await using both = pair(async (req) => {
+    await gate.promise;
+    return new Response(`got ${await req.text()}`);
+  });
   for (const [name, server] of both.servers) {
+    gate = Promise.withResolvers<void>();
     const conn = await Deno.connect({
       hostname: "127.0.0.1",
       port: server.addr.port,
@@ -87,6 +90,7 @@ Deno.test("Expect: 100-continue gets its interim response and the body reaches t
       ));
       const interim = await readUntil(conn, "\r\n\r\n");
       assert.equal(interim, "HTTP/1.1 100 Continue\r\n\r\n", name);
+      gate.resolve(); // only now may the handler read
       await conn.write(encoder.encode("xyz"));
       const rest = await readFor(conn, 5_000);
       assert.equal(parseResponses(rest.text)[0].body, "got xyz", name);

@@ -68,81 +68,116 @@ Deno.test("an upload whose client vanishes mid-body fires the handler's signal a
   );
 });
 
-/**
- * The resource test of issue 9. 10,000 uploads by default (`KREPIS_ABORTED_UPLOADS` lowers
- * it for a quick local run), 64 at a time: streamed ones (announcing 20 MB, above the
- * buffering limit) and small ones (4 KiB, below it), each sending part of its body and
- * closing, half to handlers that read the body and half to handlers that ignore it.
- */
-Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and RSS at their baseline", async () => {
-  const total = Number(Deno.env.get("KREPIS_ABORTED_UPLOADS") ?? 10_000);
-  await using server = listen(async (req) => {
-    if (req.url.endsWith("/read")) await req.arrayBuffer().catch(() => {});
-    else {
-      await new Promise((resolve) => {
-        req.signal.addEventListener("abort", resolve);
-      });
+Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and after a response only one does", async () => {
+  // Events per server: "start", "abort" and "respond", each with the path, in order.
+  const seen = { krepis: [] as string[], deno: [] as string[] };
+  const released = Promise.withResolvers<void>();
+  const handler = (log: string[]) => async (req: Request) => {
+    const path = new URL(req.url).pathname;
+    req.signal.addEventListener("abort", () => log.push(`abort ${path}`));
+    log.push(`start ${path}`);
+    if (path !== "/ok") await released.promise;
+    log.push(`respond ${path}`);
+    return new Response("x");
+  };
+  await using krepis = listen(handler(seen.krepis));
+  await using deno = denoServe(handler(seen.deno));
+  const servers = [
+    ["krepis", krepis.addr.port],
+    ["deno", deno.addr.port],
+  ] as const;
+  for (const [name, port] of servers) {
+    const log = seen[name];
+    // Each client leaves once its handler runs.
+    for (
+      const [path, request] of [
+        ["/get", "GET /get HTTP/1.1\r\nhost: t\r\n\r\n"],
+        [
+          "/up",
+          "POST /up HTTP/1.1\r\nhost: t\r\ncontent-length: 100000\r\n\r\nabc",
+        ],
+      ]
+    ) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port });
+      await conn.write(encoder.encode(request));
+      await eventually(`${name}: ${path}`, () => log.includes(`start ${path}`));
+      conn.close();
     }
-    return new Response("done");
-  });
-  const chunk = new Uint8Array(16 * 1024);
-  const upload = async (i: number) => {
-    const path = i % 2 ? "/read" : "/ignore";
-    const length = i % 4 < 2 ? 20_000_000 : 4_096;
-    const conn = await Deno.connect({
-      hostname: "127.0.0.1",
-      port: server.addr.port,
-    });
-    try {
-      await conn.write(encoder.encode(
-        `POST ${path} HTTP/1.1\r\nhost: t\r\ncontent-length: ${length}\r\n\r\n`,
-      ));
-      await conn.write(
-        chunk.subarray(0, length > 4_096 ? chunk.length : 1_000),
-      );
-    } catch { /* the server may already have answered */ }
-    conn.close();
-  };
-  const round = async (count: number) => {
-    let next = 0;
-    const worker = async () => {
-      while (next < count) await upload(next++);
-    };
-    await Promise.all(Array.from({ length: 64 }, worker));
     await eventually(
-      "every aborted upload to be released",
-      () => {
-        const s = server.stats();
-        return s.requestsInFlight === 0 && s.connectionsOpen === 0;
-      },
+      `${name}: the GET's signal`,
+      () => log.includes("abort /get"),
     );
-  };
-  // Native memory: RSS without the V8 heap, whose growth is garbage not yet collected.
-  const native = () => {
-    const m = Deno.memoryUsage();
-    return m.rss - m.heapTotal;
-  };
-  await round(1_000); // warm-up: runtime threads, allocator arenas, JIT
-  const base = { fds: openFds().length, rss: native() };
-  const started = Date.now();
-  await round(total);
-  const after = { fds: openFds().length, rss: native() };
-  const stats = server.stats();
+    const ok = await fetch(`http://127.0.0.1:${port}/ok`);
+    assert.equal(await ok.text(), "x");
+  }
+  await eventually(
+    "Krepis: the upload's signal",
+    () => seen.krepis.includes("abort /up"),
+  );
+  // Deno does not notice the upload's client leaving while its body is unread...
+  await new Promise((r) => setTimeout(r, 500));
+  assert.ok(!seen.deno.includes("abort /up"), seen.deno.join());
+  released.resolve();
+  await eventually(
+    "Deno: the upload's response",
+    () => seen.deno.includes("respond /up"),
+  );
+  // ...and, in its legacy mode (a warning says so), aborts a signal once the response
+  // went out; Krepis keeps the signal for a client that left or a failure, as Deno's
+  // --unstable-no-legacy-abort does.
+  await eventually(
+    "Deno: aborts after responding",
+    () => seen.deno.includes("abort /ok"),
+  );
+  assert.ok(!seen.krepis.includes("abort /ok"), seen.krepis.join());
+});
+
+/**
+ * The resource test of issue 9, in a child process that measures only itself
+ * (`_aborted_uploads.ts`): 10,000 uploads aborted mid-body, streamed and buffered, read
+ * and ignored (`KREPIS_ABORTED_UPLOADS` sets the count; CI runs 4,000 to stay well under a
+ * minute on a loaded machine).
+ *
+ * Measured once the process has settled (uploads released, Deno's blocking threads —
+ * where body reads waited — exited after their 10 s linger, garbage collected), against
+ * the same after a 1,000-upload warm-up: requests in flight and open fds return exactly;
+ * glibc's bytes in use return within 4 MiB (measured +0.0 to +1.0 MiB); RSS returns
+ * within 32 MiB (measured -5 to +15 MiB: glibc may keep pages V8 freed in its arenas for
+ * reuse), and within 16 MiB once `malloc_trim` hands those back (measured -5 to +6 MiB).
+ * The bytes in use are the precise leak check: 4 MiB over 4,000 uploads is 1 KiB each.
+ * Measured before those threads had exited, bytes in use and trimmed RSS stood up to
+ * +2 and +19 MiB higher: their stacks and caches, not a leak.
+ */
+Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and memory at their baseline", async () => {
+  const count = Deno.env.get("KREPIS_ABORTED_UPLOADS") ??
+    (Deno.env.get("CI") ? "4000" : "10000");
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL("./_aborted_uploads.ts", import.meta.url).pathname,
+      count,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success);
+  const m = JSON.parse(new TextDecoder().decode(out.stdout));
+  const mib = (n: number) => `${n.toFixed(1)} MiB`;
   console.log(
-    `${total} aborted uploads in ${
-      Date.now() - started
-    } ms: fds ${base.fds} -> ${after.fds}, ` +
-      `RSS ${(base.rss / 2 ** 20).toFixed(0)} -> ${
-        (after.rss / 2 ** 20).toFixed(0)
-      } MiB, ` +
-      `aborted ${stats.abortedTotal}, rejected ${stats.rejectedTotal}`,
+    `${m.count} aborted uploads in ${m.ms} ms (aborted ${m.aborted}, rejected ${m.rejected}): ` +
+      `fds ${m.base.fds} -> ${m.after.fds}; in use ${mib(m.base.inUse)} -> ${
+        mib(m.after.inUse)
+      }; ` +
+      `RSS ${mib(m.base.rss)} -> ${mib(m.after.rss)}; ` +
+      `trimmed ${mib(m.base.trimmed)} -> ${mib(m.after.trimmed)}`,
   );
-  assert.equal(stats.requestsInFlight, 0);
-  assert.ok(after.fds <= base.fds + 4, `fds ${base.fds} -> ${after.fds}`);
-  assert.ok(
-    after.rss <= base.rss + 64 * 2 ** 20,
-    `RSS ${base.rss} -> ${after.rss}`,
-  );
+  assert.equal(m.after.inFlight, 0);
+  assert.equal(m.after.fds, m.base.fds);
+  assert.ok(m.after.inUse - m.base.inUse < 4, "bytes in use");
+  assert.ok(m.after.rss - m.base.rss < 32, "RSS");
+  assert.ok(m.after.trimmed - m.base.trimmed < 16, "RSS once trimmed");
 });
 
 const HTTP_SERVER_KIND = 2;

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { serve } from "@krepis/core/http";
 import { exchange, latin1, parse } from "./_wire.ts";
+import { denoServe, readFor } from "./_raw.ts";
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen() {} } as const;
 
@@ -50,6 +51,11 @@ Deno.test("idle connections are closed; a slow handler's connection is not", asy
     },
   );
   const port = server.addr.port;
+  // Deno.serve has no idle limit: the same two kinds of connection stay open there.
+  await using deno = denoServe(() => new Response("done"));
+  const denoSilent = await connect(deno.addr.port);
+  const denoKept = await connect(deno.addr.port);
+  await denoKept.write(latin1("GET / HTTP/1.1\r\nHost: a\r\n\r\n"));
   // Fresh connections that never send a byte.
   const silent = await Promise.all(
     Array.from({ length: 50 }, () => connect(port)),
@@ -81,6 +87,12 @@ Deno.test("idle connections are closed; a slow handler's connection is not", asy
     await new Promise((r) => setTimeout(r, 20));
   }
   assert.equal(server.stats().idleClosedTotal, 52);
+  // Over a second after Krepis closed its idle connections, Deno's are still open.
+  for (const conn of [denoSilent, denoKept]) {
+    const { closed } = await readFor(conn, 300);
+    assert.equal(closed, false);
+    conn.close();
+  }
 });
 
 Deno.test("a body that trickles or stalls gets 408 and the connection closes", async () => {

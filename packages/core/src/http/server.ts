@@ -68,6 +68,8 @@ const WAIT_MS = 60_000;
 const BUSY_TURNS = 16;
 /** Chunk size for reading streamed request bodies. */
 const READ_CHUNK = 64 * 1024;
+/** Read buffers kept for reuse: a short read hands out a copy of its bytes instead. */
+const SPARE_READS = 16;
 const TWO_32 = 2 ** 32;
 const ADDRESS = new Codec(ServerAddressSchema);
 const STATS = new Codec(HttpStatsSchema);
@@ -194,6 +196,9 @@ export class KernelServer implements HttpServer {
   #loans = 0;
   #shuttingDown = false;
   #closed = false;
+  // Garbage 64 KiB read buffers were what stayed in glibc's arenas after 10k aborted
+  // uploads (issue 9 item 5): reuse them, and hand out only what was read.
+  #spareReads: Uint8Array<ArrayBuffer>[] = [];
   /** Set when connections were closed at a deadline: running handlers are not waited for. */
   #forced = false;
   #deadline: { at: number; timer: ReturnType<typeof setTimeout> } | undefined;
@@ -620,11 +625,12 @@ export class KernelServer implements HttpServer {
     if (pending.aborted) {
       throw new DOMException("The request was aborted", "AbortError");
     }
-    const chunk = new Uint8Array(READ_CHUNK);
+    const chunk = this.#spareReads.pop() ?? new Uint8Array(READ_CHUNK);
     let n: number;
     try {
       n = await this.#kernel.httpRead(this.#handle, pending.id, chunk);
     } catch (error) {
+      this.#spareRead(chunk);
       // The upload broke off (or grew past the limit): the request cannot complete, so
       // its signal fires now, not only when the kernel's abort notice is polled — the
       // handler may answer before that.
@@ -636,9 +642,17 @@ export class KernelServer implements HttpServer {
     }
     // Once the server stopped, the kernel reports an end that is none.
     if (pending.aborted) {
+      this.#spareRead(chunk);
       throw new DOMException("The request was aborted", "AbortError");
     }
-    return n === 0 ? null : chunk.subarray(0, n);
+    if (n > READ_CHUNK / 2) return chunk.subarray(0, n);
+    const bytes = n === 0 ? null : chunk.slice(0, n);
+    this.#spareRead(chunk);
+    return bytes;
+  }
+
+  #spareRead(chunk: Uint8Array<ArrayBuffer>): void {
+    if (this.#spareReads.length < SPARE_READS) this.#spareReads.push(chunk);
   }
 
   /**

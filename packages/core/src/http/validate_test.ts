@@ -4,7 +4,8 @@
  */
 
 import assert from "node:assert/strict";
-import { exchange, pair } from "./_wire.ts";
+import { exchange, pair, parse } from "./_wire.ts";
+import { testCerts } from "../_certs.ts";
 
 /** Echoes what the handler saw; sends a Latin-1 response header. */
 function echo(req: Request): Response {
@@ -68,6 +69,12 @@ Deno.test("a Host that is not host[:port] gets 400 (Deno passes it into req.url)
     "GET /nothing HTTP/1.1\r\nHost: x/hello?\r\nConnection: close\r\n\r\n",
   );
   assert.equal(body.path, "/hello");
+  // And hands the others to the handler as URLs that do not parse.
+  const spaced = await exchange(
+    servers.deno,
+    "GET /nothing HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n",
+  );
+  assert.equal(spaced.status, 500, "new URL(req.url) threw in the handler");
 });
 
 Deno.test("OPTIONS *, an empty or missing Host: URLs as Deno builds them", async () => {
@@ -173,26 +180,77 @@ Deno.test("the default head limit accepts what Deno accepts", async () => {
   assert.equal(k.status, 431);
 });
 
-Deno.test("Content-Length with Transfer-Encoding cannot smuggle a second request", async () => {
+Deno.test("Content-Length with Transfer-Encoding and bad framing get 400, as from Deno.serve", async () => {
   const seen: string[] = [];
   await using servers = await pair((req) => {
     seen.push(new URL(req.url).pathname);
     return echo(req);
   });
+  const post = (fields: string, body = "0\r\n\r\n") =>
+    `POST /bad HTTP/1.1\r\nHost: a\r\n${fields}\r\n\r\n${body}`;
   // A front end trusting Content-Length would see one request; chunked framing ends the
   // body at "0", leaving "GET /smuggled" as a second request on the connection.
-  const request = "POST /first HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n" +
+  const smuggle = post(
+    "Content-Length: 40\r\nTransfer-Encoding: chunked",
+    "0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n",
+  );
+  const refused = [
+    smuggle,
+    post("Transfer-Encoding: chunked\r\nContent-Length: 5"),
+    post("Transfer-Encoding: chunked, chunked"),
+    post("Transfer-Encoding: identity", ""),
+    post("Content-Length: +2", "hi"),
+    post("Content-Length: 2, 2", "hi"),
+  ];
+  for (const request of refused) {
+    const [deno, krepis] = await Promise.all([
+      exchange(servers.deno, request),
+      exchange(servers.krepis, request),
+    ]);
+    assert.equal(deno.status, 400, request);
+    assert.equal(krepis.status, 400, request);
+    assert.equal(krepis.headers.get("connection"), "close");
+    const text = new TextDecoder().decode(krepis.body);
+    assert.equal(text.split("HTTP/1.1").length, 1, "exactly one response");
+  }
+  assert.deepEqual(seen, []);
+  // Behind a good request on the same connection: the first is answered, the second
+  // refused, by both.
+  const good =
+    "POST /good HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n";
+  for (const port of [servers.deno, servers.krepis]) {
+    const res = await exchange(port, good + smuggle);
+    assert.equal(res.status, 200);
+    const rest = new TextDecoder().decode(res.body);
+    assert.match(rest, /HTTP\/1\.1 400 Bad Request/);
+    assert.doesNotMatch(rest, /smuggled/);
+  }
+  assert.deepEqual(seen, ["/good", "/good"]);
+});
+
+Deno.test("over TLS too, Content-Length with Transfer-Encoding gets 400 from both", async () => {
+  const certs = await testCerts();
+  const tls = { cert: certs.cert, key: certs.key };
+  await using servers = await pair(echo, { tls }, tls);
+  const request = "POST /bad HTTP/1.1\r\nHost: a\r\nContent-Length: 40\r\n" +
     "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\nHost: a\r\n\r\n";
-  const [deno, krepis] = await Promise.all([
-    exchange(servers.deno, request),
-    exchange(servers.krepis, request),
-  ]);
-  assert.equal(deno.status, 400);
-  // hyper hides the Content-Length from the kernel (Transfer-Encoding wins, RFC 9112
-  // §6.3) and closes the connection after the answer, so nothing follows it.
-  assert.equal(krepis.status, 200);
-  assert.equal(krepis.headers.get("connection"), "close");
-  const text = new TextDecoder().decode(krepis.body);
-  assert.equal(text.split("HTTP/1.1").length, 1, "exactly one response");
-  assert.deepEqual(seen, ["/first"]);
+  for (const port of [servers.deno, servers.krepis]) {
+    const conn = await Deno.connectTls({
+      hostname: "localhost",
+      port,
+      caCerts: [certs.ca],
+    });
+    await conn.write(new TextEncoder().encode(request));
+    const chunks: number[] = [];
+    const buf = new Uint8Array(4096);
+    for (;;) {
+      const n = await conn.read(buf).catch(() => null);
+      if (n === null) break;
+      chunks.push(...buf.subarray(0, n));
+    }
+    conn.close();
+    const res = parse(Uint8Array.from(chunks));
+    assert.equal(res.status, 400, `port ${port}`);
+    assert.doesNotMatch(new TextDecoder().decode(res.body), /HTTP\/1\.1/);
+  }
 });
