@@ -160,7 +160,12 @@ impl Host {
         self.shared.claimed.notify_waiters();
         let runtime = self.shared.runtime.lock().take();
         self.shared.claims.fetch_sub(1, Ordering::SeqCst);
-        drop(runtime);
+        // Dropping a runtime waits for its blocking pool, which tokio refuses inside an
+        // async context (a caller that runs on a runtime of its own, as Rust callers of a
+        // KNUL or HTTP server may); a thread of its own may always wait.
+        if let Some(runtime) = runtime {
+            let _ = std::thread::spawn(move || drop(runtime)).join();
+        }
         if let Some(watchdog) = self.watchdog.lock().take() {
             let _ = watchdog.join();
         }
