@@ -30,7 +30,7 @@ export const ABI_VERSION = 5;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x0dab6be2;
+export const ABI_FINGERPRINT = 0x2ae4fdb4;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -399,7 +399,7 @@ export const symbols = {
   /**
    * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
    * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
-   * `cursor` is a cursor string (empty for none). Returns the bytes used.
+   * `cursor` is a cursor string (empty for none). Returns the bytes used. For a local store (sled).
    */
   krepis_kv_list: {
     parameters: [
@@ -416,6 +416,25 @@ export const symbols = {
     result: "f64",
   },
   /**
+   * [`krepis_kv_list`] off the JavaScript thread, for a store across the network
+   * (PostgreSQL). `out` must stay untouched until it resolves.
+   */
+  krepis_kv_list_async: {
+    parameters: [
+      "f64",
+      "buffer",
+      "f64",
+      "buffer",
+      "f64",
+      "u32",
+      "f64",
+      "buffer",
+      "f64",
+    ],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
    * Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
    * `postgres://` URL names; `durable` (0/1) makes each commit
    * wait for `fdatasync` (1 is the default of the TypeScript API).
@@ -423,12 +442,27 @@ export const symbols = {
   krepis_kv_open: { parameters: ["buffer", "f64", "u32"], result: "f64" },
   /**
    * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
-   * `krepis_kernel::kv::page`); returns the bytes used.
+   * `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
    */
   krepis_kv_read: {
     parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
   },
+  /**
+   * [`krepis_kv_read`] off the JavaScript thread, for a store across the network
+   * (PostgreSQL), whose reads must not hold up the event loop. `out` must stay untouched
+   * until it resolves.
+   */
+  krepis_kv_read_async: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
+    result: "f64",
+    nonblocking: true,
+  },
+  /**
+   * 1 when the store is across the network (PostgreSQL), so TypeScript reads it with the
+   * `_async` calls; 0 for a local store.
+   */
+  krepis_kv_remote: { parameters: ["f64"], result: "f64" },
   /**
    * Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
    * returns the epoch.
@@ -964,7 +998,7 @@ export interface KernelBindings {
   /**
    * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
    * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
-   * `cursor` is a cursor string (empty for none). Returns the bytes used.
+   * `cursor` is a cursor string (empty for none). Returns the bytes used. For a local store (sled).
    * Calls `krepis_kv_list`.
    */
   kvList(
@@ -976,6 +1010,19 @@ export interface KernelBindings {
     out: Uint8Array<ArrayBuffer>,
   ): number;
   /**
+   * [`krepis_kv_list`] off the JavaScript thread, for a store across the network
+   * (PostgreSQL). `out` must stay untouched until it resolves.
+   * Calls `krepis_kv_list_async`.
+   */
+  kvListAsync(
+    kv: number,
+    selector: Uint8Array<ArrayBuffer>,
+    cursor: Uint8Array<ArrayBuffer>,
+    reverse: number,
+    limit: number,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
    * Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
    * `postgres://` URL names; `durable` (0/1) makes each commit
    * wait for `fdatasync` (1 is the default of the TypeScript API).
@@ -984,7 +1031,7 @@ export interface KernelBindings {
   kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number;
   /**
    * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
-   * `krepis_kernel::kv::page`); returns the bytes used.
+   * `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
    * Calls `krepis_kv_read`.
    */
   kvRead(
@@ -992,6 +1039,23 @@ export interface KernelBindings {
     keys: Uint8Array<ArrayBuffer>,
     out: Uint8Array<ArrayBuffer>,
   ): number;
+  /**
+   * [`krepis_kv_read`] off the JavaScript thread, for a store across the network
+   * (PostgreSQL), whose reads must not hold up the event loop. `out` must stay untouched
+   * until it resolves.
+   * Calls `krepis_kv_read_async`.
+   */
+  kvReadAsync(
+    kv: number,
+    keys: Uint8Array<ArrayBuffer>,
+    out: Uint8Array<ArrayBuffer>,
+  ): Promise<number>;
+  /**
+   * 1 when the store is across the network (PostgreSQL), so TypeScript reads it with the
+   * `_async` calls; 0 for a local store.
+   * Calls `krepis_kv_remote`.
+   */
+  kvRemote(kv: number): number;
   /**
    * Waits up to `wait_ms` until the change epoch exceeds `since` (or the handle closes);
    * returns the epoch.
@@ -1486,6 +1550,27 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_kv_list") : r;
     },
+    async kvListAsync(
+      kv: number,
+      selector: Uint8Array<ArrayBuffer>,
+      cursor: Uint8Array<ArrayBuffer>,
+      reverse: number,
+      limit: number,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_kv_list_async(
+        kv,
+        selector,
+        selector.byteLength,
+        cursor,
+        cursor.byteLength,
+        reverse,
+        limit,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_kv_list_async") : r;
+    },
     kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number {
       const r = raw.krepis_kv_open(path, path.byteLength, durable);
       return r < 0 ? fail(-r, "krepis_kv_open") : r;
@@ -1503,6 +1588,24 @@ export function createBindings(
         out.byteLength,
       );
       return r < 0 ? fail(-r, "krepis_kv_read") : r;
+    },
+    async kvReadAsync(
+      kv: number,
+      keys: Uint8Array<ArrayBuffer>,
+      out: Uint8Array<ArrayBuffer>,
+    ): Promise<number> {
+      const r = await raw.krepis_kv_read_async(
+        kv,
+        keys,
+        keys.byteLength,
+        out,
+        out.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_kv_read_async") : r;
+    },
+    kvRemote(kv: number): number {
+      const r = raw.krepis_kv_remote(kv);
+      return r < 0 ? fail(-r, "krepis_kv_remote") : r;
     },
     async kvWait(kv: number, since: number, waitMs: number): Promise<number> {
       const r = await raw.krepis_kv_wait(kv, since, waitMs);

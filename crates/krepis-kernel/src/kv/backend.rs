@@ -63,6 +63,12 @@ pub enum Durability {
 
 /// A KV storage engine.
 pub trait KvBackend: Send + Sync {
+    /// Whether operations go across the network (and so must not run on a caller's
+    /// event-loop thread).
+    fn remote(&self) -> bool {
+        false
+    }
+
     /// Visits the live entry under `key`; returns whether there was one.
     fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool>;
 

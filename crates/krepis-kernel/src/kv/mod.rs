@@ -68,6 +68,12 @@ impl Kv {
         }
     }
 
+    /// Whether the store is across the network (PostgreSQL): its reads should then run
+    /// off the caller's event-loop thread.
+    pub fn remote(&self) -> bool {
+        self.backend.remote()
+    }
+
     /// A store on `backend`.
     pub fn with_backend(backend: Arc<dyn KvBackend>) -> Self {
         Self { backend }

@@ -33,6 +33,12 @@ export interface TempPostgres extends AsyncDisposable {
   freshDatabase(): Promise<string>;
   /** Turns TLS on (`ssl=on`) with these PEM files; plain connections stay allowed. */
   enableTls(certFile: string, keyFile: string): Promise<void>;
+  /**
+   * Stops every server process (SIGSTOP) for `ms` milliseconds; a separate process
+   * resumes them, so the thaw comes even while this process is blocked. Resolves once
+   * they are stopped, with `thawed`, which resolves once they run again.
+   */
+  freeze(ms: number): Promise<{ thawed: Promise<unknown> }>;
 }
 
 /** Starts a PostgreSQL server of its own in a temp directory. */
@@ -49,6 +55,24 @@ export async function startPostgres(): Promise<TempPostgres> {
     },
     async enableTls(certFile, keyFile) {
       await run("tls", dir, certFile, keyFile);
+    },
+    async freeze(ms) {
+      const postmaster = (await Deno.readTextFile(`${dir}/data/postmaster.pid`))
+        .split("\n")[0];
+      const children = await new Deno.Command("pgrep", {
+        args: ["-P", postmaster],
+        stdout: "piped",
+      }).output();
+      const pids = [
+        postmaster,
+        ...new TextDecoder().decode(children.stdout).split("\n"),
+      ]
+        .filter((pid) => pid !== "");
+      const thaw = new Deno.Command("sh", {
+        args: ["-c", `sleep ${ms / 1000}; kill -CONT ${pids.join(" ")}`],
+      }).spawn();
+      for (const pid of pids) Deno.kill(Number(pid), "SIGSTOP");
+      return { thawed: thaw.status };
     },
     async [Symbol.asyncDispose]() {
       try {

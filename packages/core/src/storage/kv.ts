@@ -91,6 +91,8 @@ export interface OpenKvOptions {
 const TOKEN = Symbol("Kv");
 // A point read answers at most 10 keys of up to 64 KiB each (see `kv::page`).
 const READ_SMALL = 70 * 1024, READ_LARGE = 10 * (65536 + 14);
+/** Read buffers a remote store keeps for reuse. */
+const MAX_SPARE = 8;
 const QUEUE_BUFFER = 65536 + 9;
 // Waits in the kernel end after this long so a closed store is noticed without a wake.
 const WAIT_MS = 5000;
@@ -116,6 +118,10 @@ export class Kv implements Disposable {
   #temp: string | undefined;
   #out = new Uint8Array(READ_SMALL);
   #outView = new DataView(this.#out.buffer);
+  /** A store across the network: reads go off the event-loop thread (see `#readRemote`). */
+  #remote = false;
+  /** Read buffers free for the next remote read (each read in flight holds its own). */
+  #spare: Uint8Array<ArrayBuffer>[] = [];
 
   /** Not for users: use {@linkcode openKv}. */
   constructor(token: symbol, bindings: KernelBindings, handle: number) {
@@ -130,6 +136,7 @@ export class Kv implements Disposable {
   static [TOKEN](bindings: KernelBindings, handle: number, temp?: string): Kv {
     const kv = new Kv(TOKEN, bindings, handle);
     kv.#temp = temp;
+    kv.#remote = bindings.kvRemote(handle) === 1;
     return kv;
   }
 
@@ -138,8 +145,15 @@ export class Kv implements Disposable {
     return this.#h;
   }
 
-  /** Reads up to 10 keys in one kernel call and decodes the answers in one pass. */
-  #read<T>(keys: readonly KvKey[]): KvEntryMaybe<T>[] {
+  /** Reads up to 10 keys: at once from a local store, off the event loop from a remote one. */
+  #read<T>(
+    keys: readonly KvKey[],
+  ): KvEntryMaybe<T>[] | Promise<KvEntryMaybe<T>[]> {
+    return this.#remote ? this.#readRemote<T>(keys) : this.#readLocal<T>(keys);
+  }
+
+  /** Reads up to 10 keys in one synchronous kernel call (a local store answers in µs). */
+  #readLocal<T>(keys: readonly KvKey[]): KvEntryMaybe<T>[] {
     const h = this.#handle();
     const request = encodeKeysFramed(keys);
     let used: number;
@@ -153,33 +167,30 @@ export class Kv implements Disposable {
       this.#outView = new DataView(this.#out.buffer);
       used = this.#b.kvRead(h, request, this.#out);
     }
-    const out = this.#out, view = this.#outView;
-    // JSON values of the whole batch come as one array text, parsed at once.
-    const jsonAt = view.getUint32(0, true);
-    const json = used > jsonAt
-      ? JSON.parse(decodeUtf8(out.subarray(jsonAt, used))) as unknown[]
-      : [];
-    let j = 0;
-    const entries: KvEntryMaybe<T>[] = [];
-    let i = 4;
-    for (const key of keys) {
-      if (out[i] === 0) {
-        entries.push({ key, value: null, versionstamp: null });
-        i++;
-        continue;
+    return decodeRead<T>(keys, this.#out, this.#outView, used);
+  }
+
+  /**
+   * Reads up to 10 keys on a Deno blocking thread: a network round trip must not hold up
+   * the event loop. Each read in flight owns its buffer until the kernel is done with it.
+   */
+  async #readRemote<T>(keys: readonly KvKey[]): Promise<KvEntryMaybe<T>[]> {
+    const h = this.#handle();
+    const request = encodeKeysFramed(keys);
+    let out = this.#spare.pop() ?? new Uint8Array(READ_SMALL);
+    let used: number;
+    try {
+      used = await this.#b.kvReadAsync(h, request, out);
+    } catch (error) {
+      if (!(error instanceof KrepisError) || error.code !== "LIMIT_EXCEEDED") {
+        throw error;
       }
-      const kind = out[i + 1];
-      const len = view.getUint32(i + 2, true);
-      const stamp = view.getUint32(i + 6, true) +
-        view.getUint32(i + 10, true) * 2 ** 32;
-      entries.push({
-        key,
-        value: (kind === JSON_KIND
-          ? json[j++]
-          : decodeValue(kind, out.subarray(i + 14, i + 14 + len))) as T,
-        versionstamp: stampToString(stamp),
-      });
-      i += 14 + len;
+      out = new Uint8Array(READ_LARGE);
+      used = await this.#b.kvReadAsync(h, request, out);
+    }
+    const entries = decodeRead<T>(keys, out, new DataView(out.buffer), used);
+    if (out.length === READ_SMALL && this.#spare.length < MAX_SPARE) {
+      this.#spare.push(out);
     }
     return entries;
   }
@@ -190,7 +201,12 @@ export class Kv implements Disposable {
     _options?: { consistency?: "strong" | "eventual" },
   ): Promise<KvEntryMaybe<T>> {
     try {
-      return Promise.resolve(this.#read<T>([key])[0]);
+      const read = this.#read<T>([key]);
+      return read instanceof Promise
+        ? read.then((entries) => entries[0], (error) => {
+          throw kvError(error);
+        })
+        : Promise.resolve(read[0]);
     } catch (error) {
       return Promise.reject(kvError(error));
     }
@@ -201,12 +217,14 @@ export class Kv implements Disposable {
     keys: readonly [...{ [K in keyof T]: KvKey }],
     _options?: { consistency?: "strong" | "eventual" },
   ): Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
+    type Entries = { [K in keyof T]: KvEntryMaybe<T[K]> };
     try {
-      return Promise.resolve(
-        this.#read(keys as readonly KvKey[]) as {
-          [K in keyof T]: KvEntryMaybe<T[K]>;
-        },
-      );
+      const read = this.#read(keys as readonly KvKey[]);
+      return read instanceof Promise
+        ? read.then((entries) => entries as unknown as Entries, (error) => {
+          throw kvError(error);
+        })
+        : Promise.resolve(read as unknown as Entries);
     } catch (error) {
       return Promise.reject(kvError(error));
     }
@@ -256,14 +274,23 @@ export class Kv implements Disposable {
   ): KvListIterator<T> {
     return new KvListIterator<T>(
       (sel, cursor, reverse, limit, out) =>
-        this.#b.kvList(
-          this.#handle(),
-          sel,
-          cursor,
-          reverse ? 1 : 0,
-          limit,
-          out,
-        ),
+        this.#remote
+          ? this.#b.kvListAsync(
+            this.#handle(),
+            sel,
+            cursor,
+            reverse ? 1 : 0,
+            limit,
+            out,
+          )
+          : this.#b.kvList(
+            this.#handle(),
+            sel,
+            cursor,
+            reverse ? 1 : 0,
+            limit,
+            out,
+          ),
       selector,
       options,
     );
@@ -340,7 +367,7 @@ export class Kv implements Disposable {
         while (!cancelled) {
           if (this.#h === undefined) return controller.close();
           const epoch = b.kvEpoch(h);
-          const entries = this.#read(keys as readonly KvKey[]);
+          const entries = await this.#read(keys as readonly KvKey[]);
           const stamps = entries.map((e) => e.versionstamp);
           if (
             options.raw || !last || stamps.some((s, i) => s !== last![i])
@@ -413,4 +440,41 @@ export async function openKv(
     durability === "sync" ? 1 : 0,
   );
   return Kv[TOKEN](bindings, handle, temp);
+}
+
+/** Decodes a read answer (see `krepis_kernel::kv::page`) for `keys`. */
+function decodeRead<T>(
+  keys: readonly KvKey[],
+  out: Uint8Array,
+  view: DataView,
+  used: number,
+): KvEntryMaybe<T>[] {
+  // JSON values of the whole batch come as one array text, parsed at once.
+  const jsonAt = view.getUint32(0, true);
+  const json = used > jsonAt
+    ? JSON.parse(decodeUtf8(out.subarray(jsonAt, used))) as unknown[]
+    : [];
+  let j = 0;
+  const entries: KvEntryMaybe<T>[] = [];
+  let i = 4;
+  for (const key of keys) {
+    if (out[i] === 0) {
+      entries.push({ key, value: null, versionstamp: null });
+      i++;
+      continue;
+    }
+    const kind = out[i + 1];
+    const len = view.getUint32(i + 2, true);
+    const stamp = view.getUint32(i + 6, true) +
+      view.getUint32(i + 10, true) * 2 ** 32;
+    entries.push({
+      key,
+      value: (kind === JSON_KIND
+        ? json[j++]
+        : decodeValue(kind, out.subarray(i + 14, i + 14 + len))) as T,
+      versionstamp: stampToString(stamp),
+    });
+    i += 14 + len;
+  }
+  return entries;
 }

@@ -72,14 +72,17 @@ export interface KvListOptions {
   consistency?: "strong" | "eventual";
 }
 
-/** Reads one page into `out`: selector bytes, cursor, reverse, limit → bytes used. */
+/**
+ * Reads one page into `out`: selector bytes, cursor, reverse, limit → bytes used (a
+ * promise for a remote store, whose kernel call runs off the event loop).
+ */
 export type PullPage = (
   selector: Uint8Array<ArrayBuffer>,
   cursor: Uint8Array<ArrayBuffer>,
   reverse: boolean,
   limit: number,
   out: Uint8Array<ArrayBuffer>,
-) => number;
+) => number | Promise<number>;
 
 // Holds at least one entry of the largest size (64 KiB value, 2 KiB key).
 const PAGE_BYTES = 128 * 1024;
@@ -138,6 +141,7 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
   #batchSize: number;
   #count = 0;
   #cursor: string | undefined;
+  #filling: Promise<void> | undefined;
   #entries: KvEntry<T>[] = [];
   #cursors: Uint8Array[] = [];
   #at = 0;
@@ -206,12 +210,10 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
     return this.#cursor;
   }
 
-  #fill(): void {
+  /** Fetches the next page: at once from a local store, as a promise from a remote one. */
+  #fill(): void | Promise<void> {
     if (this.#selectorError !== undefined) throw this.#selectorError;
     const cursor = this.#at > 0 ? this.cursor : this.#cursor;
-    this.#entries = [];
-    this.#cursors = [];
-    this.#at = 0;
     const page = this.#page ??= new Uint8Array(PAGE_BYTES);
     const used = this.#pull(
       this.#selector!,
@@ -220,6 +222,18 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       this.#batchSize,
       page,
     );
+    if (typeof used === "number") return this.#decode(page, used, cursor);
+    return used.then((n) => this.#decode(page, n, cursor));
+  }
+
+  #decode(
+    page: Uint8Array<ArrayBuffer>,
+    used: number,
+    cursor: string | undefined,
+  ): void {
+    this.#entries = [];
+    this.#cursors = [];
+    this.#at = 0;
     const view = new DataView(page.buffer);
     // The page's JSON values come as one array text: one parse for the whole batch.
     const jsonAt = view.getUint32(0, true);
@@ -257,6 +271,8 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
 
   /** The next entry. */
   next(): Promise<IteratorResult<KvEntry<T>>> {
+    // A page of a remote store is on its way: the next entry comes after it.
+    if (this.#filling) return this.#filling.then(() => this.next());
     try {
       if (
         this.#done ||
@@ -264,7 +280,15 @@ export class KvListIterator<T> implements AsyncIterableIterator<KvEntry<T>> {
       ) {
         return Promise.resolve({ done: true, value: undefined });
       }
-      if (this.#at >= this.#entries.length && !this.#lastBatch) this.#fill();
+      if (this.#at >= this.#entries.length && !this.#lastBatch) {
+        const filled = this.#fill();
+        if (filled instanceof Promise) {
+          this.#filling = filled.finally(() => this.#filling = undefined);
+          return this.#filling.then(() => this.next(), (error) => {
+            throw kvError(error);
+          });
+        }
+      }
       if (this.#at >= this.#entries.length) {
         this.#done = true;
         return Promise.resolve({ done: true, value: undefined });

@@ -34,6 +34,38 @@ Deno.test("kv postgres: two stores on one database see each other's writes", asy
   assert.ok(second.versionstamp > versionstamp);
 });
 
+Deno.test("kv postgres: reads waiting on the database leave the event loop running", async () => {
+  // The server is stopped for 1.5 s while a get, a getMany and a list wait on it. Timers
+  // keep firing meanwhile; a read run on the JavaScript thread would hold them all up.
+  using kv = await openKv(await server.freshDatabase());
+  await kv.set(["a"], 1);
+  await kv.set(["b"], 2);
+  assert.equal((await kv.get(["a"])).value, 1);
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  try {
+    const { thawed } = await server.freeze(1_500);
+    const before = ticks;
+    const reads = Promise.all([
+      kv.get(["a"]),
+      kv.getMany([["a"], ["b"]]),
+      Array.fromAsync(kv.list({ prefix: [] })),
+    ]);
+    const [one, many, listed] = await reads;
+    const during = ticks - before;
+    await thawed;
+    assert.equal(one.value, 1);
+    assert.deepEqual(many.map((e) => e.value), [1, 2]);
+    assert.deepEqual(listed.map((e) => e.value), [1, 2]);
+    assert.ok(
+      during >= 20,
+      `timers fired ${during} times while the reads waited`,
+    );
+  } finally {
+    clearInterval(timer);
+  }
+});
+
 Deno.test("kv postgres: bad URLs and refused logins are clear errors", async () => {
   await assert.rejects(
     () => openKv("postgres://krepis@127.0.0.1:notaport/db"),

@@ -444,6 +444,10 @@ fn finish_in(
 }
 
 impl KvBackend for Postgres {
+    fn remote(&self) -> bool {
+        true
+    }
+
     fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool> {
         let now = now_ms() as i64;
         let row = self.read(|c, st| c.query_opt(&st.get, &[&key, &now]))?;
