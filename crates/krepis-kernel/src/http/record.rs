@@ -166,11 +166,13 @@ pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
     for id in head.ids {
         text(id.as_bytes(), out);
     }
-    let mut lengths = Vec::with_capacity(count);
-    for (name, value) in head.headers {
+    // Each field's lengths go straight into the table reserved above (no list per request).
+    for (i, (name, value)) in head.headers.iter().enumerate() {
         text(name.as_str().as_bytes(), out);
         text(value.as_bytes(), out);
-        lengths.push((name.as_str().len() as u32, value.len() as u32));
+        let table = &mut out[start + REQUEST_FIXED + i * 8..];
+        put_u32(table, 0, name.as_str().len() as u32);
+        put_u32(table, 4, value.len() as u32);
     }
     let text_len = out.len() - text_start;
     let total = align8(out.len() - start);
@@ -191,10 +193,6 @@ pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
     put_u16(rec, REQ_PORT, head.remote_port);
     put_u16(rec, REQ_PARENT_LEN, head.ids[3].len() as u16);
     put_u32(rec, REQ_TEXT_LEN, text_len as u32);
-    for (i, (name, value)) in lengths.into_iter().enumerate() {
-        put_u32(rec, REQUEST_FIXED + i * 8, name);
-        put_u32(rec, REQUEST_FIXED + i * 8 + 4, value);
-    }
     Ok(())
 }
 

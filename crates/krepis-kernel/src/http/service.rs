@@ -24,6 +24,7 @@ use super::record::{
 };
 use super::shared::Shared;
 use super::socket::PeerSocket;
+use super::static_files::StaticFiles;
 use super::trace::TraceIds;
 use super::{validate, websocket};
 
@@ -54,13 +55,20 @@ pub async fn handle(
     req: Request<Incoming>,
     busy: Busy,
 ) -> Result<Outbound, Infallible> {
-    let (req, own) = serve_static(&shared, req);
-    if let Some(reply) = own {
-        // Files carry their own encodings (.br/.gz siblings) and ranges, so they are never
-        // compressed on the fly; chunks are charged to the budget as they go out.
-        let budget = Arc::clone(&shared.budget);
-        return Ok(reply.map(|body| Outgoing::new(Encoded::identity(body), budget, None, busy)));
-    }
+    // Without mounts the request is not even moved through the static check.
+    let req = match shared.config.static_files.as_ref() {
+        None => req,
+        Some(files) => match serve_static(files, &shared, req) {
+            (_, Some(reply)) => {
+                // Files carry their own encodings (.br/.gz siblings) and ranges, so they are
+                // never compressed on the fly; chunks are charged to the budget as they go out.
+                let budget = Arc::clone(&shared.budget);
+                let identity = |body| Outgoing::new(Encoded::identity(body), budget, None, busy);
+                return Ok(reply.map(identity));
+            }
+            (req, None) => req,
+        },
+    };
     let coding = if shared.config.compression {
         compress::negotiate(req.method(), req.headers())
     } else {
@@ -72,12 +80,13 @@ pub async fn handle(
     Ok(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
 }
 
-/// The kernel's own answer when `req` falls under a static mount and passes the head checks
-/// every request gets (a request failing them goes on, to be refused as usual).
-fn serve_static(shared: &Shared, req: Request<Incoming>) -> (Request<Incoming>, Option<Reply>) {
-    let Some(files) = shared.config.static_files.as_ref() else {
-        return (req, None);
-    };
+/// The kernel's own answer when `req` falls under a static mount of `files` and passes the
+/// head checks every request gets (a request failing them goes on, to be refused as usual).
+fn serve_static(
+    files: &StaticFiles,
+    shared: &Shared,
+    req: Request<Incoming>,
+) -> (Request<Incoming>, Option<Reply>) {
     let (parts, body) = req.into_parts();
     let sound =
         head_size(&parts) <= shared.config.max_header_size && validate::check(&parts).is_ok();
@@ -106,7 +115,9 @@ async fn deadline(shared: &Arc<Shared>, peer: &Peer, req: Request<Incoming>) -> 
         return process(shared, peer, req, 0.0, &body_done).await;
     };
     let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
-    let work = process(shared, peer, req, deadline_ms, &body_done);
+    // Pinned where it is made: handing the (large) future itself to `timeout_at` would copy
+    // it on every request.
+    let work = std::pin::pin!(process(shared, peer, req, deadline_ms, &body_done));
     match tokio::time::timeout_at(Instant::now() + timeout, work).await {
         Ok(response) => response,
         Err(_) => {

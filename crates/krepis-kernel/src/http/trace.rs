@@ -7,13 +7,80 @@
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceIds {
     /// Unique id of this request (16 hex).
-    pub request_id: String,
+    pub request_id: HexId,
     /// The trace this request belongs to (32 hex): the caller's, or a new one.
-    pub trace_id: String,
+    pub trace_id: HexId,
     /// This request's own span (16 hex), always new.
-    pub span_id: String,
+    pub span_id: HexId,
     /// The caller's span from `traceparent` (16 hex), empty when the trace starts here.
-    pub parent_span_id: String,
+    pub parent_span_id: HexId,
+}
+
+/// Up to 32 lower-case hex digits, held inline: every request gets four ids, and making
+/// them must not cost allocations.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct HexId {
+    digits: [u8; 32],
+    len: u8,
+}
+
+impl HexId {
+    const EMPTY: Self = Self {
+        digits: [0; 32],
+        len: 0,
+    };
+
+    /// A random non-zero id of `words` × 64 bits (`words` ≤ 2).
+    fn random(words: usize) -> Self {
+        let mut id = Self::EMPTY;
+        for _ in 0..words {
+            // Never all zero: the low bit of each word is forced on.
+            let word = fastrand::u64(..) | 1;
+            for shift in (0..16).rev() {
+                id.push(b"0123456789abcdef"[(word >> (shift * 4)) as usize & 0xf]);
+            }
+        }
+        id
+    }
+
+    /// `hex` (already checked to be at most 32 hex digits) in lower case.
+    fn lowered(hex: &str) -> Self {
+        let mut id = Self::EMPTY;
+        for b in hex.bytes() {
+            id.push(b.to_ascii_lowercase());
+        }
+        id
+    }
+
+    fn push(&mut self, digit: u8) {
+        self.digits[usize::from(self.len)] = digit;
+        self.len += 1;
+    }
+
+    /// The digits as text.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII hex digits are ever pushed.
+        std::str::from_utf8(&self.digits[..usize::from(self.len)]).unwrap_or_default()
+    }
+}
+
+impl std::ops::Deref for HexId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for HexId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<&str> for HexId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
 }
 
 impl TraceIds {
@@ -32,43 +99,34 @@ impl TraceIds {
     pub fn for_request(traceparent: Option<&[u8]>) -> Self {
         let (trace_id, parent_span_id) = match traceparent.and_then(parse_traceparent) {
             Some((trace, parent)) => (trace, parent),
-            None => (hex_id(2), String::new()),
+            None => (HexId::random(2), HexId::EMPTY),
         };
         Self {
-            request_id: hex_id(1),
+            request_id: HexId::random(1),
             trace_id,
-            span_id: hex_id(1),
+            span_id: HexId::random(1),
             parent_span_id,
         }
     }
 }
 
-/// Parses `version-traceid-parentid-flags`; returns the trace and parent span ids.
-fn parse_traceparent(raw: &[u8]) -> Option<(String, String)> {
-    let text = std::str::from_utf8(raw).ok()?.trim().to_ascii_lowercase();
+/// Parses `version-traceid-parentid-flags` (any case); returns the trace and parent span
+/// ids in lower case.
+fn parse_traceparent(raw: &[u8]) -> Option<(HexId, HexId)> {
+    let text = std::str::from_utf8(raw).ok()?.trim();
     let mut parts = text.split('-');
     let (version, trace, span, flags) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
     let valid = parts.next().is_none()
         && hex(version, 2)
-        && version != "ff"
+        && !version.eq_ignore_ascii_case("ff")
         && hex(trace, 32)
         && hex(span, 16)
         && hex(flags, 2)
         && trace.bytes().any(|b| b != b'0')
         && span.bytes().any(|b| b != b'0');
-    valid.then(|| (trace.to_string(), span.to_string()))
-}
-
-/// A random non-zero id of `words` × 64 bits as hex.
-fn hex_id(words: usize) -> String {
-    let mut out = String::with_capacity(words * 16);
-    for _ in 0..words {
-        // Never all zero: the low bit of each word is forced on.
-        out.push_str(&format!("{:016x}", fastrand::u64(..) | 1));
-    }
-    out
+    valid.then(|| (HexId::lowered(trace), HexId::lowered(span)))
 }
 
 #[cfg(test)]
@@ -84,6 +142,7 @@ mod tests {
         assert_eq!(a.request_id.len(), 16);
         assert_ne!(a.trace_id, b.trace_id);
         assert_ne!(a.request_id, a.span_id);
+        assert_eq!(a.parent_span_id, "");
         assert!(a.trace_id.bytes().all(|c| c.is_ascii_hexdigit()));
     }
 
@@ -99,6 +158,12 @@ mod tests {
             assert_eq!(parse_traceparent(bad.as_bytes()), None, "{bad}");
         }
         let upper = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01";
-        assert!(parse_traceparent(upper.as_bytes()).is_some());
+        let (trace, span) = parse_traceparent(upper.as_bytes()).unwrap();
+        assert_eq!(trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(span, "00f067aa0ba902b7");
+        assert_eq!(
+            parse_traceparent(b"FF-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+            None
+        );
     }
 }
