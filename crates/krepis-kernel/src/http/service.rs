@@ -246,7 +246,7 @@ async fn process(
                 body_len,
                 deadline_ms,
                 method: parts.method.as_str(),
-                url: &url,
+                url,
                 remote_ip: &peer.remote_ip,
                 remote_port: peer.remote.port(),
                 ids: [
@@ -320,8 +320,9 @@ impl Drop for AbandonOnDrop<'_> {
     }
 }
 
-fn absolute_url(parts: &http::request::Parts, peer: &Peer) -> String {
-    let scheme = if peer.tls { "https" } else { "http" };
+/// The request's absolute URL as scheme (with `://`), authority and path with query.
+fn absolute_url<'a>(parts: &'a http::request::Parts, peer: &'a Peer) -> [&'a str; 3] {
+    let scheme = if peer.tls { "https://" } else { "http://" };
     let authority = parts
         .uri
         .authority()
@@ -340,12 +341,7 @@ fn absolute_url(parts: &http::request::Parts, peer: &Peer) -> String {
         "*" => "/*",
         path => path,
     };
-    let mut url = String::with_capacity(scheme.len() + 3 + authority.len() + path.len());
-    url.push_str(scheme);
-    url.push_str("://");
-    url.push_str(authority);
-    url.push_str(path);
-    url
+    [scheme, authority, path]
 }
 
 /// Bytes of the request head as sent: request line and header lines.
