@@ -59,7 +59,7 @@ fn stream_one_answer(server: &Server) {
 }
 
 #[test]
-fn a_client_leaving_after_the_status_does_not_count_as_cancelled() {
+fn knul_client_leaving_after_the_status_is_answered_not_cancelled() {
     let certs = certs();
     let server = Arc::new(
         Server::start(&KnulServeOptions {
