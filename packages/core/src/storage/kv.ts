@@ -176,7 +176,9 @@ export class Kv implements Disposable {
    */
   async #readRemote<T>(keys: readonly KvKey[]): Promise<KvEntryMaybe<T>[]> {
     const h = this.#handle();
-    const request = encodeKeysFramed(keys);
+    // A copy: the framing buffer is shared, and the next read (issued while this one
+    // waits on the database) would overwrite it before the kernel has read it.
+    const request = encodeKeysFramed(keys).slice();
     let out = this.#spare.pop() ?? new Uint8Array(READ_SMALL);
     let used: number;
     try {
