@@ -459,8 +459,9 @@ export const symbols = {
     nonblocking: true,
   },
   /**
-   * 1 when the store is across the network (PostgreSQL), so TypeScript reads it with the
-   * `_async` calls; 0 for a local store.
+   * The store's connections when it is across the network (PostgreSQL), so TypeScript
+   * reads it with the `_async` calls and keeps at most that many calls in flight; 0 for a
+   * local store.
    */
   krepis_kv_remote: { parameters: ["f64"], result: "f64" },
   /**
@@ -1051,8 +1052,9 @@ export interface KernelBindings {
     out: Uint8Array<ArrayBuffer>,
   ): Promise<number>;
   /**
-   * 1 when the store is across the network (PostgreSQL), so TypeScript reads it with the
-   * `_async` calls; 0 for a local store.
+   * The store's connections when it is across the network (PostgreSQL), so TypeScript
+   * reads it with the `_async` calls and keeps at most that many calls in flight; 0 for a
+   * local store.
    * Calls `krepis_kv_remote`.
    */
   kvRemote(kv: number): number;

@@ -72,11 +72,12 @@ fn krepis_kv_close(kv: f64) -> Result<f64> {
     Ok(0.0)
 }
 
-/// 1 when the store is across the network (PostgreSQL), so TypeScript reads it with the
-/// `_async` calls; 0 for a local store.
+/// The store's connections when it is across the network (PostgreSQL), so TypeScript
+/// reads it with the `_async` calls and keeps at most that many calls in flight; 0 for a
+/// local store.
 #[export]
 fn krepis_kv_remote(kv: f64) -> Result<f64> {
-    Ok(if session(kv)?.kv.remote() { 1.0 } else { 0.0 })
+    Ok(session(kv)?.kv.remote_connections() as f64)
 }
 
 /// Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see

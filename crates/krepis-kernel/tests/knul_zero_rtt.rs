@@ -10,32 +10,11 @@ use bytes::BytesMut;
 use krepis_kernel::http::record::{KIND_RESPOND, encode_response};
 use krepis_kernel::knul::frame::{self, code};
 use krepis_kernel::knul::{Client, Server};
-use krepis_kernel::proto::{
-    KnulConnectOptions, KnulHeader, KnulMethod, KnulServeOptions, KnulStatus,
-};
+use krepis_kernel::proto::{KnulMethod, KnulServeOptions, KnulStatus};
 use prost::Message;
 
-struct Certs {
-    ca: String,
-    cert: String,
-    key: String,
-}
-
-fn certs() -> Certs {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec!["localhost".to_string()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    Certs {
-        ca: ca.pem(),
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    }
-}
+mod common;
+use common::{Certs, certs, connect_options, request};
 
 /// Answers every call with the JSON string of its method, as TypeScript would.
 fn consume(server: Arc<Server>) -> JoinHandle<()> {
@@ -107,29 +86,6 @@ fn serve(certs: &Certs, port: u32, store: &std::path::Path) -> (Arc<Server>, Joi
     );
     let consumer = consume(Arc::clone(&server));
     (server, consumer)
-}
-
-fn connect_options(certs: &Certs, port: u16) -> KnulConnectOptions {
-    KnulConnectOptions {
-        hostname: "127.0.0.1".into(),
-        port: u32::from(port),
-        server_name: "localhost".into(),
-        ca_pem: certs.ca.clone(),
-        ..Default::default()
-    }
-}
-
-fn request(method: &str, idempotent: bool) -> Vec<u8> {
-    let header = KnulHeader {
-        method: method.into(),
-        idempotent,
-        ..Default::default()
-    }
-    .encode_to_vec();
-    let mut out = BytesMut::new();
-    frame::put(&mut out, frame::HEADER, &header);
-    frame::put(&mut out, frame::MESSAGE, b"null");
-    out.to_vec()
 }
 
 fn status_of(response: &[u8]) -> (u32, Vec<u8>) {

@@ -450,7 +450,11 @@ fn ends_with_status(bytes: &[u8]) -> bool {
 }
 
 /// Writes TypeScript's response frames; makes sure a STATUS frame ends them. `Err` when the
-/// client went away.
+/// client went away before the status was written.
+///
+/// Returns as soon as the STATUS frame is written, without waiting for TypeScript to close
+/// the stream: a client that has its status may leave (its dropped stream sends
+/// STOP_SENDING), and that must not count the answered call as cancelled.
 async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::result::Result<(), ()> {
     let mut ended = false;
     match body {
@@ -463,6 +467,9 @@ async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::resul
             while let Some(chunk) = rx.recv().await {
                 ended = ends_with_status(&chunk);
                 send.write_all(&chunk).await.map_err(|_| ())?;
+                if ended {
+                    break;
+                }
             }
         }
         // Only the HTTP kernel's static files make these; a call never carries one.

@@ -63,10 +63,11 @@ pub enum Durability {
 
 /// A KV storage engine.
 pub trait KvBackend: Send + Sync {
-    /// Whether operations go across the network (and so must not run on a caller's
-    /// event-loop thread).
-    fn remote(&self) -> bool {
-        false
+    /// How many connections the store has across the network; 0 for a local store. A
+    /// remote store's operations must not run on a caller's event-loop thread, and more
+    /// of them at once than it has connections only wait for one.
+    fn remote_connections(&self) -> usize {
+        0
     }
 
     /// Visits the live entry under `key`; returns whether there was one.

@@ -68,10 +68,11 @@ impl Kv {
         }
     }
 
-    /// Whether the store is across the network (PostgreSQL): its reads should then run
-    /// off the caller's event-loop thread.
-    pub fn remote(&self) -> bool {
-        self.backend.remote()
+    /// How many connections the store has across the network (PostgreSQL), 0 for a
+    /// local one: a remote store's reads should run off the caller's event-loop thread,
+    /// at most this many at once.
+    pub fn remote_connections(&self) -> usize {
+        self.backend.remote_connections()
     }
 
     /// A store on `backend`.

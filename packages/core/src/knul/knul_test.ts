@@ -149,6 +149,10 @@ Deno.test("knul: server-streaming, client-streaming and bidirectional calls", as
   ]);
   await until("no call in flight", () => server.stats().inFlight === 0);
   assert.equal(client.running(), 0);
+  // Only the abandoned stream was cancelled: a client leaving once it has its status (its
+  // dropped stream stops the server's side) leaves an answered call.
+  const stats = server.stats();
+  assert.deepEqual([stats.answeredTotal, stats.cancelledTotal], [7, 1]);
 });
 
 Deno.test("knul: mutual TLS puts the client certificate's identity on ctx", async () => {

@@ -19,6 +19,7 @@ import { encodeKey, encodeKeysFramed, type KvKey } from "./kv_key.ts";
 import { decodeValue, JSON_KIND } from "./kv_value.ts";
 import { decodeUtf8 } from "./utf8.ts";
 import { badResource, kvError } from "./kv_error.ts";
+import { Gate } from "./kv_gate.ts";
 import {
   AtomicOperation,
   COMMIT_VERSIONSTAMP,
@@ -122,6 +123,8 @@ export class Kv implements Disposable {
   #remote = false;
   /** Read buffers free for the next remote read (each read in flight holds its own). */
   #spare: Uint8Array<ArrayBuffer>[] = [];
+  /** Lets a remote store's reads, lists and commits run at most one per connection. */
+  #gate = new Gate(1);
 
   /** Not for users: use {@linkcode openKv}. */
   constructor(token: symbol, bindings: KernelBindings, handle: number) {
@@ -136,7 +139,9 @@ export class Kv implements Disposable {
   static [TOKEN](bindings: KernelBindings, handle: number, temp?: string): Kv {
     const kv = new Kv(TOKEN, bindings, handle);
     kv.#temp = temp;
-    kv.#remote = bindings.kvRemote(handle) === 1;
+    const connections = bindings.kvRemote(handle);
+    kv.#remote = connections > 0;
+    if (kv.#remote) kv.#gate = new Gate(connections);
     return kv;
   }
 
@@ -176,17 +181,19 @@ export class Kv implements Disposable {
    */
   async #readRemote<T>(keys: readonly KvKey[]): Promise<KvEntryMaybe<T>[]> {
     const h = this.#handle();
-    const request = encodeKeysFramed(keys);
+    // A copy: the framing buffer is shared, and the next read (issued while this one
+    // waits on the database) would overwrite it before the kernel has read it.
+    const request = encodeKeysFramed(keys).slice();
     let out = this.#spare.pop() ?? new Uint8Array(READ_SMALL);
     let used: number;
     try {
-      used = await this.#b.kvReadAsync(h, request, out);
+      used = await this.#gate.run(() => this.#b.kvReadAsync(h, request, out));
     } catch (error) {
       if (!(error instanceof KrepisError) || error.code !== "LIMIT_EXCEEDED") {
         throw error;
       }
       out = new Uint8Array(READ_LARGE);
-      used = await this.#b.kvReadAsync(h, request, out);
+      used = await this.#gate.run(() => this.#b.kvReadAsync(h, request, out));
     }
     const entries = decodeRead<T>(keys, out, new DataView(out.buffer), used);
     if (out.length === READ_SMALL && this.#spare.length < MAX_SPARE) {
@@ -234,7 +241,12 @@ export class Kv implements Disposable {
     const h = this.#handle();
     let n: number;
     try {
-      n = await this.#b.kvCommit(h, ops);
+      // A local store's commits are not held back: concurrent ones share a disk sync.
+      n = await (this.#remote
+        ? this.#gate.run(() =>
+          this.#b.kvCommit(h, ops)
+        )
+        : this.#b.kvCommit(h, ops));
     } catch (error) {
       throw kvError(error);
     }
@@ -275,13 +287,15 @@ export class Kv implements Disposable {
     return new KvListIterator<T>(
       (sel, cursor, reverse, limit, out) =>
         this.#remote
-          ? this.#b.kvListAsync(
-            this.#handle(),
-            sel,
-            cursor,
-            reverse ? 1 : 0,
-            limit,
-            out,
+          ? this.#gate.run(() =>
+            this.#b.kvListAsync(
+              this.#handle(),
+              sel,
+              cursor,
+              reverse ? 1 : 0,
+              limit,
+              out,
+            )
           )
           : this.#b.kvList(
             this.#handle(),

@@ -34,6 +34,33 @@ Deno.test("kv postgres: two stores on one database see each other's writes", asy
   assert.ok(second.versionstamp > versionstamp);
 });
 
+Deno.test("kv postgres: concurrent reads each get their own keys", async () => {
+  // Reads in flight together: each request must reach the kernel as it was made.
+  using kv = await openKv(await server.freshDatabase());
+  const n = 64;
+  await Promise.all(
+    Array.from({ length: n }, (_, i) => kv.set(["k", i, "x".repeat(i % 7)], i)),
+  );
+  const key = (i: number) => ["k", i, "x".repeat(i % 7)];
+  const [gets, manys] = await Promise.all([
+    Promise.all(Array.from({ length: n }, (_, i) => kv.get<number>(key(i)))),
+    Promise.all(
+      Array.from(
+        { length: n },
+        (_, i) => kv.getMany<number[]>([key(i), key((i + 1) % n)]),
+      ),
+    ),
+  ]);
+  assert.deepEqual(
+    gets.map((e) => e.value),
+    Array.from({ length: n }, (_, i) => i),
+  );
+  assert.deepEqual(
+    manys.map((es) => es.map((e) => e.value)),
+    Array.from({ length: n }, (_, i) => [i, (i + 1) % n]),
+  );
+});
+
 Deno.test("kv postgres: reads waiting on the database leave the event loop running", async () => {
   // The server is stopped for 1.5 s while a get, a getMany and a list wait on it. Timers
   // keep firing meanwhile; a read run on the JavaScript thread would hold them all up.

@@ -444,8 +444,8 @@ fn finish_in(
 }
 
 impl KvBackend for Postgres {
-    fn remote(&self) -> bool {
-        true
+    fn remote_connections(&self) -> usize {
+        POOL_SIZE as usize
     }
 
     fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool> {
