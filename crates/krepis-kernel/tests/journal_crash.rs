@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fs;
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -17,6 +18,9 @@ use std::time::Duration;
 use krepis_kernel::journal::Journal;
 
 const CHILD_ENV: &str = "KREPIS_CRASH_CHILD";
+/// The line the child prints once its journal is open, so kill timing excludes start-up
+/// (process start and journal recovery vary far more than a transaction on a loaded CI box).
+const READY: &str = "krepis-crash-child-ready";
 const FILES: usize = 20;
 /// Kills per run; `KREPIS_CRASH_KILLS` raises it for a longer soak.
 const KILLS: usize = 120;
@@ -99,6 +103,10 @@ fn crash_child() {
     };
     let journal = Journal::open(&root).unwrap();
     let mut version = version_of(Path::new(&root)).expect("the parent checked this");
+    // The harness prints "test crash_child ... " before it, on the same line.
+    let mut stdout = std::io::stdout();
+    writeln!(stdout, "{READY}").unwrap();
+    stdout.flush().unwrap();
     loop {
         advance(&journal, version);
         version += 1;
@@ -135,27 +143,30 @@ fn sigkill_at_random_points_leaves_each_transaction_all_or_nothing() {
 
     let mut random = rng();
     let exe = std::env::current_exe().unwrap();
+    // Runs the child until its journal is open, then `duration` more, then SIGKILLs it.
     let run_child_for = |duration: Duration| {
         let mut child = Command::new(&exe)
             .args(["--exact", "crash_child", "--test-threads=1", "--nocapture"])
             .env(CHILD_ENV, root)
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let ready = lines.any(|line| line.is_ok_and(|line| line.ends_with(READY)));
+        assert!(ready, "the crash child exited before opening its journal");
         std::thread::sleep(duration);
         child.kill().unwrap(); // SIGKILL
         child.wait().unwrap();
     };
-    // Calibrate: how long until the child commits its first transaction, and how long
-    // one takes, on this machine and build; kills are spread over that window.
-    let started = std::time::Instant::now();
-    run_child_for(Duration::from_millis(1500));
+    // Calibrate: how long one transaction takes on this machine and build, once the
+    // child is running; kills are spread over a few transactions' time.
+    let calibration = Duration::from_millis(1500);
+    run_child_for(calibration);
     Journal::open(root).unwrap();
     let versions = version_of(root).unwrap().max(1);
-    let window = started.elapsed().as_micros() as u64;
-    let per_tx = window / versions;
-    eprintln!("calibration: {versions} transactions in {window} us");
+    let per_tx = (calibration.as_micros() as u64 / versions).max(1);
+    eprintln!("calibration: {versions} transactions in {calibration:?}");
 
     let kills = std::env::var("KREPIS_CRASH_KILLS")
         .ok()
@@ -167,10 +178,8 @@ fn sigkill_at_random_points_leaves_each_transaction_all_or_nothing() {
     let needed = kills / 10 + 1;
     let mut kill = 0;
     while kill < kills || (torn_before_recovery < needed && kill < kills * 4) {
-        // Somewhere between "still starting" and "a few transactions in".
-        run_child_for(Duration::from_micros(
-            per_tx + random() % (per_tx * 4).min(window),
-        ));
+        // Somewhere in the first few transactions after start-up.
+        run_child_for(Duration::from_micros(random() % (per_tx * 4)));
 
         // What the kill left on disk, before anything repairs it.
         if version_of(root).is_err() {
