@@ -16,6 +16,7 @@ fn start(root: &Path) -> Server {
             prefix: "/static/".into(),
             root: root.display().to_string(),
             index: vec!["index.html".into()],
+            sendfile: false,
         }],
         ..Default::default()
     };

@@ -22,6 +22,7 @@ use super::runtime::Host;
 use super::service::{self, Peer};
 use super::shared::Shared;
 use super::socket::PeerSocket;
+use super::static_files::sendfile::{FileSlot, SendfileStream};
 use super::validate::BadFraming;
 use super::websocket::Sockets;
 use crate::proto::{BridgeLayout, HttpStats, ServerAddress};
@@ -292,6 +293,7 @@ async fn accept_loop(
                     tls: tls.is_some(),
                     authority: Arc::clone(&authority),
                     socket: Some(PeerSocket::new(stream.as_raw_fd())),
+                    files: tls.is_none().then(FileSlot::new),
                 };
                 tokio::spawn(connection(
                     Arc::clone(&shared),
@@ -323,7 +325,8 @@ async fn connection(
     shared.open.fetch_add(1, Ordering::Relaxed);
     let activity = Activity::new();
     let idle = shared.config.idle_timeout;
-    let stream = Tracked::new(stream, Arc::clone(&activity));
+    let files = peer.files.clone().unwrap_or_default();
+    let stream = Tracked::new(SendfileStream::new(stream, files), Arc::clone(&activity));
     let svc_shared = Arc::clone(&shared);
     let svc_activity = Arc::clone(&activity);
     let heads = HeadCheck::new();

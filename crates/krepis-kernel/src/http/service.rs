@@ -25,6 +25,7 @@ use super::record::{
 use super::shared::Shared;
 use super::socket::PeerSocket;
 use super::static_files::StaticFiles;
+use super::static_files::sendfile::FileSlot;
 use super::trace::TraceIds;
 use super::{validate, websocket};
 
@@ -41,6 +42,8 @@ pub struct Peer {
     pub authority: Arc<str>,
     /// The connection's socket, watched while a streamed upload waits for its reader.
     pub socket: Option<PeerSocket>,
+    /// Where static file bodies go to be sent with `sendfile` (plain connections only).
+    pub files: Option<Arc<FileSlot>>,
 }
 
 /// What hyper sends: the reply's body, compressed when the client and the response allow
@@ -58,7 +61,7 @@ pub async fn handle(
     // Without mounts the request is not even moved through the static check.
     let req = match shared.config.static_files.as_ref() {
         None => req,
-        Some(files) => match serve_static(files, &shared, req) {
+        Some(files) => match serve_static(files, &shared, &peer, req) {
             (_, Some(reply)) => {
                 // Files carry their own encodings (.br/.gz siblings) and ranges, so they are
                 // never compressed on the fly; chunks are charged to the budget as they go out.
@@ -85,13 +88,16 @@ pub async fn handle(
 fn serve_static(
     files: &StaticFiles,
     shared: &Shared,
+    peer: &Peer,
     req: Request<Incoming>,
 ) -> (Request<Incoming>, Option<Reply>) {
     let (parts, body) = req.into_parts();
     let sound =
         head_size(&parts) <= shared.config.max_header_size && validate::check(&parts).is_ok();
     let req = Request::from_parts(parts, body);
-    let reply = sound.then(|| files.serve(&req)).flatten();
+    let reply = sound
+        .then(|| files.serve(&req, peer.files.as_ref()))
+        .flatten();
     (req, reply)
 }
 

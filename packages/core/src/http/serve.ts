@@ -42,23 +42,25 @@ function port(value: number | undefined): number {
 
 function staticMounts(
   mounts: ServeOptions["static"],
-): { prefix: string; root: string; index: string[] }[] {
+): { prefix: string; root: string; index: string[]; sendfile: boolean }[] {
   // Index loops, no array destructuring: user code may have replaced the array iterator.
   const prefixes = Object.keys(mounts ?? {});
   const out = [];
   for (let i = 0; i < prefixes.length; i++) {
     const prefix = prefixes[i];
     const mount = mounts![prefix];
-    const { root, index = ["index.html"] } = typeof mount === "string"
-      ? { root: mount }
-      : mount;
-    if (typeof root !== "string" || !Array.isArray(index)) {
+    const { root, index = ["index.html"], sendfile = false } =
+      typeof mount === "string" ? { root: mount } : mount;
+    if (
+      typeof root !== "string" || !Array.isArray(index) ||
+      typeof sendfile !== "boolean"
+    ) {
       throw new KrepisError(
         "INVALID_ARGUMENT",
-        `static mount "${prefix}" needs a root directory and an index list`,
+        `static mount "${prefix}" needs a root directory, an index list and a boolean sendfile`,
       );
     }
-    out.push({ prefix, root, index });
+    out.push({ prefix, root, index, sendfile });
   }
   return out;
 }

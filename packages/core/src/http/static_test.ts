@@ -46,7 +46,8 @@ async function site(): Promise<Site> {
     hostname: "127.0.0.1",
     port: 0,
     onListen: () => {},
-    static: { "/assets": pub },
+    // The same directory again, its large files sent with sendfile(2).
+    static: { "/assets": pub, "/sent": { root: pub, sendfile: true } },
   }, () => {
     calls.n++;
     return new Response("from the handler");
@@ -433,6 +434,85 @@ Deno.test("static: a file truncated, rewritten or replaced during its download n
   );
   assert.deepEqual(after.length, size);
   assert.ok(after.every((b) => b === 98));
+});
+
+Deno.test("static: a sendfile mount sends large files exactly (fetch, curl, h2c), ranges and HEAD too", async () => {
+  await using s = await site();
+  const size = 3 * (1 << 20) + 5;
+  const content = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 12)) % 251);
+  await Deno.writeFile(`${s.public}/big.bin`, content);
+  const url = `${s.base}/sent/big.bin`;
+  const same = (a: Uint8Array, b: Uint8Array) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
+
+  const fetched = await fetch(url);
+  assert.equal(fetched.headers.get("content-length"), String(size));
+  assert.ok(same(new Uint8Array(await fetched.arrayBuffer()), content));
+  // The default mount (pread) sends the same bytes with the same validators.
+  const plain = await fetch(`${s.base}/assets/big.bin`);
+  assert.equal(plain.headers.get("etag"), fetched.headers.get("etag"));
+  assert.ok(same(new Uint8Array(await plain.arrayBuffer()), content));
+
+  const range = await curl(["-r", "1000-2100999", url]);
+  assert.equal(range.status, 206);
+  assert.equal(
+    range.headers.get("content-range"),
+    `bytes 1000-2100999/${size}`,
+  );
+  assert.ok(same(range.body, content.subarray(1000, 2101000)));
+
+  const head = await fetch(url, { method: "HEAD" });
+  assert.equal(head.status, 200);
+  assert.equal(head.headers.get("content-length"), String(size));
+  assert.equal((await head.arrayBuffer()).byteLength, 0);
+
+  // HTTP/2 frames its own data: the same mount reads the file there.
+  const h2 = await curl(["--http2-prior-knowledge", url]);
+  assert.equal(h2.status, 200);
+  assert.ok(same(h2.body, content));
+
+  // One keep-alive connection: a sent file, a small file, the sent file again, HTTP/1.0.
+  const hello = await Deno.readFile(`${s.public}/hello.txt`);
+  const kept = await curl([url, `${s.base}/sent/hello.txt`, url]);
+  const both = new Uint8Array(2 * size + hello.length);
+  both.set(content);
+  both.set(hello, size);
+  both.set(content, size + hello.length);
+  assert.ok(same(kept.body, both), "responses on one connection stay apart");
+  const old = await curl(["--http1.0", url]);
+  assert.ok(same(old.body, content));
+  assert.equal(s.calls.n, 0, "the handler never runs");
+});
+
+Deno.test("static: a sendfile mount cuts a truncated file short and keeps a replaced one whole", async () => {
+  await using s = await site();
+  const size = 48 << 20; // larger than the socket buffers, so the server is mid-file
+  const big = `${s.public}/big.bin`;
+  const onlyA = (body: Uint8Array) => body.every((b) => b === 97);
+
+  await Deno.writeFile(big, new Uint8Array(size).fill(97));
+  const truncated = await downloadAcross(
+    s,
+    "/sent/big.bin",
+    1 << 20,
+    () => Deno.truncate(big, size / 2),
+  );
+  assert.ok(truncated.head.includes(`content-length: ${size}`), truncated.head);
+  assert.ok(truncated.body.length < size, "the response must be cut short");
+  assert.ok(onlyA(truncated.body), "bytes of another version were sent");
+
+  await Deno.writeFile(big, new Uint8Array(size).fill(97));
+  const replaced = await downloadAcross(
+    s,
+    "/sent/big.bin",
+    1 << 20,
+    async () => {
+      await Deno.writeFile(`${big}.new`, new Uint8Array(size).fill(98));
+      await Deno.rename(`${big}.new`, big);
+    },
+  );
+  assert.equal(replaced.body.length, size);
+  assert.ok(onlyA(replaced.body), "the download switched versions");
 });
 
 Deno.test("static: bad mounts are refused before anything listens", async () => {

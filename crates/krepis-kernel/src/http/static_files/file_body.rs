@@ -10,7 +10,6 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
@@ -32,15 +31,17 @@ pub fn stamp_of(file: &File) -> io::Result<Stamp> {
 }
 
 /// Reads `len` bytes at `offset`, failing if the file is not at version `expected` anymore.
+/// The bytes land in uninitialised capacity: zeroing a buffer the read overwrites anyway
+/// would be one more pass over every byte served.
 pub fn read_checked(file: &File, expected: &Stamp, offset: u64, len: usize) -> io::Result<Bytes> {
-    let mut buf = vec![0; len];
-    let mut filled = 0;
-    while filled < len {
-        match file.read_at(&mut buf[filled..], offset + filled as u64) {
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        match rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at) {
             Ok(0) => return Err(changed()),
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+            Ok(_) => {}
+            Err(rustix::io::Errno::INTR) => {}
+            Err(e) => return Err(e.into()),
         }
     }
     if stamp_of(file)? != *expected {

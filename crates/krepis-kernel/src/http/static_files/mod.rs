@@ -4,6 +4,7 @@
 //! - [`path`]: request path → file under the root; traversal refused.
 //! - [`negotiate`]: validators, 304, ranges, precompressed variants.
 //! - [`file_body`]: checked positional reads (a changing file aborts, never mixes bytes).
+//! - [`sendfile`]: large files on plain HTTP/1.x straight from the page cache to the socket.
 //!
 //! GET and HEAD are served (other methods get 405); a directory answers with its first
 //! existing index file (or 404), and without its trailing slash redirects (301) to it.
@@ -11,18 +12,21 @@
 pub mod file_body;
 pub mod negotiate;
 pub mod path;
+pub mod sendfile;
 
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::header::{self, HeaderValue};
-use http::{HeaderMap, Method, Request, Response, StatusCode};
+use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
 use self::file_body::{CHUNK, FileBody, read_checked};
 use self::negotiate::{Ranged, Stamp, VARIANTS, accepts, value};
+use self::sendfile::{FileSlot, SendfileBody};
 use super::body::ResponseBody;
 use crate::proto::StaticMount;
 use crate::{KernelError, Result};
@@ -41,6 +45,8 @@ struct Mount {
     prefix: String,
     root: path::Root,
     index: Vec<String>,
+    /// Large files go out with `sendfile` where the connection allows it.
+    sendfile: bool,
 }
 
 impl StaticFiles {
@@ -50,9 +56,9 @@ impl StaticFiles {
     /// ```
     /// use krepis_kernel::http::static_files::StaticFiles;
     /// use krepis_kernel::proto::StaticMount;
-    /// let ok = StaticMount { prefix: "/assets".into(), root: ".".into(), index: vec![] };
+    /// let ok = StaticMount { prefix: "/assets".into(), root: ".".into(), ..Default::default() };
     /// assert!(StaticFiles::from_mounts(&[ok]).unwrap().is_some());
-    /// let bad = StaticMount { prefix: "assets".into(), root: ".".into(), index: vec![] };
+    /// let bad = StaticMount { prefix: "assets".into(), root: ".".into(), ..Default::default() };
     /// assert!(StaticFiles::from_mounts(&[bad]).is_err());
     /// ```
     pub fn from_mounts(mounts: &[StaticMount]) -> Result<Option<Self>> {
@@ -96,6 +102,7 @@ impl StaticFiles {
                 root: path::Root::new(root)
                     .map_err(|e| KernelError::io(format!("static root \"{}\"", m.root), e))?,
                 index: m.index.clone(),
+                sendfile: m.sendfile,
             });
         }
         checked.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
@@ -103,8 +110,9 @@ impl StaticFiles {
     }
 
     /// The kernel's answer when `req` falls under a mount, else `None` (the request goes on
-    /// to TypeScript).
-    pub fn serve<B>(&self, req: &Request<B>) -> Option<Reply> {
+    /// to TypeScript). `files` is the connection's [`FileSlot`] when it is a plain socket
+    /// that can take large files through `sendfile` (used for mounts that ask for it).
+    pub fn serve<B>(&self, req: &Request<B>, files: Option<&Arc<FileSlot>>) -> Option<Reply> {
         let path = req.uri().path();
         let (mount, rest) = self.mounts.iter().find_map(|m| {
             let rest = path.strip_prefix(m.prefix.as_str())?;
@@ -119,7 +127,9 @@ impl StaticFiles {
         }
         Some(match path::resolve(rest) {
             Err(path::Refused) => empty(StatusCode::BAD_REQUEST),
-            Ok((target, directory)) => mount.answer(req, &target, directory).unwrap_or_else(empty),
+            Ok((target, directory)) => mount
+                .answer(req, &target, directory, files.filter(|_| mount.sendfile))
+                .unwrap_or_else(empty),
         })
     }
 }
@@ -130,6 +140,7 @@ impl Mount {
         req: &Request<B>,
         target: &Path,
         directory: bool,
+        files: Option<&Arc<FileSlot>>,
     ) -> std::result::Result<Reply, StatusCode> {
         let (file, meta) = self.open(target)?.ok_or(StatusCode::NOT_FOUND)?;
         let (file, meta, path) = if meta.is_dir() {
@@ -152,7 +163,7 @@ impl Mount {
                 .modified()
                 .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
         };
-        Ok(respond(req, file, stamp, &path, coding))
+        Ok(respond(req, file, stamp, &path, coding, files))
     }
 
     /// Opens `rel` (relative to the root) with its metadata, if it exists under the root.
@@ -252,6 +263,7 @@ fn respond<B>(
     stamp: Stamp,
     path: &Path,
     coding: Option<&'static str>,
+    files: Option<&Arc<FileSlot>>,
 ) -> Reply {
     let etag = stamp.etag(coding);
     let mut headers = HeaderMap::with_capacity(9);
@@ -292,6 +304,8 @@ fn respond<B>(
             Ok(bytes) => ResponseBody::full(bytes),
             Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),
         }
+    } else if let Some(slot) = files.filter(|_| req.version() <= Version::HTTP_11) {
+        ResponseBody::Kernel(SendfileBody::new(Arc::clone(slot), file, stamp, start, end).boxed())
     } else {
         ResponseBody::Kernel(FileBody::new(file, stamp, start, end).boxed())
     };

@@ -1,0 +1,323 @@
+//! Large static files on plain HTTP/1.1 go from the page cache to the socket with
+//! `sendfile(2)`: no read into a buffer, no copy into the socket from user memory.
+//!
+//! hyper owns the connection and writes the response head and body itself, so the body
+//! hands hyper *placeholder* bytes (slices of one static block of zeros that is never
+//! sent) and records in the connection's [`FileSlot`] which file range they stand for.
+//! [`SendfileStream`], the socket under hyper, writes everything else as usual and, when a
+//! write reaches placeholder bytes, sends that many bytes of the file instead. hyper only
+//! hands its queued buffers to a vectored writer unchanged (its queue strategy, chosen
+//! because the socket writes vectored), and HTTP/2 and TLS copy bodies into their own
+//! frames, so this path is only taken for HTTP/1.x on a plain socket.
+//!
+//! The file is served from the descriptor opened for the response (a rename leaves it on
+//! the old inode), its stamp is checked before and after each step, and a file that
+//! shrank (sendfile reaches its end early) aborts the connection instead of padding.
+//! Placeholder bytes without a file behind them are an error, never zeros on the wire.
+
+use std::fs::File;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll, ready};
+
+use bytes::Bytes;
+use hyper::body::{Body, Frame, SizeHint};
+use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
+use tokio::net::TcpStream;
+
+use super::file_body::stamp_of;
+use super::negotiate::Stamp;
+
+/// Bytes one placeholder frame stands for (and the size of the block they point into).
+const STEP: usize = 1 << 20;
+
+/// Never sent: its address marks bytes [`SendfileStream`] takes from the file instead.
+static PLACEHOLDER: [u8; STEP] = [0; STEP];
+
+fn is_placeholder(bytes: &[u8]) -> bool {
+    let start = PLACEHOLDER.as_ptr() as usize;
+    let at = bytes.as_ptr() as usize;
+    !bytes.is_empty() && at >= start && at < start + STEP
+}
+
+/// The file range the placeholder bytes hyper queued on one connection stand for.
+#[derive(Debug, Default)]
+pub struct FileSlot(Mutex<Option<Pending>>);
+
+#[derive(Debug)]
+struct Pending {
+    file: Arc<File>,
+    stamp: Stamp,
+    /// File offset of the next byte to send.
+    offset: u64,
+    /// Placeholder bytes handed to hyper and not sent yet.
+    owed: u64,
+}
+
+impl FileSlot {
+    /// An empty slot, for one connection.
+    pub fn new() -> Arc<Self> {
+        Arc::default()
+    }
+
+    fn with<T>(&self, f: impl FnOnce(&mut Option<Pending>) -> T) -> T {
+        f(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+    }
+}
+
+/// Bytes `start..end` of a file, as placeholder frames for [`SendfileStream`] to fill.
+#[derive(Debug)]
+pub struct SendfileBody {
+    slot: Arc<FileSlot>,
+    file: Arc<File>,
+    stamp: Stamp,
+    pos: u64,
+    end: u64,
+}
+
+impl SendfileBody {
+    /// Bytes `start..end` of `file` (which must stay at version `stamp`), sent through the
+    /// connection whose socket holds `slot`.
+    pub fn new(slot: Arc<FileSlot>, file: File, stamp: Stamp, start: u64, end: u64) -> Self {
+        Self {
+            slot,
+            file: Arc::new(file),
+            stamp,
+            pos: start,
+            end,
+        }
+    }
+}
+
+impl Body for SendfileBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<io::Result<Frame<Bytes>>>> {
+        let this = self.get_mut();
+        if this.pos >= this.end {
+            return Poll::Ready(None);
+        }
+        let len = (this.end - this.pos).min(STEP as u64);
+        let queued = this.slot.with(|pending| match pending {
+            // Queued behind this response's earlier placeholder bytes.
+            Some(p) if Arc::ptr_eq(&p.file, &this.file) && p.offset + p.owed == this.pos => {
+                p.owed += len;
+                Ok(())
+            }
+            // A previous response's bytes still owed: they were never sent, so this one
+            // cannot be either.
+            Some(p) if p.owed > 0 => Err(io::Error::other("a file send is still pending")),
+            _ => {
+                *pending = Some(Pending {
+                    file: Arc::clone(&this.file),
+                    stamp: this.stamp,
+                    offset: this.pos,
+                    owed: len,
+                });
+                Ok(())
+            }
+        });
+        Poll::Ready(Some(queued.map(|()| {
+            this.pos += len;
+            Frame::data(Bytes::from_static(&PLACEHOLDER[..len as usize]))
+        })))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pos >= self.end
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        SizeHint::with_exact(self.end - self.pos)
+    }
+}
+
+/// A plain TCP socket whose writes send file bytes where hyper queued placeholders.
+#[derive(Debug)]
+pub struct SendfileStream {
+    tcp: TcpStream,
+    slot: Arc<FileSlot>,
+}
+
+impl SendfileStream {
+    /// Wraps `tcp`; bodies made with `slot` are sent through it.
+    pub fn new(tcp: TcpStream, slot: Arc<FileSlot>) -> Self {
+        Self { tcp, slot }
+    }
+
+    /// Sends up to `len` owed bytes of the pending file.
+    fn poll_file(&self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<usize>> {
+        loop {
+            ready!(self.tcp.poll_write_ready(cx))?;
+            match self.tcp.try_io(Interest::WRITABLE, || {
+                self.slot.with(|p| send_step(&self.tcp, p, len))
+            }) {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                sent => return Poll::Ready(sent),
+            }
+        }
+    }
+}
+
+/// One `sendfile` call for the placeholder bytes at the front of hyper's queue.
+fn send_step(tcp: &TcpStream, pending: &mut Option<Pending>, len: usize) -> io::Result<usize> {
+    let Some(p) = pending.as_mut().filter(|p| p.owed >= len as u64) else {
+        return Err(io::Error::other("placeholder bytes without a file to send"));
+    };
+    if stamp_of(&p.file)? != p.stamp {
+        return Err(changed());
+    }
+    let mut offset = p.offset;
+    let sent = rustix::fs::sendfile(tcp, &*p.file, Some(&mut offset), len)?;
+    if sent == 0 {
+        // The file ends before the bytes the head announced: it shrank.
+        return Err(changed());
+    }
+    p.offset += sent as u64;
+    p.owed -= sent as u64;
+    if stamp_of(&p.file)? != p.stamp {
+        return Err(changed());
+    }
+    Ok(sent)
+}
+
+fn changed() -> io::Error {
+    io::Error::other("file changed while being served")
+}
+
+impl AsyncRead for SendfileStream {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for SendfileStream {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        if is_placeholder(buf) {
+            return self.poll_file(cx, buf.len());
+        }
+        Pin::new(&mut self.tcp).poll_write(cx, buf)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match bufs.iter().position(|b| is_placeholder(b)) {
+            None => Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs),
+            Some(0) => self.poll_file(cx, bufs[0].len()),
+            // What comes before (the head) first; hyper calls again for the rest.
+            Some(n) => Pin::new(&mut self.tcp).poll_write_vectored(cx, &bufs[..n]),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        // hyper must queue body buffers as they are (not copy them into one buffer) for
+        // placeholders to reach this socket recognisably.
+        true
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.tcp).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// A connected pair: the server end wrapped around `slot`, and the client end.
+    async fn pair(slot: Arc<FileSlot>) -> (SendfileStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        (SendfileStream::new(server, slot), client)
+    }
+
+    fn file_of(dir: &std::path::Path, bytes: &[u8]) -> (File, Stamp) {
+        let path = dir.join("f");
+        std::fs::write(&path, bytes).unwrap();
+        let file = File::open(&path).unwrap();
+        let stamp = stamp_of(&file).unwrap();
+        (file, stamp)
+    }
+
+    #[tokio::test]
+    async fn placeholders_become_the_file_bytes_and_other_bytes_pass_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let content: Vec<u8> = (0..3 * STEP + 7).map(|i| (i % 251) as u8).collect();
+        let (file, stamp) = file_of(dir.path(), &content);
+        let slot = FileSlot::new();
+        let (mut server, mut client) = pair(Arc::clone(&slot)).await;
+        let (start, end) = (5, content.len() as u64 - 3);
+        let mut body = SendfileBody::new(slot, file, stamp, start, end);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            client.read_to_end(&mut got).await.unwrap();
+            got
+        });
+        server.write_all(b"head:").await.unwrap();
+        while let Some(frame) = body.frame().await {
+            let data = frame.unwrap().into_data().unwrap();
+            assert!(data.iter().all(|b| *b == 0), "placeholders, not file bytes");
+            server.write_all(&data).await.unwrap();
+        }
+        server.write_all(b":tail").await.unwrap();
+        server.shutdown().await.unwrap();
+        drop(server);
+        let got = reader.await.unwrap();
+        let mut want = b"head:".to_vec();
+        want.extend_from_slice(&content[start as usize..end as usize]);
+        want.extend_from_slice(b":tail");
+        assert_eq!(got.len(), want.len());
+        assert!(got == want, "the file's bytes, exactly");
+    }
+
+    #[tokio::test]
+    async fn placeholders_without_a_file_are_an_error_never_zeros() {
+        let (mut server, _client) = pair(FileSlot::new()).await;
+        let err = server.write_all(&PLACEHOLDER[..10]).await.unwrap_err();
+        assert!(err.to_string().contains("without a file"), "{err}");
+    }
+
+    #[tokio::test]
+    async fn a_file_that_shrank_fails_instead_of_sending_short() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, stamp) = file_of(dir.path(), &[b'a'; 4096]);
+        let slot = FileSlot::new();
+        let (mut server, _client) = pair(Arc::clone(&slot)).await;
+        let mut body = SendfileBody::new(slot, file, stamp, 0, 4096);
+        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(dir.path().join("f"))
+            .unwrap()
+            .set_len(100)
+            .unwrap();
+        let err = server.write_all(&data).await.unwrap_err();
+        assert!(err.to_string().contains("changed"), "{err}");
+    }
+}
