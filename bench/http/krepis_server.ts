@@ -1,7 +1,8 @@
 /**
  * Benchmark server (a): Krepis `serve` with the shared TypeScript handler, the kernel's
- * static files under `/assets` (from `BENCH_STATIC_DIR`), and a second, TLS listener when
- * the run provides a certificate. Prints `PORT <n> TLSPORT <m|0>`.
+ * static files under `/assets` and `/sent` (the same directory as a sendfile mount; from
+ * `BENCH_STATIC_DIR`), and a second, TLS listener when the run provides a certificate.
+ * Prints `PORT <n> TLSPORT <m|0>`.
  */
 import { serve } from "@krepis/core/http";
 import { handler } from "./handler.ts";
@@ -18,7 +19,10 @@ const common = {
 const dir = Deno.env.get("BENCH_STATIC_DIR");
 const plain = await serve({
   ...common,
-  static: dir ? { "/assets": dir } : undefined,
+  // `/sent`: the same files, large ones sent with sendfile(2) (an opt-in mount).
+  static: dir
+    ? { "/assets": dir, "/sent": { root: dir, sendfile: true } }
+    : undefined,
 }, handler);
 const tls = benchTls();
 const secure = tls ? await serve({ ...common, tls }, handler) : undefined;

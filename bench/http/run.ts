@@ -181,6 +181,16 @@ const allScenarios: Scenario[] = [
     load: { tool: "wrk", path: () => "/assets/1m.bin", connections: 16 },
   },
   {
+    name: "static 1 MiB, sendfile mount",
+    servers: [KREPIS, JSFILES],
+    reference: JSFILES,
+    load: {
+      tool: "wrk",
+      path: (s) => s.name === KREPIS ? "/sent/1m.bin" : "/assets/1m.bin",
+      connections: 16,
+    },
+  },
+  {
     name: "todo app: GET /todos/:id",
     servers: [KAPP, HONO],
     reference: HONO,
