@@ -110,3 +110,60 @@ fn files_validators_ranges_and_refusals_never_reach_the_bridge() {
     assert_eq!(stats.requests_total, 0, "no request may reach the bridge");
     server.stop();
 }
+
+/// Reads one response (head and `content-length` body) from `stream`.
+fn read_response(stream: &mut TcpStream) -> (String, Vec<u8>) {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        stream.read_exact(&mut byte).unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8(head).unwrap();
+    let len: usize = header(&head, "content-length").unwrap().parse().unwrap();
+    let mut body = vec![0; len];
+    stream.read_exact(&mut body).unwrap();
+    (head, body)
+}
+
+#[test]
+fn a_sendfile_mount_answers_pipelined_requests_with_the_exact_bytes() {
+    let dir = tempfile::tempdir().unwrap();
+    let big: Vec<u8> = (0..(3 << 20) + 11).map(|i| (i % 253) as u8).collect();
+    std::fs::write(dir.path().join("big.bin"), &big).unwrap();
+    std::fs::write(dir.path().join("small.txt"), "small").unwrap();
+    let options = ServeOptions {
+        hostname: "127.0.0.1".into(),
+        static_mounts: vec![StaticMount {
+            prefix: "/s".into(),
+            root: dir.path().display().to_string(),
+            index: vec![],
+            sendfile: true,
+        }],
+        ..Default::default()
+    };
+    let server = Server::start(ServerConfig::from_options(&options).unwrap()).unwrap();
+    let mut stream = TcpStream::connect(server.addr()).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    // Three requests in one write: hyper answers them in order on the one socket.
+    stream
+        .write_all(
+            b"GET /s/big.bin HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /s/small.txt HTTP/1.1\r\nHost: x\r\n\r\n\
+              GET /s/big.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=100-2097251\r\n\r\n",
+        )
+        .unwrap();
+    let (head, body) = read_response(&mut stream);
+    assert_eq!(status(&head), 200, "{head}");
+    assert!(body == big, "the whole file, exactly");
+    let (head, body) = read_response(&mut stream);
+    assert_eq!(status(&head), 200, "{head}");
+    assert_eq!(body, b"small");
+    let (head, body) = read_response(&mut stream);
+    assert_eq!(status(&head), 206, "{head}");
+    assert!(body == big[100..2097252], "the range, exactly");
+    assert_eq!(server.stats().requests_total, 0);
+    server.stop();
+}
