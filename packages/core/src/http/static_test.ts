@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { brotliCompressSync, gzipSync } from "node:zlib";
 import { serve } from "./serve.ts";
-import type { HttpServer } from "./types.ts";
+import type { HttpServer, StaticMount } from "./types.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -516,7 +516,7 @@ Deno.test("static: a sendfile mount cuts a truncated file short and keeps a repl
 });
 
 Deno.test("static: bad mounts are refused before anything listens", async () => {
-  const attempt = (mounts: Record<string, string>) =>
+  const attempt = (mounts: Record<string, string | StaticMount>) =>
     serve({
       hostname: "127.0.0.1",
       port: 0,
@@ -528,6 +528,10 @@ Deno.test("static: bad mounts are refused before anything listens", async () => 
       [{ "assets": "." }, "must be a plain path"],
       [{ "/a": "/definitely/not/here" }, "static root"],
       [{ "/a": "./deno.json" }, "not a directory"],
+      [
+        { "/a": { root: ".", sendfile: "yes" as unknown as boolean } },
+        "a boolean sendfile",
+      ],
     ] as const
   ) {
     let error: unknown;
