@@ -26,11 +26,13 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use super::file_body::stamp_of;
+use super::file_body::{CHUNK, stamp_of};
 use super::negotiate::Stamp;
 
-/// Bytes one placeholder frame stands for (and the size of the block they point into).
-const STEP: usize = 1 << 20;
+/// Bytes one placeholder frame stands for (and the size of the block they point into):
+/// the read path's chunk, so the memory budget, which charges every frame hyper holds,
+/// sees no more than it would for read chunks.
+const STEP: usize = CHUNK as usize;
 
 /// Never sent: its address marks bytes [`SendfileStream`] takes from the file instead.
 static PLACEHOLDER: [u8; STEP] = [0; STEP];
