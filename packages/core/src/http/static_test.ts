@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { brotliCompressSync, gzipSync } from "node:zlib";
+import { testCerts } from "../_certs.ts";
 import { serve } from "./serve.ts";
 import type { HttpServer, StaticMount } from "./types.ts";
 
@@ -482,6 +483,26 @@ Deno.test("static: a sendfile mount sends large files exactly (fetch, curl, h2c)
   const old = await curl(["--http1.0", url]);
   assert.ok(same(old.body, content));
   assert.equal(s.calls.n, 0, "the handler never runs");
+
+  // TLS encrypts in user space: the same mount over HTTP/1.1 + TLS reads the file.
+  const certs = await testCerts();
+  await using secure = await serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen: () => {},
+    tls: { cert: certs.cert, key: certs.key },
+    static: { "/sent": { root: s.public, sendfile: true } },
+  }, () => new Response("from the handler"));
+  const client = Deno.createHttpClient({ caCerts: [certs.ca], http2: false });
+  try {
+    const overTls = await fetch(
+      `https://localhost:${secure.addr.port}/sent/big.bin`,
+      { client },
+    );
+    assert.ok(same(new Uint8Array(await overTls.arrayBuffer()), content));
+  } finally {
+    client.close();
+  }
 });
 
 Deno.test("static: a sendfile mount cuts a truncated file short and keeps a replaced one whole", async () => {
