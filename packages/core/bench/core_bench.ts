@@ -116,10 +116,11 @@ const put = defineCommand({
     return ok({ stored: input.key });
   },
 });
-const appFor = (log: LogSink, behaviors?: Behavior[]) =>
+const appFor = (log: LogSink, behaviors?: Behavior[], traceHeaders = true) =>
   createApp({
     log,
     behaviors,
+    traceHeaders,
     adapters: [
       provide(StorePort, {
         get: (_ctx, k) => store.get(k),
@@ -131,6 +132,8 @@ const appFor = (log: LogSink, behaviors?: Behavior[]) =>
   });
 const quiet = appFor(silent);
 const logging = appFor(discard);
+// Responses without `traceparent`/`x-request-id`: the same response shape as the Hono route.
+const quietUntraced = appFor(silent, undefined, false);
 const input = { key: "k", value: 1 };
 bench("dispatch: direct handler call (no framework)", {
   group: "dispatch",
@@ -215,6 +218,13 @@ bench("http: Hono route, same zod schema", {
 bench("http: Krepis app.fetch, logs off", { group: "http" }, async () => {
   sink = await (await quiet.fetch(request())).text();
 });
+bench(
+  "http: Krepis app.fetch, logs off, traceHeaders: false",
+  { group: "http" },
+  async () => {
+    sink = await (await quietUntraced.fetch(request())).text();
+  },
+);
 bench(
   "http: Krepis app.fetch, info log per op",
   { group: "http" },
