@@ -7,7 +7,8 @@
  * to round so drift on a shared machine spreads over all of them; a round of a case lasts
  * about BENCH_ROUND_MS (default 60) ms. A cell is the median over rounds of the process's
  * CPU time per operation (user + system, all threads: garbage collection included), and
- * each group prints its cases' ratios to the group's baseline.
+ * each group prints its cases' ratios to the group's baseline. BENCH_FILTER (a regular
+ * expression) runs only the cases whose name matches.
  *
  * @module
  */
@@ -247,6 +248,10 @@ async function cpuOf(fn: () => unknown, n: number): Promise<number> {
   const used = process.cpuUsage(start);
   return used.user + used.system;
 }
+
+// BENCH_FILTER (a regular expression) keeps only the cases whose name matches.
+const filter = new RegExp(Deno.env.get("BENCH_FILTER") ?? "");
+cases.splice(0, cases.length, ...cases.filter((c) => filter.test(c.name)));
 
 // Warm up each case (JIT tiers) and size its rounds from the warm-up's speed.
 const iterations = new Map<Case, number>();
