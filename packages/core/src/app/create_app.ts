@@ -95,10 +95,9 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /**
    * Whether HTTP responses carry the request's `traceparent` and `x-request-id` (default
-   * `true`). Logs carry the ids either way. Under `app.serve` the kernel's server adds
-   * them; through `app.fetch` (e.g. on `Deno.serve`) setting them costs about 1–4 µs of
-   * CPU per request (`deno task bench:core`), which an app whose clients never read them
-   * can save.
+   * `true`). Logs carry the ids either way. The two headers measured 2–7 µs of CPU per
+   * request on the kernel and on `Deno.serve` (`deno task bench:core:http`), which an app
+   * whose clients never read them can save.
    */
   traceHeaders?: boolean;
 }
@@ -242,38 +241,26 @@ export function createApp(options: AppOptions): App {
   };
   let openapiJson: string | undefined;
 
-  const handlerOptions = {
+  const fetch = createFetchHandler({
     router,
     execute,
     log,
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     tenantHeader: (options.tenantHeader ?? "x-tenant-id").toLowerCase(),
     requestTimeoutMs: options.requestTimeoutMs ?? 30_000,
+    traceHeaders: options.traceHeaders ?? true,
     openapi: openapiOptions && {
       path: openapiOptions.path ?? "/openapi.json",
       document: () => openapiJson ??= JSON.stringify(openapi()),
     },
-  };
-  const traceHeaders = options.traceHeaders ?? true;
-  const fetch = createFetchHandler({ ...handlerOptions, traceHeaders });
-  // Under the kernel the server adds the two headers from the same ids (the request's
-  // context is the kernel's), so responses skip building `Headers` and keep their fast path.
-  const kernelFetch = traceHeaders
-    ? createFetchHandler({ ...handlerOptions, traceHeaders: false })
-    : fetch;
+  });
 
   return {
     // This API is asynchronous, so it can load the kernel first (from the download cache,
     // or downloading it), which the synchronous serve() cannot.
     serve: async (serveOptions = {}) => {
       await loadKernel();
-      return serve(
-        {
-          ...serveOptions,
-          traceHeaders: traceHeaders || serveOptions.traceHeaders,
-        },
-        kernelFetch,
-      );
+      return serve(serveOptions, fetch);
     },
     serveKnul: (knulOptions) =>
       serveKnul(

@@ -205,7 +205,6 @@ export function serve(
       layout,
       handler,
       options.onError ?? defaultOnError,
-      options.traceHeaders === true,
     );
   } catch (error) {
     // Taking over the server failed after the bind: release the port before reporting.

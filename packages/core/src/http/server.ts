@@ -92,24 +92,6 @@ interface Pending {
   cancel: ((reason: unknown) => void) | undefined;
   /** Settles `info.completed`, once it was asked for. */
   complete: (() => void) | undefined;
-  /** `traceparent` and `x-request-id` name/value pairs, when `traceHeaders` is on. */
-  trace: readonly string[] | undefined;
-}
-
-/** `headers` plus those of `trace` it does not set itself (names are lower case). */
-function withTrace(
-  headers: readonly string[],
-  trace: readonly string[],
-): readonly string[] {
-  let out: string[] | undefined;
-  for (let t = 0; t < trace.length; t += 2) {
-    let set = false;
-    for (let i = 0; i < headers.length && !set; i += 2) {
-      set = headers[i] === trace[t];
-    }
-    if (!set) (out ??= [...headers]).push(trace[t], trace[t + 1]);
-  }
-  return out ?? headers;
 }
 
 function abortReason(): DOMException {
@@ -203,7 +185,6 @@ export class KernelServer implements HttpServer {
   #key: number;
   #handler: ServeHandler;
   #onError: (error: unknown) => Response | Promise<Response>;
-  #traceHeaders: boolean;
   #inboxes: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array }[];
   #outboxRegion: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array };
   #outbox: Outbox;
@@ -234,10 +215,8 @@ export class KernelServer implements HttpServer {
     layout: BridgeLayout,
     handler: ServeHandler,
     onError: (error: unknown) => Response | Promise<Response>,
-    traceHeaders = false,
   ) {
     this.#kernel = kernel.bindings;
-    this.#traceHeaders = traceHeaders;
     this.#handle = Number(layout.handle);
     this.#key = Number(layout.key);
     this.#handler = handler;
@@ -387,14 +366,6 @@ export class KernelServer implements HttpServer {
       done: false,
       cancel: undefined,
       complete: undefined,
-      trace: this.#traceHeaders
-        ? [
-          "traceparent",
-          `00-${record.traceId}-${record.spanId}-01`,
-          "x-request-id",
-          record.requestId,
-        ]
-        : undefined,
     };
     this.#pending.set(record.id, pending);
     if (record.flags & FLAG_BODY_BUFFERED) {
@@ -543,7 +514,6 @@ export class KernelServer implements HttpServer {
     body: string | Uint8Array<ArrayBuffer> | null,
   ): void {
     if (pending.done || this.#closed) return;
-    if (pending.trace) headers = withTrace(headers, pending.trace);
     let flags = 0;
     if (body !== null && body.length >= STAGE_THRESHOLD) {
       // Large bodies are lent, not copied: the kernel writes them to the socket from this
@@ -588,7 +558,6 @@ export class KernelServer implements HttpServer {
       return;
     }
     this.#enter();
-    if (pending.trace) headers = withTrace(headers, pending.trace);
     this.#write(
       { kind: KIND_RESPOND_STREAM, flags: 0, status, id: pending.id, headers },
       null,

@@ -167,12 +167,6 @@ export interface ServeOptions {
    * mount says otherwise.
    */
   static?: Record<string, string | StaticMount>;
-  /**
-   * Adds `traceparent` (`00-<traceId>-<spanId>-01` of `info.ctx`) and `x-request-id`
-   * (`info.ctx.requestId`) to every response, unless the handler set them. Cheaper than
-   * setting them in the handler: the `Response` keeps its fast path. Default `false`.
-   */
-  traceHeaders?: boolean;
 }
 
 /**
