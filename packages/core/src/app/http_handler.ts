@@ -41,7 +41,9 @@ const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
 const JSON_TYPE_VALUE = "application/json; charset=utf-8";
-const JSON_HEADERS = { "content-type": JSON_TYPE_VALUE };
+// A `Headers` init is copied by the constructor (never shared with the response), and
+// converts cheaper than a plain object (≈0.25 against 0.33 µs a Response here).
+const JSON_HEADERS = new Headers({ "content-type": JSON_TYPE_VALUE });
 
 /** How to answer one request: bit flags, so no object is made per request. */
 type Mode = number;
