@@ -4,8 +4,9 @@
 //! buffers). On a socket that is a `writev`, which costs the Linux kernel more than a
 //! `send` of the same bytes (it imports and checks the vector and goes through the file
 //! layer); `Deno.serve` answers a small response with one `send`. [`Coalesced`] copies a
-//! vector of at most [`SMALL`] bytes into one buffer and writes that instead; larger
-//! writes (downloads) keep going out vectored, without the copy.
+//! vector of at most [`SMALL`] bytes into one buffer and writes that instead, and writes a
+//! vector of one buffer (what TLS hands down) plainly; larger writes (downloads) keep
+//! going out vectored, without the copy.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
@@ -50,8 +51,12 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesced<S> {
         cx: &mut Context<'_>,
         bufs: &[IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
+        if let [only] = bufs {
+            // One buffer (a TLS record, say) needs no vector either.
+            return Pin::new(&mut self.0).poll_write(cx, only);
+        }
         let total: usize = bufs.iter().map(|b| b.len()).sum();
-        if bufs.len() < 2 || total > SMALL {
+        if bufs.is_empty() || total > SMALL {
             return Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
         }
         let mut joined = [0u8; SMALL];
@@ -132,11 +137,15 @@ mod tests {
             .unwrap();
         assert_eq!(n, head.len() + 5);
         let big = vec![7u8; SMALL];
-        out.write_vectored(&[IoSlice::new(head), IoSlice::new(&big)])
+        let n = out
+            .write_vectored(&[IoSlice::new(head), IoSlice::new(&big)])
             .await
             .unwrap();
+        assert_eq!(n, head.len() + SMALL);
+        let n = out.write_vectored(&[IoSlice::new(&big)]).await.unwrap();
+        assert_eq!(n, SMALL);
         let recorder = &out.0;
-        assert_eq!(recorder.plain, vec![[head, b"hello"].concat()]);
+        assert_eq!(recorder.plain, vec![[head, b"hello"].concat(), big.clone()]);
         assert_eq!(recorder.vectored, vec![[head, &big[..]].concat()]);
     }
 
