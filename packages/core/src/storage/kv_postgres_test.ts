@@ -93,10 +93,78 @@ Deno.test("kv postgres: reads waiting on the database leave the event loop runni
   }
 });
 
+Deno.test("kv postgres: opening logs in off the event loop", async () => {
+  // The whole server is stopped (SIGSTOP) for 1.5 s while a store opens: the TCP
+  // connect completes in the kernel's backlog, the login waits. Timers keep firing.
+  const url = await server.freshDatabase();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  try {
+    const { thawed } = await server.freeze(1_500);
+    const before = ticks;
+    using kv = await openKv(url);
+    const during = ticks - before;
+    await thawed;
+    await kv.set(["opened"], true);
+    assert.equal((await kv.get(["opened"])).value, true);
+    assert.ok(during >= 20, `timers fired ${during} times during the open`);
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+Deno.test("kv postgres: a server that accepts but never answers fails the open after connect_timeout", async () => {
+  // A real listener that takes the connection and says nothing, neither to the TLS
+  // request (sslmode=prefer, the default) nor to the startup message (disable).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) held.push(conn);
+    } catch { /* closed */ }
+  })();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  try {
+    const { port } = listener.addr;
+    for (const mode of ["prefer", "disable"]) {
+      const before = ticks;
+      const started = performance.now();
+      await assert.rejects(
+        () =>
+          openKv(
+            `postgres://krepis:krepis@127.0.0.1:${port}/db?sslmode=${mode}&connect_timeout=1`,
+          ),
+        (error: Error) => {
+          assert.equal(
+            error.message,
+            `timed out: cannot connect to PostgreSQL (127.0.0.1:${port}): no complete login within 1 s (connect_timeout)`,
+          );
+          return true;
+        },
+      );
+      const waited = performance.now() - started;
+      const during = ticks - before;
+      assert.ok(waited >= 950, `${mode}: gave up after ${waited} ms`);
+      assert.ok(during >= 10, `${mode}: timers fired ${during} times`);
+    }
+    assert.equal(held.length, 2);
+  } finally {
+    clearInterval(timer);
+    listener.close();
+    await accepting;
+    for (const conn of held) conn.close();
+  }
+});
+
 Deno.test("kv postgres: bad URLs and refused logins are clear errors", async () => {
   await assert.rejects(
     () => openKv("postgres://krepis@127.0.0.1:notaport/db"),
     /invalid PostgreSQL URL/,
+  );
+  await assert.rejects(
+    () => openKv(`${server.url}?connect_timeout=soon`),
+    /invalid PostgreSQL URL: connect_timeout=soon \(whole seconds, 0 for no limit\)/,
   );
   await assert.rejects(
     () => openKv(server.url.replace("krepis:krepis@", "krepis:wrong@")),
