@@ -46,3 +46,37 @@ pub fn retry<T>(mut op: impl FnMut() -> Result<T>) -> Result<T> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conflicts_are_run_again_then_reported_other_errors_at_once() {
+        let mut calls = 0;
+        let value = retry(|| {
+            calls += 1;
+            if calls < 3 {
+                Err(KernelError::Conflict("PostgreSQL: ERROR: busy".into()))
+            } else {
+                Ok(7)
+            }
+        });
+        assert_eq!((value.unwrap(), calls), (7, 3));
+        calls = 0;
+        let e = retry::<()>(|| {
+            calls += 1;
+            Err(KernelError::Conflict("PostgreSQL: ERROR: busy".into()))
+        })
+        .unwrap_err();
+        assert_eq!(calls, MAX_ATTEMPTS);
+        assert!(e.to_string().contains("still conflicting after"), "{e}");
+        calls = 0;
+        let e = retry::<()>(|| {
+            calls += 1;
+            Err(KernelError::Internal("PostgreSQL: ERROR: other".into()))
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1, "{e}");
+    }
+}

@@ -236,19 +236,22 @@ fn renew_leases(store: Weak<Postgres>, every: Duration) {
 }
 
 /// Creates the tables; instances opening at once may race on `CREATE … IF NOT EXISTS`
-/// (PostgreSQL reports a duplicate), so a failed attempt is retried.
+/// (PostgreSQL reports a duplicate), so a failed attempt is retried; at SERIALIZABLE the
+/// counter row's `INSERT … ON CONFLICT DO NOTHING` may also conflict with running commits.
 fn create_schema(conn: &mut postgres::Client) -> Result<()> {
-    let mut attempt = 0;
-    loop {
-        match conn.batch_execute(sql::SCHEMA) {
-            Ok(()) => return Ok(()),
-            Err(_) if attempt < 5 => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(20 * attempt));
+    conflict::retry(|| {
+        let mut attempt = 0;
+        loop {
+            match conn.batch_execute(sql::SCHEMA) {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 && !conflict::is_conflict(&e) => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20 * attempt));
+                }
+                Err(e) => return Err(db_err(e)),
             }
-            Err(e) => return Err(db_err(e)),
         }
-    }
+    })
 }
 
 fn row_value(kind: i16, bytes: Vec<u8>) -> Result<Value> {
