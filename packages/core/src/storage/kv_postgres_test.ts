@@ -345,3 +345,38 @@ Deno.test("kv postgres: on a SERIALIZABLE database concurrent commits behave as 
     total: BigInt(expected),
   });
 });
+
+Deno.test("kv postgres: getMany reads one snapshot while commits land, as Deno KV does", async () => {
+  // A writer keeps committing ["a"] and ["b"] together; every getMany must see both
+  // from the same commit (one statement, not one read per key).
+  const seen = [];
+  for (const target of [await server.freshDatabase(), "deno"]) {
+    const kv = target === "deno"
+      ? await Deno.openKv(":memory:")
+      : await openKv(target) as unknown as Deno.Kv;
+    try {
+      await kv.atomic().set(["a"], 0).set(["b"], 0).commit();
+      let reading = true;
+      const writer = (async () => {
+        for (let n = 1; reading; n++) {
+          await kv.atomic().set(["a"], n).set(["b"], n).commit();
+        }
+      })();
+      let torn = 0, last = 0;
+      try {
+        for (let i = 0; i < 300; i++) {
+          const [a, b] = await kv.getMany<number[]>([["a"], ["b"]]);
+          if (a.value !== b.value || a.versionstamp !== b.versionstamp) torn++;
+          last = a.value!;
+        }
+      } finally {
+        reading = false;
+        await writer;
+      }
+      seen.push({ torn, wrote: last > 0 });
+    } finally {
+      kv.close();
+    }
+  }
+  assert.deepEqual(seen, [{ torn: 0, wrote: true }, { torn: 0, wrote: true }]);
+});

@@ -38,7 +38,9 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::backend::{Durability, KvBackend, Message, Versionstamp, Visit, versionstamp};
+use super::backend::{
+    Durability, KvBackend, Message, Versionstamp, Visit, VisitMany, versionstamp,
+};
 use super::limits::{self, now_ms};
 use super::ops::{AtomicWrite, MutationKind, Value, ValueKind};
 use super::sum;
@@ -466,6 +468,41 @@ impl KvBackend for Postgres {
             &value.bytes,
         );
         Ok(true)
+    }
+
+    fn get_many(&self, keys: &[&[u8]], visit: VisitMany<'_>) -> Result<()> {
+        if let [key] = keys {
+            // One key: the plain statement (no array to build or search).
+            let found = self.get(key, &mut |_, stamp, kind, value| {
+                visit(0, Some((stamp, kind, value)))
+            })?;
+            if !found {
+                visit(0, None);
+            }
+            return Ok(());
+        }
+        let now = now_ms() as i64;
+        let rows = self.read(|c, st| c.query(&st.get_many, &[&keys, &now]))?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key: &[u8] = row.get(0);
+            found.push((
+                key,
+                row_value(row.get(2), row.get(3))?,
+                row.get::<_, i64>(1),
+            ));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let entry = found.iter().find(|(k, ..)| k == key);
+            let more = visit(
+                i,
+                entry.map(|(_, value, n)| (versionstamp(*n as u64), value.kind, &value.bytes[..])),
+            );
+            if !more {
+                break;
+            }
+        }
+        Ok(())
     }
 
     fn scan(

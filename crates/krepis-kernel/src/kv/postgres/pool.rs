@@ -32,6 +32,8 @@ pub struct Statements {
     pub next_version: Statement,
     /// [`sql::GET`].
     pub get: Statement,
+    /// [`sql::GET_MANY`].
+    pub get_many: Statement,
     /// [`sql::SCAN`].
     pub scan: Statement,
     /// [`sql::SCAN_REVERSE`].
@@ -67,6 +69,7 @@ impl Statements {
             current_version: p(sql::CURRENT_VERSION)?,
             next_version: p(sql::NEXT_VERSION)?,
             get: p(sql::GET)?,
+            get_many: p(sql::GET_MANY)?,
             scan: p(sql::SCAN)?,
             scan_reverse: p(sql::SCAN_REVERSE)?,
             upsert: p(sql::UPSERT)?,
