@@ -14,7 +14,7 @@ use std::time::Duration;
 use crate::{KernelError, Result};
 
 /// Attempts before a conflict is reported (as [`KernelError::Conflict`]).
-pub const MAX_ATTEMPTS: u32 = 24;
+pub const MAX_ATTEMPTS: u32 = 32;
 /// The longest pause between two attempts.
 const MAX_PAUSE: Duration = Duration::from_millis(200);
 
