@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::bridge::Bridge;
+use super::coalesce::Coalesced;
 use super::config::ServerConfig;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
 use super::raw_heads::{Checked, HeadCheck};
@@ -326,7 +327,9 @@ async fn connection(
     let activity = Activity::new();
     let idle = shared.config.idle_timeout;
     let files = peer.files.clone().unwrap_or_default();
-    let stream = Tracked::new(SendfileStream::new(stream, files), Arc::clone(&activity));
+    // Coalescing below the sendfile check: it copies small vectors, placeholders included.
+    let stream = SendfileStream::new(Coalesced::new(stream), files);
+    let stream = Tracked::new(stream, Arc::clone(&activity));
     let svc_shared = Arc::clone(&shared);
     let svc_activity = Arc::clone(&activity);
     let heads = HeadCheck::new();

@@ -26,6 +26,7 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
+use super::super::coalesce::Coalesced;
 use super::file_body::{CHUNK, stamp_of};
 use super::negotiate::Stamp;
 
@@ -139,25 +140,27 @@ impl Body for SendfileBody {
     }
 }
 
-/// A plain TCP socket whose writes send file bytes where hyper queued placeholders.
-#[derive(Debug)]
+/// A plain TCP socket whose writes send file bytes where hyper queued placeholders. It sits
+/// above [`Coalesced`], which copies small vectors into one buffer: placeholders must never
+/// reach it.
 pub struct SendfileStream {
-    tcp: TcpStream,
+    io: Coalesced<TcpStream>,
     slot: Arc<FileSlot>,
 }
 
 impl SendfileStream {
-    /// Wraps `tcp`; bodies made with `slot` are sent through it.
-    pub fn new(tcp: TcpStream, slot: Arc<FileSlot>) -> Self {
-        Self { tcp, slot }
+    /// Wraps `io`; bodies made with `slot` are sent through it.
+    pub fn new(io: Coalesced<TcpStream>, slot: Arc<FileSlot>) -> Self {
+        Self { io, slot }
     }
 
     /// Sends up to `len` owed bytes of the pending file.
     fn poll_file(&self, cx: &mut Context<'_>, len: usize) -> Poll<io::Result<usize>> {
+        let tcp = self.io.get_ref();
         loop {
-            ready!(self.tcp.poll_write_ready(cx))?;
-            match self.tcp.try_io(Interest::WRITABLE, || {
-                self.slot.with(|p| send_step(&self.tcp, p, len))
+            ready!(tcp.poll_write_ready(cx))?;
+            match tcp.try_io(Interest::WRITABLE, || {
+                self.slot.with(|p| send_step(tcp, p, len))
             }) {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
                 sent => return Poll::Ready(sent),
@@ -198,7 +201,7 @@ impl AsyncRead for SendfileStream {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_read(cx, buf)
+        Pin::new(&mut self.io).poll_read(cx, buf)
     }
 }
 
@@ -211,7 +214,7 @@ impl AsyncWrite for SendfileStream {
         if is_placeholder(buf) {
             return self.poll_file(cx, buf.len());
         }
-        Pin::new(&mut self.tcp).poll_write(cx, buf)
+        Pin::new(&mut self.io).poll_write(cx, buf)
     }
 
     fn poll_write_vectored(
@@ -220,10 +223,10 @@ impl AsyncWrite for SendfileStream {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         match bufs.iter().position(|b| is_placeholder(b)) {
-            None => Pin::new(&mut self.tcp).poll_write_vectored(cx, bufs),
+            None => Pin::new(&mut self.io).poll_write_vectored(cx, bufs),
             Some(0) => self.poll_file(cx, bufs[0].len()),
             // What comes before (the head) first; hyper calls again for the rest.
-            Some(n) => Pin::new(&mut self.tcp).poll_write_vectored(cx, &bufs[..n]),
+            Some(n) => Pin::new(&mut self.io).poll_write_vectored(cx, &bufs[..n]),
         }
     }
 
@@ -234,11 +237,11 @@ impl AsyncWrite for SendfileStream {
     }
 
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_flush(cx)
+        Pin::new(&mut self.io).poll_flush(cx)
     }
 
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.tcp).poll_shutdown(cx)
+        Pin::new(&mut self.io).poll_shutdown(cx)
     }
 }
 
@@ -256,7 +259,7 @@ mod tests {
             .await
             .unwrap();
         let (server, _) = listener.accept().await.unwrap();
-        (SendfileStream::new(server, slot), client)
+        (SendfileStream::new(Coalesced::new(server), slot), client)
     }
 
     fn file_of(dir: &std::path::Path, bytes: &[u8]) -> (File, Stamp) {
@@ -296,6 +299,34 @@ mod tests {
         want.extend_from_slice(b":tail");
         assert_eq!(got.len(), want.len());
         assert!(got == want, "the file's bytes, exactly");
+    }
+
+    #[tokio::test]
+    async fn a_small_vector_with_placeholders_is_not_coalesced_into_zeros() {
+        let dir = tempfile::tempdir().unwrap();
+        let (file, stamp) = file_of(dir.path(), b"file bytes");
+        let slot = FileSlot::new();
+        let (mut server, mut client) = pair(Arc::clone(&slot)).await;
+        let mut body = SendfileBody::new(slot, file, stamp, 0, 10);
+        let data = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        let parts = [b"head:".as_slice(), &data];
+        let mut sent = 0;
+        while sent < 15 {
+            // What is left of the two parts, as hyper hands them on after a partial write.
+            let left: Vec<io::IoSlice<'_>> = if sent < 5 {
+                vec![
+                    io::IoSlice::new(&parts[0][sent..]),
+                    io::IoSlice::new(parts[1]),
+                ]
+            } else {
+                vec![io::IoSlice::new(&parts[1][sent - 5..])]
+            };
+            sent += server.write_vectored(&left).await.unwrap();
+        }
+        drop(server);
+        let mut got = Vec::new();
+        client.read_to_end(&mut got).await.unwrap();
+        assert_eq!(got, b"head:file bytes");
     }
 
     #[tokio::test]
