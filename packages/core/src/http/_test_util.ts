@@ -91,19 +91,8 @@ export async function readUntil(
   return text;
 }
 
-/** Polls `condition` every 10 ms for up to 10 s. */
-export async function eventually(
-  what: string,
-  condition: () => boolean,
-): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > 10_000) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+/** Polls a condition until it holds: the package's one polling helper, `until`. */
+export { until as eventually } from "../_poll.ts";
 
 /** Runs a command and returns its stdout; throws with stderr when it fails. */
 export async function run(cmd: string, args: string[]): Promise<string> {
