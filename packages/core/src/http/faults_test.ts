@@ -218,75 +218,44 @@ Deno.test("an aborted signal option shuts the server down", async () => {
   );
 });
 
-function rssKiB(): number {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
-
+/**
+ * 1,000 requests a batch: three to warm up, then two halves of four; a leak shows as
+ * growth in the second half, after allocators and the JIT have settled. Measured in a
+ * child process (`_malformed_load.ts`) that counts only itself: RSS less the V8 heap's
+ * free space, once garbage is collected and glibc trimmed, with two malloc arenas. Plain
+ * RSS of the test process moved -1 to +10 MiB from one half to the next under a busy loop
+ * on the other core (uploads waiting to be collected, load-dependent arenas), past the
+ * 8 MiB bound; in the child, collected and trimmed, V8 still grew its heap by 6–7 MiB
+ * in the second half while the live heap grew by 0.1 MiB.
+ */
 Deno.test("10k requests mixing malformed input leave the server serving with stable memory", async () => {
-  await using server = await listen(async (req) => {
-    const body = req.method === "POST" ? await req.bytes() : new Uint8Array();
-    return new Response(`ok ${body.length}`);
-  }, { maxBodySize: 4096 });
-  const port = server.addr.port;
-  const encoder = new TextEncoder();
-  const good = encoder.encode(
-    "POST /k HTTP/1.1\r\nhost: t\r\ncontent-length: 512\r\n\r\n" +
-      "x".repeat(512),
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL("./_malformed_load.ts", import.meta.url).pathname,
+    ],
+    env: { MALLOC_ARENA_MAX: "2" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  assert.ok(out.success);
+  const { stats, last, warm, mid, end } = JSON.parse(
+    new TextDecoder().decode(out.stdout),
   );
-  const round = async (n: number) => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const buf = new Uint8Array(4096);
-    try {
-      for (let i = 0; i < n; i++) {
-        await conn.write(good);
-        const got = await conn.read(buf);
-        assert.ok(
-          got !== null &&
-            new TextDecoder().decode(buf.subarray(0, got)).endsWith("ok 512"),
-        );
-      }
-    } finally {
-      conn.close();
-    }
-  };
-  const bad = [
-    "GET /\x01 HTTP/1.1\r\n\r\n",
-    "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 99999\r\n\r\n",
-    `GET / HTTP/1.1\r\nhost: t\r\nx: ${"y".repeat(70_000)}\r\n\r\n`,
-    "GARBAGE\r\n\r\n",
-  ];
-  const batch = async () => {
-    const work: Promise<unknown>[] = [];
-    for (let c = 0; c < 8; c++) work.push(round(110));
-    for (let i = 0; i < 120; i++) {
-      work.push(exchange(server, bad[i % bad.length]));
-    }
-    await Promise.all(work);
-  };
-  // 1,000 requests a batch: three to warm up, then two halves of four; a leak shows as
-  // growth in the second half, after allocators and the JIT have settled.
-  for (let i = 0; i < 3; i++) await batch();
-  const rssWarm = rssKiB();
-  for (let i = 0; i < 4; i++) await batch();
-  const rssMid = rssKiB();
-  for (let i = 0; i < 4; i++) await batch();
-  const rssGrowth = rssKiB() - rssMid;
+  const growth = end - mid;
   console.log(
-    `RSS after warm-up ${rssWarm} KiB, +${
-      rssMid - rssWarm
-    }, then +${rssGrowth}`,
+    `memory in use after warm-up ${warm} KiB, +${mid - warm}, then +${growth}`,
   );
-  const stats = server.stats();
   assert.equal(stats.requestsTotal, 11 * 880);
   assert.equal(stats.responsesTotal, stats.requestsTotal);
   assert.ok(stats.rejectedTotal >= 11 * 30, `rejected ${stats.rejectedTotal}`);
   assert.equal(stats.requestsInFlight, 0);
   assert.equal(stats.bodyBytesLent, 0);
   assert.ok(
-    rssGrowth < 8 * 1024,
-    `RSS grew by ${rssGrowth} KiB in the second half`,
+    growth < 8 * 1024,
+    `memory in use grew by ${growth} KiB in the second half`,
   );
-  const res = await fetch(`http://127.0.0.1:${port}/`);
-  assert.equal(await res.text(), "ok 0");
+  assert.equal(last, "ok 0");
 });
