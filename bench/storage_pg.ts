@@ -32,7 +32,7 @@ export type Row = (
   note: string,
 ) => void;
 
-const SEQ = 200, WRITERS = 32, PER_WRITER = 20, GETS = 2000;
+const MANY = 10, SEQ = 200, WRITERS = 32, PER_WRITER = 20, GETS = 2000;
 const LISTED = 1000, LISTS = 10, PAGE = 100, BURST = 200, POOL = 8;
 // Every wait is bounded: a round that stalls fails the bench instead of hanging it.
 const WAIT_MS = 60_000;
@@ -50,7 +50,15 @@ async function kernelSql(): Promise<Record<string, string>> {
     out[m[1]] = m[2];
   }
   for (
-    const name of ["SCHEMA", "GET", "SCAN", "NEXT_VERSION", "UPSERT", "ENQUEUE"]
+    const name of [
+      "SCHEMA",
+      "GET",
+      "GET_MANY",
+      "SCAN",
+      "NEXT_VERSION",
+      "UPSERT",
+      "ENQUEUE",
+    ]
   ) {
     if (!out[name]) throw new Error(`sql.rs has no ${name}`);
   }
@@ -66,6 +74,8 @@ const value = (i: number) => ({
 /** The operations both clients implement. */
 interface Client {
   get(key: KvKey): Promise<unknown>;
+  /** Reads up to 10 keys at once; returns how many were there. */
+  getMany(keys: KvKey[]): Promise<number>;
   set(key: KvKey, value: unknown): Promise<void>;
   /** Reads `key` and writes value + 1 if it did not change meanwhile; false if it did. */
   checkAndSet(key: KvKey): Promise<boolean>;
@@ -81,6 +91,8 @@ async function krepisClient(url: string): Promise<Client> {
   const kv = await openKv(url);
   return {
     get: async (key) => (await kv.get(key)).value,
+    getMany: async (keys) =>
+      (await kv.getMany(keys)).filter((e) => e.versionstamp !== null).length,
     set: async (key, v) => void await kv.set(key, v),
     async checkAndSet(key) {
       const current = await kv.get<number>(key);
@@ -128,6 +140,14 @@ async function jsClient(
     async get(key) {
       const [r] = await run(sql, q.GET, [encodeKey(key), Date.now()]);
       return r ? row(r) : null;
+    },
+    async getMany(keys) {
+      const rows = await run(sql, q.GET_MANY, [
+        sql.array(keys.map(encodeKey), 1001),
+        Date.now(),
+      ]);
+      for (const r of rows) row(r);
+      return rows.length;
     },
     // A plain set is one statement, as the kernel sends it.
     async set(key, v) {
@@ -209,6 +229,7 @@ async function jsClient(
 
 const ROWS = [
   "get",
+  `getMany(${MANY})`,
   "set, 1 writer",
   `set, ${WRITERS} writers`,
   "check+set, 1 writer",
@@ -270,6 +291,15 @@ async function round(c: Client): Promise<Measured> {
   await perOp("get", GETS, async () => {
     for (let i = 0; i < GETS; i++) {
       if (!await c.get(["todos", i % SEQ])) throw new Error("missing entry");
+    }
+  });
+  await perOp(`getMany(${MANY})`, GETS / MANY, async () => {
+    for (let i = 0; i < GETS / MANY; i++) {
+      const keys = Array.from(
+        { length: MANY },
+        (_, k): KvKey => ["todos", (i * MANY + k) % SEQ],
+      );
+      if (await c.getMany(keys) !== MANY) throw new Error("missing entries");
     }
   });
   const increment = async (key: KvKey) => {

@@ -30,7 +30,7 @@ export const ABI_VERSION = 5;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x2ae4fdb4;
+export const ABI_FINGERPRINT = 0x60bed960;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -437,9 +437,15 @@ export const symbols = {
   /**
    * Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
    * `postgres://` URL names; `durable` (0/1) makes each commit
-   * wait for `fdatasync` (1 is the default of the TypeScript API).
+   * wait for `fdatasync` (1 is the default of the TypeScript API). Off the JavaScript
+   * thread: a PostgreSQL login takes round trips (TCP, TLS, authentication, the schema)
+   * and, against a stalled server, up to its `connect_timeout`.
    */
-  krepis_kv_open: { parameters: ["buffer", "f64", "u32"], result: "f64" },
+  krepis_kv_open: {
+    parameters: ["buffer", "f64", "u32"],
+    result: "f64",
+    nonblocking: true,
+  },
   /**
    * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
    * `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
@@ -1026,10 +1032,12 @@ export interface KernelBindings {
   /**
    * Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
    * `postgres://` URL names; `durable` (0/1) makes each commit
-   * wait for `fdatasync` (1 is the default of the TypeScript API).
+   * wait for `fdatasync` (1 is the default of the TypeScript API). Off the JavaScript
+   * thread: a PostgreSQL login takes round trips (TCP, TLS, authentication, the schema)
+   * and, against a stalled server, up to its `connect_timeout`.
    * Calls `krepis_kv_open`.
    */
-  kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number;
+  kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): Promise<number>;
   /**
    * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
    * `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
@@ -1573,8 +1581,11 @@ export function createBindings(
       );
       return r < 0 ? fail(-r, "krepis_kv_list_async") : r;
     },
-    kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): number {
-      const r = raw.krepis_kv_open(path, path.byteLength, durable);
+    async kvOpen(
+      path: Uint8Array<ArrayBuffer>,
+      durable: number,
+    ): Promise<number> {
+      const r = await raw.krepis_kv_open(path, path.byteLength, durable);
       return r < 0 ? fail(-r, "krepis_kv_open") : r;
     },
     kvRead(

@@ -4,14 +4,15 @@
 # (postgres://krepis:krepis@127.0.0.1:PORT/postgres, password auth over TCP);
 # `tools/pg_temp.sh stop DIR` stops it (fast shutdown); the caller removes DIR;
 # `tools/pg_temp.sh resume DIR` starts a stopped one again on its port;
-# `tools/pg_temp.sh database URL NAME` creates database NAME on the server at URL;
+# `tools/pg_temp.sh database URL NAME [ISOLATION]` creates database NAME on the server at
+# URL (with ISOLATION, e.g. serializable, as its default transaction isolation);
 # `tools/pg_temp.sh tls DIR CERT KEY` turns TLS on (ssl=on with that PEM certificate
 # chain and key; plain connections stay allowed) and waits until it is in effect.
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the `postgres`
 # user (or `nobody`). Binaries: $PG_BIN, else /usr/lib/postgresql/*/bin, else $PATH.
 set -euo pipefail
 
-usage='usage: pg_temp.sh start|stop|resume DIR | database URL NAME | tls DIR CERT KEY'
+usage='usage: pg_temp.sh start|stop|resume DIR | database URL NAME [ISOLATION] | tls DIR CERT KEY'
 cmd=${1:?$usage}
 dir=${2:?$usage}
 bin=${PG_BIN:-$(find /usr/lib/postgresql -maxdepth 2 -name bin -type d 2>/dev/null | sort -V | tail -1)}
@@ -59,6 +60,10 @@ resume)
   ;;
 database)
   psql -q -v ON_ERROR_STOP=1 "$dir" -c "CREATE DATABASE \"${3:?database name}\"" >/dev/null
+  if [ -n "${4:-}" ]; then
+    psql -q -v ON_ERROR_STOP=1 "$dir" \
+      -c "ALTER DATABASE \"$3\" SET default_transaction_isolation = '$4'" >/dev/null
+  fi
   ;;
 tls)
   install -m 600 "${3:?certificate file}" "$dir/data/server.crt"

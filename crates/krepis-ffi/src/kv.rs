@@ -1,4 +1,5 @@
-//! The KV store: reads and list pages are synchronous calls filling a caller buffer;
+//! The KV store: opening is `nonblocking`; reads and list pages of a local store are
+//! synchronous calls filling a caller buffer (a remote store has `_async` ones);
 //! commits, queue waits and change waits are `nonblocking` (they park on Deno's blocking
 //! pool while the kernel's committer groups concurrent commits under one disk sync).
 
@@ -47,8 +48,10 @@ fn records(mut bytes: &[u8]) -> Result<Vec<&[u8]>> {
 
 /// Opens (or creates) the store in directory `path`, or in the PostgreSQL database a
 /// `postgres://` URL names; `durable` (0/1) makes each commit
-/// wait for `fdatasync` (1 is the default of the TypeScript API).
-#[export]
+/// wait for `fdatasync` (1 is the default of the TypeScript API). Off the JavaScript
+/// thread: a PostgreSQL login takes round trips (TCP, TLS, authentication, the schema)
+/// and, against a stalled server, up to its `connect_timeout`.
+#[export(nonblocking)]
 fn krepis_kv_open(path: *const u8, path_len: f64, durable: u32) -> Result<f64> {
     let path = unsafe { guard::utf8(path, path_len, "path") }?;
     let session = Session {

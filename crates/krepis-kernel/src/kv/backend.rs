@@ -38,6 +38,10 @@ pub fn versionstamp(n: u64) -> Versionstamp {
 /// Visits one live entry: key, versionstamp, value kind, value bytes; returns whether to go on.
 pub type Visit<'a> = &'a mut dyn FnMut(&[u8], Versionstamp, ValueKind, &[u8]) -> bool;
 
+/// Called by [`KvBackend::get_many`] with each key's index and its live entry (`None`
+/// when absent), in the keys' order; returns false to stop.
+pub type VisitMany<'a> = &'a mut dyn FnMut(usize, Option<(Versionstamp, ValueKind, &[u8])>) -> bool;
+
 /// A queue message handed to a listener.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {
@@ -72,6 +76,26 @@ pub trait KvBackend: Send + Sync {
 
     /// Visits the live entry under `key`; returns whether there was one.
     fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool>;
+
+    /// Visits the entries under `keys` in order (see [`VisitMany`]). By default one
+    /// [`KvBackend::get`] each; a store across the network reads them in one statement,
+    /// which is one round trip and one consistent snapshot.
+    fn get_many(&self, keys: &[&[u8]], visit: VisitMany<'_>) -> Result<()> {
+        for (i, key) in keys.iter().enumerate() {
+            let mut more = true;
+            let found = self.get(key, &mut |_, stamp, kind, value| {
+                more = visit(i, Some((stamp, kind, value)));
+                true
+            })?;
+            if !found {
+                more = visit(i, None);
+            }
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
 
     /// Visits live entries with `start <= key < end` in key order (reversed with
     /// `reverse`), at most `limit`, until `visit` returns false; returns how many it visited.

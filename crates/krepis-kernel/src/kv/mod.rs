@@ -43,7 +43,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Duration;
 
 use crate::Result;
-use backend::{Durability, KvBackend, Message, Versionstamp, Visit};
+use backend::{Durability, KvBackend, Message, Versionstamp, Visit, VisitMany};
 use ops::AtomicWrite;
 
 /// A handle on an open store; clones share it.
@@ -82,12 +82,17 @@ impl Kv {
 
     /// Visits the live entry under `key` (checked against the read-key limit).
     pub fn get(&self, key: &[u8], visit: Visit<'_>) -> Result<bool> {
-        limits::point_key(key)?;
-        // User keys start with a type code; internal records (`0xff`) are never read here.
-        if key.first() == Some(&0xff) {
-            return Err(crate::KernelError::invalid("malformed key"));
-        }
+        user_key(key)?;
         self.backend.get(key, visit)
+    }
+
+    /// Visits the live entries under `keys` (each checked as by [`Kv::get`]); see
+    /// [`KvBackend::get_many`].
+    pub fn get_many(&self, keys: &[&[u8]], visit: VisitMany<'_>) -> Result<()> {
+        for key in keys {
+            user_key(key)?;
+        }
+        self.backend.get_many(keys, visit)
     }
 
     /// See [`KvBackend::scan`].
@@ -141,6 +146,16 @@ impl Kv {
     pub fn flush(&self) -> Result<()> {
         self.backend.flush()
     }
+}
+
+/// Checks a key read by a caller against the read-key limit; user keys start with a type
+/// code, internal records (`0xff`) are never read this way.
+fn user_key(key: &[u8]) -> Result<()> {
+    limits::point_key(key)?;
+    if key.first() == Some(&0xff) {
+        return Err(crate::KernelError::invalid("malformed key"));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

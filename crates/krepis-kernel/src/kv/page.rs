@@ -114,21 +114,22 @@ impl<'a> Page<'a> {
 pub fn read(kv: &Kv, keys: &[&[u8]], out: &mut [u8]) -> Result<usize> {
     let cap = out.len();
     let mut page = Page::new(out, 4)?;
-    for key in keys {
-        let mut fits = true;
-        let mut need = 0;
-        let found = kv.get(key, &mut |_, stamp, kind, value| {
-            need = 1 + VALUE_OVERHEAD + value.len();
-            fits = page.byte(1) && page.entry(&[], stamp, kind, value);
-            true
-        })?;
-        if !found {
-            fits = page.byte(0);
-            need = 1;
-        }
+    let mut short = None;
+    kv.get_many(keys, &mut |_, entry| {
+        let (fits, need) = match entry {
+            Some((stamp, kind, value)) => (
+                page.byte(1) && page.entry(&[], stamp, kind, value),
+                1 + VALUE_OVERHEAD + value.len(),
+            ),
+            None => (page.byte(0), 1),
+        };
         if !fits {
-            return Err(too_small(cap, cap + need));
+            short = Some(need);
         }
+        fits
+    })?;
+    if let Some(need) = short {
+        return Err(too_small(cap, cap + need));
     }
     Ok(page.finish())
 }

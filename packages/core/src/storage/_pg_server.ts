@@ -29,8 +29,11 @@ async function run(...args: string[]): Promise<string> {
 export interface TempPostgres extends AsyncDisposable {
   /** `postgres://krepis:krepis@127.0.0.1:PORT/postgres`. */
   url: string;
-  /** The URL of a new, empty database on this server. */
-  freshDatabase(): Promise<string>;
+  /**
+   * The URL of a new, empty database on this server; `isolation` (e.g.
+   * `"serializable"`) becomes its default transaction isolation.
+   */
+  freshDatabase(isolation?: string): Promise<string>;
   /** Turns TLS on (`ssl=on`) with these PEM files; plain connections stay allowed. */
   enableTls(certFile: string, keyFile: string): Promise<void>;
   /**
@@ -48,9 +51,9 @@ export async function startPostgres(): Promise<TempPostgres> {
   let databases = 0;
   return {
     url,
-    async freshDatabase() {
+    async freshDatabase(isolation) {
       const name = `kv_${databases++}`;
-      await run("database", url, name);
+      await run("database", url, name, ...(isolation ? [isolation] : []));
       return url.replace(/\/postgres$/, `/${name}`);
     },
     async enableTls(certFile, keyFile) {

@@ -449,7 +449,8 @@ export async function openKv(
     throw new TypeError(`durability must be "sync" or "relaxed"`);
   }
   const { bindings } = await loadKernel();
-  const handle = bindings.kvOpen(
+  // Off the event loop: a PostgreSQL login takes network round trips.
+  const handle = await bindings.kvOpen(
     new TextEncoder().encode(path),
     durability === "sync" ? 1 : 0,
   );

@@ -86,7 +86,7 @@ Deno.test("the kernel refuses malformed keys with the TypeError decodeKey throws
   // decoder; the public API encodes keys itself, so the test frames them by hand.
   const { bindings } = await loadKernel();
   const dir = await Deno.makeTempDir({ prefix: "krepis-kv-vectors-" });
-  const kv = bindings.kvOpen(new TextEncoder().encode(dir), 0);
+  const kv = await bindings.kvOpen(new TextEncoder().encode(dir), 0);
   try {
     const out = new Uint8Array(64 * 1024);
     for (const { name, hex } of vectors.malformed) {

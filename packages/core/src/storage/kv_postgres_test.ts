@@ -93,10 +93,78 @@ Deno.test("kv postgres: reads waiting on the database leave the event loop runni
   }
 });
 
+Deno.test("kv postgres: opening logs in off the event loop", async () => {
+  // The whole server is stopped (SIGSTOP) for 1.5 s while a store opens: the TCP
+  // connect completes in the kernel's backlog, the login waits. Timers keep firing.
+  const url = await server.freshDatabase();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  try {
+    const { thawed } = await server.freeze(1_500);
+    const before = ticks;
+    using kv = await openKv(url);
+    const during = ticks - before;
+    await thawed;
+    await kv.set(["opened"], true);
+    assert.equal((await kv.get(["opened"])).value, true);
+    assert.ok(during >= 20, `timers fired ${during} times during the open`);
+  } finally {
+    clearInterval(timer);
+  }
+});
+
+Deno.test("kv postgres: a server that accepts but never answers fails the open after connect_timeout", async () => {
+  // A real listener that takes the connection and says nothing, neither to the TLS
+  // request (sslmode=prefer, the default) nor to the startup message (disable).
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    try {
+      for await (const conn of listener) held.push(conn);
+    } catch { /* closed */ }
+  })();
+  let ticks = 0;
+  const timer = setInterval(() => ticks++, 10);
+  try {
+    const { port } = listener.addr;
+    for (const mode of ["prefer", "disable"]) {
+      const before = ticks;
+      const started = performance.now();
+      await assert.rejects(
+        () =>
+          openKv(
+            `postgres://krepis:krepis@127.0.0.1:${port}/db?sslmode=${mode}&connect_timeout=1`,
+          ),
+        (error: Error) => {
+          assert.equal(
+            error.message,
+            `timed out: cannot connect to PostgreSQL (127.0.0.1:${port}): no complete login within 1 s (connect_timeout)`,
+          );
+          return true;
+        },
+      );
+      const waited = performance.now() - started;
+      const during = ticks - before;
+      assert.ok(waited >= 950, `${mode}: gave up after ${waited} ms`);
+      assert.ok(during >= 10, `${mode}: timers fired ${during} times`);
+    }
+    assert.equal(held.length, 2);
+  } finally {
+    clearInterval(timer);
+    listener.close();
+    await accepting;
+    for (const conn of held) conn.close();
+  }
+});
+
 Deno.test("kv postgres: bad URLs and refused logins are clear errors", async () => {
   await assert.rejects(
     () => openKv("postgres://krepis@127.0.0.1:notaport/db"),
     /invalid PostgreSQL URL/,
+  );
+  await assert.rejects(
+    () => openKv(`${server.url}?connect_timeout=soon`),
+    /invalid PostgreSQL URL: connect_timeout=soon \(whole seconds, 0 for no limit\)/,
   );
   await assert.rejects(
     () => openKv(server.url.replace("krepis:krepis@", "krepis:wrong@")),
@@ -213,4 +281,103 @@ Deno.test("kv postgres: over TLS with sslmode=verify-full, and a clear error for
       openKv(`${url}?sslmode=verify-ca&sslrootcert=${certs.dir}/client.pem`),
     /cannot connect to PostgreSQL \(127\.0\.0\.1:\d+\): error performing TLS handshake: invalid peer certificate/,
   );
+});
+
+Deno.test("kv postgres: on a SERIALIZABLE database concurrent commits behave as on Deno KV", async () => {
+  // At SERIALIZABLE (CockroachDB's only level) racing commits fail with SQLSTATE 40001
+  // all the time. Stores sharing the database (8 connections each) commit at once:
+  // check+set increments (a lost race is `{ ok: false }`, retried by the caller) and
+  // `sum` increments (no checks: never refused). Deno KV, run the same way, is the
+  // reference: no commit throws, nothing is lost.
+  const stores = 4, workers = 4, rounds = 10;
+  const url = await server.freshDatabase("serializable");
+  const results = [];
+  for (const target of [url, "deno"]) {
+    // Krepis's Kv has Deno.Kv's API; one worker body serves both.
+    const kvs = await Promise.all(
+      Array.from(
+        { length: stores },
+        () =>
+          target === "deno"
+            ? Deno.openKv(":memory:")
+            : openKv(target) as unknown as Promise<Deno.Kv>,
+      ),
+    );
+    // Deno's in-memory stores are separate: one of them is shared by every worker.
+    const shared = (i: number) => target === "deno" ? kvs[0] : kvs[i];
+    let refused = 0;
+    const worker = async (kv: Deno.Kv) => {
+      for (let r = 0; r < rounds; r++) {
+        for (;;) {
+          const seen = await kv.get<number>(["counter"]);
+          const result = await kv.atomic().check(seen)
+            .set(["counter"], (seen.value ?? 0) + 1).commit();
+          if (result.ok) break;
+          refused++;
+        }
+        const summed = await kv.atomic()
+          .sum(["total"], 1n).commit();
+        assert.ok(summed.ok, "a commit without checks was refused");
+      }
+    };
+    try {
+      await Promise.all(
+        Array.from(
+          { length: stores * workers },
+          (_, i) => worker(shared(i % stores)),
+        ),
+      );
+      const kv = shared(0);
+      results.push({
+        counter: (await kv.get(["counter"])).value,
+        total: (await kv.get<Deno.KvU64>(["total"])).value?.value,
+      });
+      if (target !== "deno") {
+        console.log(`check+set refusals retried by the caller: ${refused}`);
+      }
+    } finally {
+      for (const kv of kvs) kv.close();
+    }
+  }
+  const expected = stores * workers * rounds;
+  assert.deepEqual(results[0], results[1]);
+  assert.deepEqual(results[0], {
+    counter: expected,
+    total: BigInt(expected),
+  });
+});
+
+Deno.test("kv postgres: getMany reads one snapshot while commits land, as Deno KV does", async () => {
+  // A writer keeps committing ["a"] and ["b"] together; every getMany must see both
+  // from the same commit (one statement, not one read per key).
+  const seen = [];
+  for (const target of [await server.freshDatabase(), "deno"]) {
+    const kv = target === "deno"
+      ? await Deno.openKv(":memory:")
+      : await openKv(target) as unknown as Deno.Kv;
+    try {
+      await kv.atomic().set(["a"], 0).set(["b"], 0).commit();
+      let reading = true;
+      const writer = (async () => {
+        for (let n = 1; reading; n++) {
+          await kv.atomic().set(["a"], n).set(["b"], n).commit();
+        }
+      })();
+      let torn = 0, last = 0;
+      try {
+        for (let i = 0; i < 300; i++) {
+          const [a, b] = await kv.getMany<number[]>([["a"], ["b"]]);
+          if (a.value !== b.value || a.versionstamp !== b.versionstamp) torn++;
+          last = a.value!;
+        }
+      } finally {
+        reading = false;
+        await writer;
+      }
+      seen.push({ torn, wrote: last > 0 });
+    } finally {
+      kv.close();
+    }
+  }
+  assert.deepEqual(seen, [{ torn: 0, wrote: true }, { torn: 0, wrote: true }]);
 });

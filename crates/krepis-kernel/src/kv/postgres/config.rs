@@ -12,10 +12,16 @@
 //! | `verify-ca` | yes | chain to `sslrootcert` |
 //! | `verify-full` | yes | chain to `sslrootcert` and the host name |
 //!
+//! `connect_timeout` (seconds, libpq's name and meaning) bounds a whole login — TCP
+//! connect, TLS handshake and authentication — where the driver would bound the TCP
+//! connect only; unlike libpq the default is [`DEFAULT_CONNECT_TIMEOUT_S`] rather than no
+//! limit (`connect_timeout=0`), so a server that accepts but never answers is a clear error.
+//!
 //! `krepis_lease_ms` (Krepis's own) sets how long a queue message stays with a listener
 //! that stopped renewing it (default [`DEFAULT_LEASE_MS`]).
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use percent_encoding::percent_decode_str;
 use postgres;
@@ -24,6 +30,8 @@ use crate::{KernelError, Result};
 
 /// How long a delivered message stays with its listener after the last renewal.
 pub const DEFAULT_LEASE_MS: u64 = 10_000;
+/// How long a login may take when the URL does not say (`connect_timeout`).
+pub const DEFAULT_CONNECT_TIMEOUT_S: u64 = 10;
 
 /// libpq's `sslmode` values (except `allow`, which would try plain text first).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,6 +58,8 @@ pub struct Settings {
     pub root_cert: Option<PathBuf>,
     /// The queue lease in milliseconds.
     pub lease_ms: u64,
+    /// How long a login may take (`None`: no limit).
+    pub login_timeout: Option<Duration>,
 }
 
 fn invalid(message: impl std::fmt::Display) -> KernelError {
@@ -63,6 +73,7 @@ impl Settings {
         let mut ssl_mode = SslMode::Prefer;
         let mut root_cert = None;
         let mut lease_ms = DEFAULT_LEASE_MS;
+        let mut timeout_s = DEFAULT_CONNECT_TIMEOUT_S;
         let mut passed = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
             let (name, raw) = pair.split_once('=').unwrap_or((pair, ""));
@@ -96,6 +107,13 @@ impl Settings {
                             ))
                         })?;
                 }
+                "connect_timeout" => {
+                    timeout_s = value.parse().map_err(|_| {
+                        invalid(format!(
+                            "connect_timeout={value} (whole seconds, 0 for no limit)"
+                        ))
+                    })?;
+                }
                 _ => passed.push(pair),
             }
         }
@@ -115,11 +133,16 @@ impl Settings {
             SslMode::Prefer => postgres::config::SslMode::Prefer,
             _ => postgres::config::SslMode::Require,
         });
+        let login_timeout = (timeout_s > 0).then(|| Duration::from_secs(timeout_s));
+        if let Some(limit) = login_timeout {
+            driver.connect_timeout(limit);
+        }
         Ok(Self {
             driver,
             ssl_mode,
             root_cert,
             lease_ms,
+            login_timeout,
         })
     }
 
@@ -144,9 +167,14 @@ mod tests {
     #[test]
     fn tls_and_lease_parameters_are_taken_out_of_the_driver_url() {
         let s = Settings::parse(
-            "postgres://u:p@db.example:6543/app?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca%20x.pem&application_name=a&krepis_lease_ms=2500",
+            "postgres://u:p@db.example:6543/app?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca%20x.pem&application_name=a&krepis_lease_ms=2500&connect_timeout=3",
         )
         .unwrap();
+        assert_eq!(s.login_timeout, Some(Duration::from_secs(3)));
+        assert_eq!(
+            s.driver.get_connect_timeout(),
+            Some(&Duration::from_secs(3))
+        );
         assert_eq!(s.ssl_mode, SslMode::VerifyFull);
         assert_eq!(s.root_cert, Some(PathBuf::from("/tmp/ca x.pem")));
         assert_eq!(s.lease_ms, 2500);
@@ -155,9 +183,15 @@ mod tests {
         assert_eq!(s.driver.get_ssl_mode(), postgres::config::SslMode::Require);
         let plain = Settings::parse("postgres://u@h/db").unwrap();
         assert_eq!(
-            (plain.ssl_mode, plain.lease_ms),
-            (SslMode::Prefer, DEFAULT_LEASE_MS)
+            (plain.ssl_mode, plain.lease_ms, plain.login_timeout),
+            (
+                SslMode::Prefer,
+                DEFAULT_LEASE_MS,
+                Some(Duration::from_secs(DEFAULT_CONNECT_TIMEOUT_S))
+            )
         );
+        let unbounded = Settings::parse("postgres://u@h/db?connect_timeout=0").unwrap();
+        assert_eq!(unbounded.login_timeout, None);
     }
 
     #[test]
@@ -166,6 +200,11 @@ mod tests {
             ("postgres://u@h/db?sslmode=allow", "sslmode=allow"),
             ("postgres://u@h/db?sslmode=verify-full", "need sslrootcert"),
             ("postgres://u@h/db?krepis_lease_ms=5", "krepis_lease_ms=5"),
+            ("postgres://u@h/db?connect_timeout=-1", "connect_timeout=-1"),
+            (
+                "postgres://u@h/db?connect_timeout=1.5",
+                "connect_timeout=1.5",
+            ),
             ("postgres://u@h/db?nonsense=1", "invalid PostgreSQL URL"),
         ] {
             let Err(e) = Settings::parse(url) else {

@@ -2,9 +2,15 @@
 
 use crate::KernelError;
 
-/// A driver error as a kernel error naming PostgreSQL.
+/// A driver error as a kernel error naming PostgreSQL: a serialization failure or a
+/// deadlock is a [`KernelError::Conflict`] (retried, see [`super::conflict`]).
 pub fn db_err(e: postgres::Error) -> KernelError {
-    KernelError::Internal(format!("PostgreSQL: {}", detail(&e)))
+    let message = format!("PostgreSQL: {}", detail(&e));
+    if super::conflict::is_conflict(&e) {
+        KernelError::Conflict(message)
+    } else {
+        KernelError::Internal(message)
+    }
 }
 
 /// The server's message when there is one (the driver's own `Display` hides it), else

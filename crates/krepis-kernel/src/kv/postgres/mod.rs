@@ -18,11 +18,14 @@
 //! - **Expiry**: entries past their `expireIn` are invisible to reads at once; about once
 //!   a second (driven by commits and by watchers' polls) they are deleted in a commit of
 //!   their own, so watchers are told, as Deno KV's expiry collection tells them.
+//! - **Conflicts**: a serialization failure or deadlock rolls its transaction back and
+//!   is run again ([`conflict`]), so a commit fails only on its checks or a real error.
 //! - **Durability**: a sync commit returns after PostgreSQL's commit (with its default
 //!   `synchronous_commit = on`); a relaxed one sets `synchronous_commit = off` for its
 //!   transaction.
 
 pub mod config;
+pub mod conflict;
 mod error;
 pub mod pool;
 pub mod sql;
@@ -35,14 +38,16 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex};
 
-use super::backend::{Durability, KvBackend, Message, Versionstamp, Visit, versionstamp};
+use super::backend::{
+    Durability, KvBackend, Message, Versionstamp, Visit, VisitMany, versionstamp,
+};
 use super::limits::{self, now_ms};
 use super::ops::{AtomicWrite, MutationKind, Value, ValueKind};
 use super::sum;
 use crate::{KernelError, Result};
 use config::Settings;
-use error::{db_err, detail};
-use pool::{Attempt, Connection, Pool, Statements, closed_or};
+use error::db_err;
+use pool::{Attempt, Connection, Login, Pool, Statements, closed_or};
 
 /// How often queue and change waits look at the database.
 pub const POLL_MS: u64 = 50;
@@ -75,24 +80,19 @@ impl Postgres {
     /// the options of [`config`]) and creates the tables if they are missing.
     pub fn open(url: &str) -> Result<Arc<Self>> {
         let settings = Settings::parse(url)?;
-        let tls = tls::connector(settings.ssl_mode, settings.root_cert.as_deref())?;
-        // One direct connection first, so a refused login, an unreachable server or a
-        // refused certificate is reported as such rather than as a pool timeout.
-        let mut first = settings.driver.connect(tls.clone()).map_err(|e| {
-            let message = format!(
-                "cannot connect to PostgreSQL ({}): {}",
-                settings.server(),
-                detail(&e)
-            );
-            match e.as_db_error() {
-                Some(_) => KernelError::PermissionDenied(message),
-                None => KernelError::io(message, std::io::Error::other("connection failed")),
-            }
-        })?;
+        let login = Login {
+            tls: tls::connector(settings.ssl_mode, settings.root_cert.as_deref())?,
+            server: settings.server(),
+            limit: settings.login_timeout,
+            config: settings.driver,
+        };
+        // One login first, so a refused login, an unreachable server or a refused
+        // certificate is reported as such rather than as a pool timeout.
+        let mut first = login.connect()?;
         create_schema(&mut first)?;
         let first = Connection::ready(first).map_err(db_err)?;
         let store = Arc::new(Self {
-            pool: Pool::new(settings.driver, tls, POOL_SIZE, first),
+            pool: Pool::new(login, POOL_SIZE, first),
             epoch: AtomicU64::new(0),
             last_sweep: AtomicU64::new(0),
             lease_ms: settings.lease_ms,
@@ -112,7 +112,8 @@ impl Postgres {
         Ok(store)
     }
 
-    /// Runs a read on a pooled connection (again on another when it was dead).
+    /// Runs a statement on a pooled connection (again on another when it was dead, and
+    /// again after a conflict).
     fn read<T>(
         &self,
         mut op: impl FnMut(
@@ -120,38 +121,42 @@ impl Postgres {
             &Statements,
         ) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        self.pool.retry(|conn| {
-            let Connection { client, st, .. } = &mut **conn;
-            match op(client, st) {
-                Ok(value) => Ok(Attempt::Done(value)),
-                Err(e) => closed_or(conn, e),
-            }
+        conflict::retry(|| {
+            self.pool.retry(|conn| {
+                let Connection { client, st, .. } = &mut **conn;
+                match op(client, st) {
+                    Ok(value) => Ok(Attempt::Done(value)),
+                    Err(e) => closed_or(conn, e),
+                }
+            })
         })
     }
 
     /// Runs `body` in a transaction (begun again on another connection when the first was
-    /// dead); `body` returning `None` rolls back.
+    /// dead, and run again after a conflict); `body` returning `None` rolls back.
     fn transaction<T>(
         &self,
         relaxed: bool,
         mut body: impl FnMut(&mut postgres::Transaction<'_>, &Statements) -> Result<Option<T>>,
     ) -> Result<Option<T>> {
-        self.pool.retry(|conn| {
-            let Connection { client, st, .. } = &mut **conn;
-            let mut tx = match client.transaction() {
-                Ok(tx) => tx,
-                // Nothing was applied: a dead connection (a restarted server) is retried.
-                Err(e) => return Ok(Attempt::Retry(e)),
-            };
-            if relaxed {
-                tx.batch_execute(sql::RELAXED_COMMIT).map_err(db_err)?;
-            }
-            // Dropping the transaction (a failed check or an error) rolls it back.
-            let Some(value) = body(&mut tx, st)? else {
-                return Ok(Attempt::Done(None));
-            };
-            tx.commit().map_err(db_err)?;
-            Ok(Attempt::Done(Some(value)))
+        conflict::retry(|| {
+            self.pool.retry(|conn| {
+                let Connection { client, st, .. } = &mut **conn;
+                let mut tx = match client.transaction() {
+                    Ok(tx) => tx,
+                    // Nothing was applied: a dead connection (a restarted server) is retried.
+                    Err(e) => return Ok(Attempt::Retry(e)),
+                };
+                if relaxed {
+                    tx.batch_execute(sql::RELAXED_COMMIT).map_err(db_err)?;
+                }
+                // Dropping the transaction (a failed check or an error) rolls it back.
+                let Some(value) = body(&mut tx, st)? else {
+                    return Ok(Attempt::Done(None));
+                };
+                tx.commit().map_err(db_err)?;
+                Ok(Attempt::Done(Some(value)))
+            })
         })
     }
 
@@ -233,19 +238,22 @@ fn renew_leases(store: Weak<Postgres>, every: Duration) {
 }
 
 /// Creates the tables; instances opening at once may race on `CREATE … IF NOT EXISTS`
-/// (PostgreSQL reports a duplicate), so a failed attempt is retried.
+/// (PostgreSQL reports a duplicate), so a failed attempt is retried; at SERIALIZABLE the
+/// counter row's `INSERT … ON CONFLICT DO NOTHING` may also conflict with running commits.
 fn create_schema(conn: &mut postgres::Client) -> Result<()> {
-    let mut attempt = 0;
-    loop {
-        match conn.batch_execute(sql::SCHEMA) {
-            Ok(()) => return Ok(()),
-            Err(_) if attempt < 5 => {
-                attempt += 1;
-                std::thread::sleep(Duration::from_millis(20 * attempt));
+    conflict::retry(|| {
+        let mut attempt = 0;
+        loop {
+            match conn.batch_execute(sql::SCHEMA) {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 && !conflict::is_conflict(&e) => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(20 * attempt));
+                }
+                Err(e) => return Err(db_err(e)),
             }
-            Err(e) => return Err(db_err(e)),
         }
-    }
+    })
 }
 
 fn row_value(kind: i16, bytes: Vec<u8>) -> Result<Value> {
@@ -462,6 +470,41 @@ impl KvBackend for Postgres {
         Ok(true)
     }
 
+    fn get_many(&self, keys: &[&[u8]], visit: VisitMany<'_>) -> Result<()> {
+        if let [key] = keys {
+            // One key: the plain statement (no array to build or search).
+            let found = self.get(key, &mut |_, stamp, kind, value| {
+                visit(0, Some((stamp, kind, value)))
+            })?;
+            if !found {
+                visit(0, None);
+            }
+            return Ok(());
+        }
+        let now = now_ms() as i64;
+        let rows = self.read(|c, st| c.query(&st.get_many, &[&keys, &now]))?;
+        let mut found = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let key: &[u8] = row.get(0);
+            found.push((
+                key,
+                row_value(row.get(2), row.get(3))?,
+                row.get::<_, i64>(1),
+            ));
+        }
+        for (i, key) in keys.iter().enumerate() {
+            let entry = found.iter().find(|(k, ..)| k == key);
+            let more = visit(
+                i,
+                entry.map(|(_, value, n)| (versionstamp(*n as u64), value.kind, &value.bytes[..])),
+            );
+            if !more {
+                break;
+            }
+        }
+        Ok(())
+    }
+
     fn scan(
         &self,
         start: &[u8],
@@ -500,15 +543,16 @@ impl KvBackend for Postgres {
         let now = now_ms();
         let relaxed = durability == Durability::Relaxed;
         let stamp = match Plain::of(&write, now)? {
-            Some(plain) if !relaxed => {
-                // Not retried: a connection lost mid-statement may have committed it.
+            Some(plain) if !relaxed => conflict::retry(|| {
+                // Not retried on a lost connection (it may have committed the statement),
+                // only after a conflict (PostgreSQL rolled it back).
                 let mut conn = self.pool.get()?;
                 let Connection { client, st, .. } = &mut *conn;
                 let row = client
                     .query_one(&st.write, &plain.params())
                     .map_err(db_err)?;
-                Some(versionstamp(row.get::<_, i64>(0) as u64))
-            }
+                Ok(Some(versionstamp(row.get::<_, i64>(0) as u64)))
+            })?,
             Some(plain) => self.transaction(true, |tx, st| {
                 let row = tx.query_one(&st.write, &plain.params()).map_err(db_err)?;
                 Ok(Some(versionstamp(row.get::<_, i64>(0) as u64)))

@@ -6,13 +6,18 @@
 //! operation would be one more round trip each), so one the server dropped (a restart)
 //! is replaced before use; one that dies in use fails that operation, and
 //! [`Pool::retry`] takes another where nothing can have applied.
+//!
+//! Every login (the store's first connection and the pool's later ones) goes through
+//! [`login`], which bounds the whole of it in time.
 
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use parking_lot::Mutex;
 use postgres::{Client, Config, Statement};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::error::detail;
 use super::sql;
 use crate::{KernelError, Result};
 
@@ -27,6 +32,8 @@ pub struct Statements {
     pub next_version: Statement,
     /// [`sql::GET`].
     pub get: Statement,
+    /// [`sql::GET_MANY`].
+    pub get_many: Statement,
     /// [`sql::SCAN`].
     pub scan: Statement,
     /// [`sql::SCAN_REVERSE`].
@@ -62,6 +69,7 @@ impl Statements {
             current_version: p(sql::CURRENT_VERSION)?,
             next_version: p(sql::NEXT_VERSION)?,
             get: p(sql::GET)?,
+            get_many: p(sql::GET_MANY)?,
             scan: p(sql::SCAN)?,
             scan_reverse: p(sql::SCAN_REVERSE)?,
             upsert: p(sql::UPSERT)?,
@@ -88,10 +96,62 @@ pub struct Connection {
     last_used: Instant,
 }
 
+/// How to log in to the server.
+#[derive(Clone)]
+pub struct Login {
+    /// The driver's settings.
+    pub config: Config,
+    /// The TLS connector for the URL's `sslmode`.
+    pub tls: MakeRustlsConnect,
+    /// The longest a login may take (`None`: no limit).
+    pub limit: Option<Duration>,
+    /// `host:port`, for messages.
+    pub server: String,
+}
+
+impl Login {
+    /// Logs in on a thread of its own and waits at most [`Login::limit`]: the driver bounds
+    /// the TCP connect only, so a server that accepts and then never answers would hold
+    /// the caller forever. A login given up on ends on its thread when the server answers
+    /// or the connection breaks, and is dropped there.
+    pub fn connect(&self) -> Result<Client> {
+        let (done, result) = mpsc::sync_channel(1);
+        let (config, tls) = (self.config.clone(), self.tls.clone());
+        std::thread::Builder::new()
+            .name("krepis-pg-login".into())
+            .spawn(move || {
+                let _ = done.send(config.connect(tls));
+            })
+            .map_err(|e| KernelError::io("spawn a PostgreSQL login thread", e))?;
+        let outcome = match self.limit {
+            Some(limit) => result.recv_timeout(limit).map_err(|_| limit),
+            None => result.recv().map_err(|_| Duration::ZERO),
+        };
+        match outcome {
+            Ok(Ok(client)) => Ok(client),
+            Ok(Err(e)) => {
+                let message = format!(
+                    "cannot connect to PostgreSQL ({}): {}",
+                    self.server,
+                    detail(&e)
+                );
+                Err(match e.as_db_error() {
+                    Some(_) => KernelError::PermissionDenied(message),
+                    None => KernelError::io(message, std::io::Error::other("connection failed")),
+                })
+            }
+            Err(limit) => Err(KernelError::Timeout(format!(
+                "cannot connect to PostgreSQL ({}): no complete login within {} s (connect_timeout)",
+                self.server,
+                limit.as_secs()
+            ))),
+        }
+    }
+}
+
 /// Opens connections for the pool.
 pub struct Manager {
-    config: Config,
-    tls: MakeRustlsConnect,
+    login: Login,
     /// The store's first connection, handed to the pool as its first (a login costs a
     /// few round trips and, with SCRAM, thousands of hash rounds).
     first: Mutex<Option<Connection>>,
@@ -111,17 +171,20 @@ impl Connection {
 
 impl r2d2::ManageConnection for Manager {
     type Connection = Connection;
-    type Error = postgres::Error;
+    type Error = KernelError;
 
-    fn connect(&self) -> std::result::Result<Connection, postgres::Error> {
+    fn connect(&self) -> Result<Connection> {
         if let Some(first) = self.first.lock().take() {
             return Ok(first);
         }
-        Connection::ready(self.config.connect(self.tls.clone())?)
+        Connection::ready(self.login.connect()?).map_err(super::error::db_err)
     }
 
-    fn is_valid(&self, conn: &mut Connection) -> std::result::Result<(), postgres::Error> {
-        conn.client.simple_query("").map(|_| ())
+    fn is_valid(&self, conn: &mut Connection) -> Result<()> {
+        conn.client
+            .simple_query("")
+            .map(|_| ())
+            .map_err(super::error::db_err)
     }
 
     fn has_broken(&self, conn: &mut Connection) -> bool {
@@ -140,15 +203,14 @@ pub struct Pool {
 
 impl Pool {
     /// A pool of up to `size` connections, `first` and more opened on demand.
-    pub fn new(config: Config, tls: MakeRustlsConnect, size: u32, first: Connection) -> Self {
+    pub fn new(login: Login, size: u32, first: Connection) -> Self {
         let inner = r2d2::Pool::builder()
             .max_size(size)
             .min_idle(Some(0))
             .test_on_check_out(false)
             .connection_timeout(Duration::from_secs(5))
             .build_unchecked(Manager {
-                config,
-                tls,
+                login,
                 first: Mutex::new(Some(first)),
             });
         Self { inner, size }

@@ -53,6 +53,11 @@ pub const NEXT_VERSION: &str =
 pub const GET: &str = "SELECT version, kind, value FROM krepis_kv
   WHERE key = $1 AND (expires_at IS NULL OR expires_at > $2)";
 
+/// The live entries under the keys `$1` at `$2 now` (one statement: one round trip and one
+/// snapshot, as Deno KV's `getMany` reads): `-> key, version, kind, value`, any order.
+pub const GET_MANY: &str = "SELECT key, version, kind, value FROM krepis_kv
+  WHERE key = ANY($1::bytea[]) AND (expires_at IS NULL OR expires_at > $2)";
+
 /// Live entries in `[$1, $2)` at `$3 now`, at most `$4`, ascending.
 pub const SCAN: &str = "SELECT key, version, kind, value FROM krepis_kv
   WHERE key >= $1 AND key < $2 AND (expires_at IS NULL OR expires_at > $3)

@@ -114,16 +114,14 @@ fn postgres_store_keeps_the_contract() {
     contract(&|| Kv::open_target(&server.fresh_database()).unwrap());
 }
 
-#[test]
-fn instances_racing_check_and_set_lose_no_update() {
-    let server = TempPostgres::start();
-    let url = server.fresh_database();
-    let counter = key("counter");
+/// 4 stores (and pools), as separate app instances would have, each incrementing one
+/// counter 50 times with check+set retries and a `sum` 50 times; returns both results.
+fn race_increments(url: &str) -> (Option<u64>, Option<u64>) {
+    let (counter, total) = (key("counter"), key("total"));
     std::thread::scope(|s| {
         for _ in 0..4 {
-            // A store (and pool) each, as separate app instances would have.
-            let kv = Kv::open_target(&url).unwrap();
-            let counter = &counter;
+            let kv = Kv::open_target(url).unwrap();
+            let (counter, total) = (&counter, &total);
             s.spawn(move || {
                 for _ in 0..50 {
                     loop {
@@ -146,12 +144,78 @@ fn instances_racing_check_and_set_lose_no_update() {
                             break;
                         }
                     }
+                    let sum = AtomicWrite {
+                        mutations: vec![Mutation {
+                            key: total.clone(),
+                            kind: MutationKind::Sum(Value::u64(1)),
+                            expire_in_ms: None,
+                        }],
+                        ..Default::default()
+                    };
+                    // No checks: never refused, whatever the other writers do.
+                    assert!(kv.commit(sum, Durability::Sync).unwrap().is_some());
                 }
             });
         }
     });
-    let kv = Kv::open_target(&url).unwrap();
-    assert_eq!(read_u64(&kv, &counter).map(|(_, n)| n), Some(200));
+    let kv = Kv::open_target(url).unwrap();
+    let read = |k: &[u8]| read_u64(&kv, k).map(|(_, n)| n);
+    (read(&counter), read(&total))
+}
+
+#[test]
+fn instances_racing_check_and_set_lose_no_update() {
+    let server = TempPostgres::start();
+    assert_eq!(
+        race_increments(&server.fresh_database()),
+        (Some(200), Some(200))
+    );
+}
+
+#[test]
+fn serialization_failures_are_retried_on_a_serializable_database() {
+    // At SERIALIZABLE every commit racing another on the counter row fails with 40001;
+    // the kernel runs it again, so callers see only check failures.
+    let server = TempPostgres::start();
+    let url = server.fresh_database();
+    let name = url.rsplit('/').next().unwrap();
+    let mut admin = postgres::Client::connect(&server.url, postgres::NoTls).unwrap();
+    admin
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} SET default_transaction_isolation = 'serializable'"
+        ))
+        .unwrap();
+    assert_eq!(race_increments(&url), (Some(200), Some(200)));
+}
+
+#[test]
+fn a_deadlock_is_a_conflict() {
+    // A real deadlock: two transactions each lock a row, then wait for the other's.
+    let server = TempPostgres::start();
+    let url = server.fresh_database();
+    let mut a = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    let mut b = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    a.batch_execute("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1), (2)")
+        .unwrap();
+    let lock = "SELECT id FROM t WHERE id = $1 FOR UPDATE";
+    let mut ta = a.transaction().unwrap();
+    let mut tb = b.transaction().unwrap();
+    ta.query(lock, &[&1]).unwrap();
+    tb.query(lock, &[&2]).unwrap();
+    let (ra, rb) = std::thread::scope(|s| {
+        let other = s.spawn(move || tb.query(lock, &[&1]).map(|_| ()));
+        let ra = ta.query(lock, &[&2]).map(|_| ());
+        // The survivor of the two is released by the victim's rollback.
+        drop(ta);
+        (ra, other.join().unwrap())
+    });
+    let victim = ra.err().or(rb.err()).expect("PostgreSQL saw a deadlock");
+    assert!(conflict::is_conflict(&victim), "{victim}");
+    let e = db_err(victim);
+    assert!(
+        matches!(e, KernelError::Conflict(_)) && e.to_string().contains("deadlock"),
+        "{e}"
+    );
 }
 
 fn enqueue_one(kv: &Kv, n: u64) {
