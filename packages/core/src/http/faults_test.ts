@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, exchange, listen } from "./_test_util.ts";
+import { eventually, exchange, listen, measureInChild } from "./_test_util.ts";
 
 Deno.test("malformed, oversize-head and oversize-body requests never reach TypeScript", async () => {
   let calls = 0;
@@ -229,20 +229,8 @@ Deno.test("an aborted signal option shuts the server down", async () => {
  * in the second half while the live heap grew by 0.1 MiB.
  */
 Deno.test("10k requests mixing malformed input leave the server serving with stable memory", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      new URL("./_malformed_load.ts", import.meta.url).pathname,
-    ],
-    env: { MALLOC_ARENA_MAX: "2" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.ok(out.success);
-  const { stats, last, warm, mid, end } = JSON.parse(
-    new TextDecoder().decode(out.stdout),
+  const { stats, last, warm, mid, end } = await measureInChild(
+    "./_malformed_load.ts",
   );
   const growth = end - mid;
   console.log(

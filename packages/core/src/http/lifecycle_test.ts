@@ -10,7 +10,7 @@ import { create, toBinary } from "@bufbuild/protobuf";
 import { ServeOptionsSchema } from "@krepis/bindings";
 import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
-import { eventually, listen } from "./_test_util.ts";
+import { eventually, listen, measureInChild } from "./_test_util.ts";
 import { denoServe, raw } from "./_raw.ts";
 
 const encoder = new TextEncoder();
@@ -157,20 +157,7 @@ Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and afte
  */
 Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and memory at their baseline", async () => {
   const count = Deno.env.get("KREPIS_ABORTED_UPLOADS") ?? "10000";
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      new URL("./_aborted_uploads.ts", import.meta.url).pathname,
-      count,
-    ],
-    env: { MALLOC_ARENA_MAX: "2" },
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.ok(out.success);
-  const m = JSON.parse(new TextDecoder().decode(out.stdout));
+  const m = await measureInChild("./_aborted_uploads.ts", count);
   const mib = (n: number) => `${n.toFixed(1)} MiB`;
   console.log(
     `${m.count} aborted uploads in ${m.ms} ms (aborted ${m.aborted}, rejected ${m.rejected}): ` +
