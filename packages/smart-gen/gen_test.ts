@@ -25,6 +25,16 @@ async function templateApp(): Promise<{ path: string } & AsyncDisposable> {
   };
 }
 
+/** The plan for an adapter `FileGreetingLog` of the template's `GreetingLog` port. */
+function fileGreetingLogPlan(root: string) {
+  return planGeneration({
+    root,
+    kind: "adapter",
+    name: "FileGreetingLog",
+    port: "GreetingLog",
+  });
+}
+
 /** Apply a plan the way `krepis gen` does, minus the journal. */
 async function write(dir: string, plan: ReturnType<typeof planGeneration>) {
   for (const file of plan.files) {
@@ -103,12 +113,7 @@ Deno.test("planning writes nothing and registers a command once, with its route"
 Deno.test("an adapter stubs every port method and replaces the port's earlier binding", async () => {
   await using copy = await templateApp();
   const dir = copy.path;
-  const plan = planGeneration({
-    root: dir,
-    kind: "adapter",
-    name: "FileGreetingLog",
-    port: "GreetingLog",
-  });
+  const plan = fileGreetingLogPlan(dir);
   await formatPlan(plan, dir);
   const adapter = plan.files[0].content;
   strictEqual(adapter.includes("implements GreetingLog"), true, adapter);
@@ -201,12 +206,7 @@ Deno.test("route path parameters become input fields; the plan records what it r
 Deno.test("a stub adapter's test passes while its methods are stubs and fails once one is written", async () => {
   await using copy = await templateApp();
   const dir = copy.path;
-  const plan = planGeneration({
-    root: dir,
-    kind: "adapter",
-    name: "FileGreetingLog",
-    port: "GreetingLog",
-  });
+  const plan = fileGreetingLogPlan(dir);
   await write(dir, plan);
   const test = (): Promise<Deno.CommandOutput> =>
     new Deno.Command(Deno.execPath(), {
