@@ -12,8 +12,8 @@
  *
  * Environment: BENCH_SECONDS (default 2) per measurement, BENCH_RUNS (default 3) pinned
  * rounds, BENCH_UNPINNED_RUNS (default 1; 0 skips the pass), BENCH_ONLY (run only the
- * scenarios whose name contains it, e.g. `todo app`), KREPIS_LIB_PATH (default: the
- * release build).
+ * scenarios whose name contains it, or one of its `|`-separated parts, e.g. `todo app` or
+ * `hello|JSON`), KREPIS_LIB_PATH (default: the release build).
  *
  * @module
  */
@@ -201,7 +201,9 @@ const allScenarios: Scenario[] = [
   },
 ];
 const only = Deno.env.get("BENCH_ONLY");
-const scenarios = allScenarios.filter((s) => !only || s.name.includes(only));
+const scenarios = allScenarios.filter((s) =>
+  !only || only.split("|").some((part) => s.name.includes(part))
+);
 
 // --- measuring ----------------------------------------------------------------------------
 interface Sample {

@@ -12,6 +12,7 @@
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
 //! - [`socket`]: noticing a client that hung up while its body waits.
+//! - [`coalesce`]: small vectored writes (a whole small response) sent as one `send`.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
 //! - [`static_files`]: mounted directories answered by the kernel alone.
 //! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
@@ -23,6 +24,7 @@
 
 pub mod body;
 pub mod bridge;
+pub mod coalesce;
 pub mod compress;
 pub mod config;
 pub mod limits;

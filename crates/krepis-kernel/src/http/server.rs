@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use super::bridge::Bridge;
+use super::coalesce::Coalesced;
 use super::config::ServerConfig;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
 use super::raw_heads::{Checked, HeadCheck};
@@ -323,7 +324,7 @@ async fn connection(
     shared.open.fetch_add(1, Ordering::Relaxed);
     let activity = Activity::new();
     let idle = shared.config.idle_timeout;
-    let stream = Tracked::new(stream, Arc::clone(&activity));
+    let stream = Tracked::new(Coalesced::new(stream), Arc::clone(&activity));
     let svc_shared = Arc::clone(&shared);
     let svc_activity = Arc::clone(&activity);
     let heads = HeadCheck::new();

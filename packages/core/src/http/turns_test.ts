@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { base, listen } from "./_test_util.ts";
+import { pair } from "./_wire.ts";
 
 /**
  * Blocks the JS thread (a handler that computes) until `file` exists, or `ms` at most: a
@@ -64,4 +65,39 @@ Deno.test("while a handler blocks the JS thread, static files and deadlines are 
   // Turns take over again.
   assert.equal(await (await fetch(`${url}/after`)).text(), "ok");
   await Deno.remove(dir, { recursive: true });
+});
+
+Deno.test("handlers that answer after some microtask ticks or a timer are all answered, as by Deno.serve", async () => {
+  // Around the loop's settle window (a turn that finds nothing waits a few ticks for the
+  // last batch's handlers before it parks): answers inside it, just past it, much later.
+  const handler = async (req: Request): Promise<Response> => {
+    const path = new URL(req.url).pathname;
+    const body = await req.text();
+    if (path === "/timer") {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    } else {
+      const ticks = Number(path.slice("/ticks/".length));
+      for (let i = 0; i < ticks; i++) await undefined;
+    }
+    return Response.json({ path, body });
+  };
+  await using servers = await pair(handler);
+  const paths = ["/timer"];
+  for (const ticks of [0, 1, 3, 7, 8, 9, 20, 100]) {
+    paths.push(`/ticks/${ticks}`);
+  }
+  const answers = (port: number) =>
+    Promise.all(
+      Array.from({ length: 4 }, () => paths).flat().map(async (path, i) => {
+        const response = await fetch(`http://127.0.0.1:${port}${path}`, {
+          method: "POST",
+          body: `request ${i}`,
+        });
+        return `${response.status} ${await response.text()}`;
+      }),
+    );
+  const krepis = await answers(servers.krepis);
+  assert.deepEqual(krepis, await answers(servers.deno));
+  assert.equal(krepis.length, 36);
+  assert.equal(krepis[35], '200 {"path":"/ticks/100","body":"request 35"}');
 });
