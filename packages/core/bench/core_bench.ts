@@ -7,7 +7,8 @@
  * to round so drift on a shared machine spreads over all of them; a round of a case lasts
  * about BENCH_ROUND_MS (default 60) ms. A cell is the median over rounds of the process's
  * CPU time per operation (user + system, all threads: garbage collection included), and
- * each group prints its cases' ratios to the group's baseline.
+ * each group prints its cases' ratios to the group's baseline. BENCH_FILTER (a regular
+ * expression) runs only the cases whose name matches.
  *
  * @module
  */
@@ -116,10 +117,11 @@ const put = defineCommand({
     return ok({ stored: input.key });
   },
 });
-const appFor = (log: LogSink, behaviors?: Behavior[]) =>
+const appFor = (log: LogSink, behaviors?: Behavior[], traceHeaders = true) =>
   createApp({
     log,
     behaviors,
+    traceHeaders,
     adapters: [
       provide(StorePort, {
         get: (_ctx, k) => store.get(k),
@@ -131,6 +133,8 @@ const appFor = (log: LogSink, behaviors?: Behavior[]) =>
   });
 const quiet = appFor(silent);
 const logging = appFor(discard);
+// Responses without `traceparent`/`x-request-id`: the same response shape as the Hono route.
+const quietUntraced = appFor(silent, undefined, false);
 const input = { key: "k", value: 1 };
 bench("dispatch: direct handler call (no framework)", {
   group: "dispatch",
@@ -216,6 +220,13 @@ bench("http: Krepis app.fetch, logs off", { group: "http" }, async () => {
   sink = await (await quiet.fetch(request())).text();
 });
 bench(
+  "http: Krepis app.fetch, logs off, traceHeaders: false",
+  { group: "http" },
+  async () => {
+    sink = await (await quietUntraced.fetch(request())).text();
+  },
+);
+bench(
   "http: Krepis app.fetch, info log per op",
   { group: "http" },
   async () => {
@@ -237,6 +248,10 @@ async function cpuOf(fn: () => unknown, n: number): Promise<number> {
   const used = process.cpuUsage(start);
   return used.user + used.system;
 }
+
+// BENCH_FILTER (a regular expression) keeps only the cases whose name matches.
+const filter = new RegExp(Deno.env.get("BENCH_FILTER") ?? "");
+cases.splice(0, cases.length, ...cases.filter((c) => filter.test(c.name)));
 
 // Warm up each case (JIT tiers) and size its rounds from the warm-up's speed.
 const iterations = new Map<Case, number>();

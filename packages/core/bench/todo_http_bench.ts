@@ -3,9 +3,9 @@
  * app on the kernel (`app.serve`, also with `traceHeaders: false`), the same app on
  * `Deno.serve` (`app.fetch`), and the same endpoints hand-written with Hono on `Deno.serve`.
  * The app on `Deno.serve` runs with `--unstable-no-legacy-abort` (see `launch`). Servers
- * run on CPU 0, wrk on CPU 1, taking turns; for each endpoint it prints the median over
- * runs of req/s and of the server's CPU time per request (utime + stime from /proc), then
- * ratios against Hono.
+ * run on CPU 0, wrk on CPU 1, taking turns, as fresh processes every run; for each
+ * endpoint it prints the median over runs of req/s and of the server's CPU time per
+ * request (utime + stime from /proc), then ratios against Hono.
  *
  * Environment: BENCH_SECONDS (default 5) per measurement, BENCH_RUNS (default 3),
  * KREPIS_LIB_PATH (default: the release build).
@@ -119,24 +119,25 @@ const median = (xs: number[]) => {
     : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-const servers: Server[] = [];
+// Fresh server processes every run, launched in a rotating order: two processes of the
+// same server measured 27.0 and 32.3 µs/request in one run here (load average 13), so
+// one process per server would bias every run of it the same way.
+const kinds: [label: string, script: string, ...modes: string[]][] = [
+  ["krepis app on kernel", "todo_app.ts", "kernel"],
+  ["  same, traceHeaders: false", "todo_app.ts", "kernel", "no-trace-headers"],
+  ["krepis app on Deno.serve", "todo_app.ts", "deno"],
+  ["hono on Deno.serve", "todo_hono.ts"],
+];
 const samples = new Map<string, { rps: number[]; cpuUs: number[] }>();
-try {
-  servers.push(await launch("krepis app on kernel", "todo_app.ts", "kernel"));
-  servers.push(
-    await launch(
-      "  same, traceHeaders: false",
-      "todo_app.ts",
-      "kernel",
-      "no-trace-headers",
-    ),
-  );
-  servers.push(await launch("krepis app on Deno.serve", "todo_app.ts", "deno"));
-  servers.push(await launch("hono on Deno.serve", "todo_hono.ts"));
-  for (const ep of endpoints) {
-    for (const s of servers) await load(s, ep, 1); // warm-up
-  }
-  for (let run = 0; run < runs; run++) {
+for (let run = 0; run < runs; run++) {
+  const servers: Server[] = [];
+  try {
+    for (let i = 0; i < kinds.length; i++) {
+      servers.push(await launch(...kinds[(i + run) % kinds.length]));
+    }
+    for (const ep of endpoints) {
+      for (const s of servers) await load(s, ep, 1); // warm-up
+    }
     for (const ep of endpoints) {
       for (const s of servers) {
         const r = await load(s, ep, seconds);
@@ -147,12 +148,20 @@ try {
         samples.set(key, entry);
       }
     }
+  } finally {
+    for (const s of servers) {
+      s.child.kill("SIGKILL");
+      await s.child.status;
+    }
   }
-} finally {
-  for (const s of servers) {
-    s.child.kill("SIGKILL");
-    await s.child.status;
+  if (Deno.stderr.isTerminal()) {
+    Deno.stderr.writeSync(
+      new TextEncoder().encode(`\rrun ${run + 1}/${runs}`),
+    );
   }
+}
+if (Deno.stderr.isTerminal()) {
+  Deno.stderr.writeSync(new TextEncoder().encode("\n"));
 }
 
 console.log(
@@ -164,12 +173,12 @@ for (const ep of endpoints) {
     `\n## ${ep.name}\nserver                       req/s   CPU µs/req`,
   );
   const hono = samples.get(`${ep.name}\thono on Deno.serve`)!;
-  for (const s of servers) {
-    const r = samples.get(`${ep.name}\t${s.label}`)!;
+  for (const [label] of kinds) {
+    const r = samples.get(`${ep.name}\t${label}`)!;
     const rps = median(r.rps);
     const cpu = median(r.cpuUs);
     console.log(
-      `${s.label.padEnd(26)} ${rps.toFixed(0).padStart(8)}   ${
+      `${label.padEnd(26)} ${rps.toFixed(0).padStart(8)}   ${
         cpu.toFixed(2).padStart(9)
       }` +
         `   (vs hono: ${(rps / median(hono.rps)).toFixed(2)}x req/s, ` +

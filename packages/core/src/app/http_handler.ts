@@ -40,7 +40,10 @@ const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
 
 const NULL_BODY = new Set([101, 103, 204, 205, 304]);
 
-const JSON_HEADERS = { "content-type": "application/json; charset=utf-8" };
+const JSON_TYPE_VALUE = "application/json; charset=utf-8";
+// A `Headers` init is copied by the constructor (never shared with the response), and
+// converts cheaper than a plain object (≈0.25 against 0.33 µs a Response here).
+const JSON_HEADERS = new Headers({ "content-type": JSON_TYPE_VALUE });
 
 /** How to answer one request: bit flags, so no object is made per request. */
 type Mode = number;
@@ -57,16 +60,25 @@ function respond(
   extra?: Record<string, string>,
 ): Response {
   // Deno's Response constructor takes a fast path when its init carries at most a
-  // content-type; headers set afterwards cost less there. The two trace headers still
-  // measured 2–7 µs per request on Deno.serve and on the kernel: hence `traceHeaders`.
-  const res = json === undefined || NULL_BODY.has(status)
-    ? new Response(null, { status })
-    : new Response(mode & HEAD ? null : json, {
-      status,
-      headers: JSON_HEADERS,
-    });
-  if (mode & TRACE) {
+  // content-type (and with status 200 the kernel's server reads it without building
+  // `Headers`). With the trace headers, `Headers` get built anyway: then a bare
+  // constructor and three `set`s cost less than a header init and two.
+  const body = json === undefined || NULL_BODY.has(status)
+    ? undefined
+    : mode & HEAD
+    ? null
+    : json;
+  let res: Response;
+  if (!(mode & TRACE)) {
+    res = body === undefined
+      ? new Response(null, { status })
+      : new Response(body, { status, headers: JSON_HEADERS });
+  } else {
+    res = status === 200
+      ? new Response(body ?? null)
+      : new Response(body ?? null, { status });
     const headers = res.headers;
+    if (body !== undefined) headers.set("content-type", JSON_TYPE_VALUE);
     headers.set("traceparent", ctx.traceparent());
     headers.set("x-request-id", ctx.requestId);
   }

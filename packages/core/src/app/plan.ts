@@ -58,26 +58,54 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
   let shared: Readonly<Record<string, object>> | undefined;
   const singleton = (e: ContainerEntry) => container.singleton(e);
 
-  return async (ctx: KrepisContext, raw: unknown) => {
-    let valid = validateInput(name, handler.input, raw);
-    if (valid instanceof Promise) valid = await valid;
-    if (!valid.ok) return valid;
-    if (!scoped) {
-      return checked(
-        name,
-        await handler.handle(ctx, valid.value, shared ??= build(singleton)),
-      );
+  const check = (result: unknown) => checked(name, result);
+  // No `async` on the common path: a synchronous validator and handler settle the
+  // operation with one promise instead of one per await. It still never throws: a throw
+  // becomes a rejection, as behaviors (timeout) chain on the returned promise.
+  const call = (
+    ctx: KrepisContext,
+    input: unknown,
+  ): Promise<Result<unknown>> => {
+    if (scoped) return callScoped(ctx, input);
+    try {
+      const r = handler.handle(ctx, input, shared ??= build(singleton));
+      return isThenable(r)
+        ? Promise.resolve(r).then(check)
+        : Promise.resolve(checked(name, r));
+    } catch (e) {
+      return Promise.reject(e);
     }
+  };
+  const callScoped = async (ctx: KrepisContext, input: unknown) => {
     const scope = container.scope(ctx);
     try {
       return checked(
         name,
-        await handler.handle(ctx, valid.value, build((e) => scope.resolve(e))),
+        await handler.handle(ctx, input, build((e) => scope.resolve(e))),
       );
     } finally {
       if (scope.needsDispose) await scope.dispose();
     }
   };
+  const validated = (ctx: KrepisContext, valid: Result<unknown>) =>
+    valid.ok ? call(ctx, valid.value) : Promise.resolve(valid);
+
+  return (ctx: KrepisContext, raw: unknown) => {
+    let valid;
+    try {
+      valid = validateInput(name, handler.input, raw);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return valid instanceof Promise
+      ? valid.then((v) => validated(ctx, v))
+      : validated(ctx, valid);
+  };
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
 }
 
 /**

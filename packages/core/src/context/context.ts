@@ -4,7 +4,9 @@
  * (or per CLI invocation) and passed down; `child(name)` opens a span for a sub-operation.
  *
  * Creation is on the hot path, so a context is a plain class instance whose generated ids and
- * logger are made lazily, on first read.
+ * logger are made lazily, on first read. A child or a copy keeps a reference to the context
+ * it came from and reads the ids it shares with it from there on first use, so opening a
+ * span whose ids nobody reads generates none.
  *
  * @module
  */
@@ -106,8 +108,6 @@ const STDOUT_SINK: LogSink = jsonLinesSink("info");
  * ```
  */
 export class KrepisContext {
-  /** Span id of the caller, or `undefined` for a root span. */
-  readonly parentSpanId: string | undefined;
   /** Absolute deadline in epoch milliseconds (`Infinity` when there is none). */
   readonly deadline: number;
   /** Name of the operation this context belongs to, if any. */
@@ -115,6 +115,10 @@ export class KrepisContext {
   #requestId: string | undefined;
   #traceId: string | undefined;
   #spanId: string | undefined;
+  #parentSpanId: string | undefined;
+  /** The context this one is a child (`#child`) or a copy of; its ids are read from it. */
+  #from: KrepisContext | undefined = undefined;
+  #child = false;
   #sink: LogSink;
   #caps: CapabilityLink | undefined;
   #log: Logger | undefined;
@@ -141,7 +145,7 @@ export class KrepisContext {
     this.#requestId = requestId;
     this.#traceId = traceId;
     this.#spanId = spanId;
-    this.parentSpanId = parentSpanId;
+    this.#parentSpanId = parentSpanId;
     this.#tenant = tenant;
     this.deadline = deadline;
     this.#signal = signal;
@@ -159,17 +163,30 @@ export class KrepisContext {
 
   /** Correlation id of the request this operation serves. */
   get requestId(): string {
-    return this.#requestId ??= crypto.randomUUID();
+    return this.#requestId ??= this.#from
+      ? this.#from.requestId
+      : crypto.randomUUID();
   }
 
   /** W3C trace id shared by every span of the request. */
   get traceId(): string {
-    return this.#traceId ??= newTraceId();
+    return this.#traceId ??= this.#from ? this.#from.traceId : newTraceId();
   }
 
   /** W3C span id of this operation. */
   get spanId(): string {
-    return this.#spanId ??= newSpanId();
+    return this.#spanId ??= this.#from && !this.#child
+      ? this.#from.spanId
+      : newSpanId();
+  }
+
+  /** Span id of the caller, or `undefined` for a root span. */
+  get parentSpanId(): string | undefined {
+    const from = this.#from;
+    if (this.#parentSpanId !== undefined || from === undefined) {
+      return this.#parentSpanId;
+    }
+    return this.#parentSpanId = this.#child ? from.spanId : from.parentSpanId;
   }
 
   /**
@@ -201,11 +218,11 @@ export class KrepisContext {
    * capabilities; a new span id whose parent is this span.
    */
   child(name: string): KrepisContext {
-    return new KrepisContext(
-      this.requestId,
-      this.traceId,
+    const ctx = new KrepisContext(
+      this.#requestId,
+      this.#traceId,
       undefined,
-      this.spanId,
+      this.#spanId,
       this.#tenant,
       this.deadline,
       this.#signal,
@@ -213,39 +230,51 @@ export class KrepisContext {
       this.#sink,
       this.#caps,
     );
+    ctx.#from = this;
+    ctx.#child = true;
+    return ctx;
   }
 
   /** The same span with a tighter deadline, another signal or another tenant. */
   derive(overrides: ContextOverrides): KrepisContext {
-    // Ids are read through the getters so a copy never generates ids of its own.
-    return new KrepisContext(
-      this.requestId,
-      this.traceId,
-      this.spanId,
-      this.parentSpanId,
+    return this.#copy(
       overrides.tenantId ?? this.#tenant,
       overrides.deadline ?? this.deadline,
       overrides.signal ?? this.#signal,
-      this.name,
-      this.#sink,
       this.#caps,
     );
   }
 
   /** A new context carrying `value` for `key` (replacing an earlier value for that key). */
   with<T>(key: Capability<T>, value: T): KrepisContext {
-    return new KrepisContext(
-      this.requestId,
-      this.traceId,
-      this.spanId,
-      this.parentSpanId,
-      this.#tenant,
-      this.deadline,
-      this.#signal,
+    return this.#copy(this.#tenant, this.deadline, this.#signal, {
+      key,
+      value,
+      next: this.#caps,
+    });
+  }
+
+  /** The same span (its ids read from this one on first use) with other fields. */
+  #copy(
+    tenant: string | undefined | (() => string | undefined),
+    deadline: number,
+    signal: SignalSource,
+    caps: CapabilityLink | undefined,
+  ): KrepisContext {
+    const ctx = new KrepisContext(
+      this.#requestId,
+      this.#traceId,
+      this.#spanId,
+      this.#parentSpanId,
+      tenant,
+      deadline,
+      signal,
       this.name,
       this.#sink,
-      { key, value, next: this.#caps },
+      caps,
     );
+    ctx.#from = this;
+    return ctx;
   }
 
   /** The value attached for `key`, or `undefined`. */

@@ -70,6 +70,25 @@ Deno.test("copies made before ids were read share the same ids", () => {
   }
 });
 
+Deno.test("children and copies read before their origin agree with it afterwards", () => {
+  // Children and copies generate no ids when made; whichever side is read first decides.
+  const root = createContext();
+  const child = root.child("step");
+  const grandchild = child.child("inner");
+  const copy = child.derive({ deadline: 1 });
+  assert.match(grandchild.traceId, /^[0-9a-f]{32}$/);
+  assert.equal(grandchild.parentSpanId, copy.spanId);
+  assert.equal(copy.parentSpanId, root.spanId);
+  assert.equal(child.spanId, copy.spanId);
+  assert.notEqual(child.spanId, root.spanId);
+  assert.notEqual(grandchild.spanId, child.spanId);
+  assert.equal(root.traceId, grandchild.traceId);
+  assert.equal(grandchild.requestId, root.requestId);
+  assert.equal(copy.requestId, root.requestId);
+  assert.equal(root.parentSpanId, undefined);
+  assert.equal(root.derive({}).parentSpanId, undefined);
+});
+
 Deno.test("a lazy signal source is read once, on first use, and shared by copies", () => {
   let reads = 0;
   const ac = new AbortController();

@@ -136,6 +136,19 @@ const RESERVED = new Set([
   "op",
 ]);
 
+// Formatting a date costs ~0.5 µs, and under load many records share a millisecond: the
+// string is made once per millisecond (it has millisecond precision, so it is the same).
+let isoMs = NaN;
+let isoTime = "";
+function isoNow(): string {
+  const now = Date.now();
+  if (now !== isoMs) {
+    isoMs = now;
+    isoTime = new Date(now).toISOString();
+  }
+  return isoTime;
+}
+
 function replacer(_key: string, value: unknown): unknown {
   if (value instanceof Error) {
     return { name: value.name, message: value.message, stack: value.stack };
@@ -203,7 +216,7 @@ export class ScopedLogger implements Logger {
     if (!this.enabled(level)) return;
     const s = this.#scope;
     const record: LogFields = {
-      time: new Date().toISOString(),
+      time: isoNow(),
       level,
       msg,
       requestId: s.requestId,

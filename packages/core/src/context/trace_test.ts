@@ -57,3 +57,32 @@ Deno.test("a traceparent in upper case or with padding is normalised", () => {
     undefined,
   );
 });
+
+Deno.test("every one-character change of a traceparent is judged as the W3C grammar says", () => {
+  // Reference: the grammar as a regular expression (lower case after normalising).
+  const grammar = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
+  const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  let accepted = 0;
+  for (let i = 0; i < valid.length; i++) {
+    for (const c of ["-", "0", "9", "a", "f", "g", "F", "G", " ", "_", "é"]) {
+      const header = valid.slice(0, i) + c + valid.slice(i + 1);
+      const lower = header.trim().toLowerCase();
+      const expected = grammar.test(lower) && !lower.startsWith("ff");
+      const tp = parseTraceparent(header);
+      assert.equal(tp !== undefined, expected, JSON.stringify(header));
+      if (tp) {
+        accepted++;
+        assert.equal(tp.traceId, lower.slice(3, 35));
+        assert.equal(tp.parentSpanId, lower.slice(36, 52));
+        assert.equal(tp.flags, parseInt(lower.slice(53), 16));
+      }
+    }
+  }
+  assert.ok(accepted > 200, `only ${accepted} variants accepted`);
+  assert.equal(
+    parseTraceparent(
+      "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-ff",
+    )?.flags,
+    255,
+  );
+});

@@ -32,6 +32,9 @@ Deno.test("routes match by method and path, decoding params", () => {
   assert.equal(hit("POST", "/todos").value, "create");
   assert.deepEqual(hit("GET", "/todos/a%20b").params, { id: "a b" });
   assert.equal(hit("GET", "/todos/stats").value, "stats", "static beats param");
+  assert.equal(hit("GET", "/todos/stats/").value, "stats");
+  assert.equal(r.match("GET", "/todos/stat%73").kind, "found", "as a param");
+  assert.equal(hit("GET", "/todos/stat%73").value, "get");
   assert.equal(hit("POST", "/todos/7/complete").params.id, "7");
   assert.deepEqual(hit("GET", "/users/u1/todos/t2").params, {
     userId: "u1",
