@@ -9,8 +9,8 @@ const template = fileURLToPath(
 );
 const core = fileURLToPath(new URL("../core/mod.ts", import.meta.url));
 
-/** A copy of the app template in a temp dir, with its own import map. */
-async function templateApp(): Promise<string> {
+/** A copy of the app template in a temp dir, with its own import map; removed on disposal. */
+async function templateApp(): Promise<{ path: string } & AsyncDisposable> {
   const dir = await Deno.makeTempDir();
   await new Deno.Command("cp", { args: ["-r", `${template}/.`, dir] }).output();
   await Deno.writeTextFile(
@@ -19,7 +19,20 @@ async function templateApp(): Promise<string> {
       imports: { "@krepis/core": core, zod: "npm:zod@^4.6.7" },
     }),
   );
-  return dir;
+  return {
+    path: dir,
+    [Symbol.asyncDispose]: () => Deno.remove(dir, { recursive: true }),
+  };
+}
+
+/** The plan for an adapter `FileGreetingLog` of the template's `GreetingLog` port. */
+function fileGreetingLogPlan(root: string) {
+  return planGeneration({
+    root,
+    kind: "adapter",
+    name: "FileGreetingLog",
+    port: "GreetingLog",
+  });
 }
 
 /** Apply a plan the way `krepis gen` does, minus the journal. */
@@ -54,105 +67,94 @@ Deno.test("parseRoute: method and path, or a usage error", () => {
 });
 
 Deno.test("planning writes nothing and registers a command once, with its route", async () => {
-  const dir = await templateApp();
-  try {
-    const before = await Deno.readTextFile(`${dir}/src/app.ts`);
-    const plan = planGeneration({
-      root: dir,
-      kind: "command",
-      name: "ArchiveGreeting",
-      route: { method: "DELETE", path: "/greetings/:id" },
-    });
-    strictEqual(
-      await Deno.readTextFile(`${dir}/src/app.ts`),
-      before,
-      "planning wrote nothing",
-    );
-    deepStrictEqual(plan.files.map((f) => [f.action, f.path]), [
-      ["create", "src/application/commands/archive_greeting.ts"],
-      ["create", "src/application/commands/archive_greeting_test.ts"],
-      ["update", "src/app.ts"],
-    ]);
-    const app = plan.files[2].content;
-    strictEqual(app.match(/archiveGreetingCommand/g)?.length, 3, app); // import, commands, route
-    strictEqual(
-      app.includes('route("DELETE", "/greetings/:id", archiveGreetingCommand)'),
-      true,
-    );
-    await write(dir, plan);
-    throws(
-      () =>
-        planGeneration({ root: dir, kind: "command", name: "ArchiveGreeting" }),
-      /already exists; nothing was generated/,
-    );
-    throws(
-      () =>
-        planGeneration({
-          root: dir,
-          kind: "query",
-          name: "Other",
-          route: { method: "DELETE", path: "/greetings/:id" },
-        }),
-      /already has a route DELETE \/greetings\/:id/,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using copy = await templateApp();
+  const dir = copy.path;
+  const before = await Deno.readTextFile(`${dir}/src/app.ts`);
+  const plan = planGeneration({
+    root: dir,
+    kind: "command",
+    name: "ArchiveGreeting",
+    route: { method: "DELETE", path: "/greetings/:id" },
+  });
+  strictEqual(
+    await Deno.readTextFile(`${dir}/src/app.ts`),
+    before,
+    "planning wrote nothing",
+  );
+  deepStrictEqual(plan.files.map((f) => [f.action, f.path]), [
+    ["create", "src/application/commands/archive_greeting.ts"],
+    ["create", "src/application/commands/archive_greeting_test.ts"],
+    ["update", "src/app.ts"],
+  ]);
+  const app = plan.files[2].content;
+  strictEqual(app.match(/archiveGreetingCommand/g)?.length, 3, app); // import, commands, route
+  strictEqual(
+    app.includes('route("DELETE", "/greetings/:id", archiveGreetingCommand)'),
+    true,
+  );
+  await write(dir, plan);
+  throws(
+    () =>
+      planGeneration({ root: dir, kind: "command", name: "ArchiveGreeting" }),
+    /already exists; nothing was generated/,
+  );
+  throws(
+    () =>
+      planGeneration({
+        root: dir,
+        kind: "query",
+        name: "Other",
+        route: { method: "DELETE", path: "/greetings/:id" },
+      }),
+    /already has a route DELETE \/greetings\/:id/,
+  );
 });
 
 Deno.test("an adapter stubs every port method and replaces the port's earlier binding", async () => {
-  const dir = await templateApp();
-  try {
-    const plan = planGeneration({
-      root: dir,
-      kind: "adapter",
-      name: "FileGreetingLog",
-      port: "GreetingLog",
-    });
-    await formatPlan(plan, dir);
-    const adapter = plan.files[0].content;
-    strictEqual(adapter.includes("implements GreetingLog"), true, adapter);
-    strictEqual(
-      adapter.includes(
-        "record(_ctx: KrepisContext, _greeting: Greeting): Promise<void>",
-      ),
-      true,
-      adapter,
-    );
-    strictEqual(
-      adapter.includes(
-        'import type { Greeting } from "../domain/greeting.ts";',
-      ),
-      true,
-      adapter,
-    );
-    strictEqual(plan.files[1].path, "src/adapters/file_greeting_log_test.ts");
-    const app = plan.files[2].content;
-    strictEqual(
-      app.includes("provide(GreetingLogPort, new FileGreetingLog())"),
-      true,
-      app,
-    );
-    strictEqual(
-      app.includes("new MemoryGreetingLog()"),
-      false,
-      "the old binding is replaced",
-    );
-    deepStrictEqual(plan.notes, [
-      "replaced the earlier adapter bound to GreetingLogPort",
-    ]);
-    throws(
-      () => planGeneration({ root: dir, kind: "adapter", name: "X" }),
-      /pass --port/,
-    );
-    throws(
-      () =>
-        planGeneration({ root: dir, kind: "adapter", name: "X", port: "Nope" }),
-      /no port Nope under src\/ports/,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using copy = await templateApp();
+  const dir = copy.path;
+  const plan = fileGreetingLogPlan(dir);
+  await formatPlan(plan, dir);
+  const adapter = plan.files[0].content;
+  strictEqual(adapter.includes("implements GreetingLog"), true, adapter);
+  strictEqual(
+    adapter.includes(
+      "record(_ctx: KrepisContext, _greeting: Greeting): Promise<void>",
+    ),
+    true,
+    adapter,
+  );
+  strictEqual(
+    adapter.includes(
+      'import type { Greeting } from "../domain/greeting.ts";',
+    ),
+    true,
+    adapter,
+  );
+  strictEqual(plan.files[1].path, "src/adapters/file_greeting_log_test.ts");
+  const app = plan.files[2].content;
+  strictEqual(
+    app.includes("provide(GreetingLogPort, new FileGreetingLog())"),
+    true,
+    app,
+  );
+  strictEqual(
+    app.includes("new MemoryGreetingLog()"),
+    false,
+    "the old binding is replaced",
+  );
+  deepStrictEqual(plan.notes, [
+    "replaced the earlier adapter bound to GreetingLogPort",
+  ]);
+  throws(
+    () => planGeneration({ root: dir, kind: "adapter", name: "X" }),
+    /pass --port/,
+  );
+  throws(
+    () =>
+      planGeneration({ root: dir, kind: "adapter", name: "X", port: "Nope" }),
+    /no port Nope under src\/ports/,
+  );
 });
 
 Deno.test("formatPlan rejects content that does not parse", async () => {
@@ -171,78 +173,67 @@ Deno.test("formatPlan rejects content that does not parse", async () => {
 });
 
 Deno.test("route path parameters become input fields; the plan records what it read", async () => {
-  const dir = await templateApp();
-  try {
-    const original = await Deno.readTextFile(`${dir}/src/app.ts`);
-    const plan = planGeneration({
-      root: dir,
-      kind: "command",
-      name: "ArchiveNote",
-      route: parseRoute("POST /notes/:id/archive/:reason"),
-    });
-    const [command, test, app] = plan.files;
-    strictEqual(command.path, "src/application/commands/archive_note.ts");
-    strictEqual(
-      command.content.includes("id: z.string(), reason: z.string()"),
-      true,
-      command.content,
-    );
-    strictEqual(command.before, null);
-    strictEqual(test.path, "src/application/commands/archive_note_test.ts");
-    strictEqual(test.content.includes('{ id: "1", reason: "1" }'), true);
-    const hash = createHash("sha256").update(original).digest("hex");
-    deepStrictEqual([app.path, app.before], ["src/app.ts", hash]);
-    const noTest = planGeneration({
-      root: dir,
-      kind: "command",
-      name: "ArchiveNote",
-      noTest: true,
-    });
-    strictEqual(noTest.files.some((f) => f.path.endsWith("_test.ts")), false);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using copy = await templateApp();
+  const dir = copy.path;
+  const original = await Deno.readTextFile(`${dir}/src/app.ts`);
+  const plan = planGeneration({
+    root: dir,
+    kind: "command",
+    name: "ArchiveNote",
+    route: parseRoute("POST /notes/:id/archive/:reason"),
+  });
+  const [command, test, app] = plan.files;
+  strictEqual(command.path, "src/application/commands/archive_note.ts");
+  strictEqual(
+    command.content.includes("id: z.string(), reason: z.string()"),
+    true,
+    command.content,
+  );
+  strictEqual(command.before, null);
+  strictEqual(test.path, "src/application/commands/archive_note_test.ts");
+  strictEqual(test.content.includes('{ id: "1", reason: "1" }'), true);
+  const hash = createHash("sha256").update(original).digest("hex");
+  deepStrictEqual([app.path, app.before], ["src/app.ts", hash]);
+  const noTest = planGeneration({
+    root: dir,
+    kind: "command",
+    name: "ArchiveNote",
+    noTest: true,
+  });
+  strictEqual(noTest.files.some((f) => f.path.endsWith("_test.ts")), false);
 });
 
 Deno.test("a stub adapter's test passes while its methods are stubs and fails once one is written", async () => {
-  const dir = await templateApp();
-  try {
-    const plan = planGeneration({
-      root: dir,
-      kind: "adapter",
-      name: "FileGreetingLog",
-      port: "GreetingLog",
-    });
-    await write(dir, plan);
-    const test = (): Promise<Deno.CommandOutput> =>
-      new Deno.Command(Deno.execPath(), {
-        args: ["test", "-A", "src/adapters/file_greeting_log_test.ts"],
-        cwd: dir,
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-    const stubbed = await test();
-    const output = (o: Deno.CommandOutput) =>
-      new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
-    strictEqual(stubbed.code, 0, output(stubbed));
-    const adapter = `${dir}/src/adapters/file_greeting_log.ts`;
-    const source = await Deno.readTextFile(adapter);
-    await Deno.writeTextFile(
-      adapter,
-      source.replace(
-        /return Promise\.reject\(new Error\("FileGreetingLog\.record is not implemented yet"\)\);/,
-        "return Promise.resolve();",
-      ),
-    );
-    const written = await test();
-    strictEqual(written.code, 1, output(written));
-    strictEqual(
-      output(written).includes(
-        "FileGreetingLog: the methods not written yet say so",
-      ),
-      true,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using copy = await templateApp();
+  const dir = copy.path;
+  const plan = fileGreetingLogPlan(dir);
+  await write(dir, plan);
+  const test = (): Promise<Deno.CommandOutput> =>
+    new Deno.Command(Deno.execPath(), {
+      args: ["test", "-A", "src/adapters/file_greeting_log_test.ts"],
+      cwd: dir,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const stubbed = await test();
+  const output = (o: Deno.CommandOutput) =>
+    new TextDecoder().decode(o.stdout) + new TextDecoder().decode(o.stderr);
+  strictEqual(stubbed.code, 0, output(stubbed));
+  const adapter = `${dir}/src/adapters/file_greeting_log.ts`;
+  const source = await Deno.readTextFile(adapter);
+  await Deno.writeTextFile(
+    adapter,
+    source.replace(
+      /return Promise\.reject\(new Error\("FileGreetingLog\.record is not implemented yet"\)\);/,
+      "return Promise.resolve();",
+    ),
+  );
+  const written = await test();
+  strictEqual(written.code, 1, output(written));
+  strictEqual(
+    output(written).includes(
+      "FileGreetingLog: the methods not written yet say so",
+    ),
+    true,
+  );
 });

@@ -174,10 +174,12 @@ fn sigkill_at_random_points_leaves_each_transaction_all_or_nothing() {
         .unwrap_or(KILLS);
     let (mut torn_before_recovery, mut last_version) = (0, 0);
     // At least `kills` kills; past that (up to 4×) until enough of them landed inside a
-    // transaction, because on a loaded machine the calibrated timing drifts.
+    // transaction and one after a commit, because on a loaded machine the calibrated
+    // timing drifts either way.
     let needed = kills / 10 + 1;
     let mut kill = 0;
-    while kill < kills || (torn_before_recovery < needed && kill < kills * 4) {
+    while kill < kills || ((torn_before_recovery < needed || last_version == 0) && kill < kills * 4)
+    {
         // Somewhere in the first few transactions after start-up.
         run_child_for(Duration::from_micros(random() % (per_tx * 4)));
 

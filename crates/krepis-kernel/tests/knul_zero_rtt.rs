@@ -191,10 +191,11 @@ fn zero_rtt_is_accepted_after_the_server_restarts_from_its_store_and_only_for_id
         let client = Client::new(&connect_options(&certs, port)).unwrap();
         let first = client.connect().unwrap();
         assert!(!first.zero_rtt_attempted, "no ticket for this server yet");
-        // Tickets arrive just after the handshake; reconnect until one was there.
+        // Tickets arrive just after the handshake; reconnect until one was there, waiting
+        // longer each time (50 ms up to 500 ms) for a loaded machine.
         let mut second = first;
-        for _ in 0..40 {
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        for attempt in 1..=40 {
+            tokio::time::sleep(Duration::from_millis(50 * attempt.min(10))).await;
             client.disconnect();
             second = client.connect().unwrap();
             if second.zero_rtt_attempted {

@@ -16,6 +16,7 @@
  */
 
 import { serve } from "@krepis/core/http";
+import { until } from "../_poll.ts";
 
 const MiB = 2 ** 20;
 const encoder = new TextEncoder();
@@ -57,14 +58,6 @@ async function upload(i: number): Promise<void> {
   conn.close();
 }
 
-async function until(what: string, condition: () => boolean): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > 30_000) throw new Error(`timed out: ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function round(count: number): Promise<void> {
   let next = 0;
   const worker = async () => {
@@ -76,7 +69,7 @@ async function round(count: number): Promise<void> {
     const s = server.stats();
     return s.connectionsTotal === connections && s.requestsInFlight === 0 &&
       s.connectionsOpen === 0;
-  });
+  }, { timeoutMs: 30_000 });
 }
 
 const threads = () =>

@@ -10,6 +10,7 @@
 
 import http2 from "node:http2";
 import { serve } from "@krepis/core/http";
+import { until } from "../_poll.ts";
 
 const MiB = 1 << 20;
 const big = new Uint8Array(8 * MiB);
@@ -34,12 +35,6 @@ const settle = async () => {
   }
   libc.symbols.malloc_trim(0n);
 };
-async function until(condition: () => boolean): Promise<void> {
-  const start = Date.now();
-  while (!condition() && Date.now() - start < 20_000) {
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 await settle();
 const baseline = rss();
@@ -51,11 +46,14 @@ for (let i = 0; i < 40; i++) {
   stream.on("response", (headers) => statuses.push(Number(headers[":status"])));
   stream.on("error", () => {});
 }
-await until(() => statuses.length === 40);
+await until("40 response heads", () => statuses.length === 40);
 const held = server.stats().bufferedBytes;
 const peak = rss();
 client.destroy();
-await until(() => server.stats().bufferedBytes === 0);
+await until(
+  "held bodies to be let go",
+  () => server.stats().bufferedBytes === 0,
+);
 await settle();
 console.log(JSON.stringify({
   ok: statuses.filter((s) => s === 200).length,

@@ -91,18 +91,30 @@ export async function readUntil(
   return text;
 }
 
-/** Polls `condition` every 10 ms for up to 10 s. */
-export async function eventually(
-  what: string,
-  condition: () => boolean,
-): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > 10_000) {
-      throw new Error(`timed out waiting for ${what}`);
-    }
-    await new Promise((r) => setTimeout(r, 10));
-  }
+/** Polls a condition until it holds: the package's one polling helper, `until`. */
+export { until as eventually } from "../_poll.ts";
+
+/**
+ * Runs a measuring helper beside these tests (`_aborted_uploads.ts`, …) in a child process
+ * that counts only itself, with `--expose-gc` and glibc limited to two malloc arenas (its
+ * default per-thread arenas make RSS depend on the machine's load), and returns the JSON
+ * it printed.
+ */
+export async function measureInChild(helper: string, ...args: string[]) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--v8-flags=--expose-gc",
+      new URL(helper, import.meta.url).pathname,
+      ...args,
+    ],
+    env: { MALLOC_ARENA_MAX: "2" },
+    stdout: "piped",
+    stderr: "inherit",
+  }).output();
+  if (!out.success) throw new Error(`${helper} failed (exit code ${out.code})`);
+  return JSON.parse(new TextDecoder().decode(out.stdout));
 }
 
 /** Runs a command and returns its stdout; throws with stderr when it fails. */

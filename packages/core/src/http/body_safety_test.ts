@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { base, listen } from "./_test_util.ts";
+import { base, eventually, listen } from "./_test_util.ts";
 
 const pattern = (size: number, seed: number) =>
   new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff);
@@ -203,6 +203,6 @@ Deno.test("a large response body is sent intact even if the handler reads the Re
     });
     assert.deepEqual(await res.bytes(), body);
   }
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await eventually("every re-read to settle", () => outcomes.length === 5);
   assert.deepEqual(outcomes, Array(5).fill("refused"));
 });

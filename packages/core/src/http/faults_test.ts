@@ -3,7 +3,7 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, exchange, listen } from "./_test_util.ts";
+import { eventually, exchange, listen, measureInChild } from "./_test_util.ts";
 
 Deno.test("malformed, oversize-head and oversize-body requests never reach TypeScript", async () => {
   let calls = 0;
@@ -115,7 +115,9 @@ Deno.test("without onError a failure is logged and answered 500 with no error te
 Deno.test("a handler that never settles times out, fires its signal and frees the slot", async () => {
   let aborted: unknown;
   let deadline = 0;
+  let entered = 0;
   const server = listen((_req, info) => {
+    entered = Date.now();
     deadline = info.ctx.deadline;
     info.ctx.signal.addEventListener(
       "abort",
@@ -128,9 +130,13 @@ Deno.test("a handler that never settles times out, fires its signal and frees th
   await res.body?.cancel();
   assert.equal(res.status, 503);
   assert.ok(Date.now() - started >= 190);
+  // 200 ms after the request arrived, which lies between `started` and the handler's
+  // start: bounds that hold however slow a loaded machine makes the fetch.
   assert.ok(
-    Math.abs(deadline - (started + 200)) < 100,
-    `deadline ${deadline - started}`,
+    deadline >= started + 200 && deadline <= entered + 201,
+    `deadline ${deadline - started} ms after the fetch, handler at ${
+      entered - started
+    } ms`,
   );
   await eventually("the abort signal", () => aborted !== undefined);
   assert.equal((aborted as DOMException).name, "AbortError");
@@ -212,75 +218,32 @@ Deno.test("an aborted signal option shuts the server down", async () => {
   );
 });
 
-function rssKiB(): number {
-  const status = Deno.readTextFileSync("/proc/self/status");
-  return Number(/VmRSS:\s+(\d+)/.exec(status)![1]);
-}
-
+/**
+ * 1,000 requests a batch: three to warm up, then two halves of four; a leak shows as
+ * growth in the second half, after allocators and the JIT have settled. Measured in a
+ * child process (`_malformed_load.ts`) that counts only itself: RSS less the V8 heap's
+ * free space, once garbage is collected and glibc trimmed, with two malloc arenas. Plain
+ * RSS of the test process moved -1 to +10 MiB from one half to the next under a busy loop
+ * on the other core (uploads waiting to be collected, load-dependent arenas), past the
+ * 8 MiB bound; in the child, collected and trimmed, V8 still grew its heap by 6–7 MiB
+ * in the second half while the live heap grew by 0.1 MiB.
+ */
 Deno.test("10k requests mixing malformed input leave the server serving with stable memory", async () => {
-  await using server = await listen(async (req) => {
-    const body = req.method === "POST" ? await req.bytes() : new Uint8Array();
-    return new Response(`ok ${body.length}`);
-  }, { maxBodySize: 4096 });
-  const port = server.addr.port;
-  const encoder = new TextEncoder();
-  const good = encoder.encode(
-    "POST /k HTTP/1.1\r\nhost: t\r\ncontent-length: 512\r\n\r\n" +
-      "x".repeat(512),
+  const { stats, last, warm, mid, end } = await measureInChild(
+    "./_malformed_load.ts",
   );
-  const round = async (n: number) => {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-    const buf = new Uint8Array(4096);
-    try {
-      for (let i = 0; i < n; i++) {
-        await conn.write(good);
-        const got = await conn.read(buf);
-        assert.ok(
-          got !== null &&
-            new TextDecoder().decode(buf.subarray(0, got)).endsWith("ok 512"),
-        );
-      }
-    } finally {
-      conn.close();
-    }
-  };
-  const bad = [
-    "GET /\x01 HTTP/1.1\r\n\r\n",
-    "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 99999\r\n\r\n",
-    `GET / HTTP/1.1\r\nhost: t\r\nx: ${"y".repeat(70_000)}\r\n\r\n`,
-    "GARBAGE\r\n\r\n",
-  ];
-  const batch = async () => {
-    const work: Promise<unknown>[] = [];
-    for (let c = 0; c < 8; c++) work.push(round(110));
-    for (let i = 0; i < 120; i++) {
-      work.push(exchange(server, bad[i % bad.length]));
-    }
-    await Promise.all(work);
-  };
-  // 1,000 requests a batch: three to warm up, then two halves of four; a leak shows as
-  // growth in the second half, after allocators and the JIT have settled.
-  for (let i = 0; i < 3; i++) await batch();
-  const rssWarm = rssKiB();
-  for (let i = 0; i < 4; i++) await batch();
-  const rssMid = rssKiB();
-  for (let i = 0; i < 4; i++) await batch();
-  const rssGrowth = rssKiB() - rssMid;
+  const growth = end - mid;
   console.log(
-    `RSS after warm-up ${rssWarm} KiB, +${
-      rssMid - rssWarm
-    }, then +${rssGrowth}`,
+    `memory in use after warm-up ${warm} KiB, +${mid - warm}, then +${growth}`,
   );
-  const stats = server.stats();
   assert.equal(stats.requestsTotal, 11 * 880);
   assert.equal(stats.responsesTotal, stats.requestsTotal);
   assert.ok(stats.rejectedTotal >= 11 * 30, `rejected ${stats.rejectedTotal}`);
   assert.equal(stats.requestsInFlight, 0);
   assert.equal(stats.bodyBytesLent, 0);
   assert.ok(
-    rssGrowth < 8 * 1024,
-    `RSS grew by ${rssGrowth} KiB in the second half`,
+    growth < 8 * 1024,
+    `memory in use grew by ${growth} KiB in the second half`,
   );
-  const res = await fetch(`http://127.0.0.1:${port}/`);
-  assert.equal(await res.text(), "ok 0");
+  assert.equal(last, "ok 0");
 });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { serve } from "@krepis/core/http";
 import { exchange, latin1, parse } from "./_wire.ts";
 import { denoServe, readFor } from "./_raw.ts";
+import { measureInChild } from "./_test_util.ts";
 
 const quiet = { hostname: "127.0.0.1", port: 0, onListen() {} } as const;
 
@@ -259,18 +260,7 @@ Deno.test("past the memory ceiling new uploads get 503; admitted ones finish", a
 });
 
 Deno.test("an HTTP/2 client that stops reading is capped, and its memory let go when it closes", async () => {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--v8-flags=--expose-gc",
-      new URL("./_h2_stalled.ts", import.meta.url).pathname,
-    ],
-    stdout: "piped",
-    stderr: "inherit",
-  }).output();
-  assert.ok(out.success);
-  const m = JSON.parse(new TextDecoder().decode(out.stdout));
+  const m = await measureInChild("./_h2_stalled.ts");
   console.log(m);
   const MiB = 1 << 20;
   // 8 bodies of 8 MiB fit under the 64 MiB ceiling; the other 32 were answered 503.

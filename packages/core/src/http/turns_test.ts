@@ -7,15 +7,24 @@ import assert from "node:assert/strict";
 import { base, listen } from "./_test_util.ts";
 import { pair } from "./_wire.ts";
 
-/** Blocks the JS thread (a handler that computes) for `ms`. */
-function spin(ms: number): void {
+/**
+ * Blocks the JS thread (a handler that computes) until `file` exists, or `ms` at most: a
+ * client that needs JavaScript to be answered cannot create it in time.
+ */
+function spinUntil(file: string, ms: number): void {
   const end = Date.now() + ms;
-  while (Date.now() < end) { /* busy */ }
+  while (Date.now() < end) {
+    try {
+      Deno.statSync(file);
+      return;
+    } catch { /* not yet */ }
+  }
 }
 
 Deno.test("while a handler blocks the JS thread, static files and deadlines are still served", async () => {
   const dir = await Deno.makeTempDir({ prefix: "krepis-turns-" });
   const started = `${dir}/started`;
+  const finished = `${dir}/finished`;
   await Deno.mkdir(`${dir}/public`);
   await Deno.writeTextFile(`${dir}/public/a.txt`, "static bytes");
   let blocked = { from: 0, to: 0 };
@@ -23,7 +32,9 @@ Deno.test("while a handler blocks the JS thread, static files and deadlines are 
     if (!req.url.endsWith("/block")) return new Response("ok");
     blocked = { from: Date.now(), to: 0 };
     Deno.writeTextFileSync(started, "");
-    spin(3000);
+    // Until the client below is done (a fixed 3 s races a client slowed down by a
+    // loaded machine); 30 s at most, then the client's end time shows it waited for us.
+    spinUntil(finished, 30_000);
     blocked.to = Date.now();
     return new Response("done");
   }, { static: { "/assets": `${dir}/public` }, requestTimeout: 300 });
@@ -35,7 +46,7 @@ Deno.test("while a handler blocks the JS thread, static files and deadlines are 
       `while [ ! -e ${started} ]; do sleep 0.02; done; ` +
       `curl -s -w ' %{http_code}\\n' ${url}/assets/a.txt; ` +
       `curl -s -o /dev/null -w '%{http_code}\\n' ${url}/slow; ` +
-      `date +%s%3N`,
+      `date +%s%3N; touch ${finished}`,
     ],
     stdout: "piped",
   }).output();

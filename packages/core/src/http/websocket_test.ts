@@ -153,29 +153,32 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
   assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
 });
 
-Deno.test("a close from the server reaches the client as Deno's does", async () => {
-  const { results, deno, krepis } = await both(async (port) => {
-    const ws = await client(port);
-    const done = closed(ws);
-    ws.send("close please");
-    return await done;
+for (
+  const [name, ask, seen] of [
+    [
+      "a close from the server reaches the client as Deno's does",
+      "close please",
+      "4000 as asked true",
+    ],
+    [
+      "close() without a code: the client sees 1005, as with Deno",
+      "just close",
+      "1005  true",
+    ],
+  ]
+) {
+  Deno.test(name, async () => {
+    const { results, deno, krepis } = await both(async (port) => {
+      const ws = await client(port);
+      const done = closed(ws);
+      ws.send(ask);
+      return await done;
+    });
+    assert.equal(results[0], seen);
+    assert.equal(results[1], results[0]);
+    assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
   });
-  assert.equal(results[0], "4000 as asked true");
-  assert.equal(results[1], results[0]);
-  assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
-});
-
-Deno.test("close() without a code: the client sees 1005, as with Deno", async () => {
-  const { results, deno, krepis } = await both(async (port) => {
-    const ws = await client(port);
-    const done = closed(ws);
-    ws.send("just close");
-    return await done;
-  });
-  assert.equal(results[0], "1005  true");
-  assert.equal(results[1], results[0]);
-  assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));
-});
+}
 
 Deno.test("pings get pongs, fragments are joined, oversized frames end the socket", async () => {
   const { results, deno, krepis } = await both(async (port) => {

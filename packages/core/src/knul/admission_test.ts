@@ -95,7 +95,8 @@ Deno.test("knul admission: saturated, higher priority runs first; expired waiter
   const high = statusOf(s.client.call(ctx, "work", "high", { priority: 9 }));
   const expiring = statusOf(
     s.client.call(
-      createContext({ log, deadline: Date.now() + 1_500 }),
+      // Long enough to be queued on a loaded machine before it expires there.
+      createContext({ log, deadline: Date.now() + 3_000 }),
       "work",
       "expiring",
       {

@@ -132,7 +132,9 @@ Deno.test("timeout aborts the handler's signal and answers TIMEOUT without waiti
   const elapsed = performance.now() - started;
   assert.ok(!r.ok && r.error.code === "TIMEOUT");
   assert.equal(r.error.status, 504);
-  assert.ok(elapsed < 1_000, `answered after ${elapsed} ms`);
+  // The command's 30 ms, not the middleware's 10 s: half of that is room for a loaded
+  // machine's late timers.
+  assert.ok(elapsed < 5_000, `answered after ${elapsed} ms`);
   assert.equal(handlerSignal!.aborted, true);
   assert.equal((handlerSignal!.reason as DOMException).name, "TimeoutError");
   release();

@@ -4,12 +4,16 @@ import { content, FILES, versionOf } from "./testdata/journal_crash_tree.ts";
 
 const KILLS = Number(Deno.env.get("KREPIS_CRASH_KILLS") ?? 25);
 
-async function waitForReady(stdout: ReadableStream<Uint8Array>): Promise<void> {
+/** Reads the child's output until it printed `line` ("ready", or "committed"). */
+async function waitFor(
+  stdout: ReadableStream<Uint8Array>,
+  line: string,
+): Promise<void> {
   const reader = stdout.pipeThrough(new TextDecoderStream()).getReader();
   let seen = "";
-  while (!seen.includes("ready")) {
+  while (!seen.includes(line)) {
     const { value, done } = await reader.read();
-    if (done) throw new Error(`child exited before it was ready: ${seen}`);
+    if (done) throw new Error(`child exited before "${line}": ${seen}`);
     seen += value;
   }
   reader.releaseLock();
@@ -43,7 +47,9 @@ Deno.test({
           stdout: "piped",
           stderr: "inherit",
         }).spawn();
-        await waitForReady(proc.stdout);
+        // Every other child is killed after its first commit: timed from "ready" alone, a
+        // loaded machine can let every child die inside its first transaction.
+        await waitFor(proc.stdout, kill % 2 ? "committed" : "ready");
         await new Promise((r) => setTimeout(r, Math.random() * 120));
         proc.kill("SIGKILL");
         const status = await proc.status;

@@ -230,7 +230,8 @@ Deno.test("kv postgres: a watched key that expires is emitted as absent, as on t
   const seen = [];
   for (const url of [await server.freshDatabase(), ":memory:"]) {
     using kv = await openKv(url);
-    await kv.set(["session"], "token", { expireIn: 300 });
+    // Long enough for the watch's first read to come before the expiry on a loaded machine.
+    await kv.set(["session"], "token", { expireIn: 1_500 });
     const reader = kv.watch([["session"]]).getReader();
     const first = (await reader.read()).value!;
     let timer: ReturnType<typeof setTimeout> | undefined;

@@ -1,6 +1,7 @@
 // Advances the tree at Deno.args[0] one journaled transaction after another until it is
 // killed. Version k: files f0..f9 hold "v<k>:<i>:" plus k-dependent padding, and exactly
-// one of extra-0..3 exists (extra-<k % 4>). Prints "ready" once the journal is open.
+// one of extra-0..3 exists (extra-<k % 4>). Prints "ready" once the journal is open and
+// "committed" after each transaction.
 import { openJournal } from "../journal.ts";
 import { content, FILES, versionOf } from "./journal_crash_tree.ts";
 
@@ -28,4 +29,5 @@ for (;;) {
     ]);
   });
   version = next;
+  console.log("committed");
 }
