@@ -8,6 +8,7 @@
 //! vector of one buffer (what TLS hands down) plainly; larger writes (downloads) keep
 //! going out vectored, without the copy.
 
+use std::cell::RefCell;
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -16,6 +17,12 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// The largest vectored write that is copied into one buffer (a small response whole).
 pub const SMALL: usize = 4096;
+
+thread_local! {
+    /// Where a small vector is joined: one buffer per thread, so a write neither allocates
+    /// nor zeroes 4 KiB (the inner write never reaches another `Coalesced`).
+    static JOINED: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(SMALL));
+}
 
 /// A stream whose small vectored writes go out as one plain write.
 pub struct Coalesced<S>(S);
@@ -64,13 +71,13 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Coalesced<S> {
         if bufs.is_empty() || total > SMALL {
             return Pin::new(&mut self.0).poll_write_vectored(cx, bufs);
         }
-        let mut joined = [0u8; SMALL];
-        let mut at = 0;
-        for buf in bufs {
-            joined[at..at + buf.len()].copy_from_slice(buf);
-            at += buf.len();
-        }
-        Pin::new(&mut self.0).poll_write(cx, &joined[..total])
+        JOINED.with_borrow_mut(|joined| {
+            joined.clear();
+            for buf in bufs {
+                joined.extend_from_slice(buf);
+            }
+            Pin::new(&mut self.0).poll_write(cx, joined)
+        })
     }
 
     fn is_write_vectored(&self) -> bool {

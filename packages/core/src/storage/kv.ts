@@ -157,6 +157,23 @@ export class Kv implements Disposable {
     return this.#remote ? this.#readRemote<T>(keys) : this.#readLocal<T>(keys);
   }
 
+  /** `#read`, then `pick`, as a promise whose errors are the KV's own. */
+  #readPromise<T, R>(
+    keys: readonly KvKey[],
+    pick: (entries: KvEntryMaybe<T>[]) => R,
+  ): Promise<R> {
+    try {
+      const read = this.#read<T>(keys);
+      return read instanceof Promise
+        ? read.then(pick, (error) => {
+          throw kvError(error);
+        })
+        : Promise.resolve(pick(read));
+    } catch (error) {
+      return Promise.reject(kvError(error));
+    }
+  }
+
   /** Reads up to 10 keys in one synchronous kernel call (a local store answers in µs). */
   #readLocal<T>(keys: readonly KvKey[]): KvEntryMaybe<T>[] {
     const h = this.#handle();
@@ -207,16 +224,10 @@ export class Kv implements Disposable {
     key: KvKey,
     _options?: { consistency?: "strong" | "eventual" },
   ): Promise<KvEntryMaybe<T>> {
-    try {
-      const read = this.#read<T>([key]);
-      return read instanceof Promise
-        ? read.then((entries) => entries[0], (error) => {
-          throw kvError(error);
-        })
-        : Promise.resolve(read[0]);
-    } catch (error) {
-      return Promise.reject(kvError(error));
-    }
+    return this.#readPromise<T, KvEntryMaybe<T>>(
+      [key],
+      (entries) => entries[0],
+    );
   }
 
   /** Reads up to 10 keys at once. */
@@ -224,17 +235,10 @@ export class Kv implements Disposable {
     keys: readonly [...{ [K in keyof T]: KvKey }],
     _options?: { consistency?: "strong" | "eventual" },
   ): Promise<{ [K in keyof T]: KvEntryMaybe<T[K]> }> {
-    type Entries = { [K in keyof T]: KvEntryMaybe<T[K]> };
-    try {
-      const read = this.#read(keys as readonly KvKey[]);
-      return read instanceof Promise
-        ? read.then((entries) => entries as unknown as Entries, (error) => {
-          throw kvError(error);
-        })
-        : Promise.resolve(read as unknown as Entries);
-    } catch (error) {
-      return Promise.reject(kvError(error));
-    }
+    return this.#readPromise(
+      keys as readonly KvKey[],
+      (entries) => entries as unknown as { [K in keyof T]: KvEntryMaybe<T[K]> },
+    );
   }
 
   #commit = async (ops: Uint8Array<ArrayBuffer>): Promise<string | null> => {
@@ -285,26 +289,19 @@ export class Kv implements Disposable {
     options: KvListOptions = {},
   ): KvListIterator<T> {
     return new KvListIterator<T>(
-      (sel, cursor, reverse, limit, out) =>
-        this.#remote
-          ? this.#gate.run(() =>
-            this.#b.kvListAsync(
-              this.#handle(),
-              sel,
-              cursor,
-              reverse ? 1 : 0,
-              limit,
-              out,
-            )
-          )
-          : this.#b.kvList(
-            this.#handle(),
-            sel,
-            cursor,
-            reverse ? 1 : 0,
-            limit,
-            out,
-          ),
+      (sel, cursor, reverse, limit, out) => {
+        const args = [
+          this.#handle(),
+          sel,
+          cursor,
+          reverse ? 1 : 0,
+          limit,
+          out,
+        ] as const;
+        return this.#remote
+          ? this.#gate.run(() => this.#b.kvListAsync(...args))
+          : this.#b.kvList(...args);
+      },
       selector,
       options,
     );
