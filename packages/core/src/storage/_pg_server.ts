@@ -74,7 +74,17 @@ export async function startPostgres(): Promise<TempPostgres> {
       const thaw = new Deno.Command("sh", {
         args: ["-c", `sleep ${ms / 1000}; kill -CONT ${pids.join(" ")}`],
       }).spawn();
-      for (const pid of pids) Deno.kill(Number(pid), "SIGSTOP");
+      for (const pid of pids) {
+        try {
+          Deno.kill(Number(pid), "SIGSTOP");
+        } catch (error) {
+          // A backend of an earlier connection may exit between pgrep and here;
+          // the postmaster (first) must stop, a vanished child needs nothing.
+          if (!(error instanceof Deno.errors.NotFound) || pid === postmaster) {
+            throw error;
+          }
+        }
+      }
       return { thawed: thaw.status };
     },
     async [Symbol.asyncDispose]() {
