@@ -30,16 +30,17 @@ impl HexId {
         len: 0,
     };
 
-    /// A random non-zero id of `words` × 64 bits (`words` ≤ 2).
-    fn random(words: usize) -> Self {
+    /// The id whose digits are `words` (each made non-zero: its low bit is forced on).
+    fn from_words(words: &[u64]) -> Self {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
         let mut id = Self::EMPTY;
-        for _ in 0..words {
-            // Never all zero: the low bit of each word is forced on.
-            let word = fastrand::u64(..) | 1;
-            for shift in (0..16).rev() {
-                id.push(b"0123456789abcdef"[(word >> (shift * 4)) as usize & 0xf]);
+        for (word, digits) in words.iter().zip(id.digits.chunks_exact_mut(16)) {
+            let word = word | 1;
+            for (i, digit) in digits.iter_mut().enumerate() {
+                *digit = HEX[(word >> (60 - 4 * i)) as usize & 0xf];
             }
         }
+        id.len = (words.len().min(2) * 16) as u8;
         id
     }
 
@@ -97,14 +98,18 @@ impl TraceIds {
     /// assert_eq!(TraceIds::for_request(Some(b"junk")).parent_span_id, "");
     /// ```
     pub fn for_request(traceparent: Option<&[u8]>) -> Self {
+        // Four random words from two draws: each draw is a thread-local access, which
+        // costs more than the arithmetic in a shared library.
+        let (x, y) = (fastrand::u128(..), fastrand::u128(..));
+        let (a, b, c, d) = (x as u64, (x >> 64) as u64, y as u64, (y >> 64) as u64);
         let (trace_id, parent_span_id) = match traceparent.and_then(parse_traceparent) {
             Some((trace, parent)) => (trace, parent),
-            None => (HexId::random(2), HexId::EMPTY),
+            None => (HexId::from_words(&[a, b]), HexId::EMPTY),
         };
         Self {
-            request_id: HexId::random(1),
+            request_id: HexId::from_words(&[c]),
             trace_id,
-            span_id: HexId::random(1),
+            span_id: HexId::from_words(&[d]),
             parent_span_id,
         }
     }
