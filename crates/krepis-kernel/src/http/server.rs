@@ -37,11 +37,6 @@ const READ_BUFFER: usize = 8192 + 4096 * 100;
 /// Outbox size: the response records of one batch, inline bodies included.
 pub const OUTBOX_SIZE: usize = 1024 * 1024;
 
-/// How long a turn that finds no work and no request in flight waits for some on the
-/// calling (JavaScript) thread before returning empty-handed (then the loop parks). Deno's
-/// own timers and I/O wait at most this long (plus the timer's 1 ms granularity).
-const LINGER: Duration = Duration::from_millis(1);
-
 /// Largest owner key: keys cross the FFI boundary as exact doubles.
 const KEY_LIMIT: u64 = 1 << 53;
 
@@ -168,20 +163,7 @@ impl Server {
             // the start of the next turn.
             tokio::task::yield_now().await;
             tokio::task::yield_now().await;
-            responded?;
-            let polled = bridge.poll();
-            if polled != 0 || bridge.in_flight() > 0 {
-                return Ok(polled);
-            }
-            // Nothing waits and no handler is running: under load the next requests are
-            // microseconds away, so wait for them here, in the runtime's own `epoll_wait` on
-            // this thread (as `Deno.serve` waits in its event loop), rather than have the
-            // loop park a blocking thread, which costs several context switches.
-            if let Ok(true) = tokio::time::timeout(LINGER, bridge.work()).await {
-                // Let the rest of a batch that arrived together queue its records too.
-                tokio::task::yield_now().await;
-            }
-            Ok(bridge.poll())
+            responded.map(|_| bridge.poll())
         });
         turned.unwrap_or(Ok(0))
     }
