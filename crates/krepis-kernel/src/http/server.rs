@@ -327,6 +327,7 @@ async fn connection(
     let activity = Activity::new();
     let idle = shared.config.idle_timeout;
     let files = peer.files.clone().unwrap_or_default();
+    let peer = Arc::new(peer);
     // Coalescing below the sendfile check: it copies small vectors, placeholders included.
     let stream = SendfileStream::new(Coalesced::new(stream), files);
     let stream = Tracked::new(stream, Arc::clone(&activity));
@@ -340,7 +341,7 @@ async fn connection(
             req.extensions_mut().insert(BadFraming);
         }
         let busy = svc_activity.busy();
-        service::handle(Arc::clone(&svc_shared), peer.clone(), req, busy)
+        service::handle(Arc::clone(&svc_shared), Arc::clone(&peer), req, busy)
     });
     // Connection errors (resets, malformed input hyper already answered with 400/431) end
     // only that connection. An idle connection (TLS handshake included) is dropped.

@@ -51,10 +51,12 @@ pub struct Peer {
 pub type Outbound = Response<Outgoing<Encoded<ResponseBody>>>;
 
 /// Answers one request; never fails (every problem becomes a status code). `busy` marks
-/// the request in flight on its connection until the response body is sent.
+/// the request in flight on its connection until the response body is sent. `peer` is
+/// shared by the connection's requests (one reference count per request, not one per
+/// field).
 pub async fn handle(
     shared: Arc<Shared>,
-    peer: Peer,
+    peer: Arc<Peer>,
     req: Request<Incoming>,
     busy: Busy,
 ) -> Result<Outbound, Infallible> {
