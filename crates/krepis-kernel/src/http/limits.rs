@@ -20,10 +20,12 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// When a connection last moved a byte, and how many of its requests are in flight.
+/// Whether a connection has moved a byte lately, and how many of its requests are in flight.
+///
+/// Moving a byte only bumps a counter (no clock read on the hot path); [`Activity::idle`]
+/// samples the counter in steps of an eighth of the timeout instead.
 pub struct Activity {
-    start: Instant,
-    last_ms: AtomicU64,
+    moves: AtomicU64,
     busy: AtomicUsize,
 }
 
@@ -31,15 +33,13 @@ impl Activity {
     /// A connection that is active now.
     pub fn new() -> Arc<Self> {
         Arc::new(Self {
-            start: Instant::now(),
-            last_ms: AtomicU64::new(0),
+            moves: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
         })
     }
 
     fn touch(&self) {
-        let ms = self.start.elapsed().as_millis() as u64;
-        self.last_ms.fetch_max(ms, Ordering::Relaxed);
+        self.moves.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Marks a request in flight until the returned guard is dropped (with the response
@@ -49,15 +49,21 @@ impl Activity {
         Busy(Arc::clone(self))
     }
 
-    /// Resolves once no request is in flight and no byte has moved for `timeout`.
+    /// Resolves once no request is in flight and no byte has moved for `timeout` (at most
+    /// an eighth of it later).
     pub async fn idle(&self, timeout: Duration) {
-        loop {
-            let last = self.start + Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
-            let quiet = Instant::now().saturating_duration_since(last);
-            if self.busy.load(Ordering::Relaxed) == 0 && quiet >= timeout {
-                return;
+        let step = (timeout / 8).max(Duration::from_millis(1));
+        let mut quiet = Duration::ZERO;
+        let mut seen = self.moves.load(Ordering::Relaxed);
+        while quiet < timeout {
+            tokio::time::sleep(step).await;
+            let moves = self.moves.load(Ordering::Relaxed);
+            if moves == seen && self.busy.load(Ordering::Relaxed) == 0 {
+                quiet += step;
+            } else {
+                quiet = Duration::ZERO;
+                seen = moves;
             }
-            tokio::time::sleep(timeout.saturating_sub(quiet).max(timeout / 8)).await;
         }
     }
 }

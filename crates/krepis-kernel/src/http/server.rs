@@ -343,6 +343,17 @@ async fn connection(
         let busy = svc_activity.busy();
         service::handle(Arc::clone(&svc_shared), Arc::clone(&peer), req, busy)
     });
+    // The idle watch runs as a task of its own: inside the `select!`s below it would be
+    // polled (its timer re-registered) at every wake-up of the connection, several times
+    // per request. The connection's end stops it (`AbortOnDrop`).
+    let (went_idle, mut idled_rx) = tokio::sync::oneshot::channel::<()>();
+    let _watch = AbortOnDrop(tokio::spawn({
+        let activity = Arc::clone(&activity);
+        async move {
+            activity.idle(idle).await;
+            let _ = went_idle.send(());
+        }
+    }));
     // Connection errors (resets, malformed input hyper already answered with 400/431) end
     // only that connection. An idle connection (TLS handshake included) is dropped.
     let idled = match tls {
@@ -351,14 +362,14 @@ async fn connection(
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
             tokio::select! {
                 _ = watcher.watch(conn.into_owned()) => false,
-                _ = activity.idle(idle) => true,
+                _ = &mut idled_rx => true,
             }
         }
         Some(acceptor) => {
             // Err(true): idle during the handshake; Err(false): the handshake failed.
             let accepted = tokio::select! {
                 accepted = acceptor.accept(stream) => accepted.map_err(|_| false),
-                _ = activity.idle(idle) => Err(true),
+                _ = &mut idled_rx => Err(true),
             };
             match accepted {
                 Ok(stream) => {
@@ -367,7 +378,7 @@ async fn connection(
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
                     tokio::select! {
                         _ = watcher.watch(conn.into_owned()) => false,
-                        _ = activity.idle(idle) => true,
+                        _ = &mut idled_rx => true,
                     }
                 }
                 Err(idled) => idled,
@@ -378,4 +389,13 @@ async fn connection(
         shared.idle_closed.fetch_add(1, Ordering::Relaxed);
     }
     shared.open.fetch_sub(1, Ordering::Relaxed);
+}
+
+/// Aborts a task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
