@@ -343,48 +343,36 @@ async fn connection(
         let busy = svc_activity.busy();
         service::handle(Arc::clone(&svc_shared), Arc::clone(&peer), req, busy)
     });
-    // The idle watch runs as a task of its own: inside the `select!`s below it would be
-    // polled (its timer re-registered) at every wake-up of the connection, several times
-    // per request. The connection's end stops it (`AbortOnDrop`).
-    let (went_idle, mut idled_rx) = tokio::sync::oneshot::channel::<()>();
-    let _watch = AbortOnDrop(tokio::spawn({
-        let activity = Arc::clone(&activity);
-        async move {
-            activity.idle(idle).await;
-            let _ = went_idle.send(());
-        }
-    }));
     // Connection errors (resets, malformed input hyper already answered with 400/431) end
-    // only that connection. An idle connection (TLS handshake included) is dropped.
-    let idled = match tls {
-        None => {
-            let stream = Checked::new(stream, heads, max_head);
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            tokio::select! {
-                _ = watcher.watch(conn.into_owned()) => false,
-                _ = &mut idled_rx => true,
+    // only that connection.
+    let served = tokio::spawn(async move {
+        match tls {
+            None => {
+                let stream = Checked::new(stream, heads, max_head);
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+                let _ = watcher.watch(conn.into_owned()).await;
             }
-        }
-        Some(acceptor) => {
-            // Err(true): idle during the handshake; Err(false): the handshake failed.
-            let accepted = tokio::select! {
-                accepted = acceptor.accept(stream) => accepted.map_err(|_| false),
-                _ = &mut idled_rx => Err(true),
-            };
-            match accepted {
-                Ok(stream) => {
+            Some(acceptor) => {
+                if let Ok(stream) = acceptor.accept(stream).await {
                     let stream = Checked::new(stream, heads, max_head);
                     let conn =
                         builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    tokio::select! {
-                        _ = watcher.watch(conn.into_owned()) => false,
-                        _ = &mut idled_rx => true,
-                    }
+                    let _ = watcher.watch(conn.into_owned()).await;
                 }
-                Err(idled) => idled,
             }
         }
-    };
+    });
+    // An idle connection (TLS handshake included) is dropped: a task of its own watches
+    // and aborts the connection's task. (Awaited beside the connection, the watch would be
+    // polled at every wake-up of it, several times per request.)
+    let _watch = AbortOnDrop(tokio::spawn({
+        let abort = served.abort_handle();
+        async move {
+            activity.idle(idle).await;
+            abort.abort();
+        }
+    }));
+    let idled = matches!(served.await, Err(e) if e.is_cancelled());
     if idled {
         shared.idle_closed.fetch_add(1, Ordering::Relaxed);
     }
