@@ -152,9 +152,10 @@ pub fn alive(pid: i32) -> bool {
             .unwrap_or(true)
 }
 
-/// Asserts that within 5 s no live process carries the test's `KREPIS_E2E_TAG`.
+/// Asserts that no live process carries the test's `KREPIS_E2E_TAG` (polled: a killed
+/// process is gone only once its exit has been processed, later on a loaded machine).
 pub fn assert_none_left(tag: &str) {
-    let gone = eventually(Duration::from_secs(5), || {
+    let gone = eventually(Duration::from_secs(30), || {
         pids_with_env("KREPIS_E2E_TAG", tag)
             .is_empty()
             .then_some(())
