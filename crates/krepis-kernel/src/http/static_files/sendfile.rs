@@ -417,7 +417,7 @@ mod tests {
     }
 
     /// Why sendfile stays opt-in: waiting until the peer acknowledged every byte and then
-    /// checking the file cannot rule out mixed bytes, because on loopback (and veth) the
+    /// checking the file cannot rule out mixed bytes, because on loopback (a same-host veth too, untested) the
     /// acknowledged bytes are still the page cache's pages, queued at the receiver until it
     /// reads them. If this ever fails, a "hold the tail until acknowledged" scheme is worth
     /// measuring again.
