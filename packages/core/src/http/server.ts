@@ -28,6 +28,7 @@ import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { Codec } from "./control.ts";
 import { Outbox } from "./outbox.ts";
+import { PendingTable } from "./pending.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
 import {
   FLAG_BODY_BUFFERED,
@@ -81,6 +82,7 @@ const ADDRESS = new Codec(ServerAddressSchema);
 const STATS = new Codec(HttpStatsSchema);
 
 const EMPTY = new Uint8Array(0);
+const NO_HEADERS: readonly string[] = [];
 
 /** How the requests of one server reach their bodies. */
 interface BodyAccess {
@@ -268,7 +270,14 @@ export class KernelServer implements HttpServer {
   #outbox: Outbox;
   /** True while the loop waits in `httpWait` (the kernel runs on a blocking thread). */
   #parked = false;
-  #pending = new Map<number, Exchange>();
+  #pending = new PendingTable<Exchange>();
+  #head: ResponseHead = {
+    kind: 0,
+    flags: 0,
+    status: 0,
+    id: 0,
+    headers: NO_HEADERS,
+  };
   #access: BodyAccess;
   /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
   #lent = new Map<number, Uint8Array>();
@@ -454,7 +463,7 @@ export class KernelServer implements HttpServer {
 
   #onRequest = (record: RequestRecord): void => {
     const exchange = new Exchange(record, this.#access);
-    this.#pending.set(record.id, exchange);
+    this.#pending.add(exchange);
     const request = new KernelRequest(
       record,
       exchange.hasBody ? exchange : null,
@@ -499,10 +508,7 @@ export class KernelServer implements HttpServer {
   #onAbort = (id: number): void => {
     const exchange = this.#pending.get(id);
     if (exchange !== undefined) this.#abandon(exchange);
-    this.#write(
-      { kind: KIND_RELEASE, flags: 0, status: 200, id, headers: [] },
-      null,
-    );
+    this.#write(KIND_RELEASE, 0, 200, id, NO_HEADERS, null);
   };
 
   #onReturned = (token: number): void => {
@@ -561,7 +567,7 @@ export class KernelServer implements HttpServer {
     try {
       parts = readResponse(value, STAGE_THRESHOLD);
     } catch (error) {
-      if (fromError) this.#send(exchange, 500, [], null);
+      if (fromError) this.#send(exchange, 500, NO_HEADERS, null);
       else this.#fail(exchange, error);
       return;
     }
@@ -578,7 +584,7 @@ export class KernelServer implements HttpServer {
         (bytes) => this.#send(exchange, status, headers, bytes),
         (error) =>
           fromError
-            ? this.#send(exchange, 500, [], null)
+            ? this.#send(exchange, 500, NO_HEADERS, null)
             : this.#fail(exchange, error),
       );
     } else this.#stream(exchange, status, headers, response, fromError);
@@ -606,10 +612,7 @@ export class KernelServer implements HttpServer {
     }
     // Submitting this record lets the kernel free the request body: `#finish` stops reading
     // it right away, before any submit (handlers only ever get copies of it).
-    this.#write(
-      { kind: KIND_RESPOND, flags, status, id: exchange.id, headers },
-      body,
-    );
+    this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body);
     this.#finish(exchange);
   }
 
@@ -630,15 +633,12 @@ export class KernelServer implements HttpServer {
     try {
       reader = response.body!.getReader();
     } catch (error) {
-      if (fromError) this.#send(exchange, 500, [], null);
+      if (fromError) this.#send(exchange, 500, NO_HEADERS, null);
       else this.#fail(exchange, error);
       return;
     }
     this.#enter();
-    this.#write(
-      { kind: KIND_RESPOND_STREAM, flags: 0, status, id: exchange.id, headers },
-      null,
-    );
+    this.#write(KIND_RESPOND_STREAM, 0, status, exchange.id, headers, null);
     this.#flush();
     exchange.cancel = (reason) => {
       reader.cancel(reason).catch(() => {});
@@ -747,17 +747,33 @@ export class KernelServer implements HttpServer {
       console.error("krepis: could not keep a request body:", error);
     }
     exchange.complete?.();
-    this.#pending.delete(exchange.id);
+    this.#pending.delete(exchange);
   }
 
-  #write(head: ResponseHead, body: string | Uint8Array | null): void {
+  #write(
+    kind: number,
+    flags: number,
+    status: number,
+    id: number,
+    headers: readonly string[],
+    body: string | Uint8Array | null,
+  ): void {
+    // One head object, refilled per record (the outbox copies it out at once).
+    const head = this.#head;
+    head.kind = kind;
+    head.flags = flags;
+    head.status = status;
+    head.id = id;
+    head.headers = headers;
     if (!this.#outbox.write(head, body)) {
       // Headers larger than the whole outbox: answer 500 rather than nothing.
-      this.#outbox.write(
-        { kind: KIND_RESPOND, flags: 0, status: 500, id: head.id, headers: [] },
-        null,
-      );
+      head.kind = KIND_RESPOND;
+      head.flags = 0;
+      head.status = 500;
+      head.headers = NO_HEADERS;
+      this.#outbox.write(head, null);
     }
+    head.headers = NO_HEADERS;
   }
 
   #flush(): void {
@@ -785,8 +801,7 @@ export class KernelServer implements HttpServer {
     if (this.#closed) return;
     this.#outbox.close();
     this.#closed = true;
-    const left: Exchange[] = [];
-    this.#pending.forEach((exchange) => left.push(exchange));
+    const left = this.#pending.values();
     for (let i = 0; i < left.length; i++) this.#abandon(left[i]);
     for (let i = 0; i < this.#inboxes.length; i++) {
       this.#inboxes[i].buffer.transfer(0);
