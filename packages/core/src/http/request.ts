@@ -345,6 +345,7 @@ Object.setPrototypeOf(KernelRequest.prototype, Request.prototype);
 /** Bodies up to this size are read into the shared scratch buffer to be decoded. */
 const SCRATCH_MAX = 64 * 1024;
 let scratch = new Uint8Array(4096);
+let scratchView = scratch.subarray(0, 0);
 
 /**
  * A buffered body's bytes: with `borrow` (and when small enough) in the shared scratch
@@ -361,9 +362,12 @@ function copyOut(
     return own;
   }
   if (scratch.length < size) scratch = new Uint8Array(SCRATCH_MAX);
-  const bytes = scratch.subarray(0, size);
-  source.copyTo(bytes);
-  return bytes;
+  // Bodies of one endpoint tend to have one size: the last view of the scratch is reused.
+  if (scratchView.length !== size || scratchView.buffer !== scratch.buffer) {
+    scratchView = scratch.subarray(0, size);
+  }
+  source.copyTo(scratchView);
+  return scratchView;
 }
 
 // What the body methods do with the bytes: module functions, not a closure per call.
