@@ -31,6 +31,7 @@ import {
   RES_STATUS,
   RESPONSE_FIXED,
 } from "@krepis/bindings";
+import { Buffer } from "node:buffer";
 
 // Kinds and flags the server uses; the layout is generated from the kernel's definition.
 export {
@@ -148,13 +149,6 @@ export class RequestRecord {
 
 const NO_LENGTHS: number[] = [];
 
-/** Header values that are not ASCII are byte strings, as in `Headers`: one char a byte. */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  let out = "";
-  for (let i = start; i < end; i++) out += String.fromCharCode(bytes[i]);
-  return out;
-}
-
 /**
  * Calls `onRequest` for each request record, `onAbort` for each abort notice and
  * `onReturned` for each returned loan in the first `length` bytes of an inbox.
@@ -174,6 +168,9 @@ export function readRecords(
   onAbort: (id: number) => void,
   onReturned: (token: number) => void,
 ): void {
+  // Latin-1 through `Buffer` costs about half of a `TextDecoder` call on a subarray (no
+  // view per record), and gives the very same string for ASCII.
+  const latin1 = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let at = 0;
   while (at < length) {
     const len = view.getUint32(at + AT_LEN, true);
@@ -182,7 +179,7 @@ export function readRecords(
     }
     const id = view.getFloat64(at + AT_ID, true);
     const kind = bytes[at + AT_KIND];
-    if (kind === KIND_REQUEST) onRequest(readRequest(view, bytes, at));
+    if (kind === KIND_REQUEST) onRequest(readRequest(view, bytes, latin1, at));
     else if (kind === KIND_ABORT) onAbort(id);
     else if (kind === KIND_RETURNED) onReturned(id);
     at += len;
@@ -192,6 +189,7 @@ export function readRecords(
 function readRequest(
   view: DataView,
   bytes: Uint8Array,
+  latin1: Buffer,
   at: number,
 ): RequestRecord {
   const flags = bytes[at + AT_FLAGS];
@@ -209,7 +207,7 @@ function readRequest(
   }
   if (flags & FLAG_ASCII) {
     // One decode for the whole record; the fields are cut out of it when read.
-    const text = utf8.decode(bytes.subarray(textStart, textStart + textLen));
+    const text = latin1.toString("latin1", textStart, textStart + textLen);
     return new RequestRecord(view, at, text, methodLen, urlLen, lengths);
   }
   // Not all ASCII: decode field by field (header values as Latin-1 ByteStrings), and
@@ -222,7 +220,8 @@ function readRequest(
   let text = method + url + rest;
   for (let i = 0; i < count * 2; i += 2) {
     const name = take(lengths[i]);
-    const value = latin1(bytes, p, p += lengths[i + 1]);
+    // Header values that are not ASCII are byte strings, as in `Headers`: a char a byte.
+    const value = latin1.toString("latin1", p, p += lengths[i + 1]);
     lengths[i] = name.length;
     lengths[i + 1] = value.length;
     text += name + value;
