@@ -282,14 +282,12 @@ export function writeResponse(
   const table = at + RESPONSE_FIXED;
   let p = table + count * 8;
   if (p > bytes.length) return -1;
-  for (let i = 0; i < headers.length; i++) {
-    const s = headers[i];
-    // ByteStrings: one Latin-1 byte per char on the wire, as Deno.serve sends them.
-    if (p + s.length > bytes.length) return -1;
-    for (let j = 0; j < s.length; j++) bytes[p + j] = s.charCodeAt(j);
-    view.setUint32(table + i * 4, s.length, true);
-    p += s.length;
-  }
+  const block = sharedBlock(headers);
+  if (block !== undefined) {
+    if (table + block.length > bytes.length) return -1;
+    bytes.set(block, table);
+    p = table + block.length;
+  } else if ((p = writeHeaders(headers, view, bytes, table, p)) < 0) return -1;
   let bodyLen = 0;
   if (typeof body === "string") {
     bodyLen = body.length <= SHORT_STRING ? writeAscii(body, bytes, p) : -1;
@@ -315,6 +313,55 @@ export function writeResponse(
   view.setUint32(at + RES_COUNT, count, true);
   view.setUint32(at + RES_BODY_LEN, bodyLen, true);
   return len;
+}
+
+/**
+ * Writes the length table of `headers` at `table` and their bytes from `p` on; returns
+ * where they end, or -1 when they do not fit.
+ */
+function writeHeaders(
+  headers: readonly string[],
+  view: DataView,
+  bytes: Uint8Array,
+  table: number,
+  p: number,
+): number {
+  for (let i = 0; i < headers.length; i++) {
+    const s = headers[i];
+    // ByteStrings: one Latin-1 byte per char on the wire, as Deno.serve sends them.
+    if (p + s.length > bytes.length) return -1;
+    for (let j = 0; j < s.length; j++) bytes[p + j] = s.charCodeAt(j);
+    view.setUint32(table + i * 4, s.length, true);
+    p += s.length;
+  }
+  return p;
+}
+
+// Frozen header lists many responses share (`new Response("…")`'s default content type,
+// `Response.json`'s), encoded once — length table and bytes — and copied in one go. Frozen,
+// so what was encoded is what they hold; two are remembered, by identity.
+const sharedLists: (readonly string[] | undefined)[] = [undefined, undefined];
+const sharedBlocks: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+let sharedNext = 0;
+
+function sharedBlock(headers: readonly string[]): Uint8Array | undefined {
+  if (headers === sharedLists[0]) return sharedBlocks[0];
+  if (headers === sharedLists[1]) return sharedBlocks[1];
+  if (headers.length === 0 || !Object.isFrozen(headers)) return undefined;
+  let size = headers.length * 4;
+  for (let i = 0; i < headers.length; i++) size += headers[i].length;
+  const block = new Uint8Array(size);
+  writeHeaders(
+    headers,
+    new DataView(block.buffer),
+    block,
+    0,
+    headers.length * 4,
+  );
+  sharedLists[sharedNext] = headers;
+  sharedBlocks[sharedNext] = block;
+  sharedNext ^= 1;
+  return block;
 }
 
 /**
