@@ -9,10 +9,11 @@
  * thread until there is some; responses completed meanwhile are flushed from a microtask.
  *
  * Lifecycle of a request here: it is *pending* from its record until its response (or a
- * release after an abort) went out; then its kernel body is no longer read and its body
- * source is closed. The handler, `onError` and a streamed response body are *active* work, which
- * `finished` waits for. Nothing in here iterates arrays with `for…of` or destructuring:
- * user code may replace `Array.prototype[Symbol.iterator]`, and serving must not care.
+ * release after an abort) went out; then its body is no longer read from kernel memory
+ * and its body source is closed. The handler, `onError` and a streamed response body are
+ * *active* work, which `finished` waits for. Nothing in here iterates arrays with `for…of`
+ * or destructuring: user code may replace `Array.prototype[Symbol.iterator]`, and serving
+ * must not care.
  *
  * @module
  */
@@ -95,8 +96,8 @@ interface BodyAccess {
 }
 
 /**
- * A request TypeScript is working on: exchange from its record until its response (or a
- * release after an abort) went out, and the source of its body.
+ * A request TypeScript is working on — pending from its record until its response (or a
+ * release after an abort) went out — and the source of its body.
  *
  * A buffered body stays in kernel memory, where the kernel keeps it until this side's
  * response or release is submitted. It is copied out from there on demand, and only
