@@ -192,11 +192,67 @@ Deno.test("jsonLinesSink writes newline-terminated lines to its writer", async (
     },
   });
   createContext({ log: sink }).log.info("hi");
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const text = new TextDecoder().decode(
     new Uint8Array(chunks.flatMap((c) => [...c])),
   );
   assert.ok(text.endsWith("\n"));
   assert.equal(JSON.parse(text).msg, "hi");
+});
+
+Deno.test("jsonLinesSink batches a microtask's records into one write, in order; errors go at once", async () => {
+  const { jsonLinesSink } = await import("./logger.ts");
+  const writes: string[] = [];
+  const sink = jsonLinesSink("info", {
+    writeSync(p) {
+      writes.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  });
+  const log = createContext({ log: sink }).log;
+  log.info("one");
+  log.warn("two");
+  assert.equal(writes.length, 0); // held until the microtask checkpoint
+  await Promise.all([1, 2, 3].map(async (n) => {
+    await null;
+    log.info(`op ${n}`);
+  }));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.ok(writes.length <= 2, `${writes.length} writes`);
+  const msgs = writes.join("").trimEnd().split("\n").map((l) =>
+    JSON.parse(l).msg
+  );
+  assert.deepEqual(msgs, ["one", "two", "op 1", "op 2", "op 3"]);
+  writes.length = 0;
+  log.info("before");
+  log.error("failed");
+  // The error and what came before it are written synchronously, in order.
+  assert.deepEqual(
+    writes.join("").trimEnd().split("\n").map((l) => JSON.parse(l).msg),
+    ["before", "failed"],
+  );
+});
+
+Deno.test("jsonLinesSink: lines still pending when the process exits are written", async () => {
+  const script = `
+    import { createContext, jsonLinesSink } from "${
+    new URL("../../mod.ts", import.meta.url).href
+  }";
+    const log = createContext({ log: jsonLinesSink("info") }).log;
+    for (let i = 0; i < 3; i++) log.info("line " + i);
+    Deno.exit(0);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(
+    text.trimEnd().split("\n").map((l) => JSON.parse(l).msg),
+    ["line 0", "line 1", "line 2"],
+  );
 });
 
 Deno.test("log fields: errors and bigints are serialized, at any depth; plain fields as they are", () => {

@@ -248,14 +248,33 @@ export class ScopedLogger implements Logger {
   }
 }
 
+/** Sinks holding lines not yet written, flushed together at the end of the microtask. */
+const dirty: Array<() => void> = [];
+let flushQueued = false;
+let unloadHooked = false;
+
+function flushDirty(): void {
+  flushQueued = false;
+  // A flush may log (a writer that logs): such a sink re-registers itself after this.
+  for (const flush of dirty.splice(0)) flush();
+}
+
+/** Pending text past which a sink writes at once instead of waiting for the microtask. */
+const BATCH_BYTES = 64 * 1024;
+
 /**
- * A sink writing one JSON line per record to standard output (or another writer).
+ * A sink writing JSON lines to standard output (or another writer). Lines are gathered and
+ * written together once the current microtask checkpoint is reached (one write for the
+ * records of many requests instead of one per record), in order; an `error` record is
+ * written at once with the lines before it, and what is pending is written when the
+ * process exits through `Deno.exit` or the end of the program (the `unload` event).
  *
  * @example
  * ```ts
  * import { createContext, jsonLinesSink } from "@krepis/core";
  * const ctx = createContext({ log: jsonLinesSink("warn") });
  * ctx.log.info("dropped: below the threshold");
+ * ctx.log.warn("written once this microtask ends");
  * ```
  */
 export function jsonLinesSink(
@@ -263,14 +282,38 @@ export function jsonLinesSink(
   writer: { writeSync(p: Uint8Array): number } = Deno.stdout,
 ): LogSink {
   const encoder = new TextEncoder();
+  let pending = "";
+  const flush = () => {
+    if (pending === "") return;
+    const bytes = encoder.encode(pending);
+    pending = "";
+    let off = 0;
+    while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
+  };
   return {
     level,
     write(line) {
-      const bytes = encoder.encode(line + "\n");
-      let off = 0;
-      while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
+      if (pending === "") {
+        dirty.push(flush);
+        if (!flushQueued) {
+          flushQueued = true;
+          queueMicrotask(flushDirty);
+        }
+        if (!unloadHooked) {
+          unloadHooked = true;
+          globalThis.addEventListener("unload", flushDirty);
+        }
+      }
+      pending += line + "\n";
+      // An error may be the last thing the process says before it dies: never held back.
+      if (pending.length > BATCH_BYTES || isErrorLine(line)) flush();
     },
   };
+}
+
+/** Whether a formatted record is at `error` level (the logger writes `level` second). */
+function isErrorLine(line: string): boolean {
+  return line.includes('"level":"error"', 30);
 }
 
 /**
