@@ -253,8 +253,13 @@ export function createFetchHandler(
       const body = BODYLESS.has(method)
         ? undefined
         : await bodyOf(req, maxBodyBytes);
-      const parts = { params, query: queryOf(search), body };
-      const input = route.input ? route.input(parts) : defaultInput(parts);
+      // Without a query string or a body the default input is the path parameters (a
+      // fresh object per match), so nothing else is built.
+      const input = route.input
+        ? route.input({ params, query: queryOf(search), body })
+        : search === "" && body === undefined
+        ? params
+        : defaultInput({ params, query: queryOf(search), body });
       result = await options.execute(ctx, route.handler, input);
     } catch (e) {
       if (e instanceof AppError) return fail(ctx, e, mode);

@@ -180,6 +180,15 @@ Deno.test("the logger drops records below the sink level and serialises errors",
   assert.equal(recs[0].big, "10");
 });
 
+Deno.test("ctx.logs(level) answers as the logger's enabled(level) does", () => {
+  const ctx = createContext({ log: memorySink("warn") });
+  for (const level of ["debug", "info", "warn", "error"] as const) {
+    assert.equal(ctx.logs(level), ctx.log.enabled(level), level);
+  }
+  assert.ok(!ctx.logs("info") && ctx.logs("warn"));
+  assert.ok(!createContext({ log: memorySink("silent") }).logs("error"));
+});
+
 Deno.test("jsonLinesSink writes newline-terminated lines to its writer", async () => {
   const { jsonLinesSink } = await import("./logger.ts");
   const chunks: Uint8Array[] = [];

@@ -136,6 +136,21 @@ const RESERVED = new Set([
   "op",
 ]);
 
+/**
+ * Whether `sink` takes records at `level`.
+ *
+ * @example
+ * ```ts
+ * import { memorySink } from "@krepis/core/testing";
+ * import { sinkTakes } from "./logger.ts";
+ * console.assert(sinkTakes(memorySink("warn"), "error"));
+ * console.assert(!sinkTakes(memorySink("warn"), "info"));
+ * ```
+ */
+export function sinkTakes(sink: LogSink, level: LogLevel): boolean {
+  return RANK[level] >= RANK[sink.level];
+}
+
 // Formatting a date costs ~0.5 µs, and under load many records share a millisecond: the
 // string is made once per millisecond (it has millisecond precision, so it is the same).
 let isoMs = NaN;
@@ -189,7 +204,7 @@ export class ScopedLogger implements Logger {
 
   /** Whether a record at `level` reaches the sink. */
   enabled(level: LogLevel): boolean {
-    return RANK[level] >= RANK[this.#sink.level];
+    return sinkTakes(this.#sink, level);
   }
 
   /** Logs at `debug`. */

@@ -42,15 +42,26 @@ export interface TraceParent {
 // drawn 4 KiB at a time and consumed from this pool (ids are identifiers, not secrets).
 const POOL = new Uint8Array(4096);
 let poolPos = POOL.length;
+/** Character codes of the lower-case hex digits. */
+const DIGITS = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+/** Character codes of the span id / trace id being made, reused. */
+const CODES_8: number[] = new Array(16).fill(0);
+const CODES_16: number[] = new Array(32).fill(0);
 
-function randomHex(bytes: number): string {
+function randomHex(bytes: 8 | 16): string {
   if (poolPos + bytes > POOL.length) {
     crypto.getRandomValues(POOL);
     poolPos = 0;
   }
-  let out = "";
-  for (let i = 0; i < bytes; i++) out += HEX[POOL[poolPos++]];
-  return out;
+  // One flat string from char codes: appending two-digit strings made a rope of 16 pieces
+  // that cost ~3x more to build and to flatten later.
+  const codes = bytes === 16 ? CODES_16 : CODES_8;
+  for (let i = 0; i < bytes; i++) {
+    const b = POOL[poolPos++];
+    codes[2 * i] = DIGITS[b >> 4];
+    codes[2 * i + 1] = DIGITS[b & 15];
+  }
+  return String.fromCharCode.apply(null, codes);
 }
 
 /**
