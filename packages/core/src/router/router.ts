@@ -117,6 +117,8 @@ export class Router<T> {
   #root = new Node<T>();
   /** Nodes of routes without parameters by path: one lookup instead of a trie walk. */
   #exact = new Map<string, Node<T>>();
+  /** Length of the longest path in `#exact` (plus a trailing slash): longer ones skip it. */
+  #exactMax = 0;
 
   /** Registers a route; returns a problem description instead of throwing. */
   add(method: string, pattern: string, value: T): string | undefined {
@@ -136,7 +138,9 @@ export class Router<T> {
       }
     }
     if (paramNames.length === 0) {
-      this.#exact.set(`/${segments.join("/")}`, node);
+      const path = `/${segments.join("/")}`;
+      this.#exact.set(path, node);
+      this.#exactMax = Math.max(this.#exactMax, path.length + 1);
     }
     const methods = node.methods ??= new Map();
     const existing = methods.get(method);
@@ -155,8 +159,12 @@ export class Router<T> {
       : path.length;
     const values: string[] = [];
     // A static route wins over any parameter route, so an exact hit is the trie's answer.
+    // (Hashing a request's path costs as much as a short walk: paths longer than every
+    // static route are not looked up.)
     const node =
-      this.#exact.get(end === path.length ? path : path.slice(0, end)) ??
+      (path.length <= this.#exactMax
+        ? this.#exact.get(end === path.length ? path : path.slice(0, end))
+        : undefined) ??
         (end <= 1 ? this.#root : find(this.#root, path, 1, end, values));
     if (!node?.methods) return { kind: "not-found" };
     const leaf = node.methods.get(method) ??
