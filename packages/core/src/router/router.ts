@@ -17,6 +17,8 @@ interface Leaf<T> {
 
 class Node<T> {
   statics: Map<string, Node<T>> | undefined;
+  /** The same static children as a list, compared in place while it is short. */
+  staticList: [segment: string, node: Node<T>][] | undefined;
   param: Node<T> | undefined;
   methods: Map<string, Leaf<T>> | undefined;
 }
@@ -133,7 +135,10 @@ export class Router<T> {
       } else {
         const statics = node.statics ??= new Map();
         let next = statics.get(seg);
-        if (!next) statics.set(seg, next = new Node<T>());
+        if (!next) {
+          statics.set(seg, next = new Node<T>());
+          (node.staticList ??= []).push([seg, next]);
+        }
         node = next;
       }
     }
@@ -205,17 +210,42 @@ function find<T>(
   if (start > end) return node.methods ? node : undefined;
   let slash = path.indexOf("/", start);
   if (slash === -1 || slash > end) slash = end;
-  const seg = path.slice(start, slash);
-  const stat = node.statics?.get(seg);
+  const stat = staticChild(node, path, start, slash);
   if (stat) {
     const hit = find(stat, path, slash + 1, end, values);
     if (hit) return hit;
   }
-  if (node.param && seg !== "") {
-    values.push(seg);
+  if (node.param && slash > start) {
+    values.push(path.slice(start, slash));
     const hit = find(node.param, path, slash + 1, end, values);
     if (hit) return hit;
     values.pop();
+  }
+  return undefined;
+}
+
+/** Up to this many static children are compared in place rather than looked up. */
+const SCAN_LIMIT = 8;
+
+/**
+ * The static child of `node` named by `path` from `start` to `end`: compared in place
+ * when there are few (no slice, no hash of a new string per request), else a map lookup.
+ */
+function staticChild<T>(
+  node: Node<T>,
+  path: string,
+  start: number,
+  end: number,
+): Node<T> | undefined {
+  const list = node.staticList;
+  if (list === undefined) return undefined;
+  if (list.length > SCAN_LIMIT) {
+    return node.statics!.get(path.slice(start, end));
+  }
+  const length = end - start;
+  for (let i = 0; i < list.length; i++) {
+    const seg = list[i][0];
+    if (seg.length === length && path.startsWith(seg, start)) return list[i][1];
   }
   return undefined;
 }
