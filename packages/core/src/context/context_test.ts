@@ -242,6 +242,28 @@ Deno.test("jsonLinesSink batches a microtask's records into one write, in order;
   );
 });
 
+Deno.test("jsonLinesSink: a writer failing in the batched write drops that batch, not the process", async () => {
+  const { jsonLinesSink } = await import("./logger.ts");
+  let fail = true;
+  const written: string[] = [];
+  const sink = jsonLinesSink("info", {
+    writeSync(p) {
+      if (fail) throw new Deno.errors.BrokenPipe("closed");
+      written.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  });
+  const log = createContext({ log: sink }).log;
+  log.info("lost");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  fail = false;
+  log.info("kept");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(written.map((l) => JSON.parse(l).msg), ["kept"]);
+  fail = true; // an error record is written at once: its caller sees the failure
+  assert.throws(() => log.error("now"), Deno.errors.BrokenPipe);
+});
+
 Deno.test("jsonLinesSink: lines still pending when the process exits are written", async () => {
   const script = `
     import { createContext, jsonLinesSink } from "${

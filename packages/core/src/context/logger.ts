@@ -271,7 +271,14 @@ let unloadHooked = false;
 function flushDirty(): void {
   flushQueued = false;
   // A flush may log (a writer that logs): such a sink re-registers itself after this.
-  for (const flush of dirty.splice(0)) flush();
+  for (const flush of dirty.splice(0)) {
+    try {
+      flush();
+    } catch {
+      // The writer failed (stdout closed, a broken pipe): there is nowhere to put these
+      // lines, and a logger must not bring the process down from a microtask.
+    }
+  }
 }
 
 /** Pending text past which a sink writes at once instead of waiting for the microtask. */
@@ -281,8 +288,10 @@ const BATCH_BYTES = 64 * 1024;
  * A sink writing JSON lines to standard output (or another writer). Lines are gathered and
  * written together once the current microtask checkpoint is reached (one write for the
  * records of many requests instead of one per record), in order; an `error` record is
- * written at once with the lines before it, and what is pending is written when the
- * process exits through `Deno.exit` or the end of the program (the `unload` event).
+ * written at once with the lines before it (a failing writer then throws to the caller, as
+ * any write would), and what is pending is written when the process exits through
+ * `Deno.exit` or the end of the program (the `unload` event). A batch whose writer fails
+ * is dropped.
  *
  * @example
  * ```ts

@@ -70,7 +70,8 @@ export function errors(): Behavior {
       return err(mapped);
     };
     try {
-      return next(ctx, input).then(undefined, mapError);
+      // `Promise.resolve`: a behavior inside may answer with a plain result.
+      return Promise.resolve(next(ctx, input)).then(undefined, mapError);
     } catch (e) {
       return Promise.resolve(mapError(e));
     }
