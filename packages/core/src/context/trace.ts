@@ -11,6 +11,12 @@
 // that carries a traceparent, and a capturing match costs several times more.
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const ZERO_TRACE = "0".repeat(32);
+const F = 0x66;
+
+/** The value of a lower-case hex digit's character code. */
+function hexDigit(code: number): number {
+  return code <= 0x39 ? code - 0x30 : code - 0x57;
+}
 const ZERO_SPAN = "0".repeat(16);
 const HEX: string[] = Array.from(
   { length: 256 },
@@ -118,16 +124,13 @@ export function parseTraceparent(
     tp = header.trim().toLowerCase();
     if (!TRACEPARENT.test(tp)) return undefined;
   }
-  const version = tp.slice(0, 2);
+  // Version and flags are read from their character codes (the test above made them hex).
+  if (tp.charCodeAt(0) === F && tp.charCodeAt(1) === F) return undefined; // "ff"
   const traceId = tp.slice(3, 35);
   const parentSpanId = tp.slice(36, 52);
-  const flags = tp.slice(53);
-  if (
-    version === "ff" || traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN
-  ) {
-    return undefined;
-  }
-  return { traceId, parentSpanId, flags: parseInt(flags, 16) };
+  if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return undefined;
+  const flags = hexDigit(tp.charCodeAt(53)) * 16 + hexDigit(tp.charCodeAt(54));
+  return { traceId, parentSpanId, flags };
 }
 
 /**
