@@ -240,6 +240,22 @@ Deno.test("jsonLinesSink batches a microtask's records into one write, in order;
     writes.join("").trimEnd().split("\n").map((l) => JSON.parse(l).msg),
     ["before", "failed"],
   );
+  // Another sink on the same writer: its held lines go out before this one's error.
+  writes.length = 0;
+  const other = createContext({
+    log: jsonLinesSink("info", {
+      writeSync(p) {
+        writes.push(new TextDecoder().decode(p));
+        return p.length;
+      },
+    }),
+  }).log;
+  other.info("other first");
+  log.error("then this");
+  assert.deepEqual(
+    writes.join("").trimEnd().split("\n").map((l) => JSON.parse(l).msg),
+    ["other first", "then this"],
+  );
 });
 
 Deno.test("jsonLinesSink: a writer failing in the batched write drops that batch, not the process", async () => {

@@ -270,6 +270,10 @@ let unloadHooked = false;
 
 function flushDirty(): void {
   flushQueued = false;
+  flushAll();
+}
+
+function flushAll(): void {
   // A flush may log (a writer that logs): such a sink re-registers itself after this.
   for (const flush of dirty.splice(0)) {
     try {
@@ -288,8 +292,8 @@ const BATCH_BYTES = 64 * 1024;
  * A sink writing JSON lines to standard output (or another writer). Lines are gathered and
  * written together once the current microtask checkpoint is reached (one write for the
  * records of many requests instead of one per record), in order; an `error` record is
- * written at once with the lines before it (a failing writer then throws to the caller, as
- * any write would), and what is pending is written when the process exits through
+ * written at once, after the lines every sink holds (a failing writer then throws to the
+ * caller, as any write would), and what is pending is written when the process exits through
  * `Deno.exit` or the end of the program (the `unload` event). A batch whose writer fails
  * is dropped.
  *
@@ -328,9 +332,16 @@ export function jsonLinesSink(
           globalThis.addEventListener("unload", flushDirty);
         }
       }
+      if (isErrorLine(line)) {
+        // An error may be the last thing the process says before it dies: it is never
+        // held back, and what other sinks hold goes first, so the order stays.
+        flushAll();
+        pending = line + "\n";
+        flush();
+        return;
+      }
       pending += line + "\n";
-      // An error may be the last thing the process says before it dies: never held back.
-      if (pending.length > BATCH_BYTES || isErrorLine(line)) flush();
+      if (pending.length > BATCH_BYTES) flush();
     },
   };
 }
