@@ -17,7 +17,7 @@
  * console.log(`kernel ABI v${ABI_VERSION}`);
  * ```
  */
-export const ABI_VERSION = 5;
+export const ABI_VERSION = 6;
 
 /**
  * Fingerprint of the exported signatures these bindings were generated from (see
@@ -30,7 +30,7 @@ export const ABI_VERSION = 5;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x60bed960;
+export const ABI_FINGERPRINT = 0xdcf3542c;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -399,7 +399,9 @@ export const symbols = {
   /**
    * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
    * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
-   * `cursor` is a cursor string (empty for none). Returns the bytes used. For a local store (sled).
+   * `cursor` is a cursor string (empty for none). Returns the bytes used. A local store
+   * (sled) calls it on the JavaScript thread, a store across the network (PostgreSQL) as
+   * `krepis_kv_list_async`.
    */
   krepis_kv_list: {
     parameters: [
@@ -416,10 +418,11 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * [`krepis_kv_list`] off the JavaScript thread, for a store across the network
-   * (PostgreSQL). `out` must stay untouched until it resolves.
+   * `krepis_kv_list` off the JavaScript thread: the same C function (`#[export(both)]`),
+   * run by Deno on a worker thread. Buffers must stay untouched until it resolves.
    */
   krepis_kv_list_async: {
+    name: "krepis_kv_list",
     parameters: [
       "f64",
       "buffer",
@@ -448,18 +451,20 @@ export const symbols = {
   },
   /**
    * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
-   * `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
+   * `krepis_kernel::kv::page`); returns the bytes used. A local store (sled) calls it on the
+   * JavaScript thread; a store across the network (PostgreSQL), whose reads must not hold
+   * up the event loop, calls it as `krepis_kv_read_async`.
    */
   krepis_kv_read: {
     parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
   },
   /**
-   * [`krepis_kv_read`] off the JavaScript thread, for a store across the network
-   * (PostgreSQL), whose reads must not hold up the event loop. `out` must stay untouched
-   * until it resolves.
+   * `krepis_kv_read` off the JavaScript thread: the same C function (`#[export(both)]`),
+   * run by Deno on a worker thread. Buffers must stay untouched until it resolves.
    */
   krepis_kv_read_async: {
+    name: "krepis_kv_read",
     parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
     nonblocking: true,
@@ -1005,7 +1010,9 @@ export interface KernelBindings {
   /**
    * Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
    * byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
-   * `cursor` is a cursor string (empty for none). Returns the bytes used. For a local store (sled).
+   * `cursor` is a cursor string (empty for none). Returns the bytes used. A local store
+   * (sled) calls it on the JavaScript thread, a store across the network (PostgreSQL) as
+   * `krepis_kv_list_async`.
    * Calls `krepis_kv_list`.
    */
   kvList(
@@ -1017,8 +1024,8 @@ export interface KernelBindings {
     out: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * [`krepis_kv_list`] off the JavaScript thread, for a store across the network
-   * (PostgreSQL). `out` must stay untouched until it resolves.
+   * `krepis_kv_list` off the JavaScript thread: the same C function (`#[export(both)]`),
+   * run by Deno on a worker thread. Buffers must stay untouched until it resolves.
    * Calls `krepis_kv_list_async`.
    */
   kvListAsync(
@@ -1040,7 +1047,9 @@ export interface KernelBindings {
   kvOpen(path: Uint8Array<ArrayBuffer>, durable: number): Promise<number>;
   /**
    * Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
-   * `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
+   * `krepis_kernel::kv::page`); returns the bytes used. A local store (sled) calls it on the
+   * JavaScript thread; a store across the network (PostgreSQL), whose reads must not hold
+   * up the event loop, calls it as `krepis_kv_read_async`.
    * Calls `krepis_kv_read`.
    */
   kvRead(
@@ -1049,9 +1058,8 @@ export interface KernelBindings {
     out: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * [`krepis_kv_read`] off the JavaScript thread, for a store across the network
-   * (PostgreSQL), whose reads must not hold up the event loop. `out` must stay untouched
-   * until it resolves.
+   * `krepis_kv_read` off the JavaScript thread: the same C function (`#[export(both)]`),
+   * run by Deno on a worker thread. Buffers must stay untouched until it resolves.
    * Calls `krepis_kv_read_async`.
    */
   kvReadAsync(

@@ -24,6 +24,7 @@ import { fileURLToPath } from "node:url";
 import { startJsrRegistry } from "./jsr_registry.ts";
 import { type Mirror, startMirror } from "./_mirror.ts";
 import { type Proc, run, spawn } from "./_proc.ts";
+import { unusedPort } from "../../packages/core/src/_port.ts";
 
 const repo = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const started = performance.now();
@@ -68,13 +69,6 @@ function hostTarget(): string {
   return host[1].trim();
 }
 
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** Polls `fn` until it returns a value, or fails after `ms`. */
 async function eventually<T>(
   what: string,
@@ -113,7 +107,7 @@ async function serveOnce(
   env: Record<string, string>,
   task: string,
 ): Promise<string> {
-  const port = freePort();
+  const port = unusedPort();
   const proc = spawn("deno", ["task", task], {
     cwd: app,
     env: { ...env, PORT: String(port) },
@@ -331,7 +325,7 @@ try {
   });
 
   await step("deno task dev picks up a TypeScript edit", async () => {
-    const port = freePort();
+    const port = unusedPort();
     const proc: Proc = spawn("deno", ["task", "dev"], {
       cwd: app,
       env: { ...user, PORT: String(port) },

@@ -51,18 +51,19 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         log()
     );
 
-    // 1. Edit a TS handler's domain logic: the new response arrives within 5 s.
+    // 1. Edit a TS handler's domain logic: the new response arrives. How long it took is
+    // printed, not asserted (a loaded CI machine can take far longer than a quiet one).
     let domain = app.join("src/domain/greeting.ts");
     let mark = lines.len();
     let edited = Instant::now();
     edit(&domain, "`Hello, ${who}!`", "`Howdy, ${who}!`");
-    let reloaded = eventually(Duration::from_secs(5), || {
+    let reloaded = eventually(Duration::from_secs(60), || {
         greet(port).filter(|b| b.contains("Howdy, Ada!"))
     });
     let reload_time = edited.elapsed();
     assert!(
         reloaded.is_some(),
-        "no reload within 5 s:\n{}",
+        "no reload within 60 s:\n{}",
         lines.since(mark)
     );
     eprintln!(
@@ -99,7 +100,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
     let mark = lines.len();
     let edited_fix = Instant::now();
     edit(&domain, "message: 42", "message: `Hi, ${who}!`");
-    let fixed = eventually(Duration::from_secs(10), || {
+    let fixed = eventually(Duration::from_secs(60), || {
         greet(port).filter(|b| b.contains("Hi, Ada!"))
     });
     assert!(
@@ -116,7 +117,7 @@ fn dev_reloads_edits_keeps_serving_through_a_broken_edit_and_cleans_up() {
         "supervisor and app found: {app_pids:?}"
     );
     kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGTERM).unwrap();
-    let status = eventually(Duration::from_secs(10), || supervisor.try_wait())
+    let status = eventually(Duration::from_secs(30), || supervisor.try_wait())
         .expect("supervisor exits after SIGTERM");
     assert_eq!(status.code(), Some(128 + 15));
     assert_none_left(&tag);

@@ -300,7 +300,7 @@ fn dev_rebuilds_the_kernel_on_rust_edits_and_keeps_serving_through_a_broken_one(
         "supervisor and app found"
     );
     kill(Pid::from_raw(supervisor.id() as i32), Signal::SIGTERM).unwrap();
-    let status = eventually(Duration::from_secs(10), || supervisor.try_wait())
+    let status = eventually(Duration::from_secs(30), || supervisor.try_wait())
         .expect("supervisor exits after SIGTERM");
     assert_eq!(status.code(), Some(128 + 15));
     assert_none_left(&tag);

@@ -9,12 +9,18 @@
 //! /// `f64` (exact below 2^53; Deno would make 64-bit integers BigInts).
 //! #[export(nonblocking)]
 //! fn krepis_wait(handle: f64) -> Result<f64> { ... }
+//!
+//! /// Reads keys; a local store calls it on the JavaScript thread, a remote one off it.
+//! #[export(both)]
+//! fn krepis_kv_read(kv: f64, keys: *const u8, keys_len: f64) -> Result<f64> { ... }
 //! ```
 //!
 //! The function becomes `#[unsafe(no_mangle)] pub unsafe extern "C"` and its body runs inside
 //! `crate::guard::run`, which catches panics and turns `Result` errors into error tickets
 //! (negative return values). A `Result<T, _>` return is exposed as `T` on the C ABI.
-//! `nonblocking` is read by `tools/codegen`, which marks the Deno symbol accordingly.
+//! The flags are read by `tools/codegen`: `nonblocking` marks the Deno symbol so; `both`
+//! expands like a plain `#[export]` (one C function) and codegen binds that symbol twice,
+//! as `name` (synchronous) and as `name_async` (`nonblocking`, a Promise).
 
 use proc_macro::TokenStream;
 use quote::quote;
@@ -24,10 +30,13 @@ use syn::{GenericArgument, ItemFn, PathArguments, ReturnType, Type, parse_macro_
 #[proc_macro_attribute]
 pub fn export(attr: TokenStream, item: TokenStream) -> TokenStream {
     let attr = proc_macro2::TokenStream::from(attr);
-    if !attr.is_empty() && attr.to_string() != "nonblocking" {
-        return syn::Error::new_spanned(attr, "expected `#[export]` or `#[export(nonblocking)]`")
-            .to_compile_error()
-            .into();
+    if !attr.is_empty() && !matches!(attr.to_string().as_str(), "nonblocking" | "both") {
+        return syn::Error::new_spanned(
+            attr,
+            "expected `#[export]`, `#[export(nonblocking)]` or `#[export(both)]`",
+        )
+        .to_compile_error()
+        .into();
     }
     let func = parse_macro_input!(item as ItemFn);
     match expand(func) {

@@ -1,5 +1,6 @@
 //! The KV store: opening is `nonblocking`; reads and list pages of a local store are
-//! synchronous calls filling a caller buffer (a remote store has `_async` ones);
+//! synchronous calls filling a caller buffer (a remote store calls the same functions
+//! through their nonblocking `_async` entries, `#[export(both)]`);
 //! commits, queue waits and change waits are `nonblocking` (they park on Deno's blocking
 //! pool while the kernel's committer groups concurrent commits under one disk sync).
 
@@ -84,27 +85,11 @@ fn krepis_kv_remote(kv: f64) -> Result<f64> {
 }
 
 /// Reads the keys in `keys` (`[u16 length][key]` records, at most 10) into `out` (see
-/// `krepis_kernel::kv::page`); returns the bytes used. For a local store (sled).
-#[export]
+/// `krepis_kernel::kv::page`); returns the bytes used. A local store (sled) calls it on the
+/// JavaScript thread; a store across the network (PostgreSQL), whose reads must not hold
+/// up the event loop, calls it as `krepis_kv_read_async`.
+#[export(both)]
 fn krepis_kv_read(kv: f64, keys: *const u8, keys_len: f64, out: *mut u8, cap: f64) -> Result<f64> {
-    read(kv, keys, keys_len, out, cap)
-}
-
-/// [`krepis_kv_read`] off the JavaScript thread, for a store across the network
-/// (PostgreSQL), whose reads must not hold up the event loop. `out` must stay untouched
-/// until it resolves.
-#[export(nonblocking)]
-fn krepis_kv_read_async(
-    kv: f64,
-    keys: *const u8,
-    keys_len: f64,
-    out: *mut u8,
-    cap: f64,
-) -> Result<f64> {
-    read(kv, keys, keys_len, out, cap)
-}
-
-fn read(kv: f64, keys: *const u8, keys_len: f64, out: *mut u8, cap: f64) -> Result<f64> {
     let keys = records(unsafe { guard::bytes(keys, keys_len) }?)?;
     if keys.len() > LIMITS.max_read_ranges {
         return Err(limits::error(format!(
@@ -118,63 +103,12 @@ fn read(kv: f64, keys: *const u8, keys_len: f64, out: *mut u8, cap: f64) -> Resu
 
 /// Fills `out` with a list page (see `krepis_kernel::kv::page`). `selector` holds a flag
 /// byte (1 prefix, 2 start, 4 end) then `[u16 length][key]` for each part present;
-/// `cursor` is a cursor string (empty for none). Returns the bytes used. For a local store (sled).
-#[export]
+/// `cursor` is a cursor string (empty for none). Returns the bytes used. A local store
+/// (sled) calls it on the JavaScript thread, a store across the network (PostgreSQL) as
+/// `krepis_kv_list_async`.
+#[export(both)]
 #[allow(clippy::too_many_arguments)]
 fn krepis_kv_list(
-    kv: f64,
-    selector: *const u8,
-    selector_len: f64,
-    cursor: *const u8,
-    cursor_len: f64,
-    reverse: u32,
-    limit: f64,
-    out: *mut u8,
-    cap: f64,
-) -> Result<f64> {
-    list(
-        kv,
-        selector,
-        selector_len,
-        cursor,
-        cursor_len,
-        reverse,
-        limit,
-        out,
-        cap,
-    )
-}
-
-/// [`krepis_kv_list`] off the JavaScript thread, for a store across the network
-/// (PostgreSQL). `out` must stay untouched until it resolves.
-#[export(nonblocking)]
-#[allow(clippy::too_many_arguments)]
-fn krepis_kv_list_async(
-    kv: f64,
-    selector: *const u8,
-    selector_len: f64,
-    cursor: *const u8,
-    cursor_len: f64,
-    reverse: u32,
-    limit: f64,
-    out: *mut u8,
-    cap: f64,
-) -> Result<f64> {
-    list(
-        kv,
-        selector,
-        selector_len,
-        cursor,
-        cursor_len,
-        reverse,
-        limit,
-        out,
-        cap,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn list(
     kv: f64,
     selector: *const u8,
     selector_len: f64,

@@ -26,4 +26,4 @@ pub mod websocket;
 
 /// Version of the C ABI. Bump it on any change to an exported signature or convention;
 /// the TypeScript loader refuses a library whose version differs from its bindings.
-pub const ABI_VERSION: u32 = 5;
+pub const ABI_VERSION: u32 = 6;

@@ -123,7 +123,11 @@ fn out_of_descriptors_the_accept_loop_backs_off_instead_of_spinning() {
     let clients: Vec<TcpStream> = (0..120)
         .map(|_| TcpStream::connect(("127.0.0.1", port)).unwrap())
         .collect();
-    std::thread::sleep(Duration::from_millis(500));
+    // Measured from the moment the child has no descriptor left (not after a fixed sleep,
+    // which a loaded machine can outlast while the child is still accepting).
+    wait_for("the server to run out of descriptors", || {
+        std::fs::read_dir(format!("/proc/{pid}/fd")).map_or(0, |fds| fds.count()) >= 64
+    });
     let before = cpu_seconds(pid);
     std::thread::sleep(Duration::from_secs(3));
     let used = cpu_seconds(pid) - before;

@@ -25,8 +25,15 @@ fn canonical(krate: &FfiCrate) -> String {
         .iter()
         .map(|e| {
             let params: Vec<&str> = e.params.iter().map(|(_, t)| deno_type(*t)).collect();
+            // A twin of `#[export(both)]` names the symbol it binds: which C function an
+            // entry calls is part of the ABI.
+            let symbol = if e.symbol == e.name {
+                String::new()
+            } else {
+                format!("={}", e.symbol)
+            };
             format!(
-                "{}({})->{}{}{}\n",
+                "{}{symbol}({})->{}{}{}\n",
                 e.name,
                 params.join(","),
                 deno_type(e.result),
@@ -71,6 +78,7 @@ mod tests {
     fn export(name: &str, params: &[(&str, Type)]) -> Export {
         Export {
             name: name.into(),
+            symbol: name.into(),
             docs: vec!["Docs.".into()],
             params: params.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
             result: Type::Float64,
@@ -119,6 +127,10 @@ mod tests {
         flagged.exports[0].nonblocking = false;
         flagged.exports[0].fallible = false;
         assert_ne!(fingerprint(&flagged), before, "fallible");
+
+        let mut twin = krate(vec![export("krepis_a", &[("h", Type::Float64)])]);
+        twin.exports[0].symbol = "krepis_b".into();
+        assert_ne!(fingerprint(&twin), before, "the symbol an entry binds");
 
         let added = krate(vec![
             export("krepis_a", &[("h", Type::Float64)]),

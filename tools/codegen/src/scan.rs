@@ -5,11 +5,15 @@ use std::path::{Path, PathBuf};
 use deno_bindgen_ir::Type;
 use syn::{Attribute, Expr, FnArg, GenericArgument, Item, Lit, Pat, PathArguments, ReturnType};
 
-/// One `#[export]` function as the TypeScript side sees it.
+/// One `#[export]` function as the TypeScript side sees it: one entry of the `Deno.dlopen`
+/// symbol table.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Export {
-    /// The C symbol name, e.g. `krepis_buffer_alloc`.
+    /// The entry's name, e.g. `krepis_buffer_alloc`.
     pub name: String,
+    /// The C symbol it calls: `name` itself, except for the nonblocking twin of an
+    /// `#[export(both)]` function (`krepis_kv_read_async` calls `krepis_kv_read`).
+    pub symbol: String,
     /// The Rust doc comment, line by line.
     pub docs: Vec<String>,
     /// Parameter names and their FFI types.
@@ -20,6 +24,37 @@ pub struct Export {
     pub fallible: bool,
     /// True for `#[export(nonblocking)]`: Deno runs the call off the main thread.
     pub nonblocking: bool,
+}
+
+/// How a function is exported: the argument of its `#[export]` attribute.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// `#[export]`: called on the JavaScript thread.
+    Plain,
+    /// `#[export(nonblocking)]`: Deno runs it on a worker thread and returns a Promise.
+    Nonblocking,
+    /// `#[export(both)]`: one C function bound twice, plain as `name` and nonblocking as
+    /// `name_async`.
+    Both,
+}
+
+/// The nonblocking twin of an `#[export(both)]` function: the same C symbol, run off the
+/// JavaScript thread.
+fn nonblocking_twin(sync: &Export) -> Export {
+    let docs = vec![
+        format!(
+            "`{}` off the JavaScript thread: the same C function (`#[export(both)]`),",
+            sync.name
+        ),
+        "run by Deno on a worker thread. Buffers must stay untouched until it resolves.".into(),
+    ];
+    Export {
+        name: format!("{}_async", sync.name),
+        symbol: sync.symbol.clone(),
+        docs,
+        nonblocking: true,
+        ..sync.clone()
+    }
 }
 
 /// Everything the generator needs from the FFI crate.
@@ -56,9 +91,9 @@ pub fn scan(src: &Path) -> Result<FfiCrate, String> {
                     })?);
                 }
                 Item::Fn(f) => {
-                    if let Some(nonblocking) = export_attr(&f.attrs)? {
+                    if let Some(kind) = export_attr(&f.attrs)? {
                         exports
-                            .push(read_export(&f, nonblocking).map_err(|e| {
+                            .extend(read_export(&f, kind).map_err(|e| {
                                 format!("{}: {}: {e}", file.display(), f.sig.ident)
                             })?);
                     }
@@ -102,8 +137,8 @@ fn int_literal(expr: &Expr) -> Option<u32> {
     }
 }
 
-/// `None` when not exported, `Some(nonblocking)` otherwise.
-fn export_attr(attrs: &[Attribute]) -> Result<Option<bool>, String> {
+/// `None` when not exported, its kind otherwise.
+fn export_attr(attrs: &[Attribute]) -> Result<Option<Kind>, String> {
     for attr in attrs {
         if attr
             .path()
@@ -112,8 +147,11 @@ fn export_attr(attrs: &[Attribute]) -> Result<Option<bool>, String> {
             .is_some_and(|s| s.ident == "export")
         {
             return match &attr.meta {
-                syn::Meta::Path(_) => Ok(Some(false)),
-                syn::Meta::List(list) if list.tokens.to_string() == "nonblocking" => Ok(Some(true)),
+                syn::Meta::Path(_) => Ok(Some(Kind::Plain)),
+                syn::Meta::List(list) if list.tokens.to_string() == "nonblocking" => {
+                    Ok(Some(Kind::Nonblocking))
+                }
+                syn::Meta::List(list) if list.tokens.to_string() == "both" => Ok(Some(Kind::Both)),
                 other => Err(format!(
                     "unsupported export attribute `{}`",
                     quote_meta(other)
@@ -148,7 +186,8 @@ pub fn doc_lines(attrs: &[Attribute]) -> Vec<String> {
         .collect()
 }
 
-fn read_export(f: &syn::ItemFn, nonblocking: bool) -> Result<Export, String> {
+/// The symbol table entries of one exported function: one, or two for `#[export(both)]`.
+fn read_export(f: &syn::ItemFn, kind: Kind) -> Result<Vec<Export>, String> {
     let docs = doc_lines(&f.attrs);
     let mut params = Vec::new();
     for input in &f.sig.inputs {
@@ -173,13 +212,22 @@ fn read_export(f: &syn::ItemFn, nonblocking: bool) -> Result<Export, String> {
             None => (ffi_type(ty)?, false),
         },
     };
-    Ok(Export {
-        name: f.sig.ident.to_string(),
+    let name = f.sig.ident.to_string();
+    let export = Export {
+        symbol: name.clone(),
+        name,
         docs,
         params,
         result,
         fallible,
-        nonblocking,
+        nonblocking: kind == Kind::Nonblocking,
+    };
+    Ok(match kind {
+        Kind::Both => {
+            let twin = nonblocking_twin(&export);
+            vec![export, twin]
+        }
+        Kind::Plain | Kind::Nonblocking => vec![export],
     })
 }
 
@@ -251,10 +299,55 @@ fn quote_type(ty: &syn::Type) -> String {
 mod tests {
     use super::*;
 
-    fn export_of(src: &str) -> Result<Export, String> {
+    fn exports_of(src: &str) -> Result<Vec<Export>, String> {
         let f: syn::ItemFn = syn::parse_str(src).unwrap();
-        let nonblocking = export_attr(&f.attrs)?.expect("exported");
-        read_export(&f, nonblocking)
+        let kind = export_attr(&f.attrs)?.expect("exported");
+        read_export(&f, kind)
+    }
+
+    fn export_of(src: &str) -> Result<Export, String> {
+        let mut exports = exports_of(src)?;
+        assert_eq!(exports.len(), 1);
+        Ok(exports.remove(0))
+    }
+
+    #[test]
+    fn both_binds_one_function_twice() {
+        let exports = exports_of(
+            "/// Reads.\n#[export(both)] fn krepis_kv_read(kv: f64, out: *mut u8, cap: f64) -> Result<f64> { Ok(0.0) }",
+        )
+        .unwrap();
+        let [sync, twin] = &exports[..] else {
+            panic!("two entries: {exports:?}")
+        };
+        assert_eq!(
+            (sync.name.as_str(), sync.symbol.as_str(), sync.nonblocking),
+            ("krepis_kv_read", "krepis_kv_read", false)
+        );
+        assert_eq!(
+            (twin.name.as_str(), twin.symbol.as_str(), twin.nonblocking),
+            ("krepis_kv_read_async", "krepis_kv_read", true)
+        );
+        assert_eq!(
+            (&twin.params, twin.result, twin.fallible),
+            (&sync.params, sync.result, sync.fallible)
+        );
+        assert!(twin.docs[0].starts_with("`krepis_kv_read` off the JavaScript thread"));
+    }
+
+    #[test]
+    fn a_twin_that_collides_with_an_export_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("a.rs"),
+            "const ABI_VERSION: u32 = 1;\n#[export(both)] fn krepis_r() {}\n#[export(nonblocking)] fn krepis_r_async() {}",
+        )
+        .unwrap();
+        assert!(
+            scan(dir.path())
+                .unwrap_err()
+                .contains("krepis_r_async is exported twice")
+        );
     }
 
     #[test]

@@ -179,10 +179,14 @@ pub fn render(krate: &FfiCrate) -> String {
             .iter()
             .map(|(_, t)| format!("\"{}\"", deno_type(*t)))
             .collect();
+        write!(out, "  {}: {{ ", e.name).unwrap();
+        if e.symbol != e.name {
+            // The nonblocking twin of an `#[export(both)]` function binds the same symbol.
+            write!(out, "name: \"{}\", ", e.symbol).unwrap();
+        }
         write!(
             out,
-            "  {}: {{ parameters: [{}], result: \"{}\"",
-            e.name,
+            "parameters: [{}], result: \"{}\"",
             params.join(", "),
             deno_type(e.result)
         )
@@ -282,6 +286,7 @@ mod tests {
             exports: vec![
                 Export {
                     name: "krepis_buffer_alloc".into(),
+                    symbol: "krepis_buffer_alloc".into(),
                     docs: vec!["Allocates.".into()],
                     params: vec![("byte_len".into(), Type::Float64)],
                     result: Type::Float64,
@@ -290,6 +295,7 @@ mod tests {
                 },
                 Export {
                     name: "krepis_wait".into(),
+                    symbol: "krepis_wait".into(),
                     docs: vec![],
                     params: vec![],
                     result: Type::Float64,
@@ -304,6 +310,7 @@ mod tests {
     fn buffer_lengths_are_taken_from_the_buffer() {
         let e = Export {
             name: "krepis_put".into(),
+            symbol: "krepis_put".into(),
             docs: vec![],
             params: vec![
                 ("handle".into(), Type::Float64),
@@ -342,6 +349,7 @@ mod tests {
         let mut krate = krate();
         let plain = |name: &str, params: Vec<(String, Type)>| Export {
             name: name.into(),
+            symbol: name.into(),
             docs: vec![],
             params,
             result: Type::Uint32,
@@ -385,5 +393,30 @@ mod tests {
             ts.contains("krepis_wait: { parameters: [], result: \"f64\", nonblocking: true },")
         );
         assert!(ts.contains("async wait(): Promise<number> {"));
+    }
+
+    #[test]
+    fn a_nonblocking_twin_binds_the_same_symbol_under_its_own_name() {
+        let mut krate = krate();
+        let sync = krate.exports.remove(0);
+        let twin = Export {
+            name: "krepis_buffer_alloc_async".into(),
+            nonblocking: true,
+            ..sync.clone()
+        };
+        krate.exports = vec![sync, twin];
+        let ts = render(&krate);
+        assert!(
+            ts.contains("  krepis_buffer_alloc: { parameters: [\"f64\"], result: \"f64\" },"),
+            "{ts}"
+        );
+        assert!(
+            ts.contains(
+                "  krepis_buffer_alloc_async: { name: \"krepis_buffer_alloc\", parameters: [\"f64\"], result: \"f64\", nonblocking: true },"
+            ),
+            "{ts}"
+        );
+        assert!(ts.contains("async bufferAllocAsync(byteLen: number): Promise<number> {"));
+        assert!(ts.contains("const r = await raw.krepis_buffer_alloc_async(byteLen);"));
     }
 }

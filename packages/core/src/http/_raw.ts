@@ -19,7 +19,8 @@ export interface RawReply {
 /**
  * Writes `parts` (in order, `pauseMs` apart) on a new connection to 127.0.0.1:`port`, then
  * reads until the server closes or `timeoutMs` passes. With `closeAfterWrite` the client
- * closes its sending side right after the last part.
+ * closes its sending side right after the last part. The default wait is long (30 s): it
+ * ends early whenever the server closes, and a loaded machine can be slow to answer.
  */
 export async function raw(
   port: number,
@@ -41,7 +42,7 @@ export async function raw(
       conn.close();
       return { text: "", closed: true };
     }
-    return await readFor(conn, options.timeoutMs ?? 3_000);
+    return await readFor(conn, options.timeoutMs ?? 30_000);
   } finally {
     try {
       conn.close();

@@ -12,6 +12,7 @@ import { KrepisError } from "../errors.ts";
 import { loadKernel } from "../native/loader.ts";
 import { eventually, listen, measureInChild } from "./_test_util.ts";
 import { denoServe, raw } from "./_raw.ts";
+import { unusedPort } from "../_port.ts";
 
 const encoder = new TextEncoder();
 
@@ -213,16 +214,9 @@ Deno.test("closing in any order is safe: twice, stats after, shutdown after", as
   assert.throws(() => server.stats(), KrepisError);
 });
 
-function freePort(): number {
-  const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (probe.addr as Deno.NetAddr).port;
-  probe.close();
-  return port;
-}
-
 Deno.test("when taking over a bound server fails, its port is released", async () => {
   // In TypeScript: viewing the shared buffers fails after the kernel bound the port.
-  const port = freePort();
+  const port = unusedPort();
   const original = Deno.UnsafePointerView.getArrayBuffer;
   Deno.UnsafePointerView.getArrayBuffer = () => {
     throw new Error("no views today");
@@ -239,7 +233,7 @@ Deno.test("when taking over a bound server fails, its port is released", async (
 
   // In the kernel: the layout does not fit the caller's buffer.
   const { bindings } = await loadKernel();
-  const second = freePort();
+  const second = unusedPort();
   const options = toBinary(
     ServeOptionsSchema,
     create(ServeOptionsSchema, { hostname: "127.0.0.1", port: second }),

@@ -343,8 +343,17 @@ export class KernelServer implements HttpServer {
         busy = 0;
         this.#parked = true;
         this.#flush();
-        const woke = await kernel.httpWait(handle, WAIT_MS);
-        this.#parked = false;
+        let woke: number;
+        try {
+          woke = await kernel.httpWait(handle, WAIT_MS);
+        } catch (error) {
+          // Closed meanwhile (a forced shutdown, the signal option): a wait still queued
+          // for a blocking thread then finds the handle released. Nothing is left to wait for.
+          if (this.#closed) break;
+          throw error;
+        } finally {
+          this.#parked = false;
+        }
         if (woke === 0) break;
       }
     } finally {

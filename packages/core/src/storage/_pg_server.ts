@@ -60,31 +60,48 @@ export async function startPostgres(): Promise<TempPostgres> {
       await run("tls", dir, certFile, keyFile);
     },
     async freeze(ms) {
-      const postmaster = (await Deno.readTextFile(`${dir}/data/postmaster.pid`))
-        .split("\n")[0];
-      const children = await new Deno.Command("pgrep", {
-        args: ["-P", postmaster],
-        stdout: "piped",
-      }).output();
-      const pids = [
-        postmaster,
-        ...new TextDecoder().decode(children.stdout).split("\n"),
-      ]
-        .filter((pid) => pid !== "");
-      const thaw = new Deno.Command("sh", {
-        args: ["-c", `sleep ${ms / 1000}; kill -CONT ${pids.join(" ")}`],
-      }).spawn();
-      for (const pid of pids) {
-        try {
-          Deno.kill(Number(pid), "SIGSTOP");
-        } catch (error) {
-          // A backend of an earlier connection may exit between pgrep and here;
-          // the postmaster (first) must stop, a vanished child needs nothing.
-          if (!(error instanceof Deno.errors.NotFound) || pid === postmaster) {
-            throw error;
+      const postmaster = Number(
+        (await Deno.readTextFile(`${dir}/data/postmaster.pid`)).split("\n")[0],
+      );
+      // The postmaster stops first, so no backend is forked after the list below.
+      Deno.kill(postmaster, "SIGSTOP");
+      const pids: number[] = [];
+      try {
+        const children = await new Deno.Command("pgrep", {
+          args: ["-P", String(postmaster)],
+          stdout: "piped",
+        }).output();
+        pids.push(
+          ...new TextDecoder().decode(children.stdout).split("\n")
+            .filter((pid) => pid !== "").map(Number),
+        );
+        for (const pid of pids) {
+          try {
+            Deno.kill(pid, "SIGSTOP");
+          } catch (error) {
+            // A backend of an earlier connection may exit between pgrep and here: it
+            // needs no stopping.
+            if (!(error instanceof Deno.errors.NotFound)) throw error;
           }
         }
+      } catch (error) {
+        for (const pid of [...pids, postmaster]) {
+          try {
+            Deno.kill(pid, "SIGCONT");
+          } catch { /* gone */ }
+        }
+        throw error;
       }
+      // Timed from here, once every process is stopped, not from a spawn a loaded machine
+      // may delay. A backend that exited meanwhile makes `kill` complain about its pid
+      // alone; the others resume.
+      const thaw = new Deno.Command("sh", {
+        args: [
+          "-c",
+          `sleep ${ms / 1000}; kill -CONT ${pids.join(" ")} ${postmaster}`,
+        ],
+        stderr: "null",
+      }).spawn();
       return { thawed: thaw.status };
     },
     async [Symbol.asyncDispose]() {
