@@ -204,9 +204,10 @@ async function measure(
     httpTurn: (_: number, len: number) => {
       respond(len);
       if (polled === batches) return 0;
-      // Fresh ids for every batch, as the kernel would give.
+      // Fresh ids for every batch, as the kernel gives them: a generation above a slot
+      // number, the slots reused once their responses are in.
       for (let i = 0; i < records.length; i++) {
-        inView.setFloat64(records[i] + AT_ID, polled * BATCH + i + 1, true);
+        inView.setFloat64(records[i] + AT_ID, (polled + 1) * 2 ** 32 + i, true);
       }
       polled++;
       return filled;

@@ -9,6 +9,12 @@ import type { KrepisContext } from "@krepis/core";
 import type { TodoRepository } from "../ports/todo_ports.ts";
 import { selectTodos, type Todo, type TodoFilter } from "../domain/todo.ts";
 
+// The port is asynchronous (a store may do I/O); an in-memory write has nothing to wait
+// for, so its settled answers are made once rather than per call.
+const DONE = Promise.resolve();
+const REMOVED = Promise.resolve(true);
+const ABSENT = Promise.resolve(false);
+
 /** Keeps todos in a `Map`; one instance per app (register it as a singleton). */
 export class InMemoryTodoRepository implements TodoRepository {
   #todos = new Map<string, Todo>();
@@ -27,12 +33,12 @@ export class InMemoryTodoRepository implements TodoRepository {
   save(ctx: KrepisContext, todo: Todo): Promise<void> {
     ctx.signal.throwIfAborted();
     this.#todos.set(todo.id, todo);
-    return Promise.resolve();
+    return DONE;
   }
 
   /** Deletes a todo; returns whether it existed. */
   remove(ctx: KrepisContext, id: string): Promise<boolean> {
     ctx.signal.throwIfAborted();
-    return Promise.resolve(this.#todos.delete(id));
+    return this.#todos.delete(id) ? REMOVED : ABSENT;
   }
 }

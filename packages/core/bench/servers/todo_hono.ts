@@ -6,8 +6,10 @@
  * @module
  */
 
-import { createContext, type LogSink } from "@krepis/core";
-import { Hono } from "hono";
+import { AppError, createContext, type LogSink } from "@krepis/core";
+import { type Context, Hono } from "hono";
+import type { ContentfulStatusCode } from "hono/utils/http-status";
+import type { z } from "zod";
 import { InMemoryTodoRepository } from "../../../../examples/todo/src/adapters/memory_todo_repository.ts";
 import {
   CreateTodoInput,
@@ -23,18 +25,42 @@ const seed = createTodo(crypto.randomUUID(), "seed", Date.now());
 if (!seed.ok) throw seed.error;
 await repo.save(ctx, seed.value);
 
+// Answers as the Krepis app does: the same status codes and the same error bodies
+// (`{ error: AppError.toJSON() }`, validation issues as `{ path, message }`).
+const fail = (c: Context, error: AppError) =>
+  c.json({ error: error.toJSON() }, error.status as ContentfulStatusCode);
+const invalid = (
+  c: Context,
+  name: string,
+  issues: readonly z.core.$ZodIssue[],
+) =>
+  fail(
+    c,
+    new AppError("INVALID_INPUT", `invalid input for "${name}"`, {
+      details: {
+        issues: issues.map((i) => ({
+          path: i.path.map(String).join("."),
+          message: i.message,
+        })),
+      },
+    }),
+  );
+
 const app = new Hono();
 app.get("/todos/:id", async (c) => {
   const input = TodoId.safeParse({ id: c.req.param("id") });
-  if (!input.success) return c.json({ error: input.error.issues }, 400);
+  if (!input.success) return invalid(c, "getTodo", input.error.issues);
   const todo = await repo.get(ctx, input.data.id);
-  return todo ? c.json(todo) : c.json({ error: "not found" }, 404);
+  return todo ? c.json(todo) : fail(
+    c,
+    new AppError("NOT_FOUND", `no todo with id "${input.data.id}"`),
+  );
 });
 app.post("/todos", async (c) => {
   const input = CreateTodoInput.safeParse(await c.req.json());
-  if (!input.success) return c.json({ error: input.error.issues }, 400);
+  if (!input.success) return invalid(c, "createTodo", input.error.issues);
   const todo = createTodo(crypto.randomUUID(), input.data.title, Date.now());
-  if (!todo.ok) return c.json({ error: todo.error.message }, 422);
+  if (!todo.ok) return fail(c, todo.error);
   await repo.save(ctx, todo.value);
   return c.json(todo.value, 201);
 });

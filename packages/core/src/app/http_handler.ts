@@ -62,7 +62,8 @@ function respond(
   // Deno's Response constructor takes a fast path when its init carries at most a
   // content-type (and with status 200 the kernel's server reads it without building
   // `Headers`). With the trace headers, `Headers` get built anyway: then a bare
-  // constructor and three `set`s cost less than a header init and two.
+  // constructor, a `set` (over the string body's default type) and two `append`s cost
+  // less than a header init.
   const body = json === undefined || NULL_BODY.has(status)
     ? undefined
     : mode & HEAD
@@ -79,8 +80,8 @@ function respond(
       : new Response(body ?? null, { status });
     const headers = res.headers;
     if (body !== undefined) headers.set("content-type", JSON_TYPE_VALUE);
-    headers.set("traceparent", ctx.traceparent());
-    headers.set("x-request-id", ctx.requestId);
+    headers.append("traceparent", ctx.traceparent());
+    headers.append("x-request-id", ctx.requestId);
   }
   if (extra) { for (const name in extra) res.headers.set(name, extra[name]); }
   return res;
@@ -252,8 +253,13 @@ export function createFetchHandler(
       const body = BODYLESS.has(method)
         ? undefined
         : await bodyOf(req, maxBodyBytes);
-      const parts = { params, query: queryOf(search), body };
-      const input = route.input ? route.input(parts) : defaultInput(parts);
+      // Without a query string or a body the default input is the path parameters (a
+      // fresh object per match), so nothing else is built.
+      const input = route.input
+        ? route.input({ params, query: queryOf(search), body })
+        : search === "" && body === undefined
+        ? params
+        : defaultInput({ params, query: queryOf(search), body });
       result = await options.execute(ctx, route.handler, input);
     } catch (e) {
       if (e instanceof AppError) return fail(ctx, e, mode);

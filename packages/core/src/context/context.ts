@@ -15,8 +15,10 @@ import type { Capability, CapabilityLink } from "./capability.ts";
 import {
   jsonLinesSink,
   type Logger,
+  type LogLevel,
   type LogSink,
   ScopedLogger,
+  sinkTakes,
 } from "./logger.ts";
 import { formatTraceparent, newSpanId, newTraceId } from "./trace.ts";
 
@@ -201,6 +203,11 @@ export class KrepisContext {
   /** A JSON-lines logger whose records carry this context's ids. */
   get log(): Logger {
     return this.#log ??= new ScopedLogger(this, this.#sink);
+  }
+
+  /** Whether `ctx.log` would write a record at `level` (without making the logger). */
+  logs(level: LogLevel): boolean {
+    return sinkTakes(this.#sink, level);
   }
 
   /** Milliseconds left before the deadline (never negative; `Infinity` without deadline). */

@@ -180,6 +180,15 @@ Deno.test("the logger drops records below the sink level and serialises errors",
   assert.equal(recs[0].big, "10");
 });
 
+Deno.test("ctx.logs(level) answers as the logger's enabled(level) does", () => {
+  const ctx = createContext({ log: memorySink("warn") });
+  for (const level of ["debug", "info", "warn", "error"] as const) {
+    assert.equal(ctx.logs(level), ctx.log.enabled(level), level);
+  }
+  assert.ok(!ctx.logs("info") && ctx.logs("warn"));
+  assert.ok(!createContext({ log: memorySink("silent") }).logs("error"));
+});
+
 Deno.test("jsonLinesSink writes newline-terminated lines to its writer", async () => {
   const { jsonLinesSink } = await import("./logger.ts");
   const chunks: Uint8Array[] = [];
@@ -192,11 +201,105 @@ Deno.test("jsonLinesSink writes newline-terminated lines to its writer", async (
     },
   });
   createContext({ log: sink }).log.info("hi");
+  await new Promise((resolve) => setTimeout(resolve, 0));
   const text = new TextDecoder().decode(
     new Uint8Array(chunks.flatMap((c) => [...c])),
   );
   assert.ok(text.endsWith("\n"));
   assert.equal(JSON.parse(text).msg, "hi");
+});
+
+Deno.test("jsonLinesSink batches a microtask's records into one write, in order; errors go at once", async () => {
+  const { jsonLinesSink } = await import("./logger.ts");
+  const writes: string[] = [];
+  const sink = jsonLinesSink("info", {
+    writeSync(p) {
+      writes.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  });
+  const log = createContext({ log: sink }).log;
+  log.info("one");
+  log.warn("two");
+  assert.equal(writes.length, 0); // held until the microtask checkpoint
+  await Promise.all([1, 2, 3].map(async (n) => {
+    await null;
+    log.info(`op ${n}`);
+  }));
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.ok(writes.length <= 2, `${writes.length} writes`);
+  const msgs = writes.join("").trimEnd().split("\n").map((l) =>
+    JSON.parse(l).msg
+  );
+  assert.deepEqual(msgs, ["one", "two", "op 1", "op 2", "op 3"]);
+  writes.length = 0;
+  log.info("before");
+  log.error("failed");
+  // The error and what came before it are written synchronously, in order.
+  assert.deepEqual(
+    writes.join("").trimEnd().split("\n").map((l) => JSON.parse(l).msg),
+    ["before", "failed"],
+  );
+  // Another sink on the same writer: its held lines go out before this one's error.
+  writes.length = 0;
+  const other = createContext({
+    log: jsonLinesSink("info", {
+      writeSync(p) {
+        writes.push(new TextDecoder().decode(p));
+        return p.length;
+      },
+    }),
+  }).log;
+  other.info("other first");
+  log.error("then this");
+  assert.deepEqual(
+    writes.join("").trimEnd().split("\n").map((l) => JSON.parse(l).msg),
+    ["other first", "then this"],
+  );
+});
+
+Deno.test("jsonLinesSink: a writer failing in the batched write drops that batch, not the process", async () => {
+  const { jsonLinesSink } = await import("./logger.ts");
+  let fail = true;
+  const written: string[] = [];
+  const sink = jsonLinesSink("info", {
+    writeSync(p) {
+      if (fail) throw new Deno.errors.BrokenPipe("closed");
+      written.push(new TextDecoder().decode(p));
+      return p.length;
+    },
+  });
+  const log = createContext({ log: sink }).log;
+  log.info("lost");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  fail = false;
+  log.info("kept");
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  assert.deepEqual(written.map((l) => JSON.parse(l).msg), ["kept"]);
+  fail = true; // an error record is written at once: its caller sees the failure
+  assert.throws(() => log.error("now"), Deno.errors.BrokenPipe);
+});
+
+Deno.test("jsonLinesSink: lines still pending when the process exits are written", async () => {
+  const script = `
+    import { createContext, jsonLinesSink } from "${
+    new URL("../../mod.ts", import.meta.url).href
+  }";
+    const log = createContext({ log: jsonLinesSink("info") }).log;
+    for (let i = 0; i < 3; i++) log.info("line " + i);
+    Deno.exit(0);
+  `;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const text = new TextDecoder().decode(out.stdout);
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(
+    text.trimEnd().split("\n").map((l) => JSON.parse(l).msg),
+    ["line 0", "line 1", "line 2"],
+  );
 });
 
 Deno.test("log fields: errors and bigints are serialized, at any depth; plain fields as they are", () => {

@@ -136,6 +136,21 @@ const RESERVED = new Set([
   "op",
 ]);
 
+/**
+ * Whether `sink` takes records at `level`.
+ *
+ * @example
+ * ```ts
+ * import { memorySink } from "@krepis/core/testing";
+ * import { sinkTakes } from "./logger.ts";
+ * console.assert(sinkTakes(memorySink("warn"), "error"));
+ * console.assert(!sinkTakes(memorySink("warn"), "info"));
+ * ```
+ */
+export function sinkTakes(sink: LogSink, level: LogLevel): boolean {
+  return RANK[level] >= RANK[sink.level];
+}
+
 // Formatting a date costs ~0.5 µs, and under load many records share a millisecond: the
 // string is made once per millisecond (it has millisecond precision, so it is the same).
 let isoMs = NaN;
@@ -189,7 +204,7 @@ export class ScopedLogger implements Logger {
 
   /** Whether a record at `level` reaches the sink. */
   enabled(level: LogLevel): boolean {
-    return RANK[level] >= RANK[this.#sink.level];
+    return sinkTakes(this.#sink, level);
   }
 
   /** Logs at `debug`. */
@@ -248,14 +263,46 @@ export class ScopedLogger implements Logger {
   }
 }
 
+/** Sinks holding lines not yet written, flushed together at the end of the microtask. */
+const dirty: Array<() => void> = [];
+let flushQueued = false;
+let unloadHooked = false;
+
+function flushDirty(): void {
+  flushQueued = false;
+  flushAll();
+}
+
+function flushAll(): void {
+  // A flush may log (a writer that logs): such a sink re-registers itself after this.
+  for (const flush of dirty.splice(0)) {
+    try {
+      flush();
+    } catch {
+      // The writer failed (stdout closed, a broken pipe): there is nowhere to put these
+      // lines, and a logger must not bring the process down from a microtask.
+    }
+  }
+}
+
+/** Pending text past which a sink writes at once instead of waiting for the microtask. */
+const BATCH_BYTES = 64 * 1024;
+
 /**
- * A sink writing one JSON line per record to standard output (or another writer).
+ * A sink writing JSON lines to standard output (or another writer). Lines are gathered and
+ * written together once the current microtask checkpoint is reached (one write for the
+ * records of many requests instead of one per record), in order; an `error` record is
+ * written at once, after the lines every sink holds (a failing writer then throws to the
+ * caller, as any write would), and what is pending is written when the process exits through
+ * `Deno.exit` or the end of the program (the `unload` event). A batch whose writer fails
+ * is dropped.
  *
  * @example
  * ```ts
  * import { createContext, jsonLinesSink } from "@krepis/core";
  * const ctx = createContext({ log: jsonLinesSink("warn") });
  * ctx.log.info("dropped: below the threshold");
+ * ctx.log.warn("written once this microtask ends");
  * ```
  */
 export function jsonLinesSink(
@@ -263,14 +310,45 @@ export function jsonLinesSink(
   writer: { writeSync(p: Uint8Array): number } = Deno.stdout,
 ): LogSink {
   const encoder = new TextEncoder();
+  let pending = "";
+  const flush = () => {
+    if (pending === "") return;
+    const bytes = encoder.encode(pending);
+    pending = "";
+    let off = 0;
+    while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
+  };
   return {
     level,
     write(line) {
-      const bytes = encoder.encode(line + "\n");
-      let off = 0;
-      while (off < bytes.length) off += writer.writeSync(bytes.subarray(off));
+      if (pending === "") {
+        dirty.push(flush);
+        if (!flushQueued) {
+          flushQueued = true;
+          queueMicrotask(flushDirty);
+        }
+        if (!unloadHooked) {
+          unloadHooked = true;
+          globalThis.addEventListener("unload", flushDirty);
+        }
+      }
+      if (isErrorLine(line)) {
+        // An error may be the last thing the process says before it dies: it is never
+        // held back, and what other sinks hold goes first, so the order stays.
+        flushAll();
+        pending = line + "\n";
+        flush();
+        return;
+      }
+      pending += line + "\n";
+      if (pending.length > BATCH_BYTES) flush();
     },
   };
+}
+
+/** Whether a formatted record is at `error` level (the logger writes `level` second). */
+function isErrorLine(line: string): boolean {
+  return line.includes('"level":"error"', 30);
 }
 
 /**

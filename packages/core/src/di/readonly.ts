@@ -69,16 +69,18 @@ export function readOnlyView<T extends object>(
   port: Port<T>,
   query: string,
 ): T {
+  const thrower = (key: string) => () => {
+    throw new CqsViolationError(query, port.name, key);
+  };
+  // Keys found later (added to the adapter after the view was made) are looked up here.
   const bound = new Map<PropertyKey, unknown>();
-  return new Proxy(impl, {
+  const late = new Proxy(impl, {
     get(target, key) {
       const hit = bound.get(key);
       if (hit !== undefined) return hit;
       let value: unknown;
       if (typeof key === "string" && port.writes.has(key)) {
-        value = () => {
-          throw new CqsViolationError(query, port.name, key);
-        };
+        value = thrower(key);
       } else {
         value = Reflect.get(target, key, target);
         if (typeof value !== "function") return value;
@@ -87,6 +89,35 @@ export function readOnlyView<T extends object>(
       bound.set(key, value);
       return value;
     },
+  });
+  // Built once per view (views are made at start-up for singletons): the methods the
+  // adapter has now, bound, and throwers for the write methods, as plain properties, so a
+  // call does not run a `get` trap; other properties read through to the adapter.
+  const known = Object.create(late) as Record<PropertyKey, unknown>;
+  for (const key of port.writes) {
+    Object.defineProperty(known, key, { value: thrower(key), writable: true });
+  }
+  for (
+    let o: object | null = impl;
+    o !== null && o !== Object.prototype;
+    o = Object.getPrototypeOf(o)
+  ) {
+    for (const key of Reflect.ownKeys(o)) {
+      if (key === "constructor" || Object.hasOwn(known, key)) continue;
+      const desc = Object.getOwnPropertyDescriptor(o, key)!;
+      if (typeof desc.value === "function") {
+        const method = (desc.value as (...a: unknown[]) => unknown).bind(impl);
+        Object.defineProperty(known, key, { value: method, writable: true });
+      } else {
+        Object.defineProperty(known, key, {
+          get: () => Reflect.get(impl, key, impl),
+        });
+      }
+    }
+  }
+  // The outer proxy has no `get` trap (reads go straight to `known`); it only refuses
+  // changes.
+  return new Proxy(known, {
     set(_target, key) {
       throw new CqsViolationError(query, port.name, String(key), "assigned");
     },
@@ -96,5 +127,5 @@ export function readOnlyView<T extends object>(
     deleteProperty(_target, key) {
       throw new CqsViolationError(query, port.name, String(key), "deleted");
     },
-  });
+  }) as T;
 }

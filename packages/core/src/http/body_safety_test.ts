@@ -140,7 +140,7 @@ Deno.test("a handler may transfer() and mutate what it read", async () => {
   }
 });
 
-Deno.test("a streamed response detaches the request body before the kernel frees it", async () => {
+Deno.test("a streamed response stops reading the request body before the kernel frees it", async () => {
   // Reading the body once the kernel has freed it (bodyBytesLent back to 0) must fail,
   // never return bytes from freed memory.
   let readAfterFree = 0;
@@ -205,4 +205,44 @@ Deno.test("a large response body is sent intact even if the handler reads the Re
   }
   await eventually("every re-read to settle", () => outcomes.length === 5);
   assert.deepEqual(outcomes, Array(5).fill("refused"));
+});
+
+Deno.test("a handler whose client left reads the body it had not read yet from a copy, after the kernel freed its own", async () => {
+  let left = false;
+  let text: string | undefined;
+  let json: unknown;
+  let freed = false;
+  await using server = await listen(async (req, info) => {
+    const again = req.clone();
+    await new Promise((resolve) =>
+      info.ctx.signal.addEventListener("abort", resolve)
+    );
+    left = true;
+    await eventually("the slot to be freed", () => freed);
+    text = await req.text();
+    json = await again.json();
+    return new Response("too late");
+  });
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  await conn.write(
+    new TextEncoder().encode(
+      'POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\n{"a":"\u00e9"}',
+    ),
+  );
+  await eventually("the request", () => server.stats().bodyBytesLent === 10);
+  conn.close();
+  await eventually("the abort", () => left);
+  await eventually(
+    "the kernel to free the body",
+    () =>
+      server.stats().requestsInFlight === 0 &&
+      server.stats().bodyBytesLent === 0,
+  );
+  freed = true;
+  await eventually("the handler's reads", () => json !== undefined);
+  assert.equal(text, '{"a":"\u00e9"}');
+  assert.deepEqual(json, { a: "\u00e9" });
 });

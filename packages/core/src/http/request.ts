@@ -4,11 +4,12 @@
  * 18 µs in Deno 2.9 — three times the whole budget of a hello-world request — so headers,
  * body stream and the rare fields are made only when read.
  *
- * A buffered body is a view of kernel memory, detached once the response is complete. That
- * view never reaches user code: `text()` and `json()` decode it in place (no copy, no
- * reference escapes), while `arrayBuffer()`, `bytes()`, `blob()`, `formData()`, `clone()`
- * and `req.body` hand out one copy — bytes a handler keeps are its own, and may be mutated
- * or `transfer()`ed freely.
+ * A buffered body stays in kernel memory until the response is complete, and no view of
+ * that memory is ever made: the server copies it out on demand (`BodySource.copyTo`) and
+ * refuses once the request is over. `text()` and `json()` copy it into one shared scratch
+ * buffer and decode it there before anything else runs; `arrayBuffer()`, `bytes()`,
+ * `blob()`, `formData()`, `clone()` and `req.body` hand out one copy — bytes a handler keeps
+ * are its own, and may be mutated or `transfer()`ed freely.
  *
  * @module
  */
@@ -16,17 +17,19 @@
 import type { RequestRecord } from "./records.ts";
 
 /**
- * Where a request's body comes from. The server updates it as the request goes on: a
- * buffered body whose client left is swapped for a copy (it fully arrived, so it stays
+ * Where a request's body comes from. The server keeps it up to date as the request goes
+ * on: a buffered body whose client left is copied out (it fully arrived, so it stays
  * readable), and once the response is sent the source is `closed`.
  */
 export interface BodySource {
-  /** The whole body as kernel memory, when buffered. */
-  buffer?: ArrayBuffer;
+  /** Bytes of a buffered body (read with `copyTo`), or -1 for a streamed one (`read`). */
+  readonly size: number;
+  /** Copies a buffered body into `into`, which is `size` bytes long. */
+  copyTo(into: Uint8Array): void;
   /** Reads the next chunk of a streamed body; `null` at the end. */
-  read?: () => Promise<Uint8Array<ArrayBuffer> | null>;
+  read(): Promise<Uint8Array<ArrayBuffer> | null>;
   /** Set once the response went out: the body can no longer be read, as under Deno. */
-  closed?: boolean;
+  readonly closed: boolean;
 }
 
 function closedError(): TypeError {
@@ -158,33 +161,33 @@ export class KernelRequest {
   /** The body, copied out of kernel memory (the caller owns it). */
   arrayBuffer(): Promise<ArrayBuffer> {
     if (this.#real) return this.#real.arrayBuffer();
-    return this.#consume(ownBuffer);
+    return this.#consume(ownBuffer, false);
   }
 
   /** The body as bytes, copied out of kernel memory (the caller owns them). */
   bytes(): Promise<Uint8Array<ArrayBuffer>> {
     if (this.#real) return this.#real.bytes();
-    return this.#consume(ownBytes);
+    return this.#consume(ownBytes, false);
   }
 
-  /** The body decoded as UTF-8, straight from kernel memory. */
+  /** The body decoded as UTF-8 (copied out of kernel memory into a reused buffer). */
   text(): Promise<string> {
     if (this.#real) return this.#real.text();
-    return this.#consume(decodeText);
+    return this.#consume(decodeText, true);
   }
 
-  /** The body parsed as JSON, decoded straight from kernel memory. */
+  /** The body parsed as JSON (copied out of kernel memory into a reused buffer). */
   json(): Promise<unknown> {
     if (this.#real) return this.#real.json();
-    return this.#consume(parseJson);
+    return this.#consume(parseJson, true);
   }
 
   /** The body as a `Blob` typed with the request's content type. */
   blob(): Promise<Blob> {
     if (this.#real) return this.#real.blob();
     const type = this.headers.get("content-type") ?? "";
-    // A Blob copies its parts, so the kernel view does not escape.
-    return this.#consume((bytes) => new Blob([bytes], { type }));
+    // A Blob copies its parts, so the scratch buffer does not escape.
+    return this.#consume((bytes) => new Blob([bytes], { type }), true);
   }
 
   /** The body parsed as form data. */
@@ -264,7 +267,7 @@ export class KernelRequest {
     if (source === null) return null;
     const method = this.#record.method;
     if (method === "GET" || method === "HEAD") return null;
-    if (source.buffer !== undefined) {
+    if (source.size >= 0) {
       return new ReadableStream({
         type: "bytes",
         // Filled on the first read (not at creation), so the body counts as used only once
@@ -272,23 +275,18 @@ export class KernelRequest {
         pull: (controller) => {
           this.#used = true;
           if (source.closed) throw closedError();
-          const buffer = source.buffer!;
-          // Byte streams transfer what they are given, which would move kernel memory out
-          // of reach of the detach at the end of the request: a stream gets a copy.
-          if (buffer.byteLength > 0) {
-            controller.enqueue(new Uint8Array(buffer.slice(0)));
-          }
+          // A copy of its own: byte streams transfer what they are given.
+          if (source.size > 0) controller.enqueue(copyOut(source, false));
           controller.close();
         },
       });
     }
-    const read = source.read!;
     return new ReadableStream({
       type: "bytes",
       pull: async (controller) => {
         this.#used = true;
         if (source.closed) throw closedError();
-        const chunk = await read();
+        const chunk = await source.read();
         if (chunk === null) controller.close();
         else controller.enqueue(chunk);
       },
@@ -296,13 +294,14 @@ export class KernelRequest {
   }
 
   /**
-   * Reads the whole body and hands it to `use`. A buffered body is a view of kernel memory,
-   * passed (`borrowed`) to `use` synchronously, before anything awaits: the request may be
-   * abandoned and that memory detached at any later turn. So `use` decodes or copies it and
-   * never lets it (or its `buffer`) escape to user code.
+   * Reads the whole body and hands it to `use`, as bytes of its own. With `borrow`, a
+   * buffered body comes in the shared scratch buffer instead, which the next body read
+   * overwrites: `use` then decodes or copies it synchronously and never lets it (or its
+   * `buffer`) escape to user code.
    */
   #consume<T>(
-    use: (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) => T,
+    use: (bytes: Uint8Array<ArrayBuffer>) => T,
+    borrow: boolean,
   ): Promise<T> {
     try {
       if (this.bodyUsed || (this.#stream?.locked ?? false)) {
@@ -311,17 +310,17 @@ export class KernelRequest {
       this.#used = true;
       const source = this.#source;
       if (source === null) {
-        return Promise.resolve(use(new Uint8Array(0), false));
+        return Promise.resolve(use(new Uint8Array(0)));
       }
       if (source.closed) throw closedError();
-      if (source.buffer !== undefined && this.#stream === undefined) {
-        return Promise.resolve(use(new Uint8Array(source.buffer), true));
+      if (source.size >= 0 && this.#stream === undefined) {
+        return Promise.resolve(use(copyOut(source, borrow)));
       }
       const stream = this.body;
       if (stream === null) {
-        return Promise.resolve(use(new Uint8Array(0), false));
+        return Promise.resolve(use(new Uint8Array(0)));
       }
-      return collect(stream).then((bytes) => use(bytes, false));
+      return collect(stream).then(use);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -343,11 +342,37 @@ export class KernelRequest {
 
 Object.setPrototypeOf(KernelRequest.prototype, Request.prototype);
 
+/** Bodies up to this size are read into the shared scratch buffer to be decoded. */
+const SCRATCH_MAX = 64 * 1024;
+let scratch = new Uint8Array(4096);
+let scratchView = scratch.subarray(0, 0);
+
+/**
+ * A buffered body's bytes: with `borrow` (and when small enough) in the shared scratch
+ * buffer, valid until the next call; otherwise in a new array of their own.
+ */
+function copyOut(
+  source: BodySource,
+  borrow: boolean,
+): Uint8Array<ArrayBuffer> {
+  const size = source.size;
+  if (!borrow || size > SCRATCH_MAX) {
+    const own = new Uint8Array(size);
+    source.copyTo(own);
+    return own;
+  }
+  if (scratch.length < size) scratch = new Uint8Array(SCRATCH_MAX);
+  // Bodies of one endpoint tend to have one size: the last view of the scratch is reused.
+  if (scratchView.length !== size || scratchView.buffer !== scratch.buffer) {
+    scratchView = scratch.subarray(0, size);
+  }
+  source.copyTo(scratchView);
+  return scratchView;
+}
+
 // What the body methods do with the bytes: module functions, not a closure per call.
-const ownBytes = (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) =>
-  borrowed ? bytes.slice() : bytes;
-const ownBuffer = (bytes: Uint8Array<ArrayBuffer>, borrowed: boolean) =>
-  ownBytes(bytes, borrowed).buffer;
+const ownBytes = (bytes: Uint8Array<ArrayBuffer>) => bytes;
+const ownBuffer = (bytes: Uint8Array<ArrayBuffer>) => bytes.buffer;
 const decodeText = (bytes: Uint8Array<ArrayBuffer>) => utf8.decode(bytes);
 const parseJson = (bytes: Uint8Array<ArrayBuffer>): unknown =>
   JSON.parse(utf8.decode(bytes));

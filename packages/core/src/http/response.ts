@@ -116,7 +116,8 @@ function consumedError(): TypeError {
  * `TypeError`s: not a `Response` (a look-alike too), `Response.error()`, a used body, or a
  * `Response` already served. Marks `value` served. A byte body known up front comes inline
  * when shorter than `inlineLimit`; longer ones are to be read with `bytes()` (which
- * consumes them, so handler code cannot touch bytes the kernel is writing).
+ * consumes them, so handler code cannot touch bytes the kernel is writing). The object
+ * returned may be refilled by the next call: read it at once.
  *
  * @example
  * ```ts
@@ -156,14 +157,31 @@ export function readResponse(
     // Deno.serve marks what it served so: the body reads as used afterwards.
     r[FAST_USED!] = true;
     const kind = r[FAST_KIND!];
-    const headers = kind === KIND_NONE
+    FAST.status = status;
+    FAST.headers = kind === KIND_NONE
       ? NO_HEADERS
       : kind === KIND_DEFAULT_TEXT
       ? DEFAULT_TEXT
-      : ["content-type", r[FAST_TYPE!] as string];
-    return { status, headers, read: BODY_INLINE, body: fast };
+      : contentType(r[FAST_TYPE!] as string);
+    FAST.body = fast;
+    return FAST;
   }
   return readInner(value, status, r, inner, inlineLimit);
+}
+
+/** What the common shapes answer with, refilled by each call (no object per response). */
+const FAST: ResponseParts = {
+  status: 200,
+  headers: NO_HEADERS,
+  read: BODY_INLINE,
+  body: null,
+};
+/** The last content type header list made (most responses of a server share one). */
+let typed: readonly string[] = DEFAULT_TEXT;
+
+function contentType(type: string): readonly string[] {
+  if (typed[1] !== type) typed = Object.freeze(["content-type", type]);
+  return typed;
 }
 
 function errorResponse(): TypeError {

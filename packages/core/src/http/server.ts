@@ -9,10 +9,11 @@
  * thread until there is some; responses completed meanwhile are flushed from a microtask.
  *
  * Lifecycle of a request here: it is *pending* from its record until its response (or a
- * release after an abort) went out; then its body view is detached and its body source
- * closed. The handler, `onError` and a streamed response body are *active* work, which
- * `finished` waits for. Nothing in here iterates arrays with `for…of` or destructuring:
- * user code may replace `Array.prototype[Symbol.iterator]`, and serving must not care.
+ * release after an abort) went out; then its body is no longer read from kernel memory
+ * and its body source is closed. The handler, `onError` and a streamed response body are
+ * *active* work, which `finished` waits for. Nothing in here iterates arrays with `for…of`
+ * or destructuring: user code may replace `Array.prototype[Symbol.iterator]`, and serving
+ * must not care.
  *
  * @module
  */
@@ -28,6 +29,7 @@ import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { Codec } from "./control.ts";
 import { Outbox } from "./outbox.ts";
+import { PendingTable } from "./pending.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
 import {
   FLAG_BODY_BUFFERED,
@@ -81,23 +83,102 @@ const ADDRESS = new Codec(ServerAddressSchema);
 const STATS = new Codec(HttpStatsSchema);
 
 const EMPTY = new Uint8Array(0);
+const NO_HEADERS: readonly string[] = [];
 
-/** A request TypeScript is working on. */
-interface Pending {
-  id: number;
-  /** The kernel memory lent as the body; detached when the request ends. */
-  buffer: ArrayBuffer | undefined;
-  /** The request's body source, closed when the request ends. */
-  source: BodySource | null;
-  controller: AbortController | undefined;
+/** How the requests of one server reach their bodies. */
+interface BodyAccess {
+  /** A pointer the kernel's body addresses are read relative to (the first inbox). */
+  base: Deno.PointerObject;
+  /** Its address. */
+  baseAddress: number;
+  /** Reads the next chunk of a streamed body. */
+  read(exchange: Exchange): Promise<Uint8Array<ArrayBuffer> | null>;
+}
+
+/**
+ * A request TypeScript is working on — pending from its record until its response (or a
+ * release after an abort) went out — and the source of its body.
+ *
+ * A buffered body stays in kernel memory, where the kernel keeps it until this side's
+ * response or release is submitted. It is copied out from there on demand, and only
+ * while `#lent` says so: the request's end clears it before the record that lets the
+ * kernel free the body is written. No view of that memory is made, so nothing can read it
+ * after it is freed. An abandoned request whose handler still runs keeps a copy.
+ */
+class Exchange implements BodySource {
+  readonly id: number;
+  readonly record: RequestRecord;
+  readonly size: number;
+  /** Set once the response went out: the body reads as closed. */
+  closed = false;
   /** True once the kernel gave up on the request (client gone, deadline, forced close). */
-  aborted: boolean;
+  aborted = false;
   /** True once a response (or release) went out. */
-  done: boolean;
+  done = false;
+  controller: AbortController | undefined = undefined;
   /** Cancels the response body being streamed, if one is. */
-  cancel: ((reason: unknown) => void) | undefined;
+  cancel: ((reason: unknown) => void) | undefined = undefined;
   /** Settles `info.completed`, once it was asked for. */
-  complete: (() => void) | undefined;
+  complete: (() => void) | undefined = undefined;
+  #access: BodyAccess;
+  /** Whether the buffered body is still readable in kernel memory. */
+  #lent: boolean;
+  /** The body's copy, once the kernel's is no longer readable (abandoned request). */
+  #own: Uint8Array | undefined = undefined;
+
+  constructor(record: RequestRecord, access: BodyAccess) {
+    this.id = record.id;
+    this.record = record;
+    this.#access = access;
+    const buffered = (record.flags & FLAG_BODY_BUFFERED) !== 0;
+    this.size = buffered ? record.bodyLen : -1;
+    this.#lent = buffered;
+  }
+
+  /** Whether the request has a body at all. */
+  get hasBody(): boolean {
+    return (this.record.flags & (FLAG_BODY_BUFFERED | FLAG_BODY_STREAMED)) !==
+      0;
+  }
+
+  copyTo(into: Uint8Array): void {
+    if (this.#own !== undefined) into.set(this.#own);
+    else if (this.#lent) {
+      const access = this.#access;
+      Deno.UnsafePointerView.copyInto(
+        access.base,
+        into,
+        this.record.bodyAddr - access.baseAddress,
+      );
+    } else throw new TypeError("Request closed");
+  }
+
+  read(): Promise<Uint8Array<ArrayBuffer> | null> {
+    return this.#access.read(this);
+  }
+
+  /** The request's signal, made when first asked for. */
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.aborted) this.controller.abort(abortReason());
+    }
+    return this.controller.signal;
+  }
+
+  /**
+   * The kernel's copy of the body is about to become freeable: with `keep`, the body stays
+   * readable from a copy (a buffered body fully arrived); otherwise it closes.
+   */
+  release(keep: boolean): void {
+    if (keep && this.#lent && !this.closed && this.size > 0) {
+      const own = new Uint8Array(this.size);
+      this.copyTo(own);
+      this.#own = own;
+    }
+    this.#lent = false;
+    if (!keep) this.closed = true;
+  }
 }
 
 function abortReason(): DOMException {
@@ -107,14 +188,6 @@ function abortReason(): DOMException {
   );
 }
 
-function signalOf(pending: Pending): AbortSignal {
-  if (pending.controller === undefined) {
-    pending.controller = new AbortController();
-    if (pending.aborted) pending.controller.abort(abortReason());
-  }
-  return pending.controller.signal;
-}
-
 /** Own data properties (a context is spread and logged by user code). */
 class Context implements RequestContext {
   readonly requestId: string;
@@ -122,50 +195,52 @@ class Context implements RequestContext {
   readonly spanId: string;
   readonly parentSpanId: string | undefined;
   readonly deadline: number;
-  #pending: Pending;
+  #exchange: Exchange;
 
-  constructor(record: RequestRecord, pending: Pending) {
+  constructor(exchange: Exchange) {
+    const record = exchange.record;
     this.requestId = record.requestId;
     this.traceId = record.traceId;
     this.spanId = record.spanId;
     this.parentSpanId = record.parentSpanId || undefined;
     this.deadline = record.deadline || Infinity;
-    this.#pending = pending;
+    this.#exchange = exchange;
   }
 
   get signal(): AbortSignal {
-    return signalOf(this.#pending);
+    return this.#exchange.signal;
   }
 }
 
-/** Like Deno's: `remoteAddr` is made when first read. */
+/** Like Deno's: `remoteAddr` (and here `ctx`) is made when first read. */
 class Info implements ServeHandlerInfo {
-  readonly ctx: Context;
-  #record: RequestRecord;
-  #remoteAddr: Deno.NetAddr | undefined;
-  #pending: Pending;
-  #completed: Promise<void> | undefined;
+  #exchange: Exchange;
+  #ctx: Context | undefined = undefined;
+  #remoteAddr: Deno.NetAddr | undefined = undefined;
+  #completed: Promise<void> | undefined = undefined;
 
-  constructor(record: RequestRecord, pending: Pending) {
-    this.ctx = new Context(record, pending);
-    this.#record = record;
-    this.#pending = pending;
+  constructor(exchange: Exchange) {
+    this.#exchange = exchange;
+  }
+
+  get ctx(): Context {
+    return this.#ctx ??= new Context(this.#exchange);
   }
 
   get remoteAddr(): Deno.NetAddr {
     return this.#remoteAddr ??= {
       transport: "tcp",
-      hostname: this.#record.remoteIp,
-      port: this.#record.remotePort,
+      hostname: this.#exchange.record.remoteIp,
+      port: this.#exchange.record.remotePort,
     };
   }
 
   get completed(): Promise<void> {
     if (this.#completed === undefined) {
-      const pending = this.#pending;
-      this.#completed = pending.done
+      const exchange = this.#exchange;
+      this.#completed = exchange.done
         ? Promise.resolve()
-        : new Promise((resolve) => pending.complete = resolve);
+        : new Promise((resolve) => exchange.complete = resolve);
     }
     return this.#completed;
   }
@@ -196,7 +271,15 @@ export class KernelServer implements HttpServer {
   #outbox: Outbox;
   /** True while the loop waits in `httpWait` (the kernel runs on a blocking thread). */
   #parked = false;
-  #pending = new Map<number, Pending>();
+  #pending = new PendingTable<Exchange>();
+  #head: ResponseHead = {
+    kind: 0,
+    flags: 0,
+    status: 0,
+    id: 0,
+    headers: NO_HEADERS,
+  };
+  #access: BodyAccess;
   /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
   #lent = new Map<number, Uint8Array>();
   #loans = 0;
@@ -240,6 +323,13 @@ export class KernelServer implements HttpServer {
       inboxes[i] = region(layout.inboxes[i], layout.inboxSize);
     }
     this.#inboxes = inboxes;
+    const base = Deno.UnsafePointer.create(layout.inboxes[0]);
+    if (base === null) throw new Error("the kernel lent a null address");
+    this.#access = {
+      base,
+      baseAddress: Number(layout.inboxes[0]),
+      read: (exchange) => this.#readBody(exchange),
+    };
     this.#outboxRegion = region(layout.outbox, layout.outboxSize);
     // While the loop turns, its next turn submits the outbox on the way; only while it is
     // parked do responses go out from the end of a microtask run.
@@ -382,28 +472,12 @@ export class KernelServer implements HttpServer {
   }
 
   #onRequest = (record: RequestRecord): void => {
-    const pending: Pending = {
-      id: record.id,
-      buffer: undefined,
-      source: null,
-      controller: undefined,
-      aborted: false,
-      done: false,
-      cancel: undefined,
-      complete: undefined,
-    };
-    this.#pending.set(record.id, pending);
-    if (record.flags & FLAG_BODY_BUFFERED) {
-      pending.buffer = view(BigInt(record.bodyAddr), record.bodyLen);
-      pending.source = { buffer: pending.buffer };
-    } else if (record.flags & FLAG_BODY_STREAMED) {
-      pending.source = { read: () => this.#readBody(pending) };
-    }
-    const info = new Info(record, pending);
+    const exchange = new Exchange(record, this.#access);
+    this.#pending.add(exchange);
     const request = new KernelRequest(
       record,
-      pending.source,
-      info.ctx,
+      exchange.hasBody ? exchange : null,
+      exchange,
     ) as unknown as Request;
     if (record.flags & FLAG_WEBSOCKET) {
       offerWebSocket(
@@ -411,42 +485,40 @@ export class KernelServer implements HttpServer {
         this.#kernel,
         this.#handle,
         record.id,
-        () => pending.done,
+        () => exchange.done,
       );
     }
+    const info = new Info(exchange);
     this.#enter();
     let result: unknown;
     try {
       result = this.#handler(request, info);
     } catch (error) {
       this.#leave();
-      this.#fail(pending, error);
+      this.#fail(exchange, error);
       return;
     }
     if (result instanceof Response) {
       this.#leave();
-      this.#respond(pending, result);
+      this.#respond(exchange, result);
     } else {
       Promise.resolve(result).then(
         (response) => {
           this.#leave();
-          this.#respond(pending, response);
+          this.#respond(exchange, response);
         },
         (error) => {
           this.#leave();
-          this.#fail(pending, error);
+          this.#fail(exchange, error);
         },
       );
     }
   };
 
   #onAbort = (id: number): void => {
-    const pending = this.#pending.get(id);
-    if (pending !== undefined) this.#abandon(pending);
-    this.#write(
-      { kind: KIND_RELEASE, flags: 0, status: 200, id, headers: [] },
-      null,
-    );
+    const exchange = this.#pending.get(id);
+    if (exchange !== undefined) this.#abandon(exchange);
+    this.#write(KIND_RELEASE, 0, 200, id, NO_HEADERS, null);
   };
 
   #onReturned = (token: number): void => {
@@ -456,21 +528,17 @@ export class KernelServer implements HttpServer {
   /**
    * The kernel gave up on the request (or the server is closing): fire its signal, cancel
    * its response body, and forget it. A buffered body fully arrived, so a handler still
-   * running keeps it readable: it gets a copy before the kernel's memory is detached.
+   * running keeps it readable: it gets a copy before the kernel may free its own.
    */
-  #abandon(pending: Pending): void {
-    pending.aborted = true;
-    const source = pending.source;
-    if (pending.buffer !== undefined && source !== null && !source.closed) {
-      source.buffer = pending.buffer.slice(0);
-    }
-    pending.controller?.abort(abortReason());
-    pending.cancel?.(abortReason());
-    this.#finish(pending, false);
+  #abandon(exchange: Exchange): void {
+    exchange.aborted = true;
+    exchange.controller?.abort(abortReason());
+    exchange.cancel?.(abortReason());
+    this.#finish(exchange, false);
   }
 
-  #fail(pending: Pending, error: unknown): void {
-    if (pending.done || this.#closed) return;
+  #fail(exchange: Exchange, error: unknown): void {
+    if (exchange.done || this.#closed) return;
     let response: unknown;
     this.#enter();
     try {
@@ -482,12 +550,12 @@ export class KernelServer implements HttpServer {
     Promise.resolve(response).then(
       (r) => {
         this.#leave();
-        this.#respond(pending, r, true);
+        this.#respond(exchange, r, true);
       },
       (again) => {
         this.#leave();
         console.error("onError failed:", again);
-        this.#respond(pending, internalError(), true);
+        this.#respond(exchange, internalError(), true);
       },
     );
   }
@@ -503,42 +571,42 @@ export class KernelServer implements HttpServer {
     }
   }
 
-  #respond(pending: Pending, value: unknown, fromError = false): void {
-    if (pending.done || this.#closed) return;
+  #respond(exchange: Exchange, value: unknown, fromError = false): void {
+    if (exchange.done || this.#closed) return;
     let parts: ResponseParts;
     try {
       parts = readResponse(value, STAGE_THRESHOLD);
     } catch (error) {
-      if (fromError) this.#send(pending, 500, [], null);
-      else this.#fail(pending, error);
+      if (fromError) this.#send(exchange, 500, NO_HEADERS, null);
+      else this.#fail(exchange, error);
       return;
     }
     const { status, headers, read } = parts;
     const response = value as Response;
     if (read === BODY_INLINE) {
       // Copied (or encoded) into the outbox right away: nothing can change it afterwards.
-      this.#send(pending, status, headers, parts.body);
+      this.#send(exchange, status, headers, parts.body);
     } else if (read !== BODY_STREAM) {
       // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
       // the kernel, and handler code must not be able to read, mutate or transfer it while
       // the kernel writes it out.
       response.bytes().then(
-        (bytes) => this.#send(pending, status, headers, bytes),
+        (bytes) => this.#send(exchange, status, headers, bytes),
         (error) =>
           fromError
-            ? this.#send(pending, 500, [], null)
-            : this.#fail(pending, error),
+            ? this.#send(exchange, 500, NO_HEADERS, null)
+            : this.#fail(exchange, error),
       );
-    } else this.#stream(pending, status, headers, response, fromError);
+    } else this.#stream(exchange, status, headers, response, fromError);
   }
 
   #send(
-    pending: Pending,
+    exchange: Exchange,
     status: number,
     headers: readonly string[],
     body: string | Uint8Array<ArrayBuffer> | null,
   ): void {
-    if (pending.done || this.#closed) return;
+    if (exchange.done || this.#closed) return;
     let flags = 0;
     if (body !== null && body.length >= STAGE_THRESHOLD) {
       // Large bodies are lent, not copied: the kernel writes them to the socket from this
@@ -548,17 +616,14 @@ export class KernelServer implements HttpServer {
         : body;
       const token = ++this.#loans;
       this.#lent.set(token, bytes);
-      this.#kernel.httpLend(this.#handle, pending.id, bytes, token);
+      this.#kernel.httpLend(this.#handle, exchange.id, bytes, token);
       flags = FLAG_STAGED_BODY;
       body = null;
     }
-    // The record is copied into the outbox before the request's body view is detached;
-    // the body itself is never that view (handlers only ever get copies of it).
-    this.#write(
-      { kind: KIND_RESPOND, flags, status, id: pending.id, headers },
-      body,
-    );
-    this.#finish(pending);
+    // Submitting this record lets the kernel free the request body: `#finish` stops reading
+    // it right away, before any submit (handlers only ever get copies of it).
+    this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body);
+    this.#finish(exchange);
   }
 
   /**
@@ -568,7 +633,7 @@ export class KernelServer implements HttpServer {
    * away, the stream is cancelled.
    */
   async #stream(
-    pending: Pending,
+    exchange: Exchange,
     status: number,
     headers: readonly string[],
     response: Response,
@@ -578,17 +643,14 @@ export class KernelServer implements HttpServer {
     try {
       reader = response.body!.getReader();
     } catch (error) {
-      if (fromError) this.#send(pending, 500, [], null);
-      else this.#fail(pending, error);
+      if (fromError) this.#send(exchange, 500, NO_HEADERS, null);
+      else this.#fail(exchange, error);
       return;
     }
     this.#enter();
-    this.#write(
-      { kind: KIND_RESPOND_STREAM, flags: 0, status, id: pending.id, headers },
-      null,
-    );
+    this.#write(KIND_RESPOND_STREAM, 0, status, exchange.id, headers, null);
     this.#flush();
-    pending.cancel = (reason) => {
+    exchange.cancel = (reason) => {
       reader.cancel(reason).catch(() => {});
     };
     let failure: { error: unknown } | undefined;
@@ -601,7 +663,7 @@ export class KernelServer implements HttpServer {
         failure = { error };
         break;
       }
-      if (pending.aborted || this.#closed) {
+      if (exchange.aborted || this.#closed) {
         clientGone = true;
         break;
       }
@@ -615,7 +677,7 @@ export class KernelServer implements HttpServer {
       try {
         await this.#kernel.httpWrite(
           this.#handle,
-          pending.id,
+          exchange.id,
           value as Uint8Array<ArrayBuffer>,
         );
       } catch {
@@ -623,21 +685,21 @@ export class KernelServer implements HttpServer {
         break;
       }
     }
-    pending.cancel = undefined;
+    exchange.cancel = undefined;
     if (failure !== undefined || clientGone) {
       reader.cancel(failure?.error ?? abortReason()).catch(() => {});
     }
     if (failure !== undefined) this.#report(failure.error);
     // Ending the body frees the request's slot (request body included): detach the body
     // view first, so nothing can read that memory once it is freed.
-    const aborted = pending.aborted;
-    this.#finish(pending);
+    const aborted = exchange.aborted;
+    this.#finish(exchange);
     if (!aborted && !this.#closed) {
       try {
         if (failure !== undefined || clientGone) {
-          this.#kernel.httpAbort(this.#handle, pending.id);
+          this.#kernel.httpAbort(this.#handle, exchange.id);
         } else {
-          await this.#kernel.httpWrite(this.#handle, pending.id, EMPTY);
+          await this.#kernel.httpWrite(this.#handle, exchange.id, EMPTY);
         }
       } catch {
         // The client or the server went away meanwhile: nothing left to end.
@@ -646,27 +708,27 @@ export class KernelServer implements HttpServer {
     this.#leave();
   }
 
-  async #readBody(pending: Pending): Promise<Uint8Array<ArrayBuffer> | null> {
-    if (pending.aborted) {
+  async #readBody(exchange: Exchange): Promise<Uint8Array<ArrayBuffer> | null> {
+    if (exchange.aborted) {
       throw new DOMException("The request was aborted", "AbortError");
     }
     const chunk = this.#spareReads.pop() ?? new Uint8Array(READ_CHUNK);
     let n: number;
     try {
-      n = await this.#kernel.httpRead(this.#handle, pending.id, chunk);
+      n = await this.#kernel.httpRead(this.#handle, exchange.id, chunk);
     } catch (error) {
       this.#spareRead(chunk);
       // The upload broke off (or grew past the limit): the request cannot complete, so
       // its signal fires now, not only when the kernel's abort notice is polled — the
       // handler may answer before that.
-      if (!pending.aborted) {
-        pending.aborted = true;
-        pending.controller?.abort(abortReason());
+      if (!exchange.aborted) {
+        exchange.aborted = true;
+        exchange.controller?.abort(abortReason());
       }
       throw error;
     }
     // Once the server stopped, the kernel reports an end that is none.
-    if (pending.aborted) {
+    if (exchange.aborted) {
       this.#spareRead(chunk);
       throw new DOMException("The request was aborted", "AbortError");
     }
@@ -681,37 +743,47 @@ export class KernelServer implements HttpServer {
   }
 
   /**
-   * The request is over on this side: detach its body view, close its body source (unless
-   * it was abandoned with a readable copy), settle `info.completed` and forget it. Never
-   * throws — it runs on every request's way out. The view is the only reference to the
-   * kernel's memory (user code only ever gets copies), so detaching it leaves nothing
-   * dangling.
+   * The request is over on this side: stop reading its body from kernel memory (before
+   * the record that lets the kernel free it is written), close its body source (unless it
+   * was abandoned with a readable copy), settle `info.completed` and forget it. Never
+   * throws — it runs on every request's way out.
    */
-  #finish(pending: Pending, close = true): void {
-    if (pending.done) return;
-    pending.done = true;
-    if (close && pending.source !== null) pending.source.closed = true;
-    const buffer = pending.buffer;
-    pending.buffer = undefined;
-    if (buffer !== undefined && !buffer.detached) {
-      try {
-        buffer.transfer(0);
-      } catch (error) {
-        console.error("krepis: could not detach a request body:", error);
-      }
+  #finish(exchange: Exchange, close = true): void {
+    if (exchange.done) return;
+    exchange.done = true;
+    try {
+      exchange.release(!close);
+    } catch (error) {
+      console.error("krepis: could not keep a request body:", error);
     }
-    pending.complete?.();
-    this.#pending.delete(pending.id);
+    exchange.complete?.();
+    this.#pending.delete(exchange);
   }
 
-  #write(head: ResponseHead, body: string | Uint8Array | null): void {
+  #write(
+    kind: number,
+    flags: number,
+    status: number,
+    id: number,
+    headers: readonly string[],
+    body: string | Uint8Array | null,
+  ): void {
+    // One head object, refilled per record (the outbox copies it out at once).
+    const head = this.#head;
+    head.kind = kind;
+    head.flags = flags;
+    head.status = status;
+    head.id = id;
+    head.headers = headers;
     if (!this.#outbox.write(head, body)) {
       // Headers larger than the whole outbox: answer 500 rather than nothing.
-      this.#outbox.write(
-        { kind: KIND_RESPOND, flags: 0, status: 500, id: head.id, headers: [] },
-        null,
-      );
+      head.kind = KIND_RESPOND;
+      head.flags = 0;
+      head.status = 500;
+      head.headers = NO_HEADERS;
+      this.#outbox.write(head, null);
     }
+    head.headers = NO_HEADERS;
   }
 
   #flush(): void {
@@ -739,8 +811,7 @@ export class KernelServer implements HttpServer {
     if (this.#closed) return;
     this.#outbox.close();
     this.#closed = true;
-    const left: Pending[] = [];
-    this.#pending.forEach((pending) => left.push(pending));
+    const left = this.#pending.values();
     for (let i = 0; i < left.length; i++) this.#abandon(left[i]);
     for (let i = 0; i < this.#inboxes.length; i++) {
       this.#inboxes[i].buffer.transfer(0);

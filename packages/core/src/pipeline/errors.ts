@@ -61,13 +61,19 @@ function logFailure(
  * ```
  */
 export function errors(): Behavior {
-  return defineBehavior("errors", async (ctx, handler, input, next) => {
-    try {
-      return await next(ctx, input);
-    } catch (e) {
+  // Not an `async` function: that would cost a promise and a turn per operation more than
+  // chaining a rejection handler, which runs only when something threw.
+  return defineBehavior("errors", (ctx, handler, input, next) => {
+    const mapError = (e: unknown) => {
       const mapped = toAppError(e);
       logFailure(ctx, handler.name, e, mapped);
       return err(mapped);
+    };
+    try {
+      // `Promise.resolve`: a behavior inside may answer with a plain result.
+      return Promise.resolve(next(ctx, input)).then(undefined, mapError);
+    } catch (e) {
+      return Promise.resolve(mapError(e));
     }
   });
 }

@@ -77,6 +77,22 @@ Deno.test("errors maps thrown values to AppError results and logs internals", as
   assert.equal(toAppError("a string").code, "INTERNAL");
 });
 
+Deno.test("errors: a synchronous throw and a plain (non-promise) answer from inside", async () => {
+  const ctx = createContext({ log: memorySink() });
+  const thrown = await compose([errors()], q, () => {
+    throw new AppError("CONFLICT", "sync");
+  })(ctx, undefined);
+  assert.ok(!thrown.ok && thrown.error.message === "sync");
+  const plain = defineBehavior(
+    "plain",
+    () => ok(7) as unknown as Promise<Result<unknown>>,
+  );
+  const answered = await compose([errors(), plain], q, () => {
+    throw new Error("not reached");
+  })(ctx, undefined);
+  assert.deepEqual(answered, ok(7));
+});
+
 Deno.test("tracing opens a child span and logs the outcome with the trace ids", async () => {
   const sink = memorySink();
   const ctx = createContext({ traceId: TRACE, spanId: SPAN, log: sink });

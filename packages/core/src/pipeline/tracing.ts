@@ -41,9 +41,8 @@ export function tracing(options: TracingOptions = {}): Behavior {
   return defineBehavior("tracing", (ctx, handler, input, next) => {
     const span = ctx.child(handler.name);
     // A sink that takes neither `level` nor `error` (the most a failure logs at) gets no
-    // record from here, so the clock is not even read.
-    const log = span.log;
-    if (!log.enabled(level) && !log.enabled("error")) return next(span, input);
+    // record from here, so neither the clock nor the span's logger is made.
+    if (!span.logs(level) && !span.logs("error")) return next(span, input);
     return traced(span, handler, input, next, level);
   });
 }

@@ -17,6 +17,8 @@ interface Leaf<T> {
 
 class Node<T> {
   statics: Map<string, Node<T>> | undefined;
+  /** The same static children as a list, compared in place while it is short. */
+  staticList: [segment: string, node: Node<T>][] | undefined;
   param: Node<T> | undefined;
   methods: Map<string, Leaf<T>> | undefined;
 }
@@ -117,6 +119,8 @@ export class Router<T> {
   #root = new Node<T>();
   /** Nodes of routes without parameters by path: one lookup instead of a trie walk. */
   #exact = new Map<string, Node<T>>();
+  /** Length of the longest path in `#exact` (plus a trailing slash): longer ones skip it. */
+  #exactMax = 0;
 
   /** Registers a route; returns a problem description instead of throwing. */
   add(method: string, pattern: string, value: T): string | undefined {
@@ -131,12 +135,17 @@ export class Router<T> {
       } else {
         const statics = node.statics ??= new Map();
         let next = statics.get(seg);
-        if (!next) statics.set(seg, next = new Node<T>());
+        if (!next) {
+          statics.set(seg, next = new Node<T>());
+          (node.staticList ??= []).push([seg, next]);
+        }
         node = next;
       }
     }
     if (paramNames.length === 0) {
-      this.#exact.set(`/${segments.join("/")}`, node);
+      const path = `/${segments.join("/")}`;
+      this.#exact.set(path, node);
+      this.#exactMax = Math.max(this.#exactMax, path.length + 1);
     }
     const methods = node.methods ??= new Map();
     const existing = methods.get(method);
@@ -155,8 +164,12 @@ export class Router<T> {
       : path.length;
     const values: string[] = [];
     // A static route wins over any parameter route, so an exact hit is the trie's answer.
+    // (Hashing a request's path costs as much as a short walk: paths longer than every
+    // static route are not looked up.)
     const node =
-      this.#exact.get(end === path.length ? path : path.slice(0, end)) ??
+      (path.length <= this.#exactMax
+        ? this.#exact.get(end === path.length ? path : path.slice(0, end))
+        : undefined) ??
         (end <= 1 ? this.#root : find(this.#root, path, 1, end, values));
     if (!node?.methods) return { kind: "not-found" };
     const leaf = node.methods.get(method) ??
@@ -197,17 +210,42 @@ function find<T>(
   if (start > end) return node.methods ? node : undefined;
   let slash = path.indexOf("/", start);
   if (slash === -1 || slash > end) slash = end;
-  const seg = path.slice(start, slash);
-  const stat = node.statics?.get(seg);
+  const stat = staticChild(node, path, start, slash);
   if (stat) {
     const hit = find(stat, path, slash + 1, end, values);
     if (hit) return hit;
   }
-  if (node.param && seg !== "") {
-    values.push(seg);
+  if (node.param && slash > start) {
+    values.push(path.slice(start, slash));
     const hit = find(node.param, path, slash + 1, end, values);
     if (hit) return hit;
     values.pop();
+  }
+  return undefined;
+}
+
+/** Up to this many static children are compared in place rather than looked up. */
+const SCAN_LIMIT = 8;
+
+/**
+ * The static child of `node` named by `path` from `start` to `end`: compared in place
+ * when there are few (no slice, no hash of a new string per request), else a map lookup.
+ */
+function staticChild<T>(
+  node: Node<T>,
+  path: string,
+  start: number,
+  end: number,
+): Node<T> | undefined {
+  const list = node.staticList;
+  if (list === undefined) return undefined;
+  if (list.length > SCAN_LIMIT) {
+    return node.statics!.get(path.slice(start, end));
+  }
+  const length = end - start;
+  for (let i = 0; i < list.length; i++) {
+    const seg = list[i][0];
+    if (seg.length === length && path.startsWith(seg, start)) return list[i][1];
   }
   return undefined;
 }

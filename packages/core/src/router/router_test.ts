@@ -111,3 +111,26 @@ Deno.test("default input merges query, body and params with params winning", () 
     {},
   );
 });
+
+Deno.test("many static siblings (looked up) and few (compared in place) match alike", () => {
+  for (const count of [3, 40]) {
+    const r = new Router<string>();
+    for (let i = 0; i < count; i++) {
+      assert.equal(r.add("GET", `/s${i}/:id`, `s${i}`), undefined);
+      assert.equal(r.add("GET", `/s${i}/:id/x`, `s${i}x`), undefined);
+    }
+    r.add("GET", "/:any/y", "param"); // reached when no static sibling matches
+    for (let i = 0; i < count; i++) {
+      const m = r.match("GET", `/s${i}/7`);
+      assert.ok(m.kind === "found" && m.match.value === `s${i}`, `${count}`);
+      const x = r.match("GET", `/s${i}/8/x`);
+      assert.ok(x.kind === "found" && x.match.params.id === "8");
+    }
+    // A prefix of a static segment, or one longer than it, is not that segment.
+    for (const path of ["/s1x/y", "/s/y", `/s${count}/y`]) {
+      const m = r.match("GET", path);
+      assert.ok(m.kind === "found" && m.match.value === "param", path);
+    }
+    assert.equal(r.match("GET", "/s1x/7").kind, "not-found");
+  }
+});

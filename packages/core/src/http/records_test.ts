@@ -1,0 +1,65 @@
+import assert from "node:assert/strict";
+import { KIND_RESPOND, writeResponse } from "./records.ts";
+import { PendingTable } from "./pending.ts";
+
+function region(size = 4096) {
+  const buffer = new ArrayBuffer(size);
+  return { buffer, view: new DataView(buffer), bytes: new Uint8Array(buffer) };
+}
+
+function record(headers: readonly string[], body: string): Uint8Array {
+  const out = region();
+  const head = { kind: KIND_RESPOND, flags: 0, status: 200, id: 9, headers };
+  const len = writeResponse(out, 0, head, body);
+  assert.ok(len > 0);
+  return out.bytes.slice(0, len);
+}
+
+Deno.test("a frozen header list (written as one cached block) gives the same record bytes as a fresh one", () => {
+  const lists = [
+    ["content-type", "text/plain;charset=UTF-8"],
+    ["content-type", "application/json"],
+    ["content-type", "text/html", "x-a", "caf\u00e9"],
+  ];
+  // Three frozen lists in turn: more than the cache holds, so entries are replaced.
+  const frozen = lists.map((list) => Object.freeze([...list]));
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < lists.length; i++) {
+      assert.deepEqual(record(frozen[i], "hi"), record([...lists[i]], "hi"));
+    }
+  }
+});
+
+Deno.test("a cached header list that no longer fits the outbox is refused, not cut", () => {
+  const list = Object.freeze(["x-long", "v".repeat(100)]);
+  const head = {
+    kind: KIND_RESPOND,
+    flags: 0,
+    status: 200,
+    id: 1,
+    headers: list,
+  };
+  assert.ok(writeResponse(region(), 0, head, null) > 0);
+  assert.equal(writeResponse(region(96), 0, head, null), -1);
+});
+
+Deno.test("pending requests are found by their full id, also when slot numbers collide or are large", () => {
+  const table = new PendingTable<{ id: number }>();
+  const a = { id: 2 ** 32 + 7 };
+  const b = { id: 2 * 2 ** 32 + 7 }; // same slot, another generation: kept aside
+  const c = { id: 5 * 2 ** 32 + 70_000 }; // slot beyond the array
+  table.add(a);
+  table.add(b);
+  table.add(c);
+  assert.equal(table.get(a.id), a);
+  assert.equal(table.get(b.id), b);
+  assert.equal(table.get(c.id), c);
+  assert.equal(table.get(3 * 2 ** 32 + 7), undefined);
+  assert.equal(table.values().length, 3);
+  table.delete(a);
+  assert.equal(table.get(a.id), undefined);
+  assert.equal(table.get(b.id), b);
+  table.delete(b);
+  table.delete(c);
+  assert.deepEqual(table.values(), []);
+});
