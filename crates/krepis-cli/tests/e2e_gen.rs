@@ -56,7 +56,11 @@ fn gen_type_checks_passes_check_and_one_undo_restores_the_tree() {
     ok(Command::new("deno")
         .args(["fmt", "--check"])
         .current_dir(&app));
-    ok(Command::new("deno").args(["lint"]).current_dir(&app));
+    // The same V8 flags as the app's `deno task check` (see LINT_V8_FLAGS).
+    ok(Command::new("deno")
+        .arg("lint")
+        .env("DENO_V8_FLAGS", "--no-concurrent-recompilation")
+        .current_dir(&app));
 
     let history = ok(krepis().arg("history").current_dir(&app));
     assert!(

@@ -16,7 +16,7 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{CliError, Result};
 use crate::progress::Steps;
-use crate::workspace::{VERSION, contributor_checkout, deno_command, spawn_error};
+use crate::workspace::{LINT_V8_FLAGS, VERSION, contributor_checkout, deno_command, spawn_error};
 use crate::writes::{self, Expected, FileChange};
 
 /// Arguments of `krepis init`.
@@ -222,7 +222,9 @@ pub fn deno_json(core: &CoreSource) -> Value {
             },
             "check": {
                 "description": "Type-check, lint, and check ctx parameters and the architecture",
-                "command": "deno check main.ts main_test.ts && deno lint && krepis check"
+                "command": format!(
+                    "deno check main.ts main_test.ts && DENO_V8_FLAGS={LINT_V8_FLAGS} deno lint && krepis check"
+                )
             }
         },
         "imports": {}

@@ -23,7 +23,7 @@ use signal_hook::iterator::Signals;
 
 use crate::error::{CliError, Result};
 use crate::progress::Steps;
-use crate::workspace::{deno_command, spawn_error};
+use crate::workspace::{deno_command, deno_lint_command, spawn_error};
 use backoff::Backoff;
 use gate::{Action, Outcome, Running, Stage, Step};
 use lsp::TypeChecker;
@@ -155,9 +155,9 @@ impl Supervisor {
             _ => Step::run(label, deno_check),
         });
         if let Some(config) = &self.options.ctx_lint {
-            let mut command = deno_command();
+            let mut command = deno_lint_command();
             command
-                .args(["lint", "--config"])
+                .arg("--config")
                 .arg(config)
                 .args(&self.options.watch);
             checks.push(Step::run("checking ctx: KrepisContext parameters", command));
