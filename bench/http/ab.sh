@@ -6,11 +6,14 @@
 #
 #   bench/http/ab.sh ROUNDS SECONDS CONNECTIONS PATH NAME=DIR:LIBRARY:SCRIPT ...
 #   BENCH_LUA=script.lua  wrk script (e.g. a POST body)
+#   BENCH_TLS=1           load the servers' TLS ports over https (they print TLSPORT; give them
+#                         BENCH_TLS_CERT and BENCH_TLS_KEY, PEM file paths)
 #
-# DIR is a checkout (its bench/http/*.ts run there), LIBRARY its kernel build, e.g.
+# DIR is a checkout (its bench/http/*.ts run there), LIBRARY its kernel build (`-`: none);
+# a SCRIPT not ending in .ts is an executable run as it is (e.g. a pure-Rust peer), e.g.
 #   bench/http/ab.sh 5 3 64 / new=.:target/release/libkrepis.so:bench/http/krepis_server.ts \
 #     old=/tmp/main:/tmp/main/libkrepis.so:bench/http/krepis_server.ts \
-#     deno=.:-:bench/http/deno_server.ts
+#     deno=.:-:bench/http/deno_server.ts h1=.:-:target/release/examples/h1_bench
 set -euo pipefail
 rounds=$1 seconds=$2 conns=$3 path=$4
 shift 4
@@ -27,13 +30,20 @@ for spec in "$@"; do
   dir=${rest%%:*} rest=${rest#*:}
   lib=${rest%%:*} script=${rest#*:}
   [[ $lib == /* ]] || lib=$(realpath -m "$dir/$lib")
-  (cd "$dir" && KREPIS_LIB_PATH=$lib exec taskset -c 0 deno run -A "$script" >"$work/$name.out") &
+  if [[ $script == *.ts ]]; then run=(deno run -A "$script"); else run=("$script"); fi
+  (cd "$dir" && KREPIS_LIB_PATH=$lib exec taskset -c 0 "${run[@]}" >"$work/$name.out") &
   pid[$name]=$!
   names+=("$name")
   for _ in $(seq 1 300); do grep -q '^PORT' "$work/$name.out" 2>/dev/null && break; sleep 0.1; done
-  port[$name]=$(awk '/^PORT/ {print $2; exit}' "$work/$name.out")
+  if [[ -n ${BENCH_TLS:-} ]]; then
+    port[$name]=$(awk '/^PORT/ {print $4; exit}' "$work/$name.out")
+  else
+    port[$name]=$(awk '/^PORT/ {print $2; exit}' "$work/$name.out")
+  fi
 done
-load() { taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "http://127.0.0.1:${port[$2]}$path"; }
+scheme=http
+[[ -z ${BENCH_TLS:-} ]] || scheme=https
+load() { taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "$scheme://127.0.0.1:${port[$2]}$path"; }
 for n in "${names[@]}"; do load 1 "$n" >/dev/null; done
 for r in $(seq 1 "$rounds"); do
   order=("${names[@]}")

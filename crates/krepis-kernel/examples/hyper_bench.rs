@@ -1,10 +1,16 @@
 //! The pure-Rust peer of `deno task bench:http`: hyper with the same handler the TypeScript
-//! servers run, on a current-thread runtime. Prints `PORT <n>` once listening.
+//! servers run, on a current-thread runtime. Prints `PORT <n> TLSPORT <m|0>` once listening;
+//! the TLS listener starts when `BENCH_TLS_CERT`/`BENCH_TLS_KEY` name PEM files.
+//!
+//! `BENCH_HYPER_AS_KERNEL=1` sets hyper's HTTP/1 up as the kernel does (128 header fields, a
+//! header-read timer, upgrades, `deno_http_h1` over the raw heads), to measure what serving
+//! HTTP/1.1 with `deno_http_h1` instead would take away (`h1_bench`).
 //!
 //! Routes: `GET /` hello world, `POST /echo` JSON echo, `POST /upload` body length,
 //! `GET /download` 1 MiB.
 
 use std::convert::Infallible;
+use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Request, Response, header};
@@ -13,6 +19,10 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
+use krepis_kernel::http::raw_heads::{Checked, HeadCheck};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
 
 static MIB: [u8; 1 << 20] = [b'x'; 1 << 20];
 
@@ -45,23 +55,99 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     Ok(response.expect("static parts are valid"))
 }
 
+/// Serves one connection; as the kernel does, `check` runs Deno's parser over the raw heads
+/// and asks for its verdict on each request.
+async fn serve<I>(builder: Arc<auto::Builder<TokioExecutor>>, io: I, check: bool)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    if check {
+        let heads = HeadCheck::new();
+        let verdicts = Arc::clone(&heads);
+        let service = service_fn(move |req| {
+            // The kernel answers a refused head 400; hyper_bench's peers see none.
+            let _refused = verdicts.refuses_next();
+            handle(req)
+        });
+        let io = TokioIo::new(Checked::new(io, heads, 64 * 1024));
+        let _ = builder.serve_connection_with_upgrades(io, service).await;
+    } else {
+        let _ = builder
+            .serve_connection(TokioIo::new(io), service_fn(handle))
+            .await;
+    }
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    builder: Arc<auto::Builder<TokioExecutor>>,
+    check: bool,
+) -> std::io::Result<()> {
+    loop {
+        let (stream, _) = listener.accept().await?;
+        let _ = stream.set_nodelay(true);
+        let builder = Arc::clone(&builder);
+        let tls = tls.clone();
+        tokio::spawn(async move {
+            match tls {
+                Some(tls) => {
+                    if let Ok(stream) = tls.accept(stream).await {
+                        serve(builder, stream, check).await;
+                    }
+                }
+                None => serve(builder, stream, check).await,
+            }
+        });
+    }
+}
+
 fn main() -> std::io::Result<()> {
+    let as_kernel = std::env::var_os("BENCH_HYPER_AS_KERNEL").is_some();
+    let tls = match (
+        std::env::var("BENCH_TLS_CERT"),
+        std::env::var("BENCH_TLS_KEY"),
+    ) {
+        (Ok(cert), Ok(key)) => Some(
+            krepis_kernel::http::tls::acceptor(
+                &std::fs::read_to_string(cert)?,
+                &std::fs::read_to_string(key)?,
+            )
+            .map_err(std::io::Error::other)?,
+        ),
+        _ => None,
+    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        println!("PORT {}", listener.local_addr()?.port());
-        let builder = auto::Builder::new(TokioExecutor::new());
-        loop {
-            let (stream, _) = listener.accept().await?;
-            let _ = stream.set_nodelay(true);
-            let builder = builder.clone();
-            tokio::spawn(async move {
-                let _ = builder
-                    .serve_connection(TokioIo::new(stream), service_fn(handle))
-                    .await;
-            });
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        if as_kernel {
+            builder
+                .http1()
+                .max_buf_size(8192 + 4096 * 100)
+                .max_headers(krepis_kernel::http::config::MAX_HEADERS)
+                .timer(hyper_util::rt::TokioTimer::new());
         }
+        let builder = Arc::new(builder);
+        let plain = TcpListener::bind("127.0.0.1:0").await?;
+        let secure = match tls {
+            Some(acceptor) => Some((TcpListener::bind("127.0.0.1:0").await?, acceptor)),
+            None => None,
+        };
+        let tls_port = match &secure {
+            Some((listener, _)) => listener.local_addr()?.port(),
+            None => 0,
+        };
+        println!("PORT {} TLSPORT {tls_port}", plain.local_addr()?.port());
+        if let Some((listener, acceptor)) = secure {
+            tokio::spawn(accept_loop(
+                listener,
+                Some(acceptor),
+                Arc::clone(&builder),
+                as_kernel,
+            ));
+        }
+        accept_loop(plain, None, builder, as_kernel).await
     })
 }

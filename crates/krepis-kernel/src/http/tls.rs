@@ -9,6 +9,11 @@ use crate::{KernelError, Result};
 
 /// Builds an acceptor from a PEM certificate chain and a PEM private key.
 pub fn acceptor(cert_pem: &str, key_pem: &str) -> Result<TlsAcceptor> {
+    acceptor_offering(cert_pem, key_pem, &[b"h2", b"http/1.1"])
+}
+
+/// Builds an acceptor offering the ALPN protocols `alpn` (in order of preference).
+pub fn acceptor_offering(cert_pem: &str, key_pem: &str, alpn: &[&[u8]]) -> Result<TlsAcceptor> {
     let (certs, key) = parse_pem(cert_pem, key_pem)?;
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
@@ -17,7 +22,7 @@ pub fn acceptor(cert_pem: &str, key_pem: &str) -> Result<TlsAcceptor> {
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| KernelError::invalid(format!("tls certificate and key do not fit: {e}")))?;
-    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(TlsAcceptor::from(Arc::new(config)))
 }
 
