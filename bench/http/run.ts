@@ -1,7 +1,9 @@
 /**
  * `deno task bench:http`: every scenario of the HTTP performance issue in one run, printed as
- * one table — Krepis against `Deno.serve`, pure hyper (where it applies), a JavaScript file
- * server on `Deno.serve` (static rows) and the todo API in Hono on `Deno.serve` (app rows).
+ * one table — Krepis against `Deno.serve`, pure hyper (where it applies), pure `deno_http_h1`
+ * (hello rows: hyper's Rust handler on the HTTP/1.1 connection `Deno.serve` uses), a
+ * JavaScript file server on `Deno.serve` (static rows) and the todo API in Hono on
+ * `Deno.serve` (app rows).
  *
  * Pinned pass: every server on CPU 0 (`taskset -c 0`), the load generator (wrk, h2load) on
  * CPU 1; the servers take turns within each round and rounds alternate, so drift on a shared
@@ -93,6 +95,7 @@ async function start(name: string, command: string[]): Promise<Server> {
 const KREPIS = "Krepis";
 const DENO = "Deno.serve";
 const HYPER = "pure hyper";
+const H1 = "pure deno_http_h1";
 const JSFILES = "JS file server on Deno.serve";
 const KAPP = "Krepis app (kernel)";
 const HONO = "Hono on Deno.serve";
@@ -120,7 +123,7 @@ const MIB = "x".repeat(1 << 20);
 const allScenarios: Scenario[] = [
   {
     name: "hello (HTTP/1.1, 64 conns)",
-    servers: [KREPIS, DENO, HYPER],
+    servers: [KREPIS, DENO, HYPER, H1],
     reference: DENO,
     load: { tool: "wrk", path: () => "/", connections: 64 },
   },
@@ -164,7 +167,7 @@ const allScenarios: Scenario[] = [
   },
   {
     name: "TLS HTTP/1.1 hello (64 conns)",
-    servers: [KREPIS, DENO],
+    servers: [KREPIS, DENO, HYPER, H1],
     reference: DENO,
     load: { tool: "wrk", path: () => "/", connections: 64, tls: true },
   },
@@ -373,6 +376,7 @@ try {
     [KREPIS, [deno, "run", "-A", "bench/http/krepis_server.ts"]],
     [DENO, [deno, "run", "-A", "bench/http/deno_server.ts"]],
     [HYPER, [`${root}target/release/examples/hyper_bench`]],
+    [H1, [`${root}target/release/examples/h1_bench`]],
     [JSFILES, [deno, "run", "-A", "bench/http/js_file_server.ts"]],
     [KAPP, [
       deno,
