@@ -6,9 +6,15 @@
 //!
 //! Routes: `GET /` hello world, `POST /echo` JSON echo, `POST /upload` body length,
 //! `GET /download` 1 MiB.
+//!
+//! `BENCH_H1_HTTP_TYPES=1` also does what a kernel keeping its `http`-typed request and
+//! response layer would do on top of `deno_http_h1`: each head becomes an `http::Request`
+//! (method, URI, `HeaderMap`), each answer an `http::Response` whose headers are written
+//! from its `HeaderMap`.
 
 use std::cell::RefCell;
 use std::future::poll_fn;
+use std::sync::OnceLock;
 use std::time::{Duration, SystemTime};
 
 use deno_http_h1::{
@@ -60,10 +66,37 @@ struct Head {
     keep_alive: bool,
     expect_continue: bool,
     has_body: bool,
+    /// The head as `http` types (`BENCH_H1_HTTP_TYPES`).
+    typed: Option<http::Request<()>>,
+}
+
+fn http_types() -> bool {
+    static ON: OnceLock<bool> = OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os("BENCH_H1_HTTP_TYPES").is_some())
+}
+
+/// The head as an `http::Request`, as hyper hands it over (`None`: not representable).
+fn typed(request: &deno_http_h1::Request<'_>) -> Option<http::Request<()>> {
+    let mut headers = http::HeaderMap::with_capacity(request.headers.len());
+    for header in request.headers {
+        headers.append(
+            http::HeaderName::from_bytes(header.name).ok()?,
+            http::HeaderValue::from_bytes(header.value).ok()?,
+        );
+    }
+    let mut typed = http::Request::new(());
+    *typed.method_mut() = http::Method::from_bytes(request.method).ok()?;
+    *typed.uri_mut() = http::Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(request.target)).ok()?;
+    *typed.headers_mut() = headers;
+    Some(typed)
 }
 
 fn parse_head(request: deno_http_h1::Request<'_>) -> Head {
-    let path = request.target.split(|b| *b == b'?').next().unwrap_or(b"");
+    let typed = if http_types() { typed(&request) } else { None };
+    let path = match &typed {
+        Some(typed) => typed.uri().path().as_bytes(),
+        None => request.target.split(|b| *b == b'?').next().unwrap_or(b""),
+    };
     Head {
         route: match path {
             b"/echo" => Route::Echo,
@@ -75,7 +108,44 @@ fn parse_head(request: deno_http_h1::Request<'_>) -> Head {
         keep_alive: request.keep_alive,
         expect_continue: request.expect_continue,
         has_body: !matches!(request.body, BodyKind::Empty),
+        typed,
     }
+}
+
+/// Writes an `http::Response`: its headers from the `HeaderMap`, then the date.
+async fn respond_typed<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    head: &Head,
+    response: http::Response<&[u8]>,
+) -> Result<(), Error> {
+    let date = date();
+    let mut headers = [Header::EMPTY; 16];
+    let mut count = 0;
+    for (name, value) in response.headers().iter().take(headers.len() - 1) {
+        headers[count] = Header {
+            name: name.as_str().as_bytes(),
+            value: value.as_bytes(),
+        };
+        count += 1;
+    }
+    headers[count] = Header {
+        name: b"date",
+        value: &date,
+    };
+    let status = response.status();
+    conn.write_response_with_scratch(
+        scratch,
+        Response {
+            version: head.version,
+            status: status.as_u16(),
+            reason: status.canonical_reason().unwrap_or("").as_bytes(),
+            headers: &headers[..=count],
+            body: ResponseBody::Bytes(response.body()),
+            keep_alive: head.keep_alive,
+        },
+    )
+    .await
 }
 
 async fn respond<I: AsyncRead + AsyncWrite + Unpin>(
@@ -85,6 +155,14 @@ async fn respond<I: AsyncRead + AsyncWrite + Unpin>(
     content_type: Option<&[u8]>,
     body: &[u8],
 ) -> Result<(), Error> {
+    if head.typed.is_some() {
+        let mut response = http::Response::new(body);
+        if let Some(content_type) = content_type {
+            let value = http::HeaderValue::from_bytes(content_type).expect("a valid content type");
+            response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+        }
+        return respond_typed(conn, scratch, head, response).await;
+    }
     let date = date();
     if let Some(content_type) = content_type
         && head.version == Version::Http11
