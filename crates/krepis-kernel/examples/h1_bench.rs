@@ -86,7 +86,8 @@ fn typed(request: &deno_http_h1::Request<'_>) -> Option<http::Request<()>> {
     }
     let mut typed = http::Request::new(());
     *typed.method_mut() = http::Method::from_bytes(request.method).ok()?;
-    *typed.uri_mut() = http::Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(request.target)).ok()?;
+    *typed.uri_mut() =
+        http::Uri::from_maybe_shared(bytes::Bytes::copy_from_slice(request.target)).ok()?;
     *typed.headers_mut() = headers;
     Some(typed)
 }
@@ -159,7 +160,9 @@ async fn respond<I: AsyncRead + AsyncWrite + Unpin>(
         let mut response = http::Response::new(body);
         if let Some(content_type) = content_type {
             let value = http::HeaderValue::from_bytes(content_type).expect("a valid content type");
-            response.headers_mut().insert(http::header::CONTENT_TYPE, value);
+            response
+                .headers_mut()
+                .insert(http::header::CONTENT_TYPE, value);
         }
         return respond_typed(conn, scratch, head, response).await;
     }
@@ -206,27 +209,28 @@ async fn serve<I: AsyncRead + AsyncWrite + Unpin>(io: I) -> Result<(), Error> {
     let mut conn = SharedConn::new(io);
     let mut scratch = SharedScratch::default();
     loop {
-        let head = match poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, parse_head)).await {
-            Ok(Some(head)) => head,
-            Ok(None) => return Ok(()),
-            Err(Error::Parse(_) | Error::HeadTooLarge) => {
-                let date = date();
-                let headers = [Header {
-                    name: b"date",
-                    value: &date,
-                }];
-                let bad = Response {
-                    version: Version::Http11,
-                    status: 400,
-                    reason: b"Bad Request",
-                    headers: &headers,
-                    body: ResponseBody::Empty,
-                    keep_alive: false,
-                };
-                return conn.write_response_with_scratch(&mut scratch, bad).await;
-            }
-            Err(error) => return Err(error),
-        };
+        let head =
+            match poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, parse_head)).await {
+                Ok(Some(head)) => head,
+                Ok(None) => return Ok(()),
+                Err(Error::Parse(_) | Error::HeadTooLarge) => {
+                    let date = date();
+                    let headers = [Header {
+                        name: b"date",
+                        value: &date,
+                    }];
+                    let bad = Response {
+                        version: Version::Http11,
+                        status: 400,
+                        reason: b"Bad Request",
+                        headers: &headers,
+                        body: ResponseBody::Empty,
+                        keep_alive: false,
+                    };
+                    return conn.write_response_with_scratch(&mut scratch, bad).await;
+                }
+                Err(error) => return Err(error),
+            };
         if head.expect_continue && head.has_body {
             conn.write_continue().await?;
         }
@@ -234,7 +238,14 @@ async fn serve<I: AsyncRead + AsyncWrite + Unpin>(io: I) -> Result<(), Error> {
             Route::Hello => {
                 conn_discard(&mut conn, &mut scratch, &head).await?;
                 let content_type = b"text/plain;charset=UTF-8";
-                respond(&mut conn, &mut scratch, &head, Some(content_type), b"Hello, World!").await?;
+                respond(
+                    &mut conn,
+                    &mut scratch,
+                    &head,
+                    Some(content_type),
+                    b"Hello, World!",
+                )
+                .await?;
             }
             Route::Echo => {
                 let mut body = Vec::new();
@@ -243,7 +254,14 @@ async fn serve<I: AsyncRead + AsyncWrite + Unpin>(io: I) -> Result<(), Error> {
                 let value: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
                 let json = value.to_string();
                 let content_type = b"application/json";
-                respond(&mut conn, &mut scratch, &head, Some(content_type), json.as_bytes()).await?;
+                respond(
+                    &mut conn,
+                    &mut scratch,
+                    &head,
+                    Some(content_type),
+                    json.as_bytes(),
+                )
+                .await?;
             }
             Route::Upload => {
                 let mut total = 0usize;
@@ -257,7 +275,14 @@ async fn serve<I: AsyncRead + AsyncWrite + Unpin>(io: I) -> Result<(), Error> {
                         SharedBodyChunk::Complete => break,
                     }
                 }
-                respond(&mut conn, &mut scratch, &head, None, total.to_string().as_bytes()).await?;
+                respond(
+                    &mut conn,
+                    &mut scratch,
+                    &head,
+                    None,
+                    total.to_string().as_bytes(),
+                )
+                .await?;
             }
             Route::Download => {
                 conn_discard(&mut conn, &mut scratch, &head).await?;
