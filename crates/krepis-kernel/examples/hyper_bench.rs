@@ -69,7 +69,8 @@ where
             let _refused = verdicts.refuses_next();
             handle(req)
         });
-        let io = TokioIo::new(Checked::new(io, heads, 64 * 1024));
+        let limit = krepis_kernel::http::config::DEFAULT_MAX_HEADER_SIZE;
+        let io = TokioIo::new(Checked::new(io, heads, limit));
         let _ = builder.serve_connection_with_upgrades(io, service).await;
     } else {
         let _ = builder
@@ -125,6 +126,7 @@ fn main() -> std::io::Result<()> {
         if as_kernel {
             builder
                 .http1()
+                // The kernel's read buffer limit (hyper's default, kept explicitly there).
                 .max_buf_size(8192 + 4096 * 100)
                 .max_headers(krepis_kernel::http::config::MAX_HEADERS)
                 .timer(hyper_util::rt::TokioTimer::new());
