@@ -214,20 +214,30 @@ export function createApp(options: AppOptions): App {
   const plans = buildPlans([...commands, ...queries], behaviors, container);
   const attach = options.context;
 
+  // Settles without a promise when the whole pipeline did (see `Step`).
+  const run = (
+    ctx: KrepisContext,
+    handler: AnyHandler,
+    input: unknown,
+  ): Result<unknown> | Promise<Result<unknown>> => {
+    const plan = plans.get(handler);
+    if (!plan) {
+      throw new Error(
+        `"${handler?.name}" is not a command or query registered with this app`,
+      );
+    }
+    return plan(attach ? attach(ctx) : ctx, input);
+  };
   const execute = (
     ctx: KrepisContext,
     handler: AnyHandler,
     input: unknown,
   ): Promise<Result<unknown>> => {
-    const run = plans.get(handler);
-    if (!run) {
-      return Promise.reject(
-        new Error(
-          `"${handler?.name}" is not a command or query registered with this app`,
-        ),
-      );
+    try {
+      return Promise.resolve(run(ctx, handler, input));
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return run(attach ? attach(ctx) : ctx, input);
   };
 
   const openapiOptions = options.openapi === false ? undefined : {
@@ -242,9 +252,9 @@ export function createApp(options: AppOptions): App {
   };
   let openapiJson: string | undefined;
 
-  const fetch = createFetchHandler({
+  const handle = createFetchHandler({
     router,
-    execute,
+    execute: run,
     log,
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     tenantHeader: (options.tenantHeader ?? "x-tenant-id").toLowerCase(),
@@ -261,14 +271,21 @@ export function createApp(options: AppOptions): App {
     // or downloading it), which the synchronous serve() cannot.
     serve: async (serveOptions = {}) => {
       await loadKernel();
-      return serve(serveOptions, fetch);
+      // The kernel's server takes a Response returned synchronously at once.
+      return serve(serveOptions, handle);
     },
     serveKnul: (knulOptions) =>
       serveKnul(
         { log, ...knulOptions },
         appMethods([...commands, ...queries], execute),
       ),
-    fetch,
+    fetch: (req, info) => {
+      try {
+        return Promise.resolve(handle(req, info));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),
     openapi,

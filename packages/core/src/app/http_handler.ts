@@ -10,6 +10,7 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
+import { isThenable } from "../pipeline/behavior.ts";
 import type { Router } from "../router/router.ts";
 import { defaultInput, type Route } from "../router/route.ts";
 import {
@@ -22,12 +23,12 @@ import {
 export interface HttpHandlerOptions extends RequestContextOptions {
   /** Routes, checked at start-up. */
   router: Router<Route>;
-  /** Runs a handler through its pipeline. */
+  /** Runs a handler through its pipeline (with a plain result when it settled at once). */
   execute(
     ctx: KrepisContext,
     handler: AnyHandler,
     input: unknown,
-  ): Promise<Result<unknown>>;
+  ): Result<unknown> | Promise<Result<unknown>>;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
   /** Path and lazily built document served for OpenAPI, if enabled. */
@@ -181,8 +182,62 @@ function splitUrl(url: string): [path: string, search: string] {
     : [url.slice(start, q), url.slice(q + 1, end)];
 }
 
+/** Turns a handler's outcome into the response. */
+function answer(
+  ctx: KrepisContext,
+  route: Route,
+  result: Result<unknown>,
+  mode: Mode,
+): Response {
+  if (!result.ok) return fail(ctx, result.error, mode);
+  const value = result.value;
+  let json: string | undefined;
+  try {
+    json = value === undefined ? undefined : JSON.stringify(value);
+  } catch (e) {
+    return internal(ctx, route, e, mode); // a BigInt or a cycle in the value
+  }
+  return respond(
+    ctx,
+    route.status ?? (value === undefined ? 204 : 200),
+    json,
+    mode,
+  );
+}
+
+/** What a thrown value becomes: its own response for an `AppError`, else a logged 500. */
+function thrown(
+  ctx: KrepisContext,
+  route: Route,
+  e: unknown,
+  mode: Mode,
+): Response {
+  if (e instanceof AppError) return fail(ctx, e, mode);
+  // A route's input mapper or the app's context hook threw, or a handler that opted
+  // out of the `errors` behavior did.
+  return internal(ctx, route, e, mode);
+}
+
+/** The input a route's handler gets. */
+function inputOf(
+  route: Route,
+  params: Record<string, string>,
+  search: string,
+  body: unknown,
+): unknown {
+  // Without a query string or a body the default input is the path parameters (a
+  // fresh object per match), so nothing else is built.
+  return route.input
+    ? route.input({ params, query: queryOf(search), body })
+    : search === "" && body === undefined
+    ? params
+    : defaultInput({ params, query: queryOf(search), body });
+}
+
 /**
  * Creates the fetch-style handler of an app (used by `createApp`; exposed for custom hosts).
+ * It answers with a plain `Response` when the route's work settled synchronously (no body
+ * to read, a synchronous validator and handler), as `Deno.serve` handlers may.
  *
  * @example
  * ```ts
@@ -195,7 +250,7 @@ function splitUrl(url: string): [path: string, search: string] {
  * router.add("GET", "/ping", route("GET", "/ping", ping));
  * const fetch = createFetchHandler({
  *   router,
- *   execute: async (ctx, h, input) => await h.handle(ctx, input, {}),
+ *   execute: (ctx, h, input) => h.handle(ctx, input, {}),
  *   maxBodyBytes: 1024,
  *   log: memorySink(),
  *   tenantHeader: "x-tenant-id",
@@ -207,10 +262,35 @@ function splitUrl(url: string): [path: string, search: string] {
  */
 export function createFetchHandler(
   options: HttpHandlerOptions,
-): (req: Request, info?: FetchInfo) => Promise<Response> {
-  const { router, openapi, maxBodyBytes } = options;
+): (req: Request, info?: FetchInfo) => Response | Promise<Response> {
+  const { router, openapi, maxBodyBytes, execute } = options;
   const trace = options.traceHeaders === false ? 0 : TRACE;
-  return async (req, info) => {
+  const run = (
+    ctx: KrepisContext,
+    route: Route,
+    params: Record<string, string>,
+    search: string,
+    body: unknown,
+    mode: Mode,
+  ): Response | Promise<Response> => {
+    let result;
+    try {
+      result = execute(
+        ctx,
+        route.handler,
+        inputOf(route, params, search, body),
+      );
+    } catch (e) {
+      return thrown(ctx, route, e, mode);
+    }
+    return isThenable(result)
+      ? Promise.resolve(result).then(
+        (r) => answer(ctx, route, r, mode),
+        (e) => thrown(ctx, route, e, mode),
+      )
+      : answer(ctx, route, result, mode);
+  };
+  return (req, info) => {
     const ctx = requestContext(req, info, options);
     const method = req.method; // a getter with brand checks: read once
     const head = method === "HEAD";
@@ -248,38 +328,12 @@ export function createFetchHandler(
       );
     }
     const { value: route, params } = found.match;
-    let result: Result<unknown>;
-    try {
-      const body = BODYLESS.has(method)
-        ? undefined
-        : await bodyOf(req, maxBodyBytes);
-      // Without a query string or a body the default input is the path parameters (a
-      // fresh object per match), so nothing else is built.
-      const input = route.input
-        ? route.input({ params, query: queryOf(search), body })
-        : search === "" && body === undefined
-        ? params
-        : defaultInput({ params, query: queryOf(search), body });
-      result = await options.execute(ctx, route.handler, input);
-    } catch (e) {
-      if (e instanceof AppError) return fail(ctx, e, mode);
-      // A route's input mapper or the app's context hook threw, or a handler that opted
-      // out of the `errors` behavior did.
-      return internal(ctx, route, e, mode);
+    if (BODYLESS.has(method)) {
+      return run(ctx, route, params, search, undefined, mode);
     }
-    if (!result.ok) return fail(ctx, result.error, mode);
-    const value = result.value;
-    let json: string | undefined;
-    try {
-      json = value === undefined ? undefined : JSON.stringify(value);
-    } catch (e) {
-      return internal(ctx, route, e, mode); // a BigInt or a cycle in the value
-    }
-    return respond(
-      ctx,
-      route.status ?? (value === undefined ? 204 : 200),
-      json,
-      mode,
+    return bodyOf(req, maxBodyBytes).then(
+      (body) => run(ctx, route, params, search, body, mode),
+      (e) => thrown(ctx, route, e, mode),
     );
   };
 }

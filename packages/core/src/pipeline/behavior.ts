@@ -76,7 +76,62 @@ export function defineBehavior(name: string, run: Behavior["run"]): Behavior {
 }
 
 /**
+ * A step of a composed pipeline: settles with a plain result when everything below it did
+ * (a synchronous validator and handler), so a request needs no promise turn at all.
+ */
+export type Step = (
+  ctx: KrepisContext,
+  input: unknown,
+) => Result<unknown> | Promise<Result<unknown>>;
+
+/** What a built-in behavior runs when composed: `next` may answer without a promise. */
+type StepRun = (
+  ctx: KrepisContext,
+  handler: AnyHandler,
+  input: unknown,
+  next: Step,
+) => Result<unknown> | Promise<Result<unknown>>;
+
+/** Built-in behaviors keep their step form here (not part of the public shape). */
+const STEPS = new WeakMap<Behavior, StepRun>();
+
+/**
+ * Defines a built-in behavior whose `run` may settle without a promise. Its public `run`
+ * answers with a promise, as every behavior's does; `compose` uses the step form.
+ */
+export function defineStepBehavior(name: string, step: StepRun): Behavior {
+  const behavior = defineBehavior(name, (ctx, handler, input, next) => {
+    try {
+      return Promise.resolve(step(ctx, handler, input, next));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  });
+  STEPS.set(behavior, step);
+  return behavior;
+}
+
+/** Whether `value` is a promise-like (a step's or a handler's answer). */
+export function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null &&
+    typeof (value as { then?: unknown }).then === "function";
+}
+
+/** A step as a `Next` for a behavior written against the public contract. */
+function asNext(step: Step): Next {
+  return (ctx, input) => {
+    try {
+      return Promise.resolve(step(ctx, input));
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  };
+}
+
+/**
  * Composes the behaviors that apply to `handler` (outermost first) around `terminal`.
+ * Built-in behaviors are chained as steps; one written with {@linkcode defineBehavior}
+ * gets a `next` that answers with a promise, as its contract says.
  *
  * @example
  * ```ts
@@ -89,7 +144,7 @@ export function defineBehavior(name: string, run: Behavior["run"]): Behavior {
  *   return next(ctx, input);
  * });
  * const q = defineQuery({ name: "q", handle: () => ok(1) });
- * const run = compose([mark], q, async () => ok(1));
+ * const run = compose([mark], q, () => ok(1));
  * await run(createContext(), undefined);
  * console.assert(seen[0] === "mark");
  * ```
@@ -97,14 +152,20 @@ export function defineBehavior(name: string, run: Behavior["run"]): Behavior {
 export function compose(
   behaviors: readonly Behavior[],
   handler: AnyHandler,
-  terminal: Next,
-): Next {
+  terminal: Step,
+): Step {
   let next = terminal;
   for (let i = behaviors.length - 1; i >= 0; i--) {
     const b = behaviors[i];
     if (handler.skip.includes(b.name)) continue;
     const inner = next;
-    next = (ctx, input) => b.run(ctx, handler, input, inner);
+    const step = STEPS.get(b);
+    if (step) {
+      next = (ctx, input) => step(ctx, handler, input, inner);
+    } else {
+      const innerNext = asNext(inner);
+      next = (ctx, input) => b.run(ctx, handler, input, innerNext);
+    }
   }
   return next;
 }

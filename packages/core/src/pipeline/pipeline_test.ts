@@ -123,7 +123,7 @@ Deno.test("tracing opens a child span and logs the outcome with the trace ids", 
     q,
     () => Promise.reject(new Error("boom")),
   );
-  await assert.rejects(() => throwing(ctx, undefined), /boom/);
+  await assert.rejects(async () => await throwing(ctx, undefined), /boom/);
   const rec3 = sink.records()[2];
   assert.equal(rec3.msg, "operation threw");
   assert.equal(rec3.traceId, TRACE);

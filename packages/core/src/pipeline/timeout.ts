@@ -12,7 +12,7 @@
 import { AppError } from "../result/app_error.ts";
 import type { KrepisContext } from "../context/context.ts";
 import { err, type Result } from "../result/result.ts";
-import { type Behavior, defineBehavior } from "./behavior.ts";
+import { type Behavior, defineStepBehavior, isThenable } from "./behavior.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
 /**
@@ -41,18 +41,20 @@ function abortResult(signal: AbortSignal): Result<never> {
  * One operation under a deadline: settles the caller's promise with the handler's result,
  * or with `TIMEOUT`/`CANCELLED` first. A class rather than a bundle of closures: this runs
  * for every command and query, and one object with prototype methods is the cheapest shape.
+ * An operation that answers synchronously is never watched and makes no promise.
  */
 class Timed implements Watched {
   readonly deadline: number;
-  readonly promise: Promise<Result<unknown>>;
   #name: string;
   #watch: DeadlineWatch;
   #caller: KrepisContext;
-  #resolve!: (result: Result<unknown>) => void;
-  #reject!: (error: unknown) => void;
+  #resolve: ((result: Result<unknown>) => void) | undefined = undefined;
+  #reject: ((error: unknown) => void) | undefined = undefined;
   #controller: AbortController | undefined;
   #outer: AbortSignal | undefined;
   #settled = false;
+  /** The `TIMEOUT`/`CANCELLED` result, when stopped before the caller had a promise. */
+  #stopped: Result<never> | undefined = undefined;
   /** Links of the deadline watch (declared so every Timed has one shape). */
   watchPrev: Watched | undefined = undefined;
   /** See `watchPrev`. */
@@ -70,10 +72,6 @@ class Timed implements Watched {
     this.#name = name;
     this.#watch = watch;
     this.#caller = caller;
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
   }
 
   /** Called by the watch when the deadline passes. */
@@ -86,18 +84,47 @@ class Timed implements Watched {
     this.#stop(this.#outer!.reason);
   }
 
+  /** The handler answered synchronously: its result, unless it was stopped meanwhile. */
+  settleNow(result: Result<unknown>): Result<unknown> {
+    if (this.#settled) return this.#stopped!;
+    this.#cleanup();
+    return result;
+  }
+
+  /** The handler threw synchronously: rethrown, unless it was stopped meanwhile. */
+  failNow(error: unknown): Result<unknown> {
+    if (this.#settled) return this.#stopped!;
+    this.#cleanup();
+    throw error;
+  }
+
+  /**
+   * The handler answered with a promise: watches the deadline and returns the caller's
+   * promise, settled by {@linkcode finish}, {@linkcode fail} or a stop, whichever is first.
+   */
+  pending(): Promise<Result<unknown>> {
+    if (this.#settled) return Promise.resolve(this.#stopped!);
+    const promise = new Promise<Result<unknown>>((resolve, reject) => {
+      this.#resolve = resolve;
+      this.#reject = reject;
+    });
+    // After the promise exists: arming the first timer may run microtasks.
+    if (this.deadline !== Infinity) this.#watch.add(this);
+    return promise;
+  }
+
   /** The handler's outcome, unless the operation was stopped first. */
   finish(result: Result<unknown>): void {
     if (this.#settled) return;
     this.#cleanup();
-    this.#resolve(result);
+    this.#resolve!(result);
   }
 
   /** The handler threw (it opted out of `errors`): the caller sees the same error. */
   fail(error: unknown): void {
     if (this.#settled) return;
     this.#cleanup();
-    this.#reject(error);
+    this.#reject!(error);
   }
 
   #cleanup(): void {
@@ -110,7 +137,9 @@ class Timed implements Watched {
     if (this.#settled) return;
     this.#cleanup();
     (this.#controller ??= new AbortController()).abort(reason);
-    this.#resolve(abortResult(this.#controller.signal));
+    const result = abortResult(this.#controller.signal);
+    if (this.#resolve) this.#resolve(result);
+    else this.#stopped = result;
   }
 
   /**
@@ -143,26 +172,33 @@ class Timed implements Watched {
 export function timeout(options: TimeoutOptions = {}): Behavior {
   const defaultMs = options.ms ?? 30_000;
   const watch = new DeadlineWatch();
-  return defineBehavior("timeout", (ctx, handler, input, next) => {
+  return defineStepBehavior("timeout", (ctx, handler, input, next) => {
     const now = Date.now();
     const deadline = Math.min(
       ctx.deadline,
       now + (handler.timeoutMs ?? defaultMs),
     );
     if (deadline <= now) {
-      return Promise.resolve(
-        err(new AppError("TIMEOUT", "deadline already passed")),
-      );
+      return err(new AppError("TIMEOUT", "deadline already passed"));
     }
     const op = new Timed(deadline, handler.name, watch, ctx);
-    if (deadline !== Infinity) watch.add(op);
     // The lazy source is made here, not in Timed's constructor: a closure over `this`
     // made there got V8 to keep these short-lived objects long enough to be promoted,
     // which tripled the old-space collections of a request loop.
-    next(ctx.derive({ deadline, signal: () => op.signal() }), input).then(
-      (result) => op.finish(result),
+    let result;
+    try {
+      result = next(ctx.derive({ deadline, signal: () => op.signal() }), input);
+    } catch (e) {
+      return op.failNow(e);
+    }
+    // No timer can fire while the handler runs synchronously: only an answer still
+    // pending is watched.
+    if (!isThenable(result)) return op.settleNow(result);
+    const pending = op.pending();
+    Promise.resolve(result).then(
+      (r) => op.finish(r),
       (error) => op.fail(error),
     );
-    return op.promise;
+    return pending;
   });
 }
