@@ -30,6 +30,7 @@ import type { Result } from "../result/result.ts";
 import type { Route } from "../router/route.ts";
 import { createFetchHandler } from "./http_handler.ts";
 import { buildPlans } from "./plan.ts";
+import { Pending, settled } from "../pipeline/pending.ts";
 import type { FetchInfo } from "./request_context.ts";
 import { checkWiring } from "./wiring.ts";
 
@@ -219,7 +220,7 @@ export function createApp(options: AppOptions): App {
     ctx: KrepisContext,
     handler: AnyHandler,
     input: unknown,
-  ): Result<unknown> | Promise<Result<unknown>> => {
+  ): Result<unknown> | Pending => {
     const plan = plans.get(handler);
     if (!plan) {
       throw new Error(
@@ -234,7 +235,7 @@ export function createApp(options: AppOptions): App {
     input: unknown,
   ): Promise<Result<unknown>> => {
     try {
-      return Promise.resolve(run(ctx, handler, input));
+      return settled(run(ctx, handler, input)) as Promise<Result<unknown>>;
     } catch (e) {
       return Promise.reject(e);
     }

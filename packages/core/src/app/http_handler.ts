@@ -10,7 +10,8 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
-import { isThenable } from "../pipeline/behavior.ts";
+import { pendingOf } from "../pipeline/behavior.ts";
+import { Pending } from "../pipeline/pending.ts";
 import type { Router } from "../router/router.ts";
 import { defaultInput, type Route } from "../router/route.ts";
 import {
@@ -28,7 +29,7 @@ export interface HttpHandlerOptions extends RequestContextOptions {
     ctx: KrepisContext,
     handler: AnyHandler,
     input: unknown,
-  ): Result<unknown> | Promise<Result<unknown>>;
+  ): Result<unknown> | Pending | PromiseLike<Result<unknown>>;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
   /** Path and lazily built document served for OpenAPI, if enabled. */
@@ -275,19 +276,19 @@ export function createFetchHandler(
   ): Response | Promise<Response> => {
     let result;
     try {
-      result = execute(
+      result = pendingOf(execute(
         ctx,
         route.handler,
         inputOf(route, params, search, body),
-      );
+      ));
     } catch (e) {
       return thrown(ctx, route, e, mode);
     }
-    return isThenable(result)
-      ? Promise.resolve(result).then(
-        (r) => answer(ctx, route, r, mode),
+    return result instanceof Pending
+      ? result.map(
+        (r) => answer(ctx, route, r as Result<unknown>, mode),
         (e) => thrown(ctx, route, e, mode),
-      )
+      ).promise() as Promise<Response>
       : answer(ctx, route, result, mode);
   };
   return (req, info) => {

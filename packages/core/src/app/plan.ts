@@ -18,6 +18,7 @@ import {
   isThenable,
   type Step,
 } from "../pipeline/behavior.ts";
+import { Pending, settled } from "../pipeline/pending.ts";
 import { toAppError } from "../pipeline/errors.ts";
 import { AppError } from "../result/app_error.ts";
 import { err, type Result } from "../result/result.ts";
@@ -65,15 +66,15 @@ function terminalFor(handler: AnyHandler, container: Container): Step {
 
   const check = (result: unknown) => checked(name, result);
   // No `async` on the common path: a synchronous validator and handler settle the
-  // operation without any promise, and an asynchronous one with one promise instead of
-  // one per await.
+  // operation without any promise, and an asynchronous handler's answer is one `Pending`
+  // every layer adds to.
   const call = (
     ctx: KrepisContext,
     input: unknown,
-  ): Result<unknown> | Promise<Result<unknown>> => {
-    if (scoped) return callScoped(ctx, input);
+  ): Result<unknown> | Pending => {
+    if (scoped) return new Pending(callScoped(ctx, input));
     const r = handler.handle(ctx, input, shared ??= build(singleton));
-    return isThenable(r) ? Promise.resolve(r).then(check) : checked(name, r);
+    return isThenable(r) ? new Pending(r).map(check) : checked(name, r);
   };
   const callScoped = async (ctx: KrepisContext, input: unknown) => {
     const scope = container.scope(ctx);
@@ -91,8 +92,9 @@ function terminalFor(handler: AnyHandler, container: Container): Step {
 
   return (ctx: KrepisContext, raw: unknown) => {
     const valid = validateInput(name, handler.input, raw);
+    // An asynchronous validator: the handler's answer is followed as a promise.
     return valid instanceof Promise
-      ? valid.then((v) => validated(ctx, v))
+      ? new Pending(valid.then((v) => settled(validated(ctx, v))))
       : validated(ctx, valid);
   };
 }

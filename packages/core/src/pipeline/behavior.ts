@@ -9,6 +9,7 @@
 import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
+import { Pending, settled } from "./pending.ts";
 
 /**
  * Calls the rest of the pipeline (and finally the handler) with a possibly new context.
@@ -76,33 +77,36 @@ export function defineBehavior(name: string, run: Behavior["run"]): Behavior {
 }
 
 /**
- * A step of a composed pipeline: settles with a plain result when everything below it did
- * (a synchronous validator and handler), so a request needs no promise turn at all.
+ * A step of a composed pipeline: a plain result when everything below it settled at once
+ * (a synchronous validator and handler), otherwise a {@linkcode Pending} that every layer
+ * adds its work to, so the whole pipeline takes one promise turn after the handler's.
  */
 export type Step = (
   ctx: KrepisContext,
   input: unknown,
-) => Result<unknown> | Promise<Result<unknown>>;
+) => Result<unknown> | Pending;
 
-/** What a built-in behavior runs when composed: `next` may answer without a promise. */
+/** What a built-in behavior runs when composed. */
 type StepRun = (
   ctx: KrepisContext,
   handler: AnyHandler,
   input: unknown,
   next: Step,
-) => Result<unknown> | Promise<Result<unknown>>;
+) => Result<unknown> | Pending;
 
 /** Built-in behaviors keep their step form here (not part of the public shape). */
 const STEPS = new WeakMap<Behavior, StepRun>();
 
 /**
- * Defines a built-in behavior whose `run` may settle without a promise. Its public `run`
- * answers with a promise, as every behavior's does; `compose` uses the step form.
+ * Defines a built-in behavior whose composed form adds to a {@linkcode Pending} instead
+ * of chaining promises. Its public `run` answers with a promise, as every behavior's does.
  */
 export function defineStepBehavior(name: string, step: StepRun): Behavior {
   const behavior = defineBehavior(name, (ctx, handler, input, next) => {
     try {
-      return Promise.resolve(step(ctx, handler, input, next));
+      return settled(
+        step(ctx, handler, input, (c, i) => pendingOf(next(c, i))),
+      ) as Promise<Result<unknown>>;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -111,17 +115,24 @@ export function defineStepBehavior(name: string, step: StepRun): Behavior {
   return behavior;
 }
 
-/** Whether `value` is a promise-like (a step's or a handler's answer). */
+/** Whether `value` is a promise-like (a handler's or a behavior's answer). */
 export function isThenable(value: unknown): value is PromiseLike<unknown> {
   return typeof value === "object" && value !== null &&
     typeof (value as { then?: unknown }).then === "function";
+}
+
+/** An answer as a step gives it: a `Pending` for anything still to come. */
+export function pendingOf(value: unknown): Result<unknown> | Pending {
+  return value instanceof Pending || !isThenable(value)
+    ? value as Result<unknown> | Pending
+    : new Pending(value);
 }
 
 /** A step as a `Next` for a behavior written against the public contract. */
 function asNext(step: Step): Next {
   return (ctx, input) => {
     try {
-      return Promise.resolve(step(ctx, input));
+      return settled(step(ctx, input)) as Promise<Result<unknown>>;
     } catch (e) {
       return Promise.reject(e);
     }
@@ -152,9 +163,12 @@ function asNext(step: Step): Next {
 export function compose(
   behaviors: readonly Behavior[],
   handler: AnyHandler,
-  terminal: Step,
+  terminal: (
+    ctx: KrepisContext,
+    input: unknown,
+  ) => Result<unknown> | Pending | PromiseLike<Result<unknown>>,
 ): Step {
-  let next = terminal;
+  let next: Step = (ctx, input) => pendingOf(terminal(ctx, input));
   for (let i = behaviors.length - 1; i >= 0; i--) {
     const b = behaviors[i];
     if (handler.skip.includes(b.name)) continue;
@@ -164,7 +178,7 @@ export function compose(
       next = (ctx, input) => step(ctx, handler, input, inner);
     } else {
       const innerNext = asNext(inner);
-      next = (ctx, input) => b.run(ctx, handler, input, innerNext);
+      next = (ctx, input) => pendingOf(b.run(ctx, handler, input, innerNext));
     }
   }
   return next;

@@ -10,7 +10,8 @@ import type { KrepisContext } from "../context/context.ts";
 import { CqsViolationError } from "../di/readonly.ts";
 import { AppError } from "../result/app_error.ts";
 import { err } from "../result/result.ts";
-import { type Behavior, defineStepBehavior, isThenable } from "./behavior.ts";
+import { type Behavior, defineStepBehavior } from "./behavior.ts";
+import { Pending } from "./pending.ts";
 
 /**
  * Maps a thrown value to an `AppError`: `AppError` passes through, aborts become `CANCELLED`
@@ -61,9 +62,8 @@ function logFailure(
  * ```
  */
 export function errors(): Behavior {
-  // Not an `async` function: that would cost a promise and a turn per operation more than
-  // chaining a rejection handler, which runs only when something threw. A result that is
-  // already there passes straight through.
+  // A result that is already there passes straight through; one still pending gets a
+  // rejection handler, which runs only when something threw.
   return defineStepBehavior("errors", (ctx, handler, input, next) => {
     const mapError = (e: unknown) => {
       const mapped = toAppError(e);
@@ -72,8 +72,8 @@ export function errors(): Behavior {
     };
     try {
       const result = next(ctx, input);
-      return isThenable(result)
-        ? Promise.resolve(result).then(undefined, mapError)
+      return result instanceof Pending
+        ? result.map(undefined, mapError)
         : result;
     } catch (e) {
       return mapError(e);

@@ -12,7 +12,8 @@
 import { AppError } from "../result/app_error.ts";
 import type { KrepisContext } from "../context/context.ts";
 import { err, type Result } from "../result/result.ts";
-import { type Behavior, defineStepBehavior, isThenable } from "./behavior.ts";
+import { type Behavior, defineStepBehavior } from "./behavior.ts";
+import { Pending } from "./pending.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
 /**
@@ -38,22 +39,23 @@ function abortResult(signal: AbortSignal): Result<never> {
 }
 
 /**
- * One operation under a deadline: settles the caller's promise with the handler's result,
- * or with `TIMEOUT`/`CANCELLED` first. A class rather than a bundle of closures: this runs
- * for every command and query, and one object with prototype methods is the cheapest shape.
- * An operation that answers synchronously is never watched and makes no promise.
+ * One operation under a deadline: the caller gets the handler's result, or `TIMEOUT` or
+ * `CANCELLED` first. A class rather than a bundle of closures: this runs for every command
+ * and query, and one object with prototype methods is the cheapest shape. An operation
+ * that answers synchronously is never watched.
  */
 class Timed implements Watched {
   readonly deadline: number;
   #name: string;
   #watch: DeadlineWatch;
   #caller: KrepisContext;
-  #resolve: ((result: Result<unknown>) => void) | undefined = undefined;
-  #reject: ((error: unknown) => void) | undefined = undefined;
   #controller: AbortController | undefined;
   #outer: AbortSignal | undefined;
   #settled = false;
-  /** The `TIMEOUT`/`CANCELLED` result, when stopped before the caller had a promise. */
+  /** The handler's pending answer, and where this behavior sits in it. */
+  #pending: Pending | undefined = undefined;
+  #depth = 0;
+  /** The `TIMEOUT`/`CANCELLED` result, when stopped while the handler still ran. */
   #stopped: Result<never> | undefined = undefined;
   /** Links of the deadline watch (declared so every Timed has one shape). */
   watchPrev: Watched | undefined = undefined;
@@ -99,32 +101,25 @@ class Timed implements Watched {
   }
 
   /**
-   * The handler answered with a promise: watches the deadline and returns the caller's
-   * promise, settled by {@linkcode finish}, {@linkcode fail} or a stop, whichever is first.
+   * The handler's answer is pending: watches the deadline; a stop settles the answer from
+   * here outwards, and the handler's own outcome (when it comes first) ends the watch.
    */
-  pending(): Promise<Result<unknown>> {
-    if (this.#settled) return Promise.resolve(this.#stopped!);
-    const promise = new Promise<Result<unknown>>((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
-    // After the promise exists: arming the first timer may run microtasks.
-    if (this.deadline !== Infinity) this.#watch.add(this);
-    return promise;
-  }
-
-  /** The handler's outcome, unless the operation was stopped first. */
-  finish(result: Result<unknown>): void {
-    if (this.#settled) return;
-    this.#cleanup();
-    this.#resolve!(result);
-  }
-
-  /** The handler threw (it opted out of `errors`): the caller sees the same error. */
-  fail(error: unknown): void {
-    if (this.#settled) return;
-    this.#cleanup();
-    this.#reject!(error);
+  follow(pending: Pending): Pending {
+    pending.map(
+      (result) => {
+        this.#cleanup();
+        return result;
+      },
+      (error) => {
+        this.#cleanup();
+        throw error;
+      },
+    );
+    this.#pending = pending;
+    this.#depth = pending.depth;
+    if (this.#settled) pending.settleFrom(this.#depth, this.#stopped);
+    else if (this.deadline !== Infinity) this.#watch.add(this);
+    return pending;
   }
 
   #cleanup(): void {
@@ -137,9 +132,8 @@ class Timed implements Watched {
     if (this.#settled) return;
     this.#cleanup();
     (this.#controller ??= new AbortController()).abort(reason);
-    const result = abortResult(this.#controller.signal);
-    if (this.#resolve) this.#resolve(result);
-    else this.#stopped = result;
+    const result = this.#stopped = abortResult(this.#controller.signal);
+    this.#pending?.settleFrom(this.#depth, result);
   }
 
   /**
@@ -193,12 +187,6 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
     }
     // No timer can fire while the handler runs synchronously: only an answer still
     // pending is watched.
-    if (!isThenable(result)) return op.settleNow(result);
-    const pending = op.pending();
-    Promise.resolve(result).then(
-      (r) => op.finish(r),
-      (error) => op.fail(error),
-    );
-    return pending;
+    return result instanceof Pending ? op.follow(result) : op.settleNow(result);
   });
 }

@@ -9,12 +9,8 @@ import type { Logger, LogLevel } from "../context/logger.ts";
 import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
-import {
-  type Behavior,
-  defineStepBehavior,
-  isThenable,
-  type Step,
-} from "./behavior.ts";
+import { type Behavior, defineStepBehavior, type Step } from "./behavior.ts";
+import { Pending } from "./pending.ts";
 
 /**
  * Options of {@linkcode tracing}.
@@ -58,7 +54,7 @@ function traced(
   input: unknown,
   next: Step,
   level: LogLevel,
-): Result<unknown> | Promise<Result<unknown>> {
+): Result<unknown> | Pending {
   const log = span.log;
   const start = performance.now();
   const threw = (e: unknown): never => {
@@ -70,8 +66,8 @@ function traced(
     });
     throw e;
   };
-  const done = (result: Result<unknown>) => {
-    record(log, handler, level, start, result);
+  const done = (result: unknown) => {
+    record(log, handler, level, start, result as Result<unknown>);
     return result;
   };
   let result;
@@ -80,9 +76,9 @@ function traced(
   } catch (e) {
     return threw(e);
   }
-  return isThenable(result)
-    ? Promise.resolve(result).then(done, threw)
-    : done(result);
+  return result instanceof Pending
+    ? result.map(done, threw)
+    : done(result) as Result<unknown>;
 }
 
 function record(
