@@ -266,6 +266,7 @@ export function createFetchHandler(
 ): (req: Request, info?: FetchInfo) => Response | Promise<Response> {
   const { router, openapi, maxBodyBytes, execute } = options;
   const trace = options.traceHeaders === false ? 0 : TRACE;
+  // The response, or a `Pending` whose outcome is the response.
   const run = (
     ctx: KrepisContext,
     route: Route,
@@ -273,7 +274,7 @@ export function createFetchHandler(
     search: string,
     body: unknown,
     mode: Mode,
-  ): Response | Promise<Response> => {
+  ): Response | Pending => {
     let result;
     try {
       result = pendingOf(execute(
@@ -288,9 +289,27 @@ export function createFetchHandler(
       ? result.map(
         (r) => answer(ctx, route, r as Result<unknown>, mode),
         (e) => thrown(ctx, route, e, mode),
-      ).promise() as Promise<Response>
+      )
       : answer(ctx, route, result, mode);
   };
+  // One promise for a request with a body, settled straight from the pipeline's outcome
+  // (a promise returned from a `then` callback would cost two more turns).
+  const withBody = (
+    req: Request,
+    ctx: KrepisContext,
+    route: Route,
+    params: Record<string, string>,
+    search: string,
+    mode: Mode,
+  ) =>
+    new Promise<Response>((resolve, reject) => {
+      bodyOf(req, maxBodyBytes).then((body) => {
+        const response = run(ctx, route, params, search, body, mode);
+        if (response instanceof Pending) {
+          response.into(resolve as (value: unknown) => void, reject);
+        } else resolve(response);
+      }, (e) => resolve(thrown(ctx, route, e, mode))).catch(reject);
+    });
   return (req, info) => {
     const ctx = requestContext(req, info, options);
     const method = req.method; // a getter with brand checks: read once
@@ -330,11 +349,11 @@ export function createFetchHandler(
     }
     const { value: route, params } = found.match;
     if (BODYLESS.has(method)) {
-      return run(ctx, route, params, search, undefined, mode);
+      const response = run(ctx, route, params, search, undefined, mode);
+      return response instanceof Pending
+        ? response.promise() as Promise<Response>
+        : response;
     }
-    return bodyOf(req, maxBodyBytes).then(
-      (body) => run(ctx, route, params, search, body, mode),
-      (e) => thrown(ctx, route, e, mode),
-    );
+    return withBody(req, ctx, route, params, search, mode);
   };
 }

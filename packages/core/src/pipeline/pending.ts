@@ -62,17 +62,29 @@ export class Pending implements PromiseLike<Result<unknown>> {
    * handler's own outcome is then ignored. The first settlement wins.
    */
   settleFrom(depth: number, value: unknown): void {
-    if (this.#promise === undefined) this.#early ??= [depth, value];
+    if (this.#resolve === undefined) this.#early ??= [depth, value];
     else this.#settle(depth, true, value);
   }
 
   /** The final outcome. Call it once every layer is added. */
   promise(): Promise<unknown> {
-    if (this.#promise) return this.#promise;
-    this.#promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
+    return this.#promise ??= new Promise((resolve, reject) =>
+      this.into(resolve, reject)
+    );
+  }
+
+  /**
+   * Hands the final outcome to `resolve` or `reject` (instead of {@linkcode promise}: a
+   * caller settling a promise of its own saves a turn). Call it once every layer is added,
+   * and only once.
+   */
+  into(
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    if (this.#resolve) throw new Error("a Pending is followed only once");
+    this.#resolve = resolve;
+    this.#reject = reject;
     // Followed even after an early settlement, so a late rejection is handled.
     this.#source.then(
       (value) => this.#settle(0, true, value),
@@ -80,7 +92,6 @@ export class Pending implements PromiseLike<Result<unknown>> {
     );
     const early = this.#early;
     if (early) this.#settle(early[0], true, early[1]);
-    return this.#promise;
   }
 
   /**

@@ -54,3 +54,17 @@ Deno.test("Pending.settleFrom before promise(): applied once every layer is in",
   assert.equal(await p.promise(), "stopped, seen outside");
   assert.equal(await settled(3), 3);
 });
+
+Deno.test("Pending.into hands the outcome to the caller's own callbacks, once", async () => {
+  const p = new Pending(Promise.resolve(4)).map((v) => (v as number) + 1);
+  const outcome = await new Promise((resolve, reject) =>
+    p.into(resolve, reject)
+  );
+  assert.equal(outcome, 5);
+  assert.throws(() => p.into(() => {}, () => {}), /only once/);
+  const failing = new Pending(Promise.reject(new Error("no")));
+  await assert.rejects(
+    new Promise((resolve, reject) => failing.into(resolve, reject)),
+    /no/,
+  );
+});
