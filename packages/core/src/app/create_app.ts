@@ -253,7 +253,7 @@ export function createApp(options: AppOptions): App {
   };
   let openapiJson: string | undefined;
 
-  const handle = createFetchHandler({
+  const handlerOptions = {
     router,
     execute: run,
     log,
@@ -265,7 +265,10 @@ export function createApp(options: AppOptions): App {
       path: openapiOptions.path ?? "/openapi.json",
       document: () => openapiJson ??= JSON.stringify(openapi()),
     },
-  });
+  };
+  const handle = createFetchHandler(handlerOptions);
+  // Served by the kernel, the trace headers reach its server without building `Headers`.
+  const kernelHandle = createFetchHandler({ ...handlerOptions, kernel: true });
 
   return {
     // This API is asynchronous, so it can load the kernel first (from the download cache,
@@ -273,7 +276,7 @@ export function createApp(options: AppOptions): App {
     serve: async (serveOptions = {}) => {
       await loadKernel();
       // The kernel's server takes a Response returned synchronously at once.
-      return serve(serveOptions, handle);
+      return serve(serveOptions, kernelHandle);
     },
     serveKnul: (knulOptions) =>
       serveKnul(

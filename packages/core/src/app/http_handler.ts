@@ -10,6 +10,7 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
+import { withHeaderPairs } from "../http/response.ts";
 import { pendingOf } from "../pipeline/behavior.ts";
 import { Pending } from "../pipeline/pending.ts";
 import type { Router } from "../router/router.ts";
@@ -36,6 +37,11 @@ export interface HttpHandlerOptions extends RequestContextOptions {
   openapi?: { path: string; document: () => string };
   /** Whether responses carry `traceparent` and `x-request-id` (default true). */
   traceHeaders?: boolean;
+  /**
+   * The handler serves the kernel's server only: trace headers go to it as header pairs
+   * rather than as `Headers` (default false).
+   */
+  kernel?: boolean;
 }
 
 const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
@@ -53,6 +59,8 @@ type Mode = number;
 const HEAD = 1;
 /** Responses carry `traceparent` and `x-request-id`. */
 const TRACE = 2;
+/** ...as header pairs the kernel's server appends (see `withHeaderPairs`). */
+const PAIRS = 4;
 
 function respond(
   ctx: KrepisContext,
@@ -72,10 +80,18 @@ function respond(
     ? null
     : json;
   let res: Response;
-  if (!(mode & TRACE)) {
+  if (!(mode & TRACE) || (mode & PAIRS && !extra)) {
     res = body === undefined
       ? new Response(null, { status })
       : new Response(body, { status, headers: JSON_HEADERS });
+    if (mode & TRACE) {
+      withHeaderPairs(res, [
+        "traceparent",
+        ctx.traceparent(),
+        "x-request-id",
+        ctx.requestId,
+      ]);
+    }
   } else {
     res = status === 200
       ? new Response(body ?? null)
@@ -265,7 +281,11 @@ export function createFetchHandler(
   options: HttpHandlerOptions,
 ): (req: Request, info?: FetchInfo) => Response | Promise<Response> {
   const { router, openapi, maxBodyBytes, execute } = options;
-  const trace = options.traceHeaders === false ? 0 : TRACE;
+  const trace = options.traceHeaders === false
+    ? 0
+    : options.kernel
+    ? TRACE | PAIRS
+    : TRACE;
   // The response, or a `Pending` whose outcome is the response.
   const run = (
     ctx: KrepisContext,

@@ -136,6 +136,40 @@ export function readResponse(
       "Return value from serve handler must be a response or a promise resolving to a response",
     );
   }
+  const parts = readParts(value, inlineLimit);
+  const pairs = (value as unknown as Internal)[PAIRS];
+  if (pairs !== undefined) {
+    parts.headers = parts.headers.concat(pairs as readonly string[]);
+  }
+  return parts;
+}
+
+/** Where {@linkcode withHeaderPairs} keeps its pairs on a Response. */
+const PAIRS = Symbol("krepis header pairs");
+
+/**
+ * Marks `response` to go out from this server with `pairs` (alternating lower-case names
+ * and values) after its own headers, without building `Headers`: an app's per-request
+ * headers whose values it made itself (ids in hex, a checked request id). Only this server
+ * reads them; the caller checks the values as `Headers` would.
+ *
+ * @example
+ * ```ts
+ * import { readResponse, withHeaderPairs } from "./response.ts";
+ * const res = withHeaderPairs(new Response("hi"), ["x-request-id", "r1"]);
+ * console.assert(readResponse(res, 65536).headers.join() ===
+ *   "content-type,text/plain;charset=UTF-8,x-request-id,r1");
+ * ```
+ */
+export function withHeaderPairs(
+  response: Response,
+  pairs: readonly string[],
+): Response {
+  (response as unknown as Internal)[PAIRS] = pairs;
+  return response;
+}
+
+function readParts(value: Response, inlineLimit: number): ResponseParts {
   if (!INTERNALS) return readPublic(value);
   const r = value as unknown as Internal;
   const inner = r[INNER!] as InnerResponse | undefined;
