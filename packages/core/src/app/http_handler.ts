@@ -38,8 +38,8 @@ export interface HttpHandlerOptions extends RequestContextOptions {
   /** Whether responses carry `traceparent` and `x-request-id` (default true). */
   traceHeaders?: boolean;
   /**
-   * The handler serves the kernel's server only: trace headers go to it as header pairs
-   * rather than as `Headers` (default false).
+   * The handler serves the kernel's server only: the status and trace headers go to it
+   * with `withHeaderPairs` rather than through `Headers` (default false).
    */
   kernel?: boolean;
 }
@@ -59,8 +59,9 @@ type Mode = number;
 const HEAD = 1;
 /** Responses carry `traceparent` and `x-request-id`. */
 const TRACE = 2;
-/** ...as header pairs the kernel's server appends (see `withHeaderPairs`). */
+/** Served by the kernel's server: status and trace headers go to it as `withHeaderPairs`. */
 const PAIRS = 4;
+const NO_PAIRS: readonly string[] = Object.freeze([]);
 
 function respond(
   ctx: KrepisContext,
@@ -71,27 +72,32 @@ function respond(
 ): Response {
   // Deno's Response constructor takes a fast path when its init carries at most a
   // content-type (and with status 200 the kernel's server reads it without building
-  // `Headers`). With the trace headers, `Headers` get built anyway: then a bare
-  // constructor, a `set` (over the string body's default type) and two `append`s cost
-  // less than a header init.
+  // `Headers`). For other hosts, with the trace headers, `Headers` get built anyway: then
+  // a bare constructor, a `set` (over the string body's default type) and two `append`s
+  // cost less than a header init.
   const body = json === undefined || NULL_BODY.has(status)
     ? undefined
     : mode & HEAD
     ? null
     : json;
   let res: Response;
-  if (!(mode & TRACE) || (mode & PAIRS && !extra)) {
+  if (mode & PAIRS && !extra) {
+    // For the kernel's server: a body goes in a 200 response (which Deno builds cheaply)
+    // sent with the real status; the trace headers follow as pairs.
+    res = body === undefined
+      ? new Response(null, { status })
+      : new Response(body, { headers: JSON_HEADERS });
+    withHeaderPairs(
+      res,
+      mode & TRACE
+        ? ["traceparent", ctx.traceparent(), "x-request-id", ctx.requestId]
+        : NO_PAIRS,
+      status,
+    );
+  } else if (!(mode & TRACE)) {
     res = body === undefined
       ? new Response(null, { status })
       : new Response(body, { status, headers: JSON_HEADERS });
-    if (mode & TRACE) {
-      withHeaderPairs(res, [
-        "traceparent",
-        ctx.traceparent(),
-        "x-request-id",
-        ctx.requestId,
-      ]);
-    }
   } else {
     res = status === 200
       ? new Response(body ?? null)
@@ -281,11 +287,8 @@ export function createFetchHandler(
   options: HttpHandlerOptions,
 ): (req: Request, info?: FetchInfo) => Response | Promise<Response> {
   const { router, openapi, maxBodyBytes, execute } = options;
-  const trace = options.traceHeaders === false
-    ? 0
-    : options.kernel
-    ? TRACE | PAIRS
-    : TRACE;
+  const trace = (options.traceHeaders === false ? 0 : TRACE) |
+    (options.kernel ? PAIRS : 0);
   // The response, or a `Pending` whose outcome is the response.
   const run = (
     ctx: KrepisContext,
