@@ -9,8 +9,12 @@ import { provide } from "../di/provide.ts";
 import { CqsViolationError } from "../di/readonly.ts";
 import { AppError } from "../result/app_error.ts";
 import { err, ok } from "../result/result.ts";
-import { route } from "../router/route.ts";
-import { createApp } from "./create_app.ts";
+import { type Route, route } from "../router/route.ts";
+import { Router } from "../router/router.ts";
+import { Container } from "../di/container.ts";
+import { createApp, defaultBehaviors } from "./create_app.ts";
+import { createFetchHandler } from "./http_handler.ts";
+import { buildPlans } from "./plan.ts";
 
 interface Notes {
   list(ctx: KrepisContext): string[];
@@ -446,4 +450,57 @@ Deno.test("traceHeaders: false leaves the trace headers off responses, not the i
   const rec = sink.records().find((r) => r.op === "addNote")!;
   assert.equal(rec.traceId, "4bf92f3577b34da6a3ce929d0e0e4736");
   assert.equal(typeof rec.requestId, "string");
+});
+
+Deno.test("the HTTP handler answers a synchronous route with a Response at once, as app.fetch does later", async () => {
+  const now = defineQuery({
+    name: "now",
+    input: z.object({ id: z.string() }),
+    handle: (_ctx, input) => ok({ id: input.id }),
+  });
+  const later = defineQuery({
+    name: "later",
+    input: z.object({ id: z.string() }),
+    handle: async (_ctx, input) => {
+      await null;
+      return ok({ id: input.id });
+    },
+  });
+  const log = memorySink();
+  const routes = [
+    route("GET", "/now/:id", now),
+    route("GET", "/later/:id", later),
+  ];
+  const router = new Router<Route>();
+  for (const r of routes) router.add(r.method, r.path, r);
+  const plans = buildPlans(
+    [now, later],
+    defaultBehaviors(),
+    new Container([], createContext({ log })),
+  );
+  const handle = createFetchHandler({
+    router,
+    execute: (ctx, h, input) => plans.get(h)!(ctx, input),
+    maxBodyBytes: 1024,
+    log,
+    tenantHeader: "x-tenant-id",
+    requestTimeoutMs: 1000,
+  });
+  const sync = handle(new Request("http://x/now/a"));
+  assert.ok(sync instanceof Response);
+  const pending = handle(new Request("http://x/later/b"));
+  assert.ok(pending instanceof Promise);
+  const app = createApp({ queries: [now, later], routes, log });
+  for (const [res, id] of [[sync, "a"], [await pending, "b"]] as const) {
+    const viaApp = await app.fetch(
+      new Request(`http://x/${id === "a" ? "now" : "later"}/${id}`),
+    );
+    assert.equal(res.status, 200);
+    assert.deepEqual(await res.json(), { id });
+    assert.deepEqual(await viaApp.json(), { id });
+    assert.equal(
+      res.headers.get("content-type"),
+      viaApp.headers.get("content-type"),
+    );
+  }
 });

@@ -30,6 +30,7 @@ import type { Result } from "../result/result.ts";
 import type { Route } from "../router/route.ts";
 import { createFetchHandler } from "./http_handler.ts";
 import { buildPlans } from "./plan.ts";
+import { Pending, settled } from "../pipeline/pending.ts";
 import type { FetchInfo } from "./request_context.ts";
 import { checkWiring } from "./wiring.ts";
 
@@ -95,10 +96,10 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /**
    * Whether HTTP responses carry the request's `traceparent` and `x-request-id` (default
-   * `true`). Logs carry the ids either way. The two headers measured 1.5–3.5 µs of CPU
-   * per request on the kernel (`deno task bench:core:http`) and 1–1.5 µs through
-   * `app.fetch` (`deno task bench:core`), which an app whose clients never read them can
-   * save.
+   * `true`). Logs carry the ids either way. Served by the kernel they cost little (they go
+   * to its server as header pairs); through `app.fetch` on other hosts a JSON response
+   * then builds `Headers`, 0.5–1.5 µs per request (`deno task bench:core`), which an app
+   * whose clients never read them can save.
    */
   traceHeaders?: boolean;
 }
@@ -214,20 +215,30 @@ export function createApp(options: AppOptions): App {
   const plans = buildPlans([...commands, ...queries], behaviors, container);
   const attach = options.context;
 
+  // Settles without a promise when the whole pipeline did (see `Step`).
+  const run = (
+    ctx: KrepisContext,
+    handler: AnyHandler,
+    input: unknown,
+  ): Result<unknown> | Pending => {
+    const plan = plans.get(handler);
+    if (!plan) {
+      throw new Error(
+        `"${handler?.name}" is not a command or query registered with this app`,
+      );
+    }
+    return plan(attach ? attach(ctx) : ctx, input);
+  };
   const execute = (
     ctx: KrepisContext,
     handler: AnyHandler,
     input: unknown,
   ): Promise<Result<unknown>> => {
-    const run = plans.get(handler);
-    if (!run) {
-      return Promise.reject(
-        new Error(
-          `"${handler?.name}" is not a command or query registered with this app`,
-        ),
-      );
+    try {
+      return settled(run(ctx, handler, input)) as Promise<Result<unknown>>;
+    } catch (e) {
+      return Promise.reject(e);
     }
-    return run(attach ? attach(ctx) : ctx, input);
   };
 
   const openapiOptions = options.openapi === false ? undefined : {
@@ -242,9 +253,9 @@ export function createApp(options: AppOptions): App {
   };
   let openapiJson: string | undefined;
 
-  const fetch = createFetchHandler({
+  const handlerOptions = {
     router,
-    execute,
+    execute: run,
     log,
     maxBodyBytes: options.maxBodyBytes ?? 1 << 20,
     tenantHeader: (options.tenantHeader ?? "x-tenant-id").toLowerCase(),
@@ -254,21 +265,31 @@ export function createApp(options: AppOptions): App {
       path: openapiOptions.path ?? "/openapi.json",
       document: () => openapiJson ??= JSON.stringify(openapi()),
     },
-  });
+  };
+  const handle = createFetchHandler(handlerOptions);
+  // Served by the kernel, the trace headers reach its server without building `Headers`.
+  const kernelHandle = createFetchHandler({ ...handlerOptions, kernel: true });
 
   return {
     // This API is asynchronous, so it can load the kernel first (from the download cache,
     // or downloading it), which the synchronous serve() cannot.
     serve: async (serveOptions = {}) => {
       await loadKernel();
-      return serve(serveOptions, fetch);
+      // The kernel's server takes a Response returned synchronously at once.
+      return serve(serveOptions, kernelHandle);
     },
     serveKnul: (knulOptions) =>
       serveKnul(
         { log, ...knulOptions },
         appMethods([...commands, ...queries], execute),
       ),
-    fetch,
+    fetch: (req, info) => {
+      try {
+        return Promise.resolve(handle(req, info));
+      } catch (e) {
+        return Promise.reject(e);
+      }
+    },
     execute: execute as App["execute"],
     context: (init) => createContext({ log, ...init }),
     openapi,

@@ -234,3 +234,102 @@ for (const host of hosts) {
     }
   });
 }
+
+for (const traceHeaders of [true, false]) {
+  Deno.test(`the kernel and Deno.serve answer an app's requests with the same statuses, headers and bodies (traceHeaders: ${traceHeaders})`, async () => {
+    const item = defineQuery({
+      name: "item",
+      handle: async (_ctx, input) => {
+        await null;
+        return ok(input);
+      },
+    });
+    const now = defineQuery({ name: "now", handle: () => ok("now") });
+    const put = defineCommand({
+      name: "put",
+      handle: (_ctx, input) => ok(input),
+    });
+    const drop = defineCommand({ name: "drop", handle: () => ok(undefined) });
+    const app = createApp({
+      log: memorySink(),
+      traceHeaders,
+      queries: [item, now],
+      commands: [put, drop],
+      routes: [
+        route("GET", "/items/:id", item),
+        route("GET", "/now", now),
+        route("POST", "/items", put, { status: 201 }),
+        route("DELETE", "/items/:id", drop),
+      ],
+    });
+    const requests: [string, RequestInit][] = [
+      ["/items/a?x=1", {}],
+      ["/now", {}],
+      ["/now", { method: "HEAD" }],
+      ["/items", {
+        method: "POST",
+        body: '{"n":1}',
+        headers: { "content-type": "application/json" },
+      }],
+      ["/items", {
+        method: "POST",
+        body: "{",
+        headers: { "content-type": "application/json" },
+      }],
+      ["/items/a", { method: "DELETE" }],
+      ["/nothing", {}],
+      ["/now", { method: "PUT" }],
+    ];
+    // What the app decides; the servers' own headers (their compression policies differ) aside.
+    const SERVERS_OWN = [
+      "date",
+      "content-length",
+      "vary",
+      "content-encoding",
+      "transfer-encoding",
+    ];
+    const shape = async (res: Response) => {
+      const headers: string[] = [];
+      res.headers.forEach((value, name) => {
+        if (name === "traceparent") {
+          assert.match(value, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+          headers.push(`${name}: <trace>`);
+        } else if (name === "x-request-id") {
+          assert.ok(value.length > 0);
+          headers.push(`${name}: <id>`);
+        } else if (!SERVERS_OWN.includes(name)) {
+          headers.push(`${name}: ${value}`);
+        }
+      });
+      return { status: res.status, headers, body: await res.text() };
+    };
+    const seen: unknown[][] = [];
+    for (const host of hosts) {
+      const { base, close } = await host.listen(app);
+      try {
+        const answers = [];
+        for (const [path, init] of requests) {
+          answers.push(await shape(await fetch(base + path, init)));
+        }
+        seen.push(answers);
+      } finally {
+        await close();
+      }
+    }
+    assert.deepEqual(seen[0], seen[1]);
+    const json = seen[0][1] as { headers: string[]; body: string };
+    assert.equal(json.body, '"now"');
+    assert.deepEqual(
+      json.headers,
+      traceHeaders
+        ? [
+          "content-type: application/json; charset=utf-8",
+          "traceparent: <trace>",
+          "x-request-id: <id>",
+        ]
+        : ["content-type: application/json; charset=utf-8"],
+    );
+    const statuses = (seen[0] as { status: number }[]).map((a) => a.status);
+    assert.deepEqual(statuses, [204, 200, 200, 201, 400, 204, 404, 405]);
+  });
+}

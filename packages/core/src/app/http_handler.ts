@@ -10,6 +10,9 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
+import { withHeaderPairs } from "../http/response.ts";
+import { pendingOf } from "../pipeline/behavior.ts";
+import { Pending } from "../pipeline/pending.ts";
 import type { Router } from "../router/router.ts";
 import { defaultInput, type Route } from "../router/route.ts";
 import {
@@ -22,18 +25,23 @@ import {
 export interface HttpHandlerOptions extends RequestContextOptions {
   /** Routes, checked at start-up. */
   router: Router<Route>;
-  /** Runs a handler through its pipeline. */
+  /** Runs a handler through its pipeline (with a plain result when it settled at once). */
   execute(
     ctx: KrepisContext,
     handler: AnyHandler,
     input: unknown,
-  ): Promise<Result<unknown>>;
+  ): Result<unknown> | Pending | PromiseLike<Result<unknown>>;
   /** Largest accepted request body in bytes. */
   maxBodyBytes: number;
   /** Path and lazily built document served for OpenAPI, if enabled. */
   openapi?: { path: string; document: () => string };
   /** Whether responses carry `traceparent` and `x-request-id` (default true). */
   traceHeaders?: boolean;
+  /**
+   * The handler serves the kernel's server only: the status and trace headers go to it
+   * with `withHeaderPairs` rather than through `Headers` (default false).
+   */
+  kernel?: boolean;
 }
 
 const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
@@ -51,6 +59,9 @@ type Mode = number;
 const HEAD = 1;
 /** Responses carry `traceparent` and `x-request-id`. */
 const TRACE = 2;
+/** Served by the kernel's server: status and trace headers go to it as `withHeaderPairs`. */
+const PAIRS = 4;
+const NO_PAIRS: readonly string[] = Object.freeze([]);
 
 function respond(
   ctx: KrepisContext,
@@ -61,16 +72,29 @@ function respond(
 ): Response {
   // Deno's Response constructor takes a fast path when its init carries at most a
   // content-type (and with status 200 the kernel's server reads it without building
-  // `Headers`). With the trace headers, `Headers` get built anyway: then a bare
-  // constructor, a `set` (over the string body's default type) and two `append`s cost
-  // less than a header init.
+  // `Headers`). For other hosts, with the trace headers, `Headers` get built anyway: then
+  // a bare constructor, a `set` (over the string body's default type) and two `append`s
+  // cost less than a header init.
   const body = json === undefined || NULL_BODY.has(status)
     ? undefined
     : mode & HEAD
     ? null
     : json;
   let res: Response;
-  if (!(mode & TRACE)) {
+  if (mode & PAIRS && !extra) {
+    // For the kernel's server: a body goes in a 200 response (which Deno builds cheaply)
+    // sent with the real status; the trace headers follow as pairs.
+    res = body === undefined
+      ? new Response(null, { status })
+      : new Response(body, { headers: JSON_HEADERS });
+    withHeaderPairs(
+      res,
+      mode & TRACE
+        ? ["traceparent", ctx.traceparent(), "x-request-id", ctx.requestId]
+        : NO_PAIRS,
+      status,
+    );
+  } else if (!(mode & TRACE)) {
     res = body === undefined
       ? new Response(null, { status })
       : new Response(body, { status, headers: JSON_HEADERS });
@@ -181,8 +205,62 @@ function splitUrl(url: string): [path: string, search: string] {
     : [url.slice(start, q), url.slice(q + 1, end)];
 }
 
+/** Turns a handler's outcome into the response. */
+function answer(
+  ctx: KrepisContext,
+  route: Route,
+  result: Result<unknown>,
+  mode: Mode,
+): Response {
+  if (!result.ok) return fail(ctx, result.error, mode);
+  const value = result.value;
+  let json: string | undefined;
+  try {
+    json = value === undefined ? undefined : JSON.stringify(value);
+  } catch (e) {
+    return internal(ctx, route, e, mode); // a BigInt or a cycle in the value
+  }
+  return respond(
+    ctx,
+    route.status ?? (value === undefined ? 204 : 200),
+    json,
+    mode,
+  );
+}
+
+/** What a thrown value becomes: its own response for an `AppError`, else a logged 500. */
+function thrown(
+  ctx: KrepisContext,
+  route: Route,
+  e: unknown,
+  mode: Mode,
+): Response {
+  if (e instanceof AppError) return fail(ctx, e, mode);
+  // A route's input mapper or the app's context hook threw, or a handler that opted
+  // out of the `errors` behavior did.
+  return internal(ctx, route, e, mode);
+}
+
+/** The input a route's handler gets. */
+function inputOf(
+  route: Route,
+  params: Record<string, string>,
+  search: string,
+  body: unknown,
+): unknown {
+  // Without a query string or a body the default input is the path parameters (a
+  // fresh object per match), so nothing else is built.
+  return route.input
+    ? route.input({ params, query: queryOf(search), body })
+    : search === "" && body === undefined
+    ? params
+    : defaultInput({ params, query: queryOf(search), body });
+}
+
 /**
  * Creates the fetch-style handler of an app (used by `createApp`; exposed for custom hosts).
+ * It answers with a plain `Response` when the route's work settled synchronously (no body
+ * to read, a synchronous validator and handler), as `Deno.serve` handlers may.
  *
  * @example
  * ```ts
@@ -195,7 +273,7 @@ function splitUrl(url: string): [path: string, search: string] {
  * router.add("GET", "/ping", route("GET", "/ping", ping));
  * const fetch = createFetchHandler({
  *   router,
- *   execute: async (ctx, h, input) => await h.handle(ctx, input, {}),
+ *   execute: (ctx, h, input) => h.handle(ctx, input, {}),
  *   maxBodyBytes: 1024,
  *   log: memorySink(),
  *   tenantHeader: "x-tenant-id",
@@ -207,10 +285,55 @@ function splitUrl(url: string): [path: string, search: string] {
  */
 export function createFetchHandler(
   options: HttpHandlerOptions,
-): (req: Request, info?: FetchInfo) => Promise<Response> {
-  const { router, openapi, maxBodyBytes } = options;
-  const trace = options.traceHeaders === false ? 0 : TRACE;
-  return async (req, info) => {
+): (req: Request, info?: FetchInfo) => Response | Promise<Response> {
+  const { router, openapi, maxBodyBytes, execute } = options;
+  const trace = (options.traceHeaders === false ? 0 : TRACE) |
+    (options.kernel ? PAIRS : 0);
+  // The response, or a `Pending` whose outcome is the response.
+  const run = (
+    ctx: KrepisContext,
+    route: Route,
+    params: Record<string, string>,
+    search: string,
+    body: unknown,
+    mode: Mode,
+  ): Response | Pending => {
+    let result;
+    try {
+      result = pendingOf(execute(
+        ctx,
+        route.handler,
+        inputOf(route, params, search, body),
+      ));
+    } catch (e) {
+      return thrown(ctx, route, e, mode);
+    }
+    return result instanceof Pending
+      ? result.map(
+        (r) => answer(ctx, route, r as Result<unknown>, mode),
+        (e) => thrown(ctx, route, e, mode),
+      )
+      : answer(ctx, route, result, mode);
+  };
+  // One promise for a request with a body, settled straight from the pipeline's outcome
+  // (a promise returned from a `then` callback would cost two more turns).
+  const withBody = (
+    req: Request,
+    ctx: KrepisContext,
+    route: Route,
+    params: Record<string, string>,
+    search: string,
+    mode: Mode,
+  ) =>
+    new Promise<Response>((resolve, reject) => {
+      bodyOf(req, maxBodyBytes).then((body) => {
+        const response = run(ctx, route, params, search, body, mode);
+        if (response instanceof Pending) {
+          response.into(resolve as (value: unknown) => void, reject);
+        } else resolve(response);
+      }, (e) => resolve(thrown(ctx, route, e, mode))).catch(reject);
+    });
+  return (req, info) => {
     const ctx = requestContext(req, info, options);
     const method = req.method; // a getter with brand checks: read once
     const head = method === "HEAD";
@@ -248,38 +371,12 @@ export function createFetchHandler(
       );
     }
     const { value: route, params } = found.match;
-    let result: Result<unknown>;
-    try {
-      const body = BODYLESS.has(method)
-        ? undefined
-        : await bodyOf(req, maxBodyBytes);
-      // Without a query string or a body the default input is the path parameters (a
-      // fresh object per match), so nothing else is built.
-      const input = route.input
-        ? route.input({ params, query: queryOf(search), body })
-        : search === "" && body === undefined
-        ? params
-        : defaultInput({ params, query: queryOf(search), body });
-      result = await options.execute(ctx, route.handler, input);
-    } catch (e) {
-      if (e instanceof AppError) return fail(ctx, e, mode);
-      // A route's input mapper or the app's context hook threw, or a handler that opted
-      // out of the `errors` behavior did.
-      return internal(ctx, route, e, mode);
+    if (BODYLESS.has(method)) {
+      const response = run(ctx, route, params, search, undefined, mode);
+      return response instanceof Pending
+        ? response.promise() as Promise<Response>
+        : response;
     }
-    if (!result.ok) return fail(ctx, result.error, mode);
-    const value = result.value;
-    let json: string | undefined;
-    try {
-      json = value === undefined ? undefined : JSON.stringify(value);
-    } catch (e) {
-      return internal(ctx, route, e, mode); // a BigInt or a cycle in the value
-    }
-    return respond(
-      ctx,
-      route.status ?? (value === undefined ? 204 : 200),
-      json,
-      mode,
-    );
+    return withBody(req, ctx, route, params, search, mode);
   };
 }

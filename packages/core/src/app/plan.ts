@@ -12,7 +12,13 @@ import { validateInput } from "../cqs/validate.ts";
 import type { Container, ContainerEntry } from "../di/container.ts";
 import type { Port } from "../di/port.ts";
 import { readOnlyView } from "../di/readonly.ts";
-import { type Behavior, compose, type Next } from "../pipeline/behavior.ts";
+import {
+  type Behavior,
+  compose,
+  isThenable,
+  type Step,
+} from "../pipeline/behavior.ts";
+import { Pending, settled } from "../pipeline/pending.ts";
 import { toAppError } from "../pipeline/errors.ts";
 import { AppError } from "../result/app_error.ts";
 import { err, type Result } from "../result/result.ts";
@@ -35,7 +41,7 @@ function checked(name: string, result: unknown): Result<unknown> {
   return err(toAppError(r.error));
 }
 
-function terminalFor(handler: AnyHandler, container: Container): Next {
+function terminalFor(handler: AnyHandler, container: Container): Step {
   const label = `${handler.kind} "${handler.name}"`;
   const keys = Object.keys(handler.deps);
   const ports: Port[] = keys.map((k) => handler.deps[k]);
@@ -60,21 +66,15 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
 
   const check = (result: unknown) => checked(name, result);
   // No `async` on the common path: a synchronous validator and handler settle the
-  // operation with one promise instead of one per await. It still never throws: a throw
-  // becomes a rejection, as behaviors (timeout) chain on the returned promise.
+  // operation without any promise, and an asynchronous handler's answer is one `Pending`
+  // every layer adds to.
   const call = (
     ctx: KrepisContext,
     input: unknown,
-  ): Promise<Result<unknown>> => {
-    if (scoped) return callScoped(ctx, input);
-    try {
-      const r = handler.handle(ctx, input, shared ??= build(singleton));
-      return isThenable(r)
-        ? Promise.resolve(r).then(check)
-        : Promise.resolve(checked(name, r));
-    } catch (e) {
-      return Promise.reject(e);
-    }
+  ): Result<unknown> | Pending => {
+    if (scoped) return new Pending(callScoped(ctx, input));
+    const r = handler.handle(ctx, input, shared ??= build(singleton));
+    return isThenable(r) ? new Pending(r).map(check) : checked(name, r);
   };
   const callScoped = async (ctx: KrepisContext, input: unknown) => {
     const scope = container.scope(ctx);
@@ -88,24 +88,15 @@ function terminalFor(handler: AnyHandler, container: Container): Next {
     }
   };
   const validated = (ctx: KrepisContext, valid: Result<unknown>) =>
-    valid.ok ? call(ctx, valid.value) : Promise.resolve(valid);
+    valid.ok ? call(ctx, valid.value) : valid;
 
   return (ctx: KrepisContext, raw: unknown) => {
-    let valid;
-    try {
-      valid = validateInput(name, handler.input, raw);
-    } catch (e) {
-      return Promise.reject(e);
-    }
+    const valid = validateInput(name, handler.input, raw);
+    // An asynchronous validator: the handler's answer is followed as a promise.
     return valid instanceof Promise
-      ? valid.then((v) => validated(ctx, v))
+      ? new Pending(valid.then((v) => settled(validated(ctx, v))))
       : validated(ctx, valid);
   };
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return typeof value === "object" && value !== null &&
-    typeof (value as { then?: unknown }).then === "function";
 }
 
 /**
@@ -126,8 +117,8 @@ export function buildPlans(
   handlers: readonly AnyHandler[],
   behaviors: readonly Behavior[],
   container: Container,
-): Map<AnyHandler, Next> {
-  const plans = new Map<AnyHandler, Next>();
+): Map<AnyHandler, Step> {
+  const plans = new Map<AnyHandler, Step>();
   for (const h of handlers) {
     plans.set(h, compose(behaviors, h, terminalFor(h, container)));
   }

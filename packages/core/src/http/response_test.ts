@@ -6,6 +6,7 @@
 
 import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
+import { readResponse, withHeaderPairs } from "./response.ts";
 
 const served: Response[] = [];
 /** One Response per server (by port), returned by every request to `/shared`. */
@@ -142,4 +143,34 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
   // A served body reads as used afterwards, under both.
   assert.equal(served.length, 2);
   assert.ok(served[0].bodyUsed && served[1].bodyUsed);
+});
+
+Deno.test("header pairs attached with withHeaderPairs follow the response's own headers, on every read path", () => {
+  const pairs = [
+    "traceparent",
+    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+  ];
+  const fast = readResponse(withHeaderPairs(new Response("a"), pairs), 65536);
+  assert.deepEqual(fast.headers, [
+    "content-type",
+    "text/plain;charset=UTF-8",
+    ...pairs,
+  ]);
+  const general = readResponse(
+    withHeaderPairs(
+      new Response("b", { status: 201, headers: { "x-a": "1" } }),
+      pairs,
+    ),
+    65536,
+  );
+  assert.equal(general.status, 201);
+  // The response's own list as the general path reads it, then the pairs.
+  assert.deepEqual(general.headers.slice(-2), pairs);
+  assert.equal(general.headers.length, 6);
+  assert.ok(general.headers.includes("x-a"));
+  // A response without pairs, read after one with them, carries none.
+  assert.deepEqual(readResponse(new Response("c"), 65536).headers, [
+    "content-type",
+    "text/plain;charset=UTF-8",
+  ]);
 });

@@ -10,7 +10,8 @@ import type { KrepisContext } from "../context/context.ts";
 import { CqsViolationError } from "../di/readonly.ts";
 import { AppError } from "../result/app_error.ts";
 import { err } from "../result/result.ts";
-import { type Behavior, defineBehavior } from "./behavior.ts";
+import { type Behavior, defineStepBehavior } from "./behavior.ts";
+import { Pending } from "./pending.ts";
 
 /**
  * Maps a thrown value to an `AppError`: `AppError` passes through, aborts become `CANCELLED`
@@ -61,19 +62,21 @@ function logFailure(
  * ```
  */
 export function errors(): Behavior {
-  // Not an `async` function: that would cost a promise and a turn per operation more than
-  // chaining a rejection handler, which runs only when something threw.
-  return defineBehavior("errors", (ctx, handler, input, next) => {
+  // A result that is already there passes straight through; one still pending gets a
+  // rejection handler, which runs only when something threw.
+  return defineStepBehavior("errors", (ctx, handler, input, next) => {
     const mapError = (e: unknown) => {
       const mapped = toAppError(e);
       logFailure(ctx, handler.name, e, mapped);
       return err(mapped);
     };
     try {
-      // `Promise.resolve`: a behavior inside may answer with a plain result.
-      return Promise.resolve(next(ctx, input)).then(undefined, mapError);
+      const result = next(ctx, input);
+      return result instanceof Pending
+        ? result.map(undefined, mapError)
+        : result;
     } catch (e) {
-      return Promise.resolve(mapError(e));
+      return mapError(e);
     }
   });
 }

@@ -9,6 +9,7 @@ import { err, ok, type Result } from "../result/result.ts";
 import { auth } from "./auth.ts";
 import { compose, defineBehavior, type Next } from "./behavior.ts";
 import { errors, toAppError } from "./errors.ts";
+import { settled } from "./pending.ts";
 import { timeout } from "./timeout.ts";
 import { tracing } from "./tracing.ts";
 
@@ -123,7 +124,7 @@ Deno.test("tracing opens a child span and logs the outcome with the trace ids", 
     q,
     () => Promise.reject(new Error("boom")),
   );
-  await assert.rejects(() => throwing(ctx, undefined), /boom/);
+  await assert.rejects(async () => await throwing(ctx, undefined), /boom/);
   const rec3 = sink.records()[2];
   assert.equal(rec3.msg, "operation threw");
   assert.equal(rec3.traceId, TRACE);
@@ -245,4 +246,60 @@ Deno.test("auth denies with its error or continues with the context it returns",
     undefined,
   );
   assert.deepEqual(open, { ok: true, value: "open" });
+});
+
+Deno.test("the built-in behaviors pass a synchronous answer through without a promise", async () => {
+  const sink = memorySink("debug");
+  const ctx = createContext({ log: sink });
+  const run = compose([errors(), tracing(), timeout()], q, () => ok(7));
+  const result = run(ctx, undefined);
+  assert.deepEqual(result, ok(7)); // a plain result, not a promise
+  assert.equal(sink.records()[0].msg, "operation completed");
+  // A thrown value is mapped at once too.
+  const thrower = compose([errors(), tracing(), timeout()], q, () => {
+    throw new AppError("CONFLICT", "taken");
+  });
+  const mapped = thrower(ctx, undefined) as Result<unknown>;
+  assert.ok(!mapped.ok && mapped.error.code === "CONFLICT");
+  // A behavior written against the public contract still gets a promise from `next`.
+  let seen: unknown;
+  const custom = defineBehavior("custom", (c, _h, input, next) => {
+    const answer = next(c, input);
+    seen = answer;
+    return answer;
+  });
+  const mixed = compose([errors(), custom, timeout()], q, () => ok(8));
+  assert.deepEqual(await mixed(ctx, undefined), ok(8));
+  assert.ok(seen instanceof Promise);
+});
+
+Deno.test("a pending answer settles every layer in one turn after the handler's", async () => {
+  const ctx = createContext({ log: memorySink("debug") });
+  let release!: (r: Result<unknown>) => void;
+  const handler = new Promise<Result<unknown>>((r) => release = r);
+  const run = compose([errors(), tracing(), timeout()], q, () => handler);
+  const order: string[] = [];
+  void settled(run(ctx, undefined)).then(() => order.push("pipeline"));
+  release(ok(1));
+  // A chain of plain `then`s one turn longer than the handler's own settles after it.
+  void handler.then(() => 0).then(() => 0).then(() => 0).then(() =>
+    order.push("three turns later")
+  );
+  await new Promise((r) => setTimeout(r, 0));
+  assert.deepEqual(order, ["pipeline", "three turns later"]);
+});
+
+Deno.test("a stop wins over a pending handler that fails later, with nothing unhandled", async () => {
+  const controller = new AbortController();
+  controller.abort(new DOMException("gone", "AbortError"));
+  const ctx = createContext({ signal: controller.signal, log: memorySink() });
+  let fail!: (e: unknown) => void;
+  const run = compose([tracing(), timeout()], q, (c) => {
+    assert.ok(c.signal.aborted); // read at once: the caller's signal is already aborted
+    return new Promise((_, reject) => fail = reject);
+  });
+  const result = await run(ctx, undefined);
+  assert.ok(!result.ok && result.error.code === "CANCELLED");
+  fail(new Error("late")); // ignored: the test runner would report an unhandled rejection
+  await new Promise((r) => setTimeout(r, 0));
 });

@@ -12,7 +12,8 @@
 import { AppError } from "../result/app_error.ts";
 import type { KrepisContext } from "../context/context.ts";
 import { err, type Result } from "../result/result.ts";
-import { type Behavior, defineBehavior } from "./behavior.ts";
+import { type Behavior, defineStepBehavior } from "./behavior.ts";
+import { Pending } from "./pending.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
 /**
@@ -38,21 +39,24 @@ function abortResult(signal: AbortSignal): Result<never> {
 }
 
 /**
- * One operation under a deadline: settles the caller's promise with the handler's result,
- * or with `TIMEOUT`/`CANCELLED` first. A class rather than a bundle of closures: this runs
- * for every command and query, and one object with prototype methods is the cheapest shape.
+ * One operation under a deadline: the caller gets the handler's result, or `TIMEOUT` or
+ * `CANCELLED` first. A class rather than a bundle of closures: this runs for every command
+ * and query, and one object with prototype methods is the cheapest shape. An operation
+ * that answers synchronously is never watched.
  */
 class Timed implements Watched {
   readonly deadline: number;
-  readonly promise: Promise<Result<unknown>>;
   #name: string;
   #watch: DeadlineWatch;
   #caller: KrepisContext;
-  #resolve!: (result: Result<unknown>) => void;
-  #reject!: (error: unknown) => void;
   #controller: AbortController | undefined;
   #outer: AbortSignal | undefined;
   #settled = false;
+  /** The handler's pending answer, and where this behavior sits in it. */
+  #pending: Pending | undefined = undefined;
+  #depth = 0;
+  /** The `TIMEOUT`/`CANCELLED` result, when stopped while the handler still ran. */
+  #stopped: Result<never> | undefined = undefined;
   /** Links of the deadline watch (declared so every Timed has one shape). */
   watchPrev: Watched | undefined = undefined;
   /** See `watchPrev`. */
@@ -70,10 +74,6 @@ class Timed implements Watched {
     this.#name = name;
     this.#watch = watch;
     this.#caller = caller;
-    this.promise = new Promise((resolve, reject) => {
-      this.#resolve = resolve;
-      this.#reject = reject;
-    });
   }
 
   /** Called by the watch when the deadline passes. */
@@ -86,18 +86,40 @@ class Timed implements Watched {
     this.#stop(this.#outer!.reason);
   }
 
-  /** The handler's outcome, unless the operation was stopped first. */
-  finish(result: Result<unknown>): void {
-    if (this.#settled) return;
+  /** The handler answered synchronously: its result, unless it was stopped meanwhile. */
+  settleNow(result: Result<unknown>): Result<unknown> {
+    if (this.#settled) return this.#stopped!;
     this.#cleanup();
-    this.#resolve(result);
+    return result;
   }
 
-  /** The handler threw (it opted out of `errors`): the caller sees the same error. */
-  fail(error: unknown): void {
-    if (this.#settled) return;
+  /** The handler threw synchronously: rethrown, unless it was stopped meanwhile. */
+  failNow(error: unknown): Result<unknown> {
+    if (this.#settled) return this.#stopped!;
     this.#cleanup();
-    this.#reject(error);
+    throw error;
+  }
+
+  /**
+   * The handler's answer is pending: watches the deadline; a stop settles the answer from
+   * here outwards, and the handler's own outcome (when it comes first) ends the watch.
+   */
+  follow(pending: Pending): Pending {
+    pending.map(
+      (result) => {
+        this.#cleanup();
+        return result;
+      },
+      (error) => {
+        this.#cleanup();
+        throw error;
+      },
+    );
+    this.#pending = pending;
+    this.#depth = pending.depth;
+    if (this.#settled) pending.settleFrom(this.#depth, this.#stopped);
+    else if (this.deadline !== Infinity) this.#watch.add(this);
+    return pending;
   }
 
   #cleanup(): void {
@@ -110,7 +132,8 @@ class Timed implements Watched {
     if (this.#settled) return;
     this.#cleanup();
     (this.#controller ??= new AbortController()).abort(reason);
-    this.#resolve(abortResult(this.#controller.signal));
+    const result = this.#stopped = abortResult(this.#controller.signal);
+    this.#pending?.settleFrom(this.#depth, result);
   }
 
   /**
@@ -143,26 +166,27 @@ class Timed implements Watched {
 export function timeout(options: TimeoutOptions = {}): Behavior {
   const defaultMs = options.ms ?? 30_000;
   const watch = new DeadlineWatch();
-  return defineBehavior("timeout", (ctx, handler, input, next) => {
+  return defineStepBehavior("timeout", (ctx, handler, input, next) => {
     const now = Date.now();
     const deadline = Math.min(
       ctx.deadline,
       now + (handler.timeoutMs ?? defaultMs),
     );
     if (deadline <= now) {
-      return Promise.resolve(
-        err(new AppError("TIMEOUT", "deadline already passed")),
-      );
+      return err(new AppError("TIMEOUT", "deadline already passed"));
     }
     const op = new Timed(deadline, handler.name, watch, ctx);
-    if (deadline !== Infinity) watch.add(op);
     // The lazy source is made here, not in Timed's constructor: a closure over `this`
     // made there got V8 to keep these short-lived objects long enough to be promoted,
     // which tripled the old-space collections of a request loop.
-    next(ctx.derive({ deadline, signal: () => op.signal() }), input).then(
-      (result) => op.finish(result),
-      (error) => op.fail(error),
-    );
-    return op.promise;
+    let result;
+    try {
+      result = next(ctx.derive({ deadline, signal: () => op.signal() }), input);
+    } catch (e) {
+      return op.failNow(e);
+    }
+    // No timer can fire while the handler runs synchronously: only an answer still
+    // pending is watched.
+    return result instanceof Pending ? op.follow(result) : op.settleNow(result);
   });
 }

@@ -5,11 +5,12 @@
  * @module
  */
 
-import type { LogLevel } from "../context/logger.ts";
+import type { Logger, LogLevel } from "../context/logger.ts";
 import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
-import { type Behavior, defineBehavior, type Next } from "./behavior.ts";
+import { type Behavior, defineStepBehavior, type Step } from "./behavior.ts";
+import { Pending } from "./pending.ts";
 
 /**
  * Options of {@linkcode tracing}.
@@ -38,7 +39,7 @@ export interface TracingOptions {
  */
 export function tracing(options: TracingOptions = {}): Behavior {
   const level = options.level ?? "info";
-  return defineBehavior("tracing", (ctx, handler, input, next) => {
+  return defineStepBehavior("tracing", (ctx, handler, input, next) => {
     const span = ctx.child(handler.name);
     // A sink that takes neither `level` nor `error` (the most a failure logs at) gets no
     // record from here, so neither the clock nor the span's logger is made.
@@ -47,19 +48,16 @@ export function tracing(options: TracingOptions = {}): Behavior {
   });
 }
 
-async function traced(
+function traced(
   span: KrepisContext,
   handler: AnyHandler,
   input: unknown,
-  next: Next,
+  next: Step,
   level: LogLevel,
-): Promise<Result<unknown>> {
+): Result<unknown> | Pending {
   const log = span.log;
   const start = performance.now();
-  let result;
-  try {
-    result = await next(span, input);
-  } catch (e) {
+  const threw = (e: unknown): never => {
     // Only when `errors` is not outside this behavior: record the span, then rethrow.
     log.error("operation threw", {
       kind: handler.kind,
@@ -67,7 +65,29 @@ async function traced(
       error: e,
     });
     throw e;
+  };
+  const done = (result: unknown) => {
+    record(log, handler, level, start, result as Result<unknown>);
+    return result;
+  };
+  let result;
+  try {
+    result = next(span, input);
+  } catch (e) {
+    return threw(e);
   }
+  return result instanceof Pending
+    ? result.map(done, threw)
+    : done(result) as Result<unknown>;
+}
+
+function record(
+  log: Logger,
+  handler: AnyHandler,
+  level: LogLevel,
+  start: number,
+  result: Result<unknown>,
+): void {
   if (result.ok) {
     if (log.enabled(level)) {
       log[level]("operation completed", {
@@ -87,5 +107,4 @@ async function traced(
       });
     }
   }
-  return result;
 }

@@ -1,0 +1,140 @@
+/**
+ * `Pending`: the answer of a pipeline whose handler has not settled yet. Each layer says
+ * what it does with the outcome (`map`, as `then(onOk, onErr)` would), and all of them run
+ * in one turn when the handler settles — not one promise turn per layer. A layer that can
+ * end the operation early (the timeout behavior) settles it from its own position, so only
+ * the layers outside it see the early outcome, as with a chain of promises.
+ *
+ * @module
+ */
+
+import type { Result } from "../result/result.ts";
+
+/** What a layer does with a value (or an error) coming up from the layers inside it. */
+type Map = ((value: unknown) => unknown) | undefined;
+
+/**
+ * A pipeline answer still to come. Layers call {@linkcode Pending.map} while the pipeline
+ * is built up synchronously; the outermost caller then asks for {@linkcode Pending.promise}
+ * once, which starts following the handler.
+ *
+ * @example
+ * ```ts
+ * import { Pending } from "./pending.ts";
+ * const p = new Pending(Promise.resolve(1))
+ *   .map((n) => (n as number) + 1)
+ *   .map(undefined, () => 0);
+ * console.assert((await p.promise()) === 2);
+ * ```
+ */
+export class Pending implements PromiseLike<Result<unknown>> {
+  #source: PromiseLike<unknown>;
+  /** Pairs of maps, innermost first: value at `2i`, error at `2i + 1`. */
+  #maps: Map[] = [];
+  #settled = false;
+  #promise: Promise<unknown> | undefined = undefined;
+  #resolve: ((value: unknown) => void) | undefined = undefined;
+  #reject: ((error: unknown) => void) | undefined = undefined;
+  /** A settlement asked for before `promise()`: applied once every layer is in. */
+  #early: [from: number, value: unknown] | undefined = undefined;
+
+  /** Follows `source` (from the first call of {@linkcode Pending.promise}). */
+  constructor(source: PromiseLike<unknown>) {
+    this.#source = source;
+  }
+
+  /** Adds the next layer outwards: `onOk` for a value, `onErr` for an error. */
+  map(
+    onOk?: (value: unknown) => unknown,
+    onErr?: (e: unknown) => unknown,
+  ): this {
+    this.#maps.push(onOk, onErr);
+    return this;
+  }
+
+  /** The position just outside the layers added so far (for {@linkcode settleFrom}). */
+  get depth(): number {
+    return this.#maps.length;
+  }
+
+  /**
+   * Ends the operation now with `value`, as the layers from `depth` outwards see it; the
+   * handler's own outcome is then ignored. The first settlement wins.
+   */
+  settleFrom(depth: number, value: unknown): void {
+    if (this.#resolve === undefined) this.#early ??= [depth, value];
+    else this.#settle(depth, true, value);
+  }
+
+  /** The final outcome. Call it once every layer is added. */
+  promise(): Promise<unknown> {
+    return this.#promise ??= new Promise((resolve, reject) =>
+      this.into(resolve, reject)
+    );
+  }
+
+  /**
+   * Hands the final outcome to `resolve` or `reject` (instead of {@linkcode promise}: a
+   * caller settling a promise of its own saves a turn). Call it once every layer is added,
+   * and only once.
+   */
+  into(
+    resolve: (value: unknown) => void,
+    reject: (error: unknown) => void,
+  ): void {
+    if (this.#resolve) throw new Error("a Pending is followed only once");
+    this.#resolve = resolve;
+    this.#reject = reject;
+    // Followed even after an early settlement, so a late rejection is handled.
+    this.#source.then(
+      (value) => this.#settle(0, true, value),
+      (error) => this.#settle(0, false, error),
+    );
+    const early = this.#early;
+    if (early) this.#settle(early[0], true, early[1]);
+  }
+
+  /**
+   * Awaiting a `Pending` awaits its outcome, a pipeline's result (code that treats a step's
+   * answer as a promise still works); the pipeline itself calls {@linkcode Pending.promise}.
+   */
+  then<A = Result<unknown>, B = never>(
+    onOk?: ((value: Result<unknown>) => A | PromiseLike<A>) | null,
+    onErr?: ((error: unknown) => B | PromiseLike<B>) | null,
+  ): Promise<A | B> {
+    return (this.promise() as Promise<Result<unknown>>).then(onOk, onErr);
+  }
+
+  #settle(from: number, ok: boolean, value: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    const maps = this.#maps;
+    for (let i = from; i < maps.length; i += 2) {
+      const map = ok ? maps[i] : maps[i + 1];
+      if (map === undefined) continue;
+      try {
+        value = map(value);
+        ok = true;
+      } catch (e) {
+        value = e;
+        ok = false;
+      }
+    }
+    if (ok) this.#resolve!(value);
+    else this.#reject!(value);
+  }
+}
+
+/**
+ * A step's answer as a promise (a plain value resolved, a `Pending` followed).
+ *
+ * @example
+ * ```ts
+ * import { Pending, settled } from "./pending.ts";
+ * console.assert((await settled(1)) === 1);
+ * console.assert((await settled(new Pending(Promise.resolve(2)))) === 2);
+ * ```
+ */
+export function settled(value: unknown): Promise<unknown> {
+  return value instanceof Pending ? value.promise() : Promise.resolve(value);
+}
