@@ -25,6 +25,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod bench_listeners;
+
 static MIB: [u8; 1 << 20] = [b'x'; 1 << 20];
 
 /// The `date` header, formatted once a second (as hyper and `Deno.serve` do).
@@ -307,22 +309,6 @@ async fn conn_discard<I: AsyncRead + AsyncWrite + Unpin>(
     Ok(())
 }
 
-/// TLS offering HTTP/1.1 only, from the PEM files the run names.
-fn tls_acceptor() -> std::io::Result<Option<TlsAcceptor>> {
-    let (Ok(cert), Ok(key)) = (
-        std::env::var("BENCH_TLS_CERT"),
-        std::env::var("BENCH_TLS_KEY"),
-    ) else {
-        return Ok(None);
-    };
-    let acceptor = krepis_kernel::http::tls::acceptor_offering(
-        &std::fs::read_to_string(cert)?,
-        &std::fs::read_to_string(key)?,
-        &[b"http/1.1"],
-    );
-    acceptor.map(Some).map_err(std::io::Error::other)
-}
-
 async fn accept_loop(listener: TcpListener, tls: Option<TlsAcceptor>) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
@@ -348,16 +334,7 @@ fn main() -> std::io::Result<()> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let plain = TcpListener::bind("127.0.0.1:0").await?;
-        let tls = match tls_acceptor()? {
-            Some(acceptor) => Some((TcpListener::bind("127.0.0.1:0").await?, acceptor)),
-            None => None,
-        };
-        let tls_port = match &tls {
-            Some((listener, _)) => listener.local_addr()?.port(),
-            None => 0,
-        };
-        println!("PORT {} TLSPORT {tls_port}", plain.local_addr()?.port());
+        let (plain, tls) = bench_listeners::bind(&[b"http/1.1"]).await?;
         if let Some((listener, acceptor)) = tls {
             tokio::spawn(accept_loop(listener, Some(acceptor)));
         }

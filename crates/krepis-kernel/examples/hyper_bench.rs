@@ -24,6 +24,8 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
+mod bench_listeners;
+
 static MIB: [u8; 1 << 20] = [b'x'; 1 << 20];
 
 async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infallible> {
@@ -105,19 +107,6 @@ async fn accept_loop(
 
 fn main() -> std::io::Result<()> {
     let as_kernel = std::env::var_os("BENCH_HYPER_AS_KERNEL").is_some();
-    let tls = match (
-        std::env::var("BENCH_TLS_CERT"),
-        std::env::var("BENCH_TLS_KEY"),
-    ) {
-        (Ok(cert), Ok(key)) => Some(
-            krepis_kernel::http::tls::acceptor(
-                &std::fs::read_to_string(cert)?,
-                &std::fs::read_to_string(key)?,
-            )
-            .map_err(std::io::Error::other)?,
-        ),
-        _ => None,
-    };
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -132,16 +121,7 @@ fn main() -> std::io::Result<()> {
                 .timer(hyper_util::rt::TokioTimer::new());
         }
         let builder = Arc::new(builder);
-        let plain = TcpListener::bind("127.0.0.1:0").await?;
-        let secure = match tls {
-            Some(acceptor) => Some((TcpListener::bind("127.0.0.1:0").await?, acceptor)),
-            None => None,
-        };
-        let tls_port = match &secure {
-            Some((listener, _)) => listener.local_addr()?.port(),
-            None => 0,
-        };
-        println!("PORT {} TLSPORT {tls_port}", plain.local_addr()?.port());
+        let (plain, secure) = bench_listeners::bind(&[b"h2", b"http/1.1"]).await?;
         if let Some((listener, acceptor)) = secure {
             tokio::spawn(accept_loop(
                 listener,
