@@ -198,6 +198,18 @@ mod tests {
     }
 
     #[test]
+    fn deno_lint_runs_without_v8s_concurrent_recompilation() {
+        let cmd = deno_lint_command();
+        assert_eq!(cmd.get_args().next(), Some(std::ffi::OsStr::new("lint")));
+        let flags = cmd
+            .get_envs()
+            .find(|(name, _)| *name == "DENO_V8_FLAGS")
+            .and_then(|(_, value)| value);
+        assert_eq!(flags, Some(std::ffi::OsStr::new(LINT_V8_FLAGS)));
+        assert_eq!(LINT_V8_FLAGS, "--no-concurrent-recompilation");
+    }
+
+    #[test]
     fn a_temp_dir_is_not_a_checkout() {
         let dir = tempfile::tempdir().unwrap();
         assert_eq!(enclosing_workspace(dir.path()), None);

@@ -400,6 +400,11 @@ mod tests {
             deno_json(&core)["lint"]["plugins"][0],
             json!(format!("jsr:@krepis/smart-gen@^{VERSION}/lint-plugin"))
         );
+        let check = deno_json(&core)["tasks"]["check"]["command"].to_string();
+        assert!(
+            check.contains(&format!("DENO_V8_FLAGS={LINT_V8_FLAGS} deno lint")),
+            "{check}"
+        );
     }
 
     #[test]

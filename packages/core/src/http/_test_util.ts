@@ -29,6 +29,19 @@ export function base(server: HttpServer): string {
   return `http://127.0.0.1:${server.addr.port}`;
 }
 
+/** Opens a TCP connection to `server` and writes `request` on it (a raw client). */
+export async function connectAndWrite(
+  server: HttpServer,
+  request: string,
+): Promise<Deno.Conn> {
+  const conn = await Deno.connect({
+    hostname: "127.0.0.1",
+    port: server.addr.port,
+  });
+  await conn.write(new TextEncoder().encode(request));
+  return conn;
+}
+
 /** Writes `request` on a new TCP connection and reads until the server closes it. */
 export async function exchange(
   server: HttpServer,

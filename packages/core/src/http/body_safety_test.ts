@@ -7,7 +7,7 @@
  */
 
 import assert from "node:assert/strict";
-import { base, eventually, listen } from "./_test_util.ts";
+import { base, connectAndWrite, eventually, listen } from "./_test_util.ts";
 
 const pattern = (size: number, seed: number) =>
   new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff);
@@ -223,14 +223,9 @@ Deno.test("a handler whose client left reads the body it had not read yet from a
     json = await again.json();
     return new Response("too late");
   });
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-  });
-  await conn.write(
-    new TextEncoder().encode(
-      'POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\n{"a":"\u00e9"}',
-    ),
+  const conn = await connectAndWrite(
+    server,
+    'POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 10\r\n\r\n{"a":"\u00e9"}',
   );
   await eventually("the request", () => server.stats().bodyBytesLent === 10);
   conn.close();

@@ -3,7 +3,13 @@
  */
 
 import assert from "node:assert/strict";
-import { eventually, exchange, listen, measureInChild } from "./_test_util.ts";
+import {
+  connectAndWrite,
+  eventually,
+  exchange,
+  listen,
+  measureInChild,
+} from "./_test_util.ts";
 
 Deno.test("malformed, oversize-head and oversize-body requests never reach TypeScript", async () => {
   let calls = 0;
@@ -163,14 +169,9 @@ Deno.test("a client that disconnects mid-request fires the signal and leaks noth
     assert.ok(req.signal.aborted, "req.signal is the same signal");
     return new Response("too late");
   });
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-  });
-  await conn.write(
-    new TextEncoder().encode(
-      "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 3\r\n\r\nabc",
-    ),
+  const conn = await connectAndWrite(
+    server,
+    "POST / HTTP/1.1\r\nhost: t\r\ncontent-length: 3\r\n\r\nabc",
   );
   await eventually("the request", () => arrived);
   assert.equal(server.stats().bodyBytesLent, 3);

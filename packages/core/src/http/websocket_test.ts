@@ -9,6 +9,7 @@ import { Hono } from "hono";
 import { defineWebSocketHelper } from "hono/ws";
 import { serve, upgradeWebSocket } from "@krepis/core/http";
 import { rawWebSocket } from "./_ws_raw.ts";
+import { connectAndWrite } from "./_test_util.ts";
 import { until } from "../_poll.ts";
 
 type Upgrade = (
@@ -731,15 +732,10 @@ Deno.test("a socket whose client leaves before the handler answers closes with 1
       return new Response("nobody is listening");
     },
   );
-  const conn = await Deno.connect({
-    hostname: "127.0.0.1",
-    port: server.addr.port,
-  });
-  await conn.write(
-    new TextEncoder().encode(
-      "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
-        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    ),
+  const conn = await connectAndWrite(
+    server,
+    "GET / HTTP/1.1\r\nHost: a\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
   );
   await handlerRan;
   conn.close();
