@@ -1,5 +1,7 @@
-//! Bodies: reading request bodies under the size limit, and the response body type.
+//! Bodies: the request body type (hyper's for HTTP/2, the HTTP/1.1 driver's channel),
+//! reading request bodies under the size limit, and the response body type.
 
+use std::io;
 use std::pin::Pin;
 use std::task::{Context, Poll, ready};
 
@@ -19,13 +21,127 @@ pub type BodyChunk = std::result::Result<Bytes, KernelError>;
 /// the socket (and a slow client on a streaming handler).
 pub const STREAM_CHANNEL_CHUNKS: usize = 4;
 
+/// A request body: hyper's on HTTP/2, the HTTP/1.1 driver's ([`ChannelBody`]) otherwise.
+#[derive(Debug)]
+pub enum RequestBody {
+    /// An HTTP/2 stream's body, read by hyper.
+    Hyper(Incoming),
+    /// An HTTP/1.1 body, read off the connection by its driver.
+    H1(ChannelBody),
+}
+
+impl Body for RequestBody {
+    type Data = Bytes;
+    type Error = io::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, io::Error>>> {
+        match self.get_mut() {
+            Self::Hyper(body) => Pin::new(body)
+                .poll_frame(cx)
+                .map(|frame| frame.map(|f| f.map_err(io::Error::other))),
+            Self::H1(body) => body.poll_frame(cx),
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match self {
+            Self::Hyper(body) => body.is_end_stream(),
+            Self::H1(body) => body.rx.is_none() || body.remaining == Some(0),
+        }
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        match self {
+            Self::Hyper(body) => body.size_hint(),
+            Self::H1(body) => body.remaining.map_or_else(SizeHint::default, SizeHint::with_exact),
+        }
+    }
+}
+
+/// Chunks of an HTTP/1.1 request body on their way from the connection's driver.
+pub type InChunk = io::Result<Bytes>;
+
+/// The HTTP/1.1 driver's end of a [`ChannelBody`]: chunks go into `chunks`; `wanted`
+/// resolves when the body is first read (the moment to send `100 Continue`), or fails when
+/// the body is dropped unread.
+pub struct BodyFeed {
+    /// Where the driver sends the chunks it reads; dropped at the end of the body.
+    pub chunks: mpsc::Sender<InChunk>,
+    /// Resolves when the reader first asks for the body.
+    pub wanted: oneshot::Receiver<()>,
+}
+
+/// An HTTP/1.1 request body, fed chunk by chunk by the connection's driver: the driver
+/// reads the socket only while the reader wants more (one chunk ahead), as hyper does.
+#[derive(Debug)]
+pub struct ChannelBody {
+    rx: Option<mpsc::Receiver<InChunk>>,
+    want: Option<oneshot::Sender<()>>,
+    /// Bytes still to come, when the client announced the length.
+    remaining: Option<u64>,
+}
+
+impl ChannelBody {
+    /// No body at all.
+    pub fn empty() -> Self {
+        Self {
+            rx: None,
+            want: None,
+            remaining: Some(0),
+        }
+    }
+
+    /// A body of `announced` bytes (`None`: chunked), and the driver's end of it.
+    pub fn channel(announced: Option<u64>) -> (BodyFeed, Self) {
+        let (tx, rx) = mpsc::channel(1);
+        let (want, wanted) = oneshot::channel();
+        let body = Self {
+            rx: Some(rx),
+            want: Some(want),
+            remaining: announced,
+        };
+        (BodyFeed { chunks: tx, wanted }, body)
+    }
+
+    fn poll_frame(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<std::result::Result<Frame<Bytes>, io::Error>>> {
+        if let Some(want) = self.want.take() {
+            let _ = want.send(());
+        }
+        let Some(rx) = self.rx.as_mut() else {
+            return Poll::Ready(None);
+        };
+        match ready!(rx.poll_recv(cx)) {
+            Some(Ok(chunk)) => {
+                if let Some(left) = self.remaining.as_mut() {
+                    *left = left.saturating_sub(chunk.len() as u64);
+                }
+                Poll::Ready(Some(Ok(Frame::data(chunk))))
+            }
+            Some(Err(e)) => {
+                self.rx = None;
+                Poll::Ready(Some(Err(e)))
+            }
+            None => {
+                self.rx = None;
+                Poll::Ready(None)
+            }
+        }
+    }
+}
+
 /// How reading a request body ended.
 pub enum Collected {
     /// The whole body, in one contiguous allocation of exactly its length.
     Whole(Vec<u8>),
     /// The body is larger than the buffer limit or still arriving: what was read so far,
     /// and the rest.
-    Partial(Vec<u8>, Incoming),
+    Partial(Vec<u8>, RequestBody),
 }
 
 /// Why a request body could not be read.
@@ -53,7 +169,7 @@ pub const ARRIVAL_GAP: std::time::Duration = std::time::Duration::from_millis(20
 /// or interactive uploads, answering early), and buffering stays an optimisation for
 /// bodies that are already there or streaming in at full speed.
 pub async fn collect(
-    mut body: Incoming,
+    mut body: RequestBody,
     expected: Option<u64>,
     buffer_limit: u64,
     max_body: u64,
@@ -91,7 +207,7 @@ pub async fn collect(
 }
 
 /// The body so far, without the room reserved for an announced length that did not come.
-fn partial(mut data: Vec<u8>, rest: Incoming) -> Collected {
+fn partial(mut data: Vec<u8>, rest: RequestBody) -> Collected {
     data.shrink_to_fit();
     Collected::Partial(data, rest)
 }
@@ -123,7 +239,7 @@ pub struct Lifeline {
 /// reader is not taking chunks the socket is not read either, so `life.peer` is watched
 /// for a client that hung up meanwhile.
 pub async fn forward(
-    mut body: Incoming,
+    mut body: RequestBody,
     tx: mpsc::Sender<BodyChunk>,
     already: u64,
     max_body: u64,

@@ -20,13 +20,17 @@ use hyper::body::{Body, Frame, SizeHint};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Instant;
 
-/// Whether a connection has moved a byte lately, and how many of its requests are in flight.
+/// Whether a connection has moved a byte lately, how many of its requests are in flight,
+/// and (on HTTP/1.1) whether a request head has been arriving for too long.
 ///
 /// Moving a byte only bumps a counter (no clock read on the hot path); [`Activity::idle`]
 /// samples the counter in steps of an eighth of the timeout instead.
 pub struct Activity {
     moves: AtomicU64,
     busy: AtomicUsize,
+    /// `moves` when the connection last had nothing in progress ([`Activity::settle`]);
+    /// `u64::MAX` until the first call: heads are not watched (HTTP/2, TLS handshakes).
+    settled: AtomicU64,
 }
 
 impl Activity {
@@ -35,7 +39,15 @@ impl Activity {
         Arc::new(Self {
             moves: AtomicU64::new(0),
             busy: AtomicUsize::new(0),
+            settled: AtomicU64::new(u64::MAX),
         })
+    }
+
+    /// Marks the connection as between requests: a byte moved after this, with no request
+    /// in flight, starts a head, which must be complete within the head timeout.
+    pub fn settle(&self) {
+        self.settled
+            .store(self.moves.load(Ordering::Relaxed), Ordering::Relaxed);
     }
 
     fn touch(&self) {
@@ -49,20 +61,29 @@ impl Activity {
         Busy(Arc::clone(self))
     }
 
-    /// Resolves once no request is in flight and no byte has moved for `timeout` (at most
-    /// an eighth of it later).
-    pub async fn idle(&self, timeout: Duration) {
-        let step = (timeout / 8).max(Duration::from_millis(1));
+    /// Resolves once no request is in flight and no byte has moved for `timeout`, or a
+    /// head has been arriving (bytes moved since [`Activity::settle`], no request in
+    /// flight) for `head_timeout` — at most an eighth of either later.
+    pub async fn idle(&self, timeout: Duration, head_timeout: Duration) {
+        let step = (timeout.min(head_timeout) / 8).max(Duration::from_millis(1));
         let mut quiet = Duration::ZERO;
+        let mut heading = Duration::ZERO;
         let mut seen = self.moves.load(Ordering::Relaxed);
-        while quiet < timeout {
+        while quiet < timeout && heading < head_timeout {
             tokio::time::sleep(step).await;
             let moves = self.moves.load(Ordering::Relaxed);
-            if moves == seen && self.busy.load(Ordering::Relaxed) == 0 {
+            let idle = self.busy.load(Ordering::Relaxed) == 0;
+            if moves == seen && idle {
                 quiet += step;
             } else {
                 quiet = Duration::ZERO;
                 seen = moves;
+            }
+            let settled = self.settled.load(Ordering::Relaxed);
+            if idle && settled != u64::MAX && moves != settled {
+                heading += step;
+            } else {
+                heading = Duration::ZERO;
             }
         }
     }
@@ -476,7 +497,10 @@ mod tests {
         let busy = activity.busy();
         let idle = tokio::spawn({
             let activity = Arc::clone(&activity);
-            async move { activity.idle(Duration::from_secs(5)).await }
+            async move {
+                let head = Duration::from_secs(30);
+                activity.idle(Duration::from_secs(5), head).await
+            }
         });
         tokio::time::sleep(Duration::from_secs(60)).await;
         assert!(!idle.is_finished(), "a request in flight is not idle");
@@ -485,5 +509,29 @@ mod tests {
         assert!(!idle.is_finished());
         tokio::time::sleep(Duration::from_secs(2)).await;
         idle.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_head_that_keeps_trickling_in_is_cut_at_the_head_timeout() {
+        let activity = Activity::new();
+        activity.settle();
+        let watch = tokio::spawn({
+            let activity = Arc::clone(&activity);
+            async move {
+                let started = Instant::now();
+                activity
+                    .idle(Duration::from_secs(10), Duration::from_secs(30))
+                    .await;
+                started.elapsed()
+            }
+        });
+        // A byte every 5 s keeps the connection from being idle, not the head from
+        // taking too long.
+        for _ in 0..12 {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            activity.touch();
+        }
+        let took = watch.await.unwrap();
+        assert!(took >= Duration::from_secs(30) && took < Duration::from_secs(40), "{took:?}");
     }
 }

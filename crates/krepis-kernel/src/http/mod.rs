@@ -1,8 +1,11 @@
-//! The HTTP kernel: hyper (HTTP/1.1, h2c and HTTP/2 over TLS with ALPN) on the kernel's own
-//! tokio runtime, handing requests to TypeScript through shared-memory batches.
+//! The HTTP kernel: HTTP/1.1 on `deno_http_h1` (the crate `Deno.serve` uses) driven by the
+//! kernel itself, hyper for h2c and HTTP/2 over TLS (ALPN), on the kernel's own tokio
+//! runtime, handing requests to TypeScript through shared-memory batches.
 //!
 //! - [`config`]: options, defaults and validation.
-//! - [`server`]: accept loop, TLS, graceful shutdown, stats.
+//! - [`server`]: accept loop, TLS, HTTP/1.1 or HTTP/2 per connection, graceful shutdown, stats.
+//! - [`h1`]: the HTTP/1.1 connection driver on `deno_http_h1`.
+//! - [`upgrade`]: a connection handed on with bytes already read (upgrades, the h2c sniff).
 //! - [`runtime`]: the server's own tokio runtime, driven in turns from the JS thread.
 //! - [`compress`]: automatic gzip/brotli compression of responses, as `Deno.serve` does.
 //! - [`limits`]: idle connections, body pace, accept back-off and the memory ceiling.
@@ -17,18 +20,17 @@
 //! - [`static_files`]: mounted directories answered by the kernel alone.
 //! - [`websocket`]: the WebSocket upgrade and framing, messages to and from TypeScript.
 //! - [`validate`]: requests refused before TypeScript (400) and header normalisation.
-//! - [`raw_heads`]: Deno's HTTP/1 parser over the raw bytes, for what hyper hides (CL + TE).
 //!
-//! Malformed requests (400) and oversize heads (431) are answered by hyper itself, so they
-//! never reach TypeScript.
+//! Malformed requests (400) and oversize heads (431) are answered by the HTTP/1.1 driver
+//! (hyper on HTTP/2), so they never reach TypeScript.
 
 pub mod body;
 pub mod bridge;
 pub mod coalesce;
 pub mod compress;
 pub mod config;
+pub mod h1;
 pub mod limits;
-pub mod raw_heads;
 pub mod record;
 pub mod runtime;
 pub mod server;
@@ -38,6 +40,7 @@ pub mod socket;
 pub mod static_files;
 pub mod tls;
 pub mod trace;
+pub mod upgrade;
 pub mod validate;
 pub mod websocket;
 

@@ -1,4 +1,6 @@
-//! The server: its own tokio runtime, the accept loop, TLS, and graceful shutdown.
+//! The server: its own tokio runtime, the accept loop, TLS, each connection handed to the
+//! HTTP/1.1 driver ([`super::h1`]) or to hyper (HTTP/2: h2c's preface on a plain
+//! connection, ALPN `h2` over TLS), and graceful shutdown.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::os::fd::AsRawFd;
@@ -6,25 +8,27 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
+use super::body::RequestBody;
 use super::bridge::Bridge;
 use super::coalesce::Coalesced;
 use super::config::ServerConfig;
+use super::h1;
 use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
-use super::raw_heads::{Checked, HeadCheck};
 use super::runtime::Host;
 use super::service::{self, Peer};
 use super::shared::Shared;
 use super::socket::PeerSocket;
 use super::static_files::sendfile::{FileSlot, SendfileStream};
-use super::validate::BadFraming;
+use super::upgrade::Prefixed;
 use super::websocket::Sockets;
 use crate::proto::{BridgeLayout, HttpStats, ServerAddress};
 use crate::{KernelError, Result};
@@ -32,8 +36,6 @@ use crate::{KernelError, Result};
 /// Inbox size floor; records up to a whole request head must fit, so it grows with
 /// `max_header_size`.
 const MIN_INBOX: usize = 256 * 1024;
-/// Socket read buffer limit of HTTP/1 connections (hyper's default).
-const READ_BUFFER: usize = 8192 + 4096 * 100;
 /// Outbox size: the response records of one batch, inline bodies included.
 pub const OUTBOX_SIZE: usize = 1024 * 1024;
 
@@ -251,20 +253,13 @@ async fn accept_loop(
     addr: SocketAddr,
     mut stopped: watch::Receiver<bool>,
 ) {
+    // Every connection holds a watcher until it ends: HTTP/2 ones through hyper's graceful
+    // shutdown, HTTP/1.1 drivers by watching `stopped` themselves.
     let graceful = GracefulShutdown::new();
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        // hyper's one buffer limit also bounds body reads; keep it large for throughput and
-        // enforce the (smaller) head limit per request in `service`.
-        .max_buf_size(shared.config.max_header_size.max(READ_BUFFER))
-        .max_headers(super::config::MAX_HEADERS)
+    let mut h2 = http2::Builder::new(TokioExecutor::new());
+    h2.max_header_list_size(shared.config.max_header_size as u32)
         .timer(hyper_util::rt::TokioTimer::new());
-    builder
-        .http2()
-        .max_header_list_size(shared.config.max_header_size as u32)
-        .timer(hyper_util::rt::TokioTimer::new());
-    let builder = Arc::new(builder);
+    let h2 = Arc::new(h2);
     let authority: Arc<str> = Arc::from(addr.to_string());
     let mut backoff = AcceptBackoff::default();
     loop {
@@ -298,11 +293,11 @@ async fn accept_loop(
                 };
                 tokio::spawn(connection(
                     Arc::clone(&shared),
-                    Arc::clone(&builder),
+                    Arc::clone(&h2),
                     stream,
                     tls.clone(),
                     peer,
-                    graceful.watcher(),
+                    (graceful.watcher(), stopped.clone()),
                 ));
             }
         }
@@ -315,13 +310,32 @@ async fn accept_loop(
     shared.bridge.close();
 }
 
+/// HTTP/2's connection preface, which a plain connection opens with for h2c.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Reads as much of `stream`'s first bytes as it takes to tell the HTTP/2 preface from
+/// HTTP/1.x; true for HTTP/2. The bytes read are read again from the returned stream.
+async fn sniff<S: AsyncRead + Unpin>(mut stream: S) -> std::io::Result<(bool, Prefixed<S>)> {
+    let mut seen = vec![0; H2_PREFACE.len()];
+    let mut n = 0;
+    while n < H2_PREFACE.len() && seen[..n] == H2_PREFACE[..n] {
+        let read = stream.read(&mut seen[n..]).await?;
+        if read == 0 {
+            break;
+        }
+        n += read;
+    }
+    seen.truncate(n);
+    Ok((seen == H2_PREFACE, Prefixed::new(seen, stream)))
+}
+
 async fn connection(
     shared: Arc<Shared>,
-    builder: Arc<auto::Builder<TokioExecutor>>,
+    h2: Arc<http2::Builder<TokioExecutor>>,
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     peer: Peer,
-    watcher: Watcher,
+    (watcher, stop): (Watcher, watch::Receiver<bool>),
 ) {
     shared.open.fetch_add(1, Ordering::Relaxed);
     let activity = Activity::new();
@@ -331,33 +345,44 @@ async fn connection(
     // Coalescing below the sendfile check: it copies small vectors, placeholders included.
     let stream = SendfileStream::new(Coalesced::new(stream), files);
     let stream = Tracked::new(stream, Arc::clone(&activity));
-    let svc_shared = Arc::clone(&shared);
+    let h1 = h1::Connection {
+        shared: Arc::clone(&shared),
+        peer: Arc::clone(&peer),
+        activity: Arc::clone(&activity),
+        stop,
+    };
     let svc_activity = Arc::clone(&activity);
-    let heads = HeadCheck::new();
-    let svc_heads = Arc::clone(&heads);
-    let max_head = shared.config.max_header_size;
-    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-        if svc_heads.refuses_next() {
-            req.extensions_mut().insert(BadFraming);
-        }
+    let svc_shared = Arc::clone(&shared);
+    let service = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
         let busy = svc_activity.busy();
+        let req = req.map(RequestBody::Hyper);
         service::handle(Arc::clone(&svc_shared), Arc::clone(&peer), req, busy)
     });
-    // Connection errors (resets, malformed input hyper already answered with 400/431) end
-    // only that connection.
+    // Connection errors (resets, malformed input answered with 400/431) end only that
+    // connection.
     let served = tokio::spawn(async move {
         match tls {
-            None => {
-                let stream = Checked::new(stream, heads, max_head);
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                let _ = watcher.watch(conn.into_owned()).await;
-            }
+            None => match sniff(stream).await {
+                Ok((true, stream)) => {
+                    let conn = h2.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                }
+                Ok((false, stream)) => {
+                    h1::serve(stream, h1).await;
+                    drop(watcher);
+                }
+                Err(_) => {}
+            },
             Some(acceptor) => {
-                if let Ok(stream) = acceptor.accept(stream).await {
-                    let stream = Checked::new(stream, heads, max_head);
-                    let conn =
-                        builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-                    let _ = watcher.watch(conn.into_owned()).await;
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                    let conn = h2.serve_connection(TokioIo::new(stream), service);
+                    let _ = watcher.watch(conn).await;
+                } else {
+                    h1::serve(stream, h1).await;
+                    drop(watcher);
                 }
             }
         }
@@ -368,7 +393,7 @@ async fn connection(
     let _watch = AbortOnDrop(tokio::spawn({
         let abort = served.abort_handle();
         async move {
-            activity.idle(idle).await;
+            activity.idle(idle, h1::HEAD_TIMEOUT).await;
             abort.abort();
         }
     }));

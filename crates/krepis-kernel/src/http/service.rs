@@ -9,12 +9,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
-use hyper::body::{Body, Incoming};
+use hyper::body::Body;
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
 
 use super::body::{
-    self, BodyError, Collected, Forwarded, Lifeline, ResponseBody, STREAM_CHANNEL_CHUNKS,
+    self, BodyError, Collected, Forwarded, Lifeline, RequestBody, ResponseBody,
+    STREAM_CHANNEL_CHUNKS,
 };
 use super::bridge::{BodyIn, Reply, status_response};
 use super::compress::{self, Encoded};
@@ -27,6 +28,7 @@ use super::socket::PeerSocket;
 use super::static_files::StaticFiles;
 use super::static_files::sendfile::FileSlot;
 use super::trace::TraceIds;
+use super::upgrade::OnUpgrade;
 use super::{validate, websocket};
 
 /// Facts about the connection a request arrived on.
@@ -46,9 +48,12 @@ pub struct Peer {
     pub files: Option<Arc<FileSlot>>,
 }
 
-/// What hyper sends: the reply's body, compressed when the client and the response allow
+/// What goes out (through hyper on HTTP/2, the kernel's driver on HTTP/1.1): the reply's body, compressed when the client and the response allow
 /// it, keeping its connection busy and charged to the memory budget while on its way.
-pub type Outbound = Response<Outgoing<Encoded<ResponseBody>>>;
+pub type Outbound = Response<OutBody>;
+
+/// The body of an [`Outbound`] response.
+pub type OutBody = Outgoing<Encoded<ResponseBody>>;
 
 /// Answers one request; never fails (every problem becomes a status code). `busy` marks
 /// the request in flight on its connection until the response body is sent. `peer` is
@@ -57,7 +62,7 @@ pub type Outbound = Response<Outgoing<Encoded<ResponseBody>>>;
 pub async fn handle(
     shared: Arc<Shared>,
     peer: Arc<Peer>,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     busy: Busy,
 ) -> Result<Outbound, Infallible> {
     // Without mounts the request is not even moved through the static check.
@@ -107,8 +112,8 @@ fn serve_static(
     files: &StaticFiles,
     shared: &Shared,
     peer: &Peer,
-    req: Request<Incoming>,
-) -> (Request<Incoming>, Option<Reply>) {
+    req: Request<RequestBody>,
+) -> (Request<RequestBody>, Option<Reply>) {
     let (parts, body) = req.into_parts();
     let sound =
         head_size(&parts) <= shared.config.max_header_size && validate::check(&parts).is_ok();
@@ -152,7 +157,7 @@ fn timed_out(shared: &Shared, body_done: &AtomicBool) -> Reply {
 async fn process(
     shared: &Arc<Shared>,
     peer: &Peer,
-    req: Request<Incoming>,
+    req: Request<RequestBody>,
     deadline_ms: f64,
     body_done: &AtomicBool,
 ) -> Reply {
@@ -166,7 +171,7 @@ async fn process(
     }
     validate::normalize(&mut parts.headers);
     let on_upgrade = websocket::is_request(&parts)
-        .then(|| parts.extensions.remove::<hyper::upgrade::OnUpgrade>())
+        .then(|| parts.extensions.remove::<OnUpgrade>())
         .flatten();
     let expected = incoming.size_hint().exact();
     if expected.is_some_and(|len| len > config.max_body_size) {

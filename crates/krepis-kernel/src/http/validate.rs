@@ -1,9 +1,9 @@
 //! Request validity and header semantics, settled before any TypeScript runs.
 //!
 //! [`check`] refuses (400) what `Deno.serve` refuses — `*` on a method other than OPTIONS,
-//! more than one Host, an upgrade request that also carries a body, and a head whose body
-//! framing Deno's parser refuses (`Content-Length` with `Transfer-Encoding`, see
-//! [`super::raw_heads`], which marks such a request with [`BadFraming`]) — and, going
+//! more than one Host and an upgrade request that also carries a body (on HTTP/1.1, body
+//! framing `Deno.serve` refuses — `Content-Length` with `Transfer-Encoding` — is refused by
+//! its parser, which the kernel's driver uses, see [`super::h1`]) — and, going
 //! further than Deno (which lets them through into `req.url`), a Host that is not a plain
 //! `host[:port]` (RFC 9112 §3.2 asks for a 400). An empty Host counts as none, as in Deno:
 //! the URL then uses the server's own address.
@@ -27,20 +27,10 @@ pub enum Invalid {
     MalformedHost,
     /// An upgrade request (Upgrade + `Connection: upgrade`) with a body.
     UpgradeWithBody,
-    /// Body framing Deno's parser refuses (e.g. `Content-Length` with `Transfer-Encoding`).
-    Framing,
 }
-
-/// Marks a request whose raw head [`super::raw_heads`] refused (hyper's parsed head no
-/// longer shows why).
-#[derive(Debug, Clone, Copy)]
-pub struct BadFraming;
 
 /// Checks the head of a request; `Err` means answer 400 and close.
 pub fn check(parts: &Parts) -> Result<(), Invalid> {
-    if parts.extensions.get::<BadFraming>().is_some() {
-        return Err(Invalid::Framing);
-    }
     if parts.uri.path() == "*" && parts.uri.authority().is_none() && parts.method != Method::OPTIONS
     {
         return Err(Invalid::AsteriskTarget);

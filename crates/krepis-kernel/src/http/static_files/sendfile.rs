@@ -51,7 +51,9 @@ const UNSENT_LIMIT: libc::c_int = 16 * 1024;
 /// Never sent: its address marks bytes [`SendfileStream`] takes from the file instead.
 static PLACEHOLDER: [u8; STEP] = [0; STEP];
 
-fn is_placeholder(bytes: &[u8]) -> bool {
+/// Whether `bytes` are placeholder bytes a [`SendfileBody`] handed out, which only
+/// [`SendfileStream`] may write (never copy them).
+pub fn is_placeholder(bytes: &[u8]) -> bool {
     let start = PLACEHOLDER.as_ptr() as usize;
     let at = bytes.as_ptr() as usize;
     !bytes.is_empty() && at >= start && at < start + STEP

@@ -4,7 +4,7 @@
 //! A WebSocket request reaches TypeScript as usual, flagged, with an [`Offer`] registered
 //! for its id before TypeScript can see it. `upgradeWebSocket(req)` calls
 //! [`Sockets::accept`]; when the handler's 101 response arrives [`Offer::answer`] adds the
-//! handshake headers (`Sec-WebSocket-Accept`) and, once hyper hands over the connection,
+//! handshake headers (`Sec-WebSocket-Accept`) and, once the HTTP/1.1 driver hands over the connection,
 //! [`connection::serve`] runs it. Frames from the client become [`Event`]s in the server's
 //! [`inbox`], which TypeScript drains in batches ([`Sockets::poll`]) and, when it is empty,
 //! waits on with one parked call ([`Sockets::wait`]) however many sockets are open. What it
@@ -28,8 +28,6 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{self, HeaderValue};
 use http::request::Parts;
-use hyper::upgrade::OnUpgrade;
-use hyper_util::rt::TokioIo;
 use parking_lot::Mutex;
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::WebSocketStream;
@@ -40,6 +38,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 use self::connection::{Link, Outbound};
 use self::inbox::{Inbox, Woken};
 use super::bridge::{Reply, status_response};
+use super::upgrade::OnUpgrade;
 use crate::{KernelError, Result};
 
 /// Largest message (and frame) accepted from a client: 64 MiB, as `Deno.upgradeWebSocket`.
@@ -189,7 +188,7 @@ impl<'a> Offer<'a> {
     }
 
     /// Turns TypeScript's reply into the handshake response when it is a 101 for an
-    /// accepted socket, and starts the socket once hyper hands over the connection. A 101
+    /// accepted socket, and starts the socket once the driver hands over the connection. A 101
     /// without `upgradeWebSocket` becomes a 500; any other reply goes out unchanged.
     pub fn answer(self, parts: &Parts, reply: Reply) -> Reply {
         if reply.status() != http::StatusCode::SWITCHING_PROTOCOLS {
@@ -303,14 +302,14 @@ impl Sockets {
         let live = Arc::clone(&self.live);
         live.send_modify(|n| *n += 1);
         tokio::spawn(async move {
-            match on_upgrade.await {
+            match on_upgrade.upgraded().await {
                 Ok(upgraded) => {
                     let config = WebSocketConfig::default()
                         .read_buffer_size(READ_BUFFER)
                         .max_message_size(Some(MAX_MESSAGE))
                         .max_frame_size(Some(MAX_MESSAGE));
                     let stream = WebSocketStream::from_raw_socket(
-                        TokioIo::new(upgraded),
+                        upgraded,
                         Role::Server,
                         Some(config),
                     )

@@ -1,0 +1,242 @@
+//! Heads between `deno_http_h1` and the kernel's `http` types: a parsed request head as an
+//! `http::Request`, a response's `HeaderMap` as the field list the crate writes, and the
+//! `date` field.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::{Bytes, BytesMut};
+use deno_http_h1::{BodyKind, Header, Version};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Uri};
+
+/// What the driver keeps of a request head once the parser's borrow ends.
+pub struct Head {
+    /// The head as `http` types (`Err`: a target or field `http` cannot hold, answered 400).
+    pub request: Result<Request<()>, ()>,
+    /// How the body is framed.
+    pub body: BodyKind,
+    /// Whether the client keeps the connection open after this exchange.
+    pub keep_alive: bool,
+    /// Whether the client waits for `100 Continue` before it sends the body.
+    pub expect_continue: bool,
+    /// Whether the request asks for a protocol upgrade (it has no body then).
+    pub upgrade: bool,
+    /// The request's version, which the answer uses.
+    pub version: Version,
+    /// A `HEAD` request: the answer has no body.
+    pub head_only: bool,
+}
+
+impl Head {
+    /// Converts a parsed head. Field values and the target are copied once, into one
+    /// buffer the `http` values share.
+    pub fn new(request: deno_http_h1::Request<'_>) -> Self {
+        let head_only = request.method == b"HEAD";
+        Self {
+            request: typed(&request),
+            body: request.body,
+            keep_alive: request.keep_alive,
+            expect_continue: request.expect_continue,
+            upgrade: request.upgrade.is_some(),
+            version: request.version,
+            head_only,
+        }
+    }
+}
+
+fn typed(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
+    let size = request.target.len() + request.headers.iter().map(|h| h.value.len()).sum::<usize>();
+    let mut text = BytesMut::with_capacity(size);
+    text.extend_from_slice(request.target);
+    for field in request.headers {
+        text.extend_from_slice(field.value);
+    }
+    let mut text: Bytes = text.freeze();
+    let target = text.split_to(request.target.len());
+    let mut headers = HeaderMap::with_capacity(request.headers.len());
+    for field in request.headers {
+        let value = text.split_to(field.value.len());
+        let name = HeaderName::from_bytes(field.name).map_err(drop)?;
+        let value = HeaderValue::from_maybe_shared(value).map_err(drop)?;
+        headers.append(name, value);
+    }
+    let mut typed = Request::new(());
+    *typed.method_mut() = Method::from_bytes(request.method).map_err(drop)?;
+    *typed.uri_mut() = Uri::from_maybe_shared(target).map_err(drop)?;
+    *typed.version_mut() = match request.version {
+        Version::Http10 => http::Version::HTTP_10,
+        Version::Http11 => http::Version::HTTP_11,
+    };
+    *typed.headers_mut() = headers;
+    Ok(typed)
+}
+
+/// Fields a response head holds on the stack; more spill into a vector.
+const INLINE_FIELDS: usize = 24;
+
+/// A response's fields as the crate writes them, `date` last.
+pub struct Fields<'a> {
+    inline: [Header<'a>; INLINE_FIELDS],
+    spilled: Vec<Header<'a>>,
+    len: usize,
+}
+
+impl<'a> Fields<'a> {
+    /// The fields of `headers` but `connection` (the crate writes it from the keep-alive
+    /// decision) unless `keep_connection` (a 101 names the upgrade there), then `date`.
+    /// `content-length` and `transfer-encoding` are left to the crate, which skips them.
+    pub fn new(headers: &'a HeaderMap, keep_connection: bool, date: &'a [u8]) -> Self {
+        let mut fields = Self {
+            inline: [Header::EMPTY; INLINE_FIELDS],
+            spilled: Vec::new(),
+            len: 0,
+        };
+        for (name, value) in headers {
+            if name == header::CONNECTION && !keep_connection {
+                continue;
+            }
+            fields.push(Header {
+                name: name.as_str().as_bytes(),
+                value: value.as_bytes(),
+            });
+        }
+        if !headers.contains_key(header::DATE) {
+            fields.push(Header {
+                name: b"date",
+                value: date,
+            });
+        }
+        fields
+    }
+
+    fn push(&mut self, field: Header<'a>) {
+        if self.len < INLINE_FIELDS {
+            self.inline[self.len] = field;
+        } else {
+            if self.spilled.is_empty() {
+                self.spilled.extend_from_slice(&self.inline);
+            }
+            self.spilled.push(field);
+        }
+        self.len += 1;
+    }
+
+    /// The list.
+    pub fn as_slice(&self) -> &[Header<'a>] {
+        if self.len <= INLINE_FIELDS {
+            &self.inline[..self.len]
+        } else {
+            &self.spilled
+        }
+    }
+}
+
+/// Whether a response's `connection` field asks to close.
+pub fn asks_close(headers: &HeaderMap) -> bool {
+    headers.get_all(header::CONNECTION).iter().any(|value| {
+        value
+            .as_bytes()
+            .split(|b| *b == b',')
+            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
+    })
+}
+
+/// The `content-length` a response names itself (what a `HEAD` answer announces).
+pub fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The `date` field's value, formatted once a second per connection (as hyper and
+/// `Deno.serve` do, without a thread-local).
+pub struct DateCache {
+    second: u64,
+    text: [u8; 29],
+}
+
+impl DateCache {
+    /// An empty cache.
+    pub fn new() -> Self {
+        Self {
+            second: u64::MAX,
+            text: [b' '; 29],
+        }
+    }
+
+    /// Now, as an HTTP date.
+    pub fn now(&mut self) -> &[u8; 29] {
+        let now = SystemTime::now();
+        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if second != self.second {
+            let text = httpdate::fmt_http_date(now);
+            if text.len() == self.text.len() {
+                self.text.copy_from_slice(text.as_bytes());
+            }
+            self.second = second;
+        }
+        &self.text
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(raw: &[u8]) -> Head {
+        let mut conn = deno_http_h1::Protocol::new();
+        conn.set_allow_missing_host(true);
+        let mut headers = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+        let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+        match conn
+            .next_request_uninit_all(raw, &mut headers, &mut scratch)
+            .unwrap()
+        {
+            deno_http_h1::RequestStatus::Complete { request, .. } => Head::new(deno_http_h1::Request {
+                method: request.method,
+                target: request.target,
+                version: request.version,
+                headers: request.headers,
+                body: request.body,
+                keep_alive: request.keep_alive,
+                expect_continue: request.expect_continue,
+                upgrade: None,
+            }),
+            deno_http_h1::RequestStatus::Partial => panic!("partial"),
+        }
+    }
+
+    #[test]
+    fn a_head_becomes_http_types_with_repeated_fields_kept() {
+        let head = parsed(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 3\r\n\r\n");
+        let request = head.request.unwrap();
+        assert_eq!(request.method(), Method::POST);
+        assert_eq!(request.uri(), "/a?b=1");
+        assert_eq!(request.headers()["host"], "x");
+        assert_eq!(request.headers().get_all("cookie").iter().count(), 2);
+        assert!(matches!(head.body, BodyKind::ContentLength(3)));
+        assert!(head.keep_alive && !head.head_only);
+        let old = parsed(b"HEAD / HTTP/1.0\r\n\r\n");
+        assert!(!old.keep_alive && old.head_only);
+        assert_eq!(old.request.unwrap().version(), http::Version::HTTP_10);
+    }
+
+    #[test]
+    fn response_fields_leave_connection_to_the_writer_and_add_a_date() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("text/plain"));
+        headers.insert("connection", HeaderValue::from_static("close"));
+        for i in 0..30 {
+            headers.append("x-n", HeaderValue::from(i));
+        }
+        let fields = Fields::new(&headers, false, b"Mon, 30 Nov 2026 18:00:00 GMT");
+        let names: Vec<_> = fields.as_slice().iter().map(|f| f.name).collect();
+        assert_eq!(names.len(), 32);
+        assert!(!names.contains(&&b"connection"[..]));
+        assert_eq!(*names.last().unwrap(), b"date");
+        assert!(asks_close(&headers));
+        let upgrade = Fields::new(&headers, true, b"d");
+        assert_eq!(upgrade.as_slice().len(), 33);
+    }
+}

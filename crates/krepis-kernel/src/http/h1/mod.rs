@@ -1,0 +1,205 @@
+//! HTTP/1.1 served on `deno_http_h1` — the parser and writer `Deno.serve` uses — by a
+//! connection driver of the kernel's own; hyper serves HTTP/2 only.
+//!
+//! One task per connection reads a head ([`head`]: the crate parses it once, with Deno's
+//! limits: 128 fields, a 64 KiB head, Deno's framing rules), hands the request to
+//! [`super::service::handle`] and, while the answer is pending, feeds the request body to
+//! it as it is read and otherwise watches for the client hanging up ([`input`]), which
+//! abandons the request. The answer is written by [`output`]. Then the next head, unless
+//! either side (or a graceful shutdown) ends the connection.
+//!
+//! What the crate has no timers for stays with the kernel: the idle watch closes quiet
+//! connections and cuts a head that takes longer than [`HEAD_TIMEOUT`] (see
+//! [`super::limits::Activity`]), and the service enforces the body pace.
+//!
+//! Refused heads get answers as `Deno.serve` gives them: 400 for a malformed head, bad
+//! framing or more than 128 fields, and 431 — the kernel's more precise status — for a
+//! head past 64 KiB; the connection closes after either.
+
+pub mod head;
+pub mod input;
+pub mod output;
+
+use std::future::{Future, poll_fn};
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::time::Duration;
+
+use deno_http_h1::{
+    Error, Response, ResponseBody, SharedConn, SharedScratch, Version, status_allows_body,
+};
+use hyper::body::Body;
+use tokio::io::AsyncWriteExt;
+use tokio::sync::watch;
+
+use self::head::{DateCache, Head, asks_close};
+use self::input::{Event, Input};
+use self::output::{Framing, Written};
+use super::body::RequestBody;
+use super::limits::Activity;
+use super::service::{self, Peer};
+use super::shared::Shared;
+use super::upgrade::{Io, Prefixed, Upgrade};
+
+/// Longest a request head may take to arrive once its first byte has (hyper's default).
+pub const HEAD_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Socket reads go into a buffer of this size (a body grows it, see [`input`]).
+const READ_CAPACITY: usize = 8 * 1024;
+/// A response whose head and body fit in this many bytes goes out in one write.
+const WRITE_CAPACITY: usize = 8 * 1024;
+
+/// What a connection's requests share.
+pub struct Connection {
+    /// The server's state.
+    pub shared: Arc<Shared>,
+    /// The client.
+    pub peer: Arc<Peer>,
+    /// The connection's activity, for the idle watch.
+    pub activity: Arc<Activity>,
+    /// Turns true when the server shuts down gracefully.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// Serves HTTP/1.x on `io` until the client or the server ends the connection, or an
+/// upgrade takes it over.
+pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
+    let Connection {
+        shared,
+        peer,
+        activity,
+        mut stop,
+    } = connection;
+    let mut conn = SharedConn::new(io);
+    // As `Deno.serve` does: a request without Host is served (the URL gets the server's
+    // own address).
+    conn.set_allow_missing_host(true);
+    let mut scratch = SharedScratch::new(READ_CAPACITY, WRITE_CAPACITY);
+    let mut date = DateCache::new();
+    activity.settle();
+    loop {
+        let next = tokio::select! {
+            biased;
+            next = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, Head::new)) => next,
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        };
+        let head = match next {
+            Ok(Some(head)) => head,
+            Ok(None) | Err(Error::Io(_)) => break,
+            Err(Error::HeadTooLarge) => {
+                refuse(&mut conn, &mut scratch, date.now(), 431).await;
+                break;
+            }
+            Err(_) => {
+                refuse(&mut conn, &mut scratch, date.now(), 400).await;
+                break;
+            }
+        };
+        let Ok(mut request) = head.request else {
+            refuse(&mut conn, &mut scratch, date.now(), 400).await;
+            break;
+        };
+        let (mut input, body) = Input::new(head.body, head.expect_continue);
+        let upgrade = head.upgrade.then(|| {
+            let (upgrade, on_upgrade) = Upgrade::pending();
+            request.extensions_mut().insert(on_upgrade);
+            upgrade
+        });
+        let request = request.map(|()| RequestBody::H1(body));
+        let busy = activity.busy();
+        let answer = service::handle(Arc::clone(&shared), Arc::clone(&peer), request, busy);
+        let Some(Ok(response)) = answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+        else {
+            // The client left: dropping the answer abandons the request.
+            break;
+        };
+        let status = response.status().as_u16();
+        let upgrading = status == 101 && upgrade.is_some();
+        let close_delimited = head.version == Version::Http10
+            && !head.head_only
+            && status_allows_body(status)
+            && response.body().size_hint().exact().is_none();
+        let keep_alive = upgrading
+            || (head.keep_alive
+                && !close_delimited
+                && !input.broken()
+                && !asks_close(response.headers())
+                && !*stop.borrow());
+        let framing = Framing {
+            version: head.version,
+            keep_alive,
+            head_only: head.head_only,
+            date: date.now(),
+        };
+        let chunked = head.version == Version::Http11
+            && !head.head_only
+            && status_allows_body(status)
+            && response.body().size_hint().exact().is_none();
+        let written = output::write(&mut conn, &mut scratch, &mut input, framing, response).await;
+        if written == Written::Failed {
+            break;
+        }
+        if upgrading && let Some(upgrade) = upgrade {
+            let (io, rest) = conn.into_upgrade_parts();
+            upgrade.complete(Prefixed::new(rest, Box::new(io)));
+            return;
+        }
+        activity.settle();
+        if !keep_alive || !input.reusable() {
+            break;
+        }
+        if chunked {
+            // The crate shrinks its write buffer after a chunked answer; small answers
+            // should keep going out in one write.
+            scratch = SharedScratch::new(READ_CAPACITY, WRITE_CAPACITY);
+        }
+    }
+    // As hyper does: the sending side is shut down (TLS: close_notify) before the socket
+    // is dropped.
+    let _ = conn.into_inner().shutdown().await;
+}
+
+/// The service's answer, reading the request's body (or watching for a hang-up)
+/// meanwhile; `None` when the client left first.
+async fn answered<F: Future, I: Io>(
+    mut answer: Pin<&mut F>,
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    input: &mut Input,
+) -> Option<F::Output> {
+    loop {
+        tokio::select! {
+            biased;
+            reply = &mut answer => return Some(reply),
+            event = input.step(conn, scratch) => if let Event::Gone = event {
+                return None;
+            },
+        }
+    }
+}
+
+/// Answers a head the kernel refuses (`status` with no body) and closes.
+async fn refuse<I: Io>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    date: &[u8],
+    status: u16,
+) {
+    let date = [deno_http_h1::Header {
+        name: b"date",
+        value: date,
+    }];
+    let reason = http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
+    let response = Response {
+        version: Version::Http11,
+        status,
+        reason: reason.as_bytes(),
+        headers: &date,
+        body: ResponseBody::Empty,
+        keep_alive: false,
+    };
+    let _ = conn.write_response_with_scratch(scratch, response).await;
+}

@@ -1,0 +1,214 @@
+//! Writing an answer through `deno_http_h1`: the head from the response's `HeaderMap`,
+//! then the body — in the same write when it is small and whole, with `content-length`
+//! when its size is known, chunked (HTTP/1.1) or up to the close (HTTP/1.0) when not.
+//! While a streamed body waits for its next chunk, what is buffered goes out and the
+//! request's [`Input`] keeps being read (its body, or a hang-up).
+
+use std::future::poll_fn;
+use std::task::Poll;
+
+use bytes::Bytes;
+use deno_http_h1::{
+    Response, ResponseBody, ResponseHead, SharedConn, SharedResponseBodyWriter,
+    SharedResponseChunkWriter, SharedScratch, Version, status_allows_body,
+};
+use http_body_util::BodyExt;
+use hyper::body::{Body, Frame};
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::super::service::{OutBody, Outbound};
+use super::super::static_files::sendfile::is_placeholder;
+use super::head::{Fields, declared_length};
+use super::input::{Event, Input};
+
+/// How writing an answer ended.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Written {
+    /// All of it went out.
+    Done,
+    /// The connection failed, the client left, or the body broke off: close it.
+    Failed,
+}
+
+/// How the answer to one request is framed.
+pub struct Framing<'a> {
+    /// The request's version.
+    pub version: Version,
+    /// Whether the head announces keep-alive.
+    pub keep_alive: bool,
+    /// A `HEAD` request: no body goes out.
+    pub head_only: bool,
+    /// The `date` field's value.
+    pub date: &'a [u8],
+}
+
+/// Writes `response` on `conn`, reading `input` on while a streamed body waits.
+pub async fn write<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    input: &mut Input,
+    framing: Framing<'_>,
+    response: Outbound,
+) -> Written {
+    let (parts, mut body) = response.into_parts();
+    let status = parts.status.as_u16();
+    let fields = Fields::new(&parts.headers, status == 101, framing.date);
+    let head = ResponseHead {
+        version: framing.version,
+        status,
+        reason: parts.status.canonical_reason().unwrap_or("").as_bytes(),
+        headers: fields.as_slice(),
+        keep_alive: framing.keep_alive,
+    };
+    let exact = body.size_hint().exact();
+    if framing.head_only || !status_allows_body(status) || exact == Some(0) {
+        let length = if framing.head_only {
+            declared_length(&parts.headers).or(exact)
+        } else {
+            exact
+        };
+        let body = if framing.head_only {
+            ResponseBody::Head(length)
+        } else {
+            ResponseBody::Empty
+        };
+        return whole(conn, scratch, head, body).await;
+    }
+    if let Some(length) = exact {
+        return sized(conn, scratch, head, length, body).await;
+    }
+    // Unknown length: chunked on HTTP/1.1, up to the close on HTTP/1.0 (the caller
+    // announced no keep-alive then).
+    if poll_fn(|cx| conn.poll_start_chunked_response_with(cx, scratch, &mut deno_http_h1::SharedChunkedResponseHeadWriter::new(head)))
+        .await
+        .is_err()
+    {
+        return Written::Failed;
+    }
+    loop {
+        let next = match poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut body).poll_frame(cx))).await {
+            Poll::Ready(next) => next,
+            Poll::Pending => {
+                // The body waits: what is buffered goes out now, and the connection is
+                // read meanwhile.
+                if poll_fn(|cx| conn.poll_flush_write_buf(cx, scratch)).await.is_err() {
+                    return Written::Failed;
+                }
+                match next_frame(conn, scratch, input, &mut body).await {
+                    Some(next) => next,
+                    None => return Written::Failed,
+                }
+            }
+        };
+        match next.map(|frame| frame.map(Frame::into_data)) {
+            None => {
+                let end = conn.finish_response_with_scratch(scratch, &[]).await;
+                return if end.is_ok() { Written::Done } else { Written::Failed };
+            }
+            Some(Ok(Ok(chunk))) => {
+                let mut writer = SharedResponseChunkWriter::new(&chunk);
+                let sent = poll_fn(|cx| conn.poll_write_response_chunk_with(cx, scratch, &mut writer)).await;
+                if sent.is_err() {
+                    return Written::Failed;
+                }
+            }
+            // Trailers are not sent.
+            Some(Ok(Err(_))) => {}
+            Some(Err(_)) => {
+                // Cut off: what was written goes out, the end marker does not.
+                let _ = poll_fn(|cx| conn.poll_flush_write_buf(cx, scratch)).await;
+                return Written::Failed;
+            }
+        }
+    }
+}
+
+/// The next frame of `body`, reading `input` meanwhile; `None` when the client left.
+async fn next_frame<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    input: &mut Input,
+    body: &mut OutBody,
+) -> Option<Option<Result<Frame<Bytes>, std::io::Error>>> {
+    loop {
+        tokio::select! {
+            biased;
+            frame = body.frame() => return Some(frame),
+            event = input.step(conn, scratch) => if let Event::Gone = event {
+                return None;
+            },
+        }
+    }
+}
+
+/// A head with a body of no bytes (or none at all).
+async fn whole<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    head: ResponseHead<'_>,
+    body: ResponseBody<'_>,
+) -> Written {
+    let response = Response {
+        version: head.version,
+        status: head.status,
+        reason: head.reason,
+        headers: head.headers,
+        body,
+        keep_alive: head.keep_alive,
+    };
+    match conn.write_response_with_scratch(scratch, response).await {
+        Ok(()) => Written::Done,
+        Err(_) => Written::Failed,
+    }
+}
+
+/// A body of `length` bytes: in one write with the head when it comes whole and small
+/// (the crate copies it behind the head when it fits its write buffer), else the head
+/// and then each frame as it comes. File placeholders (see
+/// [`super::super::static_files::sendfile`]) are never copied.
+async fn sized<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    head: ResponseHead<'_>,
+    length: u64,
+    mut body: OutBody,
+) -> Written {
+    let first = match body.frame().await {
+        Some(Ok(frame)) => match frame.into_data() {
+            Ok(data) => data,
+            Err(_) => Bytes::new(),
+        },
+        _ => return Written::Failed,
+    };
+    if first.len() as u64 == length && !is_placeholder(&first) {
+        return whole(conn, scratch, head, ResponseBody::Bytes(&first)).await;
+    }
+    if conn
+        .start_fixed_response_with_scratch(scratch, head, length)
+        .await
+        .is_err()
+    {
+        return Written::Failed;
+    }
+    let mut chunk = first;
+    loop {
+        if !chunk.is_empty() {
+            let mut writer = SharedResponseBodyWriter::new(&chunk);
+            if poll_fn(|cx| conn.poll_write_response_body_with(cx, &mut writer))
+                .await
+                .is_err()
+            {
+                return Written::Failed;
+            }
+        }
+        chunk = match body.frame().await {
+            None => break,
+            Some(Ok(frame)) => frame.into_data().unwrap_or_default(),
+            Some(Err(_)) => return Written::Failed,
+        };
+    }
+    match conn.finish_response_with_scratch(scratch, &[]).await {
+        Ok(()) => Written::Done,
+        Err(_) => Written::Failed,
+    }
+}
