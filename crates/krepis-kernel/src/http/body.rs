@@ -56,7 +56,9 @@ impl Body for RequestBody {
     fn size_hint(&self) -> SizeHint {
         match self {
             Self::Hyper(body) => body.size_hint(),
-            Self::H1(body) => body.remaining.map_or_else(SizeHint::default, SizeHint::with_exact),
+            Self::H1(body) => body
+                .remaining
+                .map_or_else(SizeHint::default, SizeHint::with_exact),
         }
     }
 }

@@ -11,8 +11,11 @@ use crate::{KernelError, Result};
 pub const DEFAULT_MAX_HEADER_SIZE: usize = 64 * 1024;
 /// Most header fields in an HTTP/1 request head (128, as `Deno.serve` accepts).
 pub const MAX_HEADERS: usize = 128;
-/// Smallest head limit hyper accepts.
+/// Smallest head limit hyper (HTTP/2) accepts.
 pub const MIN_MAX_HEADER_SIZE: usize = 8 * 1024;
+/// Largest head limit: `deno_http_h1`, which reads HTTP/1.1 heads, refuses heads past
+/// 64 KiB whatever the limit says.
+pub const MAX_MAX_HEADER_SIZE: usize = 64 * 1024;
 /// Default largest request body (64 MiB).
 pub const DEFAULT_MAX_BODY_SIZE: u64 = 64 * 1024 * 1024;
 /// Default size up to which bodies are handed over whole (8 MiB).
@@ -93,6 +96,12 @@ impl ServerConfig {
                     "maxHeaderSize must be at least {MIN_MAX_HEADER_SIZE} bytes, got {n}"
                 )));
             }
+            n if n > MAX_MAX_HEADER_SIZE => {
+                return Err(KernelError::invalid(format!(
+                    "maxHeaderSize must be at most {MAX_MAX_HEADER_SIZE} bytes (the HTTP/1.1 \
+                     parser's fixed head limit), got {n}"
+                )));
+            }
             n => n,
         };
         let max_body_size = match options.max_body_size {
@@ -166,6 +175,17 @@ mod tests {
         };
         let err = ServerConfig::from_options(&small).unwrap_err().to_string();
         assert!(err.contains("maxHeaderSize"), "{err}");
+        let large = ServeOptions {
+            max_header_size: 64 * 1024 + 1,
+            ..Default::default()
+        };
+        let err = ServerConfig::from_options(&large).unwrap_err().to_string();
+        assert!(err.contains("at most 65536 bytes"), "{err}");
+        let most = ServeOptions {
+            max_header_size: 64 * 1024,
+            ..Default::default()
+        };
+        assert!(ServerConfig::from_options(&most).is_ok());
         let half_tls = ServeOptions {
             cert_pem: "x".into(),
             ..Default::default()

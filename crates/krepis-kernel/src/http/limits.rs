@@ -532,6 +532,9 @@ mod tests {
             activity.touch();
         }
         let took = watch.await.unwrap();
-        assert!(took >= Duration::from_secs(30) && took < Duration::from_secs(40), "{took:?}");
+        assert!(
+            took >= Duration::from_secs(30) && took < Duration::from_secs(40),
+            "{took:?}"
+        );
     }
 }

@@ -352,6 +352,16 @@ Deno.test("bad options are refused with a clear error", async () => {
       serve({
         hostname: "127.0.0.1",
         port: 0,
+        maxHeaderSize: 64 * 1024 + 1,
+        onListen: () => {},
+      }, () => new Response()),
+    /maxHeaderSize must be at most 65536 bytes \(the HTTP\/1\.1 parser's fixed head limit\)/,
+  );
+  assert.throws(
+    () =>
+      serve({
+        hostname: "127.0.0.1",
+        port: 0,
         tls: { cert: "nope", key: "nope" },
         onListen: () => {},
       }, () => new Response()),

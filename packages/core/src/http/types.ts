@@ -122,7 +122,8 @@ export interface ServeOptions {
   tls?: TlsOptions;
   /**
    * Largest request head in bytes (larger: 431). Default 64 KiB (what `Deno.serve`
-   * accepts), at least 8 KiB. HTTP/1 heads may also carry at most 128 fields.
+   * accepts), at least 8 KiB and at most 64 KiB (the HTTP/1.1 parser's fixed limit).
+   * HTTP/1 heads may also carry at most 128 fields (more: 400, as from `Deno.serve`).
    */
   maxHeaderSize?: number;
   /** Largest request body in bytes (larger: 413). Default 64 MiB. */

@@ -193,16 +193,18 @@ mod tests {
             .next_request_uninit_all(raw, &mut headers, &mut scratch)
             .unwrap()
         {
-            deno_http_h1::RequestStatus::Complete { request, .. } => Head::new(deno_http_h1::Request {
-                method: request.method,
-                target: request.target,
-                version: request.version,
-                headers: request.headers,
-                body: request.body,
-                keep_alive: request.keep_alive,
-                expect_continue: request.expect_continue,
-                upgrade: None,
-            }),
+            deno_http_h1::RequestStatus::Complete { request, .. } => {
+                Head::new(deno_http_h1::Request {
+                    method: request.method,
+                    target: request.target,
+                    version: request.version,
+                    headers: request.headers,
+                    body: request.body,
+                    keep_alive: request.keep_alive,
+                    expect_continue: request.expect_continue,
+                    upgrade: None,
+                })
+            }
             deno_http_h1::RequestStatus::Partial => panic!("partial"),
         }
     }

@@ -147,7 +147,8 @@ async fn feed_one<I: AsyncRead + AsyncWrite + Unpin>(
     let Ok(permit) = feed.chunks.reserve().await else {
         return Fed::Unwanted;
     };
-    let read = poll_fn(|cx| conn.poll_read_body_chunk_with(cx, scratch, Bytes::copy_from_slice)).await;
+    let read =
+        poll_fn(|cx| conn.poll_read_body_chunk_with(cx, scratch, Bytes::copy_from_slice)).await;
     match read {
         Ok(SharedBodyChunk::Chunk(chunk)) => {
             permit.send(Ok(chunk));

@@ -79,35 +79,51 @@ pub async fn write<I: AsyncRead + AsyncWrite + Unpin>(
     }
     // Unknown length: chunked on HTTP/1.1, up to the close on HTTP/1.0 (the caller
     // announced no keep-alive then).
-    if poll_fn(|cx| conn.poll_start_chunked_response_with(cx, scratch, &mut deno_http_h1::SharedChunkedResponseHeadWriter::new(head)))
-        .await
-        .is_err()
+    if poll_fn(|cx| {
+        conn.poll_start_chunked_response_with(
+            cx,
+            scratch,
+            &mut deno_http_h1::SharedChunkedResponseHeadWriter::new(head),
+        )
+    })
+    .await
+    .is_err()
     {
         return Written::Failed;
     }
     loop {
-        let next = match poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut body).poll_frame(cx))).await {
-            Poll::Ready(next) => next,
-            Poll::Pending => {
-                // The body waits: what is buffered goes out now, and the connection is
-                // read meanwhile.
-                if poll_fn(|cx| conn.poll_flush_write_buf(cx, scratch)).await.is_err() {
-                    return Written::Failed;
+        let next =
+            match poll_fn(|cx| Poll::Ready(std::pin::Pin::new(&mut body).poll_frame(cx))).await {
+                Poll::Ready(next) => next,
+                Poll::Pending => {
+                    // The body waits: what is buffered goes out now, and the connection is
+                    // read meanwhile.
+                    if poll_fn(|cx| conn.poll_flush_write_buf(cx, scratch))
+                        .await
+                        .is_err()
+                    {
+                        return Written::Failed;
+                    }
+                    match next_frame(conn, scratch, input, &mut body).await {
+                        Some(next) => next,
+                        None => return Written::Failed,
+                    }
                 }
-                match next_frame(conn, scratch, input, &mut body).await {
-                    Some(next) => next,
-                    None => return Written::Failed,
-                }
-            }
-        };
+            };
         match next.map(|frame| frame.map(Frame::into_data)) {
             None => {
                 let end = conn.finish_response_with_scratch(scratch, &[]).await;
-                return if end.is_ok() { Written::Done } else { Written::Failed };
+                return if end.is_ok() {
+                    Written::Done
+                } else {
+                    Written::Failed
+                };
             }
             Some(Ok(Ok(chunk))) => {
                 let mut writer = SharedResponseChunkWriter::new(&chunk);
-                let sent = poll_fn(|cx| conn.poll_write_response_chunk_with(cx, scratch, &mut writer)).await;
+                let sent =
+                    poll_fn(|cx| conn.poll_write_response_chunk_with(cx, scratch, &mut writer))
+                        .await;
                 if sent.is_err() {
                     return Written::Failed;
                 }

@@ -308,12 +308,9 @@ impl Sockets {
                         .read_buffer_size(READ_BUFFER)
                         .max_message_size(Some(MAX_MESSAGE))
                         .max_frame_size(Some(MAX_MESSAGE));
-                    let stream = WebSocketStream::from_raw_socket(
-                        upgraded,
-                        Role::Server,
-                        Some(config),
-                    )
-                    .await;
+                    let stream =
+                        WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config))
+                            .await;
                     connection::serve(stream, link).await;
                 }
                 Err(_) => link
