@@ -2,10 +2,6 @@
 //! servers run, on a current-thread runtime. Prints `PORT <n> TLSPORT <m|0>` once listening;
 //! the TLS listener starts when `BENCH_TLS_CERT`/`BENCH_TLS_KEY` name PEM files.
 //!
-//! `BENCH_HYPER_AS_KERNEL=1` sets hyper's HTTP/1 up as the kernel does (128 header fields, a
-//! header-read timer, upgrades, `deno_http_h1` over the raw heads), to measure what serving
-//! HTTP/1.1 with `deno_http_h1` instead would take away (`h1_bench`).
-//!
 //! Routes: `GET /` hello world, `POST /echo` JSON echo, `POST /upload` body length,
 //! `GET /download` 1 MiB.
 
@@ -19,7 +15,6 @@ use hyper::body::Incoming;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use krepis_kernel::http::raw_heads::{Checked, HeadCheck};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -57,35 +52,20 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
     Ok(response.expect("static parts are valid"))
 }
 
-/// Serves one connection; as the kernel does, `check` runs Deno's parser over the raw heads
-/// and asks for its verdict on each request.
-async fn serve<I>(builder: Arc<auto::Builder<TokioExecutor>>, io: I, check: bool)
+/// Serves one connection.
+async fn serve<I>(builder: Arc<auto::Builder<TokioExecutor>>, io: I)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    if check {
-        let heads = HeadCheck::new();
-        let verdicts = Arc::clone(&heads);
-        let service = service_fn(move |req| {
-            // The kernel answers a refused head 400; hyper_bench's peers see none.
-            let _refused = verdicts.refuses_next();
-            handle(req)
-        });
-        let limit = krepis_kernel::http::config::DEFAULT_MAX_HEADER_SIZE;
-        let io = TokioIo::new(Checked::new(io, heads, limit));
-        let _ = builder.serve_connection_with_upgrades(io, service).await;
-    } else {
-        let _ = builder
-            .serve_connection(TokioIo::new(io), service_fn(handle))
-            .await;
-    }
+    let _ = builder
+        .serve_connection(TokioIo::new(io), service_fn(handle))
+        .await;
 }
 
 async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     builder: Arc<auto::Builder<TokioExecutor>>,
-    check: bool,
 ) -> std::io::Result<()> {
     loop {
         let (stream, _) = listener.accept().await?;
@@ -96,40 +76,25 @@ async fn accept_loop(
             match tls {
                 Some(tls) => {
                     if let Ok(stream) = tls.accept(stream).await {
-                        serve(builder, stream, check).await;
+                        serve(builder, stream).await;
                     }
                 }
-                None => serve(builder, stream, check).await,
+                None => serve(builder, stream).await,
             }
         });
     }
 }
 
 fn main() -> std::io::Result<()> {
-    let as_kernel = std::env::var_os("BENCH_HYPER_AS_KERNEL").is_some();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut builder = auto::Builder::new(TokioExecutor::new());
-        if as_kernel {
-            builder
-                .http1()
-                // The kernel's read buffer limit (hyper's default, kept explicitly there).
-                .max_buf_size(8192 + 4096 * 100)
-                .max_headers(krepis_kernel::http::config::MAX_HEADERS)
-                .timer(hyper_util::rt::TokioTimer::new());
-        }
-        let builder = Arc::new(builder);
+        let builder = Arc::new(auto::Builder::new(TokioExecutor::new()));
         let (plain, secure) = bench_listeners::bind(&[b"h2", b"http/1.1"]).await?;
         if let Some((listener, acceptor)) = secure {
-            tokio::spawn(accept_loop(
-                listener,
-                Some(acceptor),
-                Arc::clone(&builder),
-                as_kernel,
-            ));
+            tokio::spawn(accept_loop(listener, Some(acceptor), Arc::clone(&builder)));
         }
-        accept_loop(plain, None, builder, as_kernel).await
+        accept_loop(plain, None, builder).await
     })
 }

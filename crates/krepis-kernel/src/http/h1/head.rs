@@ -156,15 +156,16 @@ pub struct DateCache {
     text: [u8; 29],
 }
 
-impl DateCache {
-    /// An empty cache.
-    pub fn new() -> Self {
+impl Default for DateCache {
+    fn default() -> Self {
         Self {
             second: u64::MAX,
             text: [b' '; 29],
         }
     }
+}
 
+impl DateCache {
     /// Now, as an HTTP date.
     pub fn now(&mut self) -> &[u8; 29] {
         let now = SystemTime::now();

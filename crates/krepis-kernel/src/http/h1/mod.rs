@@ -75,7 +75,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     // own address).
     conn.set_allow_missing_host(true);
     let mut scratch = SharedScratch::new(READ_CAPACITY, WRITE_CAPACITY);
-    let mut date = DateCache::new();
+    let mut date = DateCache::default();
     activity.settle();
     loop {
         let next = tokio::select! {
