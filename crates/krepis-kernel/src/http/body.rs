@@ -49,7 +49,9 @@ impl Body for RequestBody {
     fn is_end_stream(&self) -> bool {
         match self {
             Self::Hyper(body) => body.is_end_stream(),
-            Self::H1(body) => body.rx.is_none() || body.remaining == Some(0),
+            Self::H1(body) => {
+                body.ready.is_none() && (body.rx.is_none() || body.remaining == Some(0))
+            }
         }
     }
 
@@ -80,6 +82,8 @@ pub struct BodyFeed {
 /// reads the socket only while the reader wants more (one chunk ahead), as hyper does.
 #[derive(Debug)]
 pub struct ChannelBody {
+    /// A whole body that was already read with its head.
+    ready: Option<Bytes>,
     rx: Option<mpsc::Receiver<InChunk>>,
     want: Option<oneshot::Sender<()>>,
     /// Bytes still to come, when the client announced the length.
@@ -90,6 +94,7 @@ impl ChannelBody {
     /// No body at all.
     pub fn empty() -> Self {
         Self {
+            ready: None,
             rx: None,
             want: None,
             remaining: Some(0),
@@ -101,6 +106,7 @@ impl ChannelBody {
         let (tx, rx) = mpsc::channel(1);
         let (want, wanted) = oneshot::channel();
         let body = Self {
+            ready: None,
             rx: Some(rx),
             want: Some(want),
             remaining: announced,
@@ -108,10 +114,25 @@ impl ChannelBody {
         (BodyFeed { chunks: tx, wanted }, body)
     }
 
+    /// A whole body, read before the request was handed over.
+    pub fn whole(data: Vec<u8>) -> Self {
+        let len = data.len() as u64;
+        Self {
+            ready: (len > 0).then(|| Bytes::from(data)),
+            rx: None,
+            want: None,
+            remaining: Some(len),
+        }
+    }
+
     fn poll_frame(
         &mut self,
         cx: &mut Context<'_>,
     ) -> Poll<Option<std::result::Result<Frame<Bytes>, io::Error>>> {
+        if let Some(data) = self.ready.take() {
+            self.remaining = Some(0);
+            return Poll::Ready(Some(Ok(Frame::data(data))));
+        }
         if let Some(want) = self.want.take() {
             let _ = want.send(());
         }
@@ -178,7 +199,9 @@ pub async fn collect(
     intake: &mut Intake,
 ) -> std::result::Result<Collected, BodyError> {
     let capacity = expected.unwrap_or(0).min(buffer_limit) as usize;
-    let mut data = Vec::with_capacity(capacity);
+    // Allocated with the first chunk: a body that comes whole in one chunk of its own
+    // allocation is taken over without a copy.
+    let mut data = Vec::new();
     loop {
         // With the buffer limit at the body limit, reading on is what detects an oversize body.
         if data.len() as u64 >= buffer_limit && buffer_limit < max_body && !body.is_end_stream() {
@@ -201,7 +224,12 @@ pub async fn collect(
                     if data.len() as u64 + chunk.len() as u64 > max_body {
                         return Err(BodyError::TooLarge);
                     }
-                    data.extend_from_slice(&chunk);
+                    if data.is_empty() && expected == Some(chunk.len() as u64) {
+                        data = Vec::from(chunk);
+                    } else {
+                        data.reserve(capacity.saturating_sub(data.len()));
+                        data.extend_from_slice(&chunk);
+                    }
                 }
             }
         }

@@ -64,6 +64,19 @@ impl Input {
         (input, body)
     }
 
+    /// A body that was already read whole with its head.
+    pub fn whole(data: Vec<u8>) -> (Self, ChannelBody) {
+        let input = Self {
+            feed: None,
+            wanted: true,
+            expect_continue: false,
+            complete: true,
+            broken: false,
+            watch_hang_up: true,
+        };
+        (input, ChannelBody::whole(data))
+    }
+
     /// Whether the connection can carry the next request: the body was read to its end
     /// and did not break.
     pub fn reusable(&self) -> bool {

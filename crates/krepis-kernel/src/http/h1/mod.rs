@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use deno_http_h1::{
-    Error, Response, ResponseBody, SharedConn, SharedScratch, Version, status_allows_body,
+    BodyKind, Error, Response, ResponseBody, SharedConn, SharedScratch, Version, status_allows_body,
 };
 use hyper::body::Body;
 use tokio::io::AsyncWriteExt;
@@ -99,7 +99,20 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
             refuse(&mut conn, &mut scratch, date.now(), 400).await;
             break;
         };
-        let (mut input, body) = Input::new(head.body, head.expect_continue);
+        // A body that came with its head (most small ones) is taken at once: no channel,
+        // no reads on demand.
+        let whole = match head.body {
+            BodyKind::ContentLength(1..) | BodyKind::Chunked => conn.try_take_full_body(),
+            _ => Ok(None),
+        };
+        let (mut input, body) = match whole {
+            Ok(Some(data)) => Input::whole(data),
+            Ok(None) => Input::new(head.body, head.expect_continue),
+            Err(_) => {
+                refuse(&mut conn, &mut scratch, date.now(), 400).await;
+                break;
+            }
+        };
         let upgrade = head.upgrade.then(|| {
             let (upgrade, on_upgrade) = Upgrade::pending();
             request.extensions_mut().insert(on_upgrade);
