@@ -1,21 +1,35 @@
 //! What the driver reads while a request is being answered: the request body, fed to the
 //! service through a [`ChannelBody`] as the reader wants it, and — once the body is in —
 //! whether the client hung up (`poll_peer_closed_with`), which abandons the request.
+//!
+//! The body goes over in frames of what is there: bytes read one after another while the
+//! socket has more are gathered into one buffer (up to [`FRAME_LIMIT`]) and handed over
+//! when the socket would block. A body that arrives at full speed thus reaches the service
+//! as one buffer it takes over without copying (see [`super::super::body::collect`]);
+//! a slow one as the pieces that came.
 
 use std::future::poll_fn;
+use std::task::Poll;
 
-use bytes::Bytes;
+use bytes::BytesMut;
 use deno_http_h1::{BodyKind, SharedBodyChunk, SharedConn, SharedScratch};
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::super::body::{BodyFeed, ChannelBody};
 
-/// Read buffer of a connection reading a large body (heads use the crate's default).
+/// Read buffer of a connection reading a large body (heads use a smaller one).
 pub const BODY_READ_CAPACITY: usize = 64 * 1024;
+
+/// Most bytes gathered into one frame of a request body.
+pub const FRAME_LIMIT: usize = 1 << 20;
 
 /// Where a request's body stands.
 pub struct Input {
     feed: Option<BodyFeed>,
+    /// Bytes read and not handed over yet (kept here, so a cancelled step loses none).
+    gathered: BytesMut,
+    /// Bytes of an announced length not read yet.
+    left: Option<u64>,
     /// The reader asked for the body (and `100 Continue` was sent when asked for).
     wanted: bool,
     expect_continue: bool,
@@ -36,25 +50,37 @@ pub enum Event {
     Moved,
 }
 
+/// What feeding one frame did.
+enum Fed {
+    Frame,
+    /// The body was dropped unread: the rest stays on the connection.
+    Unwanted,
+    Complete,
+    Broken,
+    Gone,
+}
+
 impl Input {
     /// The body framed as `kind`, and the service's end of it.
     pub fn new(kind: BodyKind, expect_continue: bool) -> (Self, ChannelBody) {
-        let (feed, body) = match kind {
+        let (feed, body, left) = match kind {
             BodyKind::Empty | BodyKind::Upgrade | BodyKind::ContentLength(0) => {
-                (None, ChannelBody::empty())
+                (None, ChannelBody::empty(), None)
             }
             BodyKind::ContentLength(n) => {
                 let (feed, body) = ChannelBody::channel(Some(n));
-                (Some(feed), body)
+                (Some(feed), body, Some(n))
             }
             BodyKind::Chunked => {
                 let (feed, body) = ChannelBody::channel(None);
-                (Some(feed), body)
+                (Some(feed), body, None)
             }
         };
         let complete = feed.is_none();
         let input = Self {
             feed,
+            gathered: BytesMut::new(),
+            left,
             wanted: false,
             expect_continue,
             complete,
@@ -66,14 +92,8 @@ impl Input {
 
     /// A body that was already read whole with its head.
     pub fn whole(data: Vec<u8>) -> (Self, ChannelBody) {
-        let input = Self {
-            feed: None,
-            wanted: true,
-            expect_continue: false,
-            complete: true,
-            broken: false,
-            watch_hang_up: true,
-        };
+        let (mut input, _) = Self::new(BodyKind::Empty, false);
+        input.wanted = true;
         (input, ChannelBody::whole(data))
     }
 
@@ -88,18 +108,17 @@ impl Input {
         self.broken
     }
 
-    /// Reads on: the next body chunk once the reader wants it, or — with the body in —
-    /// a hang-up. Pending while there is nothing to do. Cancel-safe: a chunk read is sent
-    /// in the same poll.
+    /// Reads on: the next body frame once the reader wants it, or — with the body in —
+    /// a hang-up. Pending while there is nothing to do. Cancel-safe: bytes read are kept
+    /// until they are handed over.
     pub async fn step<I: AsyncRead + AsyncWrite + Unpin>(
         &mut self,
         conn: &mut SharedConn<I>,
         scratch: &mut SharedScratch,
     ) -> Event {
-        if let Some(feed) = self.feed.as_mut() {
-            let fed = feed_one(feed, &mut self.wanted, self.expect_continue, conn, scratch).await;
-            match fed {
-                Fed::Chunk => {}
+        if self.feed.is_some() {
+            match self.feed_one(conn, scratch).await {
+                Fed::Frame => {}
                 Fed::Unwanted => self.feed = None,
                 Fed::Complete => {
                     self.complete = true;
@@ -126,51 +145,71 @@ impl Input {
         }
         std::future::pending().await
     }
-}
 
-/// What feeding one chunk did.
-enum Fed {
-    Chunk,
-    /// The body was dropped unread: the rest stays on the connection.
-    Unwanted,
-    Complete,
-    Broken,
-    Gone,
-}
-
-/// Waits until the reader wants more, then reads one chunk into `feed` (sending
-/// `100 Continue` first when the client asked for it).
-async fn feed_one<I: AsyncRead + AsyncWrite + Unpin>(
-    feed: &mut BodyFeed,
-    wanted: &mut bool,
-    expect_continue: bool,
-    conn: &mut SharedConn<I>,
-    scratch: &mut SharedScratch,
-) -> Fed {
-    if !*wanted {
-        if (&mut feed.wanted).await.is_err() {
+    /// Waits until the reader wants more (sending `100 Continue` the first time when the
+    /// client asked for it), then reads what the socket has into one frame.
+    async fn feed_one<I: AsyncRead + AsyncWrite + Unpin>(
+        &mut self,
+        conn: &mut SharedConn<I>,
+        scratch: &mut SharedScratch,
+    ) -> Fed {
+        let Some(feed) = self.feed.as_mut() else {
             return Fed::Unwanted;
+        };
+        if !self.wanted {
+            if (&mut feed.wanted).await.is_err() {
+                return Fed::Unwanted;
+            }
+            self.wanted = true;
+            if self.expect_continue && conn.write_continue().await.is_err() {
+                return Fed::Gone;
+            }
+            scratch.ensure_read_capacity(BODY_READ_CAPACITY);
         }
-        *wanted = true;
-        if expect_continue && conn.write_continue().await.is_err() {
-            return Fed::Gone;
-        }
-        scratch.ensure_read_capacity(BODY_READ_CAPACITY);
-    }
-    let Ok(permit) = feed.chunks.reserve().await else {
-        return Fed::Unwanted;
-    };
-    let read =
-        poll_fn(|cx| conn.poll_read_body_chunk_with(cx, scratch, Bytes::copy_from_slice)).await;
-    match read {
-        Ok(SharedBodyChunk::Chunk(chunk)) => {
-            permit.send(Ok(chunk));
-            Fed::Chunk
-        }
-        Ok(SharedBodyChunk::Complete) => Fed::Complete,
-        Err(e) => {
-            permit.send(Err(std::io::Error::other(e)));
-            Fed::Broken
+        let Ok(permit) = feed.chunks.reserve().await else {
+            return Fed::Unwanted;
+        };
+        let (gathered, left) = (&mut self.gathered, &mut self.left);
+        loop {
+            if gathered.len() >= FRAME_LIMIT {
+                permit.send(Ok(std::mem::take(gathered).freeze()));
+                return Fed::Frame;
+            }
+            let read = poll_fn(|cx| {
+                let polled = conn.poll_read_body_chunk_with(cx, scratch, |chunk| {
+                    if gathered.is_empty() {
+                        let expect = left.map_or(chunk.len() as u64, |n| n.min(FRAME_LIMIT as u64));
+                        gathered.reserve(expect as usize);
+                    }
+                    gathered.extend_from_slice(chunk);
+                    if let Some(n) = left.as_mut() {
+                        *n = n.saturating_sub(chunk.len() as u64);
+                    }
+                });
+                match polled {
+                    // Nothing more right now: hand over what there is.
+                    Poll::Pending if !gathered.is_empty() => Poll::Ready(None),
+                    polled => polled.map(Some),
+                }
+            })
+            .await;
+            match read {
+                None => {
+                    permit.send(Ok(std::mem::take(gathered).freeze()));
+                    return Fed::Frame;
+                }
+                Some(Ok(SharedBodyChunk::Chunk(()))) => {}
+                Some(Ok(SharedBodyChunk::Complete)) => {
+                    if !gathered.is_empty() {
+                        permit.send(Ok(std::mem::take(gathered).freeze()));
+                    }
+                    return Fed::Complete;
+                }
+                Some(Err(e)) => {
+                    permit.send(Err(std::io::Error::other(e)));
+                    return Fed::Broken;
+                }
+            }
         }
     }
 }
