@@ -1,6 +1,6 @@
 //! Noticing that a client hung up while nobody reads its connection.
 //!
-//! hyper reads an HTTP/1 connection only when the request body is wanted; a streamed upload
+//! The HTTP/1.1 driver reads a request body only when it is wanted; a streamed upload
 //! whose handler does not read it leaves the socket unread, so a client that gives up
 //! mid-body goes unnoticed. The kernel's body forwarder checks the socket for a peer
 //! hang-up (`POLLRDHUP`, which data still waiting in the socket does not mask) while it

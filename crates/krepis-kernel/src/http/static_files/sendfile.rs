@@ -1,14 +1,14 @@
 //! Large static files on plain HTTP/1.1 go from the page cache to the socket with
 //! `sendfile(2)`: no read into a buffer, no copy into the socket from user memory.
 //!
-//! hyper owns the connection and writes the response head and body itself, so the body
-//! hands hyper *placeholder* bytes (slices of one static block of zeros that is never
+//! The HTTP/1.1 driver ([`crate::http::h1`]) writes the response head and body itself, so
+//! the body hands it *placeholder* bytes (slices of one static block of zeros that is never
 //! sent) and records in the connection's [`FileSlot`] which file range they stand for.
-//! [`SendfileStream`], the socket under hyper, writes everything else as usual and, when a
-//! write reaches placeholder bytes, sends that many bytes of the file instead. hyper only
-//! hands its queued buffers to a vectored writer unchanged (its queue strategy, chosen
-//! because the socket writes vectored), and HTTP/2 and TLS copy bodies into their own
-//! frames, so this path is only taken for HTTP/1.x on a plain socket.
+//! [`SendfileStream`], the socket under the driver, writes everything else as usual and,
+//! when a write reaches placeholder bytes, sends that many bytes of the file instead. The
+//! driver writes a sized body's frames to the socket as they are and never copies
+//! placeholder bytes behind a head ([`is_placeholder`]); HTTP/2 and TLS copy bodies into
+//! their own frames, so this path is only taken for HTTP/1.x on a plain socket.
 //!
 //! The file is served from the descriptor opened for the response (a rename leaves it on
 //! the old inode), its stamp is checked before and after each step, and a file that
