@@ -68,8 +68,14 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
         shared,
         peer,
         activity,
-        mut stop,
+        stop,
     } = connection;
+    // Made once per connection: awaited afresh for every head, the wait would register
+    // with (and leave) the shutdown signal's waiters on every request.
+    let mut stopping = stop.clone();
+    let mut stopped = pin!(async move {
+        let _ = stopping.wait_for(|stopped| *stopped).await;
+    });
     let mut conn = SharedConn::new(io);
     // As `Deno.serve` does: a request without Host is served (the URL gets the server's
     // own address).
@@ -81,7 +87,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
         let next = tokio::select! {
             biased;
             next = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, Head::new)) => next,
-            _ = stop.wait_for(|stopped| *stopped) => break,
+            () = &mut stopped => break,
         };
         let head = match next {
             Ok(Some(head)) => head,
