@@ -452,6 +452,38 @@ fn bodies_stream_both_ways() {
     c.stop();
 }
 
+#[test]
+fn http_1_0_head_and_the_field_limit_are_answered_as_deno_does() {
+    let c = Consumer::start(ServeOptions::default());
+    // HTTP/1.0 has no chunked encoding: a streamed body runs up to the close.
+    let old = exchange(c.addr(), b"GET /stream HTTP/1.0\r\nhost: t\r\n\r\n");
+    assert!(old.starts_with("HTTP/1.0 200 OK\r\n"), "{old}");
+    assert!(!old.contains("transfer-encoding"), "{old}");
+    assert!(old.ends_with("\r\n\r\nchunk0;chunk1;chunk2;"), "{old}");
+    // HEAD: the length of the body that is not sent.
+    let head = exchange(
+        c.addr(),
+        b"HEAD /x HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n",
+    );
+    let (fields, body) = head.split_once("\r\n\r\n").unwrap();
+    assert!(fields.starts_with("HTTP/1.1 200 OK"), "{head}");
+    assert!(fields.contains("content-length: "), "{head}");
+    assert_eq!(body, "", "no body after a HEAD answer");
+    // 128 fields are served, 129 refused with 400, as `Deno.serve` does.
+    let fields = |n: usize| {
+        let mut head = String::from("GET /f HTTP/1.1\r\nhost: t\r\nconnection: close\r\n");
+        for i in 0..n - 2 {
+            head.push_str(&format!("x-h{i}: v\r\n"));
+        }
+        head + "\r\n"
+    };
+    assert!(exchange(c.addr(), fields(128).as_bytes()).starts_with("HTTP/1.1 200 "));
+    let refused = exchange(c.addr(), fields(129).as_bytes());
+    assert!(refused.starts_with("HTTP/1.1 400 "), "{refused}");
+    assert!(refused.contains("connection: close"), "{refused}");
+    c.stop();
+}
+
 fn curl(args: &[&str]) -> String {
     let out = std::process::Command::new("curl")
         .args(["-sS", "-i", "--max-time", "10"])
