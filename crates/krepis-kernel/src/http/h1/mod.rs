@@ -5,7 +5,8 @@
 //! limits: 128 fields, a 64 KiB head, Deno's framing rules), hands the request to
 //! [`super::service::handle`] and, while the answer is pending, feeds the request body to
 //! it as it is read and otherwise watches for the client hanging up ([`input`]), which
-//! abandons the request. The answer is written by [`output`]. Then the next head, unless
+//! abandons the request. The answer is written by [`output`] (a large body's head held
+//! back by [`cork`] to leave with it). Then the next head, unless
 //! either side (or a graceful shutdown) ends the connection.
 //!
 //! What the crate has no timers for stays with the kernel: the idle watch closes quiet
@@ -16,6 +17,7 @@
 //! framing or more than 128 fields, and 431 — the kernel's more precise status — for a
 //! head past 64 KiB; the connection closes after either.
 
+pub mod cork;
 pub mod head;
 pub mod input;
 pub mod output;
@@ -32,6 +34,7 @@ use hyper::body::Body;
 use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
+use self::cork::{Cork, Corked};
 use self::head::{DateCache, Head, asks_close};
 use self::input::{Event, Input};
 use self::output::{Framing, Written};
@@ -76,7 +79,8 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     let mut stopped = pin!(async move {
         let _ = stopping.wait_for(|stopped| *stopped).await;
     });
-    let mut conn = SharedConn::new(io);
+    let cork = Cork::default();
+    let mut conn = SharedConn::new(Corked::new(io, cork.clone()));
     // As `Deno.serve` does: a request without Host is served (the URL gets the server's
     // own address).
     conn.set_allow_missing_host(true);
@@ -149,6 +153,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
             keep_alive,
             head_only: head.head_only,
             date: date.now(),
+            cork: &cork,
         };
         let chunked = head.version == Version::Http11
             && !head.head_only

@@ -18,6 +18,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::super::service::{OutBody, Outbound};
 use super::super::static_files::sendfile::is_placeholder;
+use super::cork::Cork;
 use super::head::{Fields, declared_length};
 use super::input::{Event, Input};
 
@@ -40,7 +41,13 @@ pub struct Framing<'a> {
     pub head_only: bool,
     /// The `date` field's value.
     pub date: &'a [u8],
+    /// Holds a head back to leave with its body.
+    pub cork: &'a Cork,
 }
+
+/// Largest body written behind its head in the crate's write buffer (a copy); larger
+/// ones go out with the head as one vectored write (see [`Cork`]).
+const SMALL_BODY: usize = 4 * 1024;
 
 /// Writes `response` on `conn`, reading `input` on while a streamed body waits.
 pub async fn write<I: AsyncRead + AsyncWrite + Unpin>(
@@ -75,7 +82,7 @@ pub async fn write<I: AsyncRead + AsyncWrite + Unpin>(
         return whole(conn, scratch, head, body).await;
     }
     if let Some(length) = exact {
-        return sized(conn, scratch, head, length, body).await;
+        return sized(conn, scratch, head, length, body, framing.cork).await;
     }
     // Unknown length: chunked on HTTP/1.1, up to the close on HTTP/1.0 (the caller
     // announced no keep-alive then).
@@ -178,16 +185,17 @@ async fn whole<I: AsyncRead + AsyncWrite + Unpin>(
     }
 }
 
-/// A body of `length` bytes: in one write with the head when it comes whole and small
-/// (the crate copies it behind the head when it fits its write buffer), else the head
-/// and then each frame as it comes. File placeholders (see
-/// [`super::super::static_files::sendfile`]) are never copied.
+/// A body of `length` bytes: copied behind the head into one write when it comes whole
+/// and small, else the head held back to leave with the first frame, then each frame as
+/// it comes. File placeholders (see [`super::super::static_files::sendfile`]) are never
+/// copied.
 async fn sized<I: AsyncRead + AsyncWrite + Unpin>(
     conn: &mut SharedConn<I>,
     scratch: &mut SharedScratch,
     head: ResponseHead<'_>,
     length: u64,
     mut body: OutBody,
+    cork: &Cork,
 ) -> Written {
     let first = match body.frame().await {
         Some(Ok(frame)) => match frame.into_data() {
@@ -196,8 +204,12 @@ async fn sized<I: AsyncRead + AsyncWrite + Unpin>(
         },
         _ => return Written::Failed,
     };
-    if first.len() as u64 == length && !is_placeholder(&first) {
+    if first.len() as u64 == length && first.len() <= SMALL_BODY && !is_placeholder(&first) {
         return whole(conn, scratch, head, ResponseBody::Bytes(&first)).await;
+    }
+    if !first.is_empty() {
+        // The first frame is written right after the head.
+        cork.hold_next();
     }
     if conn
         .start_fixed_response_with_scratch(scratch, head, length)

@@ -1,0 +1,207 @@
+//! A response head held back to leave with the first bytes of its body.
+//!
+//! `deno_http_h1` writes a head, then a body too large for its write buffer, in two
+//! writes: two sends and a small packet ahead of the body, where hyper made one `writev`.
+//! [`Corked`], the stream the crate writes to, holds the next write once the driver has
+//! asked for it ([`Cork::hold_next`]) and sends it with the following one as a vector.
+
+use std::io::{self, IoSlice};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, ready};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// Most bytes held back (a response head).
+const HOLD_LIMIT: usize = 8 * 1024;
+
+/// The driver's handle on a [`Corked`] stream.
+#[derive(Clone, Default)]
+pub struct Cork(Arc<AtomicBool>);
+
+impl Cork {
+    /// Holds the stream's next write (when it is at most 8 KiB) until the one after it.
+    pub fn hold_next(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// A stream whose next write can be held back to go out with the one after it.
+pub struct Corked<S> {
+    inner: S,
+    cork: Cork,
+    held: Vec<u8>,
+    sent: usize,
+}
+
+impl<S> Corked<S> {
+    /// Wraps `inner`, corked through `cork`.
+    pub fn new(inner: S, cork: Cork) -> Self {
+        Self {
+            inner,
+            cork,
+            held: Vec::new(),
+            sent: 0,
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Corked<S> {
+    /// Writes what is held (with `next` behind it as a vector); `Ok(n)` counts bytes of
+    /// `next` written, 0 when only held bytes went out.
+    fn poll_held(&mut self, cx: &mut Context<'_>, next: &[u8]) -> Poll<io::Result<usize>> {
+        while self.sent < self.held.len() {
+            let bufs = [IoSlice::new(&self.held[self.sent..]), IoSlice::new(next)];
+            let n = ready!(Pin::new(&mut self.inner).poll_write_vectored(cx, &bufs))?;
+            if n == 0 {
+                return Poll::Ready(Err(io::ErrorKind::WriteZero.into()));
+            }
+            let from_held = n.min(self.held.len() - self.sent);
+            self.sent += from_held;
+            if self.sent == self.held.len() {
+                self.held.clear();
+                self.sent = 0;
+                return Poll::Ready(Ok(n - from_held));
+            }
+        }
+        Poll::Ready(Ok(0))
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Corked<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Corked<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let this = &mut *self;
+        // The request applies to the next write only, whether it is held or not.
+        if this.cork.0.load(Ordering::Relaxed)
+            && this.cork.0.swap(false, Ordering::Relaxed)
+            && this.held.is_empty()
+            && buf.len() <= HOLD_LIMIT
+        {
+            this.held.extend_from_slice(buf);
+            return Poll::Ready(Ok(buf.len()));
+        }
+        if !this.held.is_empty() {
+            let written = ready!(this.poll_held(cx, buf))?;
+            if written > 0 || buf.is_empty() {
+                return Poll::Ready(Ok(written));
+            }
+        }
+        Pin::new(&mut this.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_held(cx, &[]))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_held(cx, &[]))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+
+    use tokio::io::AsyncWriteExt;
+
+    use super::*;
+
+    /// Records each write it gets, taking at most `limit` bytes of it.
+    struct Recorder {
+        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        limit: usize,
+    }
+
+    impl AsyncWrite for Recorder {
+        fn poll_write(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            buf: &[u8],
+        ) -> Poll<io::Result<usize>> {
+            let n = buf.len().min(self.limit);
+            self.writes.lock().unwrap().push(buf[..n].to_vec());
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_write_vectored(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+            bufs: &[IoSlice<'_>],
+        ) -> Poll<io::Result<usize>> {
+            let joined: Vec<u8> = bufs.iter().flat_map(|b| b.iter().copied()).collect();
+            let n = joined.len().min(self.limit);
+            self.writes.lock().unwrap().push(joined[..n].to_vec());
+            Poll::Ready(Ok(n))
+        }
+
+        fn poll_flush(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+
+        fn poll_shutdown(self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<io::Result<()>> {
+            Poll::Ready(Ok(()))
+        }
+    }
+
+    fn corked(limit: usize) -> (Corked<Recorder>, Cork, Arc<Mutex<Vec<Vec<u8>>>>) {
+        let writes = Arc::default();
+        let cork = Cork::default();
+        let recorder = Recorder {
+            writes: Arc::clone(&writes),
+            limit,
+        };
+        (Corked::new(recorder, cork.clone()), cork, writes)
+    }
+
+    #[tokio::test]
+    async fn a_held_head_leaves_with_its_body_in_one_write() {
+        let (mut stream, cork, writes) = corked(usize::MAX);
+        stream.write_all(b"plain").await.unwrap();
+        cork.hold_next();
+        stream.write_all(b"HEAD").await.unwrap();
+        assert_eq!(writes.lock().unwrap().len(), 1, "the head is held");
+        stream.write_all(b"body").await.unwrap();
+        stream.write_all(b"more").await.unwrap();
+        let writes = writes.lock().unwrap().clone();
+        assert_eq!(writes, [&b"plain"[..], b"HEADbody", b"more"]);
+    }
+
+    #[tokio::test]
+    async fn partial_writes_lose_and_repeat_nothing() {
+        let (mut stream, cork, writes) = corked(3);
+        cork.hold_next();
+        stream.write_all(b"HEAD").await.unwrap();
+        stream.write_all(b"bodybody").await.unwrap();
+        let all: Vec<u8> = writes.lock().unwrap().concat();
+        assert_eq!(all, b"HEADbodybody");
+        // A write too large to hold is not held, nor is the one after it.
+        let (mut stream, cork, writes) = corked(usize::MAX);
+        cork.hold_next();
+        stream.write_all(&[b'h'; HOLD_LIMIT + 1]).await.unwrap();
+        stream.write_all(b"next").await.unwrap();
+        assert_eq!(writes.lock().unwrap().len(), 2);
+        // A held head with no body behind it goes out on flush.
+        let (mut stream, cork, writes) = corked(usize::MAX);
+        cork.hold_next();
+        stream.write_all(b"HEAD").await.unwrap();
+        stream.flush().await.unwrap();
+        assert_eq!(writes.lock().unwrap().concat(), b"HEAD");
+    }
+}
