@@ -123,9 +123,12 @@ mod tests {
 
     use super::*;
 
+    /// Each write the stream below got.
+    type Writes = Arc<Mutex<Vec<Vec<u8>>>>;
+
     /// Records each write it gets, taking at most `limit` bytes of it.
     struct Recorder {
-        writes: Arc<Mutex<Vec<Vec<u8>>>>,
+        writes: Writes,
         limit: usize,
     }
 
@@ -160,7 +163,7 @@ mod tests {
         }
     }
 
-    fn corked(limit: usize) -> (Corked<Recorder>, Cork, Arc<Mutex<Vec<Vec<u8>>>>) {
+    fn corked(limit: usize) -> (Corked<Recorder>, Cork, Writes) {
         let writes = Arc::default();
         let cork = Cork::default();
         let recorder = Recorder {
