@@ -86,15 +86,10 @@ pub async fn write<I: AsyncRead + AsyncWrite + Unpin>(
     }
     // Unknown length: chunked on HTTP/1.1, up to the close on HTTP/1.0 (the caller
     // announced no keep-alive then).
-    if poll_fn(|cx| {
-        conn.poll_start_chunked_response_with(
-            cx,
-            scratch,
-            &mut deno_http_h1::SharedChunkedResponseHeadWriter::new(head),
-        )
-    })
-    .await
-    .is_err()
+    if conn
+        .start_chunked_response_with_scratch(scratch, head)
+        .await
+        .is_err()
     {
         return Written::Failed;
     }
