@@ -412,3 +412,44 @@ impl Drop for AbortOnDrop {
         self.0.abort();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+
+    /// What `sniff` makes of `pieces` written one after another, and the bytes read back.
+    async fn sniffed(pieces: &[&'static [u8]]) -> (bool, Vec<u8>) {
+        let (mut client, server) = tokio::io::duplex(1024);
+        let pieces = pieces.to_vec();
+        let writer = tokio::spawn(async move {
+            for piece in pieces {
+                client.write_all(piece).await.unwrap();
+                tokio::task::yield_now().await;
+            }
+        });
+        let (h2, mut stream) = sniff(server).await.unwrap();
+        writer.await.unwrap();
+        let mut read = Vec::new();
+        stream.read_to_end(&mut read).await.unwrap();
+        (h2, read)
+    }
+
+    #[tokio::test]
+    async fn the_h2_preface_is_told_from_http1_and_no_byte_is_lost() {
+        let (h2, read) = sniffed(&[b"PRI * HTTP/2.0\r\n", b"\r\nSM\r\n\r\nframes"]).await;
+        assert!(h2);
+        assert_eq!(read, b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\nframes");
+        let (h2, read) = sniffed(&[b"GET / HTTP/1.1\r\n\r\n"]).await;
+        assert!(!h2);
+        assert_eq!(read, b"GET / HTTP/1.1\r\n\r\n");
+        // A start like the preface's that turns out otherwise is HTTP/1.
+        let (h2, read) = sniffed(&[b"PR", b"OPFIND / HTTP/1.1\r\n\r\n"]).await;
+        assert!(!h2);
+        assert_eq!(read, b"PROPFIND / HTTP/1.1\r\n\r\n");
+        let (h2, read) = sniffed(&[b"PRI"]).await;
+        assert!(!h2, "closed before the whole preface");
+        assert_eq!(read, b"PRI");
+    }
+}
