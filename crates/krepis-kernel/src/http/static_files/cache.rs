@@ -1,6 +1,14 @@
-//! The bytes of small, settled files kept in memory, so serving one again is no `pread`
-//! (its copy and page-cache walk were a fifth of the default mount's CPU per 1 MiB
-//! response): the response lends the cached bytes to the connection without a copy.
+//! The bytes of small, settled files kept in memory, so serving one again reads nothing:
+//! the default mount's `pread` (its copy and page-cache walk) was a fifth of its CPU per
+//! 1 MiB response, and the socket write's copy a third.
+//!
+//! A cached version lives in a sealed memfd (no write, grow or shrink is possible any
+//! more): on a plain HTTP/1.x connection a large response is sent from it with `sendfile`
+//! (no copy in user space, none into the socket), and elsewhere a read-only mapping of it
+//! is lent to the connection as bytes. `sendfile` from the page cache of the served file
+//! itself can send bytes of two versions when the file is overwritten in place (see
+//! [`super::sendfile`]); the memfd's pages never change, so the default mount keeps its
+//! contract, and because the memfd can never shrink, its mapping never faults.
 //!
 //! A cached copy is only ever a whole, consistent version: it is read with
 //! [`read_checked`] (the file's stamp checked after the read) and used only while the
@@ -12,9 +20,11 @@
 //! being written are read every time, as before.
 
 use std::collections::{HashMap, VecDeque};
+use std::ffi::c_void;
 use std::fs::{File, Metadata};
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -61,6 +71,82 @@ impl Version {
     }
 }
 
+/// One cached version of a file.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// The sealed memfd holding the bytes (for `sendfile`).
+    pub file: Arc<File>,
+    /// A read-only mapping of it.
+    pub bytes: Bytes,
+}
+
+impl Cached {
+    /// Copies `bytes` into a new memfd, seals it and maps it.
+    fn hold(bytes: &[u8]) -> io::Result<Self> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+        let fd = rustix::fs::memfd_create(
+            "krepis-static",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
+        let mut file = File::from(fd);
+        file.write_all(bytes)?;
+        rustix::fs::fcntl_add_seals(
+            &file,
+            SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+        )?;
+        let mapping = Mapping::of(&file, bytes.len())?;
+        Ok(Self {
+            file: Arc::new(file),
+            bytes: Bytes::from_owner(mapping),
+        })
+    }
+}
+
+/// A private read-only mapping of a sealed memfd's whole length.
+struct Mapping {
+    ptr: *mut c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone; it is only read.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; shared reads of immutable memory.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// `file` must be sealed against writes and shrinking and at least `len` long (and `len`
+    /// not zero), so the mapped pages stay readable and unchanged for the mapping's life.
+    fn of(file: &File, len: usize) -> io::Result<Self> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        // SAFETY: a fresh mapping chosen by the kernel, of a file sealed as required above.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::PRIVATE,
+                file,
+                0,
+            )
+        }?;
+        Ok(Self { ptr, len })
+    }
+}
+
+impl AsRef<[u8]> for Mapping {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `len` mapped, readable bytes that nothing writes (see `of`).
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `of`; no slice of it outlives `self` (Bytes owns it).
+        let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
+    }
+}
+
 /// Files' bytes by device and inode, bounded by [`TOTAL_MAX`].
 #[derive(Default)]
 pub struct FileCache {
@@ -80,7 +166,7 @@ impl std::fmt::Debug for FileCache {
 
 #[derive(Default)]
 struct Entries {
-    by_file: HashMap<(u64, u64), (Version, Bytes)>,
+    by_file: HashMap<(u64, u64), (Version, Cached)>,
     /// Insertion order, for eviction; an entry replaced since is skipped by its version.
     order: VecDeque<Version>,
     total: usize,
@@ -88,12 +174,12 @@ struct Entries {
 
 impl FileCache {
     /// The whole of `file` (opened, with `meta` and `stamp` from that descriptor): the
-    /// cached bytes when that version is cached, else read now and kept if the file is
-    /// settled. `None` when the file is not one to cache (too large, or changed lately);
-    /// an error when the file changed during the read.
-    pub fn whole(&self, file: &File, meta: &Metadata, stamp: &Stamp) -> Option<io::Result<Bytes>> {
+    /// cached version when it is cached, else read now and kept if the file is settled.
+    /// `None` when the file is not one to cache (empty, too large, or changed lately); an
+    /// error when the file changed during the read.
+    pub fn whole(&self, file: &File, meta: &Metadata, stamp: &Stamp) -> Option<io::Result<Cached>> {
         let version = Version::of(meta);
-        if version.len > FILE_MAX || version.len != stamp.len {
+        if version.len == 0 || version.len > FILE_MAX || version.len != stamp.len {
             return None;
         }
         let hit = self
@@ -102,40 +188,42 @@ impl FileCache {
             .by_file
             .get(&(version.dev, version.ino))
             .filter(|(cached, _)| *cached == version)
-            .map(|(_, bytes)| bytes.clone());
-        if let Some(bytes) = hit {
-            return Some(Ok(bytes));
+            .map(|(_, cached)| cached.clone());
+        if let Some(cached) = hit {
+            return Some(Ok(cached));
         }
         if !version.settled(SystemTime::now()) {
             return None;
         }
+        let read = read_checked(file, stamp, 0, version.len as usize);
         Some(
-            read_checked(file, stamp, 0, version.len as usize).inspect(|bytes| {
-                self.inner.lock().insert(version, bytes.clone());
-            }),
+            read.and_then(|bytes| Cached::hold(&bytes))
+                .inspect(|cached| {
+                    self.inner.lock().insert(version, cached.clone());
+                }),
         )
     }
 }
 
 impl Entries {
-    fn insert(&mut self, version: Version, bytes: Bytes) {
+    fn insert(&mut self, version: Version, cached: Cached) {
         if let Some((_, old)) = self.by_file.remove(&(version.dev, version.ino)) {
-            self.total -= old.len();
+            self.total -= old.bytes.len();
         }
-        while self.total + bytes.len() > TOTAL_MAX {
+        while self.total + cached.bytes.len() > TOTAL_MAX {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
             let key = (oldest.dev, oldest.ino);
             if self.by_file.get(&key).is_some_and(|(v, _)| *v == oldest) {
                 let (_, gone) = self.by_file.remove(&key).expect("present");
-                self.total -= gone.len();
+                self.total -= gone.bytes.len();
             }
         }
-        self.total += bytes.len();
+        self.total += cached.bytes.len();
         self.order.push_back(version);
         self.by_file
-            .insert((version.dev, version.ino), (version, bytes));
+            .insert((version.dev, version.ino), (version, cached));
     }
 }
 
@@ -164,11 +252,25 @@ mod tests {
         let (file, meta, stamp) = open(path);
         let cache = FileCache::default();
         let version = Version::of(&meta);
-        cache.inner.lock().insert(
-            version,
-            read_checked(&file, &stamp, 0, bytes.len()).unwrap(),
-        );
+        let read = read_checked(&file, &stamp, 0, bytes.len()).unwrap();
+        cache
+            .inner
+            .lock()
+            .insert(version, Cached::hold(&read).unwrap());
         (cache, version)
+    }
+
+    #[test]
+    fn a_held_version_cannot_change_or_shrink() {
+        let cached = Cached::hold(b"version one").unwrap();
+        let mut file = cached.file.try_clone().unwrap();
+        assert!(file.write_all(b"two").is_err());
+        assert!(file.set_len(3).is_err());
+        assert!(file.set_len(100).is_err());
+        assert_eq!(&cached.bytes[..], b"version one");
+        let mut back = [0; 11];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut back, 0).unwrap();
+        assert_eq!(&back, b"version one");
     }
 
     #[test]
@@ -189,10 +291,8 @@ mod tests {
         let path = dir.path().join("f");
         let (cache, _) = settled_cache_with(&path, b"aaaa");
         let (file, meta, stamp) = open(&path);
-        assert_eq!(
-            &cache.whole(&file, &meta, &stamp).unwrap().unwrap()[..],
-            b"aaaa"
-        );
+        let cached = cache.whole(&file, &meta, &stamp).unwrap().unwrap();
+        assert_eq!(&cached.bytes[..], b"aaaa");
         // Same length, in place: the ctime moves, so the cached copy no longer matches.
         std::fs::OpenOptions::new()
             .write(true)
@@ -228,16 +328,17 @@ mod tests {
             ctime: (0, 0),
         };
         let n = (TOTAL_MAX as u64 / FILE_MAX) + 2;
+        let big = vec![0; FILE_MAX as usize];
         for ino in 0..n {
-            entries.insert(version(ino), Bytes::from(vec![0; FILE_MAX as usize]));
+            entries.insert(version(ino), Cached::hold(&big).unwrap());
         }
         assert!(entries.total <= TOTAL_MAX);
         assert!(!entries.by_file.contains_key(&(1, 0)));
         assert!(!entries.by_file.contains_key(&(1, 1)));
         assert!(entries.by_file.contains_key(&(1, n - 1)));
         // Replacing an entry counts its bytes once.
-        entries.insert(version(n - 1), Bytes::from_static(b"x"));
-        let sum: usize = entries.by_file.values().map(|(_, b)| b.len()).sum();
+        entries.insert(version(n - 1), Cached::hold(b"x").unwrap());
+        let sum: usize = entries.by_file.values().map(|(_, c)| c.bytes.len()).sum();
         assert_eq!(sum, entries.total);
     }
 }

@@ -4,8 +4,9 @@
 //! - [`path`]: request path → file under the root; traversal refused.
 //! - [`negotiate`]: validators, 304, ranges, precompressed variants.
 //! - [`file_body`]: checked positional reads (a changing file aborts, never mixes bytes).
-//! - [`cache`]: the bytes of small, settled files kept in memory.
-//! - [`sendfile`]: large files on plain HTTP/1.x straight from the page cache to the socket.
+//! - [`cache`]: the bytes of small, settled files kept in sealed memfds.
+//! - [`sendfile`]: large responses on plain HTTP/1.x from a file (a sendfile mount's, or a
+//!   cached memfd) straight to the socket.
 //!
 //! GET and HEAD are served (other methods get 405); a directory answers with its first
 //! existing index file (or 404), and without its trailing slash redirects (301) to it.
@@ -118,7 +119,8 @@ impl StaticFiles {
 
     /// The kernel's answer when `req` falls under a mount, else `None` (the request goes on
     /// to TypeScript). `files` is the connection's [`FileSlot`] when it is a plain socket
-    /// that can take large files through `sendfile` (used for mounts that ask for it).
+    /// that can take large files through `sendfile` (from the served file itself only on
+    /// mounts that ask for it; from a cached memfd on any).
     pub fn serve<B>(&self, req: &Request<B>, files: Option<&Arc<FileSlot>>) -> Option<Reply> {
         let path = req.uri().path();
         let (mount, rest) = self.mounts.iter().find_map(|m| {
@@ -135,13 +137,7 @@ impl StaticFiles {
         Some(match path::resolve(rest) {
             Err(path::Refused) => empty(StatusCode::BAD_REQUEST),
             Ok((target, directory)) => mount
-                .answer(
-                    req,
-                    &target,
-                    directory,
-                    files.filter(|_| mount.sendfile),
-                    &self.cache,
-                )
+                .answer(req, &target, directory, files, &self.cache)
                 .unwrap_or_else(empty),
         })
     }
@@ -182,6 +178,7 @@ impl Mount {
             meta,
             stamp,
             cache,
+            sendfile: self.sendfile,
         };
         Ok(respond(req, source, &path, coding, files))
     }
@@ -283,6 +280,8 @@ struct Source<'a> {
     meta: Metadata,
     stamp: Stamp,
     cache: &'a FileCache,
+    /// Whether the mount sends large files with `sendfile` from the file itself.
+    sendfile: bool,
 }
 
 fn respond<B>(
@@ -297,6 +296,7 @@ fn respond<B>(
         meta,
         stamp,
         cache,
+        sendfile: from_file,
     } = source;
     let etag = stamp.etag(coding);
     let mut headers = HeaderMap::with_capacity(9);
@@ -334,12 +334,17 @@ fn respond<B>(
     // gets a clean 503.
     let body = if req.method() == Method::HEAD || start == end {
         ResponseBody::empty()
-    } else if let Some(slot) = sendfile {
+    } else if let Some(slot) = sendfile.filter(|_| from_file) {
         ResponseBody::Kernel(SendfileBody::new(Arc::clone(slot), file, stamp, start, end).boxed())
     } else if let Some(whole) = cache.whole(&file, &meta, &stamp) {
-        match whole {
-            Ok(bytes) => ResponseBody::full(bytes.slice(start as usize..end as usize)),
-            Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),
+        match (whole, sendfile) {
+            (Ok(cached), Some(slot)) => ResponseBody::Kernel(
+                SendfileBody::sealed(Arc::clone(slot), cached.file, start, end).boxed(),
+            ),
+            (Ok(cached), None) => {
+                ResponseBody::full(cached.bytes.slice(start as usize..end as usize))
+            }
+            (Err(_), _) => return empty(StatusCode::SERVICE_UNAVAILABLE),
         }
     } else if end - start <= CHUNK {
         match read_checked(&file, &stamp, start, (end - start) as usize) {
