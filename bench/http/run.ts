@@ -446,7 +446,12 @@ try {
   }
 } finally {
   for (const server of servers.values()) {
-    server.process.kill("SIGKILL");
+    // A server that already exited (the error being reported) has nothing to kill.
+    try {
+      server.process.kill("SIGKILL");
+    } catch {
+      console.error(`${server.name} had exited: ${await server.process.status}`);
+    }
     await server.process.status;
   }
   await Deno.remove(work, { recursive: true });
