@@ -2,10 +2,11 @@
 //! the default mount's `pread` (its copy and page-cache walk) was a fifth of its CPU per
 //! 1 MiB response, and the socket write's copy a third.
 //!
-//! A cached version lives in a sealed memfd (no write, grow or shrink is possible any
-//! more): on a plain HTTP/1.x connection a large response is sent from it with `sendfile`
-//! (no copy in user space, none into the socket), and elsewhere a read-only mapping of it
-//! is lent to the connection as bytes. `sendfile` from the page cache of the served file
+//! A cached version of a file larger than one read chunk lives in a sealed memfd (no
+//! write, grow or shrink is possible any more): on a plain HTTP/1.x connection a large
+//! response is sent from it with `sendfile` (no copy in user space, none into the
+//! socket), and elsewhere a read-only mapping of it is lent to the connection as bytes.
+//! Smaller files are kept as they were read, without a descriptor. `sendfile` from the page cache of the served file
 //! itself can send bytes of two versions when the file is overwritten in place (see
 //! [`super::sendfile`]); the memfd's pages never change, so the default mount keeps its
 //! contract, and because the memfd can never shrink, its mapping never faults.
@@ -30,7 +31,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use bytes::Bytes;
 use parking_lot::Mutex;
 
-use super::file_body::read_checked;
+use super::file_body::{CHUNK, read_checked};
 use super::negotiate::Stamp;
 
 /// The largest file kept.
@@ -74,29 +75,35 @@ impl Version {
 /// One cached version of a file.
 #[derive(Debug, Clone)]
 pub struct Cached {
-    /// The sealed memfd holding the bytes (for `sendfile`).
-    pub file: Arc<File>,
-    /// A read-only mapping of it.
+    /// The sealed memfd holding the bytes, for `sendfile`: only for files larger than one
+    /// read chunk (smaller responses are never sent with `sendfile`), so the cache holds
+    /// at most [`TOTAL_MAX`] / [`CHUNK`] descriptors however many small files it keeps.
+    pub file: Option<Arc<File>>,
+    /// The bytes: a read-only mapping of the memfd, or for a small file its heap copy.
     pub bytes: Bytes,
 }
 
 impl Cached {
-    /// Copies `bytes` into a new memfd, seals it and maps it.
-    fn hold(bytes: &[u8]) -> io::Result<Self> {
+    /// Keeps `bytes` (a consistent version, just read): a small file as it is, a larger
+    /// one copied into a new memfd that is then sealed and mapped.
+    fn hold(bytes: Bytes) -> io::Result<Self> {
         use rustix::fs::{MemfdFlags, SealFlags};
+        if bytes.len() as u64 <= CHUNK {
+            return Ok(Self { file: None, bytes });
+        }
         let fd = rustix::fs::memfd_create(
             "krepis-static",
             MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
         )?;
         let mut file = File::from(fd);
-        file.write_all(bytes)?;
+        file.write_all(&bytes)?;
         rustix::fs::fcntl_add_seals(
             &file,
             SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
         )?;
         let mapping = Mapping::of(&file, bytes.len())?;
         Ok(Self {
-            file: Arc::new(file),
+            file: Some(Arc::new(file)),
             bytes: Bytes::from_owner(mapping),
         })
     }
@@ -196,12 +203,9 @@ impl FileCache {
             return None;
         }
         let read = read_checked(file, stamp, 0, version.len as usize);
-        Some(
-            read.and_then(|bytes| Cached::hold(&bytes))
-                .inspect(|cached| {
-                    self.inner.lock().insert(version, cached.clone());
-                }),
-        )
+        Some(read.and_then(Cached::hold).inspect(|cached| {
+            self.inner.lock().insert(version, cached.clone());
+        }))
     }
 }
 
@@ -256,21 +260,29 @@ mod tests {
         cache
             .inner
             .lock()
-            .insert(version, Cached::hold(&read).unwrap());
+            .insert(version, Cached::hold(read).unwrap());
         (cache, version)
     }
 
     #[test]
     fn a_held_version_cannot_change_or_shrink() {
-        let cached = Cached::hold(b"version one").unwrap();
-        let mut file = cached.file.try_clone().unwrap();
+        let content = Bytes::from(vec![7u8; CHUNK as usize + 1]);
+        let cached = Cached::hold(content.clone()).unwrap();
+        let mut file = cached.file.as_deref().unwrap().try_clone().unwrap();
         assert!(file.write_all(b"two").is_err());
         assert!(file.set_len(3).is_err());
-        assert!(file.set_len(100).is_err());
-        assert_eq!(&cached.bytes[..], b"version one");
-        let mut back = [0; 11];
+        assert!(file.set_len(CHUNK * 2).is_err());
+        assert_eq!(cached.bytes, content);
+        let mut back = vec![0; content.len()];
         std::os::unix::fs::FileExt::read_exact_at(&file, &mut back, 0).unwrap();
-        assert_eq!(&back, b"version one");
+        assert_eq!(back, content);
+        // A small file needs no descriptor: it is never sent with sendfile.
+        assert!(
+            Cached::hold(Bytes::from_static(b"small"))
+                .unwrap()
+                .file
+                .is_none()
+        );
     }
 
     #[test]
@@ -328,16 +340,19 @@ mod tests {
             ctime: (0, 0),
         };
         let n = (TOTAL_MAX as u64 / FILE_MAX) + 2;
-        let big = vec![0; FILE_MAX as usize];
+        let big = Bytes::from(vec![0; FILE_MAX as usize]);
         for ino in 0..n {
-            entries.insert(version(ino), Cached::hold(&big).unwrap());
+            entries.insert(version(ino), Cached::hold(big.clone()).unwrap());
         }
         assert!(entries.total <= TOTAL_MAX);
         assert!(!entries.by_file.contains_key(&(1, 0)));
         assert!(!entries.by_file.contains_key(&(1, 1)));
         assert!(entries.by_file.contains_key(&(1, n - 1)));
         // Replacing an entry counts its bytes once.
-        entries.insert(version(n - 1), Cached::hold(b"x").unwrap());
+        entries.insert(
+            version(n - 1),
+            Cached::hold(Bytes::from_static(b"x")).unwrap(),
+        );
         let sum: usize = entries.by_file.values().map(|(_, c)| c.bytes.len()).sum();
         assert_eq!(sum, entries.total);
     }

@@ -337,14 +337,12 @@ fn respond<B>(
     } else if let Some(slot) = sendfile.filter(|_| from_file) {
         ResponseBody::Kernel(SendfileBody::new(Arc::clone(slot), file, stamp, start, end).boxed())
     } else if let Some(whole) = cache.whole(&file, &meta, &stamp) {
-        match (whole, sendfile) {
-            (Ok(cached), Some(slot)) => ResponseBody::Kernel(
-                SendfileBody::sealed(Arc::clone(slot), cached.file, start, end).boxed(),
+        match whole.map(|cached| (cached.file.zip(sendfile), cached.bytes)) {
+            Ok((Some((memfd, slot)), _)) => ResponseBody::Kernel(
+                SendfileBody::sealed(Arc::clone(slot), memfd, start, end).boxed(),
             ),
-            (Ok(cached), None) => {
-                ResponseBody::full(cached.bytes.slice(start as usize..end as usize))
-            }
-            (Err(_), _) => return empty(StatusCode::SERVICE_UNAVAILABLE),
+            Ok((None, bytes)) => ResponseBody::full(bytes.slice(start as usize..end as usize)),
+            Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),
         }
     } else if end - start <= CHUNK {
         match read_checked(&file, &stamp, start, (end - start) as usize) {
