@@ -450,7 +450,11 @@ try {
     try {
       server.process.kill("SIGKILL");
     } catch {
-      console.error(`${server.name} had exited: ${await server.process.status}`);
+      console.error(
+        `${server.name} had exited: ${
+          JSON.stringify(await server.process.status)
+        }`,
+      );
     }
     await server.process.status;
   }
