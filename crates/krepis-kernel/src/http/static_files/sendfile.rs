@@ -14,6 +14,8 @@
 //! the old inode), its stamp is checked before and after each step, and a file that
 //! shrank (sendfile reaches its end early) aborts the connection instead of padding.
 //! Placeholder bytes without a file behind them are an error, never zeros on the wire.
+//! A cached version in a sealed memfd ([`super::cache`]; the default mount's path) goes
+//! the same way without the stamp checks: its bytes cannot change.
 //!
 //! A connection that sends a file gets `TCP_NOTSENT_LOWAT` ([`UNSENT_LIMIT`]): `sendfile`
 //! then queues little beyond what the peer's window takes, and the rest goes out in later
