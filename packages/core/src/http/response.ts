@@ -14,6 +14,8 @@
  * @module
  */
 
+import type { ServeHandlerInfo } from "./types.ts";
+
 type Internal = Record<symbol, unknown>;
 
 interface InnerBody {
@@ -136,48 +138,42 @@ export function readResponse(
       "Return value from serve handler must be a response or a promise resolving to a response",
     );
   }
-  const parts = readParts(value, inlineLimit);
-  const r = value as unknown as Internal;
-  const pairs = r[PAIRS];
-  if (pairs !== undefined) {
-    parts.headers = parts.headers.concat(pairs as readonly string[]);
-    parts.status = r[STATUS] as number;
-  }
-  return parts;
+  return readParts(value, inlineLimit);
 }
 
-/** Where {@linkcode withHeaderPairs} keeps its pairs and status on a Response. */
-const PAIRS = Symbol("krepis header pairs");
-const STATUS = Symbol("krepis status");
-
 /**
- * Marks `response` to go out from this server with `pairs` (alternating lower-case names
- * and values) after its own headers, without building `Headers`: an app's per-request
- * headers whose values it made itself (ids in hex, a checked request id). Only this server
- * reads them; the caller checks the values as `Headers` would. `status` (default: the
- * response's) is sent instead of the response's own: Deno builds a 200 response with a
- * body and at most a content type cheaply, any other status with a body costs it ≈ 2 µs
- * (native headers made in the constructor), so an app builds a 200 and names its status.
+ * An answer that the kernel's server sends as it is, without a `Response`: what an app
+ * built itself for that server alone (`app.serve`), where no other code sees a `Response`.
+ * Building and reading a `Response` whose headers are not one of Deno's literal content
+ * types costs ≈ 1 µs; this is a few fields. The builder checks what `Response` and
+ * `Headers` would: a status in 200–599 (101/204/205/304 without a body) and ByteString
+ * header names (lower case) and values.
  *
  * @example
  * ```ts
- * import { readResponse, withHeaderPairs } from "./response.ts";
- * const res = withHeaderPairs(new Response("hi"), ["x-request-id", "r1"], 201);
- * const parts = readResponse(res, 65536);
- * console.assert(parts.status === 201);
- * console.assert(parts.headers.join() ===
- *   "content-type,text/plain;charset=UTF-8,x-request-id,r1");
+ * import { KernelAnswer } from "./response.ts";
+ * const answer = new KernelAnswer(201, ["content-type", "application/json"], '{"id":1}');
+ * console.assert(answer.status === 201 && answer.headers.length === 2);
  * ```
  */
-export function withHeaderPairs(
-  response: Response,
-  pairs: readonly string[],
-  status: number = response.status,
-): Response {
-  const r = response as unknown as Internal;
-  r[PAIRS] = pairs;
-  r[STATUS] = status;
-  return response;
+export class KernelAnswer {
+  /** HTTP status. */
+  readonly status: number;
+  /** Alternating names and values. */
+  readonly headers: readonly string[];
+  /** The body, or `null` for none. */
+  readonly body: string | null;
+
+  /** An answer of `status` with `headers` and `body`. */
+  constructor(
+    status: number,
+    headers: readonly string[],
+    body: string | null,
+  ) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+  }
 }
 
 function readParts(value: Response, inlineLimit: number): ResponseParts {
@@ -317,3 +313,9 @@ function readPublic(response: Response): ResponseParts {
   answered.add(response);
   return { status: response.status, headers, read: BODY_STREAM, body: null };
 }
+
+/** A handler the kernel's server runs: a `ServeHandler`, or one that may answer with a `KernelAnswer`. */
+export type AnswerHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) => Response | KernelAnswer | Promise<Response | KernelAnswer>;

@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
-import { readResponse, withHeaderPairs } from "./response.ts";
+import { KernelAnswer } from "./response.ts";
+import { serveAnswers } from "./serve.ts";
 
 const served: Response[] = [];
 /** One Response per server (by port), returned by every request to `/shared`. */
@@ -145,32 +146,59 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
   assert.ok(served[0].bodyUsed && served[1].bodyUsed);
 });
 
-Deno.test("header pairs attached with withHeaderPairs follow the response's own headers, on every read path", () => {
-  const pairs = [
-    "traceparent",
-    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+Deno.test("a KernelAnswer goes on the wire as Deno.serve sends the Response it stands for", async () => {
+  const json = '{"a":"\u00e9"}';
+  const cases: [string, KernelAnswer, () => Response][] = [
+    [
+      "/json-201",
+      new KernelAnswer(201, [
+        "content-type",
+        "application/json; charset=utf-8",
+        "x-request-id",
+        "r1",
+      ], json),
+      () =>
+        new Response(json, {
+          status: 201,
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            "x-request-id": "r1",
+          },
+        }),
+    ],
+    [
+      "/204",
+      new KernelAnswer(204, ["x-a", "1"], null),
+      () => new Response(null, { status: 204, headers: { "x-a": "1" } }),
+    ],
+    ["/empty-200", new KernelAnswer(200, [], null), () => new Response(null)],
+    [
+      "/large",
+      new KernelAnswer(200, [], "x".repeat(100_000)),
+      () => new Response("x".repeat(100_000), { headers: {} }),
+    ],
   ];
-  const fast = readResponse(withHeaderPairs(new Response("a"), pairs), 65536);
-  assert.deepEqual(fast.headers, [
-    "content-type",
-    "text/plain;charset=UTF-8",
-    ...pairs,
-  ]);
-  const general = readResponse(
-    withHeaderPairs(
-      new Response("b", { status: 201, headers: { "x-a": "1" } }),
-      pairs,
-    ),
-    65536,
+  const krepis = serveAnswers(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => cases.find(([path]) => req.url.endsWith(path))![1],
   );
-  assert.equal(general.status, 201);
-  // The response's own list as the general path reads it, then the pairs.
-  assert.deepEqual(general.headers.slice(-2), pairs);
-  assert.equal(general.headers.length, 6);
-  assert.ok(general.headers.includes("x-a"));
-  // A response without pairs, read after one with them, carries none.
-  assert.deepEqual(readResponse(new Response("c"), 65536).headers, [
-    "content-type",
-    "text/plain;charset=UTF-8",
-  ]);
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => cases.find(([path]) => req.url.endsWith(path))![2](),
+  );
+  try {
+    for (const [path] of cases) {
+      const request =
+        `GET ${path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n`;
+      const wire = comparable(await exchange(krepis.addr.port, request));
+      // `new Response(string)` adds the default text type, which a KernelAnswer leaves out.
+      const expected = comparable(await exchange(deno.addr.port, request));
+      expected.headers = expected.headers.filter(([name, value]) =>
+        !(name === "content-type" && value.startsWith("text/plain"))
+      );
+      assert.deepEqual(wire, expected, path);
+    }
+  } finally {
+    await Promise.all([krepis.shutdown(), deno.shutdown()]);
+  }
 });

@@ -44,8 +44,10 @@ import {
   type ResponseHead,
 } from "./records.ts";
 import {
+  type AnswerHandler,
   BODY_INLINE,
   BODY_STREAM,
+  KernelAnswer,
   readResponse,
   type ResponseParts,
 } from "./response.ts";
@@ -53,7 +55,6 @@ import { closeWebSockets, offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
-  ServeHandler,
   ServeHandlerInfo,
   ServerStats,
   ShutdownOptions,
@@ -264,7 +265,7 @@ export class KernelServer implements HttpServer {
   #kernel: KernelBindings;
   #handle: number;
   #key: number;
-  #handler: ServeHandler;
+  #handler: AnswerHandler;
   #onError: (error: unknown) => Response | Promise<Response>;
   #inboxes: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array }[];
   #outboxRegion: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array };
@@ -302,7 +303,7 @@ export class KernelServer implements HttpServer {
   constructor(
     kernel: LoadedKernel,
     layout: BridgeLayout,
-    handler: ServeHandler,
+    handler: AnswerHandler,
     onError: (error: unknown) => Response | Promise<Response>,
   ) {
     this.#kernel = kernel.bindings;
@@ -498,7 +499,7 @@ export class KernelServer implements HttpServer {
       this.#fail(exchange, error);
       return;
     }
-    if (result instanceof Response) {
+    if (result instanceof Response || result instanceof KernelAnswer) {
       this.#leave();
       this.#respond(exchange, result);
     } else {
@@ -573,6 +574,10 @@ export class KernelServer implements HttpServer {
 
   #respond(exchange: Exchange, value: unknown, fromError = false): void {
     if (exchange.done || this.#closed) return;
+    if (value instanceof KernelAnswer) {
+      this.#send(exchange, value.status, value.headers, value.body);
+      return;
+    }
     let parts: ResponseParts;
     try {
       parts = readResponse(value, STAGE_THRESHOLD);
