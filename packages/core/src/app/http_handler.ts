@@ -76,19 +76,13 @@ function kernelAnswer(
 ): KernelAnswer {
   const own = body === undefined ? NONE : JSON_LIST;
   if (!(mode & TRACE) && !extra) {
-    return new KernelAnswer(status, own, body ?? null);
+    return new KernelAnswer(status, own, body ?? null, NONE);
   }
-  const headers = [...own];
-  if (mode & TRACE) {
-    headers.push(
-      "traceparent",
-      ctx.traceparent(),
-      "x-request-id",
-      ctx.requestId,
-    );
-  }
-  if (extra) { for (const name in extra) headers.push(name, extra[name]); }
-  return new KernelAnswer(status, headers, body ?? null);
+  const more = mode & TRACE
+    ? ["traceparent", ctx.traceparent(), "x-request-id", ctx.requestId]
+    : [];
+  if (extra) { for (const name in extra) more.push(name, extra[name]); }
+  return new KernelAnswer(status, own, body ?? null, more);
 }
 
 function respond(

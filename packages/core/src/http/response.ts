@@ -152,27 +152,35 @@ export function readResponse(
  * @example
  * ```ts
  * import { KernelAnswer } from "./response.ts";
- * const answer = new KernelAnswer(201, ["content-type", "application/json"], '{"id":1}');
- * console.assert(answer.status === 201 && answer.headers.length === 2);
+ * const json = Object.freeze(["content-type", "application/json"]);
+ * const answer = new KernelAnswer(201, json, '{"id":1}', ["x-request-id", "r1"]);
+ * console.assert(answer.status === 201 && answer.more.length === 2);
  * ```
  */
 export class KernelAnswer {
   /** HTTP status. */
   readonly status: number;
-  /** Alternating names and values. */
+  /**
+   * Alternating names and values; a frozen list many answers share is encoded once
+   * (`records.ts`).
+   */
   readonly headers: readonly string[];
   /** The body, or `null` for none. */
   readonly body: string | null;
+  /** This answer's own pairs, sent after `headers`. */
+  readonly more: readonly string[];
 
-  /** An answer of `status` with `headers` and `body`. */
+  /** An answer of `status` with `headers`, then `more`, and `body`. */
   constructor(
     status: number,
     headers: readonly string[],
     body: string | null,
+    more: readonly string[] = [],
   ) {
     this.status = status;
     this.headers = headers;
     this.body = body;
+    this.more = more;
   }
 }
 

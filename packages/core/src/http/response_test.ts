@@ -151,12 +151,12 @@ Deno.test("a KernelAnswer goes on the wire as Deno.serve sends the Response it s
   const cases: [string, KernelAnswer, () => Response][] = [
     [
       "/json-201",
-      new KernelAnswer(201, [
-        "content-type",
-        "application/json; charset=utf-8",
-        "x-request-id",
-        "r1",
-      ], json),
+      new KernelAnswer(
+        201,
+        Object.freeze(["content-type", "application/json; charset=utf-8"]),
+        json,
+        ["x-request-id", "r1"],
+      ),
       () =>
         new Response(json, {
           status: 201,

@@ -279,6 +279,7 @@ export class KernelServer implements HttpServer {
     status: 0,
     id: 0,
     headers: NO_HEADERS,
+    more: NO_HEADERS,
   };
   #access: BodyAccess;
   /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
@@ -575,7 +576,7 @@ export class KernelServer implements HttpServer {
   #respond(exchange: Exchange, value: unknown, fromError = false): void {
     if (exchange.done || this.#closed) return;
     if (value instanceof KernelAnswer) {
-      this.#send(exchange, value.status, value.headers, value.body);
+      this.#send(exchange, value.status, value.headers, value.body, value.more);
       return;
     }
     let parts: ResponseParts;
@@ -610,6 +611,7 @@ export class KernelServer implements HttpServer {
     status: number,
     headers: readonly string[],
     body: string | Uint8Array<ArrayBuffer> | null,
+    more: readonly string[] = NO_HEADERS,
   ): void {
     if (exchange.done || this.#closed) return;
     let flags = 0;
@@ -627,7 +629,7 @@ export class KernelServer implements HttpServer {
     }
     // Submitting this record lets the kernel free the request body: `#finish` stops reading
     // it right away, before any submit (handlers only ever get copies of it).
-    this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body);
+    this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body, more);
     this.#finish(exchange);
   }
 
@@ -772,6 +774,7 @@ export class KernelServer implements HttpServer {
     id: number,
     headers: readonly string[],
     body: string | Uint8Array | null,
+    more: readonly string[] = NO_HEADERS,
   ): void {
     // One head object, refilled per record (the outbox copies it out at once).
     const head = this.#head;
@@ -780,15 +783,18 @@ export class KernelServer implements HttpServer {
     head.status = status;
     head.id = id;
     head.headers = headers;
+    head.more = more;
     if (!this.#outbox.write(head, body)) {
       // Headers larger than the whole outbox: answer 500 rather than nothing.
       head.kind = KIND_RESPOND;
       head.flags = 0;
       head.status = 500;
       head.headers = NO_HEADERS;
+      head.more = NO_HEADERS;
       this.#outbox.write(head, null);
     }
     head.headers = NO_HEADERS;
+    head.more = NO_HEADERS;
   }
 
   #flush(): void {
