@@ -10,6 +10,7 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
+import { KernelRequest } from "../http/request.ts";
 import { KernelAnswer } from "../http/response.ts";
 import { pendingOf } from "../pipeline/behavior.ts";
 import { Pending } from "../pipeline/pending.ts";
@@ -166,6 +167,13 @@ function tooLarge(max: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
 }
 
+/** `req.headers.get(name)`; the kernel's requests answer without building `Headers`. */
+function headerOf(req: Request, name: string): string | null {
+  return req instanceof KernelRequest
+    ? KernelRequest.header(req, name)
+    : req.headers.get(name);
+}
+
 /**
  * The parsed JSON body of a request whose method may carry one, or `undefined` when it
  * is empty; throws 413 past `max` bytes, 415 for a non-JSON type and 400 for bad JSON.
@@ -176,8 +184,7 @@ function tooLarge(max: number): AppError {
  */
 async function bodyOf(req: Request, max: number): Promise<unknown> {
   // Reading `req.body` would materialise a ReadableStream; text() takes a fast path.
-  const headers = req.headers;
-  const declared = Number(headers.get("content-length") ?? "0");
+  const declared = Number(headerOf(req, "content-length") ?? "0");
   if (declared > max) throw tooLarge(max);
   const text = await req.text();
   if (text.length * 3 > max) {
@@ -186,7 +193,7 @@ async function bodyOf(req: Request, max: number): Promise<unknown> {
     }
   }
   if (text === "") return undefined;
-  const type = headers.get("content-type") ?? "";
+  const type = headerOf(req, "content-type") ?? "";
   if (!JSON_TYPE.test(type)) {
     throw new AppError(
       "UNSUPPORTED_MEDIA_TYPE",
@@ -311,7 +318,8 @@ export function createFetchHandler(
  * ```ts
  * import { defineQuery, ok, type Route, route } from "@krepis/core";
  * import { memorySink } from "@krepis/core/testing";
- * import { KernelAnswer } from "../http/response.ts";
+ * import { KernelRequest } from "../http/request.ts";
+import { KernelAnswer } from "../http/response.ts";
  * import { Router } from "../router/router.ts";
  * import { createKernelHandler } from "./http_handler.ts";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
