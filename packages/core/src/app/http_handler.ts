@@ -11,7 +11,7 @@ import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
 import { KernelRequest } from "../http/request.ts";
-import { KernelAnswer } from "../http/response.ts";
+import { KernelAnswer, LaterAnswer } from "../http/response.ts";
 import { pendingOf } from "../pipeline/behavior.ts";
 import { Pending } from "../pipeline/pending.ts";
 import type { Router } from "../router/router.ts";
@@ -319,7 +319,7 @@ export function createFetchHandler(
  * import { defineQuery, ok, type Route, route } from "@krepis/core";
  * import { memorySink } from "@krepis/core/testing";
  * import { KernelRequest } from "../http/request.ts";
-import { KernelAnswer } from "../http/response.ts";
+import { KernelAnswer, LaterAnswer } from "../http/response.ts";
  * import { Router } from "../router/router.ts";
  * import { createKernelHandler } from "./http_handler.ts";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
@@ -339,14 +339,17 @@ import { KernelAnswer } from "../http/response.ts";
  */
 export function createKernelHandler(
   options: HttpHandlerOptions,
-): (req: Request, info?: FetchInfo) => Answer | Promise<Answer> {
+): (
+  req: Request,
+  info?: FetchInfo,
+) => Answer | LaterAnswer | Promise<Answer> {
   return handlerFor(options, KERNEL);
 }
 
 function handlerFor(
   options: HttpHandlerOptions,
   kernel: Mode,
-): (req: Request, info?: FetchInfo) => Answer | Promise<Answer> {
+): (req: Request, info?: FetchInfo) => Answer | LaterAnswer | Promise<Answer> {
   const { router, openapi, maxBodyBytes, execute } = options;
   const trace = (options.traceHeaders === false ? 0 : TRACE) | kernel;
   // The answer, or a `Pending` whose outcome is the answer.
@@ -384,15 +387,20 @@ function handlerFor(
     params: Record<string, string>,
     search: string,
     mode: Mode,
-  ) =>
-    new Promise<Answer>((resolve, reject) => {
+  ): Promise<Answer> | LaterAnswer => {
+    const start = (
+      resolve: (answer: Answer) => void,
+      reject: (error: unknown) => void,
+    ) => {
       bodyOf(req, maxBodyBytes).then((body) => {
         const response = run(ctx, route, params, search, body, mode);
         if (response instanceof Pending) {
           response.into(resolve as (value: unknown) => void, reject);
         } else resolve(response);
       }, (e) => resolve(thrown(ctx, route, e, mode))).catch(reject);
-    });
+    };
+    return mode & KERNEL ? new LaterAnswer(start) : new Promise(start);
+  };
   return (req, info) => {
     const ctx = requestContext(req, info, options);
     const method = req.method; // a getter with brand checks: read once
@@ -433,9 +441,13 @@ function handlerFor(
     const { value: route, params } = found.match;
     if (BODYLESS.has(method)) {
       const response = run(ctx, route, params, search, undefined, mode);
-      return response instanceof Pending
-        ? response.promise() as Promise<Answer>
-        : response;
+      if (!(response instanceof Pending)) return response;
+      // The kernel's server follows the pipeline's outcome without a promise.
+      return mode & KERNEL
+        ? new LaterAnswer((resolve, reject) =>
+          response.into(resolve as (value: unknown) => void, reject)
+        )
+        : response.promise() as Promise<Answer>;
     }
     return withBody(req, ctx, route, params, search, mode);
   };

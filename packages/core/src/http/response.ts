@@ -322,8 +322,40 @@ function readPublic(response: Response): ResponseParts {
   return { status: response.status, headers, read: BODY_STREAM, body: null };
 }
 
+/**
+ * An answer still to come that the kernel's server follows without a promise: it calls
+ * `start` once, at once, with its own `resolve` and `reject` (as `new Promise` runs its
+ * executor), and takes the first settlement. What an app hands over when its pipeline's
+ * outcome is pending: a promise would cost its allocations and one more turn.
+ *
+ * @example
+ * ```ts
+ * import { KernelAnswer, LaterAnswer } from "./response.ts";
+ * const later = new LaterAnswer((resolve) =>
+ *   queueMicrotask(() => resolve(new KernelAnswer(204, [], null)))
+ * );
+ * later.start((answer) => console.assert(answer instanceof KernelAnswer), () => {});
+ * ```
+ */
+export class LaterAnswer {
+  /** Starts the work; it ends by calling `resolve` or `reject`. */
+  readonly start: (
+    resolve: (answer: Response | KernelAnswer) => void,
+    reject: (error: unknown) => void,
+  ) => void;
+
+  /** An answer that `start` produces. */
+  constructor(start: LaterAnswer["start"]) {
+    this.start = start;
+  }
+}
+
 /** A handler the kernel's server runs: a `ServeHandler`, or one that may answer with a `KernelAnswer`. */
 export type AnswerHandler = (
   request: Request,
   info: ServeHandlerInfo,
-) => Response | KernelAnswer | Promise<Response | KernelAnswer>;
+) =>
+  | Response
+  | KernelAnswer
+  | LaterAnswer
+  | Promise<Response | KernelAnswer>;

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
-import { KernelAnswer } from "./response.ts";
+import { KernelAnswer, LaterAnswer } from "./response.ts";
 import { serveAnswers } from "./serve.ts";
 
 const served: Response[] = [];
@@ -201,4 +201,44 @@ Deno.test("a KernelAnswer goes on the wire as Deno.serve sends the Response it s
   } finally {
     await Promise.all([krepis.shutdown(), deno.shutdown()]);
   }
+});
+
+Deno.test("a LaterAnswer counts its first settlement, as a promise would; one that throws goes to onError", async () => {
+  const errors: unknown[] = [];
+  const later: Record<string, LaterAnswer> = {
+    "/twice": new LaterAnswer((resolve, reject) => {
+      resolve(new KernelAnswer(201, [], "first"));
+      resolve(new KernelAnswer(202, [], "second"));
+      reject(new Error("late"));
+    }),
+    "/later": new LaterAnswer((resolve) =>
+      setTimeout(() => resolve(new Response("from a timer")), 10)
+    ),
+    "/throws": new LaterAnswer(() => {
+      throw new Error("boom");
+    }),
+    "/rejects": new LaterAnswer((_, reject) => reject(new Error("no"))),
+  };
+  const krepis = serveAnswers({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    onError(error) {
+      errors.push(error);
+      return new Response("onError", { status: 500 });
+    },
+  }, (req) => later[new URL(req.url).pathname]);
+  try {
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${krepis.addr.port}${path}`);
+      return `${res.status} ${await res.text()}`;
+    };
+    assert.equal(await get("/twice"), "201 first");
+    assert.equal(await get("/later"), "200 from a timer");
+    assert.equal(await get("/throws"), "500 onError");
+    assert.equal(await get("/rejects"), "500 onError");
+  } finally {
+    await krepis.shutdown();
+  }
+  assert.deepEqual(errors.map((e) => (e as Error).message), ["boom", "no"]);
 });

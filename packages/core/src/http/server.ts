@@ -48,6 +48,7 @@ import {
   BODY_INLINE,
   BODY_STREAM,
   KernelAnswer,
+  LaterAnswer,
   readResponse,
   type ResponseParts,
 } from "./response.ts";
@@ -503,6 +504,8 @@ export class KernelServer implements HttpServer {
     if (result instanceof Response || result instanceof KernelAnswer) {
       this.#leave();
       this.#respond(exchange, result);
+    } else if (result instanceof LaterAnswer) {
+      this.#follow(exchange, result);
     } else {
       Promise.resolve(result).then(
         (response) => {
@@ -516,6 +519,29 @@ export class KernelServer implements HttpServer {
       );
     }
   };
+
+  /** Follows a `LaterAnswer` as a promise would: the first settlement counts. */
+  #follow(exchange: Exchange, later: LaterAnswer): void {
+    let settled = false;
+    try {
+      later.start((response) => {
+        if (settled) return;
+        settled = true;
+        this.#leave();
+        this.#respond(exchange, response);
+      }, (error) => {
+        if (settled) return;
+        settled = true;
+        this.#leave();
+        this.#fail(exchange, error);
+      });
+    } catch (error) {
+      if (settled) return;
+      settled = true;
+      this.#leave();
+      this.#fail(exchange, error);
+    }
+  }
 
   #onAbort = (id: number): void => {
     const exchange = this.#pending.get(id);
