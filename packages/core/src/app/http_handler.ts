@@ -167,6 +167,9 @@ function tooLarge(max: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
 }
 
+/** A body still to be read (not a parsed value). */
+const LATER = Symbol("body read later");
+
 /** `req.headers.get(name)`; the kernel's requests answer without building `Headers`. */
 function headerOf(req: Request, name: string): string | null {
   return req instanceof KernelRequest
@@ -177,16 +180,27 @@ function headerOf(req: Request, name: string): string | null {
 /**
  * The parsed JSON body of a request whose method may carry one, or `undefined` when it
  * is empty; throws 413 past `max` bytes, 415 for a non-JSON type and 400 for bad JSON.
- * A body announced larger than `max` is refused unread. Any other is read with `text()`
- * (cheaper than bytes + decode), and its byte size is known without encoding unless its
- * UTF-16 length falls between max/3 and max.
+ * A body announced larger than `max` is refused unread (`checkDeclared`). Any other is
+ * read with `text()` (cheaper than bytes + decode) and checked by `parseBody`.
  * One async function on purpose: each nested one costs a promise and a turn per request.
  */
 async function bodyOf(req: Request, max: number): Promise<unknown> {
+  checkDeclared(req, max);
+  return parseBody(req, await req.text(), max);
+}
+
+/** Throws 413 when the request announces a body larger than `max`. */
+function checkDeclared(req: Request, max: number): void {
   // Reading `req.body` would materialise a ReadableStream; text() takes a fast path.
   const declared = Number(headerOf(req, "content-length") ?? "0");
   if (declared > max) throw tooLarge(max);
-  const text = await req.text();
+}
+
+/**
+ * The body `text` parsed as `bodyOf` says. Its byte size is known without encoding unless
+ * its UTF-16 length falls between max/3 and max.
+ */
+function parseBody(req: Request, text: string, max: number): unknown {
   if (text.length * 3 > max) {
     if (text.length > max || ENCODER.encode(text).length > max) {
       throw tooLarge(max);
@@ -380,6 +394,13 @@ function handlerFor(
   };
   // One promise for a request with a body, settled straight from the pipeline's outcome
   // (a promise returned from a `then` callback would cost two more turns).
+  // An outcome still pending: the kernel's server follows it without a promise.
+  const pending = (p: Pending, mode: Mode): LaterAnswer | Promise<Answer> =>
+    mode & KERNEL
+      ? new LaterAnswer((resolve, reject) =>
+        p.into(resolve as (value: unknown) => void, reject)
+      )
+      : p.promise() as Promise<Answer>;
   const withBody = (
     req: Request,
     ctx: KrepisContext,
@@ -387,7 +408,22 @@ function handlerFor(
     params: Record<string, string>,
     search: string,
     mode: Mode,
-  ): Promise<Answer> | LaterAnswer => {
+  ): Answer | LaterAnswer | Promise<Answer> => {
+    if (req instanceof KernelRequest) {
+      // A body the kernel buffered whole is read now: the route runs in this turn.
+      let body: unknown = LATER;
+      try {
+        checkDeclared(req, maxBodyBytes);
+        const text = KernelRequest.bufferedText(req);
+        if (text !== undefined) body = parseBody(req, text, maxBodyBytes);
+      } catch (e) {
+        return thrown(ctx, route, e, mode);
+      }
+      if (body !== LATER) {
+        const response = run(ctx, route, params, search, body, mode);
+        return response instanceof Pending ? pending(response, mode) : response;
+      }
+    }
     const start = (
       resolve: (answer: Answer) => void,
       reject: (error: unknown) => void,
@@ -441,13 +477,7 @@ function handlerFor(
     const { value: route, params } = found.match;
     if (BODYLESS.has(method)) {
       const response = run(ctx, route, params, search, undefined, mode);
-      if (!(response instanceof Pending)) return response;
-      // The kernel's server follows the pipeline's outcome without a promise.
-      return mode & KERNEL
-        ? new LaterAnswer((resolve, reject) =>
-          response.into(resolve as (value: unknown) => void, reject)
-        )
-        : response.promise() as Promise<Answer>;
+      return response instanceof Pending ? pending(response, mode) : response;
     }
     return withBody(req, ctx, route, params, search, mode);
   };

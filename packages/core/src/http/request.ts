@@ -141,6 +141,25 @@ export class KernelRequest {
   }
 
   /**
+   * `await req.text()` when the kernel buffered the whole body and nothing read it yet,
+   * without a promise (the body is then used, as after `text()`); `undefined` (and the
+   * body left as it was) otherwise.
+   */
+  static bufferedText(req: KernelRequest): string | undefined {
+    if (req.#real !== undefined || req.#used || req.#stream !== undefined) {
+      return undefined;
+    }
+    const source = req.#source;
+    if (source === null) {
+      req.#used = true;
+      return "";
+    }
+    if (source.closed || source.size < 0) return undefined;
+    req.#used = true;
+    return decodeText(copyOut(source, true));
+  }
+
+  /**
    * `req.headers.get(name)` for a lower-case `name`, without building `Headers` when they
    * were not built yet (the app reads a body's type and length so).
    */
