@@ -501,24 +501,29 @@ export class KernelServer implements HttpServer {
       this.#fail(exchange, error);
       return;
     }
+    // Most handlers are `async`: their promise is checked for first.
+    if (result instanceof Promise) return this.#await(exchange, result);
     if (result instanceof Response || result instanceof KernelAnswer) {
       this.#leave();
       this.#respond(exchange, result);
     } else if (result instanceof LaterAnswer) {
       this.#follow(exchange, result);
-    } else {
-      Promise.resolve(result).then(
-        (response) => {
-          this.#leave();
-          this.#respond(exchange, response);
-        },
-        (error) => {
-          this.#leave();
-          this.#fail(exchange, error);
-        },
-      );
-    }
+    } else this.#await(exchange, result);
   };
+
+  /** Waits for a handler's promise (or any other value, as `Promise.resolve` takes it). */
+  #await(exchange: Exchange, result: unknown): void {
+    Promise.resolve(result).then(
+      (response) => {
+        this.#leave();
+        this.#respond(exchange, response);
+      },
+      (error) => {
+        this.#leave();
+        this.#fail(exchange, error);
+      },
+    );
+  }
 
   /** Follows a `LaterAnswer` as a promise would: the first settlement counts. */
   #follow(exchange: Exchange, later: LaterAnswer): void {
