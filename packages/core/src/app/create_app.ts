@@ -97,10 +97,11 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /**
    * Whether HTTP responses carry the request's `traceparent` and `x-request-id` (default
-   * `true`). Logs carry the ids either way. Served by the kernel they cost little (they go
-   * to its server as header pairs); through `app.fetch` on other hosts a JSON response
-   * then builds `Headers`, 0.5–1.5 µs per request (`deno task bench:core`), which an app
-   * whose clients never read them can save.
+   * `true`). Logs carry the ids either way. Served by the kernel they build no `Headers`
+   * (they go to its server in the answer's header list; 0.5–1.5 µs per request end to end
+   * in `bench/http/ab.sh` runs); through `app.fetch` on other hosts a JSON response then
+   * builds `Headers`, 0.5–1.5 µs per request (`deno task bench:core`). An app whose
+   * clients never read them can save that.
    */
   traceHeaders?: boolean;
 }
