@@ -332,8 +332,7 @@ export function createFetchHandler(
  * ```ts
  * import { defineQuery, ok, type Route, route } from "@krepis/core";
  * import { memorySink } from "@krepis/core/testing";
- * import { KernelRequest } from "../http/request.ts";
-import { KernelAnswer, LaterAnswer } from "../http/response.ts";
+ * import { KernelAnswer } from "../http/response.ts";
  * import { Router } from "../router/router.ts";
  * import { createKernelHandler } from "./http_handler.ts";
  * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
@@ -392,8 +391,6 @@ function handlerFor(
       )
       : answer(ctx, route, result, mode);
   };
-  // One promise for a request with a body, settled straight from the pipeline's outcome
-  // (a promise returned from a `then` callback would cost two more turns).
   // An outcome still pending: the kernel's server follows it without a promise.
   const pending = (p: Pending, mode: Mode): LaterAnswer | Promise<Answer> =>
     mode & KERNEL
@@ -424,6 +421,8 @@ function handlerFor(
         return response instanceof Pending ? pending(response, mode) : response;
       }
     }
+    // One promise (or `LaterAnswer`) for a body still to come, settled straight from the
+    // pipeline's outcome (a promise returned from a `then` callback would cost two turns).
     const start = (
       resolve: (answer: Answer) => void,
       reject: (error: unknown) => void,
