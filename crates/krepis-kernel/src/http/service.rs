@@ -281,6 +281,11 @@ async fn process(
         Ok(submitted) => submitted,
         Err(_) => return reject(shared, 503),
     };
+    if offer.is_none() {
+        // The response reuses the request's header map (a WebSocket answer still reads it).
+        let headers = std::mem::take(&mut parts.headers);
+        shared.bridge.recycle(submitted.id, headers);
+    }
     let pace = intake.map(Intake::into_pace);
     if let (Some((rest, tx, already, stop)), Some(pace)) = (forward, pace) {
         let shared = Arc::clone(shared);
