@@ -22,8 +22,8 @@
 //! an abort record tells TypeScript, which fires the request's signal and releases the slot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -89,6 +89,8 @@ struct Slot {
     stop_body: Option<oneshot::Sender<()>>,
     /// The request's header map, emptied, for the response to reuse (see [`Bridge::recycle`]).
     spare: Option<HeaderMap>,
+    /// When [`Bridge::expired`] reports the request, if it has not been answered by then.
+    deadline: Option<Instant>,
 }
 
 struct Inner {
@@ -139,6 +141,10 @@ pub struct Bridge {
     inboxes: [SharedBuffer; 2],
     outbox: SharedBuffer,
     fields: Mutex<FieldCache>,
+    /// Whether a deadline watcher runs, and whether it is awake (see [`Bridge::expired`]).
+    watched: AtomicBool,
+    sweeping: AtomicBool,
+    armed: Notify,
     /// Counters.
     pub stats: BridgeStats,
 }
@@ -166,6 +172,9 @@ impl Bridge {
             ],
             outbox: SharedBuffer::new(outbox_size)?,
             fields: Mutex::default(),
+            watched: AtomicBool::new(false),
+            sweeping: AtomicBool::new(false),
+            armed: Notify::new(),
             stats: BridgeStats::default(),
         })
     }
@@ -197,15 +206,18 @@ impl Bridge {
     }
 
     /// Takes a slot for a request, lends it `body`, and queues the record `encode` writes for
-    /// the request's id (called once). Waits while the inbox is full.
+    /// the request's id (called once). Waits while the inbox is full. A request with a
+    /// `deadline` is listed by [`Bridge::expired`] once it passes unanswered, and gives up
+    /// waiting for the inbox then ([`KernelError::Timeout`]).
     pub async fn submit(
         &self,
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
+        deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
         let (tx, reply) = oneshot::channel();
-        let (id, waiting) = self.enter(body, input, tx, encode)?;
+        let (id, waiting) = self.enter(body, input, tx, deadline, encode)?;
         if let Some(record) = waiting {
             // The inbox is full: wait until TypeScript takes a batch.
             loop {
@@ -215,8 +227,22 @@ impl Bridge {
                 if self.append(&mut self.inner.lock(), &record)? {
                     break;
                 }
-                notified.await;
+                match deadline {
+                    None => notified.await,
+                    Some(at) => {
+                        if tokio::time::timeout_at(at.into(), notified).await.is_err() {
+                            // TypeScript never saw the request: nothing to tell it.
+                            self.free_locked(self.inner.lock(), id);
+                            return Err(KernelError::Timeout(
+                                "the inbox stayed full past the request's deadline".into(),
+                            ));
+                        }
+                    }
+                }
             }
+        }
+        if deadline.is_some() && !self.sweeping.load(Ordering::SeqCst) {
+            self.armed.notify_one();
         }
         self.bell.notify_one();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
@@ -231,6 +257,7 @@ impl Bridge {
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
         reply: oneshot::Sender<Reply>,
+        deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<(u64, Option<Vec<u8>>)> {
         let body_len = body.as_ref().map_or(0, |b| b.len());
@@ -260,6 +287,7 @@ impl Bridge {
             abandoned: false,
             stop_body,
             spare: None,
+            deadline,
         });
         self.stats
             .body_bytes
@@ -464,6 +492,45 @@ impl Bridge {
         self.stats.responses.fetch_add(1, Ordering::Relaxed);
         debug_assert!(matches!(rec.kind, KIND_RESPOND | KIND_RESPOND_STREAM));
         Ok(true)
+    }
+
+    /// The requests whose deadline passed by `now` and that still wait for their response
+    /// (to be answered with [`Bridge::reject`]), and whether any other request still has a
+    /// deadline to watch.
+    pub fn expired(&self, now: Instant) -> (Vec<u64>, bool) {
+        let inner = self.inner.lock();
+        let mut expired = Vec::new();
+        let mut watched = false;
+        for (_, slot) in inner.slots.iter() {
+            let Some(deadline) = slot.deadline else {
+                continue;
+            };
+            if slot.reply.is_none() || slot.abandoned {
+                continue;
+            }
+            if deadline <= now {
+                expired.push(slot.id);
+            } else {
+                watched = true;
+            }
+        }
+        (expired, watched)
+    }
+
+    /// Whether a watcher of deadlines still has to be started (true once).
+    pub fn start_watching(&self) -> bool {
+        !self.watched.load(Ordering::Relaxed) && !self.watched.swap(true, Ordering::SeqCst)
+    }
+
+    /// Marks the deadline watcher awake (`true`: it will look at the slots again by
+    /// itself) or parked (`false`: a request with a deadline fires [`Bridge::armed`]).
+    pub fn set_sweeping(&self, sweeping: bool) {
+        self.sweeping.store(sweeping, Ordering::SeqCst);
+    }
+
+    /// Fires when a request with a deadline arrives while the watcher is parked.
+    pub fn armed(&self) -> &Notify {
+        &self.armed
     }
 
     /// Keeps the request's header map, emptied, for the response to `id` to fill: hyper
@@ -788,7 +855,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(bridge.submit(body, None, |id, _, out| {
+        rt.block_on(bridge.submit(body, None, None, |id, _, out| {
             record::encode_abort(id, out); // any well-formed record will do here
             Ok(())
         }))
@@ -976,13 +1043,17 @@ mod tests {
             Ok(())
         };
         rt.block_on(async {
-            let first = b.submit(None, None, |id, _, out| notice(id, out)).await;
-            let second = b.submit(None, None, |id, _, out| notice(id, out)).await;
+            let first = b
+                .submit(None, None, None, |id, _, out| notice(id, out))
+                .await;
+            let second = b
+                .submit(None, None, None, |id, _, out| notice(id, out))
+                .await;
             assert!(first.is_ok() && second.is_ok());
             let waiting = b.clone();
             let third = tokio::spawn(async move {
                 waiting
-                    .submit(None, None, |id, _, out| notice(id, out))
+                    .submit(None, None, None, |id, _, out| notice(id, out))
                     .await
                     .map(|s| s.id)
             });
@@ -995,6 +1066,42 @@ mod tests {
             let batch = unsafe { std::slice::from_raw_parts(ptr, (polled & 0xffff_ffff) as usize) };
             assert_eq!(record::decode_requests(batch).unwrap()[0].id, id);
         });
+    }
+
+    #[test]
+    fn deadlines_are_listed_once_passed_and_only_while_unanswered() {
+        let b = Arc::new(Bridge::new(32, 4096).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let now = Instant::now();
+        let notice = |id, out: &mut Vec<u8>| {
+            record::encode_abort(id, out);
+            Ok(())
+        };
+        let soon = Some(now + Duration::from_millis(50));
+        let (late, answered) = rt.block_on(async {
+            let late = b.submit(None, None, soon, |id, _, o| notice(id, o)).await;
+            let answered = b.submit(None, None, soon, |id, _, o| notice(id, o)).await;
+            (late.unwrap(), answered.unwrap())
+        });
+        assert_eq!(b.expired(now), (vec![], true), "not yet");
+        answer(&b, &response(KIND_RESPOND, 200, answered.id, &[], b""));
+        let (expired, watched) = b.expired(now + Duration::from_millis(60));
+        assert_eq!((expired, watched), (vec![late.id], false));
+        // The inbox is full now (two records of 16 bytes): a third request gives up at its
+        // deadline, and its slot is gone (TypeScript never saw it).
+        let third = rt.block_on(b.submit(
+            None,
+            None,
+            Some(Instant::now() + Duration::from_millis(30)),
+            |id, _, o| notice(id, o),
+        ));
+        assert!(matches!(third, Err(KernelError::Timeout(_))));
+        assert_eq!(b.in_flight(), 1, "only the late request holds a slot");
+        assert!(b.start_watching());
+        assert!(!b.start_watching(), "one watcher per bridge");
     }
 
     #[test]
