@@ -219,27 +219,8 @@ impl Bridge {
         let (tx, reply) = oneshot::channel();
         let (id, waiting) = self.enter(body, input, tx, deadline, encode)?;
         if let Some(record) = waiting {
-            // The inbox is full: wait until TypeScript takes a batch.
-            loop {
-                let notified = self.space.notified();
-                let mut notified = std::pin::pin!(notified);
-                notified.as_mut().enable();
-                if self.append(&mut self.inner.lock(), &record)? {
-                    break;
-                }
-                match deadline {
-                    None => notified.await,
-                    Some(at) => {
-                        if tokio::time::timeout_at(at.into(), notified).await.is_err() {
-                            // TypeScript never saw the request: nothing to tell it.
-                            self.free_locked(self.inner.lock(), id);
-                            return Err(KernelError::Timeout(
-                                "the inbox stayed full past the request's deadline".into(),
-                            ));
-                        }
-                    }
-                }
-            }
+            // Boxed: the rare wait would otherwise grow every request's future.
+            Box::pin(self.wait_for_room(id, &record, deadline)).await?;
         }
         if deadline.is_some() && !self.sweeping.load(Ordering::SeqCst) {
             self.armed.notify_one();
@@ -247,6 +228,30 @@ impl Bridge {
         self.bell.notify_one();
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         Ok(Submitted { id, reply })
+    }
+
+    /// Waits until the inbox has room for `record` and appends it; frees the slot of `id`
+    /// and fails if `deadline` passes first (TypeScript never saw the request).
+    async fn wait_for_room(&self, id: u64, record: &[u8], deadline: Option<Instant>) -> Result<()> {
+        loop {
+            let notified = self.space.notified();
+            let mut notified = std::pin::pin!(notified);
+            notified.as_mut().enable();
+            if self.append(&mut self.inner.lock(), record)? {
+                return Ok(());
+            }
+            match deadline {
+                None => notified.await,
+                Some(at) => {
+                    if tokio::time::timeout_at(at.into(), notified).await.is_err() {
+                        self.free_locked(self.inner.lock(), id);
+                        return Err(KernelError::Timeout(
+                            "the inbox stayed full past the request's deadline".into(),
+                        ));
+                    }
+                }
+            }
+        }
     }
 
     /// The synchronous part of [`Bridge::submit`], under one lock: takes the slot, encodes

@@ -241,14 +241,17 @@ async fn process(
         }
     };
 
-    let ids = TraceIds::for_request(parts.headers.get("traceparent").map(HeaderValue::as_bytes));
-    let url = absolute_url(&parts, peer);
     // Registered before TypeScript can see the request, so `upgradeWebSocket` finds it.
     let offer = on_upgrade.map(|upgrade| websocket::Offer::new(&shared.sockets, upgrade));
     let encode = |id: u64, body_addr: usize, out: &mut Vec<u8>| {
         if let Some(offer) = &offer {
             offer.register(id);
         }
+        // Made here rather than before `submit`: what is live across an `await` makes the
+        // request future (moved several times per request) bigger.
+        let traceparent = parts.headers.get("traceparent").map(HeaderValue::as_bytes);
+        let ids = TraceIds::for_request(traceparent);
+        let url = absolute_url(&parts, peer);
         record::encode_request(
             &record::RequestHead {
                 id,
