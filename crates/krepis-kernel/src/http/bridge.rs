@@ -104,6 +104,17 @@ struct Inner {
     scratch: Vec<u8>,
 }
 
+/// How a record went into the fill inbox.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Appended {
+    /// The inbox was empty: the record starts a batch.
+    First,
+    /// After other records of the batch.
+    More,
+    /// It does not fit now.
+    NoRoom,
+}
+
 /// Counters of the bridge.
 #[derive(Default)]
 pub struct BridgeStats {
@@ -217,28 +228,38 @@ impl Bridge {
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
         let (tx, reply) = oneshot::channel();
-        let (id, waiting) = self.enter(body, input, tx, deadline, encode)?;
-        if let Some(record) = waiting {
+        let (id, appended) = self.enter(body, input, tx, deadline, encode)?;
+        let appended = match appended {
+            Ok(appended) => appended,
             // Boxed: the rare wait would otherwise grow every request's future.
-            Box::pin(self.wait_for_room(id, &record, deadline)).await?;
-        }
+            Err(record) => Box::pin(self.wait_for_room(id, &record, deadline)).await?,
+        };
         if deadline.is_some() && !self.sweeping.load(Ordering::SeqCst) {
             self.armed.notify_one();
         }
-        self.bell.notify_one();
+        // Only the first record of a batch rings: whoever it wakes takes the whole batch.
+        if appended == Appended::First {
+            self.bell.notify_one();
+        }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
         Ok(Submitted { id, reply })
     }
 
     /// Waits until the inbox has room for `record` and appends it; frees the slot of `id`
     /// and fails if `deadline` passes first (TypeScript never saw the request).
-    async fn wait_for_room(&self, id: u64, record: &[u8], deadline: Option<Instant>) -> Result<()> {
+    async fn wait_for_room(
+        &self,
+        id: u64,
+        record: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Appended> {
         loop {
             let notified = self.space.notified();
             let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            if self.append(&mut self.inner.lock(), record)? {
-                return Ok(());
+            match self.append(&mut self.inner.lock(), record)? {
+                Appended::NoRoom => {}
+                appended => return Ok(appended),
             }
             match deadline {
                 None => notified.await,
@@ -256,7 +277,8 @@ impl Bridge {
 
     /// The synchronous part of [`Bridge::submit`], under one lock: takes the slot, encodes
     /// the record into a scratch buffer the bridge keeps and copies it into the inbox.
-    /// Returns the id, and the record when the inbox has no room for it now.
+    /// Returns the id, and how the record went in, or the record when the inbox has no room
+    /// for it now.
     fn enter(
         &self,
         body: Option<Box<[u8]>>,
@@ -264,7 +286,7 @@ impl Bridge {
         reply: oneshot::Sender<Reply>,
         deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
-    ) -> Result<(u64, Option<Vec<u8>>)> {
+    ) -> Result<(u64, std::result::Result<Appended, Vec<u8>>)> {
         let body_len = body.as_ref().map_or(0, |b| b.len());
         let body_addr = body.as_ref().map_or(0, |b| b.as_ptr() as usize);
         let mut inner = self.inner.lock();
@@ -294,9 +316,11 @@ impl Bridge {
             spare: None,
             deadline,
         });
-        self.stats
-            .body_bytes
-            .fetch_add(body_len as u64, Ordering::Relaxed);
+        if body_len > 0 {
+            self.stats
+                .body_bytes
+                .fetch_add(body_len as u64, Ordering::Relaxed);
+        }
         let mut record = std::mem::take(&mut inner.scratch);
         record.clear();
         let encoded = encode(id, body_addr, &mut record).and_then(|()| {
@@ -309,11 +333,11 @@ impl Bridge {
             self.append(&mut inner, &record)
         });
         match encoded {
-            Ok(true) => {
+            Ok(Appended::NoRoom) => Ok((id, Err(record))),
+            Ok(appended) => {
                 inner.scratch = record;
-                Ok((id, None))
+                Ok((id, Ok(appended)))
             }
-            Ok(false) => Ok((id, Some(record))),
             Err(e) => {
                 inner.scratch = record;
                 self.free_locked(inner, id);
@@ -322,15 +346,20 @@ impl Bridge {
         }
     }
 
-    /// Copies `record` into the fill inbox if it has room; whether it had.
-    fn append(&self, inner: &mut Inner, record: &[u8]) -> Result<bool> {
+    /// Copies `record` into the fill inbox if it has room.
+    fn append(&self, inner: &mut Inner, record: &[u8]) -> Result<Appended> {
         let inbox = &self.inboxes[inner.fill];
         if inner.fill_len + record.len() > inbox.len() {
-            return Ok(false);
+            return Ok(Appended::NoRoom);
         }
         inbox.write(inner.fill_len, record)?;
+        let first = inner.fill_len == 0;
         inner.fill_len += record.len();
-        Ok(true)
+        Ok(if first {
+            Appended::First
+        } else {
+            Appended::More
+        })
     }
 
     /// Wakes a parked [`Bridge::wait`] whenever records arrive, but only after the runtime
