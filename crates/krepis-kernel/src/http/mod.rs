@@ -29,6 +29,7 @@ pub mod bridge;
 pub mod coalesce;
 pub mod compress;
 pub mod config;
+pub mod deadline;
 pub mod h1;
 pub mod limits;
 pub mod record;
