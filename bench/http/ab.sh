@@ -6,6 +6,9 @@
 #
 #   bench/http/ab.sh ROUNDS SECONDS CONNECTIONS PATH NAME=DIR:LIBRARY:SCRIPT ...
 #   BENCH_LUA=script.lua  wrk script (e.g. a POST body)
+#   BENCH_BULK=1          load with bulk_load (crates/krepis-kernel/examples/bulk_load.rs, built
+#                         with `cargo build --release -p krepis-kernel --example bulk_load`)
+#                         instead of wrk: for 1 MiB responses, where wrk's core is the limit
 #   PATH may hold {ID}: each server's own id from its `PORT <n> ID <id>` line (the todo servers)
 #   BENCH_TLS=1           load the servers' TLS ports over https (they print TLSPORT; give them
 #                         BENCH_TLS_CERT and BENCH_TLS_KEY, PEM file paths)
@@ -47,7 +50,15 @@ for spec in "$@"; do
 done
 scheme=http
 [[ -z ${BENCH_TLS:-} ]] || scheme=https
-load() { taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "$scheme://127.0.0.1:${port[$2]}${path//\{ID\}/${id[$2]}}"; }
+bulk=$(dirname "$(realpath "$0")")/../../target/release/examples/bulk_load
+load() {
+  local url="$scheme://127.0.0.1:${port[$2]}${path//\{ID\}/${id[$2]}}"
+  if [[ -n ${BENCH_BULK:-} ]]; then
+    taskset -c 1 "$bulk" "$conns" "$1" "$url"
+  else
+    taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "$url"
+  fi
+}
 for n in "${names[@]}"; do load 1 "$n" >/dev/null; done
 for r in $(seq 1 "$rounds"); do
   order=("${names[@]}")

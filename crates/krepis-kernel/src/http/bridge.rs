@@ -22,16 +22,19 @@
 //! an abort record tells TypeScript, which fires the request's signal and releases the slot.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue};
 use parking_lot::{Condvar, Mutex};
 use slab::Slab;
 use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, StreamBody};
-use super::record::{self, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord};
+use super::record::{
+    self, Fields, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord,
+};
 use crate::proto::BridgeLayout;
 use crate::shm::SharedBuffer;
 use crate::{KernelError, Result};
@@ -84,6 +87,10 @@ struct Slot {
     abandoned: bool,
     /// Dropped when the request is over, which stops the forwarder of its body.
     stop_body: Option<oneshot::Sender<()>>,
+    /// The request's header map, emptied, for the response to reuse (see [`Bridge::recycle`]).
+    spare: Option<HeaderMap>,
+    /// When [`Bridge::expired`] reports the request, if it has not been answered by then.
+    deadline: Option<Instant>,
 }
 
 struct Inner {
@@ -93,6 +100,19 @@ struct Inner {
     slots: Slab<Slot>,
     generation: u64,
     closed: bool,
+    /// Where [`Bridge::submit`] encodes a record before copying it into the inbox.
+    scratch: Vec<u8>,
+}
+
+/// How a record went into the fill inbox.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Appended {
+    /// The inbox was empty: the record starts a batch.
+    First,
+    /// After other records of the batch.
+    More,
+    /// It does not fit now.
+    NoRoom,
 }
 
 /// Counters of the bridge.
@@ -131,6 +151,11 @@ pub struct Bridge {
     returned: Arc<Mutex<Vec<u64>>>,
     inboxes: [SharedBuffer; 2],
     outbox: SharedBuffer,
+    fields: Mutex<FieldCache>,
+    /// Whether a deadline watcher runs, and whether it is awake (see [`Bridge::expired`]).
+    watched: AtomicBool,
+    sweeping: AtomicBool,
+    armed: Notify,
     /// Counters.
     pub stats: BridgeStats,
 }
@@ -146,6 +171,7 @@ impl Bridge {
                 slots: Slab::new(),
                 generation: 0,
                 closed: false,
+                scratch: Vec::with_capacity(512),
             }),
             work: Condvar::new(),
             bell: Arc::new(Notify::new()),
@@ -156,6 +182,10 @@ impl Bridge {
                 SharedBuffer::new(inbox_size)?,
             ],
             outbox: SharedBuffer::new(outbox_size)?,
+            fields: Mutex::default(),
+            watched: AtomicBool::new(false),
+            sweeping: AtomicBool::new(false),
+            armed: Notify::new(),
             stats: BridgeStats::default(),
         })
     }
@@ -187,77 +217,149 @@ impl Bridge {
     }
 
     /// Takes a slot for a request, lends it `body`, and queues the record `encode` writes for
-    /// the request's id. Waits while the inbox is full.
+    /// the request's id (called once). Waits while the inbox is full. A request with a
+    /// `deadline` is listed by [`Bridge::expired`] once it passes unanswered, and gives up
+    /// waiting for the inbox then ([`KernelError::Timeout`]).
     pub async fn submit(
         &self,
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
-        encode: impl Fn(u64, usize, &mut Vec<u8>) -> Result<()>,
+        deadline: Option<Instant>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
         let (tx, reply) = oneshot::channel();
-        let body_len = body.as_ref().map_or(0, |b| b.len());
-        let body_addr = body.as_ref().map_or(0, |b| b.as_ptr() as usize);
-        let id = {
-            let mut inner = self.inner.lock();
-            if inner.closed {
-                return Err(KernelError::Closed("server is shut down".into()));
-            }
-            inner.generation = (inner.generation % GEN_MASK) + 1;
-            let generation = inner.generation;
-            let entry = inner.slots.vacant_entry();
-            let id = (generation << INDEX_BITS) | entry.key() as u64;
-            let (input, stop_body) = match input {
-                Some(mut input) => {
-                    let stop = input.stop.take();
-                    (Some(Arc::new(Mutex::new(input))), stop)
-                }
-                None => (None, None),
-            };
-            entry.insert(Slot {
-                id,
-                reply: Some(tx),
-                body,
-                input,
-                output: None,
-                staged: None,
-                abandoned: false,
-                stop_body,
-            });
-            id
+        let (id, appended) = self.enter(body, input, tx, deadline, encode)?;
+        let appended = match appended {
+            Ok(appended) => appended,
+            // Boxed: the rare wait would otherwise grow every request's future.
+            Err(record) => Box::pin(self.wait_for_room(id, &record, deadline)).await?,
         };
-        self.stats
-            .body_bytes
-            .fetch_add(body_len as u64, Ordering::Relaxed);
-        let mut record = Vec::with_capacity(512);
-        if let Err(e) = encode(id, body_addr, &mut record) {
-            self.free(id);
-            return Err(e);
+        if deadline.is_some() && !self.sweeping.load(Ordering::SeqCst) {
+            self.armed.notify_one();
         }
-        if record.len() > self.inboxes[0].len() {
-            self.free(id);
-            return Err(KernelError::LimitExceeded(format!(
-                "request record of {} bytes exceeds the inbox",
-                record.len()
-            )));
+        // Only the first record of a batch rings: whoever it wakes takes the whole batch.
+        if appended == Appended::First {
+            self.bell.notify_one();
         }
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        Ok(Submitted { id, reply })
+    }
+
+    /// Waits until the inbox has room for `record` and appends it; frees the slot of `id`
+    /// and fails if `deadline` passes first (TypeScript never saw the request).
+    async fn wait_for_room(
+        &self,
+        id: u64,
+        record: &[u8],
+        deadline: Option<Instant>,
+    ) -> Result<Appended> {
         loop {
             let notified = self.space.notified();
-            tokio::pin!(notified);
+            let mut notified = std::pin::pin!(notified);
             notified.as_mut().enable();
-            {
-                let mut inner = self.inner.lock();
-                if inner.fill_len + record.len() <= self.inboxes[inner.fill].len() {
-                    let buffer = &self.inboxes[inner.fill];
-                    buffer.write(inner.fill_len, &record)?;
-                    inner.fill_len += record.len();
-                    drop(inner);
-                    self.bell.notify_one();
-                    self.stats.requests.fetch_add(1, Ordering::Relaxed);
-                    return Ok(Submitted { id, reply });
+            match self.append(&mut self.inner.lock(), record)? {
+                Appended::NoRoom => {}
+                appended => return Ok(appended),
+            }
+            match deadline {
+                None => notified.await,
+                Some(at) => {
+                    if tokio::time::timeout_at(at.into(), notified).await.is_err() {
+                        self.free_locked(self.inner.lock(), id);
+                        return Err(KernelError::Timeout(
+                            "the inbox stayed full past the request's deadline".into(),
+                        ));
+                    }
                 }
             }
-            notified.await;
         }
+    }
+
+    /// The synchronous part of [`Bridge::submit`], under one lock: takes the slot, encodes
+    /// the record into a scratch buffer the bridge keeps and copies it into the inbox.
+    /// Returns the id, and how the record went in, or the record when the inbox has no room
+    /// for it now.
+    fn enter(
+        &self,
+        body: Option<Box<[u8]>>,
+        input: Option<BodyIn>,
+        reply: oneshot::Sender<Reply>,
+        deadline: Option<Instant>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<(u64, std::result::Result<Appended, Vec<u8>>)> {
+        let body_len = body.as_ref().map_or(0, |b| b.len());
+        let body_addr = body.as_ref().map_or(0, |b| b.as_ptr() as usize);
+        let mut inner = self.inner.lock();
+        if inner.closed {
+            return Err(KernelError::Closed("server is shut down".into()));
+        }
+        inner.generation = (inner.generation % GEN_MASK) + 1;
+        let generation = inner.generation;
+        let entry = inner.slots.vacant_entry();
+        let id = (generation << INDEX_BITS) | entry.key() as u64;
+        let (input, stop_body) = match input {
+            Some(mut input) => {
+                let stop = input.stop.take();
+                (Some(Arc::new(Mutex::new(input))), stop)
+            }
+            None => (None, None),
+        };
+        entry.insert(Slot {
+            id,
+            reply: Some(reply),
+            body,
+            input,
+            output: None,
+            staged: None,
+            abandoned: false,
+            stop_body,
+            spare: None,
+            deadline,
+        });
+        if body_len > 0 {
+            self.stats
+                .body_bytes
+                .fetch_add(body_len as u64, Ordering::Relaxed);
+        }
+        let mut record = std::mem::take(&mut inner.scratch);
+        record.clear();
+        let encoded = encode(id, body_addr, &mut record).and_then(|()| {
+            if record.len() > self.inboxes[0].len() {
+                return Err(KernelError::LimitExceeded(format!(
+                    "request record of {} bytes exceeds the inbox",
+                    record.len()
+                )));
+            }
+            self.append(&mut inner, &record)
+        });
+        match encoded {
+            Ok(Appended::NoRoom) => Ok((id, Err(record))),
+            Ok(appended) => {
+                inner.scratch = record;
+                Ok((id, Ok(appended)))
+            }
+            Err(e) => {
+                inner.scratch = record;
+                self.free_locked(inner, id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Copies `record` into the fill inbox if it has room.
+    fn append(&self, inner: &mut Inner, record: &[u8]) -> Result<Appended> {
+        let inbox = &self.inboxes[inner.fill];
+        if inner.fill_len + record.len() > inbox.len() {
+            return Ok(Appended::NoRoom);
+        }
+        inbox.write(inner.fill_len, record)?;
+        let first = inner.fill_len == 0;
+        inner.fill_len += record.len();
+        Ok(if first {
+            Appended::First
+        } else {
+            Appended::More
+        })
     }
 
     /// Wakes a parked [`Bridge::wait`] whenever records arrive, but only after the runtime
@@ -368,16 +470,17 @@ impl Bridge {
         // this call (it is single-threaded and is the caller).
         let batch = unsafe { std::slice::from_raw_parts(self.outbox.as_ptr(), len) };
         let records = record::decode_responses(batch)?;
+        let mut fields = self.fields.lock();
         let mut done = 0;
         for rec in records {
-            if self.complete(rec)? {
+            if self.complete(rec, &mut fields)? {
                 done += 1;
             }
         }
         Ok(done)
     }
 
-    fn complete(&self, rec: ResponseRecord<'_>) -> Result<bool> {
+    fn complete(&self, rec: ResponseRecord<'_>, fields: &mut FieldCache) -> Result<bool> {
         let mut inner = self.inner.lock();
         let Some(slot) = Self::slot_mut(&mut inner.slots, rec.id) else {
             self.stats.stale.fetch_add(1, Ordering::Relaxed);
@@ -385,6 +488,7 @@ impl Bridge {
         };
         let reply = slot.reply.take();
         let staged = slot.staged.take();
+        let spare = slot.spare.take();
         let live = reply.is_some() && !slot.abandoned;
         let stream = if rec.kind == KIND_RESPOND_STREAM && live {
             let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
@@ -407,14 +511,14 @@ impl Bridge {
         }
         let body = match (stream, staged) {
             (Some(rx), _) => {
-                ResponseBody::Stream(StreamBody::new(rx, declared_length(&rec.headers)))
+                ResponseBody::Stream(StreamBody::new(rx, declared_length(rec.headers)))
             }
             (None, Some(bytes)) if rec.flags & record::FLAG_STAGED_BODY != 0 => {
                 ResponseBody::full(bytes)
             }
             _ => ResponseBody::full(Bytes::copy_from_slice(rec.body)),
         };
-        let response = build_response(rec.status, &rec.headers, body);
+        let response = build_response(rec.status, rec.headers, body, fields, spare);
         if let Some(reply) = reply {
             // The hyper task may be gone already; then nobody needs the response.
             let _ = reply.send(response);
@@ -422,6 +526,56 @@ impl Bridge {
         self.stats.responses.fetch_add(1, Ordering::Relaxed);
         debug_assert!(matches!(rec.kind, KIND_RESPOND | KIND_RESPOND_STREAM));
         Ok(true)
+    }
+
+    /// The requests whose deadline passed by `now` and that still wait for their response
+    /// (to be answered with [`Bridge::reject`]), and whether any other request still has a
+    /// deadline to watch.
+    pub fn expired(&self, now: Instant) -> (Vec<u64>, bool) {
+        let inner = self.inner.lock();
+        let mut expired = Vec::new();
+        let mut watched = false;
+        for (_, slot) in inner.slots.iter() {
+            let Some(deadline) = slot.deadline else {
+                continue;
+            };
+            if slot.reply.is_none() || slot.abandoned {
+                continue;
+            }
+            if deadline <= now {
+                expired.push(slot.id);
+            } else {
+                watched = true;
+            }
+        }
+        (expired, watched)
+    }
+
+    /// Whether a watcher of deadlines still has to be started (true once).
+    pub fn start_watching(&self) -> bool {
+        !self.watched.load(Ordering::Relaxed) && !self.watched.swap(true, Ordering::SeqCst)
+    }
+
+    /// Marks the deadline watcher awake (`true`: it will look at the slots again by
+    /// itself) or parked (`false`: a request with a deadline fires [`Bridge::armed`]).
+    pub fn set_sweeping(&self, sweeping: bool) {
+        self.sweeping.store(sweeping, Ordering::SeqCst);
+    }
+
+    /// Fires when a request with a deadline arrives while the watcher is parked.
+    pub fn armed(&self) -> &Notify {
+        &self.armed
+    }
+
+    /// Keeps the request's header map, emptied, for the response to `id` to fill: hyper
+    /// parses the next request into the map of the response before it, so a map passed
+    /// along this way serves the whole connection without a new allocation per request.
+    pub fn recycle(&self, id: u64, mut headers: HeaderMap) {
+        headers.clear();
+        let mut inner = self.inner.lock();
+        if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
+            slot.spare = Some(headers);
+        }
     }
 
     /// Keeps `data` as the body of the response TypeScript is about to submit for `id`
@@ -562,11 +716,6 @@ impl Bridge {
         self.inner.lock().slots.len()
     }
 
-    fn free(&self, id: u64) {
-        let inner = self.inner.lock();
-        self.free_locked(inner, id);
-    }
-
     fn free_locked(&self, mut inner: parking_lot::MutexGuard<'_, Inner>, id: u64) {
         if Self::slot_mut(&mut inner.slots, id).is_some() {
             let slot = inner.slots.remove((id & ((1 << INDEX_BITS) - 1)) as usize);
@@ -626,11 +775,59 @@ fn unknown(id: u64) -> KernelError {
 }
 
 /// The `content-length` a handler declared, if it is one valid number.
-fn declared_length(headers: &[(&[u8], &[u8])]) -> Option<u64> {
+fn declared_length(headers: Fields<'_>) -> Option<u64> {
     let (_, value) = headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))?;
     std::str::from_utf8(value).ok()?.trim().parse().ok()
+}
+
+/// Header fields answered before, parsed once and shared by later responses: most
+/// responses repeat a few fields (`content-type`, `cache-control`, …), and a shared one
+/// costs a reference count where a new one costs a check, an allocation and a copy.
+/// Direct-mapped by a hash of name and value; a collision replaces the older field.
+pub struct FieldCache {
+    entries: Vec<Option<(HeaderName, HeaderValue)>>,
+}
+
+/// Fields with longer values are not kept (they are rarely repeated).
+const CACHED_VALUE_MAX: usize = 96;
+const CACHE_ENTRIES: usize = 64;
+
+impl Default for FieldCache {
+    fn default() -> Self {
+        Self {
+            entries: vec![None; CACHE_ENTRIES],
+        }
+    }
+}
+
+impl FieldCache {
+    /// The field `name: value`, checked; `None` when either part is invalid.
+    fn field(&mut self, name: &[u8], value: &[u8]) -> Option<(HeaderName, HeaderValue)> {
+        // Cookies are per client: they are never kept.
+        if value.len() > CACHED_VALUE_MAX || name.eq_ignore_ascii_case(b"set-cookie") {
+            return Some((
+                HeaderName::from_bytes(name).ok()?,
+                HeaderValue::from_bytes(value).ok()?,
+            ));
+        }
+        // FNV-1a over both parts (with the name's length, so the split counts).
+        let mut hash: u32 = 0x811c_9dc5 ^ name.len() as u32;
+        for &b in name.iter().chain(value) {
+            hash = (hash ^ u32::from(b)).wrapping_mul(0x0100_0193);
+        }
+        let entry = &mut self.entries[hash as usize % CACHE_ENTRIES];
+        if let Some((n, v)) = entry {
+            if v.as_bytes() == value && n.as_str().as_bytes() == name {
+                return Some((n.clone(), v.clone()));
+            }
+        }
+        let name = HeaderName::from_bytes(name).ok()?;
+        let value = HeaderValue::from_maybe_shared(Bytes::copy_from_slice(value)).ok()?;
+        *entry = Some((name.clone(), value.clone()));
+        Some((name, value))
+    }
 }
 
 /// Builds a response from TypeScript's parts; invalid parts turn it into a bare 500 so a
@@ -638,16 +835,32 @@ fn declared_length(headers: &[(&[u8], &[u8])]) -> Option<u64> {
 /// framed by its real length, whatever `content-length` the handler set (as `Deno.serve`
 /// does): a wrong one would let the body spill into a forged next response, or hang the
 /// connection. A streamed body keeps the declared length and is held to it.
-fn build_response(status: u16, headers: &[(&[u8], &[u8])], body: ResponseBody) -> Reply {
+fn build_response(
+    status: u16,
+    fields: Fields<'_>,
+    body: ResponseBody,
+    cache: &mut FieldCache,
+    spare: Option<HeaderMap>,
+) -> Reply {
+    let Ok(status) = http::StatusCode::from_u16(status) else {
+        return status_response(500);
+    };
     let framed_by_body = matches!(body, ResponseBody::Full(Some(_)));
-    let mut builder = http::Response::builder().status(status);
-    for (name, value) in headers {
+    let mut headers = spare.unwrap_or_default();
+    headers.reserve(fields.len());
+    for (name, value) in fields.iter() {
         if framed_by_body && name.eq_ignore_ascii_case(b"content-length") {
             continue;
         }
-        builder = builder.header(*name, *value);
+        let Some((name, value)) = cache.field(name, value) else {
+            return status_response(500);
+        };
+        headers.append(name, value);
     }
-    builder.body(body).unwrap_or_else(|_| status_response(500))
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    *response.headers_mut() = headers;
+    response
 }
 
 #[cfg(test)]
@@ -676,7 +889,7 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        rt.block_on(bridge.submit(body, None, |id, _, out| {
+        rt.block_on(bridge.submit(body, None, None, |id, _, out| {
             record::encode_abort(id, out); // any well-formed record will do here
             Ok(())
         }))
@@ -804,6 +1017,125 @@ mod tests {
             .unwrap();
         let frame = rt.block_on(response.body_mut().frame()).unwrap();
         assert!(frame.is_err(), "the body ends in an error, not cleanly");
+    }
+
+    #[test]
+    fn repeated_fields_are_shared_and_invalid_ones_refused() {
+        let mut cache = FieldCache::default();
+        let (name, first) = cache.field(b"content-type", b"text/plain").unwrap();
+        assert_eq!(name, http::header::CONTENT_TYPE);
+        let (_, again) = cache.field(b"content-type", b"text/plain").unwrap();
+        assert_eq!(first, again);
+        // Shared: the second value points at the first one's bytes.
+        assert_eq!(first.as_bytes().as_ptr(), again.as_bytes().as_ptr());
+        // The same value under another name is another field.
+        let (name, _) = cache.field(b"x-kind", b"text/plain").unwrap();
+        assert_eq!(name.as_str(), "x-kind");
+        // Cookies and long values are checked but never kept.
+        let (_, a) = cache.field(b"set-cookie", b"id=1").unwrap();
+        let (_, b) = cache.field(b"set-cookie", b"id=1").unwrap();
+        assert_ne!(a.as_bytes().as_ptr(), b.as_bytes().as_ptr());
+        let long = vec![b'a'; CACHED_VALUE_MAX + 1];
+        assert!(cache.field(b"x-long", &long).is_some());
+        assert!(cache.field(b"bad name", b"v").is_none());
+        assert!(cache.field(b"x-bad", b"line\nbreak").is_none());
+        assert!(
+            cache.field(b"x-bad", b"line\nbreak").is_none(),
+            "not cached either"
+        );
+    }
+
+    #[test]
+    fn the_response_reuses_the_recycled_request_map() {
+        let b = bridge();
+        let mut sub = submit(&b, None);
+        let mut request = http::HeaderMap::with_capacity(16);
+        request.insert("x-request", http::HeaderValue::from_static("1"));
+        let capacity = request.capacity();
+        b.recycle(sub.id, request);
+        answer(
+            &b,
+            &response(KIND_RESPOND, 200, sub.id, &[("x-a", "1")], b"ok"),
+        );
+        let reply = sub.reply.try_recv().unwrap();
+        assert_eq!(reply.headers().len(), 1, "emptied before reuse");
+        assert_eq!(reply.headers()["x-a"], "1");
+        assert_eq!(reply.headers().capacity(), capacity);
+        // A late recycle (the request is over) is dropped, not kept.
+        b.recycle(sub.id, http::HeaderMap::new());
+        assert_eq!(b.in_flight(), 0);
+    }
+
+    #[test]
+    fn a_full_inbox_holds_submitters_until_a_poll_makes_room() {
+        let b = Arc::new(Bridge::new(32, 64).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let notice = |id, out: &mut Vec<u8>| {
+            record::encode_abort(id, out);
+            Ok(())
+        };
+        rt.block_on(async {
+            let first = b
+                .submit(None, None, None, |id, _, out| notice(id, out))
+                .await;
+            let second = b
+                .submit(None, None, None, |id, _, out| notice(id, out))
+                .await;
+            assert!(first.is_ok() && second.is_ok());
+            let waiting = b.clone();
+            let third = tokio::spawn(async move {
+                waiting
+                    .submit(None, None, None, |id, _, out| notice(id, out))
+                    .await
+                    .map(|s| s.id)
+            });
+            tokio::task::yield_now().await;
+            assert!(!third.is_finished(), "32 bytes hold two records");
+            assert_eq!(b.poll() & 0xffff_ffff, 32);
+            let id = third.await.unwrap().unwrap();
+            let polled = b.poll();
+            let (ptr, _) = b.inbox((polled >> 32) as usize).unwrap();
+            let batch = unsafe { std::slice::from_raw_parts(ptr, (polled & 0xffff_ffff) as usize) };
+            assert_eq!(record::decode_requests(batch).unwrap()[0].id, id);
+        });
+    }
+
+    #[test]
+    fn deadlines_are_listed_once_passed_and_only_while_unanswered() {
+        let b = Arc::new(Bridge::new(32, 4096).unwrap());
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        let now = Instant::now();
+        let notice = |id, out: &mut Vec<u8>| {
+            record::encode_abort(id, out);
+            Ok(())
+        };
+        let soon = Some(now + Duration::from_millis(50));
+        let (late, answered) = rt.block_on(async {
+            let late = b.submit(None, None, soon, |id, _, o| notice(id, o)).await;
+            let answered = b.submit(None, None, soon, |id, _, o| notice(id, o)).await;
+            (late.unwrap(), answered.unwrap())
+        });
+        assert_eq!(b.expired(now), (vec![], true), "not yet");
+        answer(&b, &response(KIND_RESPOND, 200, answered.id, &[], b""));
+        let (expired, watched) = b.expired(now + Duration::from_millis(60));
+        assert_eq!((expired, watched), (vec![late.id], false));
+        // The inbox is full now (two records of 16 bytes): a third request gives up at its
+        // deadline, and its slot is gone (TypeScript never saw it).
+        let third = rt.block_on(b.submit(
+            None,
+            None,
+            Some(Instant::now() + Duration::from_millis(30)),
+            |id, _, o| notice(id, o),
+        ));
+        assert!(matches!(third, Err(KernelError::Timeout(_))));
+        assert_eq!(b.in_flight(), 1, "only the late request holds a slot");
+        assert!(b.start_watching());
+        assert!(!b.start_watching(), "one watcher per bridge");
     }
 
     #[test]

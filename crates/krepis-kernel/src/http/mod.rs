@@ -27,6 +27,7 @@ pub mod bridge;
 pub mod coalesce;
 pub mod compress;
 pub mod config;
+pub mod deadline;
 pub mod limits;
 pub mod raw_heads;
 pub mod record;

@@ -227,9 +227,45 @@ pub struct ResponseRecord<'a> {
     /// Request id.
     pub id: u64,
     /// Header names and values.
-    pub headers: Vec<(&'a [u8], &'a [u8])>,
+    pub headers: Fields<'a>,
     /// Inline body.
     pub body: &'a [u8],
+}
+
+/// The header fields of a response record, read in place (checked when the record was
+/// decoded, so iterating cannot fail and allocates nothing).
+#[derive(Debug, Clone, Copy)]
+pub struct Fields<'a> {
+    /// The length table: a name and a value length (u32 each) per field.
+    table: &'a [u8],
+    /// Names and values, one after the other.
+    text: &'a [u8],
+}
+
+impl<'a> Fields<'a> {
+    /// How many fields there are.
+    pub fn len(&self) -> usize {
+        self.table.len() / 8
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.table.is_empty()
+    }
+
+    /// The fields as `(name, value)`, in order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'a [u8], &'a [u8])> + use<'a> {
+        let text = self.text;
+        let mut at = 0;
+        self.table.chunks_exact(8).map(move |lens| {
+            let name_len = get_u32(lens, 0) as usize;
+            let value_len = get_u32(lens, 4) as usize;
+            let name = &text[at..at + name_len];
+            let value = &text[at + name_len..at + name_len + value_len];
+            at += name_len + value_len;
+            (name, value)
+        })
+    }
 }
 
 /// Decodes every response record in `batch`; fails on the first malformed record.
@@ -264,19 +300,18 @@ fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize
     }
     let count = get_u32(rec, RES_COUNT) as usize;
     let body_len = get_u32(rec, RES_BODY_LEN) as usize;
-    let mut at = count
+    let text_start = count
         .checked_mul(8)
         .and_then(|n| n.checked_add(RESPONSE_FIXED))
         .filter(|n| *n <= len)
         .ok_or_else(|| format!("{count} headers do not fit in {len} bytes"))?;
-    let mut headers = Vec::with_capacity(count);
-    for i in 0..count {
-        let name_len = get_u32(rec, RESPONSE_FIXED + i * 8) as usize;
-        let value_len = get_u32(rec, RESPONSE_FIXED + i * 8 + 4) as usize;
-        let name = take(rec, &mut at, name_len)?;
-        let value = take(rec, &mut at, value_len)?;
-        headers.push((name, value));
+    let table = &rec[RESPONSE_FIXED..text_start];
+    let mut at = text_start;
+    for lens in table.chunks_exact(8) {
+        take(rec, &mut at, get_u32(lens, 0) as usize)?;
+        take(rec, &mut at, get_u32(lens, 4) as usize)?;
     }
+    let text = &rec[text_start..at];
     let body = take(rec, &mut at, body_len)?;
     Ok((
         ResponseRecord {
@@ -284,7 +319,7 @@ fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize
             flags: rec[AT_FLAGS],
             status: u16::from_le_bytes([rec[RES_STATUS], rec[RES_STATUS + 1]]),
             id: id as u64,
-            headers,
+            headers: Fields { table, text },
             body,
         },
         len,
@@ -453,7 +488,8 @@ mod tests {
         assert_eq!(records.len(), 2);
         assert_eq!(records[0].status, 201);
         assert_eq!(records[0].id, 42);
-        assert_eq!(records[0].headers[1], (&b"bb"[..], &b"22"[..]));
+        let headers: Vec<_> = records[0].headers.iter().collect();
+        assert_eq!(headers, [(&b"a"[..], &b"1"[..]), (&b"bb"[..], &b"22"[..])]);
         assert_eq!(records[0].body, b"hi");
         assert_eq!(records[1].kind, KIND_RELEASE);
     }

@@ -27,7 +27,8 @@ use super::socket::PeerSocket;
 use super::static_files::StaticFiles;
 use super::static_files::sendfile::FileSlot;
 use super::trace::TraceIds;
-use super::{validate, websocket};
+use super::{deadline, validate, websocket};
+use crate::KernelError;
 
 /// Facts about the connection a request arrived on.
 #[derive(Clone)]
@@ -83,15 +84,23 @@ pub async fn handle(
     // `async fn` moves the (2.5 KiB) request future once more when it starts it.
     let body_done = AtomicBool::new(false);
     let reply = match shared.config.request_timeout {
-        None => process(&shared, &peer, req, 0.0, &body_done).await,
+        None => process(&shared, &peer, req, 0.0, None, &body_done).await,
+        // Without a body the request waits only on the bridge, whose deadline watcher
+        // answers it in time: no timer per request (see `deadline`).
+        Some(timeout) if req.body().is_end_stream() => {
+            deadline::watch(&shared, timeout);
+            let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            let watched = Some(std::time::Instant::now() + timeout);
+            process(&shared, &peer, req, deadline_ms, watched, &body_done).await
+        }
         Some(timeout) => {
             let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
             // Pinned where it is made: handing the future itself to `timeout_at` would copy
             // it once more.
-            let work = std::pin::pin!(process(&shared, &peer, req, deadline_ms, &body_done));
+            let work = std::pin::pin!(process(&shared, &peer, req, deadline_ms, None, &body_done));
             match tokio::time::timeout_at(Instant::now() + timeout, work).await {
                 Ok(reply) => reply,
-                Err(_) => timed_out(&shared, &body_done),
+                Err(_) => deadline::timed_out(&shared, &body_done),
             }
         }
     };
@@ -133,27 +142,12 @@ fn admit_reply(shared: &Shared, reply: Reply) -> (Reply, Option<Charge>) {
     }
 }
 
-/// The answer to a request whose deadline passed: 408 while the client was still sending
-/// its body, 503 when the handler was too slow; the connection closes either way.
-fn timed_out(shared: &Shared, body_done: &AtomicBool) -> Reply {
-    shared.timeouts.fetch_add(1, Ordering::Relaxed);
-    let status = if body_done.load(Ordering::Relaxed) {
-        503
-    } else {
-        408
-    };
-    let mut response = status_response(status);
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
-}
-
 async fn process(
     shared: &Arc<Shared>,
     peer: &Peer,
     req: Request<Incoming>,
     deadline_ms: f64,
+    watched: Option<std::time::Instant>,
     body_done: &AtomicBool,
 ) -> Reply {
     let config = &shared.config;
@@ -247,14 +241,17 @@ async fn process(
         }
     };
 
-    let ids = TraceIds::for_request(parts.headers.get("traceparent").map(HeaderValue::as_bytes));
-    let url = absolute_url(&parts, peer);
     // Registered before TypeScript can see the request, so `upgradeWebSocket` finds it.
     let offer = on_upgrade.map(|upgrade| websocket::Offer::new(&shared.sockets, upgrade));
     let encode = |id: u64, body_addr: usize, out: &mut Vec<u8>| {
         if let Some(offer) = &offer {
             offer.register(id);
         }
+        // Made here rather than before `submit`: what is live across an `await` makes the
+        // request future (moved several times per request) bigger.
+        let traceparent = parts.headers.get("traceparent").map(HeaderValue::as_bytes);
+        let ids = TraceIds::for_request(traceparent);
+        let url = absolute_url(&parts, peer);
         record::encode_request(
             &record::RequestHead {
                 id,
@@ -277,10 +274,16 @@ async fn process(
             out,
         )
     };
-    let submitted = match shared.bridge.submit(lent, input, encode).await {
+    let submitted = match shared.bridge.submit(lent, input, watched, encode).await {
         Ok(submitted) => submitted,
+        Err(KernelError::Timeout(_)) => return deadline::timed_out(shared, body_done),
         Err(_) => return reject(shared, 503),
     };
+    if offer.is_none() {
+        // The response reuses the request's header map (a WebSocket answer still reads it).
+        let headers = std::mem::take(&mut parts.headers);
+        shared.bridge.recycle(submitted.id, headers);
+    }
     let pace = intake.map(Intake::into_pace);
     if let (Some((rest, tx, already, stop)), Some(pace)) = (forward, pace) {
         let shared = Arc::clone(shared);

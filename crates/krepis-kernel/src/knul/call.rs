@@ -282,7 +282,7 @@ async fn serve_call(
     };
     let submitted = shared
         .bridge
-        .submit(message, body_in, |id, addr, out| {
+        .submit(message, body_in, None, |id, addr, out| {
             let head = CallHead {
                 message_addr: addr,
                 ..head

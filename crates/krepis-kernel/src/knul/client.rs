@@ -297,10 +297,15 @@ impl Inner {
         let len = frames.len();
         let _ = self
             .bridge
-            .submit(Some(frames.into_boxed_slice()), None, |slot, addr, out| {
-                record::encode_done(slot, call_id, addr, len, more, out);
-                Ok(())
-            })
+            .submit(
+                Some(frames.into_boxed_slice()),
+                None,
+                None,
+                |slot, addr, out| {
+                    record::encode_done(slot, call_id, addr, len, more, out);
+                    Ok(())
+                },
+            )
             .await;
     }
 
