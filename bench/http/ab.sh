@@ -6,11 +6,16 @@
 #
 #   bench/http/ab.sh ROUNDS SECONDS CONNECTIONS PATH NAME=DIR:LIBRARY:SCRIPT ...
 #   BENCH_LUA=script.lua  wrk script (e.g. a POST body)
+#   BENCH_BULK=1          load with bulk_load (crates/krepis-kernel/examples/bulk_load.rs, built
+#                         with `cargo build --release -p krepis-kernel --example bulk_load`)
+#                         instead of wrk: for 1 MiB responses, where wrk's core is the limit
+#   PATH may hold {ID}: each server's own id from its `PORT <n> ID <id>` line (the todo servers)
 #   BENCH_TLS=1           load the servers' TLS ports over https (they print TLSPORT; give them
 #                         BENCH_TLS_CERT and BENCH_TLS_KEY, PEM file paths)
 #
 # DIR is a checkout (its bench/http/*.ts run there), LIBRARY its kernel build (`-`: none);
-# a SCRIPT not ending in .ts is an executable run as it is (e.g. a pure-Rust peer), e.g.
+# a SCRIPT not ending in .ts is an executable run as it is (e.g. a pure-Rust peer); words after
+# the first are its arguments (quote the spec), e.g.
 #   bench/http/ab.sh 5 3 64 / new=.:target/release/libkrepis.so:bench/http/krepis_server.ts \
 #     old=/tmp/main:/tmp/main/libkrepis.so:bench/http/krepis_server.ts \
 #     deno=.:-:bench/http/deno_server.ts h1=.:-:target/release/examples/h1_bench
@@ -18,7 +23,7 @@ set -euo pipefail
 rounds=$1 seconds=$2 conns=$3 path=$4
 shift 4
 work=$(mktemp -d)
-declare -A pid port
+declare -A pid port id
 names=()
 cleanup() {
   for n in "${names[@]}"; do kill "${pid[$n]}" 2>/dev/null || true; done
@@ -30,7 +35,8 @@ for spec in "$@"; do
   dir=${rest%%:*} rest=${rest#*:}
   lib=${rest%%:*} script=${rest#*:}
   [[ $lib == /* ]] || lib=$(realpath -m "$dir/$lib")
-  if [[ $script == *.ts ]]; then run=(deno run -A "$script"); else run=("$script"); fi
+  read -ra run <<<"$script" # SCRIPT may carry arguments: "todo_app.ts kernel"
+  [[ ${run[0]} != *.ts ]] || run=(deno run -A "${run[@]}")
   (cd "$dir" && KREPIS_LIB_PATH=$lib exec taskset -c 0 "${run[@]}" >"$work/$name.out") &
   pid[$name]=$!
   names+=("$name")
@@ -40,10 +46,19 @@ for spec in "$@"; do
   else
     port[$name]=$(awk '/^PORT/ {print $2; exit}' "$work/$name.out")
   fi
+  id[$name]=$(awk '/^PORT/ && $3 == "ID" {print $4; exit}' "$work/$name.out")
 done
 scheme=http
 [[ -z ${BENCH_TLS:-} ]] || scheme=https
-load() { taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "$scheme://127.0.0.1:${port[$2]}$path"; }
+bulk=$(dirname "$(realpath "$0")")/../../target/release/examples/bulk_load
+load() {
+  local url="$scheme://127.0.0.1:${port[$2]}${path//\{ID\}/${id[$2]}}"
+  if [[ -n ${BENCH_BULK:-} ]]; then
+    taskset -c 1 "$bulk" "$conns" "$1" "$url"
+  else
+    taskset -c 1 wrk -t1 -c"$conns" -d"$1"s ${BENCH_LUA:+-s "$BENCH_LUA"} "$url"
+  fi
+}
 for n in "${names[@]}"; do load 1 "$n" >/dev/null; done
 for r in $(seq 1 "$rounds"); do
   order=("${names[@]}")

@@ -5,8 +5,9 @@
  * JavaScript file server on `Deno.serve` (static rows) and the todo API in Hono on
  * `Deno.serve` (app rows).
  *
- * Pinned pass: every server on CPU 0 (`taskset -c 0`), the load generator (wrk, h2load) on
- * CPU 1; the servers take turns within each round and rounds alternate, so drift on a shared
+ * Pinned pass: every server on CPU 0 (`taskset -c 0`), the load generator (wrk, h2load, and
+ * for the 1 MiB responses `bulk_load`, `crates/krepis-kernel/examples/bulk_load.rs`: wrk
+ * reads 8 KiB at a time and its core, not the server, capped those rows) on CPU 1; the servers take turns within each round and rounds alternate, so drift on a shared
  * machine spreads over all of them. Each cell is the median over rounds of req/s, p99 (wrk)
  * and the server's CPU time per request (utime + stime from `/proc/<pid>/stat`, all threads).
  * Then an unpinned pass: the same servers let onto both cores (`taskset -a -p`), the load
@@ -102,7 +103,8 @@ const HONO = "Hono on Deno.serve";
 
 // --- scenarios ----------------------------------------------------------------------------
 interface Load {
-  tool: "wrk" | "h2load";
+  /** `bulk`: `bulk_load`, for large responses (the same client for every server). */
+  tool: "wrk" | "h2load" | "bulk";
   method?: "GET" | "POST";
   path: (s: Server) => string;
   connections: number;
@@ -157,7 +159,7 @@ const allScenarios: Scenario[] = [
     name: "1 MiB download (16 conns)",
     servers: [KREPIS, DENO, HYPER],
     reference: DENO,
-    load: { tool: "wrk", path: () => "/download", connections: 16 },
+    load: { tool: "bulk", path: () => "/download", connections: 16 },
   },
   {
     name: "h2c hello (h2load -c16 -m16)",
@@ -181,14 +183,14 @@ const allScenarios: Scenario[] = [
     name: "static 1 MiB (16 conns)",
     servers: [KREPIS, JSFILES],
     reference: JSFILES,
-    load: { tool: "wrk", path: () => "/assets/1m.bin", connections: 16 },
+    load: { tool: "bulk", path: () => "/assets/1m.bin", connections: 16 },
   },
   {
     name: "static 1 MiB, sendfile mount",
     servers: [KREPIS, JSFILES],
     reference: JSFILES,
     load: {
-      tool: "wrk",
+      tool: "bulk",
       path: (s) => s.name === KREPIS ? "/sent/1m.bin" : "/assets/1m.bin",
       connections: 16,
     },
@@ -266,7 +268,14 @@ async function generate(
   const target = base + load.path(server);
   let command: string[];
   let script: string | undefined;
-  if (load.tool === "h2load") {
+  if (load.tool === "bulk") {
+    command = [
+      `${root}target/release/examples/bulk_load`,
+      String(load.connections),
+      String(duration),
+      target,
+    ];
+  } else if (load.tool === "h2load") {
     command = [
       "h2load",
       `-c${load.connections}`,
@@ -299,6 +308,13 @@ async function generate(
     await Deno.remove(`${script}.body`).catch(() => {});
   }
   const text = new TextDecoder().decode(out.stdout);
+  if (load.tool === "bulk" && !out.success) {
+    throw new Error(
+      `${server.name}: bulk_load failed: ${
+        new TextDecoder().decode(out.stderr)
+      }`,
+    );
+  }
   if (load.tool === "h2load") {
     const done = Number(/(\d+) succeeded/.exec(text)?.[1] ?? 0);
     const failed = Number(/(\d+) failed/.exec(text)?.[1] ?? 0);
@@ -430,7 +446,16 @@ try {
   }
 } finally {
   for (const server of servers.values()) {
-    server.process.kill("SIGKILL");
+    // A server that already exited (the error being reported) has nothing to kill.
+    try {
+      server.process.kill("SIGKILL");
+    } catch {
+      console.error(
+        `${server.name} had exited: ${
+          JSON.stringify(await server.process.status)
+        }`,
+      );
+    }
     await server.process.status;
   }
   await Deno.remove(work, { recursive: true });

@@ -44,8 +44,14 @@ import {
 import { cpuUsage } from "node:process";
 import { KernelServer } from "../src/http/server.ts";
 import type { LoadedKernel } from "../src/native/loader.ts";
+import type { AnswerHandler } from "../src/http/response.ts";
 import type { ServeHandler } from "../src/http/types.ts";
 import { handler as benchHandler } from "../../../bench/http/handler.ts";
+import { kernelHandlerOf } from "../src/app/create_app.ts";
+import type { LogSink } from "../src/context/logger.ts";
+import { createTodoApp } from "../../../examples/todo/src/app.ts";
+import { createTodoCommand } from "../../../examples/todo/src/application/commands/todo_commands.ts";
+import { app as hono, seededId } from "./servers/todo_hono_app.ts";
 
 const runs = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const REQUESTS = Number(Deno.env.get("BENCH_REQUESTS") ?? 200_000);
@@ -62,10 +68,33 @@ interface Scenario {
   path: string;
   headers: [string, string][];
   body?: Uint8Array;
-  handler: ServeHandler;
+  handler: AnswerHandler;
+  /** The peer's handler (default: `handler`, then a `ServeHandler`). */
+  peer?: (req: Request) => Response | Promise<Response>;
+  /** The peer's path (default: `path`). */
+  peerPath?: string;
   /** What one response must contain (checked on the first batch). */
   expect: string;
+  /** The status every response must have (default 200). */
+  status?: number;
 }
+
+// The todo example as `bench/http/run.ts` serves it (`servers/todo_app.ts`: logs at `warn`),
+// through the handler `app.serve` gives the kernel; its peer is the same API in Hono.
+const warn: LogSink = { level: "warn", write: (line) => console.error(line) };
+const todoApp = createTodoApp({ log: warn });
+const seeded = await todoApp.execute(
+  todoApp.context({ log: warn }),
+  createTodoCommand,
+  { title: "seed" },
+);
+if (!seeded.ok) throw seeded.error;
+const todoHandler = kernelHandlerOf(todoApp)!;
+const WRK_POST: [string, string][] = [
+  ["host", "127.0.0.1:8000"],
+  ["content-length", "17"],
+  ["content-type", "application/json"],
+];
 
 const BROWSER: [string, string][] = [
   ["host", "127.0.0.1:8000"],
@@ -120,6 +149,27 @@ const allScenarios: Scenario[] = [
     ),
     handler: benchHandler,
     expect: '{"data":"xxx',
+  },
+  {
+    name: "todo GET /todos/:id (wrk: Host only; Hono peer)",
+    method: "GET",
+    path: `/todos/${seeded.value.id}`,
+    headers: [["host", "127.0.0.1:8000"]],
+    handler: todoHandler,
+    peer: hono.fetch,
+    peerPath: `/todos/${seededId}`, // its own seeded todo: the same lookup and answer
+    expect: '"title":"seed"',
+  },
+  {
+    name: "todo POST /todos (wrk's 17-byte JSON; Hono peer)",
+    method: "POST",
+    path: "/todos",
+    headers: WRK_POST,
+    body: encoder.encode('{"title":"bench"}'),
+    handler: todoHandler,
+    peer: hono.fetch,
+    expect: '"title":"bench"',
+    status: 201,
   },
 ];
 
@@ -230,7 +280,7 @@ async function measure(
       const n = outView.getUint32(at + AT_LEN, true);
       if (
         outBytes[at + AT_KIND] !== KIND_RESPOND ||
-        outView.getUint16(at + RES_STATUS, true) !== 200
+        outView.getUint16(at + RES_STATUS, true) !== (s.status ?? 200)
       ) {
         throw new Error(`${s.name}: unexpected response record`);
       }
@@ -283,7 +333,7 @@ async function peer(
   s: Scenario,
   total: number,
 ): Promise<{ wall: number; cpu: number }> {
-  const url = `http://127.0.0.1:8000${s.path}`;
+  const url = `http://127.0.0.1:8000${s.peerPath ?? s.path}`;
   const info = {
     remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 40000 },
   } as never;
@@ -295,7 +345,8 @@ async function peer(
       headers: s.headers,
       body: s.body ? s.body.slice() : null,
     });
-    const res = await s.handler(req, info);
+    // Scenarios without a peer of their own run a plain `ServeHandler`.
+    const res = await (s.peer ?? s.handler as ServeHandler)(req, info);
     // What a plain bridge then reads: status, the headers, the body bytes.
     res.headers.forEach(() => {});
     await res.bytes();

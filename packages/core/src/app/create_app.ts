@@ -20,15 +20,16 @@ import type { Behavior } from "../pipeline/behavior.ts";
 import { errors } from "../pipeline/errors.ts";
 import { timeout } from "../pipeline/timeout.ts";
 import { tracing } from "../pipeline/tracing.ts";
-import { serve } from "../http/serve.ts";
+import { serveAnswers } from "../http/serve.ts";
 import { loadKernel } from "../native/loader.ts";
 import type { HttpServer, ServeOptions } from "../http/types.ts";
+import type { AnswerHandler } from "../http/response.ts";
 import { appMethods } from "../knul/app.ts";
 import { type KnulServer, serveKnul } from "../knul/server.ts";
 import type { KnulServeOptions } from "../knul/types.ts";
 import type { Result } from "../result/result.ts";
 import type { Route } from "../router/route.ts";
-import { createFetchHandler } from "./http_handler.ts";
+import { createFetchHandler, createKernelHandler } from "./http_handler.ts";
 import { buildPlans } from "./plan.ts";
 import { Pending, settled } from "../pipeline/pending.ts";
 import type { FetchInfo } from "./request_context.ts";
@@ -96,10 +97,11 @@ export interface AppOptions {
   maxBodyBytes?: number;
   /**
    * Whether HTTP responses carry the request's `traceparent` and `x-request-id` (default
-   * `true`). Logs carry the ids either way. Served by the kernel they cost little (they go
-   * to its server as header pairs); through `app.fetch` on other hosts a JSON response
-   * then builds `Headers`, 0.5–1.5 µs per request (`deno task bench:core`), which an app
-   * whose clients never read them can save.
+   * `true`). Logs carry the ids either way. Served by the kernel they build no `Headers`
+   * (they go to its server in the answer's header list; 0.5–1.5 µs per request end to end
+   * in `bench/http/ab.sh` runs); through `app.fetch` on other hosts a JSON response then
+   * builds `Headers`, 0.5–1.5 µs per request (`deno task bench:core`). An app whose
+   * clients never read them can save that.
    */
   traceHeaders?: boolean;
 }
@@ -267,16 +269,16 @@ export function createApp(options: AppOptions): App {
     },
   };
   const handle = createFetchHandler(handlerOptions);
-  // Served by the kernel, the trace headers reach its server without building `Headers`.
-  const kernelHandle = createFetchHandler({ ...handlerOptions, kernel: true });
+  // Served by the kernel, answers reach its server without a `Response`.
+  const kernelHandle = createKernelHandler(handlerOptions);
 
-  return {
+  const app: App = {
     // This API is asynchronous, so it can load the kernel first (from the download cache,
     // or downloading it), which the synchronous serve() cannot.
     serve: async (serveOptions = {}) => {
       await loadKernel();
       // The kernel's server takes a Response returned synchronously at once.
-      return serve(serveOptions, kernelHandle);
+      return serveAnswers(serveOptions, kernelHandle);
     },
     serveKnul: (knulOptions) =>
       serveKnul(
@@ -296,4 +298,18 @@ export function createApp(options: AppOptions): App {
     close: () => container.dispose(),
     [Symbol.asyncDispose]: () => container.dispose(),
   };
+  KERNEL_HANDLERS.set(app, kernelHandle);
+  return app;
+}
+
+const KERNEL_HANDLERS = new WeakMap<App, AnswerHandler>();
+
+/**
+ * The handler `app.serve` gives the kernel's server (internal: `bench/js_path.ts` runs it on
+ * a stand-in kernel).
+ */
+export function kernelHandlerOf(
+  app: App,
+): AnswerHandler | undefined {
+  return KERNEL_HANDLERS.get(app);
 }

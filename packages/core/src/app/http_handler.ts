@@ -10,7 +10,8 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import { AppError } from "../result/app_error.ts";
 import type { Result } from "../result/result.ts";
-import { withHeaderPairs } from "../http/response.ts";
+import { KernelRequest } from "../http/request.ts";
+import { KernelAnswer, LaterAnswer } from "../http/response.ts";
 import { pendingOf } from "../pipeline/behavior.ts";
 import { Pending } from "../pipeline/pending.ts";
 import type { Router } from "../router/router.ts";
@@ -37,11 +38,6 @@ export interface HttpHandlerOptions extends RequestContextOptions {
   openapi?: { path: string; document: () => string };
   /** Whether responses carry `traceparent` and `x-request-id` (default true). */
   traceHeaders?: boolean;
-  /**
-   * The handler serves the kernel's server only: the status and trace headers go to it
-   * with `withHeaderPairs` rather than through `Headers` (default false).
-   */
-  kernel?: boolean;
 }
 
 const BODYLESS = new Set(["GET", "HEAD", "DELETE", "OPTIONS"]);
@@ -53,15 +49,42 @@ const JSON_TYPE_VALUE = "application/json; charset=utf-8";
 // converts cheaper than a plain object (≈0.25 against 0.33 µs a Response here).
 const JSON_HEADERS = new Headers({ "content-type": JSON_TYPE_VALUE });
 
+/** A response: a `KernelAnswer` only for the kernel's server (see `createKernelHandler`). */
+type Answer = Response | KernelAnswer;
+
 /** How to answer one request: bit flags, so no object is made per request. */
 type Mode = number;
 /** The request is a HEAD: no body. */
 const HEAD = 1;
 /** Responses carry `traceparent` and `x-request-id`. */
 const TRACE = 2;
-/** Served by the kernel's server: status and trace headers go to it as `withHeaderPairs`. */
-const PAIRS = 4;
-const NO_PAIRS: readonly string[] = Object.freeze([]);
+/** Served by the kernel's server: answers are `KernelAnswer`s. */
+const KERNEL = 4;
+/** A JSON answer's own header, as the kernel's server takes it (shared, never changed). */
+const JSON_LIST: readonly string[] = Object.freeze([
+  "content-type",
+  JSON_TYPE_VALUE,
+]);
+const NONE: readonly string[] = Object.freeze([]);
+
+/** The kernel's answer: the headers a `Response` would carry, in the same order. */
+function kernelAnswer(
+  ctx: KrepisContext,
+  status: number,
+  body: string | null | undefined,
+  mode: Mode,
+  extra?: Record<string, string>,
+): KernelAnswer {
+  const own = body === undefined ? NONE : JSON_LIST;
+  if (!(mode & TRACE) && !extra) {
+    return new KernelAnswer(status, own, body ?? null, NONE);
+  }
+  const more = mode & TRACE
+    ? ["traceparent", ctx.traceparent(), "x-request-id", ctx.requestId]
+    : [];
+  if (extra) { for (const name in extra) more.push(name, extra[name]); }
+  return new KernelAnswer(status, own, body ?? null, more);
+}
 
 function respond(
   ctx: KrepisContext,
@@ -69,32 +92,19 @@ function respond(
   json: string | undefined,
   mode: Mode,
   extra?: Record<string, string>,
-): Response {
-  // Deno's Response constructor takes a fast path when its init carries at most a
-  // content-type (and with status 200 the kernel's server reads it without building
-  // `Headers`). For other hosts, with the trace headers, `Headers` get built anyway: then
-  // a bare constructor, a `set` (over the string body's default type) and two `append`s
-  // cost less than a header init.
+): Answer {
   const body = json === undefined || NULL_BODY.has(status)
     ? undefined
     : mode & HEAD
     ? null
     : json;
+  if (mode & KERNEL) return kernelAnswer(ctx, status, body, mode, extra);
+  // Deno's Response constructor takes a fast path when its init carries at most a
+  // content-type. With the trace headers, `Headers` get built anyway: then a bare
+  // constructor, a `set` (over the string body's default type) and two `append`s cost
+  // less than a header init.
   let res: Response;
-  if (mode & PAIRS && !extra) {
-    // For the kernel's server: a body goes in a 200 response (which Deno builds cheaply)
-    // sent with the real status; the trace headers follow as pairs.
-    res = body === undefined
-      ? new Response(null, { status })
-      : new Response(body, { headers: JSON_HEADERS });
-    withHeaderPairs(
-      res,
-      mode & TRACE
-        ? ["traceparent", ctx.traceparent(), "x-request-id", ctx.requestId]
-        : NO_PAIRS,
-      status,
-    );
-  } else if (!(mode & TRACE)) {
+  if (!(mode & TRACE)) {
     res = body === undefined
       ? new Response(null, { status })
       : new Response(body, { status, headers: JSON_HEADERS });
@@ -116,7 +126,7 @@ function fail(
   error: AppError,
   mode: Mode,
   extra?: Record<string, string>,
-): Response {
+): Answer {
   return respond(
     ctx,
     error.status,
@@ -131,7 +141,7 @@ function internal(
   route: Route,
   error: unknown,
   mode: Mode,
-): Response {
+): Answer {
   ctx.log.error("request failed", { handler: route.handler.name, error });
   return fail(ctx, new AppError("INTERNAL", "internal error"), mode);
 }
@@ -157,27 +167,47 @@ function tooLarge(max: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
 }
 
+/** A body still to be read (not a parsed value). */
+const LATER = Symbol("body read later");
+
+/** `req.headers.get(name)`; the kernel's requests answer without building `Headers`. */
+function headerOf(req: Request, name: string): string | null {
+  return req instanceof KernelRequest
+    ? KernelRequest.header(req, name)
+    : req.headers.get(name);
+}
+
 /**
  * The parsed JSON body of a request whose method may carry one, or `undefined` when it
  * is empty; throws 413 past `max` bytes, 415 for a non-JSON type and 400 for bad JSON.
- * A body announced larger than `max` is refused unread. Any other is read with `text()`
- * (cheaper than bytes + decode), and its byte size is known without encoding unless its
- * UTF-16 length falls between max/3 and max.
+ * A body announced larger than `max` is refused unread (`checkDeclared`). Any other is
+ * read with `text()` (cheaper than bytes + decode) and checked by `parseBody`.
  * One async function on purpose: each nested one costs a promise and a turn per request.
  */
 async function bodyOf(req: Request, max: number): Promise<unknown> {
+  checkDeclared(req, max);
+  return parseBody(req, await req.text(), max);
+}
+
+/** Throws 413 when the request announces a body larger than `max`. */
+function checkDeclared(req: Request, max: number): void {
   // Reading `req.body` would materialise a ReadableStream; text() takes a fast path.
-  const headers = req.headers;
-  const declared = Number(headers.get("content-length") ?? "0");
+  const declared = Number(headerOf(req, "content-length") ?? "0");
   if (declared > max) throw tooLarge(max);
-  const text = await req.text();
+}
+
+/**
+ * The body `text` parsed as `bodyOf` says. Its byte size is known without encoding unless
+ * its UTF-16 length falls between max/3 and max.
+ */
+function parseBody(req: Request, text: string, max: number): unknown {
   if (text.length * 3 > max) {
     if (text.length > max || ENCODER.encode(text).length > max) {
       throw tooLarge(max);
     }
   }
   if (text === "") return undefined;
-  const type = headers.get("content-type") ?? "";
+  const type = headerOf(req, "content-type") ?? "";
   if (!JSON_TYPE.test(type)) {
     throw new AppError(
       "UNSUPPORTED_MEDIA_TYPE",
@@ -211,7 +241,7 @@ function answer(
   route: Route,
   result: Result<unknown>,
   mode: Mode,
-): Response {
+): Answer {
   if (!result.ok) return fail(ctx, result.error, mode);
   const value = result.value;
   let json: string | undefined;
@@ -234,7 +264,7 @@ function thrown(
   route: Route,
   e: unknown,
   mode: Mode,
-): Response {
+): Answer {
   if (e instanceof AppError) return fail(ctx, e, mode);
   // A route's input mapper or the app's context hook threw, or a handler that opted
   // out of the `errors` behavior did.
@@ -286,10 +316,56 @@ function inputOf(
 export function createFetchHandler(
   options: HttpHandlerOptions,
 ): (req: Request, info?: FetchInfo) => Response | Promise<Response> {
+  // Without `KERNEL` every answer is a `Response`.
+  return handlerFor(options, 0) as (
+    req: Request,
+    info?: FetchInfo,
+  ) => Response | Promise<Response>;
+}
+
+/**
+ * Creates the handler `app.serve` gives the kernel's server: it answers as
+ * {@linkcode createFetchHandler}'s does, with `KernelAnswer`s instead of `Response`s (the
+ * same statuses, headers in the same order, and bodies).
+ *
+ * @example
+ * ```ts
+ * import { defineQuery, ok, type Route, route } from "@krepis/core";
+ * import { memorySink } from "@krepis/core/testing";
+ * import { KernelAnswer } from "../http/response.ts";
+ * import { Router } from "../router/router.ts";
+ * import { createKernelHandler } from "./http_handler.ts";
+ * const ping = defineQuery({ name: "ping", handle: () => ok("pong") });
+ * const router = new Router<Route>();
+ * router.add("GET", "/ping", route("GET", "/ping", ping));
+ * const handle = createKernelHandler({
+ *   router,
+ *   execute: (ctx, h, input) => h.handle(ctx, input, {}),
+ *   maxBodyBytes: 1024,
+ *   log: memorySink(),
+ *   tenantHeader: "x-tenant-id",
+ *   requestTimeoutMs: 1000,
+ * });
+ * const answer = await handle(new Request("http://x/ping"));
+ * console.assert(answer instanceof KernelAnswer && answer.body === '"pong"');
+ * ```
+ */
+export function createKernelHandler(
+  options: HttpHandlerOptions,
+): (
+  req: Request,
+  info?: FetchInfo,
+) => Answer | LaterAnswer | Promise<Answer> {
+  return handlerFor(options, KERNEL);
+}
+
+function handlerFor(
+  options: HttpHandlerOptions,
+  kernel: Mode,
+): (req: Request, info?: FetchInfo) => Answer | LaterAnswer | Promise<Answer> {
   const { router, openapi, maxBodyBytes, execute } = options;
-  const trace = (options.traceHeaders === false ? 0 : TRACE) |
-    (options.kernel ? PAIRS : 0);
-  // The response, or a `Pending` whose outcome is the response.
+  const trace = (options.traceHeaders === false ? 0 : TRACE) | kernel;
+  // The answer, or a `Pending` whose outcome is the answer.
   const run = (
     ctx: KrepisContext,
     route: Route,
@@ -297,7 +373,7 @@ export function createFetchHandler(
     search: string,
     body: unknown,
     mode: Mode,
-  ): Response | Pending => {
+  ): Answer | Pending => {
     let result;
     try {
       result = pendingOf(execute(
@@ -315,8 +391,13 @@ export function createFetchHandler(
       )
       : answer(ctx, route, result, mode);
   };
-  // One promise for a request with a body, settled straight from the pipeline's outcome
-  // (a promise returned from a `then` callback would cost two more turns).
+  // An outcome still pending: the kernel's server follows it without a promise.
+  const pending = (p: Pending, mode: Mode): LaterAnswer | Promise<Answer> =>
+    mode & KERNEL
+      ? new LaterAnswer((resolve, reject) =>
+        p.into(resolve as (value: unknown) => void, reject)
+      )
+      : p.promise() as Promise<Answer>;
   const withBody = (
     req: Request,
     ctx: KrepisContext,
@@ -324,15 +405,37 @@ export function createFetchHandler(
     params: Record<string, string>,
     search: string,
     mode: Mode,
-  ) =>
-    new Promise<Response>((resolve, reject) => {
+  ): Answer | LaterAnswer | Promise<Answer> => {
+    if (req instanceof KernelRequest) {
+      // A body the kernel buffered whole is read now: the route runs in this turn.
+      let body: unknown = LATER;
+      try {
+        checkDeclared(req, maxBodyBytes);
+        const text = KernelRequest.bufferedText(req);
+        if (text !== undefined) body = parseBody(req, text, maxBodyBytes);
+      } catch (e) {
+        return thrown(ctx, route, e, mode);
+      }
+      if (body !== LATER) {
+        const response = run(ctx, route, params, search, body, mode);
+        return response instanceof Pending ? pending(response, mode) : response;
+      }
+    }
+    // One promise (or `LaterAnswer`) for a body still to come, settled straight from the
+    // pipeline's outcome (a promise returned from a `then` callback would cost two turns).
+    const start = (
+      resolve: (answer: Answer) => void,
+      reject: (error: unknown) => void,
+    ) => {
       bodyOf(req, maxBodyBytes).then((body) => {
         const response = run(ctx, route, params, search, body, mode);
         if (response instanceof Pending) {
           response.into(resolve as (value: unknown) => void, reject);
         } else resolve(response);
       }, (e) => resolve(thrown(ctx, route, e, mode))).catch(reject);
-    });
+    };
+    return mode & KERNEL ? new LaterAnswer(start) : new Promise(start);
+  };
   return (req, info) => {
     const ctx = requestContext(req, info, options);
     const method = req.method; // a getter with brand checks: read once
@@ -373,9 +476,7 @@ export function createFetchHandler(
     const { value: route, params } = found.match;
     if (BODYLESS.has(method)) {
       const response = run(ctx, route, params, search, undefined, mode);
-      return response instanceof Pending
-        ? response.promise() as Promise<Response>
-        : response;
+      return response instanceof Pending ? pending(response, mode) : response;
     }
     return withBody(req, ctx, route, params, search, mode);
   };

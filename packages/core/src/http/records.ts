@@ -241,6 +241,8 @@ export interface ResponseHead {
   id: number;
   /** Alternating names and values, ByteStrings (`Headers` only holds those). */
   headers: readonly string[];
+  /** More pairs sent after `headers` (a shared frozen list then stays one cached block). */
+  more?: readonly string[];
 }
 
 /** One block of memory, viewed as numbers and as bytes. */
@@ -278,16 +280,33 @@ export function writeResponse(
 ): number {
   const { view, bytes } = out;
   const headers = head.headers;
-  const count = headers.length >> 1;
+  const more = head.more;
+  const own = headers.length;
+  const count = (own + (more === undefined ? 0 : more.length)) >> 1;
   const table = at + RESPONSE_FIXED;
   let p = table + count * 8;
   if (p > bytes.length) return -1;
-  const block = sharedBlock(headers);
-  if (block !== undefined) {
+  const shared = sharedIndex(headers);
+  if (shared < 0) {
+    if ((p = writeHeaders(headers, view, bytes, table, p)) < 0) return -1;
+  } else if (count === own >> 1) {
+    // The cached block is the whole table and text, in one copy.
+    const block = sharedBlocks[shared];
     if (table + block.length > bytes.length) return -1;
     bytes.set(block, table);
     p = table + block.length;
-  } else if ((p = writeHeaders(headers, view, bytes, table, p)) < 0) return -1;
+  } else {
+    // Its table part, then its text where the text starts.
+    const text = sharedTexts[shared];
+    if (p + text.length > bytes.length) return -1;
+    bytes.set(sharedTables[shared], table);
+    bytes.set(text, p);
+    p += text.length;
+  }
+  if (
+    more !== undefined && more.length > 0 &&
+    (p = writeHeaders(more, view, bytes, table + own * 4, p)) < 0
+  ) return -1;
   let bodyLen = 0;
   if (typeof body === "string") {
     bodyLen = body.length <= SHORT_STRING ? writeAscii(body, bytes, p) : -1;
@@ -342,26 +361,28 @@ function writeHeaders(
 // so what was encoded is what they hold; two are remembered, by identity.
 const sharedLists: (readonly string[] | undefined)[] = [undefined, undefined];
 const sharedBlocks: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+/** The blocks' table parts and text parts, for a record with more headers after them. */
+const sharedTables: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
+const sharedTexts: Uint8Array[] = [new Uint8Array(0), new Uint8Array(0)];
 let sharedNext = 0;
 
-function sharedBlock(headers: readonly string[]): Uint8Array | undefined {
-  if (headers === sharedLists[0]) return sharedBlocks[0];
-  if (headers === sharedLists[1]) return sharedBlocks[1];
-  if (headers.length === 0 || !Object.isFrozen(headers)) return undefined;
-  let size = headers.length * 4;
+/** Where `headers` is cached (encoded now if it is a new frozen list), or -1. */
+function sharedIndex(headers: readonly string[]): number {
+  if (headers === sharedLists[0]) return 0;
+  if (headers === sharedLists[1]) return 1;
+  if (headers.length === 0 || !Object.isFrozen(headers)) return -1;
+  const tableLen = headers.length * 4;
+  let size = tableLen;
   for (let i = 0; i < headers.length; i++) size += headers[i].length;
   const block = new Uint8Array(size);
-  writeHeaders(
-    headers,
-    new DataView(block.buffer),
-    block,
-    0,
-    headers.length * 4,
-  );
-  sharedLists[sharedNext] = headers;
-  sharedBlocks[sharedNext] = block;
+  writeHeaders(headers, new DataView(block.buffer), block, 0, tableLen);
+  const i = sharedNext;
+  sharedLists[i] = headers;
+  sharedBlocks[i] = block;
+  sharedTables[i] = block.subarray(0, tableLen);
+  sharedTexts[i] = block.subarray(tableLen);
   sharedNext ^= 1;
-  return block;
+  return i;
 }
 
 /**

@@ -7,15 +7,26 @@ function region(size = 4096) {
   return { buffer, view: new DataView(buffer), bytes: new Uint8Array(buffer) };
 }
 
-function record(headers: readonly string[], body: string): Uint8Array {
+function record(
+  headers: readonly string[],
+  body: string,
+  more?: readonly string[],
+): Uint8Array {
   const out = region();
-  const head = { kind: KIND_RESPOND, flags: 0, status: 200, id: 9, headers };
+  const head = {
+    kind: KIND_RESPOND,
+    flags: 0,
+    status: 200,
+    id: 9,
+    headers,
+    more,
+  };
   const len = writeResponse(out, 0, head, body);
   assert.ok(len > 0);
   return out.bytes.slice(0, len);
 }
 
-Deno.test("a frozen header list (written as one cached block) gives the same record bytes as a fresh one", () => {
+Deno.test("a frozen header list (written as one cached block) gives the same record bytes as a fresh one, also with more pairs after it", () => {
   const lists = [
     ["content-type", "text/plain;charset=UTF-8"],
     ["content-type", "application/json"],
@@ -26,6 +37,12 @@ Deno.test("a frozen header list (written as one cached block) gives the same rec
   for (let round = 0; round < 3; round++) {
     for (let i = 0; i < lists.length; i++) {
       assert.deepEqual(record(frozen[i], "hi"), record([...lists[i]], "hi"));
+      // With more pairs after it, the block is split around their table entries.
+      const more = ["traceparent", `00-${"ab".repeat(16)}-${i}`, "x-id", "r"];
+      assert.deepEqual(
+        record(frozen[i], "hi", more),
+        record([...lists[i], ...more], "hi"),
+      );
     }
   }
 });

@@ -105,6 +105,8 @@ export class KernelRequest {
   #source: BodySource | null;
   #owner: { readonly signal: AbortSignal };
   #headers: Headers | undefined;
+  /** The record's header list, read once. */
+  #pairs: string[] | undefined;
   #stream: ReadableStream<Uint8Array<ArrayBuffer>> | null | undefined;
   #used = false;
   #real: Request | undefined;
@@ -135,7 +137,44 @@ export class KernelRequest {
 
   /** The request headers. */
   get headers(): Headers {
-    return this.#headers ??= headersOf(this.#record.headers);
+    return this.#headers ??= headersOf(this.#pairs ??= this.#record.headers);
+  }
+
+  /**
+   * `await req.text()` when the kernel buffered the whole body and nothing read it yet,
+   * without a promise (the body is then used, as after `text()`); `undefined` (and the
+   * body left as it was) otherwise.
+   */
+  static bufferedText(req: KernelRequest): string | undefined {
+    if (req.#real !== undefined || req.#used || req.#stream !== undefined) {
+      return undefined;
+    }
+    const source = req.#source;
+    if (source === null) {
+      req.#used = true;
+      return "";
+    }
+    if (source.closed || source.size < 0) return undefined;
+    req.#used = true;
+    return decodeText(copyOut(source, true));
+  }
+
+  /**
+   * `req.headers.get(name)` for a lower-case `name`, without building `Headers` when they
+   * were not built yet (the app reads a body's type and length so).
+   */
+  static header(req: KernelRequest, name: string): string | null {
+    if (req.#headers !== undefined) return req.#headers.get(name);
+    const pairs = req.#pairs ??= req.#record.headers;
+    let found: string | null = null;
+    for (let i = 0; i < pairs.length; i += 2) {
+      if (pairs[i] !== name) continue;
+      const value = pairs[i + 1];
+      // A value `Headers` would trim, or a repeated name: as `Headers` answers.
+      if (found !== null || padded(value)) return req.headers.get(name);
+      found = value;
+    }
+    return found;
   }
 
   /** Fires when the client disconnects or the deadline passes. */

@@ -14,6 +14,8 @@
  * @module
  */
 
+import type { ServeHandlerInfo } from "./types.ts";
+
 type Internal = Record<symbol, unknown>;
 
 interface InnerBody {
@@ -136,48 +138,50 @@ export function readResponse(
       "Return value from serve handler must be a response or a promise resolving to a response",
     );
   }
-  const parts = readParts(value, inlineLimit);
-  const r = value as unknown as Internal;
-  const pairs = r[PAIRS];
-  if (pairs !== undefined) {
-    parts.headers = parts.headers.concat(pairs as readonly string[]);
-    parts.status = r[STATUS] as number;
-  }
-  return parts;
+  return readParts(value, inlineLimit);
 }
 
-/** Where {@linkcode withHeaderPairs} keeps its pairs and status on a Response. */
-const PAIRS = Symbol("krepis header pairs");
-const STATUS = Symbol("krepis status");
-
 /**
- * Marks `response` to go out from this server with `pairs` (alternating lower-case names
- * and values) after its own headers, without building `Headers`: an app's per-request
- * headers whose values it made itself (ids in hex, a checked request id). Only this server
- * reads them; the caller checks the values as `Headers` would. `status` (default: the
- * response's) is sent instead of the response's own: Deno builds a 200 response with a
- * body and at most a content type cheaply, any other status with a body costs it ≈ 2 µs
- * (native headers made in the constructor), so an app builds a 200 and names its status.
+ * An answer that the kernel's server sends as it is, without a `Response`: what an app
+ * built itself for that server alone (`app.serve`), where no other code sees a `Response`.
+ * Building and reading a `Response` whose headers are not one of Deno's literal content
+ * types costs ≈ 1 µs; this is a few fields. The builder checks what `Response` and
+ * `Headers` would: a status in 200–599 (101/204/205/304 without a body) and ByteString
+ * header names (lower case) and values.
  *
  * @example
  * ```ts
- * import { readResponse, withHeaderPairs } from "./response.ts";
- * const res = withHeaderPairs(new Response("hi"), ["x-request-id", "r1"], 201);
- * const parts = readResponse(res, 65536);
- * console.assert(parts.status === 201);
- * console.assert(parts.headers.join() ===
- *   "content-type,text/plain;charset=UTF-8,x-request-id,r1");
+ * import { KernelAnswer } from "./response.ts";
+ * const json = Object.freeze(["content-type", "application/json"]);
+ * const answer = new KernelAnswer(201, json, '{"id":1}', ["x-request-id", "r1"]);
+ * console.assert(answer.status === 201 && answer.more.length === 2);
  * ```
  */
-export function withHeaderPairs(
-  response: Response,
-  pairs: readonly string[],
-  status: number = response.status,
-): Response {
-  const r = response as unknown as Internal;
-  r[PAIRS] = pairs;
-  r[STATUS] = status;
-  return response;
+export class KernelAnswer {
+  /** HTTP status. */
+  readonly status: number;
+  /**
+   * Alternating names and values; a frozen list many answers share is encoded once
+   * (`records.ts`).
+   */
+  readonly headers: readonly string[];
+  /** The body, or `null` for none. */
+  readonly body: string | null;
+  /** This answer's own pairs, sent after `headers`. */
+  readonly more: readonly string[];
+
+  /** An answer of `status` with `headers`, then `more`, and `body`. */
+  constructor(
+    status: number,
+    headers: readonly string[],
+    body: string | null,
+    more: readonly string[] = [],
+  ) {
+    this.status = status;
+    this.headers = headers;
+    this.body = body;
+    this.more = more;
+  }
 }
 
 function readParts(value: Response, inlineLimit: number): ResponseParts {
@@ -317,3 +321,41 @@ function readPublic(response: Response): ResponseParts {
   answered.add(response);
   return { status: response.status, headers, read: BODY_STREAM, body: null };
 }
+
+/**
+ * An answer still to come that the kernel's server follows without a promise: it calls
+ * `start` once, at once, with its own `resolve` and `reject` (as `new Promise` runs its
+ * executor), and takes the first settlement. What an app hands over when its pipeline's
+ * outcome is pending: a promise would cost its allocations and one more turn.
+ *
+ * @example
+ * ```ts
+ * import { KernelAnswer, LaterAnswer } from "./response.ts";
+ * const later = new LaterAnswer((resolve) =>
+ *   queueMicrotask(() => resolve(new KernelAnswer(204, [], null)))
+ * );
+ * later.start((answer) => console.assert(answer instanceof KernelAnswer), () => {});
+ * ```
+ */
+export class LaterAnswer {
+  /** Starts the work; it ends by calling `resolve` or `reject`. */
+  readonly start: (
+    resolve: (answer: Response | KernelAnswer) => void,
+    reject: (error: unknown) => void,
+  ) => void;
+
+  /** An answer that `start` produces. */
+  constructor(start: LaterAnswer["start"]) {
+    this.start = start;
+  }
+}
+
+/** A handler the kernel's server runs: a `ServeHandler`, or one that may answer with a `KernelAnswer`. */
+export type AnswerHandler = (
+  request: Request,
+  info: ServeHandlerInfo,
+) =>
+  | Response
+  | KernelAnswer
+  | LaterAnswer
+  | Promise<Response | KernelAnswer>;

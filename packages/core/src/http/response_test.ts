@@ -6,7 +6,8 @@
 
 import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
-import { readResponse, withHeaderPairs } from "./response.ts";
+import { KernelAnswer, LaterAnswer } from "./response.ts";
+import { serveAnswers } from "./serve.ts";
 
 const served: Response[] = [];
 /** One Response per server (by port), returned by every request to `/shared`. */
@@ -145,32 +146,99 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
   assert.ok(served[0].bodyUsed && served[1].bodyUsed);
 });
 
-Deno.test("header pairs attached with withHeaderPairs follow the response's own headers, on every read path", () => {
-  const pairs = [
-    "traceparent",
-    "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+Deno.test("a KernelAnswer goes on the wire as Deno.serve sends the Response it stands for", async () => {
+  const json = '{"a":"\u00e9"}';
+  const cases: [string, KernelAnswer, () => Response][] = [
+    [
+      "/json-201",
+      new KernelAnswer(
+        201,
+        Object.freeze(["content-type", "application/json; charset=utf-8"]),
+        json,
+        ["x-request-id", "r1"],
+      ),
+      () =>
+        new Response(json, {
+          status: 201,
+          headers: {
+            "content-type": "application/json; charset=utf-8",
+            "x-request-id": "r1",
+          },
+        }),
+    ],
+    [
+      "/204",
+      new KernelAnswer(204, ["x-a", "1"], null),
+      () => new Response(null, { status: 204, headers: { "x-a": "1" } }),
+    ],
+    ["/empty-200", new KernelAnswer(200, [], null), () => new Response(null)],
+    [
+      "/large",
+      new KernelAnswer(200, [], "x".repeat(100_000)),
+      () => new Response("x".repeat(100_000), { headers: {} }),
+    ],
   ];
-  const fast = readResponse(withHeaderPairs(new Response("a"), pairs), 65536);
-  assert.deepEqual(fast.headers, [
-    "content-type",
-    "text/plain;charset=UTF-8",
-    ...pairs,
-  ]);
-  const general = readResponse(
-    withHeaderPairs(
-      new Response("b", { status: 201, headers: { "x-a": "1" } }),
-      pairs,
-    ),
-    65536,
+  const krepis = serveAnswers(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => cases.find(([path]) => req.url.endsWith(path))![1],
   );
-  assert.equal(general.status, 201);
-  // The response's own list as the general path reads it, then the pairs.
-  assert.deepEqual(general.headers.slice(-2), pairs);
-  assert.equal(general.headers.length, 6);
-  assert.ok(general.headers.includes("x-a"));
-  // A response without pairs, read after one with them, carries none.
-  assert.deepEqual(readResponse(new Response("c"), 65536).headers, [
-    "content-type",
-    "text/plain;charset=UTF-8",
-  ]);
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => cases.find(([path]) => req.url.endsWith(path))![2](),
+  );
+  try {
+    for (const [path] of cases) {
+      const request =
+        `GET ${path} HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n`;
+      const wire = comparable(await exchange(krepis.addr.port, request));
+      // `new Response(string)` adds the default text type, which a KernelAnswer leaves out.
+      const expected = comparable(await exchange(deno.addr.port, request));
+      expected.headers = expected.headers.filter(([name, value]) =>
+        !(name === "content-type" && value.startsWith("text/plain"))
+      );
+      assert.deepEqual(wire, expected, path);
+    }
+  } finally {
+    await Promise.all([krepis.shutdown(), deno.shutdown()]);
+  }
+});
+
+Deno.test("a LaterAnswer counts its first settlement, as a promise would; one that throws goes to onError", async () => {
+  const errors: unknown[] = [];
+  const later: Record<string, LaterAnswer> = {
+    "/twice": new LaterAnswer((resolve, reject) => {
+      resolve(new KernelAnswer(201, [], "first"));
+      resolve(new KernelAnswer(202, [], "second"));
+      reject(new Error("late"));
+    }),
+    "/later": new LaterAnswer((resolve) =>
+      setTimeout(() => resolve(new Response("from a timer")), 10)
+    ),
+    "/throws": new LaterAnswer(() => {
+      throw new Error("boom");
+    }),
+    "/rejects": new LaterAnswer((_, reject) => reject(new Error("no"))),
+  };
+  const krepis = serveAnswers({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    onError(error) {
+      errors.push(error);
+      return new Response("onError", { status: 500 });
+    },
+  }, (req) => later[new URL(req.url).pathname]);
+  try {
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${krepis.addr.port}${path}`);
+      return `${res.status} ${await res.text()}`;
+    };
+    assert.equal(await get("/twice"), "201 first");
+    assert.equal(await get("/later"), "200 from a timer");
+    assert.equal(await get("/throws"), "500 onError");
+    assert.equal(await get("/rejects"), "500 onError");
+  } finally {
+    await krepis.shutdown();
+  }
+  assert.deepEqual(errors.map((e) => (e as Error).message), ["boom", "no"]);
 });

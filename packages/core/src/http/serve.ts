@@ -10,6 +10,7 @@ import { KrepisError } from "../errors.ts";
 import { type LoadedKernel, loadKernelSync } from "../native/loader.ts";
 import { Codec } from "./control.ts";
 import { KernelServer } from "./server.ts";
+import type { AnswerHandler } from "./response.ts";
 import type { HttpServer, ServeHandler, ServeOptions } from "./types.ts";
 
 /** Room for the `BridgeLayout` the kernel writes when it starts a server. */
@@ -160,8 +161,27 @@ export function serve(
   maybeHandler?: ServeHandler,
 ): HttpServer {
   const single = typeof optionsOrHandler === "function";
-  const options = single ? {} as ServeOptions : optionsOrHandler;
-  const handler = single ? optionsOrHandler : maybeHandler;
+  return serveAnswers(
+    single ? {} : optionsOrHandler,
+    single ? optionsOrHandler : maybeHandler!,
+  );
+}
+
+/**
+ * `serve` for a handler that may also answer with a `KernelAnswer` (`app.serve`'s).
+ *
+ * @example
+ * ```ts ignore
+ * import { KernelAnswer } from "./response.ts";
+ * import { serveAnswers } from "./serve.ts";
+ * const server = serveAnswers({ port: 0 }, () => new KernelAnswer(204, [], null));
+ * await server.shutdown();
+ * ```
+ */
+export function serveAnswers(
+  options: ServeOptions,
+  handler: AnswerHandler,
+): HttpServer {
   if (typeof handler !== "function") {
     throw new TypeError(
       `Cannot serve HTTP requests: handler must be a function, received ${typeof handler}`,

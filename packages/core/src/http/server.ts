@@ -44,8 +44,11 @@ import {
   type ResponseHead,
 } from "./records.ts";
 import {
+  type AnswerHandler,
   BODY_INLINE,
   BODY_STREAM,
+  KernelAnswer,
+  LaterAnswer,
   readResponse,
   type ResponseParts,
 } from "./response.ts";
@@ -53,7 +56,6 @@ import { closeWebSockets, offerWebSocket } from "./websocket.ts";
 import type {
   HttpServer,
   RequestContext,
-  ServeHandler,
   ServeHandlerInfo,
   ServerStats,
   ShutdownOptions,
@@ -264,7 +266,7 @@ export class KernelServer implements HttpServer {
   #kernel: KernelBindings;
   #handle: number;
   #key: number;
-  #handler: ServeHandler;
+  #handler: AnswerHandler;
   #onError: (error: unknown) => Response | Promise<Response>;
   #inboxes: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array }[];
   #outboxRegion: { buffer: ArrayBuffer; view: DataView; bytes: Uint8Array };
@@ -278,6 +280,7 @@ export class KernelServer implements HttpServer {
     status: 0,
     id: 0,
     headers: NO_HEADERS,
+    more: NO_HEADERS,
   };
   #access: BodyAccess;
   /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
@@ -302,7 +305,7 @@ export class KernelServer implements HttpServer {
   constructor(
     kernel: LoadedKernel,
     layout: BridgeLayout,
-    handler: ServeHandler,
+    handler: AnswerHandler,
     onError: (error: unknown) => Response | Promise<Response>,
   ) {
     this.#kernel = kernel.bindings;
@@ -498,22 +501,52 @@ export class KernelServer implements HttpServer {
       this.#fail(exchange, error);
       return;
     }
-    if (result instanceof Response) {
+    // Most handlers are `async`: their promise is checked for first.
+    if (result instanceof Promise) return this.#await(exchange, result);
+    if (result instanceof Response || result instanceof KernelAnswer) {
       this.#leave();
       this.#respond(exchange, result);
-    } else {
-      Promise.resolve(result).then(
-        (response) => {
-          this.#leave();
-          this.#respond(exchange, response);
-        },
-        (error) => {
-          this.#leave();
-          this.#fail(exchange, error);
-        },
-      );
-    }
+    } else if (result instanceof LaterAnswer) {
+      this.#follow(exchange, result);
+    } else this.#await(exchange, result);
   };
+
+  /** Waits for a handler's promise (or any other value, as `Promise.resolve` takes it). */
+  #await(exchange: Exchange, result: unknown): void {
+    Promise.resolve(result).then(
+      (response) => {
+        this.#leave();
+        this.#respond(exchange, response);
+      },
+      (error) => {
+        this.#leave();
+        this.#fail(exchange, error);
+      },
+    );
+  }
+
+  /** Follows a `LaterAnswer` as a promise would: the first settlement counts. */
+  #follow(exchange: Exchange, later: LaterAnswer): void {
+    let settled = false;
+    try {
+      later.start((response) => {
+        if (settled) return;
+        settled = true;
+        this.#leave();
+        this.#respond(exchange, response);
+      }, (error) => {
+        if (settled) return;
+        settled = true;
+        this.#leave();
+        this.#fail(exchange, error);
+      });
+    } catch (error) {
+      if (settled) return;
+      settled = true;
+      this.#leave();
+      this.#fail(exchange, error);
+    }
+  }
 
   #onAbort = (id: number): void => {
     const exchange = this.#pending.get(id);
@@ -573,6 +606,10 @@ export class KernelServer implements HttpServer {
 
   #respond(exchange: Exchange, value: unknown, fromError = false): void {
     if (exchange.done || this.#closed) return;
+    if (value instanceof KernelAnswer) {
+      this.#send(exchange, value.status, value.headers, value.body, value.more);
+      return;
+    }
     let parts: ResponseParts;
     try {
       parts = readResponse(value, STAGE_THRESHOLD);
@@ -605,6 +642,7 @@ export class KernelServer implements HttpServer {
     status: number,
     headers: readonly string[],
     body: string | Uint8Array<ArrayBuffer> | null,
+    more: readonly string[] = NO_HEADERS,
   ): void {
     if (exchange.done || this.#closed) return;
     let flags = 0;
@@ -622,7 +660,7 @@ export class KernelServer implements HttpServer {
     }
     // Submitting this record lets the kernel free the request body: `#finish` stops reading
     // it right away, before any submit (handlers only ever get copies of it).
-    this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body);
+    this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body, more);
     this.#finish(exchange);
   }
 
@@ -767,6 +805,7 @@ export class KernelServer implements HttpServer {
     id: number,
     headers: readonly string[],
     body: string | Uint8Array | null,
+    more: readonly string[] = NO_HEADERS,
   ): void {
     // One head object, refilled per record (the outbox copies it out at once).
     const head = this.#head;
@@ -775,15 +814,18 @@ export class KernelServer implements HttpServer {
     head.status = status;
     head.id = id;
     head.headers = headers;
+    head.more = more;
     if (!this.#outbox.write(head, body)) {
       // Headers larger than the whole outbox: answer 500 rather than nothing.
       head.kind = KIND_RESPOND;
       head.flags = 0;
       head.status = 500;
       head.headers = NO_HEADERS;
+      head.more = NO_HEADERS;
       this.#outbox.write(head, null);
     }
     head.headers = NO_HEADERS;
+    head.more = NO_HEADERS;
   }
 
   #flush(): void {

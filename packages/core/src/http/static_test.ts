@@ -437,6 +437,53 @@ Deno.test("static: a file truncated, rewritten or replaced during its download n
   assert.ok(after.every((b) => b === 98));
 });
 
+Deno.test("static: a settled file is sent from a sealed copy: exact bytes, and a change in place is never mixed in", async () => {
+  await using s = await site();
+  const size = (3 << 19) + 5; // 1.5 MiB: cached (≤ 2 MiB) and sent with sendfile (> 256 KiB)
+  const big = `${s.public}/cached.bin`;
+  const content = new Uint8Array(size).map((_, i) => (i * 7 + (i >> 12)) % 251);
+  await Deno.writeFile(big, content);
+  const url = `${s.base}/assets/cached.bin`;
+  const same = (a: Uint8Array, b: Uint8Array) =>
+    a.length === b.length && a.every((x, i) => x === b[i]);
+  // The kernel keeps a file once its last change is 2 s old (see static_files/cache.rs).
+  const changed = (await Deno.stat(big)).ctime ?? new Date();
+  while (Date.now() < changed.getTime() + 2500) {
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  const first = await fetch(url); // read from the file, and kept
+  const etag = first.headers.get("etag");
+  assert.ok(same(new Uint8Array(await first.arrayBuffer()), content));
+  const again = await fetch(url); // from the sealed copy
+  assert.equal(again.headers.get("etag"), etag);
+  assert.ok(same(new Uint8Array(await again.arrayBuffer()), content));
+  const range = await curl(["-r", "1000-300999", url]);
+  assert.equal(range.status, 206);
+  assert.ok(same(range.body, content.subarray(1000, 301000)));
+  const h2 = await curl(["--http2-prior-knowledge", url]); // the mapped copy, no sendfile
+  assert.ok(same(h2.body, content));
+
+  // Overwritten in place (same length) while a download of the copy is under way: that
+  // download is the old version, whole; the next request sees the new one.
+  const during = await downloadAcross(
+    s,
+    "/assets/cached.bin",
+    64 << 10,
+    async () => {
+      const file = await Deno.open(big, { write: true });
+      await file.write(new Uint8Array(size).fill(98));
+      file.close();
+    },
+  );
+  assert.ok(same(during.body, content), "bytes of another version were sent");
+  const after = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  assert.ok(after.length === size && after.every((b) => b === 98));
+  await Deno.truncate(big, 1000);
+  const short = new Uint8Array(await (await fetch(url)).arrayBuffer());
+  assert.ok(short.length === 1000 && short.every((b) => b === 98));
+  assert.equal(s.calls.n, 0, "the handler never runs");
+});
+
 Deno.test("static: a sendfile mount sends large files exactly (fetch, curl, h2c), ranges and HEAD too", async () => {
   await using s = await site();
   const size = 3 * (1 << 20) + 5;

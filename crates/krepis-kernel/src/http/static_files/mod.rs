@@ -4,11 +4,14 @@
 //! - [`path`]: request path → file under the root; traversal refused.
 //! - [`negotiate`]: validators, 304, ranges, precompressed variants.
 //! - [`file_body`]: checked positional reads (a changing file aborts, never mixes bytes).
-//! - [`sendfile`]: large files on plain HTTP/1.x straight from the page cache to the socket.
+//! - [`cache`]: the bytes of small, settled files kept in sealed memfds.
+//! - [`sendfile`]: large responses on plain HTTP/1.x from a file (a sendfile mount's, or a
+//!   cached memfd) straight to the socket.
 //!
 //! GET and HEAD are served (other methods get 405); a directory answers with its first
 //! existing index file (or 404), and without its trailing slash redirects (301) to it.
 
+pub mod cache;
 pub mod file_body;
 pub mod negotiate;
 pub mod path;
@@ -24,6 +27,7 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
+use self::cache::FileCache;
 use self::file_body::{CHUNK, FileBody, read_checked};
 use self::negotiate::{Ranged, Stamp, VARIANTS, accepts, value};
 use self::sendfile::{FileSlot, SendfileBody};
@@ -37,6 +41,7 @@ type Reply = Response<ResponseBody>;
 #[derive(Debug)]
 pub struct StaticFiles {
     mounts: Vec<Mount>,
+    cache: FileCache,
 }
 
 #[derive(Debug)]
@@ -106,12 +111,16 @@ impl StaticFiles {
             });
         }
         checked.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
-        Ok(Some(Self { mounts: checked }))
+        Ok(Some(Self {
+            mounts: checked,
+            cache: FileCache::default(),
+        }))
     }
 
     /// The kernel's answer when `req` falls under a mount, else `None` (the request goes on
     /// to TypeScript). `files` is the connection's [`FileSlot`] when it is a plain socket
-    /// that can take large files through `sendfile` (used for mounts that ask for it).
+    /// that can take large files through `sendfile` (from the served file itself only on
+    /// mounts that ask for it; from a cached memfd on any).
     pub fn serve<B>(&self, req: &Request<B>, files: Option<&Arc<FileSlot>>) -> Option<Reply> {
         let path = req.uri().path();
         let (mount, rest) = self.mounts.iter().find_map(|m| {
@@ -128,7 +137,7 @@ impl StaticFiles {
         Some(match path::resolve(rest) {
             Err(path::Refused) => empty(StatusCode::BAD_REQUEST),
             Ok((target, directory)) => mount
-                .answer(req, &target, directory, files.filter(|_| mount.sendfile))
+                .answer(req, &target, directory, files, &self.cache)
                 .unwrap_or_else(empty),
         })
     }
@@ -141,6 +150,7 @@ impl Mount {
         target: &Path,
         directory: bool,
         files: Option<&Arc<FileSlot>>,
+        cache: &FileCache,
     ) -> std::result::Result<Reply, StatusCode> {
         let (file, meta) = self.open(target)?.ok_or(StatusCode::NOT_FOUND)?;
         let (file, meta, path) = if meta.is_dir() {
@@ -163,7 +173,14 @@ impl Mount {
                 .modified()
                 .map_err(|_| StatusCode::INTERNAL_SERVER_ERROR)?,
         };
-        Ok(respond(req, file, stamp, &path, coding, files))
+        let source = Source {
+            file,
+            meta,
+            stamp,
+            cache,
+            sendfile: self.sendfile,
+        };
+        Ok(respond(req, source, &path, coding, files))
     }
 
     /// Opens `rel` (relative to the root) with its metadata, if it exists under the root.
@@ -257,14 +274,30 @@ fn content_type(path: &Path) -> HeaderValue {
     }
 }
 
+/// The file a response is made of.
+struct Source<'a> {
+    file: File,
+    meta: Metadata,
+    stamp: Stamp,
+    cache: &'a FileCache,
+    /// Whether the mount sends large files with `sendfile` from the file itself.
+    sendfile: bool,
+}
+
 fn respond<B>(
     req: &Request<B>,
-    file: File,
-    stamp: Stamp,
+    source: Source<'_>,
     path: &Path,
     coding: Option<&'static str>,
     files: Option<&Arc<FileSlot>>,
 ) -> Reply {
+    let Source {
+        file,
+        meta,
+        stamp,
+        cache,
+        sendfile: from_file,
+    } = source;
     let etag = stamp.etag(coding);
     let mut headers = HeaderMap::with_capacity(9);
     headers.insert(header::ETAG, value(&etag));
@@ -296,16 +329,26 @@ fn respond<B>(
         headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
     }
     headers.insert(header::CONTENT_LENGTH, value(&(end - start).to_string()));
+    let sendfile = files.filter(|_| req.version() <= Version::HTTP_11 && end - start > CHUNK);
+    // Read before answering (from the cache or the file): a file changing under this read
+    // gets a clean 503.
     let body = if req.method() == Method::HEAD || start == end {
         ResponseBody::empty()
+    } else if let Some(slot) = sendfile.filter(|_| from_file) {
+        ResponseBody::Kernel(SendfileBody::new(Arc::clone(slot), file, stamp, start, end).boxed())
+    } else if let Some(whole) = cache.whole(&file, &meta, &stamp) {
+        match whole.map(|cached| (cached.file.zip(sendfile), cached.bytes)) {
+            Ok((Some((memfd, slot)), _)) => ResponseBody::Kernel(
+                SendfileBody::sealed(Arc::clone(slot), memfd, start, end).boxed(),
+            ),
+            Ok((None, bytes)) => ResponseBody::full(bytes.slice(start as usize..end as usize)),
+            Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),
+        }
     } else if end - start <= CHUNK {
-        // Read before answering: a file changing under this read gets a clean 503.
         match read_checked(&file, &stamp, start, (end - start) as usize) {
             Ok(bytes) => ResponseBody::full(bytes),
             Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),
         }
-    } else if let Some(slot) = files.filter(|_| req.version() <= Version::HTTP_11) {
-        ResponseBody::Kernel(SendfileBody::new(Arc::clone(slot), file, stamp, start, end).boxed())
     } else {
         ResponseBody::Kernel(FileBody::new(file, stamp, start, end).boxed())
     };

@@ -14,6 +14,8 @@
 //! the old inode), its stamp is checked before and after each step, and a file that
 //! shrank (sendfile reaches its end early) aborts the connection instead of padding.
 //! Placeholder bytes without a file behind them are an error, never zeros on the wire.
+//! A cached version in a sealed memfd ([`super::cache`]; the default mount's path) goes
+//! the same way without the stamp checks: its bytes cannot change.
 //!
 //! A connection that sends a file gets `TCP_NOTSENT_LOWAT` ([`UNSENT_LIMIT`]): `sendfile`
 //! then queues little beyond what the peer's window takes, and the rest goes out in later
@@ -64,7 +66,8 @@ pub struct FileSlot(Mutex<Option<Pending>>);
 #[derive(Debug)]
 struct Pending {
     file: Arc<File>,
-    stamp: Stamp,
+    /// The version to hold the file to; `None` for a file that cannot change (sealed).
+    stamp: Option<Stamp>,
     /// File offset of the next byte to send.
     offset: u64,
     /// Placeholder bytes handed to hyper and not sent yet.
@@ -87,7 +90,7 @@ impl FileSlot {
 pub struct SendfileBody {
     slot: Arc<FileSlot>,
     file: Arc<File>,
-    stamp: Stamp,
+    stamp: Option<Stamp>,
     pos: u64,
     end: u64,
 }
@@ -99,7 +102,19 @@ impl SendfileBody {
         Self {
             slot,
             file: Arc::new(file),
-            stamp,
+            stamp: Some(stamp),
+            pos: start,
+            end,
+        }
+    }
+
+    /// Bytes `start..end` of `file`, a memfd sealed against writes and shrinking (see
+    /// [`super::cache`]): its bytes cannot change, so they are sent without stamp checks.
+    pub fn sealed(slot: Arc<FileSlot>, file: Arc<File>, start: u64, end: u64) -> Self {
+        Self {
+            slot,
+            file,
+            stamp: None,
             pos: start,
             end,
         }
@@ -198,7 +213,11 @@ fn send_step(tcp: &TcpStream, pending: &mut Option<Pending>, len: usize) -> io::
     let Some(p) = pending.as_mut().filter(|p| p.owed >= len as u64) else {
         return Err(io::Error::other("placeholder bytes without a file to send"));
     };
-    if stamp_of(&p.file)? != p.stamp {
+    let unchanged = |p: &Pending| match p.stamp {
+        Some(stamp) => Ok(stamp_of(&p.file)? == stamp),
+        None => Ok::<_, io::Error>(true),
+    };
+    if !unchanged(p)? {
         return Err(changed());
     }
     let mut offset = p.offset;
@@ -209,7 +228,7 @@ fn send_step(tcp: &TcpStream, pending: &mut Option<Pending>, len: usize) -> io::
     }
     p.offset += sent as u64;
     p.owed -= sent as u64;
-    if stamp_of(&p.file)? != p.stamp {
+    if !unchanged(p)? {
         return Err(changed());
     }
     Ok(sent)

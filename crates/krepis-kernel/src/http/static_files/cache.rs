@@ -1,0 +1,359 @@
+//! The bytes of small, settled files kept in memory, so serving one again reads nothing:
+//! the default mount's `pread` (its copy and page-cache walk) was a fifth of its CPU per
+//! 1 MiB response, and the socket write's copy a third.
+//!
+//! A cached version of a file larger than one read chunk lives in a sealed memfd (no
+//! write, grow or shrink is possible any more): on a plain HTTP/1.x connection a large
+//! response is sent from it with `sendfile` (no copy in user space, none into the
+//! socket), and elsewhere a read-only mapping of it is lent to the connection as bytes.
+//! Smaller files are kept as they were read, without a descriptor. `sendfile` from the page cache of the served file
+//! itself can send bytes of two versions when the file is overwritten in place (see
+//! [`super::sendfile`]); the memfd's pages never change, so the default mount keeps its
+//! contract, and because the memfd can never shrink, its mapping never faults.
+//!
+//! A cached copy is only ever a whole, consistent version: it is read with
+//! [`read_checked`] (the file's stamp checked after the read) and used only while the
+//! file's device, inode, length, mtime and ctime are the same as when it was read. A file
+//! changed in place gets a new ctime (user space cannot set it back), a file replaced by
+//! rename is another inode, so either is read afresh. Only files whose ctime is older
+//! than [`SETTLED`] are cached: a change a moment after the read could otherwise land
+//! within the same file-system timestamp tick and look like the cached version; files
+//! being written are read every time, as before.
+
+use std::collections::{HashMap, VecDeque};
+use std::ffi::c_void;
+use std::fs::{File, Metadata};
+use std::io::{self, Write};
+use std::os::unix::fs::MetadataExt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use parking_lot::Mutex;
+
+use super::file_body::{CHUNK, read_checked};
+use super::negotiate::Stamp;
+
+/// The largest file kept.
+pub const FILE_MAX: u64 = 2 << 20;
+/// The most bytes kept for one server; the oldest entries go first.
+pub const TOTAL_MAX: usize = 32 << 20;
+/// How long ago a file's ctime must be for its bytes to be kept.
+pub const SETTLED: Duration = Duration::from_secs(2);
+
+/// One version of a file, as precisely as `stat` tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Version {
+    dev: u64,
+    ino: u64,
+    len: u64,
+    mtime: (i64, i64),
+    ctime: (i64, i64),
+}
+
+impl Version {
+    fn of(meta: &Metadata) -> Self {
+        Self {
+            dev: meta.dev(),
+            ino: meta.ino(),
+            len: meta.len(),
+            mtime: (meta.mtime(), meta.mtime_nsec()),
+            ctime: (meta.ctime(), meta.ctime_nsec()),
+        }
+    }
+
+    fn settled(&self, now: SystemTime) -> bool {
+        let (secs, nanos) = self.ctime;
+        let Ok(secs) = u64::try_from(secs) else {
+            return false;
+        };
+        let changed = UNIX_EPOCH + Duration::new(secs, nanos.clamp(0, 999_999_999) as u32);
+        changed + SETTLED < now
+    }
+}
+
+/// One cached version of a file.
+#[derive(Debug, Clone)]
+pub struct Cached {
+    /// The sealed memfd holding the bytes, for `sendfile`: only for files larger than one
+    /// read chunk (smaller responses are never sent with `sendfile`), so the cache holds
+    /// at most [`TOTAL_MAX`] / [`CHUNK`] descriptors however many small files it keeps.
+    pub file: Option<Arc<File>>,
+    /// The bytes: a read-only mapping of the memfd, or for a small file its heap copy.
+    pub bytes: Bytes,
+}
+
+impl Cached {
+    /// Keeps `bytes` (a consistent version, just read): a small file as it is, a larger
+    /// one copied into a new memfd that is then sealed and mapped.
+    fn hold(bytes: Bytes) -> io::Result<Self> {
+        use rustix::fs::{MemfdFlags, SealFlags};
+        if bytes.len() as u64 <= CHUNK {
+            return Ok(Self { file: None, bytes });
+        }
+        let fd = rustix::fs::memfd_create(
+            "krepis-static",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
+        let mut file = File::from(fd);
+        file.write_all(&bytes)?;
+        rustix::fs::fcntl_add_seals(
+            &file,
+            SealFlags::SHRINK | SealFlags::GROW | SealFlags::WRITE | SealFlags::SEAL,
+        )?;
+        let mapping = Mapping::of(&file, bytes.len())?;
+        Ok(Self {
+            file: Some(Arc::new(file)),
+            bytes: Bytes::from_owner(mapping),
+        })
+    }
+}
+
+/// A private read-only mapping of a sealed memfd's whole length.
+struct Mapping {
+    ptr: *mut c_void,
+    len: usize,
+}
+
+// SAFETY: the mapping is read-only and owned by this value alone; it is only read.
+unsafe impl Send for Mapping {}
+// SAFETY: as above; shared reads of immutable memory.
+unsafe impl Sync for Mapping {}
+
+impl Mapping {
+    /// `file` must be sealed against writes and shrinking and at least `len` long (and `len`
+    /// not zero), so the mapped pages stay readable and unchanged for the mapping's life.
+    fn of(file: &File, len: usize) -> io::Result<Self> {
+        use rustix::mm::{MapFlags, ProtFlags};
+        // SAFETY: a fresh mapping chosen by the kernel, of a file sealed as required above.
+        let ptr = unsafe {
+            rustix::mm::mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ,
+                MapFlags::PRIVATE,
+                file,
+                0,
+            )
+        }?;
+        Ok(Self { ptr, len })
+    }
+}
+
+impl AsRef<[u8]> for Mapping {
+    fn as_ref(&self) -> &[u8] {
+        // SAFETY: `len` mapped, readable bytes that nothing writes (see `of`).
+        unsafe { std::slice::from_raw_parts(self.ptr.cast::<u8>(), self.len) }
+    }
+}
+
+impl Drop for Mapping {
+    fn drop(&mut self) {
+        // SAFETY: the mapping made in `of`; no slice of it outlives `self` (Bytes owns it).
+        let _ = unsafe { rustix::mm::munmap(self.ptr, self.len) };
+    }
+}
+
+/// Files' bytes by device and inode, bounded by [`TOTAL_MAX`].
+#[derive(Default)]
+pub struct FileCache {
+    inner: Mutex<Entries>,
+}
+
+impl std::fmt::Debug for FileCache {
+    /// How much is kept, not the bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let entries = self.inner.lock();
+        f.debug_struct("FileCache")
+            .field("files", &entries.by_file.len())
+            .field("bytes", &entries.total)
+            .finish()
+    }
+}
+
+#[derive(Default)]
+struct Entries {
+    by_file: HashMap<(u64, u64), (Version, Cached)>,
+    /// Insertion order, for eviction; an entry replaced since is skipped by its version.
+    order: VecDeque<Version>,
+    total: usize,
+}
+
+impl FileCache {
+    /// The whole of `file` (opened, with `meta` and `stamp` from that descriptor): the
+    /// cached version when it is cached, else read now and kept if the file is settled.
+    /// `None` when the file is not one to cache (empty, too large, or changed lately); an
+    /// error when the file changed during the read.
+    pub fn whole(&self, file: &File, meta: &Metadata, stamp: &Stamp) -> Option<io::Result<Cached>> {
+        let version = Version::of(meta);
+        if version.len == 0 || version.len > FILE_MAX || version.len != stamp.len {
+            return None;
+        }
+        let hit = self
+            .inner
+            .lock()
+            .by_file
+            .get(&(version.dev, version.ino))
+            .filter(|(cached, _)| *cached == version)
+            .map(|(_, cached)| cached.clone());
+        if let Some(cached) = hit {
+            return Some(Ok(cached));
+        }
+        if !version.settled(SystemTime::now()) {
+            return None;
+        }
+        let read = read_checked(file, stamp, 0, version.len as usize);
+        Some(read.and_then(Cached::hold).inspect(|cached| {
+            self.inner.lock().insert(version, cached.clone());
+        }))
+    }
+}
+
+impl Entries {
+    fn insert(&mut self, version: Version, cached: Cached) {
+        if let Some((_, old)) = self.by_file.remove(&(version.dev, version.ino)) {
+            self.total -= old.bytes.len();
+        }
+        while self.total + cached.bytes.len() > TOTAL_MAX {
+            let Some(oldest) = self.order.pop_front() else {
+                break;
+            };
+            let key = (oldest.dev, oldest.ino);
+            if self.by_file.get(&key).is_some_and(|(v, _)| *v == oldest) {
+                let (_, gone) = self.by_file.remove(&key).expect("present");
+                self.total -= gone.bytes.len();
+            }
+        }
+        self.total += cached.bytes.len();
+        self.order.push_back(version);
+        self.by_file
+            .insert((version.dev, version.ino), (version, cached));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::static_files::file_body::stamp_of;
+    use std::io::Write;
+
+    fn open(path: &std::path::Path) -> (File, Metadata, Stamp) {
+        let file = File::open(path).unwrap();
+        let meta = file.metadata().unwrap();
+        let stamp = stamp_of(&file).unwrap();
+        (file, meta, stamp)
+    }
+
+    /// A cache holding `bytes`, written to `path`, as if read long after they were written.
+    /// Returns once the clock is well past the write, so that a later change gets another
+    /// ctime even on a coarse file-system clock.
+    fn settled_cache_with(path: &std::path::Path, bytes: &[u8]) -> (FileCache, Version) {
+        std::fs::write(path, bytes).unwrap();
+        let written = std::fs::metadata(path).unwrap().modified().unwrap();
+        while SystemTime::now() < written + Duration::from_millis(50) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let (file, meta, stamp) = open(path);
+        let cache = FileCache::default();
+        let version = Version::of(&meta);
+        let read = read_checked(&file, &stamp, 0, bytes.len()).unwrap();
+        cache
+            .inner
+            .lock()
+            .insert(version, Cached::hold(read).unwrap());
+        (cache, version)
+    }
+
+    #[test]
+    fn a_held_version_cannot_change_or_shrink() {
+        let content = Bytes::from(vec![7u8; CHUNK as usize + 1]);
+        let cached = Cached::hold(content.clone()).unwrap();
+        let mut file = cached.file.as_deref().unwrap().try_clone().unwrap();
+        assert!(file.write_all(b"two").is_err());
+        assert!(file.set_len(3).is_err());
+        assert!(file.set_len(CHUNK * 2).is_err());
+        assert_eq!(cached.bytes, content);
+        let mut back = vec![0; content.len()];
+        std::os::unix::fs::FileExt::read_exact_at(&file, &mut back, 0).unwrap();
+        assert_eq!(back, content);
+        // A small file needs no descriptor: it is never sent with sendfile.
+        assert!(
+            Cached::hold(Bytes::from_static(b"small"))
+                .unwrap()
+                .file
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn a_recently_changed_file_is_read_but_not_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        std::fs::write(&path, b"fresh").unwrap();
+        let (file, meta, stamp) = open(&path);
+        let cache = FileCache::default();
+        assert!(cache.whole(&file, &meta, &stamp).is_none());
+        assert!(cache.inner.lock().by_file.is_empty());
+        assert!(Version::of(&meta).settled(SystemTime::now() + SETTLED * 2));
+    }
+
+    #[test]
+    fn a_cached_version_is_served_until_the_file_changes_in_place() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let (cache, _) = settled_cache_with(&path, b"aaaa");
+        let (file, meta, stamp) = open(&path);
+        let cached = cache.whole(&file, &meta, &stamp).unwrap().unwrap();
+        assert_eq!(&cached.bytes[..], b"aaaa");
+        // Same length, in place: the ctime moves, so the cached copy no longer matches.
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"bbbb")
+            .unwrap();
+        let (file, meta, stamp) = open(&path);
+        // Not settled: read again, not from the cache, and not kept.
+        assert!(cache.whole(&file, &meta, &stamp).is_none());
+    }
+
+    #[test]
+    fn a_file_replaced_by_rename_is_another_entry() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f");
+        let (cache, old) = settled_cache_with(&path, b"old!");
+        std::fs::write(dir.path().join("g"), b"new!").unwrap();
+        std::fs::rename(dir.path().join("g"), &path).unwrap();
+        let (file, meta, stamp) = open(&path);
+        assert_ne!(Version::of(&meta).ino, old.ino);
+        assert!(cache.whole(&file, &meta, &stamp).is_none());
+    }
+
+    #[test]
+    fn the_oldest_entries_go_when_the_total_is_reached() {
+        let mut entries = Entries::default();
+        let version = |ino| Version {
+            dev: 1,
+            ino,
+            len: FILE_MAX,
+            mtime: (0, 0),
+            ctime: (0, 0),
+        };
+        let n = (TOTAL_MAX as u64 / FILE_MAX) + 2;
+        let big = Bytes::from(vec![0; FILE_MAX as usize]);
+        for ino in 0..n {
+            entries.insert(version(ino), Cached::hold(big.clone()).unwrap());
+        }
+        assert!(entries.total <= TOTAL_MAX);
+        assert!(!entries.by_file.contains_key(&(1, 0)));
+        assert!(!entries.by_file.contains_key(&(1, 1)));
+        assert!(entries.by_file.contains_key(&(1, n - 1)));
+        // Replacing an entry counts its bytes once.
+        entries.insert(
+            version(n - 1),
+            Cached::hold(Bytes::from_static(b"x")).unwrap(),
+        );
+        let sum: usize = entries.by_file.values().map(|(_, c)| c.bytes.len()).sum();
+        assert_eq!(sum, entries.total);
+    }
+}
