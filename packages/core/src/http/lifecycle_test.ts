@@ -143,8 +143,11 @@ Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and afte
  * where body reads waited — exited after their 10 s linger, garbage collected), against
  * the same after a 1,000-upload warm-up: requests in flight and open fds return exactly;
  * glibc's bytes in use return within 4 MiB (measured +0.0 to +1.0 MiB); RSS returns
- * within 32 MiB (measured -5 to +15 MiB: glibc may keep pages V8 freed in its arenas for
- * reuse), and within 16 MiB once `malloc_trim` hands those back (measured -5 to +6 MiB).
+ * within 96 MiB (glibc may keep pages V8 freed in its arenas for reuse: measured -5 to
+ * +15 MiB when hyper served HTTP/1.1; since the `deno_http_h1` driver releases these
+ * uploads more slowly, 14-48 s for 10,000 against ≈4 s, more of them are alive at once
+ * and the kept high-water mark is higher: +8 to +67 MiB), and within 16 MiB once
+ * `malloc_trim` hands those back (measured -5 to +6 MiB).
  * The bytes in use are the precise leak check: 4 MiB over 10,000 uploads is 0.4 KiB each.
  * Measured before those threads had exited, bytes in use and trimmed RSS stood up to
  * +2 and +19 MiB higher: their stacks and caches, not a leak.
@@ -171,7 +174,7 @@ Deno.test("10k uploads aborted mid-body leave in-flight requests, fds and memory
   assert.equal(m.after.inFlight, 0);
   assert.equal(m.after.fds, m.base.fds);
   assert.ok(m.after.inUse - m.base.inUse < 4, "bytes in use");
-  assert.ok(m.after.rss - m.base.rss < 32, "RSS");
+  assert.ok(m.after.rss - m.base.rss < 96, "RSS");
   assert.ok(m.after.trimmed - m.base.trimmed < 16, "RSS once trimmed");
 });
 
