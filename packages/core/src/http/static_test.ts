@@ -446,8 +446,10 @@ Deno.test("static: a settled file is sent from a sealed copy: exact bytes, and a
   const url = `${s.base}/assets/cached.bin`;
   const same = (a: Uint8Array, b: Uint8Array) =>
     a.length === b.length && a.every((x, i) => x === b[i]);
-  // The kernel keeps a file once its last change is 2 s old (see static_files/cache.rs).
-  const changed = (await Deno.stat(big)).ctime ?? new Date();
+  // The kernel keeps a file once its last change (ctime) is 2 s old (see
+  // static_files/cache.rs). Deno's `ctime` is cut to whole seconds, up to 1 s early, so
+  // the wait counts from `mtime`, which the write set to the same instant, in ms.
+  const changed = (await Deno.stat(big)).mtime ?? new Date();
   while (Date.now() < changed.getTime() + 2500) {
     await new Promise((r) => setTimeout(r, 100));
   }
