@@ -33,7 +33,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, StreamBody};
 use super::record::{
-    self, Fields, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord,
+    self, Fields, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, OwnedResponse, ResponseRecord,
 };
 use crate::proto::BridgeLayout;
 use crate::shm::SharedBuffer;
@@ -48,6 +48,36 @@ pub fn status_response(status: u16) -> Reply {
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response
+}
+
+/// What the HTTP/1.1 lane receives for its request: the response record itself when the
+/// lane can write it as it is (see [`Bridge::submit_lane`]), else a built response.
+pub enum Answer {
+    /// A whole response with a small inline body, to be written from the record.
+    Record(OwnedResponse),
+    /// Anything else (streams, staged or large bodies, odd statuses, the kernel's own
+    /// answers).
+    Built(Reply),
+}
+
+/// Largest inline body answered as a [`Answer::Record`] (the driver writes it with its head
+/// in one go; larger ones take the built path, which writes them on their own).
+const RECORD_BODY_MAX: usize = 4 * 1024;
+
+/// Who waits for a request's answer.
+enum Waiter {
+    Built(oneshot::Sender<Reply>),
+    Lane(oneshot::Sender<Answer>),
+}
+
+impl Waiter {
+    /// Sends `reply`; the waiting task may be gone already, then nobody needs it.
+    fn send(self, reply: Reply) {
+        let _ = match self {
+            Self::Built(tx) => tx.send(reply).map_err(drop),
+            Self::Lane(tx) => tx.send(Answer::Built(reply)).map_err(drop),
+        };
+    }
 }
 
 const INDEX_BITS: u32 = 32;
@@ -79,7 +109,7 @@ impl BodyIn {
 
 struct Slot {
     id: u64,
-    reply: Option<oneshot::Sender<Reply>>,
+    reply: Option<Waiter>,
     body: Option<Box<[u8]>>,
     input: Option<Arc<Mutex<BodyIn>>>,
     output: Option<mpsc::Sender<OutChunk>>,
@@ -228,7 +258,45 @@ impl Bridge {
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
         let (tx, reply) = oneshot::channel();
-        let (id, appended) = self.enter(body, input, tx, deadline, encode)?;
+        let id = self
+            .queue(body, input, Waiter::Built(tx), deadline, encode)
+            .await?;
+        Ok(Submitted { id, reply })
+    }
+
+    /// [`Bridge::submit`] for a bodiless HTTP/1.1 request whose record was encoded
+    /// beforehand into `record` (its id and deadline are stamped here): the record goes into
+    /// the inbox without another encoding, and a whole small response comes back as the
+    /// record TypeScript wrote ([`Answer::Record`]). `record` gets a spare buffer back.
+    pub async fn submit_lane(
+        &self,
+        record: &mut Vec<u8>,
+        deadline: Option<Instant>,
+        deadline_ms: f64,
+    ) -> Result<(u64, oneshot::Receiver<Answer>)> {
+        let (tx, reply) = oneshot::channel();
+        let encode = |id, _, out: &mut Vec<u8>| {
+            // The bridge keeps the record's buffer as its scratch and the lane gets the old
+            // scratch: neither side allocates once both are warm.
+            std::mem::swap(out, record);
+            record::stamp_request(out, id, deadline_ms);
+            Ok(())
+        };
+        let id = self
+            .queue(None, None, Waiter::Lane(tx), deadline, encode)
+            .await?;
+        Ok((id, reply))
+    }
+
+    async fn queue(
+        &self,
+        body: Option<Box<[u8]>>,
+        input: Option<BodyIn>,
+        waiter: Waiter,
+        deadline: Option<Instant>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<u64> {
+        let (id, appended) = self.enter(body, input, waiter, deadline, encode)?;
         let appended = match appended {
             Ok(appended) => appended,
             // Boxed: the rare wait would otherwise grow every request's future.
@@ -242,7 +310,7 @@ impl Bridge {
             self.bell.notify_one();
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(Submitted { id, reply })
+        Ok(id)
     }
 
     /// Waits until the inbox has room for `record` and appends it; frees the slot of `id`
@@ -283,7 +351,7 @@ impl Bridge {
         &self,
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
-        reply: oneshot::Sender<Reply>,
+        reply: Waiter,
         deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<(u64, std::result::Result<Appended, Vec<u8>>)> {
@@ -509,6 +577,24 @@ impl Bridge {
         if rec.kind == KIND_RELEASE || !live {
             return Ok(false);
         }
+        let reply = match reply {
+            Some(Waiter::Lane(tx))
+                if stream.is_none()
+                    && staged.is_none()
+                    && (200..=599).contains(&rec.status)
+                    && rec.body.len() <= RECORD_BODY_MAX =>
+            {
+                match OwnedResponse::copy(&rec) {
+                    Some(owned) => {
+                        let _ = tx.send(Answer::Record(owned));
+                        self.stats.responses.fetch_add(1, Ordering::Relaxed);
+                        return Ok(true);
+                    }
+                    None => Some(Waiter::Lane(tx)),
+                }
+            }
+            reply => reply,
+        };
         let body = match (stream, staged) {
             (Some(rx), _) => {
                 ResponseBody::Stream(StreamBody::new(rx, declared_length(rec.headers)))
@@ -520,8 +606,7 @@ impl Bridge {
         };
         let response = build_response(rec.status, rec.headers, body, fields, spare);
         if let Some(reply) = reply {
-            // The hyper task may be gone already; then nobody needs the response.
-            let _ = reply.send(response);
+            reply.send(response);
         }
         self.stats.responses.fetch_add(1, Ordering::Relaxed);
         debug_assert!(matches!(rec.kind, KIND_RESPOND | KIND_RESPOND_STREAM));
@@ -699,7 +784,7 @@ impl Bridge {
             Self::slot_mut(&mut inner.slots, id).and_then(|slot| slot.reply.take())
         };
         if let Some(reply) = reply {
-            let _ = reply.send(response);
+            reply.send(response);
         }
         self.abandon(id);
     }
@@ -775,7 +860,7 @@ fn unknown(id: u64) -> KernelError {
 }
 
 /// The `content-length` a handler declared, if it is one valid number.
-fn declared_length(headers: Fields<'_>) -> Option<u64> {
+pub fn declared_length(headers: Fields<'_>) -> Option<u64> {
     let (_, value) = headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))?;

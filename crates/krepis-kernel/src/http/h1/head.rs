@@ -11,8 +11,9 @@ use http::{Method, Request, Uri};
 
 /// What the driver keeps of a request head once the parser's borrow ends.
 pub struct Head {
-    /// The head as `http` types (`Err`: a target or field `http` cannot hold, answered 400).
-    pub request: Result<Request<()>, ()>,
+    /// The head as `http` types (`Err`: a target or field `http` cannot hold, answered 400;
+    /// `None`: the [`super::lane`] took it, no types were made).
+    pub request: Result<Option<Request<()>>, ()>,
     /// How the body is framed.
     pub body: BodyKind,
     /// Whether the client keeps the connection open after this exchange.
@@ -28,12 +29,16 @@ pub struct Head {
 }
 
 impl Head {
-    /// Converts a parsed head. Field values and the target are copied once, into one
-    /// buffer the `http` values share.
-    pub fn new(request: deno_http_h1::Request<'_>) -> Self {
+    /// Converts a parsed head, as `http` types when `typed`. Field values and the target
+    /// are copied once, into one buffer the `http` values share.
+    pub fn new(request: deno_http_h1::Request<'_>, typed: bool) -> Self {
         let head_only = request.method == b"HEAD";
         Self {
-            request: typed(&request),
+            request: if typed {
+                to_http(&request).map(Some)
+            } else {
+                Ok(None)
+            },
             body: request.body,
             keep_alive: request.keep_alive,
             expect_continue: request.expect_continue,
@@ -44,7 +49,7 @@ impl Head {
     }
 }
 
-fn typed(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
+fn to_http(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
     let size = request.target.len() + request.headers.iter().map(|h| h.value.len()).sum::<usize>();
     let mut text = BytesMut::with_capacity(size);
     text.extend_from_slice(request.target);
@@ -86,21 +91,32 @@ impl<'a> Fields<'a> {
     /// decision) unless `keep_connection` (a 101 names the upgrade there), then `date`.
     /// `content-length` and `transfer-encoding` are left to the crate, which skips them.
     pub fn new(headers: &'a HeaderMap, keep_connection: bool, date: &'a [u8]) -> Self {
+        let pairs = headers
+            .iter()
+            .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
+        Self::from_pairs(pairs, keep_connection, date)
+    }
+
+    /// [`Fields::new`] for fields given as lower-case names and values.
+    pub fn from_pairs(
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        keep_connection: bool,
+        date: &'a [u8],
+    ) -> Self {
         let mut fields = Self {
             inline: [Header::EMPTY; INLINE_FIELDS],
             spilled: Vec::new(),
             len: 0,
         };
-        for (name, value) in headers {
-            if name == header::CONNECTION && !keep_connection {
+        let mut dated = false;
+        for (name, value) in pairs {
+            if name == b"connection" && !keep_connection {
                 continue;
             }
-            fields.push(Header {
-                name: name.as_str().as_bytes(),
-                value: value.as_bytes(),
-            });
+            dated |= name == b"date";
+            fields.push(Header { name, value });
         }
-        if !headers.contains_key(header::DATE) {
+        if !dated {
             fields.push(Header {
                 name: b"date",
                 value: date,
@@ -133,12 +149,17 @@ impl<'a> Fields<'a> {
 
 /// Whether a response's `connection` field asks to close.
 pub fn asks_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|b| *b == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|value| says_close(value.as_bytes()))
+}
+
+/// Whether a `connection` field's value holds the `close` token.
+pub fn says_close(value: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// The `content-length` a response names itself (what a `HEAD` answer announces).
@@ -194,8 +215,8 @@ mod tests {
             .next_request_uninit_all(raw, &mut headers, &mut scratch)
             .unwrap()
         {
-            deno_http_h1::RequestStatus::Complete { request, .. } => {
-                Head::new(deno_http_h1::Request {
+            deno_http_h1::RequestStatus::Complete { request, .. } => Head::new(
+                deno_http_h1::Request {
                     method: request.method,
                     target: request.target,
                     version: request.version,
@@ -204,8 +225,9 @@ mod tests {
                     keep_alive: request.keep_alive,
                     expect_continue: request.expect_continue,
                     upgrade: None,
-                })
-            }
+                },
+                true,
+            ),
             deno_http_h1::RequestStatus::Partial => panic!("partial"),
         }
     }
@@ -213,7 +235,7 @@ mod tests {
     #[test]
     fn a_head_becomes_http_types_with_repeated_fields_kept() {
         let head = parsed(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 3\r\n\r\n");
-        let request = head.request.unwrap();
+        let request = head.request.unwrap().unwrap();
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.uri(), "/a?b=1");
         assert_eq!(request.headers()["host"], "x");
@@ -222,7 +244,10 @@ mod tests {
         assert!(head.keep_alive && !head.head_only);
         let old = parsed(b"HEAD / HTTP/1.0\r\n\r\n");
         assert!(!old.keep_alive && old.head_only);
-        assert_eq!(old.request.unwrap().version(), http::Version::HTTP_10);
+        assert_eq!(
+            old.request.unwrap().unwrap().version(),
+            http::Version::HTTP_10
+        );
     }
 
     #[test]

@@ -1,0 +1,237 @@
+//! The HTTP/1.1 lane: what `Deno.serve` does for a plain request, without `http` types.
+//!
+//! A bodiless request whose head needs none of the service's other work (no upgrade, no
+//! static mount, no compression to negotiate, a plain origin-form target and Host, one
+//! Cookie at most, within the head limit) has its bridge record encoded straight from the
+//! parsed head ([`encode`]) while the parser still lends it, and is handed to TypeScript
+//! by [`answer`], a future a fraction of the size of [`super::super::service::handle`]'s.
+//! A whole small response comes back as the record TypeScript wrote, which the driver
+//! writes in place (see [`super::output::write_record`]).
+//!
+//! Every other head goes the `http` way (`service::handle`), which makes the same checks
+//! in full: the lane only takes heads those checks pass, so statuses and errors are the
+//! same on both paths.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use deno_http_h1::{BodyKind, Header, Request};
+
+use super::super::bridge::{Answer, Reply, status_response};
+use super::super::limits::Charge;
+use super::super::record::{self, FLAG_TLS, HeadFields, OwnedResponse};
+use super::super::service::{self, AbandonOnDrop, Peer};
+use super::super::shared::Shared;
+use super::super::trace::TraceIds;
+use super::super::{deadline, websocket};
+use crate::KernelError;
+
+/// What the lane got for its request.
+pub enum Outcome {
+    /// The response record, to be written in place, with its body charged to the budget.
+    Record(OwnedResponse, Option<Charge>),
+    /// A response built the usual way.
+    Built(Reply),
+}
+
+/// The parsed head's fields, as a record encodes them.
+struct Fields<'a>(&'a [Header<'a>]);
+
+impl HeadFields for Fields<'_> {
+    fn count(&self) -> usize {
+        self.0.len()
+    }
+
+    fn each(&self, mut each: impl FnMut(&[u8], &[u8])) {
+        for field in self.0 {
+            each(field.name, field.value);
+        }
+    }
+}
+
+/// Encodes the bridge record of `request` into `out` (id and deadline left to stamp) when
+/// the lane takes it; `false` (and `out` left as it was) otherwise.
+pub fn encode(request: &Request<'_>, shared: &Shared, peer: &Peer, out: &mut Vec<u8>) -> bool {
+    let config = &shared.config;
+    if !matches!(request.body, BodyKind::Empty | BodyKind::ContentLength(0))
+        || request.upgrade.is_some()
+    {
+        return false;
+    }
+    let target = request.target;
+    if target.first() != Some(&b'/') || !target.iter().all(|b| plain_target_byte(*b)) {
+        return false;
+    }
+    if let Some(files) = &config.static_files {
+        let path = target.split(|b| *b == b'?').next().unwrap_or(target);
+        if files.claims(path) {
+            return false;
+        }
+    }
+    // The head's size as `service` counts it: request line and field lines.
+    let mut size = request.method.len() + target.len() + 14;
+    let (mut host, mut traceparent, mut cookie) = (None, None, false);
+    let compressing = config.compression && request.method != b"HEAD";
+    for field in request.headers {
+        size += field.name.len() + field.value.len() + 4;
+        let name = field.name;
+        if name.eq_ignore_ascii_case(b"host") {
+            if host.replace(field.value).is_some() {
+                return false;
+            }
+        } else if name.eq_ignore_ascii_case(b"cookie") {
+            // Several are joined into one (`validate::normalize`): the `http` way does it.
+            if std::mem::replace(&mut cookie, true) {
+                return false;
+            }
+        } else if name.eq_ignore_ascii_case(b"traceparent") {
+            traceparent.get_or_insert(field.value);
+        } else if name.eq_ignore_ascii_case(b"upgrade")
+            || (compressing && name.eq_ignore_ascii_case(b"accept-encoding"))
+        {
+            return false;
+        }
+    }
+    if size > config.max_header_size {
+        return false;
+    }
+    let authority = match host {
+        None | Some(b"") => &*peer.authority,
+        Some(host) if plain_host(host) => ascii(host),
+        Some(_) => return false,
+    };
+    let ids = TraceIds::for_request(traceparent);
+    let head = record::RequestHead {
+        id: 0,
+        flags: if peer.tls { FLAG_TLS } else { 0 },
+        body_addr: 0,
+        body_len: 0.0,
+        deadline_ms: 0.0,
+        method: ascii(request.method),
+        url: [
+            if peer.tls { "https://" } else { "http://" },
+            authority,
+            ascii(target),
+        ],
+        remote_ip: &peer.remote_ip,
+        remote_port: peer.remote.port(),
+        ids: [
+            &ids.request_id,
+            &ids.trace_id,
+            &ids.span_id,
+            &ids.parent_span_id,
+        ],
+        headers: &Fields(request.headers),
+    };
+    out.clear();
+    record::encode_request(&head, out).is_ok()
+}
+
+/// Hands the request whose record [`encode`] wrote to TypeScript and waits for its answer;
+/// dropping the future (the client left) abandons the request. The checks and answers are
+/// those of `service::process` for a bodiless request.
+pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>) -> Outcome {
+    let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
+    if shared.budget.try_charge(lent, 0).is_none() {
+        return Outcome::Built(service::reject(shared, 503));
+    }
+    let (watched, deadline_ms) = match shared.config.request_timeout {
+        None => (None, 0.0),
+        Some(timeout) => {
+            deadline::watch(shared, timeout);
+            let ms = service::epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            (Some(Instant::now() + timeout), ms)
+        }
+    };
+    let (id, reply) = match shared
+        .bridge
+        .submit_lane(record, watched, deadline_ms)
+        .await
+    {
+        Ok(submitted) => submitted,
+        Err(KernelError::Timeout(_)) => {
+            return Outcome::Built(deadline::timed_out(shared, &AtomicBool::new(true)));
+        }
+        Err(_) => return Outcome::Built(service::reject(shared, 503)),
+    };
+    let guard = AbandonOnDrop { shared, id };
+    let answer = reply.await;
+    std::mem::forget(guard);
+    match answer {
+        Ok(Answer::Record(owned)) => {
+            let size = owned.body().len() as u64;
+            if size == 0 {
+                return Outcome::Record(owned, None);
+            }
+            let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
+            match shared.budget.try_charge(lent, size) {
+                Some(charge) => Outcome::Record(owned, Some(charge)),
+                None => Outcome::Built(service::reject(shared, 503)),
+            }
+        }
+        Ok(Answer::Built(reply)) => Outcome::Built(websocket::refuse_stray_upgrade(reply)),
+        Err(_) => Outcome::Built(status_response(500)),
+    }
+}
+
+/// A byte an origin-form target may hold for `http::Uri` to keep it as it is (a subset:
+/// anything else takes the `http` way, which decides).
+fn plain_target_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@/?%".contains(&b)
+}
+
+/// A Host of letters, digits, dots and dashes with an optional numeric port: a subset of
+/// what `validate::host_authority` accepts (the rest takes the `http` way).
+fn plain_host(value: &[u8]) -> bool {
+    let (host, port) = match value.iter().rposition(|b| *b == b':') {
+        Some(colon) => (&value[..colon], Some(&value[colon + 1..])),
+        None => (value, None),
+    };
+    !host.is_empty()
+        && host
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-'))
+        && port.is_none_or(|port| {
+            (1..=5).contains(&port.len())
+                && port.iter().all(u8::is_ascii_digit)
+                && ascii(port).parse::<u16>().is_ok()
+        })
+}
+
+/// Bytes already checked to be ASCII (method tokens, and targets and Hosts that passed the
+/// checks above), as text.
+fn ascii(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::validate;
+
+    #[test]
+    fn plain_hosts_are_a_subset_of_valid_ones() {
+        for good in ["a", "a:80", "127.0.0.1:1", "x-y.z:65535", "a:0"] {
+            assert!(plain_host(good.as_bytes()), "{good}");
+            let value = http::HeaderValue::from_static(good);
+            assert!(validate::host_authority(&value).is_some(), "{good}");
+        }
+        for other in [
+            "a b", "a:xx", "a:", "x/hello?", "a@b", "a:99999", ":80", "[::1]", "a_b",
+        ] {
+            assert!(!plain_host(other.as_bytes()), "{other}");
+        }
+    }
+
+    #[test]
+    fn plain_targets_keep_their_bytes_through_http_uri() {
+        let target = "/a/b;c=d?e=f&g=%20h:i@j~k!$'()*+,";
+        assert!(target.bytes().all(plain_target_byte));
+        let uri: http::Uri = target.parse().unwrap();
+        assert_eq!(uri.path_and_query().unwrap().as_str(), target);
+        for other in [b'#', b' ', b'"', b'<', b'{', b'\\', 0x80] {
+            assert!(!plain_target_byte(other), "{other}");
+        }
+    }
+}
