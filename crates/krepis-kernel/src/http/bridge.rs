@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -64,19 +65,97 @@ pub enum Answer {
 /// in one go; larger ones take the built path, which writes them on their own).
 const RECORD_BODY_MAX: usize = 4 * 1024;
 
+/// Where the answers to an HTTP/1.1 connection's laned requests arrive: one per connection
+/// (which has one request in flight at a time) rather than a channel per request.
+#[derive(Default)]
+pub struct Mailbox {
+    state: Mutex<Mail>,
+}
+
+#[derive(Default)]
+struct Mail {
+    /// `Some(None)`: the request ended without an answer.
+    answer: Option<Option<Answer>>,
+    waker: Option<Waker>,
+    /// The buffer the next [`Answer::Record`] is copied into (see [`Mailbox::recycle`]).
+    spare: Vec<u8>,
+}
+
+impl Mailbox {
+    fn post(&self, answer: Option<Answer>) {
+        let waker = {
+            let mut mail = self.state.lock();
+            mail.answer = Some(answer);
+            mail.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Keeps the buffer of a written [`Answer::Record`] for the next one: no allocation per
+    /// response.
+    pub fn recycle(&self, buffer: Vec<u8>) {
+        self.state.lock().spare = buffer;
+    }
+
+    /// The answer, once posted (`None`: the request ended without one, as a dropped
+    /// channel would tell).
+    pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        let mut mail = self.state.lock();
+        match mail.answer.take() {
+            Some(answer) => Poll::Ready(answer),
+            None => {
+                if !mail.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    mail.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A laned request's claim on its connection's [`Mailbox`]: posts "no answer" if dropped
+/// unanswered.
+struct Posting(Option<Arc<Mailbox>>);
+
+impl Posting {
+    /// The connection's spare buffer for a response record.
+    fn buffer(&self) -> Vec<u8> {
+        self.0
+            .as_ref()
+            .map(|mailbox| std::mem::take(&mut mailbox.state.lock().spare))
+            .unwrap_or_default()
+    }
+
+    fn post(mut self, answer: Answer) {
+        if let Some(mailbox) = self.0.take() {
+            mailbox.post(Some(answer));
+        }
+    }
+}
+
+impl Drop for Posting {
+    fn drop(&mut self) {
+        if let Some(mailbox) = self.0.take() {
+            mailbox.post(None);
+        }
+    }
+}
+
 /// Who waits for a request's answer.
 enum Waiter {
     Built(oneshot::Sender<Reply>),
-    Lane(oneshot::Sender<Answer>),
+    Lane(Posting),
 }
 
 impl Waiter {
     /// Sends `reply`; the waiting task may be gone already, then nobody needs it.
     fn send(self, reply: Reply) {
-        let _ = match self {
-            Self::Built(tx) => tx.send(reply).map_err(drop),
-            Self::Lane(tx) => tx.send(Answer::Built(reply)).map_err(drop),
-        };
+        match self {
+            Self::Built(tx) => drop(tx.send(reply)),
+            Self::Lane(posting) => posting.post(Answer::Built(reply)),
+        }
     }
 }
 
@@ -266,15 +345,19 @@ impl Bridge {
 
     /// [`Bridge::submit`] for a bodiless HTTP/1.1 request whose record was encoded
     /// beforehand into `record` (its id and deadline are stamped here): the record goes into
-    /// the inbox without another encoding, and a whole small response comes back as the
-    /// record TypeScript wrote ([`Answer::Record`]). `record` gets a spare buffer back.
+    /// the inbox without another encoding, and the answer arrives in `mailbox`, a whole
+    /// small response as the record TypeScript wrote ([`Answer::Record`]). `record` gets a
+    /// spare buffer back.
     pub async fn submit_lane(
         &self,
         record: &mut Vec<u8>,
         deadline: Option<Instant>,
         deadline_ms: f64,
-    ) -> Result<(u64, oneshot::Receiver<Answer>)> {
-        let (tx, reply) = oneshot::channel();
+        mailbox: &Arc<Mailbox>,
+    ) -> Result<u64> {
+        // A stale answer (to a request the connection gave up on) must not answer this one.
+        mailbox.state.lock().answer = None;
+        let posting = Posting(Some(Arc::clone(mailbox)));
         let encode = |id, _, out: &mut Vec<u8>| {
             // The bridge keeps the record's buffer as its scratch and the lane gets the old
             // scratch: neither side allocates once both are warm.
@@ -282,10 +365,8 @@ impl Bridge {
             record::stamp_request(out, id, deadline_ms);
             Ok(())
         };
-        let id = self
-            .queue(None, None, Waiter::Lane(tx), deadline, encode)
-            .await?;
-        Ok((id, reply))
+        self.queue(None, None, Waiter::Lane(posting), deadline, encode)
+            .await
     }
 
     async fn queue(
@@ -578,19 +659,19 @@ impl Bridge {
             return Ok(false);
         }
         let reply = match reply {
-            Some(Waiter::Lane(tx))
+            Some(Waiter::Lane(posting))
                 if stream.is_none()
                     && staged.is_none()
                     && (200..=599).contains(&rec.status)
                     && rec.body.len() <= RECORD_BODY_MAX =>
             {
-                match OwnedResponse::copy(&rec) {
+                match OwnedResponse::copy(&rec, posting.buffer()) {
                     Some(owned) => {
-                        let _ = tx.send(Answer::Record(owned));
+                        posting.post(Answer::Record(owned));
                         self.stats.responses.fetch_add(1, Ordering::Relaxed);
                         return Ok(true);
                     }
-                    None => Some(Waiter::Lane(tx)),
+                    None => Some(Waiter::Lane(posting)),
                 }
             }
             reply => reply,

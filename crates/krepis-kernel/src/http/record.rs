@@ -316,9 +316,10 @@ pub struct OwnedResponse {
 }
 
 impl OwnedResponse {
-    /// A copy of `rec`, or `None` when a field name or value could not go on the wire as it
-    /// is (the caller then takes the checked path, which answers 500).
-    pub fn copy(rec: &ResponseRecord<'_>) -> Option<Self> {
+    /// A copy of `rec` in `bytes` (a spare buffer, emptied first), or `None` when a field
+    /// name or value could not go on the wire as it is (the caller then takes the checked
+    /// path, which answers 500).
+    pub fn copy(rec: &ResponseRecord<'_>, mut bytes: Vec<u8>) -> Option<Self> {
         let base = rec.raw.as_ptr() as usize;
         let range = |part: &[u8]| {
             let at = part.as_ptr() as usize - base;
@@ -327,7 +328,8 @@ impl OwnedResponse {
         let table = range(rec.headers.table);
         let text = range(rec.headers.text);
         let body = range(rec.body);
-        let mut bytes = rec.raw.to_vec();
+        bytes.clear();
+        bytes.extend_from_slice(rec.raw);
         let mut at = text.start;
         for lens in rec.headers.table.chunks_exact(8) {
             let name = &mut bytes[at..at + get_u32(lens, 0) as usize];
@@ -370,6 +372,11 @@ impl OwnedResponse {
     /// The body.
     pub fn body(&self) -> &[u8] {
         &self.bytes[self.body.clone()]
+    }
+
+    /// The buffer, for the next copy.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
     }
 }
 

@@ -9,11 +9,10 @@ use deno_http_h1::{BodyKind, Header, Version};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 
-/// What the driver keeps of a request head once the parser's borrow ends.
+/// What the driver keeps of a request head once the parser's borrow ends, besides the
+/// request itself (as `http` types from [`to_http`], or the lane's record). Small: it is
+/// moved several times on its way out of the parser.
 pub struct Head {
-    /// The head as `http` types (`Err`: a target or field `http` cannot hold, answered 400;
-    /// `None`: the [`super::lane`] took it, no types were made).
-    pub request: Result<Option<Request<()>>, ()>,
     /// How the body is framed.
     pub body: BodyKind,
     /// Whether the client keeps the connection open after this exchange.
@@ -29,16 +28,10 @@ pub struct Head {
 }
 
 impl Head {
-    /// Converts a parsed head, as `http` types when `typed`. Field values and the target
-    /// are copied once, into one buffer the `http` values share.
-    pub fn new(request: deno_http_h1::Request<'_>, typed: bool) -> Self {
+    /// What the driver needs of `request`'s head.
+    pub fn new(request: &deno_http_h1::Request<'_>) -> Self {
         let head_only = request.method == b"HEAD";
         Self {
-            request: if typed {
-                to_http(&request).map(Some)
-            } else {
-                Ok(None)
-            },
             body: request.body,
             keep_alive: request.keep_alive,
             expect_continue: request.expect_continue,
@@ -49,7 +42,9 @@ impl Head {
     }
 }
 
-fn to_http(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
+/// The head as `http` types (`None`: a target or field `http` cannot hold, answered 400).
+/// Field values and the target are copied once, into one buffer the `http` values share.
+pub fn to_http(request: &deno_http_h1::Request<'_>) -> Option<Request<()>> {
     let size = request.target.len() + request.headers.iter().map(|h| h.value.len()).sum::<usize>();
     let mut text = BytesMut::with_capacity(size);
     text.extend_from_slice(request.target);
@@ -61,19 +56,19 @@ fn to_http(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
     let mut headers = HeaderMap::with_capacity(request.headers.len());
     for field in request.headers {
         let value = text.split_to(field.value.len());
-        let name = HeaderName::from_bytes(field.name).map_err(drop)?;
-        let value = HeaderValue::from_maybe_shared(value).map_err(drop)?;
+        let name = HeaderName::from_bytes(field.name).ok()?;
+        let value = HeaderValue::from_maybe_shared(value).ok()?;
         headers.append(name, value);
     }
     let mut typed = Request::new(());
-    *typed.method_mut() = Method::from_bytes(request.method).map_err(drop)?;
-    *typed.uri_mut() = Uri::from_maybe_shared(target).map_err(drop)?;
+    *typed.method_mut() = Method::from_bytes(request.method).ok()?;
+    *typed.uri_mut() = Uri::from_maybe_shared(target).ok()?;
     *typed.version_mut() = match request.version {
         Version::Http10 => http::Version::HTTP_10,
         Version::Http11 => http::Version::HTTP_11,
     };
     *typed.headers_mut() = headers;
-    Ok(typed)
+    Some(typed)
 }
 
 /// Fields a response head holds on the stack; more spill into a vector.
@@ -206,7 +201,7 @@ impl DateCache {
 mod tests {
     use super::*;
 
-    fn parsed(raw: &[u8]) -> Head {
+    fn parsed(raw: &[u8]) -> (Head, Option<Request<()>>) {
         let mut conn = deno_http_h1::Protocol::new();
         conn.set_allow_missing_host(true);
         let mut headers = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
@@ -215,8 +210,8 @@ mod tests {
             .next_request_uninit_all(raw, &mut headers, &mut scratch)
             .unwrap()
         {
-            deno_http_h1::RequestStatus::Complete { request, .. } => Head::new(
-                deno_http_h1::Request {
+            deno_http_h1::RequestStatus::Complete { request, .. } => {
+                let request = deno_http_h1::Request {
                     method: request.method,
                     target: request.target,
                     version: request.version,
@@ -225,29 +220,26 @@ mod tests {
                     keep_alive: request.keep_alive,
                     expect_continue: request.expect_continue,
                     upgrade: None,
-                },
-                true,
-            ),
+                };
+                (Head::new(&request), to_http(&request))
+            }
             deno_http_h1::RequestStatus::Partial => panic!("partial"),
         }
     }
 
     #[test]
     fn a_head_becomes_http_types_with_repeated_fields_kept() {
-        let head = parsed(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 3\r\n\r\n");
-        let request = head.request.unwrap().unwrap();
+        let (head, request) = parsed(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 3\r\n\r\n");
+        let request = request.unwrap();
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.uri(), "/a?b=1");
         assert_eq!(request.headers()["host"], "x");
         assert_eq!(request.headers().get_all("cookie").iter().count(), 2);
         assert!(matches!(head.body, BodyKind::ContentLength(3)));
         assert!(head.keep_alive && !head.head_only);
-        let old = parsed(b"HEAD / HTTP/1.0\r\n\r\n");
+        let (old, request) = parsed(b"HEAD / HTTP/1.0\r\n\r\n");
         assert!(!old.keep_alive && old.head_only);
-        assert_eq!(
-            old.request.unwrap().unwrap().version(),
-            http::Version::HTTP_10
-        );
+        assert_eq!(request.unwrap().version(), http::Version::HTTP_10);
     }
 
     #[test]

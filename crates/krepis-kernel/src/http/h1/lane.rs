@@ -12,13 +12,14 @@
 //! in full: the lane only takes heads those checks pass, so statuses and errors are the
 //! same on both paths.
 
+use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use deno_http_h1::{BodyKind, Header, Request};
 
-use super::super::bridge::{Answer, Reply, status_response};
+use super::super::bridge::{Answer, Mailbox, Reply, status_response};
 use super::super::limits::Charge;
 use super::super::record::{self, FLAG_TLS, HeadFields, OwnedResponse};
 use super::super::service::{self, AbandonOnDrop, Peer};
@@ -131,7 +132,7 @@ pub fn encode(request: &Request<'_>, shared: &Shared, peer: &Peer, out: &mut Vec
 /// Hands the request whose record [`encode`] wrote to TypeScript and waits for its answer;
 /// dropping the future (the client left) abandons the request. The checks and answers are
 /// those of `service::process` for a bodiless request.
-pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>) -> Outcome {
+pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>, mailbox: &Arc<Mailbox>) -> Outcome {
     let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
     if shared.budget.try_charge(lent, 0).is_none() {
         return Outcome::Built(service::reject(shared, 503));
@@ -144,9 +145,9 @@ pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>) -> Outcome {
             (Some(Instant::now() + timeout), ms)
         }
     };
-    let (id, reply) = match shared
+    let id = match shared
         .bridge
-        .submit_lane(record, watched, deadline_ms)
+        .submit_lane(record, watched, deadline_ms, mailbox)
         .await
     {
         Ok(submitted) => submitted,
@@ -156,10 +157,10 @@ pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>) -> Outcome {
         Err(_) => return Outcome::Built(service::reject(shared, 503)),
     };
     let guard = AbandonOnDrop { shared, id };
-    let answer = reply.await;
+    let answer = poll_fn(|cx| mailbox.poll_take(cx)).await;
     std::mem::forget(guard);
     match answer {
-        Ok(Answer::Record(owned)) => {
+        Some(Answer::Record(owned)) => {
             let size = owned.body().len() as u64;
             if size == 0 {
                 return Outcome::Record(owned, None);
@@ -170,8 +171,8 @@ pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>) -> Outcome {
                 None => Outcome::Built(service::reject(shared, 503)),
             }
         }
-        Ok(Answer::Built(reply)) => Outcome::Built(websocket::refuse_stray_upgrade(reply)),
-        Err(_) => Outcome::Built(status_response(500)),
+        Some(Answer::Built(reply)) => Outcome::Built(websocket::refuse_stray_upgrade(reply)),
+        None => Outcome::Built(status_response(500)),
     }
 }
 

@@ -41,6 +41,7 @@ use self::input::{Event, Input};
 use self::lane::Outcome;
 use self::output::{Framing, Written};
 use super::body::RequestBody;
+use super::bridge::Mailbox;
 use super::compress::Encoded;
 use super::limits::{Activity, Busy, Charge, Outgoing};
 use super::record::OwnedResponse;
@@ -92,11 +93,16 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     let mut date = DateCache::default();
     // The record of a request the lane takes (see `lane`), reused from request to request.
     let mut record = Vec::new();
+    let mailbox = Arc::new(Mailbox::default());
     activity.settle();
     loop {
+        // The request as `http` types when the lane does not take it (`None`: it did). Kept
+        // out of `Head`, which the parser's result moves several times.
+        let mut typed = None;
         let mut parse = |request: deno_http_h1::Request<'_>| {
             let laned = lane::encode(&request, &shared, &peer, &mut record);
-            Head::new(request, !laned)
+            typed = (!laned).then(|| head::to_http(&request));
+            Head::new(&request)
         };
         let next = tokio::select! {
             biased;
@@ -115,15 +121,19 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 break;
             }
         };
-        let Ok(request) = head.request else {
-            refuse(&mut conn, &mut scratch, date.now(), 400).await;
-            break;
+        let request = match typed {
+            None => None,
+            Some(Some(request)) => Some(request),
+            Some(None) => {
+                refuse(&mut conn, &mut scratch, date.now(), 400).await;
+                break;
+            }
         };
         let (mut input, answer, upgrade) = match request {
             None => {
                 let (mut input, _) = Input::new(head.body, head.expect_continue);
                 let busy = activity.busy();
-                let answer = lane::answer(&shared, &mut record);
+                let answer = lane::answer(&shared, &mut record, &mailbox);
                 let Some(outcome) =
                     answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
                 else {
@@ -213,6 +223,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 let written =
                     output::write_record(&mut conn, &mut scratch, framing, &response).await;
                 drop((charge, busy));
+                mailbox.recycle(response.into_buffer());
                 written
             }
         };
