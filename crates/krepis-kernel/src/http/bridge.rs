@@ -733,6 +733,19 @@ impl Bridge {
         &self.armed
     }
 
+    /// `response` as a built response, checked as one built from its record would be.
+    pub fn build(&self, response: &OwnedResponse) -> Reply {
+        let body = ResponseBody::full(Bytes::copy_from_slice(response.body()));
+        let mut fields = self.fields.lock();
+        build_response(
+            response.status(),
+            response.headers(),
+            body,
+            &mut fields,
+            None,
+        )
+    }
+
     /// Keeps the request's header map, emptied, for the response to `id` to fill: hyper
     /// parses the next request into the map of the response before it, so a map passed
     /// along this way serves the whole connection without a new allocation per request.

@@ -351,7 +351,7 @@ impl Drop for AbandonOnDrop<'_> {
 }
 
 /// The request's absolute URL as scheme (with `://`), authority and path with query.
-fn absolute_url<'a>(parts: &'a http::request::Parts, peer: &'a Peer) -> [&'a str; 3] {
+pub(super) fn absolute_url<'a>(parts: &'a http::request::Parts, peer: &'a Peer) -> [&'a str; 3] {
     let scheme = if peer.tls { "https://" } else { "http://" };
     let authority = parts
         .uri

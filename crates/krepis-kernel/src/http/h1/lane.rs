@@ -1,12 +1,13 @@
 //! The HTTP/1.1 lane: what `Deno.serve` does for a plain request, without `http` types.
 //!
 //! A bodiless request whose head needs none of the service's other work (no upgrade, no
-//! static mount, no compression to negotiate, a plain origin-form target and Host, one
-//! Cookie at most, within the head limit) has its bridge record encoded straight from the
-//! parsed head ([`encode`]) while the parser still lends it, and is handed to TypeScript
-//! by [`answer`], a future a fraction of the size of [`super::super::service::handle`]'s.
-//! A whole small response comes back as the record TypeScript wrote, which the driver
-//! writes in place (see [`super::output::write_record`]).
+//! static mount, a plain origin-form target and Host, one Cookie at most, within the head
+//! limit) has its bridge record encoded straight from the parsed head ([`encode`]) while
+//! the parser still lends it, and is handed to TypeScript by [`answer`], a future a
+//! fraction of the size of [`super::super::service::handle`]'s. A whole small response
+//! comes back as the record TypeScript wrote, which the driver writes in place (see
+//! [`super::output::write_record`]) unless the coding the request negotiated applies to
+//! it: then, as every other answer, it is built and compressed as `service::handle` does.
 //!
 //! Every other head goes the `http` way (`service::handle`), which makes the same checks
 //! in full: the lane only takes heads those checks pass, so statuses and errors are the
@@ -20,6 +21,7 @@ use std::time::Instant;
 use deno_http_h1::{BodyKind, Header, Request};
 
 use super::super::bridge::{Answer, Mailbox, Reply, status_response};
+use super::super::compress::{self, Coding};
 use super::super::limits::Charge;
 use super::super::record::{self, FLAG_TLS, HeadFields, OwnedResponse};
 use super::super::service::{self, AbandonOnDrop, Peer};
@@ -32,8 +34,14 @@ use crate::KernelError;
 pub enum Outcome {
     /// The response record, to be written in place, with its body charged to the budget.
     Record(OwnedResponse, Option<Charge>),
-    /// A response built the usual way.
+    /// A response built the usual way (to be compressed with the negotiated coding).
     Built(Reply),
+}
+
+/// A request the lane took: the coding its `Accept-Encoding` negotiated, if any.
+pub struct Laned {
+    /// The coding responses may be compressed with.
+    pub coding: Option<Coding>,
 }
 
 /// The parsed head's fields, as a record encodes them.
@@ -52,56 +60,65 @@ impl HeadFields for Fields<'_> {
 }
 
 /// Encodes the bridge record of `request` into `out` (id and deadline left to stamp) when
-/// the lane takes it; `false` (and `out` left as it was) otherwise.
-pub fn encode(request: &Request<'_>, shared: &Shared, peer: &Peer, out: &mut Vec<u8>) -> bool {
+/// the lane takes it; `None` (and `out` left as it was) otherwise.
+pub fn encode(
+    request: &Request<'_>,
+    shared: &Shared,
+    peer: &Peer,
+    out: &mut Vec<u8>,
+) -> Option<Laned> {
     let config = &shared.config;
     if !matches!(request.body, BodyKind::Empty | BodyKind::ContentLength(0))
         || request.upgrade.is_some()
     {
-        return false;
+        return None;
     }
     let target = request.target;
     if target.first() != Some(&b'/') || !target.iter().all(|b| plain_target_byte(*b)) {
-        return false;
+        return None;
     }
     if let Some(files) = &config.static_files {
         let path = target.split(|b| *b == b'?').next().unwrap_or(target);
         if files.claims(path) {
-            return false;
+            return None;
         }
     }
     // The head's size as `service` counts it: request line and field lines.
     let mut size = request.method.len() + target.len() + 14;
-    let (mut host, mut traceparent, mut cookie) = (None, None, false);
-    let compressing = config.compression && request.method != b"HEAD";
+    let (mut host, mut traceparent, mut cookie, mut accept) = (None, None, false, None);
     for field in request.headers {
         size += field.name.len() + field.value.len() + 4;
         let name = field.name;
         if name.eq_ignore_ascii_case(b"host") {
             if host.replace(field.value).is_some() {
-                return false;
+                return None;
             }
         } else if name.eq_ignore_ascii_case(b"cookie") {
             // Several are joined into one (`validate::normalize`): the `http` way does it.
             if std::mem::replace(&mut cookie, true) {
-                return false;
+                return None;
             }
         } else if name.eq_ignore_ascii_case(b"traceparent") {
             traceparent.get_or_insert(field.value);
-        } else if name.eq_ignore_ascii_case(b"upgrade")
-            || (compressing && name.eq_ignore_ascii_case(b"accept-encoding"))
-        {
-            return false;
+        } else if name.eq_ignore_ascii_case(b"accept-encoding") {
+            accept.get_or_insert(field.value);
+        } else if name.eq_ignore_ascii_case(b"upgrade") {
+            return None;
         }
     }
     if size > config.max_header_size {
-        return false;
+        return None;
     }
     let authority = match host {
         None | Some(b"") => &*peer.authority,
         Some(host) if plain_host(host) => ascii(host),
-        Some(_) => return false,
+        Some(_) => return None,
     };
+    // As `compress::negotiate` reads the first field (a value that is not visible ASCII
+    // negotiates nothing).
+    let coding = accept
+        .filter(|accept| config.compression && request.method != b"HEAD" && accept.is_ascii())
+        .and_then(|accept| compress::preferred(ascii(accept)));
     let ids = TraceIds::for_request(traceparent);
     let head = record::RequestHead {
         id: 0,
@@ -126,13 +143,19 @@ pub fn encode(request: &Request<'_>, shared: &Shared, peer: &Peer, out: &mut Vec
         headers: &Fields(request.headers),
     };
     out.clear();
-    record::encode_request(&head, out).is_ok()
+    record::encode_request(&head, out).ok()?;
+    Some(Laned { coding })
 }
 
 /// Hands the request whose record [`encode`] wrote to TypeScript and waits for its answer;
 /// dropping the future (the client left) abandons the request. The checks and answers are
 /// those of `service::process` for a bodiless request.
-pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>, mailbox: &Arc<Mailbox>) -> Outcome {
+pub async fn answer(
+    shared: &Arc<Shared>,
+    record: &mut Vec<u8>,
+    mailbox: &Arc<Mailbox>,
+    coding: Option<Coding>,
+) -> Outcome {
     let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
     if shared.budget.try_charge(lent, 0).is_none() {
         return Outcome::Built(service::reject(shared, 503));
@@ -162,6 +185,12 @@ pub async fn answer(shared: &Arc<Shared>, record: &mut Vec<u8>, mailbox: &Arc<Ma
     match answer {
         Some(Answer::Record(owned)) => {
             let size = owned.body().len() as u64;
+            if coding.is_some() && size >= compress::MIN_LENGTH {
+                // Compression may apply: the response is built and goes the usual way.
+                let reply = shared.bridge.build(&owned);
+                mailbox.recycle(owned.into_buffer());
+                return Outcome::Built(reply);
+            }
             if size == 0 {
                 return Outcome::Record(owned, None);
             }
@@ -208,8 +237,152 @@ fn ascii(bytes: &[u8]) -> &str {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::atomic::AtomicU64;
+
     use super::*;
+    use crate::http::bridge::Bridge;
+    use crate::http::config::ServerConfig;
+    use crate::http::h1::head::to_http;
+    use crate::http::limits::Budget;
+    use crate::http::record::{RequestView, decode_requests};
     use crate::http::validate;
+    use crate::http::websocket::Sockets;
+    use crate::proto::ServeOptions;
+
+    fn shared() -> Shared {
+        let config = ServerConfig::from_options(&ServeOptions::default()).unwrap();
+        Shared {
+            bridge: Bridge::new(4096, 4096).unwrap(),
+            budget: Budget::new(config.max_buffered_memory),
+            sockets: Sockets::default(),
+            idle_closed: AtomicU64::new(0),
+            config,
+            rejected: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+        }
+    }
+
+    fn peer() -> Peer {
+        Peer {
+            remote: "127.0.0.1:5555".parse().unwrap(),
+            remote_ip: "127.0.0.1".into(),
+            tls: false,
+            authority: "127.0.0.1:8000".into(),
+            socket: None,
+            files: None,
+        }
+    }
+
+    /// The record the lane encodes for `raw` (`None`: it leaves the head to the `http`
+    /// way, or the parser refused it), and the one the `http` way encodes (`None`: it
+    /// refuses the head), decoded.
+    fn both(raw: &[u8]) -> (Option<(RequestView, Laned)>, Option<RequestView>) {
+        let (shared, peer) = (shared(), peer());
+        let mut parser = deno_http_h1::Protocol::new();
+        parser.set_allow_missing_host(true);
+        let mut fields = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+        let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+        let parsed = parser.next_request_uninit_all(raw, &mut fields, &mut scratch);
+        let Ok(deno_http_h1::RequestStatus::Complete { request, .. }) = parsed else {
+            return (None, None);
+        };
+        let request = Request {
+            method: request.method,
+            target: request.target,
+            version: request.version,
+            headers: request.headers,
+            body: request.body,
+            keep_alive: request.keep_alive,
+            expect_continue: request.expect_continue,
+            upgrade: None,
+        };
+        let mut out = Vec::new();
+        let laned = encode(&request, &shared, &peer, &mut out)
+            .map(|laned| (decode_requests(&out).unwrap().remove(0), laned));
+        let typed = to_http(&request).and_then(|typed| {
+            let (mut parts, ()) = typed.into_parts();
+            validate::check(&parts).ok()?;
+            validate::normalize(&mut parts.headers);
+            let mut out = Vec::new();
+            let ids = TraceIds::for_request(None);
+            let head = record::RequestHead {
+                id: 0,
+                flags: 0,
+                body_addr: 0,
+                body_len: 0.0,
+                deadline_ms: 0.0,
+                method: parts.method.as_str(),
+                url: service::absolute_url(&parts, &peer),
+                remote_ip: &peer.remote_ip,
+                remote_port: peer.remote.port(),
+                ids: [&ids.request_id, &ids.trace_id, &ids.span_id, ""],
+                headers: &parts.headers,
+            };
+            record::encode_request(&head, &mut out).unwrap();
+            Some(decode_requests(&out).unwrap().remove(0))
+        });
+        (laned, typed)
+    }
+
+    #[test]
+    fn the_lane_hands_typescript_what_the_http_way_does() {
+        for raw in [
+            &b"GET / HTTP/1.1\r\nHost: example.com:8080\r\n\r\n"[..],
+            b"GET /a/b?c=d&e=%20f HTTP/1.1\r\nHOST: x\r\nX-Custom: One\r\nx-custom: two\r\nCookie: a=1\r\n\r\n",
+            b"DELETE /items/7 HTTP/1.0\r\n\r\n",
+            b"GET /x HTTP/1.1\r\nHost:\r\nAccept-Encoding: gzip, br\r\n\r\n",
+            b"HEAD / HTTP/1.1\r\nhost: h\r\nContent-Length: 0\r\nAccept-Encoding: gzip\r\n\r\n",
+        ] {
+            let (laned, typed) = both(raw);
+            let text = String::from_utf8_lossy(raw);
+            let ((lane, _), typed) = (laned.expect(&text), typed.expect(&text));
+            assert_eq!(lane.method, typed.method, "{text}");
+            assert_eq!(lane.url, typed.url, "{text}");
+            assert_eq!(lane.headers, typed.headers, "{text}");
+            assert_eq!(lane.remote, typed.remote, "{text}");
+            assert_eq!(lane.flags, typed.flags, "{text}");
+            assert_eq!(lane.ids[0].len(), 16, "the lane draws the ids");
+        }
+    }
+
+    #[test]
+    fn the_lane_negotiates_codings_as_the_service_does() {
+        let coding = |raw: &[u8]| both(raw).0.unwrap().1.coding;
+        assert_eq!(
+            coding(b"GET / HTTP/1.1\r\nAccept-Encoding: gzip, deflate, br\r\n\r\n"),
+            Some(Coding::Brotli)
+        );
+        assert_eq!(
+            coding(b"GET / HTTP/1.1\r\nAccept-Encoding: gzip;q=0.5, identity\r\n\r\n"),
+            None
+        );
+        assert_eq!(
+            coding(b"HEAD / HTTP/1.1\r\nAccept-Encoding: gzip\r\n\r\n"),
+            None
+        );
+    }
+
+    #[test]
+    fn heads_the_lane_leaves_alone_go_the_http_way() {
+        for raw in [
+            // Refused there with 400, as before the lane.
+            &b"GET / HTTP/1.1\r\nHost: a b\r\n\r\n"[..],
+            b"GET * HTTP/1.1\r\n\r\n",
+            // Served there: joined cookies, odd but valid Hosts and targets, bodies.
+            b"GET / HTTP/1.1\r\nCookie: a=1\r\nCookie: b=2\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n",
+            b"GET /a#frag HTTP/1.1\r\n\r\n",
+            b"GET http://x/a HTTP/1.1\r\n\r\n",
+            b"OPTIONS * HTTP/1.1\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
+            b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+        ] {
+            let text = String::from_utf8_lossy(raw);
+            assert!(both(raw).0.is_none(), "{text}");
+        }
+    }
 
     #[test]
     fn plain_hosts_are_a_subset_of_valid_ones() {

@@ -38,11 +38,11 @@ use tokio::sync::watch;
 use self::cork::{Cork, Corked};
 use self::head::{DateCache, Head, asks_close, says_close};
 use self::input::{Event, Input};
-use self::lane::Outcome;
+use self::lane::{Laned, Outcome};
 use self::output::{Framing, Written};
 use super::body::RequestBody;
 use super::bridge::Mailbox;
-use super::compress::Encoded;
+use super::compress;
 use super::limits::{Activity, Busy, Charge, Outgoing};
 use super::record::OwnedResponse;
 use super::service::{self, Outbound, Peer};
@@ -98,10 +98,10 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     loop {
         // The request as `http` types when the lane does not take it (`None`: it did). Kept
         // out of `Head`, which the parser's result moves several times.
-        let mut typed = None;
+        let (mut typed, mut laned) = (None, None);
         let mut parse = |request: deno_http_h1::Request<'_>| {
-            let laned = lane::encode(&request, &shared, &peer, &mut record);
-            typed = (!laned).then(|| head::to_http(&request));
+            laned = lane::encode(&request, &shared, &peer, &mut record);
+            typed = laned.is_none().then(|| head::to_http(&request));
             Head::new(&request)
         };
         let next = tokio::select! {
@@ -121,28 +121,28 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 break;
             }
         };
-        let request = match typed {
-            None => None,
-            Some(Some(request)) => Some(request),
-            Some(None) => {
+        let request = match (typed, laned) {
+            (Some(Some(request)), _) => Ok(request),
+            (None, Some(laned)) => Err(laned),
+            _ => {
                 refuse(&mut conn, &mut scratch, date.now(), 400).await;
                 break;
             }
         };
         let (mut input, answer, upgrade) = match request {
-            None => {
+            Err(laned) => {
                 let (mut input, _) = Input::new(head.body, head.expect_continue);
                 let busy = activity.busy();
-                let answer = lane::answer(&shared, &mut record, &mailbox);
+                let answer = lane::answer(&shared, &mut record, &mailbox, laned.coding);
                 let Some(outcome) =
                     answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
                 else {
                     // The client left: dropping the answer abandoned the request.
                     break;
                 };
-                (input, Answer::laned(&shared, outcome, busy), None)
+                (input, Answer::laned(&shared, outcome, busy, laned), None)
             }
-            Some(mut request) => {
+            Ok(mut request) => {
                 // A body that came with its head (most small ones) is taken at once: no
                 // channel, no reads on demand.
                 let whole = match head.body {
@@ -267,9 +267,9 @@ enum Answer {
 }
 
 impl Answer {
-    /// What the lane's `outcome` sends: a built response as `service::handle` sends it
-    /// (never compressed: the lane takes no request that negotiates a coding).
-    fn laned(shared: &Arc<Shared>, outcome: Outcome, busy: Busy) -> Self {
+    /// What the lane's `outcome` sends: a built response as `service::handle` sends it,
+    /// compressed when the request negotiated a coding that applies to it.
+    fn laned(shared: &Arc<Shared>, outcome: Outcome, busy: Busy, laned: Laned) -> Self {
         match outcome {
             Outcome::Record(response, charge) => Self::Record {
                 response,
@@ -278,10 +278,9 @@ impl Answer {
             },
             Outcome::Built(reply) => {
                 let (reply, prepaid) = service::admit_reply(shared, reply);
+                let reply = compress::apply(laned.coding, reply);
                 let budget = Arc::clone(&shared.budget);
-                Self::Built(
-                    reply.map(|body| Outgoing::new(Encoded::identity(body), budget, prepaid, busy)),
-                )
+                Self::Built(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
             }
         }
     }
