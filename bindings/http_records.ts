@@ -81,6 +81,12 @@ export const FLAG_WEBSOCKET = 32;
 export const FLAG_STAGED_BODY = 1;
 
 /**
+ * The kernel adds `traceparent` and `x-request-id` for the request's own ids after the
+ * record's fields (see [`super::trace::TraceHeaders`]), so TypeScript need not build them.
+ */
+export const FLAG_TRACE_HEADERS = 2;
+
+/**
  * Offset of the record length (u32), in every record.
  */
 export const AT_LEN = 0;

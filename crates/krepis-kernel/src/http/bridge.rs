@@ -36,6 +36,7 @@ use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, Stre
 use super::record::{
     self, Fields, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, OwnedResponse, ResponseRecord,
 };
+use super::trace::TraceHeaders;
 use crate::proto::BridgeLayout;
 use crate::shm::SharedBuffer;
 use crate::{KernelError, Result};
@@ -200,6 +201,8 @@ struct Slot {
     spare: Option<HeaderMap>,
     /// When [`Bridge::expired`] reports the request, if it has not been answered by then.
     deadline: Option<Instant>,
+    /// The trace headers a response asking for them ([`record::FLAG_TRACE_HEADERS`]) gets.
+    trace: Option<TraceHeaders>,
 }
 
 struct Inner {
@@ -464,6 +467,7 @@ impl Bridge {
             stop_body,
             spare: None,
             deadline,
+            trace: None,
         });
         if body_len > 0 {
             self.stats
@@ -473,6 +477,9 @@ impl Bridge {
         let mut record = std::mem::take(&mut inner.scratch);
         record.clear();
         let encoded = encode(id, body_addr, &mut record).and_then(|()| {
+            if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
+                slot.trace = record::request_ids(&record).map(TraceHeaders::from_ids);
+            }
             if record.len() > self.inboxes[0].len() {
                 return Err(KernelError::LimitExceeded(format!(
                     "request record of {} bytes exceeds the inbox",
@@ -638,6 +645,9 @@ impl Bridge {
         let reply = slot.reply.take();
         let staged = slot.staged.take();
         let spare = slot.spare.take();
+        let trace = slot
+            .trace
+            .filter(|_| rec.flags & record::FLAG_TRACE_HEADERS != 0);
         let live = reply.is_some() && !slot.abandoned;
         let stream = if rec.kind == KIND_RESPOND_STREAM && live {
             let (tx, rx) = mpsc::channel(STREAM_CHANNEL_CHUNKS);
@@ -665,7 +675,7 @@ impl Bridge {
                     && (200..=599).contains(&rec.status)
                     && rec.body.len() <= RECORD_BODY_MAX =>
             {
-                match OwnedResponse::copy(&rec, posting.buffer()) {
+                match OwnedResponse::copy(&rec, posting.buffer(), trace.as_ref()) {
                     Some(owned) => {
                         posting.post(Answer::Record(owned));
                         self.stats.responses.fetch_add(1, Ordering::Relaxed);
@@ -685,7 +695,7 @@ impl Bridge {
             }
             _ => ResponseBody::full(Bytes::copy_from_slice(rec.body)),
         };
-        let response = build_response(rec.status, rec.headers, body, fields, spare);
+        let response = build_response(rec.status, rec.headers, trace.as_ref(), body, fields, spare);
         if let Some(reply) = reply {
             reply.send(response);
         }
@@ -740,6 +750,7 @@ impl Bridge {
         build_response(
             response.status(),
             response.headers(),
+            None,
             body,
             &mut fields,
             None,
@@ -1013,10 +1024,12 @@ impl FieldCache {
 /// handler bug never produces a malformed response on the wire. A body known whole is
 /// framed by its real length, whatever `content-length` the handler set (as `Deno.serve`
 /// does): a wrong one would let the body spill into a forged next response, or hang the
-/// connection. A streamed body keeps the declared length and is held to it.
+/// connection. A streamed body keeps the declared length and is held to it. `trace` fields
+/// go last, past the cache: their values are new with every request.
 fn build_response(
     status: u16,
     fields: Fields<'_>,
+    trace: Option<&TraceHeaders>,
     body: ResponseBody,
     cache: &mut FieldCache,
     spare: Option<HeaderMap>,
@@ -1026,7 +1039,7 @@ fn build_response(
     };
     let framed_by_body = matches!(body, ResponseBody::Full(Some(_)));
     let mut headers = spare.unwrap_or_default();
-    headers.reserve(fields.len());
+    headers.reserve(fields.len() + if trace.is_some() { 2 } else { 0 });
     for (name, value) in fields.iter() {
         if framed_by_body && name.eq_ignore_ascii_case(b"content-length") {
             continue;
@@ -1035,6 +1048,18 @@ fn build_response(
             return status_response(500);
         };
         headers.append(name, value);
+    }
+    if let Some(trace) = trace {
+        let [(_, traceparent), (_, request_id)] = trace.fields();
+        // Hex digits and dashes: valid values.
+        headers.append(
+            HeaderName::from_static(TraceHeaders::TRACEPARENT),
+            HeaderValue::from_bytes(traceparent).expect("hex and dashes"),
+        );
+        headers.append(
+            HeaderName::from_static(TraceHeaders::REQUEST_ID),
+            HeaderValue::from_bytes(request_id).expect("hex"),
+        );
     }
     let mut response = http::Response::new(body);
     *response.status_mut() = status;

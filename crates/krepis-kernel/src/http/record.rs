@@ -36,7 +36,7 @@
 //! |---|---|---|
 //! | 0 | u32 | record length |
 //! | 4 | u8 | kind: [`KIND_RESPOND`], [`KIND_RESPOND_STREAM`] or [`KIND_RELEASE`] |
-//! | 5 | u8 | flags: [`FLAG_STAGED_BODY`] |
+//! | 5 | u8 | flags: [`FLAG_STAGED_BODY`], [`FLAG_TRACE_HEADERS`] |
 //! | 6 | u16 | status |
 //! | 8 | f64 | request id |
 //! | 16 | u32 | header count |
@@ -44,6 +44,7 @@
 //! | 24 | u32 × 2 × count | header name and value lengths |
 //! | … | bytes | header names and values, then the inline body |
 
+use super::trace::TraceHeaders;
 use crate::{KernelError, Result};
 
 /// A request for TypeScript to handle.
@@ -74,6 +75,9 @@ pub const FLAG_ASCII: u8 = 16;
 pub const FLAG_WEBSOCKET: u8 = 32;
 /// The response body was handed over beforehand (`lend_body`) rather than sent inline.
 pub const FLAG_STAGED_BODY: u8 = 1;
+/// The kernel adds `traceparent` and `x-request-id` for the request's own ids after the
+/// record's fields (see [`super::trace::TraceHeaders`]), so TypeScript need not build them.
+pub const FLAG_TRACE_HEADERS: u8 = 2;
 
 /// Offset of the record length (u32), in every record.
 pub const AT_LEN: usize = 0;
@@ -233,6 +237,21 @@ pub fn stamp_request(rec: &mut [u8], id: u64, deadline_ms: f64) {
     put_f64(rec, REQ_DEADLINE, deadline_ms);
 }
 
+/// The request, trace and span ids an encoded request record carries (64 hex digits, one
+/// after the other), or `None` for another kind of record.
+pub fn request_ids(rec: &[u8]) -> Option<&[u8; 64]> {
+    if rec.len() < REQUEST_FIXED || rec[AT_KIND] != KIND_REQUEST {
+        return None;
+    }
+    let u16_at = |at: usize| usize::from(u16::from_le_bytes([rec[at], rec[at + 1]]));
+    let at = REQUEST_FIXED
+        + u16_at(REQ_COUNT) * 8
+        + u16_at(REQ_METHOD_LEN)
+        + get_u32(rec, REQ_URL_LEN) as usize
+        + u16_at(REQ_IP_LEN);
+    rec.get(at..at + 64)?.try_into().ok()
+}
+
 /// Encodes an abort record for `id`, appending it to `out`.
 pub fn encode_abort(id: u64, out: &mut Vec<u8>) {
     encode_notice(KIND_ABORT, id, out);
@@ -253,7 +272,7 @@ pub fn encode_notice(kind: u8, id: u64, out: &mut Vec<u8>) {
 pub struct ResponseRecord<'a> {
     /// [`KIND_RESPOND`], [`KIND_RESPOND_STREAM`] or [`KIND_RELEASE`].
     pub kind: u8,
-    /// [`FLAG_STAGED_BODY`] or 0.
+    /// [`FLAG_STAGED_BODY`] and [`FLAG_TRACE_HEADERS`] bits.
     pub flags: u8,
     /// HTTP status.
     pub status: u16,
@@ -316,30 +335,43 @@ pub struct OwnedResponse {
 }
 
 impl OwnedResponse {
-    /// A copy of `rec` in `bytes` (a spare buffer, emptied first), or `None` when a field
-    /// name or value could not go on the wire as it is (the caller then takes the checked
-    /// path, which answers 500).
-    pub fn copy(rec: &ResponseRecord<'_>, mut bytes: Vec<u8>) -> Option<Self> {
-        let base = rec.raw.as_ptr() as usize;
-        let range = |part: &[u8]| {
-            let at = part.as_ptr() as usize - base;
-            at..at + part.len()
-        };
-        let table = range(rec.headers.table);
-        let text = range(rec.headers.text);
-        let body = range(rec.body);
+    /// A copy of `rec` in `bytes` (a spare buffer, emptied first), with the `trace` fields
+    /// after the record's own, or `None` when a field name or value could not go on the wire
+    /// as it is (the caller then takes the checked path, which answers 500).
+    pub fn copy(
+        rec: &ResponseRecord<'_>,
+        mut bytes: Vec<u8>,
+        trace: Option<&TraceHeaders>,
+    ) -> Option<Self> {
+        let trace = trace.map(TraceHeaders::fields);
+        let extra = trace.as_ref().map_or(&[][..], |fields| &fields[..]);
         bytes.clear();
-        bytes.extend_from_slice(rec.raw);
+        bytes.extend_from_slice(rec.headers.table);
+        for (name, value) in extra {
+            bytes.extend_from_slice(&(name.len() as u32).to_le_bytes());
+            bytes.extend_from_slice(&(value.len() as u32).to_le_bytes());
+        }
+        let table = 0..bytes.len();
+        bytes.extend_from_slice(rec.headers.text);
+        for (name, value) in extra {
+            bytes.extend_from_slice(name);
+            bytes.extend_from_slice(value);
+        }
+        let text = table.end..bytes.len();
+        bytes.extend_from_slice(rec.body);
+        let body = text.end..bytes.len();
         let mut at = text.start;
-        for lens in rec.headers.table.chunks_exact(8) {
-            let name = &mut bytes[at..at + get_u32(lens, 0) as usize];
-            at += name.len();
+        for field in 0..rec.headers.len() {
+            let name_len = get_u32(&bytes, field * 8) as usize;
+            let value_len = get_u32(&bytes, field * 8 + 4) as usize;
+            let name = &mut bytes[at..at + name_len];
+            at += name_len;
             if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
                 return None;
             }
             name.make_ascii_lowercase();
-            let value = &bytes[at..at + get_u32(lens, 4) as usize];
-            at += value.len();
+            let value = &bytes[at..at + value_len];
+            at += value_len;
             if !value
                 .iter()
                 .all(|b| matches!(b, b'\t' | b' '..=0x7e | 0x80..=0xff))

@@ -134,6 +134,68 @@ impl TraceIds {
     }
 }
 
+/// The trace headers a response carries when TypeScript asks the kernel to write them
+/// ([`super::record::FLAG_TRACE_HEADERS`]): `traceparent: 00-<trace id>-<span id>-01` and
+/// `x-request-id: <request id>`, the bytes `KrepisContext.traceparent()` and
+/// `ctx.requestId` give. Kept inline in the request's slot (no allocation), made from the
+/// ids its request record carries.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct TraceHeaders {
+    traceparent: [u8; TRACEPARENT_LEN],
+    request_id: [u8; 16],
+}
+
+/// Length of a version-00 `traceparent` value.
+const TRACEPARENT_LEN: usize = 55;
+
+impl TraceHeaders {
+    /// Name of the first field.
+    pub const TRACEPARENT: &'static str = "traceparent";
+    /// Name of the second field.
+    pub const REQUEST_ID: &'static str = "x-request-id";
+
+    /// The headers for the ids a request record carries one after the other: request id
+    /// (16 hex), trace id (32), span id (16).
+    ///
+    /// ```
+    /// use krepis_kernel::http::trace::TraceHeaders;
+    /// let ids = *b"00000000000000014bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b7";
+    /// let [(name, value), (_, id)] = TraceHeaders::from_ids(&ids).fields();
+    /// assert_eq!(name, b"traceparent");
+    /// assert_eq!(value, b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    /// assert_eq!(id, b"0000000000000001");
+    /// ```
+    pub fn from_ids(ids: &[u8; 64]) -> Self {
+        let mut traceparent = *b"00-________________________________-________________-01";
+        traceparent[3..35].copy_from_slice(&ids[16..48]);
+        traceparent[36..52].copy_from_slice(&ids[48..64]);
+        let mut request_id = [0; 16];
+        request_id.copy_from_slice(&ids[..16]);
+        Self {
+            traceparent,
+            request_id,
+        }
+    }
+
+    /// `(name, value)` of both fields, in the order TypeScript sends them.
+    pub fn fields(&self) -> [(&'static [u8], &[u8]); 2] {
+        [
+            (Self::TRACEPARENT.as_bytes(), &self.traceparent),
+            (Self::REQUEST_ID.as_bytes(), &self.request_id),
+        ]
+    }
+}
+
+impl std::fmt::Debug for TraceHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let [(_, traceparent), (_, request_id)] = self.fields();
+        f.debug_struct("TraceHeaders")
+            .field("traceparent", &String::from_utf8_lossy(traceparent))
+            .field("request_id", &String::from_utf8_lossy(request_id))
+            .finish()
+    }
+}
+
 /// Parses `version-traceid-parentid-flags` (any case); returns the trace and parent span
 /// ids in lower case.
 fn parse_traceparent(raw: &[u8]) -> Option<(HexId, HexId)> {

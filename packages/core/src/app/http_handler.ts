@@ -67,7 +67,12 @@ const JSON_LIST: readonly string[] = Object.freeze([
 ]);
 const NONE: readonly string[] = Object.freeze([]);
 
-/** The kernel's answer: the headers a `Response` would carry, in the same order. */
+/**
+ * The kernel's answer: the headers a `Response` would carry, in the same order. The trace
+ * headers come last unless there are `extra` ones (a 405's `allow`): then the kernel writes
+ * them from the request's ids (the same as `ctx`'s: the context is made from them), else
+ * they are built here to keep their place.
+ */
 function kernelAnswer(
   ctx: KrepisContext,
   status: number,
@@ -76,8 +81,8 @@ function kernelAnswer(
   extra?: Record<string, string>,
 ): KernelAnswer {
   const own = body === undefined ? NONE : JSON_LIST;
-  if (!(mode & TRACE) && !extra) {
-    return new KernelAnswer(status, own, body ?? null, NONE);
+  if (!extra) {
+    return new KernelAnswer(status, own, body ?? null, NONE, !!(mode & TRACE));
   }
   const more = mode & TRACE
     ? ["traceparent", ctx.traceparent(), "x-request-id", ctx.requestId]
@@ -326,7 +331,9 @@ export function createFetchHandler(
 /**
  * Creates the handler `app.serve` gives the kernel's server: it answers as
  * {@linkcode createFetchHandler}'s does, with `KernelAnswer`s instead of `Response`s (the
- * same statuses, headers in the same order, and bodies).
+ * same statuses, headers in the same order, and bodies). Its trace headers are written by
+ * the kernel from the ids of the request it handed over (`info.ctx`), which are the ids of
+ * the request's context.
  *
  * @example
  * ```ts

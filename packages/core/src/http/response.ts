@@ -169,18 +169,29 @@ export class KernelAnswer {
   readonly body: string | null;
   /** This answer's own pairs, sent after `headers`. */
   readonly more: readonly string[];
+  /**
+   * Whether the kernel adds `traceparent` (`00-<trace id>-<span id>-01`) and
+   * `x-request-id` for the request's own ids (`info.ctx`) after all other headers, so
+   * they need not be built as strings here.
+   */
+  readonly traceHeaders: boolean;
 
-  /** An answer of `status` with `headers`, then `more`, and `body`. */
+  /**
+   * An answer of `status` with `headers`, then `more`, then (with `traceHeaders`) the
+   * request's trace headers, and `body`.
+   */
   constructor(
     status: number,
     headers: readonly string[],
     body: string | null,
     more: readonly string[] = [],
+    traceHeaders = false,
   ) {
     this.status = status;
     this.headers = headers;
     this.body = body;
     this.more = more;
+    this.traceHeaders = traceHeaders;
   }
 }
 

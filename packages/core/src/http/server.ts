@@ -35,6 +35,7 @@ import {
   FLAG_BODY_BUFFERED,
   FLAG_BODY_STREAMED,
   FLAG_STAGED_BODY,
+  FLAG_TRACE_HEADERS,
   FLAG_WEBSOCKET,
   KIND_RELEASE,
   KIND_RESPOND,
@@ -607,7 +608,14 @@ export class KernelServer implements HttpServer {
   #respond(exchange: Exchange, value: unknown, fromError = false): void {
     if (exchange.done || this.#closed) return;
     if (value instanceof KernelAnswer) {
-      this.#send(exchange, value.status, value.headers, value.body, value.more);
+      this.#send(
+        exchange,
+        value.status,
+        value.headers,
+        value.body,
+        value.more,
+        value.traceHeaders ? FLAG_TRACE_HEADERS : 0,
+      );
       return;
     }
     let parts: ResponseParts;
@@ -643,9 +651,9 @@ export class KernelServer implements HttpServer {
     headers: readonly string[],
     body: string | Uint8Array<ArrayBuffer> | null,
     more: readonly string[] = NO_HEADERS,
+    flags = 0,
   ): void {
     if (exchange.done || this.#closed) return;
-    let flags = 0;
     if (body !== null && body.length >= STAGE_THRESHOLD) {
       // Large bodies are lent, not copied: the kernel writes them to the socket from this
       // very memory and returns the loan when done. (A large string costs its encoding.)
@@ -655,7 +663,7 @@ export class KernelServer implements HttpServer {
       const token = ++this.#loans;
       this.#lent.set(token, bytes);
       this.#kernel.httpLend(this.#handle, exchange.id, bytes, token);
-      flags = FLAG_STAGED_BODY;
+      flags |= FLAG_STAGED_BODY;
       body = null;
     }
     // Submitting this record lets the kernel free the request body: `#finish` stops reading
