@@ -1343,6 +1343,106 @@ mod tests {
     }
 
     #[test]
+    fn trace_headers_come_from_the_requests_ids_on_both_paths_when_asked() {
+        use crate::http::trace::TraceIds;
+        let b = bridge();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let ids = TraceIds::for_request(Some(
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
+        ));
+        let none = HeaderMap::new();
+        let encode = |id, _, out: &mut Vec<u8>| {
+            let head = record::RequestHead {
+                id,
+                flags: 0,
+                body_addr: 0,
+                body_len: 0.0,
+                deadline_ms: 0.0,
+                method: "GET",
+                url: ["http://", "a", "/x?y"],
+                remote_ip: "127.0.0.1",
+                remote_port: 1,
+                ids: [
+                    &ids.request_id,
+                    &ids.trace_id,
+                    &ids.span_id,
+                    &ids.parent_span_id,
+                ],
+                headers: &none,
+            };
+            record::encode_request(&head, out)
+        };
+        let traceparent = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", &*ids.span_id);
+        let expected = [
+            ("content-type", "x"),
+            ("traceparent", traceparent.as_str()),
+            ("x-request-id", &*ids.request_id),
+        ];
+        let listed = |headers: &HeaderMap| -> Vec<(String, String)> {
+            headers
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
+                .collect()
+        };
+        let owned = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+            pairs
+                .iter()
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect()
+        };
+
+        // The built path (HTTP/2, bodies, the `http` way): asked, and not asked.
+        let mut asked = rt.block_on(b.submit(None, None, None, encode)).unwrap();
+        let mut plain = rt.block_on(b.submit(None, None, None, encode)).unwrap();
+        let mut out = response(KIND_RESPOND, 200, asked.id, &[("content-type", "x")], b"{}");
+        out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
+        out.extend(response(
+            KIND_RESPOND,
+            200,
+            plain.id,
+            &[("content-type", "x")],
+            b"{}",
+        ));
+        assert_eq!(answer(&b, &out), 2);
+        let reply = asked.reply.try_recv().unwrap();
+        assert_eq!(listed(reply.headers()), owned(&expected));
+        let reply = plain.reply.try_recv().unwrap();
+        assert_eq!(listed(reply.headers()), owned(&expected[..1]));
+
+        // The HTTP/1.1 lane: the fields are in the record it writes from, and in the
+        // response built from that record (when it compresses).
+        let mailbox = Arc::new(Mailbox::default());
+        let mut record = Vec::new();
+        encode(0, 0, &mut record).unwrap();
+        let id = rt
+            .block_on(b.submit_lane(&mut record, None, 0.0, &mailbox))
+            .unwrap();
+        let mut out = response(KIND_RESPOND, 200, id, &[("Content-Type", "x")], b"{}");
+        out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
+        assert_eq!(answer(&b, &out), 1);
+        let Some(Answer::Record(written)) =
+            rt.block_on(std::future::poll_fn(|cx| mailbox.poll_take(cx)))
+        else {
+            panic!("a small whole response is answered as its record");
+        };
+        let fields: Vec<_> = written
+            .headers()
+            .iter()
+            .map(|(n, v)| (ascii(n), ascii(v)))
+            .collect();
+        assert_eq!(fields, owned(&expected));
+        assert_eq!(written.body(), b"{}");
+        assert_eq!(listed(b.build(&written).headers()), owned(&expected));
+        assert_eq!(b.in_flight(), 0);
+    }
+
+    fn ascii(bytes: &[u8]) -> String {
+        String::from_utf8(bytes.to_vec()).unwrap()
+    }
+
+    #[test]
     fn unknown_ids_are_refused_for_streams() {
         let b = bridge();
         assert!(b.write(12345, b"x").is_err());

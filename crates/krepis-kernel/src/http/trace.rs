@@ -160,7 +160,8 @@ impl TraceHeaders {
     /// ```
     /// use krepis_kernel::http::trace::TraceHeaders;
     /// let ids = *b"00000000000000014bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b7";
-    /// let [(name, value), (_, id)] = TraceHeaders::from_ids(&ids).fields();
+    /// let headers = TraceHeaders::from_ids(&ids);
+    /// let [(name, value), (_, id)] = headers.fields();
     /// assert_eq!(name, b"traceparent");
     /// assert_eq!(value, b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     /// assert_eq!(id, b"0000000000000001");
