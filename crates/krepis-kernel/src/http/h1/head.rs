@@ -8,6 +8,7 @@ use bytes::{Bytes, BytesMut};
 use deno_http_h1::{BodyKind, Header, Version};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
+use smallvec::SmallVec;
 
 /// What the driver keeps of a request head once the parser's borrow ends, besides the
 /// request itself (as `http` types from [`to_http`], or the lane's record). Small: it is
@@ -71,15 +72,12 @@ pub fn to_http(request: &deno_http_h1::Request<'_>) -> Option<Request<()>> {
     Some(typed)
 }
 
-/// Fields a response head holds on the stack; more spill into a vector.
-const INLINE_FIELDS: usize = 24;
+/// Fields a response head holds inline (most have a handful); more spill to the heap. Kept
+/// small and uninitialised: the list is made, and moved, for every response.
+const INLINE_FIELDS: usize = 12;
 
 /// A response's fields as the crate writes them, `date` last.
-pub struct Fields<'a> {
-    inline: [Header<'a>; INLINE_FIELDS],
-    spilled: Vec<Header<'a>>,
-    len: usize,
-}
+pub struct Fields<'a>(SmallVec<[Header<'a>; INLINE_FIELDS]>);
 
 impl<'a> Fields<'a> {
     /// The fields of `headers` but `connection` (the crate writes it from the keep-alive
@@ -98,21 +96,17 @@ impl<'a> Fields<'a> {
         keep_connection: bool,
         date: &'a [u8],
     ) -> Self {
-        let mut fields = Self {
-            inline: [Header::EMPTY; INLINE_FIELDS],
-            spilled: Vec::new(),
-            len: 0,
-        };
+        let mut fields = Self(SmallVec::new());
         let mut dated = false;
         for (name, value) in pairs {
             if name == b"connection" && !keep_connection {
                 continue;
             }
             dated |= name == b"date";
-            fields.push(Header { name, value });
+            fields.0.push(Header { name, value });
         }
         if !dated {
-            fields.push(Header {
+            fields.0.push(Header {
                 name: b"date",
                 value: date,
             });
@@ -120,25 +114,9 @@ impl<'a> Fields<'a> {
         fields
     }
 
-    fn push(&mut self, field: Header<'a>) {
-        if self.len < INLINE_FIELDS {
-            self.inline[self.len] = field;
-        } else {
-            if self.spilled.is_empty() {
-                self.spilled.extend_from_slice(&self.inline);
-            }
-            self.spilled.push(field);
-        }
-        self.len += 1;
-    }
-
     /// The list.
     pub fn as_slice(&self) -> &[Header<'a>] {
-        if self.len <= INLINE_FIELDS {
-            &self.inline[..self.len]
-        } else {
-            &self.spilled
-        }
+        &self.0
     }
 }
 
