@@ -346,14 +346,16 @@ impl Bridge {
         Ok(Submitted { id, reply })
     }
 
-    /// [`Bridge::submit`] for a bodiless HTTP/1.1 request whose record was encoded
-    /// beforehand into `record` (its id and deadline are stamped here): the record goes into
-    /// the inbox without another encoding, and the answer arrives in `mailbox`, a whole
-    /// small response as the record TypeScript wrote ([`Answer::Record`]). `record` gets a
-    /// spare buffer back.
+    /// [`Bridge::submit`] for an HTTP/1.1 request whose record was encoded beforehand into
+    /// `record` (its id, deadline and body address are stamped here), with its whole
+    /// buffered `body` if it has one (kept in the slot, as `submit` keeps a collected one):
+    /// the record goes into the inbox without another encoding, and the answer arrives in
+    /// `mailbox`, a whole small response as the record TypeScript wrote
+    /// ([`Answer::Record`]). `record` gets a spare buffer back.
     pub async fn submit_lane(
         &self,
         record: &mut Vec<u8>,
+        body: Option<Box<[u8]>>,
         deadline: Option<Instant>,
         deadline_ms: f64,
         mailbox: &Arc<Mailbox>,
@@ -361,14 +363,14 @@ impl Bridge {
         // A stale answer (to a request the connection gave up on) must not answer this one.
         mailbox.state.lock().answer = None;
         let posting = Posting(Some(Arc::clone(mailbox)));
-        let encode = |id, _, out: &mut Vec<u8>| {
+        let encode = |id, body_addr, out: &mut Vec<u8>| {
             // The bridge keeps the record's buffer as its scratch and the lane gets the old
             // scratch: neither side allocates once both are warm.
             std::mem::swap(out, record);
-            record::stamp_request(out, id, deadline_ms);
+            record::stamp_request(out, id, deadline_ms, body_addr);
             Ok(())
         };
-        self.queue(None, None, Waiter::Lane(posting), deadline, encode)
+        self.queue(body, None, Waiter::Lane(posting), deadline, encode)
             .await
     }
 

@@ -231,9 +231,11 @@ pub fn encode_request<H: HeadFields + ?Sized>(
     Ok(())
 }
 
-/// Sets the id and deadline of the request record `rec` (encoded before they were known).
-pub fn stamp_request(rec: &mut [u8], id: u64, deadline_ms: f64) {
+/// Sets the id, deadline and buffered body address of the request record `rec` (encoded
+/// before they were known).
+pub fn stamp_request(rec: &mut [u8], id: u64, deadline_ms: f64, body_addr: usize) {
     put_f64(rec, AT_ID, id as f64);
+    put_f64(rec, REQ_BODY_ADDR, body_addr as f64);
     put_f64(rec, REQ_DEADLINE, deadline_ms);
 }
 

@@ -1,10 +1,14 @@
 //! The HTTP/1.1 lane: what `Deno.serve` does for a plain request, without `http` types.
 //!
-//! A bodiless request whose head needs none of the service's other work (no upgrade, no
-//! static mount, a plain origin-form target and Host, one Cookie at most, within the head
-//! limit) has its bridge record encoded straight from the parsed head ([`encode`]) while
-//! the parser still lends it, and is handed to TypeScript by [`answer`], a future a
-//! fraction of the size of [`super::super::service::handle`]'s. A whole small response
+//! A request whose head needs none of the service's other work (no upgrade, no static
+//! mount, a plain origin-form target and Host, one Cookie at most, within the head limit)
+//! and that has no body, or a `Content-Length` body the service would buffer whole (within
+//! `maxBodySize` and the buffering limit, no `Expect`), has its bridge record encoded
+//! straight from the parsed head ([`encode`]) while the parser still lends it, and is
+//! handed to TypeScript by [`answer`], a future a fraction of the size of
+//! [`super::super::service::handle`]'s. The body is taken only if it all came with its
+//! head; when it has not, the head is rebuilt from the record ([`unlane`]) and goes the
+//! `http` way, which reads the body as it arrives. A whole small response
 //! comes back as the record TypeScript wrote, which the driver writes in place (see
 //! [`super::output::write_record`]) unless the coding the request negotiated applies to
 //! it: then, as every other answer, it is built and compressed as `service::handle` does.
@@ -23,11 +27,12 @@ use deno_http_h1::{BodyKind, Header, Request};
 use super::super::bridge::{Answer, Mailbox, Reply, status_response};
 use super::super::compress::{self, Coding};
 use super::super::limits::Charge;
-use super::super::record::{self, FLAG_TLS, HeadFields, OwnedResponse};
+use super::super::record::{self, FLAG_BODY_BUFFERED, FLAG_TLS, HeadFields, OwnedResponse};
 use super::super::service::{self, AbandonOnDrop, Peer};
 use super::super::shared::Shared;
 use super::super::trace::TraceIds;
 use super::super::{deadline, websocket};
+use super::head::{self, Head};
 use crate::KernelError;
 
 /// What the lane got for its request.
@@ -42,6 +47,10 @@ pub enum Outcome {
 pub struct Laned {
     /// The coding responses may be compressed with.
     pub coding: Option<Coding>,
+    /// Whether the request has a body (to be taken whole, see [`unlane`]).
+    pub body: bool,
+    /// Length of the request target, the URL's last part (for [`unlane`]).
+    target_len: usize,
 }
 
 /// The parsed head's fields, as a record encodes them.
@@ -68,9 +77,20 @@ pub fn encode(
     out: &mut Vec<u8>,
 ) -> Option<Laned> {
     let config = &shared.config;
-    if !matches!(request.body, BodyKind::Empty | BodyKind::ContentLength(0))
-        || request.upgrade.is_some()
-    {
+    // A body `service::process` buffers whole and lends as it is: anything else (413 past
+    // the limit, streamed past the buffering limit, chunked, `100 Continue`) goes there.
+    let body_len = match request.body {
+        BodyKind::Empty | BodyKind::ContentLength(0) => 0,
+        BodyKind::ContentLength(n)
+            if !request.expect_continue
+                && n <= config.max_body_size
+                && n <= config.buffer_body_limit =>
+        {
+            n
+        }
+        _ => return None,
+    };
+    if request.upgrade.is_some() {
         return None;
     }
     let target = request.target;
@@ -120,11 +140,15 @@ pub fn encode(
         .filter(|accept| config.compression && request.method != b"HEAD" && accept.is_ascii())
         .and_then(|accept| compress::preferred(ascii(accept)));
     let ids = TraceIds::for_request(traceparent);
+    let mut flags = if peer.tls { FLAG_TLS } else { 0 };
+    if body_len > 0 {
+        flags |= FLAG_BODY_BUFFERED;
+    }
     let head = record::RequestHead {
         id: 0,
-        flags: if peer.tls { FLAG_TLS } else { 0 },
+        flags,
         body_addr: 0,
-        body_len: 0.0,
+        body_len: body_len as f64,
         deadline_ms: 0.0,
         method: ascii(request.method),
         url: [
@@ -144,22 +168,61 @@ pub fn encode(
     };
     out.clear();
     record::encode_request(&head, out).ok()?;
-    Some(Laned { coding })
+    Some(Laned {
+        coding,
+        body: body_len > 0,
+        target_len: target.len(),
+    })
 }
 
-/// Hands the request whose record [`encode`] wrote to TypeScript and waits for its answer;
-/// dropping the future (the client left) abandons the request. The checks and answers are
-/// those of `service::process` for a bodiless request.
+/// The `http` way's request for a head [`encode`] took into `record`, when its body did not
+/// all come with it: the method, target and fields as the client sent them (names in lower
+/// case, as `http` keeps them anyway), so the service checks and serves it as if the lane
+/// had never seen it. `None` only for a record [`encode`] did not write.
+pub fn unlane(record: &[u8], laned: &Laned, head: &Head) -> Option<http::Request<()>> {
+    let view = record::decode_requests(record).ok()?.pop()?;
+    let target = view
+        .url
+        .as_bytes()
+        .get(view.url.len().checked_sub(laned.target_len)?..)?;
+    let fields: Vec<Header<'_>> = view
+        .headers
+        .iter()
+        .map(|(name, value)| Header {
+            name: name.as_bytes(),
+            value,
+        })
+        .collect();
+    head::to_http(&Request {
+        method: view.method.as_bytes(),
+        target,
+        version: head.version,
+        headers: &fields,
+        body: head.body,
+        keep_alive: head.keep_alive,
+        expect_continue: head.expect_continue,
+        upgrade: None,
+    })
+}
+
+/// Hands the request whose record [`encode`] wrote to TypeScript, with its whole `body` if
+/// it has one, and waits for its answer; dropping the future (the client left) abandons the
+/// request. The checks and answers are those of `service::process` for a request without
+/// a body or with one that came whole.
 pub async fn answer(
     shared: &Arc<Shared>,
     record: &mut Vec<u8>,
     mailbox: &Arc<Mailbox>,
     coding: Option<Coding>,
+    body: Option<Vec<u8>>,
 ) -> Outcome {
+    // As `service::process`: the body is reserved before it is lent (503 past the memory
+    // ceiling); once submitted, the bridge counts it as lent.
+    let size = body.as_ref().map_or(0, |body| body.len() as u64);
     let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
-    if shared.budget.try_charge(lent, 0).is_none() {
+    let Some(reservation) = shared.budget.try_charge(lent, size) else {
         return Outcome::Built(service::reject(shared, 503));
-    }
+    };
     let (watched, deadline_ms) = match shared.config.request_timeout {
         None => (None, 0.0),
         Some(timeout) => {
@@ -170,7 +233,13 @@ pub async fn answer(
     };
     let id = match shared
         .bridge
-        .submit_lane(record, watched, deadline_ms, mailbox)
+        .submit_lane(
+            record,
+            body.map(Vec::into_boxed_slice),
+            watched,
+            deadline_ms,
+            mailbox,
+        )
         .await
     {
         Ok(submitted) => submitted,
@@ -179,6 +248,7 @@ pub async fn answer(
         }
         Err(_) => return Outcome::Built(service::reject(shared, 503)),
     };
+    drop(reservation);
     let guard = AbandonOnDrop { shared, id };
     let answer = poll_fn(|cx| mailbox.poll_take(cx)).await;
     std::mem::forget(guard);
@@ -301,6 +371,11 @@ mod tests {
         let mut out = Vec::new();
         let laned = encode(&request, &shared, &peer, &mut out)
             .map(|laned| (decode_requests(&out).unwrap().remove(0), laned));
+        // As `service::process` encodes a body it buffered whole.
+        let body_len = match request.body {
+            BodyKind::ContentLength(n) => n,
+            _ => 0,
+        };
         let typed = to_http(&request).and_then(|typed| {
             let (mut parts, ()) = typed.into_parts();
             validate::check(&parts).ok()?;
@@ -309,9 +384,9 @@ mod tests {
             let ids = TraceIds::for_request(None);
             let head = record::RequestHead {
                 id: 0,
-                flags: 0,
+                flags: if body_len > 0 { FLAG_BODY_BUFFERED } else { 0 },
                 body_addr: 0,
-                body_len: 0.0,
+                body_len: body_len as f64,
                 deadline_ms: 0.0,
                 method: parts.method.as_str(),
                 url: service::absolute_url(&parts, &peer),
@@ -334,6 +409,10 @@ mod tests {
             b"DELETE /items/7 HTTP/1.0\r\n\r\n",
             b"GET /x HTTP/1.1\r\nHost:\r\nAccept-Encoding: gzip, br\r\n\r\n",
             b"HEAD / HTTP/1.1\r\nhost: h\r\nContent-Length: 0\r\nAccept-Encoding: gzip\r\n\r\n",
+            // Bodies the service would buffer whole.
+            b"POST /todos HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 13\r\n\r\n{\"title\":\"a\"}",
+            b"PUT /a?b HTTP/1.0\r\nContent-Length: 1\r\n\r\nz",
+            b"GET / HTTP/1.1\r\nContent-Length: 3\r\nCookie: c=1\r\n\r\nabc",
         ] {
             let (laned, typed) = both(raw);
             let text = String::from_utf8_lossy(raw);
@@ -343,8 +422,49 @@ mod tests {
             assert_eq!(lane.headers, typed.headers, "{text}");
             assert_eq!(lane.remote, typed.remote, "{text}");
             assert_eq!(lane.flags, typed.flags, "{text}");
+            assert_eq!(lane.body_len, typed.body_len, "{text}");
             assert_eq!(lane.ids[0].len(), 16, "the lane draws the ids");
         }
+    }
+
+    #[test]
+    fn a_laned_head_whose_body_is_still_coming_goes_the_http_way_unchanged() {
+        let raw = b"POST /a/b?c=%20d HTTP/1.1\r\nHost: example.com:81\r\nX-One: A b\r\nx-one: c\r\nContent-Length: 5\r\n\r\n";
+        let mut parser = deno_http_h1::Protocol::new();
+        let mut fields = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+        let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+        let Ok(deno_http_h1::RequestStatus::Complete { request, .. }) =
+            parser.next_request_uninit_all(raw, &mut fields, &mut scratch)
+        else {
+            panic!("parsed");
+        };
+        let request = Request {
+            method: request.method,
+            target: request.target,
+            version: request.version,
+            headers: request.headers,
+            body: request.body,
+            keep_alive: request.keep_alive,
+            expect_continue: request.expect_continue,
+            upgrade: None,
+        };
+        let mut record = Vec::new();
+        let laned = encode(&request, &shared(), &peer(), &mut record).expect("laned");
+        assert!(laned.body);
+        let head = Head::new(&request);
+        let rebuilt = unlane(&record, &laned, &head).expect("rebuilt");
+        let direct = to_http(&request).unwrap();
+        assert_eq!(rebuilt.method(), direct.method());
+        assert_eq!(rebuilt.uri(), direct.uri());
+        assert_eq!(rebuilt.version(), direct.version());
+        assert_eq!(rebuilt.headers(), direct.headers());
+        let listed = |r: &http::Request<()>| -> Vec<_> {
+            r.headers()
+                .iter()
+                .map(|(n, v)| (n.clone(), v.clone()))
+                .collect()
+        };
+        assert_eq!(listed(&rebuilt), listed(&direct), "order kept");
     }
 
     #[test]
@@ -376,8 +496,12 @@ mod tests {
             b"GET /a#frag HTTP/1.1\r\n\r\n",
             b"GET http://x/a HTTP/1.1\r\n\r\n",
             b"OPTIONS * HTTP/1.1\r\n\r\n",
-            b"POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc",
             b"GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n",
+            // Bodies the service does not buffer whole, or answers itself.
+            b"POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+            b"POST / HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\nabc",
+            b"POST / HTTP/1.1\r\nContent-Length: 99999999999\r\n\r\n",
+            b"POST / HTTP/1.1\r\nContent-Length: 9000000\r\n\r\n",
         ] {
             let text = String::from_utf8_lossy(raw);
             assert!(both(raw).0.is_none(), "{text}");

@@ -121,19 +121,33 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 break;
             }
         };
+        // A body that came with its head (most small ones) is taken at once: no channel, no
+        // reads on demand.
+        let whole = match head.body {
+            BodyKind::ContentLength(1..) | BodyKind::Chunked => conn.try_take_full_body(),
+            _ => Ok(None),
+        };
+        let Ok(whole) = whole else {
+            refuse(&mut conn, &mut scratch, date.now(), 400).await;
+            break;
+        };
         let request = match (typed, laned) {
-            (Some(Some(request)), _) => Ok(request),
-            (None, Some(laned)) => Err(laned),
-            _ => {
-                refuse(&mut conn, &mut scratch, date.now(), 400).await;
-                break;
-            }
+            (Some(Some(request)), _) => Some(Ok(request)),
+            (None, Some(laned)) if !laned.body || whole.is_some() => Some(Err(laned)),
+            // The lane took a head whose body is still arriving: the `http` way reads it.
+            (None, Some(laned)) => lane::unlane(&record, &laned, &head).map(Ok),
+            _ => None,
+        };
+        let Some(request) = request else {
+            refuse(&mut conn, &mut scratch, date.now(), 400).await;
+            break;
         };
         let (mut input, answer, upgrade) = match request {
             Err(laned) => {
-                let (mut input, _) = Input::new(head.body, head.expect_continue);
+                // Any body was taken whole.
+                let (mut input, _) = Input::new(BodyKind::Empty, false);
                 let busy = activity.busy();
-                let answer = lane::answer(&shared, &mut record, &mailbox, laned.coding);
+                let answer = lane::answer(&shared, &mut record, &mailbox, laned.coding, whole);
                 let Some(outcome) =
                     answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
                 else {
@@ -143,19 +157,9 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 (input, Answer::laned(&shared, outcome, busy, laned), None)
             }
             Ok(mut request) => {
-                // A body that came with its head (most small ones) is taken at once: no
-                // channel, no reads on demand.
-                let whole = match head.body {
-                    BodyKind::ContentLength(1..) | BodyKind::Chunked => conn.try_take_full_body(),
-                    _ => Ok(None),
-                };
                 let (mut input, body) = match whole {
-                    Ok(Some(data)) => Input::whole(data),
-                    Ok(None) => Input::new(head.body, head.expect_continue),
-                    Err(_) => {
-                        refuse(&mut conn, &mut scratch, date.now(), 400).await;
-                        break;
-                    }
+                    Some(data) => Input::whole(data),
+                    None => Input::new(head.body, head.expect_continue),
                 };
                 let upgrade = head.upgrade.then(|| {
                     let (upgrade, on_upgrade) = Upgrade::pending();
