@@ -1419,7 +1419,7 @@ mod tests {
         let mut record = Vec::new();
         encode(0, 0, &mut record).unwrap();
         let id = rt
-            .block_on(b.submit_lane(&mut record, None, 0.0, &mailbox))
+            .block_on(b.submit_lane(&mut record, None, None, 0.0, &mailbox))
             .unwrap();
         let mut out = response(KIND_RESPOND, 200, id, &[("Content-Type", "x")], b"{}");
         out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
