@@ -216,13 +216,13 @@ pub async fn answer(
     coding: Option<Coding>,
     body: Option<Vec<u8>>,
 ) -> Outcome {
-    // As `service::process`: the body is reserved before it is lent (503 past the memory
-    // ceiling); once submitted, the bridge counts it as lent.
+    // As `service::process`: 503 when lending the body would pass the memory ceiling. No
+    // reservation is held: the slot counts the body as lent as soon as it is submitted.
     let size = body.as_ref().map_or(0, |body| body.len() as u64);
     let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
-    let Some(reservation) = shared.budget.try_charge(lent, size) else {
+    if shared.budget.try_charge(lent, size).is_none() {
         return Outcome::Built(service::reject(shared, 503));
-    };
+    }
     let (watched, deadline_ms) = match shared.config.request_timeout {
         None => (None, 0.0),
         Some(timeout) => {
@@ -248,7 +248,6 @@ pub async fn answer(
         }
         Err(_) => return Outcome::Built(service::reject(shared, 503)),
     };
-    drop(reservation);
     let guard = AbandonOnDrop { shared, id };
     let answer = poll_fn(|cx| mailbox.poll_take(cx)).await;
     std::mem::forget(guard);
