@@ -3,12 +3,14 @@
  * pipeline, and the same JSON endpoint as a Krepis route versus the same route in Hono
  * with the same validator. Run with `deno task bench:core`.
  *
- * Every case runs in each of BENCH_RUNS rounds (default 9), the order rotating from round
- * to round so drift on a shared machine spreads over all of them; a round of a case lasts
- * about BENCH_ROUND_MS (default 60) ms. A cell is the median over rounds of the process's
- * CPU time per operation (user + system, all threads: garbage collection included), and
- * each group prints its cases' ratios to the group's baseline. BENCH_FILTER (a regular
- * expression) runs only the cases whose name matches.
+ * Every case runs in each of BENCH_RUNS rounds (default 21). Within a round the cases of a
+ * group take turns in BENCH_SLICES (default 10) slices, and the order of the groups and of
+ * the cases rotates from round to round, so drift on a shared machine and the garbage
+ * collections one case sets off spread over all of them; a case runs about BENCH_ROUND_MS
+ * (default 100) ms a round. A cell is the median over rounds of the process's CPU time per
+ * operation (user + system, all threads: garbage collection included); a case's ratio to
+ * its group's baseline is the median of its per-round ratios (the middle half of them in
+ * brackets). BENCH_FILTER (a regular expression) runs only the cases whose name matches.
  *
  * @module
  */
@@ -235,8 +237,8 @@ bench(
 );
 
 // --- runner --------------------------------------------------------------------------------
-const rounds = Number(Deno.env.get("BENCH_RUNS") ?? 9);
-const roundMs = Number(Deno.env.get("BENCH_ROUND_MS") ?? 60);
+const rounds = Number(Deno.env.get("BENCH_RUNS") ?? 21);
+const roundMs = Number(Deno.env.get("BENCH_ROUND_MS") ?? 100);
 
 /** CPU microseconds (all threads) spent running `fn` `n` times. */
 async function cpuOf(fn: () => unknown, n: number): Promise<number> {
@@ -264,12 +266,28 @@ for (const c of cases) {
   }
   iterations.set(c, Math.max(100, Math.round((n * roundMs * 1000) / us)));
 }
+// Within a round a group's cases take turns in BENCH_SLICES (default 10) short slices each
+// (the groups, and the order inside each, rotating from round to round), so a case and its
+// baseline meet the same machine load and share the garbage collections their slices set
+// off; a ratio is the median of the per-round ratios, which swings far less on a shared
+// machine than the ratio of two medians taken at different times.
+const slices = Number(Deno.env.get("BENCH_SLICES") ?? 10);
+const groups = [...new Set(cases.map((c) => c.group))].map((group) =>
+  cases.filter((c) => c.group === group)
+);
 const samples = new Map<Case, number[]>(cases.map((c) => [c, []]));
 for (let r = 0; r < rounds; r++) {
-  for (let i = 0; i < cases.length; i++) {
-    const c = cases[(i + r) % cases.length];
-    const n = iterations.get(c)!;
-    samples.get(c)!.push((await cpuOf(c.fn, n)) * 1000 / n);
+  for (let g = 0; g < groups.length; g++) {
+    const members = groups[(g + r) % groups.length];
+    const order = members.map((_, i) => members[(i + r) % members.length]);
+    const used = new Map<Case, number>(members.map((c) => [c, 0]));
+    for (let s = 0; s < slices; s++) {
+      for (const c of order) {
+        const n = Math.ceil(iterations.get(c)! / slices);
+        used.set(c, used.get(c)! + (await cpuOf(c.fn, n)) * 1000 / n);
+      }
+    }
+    for (const c of members) samples.get(c)!.push(used.get(c)! / slices);
   }
   if (Deno.stderr.isTerminal()) {
     Deno.stderr.writeSync(
@@ -281,29 +299,34 @@ if (Deno.stderr.isTerminal()) {
   Deno.stderr.writeSync(new TextEncoder().encode("\n"));
 }
 
-const median = (xs: number[]) => {
+/** The `q` quantile of `xs` (linear between neighbours). */
+const quantile = (xs: number[], q: number) => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2
-    ? s[s.length >> 1]
-    : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+  const at = (s.length - 1) * q;
+  const lo = Math.floor(at);
+  return s[lo] + (s[Math.min(lo + 1, s.length - 1)] - s[lo]) * (at - lo);
 };
 const fmt = (ns: number) =>
   ns >= 1000 ? `${(ns / 1000).toFixed(2)} µs` : `${ns.toFixed(0)} ns`;
 console.log(
-  `CPU time per operation, median of ${rounds} rounds (min–max in brackets)`,
+  `CPU time per operation, median of ${rounds} rounds (min–max in brackets); ` +
+    `ratio: median of the per-round ratios (middle half in brackets)`,
 );
-for (const group of new Set(cases.map((c) => c.group))) {
-  const members = cases.filter((c) => c.group === group);
+for (const members of groups) {
   const base = members.find((c) => c.baseline) ?? members[0];
-  const baseNs = median(samples.get(base)!);
-  console.log(`\n## ${group}`);
+  const baseXs = samples.get(base)!;
+  console.log(`\n## ${members[0].group}`);
   for (const c of members) {
     const xs = samples.get(c)!;
-    const ns = median(xs);
-    const ratio = c === base ? "baseline" : `${(ns / baseNs).toFixed(2)}×`;
+    const ratios = xs.map((x, r) => x / baseXs[r]);
+    const ratio = c === base
+      ? "baseline"
+      : `${quantile(ratios, 0.5).toFixed(2)}× [${
+        quantile(ratios, 0.25).toFixed(2)
+      }–${quantile(ratios, 0.75).toFixed(2)}]`;
     console.log(
-      `${c.name.padEnd(56)} ${fmt(ns).padStart(9)}  ${ratio.padStart(8)}  ` +
-        `[${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}]`,
+      `${c.name.padEnd(56)} ${fmt(quantile(xs, 0.5)).padStart(9)}  ` +
+        `[${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}]  ${ratio}`,
     );
   }
 }

@@ -90,6 +90,14 @@ const seeded = await todoApp.execute(
 );
 if (!seeded.ok) throw seeded.error;
 const todoHandler = kernelHandlerOf(todoApp)!;
+// The same app without `traceparent`/`x-request-id` on its answers, to price them.
+const untracedApp = createTodoApp({ log: warn, traceHeaders: false });
+const untraced = await untracedApp.execute(
+  untracedApp.context({ log: warn }),
+  createTodoCommand,
+  { title: "seed" },
+);
+if (!untraced.ok) throw untraced.error;
 const WRK_POST: [string, string][] = [
   ["host", "127.0.0.1:8000"],
   ["content-length", "17"],
@@ -158,6 +166,16 @@ const allScenarios: Scenario[] = [
     handler: todoHandler,
     peer: hono.fetch,
     peerPath: `/todos/${seededId}`, // its own seeded todo: the same lookup and answer
+    expect: '"title":"seed"',
+  },
+  {
+    name: "todo GET /todos/:id, traceHeaders: false (Hono peer)",
+    method: "GET",
+    path: `/todos/${untraced.value.id}`,
+    headers: [["host", "127.0.0.1:8000"]],
+    handler: kernelHandlerOf(untracedApp)!,
+    peer: hono.fetch,
+    peerPath: `/todos/${seededId}`,
     expect: '"title":"seed"',
   },
   {

@@ -65,18 +65,21 @@ export function errors(): Behavior {
   // A result that is already there passes straight through; one still pending gets a
   // rejection handler, which runs only when something threw.
   return defineStepBehavior("errors", (ctx, handler, input, next) => {
-    const mapError = (e: unknown) => {
-      const mapped = toAppError(e);
-      logFailure(ctx, handler.name, e, mapped);
-      return err(mapped);
-    };
+    let result;
     try {
-      const result = next(ctx, input);
-      return result instanceof Pending
-        ? result.map(undefined, mapError)
-        : result;
+      result = next(ctx, input);
     } catch (e) {
-      return mapError(e);
+      return mapError(ctx, handler.name, e);
     }
+    // The rejection handler is made only for an answer still to come.
+    return result instanceof Pending
+      ? result.map(undefined, (e) => mapError(ctx, handler.name, e))
+      : result;
   });
+}
+
+function mapError(ctx: KrepisContext, name: string, e: unknown) {
+  const mapped = toAppError(e);
+  logFailure(ctx, name, e, mapped);
+  return err(mapped);
 }

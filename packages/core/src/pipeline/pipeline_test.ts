@@ -130,6 +130,35 @@ Deno.test("tracing opens a child span and logs the outcome with the trace ids", 
   assert.equal(rec3.traceId, TRACE);
 });
 
+Deno.test("tracing with only failures logged records each failure, and no success", async () => {
+  const sink = memorySink("warn");
+  const ctx = createContext({ traceId: TRACE, log: sink });
+  const slowFailure = compose([tracing()], q, async () => {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    return err(new AppError("NOT_FOUND", "nope"));
+  });
+  await compose([tracing()], q, () => ok(1))(ctx, undefined);
+  await compose([tracing()], q, terminal(() => 1))(ctx, undefined);
+  assert.equal(sink.records().length, 0);
+  await slowFailure(ctx, undefined);
+  await assert.rejects(
+    async () =>
+      await compose([tracing()], q, () => {
+        throw new Error("boom");
+      })(ctx, undefined),
+    /boom/,
+  );
+  const [failed, threw] = sink.records();
+  assert.equal(failed.msg, "operation failed");
+  assert.equal(failed.code, "NOT_FOUND");
+  assert.equal(failed.traceId, TRACE);
+  // Taken from the wall clock in this mode: whole milliseconds, and the 20 ms waited.
+  assert.ok(Number.isInteger(failed.durationMs));
+  assert.ok((failed.durationMs as number) >= 15, `${failed.durationMs}`);
+  assert.equal(threw.msg, "operation threw");
+  assert.equal(threw.level, "error");
+});
+
 Deno.test("timeout aborts the handler's signal and answers TIMEOUT without waiting", async () => {
   const slow = defineCommand({
     name: "slow",

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Logger, LogLevel } from "../context/logger.ts";
+import type { LogLevel } from "../context/logger.ts";
 import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
@@ -43,10 +43,16 @@ export function tracing(options: TracingOptions = {}): Behavior {
     const span = ctx.child(handler.name);
     // A sink that takes neither `level` nor `error` (the most a failure logs at) gets no
     // record from here, so neither the clock nor the span's logger is made.
-    if (!span.logs(level) && !span.logs("error")) return next(span, input);
-    return traced(span, handler, input, next, level);
+    if (span.logs(level)) {
+      return traced(span, handler, input, next, level, true);
+    }
+    if (!span.logs("error")) return next(span, input);
+    return traced(span, handler, input, next, level, false);
   });
 }
+
+/** The high-resolution clock (≈110 ns a read here) or the wall clock (≈50 ns), in ms. */
+const preciseNow = () => performance.now();
 
 function traced(
   span: KrepisContext,
@@ -54,21 +60,21 @@ function traced(
   input: unknown,
   next: Step,
   level: LogLevel,
+  everyOutcome: boolean,
 ): Result<unknown> | Pending {
-  const log = span.log;
-  const start = performance.now();
+  // Only failures are recorded when `level` is off: their duration is then taken from the
+  // wall clock, to the millisecond, which is half the cost of the high-resolution one on
+  // a path every operation takes. The span's logger is made when a record is written.
+  const now = everyOutcome ? preciseNow : Date.now;
+  const start = now();
   const threw = (e: unknown): never => {
     // Only when `errors` is not outside this behavior: record the span, then rethrow.
-    log.error("operation threw", {
+    span.log.error("operation threw", {
       kind: handler.kind,
-      durationMs: performance.now() - start,
+      durationMs: now() - start,
       error: e,
     });
     throw e;
-  };
-  const done = (result: unknown) => {
-    record(log, handler, level, start, result as Result<unknown>);
-    return result;
   };
   let result;
   try {
@@ -76,32 +82,38 @@ function traced(
   } catch (e) {
     return threw(e);
   }
-  return result instanceof Pending
-    ? result.map(done, threw)
-    : done(result) as Result<unknown>;
+  if (!(result instanceof Pending)) {
+    record(span, handler, level, now, start, result);
+    return result;
+  }
+  return result.map((r) => {
+    record(span, handler, level, now, start, r as Result<unknown>);
+    return r;
+  }, threw);
 }
 
 function record(
-  log: Logger,
+  span: KrepisContext,
   handler: AnyHandler,
   level: LogLevel,
+  now: () => number,
   start: number,
   result: Result<unknown>,
 ): void {
   if (result.ok) {
-    if (log.enabled(level)) {
-      log[level]("operation completed", {
+    if (span.logs(level)) {
+      span.log[level]("operation completed", {
         kind: handler.kind,
-        durationMs: performance.now() - start,
+        durationMs: now() - start,
       });
     }
   } else {
     const e = result.error;
     const failLevel = e.status >= 500 ? "error" : "warn";
-    if (log.enabled(failLevel)) {
-      log[failLevel]("operation failed", {
+    if (span.logs(failLevel)) {
+      span.log[failLevel]("operation failed", {
         kind: handler.kind,
-        durationMs: performance.now() - start,
+        durationMs: now() - start,
         code: e.code,
         error: e.message,
       });
