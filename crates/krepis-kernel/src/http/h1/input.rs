@@ -40,6 +40,9 @@ pub struct Input {
     broken: bool,
     /// Whether a hang-up is still watched for (stops once the client sent more bytes).
     watch_hang_up: bool,
+    /// The connection's read buffer as this body has grown it: it doubles, up to
+    /// [`BODY_READ_CAPACITY`], each time a read fills it.
+    read_capacity: usize,
 }
 
 /// What a step of reading found.
@@ -86,6 +89,7 @@ impl Input {
             complete,
             broken: false,
             watch_hang_up: true,
+            read_capacity: super::READ_CAPACITY,
         };
         (input, body)
     }
@@ -164,24 +168,21 @@ impl Input {
             if self.expect_continue && conn.write_continue().await.is_err() {
                 return Fed::Gone;
             }
-            // Grown only for what is announced: a small body fits the head's buffer, and
-            // growing it would zero (and keep, for the connection's life) 56 KiB more.
-            let wanted = self.left.map_or(BODY_READ_CAPACITY as u64, |n| {
-                n.min(BODY_READ_CAPACITY as u64)
-            });
-            scratch.ensure_read_capacity(wanted as usize);
         }
         let Ok(permit) = feed.chunks.reserve().await else {
             return Fed::Unwanted;
         };
-        let (gathered, left) = (&mut self.gathered, &mut self.left);
+        let (gathered, left, capacity) =
+            (&mut self.gathered, &mut self.left, &mut self.read_capacity);
         loop {
             if gathered.len() >= FRAME_LIMIT {
                 permit.send(Ok(std::mem::take(gathered).freeze()));
                 return Fed::Frame;
             }
+            let mut filled = false;
             let read = poll_fn(|cx| {
                 let polled = conn.poll_read_body_chunk_with(cx, scratch, |chunk| {
+                    filled = chunk.len() >= *capacity;
                     if let Some(n) = left.as_mut() {
                         *n = n.saturating_sub(chunk.len() as u64);
                     }
@@ -208,6 +209,13 @@ impl Input {
                 }
             })
             .await;
+            if filled && *capacity < BODY_READ_CAPACITY {
+                // The body streams in faster than the buffer holds. Grown only then, and
+                // step by step: a body that stops after a few KiB (or a small one) keeps
+                // the head's buffer, not 64 KiB zeroed and kept for the connection's life.
+                *capacity = (*capacity * 2).min(BODY_READ_CAPACITY);
+                scratch.ensure_read_capacity(*capacity);
+            }
             match read {
                 None => {
                     permit.send(Ok(std::mem::take(gathered).freeze()));
