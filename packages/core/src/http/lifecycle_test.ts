@@ -143,9 +143,9 @@ Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and afte
  * where body reads waited — exited after their 10 s linger, garbage collected), against
  * the same after a 1,000-upload warm-up: requests in flight and open fds return exactly;
  * glibc's bytes in use return within 4 MiB (measured +0.0 to +1.5 MiB); RSS returns
- * within 32 MiB (glibc may keep pages freed in its arenas for reuse: measured +7 to +26
- * MiB in five runs), and within 16 MiB once `malloc_trim` hands those back (measured -4
- * to +15 MiB).
+ * within 32 MiB (glibc may keep pages freed in its arenas for reuse: measured -8 to +19
+ * MiB in eleven runs), and within 16 MiB once `malloc_trim` hands those back (measured
+ * -5 to +13 MiB).
  * What RSS keeps is the high-water mark of the uploads alive at once: while each
  * streamed upload's first body frame reserved room for 1 MiB of its announced 20 MB, it
  * rose +8 to +67 MiB (and the bound had to be 96 MiB).
