@@ -142,10 +142,12 @@ Deno.test("req.signal: both fire when a client leaves a GET; mid-upload and afte
  * Measured once the process has settled (uploads released, Deno's blocking threads —
  * where body reads waited — exited after their 10 s linger, garbage collected), against
  * the same after a 1,000-upload warm-up: requests in flight and open fds return exactly;
- * glibc's bytes in use return within 4 MiB (measured +0.0 to +1.5 MiB); RSS returns
- * within 32 MiB (glibc may keep pages freed in its arenas for reuse: measured -8 to +19
- * MiB in eleven runs), and within 16 MiB once `malloc_trim` hands those back (measured
- * -5 to +13 MiB).
+ * glibc's bytes in use return within 4 MiB (measured +0.1 to +1.3 MiB); RSS returns
+ * within 32 MiB (glibc may keep pages freed in its arenas for reuse: measured +8 to +20
+ * MiB in four runs), and within 16 MiB once `malloc_trim` hands those back (measured +2
+ * to +4 MiB). RSS here is without V8's heap, after a last-resort collection: after
+ * plain ones V8 kept up to 18 MiB of freed pages pooled, resident but outside
+ * `heapTotal`, in some runs only (trimmed RSS then read +13 to +22 MiB).
  * What RSS keeps is the high-water mark of the uploads alive at once: while each
  * streamed upload's first body frame reserved room for 1 MiB of its announced 20 MB, it
  * rose +8 to +67 MiB (and the bound had to be 96 MiB).
