@@ -23,6 +23,7 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -33,7 +34,7 @@ use tokio::sync::{Notify, mpsc, oneshot};
 
 use super::body::{BodyChunk, OutChunk, ResponseBody, STREAM_CHANNEL_CHUNKS, StreamBody};
 use super::record::{
-    self, Fields, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, ResponseRecord,
+    self, Fields, KIND_RELEASE, KIND_RESPOND, KIND_RESPOND_STREAM, OwnedResponse, ResponseRecord,
 };
 use crate::proto::BridgeLayout;
 use crate::shm::SharedBuffer;
@@ -48,6 +49,114 @@ pub fn status_response(status: u16) -> Reply {
     *response.status_mut() =
         http::StatusCode::from_u16(status).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
     response
+}
+
+/// What the HTTP/1.1 lane receives for its request: the response record itself when the
+/// lane can write it as it is (see [`Bridge::submit_lane`]), else a built response.
+pub enum Answer {
+    /// A whole response with a small inline body, to be written from the record.
+    Record(OwnedResponse),
+    /// Anything else (streams, staged or large bodies, odd statuses, the kernel's own
+    /// answers).
+    Built(Reply),
+}
+
+/// Largest inline body answered as a [`Answer::Record`] (the driver writes it with its head
+/// in one go; larger ones take the built path, which writes them on their own).
+const RECORD_BODY_MAX: usize = 4 * 1024;
+
+/// Where the answers to an HTTP/1.1 connection's laned requests arrive: one per connection
+/// (which has one request in flight at a time) rather than a channel per request.
+#[derive(Default)]
+pub struct Mailbox {
+    state: Mutex<Mail>,
+}
+
+#[derive(Default)]
+struct Mail {
+    /// `Some(None)`: the request ended without an answer.
+    answer: Option<Option<Answer>>,
+    waker: Option<Waker>,
+    /// The buffer the next [`Answer::Record`] is copied into (see [`Mailbox::recycle`]).
+    spare: Vec<u8>,
+}
+
+impl Mailbox {
+    fn post(&self, answer: Option<Answer>) {
+        let waker = {
+            let mut mail = self.state.lock();
+            mail.answer = Some(answer);
+            mail.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Keeps the buffer of a written [`Answer::Record`] for the next one: no allocation per
+    /// response.
+    pub fn recycle(&self, buffer: Vec<u8>) {
+        self.state.lock().spare = buffer;
+    }
+
+    /// The answer, once posted (`None`: the request ended without one, as a dropped
+    /// channel would tell).
+    pub fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<Answer>> {
+        let mut mail = self.state.lock();
+        match mail.answer.take() {
+            Some(answer) => Poll::Ready(answer),
+            None => {
+                if !mail.waker.as_ref().is_some_and(|w| w.will_wake(cx.waker())) {
+                    mail.waker = Some(cx.waker().clone());
+                }
+                Poll::Pending
+            }
+        }
+    }
+}
+
+/// A laned request's claim on its connection's [`Mailbox`]: posts "no answer" if dropped
+/// unanswered.
+struct Posting(Option<Arc<Mailbox>>);
+
+impl Posting {
+    /// The connection's spare buffer for a response record.
+    fn buffer(&self) -> Vec<u8> {
+        self.0
+            .as_ref()
+            .map(|mailbox| std::mem::take(&mut mailbox.state.lock().spare))
+            .unwrap_or_default()
+    }
+
+    fn post(mut self, answer: Answer) {
+        if let Some(mailbox) = self.0.take() {
+            mailbox.post(Some(answer));
+        }
+    }
+}
+
+impl Drop for Posting {
+    fn drop(&mut self) {
+        if let Some(mailbox) = self.0.take() {
+            mailbox.post(None);
+        }
+    }
+}
+
+/// Who waits for a request's answer.
+enum Waiter {
+    Built(oneshot::Sender<Reply>),
+    Lane(Posting),
+}
+
+impl Waiter {
+    /// Sends `reply`; the waiting task may be gone already, then nobody needs it.
+    fn send(self, reply: Reply) {
+        match self {
+            Self::Built(tx) => drop(tx.send(reply)),
+            Self::Lane(posting) => posting.post(Answer::Built(reply)),
+        }
+    }
 }
 
 const INDEX_BITS: u32 = 32;
@@ -79,7 +188,7 @@ impl BodyIn {
 
 struct Slot {
     id: u64,
-    reply: Option<oneshot::Sender<Reply>>,
+    reply: Option<Waiter>,
     body: Option<Box<[u8]>>,
     input: Option<Arc<Mutex<BodyIn>>>,
     output: Option<mpsc::Sender<OutChunk>>,
@@ -228,7 +337,47 @@ impl Bridge {
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
         let (tx, reply) = oneshot::channel();
-        let (id, appended) = self.enter(body, input, tx, deadline, encode)?;
+        let id = self
+            .queue(body, input, Waiter::Built(tx), deadline, encode)
+            .await?;
+        Ok(Submitted { id, reply })
+    }
+
+    /// [`Bridge::submit`] for a bodiless HTTP/1.1 request whose record was encoded
+    /// beforehand into `record` (its id and deadline are stamped here): the record goes into
+    /// the inbox without another encoding, and the answer arrives in `mailbox`, a whole
+    /// small response as the record TypeScript wrote ([`Answer::Record`]). `record` gets a
+    /// spare buffer back.
+    pub async fn submit_lane(
+        &self,
+        record: &mut Vec<u8>,
+        deadline: Option<Instant>,
+        deadline_ms: f64,
+        mailbox: &Arc<Mailbox>,
+    ) -> Result<u64> {
+        // A stale answer (to a request the connection gave up on) must not answer this one.
+        mailbox.state.lock().answer = None;
+        let posting = Posting(Some(Arc::clone(mailbox)));
+        let encode = |id, _, out: &mut Vec<u8>| {
+            // The bridge keeps the record's buffer as its scratch and the lane gets the old
+            // scratch: neither side allocates once both are warm.
+            std::mem::swap(out, record);
+            record::stamp_request(out, id, deadline_ms);
+            Ok(())
+        };
+        self.queue(None, None, Waiter::Lane(posting), deadline, encode)
+            .await
+    }
+
+    async fn queue(
+        &self,
+        body: Option<Box<[u8]>>,
+        input: Option<BodyIn>,
+        waiter: Waiter,
+        deadline: Option<Instant>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+    ) -> Result<u64> {
+        let (id, appended) = self.enter(body, input, waiter, deadline, encode)?;
         let appended = match appended {
             Ok(appended) => appended,
             // Boxed: the rare wait would otherwise grow every request's future.
@@ -242,7 +391,7 @@ impl Bridge {
             self.bell.notify_one();
         }
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
-        Ok(Submitted { id, reply })
+        Ok(id)
     }
 
     /// Waits until the inbox has room for `record` and appends it; frees the slot of `id`
@@ -283,7 +432,7 @@ impl Bridge {
         &self,
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
-        reply: oneshot::Sender<Reply>,
+        reply: Waiter,
         deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<(u64, std::result::Result<Appended, Vec<u8>>)> {
@@ -509,6 +658,24 @@ impl Bridge {
         if rec.kind == KIND_RELEASE || !live {
             return Ok(false);
         }
+        let reply = match reply {
+            Some(Waiter::Lane(posting))
+                if stream.is_none()
+                    && staged.is_none()
+                    && (200..=599).contains(&rec.status)
+                    && rec.body.len() <= RECORD_BODY_MAX =>
+            {
+                match OwnedResponse::copy(&rec, posting.buffer()) {
+                    Some(owned) => {
+                        posting.post(Answer::Record(owned));
+                        self.stats.responses.fetch_add(1, Ordering::Relaxed);
+                        return Ok(true);
+                    }
+                    None => Some(Waiter::Lane(posting)),
+                }
+            }
+            reply => reply,
+        };
         let body = match (stream, staged) {
             (Some(rx), _) => {
                 ResponseBody::Stream(StreamBody::new(rx, declared_length(rec.headers)))
@@ -520,8 +687,7 @@ impl Bridge {
         };
         let response = build_response(rec.status, rec.headers, body, fields, spare);
         if let Some(reply) = reply {
-            // The hyper task may be gone already; then nobody needs the response.
-            let _ = reply.send(response);
+            reply.send(response);
         }
         self.stats.responses.fetch_add(1, Ordering::Relaxed);
         debug_assert!(matches!(rec.kind, KIND_RESPOND | KIND_RESPOND_STREAM));
@@ -565,6 +731,19 @@ impl Bridge {
     /// Fires when a request with a deadline arrives while the watcher is parked.
     pub fn armed(&self) -> &Notify {
         &self.armed
+    }
+
+    /// `response` as a built response, checked as one built from its record would be.
+    pub fn build(&self, response: &OwnedResponse) -> Reply {
+        let body = ResponseBody::full(Bytes::copy_from_slice(response.body()));
+        let mut fields = self.fields.lock();
+        build_response(
+            response.status(),
+            response.headers(),
+            body,
+            &mut fields,
+            None,
+        )
     }
 
     /// Keeps the request's header map, emptied, for the response to `id` to fill: hyper
@@ -699,7 +878,7 @@ impl Bridge {
             Self::slot_mut(&mut inner.slots, id).and_then(|slot| slot.reply.take())
         };
         if let Some(reply) = reply {
-            let _ = reply.send(response);
+            reply.send(response);
         }
         self.abandon(id);
     }
@@ -775,7 +954,7 @@ fn unknown(id: u64) -> KernelError {
 }
 
 /// The `content-length` a handler declared, if it is one valid number.
-fn declared_length(headers: Fields<'_>) -> Option<u64> {
+pub fn declared_length(headers: Fields<'_>) -> Option<u64> {
     let (_, value) = headers
         .iter()
         .find(|(name, _)| name.eq_ignore_ascii_case(b"content-length"))?;

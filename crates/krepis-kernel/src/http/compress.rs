@@ -45,7 +45,12 @@ pub fn negotiate(method: &Method, headers: &HeaderMap) -> Option<Coding> {
     if method == Method::HEAD {
         return None;
     }
-    let accept = headers.get(header::ACCEPT_ENCODING)?.to_str().ok()?;
+    preferred(headers.get(header::ACCEPT_ENCODING)?.to_str().ok()?)
+}
+
+/// The coding an `Accept-Encoding` value prefers (see [`negotiate`], which applies it to a
+/// request other than `HEAD`).
+pub fn preferred(accept: &str) -> Option<Coding> {
     if matches!(accept, "gzip, deflate, br" | "gzip, deflate, br, zstd") {
         return Some(Coding::Brotli);
     }

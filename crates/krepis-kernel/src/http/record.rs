@@ -121,8 +121,28 @@ pub fn align8(n: usize) -> usize {
     (n + 7) & !7
 }
 
+/// A request's header fields, as a record encodes them.
+pub trait HeadFields {
+    /// How many fields there are.
+    fn count(&self) -> usize;
+    /// Calls `each` with every field's name and value, in order.
+    fn each(&self, each: impl FnMut(&[u8], &[u8]));
+}
+
+impl HeadFields for http::HeaderMap {
+    fn count(&self) -> usize {
+        self.len()
+    }
+
+    fn each(&self, mut each: impl FnMut(&[u8], &[u8])) {
+        for (name, value) in self {
+            each(name.as_str().as_bytes(), value.as_bytes());
+        }
+    }
+}
+
 /// Everything a request record carries, borrowed from the request being encoded.
-pub struct RequestHead<'a> {
+pub struct RequestHead<'a, H: ?Sized> {
     /// Request id (slot id).
     pub id: u64,
     /// `FLAG_*` bits other than [`FLAG_ASCII`], which the encoder computes.
@@ -144,13 +164,16 @@ pub struct RequestHead<'a> {
     pub remote_port: u16,
     /// The four trace ids as hex: request, trace, span, parent span ("" when none).
     pub ids: [&'a str; 4],
-    /// Header names and values.
-    pub headers: &'a http::HeaderMap,
+    /// Header names (written in lower case, as `Deno.serve` hands them over) and values.
+    pub headers: &'a H,
 }
 
 /// Encodes a request record, appending it to `out`.
-pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
-    let count = head.headers.len();
+pub fn encode_request<H: HeadFields + ?Sized>(
+    head: &RequestHead<'_, H>,
+    out: &mut Vec<u8>,
+) -> Result<()> {
+    let count = head.headers.count();
     let count16 =
         u16::try_from(count).map_err(|_| KernelError::LimitExceeded(format!("{count} headers")))?;
     let start = out.len();
@@ -170,13 +193,17 @@ pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
         text(id.as_bytes(), out);
     }
     // Each field's lengths go straight into the table reserved above (no list per request).
-    for (i, (name, value)) in head.headers.iter().enumerate() {
-        text(name.as_str().as_bytes(), out);
-        text(value.as_bytes(), out);
+    let mut i = 0;
+    head.headers.each(|name, value| {
+        let at = out.len();
+        text(name, out);
+        out[at..].make_ascii_lowercase();
+        text(value, out);
         let table = &mut out[start + REQUEST_FIXED + i * 8..];
-        put_u32(table, 0, name.as_str().len() as u32);
+        put_u32(table, 0, name.len() as u32);
         put_u32(table, 4, value.len() as u32);
-    }
+        i += 1;
+    });
     let text_len = out.len() - text_start;
     let total = align8(out.len() - start);
     out.resize(start + total, 0);
@@ -198,6 +225,12 @@ pub fn encode_request(head: &RequestHead<'_>, out: &mut Vec<u8>) -> Result<()> {
     put_u16(rec, REQ_PARENT_LEN, head.ids[3].len() as u16);
     put_u32(rec, REQ_TEXT_LEN, text_len as u32);
     Ok(())
+}
+
+/// Sets the id and deadline of the request record `rec` (encoded before they were known).
+pub fn stamp_request(rec: &mut [u8], id: u64, deadline_ms: f64) {
+    put_f64(rec, AT_ID, id as f64);
+    put_f64(rec, REQ_DEADLINE, deadline_ms);
 }
 
 /// Encodes an abort record for `id`, appending it to `out`.
@@ -230,6 +263,8 @@ pub struct ResponseRecord<'a> {
     pub headers: Fields<'a>,
     /// Inline body.
     pub body: &'a [u8],
+    /// The whole record.
+    pub raw: &'a [u8],
 }
 
 /// The header fields of a response record, read in place (checked when the record was
@@ -266,6 +301,88 @@ impl<'a> Fields<'a> {
             (name, value)
         })
     }
+}
+
+/// A whole response record copied out of the outbox (which TypeScript reuses), for the
+/// HTTP/1.1 lane to write from in place: names in lower case, as `http` types would give
+/// them; fields known to be valid for the writer.
+#[derive(Debug)]
+pub struct OwnedResponse {
+    bytes: Vec<u8>,
+    status: u16,
+    table: std::ops::Range<usize>,
+    text: std::ops::Range<usize>,
+    body: std::ops::Range<usize>,
+}
+
+impl OwnedResponse {
+    /// A copy of `rec` in `bytes` (a spare buffer, emptied first), or `None` when a field
+    /// name or value could not go on the wire as it is (the caller then takes the checked
+    /// path, which answers 500).
+    pub fn copy(rec: &ResponseRecord<'_>, mut bytes: Vec<u8>) -> Option<Self> {
+        let base = rec.raw.as_ptr() as usize;
+        let range = |part: &[u8]| {
+            let at = part.as_ptr() as usize - base;
+            at..at + part.len()
+        };
+        let table = range(rec.headers.table);
+        let text = range(rec.headers.text);
+        let body = range(rec.body);
+        bytes.clear();
+        bytes.extend_from_slice(rec.raw);
+        let mut at = text.start;
+        for lens in rec.headers.table.chunks_exact(8) {
+            let name = &mut bytes[at..at + get_u32(lens, 0) as usize];
+            at += name.len();
+            if name.is_empty() || !name.iter().all(|b| is_tchar(*b)) {
+                return None;
+            }
+            name.make_ascii_lowercase();
+            let value = &bytes[at..at + get_u32(lens, 4) as usize];
+            at += value.len();
+            if !value
+                .iter()
+                .all(|b| matches!(b, b'\t' | b' '..=0x7e | 0x80..=0xff))
+            {
+                return None;
+            }
+        }
+        Some(Self {
+            bytes,
+            status: rec.status,
+            table,
+            text,
+            body,
+        })
+    }
+
+    /// HTTP status.
+    pub fn status(&self) -> u16 {
+        self.status
+    }
+
+    /// Header names and values.
+    pub fn headers(&self) -> Fields<'_> {
+        Fields {
+            table: &self.bytes[self.table.clone()],
+            text: &self.bytes[self.text.clone()],
+        }
+    }
+
+    /// The body.
+    pub fn body(&self) -> &[u8] {
+        &self.bytes[self.body.clone()]
+    }
+
+    /// The buffer, for the next copy.
+    pub fn into_buffer(self) -> Vec<u8> {
+        self.bytes
+    }
+}
+
+/// A token character (RFC 9110 §5.6.2), what a field name is made of.
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Decodes every response record in `batch`; fails on the first malformed record.
@@ -321,6 +438,7 @@ fn decode_response(rec: &[u8]) -> std::result::Result<(ResponseRecord<'_>, usize
             id: id as u64,
             headers: Fields { table, text },
             body,
+            raw: rec,
         },
         len,
     ))

@@ -135,7 +135,7 @@ fn serve_static(
 
 /// Charges a whole response body to the memory budget before hyper gets it, or answers
 /// 503 instead (dropping the body) when it would pass the ceiling.
-fn admit_reply(shared: &Shared, reply: Reply) -> (Reply, Option<Charge>) {
+pub(super) fn admit_reply(shared: &Shared, reply: Reply) -> (Reply, Option<Charge>) {
     let size = reply.body().size_hint().exact().unwrap_or(0);
     if size == 0 {
         return (reply, None);
@@ -322,7 +322,9 @@ async fn process(
     }
 }
 
-fn reject(shared: &Shared, status: u16) -> Reply {
+/// The kernel's own refusal with `status` (counted; the connection closes after a refused
+/// head or body).
+pub(super) fn reject(shared: &Shared, status: u16) -> Reply {
     shared.rejected.fetch_add(1, Ordering::Relaxed);
     let mut response = status_response(status);
     if matches!(status, 400 | 408 | 413 | 431) {
@@ -334,9 +336,12 @@ fn reject(shared: &Shared, status: u16) -> Reply {
     response
 }
 
-struct AbandonOnDrop<'a> {
-    shared: &'a Shared,
-    id: u64,
+/// Abandons request `id` when dropped, unless forgotten once its answer arrived.
+pub(super) struct AbandonOnDrop<'a> {
+    /// The server's state.
+    pub shared: &'a Shared,
+    /// The request.
+    pub id: u64,
 }
 
 impl Drop for AbandonOnDrop<'_> {
@@ -346,7 +351,7 @@ impl Drop for AbandonOnDrop<'_> {
 }
 
 /// The request's absolute URL as scheme (with `://`), authority and path with query.
-fn absolute_url<'a>(parts: &'a http::request::Parts, peer: &'a Peer) -> [&'a str; 3] {
+pub(super) fn absolute_url<'a>(parts: &'a http::request::Parts, peer: &'a Peer) -> [&'a str; 3] {
     let scheme = if peer.tls { "https://" } else { "http://" };
     let authority = parts
         .uri
@@ -382,7 +387,8 @@ fn head_size(parts: &http::request::Parts) -> usize {
     line + fields + 2
 }
 
-fn epoch_ms() -> f64 {
+/// Now, in ms since the Unix epoch.
+pub(super) fn epoch_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)

@@ -8,11 +8,12 @@ use bytes::{Bytes, BytesMut};
 use deno_http_h1::{BodyKind, Header, Version};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
+use smallvec::SmallVec;
 
-/// What the driver keeps of a request head once the parser's borrow ends.
+/// What the driver keeps of a request head once the parser's borrow ends, besides the
+/// request itself (as `http` types from [`to_http`], or the lane's record). Small: it is
+/// moved several times on its way out of the parser.
 pub struct Head {
-    /// The head as `http` types (`Err`: a target or field `http` cannot hold, answered 400).
-    pub request: Result<Request<()>, ()>,
     /// How the body is framed.
     pub body: BodyKind,
     /// Whether the client keeps the connection open after this exchange.
@@ -28,12 +29,10 @@ pub struct Head {
 }
 
 impl Head {
-    /// Converts a parsed head. Field values and the target are copied once, into one
-    /// buffer the `http` values share.
-    pub fn new(request: deno_http_h1::Request<'_>) -> Self {
+    /// What the driver needs of `request`'s head.
+    pub fn new(request: &deno_http_h1::Request<'_>) -> Self {
         let head_only = request.method == b"HEAD";
         Self {
-            request: typed(&request),
             body: request.body,
             keep_alive: request.keep_alive,
             expect_continue: request.expect_continue,
@@ -44,7 +43,9 @@ impl Head {
     }
 }
 
-fn typed(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
+/// The head as `http` types (`None`: a target or field `http` cannot hold, answered 400).
+/// Field values and the target are copied once, into one buffer the `http` values share.
+pub fn to_http(request: &deno_http_h1::Request<'_>) -> Option<Request<()>> {
     let size = request.target.len() + request.headers.iter().map(|h| h.value.len()).sum::<usize>();
     let mut text = BytesMut::with_capacity(size);
     text.extend_from_slice(request.target);
@@ -56,52 +57,56 @@ fn typed(request: &deno_http_h1::Request<'_>) -> Result<Request<()>, ()> {
     let mut headers = HeaderMap::with_capacity(request.headers.len());
     for field in request.headers {
         let value = text.split_to(field.value.len());
-        let name = HeaderName::from_bytes(field.name).map_err(drop)?;
-        let value = HeaderValue::from_maybe_shared(value).map_err(drop)?;
+        let name = HeaderName::from_bytes(field.name).ok()?;
+        let value = HeaderValue::from_maybe_shared(value).ok()?;
         headers.append(name, value);
     }
     let mut typed = Request::new(());
-    *typed.method_mut() = Method::from_bytes(request.method).map_err(drop)?;
-    *typed.uri_mut() = Uri::from_maybe_shared(target).map_err(drop)?;
+    *typed.method_mut() = Method::from_bytes(request.method).ok()?;
+    *typed.uri_mut() = Uri::from_maybe_shared(target).ok()?;
     *typed.version_mut() = match request.version {
         Version::Http10 => http::Version::HTTP_10,
         Version::Http11 => http::Version::HTTP_11,
     };
     *typed.headers_mut() = headers;
-    Ok(typed)
+    Some(typed)
 }
 
-/// Fields a response head holds on the stack; more spill into a vector.
-const INLINE_FIELDS: usize = 24;
+/// Fields a response head holds inline (most have a handful); more spill to the heap. Kept
+/// small and uninitialised: the list is made, and moved, for every response.
+const INLINE_FIELDS: usize = 12;
 
 /// A response's fields as the crate writes them, `date` last.
-pub struct Fields<'a> {
-    inline: [Header<'a>; INLINE_FIELDS],
-    spilled: Vec<Header<'a>>,
-    len: usize,
-}
+pub struct Fields<'a>(SmallVec<[Header<'a>; INLINE_FIELDS]>);
 
 impl<'a> Fields<'a> {
     /// The fields of `headers` but `connection` (the crate writes it from the keep-alive
     /// decision) unless `keep_connection` (a 101 names the upgrade there), then `date`.
     /// `content-length` and `transfer-encoding` are left to the crate, which skips them.
     pub fn new(headers: &'a HeaderMap, keep_connection: bool, date: &'a [u8]) -> Self {
-        let mut fields = Self {
-            inline: [Header::EMPTY; INLINE_FIELDS],
-            spilled: Vec::new(),
-            len: 0,
-        };
-        for (name, value) in headers {
-            if name == header::CONNECTION && !keep_connection {
+        let pairs = headers
+            .iter()
+            .map(|(name, value)| (name.as_str().as_bytes(), value.as_bytes()));
+        Self::from_pairs(pairs, keep_connection, date)
+    }
+
+    /// [`Fields::new`] for fields given as lower-case names and values.
+    pub fn from_pairs(
+        pairs: impl Iterator<Item = (&'a [u8], &'a [u8])>,
+        keep_connection: bool,
+        date: &'a [u8],
+    ) -> Self {
+        let mut fields = Self(SmallVec::new());
+        let mut dated = false;
+        for (name, value) in pairs {
+            if name == b"connection" && !keep_connection {
                 continue;
             }
-            fields.push(Header {
-                name: name.as_str().as_bytes(),
-                value: value.as_bytes(),
-            });
+            dated |= name == b"date";
+            fields.0.push(Header { name, value });
         }
-        if !headers.contains_key(header::DATE) {
-            fields.push(Header {
+        if !dated {
+            fields.0.push(Header {
                 name: b"date",
                 value: date,
             });
@@ -109,36 +114,25 @@ impl<'a> Fields<'a> {
         fields
     }
 
-    fn push(&mut self, field: Header<'a>) {
-        if self.len < INLINE_FIELDS {
-            self.inline[self.len] = field;
-        } else {
-            if self.spilled.is_empty() {
-                self.spilled.extend_from_slice(&self.inline);
-            }
-            self.spilled.push(field);
-        }
-        self.len += 1;
-    }
-
     /// The list.
     pub fn as_slice(&self) -> &[Header<'a>] {
-        if self.len <= INLINE_FIELDS {
-            &self.inline[..self.len]
-        } else {
-            &self.spilled
-        }
+        &self.0
     }
 }
 
 /// Whether a response's `connection` field asks to close.
 pub fn asks_close(headers: &HeaderMap) -> bool {
-    headers.get_all(header::CONNECTION).iter().any(|value| {
-        value
-            .as_bytes()
-            .split(|b| *b == b',')
-            .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
-    })
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .any(|value| says_close(value.as_bytes()))
+}
+
+/// Whether a `connection` field's value holds the `close` token.
+pub fn says_close(value: &[u8]) -> bool {
+    value
+        .split(|b| *b == b',')
+        .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 /// The `content-length` a response names itself (what a `HEAD` answer announces).
@@ -185,7 +179,7 @@ impl DateCache {
 mod tests {
     use super::*;
 
-    fn parsed(raw: &[u8]) -> Head {
+    fn parsed(raw: &[u8]) -> (Head, Option<Request<()>>) {
         let mut conn = deno_http_h1::Protocol::new();
         conn.set_allow_missing_host(true);
         let mut headers = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
@@ -195,7 +189,7 @@ mod tests {
             .unwrap()
         {
             deno_http_h1::RequestStatus::Complete { request, .. } => {
-                Head::new(deno_http_h1::Request {
+                let request = deno_http_h1::Request {
                     method: request.method,
                     target: request.target,
                     version: request.version,
@@ -204,7 +198,8 @@ mod tests {
                     keep_alive: request.keep_alive,
                     expect_continue: request.expect_continue,
                     upgrade: None,
-                })
+                };
+                (Head::new(&request), to_http(&request))
             }
             deno_http_h1::RequestStatus::Partial => panic!("partial"),
         }
@@ -212,17 +207,17 @@ mod tests {
 
     #[test]
     fn a_head_becomes_http_types_with_repeated_fields_kept() {
-        let head = parsed(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 3\r\n\r\n");
-        let request = head.request.unwrap();
+        let (head, request) = parsed(b"POST /a?b=1 HTTP/1.1\r\nHost: x\r\nCookie: a=1\r\nCookie: b=2\r\nContent-Length: 3\r\n\r\n");
+        let request = request.unwrap();
         assert_eq!(request.method(), Method::POST);
         assert_eq!(request.uri(), "/a?b=1");
         assert_eq!(request.headers()["host"], "x");
         assert_eq!(request.headers().get_all("cookie").iter().count(), 2);
         assert!(matches!(head.body, BodyKind::ContentLength(3)));
         assert!(head.keep_alive && !head.head_only);
-        let old = parsed(b"HEAD / HTTP/1.0\r\n\r\n");
+        let (old, request) = parsed(b"HEAD / HTTP/1.0\r\n\r\n");
         assert!(!old.keep_alive && old.head_only);
-        assert_eq!(old.request.unwrap().version(), http::Version::HTTP_10);
+        assert_eq!(request.unwrap().version(), http::Version::HTTP_10);
     }
 
     #[test]

@@ -255,7 +255,8 @@ mod tests {
         client.write_all(&vec![7; sent]).await.unwrap();
         let mut conn: SharedConn<DuplexStream> = SharedConn::new(server);
         let mut scratch = SharedScratch::new(8 * 1024, 8 * 1024);
-        let head = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, Head::new))
+        let parse = |request: deno_http_h1::Request<'_>| Head::new(&request);
+        let head = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, parse))
             .await
             .unwrap()
             .unwrap();

@@ -20,6 +20,7 @@
 pub mod cork;
 pub mod head;
 pub mod input;
+pub mod lane;
 pub mod output;
 
 use std::future::{Future, poll_fn};
@@ -35,12 +36,16 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::watch;
 
 use self::cork::{Cork, Corked};
-use self::head::{DateCache, Head, asks_close};
+use self::head::{DateCache, Head, asks_close, says_close};
 use self::input::{Event, Input};
+use self::lane::{Laned, Outcome};
 use self::output::{Framing, Written};
 use super::body::RequestBody;
-use super::limits::Activity;
-use super::service::{self, Peer};
+use super::bridge::Mailbox;
+use super::compress;
+use super::limits::{Activity, Busy, Charge, Outgoing};
+use super::record::OwnedResponse;
+use super::service::{self, Outbound, Peer};
 use super::shared::Shared;
 use super::upgrade::{Io, Prefixed, Upgrade};
 
@@ -86,11 +91,22 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     conn.set_allow_missing_host(true);
     let mut scratch = SharedScratch::new(READ_CAPACITY, WRITE_CAPACITY);
     let mut date = DateCache::default();
+    // The record of a request the lane takes (see `lane`), reused from request to request.
+    let mut record = Vec::new();
+    let mailbox = Arc::new(Mailbox::default());
     activity.settle();
     loop {
+        // The request as `http` types when the lane does not take it (`None`: it did). Kept
+        // out of `Head`, which the parser's result moves several times.
+        let (mut typed, mut laned) = (None, None);
+        let mut parse = |request: deno_http_h1::Request<'_>| {
+            laned = lane::encode(&request, &shared, &peer, &mut record);
+            typed = laned.is_none().then(|| head::to_http(&request));
+            Head::new(&request)
+        };
         let next = tokio::select! {
             biased;
-            next = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, Head::new)) => next,
+            next = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, &mut parse)) => next,
             () = &mut stopped => break,
         };
         let head = match next {
@@ -105,48 +121,84 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 break;
             }
         };
-        let Ok(mut request) = head.request else {
-            refuse(&mut conn, &mut scratch, date.now(), 400).await;
-            break;
-        };
-        // A body that came with its head (most small ones) is taken at once: no channel,
-        // no reads on demand.
-        let whole = match head.body {
-            BodyKind::ContentLength(1..) | BodyKind::Chunked => conn.try_take_full_body(),
-            _ => Ok(None),
-        };
-        let (mut input, body) = match whole {
-            Ok(Some(data)) => Input::whole(data),
-            Ok(None) => Input::new(head.body, head.expect_continue),
-            Err(_) => {
+        let request = match (typed, laned) {
+            (Some(Some(request)), _) => Ok(request),
+            (None, Some(laned)) => Err(laned),
+            _ => {
                 refuse(&mut conn, &mut scratch, date.now(), 400).await;
                 break;
             }
         };
-        let upgrade = head.upgrade.then(|| {
-            let (upgrade, on_upgrade) = Upgrade::pending();
-            request.extensions_mut().insert(on_upgrade);
-            upgrade
-        });
-        let request = request.map(|()| RequestBody::H1(body));
-        let busy = activity.busy();
-        let answer = service::handle(Arc::clone(&shared), Arc::clone(&peer), request, busy);
-        let Some(Ok(response)) = answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
-        else {
-            // The client left: dropping the answer abandons the request.
-            break;
+        let (mut input, answer, upgrade) = match request {
+            Err(laned) => {
+                let (mut input, _) = Input::new(head.body, head.expect_continue);
+                let busy = activity.busy();
+                let answer = lane::answer(&shared, &mut record, &mailbox, laned.coding);
+                let Some(outcome) =
+                    answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+                else {
+                    // The client left: dropping the answer abandoned the request.
+                    break;
+                };
+                (input, Answer::laned(&shared, outcome, busy, laned), None)
+            }
+            Ok(mut request) => {
+                // A body that came with its head (most small ones) is taken at once: no
+                // channel, no reads on demand.
+                let whole = match head.body {
+                    BodyKind::ContentLength(1..) | BodyKind::Chunked => conn.try_take_full_body(),
+                    _ => Ok(None),
+                };
+                let (mut input, body) = match whole {
+                    Ok(Some(data)) => Input::whole(data),
+                    Ok(None) => Input::new(head.body, head.expect_continue),
+                    Err(_) => {
+                        refuse(&mut conn, &mut scratch, date.now(), 400).await;
+                        break;
+                    }
+                };
+                let upgrade = head.upgrade.then(|| {
+                    let (upgrade, on_upgrade) = Upgrade::pending();
+                    request.extensions_mut().insert(on_upgrade);
+                    upgrade
+                });
+                let request = request.map(|()| RequestBody::H1(body));
+                let busy = activity.busy();
+                let answer = service::handle(Arc::clone(&shared), Arc::clone(&peer), request, busy);
+                let Some(Ok(response)) =
+                    answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+                else {
+                    // The client left: dropping the answer abandons the request.
+                    break;
+                };
+                (input, Answer::Built(response), upgrade)
+            }
         };
-        let status = response.status().as_u16();
+        let (status, asks_close, exact) = match &answer {
+            Answer::Built(response) => (
+                response.status().as_u16(),
+                asks_close(response.headers()),
+                response.body().size_hint().exact(),
+            ),
+            Answer::Record { response, .. } => (
+                response.status(),
+                response
+                    .headers()
+                    .iter()
+                    .any(|(name, value)| name == b"connection" && says_close(value)),
+                Some(response.body().len() as u64),
+            ),
+        };
         let upgrading = status == 101 && upgrade.is_some();
         let close_delimited = head.version == Version::Http10
             && !head.head_only
             && status_allows_body(status)
-            && response.body().size_hint().exact().is_none();
+            && exact.is_none();
         let keep_alive = upgrading
             || (head.keep_alive
                 && !close_delimited
                 && !input.broken()
-                && !asks_close(response.headers())
+                && !asks_close
                 && !*stop.borrow());
         let framing = Framing {
             version: head.version,
@@ -158,8 +210,23 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
         let chunked = head.version == Version::Http11
             && !head.head_only
             && status_allows_body(status)
-            && response.body().size_hint().exact().is_none();
-        let written = output::write(&mut conn, &mut scratch, &mut input, framing, response).await;
+            && exact.is_none();
+        let written = match answer {
+            Answer::Built(response) => {
+                output::write(&mut conn, &mut scratch, &mut input, framing, response).await
+            }
+            Answer::Record {
+                response,
+                charge,
+                busy,
+            } => {
+                let written =
+                    output::write_record(&mut conn, &mut scratch, framing, &response).await;
+                drop((charge, busy));
+                mailbox.recycle(response.into_buffer());
+                written
+            }
+        };
         if written == Written::Failed {
             break;
         }
@@ -181,6 +248,42 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     // As hyper does: the sending side is shut down (TLS: close_notify) before the socket
     // is dropped.
     let _ = conn.into_inner().shutdown().await;
+}
+
+/// What goes out for one request.
+// Held once in the driver's future, never moved around: boxing the larger variant would
+// cost the `http` path an allocation per request.
+#[allow(clippy::large_enum_variant)]
+enum Answer {
+    /// A response built the `http` way.
+    Built(Outbound),
+    /// A response record from the lane, written in place; its body stays charged to the
+    /// budget and the connection busy until it is out.
+    Record {
+        response: OwnedResponse,
+        charge: Option<Charge>,
+        busy: Busy,
+    },
+}
+
+impl Answer {
+    /// What the lane's `outcome` sends: a built response as `service::handle` sends it,
+    /// compressed when the request negotiated a coding that applies to it.
+    fn laned(shared: &Arc<Shared>, outcome: Outcome, busy: Busy, laned: Laned) -> Self {
+        match outcome {
+            Outcome::Record(response, charge) => Self::Record {
+                response,
+                charge,
+                busy,
+            },
+            Outcome::Built(reply) => {
+                let (reply, prepaid) = service::admit_reply(shared, reply);
+                let reply = compress::apply(laned.coding, reply);
+                let budget = Arc::clone(&shared.budget);
+                Self::Built(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
+            }
+        }
+    }
 }
 
 /// The service's answer, reading the request's body (or watching for a hang-up)
@@ -213,14 +316,10 @@ async fn refuse<I: Io>(
         name: b"date",
         value: date,
     }];
-    let reason = http::StatusCode::from_u16(status)
-        .ok()
-        .and_then(|s| s.canonical_reason())
-        .unwrap_or("");
     let response = Response {
         version: Version::Http11,
         status,
-        reason: reason.as_bytes(),
+        reason: output::reason(status),
         headers: &date,
         body: ResponseBody::Empty,
         keep_alive: false,

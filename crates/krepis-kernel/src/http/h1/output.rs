@@ -16,6 +16,8 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::super::bridge::declared_length as declared_in_record;
+use super::super::record::OwnedResponse;
 use super::super::service::{OutBody, Outbound};
 use super::super::static_files::sendfile::is_placeholder;
 use super::cork::Cork;
@@ -139,6 +141,50 @@ pub async fn write<I: AsyncRead + AsyncWrite + Unpin>(
             }
         }
     }
+}
+
+/// Writes a whole response from its record (see [`super::lane`]), framed as
+/// [`write`] frames the same response built: a body of known length, a `HEAD` answer
+/// announcing what the handler declared when it sent no body.
+pub async fn write_record<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    framing: Framing<'_>,
+    response: &OwnedResponse,
+) -> Written {
+    let status = response.status();
+    let fields = Fields::from_pairs(response.headers().iter(), false, framing.date);
+    let head = ResponseHead {
+        version: framing.version,
+        status,
+        reason: reason(status),
+        headers: fields.as_slice(),
+        keep_alive: framing.keep_alive,
+    };
+    let body = response.body();
+    let body = if framing.head_only {
+        // A whole body frames itself; the handler's `content-length` counts only without.
+        let length = if body.is_empty() {
+            declared_in_record(response.headers()).or(Some(0))
+        } else {
+            Some(body.len() as u64)
+        };
+        ResponseBody::Head(length)
+    } else if body.is_empty() || !status_allows_body(status) {
+        ResponseBody::Empty
+    } else {
+        ResponseBody::Bytes(body)
+    };
+    whole(conn, scratch, head, body).await
+}
+
+/// The canonical reason phrase of `status` (empty when it has none).
+pub fn reason(status: u16) -> &'static [u8] {
+    http::StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("")
+        .as_bytes()
 }
 
 /// The next frame of `body`, reading `input` meanwhile; `None` when the client left.

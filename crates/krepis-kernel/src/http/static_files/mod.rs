@@ -121,6 +121,14 @@ impl StaticFiles {
     /// to TypeScript). `files` is the connection's [`FileSlot`] when it is a plain socket
     /// that can take large files through `sendfile` (from the served file itself only on
     /// mounts that ask for it; from a cached memfd on any).
+    /// Whether a request for `path` (without its query) falls under a mount.
+    pub fn claims(&self, path: &[u8]) -> bool {
+        self.mounts.iter().any(|m| {
+            path.strip_prefix(m.prefix.as_bytes())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with(b"/"))
+        })
+    }
+
     pub fn serve<B>(&self, req: &Request<B>, files: Option<&Arc<FileSlot>>) -> Option<Reply> {
         let path = req.uri().path();
         let (mount, rest) = self.mounts.iter().find_map(|m| {
