@@ -480,7 +480,7 @@ impl Bridge {
         record.clear();
         let encoded = encode(id, body_addr, &mut record).and_then(|()| {
             if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
-                slot.trace = record::request_ids(&record).map(TraceHeaders::from_ids);
+                slot.trace = record::request_ids(&record).and_then(TraceHeaders::from_ids);
             }
             if record.len() > self.inboxes[0].len() {
                 return Err(KernelError::LimitExceeded(format!(
@@ -1053,7 +1053,7 @@ fn build_response(
     }
     if let Some(trace) = trace {
         let [(_, traceparent), (_, request_id)] = trace.fields();
-        // Hex digits and dashes: valid values.
+        // Hex digits and dashes (`TraceHeaders::from_ids` checked): valid values.
         headers.append(
             HeaderName::from_static(TraceHeaders::TRACEPARENT),
             HeaderValue::from_bytes(traceparent).expect("hex and dashes"),
@@ -1437,6 +1437,15 @@ mod tests {
         assert_eq!(fields, owned(&expected));
         assert_eq!(written.body(), b"{}");
         assert_eq!(listed(b.build(&written).headers()), owned(&expected));
+
+        // A request whose record carries no ids (here not a request record at all) gets
+        // nothing added, whatever the flag says.
+        let mut bare = submit(&b, None);
+        let mut out = response(KIND_RESPOND, 200, bare.id, &[("content-type", "x")], b"");
+        out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
+        assert_eq!(answer(&b, &out), 1);
+        let reply = bare.reply.try_recv().unwrap();
+        assert_eq!(listed(reply.headers()), owned(&expected[..1]));
         assert_eq!(b.in_flight(), 0);
     }
 

@@ -155,27 +155,32 @@ impl TraceHeaders {
     pub const REQUEST_ID: &'static str = "x-request-id";
 
     /// The headers for the ids a request record carries one after the other: request id
-    /// (16 hex), trace id (32), span id (16).
+    /// (16 hex), trace id (32), span id (16); `None` unless all are hex digits (so both
+    /// values are valid on the wire as they are).
     ///
     /// ```
     /// use krepis_kernel::http::trace::TraceHeaders;
     /// let ids = *b"00000000000000014bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b7";
-    /// let headers = TraceHeaders::from_ids(&ids);
+    /// let headers = TraceHeaders::from_ids(&ids).unwrap();
     /// let [(name, value), (_, id)] = headers.fields();
     /// assert_eq!(name, b"traceparent");
     /// assert_eq!(value, b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     /// assert_eq!(id, b"0000000000000001");
+    /// assert!(TraceHeaders::from_ids(&[b' '; 64]).is_none());
     /// ```
-    pub fn from_ids(ids: &[u8; 64]) -> Self {
+    pub fn from_ids(ids: &[u8; 64]) -> Option<Self> {
+        if !ids.iter().all(u8::is_ascii_hexdigit) {
+            return None;
+        }
         let mut traceparent = *b"00-________________________________-________________-01";
         traceparent[3..35].copy_from_slice(&ids[16..48]);
         traceparent[36..52].copy_from_slice(&ids[48..64]);
         let mut request_id = [0; 16];
         request_id.copy_from_slice(&ids[..16]);
-        Self {
+        Some(Self {
             traceparent,
             request_id,
-        }
+        })
     }
 
     /// `(name, value)` of both fields, in the order TypeScript sends them.
