@@ -320,3 +320,56 @@ fn an_idle_http2_connection_is_closed_but_not_while_a_response_streams() {
     server.shutdown();
     consumer.join().unwrap();
 }
+
+/// The HTTP/1.1 driver's head-read timeout on a real socket: a client that sends half a
+/// head and then a byte every 2 s is never idle, but its head takes too long, so the
+/// connection is closed once `HEAD_TIMEOUT` (30 s, fixed) has passed — within the idle
+/// watch's step of an eighth of it — and counted as closed idle. Takes ≈ 30–34 s.
+#[test]
+fn a_head_that_keeps_trickling_in_is_cut_at_the_head_timeout() {
+    use krepis_kernel::http::h1::HEAD_TIMEOUT;
+    let server = std::sync::Arc::new(start(ServeOptions::default()));
+    let consumer = {
+        let server = std::sync::Arc::clone(&server);
+        std::thread::spawn(move || consume(&server))
+    };
+    let mut conn = TcpStream::connect(("127.0.0.1", server.addr().port())).unwrap();
+    conn.write_all(b"GET / HTTP/1.1\r\nHost: a").unwrap();
+    let started = Instant::now();
+    conn.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    let mut buf = [0; 256];
+    loop {
+        assert!(
+            started.elapsed() < HEAD_TIMEOUT * 2,
+            "still open after {:?}",
+            started.elapsed()
+        );
+        match conn.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => panic!("answered: {:?}", String::from_utf8_lossy(&buf[..n])),
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                // One more byte of the Host value: the connection is not idle.
+                if conn.write_all(b"a").is_err() {
+                    break;
+                }
+            }
+            Err(_) => break, // reset: closed with our bytes unread
+        }
+    }
+    let took = started.elapsed();
+    assert!(
+        took >= HEAD_TIMEOUT - Duration::from_secs(1) && took < HEAD_TIMEOUT + HEAD_TIMEOUT / 4,
+        "closed after {took:?}"
+    );
+    wait_for("the close to be counted as idle", || {
+        server.stats().idle_closed_total == 1
+    });
+    assert_eq!(server.stats().requests_total, 0);
+    server.shutdown();
+    consumer.join().unwrap();
+}

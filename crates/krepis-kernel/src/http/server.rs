@@ -36,6 +36,10 @@ use crate::{KernelError, Result};
 /// Inbox size floor; records up to a whole request head must fit, so it grows with
 /// `max_header_size`.
 const MIN_INBOX: usize = 256 * 1024;
+/// Connections the system queues until the accept loop takes them, as `Deno.serve` sets
+/// it; std's 128 overflowed under bursts of short connections, and a client whose SYN is
+/// dropped on a full queue retries only after 1 s.
+const LISTEN_BACKLOG: i32 = 511;
 /// Outbox size: the response records of one batch, inline bodies included.
 pub const OUTBOX_SIZE: usize = 1024 * 1024;
 
@@ -68,6 +72,9 @@ impl Server {
         listener
             .set_nonblocking(true)
             .map_err(|e| KernelError::io("set_nonblocking", e))?;
+        socket2::SockRef::from(&listener)
+            .listen(LISTEN_BACKLOG)
+            .map_err(|e| KernelError::io("listen", e))?;
         let addr = listener
             .local_addr()
             .map_err(|e| KernelError::io("local_addr", e))?;

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { ABORT_WATCH, type SignalHost } from "../context/abort_watch.ts";
 import { KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
 import { parseTraceparent } from "../context/trace.ts";
@@ -76,8 +77,9 @@ export function requestContext(
       // keeps its headers after the response, so work that outlives it can still ask.
       () => req.headers.get(options.tenantHeader) ?? undefined,
       kernel.deadline,
-      // Lazy: the kernel makes a request's AbortController only when someone asks.
-      () => kernel.signal,
+      // Lazy: the kernel makes a request's AbortController only when someone reads it,
+      // and a behavior that only follows it (the timeout's) makes none.
+      ABORT_WATCH in kernel ? kernel as SignalHost : () => kernel.signal,
       undefined,
       options.log,
       caps,

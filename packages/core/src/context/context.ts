@@ -11,6 +11,7 @@
  * @module
  */
 
+import { ABORT_WATCH, type SignalHost } from "./abort_watch.ts";
 import type { Capability, CapabilityLink } from "./capability.ts";
 import {
   jsonLinesSink,
@@ -124,7 +125,7 @@ export class KrepisContext {
   #sink: LogSink;
   #caps: CapabilityLink | undefined;
   #log: Logger | undefined;
-  #signal: SignalSource;
+  #signal: SignalSource | SignalHost;
   #tenant: string | undefined | (() => string | undefined);
 
   /**
@@ -139,7 +140,7 @@ export class KrepisContext {
     parentSpanId: string | undefined,
     tenant: string | undefined | (() => string | undefined),
     deadline: number,
-    signal: SignalSource,
+    signal: SignalSource | SignalHost,
     name: string | undefined,
     sink: LogSink,
     caps: CapabilityLink | undefined,
@@ -197,7 +198,33 @@ export class KrepisContext {
    */
   get signal(): AbortSignal {
     const s = this.#signal;
-    return typeof s === "function" ? (this.#signal = s()) : s;
+    if (typeof s === "function") return this.#signal = s();
+    return ABORT_WATCH in s ? s.signal : s;
+  }
+
+  /**
+   * Has `listener.handleEvent()` called when this context's signal aborts; `false` (and
+   * nothing registered) when it has aborted already. For behaviors that link a signal of
+   * their own to this one: a host that watches its abort itself (the kernel's request)
+   * makes no signal for it. Undone by {@linkcode KrepisContext.unwatchAbort}.
+   */
+  watchAbort(listener: EventListenerObject): boolean {
+    const s = this.#signal;
+    if (typeof s !== "function" && ABORT_WATCH in s) {
+      return s[ABORT_WATCH](listener, true);
+    }
+    const signal = this.signal;
+    if (signal.aborted) return false;
+    signal.addEventListener("abort", listener);
+    return true;
+  }
+
+  /** Stops calling a listener given to {@linkcode KrepisContext.watchAbort}. */
+  unwatchAbort(listener: EventListenerObject): void {
+    const s = this.#signal;
+    if (typeof s === "function") return; // never read, so never listened to
+    if (ABORT_WATCH in s) s[ABORT_WATCH](listener, false);
+    else s.removeEventListener("abort", listener);
   }
 
   /** A JSON-lines logger whose records carry this context's ids. */
@@ -265,7 +292,7 @@ export class KrepisContext {
   #copy(
     tenant: string | undefined | (() => string | undefined),
     deadline: number,
-    signal: SignalSource,
+    signal: SignalSource | SignalHost,
     caps: CapabilityLink | undefined,
   ): KrepisContext {
     const ctx = new KrepisContext(

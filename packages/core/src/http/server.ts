@@ -24,6 +24,7 @@ import {
   type KernelBindings,
   ServerAddressSchema,
 } from "@krepis/bindings";
+import { ABORT_WATCH } from "../context/abort_watch.ts";
 import { readVariable } from "../native/library.ts";
 import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
@@ -127,6 +128,8 @@ class Exchange implements BodySource {
   #lent: boolean;
   /** The body's copy, once the kernel's is no longer readable (abandoned request). */
   #own: Uint8Array | undefined = undefined;
+  /** Who hears of an abort without a signal made for them (see `watch`). */
+  #watchers: EventListenerObject[] | undefined = undefined;
 
   constructor(record: RequestRecord, access: BodyAccess) {
     this.id = record.id;
@@ -157,6 +160,41 @@ class Exchange implements BodySource {
 
   read(): Promise<Uint8Array<ArrayBuffer> | null> {
     return this.#access.read(this);
+  }
+
+  /**
+   * Registers (`add`) or removes a listener of the abort that needs no signal made for
+   * it (see `context/abort_watch.ts`); `false` when the request has aborted already.
+   */
+  watch(listener: EventListenerObject, add: boolean): boolean {
+    const watchers = this.#watchers;
+    if (!add) {
+      const at = watchers === undefined ? -1 : watchers.indexOf(listener);
+      if (at >= 0) watchers!.splice(at, 1);
+      return true;
+    }
+    if (this.aborted) return false;
+    if (watchers === undefined) this.#watchers = [listener];
+    else watchers.push(listener);
+    return true;
+  }
+
+  /** The kernel gave up on the request: its signal fires and its watchers hear of it. */
+  abort(): void {
+    this.aborted = true;
+    this.controller?.abort(abortReason());
+    const watchers = this.#watchers;
+    if (watchers === undefined) return;
+    this.#watchers = undefined;
+    const event = new Event("abort");
+    for (let i = 0; i < watchers.length; i++) {
+      // As an event's dispatch does: one listener's error stops none of the others.
+      try {
+        watchers[i].handleEvent(event);
+      } catch (error) {
+        reportError(error);
+      }
+    }
   }
 
   /** The request's signal, made when first asked for. */
@@ -211,6 +249,11 @@ class Context implements RequestContext {
 
   get signal(): AbortSignal {
     return this.#exchange.signal;
+  }
+
+  /** Follows the abort without making the signal (see `context/abort_watch.ts`). */
+  [ABORT_WATCH](listener: EventListenerObject, add: boolean): boolean {
+    return this.#exchange.watch(listener, add);
   }
 }
 
@@ -564,8 +607,7 @@ export class KernelServer implements HttpServer {
    * running keeps it readable: it gets a copy before the kernel may free its own.
    */
   #abandon(exchange: Exchange): void {
-    exchange.aborted = true;
-    exchange.controller?.abort(abortReason());
+    exchange.abort();
     exchange.cancel?.(abortReason());
     this.#finish(exchange, false);
   }
@@ -759,10 +801,7 @@ export class KernelServer implements HttpServer {
       // The upload broke off (or grew past the limit): the request cannot complete, so
       // its signal fires now, not only when the kernel's abort notice is polled — the
       // handler may answer before that.
-      if (!exchange.aborted) {
-        exchange.aborted = true;
-        exchange.controller?.abort(abortReason());
-      }
+      if (!exchange.aborted) exchange.abort();
       throw error;
     }
     // Once the server stopped, the kernel reports an end that is none.

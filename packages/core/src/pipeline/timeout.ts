@@ -50,7 +50,8 @@ class Timed implements Watched {
   #watch: DeadlineWatch;
   #caller: KrepisContext;
   #controller: AbortController | undefined;
-  #outer: AbortSignal | undefined;
+  /** Whether this listens for the caller's abort (see `signal`). */
+  #watching = false;
   #settled = false;
   /** The handler's pending answer, and where this behavior sits in it. */
   #pending: Pending | undefined = undefined;
@@ -83,7 +84,7 @@ class Timed implements Watched {
 
   /** The caller's signal aborted (this object is its event listener). */
   handleEvent(): void {
-    this.#stop(this.#outer!.reason);
+    this.#stop(this.#caller.signal.reason);
   }
 
   /** The handler answered synchronously: its result, unless it was stopped meanwhile. */
@@ -125,7 +126,10 @@ class Timed implements Watched {
   #cleanup(): void {
     this.#settled = true;
     this.#watch.delete(this);
-    this.#outer?.removeEventListener("abort", this);
+    if (this.#watching) {
+      this.#watching = false;
+      this.#caller.unwatchAbort(this);
+    }
   }
 
   #stop(reason: unknown): void {
@@ -139,15 +143,16 @@ class Timed implements Watched {
   /**
    * The handler's signal, made on its first read and only then linked to the caller's:
    * reading the caller's signal can be costly (see requestContext), and a handler that
-   * never looks at its signal has nothing to stop early.
+   * never looks at its signal has nothing to stop early. The link is a watch, not a read:
+   * the kernel's request then makes no signal of its own.
    */
   signal(): AbortSignal {
     if (this.#controller) return this.#controller.signal;
     this.#controller = new AbortController();
     if (!this.#settled) {
-      const outer = this.#outer = this.#caller.signal;
-      if (outer.aborted) this.#stop(outer.reason);
-      else outer.addEventListener("abort", this); // removed again by #cleanup
+      // Removed again by #cleanup.
+      if (this.#caller.watchAbort(this)) this.#watching = true;
+      else this.#stop(this.#caller.signal.reason);
     }
     return this.#controller.signal;
   }

@@ -40,6 +40,9 @@ pub struct Input {
     broken: bool,
     /// Whether a hang-up is still watched for (stops once the client sent more bytes).
     watch_hang_up: bool,
+    /// The connection's read buffer as this body has grown it: it doubles, up to
+    /// [`BODY_READ_CAPACITY`], each time a read fills it.
+    read_capacity: usize,
 }
 
 /// What a step of reading found.
@@ -86,6 +89,7 @@ impl Input {
             complete,
             broken: false,
             watch_hang_up: true,
+            read_capacity: super::READ_CAPACITY,
         };
         (input, body)
     }
@@ -164,27 +168,39 @@ impl Input {
             if self.expect_continue && conn.write_continue().await.is_err() {
                 return Fed::Gone;
             }
-            scratch.ensure_read_capacity(BODY_READ_CAPACITY);
         }
         let Ok(permit) = feed.chunks.reserve().await else {
             return Fed::Unwanted;
         };
-        let (gathered, left) = (&mut self.gathered, &mut self.left);
+        let (gathered, left, capacity) =
+            (&mut self.gathered, &mut self.left, &mut self.read_capacity);
         loop {
             if gathered.len() >= FRAME_LIMIT {
                 permit.send(Ok(std::mem::take(gathered).freeze()));
                 return Fed::Frame;
             }
+            let mut filled = false;
             let read = poll_fn(|cx| {
                 let polled = conn.poll_read_body_chunk_with(cx, scratch, |chunk| {
-                    if gathered.is_empty() {
-                        let expect = left.map_or(chunk.len() as u64, |n| n.min(FRAME_LIMIT as u64));
-                        gathered.reserve(expect as usize);
-                    }
-                    gathered.extend_from_slice(chunk);
+                    filled = chunk.len() >= *capacity;
                     if let Some(n) = left.as_mut() {
                         *n = n.saturating_sub(chunk.len() as u64);
                     }
+                    if chunk.len() >= BODY_READ_CAPACITY {
+                        // A read that filled the buffer: more is waiting, so room for the
+                        // frame's rest at once (a frame ends past `FRAME_LIMIT` by less
+                        // than one read). Otherwise only what came: a frame holds no room
+                        // for bytes a client announced but has not sent.
+                        let rest = left.map_or(0, |n| n.min(FRAME_LIMIT as u64) as usize);
+                        let room = (gathered.len() + chunk.len() + rest)
+                            .min(FRAME_LIMIT + BODY_READ_CAPACITY);
+                        if gathered.capacity() < room {
+                            let mut grown = BytesMut::with_capacity(room);
+                            grown.extend_from_slice(gathered);
+                            *gathered = grown;
+                        }
+                    }
+                    gathered.extend_from_slice(chunk);
                 });
                 match polled {
                     // Nothing more right now: hand over what there is.
@@ -193,6 +209,13 @@ impl Input {
                 }
             })
             .await;
+            if filled && *capacity < BODY_READ_CAPACITY {
+                // The body streams in faster than the buffer holds. Grown only then, and
+                // step by step: a body that stops after a few KiB (or a small one) keeps
+                // the head's buffer, not 64 KiB zeroed and kept for the connection's life.
+                *capacity = (*capacity * 2).min(BODY_READ_CAPACITY);
+                scratch.ensure_read_capacity(*capacity);
+            }
             match read {
                 None => {
                     permit.send(Ok(std::mem::take(gathered).freeze()));
@@ -210,6 +233,72 @@ impl Input {
                     return Fed::Broken;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use http_body_util::BodyExt;
+    use tokio::io::{AsyncWriteExt, DuplexStream};
+
+    use super::super::head::Head;
+    use super::*;
+    use crate::http::body::RequestBody;
+
+    /// Sizes and capacities of the frames a reader gets of a body announced as `announced`
+    /// bytes, of which the client sends `sent` at once (and then waits), until `sent` arrived.
+    async fn frames(announced: u64, sent: usize) -> Vec<(usize, usize)> {
+        let (mut client, server) = tokio::io::duplex(4 << 20);
+        let head = format!("POST / HTTP/1.1\r\nhost: t\r\ncontent-length: {announced}\r\n\r\n");
+        client.write_all(head.as_bytes()).await.unwrap();
+        client.write_all(&vec![7; sent]).await.unwrap();
+        let mut conn: SharedConn<DuplexStream> = SharedConn::new(server);
+        let mut scratch = SharedScratch::new(8 * 1024, 8 * 1024);
+        let parse = |request: deno_http_h1::Request<'_>| Head::new(&request);
+        let head = poll_fn(|cx| conn.poll_next_request_with(cx, &mut scratch, parse))
+            .await
+            .unwrap()
+            .unwrap();
+        let (mut input, body) = Input::new(head.body, false);
+        let mut body = RequestBody::H1(body);
+        let (mut seen, mut got) = (Vec::new(), 0);
+        while got < sent {
+            tokio::select! {
+                frame = body.frame() => {
+                    let data = frame.unwrap().unwrap().into_data().unwrap();
+                    got += data.len();
+                    let size = data.len();
+                    seen.push((size, data.try_into_mut().unwrap().capacity()));
+                }
+                _ = input.step(&mut conn, &mut scratch) => {}
+            }
+        }
+        drop(client);
+        seen
+    }
+
+    #[tokio::test]
+    async fn a_frame_holds_no_room_for_bytes_announced_but_not_sent() {
+        // 20 MB announced, 16 KiB sent: before, the first frame reserved 1 MiB
+        // (`FRAME_LIMIT`) and held it while queued for the reader.
+        let seen = frames(20_000_000, 16 * 1024).await;
+        let capacity: usize = seen.iter().map(|(_, capacity)| capacity).sum();
+        assert!(capacity <= 2 * 16 * 1024, "{seen:?}");
+    }
+
+    #[tokio::test]
+    async fn a_body_that_arrives_at_full_speed_is_gathered_into_large_frames() {
+        let sent = 3 << 20;
+        let seen = frames(sent as u64, sent).await;
+        assert_eq!(seen.iter().map(|(size, _)| size).sum::<usize>(), sent);
+        assert!(
+            seen.iter().any(|(size, _)| *size >= FRAME_LIMIT),
+            "{seen:?}"
+        );
+        for (size, capacity) in &seen {
+            assert!(*capacity <= FRAME_LIMIT + BODY_READ_CAPACITY, "{seen:?}");
+            assert!(*capacity < 2 * size + BODY_READ_CAPACITY, "{seen:?}");
         }
     }
 }
