@@ -11,6 +11,7 @@ import assert from "node:assert/strict";
 import { memorySink } from "../context/logger.ts";
 import { defineCommand, defineQuery } from "../cqs/handler.ts";
 import { run } from "../http/_test_util.ts";
+import { exchangeBytes } from "../http/_wire.ts";
 import { ok } from "../result/result.ts";
 import { route } from "../router/route.ts";
 import { type App, createApp } from "./create_app.ts";
@@ -74,23 +75,17 @@ async function http1(
   headers: Record<string, string>,
   body = "",
 ): Promise<Wire> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const lines = [`${method} ${path} HTTP/1.1`, "host: 127.0.0.1"];
   for (const [name, value] of Object.entries(headers)) {
     lines.push(`${name}: ${value}`);
   }
   if (body !== "") lines.push(`content-length: ${body.length}`);
   lines.push("connection: close", "", body);
-  await conn.write(new TextEncoder().encode(lines.join("\r\n")));
-  const chunks: Uint8Array[] = [];
-  const buf = new Uint8Array(65536);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) break;
-    chunks.push(buf.slice(0, n));
-  }
-  conn.close();
-  return parse(new TextDecoder().decode(concat(chunks)));
+  const bytes = await exchangeBytes(
+    port,
+    new TextEncoder().encode(lines.join("\r\n")),
+  );
+  return parse(new TextDecoder().decode(bytes));
 }
 
 /** One request over HTTP/2 with prior knowledge (curl prints the fields in wire order). */
@@ -109,16 +104,6 @@ async function http2(
   if (body !== "") args.push("--data-binary", body);
   args.push(`http://127.0.0.1:${port}${path}`);
   return parse(await run("curl", args));
-}
-
-function concat(chunks: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
 }
 
 function parse(text: string): Wire {

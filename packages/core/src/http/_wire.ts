@@ -77,6 +77,18 @@ export async function exchange(
   request: string | Uint8Array,
   ms = 10_000,
 ): Promise<WireResponse> {
+  return parse(await exchangeBytes(port, request, ms));
+}
+
+/**
+ * Writes `request` on a new connection and returns every byte read until the server
+ * closes it or `ms` passes.
+ */
+export async function exchangeBytes(
+  port: number,
+  request: string | Uint8Array,
+  ms = 10_000,
+): Promise<Uint8Array> {
   const conn = await Deno.connect({ hostname: "127.0.0.1", port });
   const timer = setTimeout(() => conn.close(), ms);
   const chunks: Uint8Array[] = [];
@@ -95,7 +107,7 @@ export async function exchange(
       conn.close();
     } catch { /* closed by the timer or the peer */ }
   }
-  return parse(concat(chunks));
+  return concat(chunks);
 }
 
 function concat(chunks: Uint8Array[]): Uint8Array {
