@@ -1366,12 +1366,7 @@ mod tests {
                 url: ["http://", "a", "/x?y"],
                 remote_ip: "127.0.0.1",
                 remote_port: 1,
-                ids: [
-                    &ids.request_id,
-                    &ids.trace_id,
-                    &ids.span_id,
-                    &ids.parent_span_id,
-                ],
+                ids: ids.as_fields(),
                 headers: &none,
             };
             record::encode_request(&head, out)

@@ -268,12 +268,7 @@ async fn process(
                 url,
                 remote_ip: &peer.remote_ip,
                 remote_port: peer.remote.port(),
-                ids: [
-                    &ids.request_id,
-                    &ids.trace_id,
-                    &ids.span_id,
-                    &ids.parent_span_id,
-                ],
+                ids: ids.as_fields(),
                 headers: &parts.headers,
             },
             out,

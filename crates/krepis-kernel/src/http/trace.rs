@@ -16,6 +16,18 @@ pub struct TraceIds {
     pub parent_span_id: HexId,
 }
 
+impl TraceIds {
+    /// The four ids as a record carries them: request, trace, span, parent span.
+    pub fn as_fields(&self) -> [&str; 4] {
+        [
+            &self.request_id,
+            &self.trace_id,
+            &self.span_id,
+            &self.parent_span_id,
+        ]
+    }
+}
+
 /// Up to 32 lower-case hex digits, held inline: every request gets four ids, and making
 /// them must not cost allocations.
 #[derive(Clone, Copy, PartialEq, Eq)]

@@ -158,12 +158,7 @@ pub fn encode(
         ],
         remote_ip: &peer.remote_ip,
         remote_port: peer.remote.port(),
-        ids: [
-            &ids.request_id,
-            &ids.trace_id,
-            &ids.span_id,
-            &ids.parent_span_id,
-        ],
+        ids: ids.as_fields(),
         headers: &Fields(request.headers),
     };
     out.clear();
