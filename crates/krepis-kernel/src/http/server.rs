@@ -5,7 +5,7 @@
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use hyper::server::conn::http2;
@@ -22,7 +22,7 @@ use super::bridge::Bridge;
 use super::coalesce::Coalesced;
 use super::config::ServerConfig;
 use super::h1;
-use super::limits::{AcceptBackoff, Activity, Budget, Tracked};
+use super::limits::{AcceptBackoff, Activity, Tracked};
 use super::runtime::Host;
 use super::service::{self, Peer};
 use super::shared::Shared;
@@ -80,17 +80,7 @@ impl Server {
             .map_err(|e| KernelError::io("local_addr", e))?;
         let inbox = MIN_INBOX.max(config.max_header_size * 4);
         let host = Host::start(config.threads)?;
-        let shared = Arc::new(Shared {
-            bridge: Bridge::new(inbox, OUTBOX_SIZE)?,
-            budget: Budget::new(config.max_buffered_memory),
-            sockets: Sockets::default(),
-            idle_closed: AtomicU64::new(0),
-            config,
-            rejected: AtomicU64::new(0),
-            timeouts: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
-            open: AtomicU64::new(0),
-        });
+        let shared = Arc::new(Shared::new(config, Bridge::new(inbox, OUTBOX_SIZE)?));
         let (stop, stopped) = watch::channel(false);
         let listener = {
             let _entered = host.handle().enter();

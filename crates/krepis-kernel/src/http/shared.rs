@@ -31,3 +31,20 @@ pub struct Shared {
     /// Connections open now.
     pub(super) open: AtomicU64,
 }
+
+impl Shared {
+    /// Fresh state for a server with `config`, crossing over through `bridge`.
+    pub fn new(config: ServerConfig, bridge: Bridge) -> Self {
+        Shared {
+            bridge,
+            budget: Budget::new(config.max_buffered_memory),
+            sockets: Sockets::default(),
+            config,
+            rejected: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            idle_closed: AtomicU64::new(0),
+            connections: AtomicU64::new(0),
+            open: AtomicU64::new(0),
+        }
+    }
+}

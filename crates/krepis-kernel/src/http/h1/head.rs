@@ -175,34 +175,39 @@ impl DateCache {
     }
 }
 
+/// Test support: `f` applied to the head `deno_http_h1` parses from `raw` (a missing Host
+/// allowed, as the driver does; no upgrade), or `None` when the head is not complete or
+/// valid.
+#[cfg(test)]
+pub fn with_parsed<R>(raw: &[u8], f: impl FnOnce(&deno_http_h1::Request<'_>) -> R) -> Option<R> {
+    let mut conn = deno_http_h1::Protocol::new();
+    conn.set_allow_missing_host(true);
+    let mut headers = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+    let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
+    let Ok(deno_http_h1::RequestStatus::Complete { request, .. }) =
+        conn.next_request_uninit_all(raw, &mut headers, &mut scratch)
+    else {
+        return None;
+    };
+    let request = deno_http_h1::Request {
+        method: request.method,
+        target: request.target,
+        version: request.version,
+        headers: request.headers,
+        body: request.body,
+        keep_alive: request.keep_alive,
+        expect_continue: request.expect_continue,
+        upgrade: None,
+    };
+    Some(f(&request))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     fn parsed(raw: &[u8]) -> (Head, Option<Request<()>>) {
-        let mut conn = deno_http_h1::Protocol::new();
-        conn.set_allow_missing_host(true);
-        let mut headers = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
-        let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
-        match conn
-            .next_request_uninit_all(raw, &mut headers, &mut scratch)
-            .unwrap()
-        {
-            deno_http_h1::RequestStatus::Complete { request, .. } => {
-                let request = deno_http_h1::Request {
-                    method: request.method,
-                    target: request.target,
-                    version: request.version,
-                    headers: request.headers,
-                    body: request.body,
-                    keep_alive: request.keep_alive,
-                    expect_continue: request.expect_continue,
-                    upgrade: None,
-                };
-                (Head::new(&request), to_http(&request))
-            }
-            deno_http_h1::RequestStatus::Partial => panic!("partial"),
-        }
+        with_parsed(raw, |request| (Head::new(request), to_http(request))).expect("parsed")
     }
 
     #[test]

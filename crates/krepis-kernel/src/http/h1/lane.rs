@@ -301,31 +301,17 @@ fn ascii(bytes: &[u8]) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicU64;
-
     use super::*;
     use crate::http::bridge::Bridge;
     use crate::http::config::ServerConfig;
-    use crate::http::h1::head::to_http;
-    use crate::http::limits::Budget;
+    use crate::http::h1::head::{to_http, with_parsed};
     use crate::http::record::{RequestView, decode_requests};
     use crate::http::validate;
-    use crate::http::websocket::Sockets;
     use crate::proto::ServeOptions;
 
     fn shared() -> Shared {
         let config = ServerConfig::from_options(&ServeOptions::default()).unwrap();
-        Shared {
-            bridge: Bridge::new(4096, 4096).unwrap(),
-            budget: Budget::new(config.max_buffered_memory),
-            sockets: Sockets::default(),
-            idle_closed: AtomicU64::new(0),
-            config,
-            rejected: AtomicU64::new(0),
-            timeouts: AtomicU64::new(0),
-            connections: AtomicU64::new(0),
-            open: AtomicU64::new(0),
-        }
+        Shared::new(config, Bridge::new(4096, 4096).unwrap())
     }
 
     fn peer() -> Peer {
@@ -343,34 +329,20 @@ mod tests {
     /// way, or the parser refused it), and the one the `http` way encodes (`None`: it
     /// refuses the head), decoded.
     fn both(raw: &[u8]) -> (Option<(RequestView, Laned)>, Option<RequestView>) {
+        with_parsed(raw, both_of).unwrap_or((None, None))
+    }
+
+    fn both_of(request: &Request<'_>) -> (Option<(RequestView, Laned)>, Option<RequestView>) {
         let (shared, peer) = (shared(), peer());
-        let mut parser = deno_http_h1::Protocol::new();
-        parser.set_allow_missing_host(true);
-        let mut fields = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
-        let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
-        let parsed = parser.next_request_uninit_all(raw, &mut fields, &mut scratch);
-        let Ok(deno_http_h1::RequestStatus::Complete { request, .. }) = parsed else {
-            return (None, None);
-        };
-        let request = Request {
-            method: request.method,
-            target: request.target,
-            version: request.version,
-            headers: request.headers,
-            body: request.body,
-            keep_alive: request.keep_alive,
-            expect_continue: request.expect_continue,
-            upgrade: None,
-        };
         let mut out = Vec::new();
-        let laned = encode(&request, &shared, &peer, &mut out)
+        let laned = encode(request, &shared, &peer, &mut out)
             .map(|laned| (decode_requests(&out).unwrap().remove(0), laned));
         // As `service::process` encodes a body it buffered whole.
         let body_len = match request.body {
             BodyKind::ContentLength(n) => n,
             _ => 0,
         };
-        let typed = to_http(&request).and_then(|typed| {
+        let typed = to_http(request).and_then(|typed| {
             let (mut parts, ()) = typed.into_parts();
             validate::check(&parts).ok()?;
             validate::normalize(&mut parts.headers);
@@ -424,41 +396,26 @@ mod tests {
     #[test]
     fn a_laned_head_whose_body_is_still_coming_goes_the_http_way_unchanged() {
         let raw = b"POST /a/b?c=%20d HTTP/1.1\r\nHost: example.com:81\r\nX-One: A b\r\nx-one: c\r\nContent-Length: 5\r\n\r\n";
-        let mut parser = deno_http_h1::Protocol::new();
-        let mut fields = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
-        let mut scratch = [const { std::mem::MaybeUninit::uninit() }; deno_http_h1::MAX_HEADERS];
-        let Ok(deno_http_h1::RequestStatus::Complete { request, .. }) =
-            parser.next_request_uninit_all(raw, &mut fields, &mut scratch)
-        else {
-            panic!("parsed");
-        };
-        let request = Request {
-            method: request.method,
-            target: request.target,
-            version: request.version,
-            headers: request.headers,
-            body: request.body,
-            keep_alive: request.keep_alive,
-            expect_continue: request.expect_continue,
-            upgrade: None,
-        };
-        let mut record = Vec::new();
-        let laned = encode(&request, &shared(), &peer(), &mut record).expect("laned");
-        assert!(laned.body);
-        let head = Head::new(&request);
-        let rebuilt = unlane(&record, &laned, &head).expect("rebuilt");
-        let direct = to_http(&request).unwrap();
-        assert_eq!(rebuilt.method(), direct.method());
-        assert_eq!(rebuilt.uri(), direct.uri());
-        assert_eq!(rebuilt.version(), direct.version());
-        assert_eq!(rebuilt.headers(), direct.headers());
-        let listed = |r: &http::Request<()>| -> Vec<_> {
-            r.headers()
-                .iter()
-                .map(|(n, v)| (n.clone(), v.clone()))
-                .collect()
-        };
-        assert_eq!(listed(&rebuilt), listed(&direct), "order kept");
+        with_parsed(raw, |request| {
+            let mut record = Vec::new();
+            let laned = encode(request, &shared(), &peer(), &mut record).expect("laned");
+            assert!(laned.body);
+            let head = Head::new(request);
+            let rebuilt = unlane(&record, &laned, &head).expect("rebuilt");
+            let direct = to_http(request).unwrap();
+            assert_eq!(rebuilt.method(), direct.method());
+            assert_eq!(rebuilt.uri(), direct.uri());
+            assert_eq!(rebuilt.version(), direct.version());
+            assert_eq!(rebuilt.headers(), direct.headers());
+            let listed = |r: &http::Request<()>| -> Vec<_> {
+                r.headers()
+                    .iter()
+                    .map(|(n, v)| (n.clone(), v.clone()))
+                    .collect()
+            };
+            assert_eq!(listed(&rebuilt), listed(&direct), "order kept");
+        })
+        .expect("parsed");
     }
 
     #[test]
