@@ -1,20 +1,24 @@
-//! The server: its own tokio runtime, the accept loop, TLS, each connection handed to the
-//! HTTP/1.1 driver ([`super::h1`]) or to hyper (HTTP/2: h2c's preface on a plain
-//! connection, ALPN `h2` over TLS), and graceful shutdown.
+//! The server: its own tokio runtime, the accept loop (on a thread of its own, see
+//! [`super::runtime`]), TLS, each connection handed to the HTTP/1.1 driver ([`super::h1`])
+//! or to hyper (HTTP/2: h2c's preface on a plain connection, ALPN `h2` over TLS), and
+//! graceful shutdown.
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::os::fd::AsRawFd;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
 use hyper::server::conn::http2;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use parking_lot::Mutex;
 use tokio::io::{AsyncRead, AsyncReadExt};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::runtime::Handle;
+use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use super::body::RequestBody;
@@ -23,7 +27,7 @@ use super::coalesce::Coalesced;
 use super::config::ServerConfig;
 use super::h1;
 use super::limits::{AcceptBackoff, Activity, Tracked};
-use super::runtime::Host;
+use super::runtime::{Host, Side};
 use super::service::{self, Peer};
 use super::shared::Shared;
 use super::socket::PeerSocket;
@@ -55,6 +59,8 @@ pub struct Server {
     addr: SocketAddr,
     stop: watch::Sender<bool>,
     host: Host,
+    /// The accept loop's thread; it ends, closing the listener, once told to stop.
+    accepting: Mutex<Option<JoinHandle<()>>>,
     key: u64,
 }
 
@@ -82,22 +88,32 @@ impl Server {
         let host = Host::start(config.threads)?;
         let shared = Arc::new(Shared::new(config, Bridge::new(inbox, OUTBOX_SIZE)?));
         let (stop, stopped) = watch::channel(false);
+        let side = Side::new()?;
         let listener = {
-            let _entered = host.handle().enter();
+            let _entered = side.handle().enter();
             TcpListener::from_std(listener).map_err(|e| KernelError::io("listen", e))?
         };
-        host.handle().spawn(accept_loop(
-            Arc::clone(&shared),
-            listener,
-            tls,
-            addr,
-            stopped,
-        ));
+        let (accepted_all, accepting_ended) = oneshot::channel();
+        let accepting = side.run(
+            "krepis-accept",
+            accept_loop(
+                Arc::clone(&shared),
+                host.handle().clone(),
+                listener,
+                tls,
+                addr,
+                stopped,
+                accepted_all,
+            ),
+        )?;
+        host.handle()
+            .spawn(close_after(Arc::clone(&shared), accepting_ended));
         Ok(Self {
             shared,
             addr,
             stop,
             host,
+            accepting: Mutex::new(Some(accepting)),
             key: fastrand::u64(1..KEY_LIMIT),
         })
     }
@@ -221,6 +237,10 @@ impl Server {
     /// memory lent by TypeScript is read after this returns. Call it outside the runtime.
     pub fn stop(&self) {
         self.shutdown();
+        // The accept thread ends at the signal, closing the listener.
+        if let Some(accepting) = self.accepting.lock().take() {
+            let _ = accepting.join();
+        }
         self.shared.bridge.close();
         self.shared.sockets.stop_events();
         self.host.stop();
@@ -243,12 +263,22 @@ fn bracket_v6(host: &str) -> String {
     }
 }
 
+/// Accepts connections (on the accept thread) and hands each to the server's runtime
+/// (`main`), until told to stop; then closes the listener and passes the connections'
+/// graceful shutdown on to [`close_after`].
+///
+/// The listen queue is emptied here whether or not anyone drives `main`, and however many
+/// tasks wait there: on `main` itself, after the 128 accepts tokio's cooperative budget
+/// allows per poll this loop waited behind the tasks of the connections it had just
+/// accepted (8–100 ms), during which bursts of short connections overflowed the queue.
 async fn accept_loop(
     shared: Arc<Shared>,
+    main: Handle,
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     addr: SocketAddr,
     mut stopped: watch::Receiver<bool>,
+    accepted_all: oneshot::Sender<GracefulShutdown>,
 ) {
     // Every connection holds a watcher until it ends: HTTP/2 ones through hyper's graceful
     // shutdown, HTTP/1.1 drivers by watching `stopped` themselves.
@@ -279,7 +309,12 @@ async fn accept_loop(
                 };
                 backoff.reset();
                 let _ = stream.set_nodelay(true);
+                // Leaves this thread's runtime; registered with `main` where it is served.
+                let Ok(stream) = stream.into_std() else {
+                    continue;
+                };
                 shared.connections.fetch_add(1, Ordering::Relaxed);
+                shared.open.fetch_add(1, Ordering::Relaxed);
                 let peer = Peer {
                     remote,
                     remote_ip: Arc::from(remote.ip().to_string()),
@@ -288,7 +323,7 @@ async fn accept_loop(
                     socket: Some(PeerSocket::new(stream.as_raw_fd())),
                     files: tls.is_none().then(FileSlot::new),
                 };
-                tokio::spawn(connection(
+                main.spawn(connection(
                     Arc::clone(&shared),
                     Arc::clone(&h2),
                     stream,
@@ -300,9 +335,17 @@ async fn accept_loop(
         }
     }
     drop(listener);
-    // WebSockets close at once (as with Deno.serve), HTTP requests finish first.
+    let _ = accepted_all.send(graceful);
+}
+
+/// Once the accept loop has ended: WebSockets close at once (as with Deno.serve), HTTP
+/// requests finish first, then the bridge closes.
+async fn close_after(shared: Arc<Shared>, accepting: oneshot::Receiver<GracefulShutdown>) {
+    let graceful = accepting.await;
     let sockets = shared.sockets.shutdown();
-    graceful.shutdown().await;
+    if let Ok(graceful) = graceful {
+        graceful.shutdown().await;
+    }
     sockets.await;
     shared.bridge.close();
 }
@@ -326,15 +369,19 @@ async fn sniff<S: AsyncRead + Unpin>(mut stream: S) -> std::io::Result<(bool, Pr
     Ok((seen == H2_PREFACE, Prefixed::new(seen, stream)))
 }
 
+/// Serves one accepted connection (counted open since it was accepted).
 async fn connection(
     shared: Arc<Shared>,
     h2: Arc<http2::Builder<TokioExecutor>>,
-    stream: TcpStream,
+    stream: std::net::TcpStream,
     tls: Option<TlsAcceptor>,
     peer: Peer,
     (watcher, stop): (Watcher, watch::Receiver<bool>),
 ) {
-    shared.open.fetch_add(1, Ordering::Relaxed);
+    let Ok(stream) = TcpStream::from_std(stream) else {
+        shared.open.fetch_sub(1, Ordering::Relaxed);
+        return;
+    };
     let activity = Activity::new();
     let idle = shared.config.idle_timeout;
     let files = peer.files.clone().unwrap_or_default();
