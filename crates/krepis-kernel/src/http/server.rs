@@ -459,9 +459,55 @@ impl Drop for AbortOnDrop {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::mpsc;
+
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
+    use crate::proto::ServeOptions;
+
+    /// More connections than the listen queue holds are all established while the server's
+    /// runtime is held up (a task blocks whoever drives it), and are served once it runs
+    /// again. With the accept loop on the runtime, the queue filled at 512 and the system
+    /// dropped every SYN after that: the 513th connect timed out.
+    #[test]
+    fn connections_are_accepted_while_the_runtime_is_held_up() {
+        const COUNT: usize = LISTEN_BACKLOG as usize + 200;
+        let options = ServeOptions {
+            hostname: "127.0.0.1".into(),
+            ..Default::default()
+        };
+        let server = Server::start(ServerConfig::from_options(&options).unwrap()).unwrap();
+        let (held, is_held) = mpsc::channel();
+        let (release, released) = mpsc::channel::<()>();
+        // Nobody turns this runtime: its watchdog drives it, and the task blocks it.
+        server.host.handle().spawn(async move {
+            held.send(()).unwrap();
+            let _ = released.recv();
+        });
+        is_held.recv_timeout(Duration::from_secs(30)).unwrap();
+        let mut clients = Vec::new();
+        for _ in 0..COUNT {
+            match std::net::TcpStream::connect_timeout(&server.addr(), Duration::from_secs(5)) {
+                Ok(client) => clients.push(client),
+                Err(_) => break,
+            }
+        }
+        let established = clients.len();
+        release.send(()).unwrap();
+        assert_eq!(
+            established, COUNT,
+            "established while the runtime was held up"
+        );
+        assert_eq!(server.stats().connections_total, COUNT as u64);
+        // Served once the runtime runs again: closed by the clients, each one ends.
+        drop(clients);
+        let until = std::time::Instant::now() + Duration::from_secs(30);
+        while server.stats().connections_open > 0 && std::time::Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        assert_eq!(server.stats().connections_open, 0);
+    }
 
     /// What `sniff` makes of `pieces` written one after another, and the bytes read back.
     async fn sniffed(pieces: &[&'static [u8]]) -> (bool, Vec<u8>) {
