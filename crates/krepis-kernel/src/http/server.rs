@@ -494,18 +494,24 @@ mod tests {
             }
         }
         let established = clients.len();
+        // Accepted, too, while the runtime is still held up.
+        let eventually = |done: &dyn Fn(&HttpStats) -> bool| {
+            let until = std::time::Instant::now() + Duration::from_secs(30);
+            while !done(&server.stats()) && std::time::Instant::now() < until {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        };
+        eventually(&|s| s.connections_total == COUNT as u64);
+        let accepted = server.stats().connections_total;
         release.send(()).unwrap();
         assert_eq!(
             established, COUNT,
             "established while the runtime was held up"
         );
-        assert_eq!(server.stats().connections_total, COUNT as u64);
+        assert_eq!(accepted, COUNT as u64);
         // Served once the runtime runs again: closed by the clients, each one ends.
         drop(clients);
-        let until = std::time::Instant::now() + Duration::from_secs(30);
-        while server.stats().connections_open > 0 && std::time::Instant::now() < until {
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        eventually(&|s| s.connections_open == 0);
         assert_eq!(server.stats().connections_open, 0);
     }
 
