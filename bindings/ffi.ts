@@ -30,7 +30,7 @@ export const ABI_VERSION = 6;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x738913f8;
+export const ABI_FINGERPRINT = 0xfd95280d;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.

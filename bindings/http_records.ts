@@ -147,9 +147,14 @@ export const REQ_IP_LEN = 46;
 export const REQ_PORT = 48;
 
 /**
- * Offset of a request's parent span id length (u16).
+ * Offset of a request's parent span id length (u8).
  */
 export const REQ_PARENT_LEN = 50;
+
+/**
+ * Offset of a request's request id length (u8).
+ */
+export const REQ_REQUEST_ID_LEN = 51;
 
 /**
  * Offset of a request's text length (u32).

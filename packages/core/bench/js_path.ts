@@ -35,6 +35,7 @@ import {
   REQ_METHOD_LEN,
   REQ_PARENT_LEN,
   REQ_PORT,
+  REQ_REQUEST_ID_LEN,
   REQ_TEXT_LEN,
   REQ_URL_LEN,
   REQUEST_FIXED,
@@ -222,7 +223,8 @@ function encodeRequest(
   view.setUint16(REQ_METHOD_LEN, s.method.length, true);
   view.setUint16(REQ_IP_LEN, parts[2].length, true);
   view.setUint16(REQ_PORT, 40000, true);
-  view.setUint16(REQ_PARENT_LEN, 0, true);
+  out[REQ_PARENT_LEN] = 0;
+  out[REQ_REQUEST_ID_LEN] = 16;
   view.setUint32(REQ_TEXT_LEN, text.length, true);
   s.headers.forEach(([name, value], i) => {
     view.setUint32(REQUEST_FIXED + i * 8, name.length, true);

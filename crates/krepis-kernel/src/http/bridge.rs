@@ -480,7 +480,8 @@ impl Bridge {
         record.clear();
         let encoded = encode(id, body_addr, &mut record).and_then(|()| {
             if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
-                slot.trace = record::request_ids(&record).and_then(TraceHeaders::from_ids);
+                slot.trace = record::request_ids(&record)
+                    .and_then(|(request_id, ids)| TraceHeaders::from_ids(request_id, ids));
             }
             if record.len() > self.inboxes[0].len() {
                 return Err(KernelError::LimitExceeded(format!(
@@ -1053,14 +1054,14 @@ fn build_response(
     }
     if let Some(trace) = trace {
         let [(_, traceparent), (_, request_id)] = trace.fields();
-        // Hex digits and dashes (`TraceHeaders::from_ids` checked): valid values.
+        // Hex digits and dashes, visible ASCII (`TraceHeaders::from_ids` checked): valid.
         headers.append(
             HeaderName::from_static(TraceHeaders::TRACEPARENT),
             HeaderValue::from_bytes(traceparent).expect("hex and dashes"),
         );
         headers.append(
             HeaderName::from_static(TraceHeaders::REQUEST_ID),
-            HeaderValue::from_bytes(request_id).expect("hex"),
+            HeaderValue::from_bytes(request_id).expect("visible ASCII"),
         );
     }
     let mut response = http::Response::new(body);
@@ -1351,9 +1352,11 @@ mod tests {
         let rt = tokio::runtime::Builder::new_current_thread()
             .build()
             .unwrap();
-        let ids = TraceIds::for_request(Some(
-            b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00",
-        ));
+        let ids = TraceIds::for_request(
+            Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"),
+            Some(b"client/42"),
+        );
+        assert_eq!(ids.request_id, "client/42");
         let none = HeaderMap::new();
         let encode = |id, _, out: &mut Vec<u8>| {
             let head = record::RequestHead {

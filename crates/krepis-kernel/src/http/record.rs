@@ -21,10 +21,11 @@
 //! | 44 | u16 | method length |
 //! | 46 | u16 | remote IP length |
 //! | 48 | u16 | remote port |
-//! | 50 | u16 | parent span id length (0 or 16) |
+//! | 50 | u8 | parent span id length (0 or 16) |
+//! | 51 | u8 | request id length (1 to 128) |
 //! | 52 | u32 | text length |
 //! | 56 | u32 × 2 × count | header name and value lengths |
-//! | … | bytes | text: method, URL, remote IP, request id (16), trace id (32), span id (16), parent span id, then each header name and value |
+//! | … | bytes | text: method, URL, remote IP, request id, trace id (32), span id (16), parent span id, then each header name and value |
 //!
 //! The offsets are the `AT_*`, `REQ_*` and `RES_*` constants below; `tools/codegen` copies
 //! every constant of this file into `bindings/http_records.ts` for TypeScript and folds
@@ -103,8 +104,10 @@ pub const REQ_METHOD_LEN: usize = 44;
 pub const REQ_IP_LEN: usize = 46;
 /// Offset of a request's remote port (u16).
 pub const REQ_PORT: usize = 48;
-/// Offset of a request's parent span id length (u16).
+/// Offset of a request's parent span id length (u8).
 pub const REQ_PARENT_LEN: usize = 50;
+/// Offset of a request's request id length (u8).
+pub const REQ_REQUEST_ID_LEN: usize = 51;
 /// Offset of a request's text length (u32).
 pub const REQ_TEXT_LEN: usize = 52;
 /// Offset of a response's status (u16).
@@ -226,7 +229,8 @@ pub fn encode_request<H: HeadFields + ?Sized>(
     put_u16(rec, REQ_METHOD_LEN, head.method.len() as u16);
     put_u16(rec, REQ_IP_LEN, head.remote_ip.len() as u16);
     put_u16(rec, REQ_PORT, head.remote_port);
-    put_u16(rec, REQ_PARENT_LEN, head.ids[3].len() as u16);
+    rec[REQ_PARENT_LEN] = head.ids[3].len() as u8;
+    rec[REQ_REQUEST_ID_LEN] = head.ids[0].len() as u8;
     put_u32(rec, REQ_TEXT_LEN, text_len as u32);
     Ok(())
 }
@@ -239,9 +243,9 @@ pub fn stamp_request(rec: &mut [u8], id: u64, deadline_ms: f64, body_addr: usize
     put_f64(rec, REQ_DEADLINE, deadline_ms);
 }
 
-/// The request, trace and span ids an encoded request record carries (64 hex digits, one
-/// after the other), or `None` for another kind of record.
-pub fn request_ids(rec: &[u8]) -> Option<&[u8; 64]> {
+/// The request id an encoded request record carries, and its trace and span ids (48 hex
+/// digits, one after the other), or `None` for another kind of record.
+pub fn request_ids(rec: &[u8]) -> Option<(&[u8], &[u8; 48])> {
     if rec.len() < REQUEST_FIXED || rec[AT_KIND] != KIND_REQUEST {
         return None;
     }
@@ -251,7 +255,8 @@ pub fn request_ids(rec: &[u8]) -> Option<&[u8; 64]> {
         + u16_at(REQ_METHOD_LEN)
         + get_u32(rec, REQ_URL_LEN) as usize
         + u16_at(REQ_IP_LEN);
-    rec.get(at..at + 64)?.try_into().ok()
+    let ids = at + usize::from(rec[REQ_REQUEST_ID_LEN]);
+    Some((rec.get(at..ids)?, rec.get(ids..ids + 48)?.try_into().ok()?))
 }
 
 /// Encodes an abort record for `id`, appending it to `out`.
@@ -568,9 +573,9 @@ pub fn decode_requests(batch: &[u8]) -> Result<Vec<RequestView>> {
             view.url = utf8(next(get_u32(rec, 40) as usize));
             let ip = utf8(next(u16_at(46)));
             view.remote = (ip, u16_at(48) as u16);
-            let parent = u16_at(50);
+            let (parent, request_id) = (rec[50] as usize, rec[51] as usize);
             view.ids = [
-                utf8(next(16)),
+                utf8(next(request_id)),
                 utf8(next(32)),
                 utf8(next(16)),
                 utf8(next(parent)),

@@ -255,7 +255,14 @@ async fn process(
         // Made here rather than before `submit`: what is live across an `await` makes the
         // request future (moved several times per request) bigger.
         let traceparent = parts.headers.get("traceparent").map(HeaderValue::as_bytes);
-        let ids = TraceIds::for_request(traceparent);
+        // The caller's request id, kept only when it came once (as `Headers.get` joins
+        // several).
+        let mut request_ids = parts.headers.get_all("x-request-id").iter();
+        let request_id = match (request_ids.next(), request_ids.next()) {
+            (Some(id), None) => Some(id.as_bytes()),
+            _ => None,
+        };
+        let ids = TraceIds::for_request(traceparent, request_id);
         let url = absolute_url(&parts, peer);
         record::encode_request(
             &record::RequestHead {

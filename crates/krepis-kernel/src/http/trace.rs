@@ -2,12 +2,14 @@
 //!
 //! The format matches `packages/core/src/context/trace.ts`: lower-case hex, 32 characters for
 //! a trace id, 16 for span and request ids; all-zero ids are invalid and never generated.
+//! A request's own `x-request-id` is kept when well-formed ([`RequestId::incoming`], as
+//! `packages/core/src/app/request_context.ts` keeps it): 1 to 128 visible ASCII characters.
 
 /// The ids of one request, as lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceIds {
-    /// Unique id of this request (16 hex).
-    pub request_id: HexId,
+    /// Id of this request: the caller's `x-request-id` when well-formed, or a new one (16 hex).
+    pub request_id: RequestId,
     /// The trace this request belongs to (32 hex): the caller's, or a new one.
     pub trace_id: HexId,
     /// This request's own span (16 hex), always new.
@@ -115,20 +117,93 @@ impl PartialEq<&str> for HexId {
     }
 }
 
+/// The longest `x-request-id` kept from a request.
+pub const MAX_REQUEST_ID: usize = 128;
+
+/// A request id, held inline: the caller's (up to [`MAX_REQUEST_ID`] visible ASCII
+/// characters) or one made here (16 hex).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct RequestId {
+    bytes: [u8; MAX_REQUEST_ID],
+    len: u8,
+}
+
+impl RequestId {
+    /// The caller's id when it is well-formed: 1 to [`MAX_REQUEST_ID`] visible ASCII
+    /// characters (`!` to `~`: no spaces, controls or other bytes a log or a header could
+    /// be bent by). Anything else gets a new id instead.
+    ///
+    /// ```
+    /// use krepis_kernel::http::trace::RequestId;
+    /// assert_eq!(RequestId::incoming(b"client-7/a").unwrap(), "client-7/a");
+    /// assert!(RequestId::incoming(b"a b").is_none());
+    /// assert!(RequestId::incoming(&[b'x'; 129]).is_none());
+    /// ```
+    pub fn incoming(id: &[u8]) -> Option<Self> {
+        let visible = |b: &u8| (b'!'..=b'~').contains(b);
+        if id.is_empty() || id.len() > MAX_REQUEST_ID || !id.iter().all(visible) {
+            return None;
+        }
+        let mut kept = Self {
+            bytes: [0; MAX_REQUEST_ID],
+            len: id.len() as u8,
+        };
+        kept.bytes[..id.len()].copy_from_slice(id);
+        Some(kept)
+    }
+
+    fn drawn(word: u64) -> Self {
+        let hex = HexId::from_words(&[word]);
+        Self::incoming(hex.as_bytes()).expect("hex digits are visible ASCII")
+    }
+
+    /// The id as text.
+    pub fn as_str(&self) -> &str {
+        let bytes = &self.bytes[..usize::from(self.len)];
+        debug_assert!(bytes.is_ascii());
+        // SAFETY: `incoming` keeps only visible ASCII bytes, so the bytes are UTF-8.
+        unsafe { std::str::from_utf8_unchecked(bytes) }
+    }
+}
+
+impl std::ops::Deref for RequestId {
+    type Target = str;
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl std::fmt::Debug for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl PartialEq<&str> for RequestId {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
 impl TraceIds {
-    /// Ids for a request carrying `traceparent` (or not): a valid header continues the
-    /// caller's trace; a missing or malformed one starts a new trace instead of failing.
+    /// Ids for a request carrying `traceparent` and `x-request-id` (or not): a valid
+    /// `traceparent` continues the caller's trace, a well-formed request id is kept; a
+    /// missing or malformed one gets a new id instead of failing.
     ///
     /// ```
     /// use krepis_kernel::http::trace::TraceIds;
-    /// let ids = TraceIds::for_request(Some(
-    ///     b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-    /// ));
+    /// let ids = TraceIds::for_request(
+    ///     Some(b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+    ///     Some(b"order-42"),
+    /// );
     /// assert_eq!(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
     /// assert_eq!(ids.parent_span_id, "00f067aa0ba902b7");
-    /// assert_eq!(TraceIds::for_request(Some(b"junk")).parent_span_id, "");
+    /// assert_eq!(ids.request_id, "order-42");
+    /// let new = TraceIds::for_request(Some(b"junk"), Some(b"bad id"));
+    /// assert_eq!(new.parent_span_id, "");
+    /// assert_eq!(new.request_id.len(), 16);
     /// ```
-    pub fn for_request(traceparent: Option<&[u8]>) -> Self {
+    pub fn for_request(traceparent: Option<&[u8]>, request_id: Option<&[u8]>) -> Self {
         // Four random words from two draws: each draw is a thread-local access, which
         // costs more than the arithmetic in a shared library.
         let (x, y) = (fastrand::u128(..), fastrand::u128(..));
@@ -138,7 +213,9 @@ impl TraceIds {
             None => (HexId::from_words(&[a, b]), HexId::EMPTY),
         };
         Self {
-            request_id: HexId::from_words(&[c]),
+            request_id: request_id
+                .and_then(RequestId::incoming)
+                .unwrap_or_else(|| RequestId::drawn(c)),
             trace_id,
             span_id: HexId::from_words(&[d]),
             parent_span_id,
@@ -154,7 +231,7 @@ impl TraceIds {
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub struct TraceHeaders {
     traceparent: [u8; TRACEPARENT_LEN],
-    request_id: [u8; 16],
+    request_id: RequestId,
 }
 
 /// Length of a version-00 `traceparent` value.
@@ -166,29 +243,30 @@ impl TraceHeaders {
     /// Name of the second field.
     pub const REQUEST_ID: &'static str = "x-request-id";
 
-    /// The headers for the ids a request record carries one after the other: request id
-    /// (16 hex), trace id (32), span id (16); `None` unless all are hex digits (so both
-    /// values are valid on the wire as they are).
+    /// The headers for the ids a request record carries: its request id, then its trace
+    /// id (32 hex) and span id (16) one after the other; `None` unless the request id is
+    /// well-formed ([`RequestId::incoming`]) and the others are hex digits (so both values
+    /// are valid on the wire as they are).
     ///
     /// ```
     /// use krepis_kernel::http::trace::TraceHeaders;
-    /// let ids = *b"00000000000000014bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b7";
-    /// let headers = TraceHeaders::from_ids(&ids).unwrap();
+    /// let ids = *b"4bf92f3577b34da6a3ce929d0e0e473600f067aa0ba902b7";
+    /// let headers = TraceHeaders::from_ids(b"0000000000000001", &ids).unwrap();
     /// let [(name, value), (_, id)] = headers.fields();
     /// assert_eq!(name, b"traceparent");
     /// assert_eq!(value, b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
     /// assert_eq!(id, b"0000000000000001");
-    /// assert!(TraceHeaders::from_ids(&[b' '; 64]).is_none());
+    /// assert!(TraceHeaders::from_ids(b"0000000000000001", &[b' '; 48]).is_none());
+    /// assert!(TraceHeaders::from_ids(b"a b", &ids).is_none());
     /// ```
-    pub fn from_ids(ids: &[u8; 64]) -> Option<Self> {
+    pub fn from_ids(request_id: &[u8], ids: &[u8; 48]) -> Option<Self> {
+        let request_id = RequestId::incoming(request_id)?;
         if !ids.iter().all(u8::is_ascii_hexdigit) {
             return None;
         }
         let mut traceparent = *b"00-________________________________-________________-01";
-        traceparent[3..35].copy_from_slice(&ids[16..48]);
-        traceparent[36..52].copy_from_slice(&ids[48..64]);
-        let mut request_id = [0; 16];
-        request_id.copy_from_slice(&ids[..16]);
+        traceparent[3..35].copy_from_slice(&ids[..32]);
+        traceparent[36..52].copy_from_slice(&ids[32..]);
         Some(Self {
             traceparent,
             request_id,
@@ -199,7 +277,7 @@ impl TraceHeaders {
     pub fn fields(&self) -> [(&'static [u8], &[u8]); 2] {
         [
             (Self::TRACEPARENT.as_bytes(), &self.traceparent),
-            (Self::REQUEST_ID.as_bytes(), &self.request_id),
+            (Self::REQUEST_ID.as_bytes(), self.request_id.as_bytes()),
         ]
     }
 }
@@ -239,15 +317,43 @@ mod tests {
 
     #[test]
     fn new_traces_have_well_formed_distinct_ids() {
-        let a = TraceIds::for_request(None);
-        let b = TraceIds::for_request(None);
+        let a = TraceIds::for_request(None, None);
+        let b = TraceIds::for_request(None, None);
         assert_eq!(a.trace_id.len(), 32);
         assert_eq!(a.span_id.len(), 16);
         assert_eq!(a.request_id.len(), 16);
         assert_ne!(a.trace_id, b.trace_id);
-        assert_ne!(a.request_id, a.span_id);
+        assert_ne!(a.request_id.as_str(), a.span_id.as_str());
         assert_eq!(a.parent_span_id, "");
         assert!(a.trace_id.bytes().all(|c| c.is_ascii_hexdigit()));
+        assert!(a.request_id.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_well_formed_request_id_is_kept_and_a_hostile_one_replaced() {
+        let longest = "~".repeat(MAX_REQUEST_ID);
+        for kept in ["1", "order-42", "a:b/c?d=e", "!\"#$%&'()*+,-./", &longest] {
+            let ids = TraceIds::for_request(None, Some(kept.as_bytes()));
+            assert_eq!(ids.request_id, kept);
+        }
+        let too_long = "x".repeat(MAX_REQUEST_ID + 1);
+        for hostile in [
+            "",
+            " ",
+            "a b",
+            "a\tb",
+            "a\r\nset-cookie: x=1",
+            "a\0b",
+            "\u{7f}",
+            "caf\u{e9}",
+            &too_long,
+        ] {
+            let ids = TraceIds::for_request(None, Some(hostile.as_bytes()));
+            assert_eq!(ids.request_id.len(), 16, "{hostile:?}");
+            assert!(ids.request_id.bytes().all(|c| c.is_ascii_hexdigit()));
+        }
+        let latin1 = TraceIds::for_request(None, Some(&[b'a', 0xe9]));
+        assert_eq!(latin1.request_id.len(), 16);
     }
 
     #[test]

@@ -233,7 +233,7 @@ async fn serve_call(
         )));
     };
     // 9. Hand it to TypeScript.
-    let ids = TraceIds::for_request(Some(header.traceparent.as_bytes()));
+    let ids = TraceIds::for_request(Some(header.traceparent.as_bytes()), None);
     let request_id = if header.request_id.is_empty() {
         ids.request_id.as_str()
     } else {

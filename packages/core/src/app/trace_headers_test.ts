@@ -67,16 +67,21 @@ interface Wire {
   body: string;
 }
 
+/** Request fields: a record, or pairs (a name may repeat). */
+type Fields = Record<string, string> | [string, string][];
+const pairs = (fields: Fields) =>
+  Array.isArray(fields) ? fields : Object.entries(fields);
+
 /** One request over a new HTTP/1.1 connection, read to its close. */
 async function http1(
   port: number,
   method: string,
   path: string,
-  headers: Record<string, string>,
+  headers: Fields,
   body = "",
 ): Promise<Wire> {
   const lines = [`${method} ${path} HTTP/1.1`, "host: 127.0.0.1"];
-  for (const [name, value] of Object.entries(headers)) {
+  for (const [name, value] of pairs(headers)) {
     lines.push(`${name}: ${value}`);
   }
   if (body !== "") lines.push(`content-length: ${body.length}`);
@@ -93,13 +98,14 @@ async function http2(
   port: number,
   method: string,
   path: string,
-  headers: Record<string, string>,
+  headers: Fields,
   body = "",
 ): Promise<Wire> {
   const args = ["-sS", "-i", "--http2-prior-knowledge", "-X", method];
   if (method === "HEAD") args.splice(args.indexOf("-X"), 2, "-I");
-  for (const [name, value] of Object.entries(headers)) {
-    args.push("-H", `${name}: ${value}`);
+  for (const [name, value] of pairs(headers)) {
+    // `name;` is curl's way to send a field with an empty value.
+    args.push("-H", value === "" ? `${name};` : `${name}: ${value}`);
   }
   if (body !== "") args.push("--data-binary", body);
   args.push(`http://127.0.0.1:${port}${path}`);
@@ -219,6 +225,92 @@ for (const protocol of ["HTTP/1.1", "HTTP/2"]) {
           "x-request-id: <ctx>",
           "allow: GET, HEAD",
         ]);
+      }
+    } finally {
+      await kernel.shutdown();
+      await deno.shutdown();
+    }
+  });
+}
+
+/** Well-formed request ids: 1 to 128 visible ASCII characters. */
+const KEPT = [
+  "client/42",
+  "~".repeat(128),
+  "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}",
+];
+/** Request ids replaced by a fresh one: each is a valid field value, but not an id to echo. */
+const REPLACED: [string, [string, string][]][] = [
+  ["empty", [["x-request-id", ""]]],
+  ["a space", [["x-request-id", "a b"]]],
+  ["a tab", [["x-request-id", "a\tb"]]],
+  ["129 characters", [["x-request-id", "x".repeat(129)]]],
+  ["not ASCII", [["x-request-id", "caf\u00e9"]]],
+  ["two fields", [["x-request-id", "a"], ["x-request-id", "b"]]],
+];
+
+for (const protocol of ["HTTP/1.1", "HTTP/2"]) {
+  Deno.test(`${protocol}: a well-formed incoming x-request-id is echoed and a hostile one replaced, as by app.fetch`, async () => {
+    const exchange = protocol === "HTTP/1.1" ? http1 : http2;
+    const subject = app();
+    const kernel = await subject.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      onListen() {},
+    });
+    const deno = Deno.serve(
+      { hostname: "127.0.0.1", port: 0, onListen() {} },
+      (req) => subject.fetch(req),
+    );
+    // What each server made of an id: the handler's ctx.requestId and the answer's field.
+    const ids = async (port: number, headers: [string, string][]) => {
+      const got = [];
+      // The lane (a bodiless GET), a body that came with its head, and a 404.
+      for (
+        const [method, path, body] of [
+          ["GET", "/ids", ""],
+          ["POST", "/put", '{"a":1}'],
+          ["GET", "/nothing", ""],
+        ]
+      ) {
+        const fields: [string, string][] = body === ""
+          ? headers
+          : [...headers, ["content-type", "application/json"]];
+        const wire = await exchange(port, method, path, fields, body);
+        const sent = wire.fields.filter(([name]) => name === "x-request-id");
+        assert.equal(sent.length, 1, `${method} ${path}`);
+        const seen = wire.body.includes("serverSpan")
+          ? (JSON.parse(wire.body) as Seen).requestId
+          : sent[0][1];
+        assert.equal(sent[0][1], seen, "the field is what the handler saw");
+        got.push(seen);
+      }
+      return got;
+    };
+    try {
+      for (const id of KEPT) {
+        for (const port of [kernel.addr.port, deno.addr.port]) {
+          assert.deepEqual(
+            await ids(port, [["x-request-id", id]]),
+            [id, id, id],
+            `${port === deno.addr.port ? "app.fetch" : "kernel"}: ${id}`,
+          );
+        }
+      }
+      for (const [what, headers] of REPLACED) {
+        for (const port of [kernel.addr.port, deno.addr.port]) {
+          const server = port === deno.addr.port ? "app.fetch" : "kernel";
+          const got = await ids(port, headers);
+          assert.equal(new Set(got).size, 3, `${server}, ${what}: fresh ids`);
+          for (const fresh of got) {
+            assert.match(fresh, /^[\x21-\x7e]{1,128}$/, `${server}, ${what}`);
+            const incoming = headers.map(([, value]) => value);
+            assert.ok(
+              ![...incoming, incoming.join(", ")].includes(fresh),
+              `${server}, ${what}: ${fresh}`,
+            );
+          }
+        }
       }
     } finally {
       await kernel.shutdown();

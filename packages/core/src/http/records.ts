@@ -23,6 +23,7 @@ import {
   REQ_METHOD_LEN,
   REQ_PARENT_LEN,
   REQ_PORT,
+  REQ_REQUEST_ID_LEN,
   REQ_TEXT_LEN,
   REQ_URL_LEN,
   REQUEST_FIXED,
@@ -73,6 +74,8 @@ export class RequestRecord {
   #methodEnd: number;
   #urlEnd: number;
   #ipEnd: number;
+  /** End of the request id (the caller's or the kernel's), where the trace id starts. */
+  #idEnd: number;
   #parentLen: number;
   /** Lengths (in `#text`) of each header name and value, in order. */
   #lengths: number[];
@@ -99,11 +102,12 @@ export class RequestRecord {
     this.bodyLen = view.getFloat64(at + REQ_BODY_LEN, true);
     this.deadline = view.getFloat64(at + REQ_DEADLINE, true);
     this.remotePort = view.getUint16(at + REQ_PORT, true);
-    this.#parentLen = view.getUint16(at + REQ_PARENT_LEN, true);
+    this.#parentLen = view.getUint8(at + REQ_PARENT_LEN);
     this.#text = text;
     this.#methodEnd = methodLen;
     this.#urlEnd = methodLen + urlLen;
     this.#ipEnd = methodLen + urlLen + ipLen;
+    this.#idEnd = this.#ipEnd + view.getUint8(at + REQ_REQUEST_ID_LEN);
     this.#lengths = lengths;
   }
 
@@ -119,28 +123,28 @@ export class RequestRecord {
   get remoteIp(): string {
     return this.#text.slice(this.#urlEnd, this.#ipEnd);
   }
-  /** 16 hex. */
+  /** The caller's well-formed `x-request-id` (1 to 128 visible ASCII), or 16 hex. */
   get requestId(): string {
-    return this.#text.slice(this.#ipEnd, this.#ipEnd + 16);
+    return this.#text.slice(this.#ipEnd, this.#idEnd);
   }
   /** 32 hex. */
   get traceId(): string {
-    return this.#text.slice(this.#ipEnd + 16, this.#ipEnd + 48);
+    return this.#text.slice(this.#idEnd, this.#idEnd + 32);
   }
   /** 16 hex. */
   get spanId(): string {
-    return this.#text.slice(this.#ipEnd + 48, this.#ipEnd + 64);
+    return this.#text.slice(this.#idEnd + 32, this.#idEnd + 48);
   }
   /** 16 hex or "". */
   get parentSpanId(): string {
-    const at = this.#ipEnd + 64;
+    const at = this.#idEnd + 48;
     return this.#text.slice(at, at + this.#parentLen);
   }
   /** Header names and values, flat: `[name0, value0, name1, value1, ...]` (a new array). */
   get headers(): string[] {
     const lengths = this.#lengths;
     const out = new Array<string>(lengths.length);
-    let p = this.#ipEnd + 64 + this.#parentLen;
+    let p = this.#idEnd + 48 + this.#parentLen;
     for (let i = 0; i < lengths.length; i++) {
       out[i] = this.#text.slice(p, p += lengths[i]);
     }
@@ -198,7 +202,8 @@ function readRequest(
   const urlLen = view.getUint32(at + REQ_URL_LEN, true);
   const methodLen = view.getUint16(at + REQ_METHOD_LEN, true);
   const ipLen = view.getUint16(at + REQ_IP_LEN, true);
-  const parentLen = view.getUint16(at + REQ_PARENT_LEN, true);
+  const idsLen = bytes[at + REQ_REQUEST_ID_LEN] + 48 +
+    bytes[at + REQ_PARENT_LEN];
   const textLen = view.getUint32(at + REQ_TEXT_LEN, true);
   const table = at + REQUEST_FIXED;
   const textStart = table + count * 8;
@@ -217,7 +222,7 @@ function readRequest(
   const take = (n: number) => utf8.decode(bytes.subarray(p, p += n));
   const method = take(methodLen);
   const url = take(urlLen);
-  const rest = take(ipLen + 64 + parentLen);
+  const rest = take(ipLen + idsLen);
   let text = method + url + rest;
   for (let i = 0; i < count * 2; i += 2) {
     const name = take(lengths[i]);

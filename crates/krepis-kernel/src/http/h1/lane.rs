@@ -106,6 +106,8 @@ pub fn encode(
     // The head's size as `service` counts it: request line and field lines.
     let mut size = request.method.len() + target.len() + 14;
     let (mut host, mut traceparent, mut cookie, mut accept) = (None, None, false, None);
+    // The caller's request id, kept only when it came once (as `Headers.get` joins several).
+    let (mut request_id, mut request_ids) = (None, 0);
     for field in request.headers {
         size += field.name.len() + field.value.len() + 4;
         let name = field.name;
@@ -120,6 +122,9 @@ pub fn encode(
             }
         } else if name.eq_ignore_ascii_case(b"traceparent") {
             traceparent.get_or_insert(field.value);
+        } else if name.eq_ignore_ascii_case(b"x-request-id") {
+            request_id = Some(field.value);
+            request_ids += 1;
         } else if name.eq_ignore_ascii_case(b"accept-encoding") {
             accept.get_or_insert(field.value);
         } else if name.eq_ignore_ascii_case(b"upgrade") {
@@ -139,7 +144,7 @@ pub fn encode(
     let coding = accept
         .filter(|accept| config.compression && request.method != b"HEAD" && accept.is_ascii())
         .and_then(|accept| compress::preferred(ascii(accept)));
-    let ids = TraceIds::for_request(traceparent);
+    let ids = TraceIds::for_request(traceparent, request_id.filter(|_| request_ids == 1));
     let mut flags = if peer.tls { FLAG_TLS } else { 0 };
     if body_len > 0 {
         flags |= FLAG_BODY_BUFFERED;
@@ -347,7 +352,7 @@ mod tests {
             validate::check(&parts).ok()?;
             validate::normalize(&mut parts.headers);
             let mut out = Vec::new();
-            let ids = TraceIds::for_request(None);
+            let ids = TraceIds::for_request(None, None);
             let head = record::RequestHead {
                 id: 0,
                 flags: if body_len > 0 { FLAG_BODY_BUFFERED } else { 0 },
