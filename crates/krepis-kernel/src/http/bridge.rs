@@ -339,6 +339,25 @@ impl Bridge {
         deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
+        let encode = |id, body_addr, out: &mut Vec<u8>| encode(id, body_addr, out).map(|()| None);
+        let (tx, reply) = oneshot::channel();
+        let id = self
+            .queue(body, input, Waiter::Built(tx), deadline, encode)
+            .await?;
+        Ok(Submitted { id, reply })
+    }
+
+    /// [`Bridge::submit`] for an HTTP request: `encode` also gives the trace headers made
+    /// from the ids it wrote, which a response asking for them
+    /// ([`record::FLAG_TRACE_HEADERS`]) gets.
+    pub async fn submit_request(
+        &self,
+        body: Option<Box<[u8]>>,
+        input: Option<BodyIn>,
+        deadline: Option<Instant>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<TraceHeaders>,
+    ) -> Result<Submitted> {
+        let encode = |id, body_addr, out: &mut Vec<u8>| encode(id, body_addr, out).map(Some);
         let (tx, reply) = oneshot::channel();
         let id = self
             .queue(body, input, Waiter::Built(tx), deadline, encode)
@@ -351,10 +370,12 @@ impl Bridge {
     /// buffered `body` if it has one (kept in the slot, as `submit` keeps a collected one):
     /// the record goes into the inbox without another encoding, and the answer arrives in
     /// `mailbox`, a whole small response as the record TypeScript wrote
-    /// ([`Answer::Record`]). `record` gets a spare buffer back.
+    /// ([`Answer::Record`]). `record` gets a spare buffer back; `trace` holds the headers
+    /// made from the ids in the record.
     pub async fn submit_lane(
         &self,
         record: &mut Vec<u8>,
+        trace: TraceHeaders,
         body: Option<Box<[u8]>>,
         deadline: Option<Instant>,
         deadline_ms: f64,
@@ -368,7 +389,7 @@ impl Bridge {
             // scratch: neither side allocates once both are warm.
             std::mem::swap(out, record);
             record::stamp_request(out, id, deadline_ms, body_addr);
-            Ok(())
+            Ok(Some(trace))
         };
         self.queue(body, None, Waiter::Lane(posting), deadline, encode)
             .await
@@ -380,7 +401,7 @@ impl Bridge {
         input: Option<BodyIn>,
         waiter: Waiter,
         deadline: Option<Instant>,
-        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<Option<TraceHeaders>>,
     ) -> Result<u64> {
         let (id, appended) = self.enter(body, input, waiter, deadline, encode)?;
         let appended = match appended {
@@ -430,16 +451,16 @@ impl Bridge {
     }
 
     /// The synchronous part of [`Bridge::submit`], under one lock: takes the slot, encodes
-    /// the record into a scratch buffer the bridge keeps and copies it into the inbox.
-    /// Returns the id, and how the record went in, or the record when the inbox has no room
-    /// for it now.
+    /// the record into a scratch buffer the bridge keeps and copies it into the inbox
+    /// (keeping the trace headers `encode` gives in the slot). Returns the id, and how the
+    /// record went in, or the record when the inbox has no room for it now.
     fn enter(
         &self,
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
         reply: Waiter,
         deadline: Option<Instant>,
-        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<Option<TraceHeaders>>,
     ) -> Result<(u64, std::result::Result<Appended, Vec<u8>>)> {
         let body_len = body.as_ref().map_or(0, |b| b.len());
         let body_addr = body.as_ref().map_or(0, |b| b.as_ptr() as usize);
@@ -478,9 +499,9 @@ impl Bridge {
         }
         let mut record = std::mem::take(&mut inner.scratch);
         record.clear();
-        let encoded = encode(id, body_addr, &mut record).and_then(|()| {
+        let encoded = encode(id, body_addr, &mut record).and_then(|trace| {
             if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
-                slot.trace = record::request_ids(&record).and_then(TraceHeaders::from_ids);
+                slot.trace = trace;
             }
             if record.len() > self.inboxes[0].len() {
                 return Err(KernelError::LimitExceeded(format!(
@@ -1053,7 +1074,7 @@ fn build_response(
     }
     if let Some(trace) = trace {
         let [(_, traceparent), (_, request_id)] = trace.fields();
-        // Hex digits and dashes (`TraceHeaders::from_ids` checked): valid values.
+        // Hex digits and dashes (`TraceHeaders::new` copies ids made as hex): valid values.
         headers.append(
             HeaderName::from_static(TraceHeaders::TRACEPARENT),
             HeaderValue::from_bytes(traceparent).expect("hex and dashes"),
@@ -1369,7 +1390,7 @@ mod tests {
                 ids: ids.as_fields(),
                 headers: &none,
             };
-            record::encode_request(&head, out)
+            record::encode_request(&head, out).map(|()| TraceHeaders::new(&ids))
         };
         let traceparent = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", &*ids.span_id);
         let expected = [
@@ -1391,8 +1412,12 @@ mod tests {
         };
 
         // The built path (HTTP/2, bodies, the `http` way): asked, and not asked.
-        let mut asked = rt.block_on(b.submit(None, None, None, encode)).unwrap();
-        let mut plain = rt.block_on(b.submit(None, None, None, encode)).unwrap();
+        let mut asked = rt
+            .block_on(b.submit_request(None, None, None, encode))
+            .unwrap();
+        let mut plain = rt
+            .block_on(b.submit_request(None, None, None, encode))
+            .unwrap();
         let mut out = response(KIND_RESPOND, 200, asked.id, &[("content-type", "x")], b"{}");
         out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
         out.extend(response(
@@ -1412,9 +1437,9 @@ mod tests {
         // response built from that record (when it compresses).
         let mailbox = Arc::new(Mailbox::default());
         let mut record = Vec::new();
-        encode(0, 0, &mut record).unwrap();
+        let trace = encode(0, 0, &mut record).unwrap();
         let id = rt
-            .block_on(b.submit_lane(&mut record, None, None, 0.0, &mailbox))
+            .block_on(b.submit_lane(&mut record, trace, None, None, 0.0, &mailbox))
             .unwrap();
         let mut out = response(KIND_RESPOND, 200, id, &[("Content-Type", "x")], b"{}");
         out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
@@ -1433,7 +1458,7 @@ mod tests {
         assert_eq!(written.body(), b"{}");
         assert_eq!(listed(b.build(&written).headers()), owned(&expected));
 
-        // A request whose record carries no ids (here not a request record at all) gets
+        // A record submitted without trace headers (here not a request record at all) gets
         // nothing added, whatever the flag says.
         let mut bare = submit(&b, None);
         let mut out = response(KIND_RESPOND, 200, bare.id, &[("content-type", "x")], b"");

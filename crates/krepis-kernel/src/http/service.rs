@@ -27,7 +27,7 @@ use super::shared::Shared;
 use super::socket::PeerSocket;
 use super::static_files::StaticFiles;
 use super::static_files::sendfile::FileSlot;
-use super::trace::TraceIds;
+use super::trace::{TraceHeaders, TraceIds};
 use super::upgrade::OnUpgrade;
 use super::{deadline, validate, websocket};
 use crate::KernelError;
@@ -257,7 +257,7 @@ async fn process(
         let traceparent = parts.headers.get("traceparent").map(HeaderValue::as_bytes);
         let ids = TraceIds::for_request(traceparent);
         let url = absolute_url(&parts, peer);
-        record::encode_request(
+        let encoded = record::encode_request(
             &record::RequestHead {
                 id,
                 flags,
@@ -272,9 +272,14 @@ async fn process(
                 headers: &parts.headers,
             },
             out,
-        )
+        );
+        encoded.map(|()| TraceHeaders::new(&ids))
     };
-    let submitted = match shared.bridge.submit(lent, input, watched, encode).await {
+    let submitted = match shared
+        .bridge
+        .submit_request(lent, input, watched, encode)
+        .await
+    {
         Ok(submitted) => submitted,
         Err(KernelError::Timeout(_)) => return deadline::timed_out(shared, body_done),
         Err(_) => return reject(shared, 503),

@@ -30,7 +30,7 @@ use super::super::limits::Charge;
 use super::super::record::{self, FLAG_BODY_BUFFERED, FLAG_TLS, HeadFields, OwnedResponse};
 use super::super::service::{self, AbandonOnDrop, Peer};
 use super::super::shared::Shared;
-use super::super::trace::TraceIds;
+use super::super::trace::{TraceHeaders, TraceIds};
 use super::super::{deadline, websocket};
 use super::head::{self, Head};
 use crate::KernelError;
@@ -51,6 +51,8 @@ pub struct Laned {
     pub body: bool,
     /// Length of the request target, the URL's last part (for [`unlane`]).
     target_len: usize,
+    /// The trace headers of the ids in the record, for its slot.
+    pub trace: TraceHeaders,
 }
 
 /// The parsed head's fields, as a record encodes them.
@@ -167,6 +169,7 @@ pub fn encode(
         coding,
         body: body_len > 0,
         target_len: target.len(),
+        trace: TraceHeaders::new(&ids),
     })
 }
 
@@ -208,9 +211,10 @@ pub async fn answer(
     shared: &Arc<Shared>,
     record: &mut Vec<u8>,
     mailbox: &Arc<Mailbox>,
-    coding: Option<Coding>,
+    laned: &Laned,
     body: Option<Vec<u8>>,
 ) -> Outcome {
+    let coding = laned.coding;
     // As `service::process`: 503 when lending the body would pass the memory ceiling. No
     // reservation is held: the slot counts the body as lent as soon as it is submitted.
     let size = body.as_ref().map_or(0, |body| body.len() as u64);
@@ -230,6 +234,7 @@ pub async fn answer(
         .bridge
         .submit_lane(
             record,
+            laned.trace,
             body.map(Vec::into_boxed_slice),
             watched,
             deadline_ms,

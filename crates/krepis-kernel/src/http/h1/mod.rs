@@ -147,7 +147,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 // Any body was taken whole.
                 let (mut input, _) = Input::new(BodyKind::Empty, false);
                 let busy = activity.busy();
-                let answer = lane::answer(&shared, &mut record, &mailbox, laned.coding, whole);
+                let answer = lane::answer(&shared, &mut record, &mailbox, &laned, whole);
                 let Some(outcome) =
                     answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
                 else {
