@@ -58,8 +58,9 @@ pub enum Answer {
     /// A whole response with a small inline body, to be written from the record.
     Record(OwnedResponse),
     /// Anything else (streams, staged or large bodies, odd statuses, the kernel's own
-    /// answers).
-    Built(Reply),
+    /// answers). Boxed: the answer is moved several times on its way (into the mailbox,
+    /// out of it, into the driver), and a reply is twice the size of a record.
+    Built(Box<Reply>),
 }
 
 /// Largest inline body answered as a [`Answer::Record`] (the driver writes it with its head
@@ -155,7 +156,7 @@ impl Waiter {
     fn send(self, reply: Reply) {
         match self {
             Self::Built(tx) => drop(tx.send(reply)),
-            Self::Lane(posting) => posting.post(Answer::Built(reply)),
+            Self::Lane(posting) => posting.post(Answer::Built(Box::new(reply))),
         }
     }
 }

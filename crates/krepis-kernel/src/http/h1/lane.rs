@@ -39,8 +39,9 @@ use crate::KernelError;
 pub enum Outcome {
     /// The response record, to be written in place, with its body charged to the budget.
     Record(OwnedResponse, Option<Charge>),
-    /// A response built the usual way (to be compressed with the negotiated coding).
-    Built(Reply),
+    /// A response built the usual way (to be compressed with the negotiated coding). Boxed
+    /// as [`Answer::Built`] is: what the lane answers is moved on its way to the writer.
+    Built(Box<Reply>),
 }
 
 /// A request the lane took: the coding its `Accept-Encoding` negotiated, if any.
@@ -203,24 +204,23 @@ pub fn unlane(record: &[u8], laned: &Laned, head: &Head) -> Option<http::Request
     })
 }
 
-/// Hands the request whose record [`encode`] wrote to TypeScript, with its whole `body` if
-/// it has one, and waits for its answer; dropping the future (the client left) abandons the
+/// Hands the request whose record [`encode`] wrote to TypeScript (with the coding and trace
+/// headers of its [`Laned`]), with its whole `body` if it has one, and waits for its answer; dropping the future (the client left) abandons the
 /// request. The checks and answers are those of `service::process` for a request without
 /// a body or with one that came whole.
 pub async fn answer(
     shared: &Arc<Shared>,
     record: &mut Vec<u8>,
     mailbox: &Arc<Mailbox>,
-    laned: &Laned,
+    (coding, trace): (Option<Coding>, TraceHeaders),
     body: Option<Vec<u8>>,
 ) -> Outcome {
-    let coding = laned.coding;
     // As `service::process`: 503 when lending the body would pass the memory ceiling. No
     // reservation is held: the slot counts the body as lent as soon as it is submitted.
     let size = body.as_ref().map_or(0, |body| body.len() as u64);
     let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
     if shared.budget.try_charge(lent, size).is_none() {
-        return Outcome::Built(service::reject(shared, 503));
+        return Outcome::Built(Box::new(service::reject(shared, 503)));
     }
     let (watched, deadline_ms) = match shared.config.request_timeout {
         None => (None, 0.0),
@@ -234,7 +234,7 @@ pub async fn answer(
         .bridge
         .submit_lane(
             record,
-            laned.trace,
+            trace,
             body.map(Vec::into_boxed_slice),
             watched,
             deadline_ms,
@@ -244,9 +244,12 @@ pub async fn answer(
     {
         Ok(submitted) => submitted,
         Err(KernelError::Timeout(_)) => {
-            return Outcome::Built(deadline::timed_out(shared, &AtomicBool::new(true)));
+            return Outcome::Built(Box::new(deadline::timed_out(
+                shared,
+                &AtomicBool::new(true),
+            )));
         }
-        Err(_) => return Outcome::Built(service::reject(shared, 503)),
+        Err(_) => return Outcome::Built(Box::new(service::reject(shared, 503))),
     };
     let guard = AbandonOnDrop { shared, id };
     let answer = poll_fn(|cx| mailbox.poll_take(cx)).await;
@@ -258,7 +261,7 @@ pub async fn answer(
                 // Compression may apply: the response is built and goes the usual way.
                 let reply = shared.bridge.build(&owned);
                 mailbox.recycle(owned.into_buffer());
-                return Outcome::Built(reply);
+                return Outcome::Built(Box::new(reply));
             }
             if size == 0 {
                 return Outcome::Record(owned, None);
@@ -266,11 +269,13 @@ pub async fn answer(
             let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
             match shared.budget.try_charge(lent, size) {
                 Some(charge) => Outcome::Record(owned, Some(charge)),
-                None => Outcome::Built(service::reject(shared, 503)),
+                None => Outcome::Built(Box::new(service::reject(shared, 503))),
             }
         }
-        Some(Answer::Built(reply)) => Outcome::Built(websocket::refuse_stray_upgrade(reply)),
-        None => Outcome::Built(status_response(500)),
+        Some(Answer::Built(reply)) => {
+            Outcome::Built(Box::new(websocket::refuse_stray_upgrade(*reply)))
+        }
+        None => Outcome::Built(Box::new(status_response(500))),
     }
 }
 

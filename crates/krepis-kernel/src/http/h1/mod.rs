@@ -147,9 +147,15 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 // Any body was taken whole.
                 let (mut input, _) = Input::new(BodyKind::Empty, false);
                 let busy = activity.busy();
-                let answer = lane::answer(&shared, &mut record, &mailbox, &laned, whole);
-                let Some(outcome) =
-                    answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+                // Made where it is pinned: a `let` first would copy the future once more.
+                let answer = pin!(lane::answer(
+                    &shared,
+                    &mut record,
+                    &mailbox,
+                    (laned.coding, laned.trace),
+                    whole
+                ));
+                let Some(outcome) = answered(answer, &mut conn, &mut scratch, &mut input).await
                 else {
                     // The client left: dropping the answer abandoned the request.
                     break;
@@ -168,9 +174,14 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 });
                 let request = request.map(|()| RequestBody::H1(body));
                 let busy = activity.busy();
-                let answer = service::handle(Arc::clone(&shared), Arc::clone(&peer), request, busy);
+                let answer = pin!(service::handle(
+                    Arc::clone(&shared),
+                    Arc::clone(&peer),
+                    request,
+                    busy
+                ));
                 let Some(Ok(response)) =
-                    answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+                    answered(answer, &mut conn, &mut scratch, &mut input).await
                 else {
                     // The client left: dropping the answer abandons the request.
                     break;
@@ -281,7 +292,7 @@ impl Answer {
                 busy,
             },
             Outcome::Built(reply) => {
-                let (reply, prepaid) = service::admit_reply(shared, reply);
+                let (reply, prepaid) = service::admit_reply(shared, *reply);
                 let reply = compress::apply(laned.coding, reply);
                 let budget = Arc::clone(&shared.budget);
                 Self::Built(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
