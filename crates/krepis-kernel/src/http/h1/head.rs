@@ -2,13 +2,15 @@
 //! `http::Request`, a response's `HeaderMap` as the field list the crate writes, and the
 //! `date` field.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use bytes::{Bytes, BytesMut};
 use deno_http_h1::{BodyKind, Header, Version};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use smallvec::SmallVec;
+
+use super::super::clock;
 
 /// What the driver keeps of a request head once the parser's borrow ends, besides the
 /// request itself (as `http` types from [`to_http`], or the lane's record). Small: it is
@@ -160,9 +162,9 @@ impl Default for DateCache {
 }
 
 impl DateCache {
-    /// Now, as an HTTP date.
+    /// Now (the turn's reading, see [`clock`]), as an HTTP date.
     pub fn now(&mut self) -> &[u8; 29] {
-        let now = SystemTime::now();
+        let now = clock::now().wall;
         let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
         if second != self.second {
             let text = httpdate::fmt_http_date(now);

@@ -20,7 +20,6 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use deno_http_h1::{BodyKind, Header, Request};
 
@@ -31,7 +30,7 @@ use super::super::record::{self, FLAG_BODY_BUFFERED, FLAG_TLS, HeadFields, Owned
 use super::super::service::{self, AbandonOnDrop, Peer};
 use super::super::shared::Shared;
 use super::super::trace::{TraceHeaders, TraceIds};
-use super::super::{deadline, websocket};
+use super::super::{clock, deadline, websocket};
 use super::head::{self, Head};
 use crate::KernelError;
 
@@ -226,8 +225,9 @@ pub async fn answer(
         None => (None, 0.0),
         Some(timeout) => {
             deadline::watch(shared, timeout);
-            let ms = service::epoch_ms() + timeout.as_secs_f64() * 1000.0;
-            (Some(Instant::now() + timeout), ms)
+            let now = clock::now();
+            let ms = now.epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            (Some(now.instant + timeout), ms)
         }
     };
     let id = match shared
