@@ -3,6 +3,8 @@
 //! The format matches `packages/core/src/context/trace.ts`: lower-case hex, 32 characters for
 //! a trace id, 16 for span and request ids; all-zero ids are invalid and never generated.
 
+use std::cell::RefCell;
+
 /// The ids of one request, as lower-case hex.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TraceIds {
@@ -129,10 +131,10 @@ impl TraceIds {
     /// assert_eq!(TraceIds::for_request(Some(b"junk")).parent_span_id, "");
     /// ```
     pub fn for_request(traceparent: Option<&[u8]>) -> Self {
-        // Four random words from two draws: each draw is a thread-local access, which
-        // costs more than the arithmetic in a shared library.
-        let (x, y) = (fastrand::u128(..), fastrand::u128(..));
-        let (a, b, c, d) = (x as u64, (x >> 64) as u64, y as u64, (y >> 64) as u64);
+        // Four random words from one access to the thread's generator (a thread-local
+        // access costs more than the arithmetic in a shared library).
+        let [a, b, c, d] =
+            RNG.with_borrow_mut(|rng| [rng.u64(..), rng.u64(..), rng.u64(..), rng.u64(..)]);
         let (trace_id, parent_span_id) = match traceparent.and_then(parse_traceparent) {
             Some((trace, parent)) => (trace, parent),
             None => (HexId::from_words(&[a, b]), HexId::EMPTY),
@@ -143,6 +145,25 @@ impl TraceIds {
             span_id: HexId::from_words(&[d]),
             parent_span_id,
         }
+    }
+}
+
+thread_local! {
+    /// The generator of this thread's ids: wyrand (`fastrand`), a few ns a draw, seeded from
+    /// the OS once per thread. `fastrand`'s own thread generator seeds itself from a hash
+    /// with fixed keys of the monotonic clock and the thread id, which a client could narrow
+    /// down; ids are identifiers, not secrets (TypeScript's draw from a pool of
+    /// `getRandomValues` bytes for the same reason), but should not be guessable from the
+    /// time a server started.
+    static RNG: RefCell<fastrand::Rng> = RefCell::new(fastrand::Rng::with_seed(os_seed()));
+}
+
+/// A seed from the OS (`getrandom`), or `fastrand`'s own when the OS has none to give.
+fn os_seed() -> u64 {
+    let mut seed = [0; 8];
+    match getrandom::getrandom(&mut seed) {
+        Ok(()) => u64::from_ne_bytes(seed),
+        Err(_) => fastrand::u64(..),
     }
 }
 
@@ -249,6 +270,17 @@ mod tests {
         assert_ne!(a.request_id, a.span_id);
         assert_eq!(a.parent_span_id, "");
         assert!(a.trace_id.bytes().all(|c| c.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn each_thread_draws_from_a_generator_of_its_own() {
+        let ids: Vec<_> = (0..4)
+            .map(|_| std::thread::spawn(|| TraceIds::for_request(None).request_id))
+            .map(|thread| thread.join().unwrap())
+            .collect();
+        for (i, id) in ids.iter().enumerate() {
+            assert!(ids[i + 1..].iter().all(|other| other != id), "{ids:?}");
+        }
     }
 
     #[test]
