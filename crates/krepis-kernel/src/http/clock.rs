@@ -21,21 +21,20 @@ pub struct Reading {
     pub instant: Instant,
     /// Wall-clock time, for what clients and TypeScript see.
     pub wall: SystemTime,
+    /// `wall` in ms since the Unix epoch.
+    pub epoch_ms: f64,
 }
 
 impl Reading {
     fn read() -> Self {
+        let wall = SystemTime::now();
         Self {
             instant: Instant::now(),
-            wall: SystemTime::now(),
+            wall,
+            epoch_ms: wall
+                .duration_since(UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64() * 1000.0),
         }
-    }
-
-    /// The wall-clock time in ms since the Unix epoch.
-    pub fn epoch_ms(&self) -> f64 {
-        self.wall
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
     }
 }
 
@@ -107,7 +106,7 @@ mod tests {
             .unwrap()
             .as_secs_f64()
             * 1000.0;
-        assert!((ms - reading.epoch_ms()).abs() < 1000.0);
-        assert!(reading.epoch_ms() > 1.7e12, "after 2023");
+        assert!((ms - reading.epoch_ms).abs() < 1000.0);
+        assert!(reading.epoch_ms > 1.7e12, "after 2023");
     }
 }

@@ -94,13 +94,13 @@ pub async fn handle(
         Some(timeout) if req.body().is_end_stream() => {
             deadline::watch(&shared, timeout);
             let now = clock::now();
-            let deadline_ms = now.epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            let deadline_ms = now.epoch_ms + timeout.as_secs_f64() * 1000.0;
             let watched = Some(now.instant + timeout);
             process(&shared, &peer, req, deadline_ms, watched, &body_done).await
         }
         Some(timeout) => {
             let now = clock::now();
-            let deadline_ms = now.epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            let deadline_ms = now.epoch_ms + timeout.as_secs_f64() * 1000.0;
             // Pinned where it is made: handing the future itself to `timeout_at` would copy
             // it once more.
             let work = std::pin::pin!(process(&shared, &peer, req, deadline_ms, None, &body_done));

@@ -226,7 +226,7 @@ pub async fn answer(
         Some(timeout) => {
             deadline::watch(shared, timeout);
             let now = clock::now();
-            let ms = now.epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            let ms = now.epoch_ms + timeout.as_secs_f64() * 1000.0;
             (Some(now.instant + timeout), ms)
         }
     };
