@@ -79,7 +79,8 @@ struct Mail {
     /// `Some(None)`: the request ended without an answer.
     answer: Option<Option<Answer>>,
     waker: Option<Waker>,
-    /// The buffer the next [`Answer::Record`] is copied into (see [`Mailbox::recycle`]).
+    /// The buffer the next [`Answer::Record`] is copied into (the last one's, handed back
+    /// with the next request: see [`Bridge::submit_lane`]).
     spare: Vec<u8>,
 }
 
@@ -95,10 +96,19 @@ impl Mailbox {
         }
     }
 
-    /// Keeps the buffer of a written [`Answer::Record`] for the next one: no allocation per
-    /// response.
-    pub fn recycle(&self, buffer: Vec<u8>) {
-        self.state.lock().spare = buffer;
+    /// Posts the record `copy` makes in the spare buffer, under the lock taken once for
+    /// both; gives `copy`'s `None` back (the buffer is dropped then).
+    fn post_copy(&self, copy: impl FnOnce(Vec<u8>) -> Option<OwnedResponse>) -> Option<()> {
+        let waker = {
+            let mut mail = self.state.lock();
+            let owned = copy(std::mem::take(&mut mail.spare))?;
+            mail.answer = Some(Some(Answer::Record(owned)));
+            mail.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Some(())
     }
 
     /// The answer, once posted (`None`: the request ended without one, as a dropped
@@ -122,12 +132,19 @@ impl Mailbox {
 struct Posting(Option<Arc<Mailbox>>);
 
 impl Posting {
-    /// The connection's spare buffer for a response record.
-    fn buffer(&self) -> Vec<u8> {
-        self.0
-            .as_ref()
-            .map(|mailbox| std::mem::take(&mut mailbox.state.lock().spare))
-            .unwrap_or_default()
+    /// Posts the record `copy` makes in the connection's spare buffer; `Err(self)` (nothing
+    /// posted) when `copy` gives `None`.
+    fn post_copy(
+        mut self,
+        copy: impl FnOnce(Vec<u8>) -> Option<OwnedResponse>,
+    ) -> std::result::Result<(), Self> {
+        match self.0.take() {
+            Some(mailbox) => match mailbox.post_copy(copy) {
+                Some(()) => Ok(()),
+                None => Err(Self(Some(mailbox))),
+            },
+            None => Err(self),
+        }
     }
 
     fn post(mut self, answer: Answer) {
@@ -371,19 +388,25 @@ impl Bridge {
     /// buffered `body` if it has one (kept in the slot, as `submit` keeps a collected one):
     /// the record goes into the inbox without another encoding, and the answer arrives in
     /// `mailbox`, a whole small response as the record TypeScript wrote
-    /// ([`Answer::Record`]). `record` gets a spare buffer back; `trace` holds the headers
-    /// made from the ids in the record.
+    /// ([`Answer::Record`]), copied into `spare` (the buffer of the connection's last one).
+    /// `record` gets a spare buffer back; `trace` holds the headers made from the ids in
+    /// the record; `deadline` is the one watched and the one in ms TypeScript gets.
     pub async fn submit_lane(
         &self,
         record: &mut Vec<u8>,
         trace: TraceHeaders,
         body: Option<Box<[u8]>>,
-        deadline: Option<Instant>,
-        deadline_ms: f64,
+        (deadline, deadline_ms): (Option<Instant>, f64),
         mailbox: &Arc<Mailbox>,
+        spare: Vec<u8>,
     ) -> Result<u64> {
-        // A stale answer (to a request the connection gave up on) must not answer this one.
-        mailbox.state.lock().answer = None;
+        {
+            let mut mail = mailbox.state.lock();
+            // A stale answer (to a request the connection gave up on) must not answer this
+            // one.
+            mail.answer = None;
+            mail.spare = spare;
+        }
         let posting = Posting(Some(Arc::clone(mailbox)));
         let encode = |id, body_addr, out: &mut Vec<u8>| {
             // The bridge keeps the record's buffer as its scratch and the lane gets the old
@@ -699,13 +722,12 @@ impl Bridge {
                     && (200..=599).contains(&rec.status)
                     && rec.body.len() <= RECORD_BODY_MAX =>
             {
-                match OwnedResponse::copy(&rec, posting.buffer(), trace.as_ref()) {
-                    Some(owned) => {
-                        posting.post(Answer::Record(owned));
+                match posting.post_copy(|spare| OwnedResponse::copy(&rec, spare, trace.as_ref())) {
+                    Ok(()) => {
                         self.stats.responses.fetch_add(1, Ordering::Relaxed);
                         return Ok(true);
                     }
-                    None => Some(Waiter::Lane(posting)),
+                    Err(posting) => Some(Waiter::Lane(posting)),
                 }
             }
             reply => reply,
@@ -1440,7 +1462,7 @@ mod tests {
         let mut record = Vec::new();
         let trace = encode(0, 0, &mut record).unwrap();
         let id = rt
-            .block_on(b.submit_lane(&mut record, trace, None, None, 0.0, &mailbox))
+            .block_on(b.submit_lane(&mut record, trace, None, (None, 0.0), &mailbox, Vec::new()))
             .unwrap();
         let mut out = response(KIND_RESPOND, 200, id, &[("Content-Type", "x")], b"{}");
         out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;

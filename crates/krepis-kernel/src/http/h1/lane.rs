@@ -213,6 +213,7 @@ pub async fn answer(
     mailbox: &Arc<Mailbox>,
     (coding, trace): (Option<Coding>, TraceHeaders),
     body: Option<Vec<u8>>,
+    spare: Vec<u8>,
 ) -> Outcome {
     // As `service::process`: 503 when lending the body would pass the memory ceiling. No
     // reservation is held: the slot counts the body as lent as soon as it is submitted.
@@ -236,9 +237,9 @@ pub async fn answer(
             record,
             trace,
             body.map(Vec::into_boxed_slice),
-            watched,
-            deadline_ms,
+            (watched, deadline_ms),
             mailbox,
+            spare,
         )
         .await
     {
@@ -259,8 +260,8 @@ pub async fn answer(
             let size = owned.body().len() as u64;
             if coding.is_some() && size >= compress::MIN_LENGTH {
                 // Compression may apply: the response is built and goes the usual way.
+                // (Its buffer goes: the next record gets a new one, on this rare path.)
                 let reply = shared.bridge.build(&owned);
-                mailbox.recycle(owned.into_buffer());
                 return Outcome::Built(Box::new(reply));
             }
             if size == 0 {

@@ -94,6 +94,8 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     // The record of a request the lane takes (see `lane`), reused from request to request.
     let mut record = Vec::new();
     let mailbox = Arc::new(Mailbox::default());
+    // The buffer of the last response record written, for the next one.
+    let mut spare = Vec::new();
     activity.settle();
     loop {
         // The request as `http` types when the lane does not take it (`None`: it did). Kept
@@ -153,7 +155,8 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                     &mut record,
                     &mailbox,
                     (laned.coding, laned.trace),
-                    whole
+                    whole,
+                    std::mem::take(&mut spare),
                 ));
                 let Some(outcome) = answered(answer, &mut conn, &mut scratch, &mut input).await
                 else {
@@ -238,7 +241,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 let written =
                     output::write_record(&mut conn, &mut scratch, framing, &response).await;
                 drop((charge, busy));
-                mailbox.recycle(response.into_buffer());
+                spare = response.into_buffer();
                 written
             }
         };
