@@ -17,6 +17,7 @@
 
 import process from "node:process";
 import { Hono } from "hono";
+import { requestId } from "hono/request-id";
 import { z } from "zod";
 import {
   createApp,
@@ -47,16 +48,27 @@ interface Case {
   group: string;
   name: string;
   baseline: boolean;
+  /** A second reference of its group: the other cases get a ratio to it too. */
+  peer: boolean;
   fn: () => unknown;
 }
 const cases: Case[] = [];
-/** Registers a case; the first of a group, or one marked `baseline`, is its baseline. */
+/**
+ * Registers a case; the first of a group, or one marked `baseline`, is its baseline. One
+ * marked `peer` is a second reference, reported beside the baseline, never instead of it.
+ */
 function bench(
   name: string,
-  options: { group: string; baseline?: boolean },
+  options: { group: string; baseline?: boolean; peer?: boolean },
   fn: () => unknown,
 ) {
-  cases.push({ ...options, name, baseline: options.baseline ?? false, fn });
+  cases.push({
+    ...options,
+    name,
+    baseline: options.baseline ?? false,
+    peer: options.peer ?? false,
+    fn,
+  });
 }
 
 // --- context -----------------------------------------------------------------------------
@@ -192,6 +204,16 @@ hono.post("/put", async (c) => {
   store.set(parsed.data.key, parsed.data.value);
   return c.json({ stored: parsed.data.key });
 });
+// The same route behind Hono's `requestId` middleware, which writes an `x-request-id` as
+// Krepis does by default (Krepis also writes a `traceparent`).
+const honoWithId = new Hono();
+honoWithId.use(requestId());
+honoWithId.post("/put", async (c) => {
+  const parsed = Input.safeParse(await c.req.json());
+  if (!parsed.success) return c.json({ error: parsed.error.issues }, 400);
+  store.set(parsed.data.key, parsed.data.value);
+  return c.json({ stored: parsed.data.key });
+});
 const body = JSON.stringify(input);
 const request = () =>
   new Request("http://localhost/put", {
@@ -217,6 +239,12 @@ bench("http: Hono route, same zod schema", {
   baseline: true,
 }, async () => {
   sink = await (await hono.fetch(request())).text();
+});
+bench("http: Hono route + requestId middleware", {
+  group: "http",
+  peer: true,
+}, async () => {
+  sink = await (await honoWithId.fetch(request())).text();
 });
 bench("http: Krepis app.fetch, logs off", { group: "http" }, async () => {
   sink = await (await quiet.fetch(request())).text();
@@ -312,18 +340,24 @@ console.log(
   `CPU time per operation, median of ${rounds} rounds (min–max in brackets); ` +
     `ratio: median of the per-round ratios (middle half in brackets)`,
 );
+/** The median of `xs`' per-round ratios to `refs`, with their middle half. */
+const ratioTo = (xs: number[], refs: number[]) => {
+  const ratios = xs.map((x, r) => x / refs[r]);
+  return `${quantile(ratios, 0.5).toFixed(2)}× [${
+    quantile(ratios, 0.25).toFixed(2)
+  }–${quantile(ratios, 0.75).toFixed(2)}]`;
+};
 for (const members of groups) {
   const base = members.find((c) => c.baseline) ?? members[0];
-  const baseXs = samples.get(base)!;
+  const peer = members.find((c) => c.peer);
   console.log(`\n## ${members[0].group}`);
+  if (peer) console.log(`(second ratio: to "${peer.name}")`);
   for (const c of members) {
     const xs = samples.get(c)!;
-    const ratios = xs.map((x, r) => x / baseXs[r]);
-    const ratio = c === base
-      ? "baseline"
-      : `${quantile(ratios, 0.5).toFixed(2)}× [${
-        quantile(ratios, 0.25).toFixed(2)
-      }–${quantile(ratios, 0.75).toFixed(2)}]`;
+    let ratio = c === base ? "baseline" : ratioTo(xs, samples.get(base)!);
+    if (peer && c !== base) {
+      ratio += c === peer ? "  (peer)" : `  ${ratioTo(xs, samples.get(peer)!)}`;
+    }
     console.log(
       `${c.name.padEnd(56)} ${fmt(quantile(xs, 0.5)).padStart(9)}  ` +
         `[${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}]  ${ratio}`,
