@@ -85,16 +85,20 @@ export function requestContext(
       caps,
     );
   }
-  // Read now: other hosts (Deno.serve) refuse header reads once the response is out.
+  // `req.headers` is taken now: Deno.serve keeps the header list of a request whose
+  // `headers` were read before its response went out, and refuses reads after it for one
+  // whose were not. So the tenant is read on first use (a request nobody asks about
+  // reads no header), also by work that outlives the response.
   const headers = req.headers;
   const parent = parseTraceparent(headers.get("traceparent"));
   const requestId = headers.get("x-request-id");
+  const tenantHeader = options.tenantHeader;
   return new KrepisContext(
     requestId && REQUEST_ID.test(requestId) ? requestId : undefined,
     parent?.traceId,
     undefined,
     parent?.parentSpanId,
-    headers.get(options.tenantHeader) ?? undefined,
+    () => headers.get(tenantHeader) ?? undefined,
     Date.now() + options.requestTimeoutMs,
     // Lazy: touching req.signal under Deno.serve's default ("legacy abort") makes Deno
     // abort it with a new DOMException after every response, which doubles the CPU cost
