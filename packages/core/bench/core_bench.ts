@@ -196,6 +196,78 @@ for (
   });
 }
 
+// --- Response: ways to build a JSON response with per-request trace headers -------------
+// What `app.fetch` answers with (`respond` in app/http_handler.ts): the same status, body,
+// header names and values (fresh per request, as the trace ids are), built through
+// Deno's public `Response`/`Headers` API in each way it offers, then read with `text()`.
+const JSON_TYPE = "application/json; charset=utf-8";
+const jsonBody = JSON.stringify({ stored: "k" });
+let spanCounter = 0;
+/** A fresh traceparent and request id, as each request has. */
+const traceValues = (): [string, string] => {
+  const span = (spanCounter++ & 0xffff).toString(16).padStart(16, "0");
+  return [
+    `00-${ids.traceId}-${span}-01`,
+    `${ids.requestId.slice(0, 32)}${span.slice(12)}`,
+  ];
+};
+const jsonOnly = new Headers({ "content-type": JSON_TYPE });
+for (
+  const [name, make] of [
+    ["Response(body), set + 2× append (used)", () => {
+      const [tp, id] = traceValues();
+      const res = new Response(jsonBody);
+      const headers = res.headers;
+      headers.set("content-type", JSON_TYPE);
+      headers.append("traceparent", tp);
+      headers.append("x-request-id", id);
+      return res;
+    }],
+    ["init Headers(content type), 2× append", () => {
+      const [tp, id] = traceValues();
+      const res = new Response(jsonBody, { headers: jsonOnly });
+      res.headers.append("traceparent", tp);
+      res.headers.append("x-request-id", id);
+      return res;
+    }],
+    ["init object with the three", () => {
+      const [tp, id] = traceValues();
+      return new Response(jsonBody, {
+        headers: {
+          "content-type": JSON_TYPE,
+          traceparent: tp,
+          "x-request-id": id,
+        },
+      });
+    }],
+    ["init array of the three pairs", () => {
+      const [tp, id] = traceValues();
+      return new Response(jsonBody, {
+        headers: [["content-type", JSON_TYPE], ["traceparent", tp], [
+          "x-request-id",
+          id,
+        ]],
+      });
+    }],
+    ["init new Headers, 3× append", () => {
+      const [tp, id] = traceValues();
+      const headers = new Headers();
+      headers.append("content-type", JSON_TYPE);
+      headers.append("traceparent", tp);
+      headers.append("x-request-id", id);
+      return new Response(jsonBody, { headers });
+    }],
+    ["content type only (no trace headers)", () => {
+      sink = traceValues();
+      return new Response(jsonBody, { headers: jsonOnly });
+    }],
+  ] as const
+) {
+  bench(`response: ${name}`, { group: "response" }, async () => {
+    sink = await make().text();
+  });
+}
+
 // --- HTTP handler: Krepis route vs hand-written Hono route --------------------------------
 const hono = new Hono();
 hono.post("/put", async (c) => {
