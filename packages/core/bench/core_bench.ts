@@ -16,9 +16,6 @@
  */
 
 import process from "node:process";
-import { Hono } from "hono";
-import { requestId } from "hono/request-id";
-import { z } from "zod";
 import {
   createApp,
   createContext,
@@ -32,6 +29,7 @@ import {
 } from "../mod.ts";
 import { type Behavior, errors, timeout, tracing } from "../pipeline.ts";
 import { Container } from "../src/di/container.ts";
+import { honoPut, PutInput, putRequest } from "./_put_route.ts";
 
 const silent: LogSink = { level: "silent", write() {} };
 const discard: LogSink = { level: "info", write() {} };
@@ -121,7 +119,7 @@ bench(
 );
 
 // --- dispatch ----------------------------------------------------------------------------
-const Input = z.object({ key: z.string(), value: z.number() });
+const Input = PutInput;
 const put = defineCommand({
   name: "put",
   input: Input,
@@ -269,33 +267,9 @@ for (
 }
 
 // --- HTTP handler: Krepis route vs hand-written Hono route --------------------------------
-const hono = new Hono();
-hono.post("/put", async (c) => {
-  const parsed = Input.safeParse(await c.req.json());
-  if (!parsed.success) return c.json({ error: parsed.error.issues }, 400);
-  store.set(parsed.data.key, parsed.data.value);
-  return c.json({ stored: parsed.data.key });
-});
-// The same route behind Hono's `requestId` middleware, which writes an `x-request-id` as
-// Krepis does by default (Krepis also writes a `traceparent`).
-const honoWithId = new Hono();
-honoWithId.use(requestId());
-honoWithId.post("/put", async (c) => {
-  const parsed = Input.safeParse(await c.req.json());
-  if (!parsed.success) return c.json({ error: parsed.error.issues }, 400);
-  store.set(parsed.data.key, parsed.data.value);
-  return c.json({ stored: parsed.data.key });
-});
-const body = JSON.stringify(input);
-const request = () =>
-  new Request("http://localhost/put", {
-    method: "POST",
-    body,
-    headers: {
-      "content-type": "application/json",
-      traceparent: `00-${ids.traceId}-${ids.spanId}-01`,
-    },
-  });
+const hono = honoPut(store);
+const honoWithId = honoPut(store, true);
+const request = putRequest;
 // What every handler pays before any framework runs: building the Request and a JSON
 // Response (both routes below include it).
 bench("http parts: new Request + text() + JSON Response", {

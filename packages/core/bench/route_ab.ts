@@ -64,24 +64,14 @@ if (Deno.env.get("ROUTE_AB_CHILD") === undefined) {
 }
 
 async function measure() {
-  const { Hono } = await import("hono");
-  const { z } = await import("zod");
+  const { honoPut, PutInput, putRequest } = await import("./_put_route.ts");
   const trace = Deno.env.get("BENCH_TRACE") !== "0";
   const rounds = Number(Deno.env.get("BENCH_RUNS") ?? 21);
-  const Input = z.object({ key: z.string(), value: z.number() });
   const store = new Map<string, number>();
   const silent = { level: "silent", write() {} } as const;
   type Fetch = (req: Request) => Response | Promise<Response>;
-  const cases: [string, Fetch][] = [];
-
-  const hono = new Hono();
-  hono.post("/put", async (c) => {
-    const parsed = Input.safeParse(await c.req.json());
-    if (!parsed.success) return c.json({ error: parsed.error.issues }, 400);
-    store.set(parsed.data.key, parsed.data.value);
-    return c.json({ stored: parsed.data.key });
-  });
-  cases.push(["Hono", (req) => hono.fetch(req)]);
+  const hono = honoPut(store);
+  const cases: [string, Fetch][] = [["Hono", (req) => hono.fetch(req)]];
 
   for (const tree of [here.pathname, ...Deno.args]) {
     const m = await import(
@@ -90,7 +80,7 @@ async function measure() {
     const StorePort = m.definePort("store", { writes: ["set"] });
     const put = m.defineCommand({
       name: "put",
-      input: Input,
+      input: PutInput,
       deps: { store: StorePort },
       handle(
         ctx: KrepisContext,
@@ -114,16 +104,7 @@ async function measure() {
     cases.push([tree === here.pathname ? "this tree" : tree, app.fetch]);
   }
 
-  const body = JSON.stringify({ key: "k", value: 1 });
-  const request = () =>
-    new Request("http://localhost/put", {
-      method: "POST",
-      body,
-      headers: {
-        "content-type": "application/json",
-        traceparent: "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
-      },
-    });
+  const request = putRequest;
   let sink = "";
   /** CPU ns per request over `n` requests. */
   const cpu = async (fetch: Fetch, n: number) => {
