@@ -44,7 +44,7 @@ export class Loans {
    * console.assert(loans.size === 0);
    * ```
    */
-  constructor(maxIdleBytes = 32 << 20) {
+  constructor(maxIdleBytes = 16 << 20) {
     this.#maxIdleBytes = maxIdleBytes;
   }
 
