@@ -8,10 +8,10 @@
  * meanwhile — the kernel would then send freed memory. So a body is copied into a buffer
  * of this module's own (a string is encoded into a fresh one), and only that is lent.
  *
- * The buffers are reused once returned. Lending the `Response`'s own bytes kept each
- * 1 MiB `ArrayBuffer` alive for the whole write: it outlived V8's scavenges, was promoted
- * and only freed by full GCs, which cost more than this copy (README "Bridge design").
- * A reused buffer's pages stay mapped and warm; the handler's own bytes die young.
+ * The buffers are reused once returned: their pages stay mapped, and the handler's own
+ * bytes die young. (Lending a `Response`'s bytes kept each one alive for the whole write,
+ * so under load they outlived V8's scavenges and were freed only by full GCs; README
+ * "Bridge design" has the figures.)
  *
  * @module
  */
