@@ -671,8 +671,11 @@ export class KernelServer implements HttpServer {
     const { status, headers, read } = parts;
     const response = value as Response;
     if (read === BODY_INLINE) {
-      // Copied (or encoded) into the outbox right away: nothing can change it afterwards.
+      // Copied (or encoded) into the outbox or a loan right away: nothing can change it
+      // afterwards.
       this.#send(exchange, status, headers, parts.body);
+      // `parts` may be reused by the next read: let a large body go with its Response.
+      parts.body = null;
     } else if (read !== BODY_STREAM) {
       // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
       // the kernel, and handler code must not be able to read, mutate or transfer it while
