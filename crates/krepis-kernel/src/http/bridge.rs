@@ -58,8 +58,9 @@ pub enum Answer {
     /// A whole response with a small inline body, to be written from the record.
     Record(OwnedResponse),
     /// Anything else (streams, staged or large bodies, odd statuses, the kernel's own
-    /// answers).
-    Built(Reply),
+    /// answers). Boxed: the answer is moved several times on its way (into the mailbox,
+    /// out of it, into the driver), and a reply is twice the size of a record.
+    Built(Box<Reply>),
 }
 
 /// Largest inline body answered as a [`Answer::Record`] (the driver writes it with its head
@@ -78,7 +79,8 @@ struct Mail {
     /// `Some(None)`: the request ended without an answer.
     answer: Option<Option<Answer>>,
     waker: Option<Waker>,
-    /// The buffer the next [`Answer::Record`] is copied into (see [`Mailbox::recycle`]).
+    /// The buffer the next [`Answer::Record`] is copied into (the last one's, handed back
+    /// with the next request: see [`Bridge::submit_lane`]).
     spare: Vec<u8>,
 }
 
@@ -94,10 +96,19 @@ impl Mailbox {
         }
     }
 
-    /// Keeps the buffer of a written [`Answer::Record`] for the next one: no allocation per
-    /// response.
-    pub fn recycle(&self, buffer: Vec<u8>) {
-        self.state.lock().spare = buffer;
+    /// Posts the record `copy` makes in the spare buffer, under the lock taken once for
+    /// both; gives `copy`'s `None` back (the buffer is dropped then).
+    fn post_copy(&self, copy: impl FnOnce(Vec<u8>) -> Option<OwnedResponse>) -> Option<()> {
+        let waker = {
+            let mut mail = self.state.lock();
+            let owned = copy(std::mem::take(&mut mail.spare))?;
+            mail.answer = Some(Some(Answer::Record(owned)));
+            mail.waker.take()
+        };
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        Some(())
     }
 
     /// The answer, once posted (`None`: the request ended without one, as a dropped
@@ -121,12 +132,19 @@ impl Mailbox {
 struct Posting(Option<Arc<Mailbox>>);
 
 impl Posting {
-    /// The connection's spare buffer for a response record.
-    fn buffer(&self) -> Vec<u8> {
-        self.0
-            .as_ref()
-            .map(|mailbox| std::mem::take(&mut mailbox.state.lock().spare))
-            .unwrap_or_default()
+    /// Posts the record `copy` makes in the connection's spare buffer; `Err(self)` (nothing
+    /// posted) when `copy` gives `None`.
+    fn post_copy(
+        mut self,
+        copy: impl FnOnce(Vec<u8>) -> Option<OwnedResponse>,
+    ) -> std::result::Result<(), Self> {
+        match self.0.take() {
+            Some(mailbox) => match mailbox.post_copy(copy) {
+                Some(()) => Ok(()),
+                None => Err(Self(Some(mailbox))),
+            },
+            None => Err(self),
+        }
     }
 
     fn post(mut self, answer: Answer) {
@@ -155,7 +173,7 @@ impl Waiter {
     fn send(self, reply: Reply) {
         match self {
             Self::Built(tx) => drop(tx.send(reply)),
-            Self::Lane(posting) => posting.post(Answer::Built(reply)),
+            Self::Lane(posting) => posting.post(Answer::Built(Box::new(reply))),
         }
     }
 }
@@ -339,6 +357,25 @@ impl Bridge {
         deadline: Option<Instant>,
         encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
     ) -> Result<Submitted> {
+        let encode = |id, body_addr, out: &mut Vec<u8>| encode(id, body_addr, out).map(|()| None);
+        let (tx, reply) = oneshot::channel();
+        let id = self
+            .queue(body, input, Waiter::Built(tx), deadline, encode)
+            .await?;
+        Ok(Submitted { id, reply })
+    }
+
+    /// [`Bridge::submit`] for an HTTP request: `encode` also gives the trace headers made
+    /// from the ids it wrote, which a response asking for them
+    /// ([`record::FLAG_TRACE_HEADERS`]) gets.
+    pub async fn submit_request(
+        &self,
+        body: Option<Box<[u8]>>,
+        input: Option<BodyIn>,
+        deadline: Option<Instant>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<TraceHeaders>,
+    ) -> Result<Submitted> {
+        let encode = |id, body_addr, out: &mut Vec<u8>| encode(id, body_addr, out).map(Some);
         let (tx, reply) = oneshot::channel();
         let id = self
             .queue(body, input, Waiter::Built(tx), deadline, encode)
@@ -351,24 +388,32 @@ impl Bridge {
     /// buffered `body` if it has one (kept in the slot, as `submit` keeps a collected one):
     /// the record goes into the inbox without another encoding, and the answer arrives in
     /// `mailbox`, a whole small response as the record TypeScript wrote
-    /// ([`Answer::Record`]). `record` gets a spare buffer back.
+    /// ([`Answer::Record`]), copied into `spare` (the buffer of the connection's last one).
+    /// `record` gets a spare buffer back; `trace` holds the headers made from the ids in
+    /// the record; `deadline` is the one watched and the one in ms TypeScript gets.
     pub async fn submit_lane(
         &self,
         record: &mut Vec<u8>,
+        trace: TraceHeaders,
         body: Option<Box<[u8]>>,
-        deadline: Option<Instant>,
-        deadline_ms: f64,
+        (deadline, deadline_ms): (Option<Instant>, f64),
         mailbox: &Arc<Mailbox>,
+        spare: Vec<u8>,
     ) -> Result<u64> {
-        // A stale answer (to a request the connection gave up on) must not answer this one.
-        mailbox.state.lock().answer = None;
+        {
+            let mut mail = mailbox.state.lock();
+            // A stale answer (to a request the connection gave up on) must not answer this
+            // one.
+            mail.answer = None;
+            mail.spare = spare;
+        }
         let posting = Posting(Some(Arc::clone(mailbox)));
         let encode = |id, body_addr, out: &mut Vec<u8>| {
             // The bridge keeps the record's buffer as its scratch and the lane gets the old
             // scratch: neither side allocates once both are warm.
             std::mem::swap(out, record);
             record::stamp_request(out, id, deadline_ms, body_addr);
-            Ok(())
+            Ok(Some(trace))
         };
         self.queue(body, None, Waiter::Lane(posting), deadline, encode)
             .await
@@ -380,7 +425,7 @@ impl Bridge {
         input: Option<BodyIn>,
         waiter: Waiter,
         deadline: Option<Instant>,
-        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<Option<TraceHeaders>>,
     ) -> Result<u64> {
         let (id, appended) = self.enter(body, input, waiter, deadline, encode)?;
         let appended = match appended {
@@ -430,16 +475,16 @@ impl Bridge {
     }
 
     /// The synchronous part of [`Bridge::submit`], under one lock: takes the slot, encodes
-    /// the record into a scratch buffer the bridge keeps and copies it into the inbox.
-    /// Returns the id, and how the record went in, or the record when the inbox has no room
-    /// for it now.
+    /// the record into a scratch buffer the bridge keeps and copies it into the inbox
+    /// (keeping the trace headers `encode` gives in the slot). Returns the id, and how the
+    /// record went in, or the record when the inbox has no room for it now.
     fn enter(
         &self,
         body: Option<Box<[u8]>>,
         input: Option<BodyIn>,
         reply: Waiter,
         deadline: Option<Instant>,
-        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<()>,
+        encode: impl FnOnce(u64, usize, &mut Vec<u8>) -> Result<Option<TraceHeaders>>,
     ) -> Result<(u64, std::result::Result<Appended, Vec<u8>>)> {
         let body_len = body.as_ref().map_or(0, |b| b.len());
         let body_addr = body.as_ref().map_or(0, |b| b.as_ptr() as usize);
@@ -478,9 +523,9 @@ impl Bridge {
         }
         let mut record = std::mem::take(&mut inner.scratch);
         record.clear();
-        let encoded = encode(id, body_addr, &mut record).and_then(|()| {
+        let encoded = encode(id, body_addr, &mut record).and_then(|trace| {
             if let Some(slot) = Self::slot_mut(&mut inner.slots, id) {
-                slot.trace = record::request_ids(&record).and_then(TraceHeaders::from_ids);
+                slot.trace = trace;
             }
             if record.len() > self.inboxes[0].len() {
                 return Err(KernelError::LimitExceeded(format!(
@@ -677,13 +722,12 @@ impl Bridge {
                     && (200..=599).contains(&rec.status)
                     && rec.body.len() <= RECORD_BODY_MAX =>
             {
-                match OwnedResponse::copy(&rec, posting.buffer(), trace.as_ref()) {
-                    Some(owned) => {
-                        posting.post(Answer::Record(owned));
+                match posting.post_copy(|spare| OwnedResponse::copy(&rec, spare, trace.as_ref())) {
+                    Ok(()) => {
                         self.stats.responses.fetch_add(1, Ordering::Relaxed);
                         return Ok(true);
                     }
-                    None => Some(Waiter::Lane(posting)),
+                    Err(posting) => Some(Waiter::Lane(posting)),
                 }
             }
             reply => reply,
@@ -1053,7 +1097,7 @@ fn build_response(
     }
     if let Some(trace) = trace {
         let [(_, traceparent), (_, request_id)] = trace.fields();
-        // Hex digits and dashes (`TraceHeaders::from_ids` checked): valid values.
+        // Hex digits and dashes (`TraceHeaders::new` copies ids made as hex): valid values.
         headers.append(
             HeaderName::from_static(TraceHeaders::TRACEPARENT),
             HeaderValue::from_bytes(traceparent).expect("hex and dashes"),
@@ -1369,7 +1413,7 @@ mod tests {
                 ids: ids.as_fields(),
                 headers: &none,
             };
-            record::encode_request(&head, out)
+            record::encode_request(&head, out).map(|()| TraceHeaders::new(&ids))
         };
         let traceparent = format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{}-01", &*ids.span_id);
         let expected = [
@@ -1391,8 +1435,12 @@ mod tests {
         };
 
         // The built path (HTTP/2, bodies, the `http` way): asked, and not asked.
-        let mut asked = rt.block_on(b.submit(None, None, None, encode)).unwrap();
-        let mut plain = rt.block_on(b.submit(None, None, None, encode)).unwrap();
+        let mut asked = rt
+            .block_on(b.submit_request(None, None, None, encode))
+            .unwrap();
+        let mut plain = rt
+            .block_on(b.submit_request(None, None, None, encode))
+            .unwrap();
         let mut out = response(KIND_RESPOND, 200, asked.id, &[("content-type", "x")], b"{}");
         out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
         out.extend(response(
@@ -1412,9 +1460,9 @@ mod tests {
         // response built from that record (when it compresses).
         let mailbox = Arc::new(Mailbox::default());
         let mut record = Vec::new();
-        encode(0, 0, &mut record).unwrap();
+        let trace = encode(0, 0, &mut record).unwrap();
         let id = rt
-            .block_on(b.submit_lane(&mut record, None, None, 0.0, &mailbox))
+            .block_on(b.submit_lane(&mut record, trace, None, (None, 0.0), &mailbox, Vec::new()))
             .unwrap();
         let mut out = response(KIND_RESPOND, 200, id, &[("Content-Type", "x")], b"{}");
         out[record::AT_FLAGS] = record::FLAG_TRACE_HEADERS;
@@ -1433,7 +1481,7 @@ mod tests {
         assert_eq!(written.body(), b"{}");
         assert_eq!(listed(b.build(&written).headers()), owned(&expected));
 
-        // A request whose record carries no ids (here not a request record at all) gets
+        // A record submitted without trace headers (here not a request record at all) gets
         // nothing added, whatever the flag says.
         let mut bare = submit(&b, None);
         let mut out = response(KIND_RESPOND, 200, bare.id, &[("content-type", "x")], b"");

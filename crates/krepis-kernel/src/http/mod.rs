@@ -7,6 +7,7 @@
 //! - [`h1`]: the HTTP/1.1 connection driver on `deno_http_h1`.
 //! - [`upgrade`]: a connection handed on with bytes already read (upgrades, the h2c sniff).
 //! - [`runtime`]: the server's own tokio runtime, driven in turns from the JS thread.
+//! - [`clock`]: the time requests are stamped with, read once per turn.
 //! - [`compress`]: automatic gzip/brotli compression of responses, as `Deno.serve` does.
 //! - [`limits`]: idle connections, body pace, accept back-off and the memory ceiling.
 //! - [`shared`]: the state the accept loop and every request share (below `service`).
@@ -26,6 +27,7 @@
 
 pub mod body;
 pub mod bridge;
+pub mod clock;
 pub mod coalesce;
 pub mod compress;
 pub mod config;

@@ -19,6 +19,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::body::RequestBody;
 use super::bridge::Bridge;
+use super::clock;
 use super::coalesce::Coalesced;
 use super::config::ServerConfig;
 use super::h1;
@@ -155,6 +156,8 @@ impl Server {
             return Ok(bridge.poll());
         }
         let turned = self.host.drive(async {
+            // Requests handled in this turn are stamped with one reading of the clocks.
+            let _turn = clock::Turn::start();
             let responded = if len > 0 { bridge.respond(len) } else { Ok(0) };
             // The first yield runs the tasks the responses woke, then polls the sockets
             // (without blocking); the second runs the tasks that polling woke, which parse

@@ -5,7 +5,6 @@ use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{HeaderValue, Request, Response, header};
@@ -27,9 +26,9 @@ use super::shared::Shared;
 use super::socket::PeerSocket;
 use super::static_files::StaticFiles;
 use super::static_files::sendfile::FileSlot;
-use super::trace::TraceIds;
+use super::trace::{TraceHeaders, TraceIds};
 use super::upgrade::OnUpgrade;
-use super::{deadline, validate, websocket};
+use super::{clock, deadline, validate, websocket};
 use crate::KernelError;
 
 /// Facts about the connection a request arrived on.
@@ -94,16 +93,18 @@ pub async fn handle(
         // answers it in time: no timer per request (see `deadline`).
         Some(timeout) if req.body().is_end_stream() => {
             deadline::watch(&shared, timeout);
-            let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
-            let watched = Some(std::time::Instant::now() + timeout);
+            let now = clock::now();
+            let deadline_ms = now.epoch_ms + timeout.as_secs_f64() * 1000.0;
+            let watched = Some(now.instant + timeout);
             process(&shared, &peer, req, deadline_ms, watched, &body_done).await
         }
         Some(timeout) => {
-            let deadline_ms = epoch_ms() + timeout.as_secs_f64() * 1000.0;
+            let now = clock::now();
+            let deadline_ms = now.epoch_ms + timeout.as_secs_f64() * 1000.0;
             // Pinned where it is made: handing the future itself to `timeout_at` would copy
             // it once more.
             let work = std::pin::pin!(process(&shared, &peer, req, deadline_ms, None, &body_done));
-            match tokio::time::timeout_at(Instant::now() + timeout, work).await {
+            match tokio::time::timeout_at(Instant::from_std(now.instant) + timeout, work).await {
                 Ok(reply) => reply,
                 Err(_) => deadline::timed_out(&shared, &body_done),
             }
@@ -257,7 +258,7 @@ async fn process(
         let traceparent = parts.headers.get("traceparent").map(HeaderValue::as_bytes);
         let ids = TraceIds::for_request(traceparent);
         let url = absolute_url(&parts, peer);
-        record::encode_request(
+        let encoded = record::encode_request(
             &record::RequestHead {
                 id,
                 flags,
@@ -272,9 +273,14 @@ async fn process(
                 headers: &parts.headers,
             },
             out,
-        )
+        );
+        encoded.map(|()| TraceHeaders::new(&ids))
     };
-    let submitted = match shared.bridge.submit(lent, input, watched, encode).await {
+    let submitted = match shared
+        .bridge
+        .submit_request(lent, input, watched, encode)
+        .await
+    {
         Ok(submitted) => submitted,
         Err(KernelError::Timeout(_)) => return deadline::timed_out(shared, body_done),
         Err(_) => return reject(shared, 503),
@@ -380,11 +386,4 @@ fn head_size(parts: &http::request::Parts) -> usize {
         .map(|(name, value)| name.as_str().len() + value.len() + 4)
         .sum();
     line + fields + 2
-}
-
-/// Now, in ms since the Unix epoch.
-pub(super) fn epoch_ms() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
 }

@@ -2,13 +2,13 @@
 //! `http::Request`, a response's `HeaderMap` as the field list the crate writes, and the
 //! `date` field.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use bytes::{Bytes, BytesMut};
 use deno_http_h1::{BodyKind, Header, Version};
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::{Method, Request, Uri};
 use smallvec::SmallVec;
+
+use super::super::clock;
 
 /// What the driver keeps of a request head once the parser's borrow ends, besides the
 /// request itself (as `http` types from [`to_http`], or the lane's record). Small: it is
@@ -160,12 +160,12 @@ impl Default for DateCache {
 }
 
 impl DateCache {
-    /// Now, as an HTTP date.
+    /// Now (the turn's reading, see [`clock`]), as an HTTP date.
     pub fn now(&mut self) -> &[u8; 29] {
-        let now = SystemTime::now();
-        let second = now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let now = clock::now();
+        let second = (now.epoch_ms / 1000.0) as u64;
         if second != self.second {
-            let text = httpdate::fmt_http_date(now);
+            let text = httpdate::fmt_http_date(now.wall);
             if text.len() == self.text.len() {
                 self.text.copy_from_slice(text.as_bytes());
             }

@@ -20,7 +20,6 @@
 use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
 
 use deno_http_h1::{BodyKind, Header, Request};
 
@@ -30,8 +29,8 @@ use super::super::limits::Charge;
 use super::super::record::{self, FLAG_BODY_BUFFERED, FLAG_TLS, HeadFields, OwnedResponse};
 use super::super::service::{self, AbandonOnDrop, Peer};
 use super::super::shared::Shared;
-use super::super::trace::TraceIds;
-use super::super::{deadline, websocket};
+use super::super::trace::{TraceHeaders, TraceIds};
+use super::super::{clock, deadline, websocket};
 use super::head::{self, Head};
 use crate::KernelError;
 
@@ -39,8 +38,9 @@ use crate::KernelError;
 pub enum Outcome {
     /// The response record, to be written in place, with its body charged to the budget.
     Record(OwnedResponse, Option<Charge>),
-    /// A response built the usual way (to be compressed with the negotiated coding).
-    Built(Reply),
+    /// A response built the usual way (to be compressed with the negotiated coding). Boxed
+    /// as [`Answer::Built`] is: what the lane answers is moved on its way to the writer.
+    Built(Box<Reply>),
 }
 
 /// A request the lane took: the coding its `Accept-Encoding` negotiated, if any.
@@ -51,6 +51,8 @@ pub struct Laned {
     pub body: bool,
     /// Length of the request target, the URL's last part (for [`unlane`]).
     target_len: usize,
+    /// The trace headers of the ids in the record, for its slot.
+    pub trace: TraceHeaders,
 }
 
 /// The parsed head's fields, as a record encodes them.
@@ -167,6 +169,7 @@ pub fn encode(
         coding,
         body: body_len > 0,
         target_len: target.len(),
+        trace: TraceHeaders::new(&ids),
     })
 }
 
@@ -200,48 +203,54 @@ pub fn unlane(record: &[u8], laned: &Laned, head: &Head) -> Option<http::Request
     })
 }
 
-/// Hands the request whose record [`encode`] wrote to TypeScript, with its whole `body` if
-/// it has one, and waits for its answer; dropping the future (the client left) abandons the
+/// Hands the request whose record [`encode`] wrote to TypeScript (with the coding and trace
+/// headers of its [`Laned`]), with its whole `body` if it has one, and waits for its answer; dropping the future (the client left) abandons the
 /// request. The checks and answers are those of `service::process` for a request without
 /// a body or with one that came whole.
 pub async fn answer(
     shared: &Arc<Shared>,
     record: &mut Vec<u8>,
     mailbox: &Arc<Mailbox>,
-    coding: Option<Coding>,
+    (coding, trace): (Option<Coding>, TraceHeaders),
     body: Option<Vec<u8>>,
+    spare: Vec<u8>,
 ) -> Outcome {
     // As `service::process`: 503 when lending the body would pass the memory ceiling. No
     // reservation is held: the slot counts the body as lent as soon as it is submitted.
     let size = body.as_ref().map_or(0, |body| body.len() as u64);
     let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
     if shared.budget.try_charge(lent, size).is_none() {
-        return Outcome::Built(service::reject(shared, 503));
+        return Outcome::Built(Box::new(service::reject(shared, 503)));
     }
     let (watched, deadline_ms) = match shared.config.request_timeout {
         None => (None, 0.0),
         Some(timeout) => {
             deadline::watch(shared, timeout);
-            let ms = service::epoch_ms() + timeout.as_secs_f64() * 1000.0;
-            (Some(Instant::now() + timeout), ms)
+            let now = clock::now();
+            let ms = now.epoch_ms + timeout.as_secs_f64() * 1000.0;
+            (Some(now.instant + timeout), ms)
         }
     };
     let id = match shared
         .bridge
         .submit_lane(
             record,
+            trace,
             body.map(Vec::into_boxed_slice),
-            watched,
-            deadline_ms,
+            (watched, deadline_ms),
             mailbox,
+            spare,
         )
         .await
     {
         Ok(submitted) => submitted,
         Err(KernelError::Timeout(_)) => {
-            return Outcome::Built(deadline::timed_out(shared, &AtomicBool::new(true)));
+            return Outcome::Built(Box::new(deadline::timed_out(
+                shared,
+                &AtomicBool::new(true),
+            )));
         }
-        Err(_) => return Outcome::Built(service::reject(shared, 503)),
+        Err(_) => return Outcome::Built(Box::new(service::reject(shared, 503))),
     };
     let guard = AbandonOnDrop { shared, id };
     let answer = poll_fn(|cx| mailbox.poll_take(cx)).await;
@@ -251,9 +260,9 @@ pub async fn answer(
             let size = owned.body().len() as u64;
             if coding.is_some() && size >= compress::MIN_LENGTH {
                 // Compression may apply: the response is built and goes the usual way.
+                // (Its buffer goes: the next record gets a new one, on this rare path.)
                 let reply = shared.bridge.build(&owned);
-                mailbox.recycle(owned.into_buffer());
-                return Outcome::Built(reply);
+                return Outcome::Built(Box::new(reply));
             }
             if size == 0 {
                 return Outcome::Record(owned, None);
@@ -261,11 +270,13 @@ pub async fn answer(
             let lent = shared.bridge.stats.body_bytes.load(Ordering::Relaxed);
             match shared.budget.try_charge(lent, size) {
                 Some(charge) => Outcome::Record(owned, Some(charge)),
-                None => Outcome::Built(service::reject(shared, 503)),
+                None => Outcome::Built(Box::new(service::reject(shared, 503))),
             }
         }
-        Some(Answer::Built(reply)) => Outcome::Built(websocket::refuse_stray_upgrade(reply)),
-        None => Outcome::Built(status_response(500)),
+        Some(Answer::Built(reply)) => {
+            Outcome::Built(Box::new(websocket::refuse_stray_upgrade(*reply)))
+        }
+        None => Outcome::Built(Box::new(status_response(500))),
     }
 }
 

@@ -94,6 +94,8 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
     // The record of a request the lane takes (see `lane`), reused from request to request.
     let mut record = Vec::new();
     let mailbox = Arc::new(Mailbox::default());
+    // The buffer of the last response record written, for the next one.
+    let mut spare = Vec::new();
     activity.settle();
     loop {
         // The request as `http` types when the lane does not take it (`None`: it did). Kept
@@ -101,7 +103,11 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
         let (mut typed, mut laned) = (None, None);
         let mut parse = |request: deno_http_h1::Request<'_>| {
             laned = lane::encode(&request, &shared, &peer, &mut record);
-            typed = laned.is_none().then(|| head::to_http(&request));
+            // Assigned only when needed: an `Option` of a whole `http::Request` (≈220
+            // bytes) was copied into `typed` for every laned request too.
+            if laned.is_none() {
+                typed = Some(head::to_http(&request));
+            }
             Head::new(&request)
         };
         let next = tokio::select! {
@@ -147,9 +153,16 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 // Any body was taken whole.
                 let (mut input, _) = Input::new(BodyKind::Empty, false);
                 let busy = activity.busy();
-                let answer = lane::answer(&shared, &mut record, &mailbox, laned.coding, whole);
-                let Some(outcome) =
-                    answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+                // Made where it is pinned: a `let` first would copy the future once more.
+                let answer = pin!(lane::answer(
+                    &shared,
+                    &mut record,
+                    &mailbox,
+                    (laned.coding, laned.trace),
+                    whole,
+                    std::mem::take(&mut spare),
+                ));
+                let Some(outcome) = answered(answer, &mut conn, &mut scratch, &mut input).await
                 else {
                     // The client left: dropping the answer abandoned the request.
                     break;
@@ -168,9 +181,14 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 });
                 let request = request.map(|()| RequestBody::H1(body));
                 let busy = activity.busy();
-                let answer = service::handle(Arc::clone(&shared), Arc::clone(&peer), request, busy);
+                let answer = pin!(service::handle(
+                    Arc::clone(&shared),
+                    Arc::clone(&peer),
+                    request,
+                    busy
+                ));
                 let Some(Ok(response)) =
-                    answered(pin!(answer), &mut conn, &mut scratch, &mut input).await
+                    answered(answer, &mut conn, &mut scratch, &mut input).await
                 else {
                     // The client left: dropping the answer abandons the request.
                     break;
@@ -227,7 +245,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 let written =
                     output::write_record(&mut conn, &mut scratch, framing, &response).await;
                 drop((charge, busy));
-                mailbox.recycle(response.into_buffer());
+                spare = response.into_buffer();
                 written
             }
         };
@@ -281,7 +299,7 @@ impl Answer {
                 busy,
             },
             Outcome::Built(reply) => {
-                let (reply, prepaid) = service::admit_reply(shared, reply);
+                let (reply, prepaid) = service::admit_reply(shared, *reply);
                 let reply = compress::apply(laned.coding, reply);
                 let budget = Arc::clone(&shared.budget);
                 Self::Built(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
