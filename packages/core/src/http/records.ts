@@ -158,12 +158,14 @@ export class RequestRecord {
 const NO_LENGTHS: number[] = [];
 
 /**
- * Bytes of an inbox decoded in one go for the ASCII records in them. A decode costs about
- * the same for 8 bytes as for 400 (a call into Deno's Buffer op), so a batch of small
- * records shares one; the bound keeps what a field kept by a handler holds on to (a slice
- * keeps its whole string alive) to a few KiB, as a record with large headers does anyway.
+ * Bytes of an inbox decoded in one go for the small ASCII records in them. A decode costs
+ * about the same for 8 bytes as for 400 (a call into Deno's Buffer op), so a batch of small
+ * records (a few headers) shares one; the bound keeps what a field kept by a handler holds
+ * on to (a slice keeps its whole string alive) to a few KiB.
  */
 const TEXT_BLOCK = 4096;
+/** Records longer than this (a browser's dozen headers) get a string of their own. */
+const SMALL_RECORD = 512;
 
 /**
  * Calls `onRequest` for each request record, `onAbort` for each abort notice and
@@ -227,6 +229,11 @@ function readRequest(
   const lengths = count === 0 ? NO_LENGTHS : new Array<number>(count * 2);
   for (let i = 0; i < count * 2; i++) {
     lengths[i] = view.getUint32(table + i * 4, true);
+  }
+  if (flags & FLAG_ASCII && len > SMALL_RECORD) {
+    // One decode for the whole record; the fields are cut out of it when read.
+    const text = latin1.toString("latin1", textStart, textStart + textLen);
+    return new RequestRecord(view, at, text, 0, methodLen, urlLen, lengths);
   }
   if (flags & FLAG_ASCII) {
     // One decode for this record and those after it (up to `TEXT_BLOCK` bytes); the fields
