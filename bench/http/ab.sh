@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # A/B of server builds on one scenario, for bridge design work (README "Bridge design").
 # Every server runs pinned to CPU 0, wrk -t1 on CPU 1; servers alternate within rounds.
-# Per round and server: req/s, server CPU µs/request (perf stat task-clock) and context
-# switches per request, then the medians.
+# Per round and server: req/s, server CPU µs/request (perf stat task-clock), context
+# switches and minor page faults per request, then the medians.
 #
 #   bench/http/ab.sh ROUNDS SECONDS CONNECTIONS PATH NAME=DIR:LIBRARY:SCRIPT ...
 #   BENCH_LUA=script.lua  wrk script (e.g. a POST body)
@@ -64,7 +64,7 @@ for r in $(seq 1 "$rounds"); do
   order=("${names[@]}")
   if ((r % 2 == 0)); then mapfile -t order < <(printf '%s\n' "${names[@]}" | tac); fi
   for n in "${order[@]}"; do
-    perf stat -x, -e task-clock,context-switches -p "${pid[$n]}" -o "$work/stat" -- sleep "$seconds" &
+    perf stat -x, -e task-clock,context-switches,minor-faults -p "${pid[$n]}" -o "$work/stat" -- sleep "$seconds" &
     stat=$!
     out=$(load "$seconds" "$n")
     wait $stat
@@ -72,11 +72,12 @@ for r in $(seq 1 "$rounds"); do
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     ms=$(awk -F, '/task-clock/ {print $1}' "$work/stat")
     cs=$(awk -F, '/context-switches/ {print $1}' "$work/stat")
-    echo "$r $n $rps $(bc <<<"scale=2; $ms*1000/$requests") $(bc <<<"scale=3; $cs/$requests")"
+    pf=$(awk -F, '/minor-faults/ {print $1}' "$work/stat")
+    echo "$r $n $rps $(bc <<<"scale=2; $ms*1000/$requests") $(bc <<<"scale=3; $cs/$requests") $(bc <<<"scale=2; $pf/$requests")"
   done
-done | tee "$work/rows" | awk '{print "round " $1 " " $2 ": " $3 " req/s, " $4 " µs CPU/req, " $5 " cs/req"}' >&2
-echo "medians (req/s, CPU µs/request, context switches/request):"
+done | tee "$work/rows" | awk '{print "round " $1 " " $2 ": " $3 " req/s, " $4 " µs CPU/req, " $5 " cs/req, " $6 " faults/req"}' >&2
+echo "medians (req/s, CPU µs/request, context switches/request, minor faults/request):"
 for n in "${names[@]}"; do
   med() { awk -v n="$n" -v c="$1" '$2 == n {print $c}' "$work/rows" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-  echo "$n: $(med 3) $(med 4) $(med 5)"
+  echo "$n: $(med 3) $(med 4) $(med 5) $(med 6)"
 done

@@ -16,8 +16,6 @@
  */
 
 import process from "node:process";
-import { Hono } from "hono";
-import { z } from "zod";
 import {
   createApp,
   createContext,
@@ -31,6 +29,7 @@ import {
 } from "../mod.ts";
 import { type Behavior, errors, timeout, tracing } from "../pipeline.ts";
 import { Container } from "../src/di/container.ts";
+import { honoPut, PutInput, putRequest } from "./_put_route.ts";
 
 const silent: LogSink = { level: "silent", write() {} };
 const discard: LogSink = { level: "info", write() {} };
@@ -47,16 +46,27 @@ interface Case {
   group: string;
   name: string;
   baseline: boolean;
+  /** A second reference of its group: the other cases get a ratio to it too. */
+  peer: boolean;
   fn: () => unknown;
 }
 const cases: Case[] = [];
-/** Registers a case; the first of a group, or one marked `baseline`, is its baseline. */
+/**
+ * Registers a case; the first of a group, or one marked `baseline`, is its baseline. One
+ * marked `peer` is a second reference, reported beside the baseline, never instead of it.
+ */
 function bench(
   name: string,
-  options: { group: string; baseline?: boolean },
+  options: { group: string; baseline?: boolean; peer?: boolean },
   fn: () => unknown,
 ) {
-  cases.push({ ...options, name, baseline: options.baseline ?? false, fn });
+  cases.push({
+    ...options,
+    name,
+    baseline: options.baseline ?? false,
+    peer: options.peer ?? false,
+    fn,
+  });
 }
 
 // --- context -----------------------------------------------------------------------------
@@ -109,7 +119,7 @@ bench(
 );
 
 // --- dispatch ----------------------------------------------------------------------------
-const Input = z.object({ key: z.string(), value: z.number() });
+const Input = PutInput;
 const put = defineCommand({
   name: "put",
   input: Input,
@@ -184,24 +194,82 @@ for (
   });
 }
 
-// --- HTTP handler: Krepis route vs hand-written Hono route --------------------------------
-const hono = new Hono();
-hono.post("/put", async (c) => {
-  const parsed = Input.safeParse(await c.req.json());
-  if (!parsed.success) return c.json({ error: parsed.error.issues }, 400);
-  store.set(parsed.data.key, parsed.data.value);
-  return c.json({ stored: parsed.data.key });
-});
-const body = JSON.stringify(input);
-const request = () =>
-  new Request("http://localhost/put", {
-    method: "POST",
-    body,
-    headers: {
-      "content-type": "application/json",
-      traceparent: `00-${ids.traceId}-${ids.spanId}-01`,
-    },
+// --- Response: ways to build a JSON response with per-request trace headers -------------
+// What `app.fetch` answers with (`respond` in app/http_handler.ts): the same status, body,
+// header names and values (fresh per request, as the trace ids are), built through
+// Deno's public `Response`/`Headers` API in each way it offers, then read with `text()`.
+const JSON_TYPE = "application/json; charset=utf-8";
+const jsonBody = JSON.stringify({ stored: "k" });
+let spanCounter = 0;
+/** A fresh traceparent and request id, as each request has. */
+const traceValues = (): [string, string] => {
+  const span = (spanCounter++ & 0xffff).toString(16).padStart(16, "0");
+  return [
+    `00-${ids.traceId}-${span}-01`,
+    `${ids.requestId.slice(0, 32)}${span.slice(12)}`,
+  ];
+};
+const jsonOnly = new Headers({ "content-type": JSON_TYPE });
+for (
+  const [name, make] of [
+    ["Response(body), set + 2× append (used)", () => {
+      const [tp, id] = traceValues();
+      const res = new Response(jsonBody);
+      const headers = res.headers;
+      headers.set("content-type", JSON_TYPE);
+      headers.append("traceparent", tp);
+      headers.append("x-request-id", id);
+      return res;
+    }],
+    ["init Headers(content type), 2× append", () => {
+      const [tp, id] = traceValues();
+      const res = new Response(jsonBody, { headers: jsonOnly });
+      res.headers.append("traceparent", tp);
+      res.headers.append("x-request-id", id);
+      return res;
+    }],
+    ["init object with the three", () => {
+      const [tp, id] = traceValues();
+      return new Response(jsonBody, {
+        headers: {
+          "content-type": JSON_TYPE,
+          traceparent: tp,
+          "x-request-id": id,
+        },
+      });
+    }],
+    ["init array of the three pairs", () => {
+      const [tp, id] = traceValues();
+      return new Response(jsonBody, {
+        headers: [["content-type", JSON_TYPE], ["traceparent", tp], [
+          "x-request-id",
+          id,
+        ]],
+      });
+    }],
+    ["init new Headers, 3× append", () => {
+      const [tp, id] = traceValues();
+      const headers = new Headers();
+      headers.append("content-type", JSON_TYPE);
+      headers.append("traceparent", tp);
+      headers.append("x-request-id", id);
+      return new Response(jsonBody, { headers });
+    }],
+    ["content type only (no trace headers)", () => {
+      sink = traceValues();
+      return new Response(jsonBody, { headers: jsonOnly });
+    }],
+  ] as const
+) {
+  bench(`response: ${name}`, { group: "response" }, async () => {
+    sink = await make().text();
   });
+}
+
+// --- HTTP handler: Krepis route vs hand-written Hono route --------------------------------
+const hono = honoPut(store);
+const honoWithId = honoPut(store, true);
+const request = putRequest;
 // What every handler pays before any framework runs: building the Request and a JSON
 // Response (both routes below include it).
 bench("http parts: new Request + text() + JSON Response", {
@@ -217,6 +285,12 @@ bench("http: Hono route, same zod schema", {
   baseline: true,
 }, async () => {
   sink = await (await hono.fetch(request())).text();
+});
+bench("http: Hono route + requestId middleware", {
+  group: "http",
+  peer: true,
+}, async () => {
+  sink = await (await honoWithId.fetch(request())).text();
 });
 bench("http: Krepis app.fetch, logs off", { group: "http" }, async () => {
   sink = await (await quiet.fetch(request())).text();
@@ -312,18 +386,24 @@ console.log(
   `CPU time per operation, median of ${rounds} rounds (min–max in brackets); ` +
     `ratio: median of the per-round ratios (middle half in brackets)`,
 );
+/** The median of `xs`' per-round ratios to `refs`, with their middle half. */
+const ratioTo = (xs: number[], refs: number[]) => {
+  const ratios = xs.map((x, r) => x / refs[r]);
+  return `${quantile(ratios, 0.5).toFixed(2)}× [${
+    quantile(ratios, 0.25).toFixed(2)
+  }–${quantile(ratios, 0.75).toFixed(2)}]`;
+};
 for (const members of groups) {
   const base = members.find((c) => c.baseline) ?? members[0];
-  const baseXs = samples.get(base)!;
+  const peer = members.find((c) => c.peer);
   console.log(`\n## ${members[0].group}`);
+  if (peer) console.log(`(second ratio: to "${peer.name}")`);
   for (const c of members) {
     const xs = samples.get(c)!;
-    const ratios = xs.map((x, r) => x / baseXs[r]);
-    const ratio = c === base
-      ? "baseline"
-      : `${quantile(ratios, 0.5).toFixed(2)}× [${
-        quantile(ratios, 0.25).toFixed(2)
-      }–${quantile(ratios, 0.75).toFixed(2)}]`;
+    let ratio = c === base ? "baseline" : ratioTo(xs, samples.get(base)!);
+    if (peer && c !== base) {
+      ratio += c === peer ? "  (peer)" : `  ${ratioTo(xs, samples.get(peer)!)}`;
+    }
     console.log(
       `${c.name.padEnd(56)} ${fmt(quantile(xs, 0.5)).padStart(9)}  ` +
         `[${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}]  ${ratio}`,

@@ -196,43 +196,65 @@ async function waitFor<T>(probe: () => T | undefined, ms = 5_000): Promise<T> {
 }
 
 for (const host of hosts) {
-  Deno.test(`${host.name}: work that outlives the response still reads its context's tenant`, async () => {
-    const sink = memorySink();
-    const late = Promise.withResolvers<string | undefined>();
-    const later = defineQuery({
-      name: "later",
-      handle(ctx) {
-        // Background work: runs after the response went out.
-        setTimeout(() => {
-          try {
-            ctx.log.info("after the response");
-            late.resolve(ctx.tenantId);
-          } catch (e) {
-            late.reject(e);
-          }
-        }, 50);
-        return ok("accepted");
-      },
-    });
-    const app = createApp({
-      log: sink,
-      queries: [later],
-      routes: [route("GET", "/later", later)],
-    });
-    const { base, close } = await host.listen(app);
-    try {
-      const res = await fetch(`${base}/later`, {
-        headers: { "x-tenant-id": "acme" },
+  for (const traceHeaders of [true, false]) {
+    // Without trace headers, and with the per-operation records off (a sink at `warn`),
+    // nothing reads the request's ids before its response is out: they and the tenant are
+    // read from its headers when the late work asks.
+    Deno.test(`${host.name}: work that outlives the response still reads its context's tenant and ids (traceHeaders: ${traceHeaders})`, async () => {
+      const sink = memorySink("warn");
+      const late = Promise.withResolvers<(string | undefined)[]>();
+      const later = defineQuery({
+        name: "later",
+        handle(ctx) {
+          // Background work: runs after the response went out.
+          setTimeout(() => {
+            try {
+              ctx.log.warn("after the response");
+              late.resolve([
+                ctx.tenantId,
+                ctx.requestId,
+                ctx.traceId,
+                ctx.parentSpanId,
+              ]);
+            } catch (e) {
+              late.reject(e);
+            }
+          }, 50);
+          return ok("accepted");
+        },
       });
-      assert.equal(await res.json(), "accepted");
-      assert.equal(await late.promise, "acme");
-      const rec = sink.records().find((r) => r.msg === "after the response");
-      assert.equal(rec?.tenantId, "acme");
-    } finally {
-      await close();
-      await app.close();
-    }
-  });
+      const app = createApp({
+        log: sink,
+        queries: [later],
+        routes: [route("GET", "/later", later)],
+        traceHeaders,
+      });
+      const { base, close } = await host.listen(app);
+      try {
+        const traceId = "4bf92f3577b34da6a3ce929d0e0e4736";
+        const res = await fetch(`${base}/later`, {
+          headers: {
+            "x-tenant-id": "acme",
+            "x-request-id": "req-late",
+            traceparent: `00-${traceId}-00f067aa0ba902b7-01`,
+          },
+        });
+        assert.equal(await res.json(), "accepted");
+        const [tenant, requestId, lateTrace] = await late.promise;
+        assert.equal(tenant, "acme");
+        // The kernel gives every request an id of its own (an incoming one is not kept).
+        if (host.name === "Deno.serve") assert.equal(requestId, "req-late");
+        assert.equal(lateTrace, traceId);
+        const rec = sink.records().find((r) => r.msg === "after the response");
+        assert.equal(rec?.tenantId, "acme");
+        assert.equal(rec?.requestId, requestId);
+        assert.equal(rec?.traceId, traceId);
+      } finally {
+        await close();
+        await app.close();
+      }
+    });
+  }
 }
 
 for (const traceHeaders of [true, false]) {

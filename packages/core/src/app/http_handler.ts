@@ -172,26 +172,11 @@ function tooLarge(max: number): AppError {
   return new AppError("PAYLOAD_TOO_LARGE", `body larger than ${max} bytes`);
 }
 
-/** A body still to be read (not a parsed value). */
-const LATER = Symbol("body read later");
-
 /** `req.headers.get(name)`; the kernel's requests answer without building `Headers`. */
 function headerOf(req: Request, name: string): string | null {
   return req instanceof KernelRequest
     ? KernelRequest.header(req, name)
     : req.headers.get(name);
-}
-
-/**
- * The parsed JSON body of a request whose method may carry one, or `undefined` when it
- * is empty; throws 413 past `max` bytes, 415 for a non-JSON type and 400 for bad JSON.
- * A body announced larger than `max` is refused unread (`checkDeclared`). Any other is
- * read with `text()` (cheaper than bytes + decode) and checked by `parseBody`.
- * One async function on purpose: each nested one costs a promise and a turn per request.
- */
-async function bodyOf(req: Request, max: number): Promise<unknown> {
-  checkDeclared(req, max);
-  return parseBody(req, await req.text(), max);
 }
 
 /** Throws 413 when the request announces a body larger than `max`. */
@@ -213,7 +198,8 @@ function parseBody(req: Request, text: string, max: number): unknown {
   }
   if (text === "") return undefined;
   const type = headerOf(req, "content-type") ?? "";
-  if (!JSON_TYPE.test(type)) {
+  // The usual value is compared first: the pattern costs more than the comparison.
+  if (type !== "application/json" && !JSON_TYPE.test(type)) {
     throw new AppError(
       "UNSUPPORTED_MEDIA_TYPE",
       `expected an application/json body, got "${type || "no content-type"}"`,
@@ -276,6 +262,12 @@ function thrown(
   return internal(ctx, route, e, mode);
 }
 
+/** Whether a route's match has no path parameters. */
+function noParams(params: Record<string, string>): boolean {
+  for (const _ in params) return false;
+  return true;
+}
+
 /** The input a route's handler gets. */
 function inputOf(
   route: Route,
@@ -283,13 +275,17 @@ function inputOf(
   search: string,
   body: unknown,
 ): unknown {
-  // Without a query string or a body the default input is the path parameters (a
-  // fresh object per match), so nothing else is built.
-  return route.input
-    ? route.input({ params, query: queryOf(search), body })
-    : search === "" && body === undefined
-    ? params
-    : defaultInput({ params, query: queryOf(search), body });
+  if (route.input) {
+    return route.input({ params, query: queryOf(search), body });
+  }
+  // With one source only, the default input is that source (path parameters are a fresh
+  // object per match, a body a fresh `JSON.parse`: plain own fields, as the merge would
+  // copy), so nothing is merged or copied.
+  if (search === "") {
+    if (body === undefined) return params;
+    if (noParams(params)) return body;
+  }
+  return defaultInput({ params, query: queryOf(search), body });
 }
 
 /**
@@ -413,33 +409,65 @@ function handlerFor(
     search: string,
     mode: Mode,
   ): Answer | LaterAnswer | Promise<Answer> => {
+    // A body announced larger than the limit is refused unread. The body's JSON is
+    // then checked by `parseBody` (413 past the limit, 415 for a non-JSON type, 400 for
+    // bad JSON).
+    try {
+      checkDeclared(req, maxBodyBytes);
+    } catch (e) {
+      return thrown(ctx, route, e, mode);
+    }
     if (req instanceof KernelRequest) {
       // A body the kernel buffered whole is read now: the route runs in this turn.
-      let body: unknown = LATER;
-      try {
-        checkDeclared(req, maxBodyBytes);
-        const text = KernelRequest.bufferedText(req);
-        if (text !== undefined) body = parseBody(req, text, maxBodyBytes);
-      } catch (e) {
-        return thrown(ctx, route, e, mode);
-      }
-      if (body !== LATER) {
+      const text = KernelRequest.bufferedText(req);
+      if (text !== undefined) {
+        let body;
+        try {
+          body = parseBody(req, text, maxBodyBytes);
+        } catch (e) {
+          return thrown(ctx, route, e, mode);
+        }
         const response = run(ctx, route, params, search, body, mode);
         return response instanceof Pending ? pending(response, mode) : response;
       }
     }
     // One promise (or `LaterAnswer`) for a body still to come, settled straight from the
-    // pipeline's outcome (a promise returned from a `then` callback would cost two turns).
+    // pipeline's outcome: no promise per step (a promise returned from a `then` callback
+    // would cost two turns, an `async` helper one more promise). The body is read with
+    // `text()`, cheaper than bytes + decode.
     const start = (
       resolve: (answer: Answer) => void,
       reject: (error: unknown) => void,
     ) => {
-      bodyOf(req, maxBodyBytes).then((body) => {
-        const response = run(ctx, route, params, search, body, mode);
-        if (response instanceof Pending) {
-          response.into(resolve as (value: unknown) => void, reject);
-        } else resolve(response);
-      }, (e) => resolve(thrown(ctx, route, e, mode))).catch(reject);
+      const failed = (e: unknown) => {
+        try {
+          resolve(thrown(ctx, route, e, mode));
+        } catch (e2) {
+          reject(e2);
+        }
+      };
+      let reading: Promise<string>;
+      try {
+        reading = req.text();
+      } catch (e) {
+        return failed(e);
+      }
+      reading.then((text) => {
+        try {
+          let body;
+          try {
+            body = parseBody(req, text, maxBodyBytes);
+          } catch (e) {
+            return failed(e);
+          }
+          const response = run(ctx, route, params, search, body, mode);
+          if (response instanceof Pending) {
+            response.into(resolve as (value: unknown) => void, reject);
+          } else resolve(response);
+        } catch (e) {
+          reject(e);
+        }
+      }, failed);
     };
     return mode & KERNEL ? new LaterAnswer(start) : new Promise(start);
   };

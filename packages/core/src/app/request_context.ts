@@ -9,7 +9,12 @@
 import { ABORT_WATCH, type SignalHost } from "../context/abort_watch.ts";
 import { KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
-import { parseTraceparent } from "../context/trace.ts";
+import {
+  newSpanId,
+  newTraceId,
+  parseTraceparent,
+  type TraceParent,
+} from "../context/trace.ts";
 import type { ServeHandlerInfo } from "../http/types.ts";
 import { HttpRequest } from "./http_request.ts";
 
@@ -85,16 +90,18 @@ export function requestContext(
       caps,
     );
   }
-  // Read now: other hosts (Deno.serve) refuse header reads once the response is out.
+  // `req.headers` is taken now: Deno.serve keeps the header list of a request whose
+  // `headers` were read before its response went out (and refuses reads after it for one
+  // whose were not). So the ids and the tenant are read on first use (a request nobody
+  // asks about reads no header), also by work that outlives the response.
   const headers = req.headers;
-  const parent = parseTraceparent(headers.get("traceparent"));
-  const requestId = headers.get("x-request-id");
+  const tenantHeader = options.tenantHeader;
   return new KrepisContext(
-    requestId && REQUEST_ID.test(requestId) ? requestId : undefined,
-    parent?.traceId,
     undefined,
-    parent?.parentSpanId,
-    headers.get(options.tenantHeader) ?? undefined,
+    undefined,
+    undefined,
+    undefined,
+    () => headers.get(tenantHeader) ?? undefined,
     Date.now() + options.requestTimeoutMs,
     // Lazy: touching req.signal under Deno.serve's default ("legacy abort") makes Deno
     // abort it with a new DOMException after every response, which doubles the CPU cost
@@ -103,5 +110,46 @@ export function requestContext(
     undefined,
     options.log,
     caps,
+    new IncomingIds(headers),
   );
+}
+
+/**
+ * The ids of a request's root context, read from its `traceparent` and `x-request-id`
+ * headers on first use (each is read once: the context keeps what it got); an absent or
+ * malformed one is generated instead.
+ */
+class IncomingIds {
+  #headers: Headers;
+  #parent: TraceParent | undefined | null = null;
+
+  constructor(headers: Headers) {
+    this.#headers = headers;
+  }
+
+  #traceparent(): TraceParent | undefined {
+    return this.#parent === null
+      ? this.#parent = parseTraceparent(this.#headers.get("traceparent"))
+      : this.#parent;
+  }
+
+  get requestId(): string {
+    const id = this.#headers.get("x-request-id");
+    // A new one has the kernel's shape (16 hex), so both hosts' ids look alike; it is
+    // also shorter to send than a UUID (Deno checks a header value character by
+    // character) and drawn from the pooled random bytes.
+    return id && REQUEST_ID.test(id) ? id : newSpanId();
+  }
+
+  get traceId(): string {
+    return this.#traceparent()?.traceId ?? newTraceId();
+  }
+
+  get spanId(): string {
+    return newSpanId();
+  }
+
+  get parentSpanId(): string | undefined {
+    return this.#traceparent()?.parentSpanId;
+  }
 }

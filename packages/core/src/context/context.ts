@@ -91,6 +91,15 @@ export interface ContextOverrides {
  */
 export type SignalSource = AbortSignal | (() => AbortSignal);
 
+/**
+ * Where a context reads the ids it was not given: the context it is a child or a copy of,
+ * or a root context's origin (see the constructor).
+ */
+type IdOrigin = Pick<
+  KrepisContext,
+  "requestId" | "traceId" | "spanId" | "parentSpanId"
+>;
+
 const NEVER_ABORTED: AbortSignal = new AbortController().signal;
 const STDOUT_SINK: LogSink = jsonLinesSink("info");
 
@@ -119,8 +128,11 @@ export class KrepisContext {
   #traceId: string | undefined;
   #spanId: string | undefined;
   #parentSpanId: string | undefined;
-  /** The context this one is a child (`#child`) or a copy of; its ids are read from it. */
-  #from: KrepisContext | undefined = undefined;
+  /**
+   * The context this one is a child (`#child`) or a copy of, or the origin a root context
+   * was given; its ids are read from it.
+   */
+  #from: IdOrigin | undefined;
   #child = false;
   #sink: LogSink;
   #caps: CapabilityLink | undefined;
@@ -131,7 +143,9 @@ export class KrepisContext {
   /**
    * Use {@linkcode createContext}; this constructor is positional for speed. `tenant` may
    * be a function, called on the first read of `tenantId` (a host reading it from a
-   * request header passes one, so a request nobody asks about reads no header).
+   * request header passes one, so a request nobody asks about reads no header). An
+   * `origin` gives the ids not passed, each read from it once, on first use (a host
+   * reading them from request headers passes one); its `spanId` is this span's own.
    */
   constructor(
     requestId: string | undefined,
@@ -144,7 +158,9 @@ export class KrepisContext {
     name: string | undefined,
     sink: LogSink,
     caps: CapabilityLink | undefined,
+    origin?: IdOrigin,
   ) {
+    this.#from = origin;
     this.#requestId = requestId;
     this.#traceId = traceId;
     this.#spanId = spanId;

@@ -241,3 +241,44 @@ Deno.test("a handler whose client left reads the body it had not read yet from a
   assert.equal(text, '{"a":"\u00e9"}');
   assert.deepEqual(json, { a: "\u00e9" });
 });
+
+Deno.test("a large response body is sent intact while a clone of the Response is read and detached", async () => {
+  // `clone()` shares the bytes of a body known up front, and a stream taken from one
+  // Response gives its bytes to the next: user code can hold the very buffer the server
+  // writes from, and detach (free) it meanwhile. Deno.serve keeps the bytes alive by
+  // reference; the same handler must get the same body from both servers.
+  const body = pattern(16 << 20, 5);
+  const detached: number[] = [];
+  const handler = () => {
+    const res = new Response(body);
+    const copy = res.clone();
+    const reused = new Response(new Response(body).body);
+    const later = reused.clone();
+    setTimeout(async () => {
+      for (const other of [copy, later]) {
+        const mine = await other.arrayBuffer();
+        detached.push(mine.byteLength);
+        mine.transfer(0);
+      }
+    }, 0);
+    return detached.length % 4 === 0 ? res : reused;
+  };
+  await using kernel = await listen(handler);
+  const deno = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen() {} },
+    handler,
+  );
+  try {
+    for (const url of [base(kernel), `http://127.0.0.1:${deno.addr.port}/`]) {
+      for (let i = 0; i < 2; i++) {
+        const res = await fetch(url, { signal: AbortSignal.timeout(20_000) });
+        // Let the detach happen while most of the body is still to be written.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        assert.deepEqual(await res.bytes(), body, url);
+      }
+    }
+  } finally {
+    await deno.shutdown();
+  }
+  await eventually("every detach", () => detached.length === 8);
+});

@@ -117,9 +117,11 @@ function consumedError(): TypeError {
  * Reads what serving `value` needs, refusing what `Deno.serve` refuses with the same
  * `TypeError`s: not a `Response` (a look-alike too), `Response.error()`, a used body, or a
  * `Response` already served. Marks `value` served. A byte body known up front comes inline
+ * when the `Response` was built from it with at most a content type (any length), or else
  * when shorter than `inlineLimit`; longer ones are to be read with `bytes()` (which
- * consumes them, so handler code cannot touch bytes the kernel is writing). The object
- * returned may be refilled by the next call: read it at once.
+ * consumes them). Inline bytes may be shared with a clone of `value`: copy them before
+ * user code runs again. The object returned may be refilled by the next call: read it at
+ * once.
  *
  * @example
  * ```ts
@@ -210,11 +212,9 @@ function readParts(value: Response, inlineLimit: number): ResponseParts {
   // `status` reads 101 (a status the constructor refuses).
   const status = value.status;
   const fast = r[FAST_BODY!] as string | Uint8Array<ArrayBuffer> | null;
-  if (
-    r[FAST_STATUS!] === status && fast !== null &&
-    (typeof fast === "string" || fast.length < inlineLimit)
-  ) {
-    // Deno.serve marks what it served so: the body reads as used afterwards.
+  if (r[FAST_STATUS!] === status && fast !== null) {
+    // Deno.serve marks what it served so: the body reads as used afterwards. (A clone
+    // may share these bytes: the caller copies them before any user code runs again.)
     r[FAST_USED!] = true;
     const kind = r[FAST_KIND!];
     FAST.status = status;

@@ -29,6 +29,7 @@ import { readVariable } from "../native/library.ts";
 import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { Codec } from "./control.ts";
+import { Loans } from "./loans.ts";
 import { Outbox } from "./outbox.ts";
 import { PendingTable } from "./pending.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
@@ -327,9 +328,8 @@ export class KernelServer implements HttpServer {
     more: NO_HEADERS,
   };
   #access: BodyAccess;
-  /** Response bodies the kernel reads in place, by loan token; kept alive until returned. */
-  #lent = new Map<number, Uint8Array>();
-  #loans = 0;
+  /** Response bodies the kernel reads in place until it returns them. */
+  #loans = new Loans();
   #shuttingDown = false;
   #closed = false;
   // Garbage 64 KiB read buffers were what stayed in glibc's arenas after 10k aborted
@@ -599,7 +599,7 @@ export class KernelServer implements HttpServer {
   };
 
   #onReturned = (token: number): void => {
-    this.#lent.delete(token);
+    this.#loans.returned(token);
   };
 
   /**
@@ -671,8 +671,11 @@ export class KernelServer implements HttpServer {
     const { status, headers, read } = parts;
     const response = value as Response;
     if (read === BODY_INLINE) {
-      // Copied (or encoded) into the outbox right away: nothing can change it afterwards.
+      // Copied (or encoded) into the outbox or a loan right away: nothing can change it
+      // afterwards.
       this.#send(exchange, status, headers, parts.body);
+      // `parts` may be reused by the next read: let a large body go with its Response.
+      parts.body = null;
     } else if (read !== BODY_STREAM) {
       // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
       // the kernel, and handler code must not be able to read, mutate or transfer it while
@@ -697,14 +700,12 @@ export class KernelServer implements HttpServer {
   ): void {
     if (exchange.done || this.#closed) return;
     if (body !== null && body.length >= STAGE_THRESHOLD) {
-      // Large bodies are lent, not copied: the kernel writes them to the socket from this
-      // very memory and returns the loan when done. (A large string costs its encoding.)
-      const bytes = typeof body === "string"
-        ? new TextEncoder().encode(body)
-        : body;
-      const token = ++this.#loans;
-      this.#lent.set(token, bytes);
-      this.#kernel.httpLend(this.#handle, exchange.id, bytes, token);
+      // Large bodies are lent: the kernel writes them to the socket from a buffer only
+      // `Loans` holds (see loans.ts for why not from the Response's own bytes).
+      const id = exchange.id;
+      this.#loans.lend(body, (bytes, token) => {
+        this.#kernel.httpLend(this.#handle, id, bytes, token);
+      });
       flags |= FLAG_STAGED_BODY;
       body = null;
     }
@@ -913,7 +914,7 @@ export class KernelServer implements HttpServer {
     } catch (error) {
       console.error("krepis: closing the server failed:", error);
     }
-    this.#lent.clear();
+    this.#loans.clear();
   }
 }
 
