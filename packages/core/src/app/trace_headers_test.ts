@@ -158,21 +158,27 @@ function shape(wire: Wire, incomingTrace: string | undefined) {
   return { status: wire.status, fields, body: seen ? "<ids>" : wire.body };
 }
 
+/** The test app on the kernel (`app.serve`) and through `app.fetch` on `Deno.serve`. */
+async function bothHosts() {
+  const subject = app();
+  const kernel = await subject.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+  });
+  const deno = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen() {} },
+    (req) => subject.fetch(req),
+  );
+  return { kernel, deno };
+}
+
 const TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
 
 for (const protocol of ["HTTP/1.1", "HTTP/2"]) {
   Deno.test(`${protocol}: the kernel writes the trace headers app.fetch builds, in the same place`, async () => {
     const exchange = protocol === "HTTP/1.1" ? http1 : http2;
-    const subject = app();
-    const kernel = await subject.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen() {},
-    });
-    const deno = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (req) => subject.fetch(req),
-    );
+    const { kernel, deno } = await bothHosts();
     try {
       const ports = [kernel.addr.port, (deno.addr as Deno.NetAddr).port];
       const json = { "content-type": "application/json" };
@@ -252,16 +258,7 @@ const REPLACED: [string, [string, string][]][] = [
 for (const protocol of ["HTTP/1.1", "HTTP/2"]) {
   Deno.test(`${protocol}: a well-formed incoming x-request-id is echoed and a hostile one replaced, as by app.fetch`, async () => {
     const exchange = protocol === "HTTP/1.1" ? http1 : http2;
-    const subject = app();
-    const kernel = await subject.serve({
-      hostname: "127.0.0.1",
-      port: 0,
-      onListen() {},
-    });
-    const deno = Deno.serve(
-      { hostname: "127.0.0.1", port: 0, onListen() {} },
-      (req) => subject.fetch(req),
-    );
+    const { kernel, deno } = await bothHosts();
     // What each server made of an id: the handler's ctx.requestId and the answer's field.
     const ids = async (port: number, headers: [string, string][]) => {
       const got = [];
