@@ -30,7 +30,7 @@ export const ABI_VERSION = 6;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0xfd95280d;
+export const ABI_FINGERPRINT = 0x01233291;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -123,6 +123,16 @@ export const symbols = {
    * Submits `len` bytes of response records from the outbox; returns how many completed.
    */
   krepis_http_respond: { parameters: ["f64", "f64"], result: "f64" },
+  /**
+   * Submits `len` bytes of response records from the outbox, among them request `id`'s with
+   * a staged body: `body`, read in place only during this call (what the sockets take at
+   * once is written from it, the rest copied before this returns); returns how many
+   * records completed a live request.
+   */
+  krepis_http_send: {
+    parameters: ["f64", "f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
   /**
    * Starts a server from Protobuf `ServeOptions`, writes its Protobuf `BridgeLayout` (its
    * handle, the shared buffers and the owner's key, handed out only here) into `out`, and
@@ -731,6 +741,19 @@ export interface KernelBindings {
    */
   httpRespond(handle: number, len: number): number;
   /**
+   * Submits `len` bytes of response records from the outbox, among them request `id`'s with
+   * a staged body: `body`, read in place only during this call (what the sockets take at
+   * once is written from it, the rest copied before this returns); returns how many
+   * records completed a live request.
+   * Calls `krepis_http_send`.
+   */
+  httpSend(
+    handle: number,
+    len: number,
+    id: number,
+    body: Uint8Array<ArrayBuffer>,
+  ): number;
+  /**
    * Starts a server from Protobuf `ServeOptions`, writes its Protobuf `BridgeLayout` (its
    * handle, the shared buffers and the owner's key, handed out only here) into `out`, and
    * returns the message's length. If anything fails after the bind, the server is stopped
@@ -1285,6 +1308,15 @@ export function createBindings(
     httpRespond(handle: number, len: number): number {
       const r = raw.krepis_http_respond(handle, len);
       return r < 0 ? fail(-r, "krepis_http_respond") : r;
+    },
+    httpSend(
+      handle: number,
+      len: number,
+      id: number,
+      body: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_http_send(handle, len, id, body, body.byteLength);
+      return r < 0 ? fail(-r, "krepis_http_send") : r;
     },
     httpServe(
       options: Uint8Array<ArrayBuffer>,

@@ -84,6 +84,24 @@ fn krepis_http_respond(handle: f64, len: f64) -> Result<f64> {
     Ok(server(handle)?.bridge().respond(len_arg(len, "length")?)? as f64)
 }
 
+/// Submits `len` bytes of response records from the outbox, among them request `id`'s with
+/// a staged body: `body`, read in place only during this call (what the sockets take at
+/// once is written from it, the rest copied before this returns); returns how many
+/// records completed a live request.
+#[export]
+fn krepis_http_send(handle: f64, len: f64, id: f64, body: *const u8, body_len: f64) -> Result<f64> {
+    let len = len_arg(len, "length")?;
+    let body_len = len_arg(body_len, "body length")?;
+    if body.is_null() && body_len > 0 {
+        return Err(KernelError::invalid("null body with a length"));
+    }
+    let server = server(handle)?;
+    // SAFETY: Deno keeps `body` valid for `body_len` bytes for this synchronous call, and
+    // no JavaScript runs meanwhile; `send` reads it no longer than that.
+    let done = unsafe { server.send(len, int_arg(id, "request id")?, body, body_len) }?;
+    Ok(done as f64)
+}
+
 /// Lends `data` (TypeScript memory, not copied) as the body of the response about to be
 /// submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
 /// notice with `token` arrives in the inbox, or until `krepis_http_close` returns.

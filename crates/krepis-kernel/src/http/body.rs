@@ -3,6 +3,7 @@
 
 use std::io;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
@@ -10,6 +11,7 @@ use http_body_util::combinators::BoxBody;
 use hyper::body::{Body, Frame, Incoming, SizeHint};
 use tokio::sync::{mpsc, oneshot};
 
+use super::borrowed::Borrowed;
 use super::limits::{Intake, Pace, Refused};
 use super::socket::PeerSocket;
 use crate::KernelError;
@@ -421,6 +423,9 @@ pub enum ResponseBody {
     Stream(StreamBody),
     /// Bytes the kernel produces itself (a static file); an error aborts the response.
     Kernel(BoxBody<Bytes, std::io::Error>),
+    /// A large body JavaScript handed over in a synchronous call (see [`Borrowed`]); taken
+    /// as a frame, it comes whole.
+    Borrowed(Option<Arc<Borrowed>>),
 }
 
 impl ResponseBody {
@@ -433,6 +438,23 @@ impl ResponseBody {
     /// No body.
     pub fn empty() -> Self {
         Self::Full(None)
+    }
+
+    /// A body read from `body` (an empty one is no body).
+    pub fn from_borrowed(body: Arc<Borrowed>) -> Self {
+        if body.is_empty() {
+            Self::empty()
+        } else {
+            Self::Borrowed(Some(body))
+        }
+    }
+
+    /// The [`Borrowed`] body this is, for a writer that reads it in place.
+    pub fn borrowed(&self) -> Option<&Arc<Borrowed>> {
+        match self {
+            Self::Borrowed(body) => body.as_ref(),
+            _ => None,
+        }
     }
 }
 
@@ -448,6 +470,9 @@ impl Body for ResponseBody {
             Self::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             Self::Stream(stream) => stream.poll_next(cx),
             Self::Kernel(body) => Pin::new(body).poll_frame(cx),
+            Self::Borrowed(body) => {
+                Poll::Ready(body.take().map(|body| Ok(Frame::data(body.take_rest()))))
+            }
         }
     }
 
@@ -456,6 +481,7 @@ impl Body for ResponseBody {
             Self::Full(bytes) => bytes.is_none(),
             Self::Stream(_) => false,
             Self::Kernel(body) => body.is_end_stream(),
+            Self::Borrowed(body) => body.is_none(),
         }
     }
 
@@ -464,6 +490,9 @@ impl Body for ResponseBody {
             Self::Full(bytes) => SizeHint::with_exact(bytes.as_ref().map_or(0, |b| b.len() as u64)),
             Self::Stream(_) => SizeHint::default(),
             Self::Kernel(body) => body.size_hint(),
+            Self::Borrowed(body) => {
+                SizeHint::with_exact(body.as_ref().map_or(0, |b| b.len() as u64))
+            }
         }
     }
 }

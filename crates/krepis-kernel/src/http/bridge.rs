@@ -211,7 +211,7 @@ struct Slot {
     body: Option<Box<[u8]>>,
     input: Option<Arc<Mutex<BodyIn>>>,
     output: Option<mpsc::Sender<OutChunk>>,
-    staged: Option<Bytes>,
+    staged: Option<ResponseBody>,
     abandoned: bool,
     /// Dropped when the request is over, which stops the forwarder of its body.
     stop_body: Option<oneshot::Sender<()>>,
@@ -736,9 +736,7 @@ impl Bridge {
             (Some(rx), _) => {
                 ResponseBody::Stream(StreamBody::new(rx, declared_length(rec.headers)))
             }
-            (None, Some(bytes)) if rec.flags & record::FLAG_STAGED_BODY != 0 => {
-                ResponseBody::full(bytes)
-            }
+            (None, Some(body)) if rec.flags & record::FLAG_STAGED_BODY != 0 => body,
             _ => ResponseBody::full(Bytes::copy_from_slice(rec.body)),
         };
         let response = build_response(rec.status, rec.headers, trace.as_ref(), body, fields, spare);
@@ -817,9 +815,14 @@ impl Bridge {
     /// Keeps `data` as the body of the response TypeScript is about to submit for `id`
     /// (for large bodies, which then skip the outbox).
     pub fn stage_body(&self, id: u64, data: Bytes) -> Result<()> {
+        self.stage(id, ResponseBody::full(data))
+    }
+
+    /// Keeps `body` as the body of the response TypeScript is about to submit for `id`.
+    pub fn stage(&self, id: u64, body: ResponseBody) -> Result<()> {
         let mut inner = self.inner.lock();
         let slot = Self::slot_mut(&mut inner.slots, id).ok_or_else(|| unknown(id))?;
-        slot.staged = Some(data);
+        slot.staged = Some(body);
         Ok(())
     }
 

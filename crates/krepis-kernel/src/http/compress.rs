@@ -255,6 +255,11 @@ impl<B> Encoded<B> {
         }
     }
 
+    /// The body inside when it goes out as it is (not compressed).
+    pub fn unencoded(&self) -> Option<&B> {
+        (!self.compressing).then_some(&self.inner)
+    }
+
     fn new(inner: B, coding: Coding) -> Self {
         Self {
             inner,

@@ -408,6 +408,11 @@ impl<B> Outgoing<B> {
             _busy: busy,
         }
     }
+
+    /// The body inside.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
 }
 
 impl<B: Body<Data = Bytes> + Unpin> Body for Outgoing<B> {

@@ -15,6 +15,8 @@
 //! - [`bridge`]: slots, the double inbox, the outbox, aborts, streamed bodies.
 //! - [`record`]: the byte layout of request and response records.
 //! - [`body`]: request body collection and the response body type.
+//! - [`borrowed`]: a large response body read from JavaScript memory only during the call
+//!   that hands it over.
 //! - [`socket`]: noticing a client that hung up while its body waits.
 //! - [`coalesce`]: small vectored writes (a whole small response) sent as one `send`.
 //! - [`trace`]: request ids and W3C `traceparent` handling.
@@ -26,6 +28,7 @@
 //! (hyper on HTTP/2), so they never reach TypeScript.
 
 pub mod body;
+pub mod borrowed;
 pub mod bridge;
 pub mod clock;
 pub mod coalesce;

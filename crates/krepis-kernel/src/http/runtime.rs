@@ -156,6 +156,20 @@ impl Host {
         self.shared.drive(work)
     }
 
+    /// Runs `work` to its end on this thread if the runtime is a current-thread one that no
+    /// other driver (a park, the watchdog) has now; `None` otherwise, without waiting.
+    pub fn try_drive<F: Future>(&self, work: F) -> Option<F::Output> {
+        if !self.turned {
+            return None;
+        }
+        let runtime = self.shared.runtime.try_lock()?;
+        let out = runtime.as_ref().map(|rt| rt.block_on(work));
+        self.shared
+            .released
+            .store(self.shared.now(), Ordering::Relaxed);
+        out
+    }
+
     /// Stops the runtime and waits until every task has been dropped (after a driver that
     /// is inside it has returned). Must not be called from one of the runtime's own tasks.
     pub fn stop(&self) {

@@ -21,7 +21,8 @@ use tokio::runtime::Handle;
 use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
-use super::body::RequestBody;
+use super::body::{RequestBody, ResponseBody};
+use super::borrowed::Borrowed;
 use super::bridge::Bridge;
 use super::clock;
 use super::coalesce::Coalesced;
@@ -184,6 +185,42 @@ impl Server {
             responded.map(|_| bridge.poll())
         });
         turned.unwrap_or(Ok(0))
+    }
+
+    /// Submits the first `len` bytes of the outbox (as [`Bridge::respond`]), whose records
+    /// include the response to `id` with a staged body: the `body_len` bytes at `body`,
+    /// read in place only during this call ([`Borrowed`]). When this thread may drive the
+    /// runtime now (one worker, no park or watchdog on it), the responses go out at once
+    /// and the socket takes what it can straight from `body`; what is left unwritten is
+    /// copied before this returns. Returns how many records completed a live request.
+    ///
+    /// # Safety
+    ///
+    /// `body` must be valid for `body_len` bytes, unchanged, for the duration of the call.
+    pub unsafe fn send(
+        &self,
+        len: usize,
+        id: u64,
+        body: *const u8,
+        body_len: usize,
+    ) -> Result<usize> {
+        let bridge = &self.shared.bridge;
+        // SAFETY: valid for the call (the caller's contract); `lend` drops before it returns.
+        let lend = unsafe { Borrowed::lend(body, body_len) };
+        // A request already gone still gets the rest of the batch submitted.
+        let staged = bridge.stage(id, ResponseBody::from_borrowed(lend.body()));
+        let responded = self
+            .host
+            .try_drive(async {
+                let _turn = clock::Turn::start();
+                let responded = bridge.respond(len);
+                // Runs the tasks the responses woke: the socket takes what it can now.
+                tokio::task::yield_now().await;
+                responded
+            })
+            .unwrap_or_else(|| bridge.respond(len));
+        drop(lend);
+        staged.and(responded)
     }
 
     /// Waits until request records are waiting (1), the server has shut down (0) or

@@ -472,8 +472,8 @@ async fn write_response(send: &mut SendStream, body: ResponseBody) -> std::resul
                 }
             }
         }
-        // Only the HTTP kernel's static files make these; a call never carries one.
-        ResponseBody::Kernel(_) => {}
+        // Only the HTTP kernel's static files and server make these; a call never carries one.
+        ResponseBody::Kernel(_) | ResponseBody::Borrowed(_) => {}
     }
     if !ended {
         let status = frame::status(

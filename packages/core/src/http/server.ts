@@ -88,6 +88,7 @@ const ADDRESS = new Codec(ServerAddressSchema);
 const STATS = new Codec(HttpStatsSchema);
 
 const EMPTY = new Uint8Array(0);
+const ENCODER = new TextEncoder();
 const NO_HEADERS: readonly string[] = [];
 
 /** How the requests of one server reach their bodies. */
@@ -700,19 +701,47 @@ export class KernelServer implements HttpServer {
   ): void {
     if (exchange.done || this.#closed) return;
     if (body !== null && body.length >= STAGE_THRESHOLD) {
-      // Large bodies are lent: the kernel writes them to the socket from a buffer only
-      // `Loans` holds (see loans.ts for why not from the Response's own bytes).
-      const id = exchange.id;
-      this.#loans.lend(body, (bytes, token) => {
-        this.#kernel.httpLend(this.#handle, id, bytes, token);
-      });
-      flags |= FLAG_STAGED_BODY;
-      body = null;
+      this.#sendLarge(exchange, status, headers, body, more, flags);
+      return;
     }
     // Submitting this record lets the kernel free the request body: `#finish` stops reading
     // it right away, before any submit (handlers only ever get copies of it).
     this.#write(KIND_RESPOND, flags, status, exchange.id, headers, body, more);
     this.#finish(exchange);
+  }
+
+  /**
+   * A large body skips the outbox: it goes to the kernel now, with the records written so
+   * far, in one synchronous call. User code may hold these very bytes (a `Response`'s
+   * `clone()` shares them) and detach them whenever it runs — but not during that call, so
+   * the kernel reads them only inside it: it writes what the socket takes then and copies
+   * the rest before it returns (see `crates/krepis-kernel/src/http/borrowed.rs`).
+   */
+  #sendLarge(
+    exchange: Exchange,
+    status: number,
+    headers: readonly string[],
+    body: string | Uint8Array<ArrayBuffer>,
+    more: readonly string[],
+    flags: number,
+  ): void {
+    const bytes = typeof body === "string" ? ENCODER.encode(body) : body;
+    const id = exchange.id;
+    this.#write(
+      KIND_RESPOND,
+      flags | FLAG_STAGED_BODY,
+      status,
+      id,
+      headers,
+      null,
+      more,
+    );
+    this.#finish(exchange);
+    try {
+      this.#kernel.httpSend(this.#handle, this.#outbox.take(), id, bytes);
+    } catch (error) {
+      console.error("krepis: a response batch was refused:", error);
+    }
   }
 
   /**

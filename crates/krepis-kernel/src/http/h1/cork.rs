@@ -4,11 +4,13 @@
 //! writes: two sends and a small packet ahead of the body, where hyper made one `writev`.
 //! [`Corked`], the stream the crate writes to, holds the next write once the driver has
 //! asked for it ([`Cork::hold_next`]) and sends it with the following one as a vector.
+//! It also counts the bytes its writes took ([`Cork::accepted`]): the crate's body writer
+//! does not say how much of a body it wrote before the socket filled up.
 
 use std::io::{self, IoSlice};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::task::{Context, Poll, ready};
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -18,12 +20,23 @@ const HOLD_LIMIT: usize = 8 * 1024;
 
 /// The driver's handle on a [`Corked`] stream.
 #[derive(Clone, Default)]
-pub struct Cork(Arc<AtomicBool>);
+pub struct Cork(Arc<State>);
+
+#[derive(Default)]
+struct State {
+    hold: AtomicBool,
+    accepted: AtomicU64,
+}
 
 impl Cork {
     /// Holds the stream's next write (when it is at most 8 KiB) until the one after it.
     pub fn hold_next(&self) {
-        self.0.store(true, Ordering::Relaxed);
+        self.0.hold.store(true, Ordering::Relaxed);
+    }
+
+    /// Bytes the stream's writes have taken so far (held ones included).
+    pub fn accepted(&self) -> u64 {
+        self.0.accepted.load(Ordering::Relaxed)
     }
 }
 
@@ -85,10 +98,35 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Corked<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
+        let written = self.as_mut().poll_write_counted(cx, buf);
+        if let Poll::Ready(Ok(n)) = written {
+            self.cork.0.accepted.fetch_add(n as u64, Ordering::Relaxed);
+        }
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_held(cx, &[]))?;
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        ready!(self.poll_held(cx, &[]))?;
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> Corked<S> {
+    /// [`AsyncWrite::poll_write`] before counting.
+    fn poll_write_counted(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         // The request applies to the next write only, whether it is held or not.
-        if this.cork.0.load(Ordering::Relaxed)
-            && this.cork.0.swap(false, Ordering::Relaxed)
+        if this.cork.0.hold.load(Ordering::Relaxed)
+            && this.cork.0.hold.swap(false, Ordering::Relaxed)
             && this.held.is_empty()
             && buf.len() <= HOLD_LIMIT
         {
@@ -102,16 +140,6 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Corked<S> {
             }
         }
         Pin::new(&mut this.inner).poll_write(cx, buf)
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.poll_held(cx, &[]))?;
-        Pin::new(&mut self.inner).poll_flush(cx)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        ready!(self.poll_held(cx, &[]))?;
-        Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

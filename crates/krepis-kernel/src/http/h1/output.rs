@@ -5,6 +5,7 @@
 //! request's [`Input`] keeps being read (its body, or a hang-up).
 
 use std::future::poll_fn;
+use std::sync::Arc;
 use std::task::Poll;
 
 use bytes::Bytes;
@@ -16,6 +17,7 @@ use http_body_util::BodyExt;
 use hyper::body::{Body, Frame};
 use tokio::io::{AsyncRead, AsyncWrite};
 
+use super::super::borrowed::Borrowed;
 use super::super::bridge::declared_length as declared_in_record;
 use super::super::record::OwnedResponse;
 use super::super::service::{OutBody, Outbound};
@@ -238,6 +240,10 @@ async fn sized<I: AsyncRead + AsyncWrite + Unpin>(
     mut body: OutBody,
     cork: &Cork,
 ) -> Written {
+    if let Some(borrowed) = body.get_ref().unencoded().and_then(|b| b.borrowed()) {
+        let borrowed = Arc::clone(borrowed);
+        return in_place(conn, scratch, head, &borrowed, cork).await;
+    }
     let first = match body.frame().await {
         Some(Ok(frame)) => match frame.into_data() {
             Ok(data) => data,
@@ -275,6 +281,45 @@ async fn sized<I: AsyncRead + AsyncWrite + Unpin>(
             Some(Ok(frame)) => frame.into_data().unwrap_or_default(),
             Some(Err(_)) => return Written::Failed,
         };
+    }
+    match conn.finish_response_with_scratch(scratch, &[]).await {
+        Ok(()) => Written::Done,
+        Err(_) => Written::Failed,
+    }
+}
+
+/// A [`Borrowed`] body, written from where it is (the caller's memory while it lends it,
+/// the kernel's copy of the rest after), never as a frame of its own: the head is held back
+/// to leave with its first bytes, and each poll writes what the socket takes then. `conn`
+/// writes through the [`super::cork::Corked`] stream `cork` counts for.
+async fn in_place<I: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut SharedConn<I>,
+    scratch: &mut SharedScratch,
+    head: ResponseHead<'_>,
+    body: &Borrowed,
+    cork: &Cork,
+) -> Written {
+    cork.hold_next();
+    if conn
+        .start_fixed_response_with_scratch(scratch, head, body.len() as u64)
+        .await
+        .is_err()
+    {
+        return Written::Failed;
+    }
+    let sent = poll_fn(|cx| {
+        body.write(|rest| {
+            // The crate's writer says nothing of a partial write before the socket filled:
+            // the stream's count does.
+            let before = cork.accepted();
+            let polled =
+                conn.poll_write_response_body_with(cx, &mut SharedResponseBodyWriter::new(rest));
+            (polled, (cork.accepted() - before) as usize)
+        })
+    })
+    .await;
+    if sent.is_err() {
+        return Written::Failed;
     }
     match conn.finish_response_with_scratch(scratch, &[]).await {
         Ok(()) => Written::Done,
