@@ -30,7 +30,7 @@ export const ABI_VERSION = 6;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x01233291;
+export const ABI_FINGERPRINT = 0x8b02a03a;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -102,15 +102,6 @@ export const symbols = {
    * the owner detaches its views of kernel memory first.
    */
   krepis_http_close: { parameters: ["f64", "f64"], result: "f64" },
-  /**
-   * Lends `data` (TypeScript memory, not copied) as the body of the response about to be
-   * submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
-   * notice with `token` arrives in the inbox, or until `krepis_http_close` returns.
-   */
-  krepis_http_lend: {
-    parameters: ["f64", "f64", "buffer", "f64", "f64"],
-    result: "f64",
-  },
   /**
    * Reads the next bytes of a streamed request body into `out`; 0 at the end.
    */
@@ -715,18 +706,6 @@ export interface KernelBindings {
    */
   httpClose(handle: number, key: number): number;
   /**
-   * Lends `data` (TypeScript memory, not copied) as the body of the response about to be
-   * submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
-   * notice with `token` arrives in the inbox, or until `krepis_http_close` returns.
-   * Calls `krepis_http_lend`.
-   */
-  httpLend(
-    handle: number,
-    id: number,
-    data: Uint8Array<ArrayBuffer>,
-    token: number,
-  ): number;
-  /**
    * Reads the next bytes of a streamed request body into `out`; 0 at the end.
    * Calls `krepis_http_read`.
    */
@@ -1287,15 +1266,6 @@ export function createBindings(
     httpClose(handle: number, key: number): number {
       const r = raw.krepis_http_close(handle, key);
       return r < 0 ? fail(-r, "krepis_http_close") : r;
-    },
-    httpLend(
-      handle: number,
-      id: number,
-      data: Uint8Array<ArrayBuffer>,
-      token: number,
-    ): number {
-      const r = raw.krepis_http_lend(handle, id, data, data.byteLength, token);
-      return r < 0 ? fail(-r, "krepis_http_lend") : r;
     },
     async httpRead(
       handle: number,

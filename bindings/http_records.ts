@@ -25,12 +25,6 @@ export const KIND_REQUEST = 1;
 export const KIND_ABORT = 2;
 
 /**
- * A response body TypeScript lent (see `Bridge::lend_body`) is no longer used; the id
- * field holds the loan's token.
- */
-export const KIND_RETURNED = 3;
-
-/**
  * A complete response; the body is inline or staged.
  */
 export const KIND_RESPOND = 1;
@@ -76,7 +70,7 @@ export const FLAG_ASCII = 16;
 export const FLAG_WEBSOCKET = 32;
 
 /**
- * The response body was handed over beforehand (`lend_body`) rather than sent inline.
+ * The response body was handed over beside the record (`Server::send`), not inline.
  */
 export const FLAG_STAGED_BODY = 1;
 
@@ -182,7 +176,7 @@ export const RES_BODY_LEN = 20;
 export const REQUEST_FIXED = 56;
 
 /**
- * Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
+ * Size of a notice record: an abort ([`KIND_ABORT`]).
  */
 export const ABORT_LEN = 16;
 

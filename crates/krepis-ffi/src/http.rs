@@ -102,24 +102,6 @@ fn krepis_http_send(handle: f64, len: f64, id: f64, body: *const u8, body_len: f
     Ok(done as f64)
 }
 
-/// Lends `data` (TypeScript memory, not copied) as the body of the response about to be
-/// submitted for request `id`. TypeScript keeps it alive and unchanged until a "returned"
-/// notice with `token` arrives in the inbox, or until `krepis_http_close` returns.
-#[export]
-fn krepis_http_lend(handle: f64, id: f64, data: *const u8, len: f64, token: f64) -> Result<f64> {
-    let len = len_arg(len, "length")?;
-    let server = server(handle)?;
-    unsafe {
-        server.bridge().lend_body(
-            int_arg(id, "request id")?,
-            data,
-            len,
-            int_arg(token, "token")?,
-        )
-    }?;
-    Ok(len as f64)
-}
-
 /// Sends a chunk of a streamed response (waiting while the client is slow); an empty
 /// chunk ends the body.
 #[export(nonblocking)]

@@ -278,7 +278,6 @@ pub struct Bridge {
     work: Condvar,
     bell: Arc<Notify>,
     space: Notify,
-    returned: Arc<Mutex<Vec<u64>>>,
     inboxes: [SharedBuffer; 2],
     outbox: SharedBuffer,
     fields: Mutex<FieldCache>,
@@ -306,7 +305,6 @@ impl Bridge {
             work: Condvar::new(),
             bell: Arc::new(Notify::new()),
             space: Notify::new(),
-            returned: Arc::new(Mutex::new(Vec::new())),
             inboxes: [
                 SharedBuffer::new(inbox_size)?,
                 SharedBuffer::new(inbox_size)?,
@@ -573,9 +571,6 @@ impl Bridge {
         loop {
             self.bell.notified().await;
             tokio::task::yield_now().await;
-            // Returned loans are listed outside `inner`: taking it here means a waiter is
-            // either still to check for them or already parked, so the wake-up is not lost.
-            drop(self.inner.lock());
             self.work.notify_one();
         }
     }
@@ -584,20 +579,14 @@ impl Bridge {
     /// record is waiting. The previously returned inbox becomes the kernel's to fill.
     pub fn poll(&self) -> u64 {
         let mut inner = self.inner.lock();
-        let mut returned = std::mem::take(&mut *self.returned.lock());
-        if !inner.aborts.is_empty() || !returned.is_empty() {
+        if !inner.aborts.is_empty() {
             let mut records = Vec::new();
             let room = (self.inboxes[inner.fill].len() - inner.fill_len) / record::ABORT_LEN;
+            // Whatever does not fit goes out with the next poll.
             let aborts = room.min(inner.aborts.len());
             for id in inner.aborts.drain(..aborts) {
                 record::encode_abort(id, &mut records);
             }
-            let loans = (room - aborts).min(returned.len());
-            for token in returned.drain(..loans) {
-                record::encode_notice(record::KIND_RETURNED, token, &mut records);
-            }
-            // Whatever did not fit goes out with the next poll.
-            self.returned.lock().extend(returned);
             let at = inner.fill_len;
             // Cannot fail: `room` counted the whole notices that fit in the space left.
             let _ = self.inboxes[inner.fill].write(at, &records);
@@ -656,8 +645,7 @@ impl Bridge {
     }
 
     fn has_work(&self, inner: &Inner) -> bool {
-        // Returned loans count as work: TypeScript lets the memory go only once told.
-        inner.fill_len > 0 || !inner.aborts.is_empty() || !self.returned.lock().is_empty()
+        inner.fill_len > 0 || !inner.aborts.is_empty()
     }
 
     /// Submits the first `len` bytes of the outbox: response records in any order. Returns
@@ -826,28 +814,6 @@ impl Bridge {
         Ok(())
     }
 
-    /// Makes `len` bytes of TypeScript memory at `ptr` the body of the response about to be
-    /// submitted for `id`, without copying them. When hyper is done with them, a
-    /// [`record::KIND_RETURNED`] notice with `token` tells TypeScript it may let them go.
-    ///
-    /// # Safety
-    ///
-    /// The bytes must stay valid and unchanged until that notice, or until the server's
-    /// runtime has stopped ([`super::Server::stop`]).
-    pub unsafe fn lend_body(&self, id: u64, ptr: *const u8, len: usize, token: u64) -> Result<()> {
-        if ptr.is_null() && len > 0 {
-            return Err(KernelError::invalid("null body with a length"));
-        }
-        let loan = Loan {
-            ptr,
-            len,
-            token,
-            returned: Arc::clone(&self.returned),
-            bell: Arc::clone(&self.bell),
-        };
-        self.stage_body(id, Bytes::from_owner(loan))
-    }
-
     /// Sends one chunk of a streamed response, waiting while the client is slow; an empty
     /// chunk ends the body cleanly and frees the slot. Fails when the client went away.
     pub fn write(&self, id: u64, data: &[u8]) -> Result<()> {
@@ -974,38 +940,6 @@ impl Bridge {
     fn slot_mut(slots: &mut Slab<Slot>, id: u64) -> Option<&mut Slot> {
         let index = (id & ((1 << INDEX_BITS) - 1)) as usize;
         slots.get_mut(index).filter(|slot| slot.id == id)
-    }
-}
-
-/// Response bytes owned by TypeScript, lent to hyper (see [`Bridge::lend_body`]).
-struct Loan {
-    ptr: *const u8,
-    len: usize,
-    token: u64,
-    returned: Arc<Mutex<Vec<u64>>>,
-    bell: Arc<Notify>,
-}
-
-// SAFETY: the bytes are immutable and kept alive by TypeScript until the loan returns
-// (the contract of `lend_body`), so any thread may read them.
-unsafe impl Send for Loan {}
-
-impl AsRef<[u8]> for Loan {
-    fn as_ref(&self) -> &[u8] {
-        if self.len == 0 {
-            return &[];
-        }
-        // SAFETY: valid for `len` bytes per `lend_body`'s contract.
-        unsafe { std::slice::from_raw_parts(self.ptr, self.len) }
-    }
-}
-
-impl Drop for Loan {
-    fn drop(&mut self) {
-        self.returned.lock().push(self.token);
-        // Wake TypeScript (through the doorbell) so it lets the bytes go now, not with the
-        // next request.
-        self.bell.notify_one();
     }
 }
 
@@ -1215,27 +1149,19 @@ mod tests {
     }
 
     #[test]
-    fn lent_bodies_are_returned_once_hyper_drops_them() {
+    fn a_staged_body_goes_out_with_its_record() {
         let b = bridge();
         let mut sub = submit(&b, None);
         b.poll();
-        let body = b"lent bytes".to_vec();
-        unsafe { b.lend_body(sub.id, body.as_ptr(), body.len(), 77) }.unwrap();
+        b.stage_body(sub.id, Bytes::from_static(b"staged bytes"))
+            .unwrap();
         let mut rec = response(KIND_RESPOND, 200, sub.id, &[], b"");
         rec[5] = record::FLAG_STAGED_BODY;
         answer(&b, &rec);
-        let response = sub.reply.try_recv().unwrap();
-        assert_eq!(b.poll(), 0, "still in use");
-        drop(response);
-        let polled = b.poll();
-        let (ptr, _) = b.inbox((polled >> 32) as usize).unwrap();
-        let batch = unsafe { std::slice::from_raw_parts(ptr, (polled & 0xffff_ffff) as usize) };
-        let notices = record::decode_requests(batch).unwrap();
-        assert_eq!(notices.len(), 1);
-        assert_eq!(
-            (notices[0].kind, notices[0].id),
-            (record::KIND_RETURNED, 77)
-        );
+        match sub.reply.try_recv().unwrap().into_body() {
+            ResponseBody::Full(Some(bytes)) => assert_eq!(&bytes[..], b"staged bytes"),
+            other => panic!("not the staged body: {other:?}"),
+        }
     }
 
     #[test]

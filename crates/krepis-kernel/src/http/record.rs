@@ -52,9 +52,6 @@ use crate::{KernelError, Result};
 pub const KIND_REQUEST: u8 = 1;
 /// The request with this id was abandoned (client gone or deadline passed).
 pub const KIND_ABORT: u8 = 2;
-/// A response body TypeScript lent (see `Bridge::lend_body`) is no longer used; the id
-/// field holds the loan's token.
-pub const KIND_RETURNED: u8 = 3;
 /// A complete response; the body is inline or staged.
 pub const KIND_RESPOND: u8 = 1;
 /// A response head; the body follows through `write` calls.
@@ -74,7 +71,7 @@ pub const FLAG_TLS: u8 = 8;
 pub const FLAG_ASCII: u8 = 16;
 /// The request asks for a WebSocket (`upgradeWebSocket` may accept it).
 pub const FLAG_WEBSOCKET: u8 = 32;
-/// The response body was handed over beforehand (`lend_body`) rather than sent inline.
+/// The response body was handed over beside the record (`Server::send`), not inline.
 pub const FLAG_STAGED_BODY: u8 = 1;
 /// The kernel adds `traceparent` and `x-request-id` for the request's own ids after the
 /// record's fields (see [`super::trace::TraceHeaders`]), so TypeScript need not build them.
@@ -118,7 +115,7 @@ pub const RES_COUNT: usize = 16;
 pub const RES_BODY_LEN: usize = 20;
 /// Size of the fixed part of a request record.
 pub const REQUEST_FIXED: usize = 56;
-/// Size of a notice record: an abort ([`KIND_ABORT`]) or a returned loan ([`KIND_RETURNED`]).
+/// Size of a notice record: an abort ([`KIND_ABORT`]).
 pub const ABORT_LEN: usize = 16;
 /// Size of the fixed part of a response record.
 pub const RESPONSE_FIXED: usize = 24;
@@ -243,18 +240,13 @@ pub fn stamp_request(rec: &mut [u8], id: u64, deadline_ms: f64, body_addr: usize
     put_f64(rec, REQ_DEADLINE, deadline_ms);
 }
 
-/// Encodes an abort record for `id`, appending it to `out`.
+/// Encodes a 16-byte abort record for `id`, appending it to `out`.
 pub fn encode_abort(id: u64, out: &mut Vec<u8>) {
-    encode_notice(KIND_ABORT, id, out);
-}
-
-/// Encodes a 16-byte notice ([`KIND_ABORT`] or [`KIND_RETURNED`]) about `id`.
-pub fn encode_notice(kind: u8, id: u64, out: &mut Vec<u8>) {
     let start = out.len();
     out.resize(start + ABORT_LEN, 0);
     let rec = &mut out[start..];
     put_u32(rec, AT_LEN, ABORT_LEN as u32);
-    rec[AT_KIND] = kind;
+    rec[AT_KIND] = KIND_ABORT;
     put_f64(rec, AT_ID, id as f64);
 }
 

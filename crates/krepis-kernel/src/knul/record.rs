@@ -1,6 +1,6 @@
 //! The records KNUL puts through the shared-memory bridge (`crate::http::bridge`, reused
 //! as is). Little-endian, 8-byte aligned, starting with their length, like the HTTP records;
-//! aborts and returned loans use the bridge's own 16-byte notices. TypeScript's reader is
+//! aborts use the bridge's own 16-byte notices. TypeScript's reader is
 //! `packages/core/src/knul/records.ts`.
 //!
 //! Call record (server → TypeScript):

@@ -14,7 +14,6 @@ import {
   FLAG_ASCII,
   KIND_ABORT,
   KIND_REQUEST,
-  KIND_RETURNED,
   REQ_BODY_ADDR,
   REQ_BODY_LEN,
   REQ_COUNT,
@@ -45,7 +44,6 @@ export {
   KIND_RELEASE,
   KIND_RESPOND,
   KIND_RESPOND_STREAM,
-  KIND_RETURNED,
 } from "@krepis/bindings";
 
 const utf8 = new TextDecoder();
@@ -172,14 +170,14 @@ const TEXT_BLOCK = 4096;
 const SMALL_RECORD = 512;
 
 /**
- * Calls `onRequest` for each request record, `onAbort` for each abort notice and
- * `onReturned` for each returned loan in the first `length` bytes of an inbox.
+ * Calls `onRequest` for each request record and `onAbort` for each abort notice in the
+ * first `length` bytes of an inbox.
  *
  * @example
  * ```ts ignore
  * import { readRecords } from "./records.ts";
  * declare const view: DataView, bytes: Uint8Array, length: number;
- * readRecords(view, bytes, length, (r) => console.log(r.url), console.log, console.log);
+ * readRecords(view, bytes, length, (r) => console.log(r.url), console.log);
  * ```
  */
 export function readRecords(
@@ -188,7 +186,6 @@ export function readRecords(
   length: number,
   onRequest: (record: RequestRecord) => void,
   onAbort: (id: number) => void,
-  onReturned: (token: number) => void,
 ): void {
   // Latin-1 through `Buffer` costs about half of a `TextDecoder` call on a subarray (no
   // view per record), and gives the very same string for ASCII.
@@ -207,7 +204,6 @@ export function readRecords(
     if (kind === KIND_REQUEST) {
       onRequest(readRequest(view, bytes, latin1, at, len, length, text));
     } else if (kind === KIND_ABORT) onAbort(id);
-    else if (kind === KIND_RETURNED) onReturned(id);
     at += len;
   }
 }

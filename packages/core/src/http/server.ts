@@ -29,7 +29,6 @@ import { readVariable } from "../native/library.ts";
 import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
 import { Codec } from "./control.ts";
-import { Loans } from "./loans.ts";
 import { Outbox } from "./outbox.ts";
 import { PendingTable } from "./pending.ts";
 import { type BodySource, KernelRequest } from "./request.ts";
@@ -64,7 +63,7 @@ import type {
   ShutdownOptions,
 } from "./types.ts";
 
-/** Bodies at least this large skip the outbox and are lent to the kernel (no copy). */
+/** Bodies at least this large skip the outbox (see `#sendLarge`). */
 const STAGE_THRESHOLD = 64 * 1024;
 /** How long one `wait` parks before the loop checks in again. */
 const WAIT_MS = 60_000;
@@ -329,8 +328,6 @@ export class KernelServer implements HttpServer {
     more: NO_HEADERS,
   };
   #access: BodyAccess;
-  /** Response bodies the kernel reads in place until it returns them. */
-  #loans = new Loans();
   #shuttingDown = false;
   #closed = false;
   // Garbage 64 KiB read buffers were what stayed in glibc's arenas after 10k aborted
@@ -458,7 +455,6 @@ export class KernelServer implements HttpServer {
             polled % TWO_32,
             this.#onRequest,
             this.#onAbort,
-            this.#onReturned,
           );
         }
         if ((polled > 0 || this.#outbox.length > 0) && ++busy < BUSY_TURNS) {
@@ -599,10 +595,6 @@ export class KernelServer implements HttpServer {
     this.#write(KIND_RELEASE, 0, 200, id, NO_HEADERS, null);
   };
 
-  #onReturned = (token: number): void => {
-    this.#loans.returned(token);
-  };
-
   /**
    * The kernel gave up on the request (or the server is closing): fire its signal, cancel
    * its response body, and forget it. A buffered body fully arrived, so a handler still
@@ -672,15 +664,13 @@ export class KernelServer implements HttpServer {
     const { status, headers, read } = parts;
     const response = value as Response;
     if (read === BODY_INLINE) {
-      // Copied (or encoded) into the outbox or a loan right away: nothing can change it
-      // afterwards.
+      // Copied (or encoded) into the outbox, or handed to the kernel, right away: nothing
+      // can change it afterwards.
       this.#send(exchange, status, headers, parts.body);
       // `parts` may be reused by the next read: let a large body go with its Response.
       parts.body = null;
     } else if (read !== BODY_STREAM) {
-      // Read through the Response so it is consumed (`bodyUsed`): a large body is lent to
-      // the kernel, and handler code must not be able to read, mutate or transfer it while
-      // the kernel writes it out.
+      // Read through the Response so it is consumed (`bodyUsed`), as `Deno.serve` does.
       response.bytes().then(
         (bytes) => this.#send(exchange, status, headers, bytes),
         (error) =>
@@ -937,13 +927,12 @@ export class KernelServer implements HttpServer {
     }
     this.#outboxRegion.buffer.transfer(0);
     closeWebSockets(this.#handle);
-    // Returns once the kernel's runtime has stopped: nothing reads lent bodies any more.
+    // Returns once the kernel's runtime has stopped.
     try {
       this.#kernel.httpClose(this.#handle, this.#key);
     } catch (error) {
       console.error("krepis: closing the server failed:", error);
     }
-    this.#loans.clear();
   }
 }
 

@@ -463,7 +463,6 @@ export class KnulClient implements AsyncDisposable {
     const sink = {
       done: this.#onDone,
       abort: () => {},
-      returned: () => {},
     };
     try {
       while (!this.#closed && this.#waiting.size > 0) {

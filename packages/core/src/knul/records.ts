@@ -1,13 +1,13 @@
 /**
  * Reading the KNUL records of an inbox: calls (server), completions (client), and the
- * bridge's abort and returned-loan notices. The layout is documented in
+ * bridge's abort notices. The layout is documented in
  * `crates/krepis-kernel/src/knul/record.rs`; responses and releases are written with the
  * HTTP bridge's outbox writer (`http/outbox.ts`).
  *
  * @module
  */
 
-import { KIND_ABORT, KIND_RETURNED } from "../http/records.ts";
+import { KIND_ABORT } from "../http/records.ts";
 
 /** A call for a handler. */
 export const KIND_CALL = 4;
@@ -78,8 +78,6 @@ export interface RecordSink {
   ): void;
   /** The kernel gave up on call `id`. */
   abort(id: number): void;
-  /** A lent buffer is no longer used. */
-  returned(token: number): void;
 }
 
 /** Walks the first `length` bytes of an inbox. */
@@ -107,7 +105,6 @@ export function readKnulRecords(
         (bytes[at + 5] & FLAG_MORE) !== 0,
       );
     } else if (kind === KIND_ABORT) sink.abort(id);
-    else if (kind === KIND_RETURNED) sink.returned(id);
     at += len;
   }
 }

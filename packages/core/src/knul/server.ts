@@ -184,7 +184,6 @@ export class KnulServer implements AsyncDisposable {
     const sink = {
       call: this.#onCall,
       abort: this.#onAbort,
-      returned: () => {},
     };
     while (!this.#closed) {
       const polled = kernel.knulPoll(handle);
