@@ -222,6 +222,8 @@ mod tests {
         stream.write_all(b"bodybody").await.unwrap();
         let all: Vec<u8> = writes.lock().unwrap().concat();
         assert_eq!(all, b"HEADbodybody");
+        // What the writes took is counted once each, held bytes with their write.
+        assert_eq!(cork.accepted(), 12);
         // A write too large to hold is not held, nor is the one after it.
         let (mut stream, cork, writes) = corked(usize::MAX);
         cork.hold_next();
