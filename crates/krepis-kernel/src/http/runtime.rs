@@ -33,6 +33,9 @@ use crate::{KernelError, Result};
 const EVENT_INTERVAL: u32 = 512;
 /// How long the runtime may go undriven before the watchdog drives it.
 pub const SPELL: Duration = Duration::from_millis(5);
+/// Longest [`Host::try_drive`] waits for the watchdog to hand the runtime over (it does in
+/// microseconds once claimed; the bound covers a park taking the runtime meanwhile).
+const HANDOVER: Duration = Duration::from_millis(1);
 
 struct Shared {
     runtime: Mutex<Option<Runtime>>,
@@ -41,6 +44,8 @@ struct Shared {
     claimed: Notify,
     /// When a driver last let go of the runtime (µs since `epoch`).
     released: AtomicU64,
+    /// Whether the watchdog has the runtime (it lets go when claimed; a park does not).
+    watching: AtomicBool,
     epoch: Instant,
     stopped: AtomicBool,
 }
@@ -74,6 +79,7 @@ impl Shared {
                 continue; // a turn or a park has it
             };
             if let Some(rt) = runtime.as_ref() {
+                self.watching.store(true, Ordering::SeqCst);
                 rt.block_on(async {
                     let claimed = self.claimed.notified();
                     tokio::pin!(claimed);
@@ -82,6 +88,7 @@ impl Shared {
                         claimed.await;
                     }
                 });
+                self.watching.store(false, Ordering::SeqCst);
             }
         }
     }
@@ -118,6 +125,7 @@ impl Host {
             claims: AtomicUsize::new(0),
             claimed: Notify::new(),
             released: AtomicU64::new(0),
+            watching: AtomicBool::new(false),
             epoch: Instant::now(),
             stopped: AtomicBool::new(false),
         });
@@ -156,17 +164,27 @@ impl Host {
         self.shared.drive(work)
     }
 
-    /// Runs `work` to its end on this thread if the runtime is a current-thread one that no
-    /// other driver (a park, the watchdog) has now; `None` otherwise, without waiting.
+    /// Runs `work` to its end on this thread if the runtime is a current-thread one that is
+    /// free or that the watchdog hands over (claimed, as [`Host::drive`] does); `None` when
+    /// a park has it (or it is stopped), without waiting for that.
     pub fn try_drive<F: Future>(&self, work: F) -> Option<F::Output> {
         if !self.turned {
             return None;
         }
-        let runtime = self.shared.runtime.try_lock()?;
+        let shared = &self.shared;
+        let runtime = match shared.runtime.try_lock() {
+            Some(runtime) => runtime,
+            None if shared.watching.load(Ordering::SeqCst) => {
+                shared.claims.fetch_add(1, Ordering::SeqCst);
+                shared.claimed.notify_waiters();
+                let runtime = shared.runtime.try_lock_for(HANDOVER);
+                shared.claims.fetch_sub(1, Ordering::SeqCst);
+                runtime?
+            }
+            None => return None,
+        };
         let out = runtime.as_ref().map(|rt| rt.block_on(work));
-        self.shared
-            .released
-            .store(self.shared.now(), Ordering::Relaxed);
+        shared.released.store(shared.now(), Ordering::Relaxed);
         out
     }
 
@@ -258,6 +276,35 @@ mod tests {
             assert!(dropped.load(Ordering::SeqCst), "threads={threads}");
             assert!(host.drive(async {}).is_none(), "stopped");
         }
+    }
+
+    #[test]
+    fn try_drive_takes_the_runtime_from_the_watchdog_but_never_waits_for_a_park() {
+        let host = Arc::new(Host::start(1).unwrap());
+        // Nobody drives it: the watchdog takes the runtime, and hands it over when claimed.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !host.shared.watching.load(Ordering::SeqCst) {
+            assert!(Instant::now() < deadline, "the watchdog never took the runtime");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        assert_eq!(host.try_drive(async { 7 }), Some(7));
+        // A park keeps it until its work is done: no waiting for that.
+        let (release, released) = tokio::sync::oneshot::channel::<()>();
+        let (parked, is_parked) = std::sync::mpsc::channel();
+        let parker = {
+            let host = Arc::clone(&host);
+            std::thread::spawn(move || {
+                host.drive(async move {
+                    parked.send(()).unwrap();
+                    let _ = released.await;
+                })
+            })
+        };
+        is_parked.recv_timeout(Duration::from_secs(10)).unwrap();
+        assert_eq!(host.try_drive(async { 7 }), None);
+        release.send(()).unwrap();
+        parker.join().unwrap().unwrap();
+        assert_eq!(host.try_drive(async { 7 }), Some(7));
     }
 
     #[test]
