@@ -284,7 +284,10 @@ mod tests {
         // Nobody drives it: the watchdog takes the runtime, and hands it over when claimed.
         let deadline = Instant::now() + Duration::from_secs(10);
         while !host.shared.watching.load(Ordering::SeqCst) {
-            assert!(Instant::now() < deadline, "the watchdog never took the runtime");
+            assert!(
+                Instant::now() < deadline,
+                "the watchdog never took the runtime"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         assert_eq!(host.try_drive(async { 7 }), Some(7));
