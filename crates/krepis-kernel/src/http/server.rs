@@ -190,9 +190,10 @@ impl Server {
     /// Submits the first `len` bytes of the outbox (as [`Bridge::respond`]), whose records
     /// include the response to `id` with a staged body: the `body_len` bytes at `body`,
     /// read in place only during this call ([`Borrowed`]). When this thread may drive the
-    /// runtime now (one worker, no park or watchdog on it), the responses go out at once
-    /// and the socket takes what it can straight from `body`; what is left unwritten is
-    /// copied before this returns. Returns how many records completed a live request.
+    /// runtime now (one worker, no park on it; the watchdog hands it over), the responses
+    /// go out at once and the socket takes what it can straight from `body`; what is left
+    /// unwritten is copied before this returns. Returns how many records completed a live
+    /// request.
     ///
     /// # Safety
     ///

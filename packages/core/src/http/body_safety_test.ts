@@ -317,7 +317,10 @@ Deno.test("a large response body is sent intact when a clone's bytes are detache
   const handler = (req: Request) => {
     const url = new URL(req.url);
     const body = bodies[Number(url.searchParams.get("size"))];
-    const res = new Response(body);
+    // With a header beyond the content type, the body is read through `bytes()`.
+    const res = url.searchParams.has("headers")
+      ? new Response(body, { headers: { "x-kind": "headers" } })
+      : new Response(body);
     const copy = res.clone();
     const later = () => detach(copy).then(() => detached++);
     if (url.pathname === "/micro") queueMicrotask(later);
@@ -328,7 +331,7 @@ Deno.test("a large response body is sent intact when a clone's bytes are detache
   let asked = 0;
   for (const url of servers.urls) {
     for (const path of ["/micro", "/timer"]) {
-      for (const mode of ["", "&async"]) {
+      for (const mode of ["", "&async", "&headers"]) {
         for (let size = 0; size < bodies.length; size++) {
           const res = await fetch(`${url}${path}?size=${size}${mode}`, {
             signal: AbortSignal.timeout(20_000),
