@@ -180,18 +180,33 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
     if (deadline <= now) {
       return err(new AppError("TIMEOUT", "deadline already passed"));
     }
-    const op = new Timed(deadline, handler.name, watch, ctx);
-    // The lazy source is made here, not in Timed's constructor: a closure over `this`
-    // made there got V8 to keep these short-lived objects long enough to be promoted,
-    // which tripled the old-space collections of a request loop.
+    // The operation's record is made when the handler reads its signal or answers later:
+    // a handler that answers at once without looking at its signal needs none. (It is
+    // made in the signal's closure, not as a closure of Timed's own: one made in Timed's
+    // constructor got V8 to keep these short-lived objects long enough to be promoted,
+    // which tripled the old-space collections of a request loop.)
+    let op: Timed | undefined;
     let result;
     try {
-      result = next(ctx.derive({ deadline, signal: () => op.signal() }), input);
+      result = next(
+        ctx.derive({
+          deadline,
+          signal: () =>
+            (op ??= new Timed(deadline, handler.name, watch, ctx)).signal(),
+        }),
+        input,
+      );
     } catch (e) {
-      return op.failNow(e);
+      if (op) return op.failNow(e);
+      throw e;
     }
     // No timer can fire while the handler runs synchronously: only an answer still
     // pending is watched.
-    return result instanceof Pending ? op.follow(result) : op.settleNow(result);
+    if (result instanceof Pending) {
+      return (op ??= new Timed(deadline, handler.name, watch, ctx)).follow(
+        result,
+      );
+    }
+    return op ? op.settleNow(result) : result;
   });
 }
