@@ -13,7 +13,7 @@ import { AppError } from "../result/app_error.ts";
 import type { KrepisContext } from "../context/context.ts";
 import { err, type Result } from "../result/result.ts";
 import { type Behavior, defineStepBehavior } from "./behavior.ts";
-import { Pending } from "./pending.ts";
+import { type Layer, Pending } from "./pending.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
 /**
@@ -44,7 +44,7 @@ function abortResult(signal: AbortSignal): Result<never> {
  * and query, and one object with prototype methods is the cheapest shape. An operation
  * that answers synchronously is never watched.
  */
-class Timed implements Watched {
+class Timed implements Watched, Layer {
   readonly deadline: number;
   #name: string;
   #watch: DeadlineWatch;
@@ -106,21 +106,24 @@ class Timed implements Watched {
    * here outwards, and the handler's own outcome (when it comes first) ends the watch.
    */
   follow(pending: Pending): Pending {
-    pending.map(
-      (result) => {
-        this.#cleanup();
-        return result;
-      },
-      (error) => {
-        this.#cleanup();
-        throw error;
-      },
-    );
+    pending.layer(this);
     this.#pending = pending;
     this.#depth = pending.depth;
     if (this.#settled) pending.settleFrom(this.#depth, this.#stopped);
     else if (this.deadline !== Infinity) this.#watch.add(this);
     return pending;
+  }
+
+  /** The handler's own answer came first (as a layer of its `Pending`). */
+  ok(result: unknown): unknown {
+    this.#cleanup();
+    return result;
+  }
+
+  /** The handler failed first (as a layer of its `Pending`). */
+  err(error: unknown): never {
+    this.#cleanup();
+    throw error;
   }
 
   #cleanup(): void {
