@@ -40,9 +40,10 @@ function abortResult(signal: AbortSignal): Result<never> {
 
 /**
  * One operation under a deadline: the caller gets the handler's result, or `TIMEOUT` or
- * `CANCELLED` first. A class rather than a bundle of closures: this runs for every command
- * and query, and one object with prototype methods is the cheapest shape. An operation
- * that answers synchronously is never watched.
+ * `CANCELLED` first. A class rather than a bundle of closures: it is made for every
+ * operation that answers later or reads its signal, and one object with prototype methods
+ * (also its `Pending`'s layer) is the cheapest shape. An operation that answers
+ * synchronously is never watched.
  */
 class Timed implements Watched, Layer {
   readonly deadline: number;
