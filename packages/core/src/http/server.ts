@@ -69,9 +69,8 @@ const STAGE_THRESHOLD = 64 * 1024;
 /** How long one `wait` parks before the loop checks in again. */
 const WAIT_MS = 60_000;
 /**
- * Turns in a row with work after which the loop lets Deno's event loop run its timers and
- * I/O once (`setImmediate`: one iteration of it on this thread, ≈1.3 µs, where a `wait`
- * that returns at once crosses to a blocking thread and back).
+ * Turns in a row with work after which the loop goes through `wait` anyway (which returns
+ * at once when there is work), so that Deno's event loop runs its timers and I/O.
  */
 const BUSY_TURNS = 16;
 /**
@@ -461,17 +460,13 @@ export class KernelServer implements HttpServer {
             this.#onReturned,
           );
         }
-        if (polled > 0 || this.#outbox.length > 0) {
+        if ((polled > 0 || this.#outbox.length > 0) && ++busy < BUSY_TURNS) {
           // Handlers' promise callbacks run now; their responses go out with the next turn.
           lastPolled = polled;
-          if (++busy < BUSY_TURNS) await undefined;
-          else {
-            busy = 0;
-            await new Promise<void>((resolve) => setImmediate(resolve));
-          }
+          await undefined;
           continue;
         }
-        if (polled === 0 && lastPolled > 0) {
+        if (polled === 0 && lastPolled > 0 && busy < BUSY_TURNS) {
           lastPolled = 0;
           for (let i = 0; i < SETTLE_TICKS && this.#outbox.length === 0; i++) {
             await undefined;
@@ -479,7 +474,8 @@ export class KernelServer implements HttpServer {
           if (this.#outbox.length > 0) continue;
         }
         lastPolled = 0;
-        // Nothing to do: the kernel runs on a blocking thread until there is work, and
+        // Nothing to do (or a long busy stretch, after which Deno's own timers and I/O get
+        // their turn): the kernel runs on a blocking thread until there is work, and
         // responses completed meanwhile are submitted at once.
         busy = 0;
         this.#parked = true;
