@@ -66,7 +66,7 @@ fn respond(server: &Server, lock: &Mutex<()>, records: &[u8]) {
     let (ptr, cap) = server.bridge().outbox();
     assert!(records.len() <= cap);
     unsafe { std::ptr::copy_nonoverlapping(records.as_ptr(), ptr, records.len()) };
-    server.bridge().respond(records.len()).unwrap();
+    server.respond(records.len()).unwrap();
 }
 
 fn answer(

@@ -194,6 +194,20 @@ impl Server {
         turned.unwrap_or(Ok(0))
     }
 
+    /// Submits the first `len` bytes of the outbox (as [`Bridge::respond`]). With one worker
+    /// and the runtime free (no park or watchdog driving it), inside the runtime: the
+    /// connections the responses wake are queued for its next driver, instead of each wake
+    /// writing to the runtime's eventfd (what a wake from outside it costs).
+    pub fn respond(&self, len: usize) -> Result<usize> {
+        let bridge = &self.shared.bridge;
+        if self.host.turned()
+            && let Some(responded) = self.host.try_drive(async { bridge.respond(len) })
+        {
+            return responded;
+        }
+        bridge.respond(len)
+    }
+
     /// Waits until request records are waiting (1), the server has shut down (0) or
     /// `timeout` passed (2). With one worker the caller drives the runtime meanwhile (so it
     /// is called from a thread that may block: TypeScript's `nonblocking` call), and
