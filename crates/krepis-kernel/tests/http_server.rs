@@ -523,6 +523,87 @@ fn http2_prior_knowledge_and_tls_with_alpn() {
     c.stop();
 }
 
+/// Reads TLS records off `sock` into `tls` until a whole answer (its head's
+/// `content-length` of body) is in; the answer and how many application-data records
+/// carried it.
+fn tls_answer(tls: &mut rustls::ClientConnection, sock: &mut TcpStream) -> (String, usize) {
+    let (mut plain, mut records) = (Vec::new(), 0);
+    loop {
+        let mut header = [0u8; 5];
+        sock.read_exact(&mut header).unwrap();
+        let mut record = header.to_vec();
+        record.resize(
+            5 + usize::from(u16::from_be_bytes([header[3], header[4]])),
+            0,
+        );
+        sock.read_exact(&mut record[5..]).unwrap();
+        // 23: application data (in TLS 1.3 also what carries post-handshake messages).
+        records += usize::from(header[0] == 23);
+        tls.read_tls(&mut record.as_slice()).unwrap();
+        tls.process_new_packets().unwrap();
+        let _ = tls.reader().read_to_end(&mut plain);
+        let text = String::from_utf8_lossy(&plain).into_owned();
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length: "))
+                .expect("a sized answer")
+                .parse()
+                .unwrap();
+            if body.len() >= length {
+                return (text, records);
+            }
+        }
+    }
+}
+
+/// A small answer over TLS leaves as one record: head and body are encrypted together
+/// (a record each would cost a second seal and, written apart, a second send).
+#[test]
+fn a_small_tls_answer_is_one_record() {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+    let c = Consumer::start(ServeOptions {
+        cert_pem: cert.cert.pem(),
+        key_pem: cert.signing_key.serialize_pem(),
+        ..Default::default()
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert.cert.der().clone()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("localhost").unwrap();
+    let mut tls = rustls::ClientConnection::new(Arc::new(config), name).unwrap();
+    let mut sock = TcpStream::connect(c.addr()).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    while tls.is_handshaking() {
+        tls.complete_io(&mut sock).unwrap();
+    }
+    for i in 0..4 {
+        let path = format!("/record-{i}");
+        let request = format!("GET {path} HTTP/1.1\r\nhost: localhost\r\n\r\n");
+        tls.writer().write_all(request.as_bytes()).unwrap();
+        while tls.wants_write() {
+            tls.write_tls(&mut sock).unwrap();
+        }
+        let (answer, records) = tls_answer(&mut tls, &mut sock);
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(
+            answer.contains("GET https://") && answer.contains(&path),
+            "{answer}"
+        );
+        // The first answer may follow the session tickets sent after the handshake.
+        if i > 0 {
+            assert_eq!(records, 1, "answer {i} came in {records} records: {answer}");
+        }
+    }
+    c.stop();
+}
+
 #[test]
 fn ten_thousand_mixed_requests_leave_no_residue() {
     let c = Consumer::start(ServeOptions {
