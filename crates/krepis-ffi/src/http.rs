@@ -81,7 +81,7 @@ fn krepis_http_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
 /// Submits `len` bytes of response records from the outbox; returns how many completed.
 #[export]
 fn krepis_http_respond(handle: f64, len: f64) -> Result<f64> {
-    Ok(server(handle)?.respond(len_arg(len, "length")?)? as f64)
+    Ok(server(handle)?.bridge().respond(len_arg(len, "length")?)? as f64)
 }
 
 /// Lends `data` (TypeScript memory, not copied) as the body of the response about to be

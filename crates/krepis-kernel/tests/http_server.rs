@@ -66,7 +66,7 @@ fn respond(server: &Server, lock: &Mutex<()>, records: &[u8]) {
     let (ptr, cap) = server.bridge().outbox();
     assert!(records.len() <= cap);
     unsafe { std::ptr::copy_nonoverlapping(records.as_ptr(), ptr, records.len()) };
-    server.respond(records.len()).unwrap();
+    server.bridge().respond(records.len()).unwrap();
 }
 
 fn answer(

@@ -60,16 +60,6 @@ impl Shared {
         out
     }
 
-    fn try_drive<F: Future>(&self, work: F) -> Option<F::Output> {
-        if self.claims.load(Ordering::SeqCst) > 0 {
-            return None;
-        }
-        let runtime = self.runtime.try_lock()?;
-        let out = runtime.as_ref().map(|rt| rt.block_on(work));
-        self.released.store(self.now(), Ordering::Relaxed);
-        out
-    }
-
     /// Drives the runtime while nobody else does, until a driver claims it back.
     fn watch(&self) {
         while !self.stopped.load(Ordering::Relaxed) {
@@ -164,12 +154,6 @@ impl Host {
     /// it); `None` once stopped. Must not be called from one of the runtime's own tasks.
     pub fn drive<F: Future>(&self, work: F) -> Option<F::Output> {
         self.shared.drive(work)
-    }
-
-    /// Runs `work` as [`Host::drive`] does, but only when no other driver holds the runtime
-    /// (a park, the watchdog) and nobody waits for it: `None` then, at once.
-    pub fn try_drive<F: Future>(&self, work: F) -> Option<F::Output> {
-        self.shared.try_drive(work)
     }
 
     /// Stops the runtime and waits until every task has been dropped (after a driver that

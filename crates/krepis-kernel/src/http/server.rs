@@ -175,37 +175,15 @@ impl Server {
             // Requests handled in this turn are stamped with one reading of the clocks.
             let _turn = clock::Turn::start();
             let responded = if len > 0 { bridge.respond(len) } else { Ok(0) };
-            // A yield runs the tasks that are ready — those the responses woke (they write)
-            // and those the last poll of the sockets woke (they read and parse, queueing
-            // records) — then polls the sockets (`epoll_wait`, without blocking). What that
-            // poll wakes runs at the start of the next turn. Under load the first yield has
-            // found records; only when it has not does a second yield run what its poll woke,
-            // so that a turn does not come back empty (and the loop park) with requests read.
+            // The first yield runs the tasks the responses woke, then polls the sockets
+            // (without blocking); the second runs the tasks that polling woke, which parse
+            // requests and queue their records. Whatever polling finds after that runs at
+            // the start of the next turn.
             tokio::task::yield_now().await;
-            // A malformed outbox is reported; its records stay for the next turn.
-            responded?;
-            let polled = bridge.poll();
-            if polled != 0 {
-                return Ok(polled);
-            }
             tokio::task::yield_now().await;
-            Ok(bridge.poll())
+            responded.map(|_| bridge.poll())
         });
         turned.unwrap_or(Ok(0))
-    }
-
-    /// Submits the first `len` bytes of the outbox (as [`Bridge::respond`]). With one worker
-    /// and the runtime free (no park or watchdog driving it), inside the runtime: the
-    /// connections the responses wake are queued for its next driver, instead of each wake
-    /// writing to the runtime's eventfd (what a wake from outside it costs).
-    pub fn respond(&self, len: usize) -> Result<usize> {
-        let bridge = &self.shared.bridge;
-        if self.host.turned()
-            && let Some(responded) = self.host.try_drive(async { bridge.respond(len) })
-        {
-            return responded;
-        }
-        bridge.respond(len)
     }
 
     /// Waits until request records are waiting (1), the server has shut down (0) or

@@ -473,12 +473,6 @@ export class KernelServer implements HttpServer {
           }
           if (this.#outbox.length > 0) continue;
         }
-        if (busy >= BUSY_TURNS) {
-          // The batch just read answers first (its handlers' promise callbacks), so that
-          // its responses are submitted before the wait, in one call the kernel queues
-          // inside its runtime, rather than each waking the parked runtime during it.
-          for (let i = 0; i < SETTLE_TICKS; i++) await undefined;
-        }
         lastPolled = 0;
         // Nothing to do (or a long busy stretch, after which Deno's own timers and I/O get
         // their turn): the kernel runs on a blocking thread until there is work, and
