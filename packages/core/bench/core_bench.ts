@@ -209,7 +209,10 @@ const traceValues = (): [string, string] => {
     `${ids.requestId.slice(0, 32)}${span.slice(12)}`,
   ];
 };
+const jsonValue = { stored: "k" };
 const jsonOnly = new Headers({ "content-type": JSON_TYPE });
+const jsonRecord = { "content-type": JSON_TYPE };
+const plainJson = { "content-type": "application/json" };
 for (
   const [name, make] of [
     ["Response(body), set + 2× append (used)", () => {
@@ -254,6 +257,31 @@ for (
       headers.append("traceparent", tp);
       headers.append("x-request-id", id);
       return new Response(jsonBody, { headers });
+    }],
+    ["Response.json(value), set + 2× append", () => {
+      const [tp, id] = traceValues();
+      const res = Response.json(jsonValue);
+      const headers = res.headers;
+      headers.set("content-type", JSON_TYPE);
+      headers.append("traceparent", tp);
+      headers.append("x-request-id", id);
+      return res;
+    }],
+    ["init record(content type), 2× append", () => {
+      const [tp, id] = traceValues();
+      const res = new Response(jsonBody, { headers: jsonRecord });
+      res.headers.append("traceparent", tp);
+      res.headers.append("x-request-id", id);
+      return res;
+    }],
+    // Deno copies a content type of exactly `application/json` unchecked and keeps the
+    // string body on its static path; with `; charset=utf-8` it takes the general one.
+    ["init {content-type: application/json}, 2× append", () => {
+      const [tp, id] = traceValues();
+      const res = new Response(jsonBody, { headers: plainJson });
+      res.headers.append("traceparent", tp);
+      res.headers.append("x-request-id", id);
+      return res;
     }],
     ["content type only (no trace headers)", () => {
       sink = traceValues();

@@ -13,7 +13,7 @@ import type { Result } from "../result/result.ts";
 import { KernelRequest } from "../http/request.ts";
 import { KernelAnswer, LaterAnswer } from "../http/response.ts";
 import { pendingOf } from "../pipeline/behavior.ts";
-import { Pending } from "../pipeline/pending.ts";
+import { type Layer, Pending } from "../pipeline/pending.ts";
 import type { Router } from "../router/router.ts";
 import { defaultInput, type Route } from "../router/route.ts";
 import {
@@ -262,6 +262,25 @@ function thrown(
   return internal(ctx, route, e, mode);
 }
 
+/** The HTTP layer of an answer still pending: the outcome becomes the response. */
+class Answering implements Layer {
+  constructor(
+    readonly ctx: KrepisContext,
+    readonly route: Route,
+    readonly mode: Mode,
+  ) {}
+
+  /** The handler's result as the response. */
+  ok(result: unknown): Answer {
+    return answer(this.ctx, this.route, result as Result<unknown>, this.mode);
+  }
+
+  /** A thrown value as the response. */
+  err(e: unknown): Answer {
+    return thrown(this.ctx, this.route, e, this.mode);
+  }
+}
+
 /** Whether a route's match has no path parameters. */
 function noParams(params: Record<string, string>): boolean {
   for (const _ in params) return false;
@@ -388,10 +407,7 @@ function handlerFor(
       return thrown(ctx, route, e, mode);
     }
     return result instanceof Pending
-      ? result.map(
-        (r) => answer(ctx, route, r as Result<unknown>, mode),
-        (e) => thrown(ctx, route, e, mode),
-      )
+      ? result.layer(new Answering(ctx, route, mode))
       : answer(ctx, route, result, mode);
   };
   // An outcome still pending: the kernel's server follows it without a promise.

@@ -9,9 +9,9 @@
 import type { KrepisContext } from "../context/context.ts";
 import { CqsViolationError } from "../di/readonly.ts";
 import { AppError } from "../result/app_error.ts";
-import { err } from "../result/result.ts";
+import { err, type Result } from "../result/result.ts";
 import { type Behavior, defineStepBehavior } from "./behavior.ts";
-import { Pending } from "./pending.ts";
+import { type Layer, Pending } from "./pending.ts";
 
 /**
  * Maps a thrown value to an `AppError`: `AppError` passes through, aborts become `CANCELLED`
@@ -73,9 +73,24 @@ export function errors(): Behavior {
     }
     // The rejection handler is made only for an answer still to come.
     return result instanceof Pending
-      ? result.map(undefined, (e) => mapError(ctx, handler.name, e))
+      ? result.layer(new Mapped(ctx, handler.name))
       : result;
   });
+}
+
+/** The `errors` layer of an answer still pending: a value passes, a throw is mapped. */
+class Mapped implements Layer {
+  constructor(readonly ctx: KrepisContext, readonly name: string) {}
+
+  /** Passes a value through. */
+  ok(value: unknown): unknown {
+    return value;
+  }
+
+  /** Maps a thrown value to an error result. */
+  err(e: unknown): Result<never> {
+    return mapError(this.ctx, this.name, e);
+  }
 }
 
 function mapError(ctx: KrepisContext, name: string, e: unknown) {

@@ -14,6 +14,27 @@ import type { Result } from "../result/result.ts";
 type Map = ((value: unknown) => unknown) | undefined;
 
 /**
+ * A layer as one object (see {@linkcode Pending.layer}): a behavior that keeps a record per
+ * operation anyway adds that, instead of making two closures over it.
+ *
+ * @example
+ * ```ts
+ * import { type Layer, Pending } from "./pending.ts";
+ * const double: Layer = { ok: (n) => (n as number) * 2, err: () => 0 };
+ * console.assert((await new Pending(Promise.resolve(2)).layer(double).promise()) === 4);
+ * ```
+ */
+export interface Layer {
+  /** What a value from inside becomes (a throw passes an error outwards). */
+  ok(value: unknown): unknown;
+  /** What an error from inside becomes (a throw passes an error outwards). */
+  err(error: unknown): unknown;
+}
+
+/** Marks the pair slot of a `Layer` in `#maps`. */
+const LAYER = Symbol("layer");
+
+/**
  * A pipeline answer still to come. Layers call {@linkcode Pending.map} while the pipeline
  * is built up synchronously; the outermost caller then asks for {@linkcode Pending.promise}
  * once, which starts following the handler.
@@ -29,8 +50,11 @@ type Map = ((value: unknown) => unknown) | undefined;
  */
 export class Pending implements PromiseLike<Result<unknown>> {
   #source: PromiseLike<unknown>;
-  /** Pairs of maps, innermost first: value at `2i`, error at `2i + 1`. */
-  #maps: Map[] = [];
+  /**
+   * Pairs of maps, innermost first: value at `2i`, error at `2i + 1`; or a `Layer` at `2i`
+   * and `LAYER` at `2i + 1`.
+   */
+  #maps: (Map | Layer | typeof LAYER)[] = [];
   #settled = false;
   #promise: Promise<unknown> | undefined = undefined;
   #resolve: ((value: unknown) => void) | undefined = undefined;
@@ -49,6 +73,12 @@ export class Pending implements PromiseLike<Result<unknown>> {
     onErr?: (e: unknown) => unknown,
   ): this {
     this.#maps.push(onOk, onErr);
+    return this;
+  }
+
+  /** Adds the next layer outwards as one object (as {@linkcode map} with its two methods). */
+  layer(layer: Layer): this {
+    this.#maps.push(layer, LAYER);
     return this;
   }
 
@@ -110,10 +140,16 @@ export class Pending implements PromiseLike<Result<unknown>> {
     this.#settled = true;
     const maps = this.#maps;
     for (let i = from; i < maps.length; i += 2) {
-      const map = ok ? maps[i] : maps[i + 1];
-      if (map === undefined) continue;
+      const first = maps[i];
+      const second = maps[i + 1];
       try {
-        value = map(value);
+        if (second === LAYER) {
+          value = ok ? (first as Layer).ok(value) : (first as Layer).err(value);
+        } else {
+          const map = (ok ? first : second) as Map;
+          if (map === undefined) continue;
+          value = map(value);
+        }
         ok = true;
       } catch (e) {
         value = e;

@@ -20,6 +20,41 @@ Deno.test("Pending runs its layers in order, errors going to the next error map"
   assert.equal(await p, 20);
 });
 
+Deno.test("Pending.layer: an object layer takes its place among the maps, values to ok, errors to err", async () => {
+  const seen: string[] = [];
+  const layer = {
+    ok(v: unknown) {
+      seen.push(`ok ${v}`);
+      throw new Error("from ok");
+    },
+    err(e: unknown) {
+      seen.push(`err ${(e as Error).message}`);
+      return 3;
+    },
+  };
+  const p = new Pending(Promise.resolve(1))
+    .layer(layer) // ok 1, throws
+    .map(undefined, (e) => {
+      seen.push(`caught ${(e as Error).message}`);
+      throw new Error("again");
+    })
+    .layer(layer) // err again -> 3
+    .map((v) => (v as number) * 10);
+  assert.equal(await p.promise(), 30);
+  assert.deepEqual(seen, ["ok 1", "caught from ok", "err again"]);
+  // A layer counts in the depth an early settlement starts from, as a map pair does.
+  let release!: (v: unknown) => void;
+  const late = new Pending(new Promise((r) => release = r)).layer(layer);
+  const depth = late.depth;
+  late.map((v) => `outer ${v}`);
+  late.settleFrom(depth, "early");
+  seen.length = 0;
+  assert.equal(await late.promise(), "outer early");
+  release(1);
+  await new Promise((r) => setTimeout(r, 0)); // the source's settlement has run
+  assert.deepEqual(seen, [], "the inner layer never saw either outcome");
+});
+
 Deno.test("Pending: a rejection no layer handles rejects the promise", async () => {
   const p = new Pending(Promise.reject(new Error("down"))).map((v) => v);
   await assert.rejects(p.promise(), /down/);

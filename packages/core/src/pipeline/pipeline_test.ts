@@ -253,6 +253,38 @@ Deno.test("the caller's signal is only read when the handler reads its own", asy
   assert.equal(reads, 1);
 });
 
+Deno.test("timeout: a handler answering at once is stopped by an aborted caller only once it reads its signal", () => {
+  const gone = new AbortController();
+  gone.abort(new DOMException("client gone", "AbortError"));
+  const live = new AbortController().signal;
+  const reading = compose([timeout()], q, (ctx) => ok(ctx.signal.aborted));
+  const stopped = reading(
+    createContext({ signal: gone.signal }),
+    undefined,
+  ) as Result<unknown>;
+  assert.ok(!stopped.ok && stopped.error.code === "CANCELLED");
+  assert.deepEqual(
+    reading(createContext({ signal: live }), undefined),
+    ok(false),
+  );
+  // A handler that never looks at its signal answers (or throws) as it did.
+  const blind = compose([timeout()], q, () => ok(1));
+  assert.deepEqual(
+    blind(createContext({ signal: gone.signal }), undefined),
+    ok(1),
+  );
+  for (const read of [false, true]) {
+    const throwing = compose([timeout()], q, (ctx) => {
+      if (read) void ctx.signal;
+      throw new Error("boom");
+    });
+    assert.throws(
+      () => throwing(createContext({ signal: live }), undefined),
+      /boom/,
+    );
+  }
+});
+
 Deno.test("auth denies with its error or continues with the context it returns", async () => {
   const User = defineCapability<string>("user");
   const behavior = auth((ctx) =>

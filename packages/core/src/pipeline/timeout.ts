@@ -13,7 +13,7 @@ import { AppError } from "../result/app_error.ts";
 import type { KrepisContext } from "../context/context.ts";
 import { err, type Result } from "../result/result.ts";
 import { type Behavior, defineStepBehavior } from "./behavior.ts";
-import { Pending } from "./pending.ts";
+import { type Layer, Pending } from "./pending.ts";
 import { DeadlineWatch, type Watched } from "./deadline_watch.ts";
 
 /**
@@ -40,11 +40,12 @@ function abortResult(signal: AbortSignal): Result<never> {
 
 /**
  * One operation under a deadline: the caller gets the handler's result, or `TIMEOUT` or
- * `CANCELLED` first. A class rather than a bundle of closures: this runs for every command
- * and query, and one object with prototype methods is the cheapest shape. An operation
- * that answers synchronously is never watched.
+ * `CANCELLED` first. A class rather than a bundle of closures: it is made for every
+ * operation that answers later or reads its signal, and one object with prototype methods
+ * (also its `Pending`'s layer) is the cheapest shape. An operation that answers
+ * synchronously is never watched.
  */
-class Timed implements Watched {
+class Timed implements Watched, Layer {
   readonly deadline: number;
   #name: string;
   #watch: DeadlineWatch;
@@ -106,21 +107,24 @@ class Timed implements Watched {
    * here outwards, and the handler's own outcome (when it comes first) ends the watch.
    */
   follow(pending: Pending): Pending {
-    pending.map(
-      (result) => {
-        this.#cleanup();
-        return result;
-      },
-      (error) => {
-        this.#cleanup();
-        throw error;
-      },
-    );
+    pending.layer(this);
     this.#pending = pending;
     this.#depth = pending.depth;
     if (this.#settled) pending.settleFrom(this.#depth, this.#stopped);
     else if (this.deadline !== Infinity) this.#watch.add(this);
     return pending;
+  }
+
+  /** The handler's own answer came first (as a layer of its `Pending`). */
+  ok(result: unknown): unknown {
+    this.#cleanup();
+    return result;
+  }
+
+  /** The handler failed first (as a layer of its `Pending`). */
+  err(error: unknown): never {
+    this.#cleanup();
+    throw error;
   }
 
   #cleanup(): void {
@@ -180,18 +184,33 @@ export function timeout(options: TimeoutOptions = {}): Behavior {
     if (deadline <= now) {
       return err(new AppError("TIMEOUT", "deadline already passed"));
     }
-    const op = new Timed(deadline, handler.name, watch, ctx);
-    // The lazy source is made here, not in Timed's constructor: a closure over `this`
-    // made there got V8 to keep these short-lived objects long enough to be promoted,
-    // which tripled the old-space collections of a request loop.
+    // The operation's record is made when the handler reads its signal or answers later:
+    // a handler that answers at once without looking at its signal needs none. (It is
+    // made in the signal's closure, not as a closure of Timed's own: one made in Timed's
+    // constructor got V8 to keep these short-lived objects long enough to be promoted,
+    // which tripled the old-space collections of a request loop.)
+    let op: Timed | undefined;
     let result;
     try {
-      result = next(ctx.derive({ deadline, signal: () => op.signal() }), input);
+      result = next(
+        ctx.derive({
+          deadline,
+          signal: () =>
+            (op ??= new Timed(deadline, handler.name, watch, ctx)).signal(),
+        }),
+        input,
+      );
     } catch (e) {
-      return op.failNow(e);
+      if (op) return op.failNow(e);
+      throw e;
     }
     // No timer can fire while the handler runs synchronously: only an answer still
     // pending is watched.
-    return result instanceof Pending ? op.follow(result) : op.settleNow(result);
+    if (result instanceof Pending) {
+      return (op ??= new Timed(deadline, handler.name, watch, ctx)).follow(
+        result,
+      );
+    }
+    return op ? op.settleNow(result) : result;
   });
 }

@@ -10,7 +10,7 @@ import type { KrepisContext } from "../context/context.ts";
 import type { AnyHandler } from "../cqs/handler.ts";
 import type { Result } from "../result/result.ts";
 import { type Behavior, defineStepBehavior, type Step } from "./behavior.ts";
-import { Pending } from "./pending.ts";
+import { type Layer, Pending } from "./pending.ts";
 
 /**
  * Options of {@linkcode tracing}.
@@ -66,30 +66,48 @@ function traced(
   // wall clock, to the millisecond, which is half the cost of the high-resolution one on
   // a path every operation takes. The span's logger is made when a record is written.
   const now = everyOutcome ? preciseNow : Date.now;
-  const start = now();
-  const threw = (e: unknown): never => {
-    // Only when `errors` is not outside this behavior: record the span, then rethrow.
-    span.log.error("operation threw", {
-      kind: handler.kind,
-      durationMs: now() - start,
-      error: e,
-    });
-    throw e;
-  };
+  const op = new Traced(span, handler, level, now, now());
   let result;
   try {
     result = next(span, input);
   } catch (e) {
-    return threw(e);
+    return op.err(e);
   }
-  if (!(result instanceof Pending)) {
-    record(span, handler, level, now, start, result);
+  return result instanceof Pending ? result.layer(op) : op.ok(result);
+}
+
+/** One traced operation; the layer of its answer when that is still pending. */
+class Traced implements Layer {
+  constructor(
+    readonly span: KrepisContext,
+    readonly handler: AnyHandler,
+    readonly level: LogLevel,
+    readonly now: () => number,
+    readonly start: number,
+  ) {}
+
+  /** Records the outcome. */
+  ok<R>(result: R): R {
+    record(
+      this.span,
+      this.handler,
+      this.level,
+      this.now,
+      this.start,
+      result as Result<unknown>,
+    );
     return result;
   }
-  return result.map((r) => {
-    record(span, handler, level, now, start, r as Result<unknown>);
-    return r;
-  }, threw);
+
+  /** Only when `errors` is not outside this behavior: records the span, then rethrows. */
+  err(e: unknown): never {
+    this.span.log.error("operation threw", {
+      kind: this.handler.kind,
+      durationMs: this.now() - this.start,
+      error: e,
+    });
+    throw e;
+  }
 }
 
 function record(

@@ -8,6 +8,8 @@
 
 const PARAM_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const SLASH = 0x2f;
+/** The parameter values of a match without a walk: none (never written to). */
+const NO_VALUES: string[] = Object.freeze([]) as unknown as string[];
 
 interface Leaf<T> {
   readonly value: T;
@@ -162,7 +164,8 @@ export class Router<T> {
     const end = path.length > 1 && path.charCodeAt(path.length - 1) === SLASH
       ? path.length - 1
       : path.length;
-    const values: string[] = [];
+    // The parameter values of a walk (an exact hit has none: no list is made for it).
+    let values: string[] = NO_VALUES;
     // A static route wins over any parameter route, so an exact hit is the trie's answer.
     // (Hashing a request's path costs as much as a short walk: paths longer than every
     // static route are not looked up.)
@@ -170,7 +173,7 @@ export class Router<T> {
       (path.length <= this.#exactMax
         ? this.#exact.get(end === path.length ? path : path.slice(0, end))
         : undefined) ??
-        (end <= 1 ? this.#root : find(this.#root, path, 1, end, values));
+        (end <= 1 ? this.#root : find(this.#root, path, 1, end, values = []));
     if (!node?.methods) return { kind: "not-found" };
     const leaf = node.methods.get(method) ??
       (method === "HEAD" ? node.methods.get("GET") : undefined);
