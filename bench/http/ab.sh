@@ -2,7 +2,8 @@
 # A/B of server builds on one scenario, for bridge design work (README "Bridge design").
 # Every server runs pinned to CPU 0, wrk -t1 on CPU 1; servers alternate within rounds.
 # Per round and server: req/s, server CPU µs/request (perf stat task-clock), context
-# switches and minor page faults per request, then the medians.
+# switches and minor page faults per request, user and system µs/request (utime and stime
+# of /proc/<pid>/stat, in clock ticks), then the medians.
 #
 #   bench/http/ab.sh ROUNDS SECONDS CONNECTIONS PATH NAME=DIR:LIBRARY:SCRIPT ...
 #   BENCH_LUA=script.lua  wrk script (e.g. a POST body)
@@ -48,6 +49,9 @@ for spec in "$@"; do
   fi
   id[$name]=$(awk '/^PORT/ && $3 == "ID" {print $4; exit}' "$work/$name.out")
 done
+# utime and stime of every thread of the server, in clock ticks (`comm` may hold spaces).
+ticks() { sed 's/.*) //' "/proc/$1/stat" | awk '{print $12, $13}'; }
+hz=$(getconf CLK_TCK)
 scheme=http
 [[ -z ${BENCH_TLS:-} ]] || scheme=https
 bulk=$(dirname "$(realpath "$0")")/../../target/release/examples/bulk_load
@@ -66,18 +70,21 @@ for r in $(seq 1 "$rounds"); do
   for n in "${order[@]}"; do
     perf stat -x, -e task-clock,context-switches,minor-faults -p "${pid[$n]}" -o "$work/stat" -- sleep "$seconds" &
     stat=$!
+    read -r user0 system0 < <(ticks "${pid[$n]}")
     out=$(load "$seconds" "$n")
+    read -r user1 system1 < <(ticks "${pid[$n]}")
     wait $stat
     requests=$(grep -o '[0-9]* requests in' <<<"$out" | cut -d' ' -f1)
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     ms=$(awk -F, '/task-clock/ {print $1}' "$work/stat")
     cs=$(awk -F, '/context-switches/ {print $1}' "$work/stat")
     pf=$(awk -F, '/minor-faults/ {print $1}' "$work/stat")
-    echo "$r $n $rps $(bc <<<"scale=2; $ms*1000/$requests") $(bc <<<"scale=3; $cs/$requests") $(bc <<<"scale=2; $pf/$requests")"
+    tick=$(bc <<<"scale=6; 1000000/$hz/$requests")
+    echo "$r $n $rps $(bc <<<"scale=2; $ms*1000/$requests") $(bc <<<"scale=3; $cs/$requests") $(bc <<<"scale=2; $pf/$requests") $(bc <<<"scale=2; ($user1-$user0)*$tick/1") $(bc <<<"scale=2; ($system1-$system0)*$tick/1")"
   done
-done | tee "$work/rows" | awk '{print "round " $1 " " $2 ": " $3 " req/s, " $4 " µs CPU/req, " $5 " cs/req, " $6 " faults/req"}' >&2
-echo "medians (req/s, CPU µs/request, context switches/request, minor faults/request):"
+done | tee "$work/rows" | awk '{print "round " $1 " " $2 ": " $3 " req/s, " $4 " µs CPU/req, " $5 " cs/req, " $6 " faults/req, " $7 " user + " $8 " system µs/req"}' >&2
+echo "medians (req/s, CPU µs/request, context switches/request, minor faults/request, user µs/request, system µs/request):"
 for n in "${names[@]}"; do
   med() { awk -v n="$n" -v c="$1" '$2 == n {print $c}' "$work/rows" | sort -g | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
-  echo "$n: $(med 3) $(med 4) $(med 5) $(med 6)"
+  echo "$n: $(med 3) $(med 4) $(med 5) $(med 6) $(med 7) $(med 8)"
 done
