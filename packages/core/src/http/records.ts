@@ -310,9 +310,9 @@ export interface Region {
 
 /**
  * Strings up to this long are written by hand; longer ones by `encodeInto`. The loop costs
- * about 2.5 ns a char and `encodeInto` about 150 ns at any length, so they cross between 64
- * and 80 chars (`/tmp` micro-benchmark in branch todo5's report; a todo's JSON, ≈ 96 chars,
- * was written by hand at 128).
+ * about 2 ns a char, `encodeInto` 120–200 ns at any length, so they cross between 64 and 80
+ * chars (a todo's JSON, ≈ 100 chars: 119 ns encoded into an outbox-like external buffer
+ * against 171 ns looped).
  */
 const SHORT_STRING = 64;
 
