@@ -134,3 +134,30 @@ Deno.test("many static siblings (looked up) and few (compared in place) match al
     assert.equal(r.match("GET", "/s1x/7").kind, "not-found");
   }
 });
+
+Deno.test("a walk that backtracks past a parameter keeps only the values of its hit", () => {
+  const r = new Router<string>();
+  for (
+    const [p, v] of [
+      ["/a/:x/b/:y/end", "deep"],
+      ["/a/:z/c", "short"],
+      ["/:top/d", "top"],
+    ]
+  ) assert.equal(r.add("GET", p, v), undefined);
+  const params = (p: string) => {
+    const res = r.match("GET", p);
+    assert.equal(res.kind, "found", p);
+    return res.kind === "found" ? res.match.params : undefined!;
+  };
+  // Tries /a/:x/b/:y first (writing x, then y), falls back to /a/:z/c, then to /:top/d.
+  const deep = params("/a/1/b/2/end");
+  assert.deepEqual(params("/a/3/c"), { z: "3" });
+  assert.deepEqual(params("/a/d"), { top: "a" });
+  assert.deepEqual(params("/a/4/b/5/end"), { x: "4", y: "5" });
+  assert.equal(r.match("GET", "/a/6/b/7/nope").kind, "not-found");
+  assert.deepEqual(
+    deep,
+    { x: "1", y: "2" },
+    "an earlier match's params are its own",
+  );
+});
