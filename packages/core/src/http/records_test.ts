@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { RES_BODY_LEN, RESPONSE_FIXED } from "@krepis/bindings";
 import { KIND_RESPOND, writeResponse } from "./records.ts";
 import { PendingTable } from "./pending.ts";
 
@@ -79,4 +80,34 @@ Deno.test("pending requests are found by their full id, also when slot numbers c
   table.delete(b);
   table.delete(c);
   assert.deepEqual(table.values(), []);
+});
+
+Deno.test("a string body is its UTF-8 bytes at every length, written by hand or by encodeInto, and is refused when it does not fit", () => {
+  const encoder = new TextEncoder();
+  for (const n of [0, 1, 13, 63, 64, 65, 80, 99, 128, 129, 300]) {
+    for (const tail of ["", "\u00e9", "\u{1F600}"]) {
+      const body = "a".repeat(Math.max(0, n - tail.length)) + tail;
+      const bytes = encoder.encode(body);
+      const rec = record([], body);
+      // No headers: the body follows the fixed part.
+      const len = new DataView(rec.buffer).getUint32(RES_BODY_LEN, true);
+      assert.equal(len, bytes.length, `length ${n}${tail && " + non-ASCII"}`);
+      assert.deepEqual(
+        rec.subarray(RESPONSE_FIXED, RESPONSE_FIXED + len),
+        bytes,
+      );
+      // One byte short of room: -1, whichever way the string would be written.
+      const room = region(RESPONSE_FIXED + bytes.length - 1);
+      const head = {
+        kind: KIND_RESPOND,
+        flags: 0,
+        status: 200,
+        id: 1,
+        headers: [],
+      };
+      if (bytes.length > 0) {
+        assert.equal(writeResponse(room, 0, head, body), -1);
+      }
+    }
+  }
 });
