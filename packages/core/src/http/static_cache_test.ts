@@ -10,14 +10,18 @@ import type { ServeOptions } from "./types.ts";
 
 const SIZE = (300 << 10) + 7; // over one read chunk: kept in a memfd
 
-/** How many of the cache's sealed copies this process holds now. */
+/**
+ * How many of the cache's sealed copies of SIZE bytes this process holds now (the size
+ * tells these tests' copies from any other server's in the process).
+ */
 async function keptCopies(): Promise<number> {
   let n = 0;
   for await (const entry of Deno.readDir("/proc/self/fd")) {
-    const target = await Deno.readLink(`/proc/self/fd/${entry.name}`).catch(
-      () => "",
-    );
-    if (target.startsWith("/memfd:krepis-static")) n++;
+    const fd = `/proc/self/fd/${entry.name}`;
+    const target = await Deno.readLink(fd).catch(() => "");
+    if (!target.startsWith("/memfd:krepis-static")) continue;
+    const size = await Deno.stat(fd).then((s) => s.size, () => -1);
+    if (size === SIZE) n++;
   }
   return n;
 }
