@@ -116,9 +116,9 @@ export class RequestRecord {
     this.#lengths = lengths;
   }
 
-  /** Method. */
+  /** Method (a common one as its literal). */
   get method(): string {
-    return this.#method ??= this.#text.slice(this.#start, this.#methodEnd);
+    return this.#method ??= methodOf(this.#text, this.#start, this.#methodEnd);
   }
   /** Absolute URL. */
   get url(): string {
@@ -155,6 +155,24 @@ export class RequestRecord {
     }
     return out;
   }
+}
+
+/**
+ * Methods a request's is compared with before it is cut out of the text: their literals are
+ * internalized strings with their hash computed, so the router's method map and the
+ * handler's method set find them at once, where a new string is hashed and compared char
+ * by char in each (the todo router's match took ≈ 160 against ≈ 120 ns).
+ */
+const METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
+
+/** The method from `start` to `end` of `text`: a literal of `METHODS`, or a new string. */
+function methodOf(text: string, start: number, end: number): string {
+  const length = end - start;
+  for (let i = 0; i < METHODS.length; i++) {
+    const m = METHODS[i];
+    if (m.length === length && text.startsWith(m, start)) return m;
+  }
+  return text.slice(start, end);
 }
 
 const NO_LENGTHS: number[] = [];
