@@ -2,7 +2,8 @@
  * WebSocket load client for `bench/ws/run.ts`: opens CONNECTIONS sockets to
  * `ws://127.0.0.1:PORT/`, keeps INFLIGHT messages in flight on each for SECONDS, then
  * stops sending, waits for the echoes still under way and closes. Prints one JSON line:
- * `{ messages, bad, seconds, clientCpuSeconds }`.
+ * `{ messages, bad, seconds, clientCpuSeconds, clientWaitSeconds }`
+ * (the last: time its threads were runnable but waiting for a CPU).
  *
  * A message counts only when its echo arrives intact: the right type (text or binary), the
  * right length, and its sequence number next in that connection's order (WebSocket keeps
@@ -30,18 +31,14 @@ if (
   Deno.exit(2);
 }
 
+import { cpuSeconds, runQueueSeconds } from "./proc.ts";
+
 const TEXT_SIZE = 32;
 const BINARY_SIZE = 64 * 1024;
 /** Every SAMPLE-th binary echo is compared byte for byte. */
 const SAMPLE = 16;
 /** How long the echoes still in flight at the end may take. */
 const DRAIN_MS = 10_000;
-
-function cpuSeconds(): number {
-  const stat = Deno.readTextFileSync("/proc/self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, CLK_TCK 100
-}
 
 /** Text message `seq` of connection `conn`: exactly 32 ASCII characters. */
 function text(conn: number, seq: number): string {
@@ -136,7 +133,8 @@ const sockets = await Promise.all(
   Array.from({ length: connections }, (_, conn) => open(conn)),
 );
 
-const cpu0 = cpuSeconds();
+const cpu0 = cpuSeconds("self");
+const wait0 = runQueueSeconds("self");
 const t0 = performance.now();
 sending = true;
 for (const start of startSending) start();
@@ -150,7 +148,8 @@ const drain = setTimeout(
 );
 await done;
 const elapsed = (performance.now() - t0) / 1000;
-const clientCpu = cpuSeconds() - cpu0;
+const clientCpu = cpuSeconds("self") - cpu0;
+const clientWait = runQueueSeconds("self") - wait0;
 clearTimeout(stop);
 clearTimeout(drain);
 closing = true;
@@ -161,6 +160,7 @@ console.log(JSON.stringify({
   bad,
   seconds: elapsed,
   clientCpuSeconds: clientCpu,
+  clientWaitSeconds: clientWait,
 }));
 if (failure || bad > 0) {
   console.error(failure || `${bad} echoes arrived damaged`);

@@ -9,8 +9,9 @@
  * otherwise). The servers take turns within each round and rounds alternate the order.
  * Each cell is the median over rounds of messages/s and of the server's CPU time per
  * message (utime + stime of all its threads from `/proc/<pid>/stat`); the CPU % columns
- * (CPU seconds ÷ wall seconds of the run, 100 % = one core) show which side was the
- * bottleneck.
+ * (CPU seconds ÷ wall seconds of the run, 100 % = one core) and the waiting % columns (time
+ * its threads were runnable but not on a CPU, from `/proc/<pid>/task/<tid>/schedstat`) show
+ * which side was the bottleneck, or whether other load on the machine starved it.
  *
  * Environment: BENCH_RUNS (default 3) rounds, BENCH_SECONDS (default 2) per measurement,
  * BENCH_WS_CONNECTIONS (default 16), BENCH_WS_INFLIGHT (default 8), KREPIS_LIB_PATH
@@ -18,6 +19,8 @@
  *
  * @module
  */
+
+import { cpuSeconds, runQueueSeconds } from "./proc.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const env = (name: string, fallback: number) =>
@@ -28,7 +31,6 @@ const connections = env("BENCH_WS_CONNECTIONS", 16);
 const inflight = env("BENCH_WS_INFLIGHT", 8);
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   `${root}target/release/libkrepis.so`;
-const CLK_TCK = 100;
 const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
 const progress = Deno.stderr.isTerminal();
 const deno = Deno.execPath();
@@ -66,12 +68,6 @@ async function start(name: string, script: string): Promise<Server> {
   return { name, process, port: Number(/PORT (\d+)/.exec(seen)![1]) };
 }
 
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
 function median(values: number[]): number {
   const sorted = values.toSorted((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -89,6 +85,8 @@ interface Sample {
   cpuUs: number;
   serverPct: number;
   clientPct: number;
+  serverWaitPct: number;
+  clientWaitPct: number;
 }
 
 async function measure(
@@ -96,7 +94,9 @@ async function measure(
   kind: Kind,
   duration: number,
 ): Promise<Sample> {
-  const before = cpuTicks(server.process.pid);
+  const pid = server.process.pid;
+  const before = cpuSeconds(pid);
+  const waitBefore = runQueueSeconds(pid);
   const args = pinned(1, [
     deno,
     "run",
@@ -113,7 +113,8 @@ async function measure(
     stdout: "piped",
     stderr: "piped",
   }).output();
-  const serverSeconds = (cpuTicks(server.process.pid) - before) / CLK_TCK;
+  const serverSeconds = cpuSeconds(pid) - before;
+  const serverWait = runQueueSeconds(pid) - waitBefore;
   const text = new TextDecoder().decode(out.stdout);
   if (!out.success) {
     throw new Error(
@@ -126,12 +127,15 @@ async function measure(
     messages: number;
     seconds: number;
     clientCpuSeconds: number;
+    clientWaitSeconds: number;
   };
   return {
     rate: r.messages / r.seconds,
     cpuUs: (serverSeconds * 1e6) / r.messages,
     serverPct: (100 * serverSeconds) / r.seconds,
     clientPct: (100 * r.clientCpuSeconds) / r.seconds,
+    serverWaitPct: (100 * serverWait) / r.seconds,
+    clientWaitPct: (100 * r.clientWaitSeconds) / r.seconds,
   };
 }
 
@@ -190,6 +194,8 @@ const medianOf = (name: string, server: string) => {
     cpuUs: median(s.map((x) => x.cpuUs)),
     serverPct: median(s.map((x) => x.serverPct)),
     clientPct: median(s.map((x) => x.clientPct)),
+    serverWaitPct: median(s.map((x) => x.serverWaitPct)),
+    clientWaitPct: median(s.map((x) => x.clientWaitPct)),
   };
 };
 console.log(
@@ -198,13 +204,13 @@ console.log(
     (canPin
       ? ", servers on CPU 0 (taskset -c 0), Deno WebSocket client on CPU 1"
       : " (one CPU: nothing pinned)") +
-    ". Medians; server CPU = utime+stime per echoed message; CPU % = CPU s / wall s.",
+    ". Medians; server CPU = utime+stime per echoed message; CPU % = CPU s / wall s; waiting % = runnable but not on a CPU (/proc schedstat), s / wall s.",
 );
 console.log("");
 console.log(
-  "| message | server | messages/s | server CPU µs/msg | server CPU % | client CPU % | Krepis ÷ Deno: messages/s | Krepis ÷ Deno: CPU/msg |",
+  "| message | server | messages/s | server CPU µs/msg | server CPU % | server waiting % | client CPU % | client waiting % | Krepis ÷ Deno: messages/s | Krepis ÷ Deno: CPU/msg |",
 );
-console.log("|---|---|---|---|---|---|---|---|");
+console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const { name } of scenarios) {
   const k = medianOf(name, KREPIS);
   const d = medianOf(name, DENO);
@@ -215,9 +221,9 @@ for (const { name } of scenarios) {
     console.log(
       `| ${server === KREPIS ? name : ""} | ${server} | ${fixed(m.rate, 0)} | ${
         fixed(m.cpuUs, 2)
-      } | ${fixed(m.serverPct, 0)} | ${fixed(m.clientPct, 0)} | ${
-        ratios.join(" | ")
-      } |`,
+      } | ${fixed(m.serverPct, 0)} | ${fixed(m.serverWaitPct, 0)} | ${
+        fixed(m.clientPct, 0)
+      } | ${fixed(m.clientWaitPct, 0)} | ${ratios.join(" | ")} |`,
     );
   }
 }
