@@ -14,7 +14,7 @@
  * which side was the bottleneck, or whether other load on the machine starved it.
  *
  * Environment: BENCH_RUNS (default 3) rounds, BENCH_SECONDS (default 2) per measurement,
- * BENCH_WS_CONNECTIONS (default 16), BENCH_WS_INFLIGHT (default 8), KREPIS_LIB_PATH
+ * BENCH_WS_CONNECTIONS (default 16), BENCH_WS_INFLIGHT (default 16), KREPIS_LIB_PATH
  * (default: the release build). Servers listen on 127.0.0.1 and are killed at the end.
  *
  * @module
@@ -28,7 +28,7 @@ const env = (name: string, fallback: number) =>
 const runs = env("BENCH_RUNS", 3);
 const seconds = env("BENCH_SECONDS", 2);
 const connections = env("BENCH_WS_CONNECTIONS", 16);
-const inflight = env("BENCH_WS_INFLIGHT", 8);
+const inflight = env("BENCH_WS_INFLIGHT", 16);
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   `${root}target/release/libkrepis.so`;
 const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
