@@ -11,22 +11,27 @@
  * both ends, and every 16th is compared byte for byte with what was sent. Any failure
  * (mismatch, socket error, unexpected close, drain timeout) exits with status 1.
  *
- *   deno run -A bench/ws/client.ts PORT CONNECTIONS INFLIGHT text|binary SECONDS
+ *   deno run -A bench/ws/client.ts PORT CONNECTIONS INFLIGHT text|binary SECONDS [BINARY_BYTES]
+ *
+ * BINARY_BYTES (default 65536, at least 8) is the size of a binary message.
  *
  * @module
  */
 
-const [portArg, connArg, inflightArg, kind, secondsArg] = Deno.args;
+const [portArg, connArg, inflightArg, kind, secondsArg, bytesArg = "65536"] =
+  Deno.args;
 const port = Number(portArg);
 const connections = Number(connArg);
 const inflight = Number(inflightArg);
 const seconds = Number(secondsArg);
+const BINARY_SIZE = Number(bytesArg);
 if (
   !(port > 0) || !(connections > 0) || !(inflight > 0) || !(seconds > 0) ||
+  !Number.isInteger(BINARY_SIZE) || BINARY_SIZE < 8 ||
   (kind !== "text" && kind !== "binary")
 ) {
   console.error(
-    "usage: client.ts PORT CONNECTIONS INFLIGHT text|binary SECONDS",
+    "usage: client.ts PORT CONNECTIONS INFLIGHT text|binary SECONDS [BINARY_BYTES]",
   );
   Deno.exit(2);
 }
@@ -34,7 +39,6 @@ if (
 import { cpuSeconds, runQueueSeconds } from "./proc.ts";
 
 const TEXT_SIZE = 32;
-const BINARY_SIZE = 64 * 1024;
 /** Every SAMPLE-th binary echo is compared byte for byte. */
 const SAMPLE = 16;
 /** How long the echoes still in flight at the end may take. */

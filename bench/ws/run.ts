@@ -14,7 +14,8 @@
  * which side was the bottleneck, or whether other load on the machine starved it.
  *
  * Environment: BENCH_RUNS (default 3) rounds, BENCH_SECONDS (default 2) per measurement,
- * BENCH_WS_CONNECTIONS (default 16), BENCH_WS_INFLIGHT (default 16), KREPIS_LIB_PATH
+ * BENCH_WS_CONNECTIONS (default 16), BENCH_WS_INFLIGHT (default 16), BENCH_WS_BINARY_BYTES
+ * (the binary message's size, default 65536), KREPIS_LIB_PATH
  * (default: the release build). Servers listen on 127.0.0.1 and are killed at the end.
  *
  * @module
@@ -29,6 +30,7 @@ const runs = env("BENCH_RUNS", 3);
 const seconds = env("BENCH_SECONDS", 2);
 const connections = env("BENCH_WS_CONNECTIONS", 16);
 const inflight = env("BENCH_WS_INFLIGHT", 16);
+const binaryBytes = env("BENCH_WS_BINARY_BYTES", 64 * 1024);
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   `${root}target/release/libkrepis.so`;
 const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
@@ -77,7 +79,12 @@ function median(values: number[]): number {
 type Kind = "text" | "binary";
 const scenarios: { name: string; kind: Kind }[] = [
   { name: "32 B text", kind: "text" },
-  { name: "64 KiB binary", kind: "binary" },
+  {
+    name: binaryBytes === 64 * 1024
+      ? "64 KiB binary"
+      : `${binaryBytes} B binary`,
+    kind: "binary",
+  },
 ];
 
 interface Sample {
@@ -107,6 +114,7 @@ async function measure(
     String(inflight),
     kind,
     String(duration),
+    String(binaryBytes),
   ]);
   const out = await new Deno.Command(args[0], {
     args: args.slice(1),
