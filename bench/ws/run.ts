@@ -58,11 +58,14 @@ async function start(name: string, script: string): Promise<Server> {
   const reader = process.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
   let seen = "";
+  // A server that neither listens nor exits within 30 s is killed, which ends the wait.
+  const timer = setTimeout(() => process.kill("SIGKILL"), 30_000);
   while (!/PORT \d+\n/.test(seen)) {
     const { value, done } = await reader.read();
     if (done) throw new Error(`${name} exited before listening:\n${seen}`);
     seen += value;
   }
+  clearTimeout(timer);
   // Keep draining so a server never blocks on a full pipe.
   (async () => {
     while (!(await reader.read()).done);
