@@ -27,6 +27,7 @@ export type {
   ServeOptions,
   ServerStats,
   ShutdownOptions,
+  StaticCacheOptions,
   StaticMount,
   TlsOptions,
 } from "./src/http/types.ts";

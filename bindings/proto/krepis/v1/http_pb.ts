@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  */
 export const file_krepis_v1_http: GenFile = /*@__PURE__*/
   fileDesc(
-    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxIvYCCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEhcKD2lkbGVfdGltZW91dF9tcxgKIAEoBBIXCg9ib2R5X3RpbWVvdXRfbXMYCyABKAQSFQoNbWluX2JvZHlfcmF0ZRgMIAEoBBIbChNtYXhfYnVmZmVyZWRfbWVtb3J5GA0gASgEEhYKDm5vX2NvbXByZXNzaW9uGA4gASgIEi0KDXN0YXRpY19tb3VudHMYDyADKAsyFi5rcmVwaXMudjEuU3RhdGljTW91bnQiTAoLU3RhdGljTW91bnQSDgoGcHJlZml4GAEgASgJEgwKBHJvb3QYAiABKAkSDQoFaW5kZXgYAyADKAkSEAoIc2VuZGZpbGUYBCABKAgiPwoNU2VydmVyQWRkcmVzcxIQCghob3N0bmFtZRgBIAEoCRIMCgRwb3J0GAIgASgNEg4KBnNjaGVtZRgDIAEoCSLMAgoJSHR0cFN0YXRzEhkKEWNvbm5lY3Rpb25zX3RvdGFsGAEgASgEEhgKEGNvbm5lY3Rpb25zX29wZW4YAiABKAQSFgoOcmVxdWVzdHNfdG90YWwYAyABKAQSFwoPcmVzcG9uc2VzX3RvdGFsGAQgASgEEhoKEnJlcXVlc3RzX2luX2ZsaWdodBgFIAEoBBIWCg5yZWplY3RlZF90b3RhbBgGIAEoBBIVCg1hYm9ydGVkX3RvdGFsGAcgASgEEhYKDnRpbWVvdXRzX3RvdGFsGAggASgEEhcKD2JvZHlfYnl0ZXNfbGVudBgJIAEoBBIVCg1iYXRjaGVzX3RvdGFsGAogASgEEhMKC3dhaXRzX3RvdGFsGAsgASgEEhYKDmJ1ZmZlcmVkX2J5dGVzGAwgASgEEhkKEWlkbGVfY2xvc2VkX3RvdGFsGA0gASgEInUKDEJyaWRnZUxheW91dBIPCgdpbmJveGVzGAEgAygEEhIKCmluYm94X3NpemUYAiABKAQSDgoGb3V0Ym94GAMgASgEEhMKC291dGJveF9zaXplGAQgASgEEgsKA2tleRgFIAEoBBIOCgZoYW5kbGUYBiABKARiBnByb3RvMw",
+    "ChRrcmVwaXMvdjEvaHR0cC5wcm90bxIJa3JlcGlzLnYxItsDCgxTZXJ2ZU9wdGlvbnMSEAoIaG9zdG5hbWUYASABKAkSDAoEcG9ydBgCIAEoDRIQCghjZXJ0X3BlbRgDIAEoCRIPCgdrZXlfcGVtGAQgASgJEhcKD21heF9oZWFkZXJfc2l6ZRgFIAEoDRIVCg1tYXhfYm9keV9zaXplGAYgASgEEhoKEnJlcXVlc3RfdGltZW91dF9tcxgHIAEoBBIPCgd0aHJlYWRzGAggASgNEhkKEWJ1ZmZlcl9ib2R5X2xpbWl0GAkgASgEEhcKD2lkbGVfdGltZW91dF9tcxgKIAEoBBIXCg9ib2R5X3RpbWVvdXRfbXMYCyABKAQSFQoNbWluX2JvZHlfcmF0ZRgMIAEoBBIbChNtYXhfYnVmZmVyZWRfbWVtb3J5GA0gASgEEhYKDm5vX2NvbXByZXNzaW9uGA4gASgIEi0KDXN0YXRpY19tb3VudHMYDyADKAsyFi5rcmVwaXMudjEuU3RhdGljTW91bnQSHgoWc3RhdGljX2NhY2hlX21heF9ieXRlcxgQIAEoBBIjChtzdGF0aWNfY2FjaGVfbWF4X2ZpbGVfYnl0ZXMYESABKAQSHgoWc3RhdGljX2NhY2hlX3NldHRsZV9tcxgSIAEoBCJMCgtTdGF0aWNNb3VudBIOCgZwcmVmaXgYASABKAkSDAoEcm9vdBgCIAEoCRINCgVpbmRleBgDIAMoCRIQCghzZW5kZmlsZRgEIAEoCCI/Cg1TZXJ2ZXJBZGRyZXNzEhAKCGhvc3RuYW1lGAEgASgJEgwKBHBvcnQYAiABKA0SDgoGc2NoZW1lGAMgASgJIswCCglIdHRwU3RhdHMSGQoRY29ubmVjdGlvbnNfdG90YWwYASABKAQSGAoQY29ubmVjdGlvbnNfb3BlbhgCIAEoBBIWCg5yZXF1ZXN0c190b3RhbBgDIAEoBBIXCg9yZXNwb25zZXNfdG90YWwYBCABKAQSGgoScmVxdWVzdHNfaW5fZmxpZ2h0GAUgASgEEhYKDnJlamVjdGVkX3RvdGFsGAYgASgEEhUKDWFib3J0ZWRfdG90YWwYByABKAQSFgoOdGltZW91dHNfdG90YWwYCCABKAQSFwoPYm9keV9ieXRlc19sZW50GAkgASgEEhUKDWJhdGNoZXNfdG90YWwYCiABKAQSEwoLd2FpdHNfdG90YWwYCyABKAQSFgoOYnVmZmVyZWRfYnl0ZXMYDCABKAQSGQoRaWRsZV9jbG9zZWRfdG90YWwYDSABKAQidQoMQnJpZGdlTGF5b3V0Eg8KB2luYm94ZXMYASADKAQSEgoKaW5ib3hfc2l6ZRgCIAEoBBIOCgZvdXRib3gYAyABKAQSEwoLb3V0Ym94X3NpemUYBCABKAQSCwoDa2V5GAUgASgEEg4KBmhhbmRsZRgGIAEoBGIGcHJvdG8z",
   );
 
 /**
@@ -135,6 +135,29 @@ export type ServeOptions = Message<"krepis.v1.ServeOptions"> & {
    * @generated from field: repeated krepis.v1.StaticMount static_mounts = 15;
    */
   staticMounts: StaticMount[];
+
+  /**
+   * Most bytes of static files kept in memory for this server (oldest out first);
+   * 0: the default (32 MiB); 2^64-1: keep nothing (the cache is off).
+   *
+   * @generated from field: uint64 static_cache_max_bytes = 16;
+   */
+  staticCacheMaxBytes: bigint;
+
+  /**
+   * Largest static file kept in memory; 0: the default (2 MiB).
+   *
+   * @generated from field: uint64 static_cache_max_file_bytes = 17;
+   */
+  staticCacheMaxFileBytes: bigint;
+
+  /**
+   * How long ago (ms) a static file's last change must be for its bytes to be kept;
+   * 0: the default (2000).
+   *
+   * @generated from field: uint64 static_cache_settle_ms = 18;
+   */
+  staticCacheSettleMs: bigint;
 };
 
 /**

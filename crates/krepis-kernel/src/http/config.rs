@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::static_files::StaticFiles;
+use super::static_files::cache::{self, CacheLimits};
 use crate::proto::ServeOptions;
 use crate::{KernelError, Result};
 
@@ -32,6 +33,13 @@ pub const DEFAULT_MIN_BODY_RATE: u64 = 256;
 pub const DEFAULT_MAX_BUFFERED_MEMORY: u64 = 256 * 1024 * 1024;
 /// Option value meaning "none" where 0 means "default".
 pub const NONE: u64 = u64::MAX;
+/// Largest static cache a server may ask for (1 TiB: past any real memory).
+pub const MAX_STATIC_CACHE_BYTES: u64 = 1 << 40;
+/// Shortest settle time of the static cache (100 ms): a change within one file-system
+/// timestamp tick of the read must never look like the cached version.
+pub const MIN_STATIC_CACHE_SETTLE_MS: u64 = 100;
+/// Longest settle time of the static cache (one day).
+pub const MAX_STATIC_CACHE_SETTLE_MS: u64 = 86_400_000;
 
 /// Validated settings of one server.
 #[derive(Debug, Clone)]
@@ -151,9 +159,53 @@ impl ServerConfig {
             compression: !options.no_compression,
             threads,
             buffer_body_limit,
-            static_files: StaticFiles::from_mounts(&options.static_mounts)?.map(Arc::new),
+            static_files: StaticFiles::from_mounts(
+                &options.static_mounts,
+                static_cache_limits(options)?,
+            )?
+            .map(Arc::new),
         })
     }
+}
+
+/// The static cache's limits from the `static_cache_*` options (0: default; a total of
+/// [`NONE`]: the cache is off).
+fn static_cache_limits(options: &ServeOptions) -> Result<CacheLimits> {
+    let total = match options.static_cache_max_bytes {
+        0 => cache::TOTAL_MAX as u64,
+        NONE => 0,
+        n if n > MAX_STATIC_CACHE_BYTES => {
+            return Err(KernelError::invalid(format!(
+                "staticCache.maxBytes must be at most {MAX_STATIC_CACHE_BYTES} bytes, got {n}"
+            )));
+        }
+        n => n,
+    };
+    let file = match options.static_cache_max_file_bytes {
+        0 => cache::FILE_MAX,
+        n if total > 0 && n > total => {
+            return Err(KernelError::invalid(format!(
+                "staticCache.maxFileBytes ({n}) must not exceed staticCache.maxBytes ({total})"
+            )));
+        }
+        n => n,
+    };
+    let settled = match options.static_cache_settle_ms {
+        0 => cache::SETTLED,
+        ms @ MIN_STATIC_CACHE_SETTLE_MS..=MAX_STATIC_CACHE_SETTLE_MS => Duration::from_millis(ms),
+        ms => {
+            return Err(KernelError::invalid(format!(
+                "staticCache.settleMs must be between {MIN_STATIC_CACHE_SETTLE_MS} and \
+                 {MAX_STATIC_CACHE_SETTLE_MS}, got {ms}"
+            )));
+        }
+    };
+    Ok(CacheLimits {
+        total: usize::try_from(total)
+            .map_err(|_| KernelError::invalid("staticCache.maxBytes does not fit in memory"))?,
+        file,
+        settled,
+    })
 }
 
 fn millis_or(ms: u64, default: Duration) -> Duration {
@@ -231,5 +283,68 @@ mod tests {
         assert_eq!(config.min_body_rate, 0);
         assert_eq!(config.idle_timeout, Duration::from_millis(250));
         assert!(!config.compression);
+    }
+
+    #[test]
+    fn the_static_cache_has_defaults_can_be_turned_off_and_refuses_bad_limits() {
+        assert_eq!(
+            static_cache_limits(&ServeOptions::default()).unwrap(),
+            CacheLimits::default()
+        );
+        let off = ServeOptions {
+            static_cache_max_bytes: NONE,
+            static_cache_max_file_bytes: 1 << 30,
+            ..Default::default()
+        };
+        assert_eq!(static_cache_limits(&off).unwrap().total, 0);
+        let set = ServeOptions {
+            static_cache_max_bytes: 4096,
+            static_cache_max_file_bytes: 1024,
+            static_cache_settle_ms: 250,
+            ..Default::default()
+        };
+        let limits = static_cache_limits(&set).unwrap();
+        assert_eq!(
+            limits,
+            CacheLimits {
+                total: 4096,
+                file: 1024,
+                settled: Duration::from_millis(250)
+            }
+        );
+        for (bad, message) in [
+            (
+                ServeOptions {
+                    static_cache_max_bytes: MAX_STATIC_CACHE_BYTES + 1,
+                    ..Default::default()
+                },
+                "staticCache.maxBytes must be at most",
+            ),
+            (
+                ServeOptions {
+                    static_cache_max_bytes: 1000,
+                    static_cache_max_file_bytes: 1001,
+                    ..Default::default()
+                },
+                "staticCache.maxFileBytes (1001) must not exceed staticCache.maxBytes (1000)",
+            ),
+            (
+                ServeOptions {
+                    static_cache_settle_ms: 99,
+                    ..Default::default()
+                },
+                "staticCache.settleMs must be between 100 and 86400000, got 99",
+            ),
+            (
+                ServeOptions {
+                    static_cache_settle_ms: NONE,
+                    ..Default::default()
+                },
+                "staticCache.settleMs must be between",
+            ),
+        ] {
+            let err = ServerConfig::from_options(&bad).unwrap_err().to_string();
+            assert!(err.contains(message), "{err}");
+        }
     }
 }

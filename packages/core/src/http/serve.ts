@@ -18,15 +18,37 @@ const LAYOUT_CAPACITY = 256;
 const OPTIONS = new Codec(ServeOptionsSchema);
 const LAYOUT = new Codec(BridgeLayoutSchema);
 
-function count(name: string, value: number | undefined, max: number): number {
+function count(
+  name: string,
+  value: number | undefined,
+  max: number,
+  min = 0,
+): number {
   if (value === undefined) return 0;
-  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
     throw new KrepisError(
       "INVALID_ARGUMENT",
-      `${name} must be an integer between 0 and ${max}, got ${value}`,
+      `${name} must be an integer between ${min} and ${max}, got ${value}`,
     );
   }
   return value;
+}
+
+/** The static cache's limits as the kernel reads them (0: default; maxBytes 0: off). */
+function staticCache(options: ServeOptions["staticCache"]) {
+  const { maxBytes, maxFileBytes, settleMs } = options ?? {};
+  return {
+    staticCacheMaxBytes: orNone(
+      count("staticCache.maxBytes", maxBytes, 2 ** 40),
+      maxBytes,
+    ),
+    staticCacheMaxFileBytes: BigInt(
+      count("staticCache.maxFileBytes", maxFileBytes, 2 ** 40, 1),
+    ),
+    staticCacheSettleMs: BigInt(
+      count("staticCache.settleMs", settleMs, 86_400_000, 100),
+    ),
+  };
 }
 
 /** The port, refused with the errors `Deno.serve` throws. */
@@ -216,6 +238,7 @@ export function serveAnswers(
     ),
     noCompression: options.automaticCompression === false,
     staticMounts: staticMounts(options.static),
+    ...staticCache(options.staticCache),
   });
   options.signal?.throwIfAborted();
   const loaded = kernel();

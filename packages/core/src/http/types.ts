@@ -168,6 +168,73 @@ export interface ServeOptions {
    * mount says otherwise.
    */
   static?: Record<string, string | StaticMount>;
+  /**
+   * Limits of the memory cache the `static` mounts share (see
+   * {@linkcode StaticCacheOptions}). Default: 32 MiB in all, files up to 2 MiB, kept once
+   * unchanged for 2 s; `{ maxBytes: 0 }` turns it off.
+   *
+   * @example
+   * ```ts ignore
+   * import { serve } from "@krepis/core/http";
+   * serve({
+   *   static: { "/assets": "./public" },
+   *   staticCache: { maxBytes: 256 << 20, maxFileBytes: 8 << 20 },
+   * }, () => new Response("api"));
+   * ```
+   */
+  staticCache?: StaticCacheOptions;
+}
+
+/**
+ * Limits of the kernel's memory cache of static files (one per server, shared by its
+ * mounts). A file is kept whole once its last change is `settleMs` old, served from memory
+ * while its device, inode, size, mtime and ctime stay the same, and dropped oldest first
+ * when the cache is full. Invalid values make `serve()` throw a `KrepisError`
+ * (`INVALID_ARGUMENT`).
+ *
+ * @example
+ * ```ts ignore
+ * import { serve, type StaticCacheOptions } from "@krepis/core/http";
+ * const staticCache: StaticCacheOptions = { maxBytes: 64 << 20, settleMs: 500 };
+ * serve({ static: { "/assets": "./dist" }, staticCache }, () => new Response("api"));
+ * ```
+ */
+export interface StaticCacheOptions {
+  /**
+   * Most bytes kept in memory for the server; the oldest files go first. Default 32 MiB;
+   * `0` turns the cache off (every request reads the file). At most 1 TiB.
+   *
+   * @example
+   * ```ts ignore
+   * import { serve } from "@krepis/core/http";
+   * serve({ static: { "/a": "./a" }, staticCache: { maxBytes: 0 } }, () => new Response());
+   * ```
+   */
+  maxBytes?: number;
+  /**
+   * Largest file kept, in bytes (larger ones are read on every request). Default 2 MiB;
+   * at least 1 and at most `maxBytes`.
+   *
+   * @example
+   * ```ts ignore
+   * import { serve } from "@krepis/core/http";
+   * serve({ static: { "/a": "./a" }, staticCache: { maxFileBytes: 64 << 10 } }, () => new Response());
+   * ```
+   */
+  maxFileBytes?: number;
+  /**
+   * How long (ms) a file must have stayed unchanged (its ctime) before its bytes are
+   * kept: files being written are read afresh each time. Default 2000; between 100 (a
+   * change within one file-system timestamp tick of the read must never look like the
+   * kept version) and 86 400 000 (a day).
+   *
+   * @example
+   * ```ts ignore
+   * import { serve } from "@krepis/core/http";
+   * serve({ static: { "/a": "./a" }, staticCache: { settleMs: 500 } }, () => new Response());
+   * ```
+   */
+  settleMs?: number;
 }
 
 /**

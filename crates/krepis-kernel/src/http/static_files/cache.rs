@@ -16,7 +16,7 @@
 //! file's device, inode, length, mtime and ctime are the same as when it was read. A file
 //! changed in place gets a new ctime (user space cannot set it back), a file replaced by
 //! rename is another inode, so either is read afresh. Only files whose ctime is older
-//! than [`SETTLED`] are cached: a change a moment after the read could otherwise land
+//! than [`CacheLimits::settled`] (default [`SETTLED`]) are cached: a change a moment after the read could otherwise land
 //! within the same file-system timestamp tick and look like the cached version; files
 //! being written are read every time, as before.
 
@@ -34,12 +34,33 @@ use parking_lot::Mutex;
 use super::file_body::{CHUNK, read_checked};
 use super::negotiate::Stamp;
 
-/// The largest file kept.
+/// Default largest file kept (2 MiB).
 pub const FILE_MAX: u64 = 2 << 20;
-/// The most bytes kept for one server; the oldest entries go first.
+/// Default most bytes kept for one server (32 MiB); the oldest entries go first.
 pub const TOTAL_MAX: usize = 32 << 20;
-/// How long ago a file's ctime must be for its bytes to be kept.
+/// Default time since a file's last change (ctime) before its bytes are kept (2 s).
 pub const SETTLED: Duration = Duration::from_secs(2);
+
+/// What one server's cache may hold (the `staticCache` serve option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheLimits {
+    /// The most bytes kept; the oldest entries go first. 0: nothing is kept.
+    pub total: usize,
+    /// The largest file kept.
+    pub file: u64,
+    /// How long ago a file's ctime must be for its bytes to be kept.
+    pub settled: Duration,
+}
+
+impl Default for CacheLimits {
+    fn default() -> Self {
+        Self {
+            total: TOTAL_MAX,
+            file: FILE_MAX,
+            settled: SETTLED,
+        }
+    }
+}
 
 /// One version of a file, as precisely as `stat` tells it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -62,13 +83,13 @@ impl Version {
         }
     }
 
-    fn settled(&self, now: SystemTime) -> bool {
+    fn settled(&self, now: SystemTime, after: Duration) -> bool {
         let (secs, nanos) = self.ctime;
         let Ok(secs) = u64::try_from(secs) else {
             return false;
         };
         let changed = UNIX_EPOCH + Duration::new(secs, nanos.clamp(0, 999_999_999) as u32);
-        changed + SETTLED < now
+        changed + after < now
     }
 }
 
@@ -77,7 +98,7 @@ impl Version {
 pub struct Cached {
     /// The sealed memfd holding the bytes, for `sendfile`: only for files larger than one
     /// read chunk (smaller responses are never sent with `sendfile`), so the cache holds
-    /// at most [`TOTAL_MAX`] / [`CHUNK`] descriptors however many small files it keeps.
+    /// at most [`CacheLimits::total`] / [`CHUNK`] descriptors however many small files it keeps.
     pub file: Option<Arc<File>>,
     /// The bytes: a read-only mapping of the memfd, or for a small file its heap copy.
     pub bytes: Bytes,
@@ -154,9 +175,10 @@ impl Drop for Mapping {
     }
 }
 
-/// Files' bytes by device and inode, bounded by [`TOTAL_MAX`].
+/// Files' bytes by device and inode, bounded by its [`CacheLimits`].
 #[derive(Default)]
 pub struct FileCache {
+    limits: CacheLimits,
     inner: Mutex<Entries>,
 }
 
@@ -180,13 +202,26 @@ struct Entries {
 }
 
 impl FileCache {
+    /// An empty cache that keeps within `limits`.
+    pub fn new(limits: CacheLimits) -> Self {
+        Self {
+            limits,
+            inner: Mutex::default(),
+        }
+    }
+
     /// The whole of `file` (opened, with `meta` and `stamp` from that descriptor): the
     /// cached version when it is cached, else read now and kept if the file is settled.
-    /// `None` when the file is not one to cache (empty, too large, or changed lately); an
+    /// `None` when the file is not one to cache (empty, too large, or changed lately; any
+    /// file when the cache is off); an
     /// error when the file changed during the read.
     pub fn whole(&self, file: &File, meta: &Metadata, stamp: &Stamp) -> Option<io::Result<Cached>> {
         let version = Version::of(meta);
-        if version.len == 0 || version.len > FILE_MAX || version.len != stamp.len {
+        let limits = self.limits;
+        if version.len == 0
+            || version.len > limits.file.min(limits.total as u64)
+            || version.len != stamp.len
+        {
             return None;
         }
         let hit = self
@@ -199,22 +234,24 @@ impl FileCache {
         if let Some(cached) = hit {
             return Some(Ok(cached));
         }
-        if !version.settled(SystemTime::now()) {
+        if !version.settled(SystemTime::now(), limits.settled) {
             return None;
         }
         let read = read_checked(file, stamp, 0, version.len as usize);
         Some(read.and_then(Cached::hold).inspect(|cached| {
-            self.inner.lock().insert(version, cached.clone());
+            self.inner
+                .lock()
+                .insert(version, cached.clone(), limits.total);
         }))
     }
 }
 
 impl Entries {
-    fn insert(&mut self, version: Version, cached: Cached) {
+    fn insert(&mut self, version: Version, cached: Cached, total_max: usize) {
         if let Some((_, old)) = self.by_file.remove(&(version.dev, version.ino)) {
             self.total -= old.bytes.len();
         }
-        while self.total + cached.bytes.len() > TOTAL_MAX {
+        while self.total + cached.bytes.len() > total_max {
             let Some(oldest) = self.order.pop_front() else {
                 break;
             };
@@ -260,7 +297,7 @@ mod tests {
         cache
             .inner
             .lock()
-            .insert(version, Cached::hold(read).unwrap());
+            .insert(version, Cached::hold(read).unwrap(), TOTAL_MAX);
         (cache, version)
     }
 
@@ -294,7 +331,9 @@ mod tests {
         let cache = FileCache::default();
         assert!(cache.whole(&file, &meta, &stamp).is_none());
         assert!(cache.inner.lock().by_file.is_empty());
-        assert!(Version::of(&meta).settled(SystemTime::now() + SETTLED * 2));
+        let now = SystemTime::now();
+        assert!(Version::of(&meta).settled(now + SETTLED * 2, SETTLED));
+        assert!(!Version::of(&meta).settled(now + SETTLED * 2, SETTLED * 4));
     }
 
     #[test]
@@ -342,7 +381,7 @@ mod tests {
         let n = (TOTAL_MAX as u64 / FILE_MAX) + 2;
         let big = Bytes::from(vec![0; FILE_MAX as usize]);
         for ino in 0..n {
-            entries.insert(version(ino), Cached::hold(big.clone()).unwrap());
+            entries.insert(version(ino), Cached::hold(big.clone()).unwrap(), TOTAL_MAX);
         }
         assert!(entries.total <= TOTAL_MAX);
         assert!(!entries.by_file.contains_key(&(1, 0)));
@@ -352,8 +391,61 @@ mod tests {
         entries.insert(
             version(n - 1),
             Cached::hold(Bytes::from_static(b"x")).unwrap(),
+            TOTAL_MAX,
         );
         let sum: usize = entries.by_file.values().map(|(_, c)| c.bytes.len()).sum();
         assert_eq!(sum, entries.total);
+    }
+
+    /// Writes `len` bytes to `name` in `dir`; returns once that change is `settled` old.
+    fn settled_file(dir: &std::path::Path, name: &str, len: usize, settled: Duration) {
+        let path = dir.join(name);
+        std::fs::write(&path, vec![name.as_bytes()[0]; len]).unwrap();
+        let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+        while SystemTime::now() < written + settled + Duration::from_millis(20) {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn a_small_total_evicts_and_a_zero_total_keeps_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let settled = Duration::from_millis(30);
+        let len = CHUNK as usize + 10; // kept in a memfd
+        for name in ["a", "b", "c"] {
+            settled_file(dir.path(), name, len, settled);
+        }
+        let tiny = FileCache::new(CacheLimits {
+            total: len * 2,
+            file: FILE_MAX,
+            settled,
+        });
+        for name in ["a", "b", "c"] {
+            let (file, meta, stamp) = open(&dir.path().join(name));
+            let cached = tiny.whole(&file, &meta, &stamp).unwrap().unwrap();
+            assert_eq!(cached.bytes.len(), len);
+            assert!(cached.bytes.iter().all(|&b| b == name.as_bytes()[0]));
+        }
+        let entries = tiny.inner.lock();
+        assert_eq!(entries.by_file.len(), 2, "the oldest went");
+        assert_eq!(entries.total, len * 2);
+        let a = open(&dir.path().join("a")).1;
+        assert!(!entries.by_file.contains_key(&(a.dev(), a.ino())));
+        drop(entries);
+
+        let off = FileCache::new(CacheLimits {
+            total: 0,
+            ..CacheLimits::default()
+        });
+        let small = FileCache::new(CacheLimits {
+            file: len as u64 - 1,
+            settled,
+            ..CacheLimits::default()
+        });
+        for cache in [&off, &small] {
+            let (file, meta, stamp) = open(&dir.path().join("a"));
+            assert!(cache.whole(&file, &meta, &stamp).is_none());
+            assert!(cache.inner.lock().by_file.is_empty());
+        }
     }
 }

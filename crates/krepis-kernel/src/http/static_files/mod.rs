@@ -27,7 +27,7 @@ use http::header::{self, HeaderValue};
 use http::{HeaderMap, Method, Request, Response, StatusCode, Version};
 use http_body_util::BodyExt;
 
-use self::cache::FileCache;
+use self::cache::{CacheLimits, FileCache};
 use self::file_body::{CHUNK, FileBody, read_checked};
 use self::negotiate::{Ranged, Stamp, VARIANTS, accepts, value};
 use self::sendfile::{FileSlot, SendfileBody};
@@ -56,17 +56,19 @@ struct Mount {
 
 impl StaticFiles {
     /// Checks the mounts asked for: prefixes are absolute and distinct, roots are existing
-    /// directories, index entries plain file names. `None` when there are no mounts.
+    /// directories, index entries plain file names. `None` when there are no mounts. The
+    /// mounts share one cache of file bytes within `limits`.
     ///
     /// ```
     /// use krepis_kernel::http::static_files::StaticFiles;
+    /// use krepis_kernel::http::static_files::cache::CacheLimits;
     /// use krepis_kernel::proto::StaticMount;
     /// let ok = StaticMount { prefix: "/assets".into(), root: ".".into(), ..Default::default() };
-    /// assert!(StaticFiles::from_mounts(&[ok]).unwrap().is_some());
+    /// assert!(StaticFiles::from_mounts(&[ok], CacheLimits::default()).unwrap().is_some());
     /// let bad = StaticMount { prefix: "assets".into(), root: ".".into(), ..Default::default() };
-    /// assert!(StaticFiles::from_mounts(&[bad]).is_err());
+    /// assert!(StaticFiles::from_mounts(&[bad], CacheLimits::default()).is_err());
     /// ```
-    pub fn from_mounts(mounts: &[StaticMount]) -> Result<Option<Self>> {
+    pub fn from_mounts(mounts: &[StaticMount], limits: CacheLimits) -> Result<Option<Self>> {
         if mounts.is_empty() {
             return Ok(None);
         }
@@ -113,7 +115,7 @@ impl StaticFiles {
         checked.sort_by_key(|m| std::cmp::Reverse(m.prefix.len()));
         Ok(Some(Self {
             mounts: checked,
-            cache: FileCache::default(),
+            cache: FileCache::new(limits),
         }))
     }
 
