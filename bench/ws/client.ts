@@ -36,7 +36,7 @@ if (
   Deno.exit(2);
 }
 
-import { cpuSeconds, runQueueSeconds } from "./proc.ts";
+import { cpuSeconds, runQueueSeconds } from "../proc.ts";
 
 const TEXT_SIZE = 32;
 /** Every SAMPLE-th binary echo is compared byte for byte. */

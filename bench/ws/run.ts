@@ -21,7 +21,13 @@
  * @module
  */
 
-import { cpuSeconds, runQueueSeconds } from "./proc.ts";
+import {
+  cpuSeconds,
+  killAll,
+  median,
+  runQueueSeconds,
+  spawnServer,
+} from "../proc.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const env = (name: string, fallback: number) =>
@@ -47,36 +53,13 @@ const pinned = (cpu: number, command: string[]) =>
   canPin ? ["taskset", "-c", String(cpu), ...command] : command;
 
 async function start(name: string, script: string): Promise<Server> {
-  const args = pinned(0, [deno, "run", "-A", script]);
-  const process = new Deno.Command(args[0], {
-    args: args.slice(1),
-    cwd: root,
-    env: { KREPIS_LIB_PATH: library },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let seen = "";
-  // A server that neither listens nor exits within 30 s is killed, which ends the wait.
-  const timer = setTimeout(() => process.kill("SIGKILL"), 30_000);
-  while (!/PORT \d+\n/.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} exited before listening:\n${seen}`);
-    seen += value;
-  }
-  clearTimeout(timer);
-  // Keep draining so a server never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
-  return { name, process, port: Number(/PORT (\d+)/.exec(seen)![1]) };
-}
-
-function median(values: number[]): number {
-  const sorted = values.toSorted((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  const { process, banner } = await spawnServer(
+    name,
+    pinned(0, [deno, "run", "-A", script]),
+    root,
+    { KREPIS_LIB_PATH: library },
+  );
+  return { name, process, port: Number(/PORT (\d+)/.exec(banner)![1]) };
 }
 
 type Kind = "text" | "binary";
@@ -182,18 +165,7 @@ try {
     }
   }
 } finally {
-  for (const server of servers) {
-    try {
-      server.process.kill("SIGKILL");
-    } catch {
-      console.error(
-        `${server.name} had exited: ${
-          JSON.stringify(await server.process.status)
-        }`,
-      );
-    }
-    await server.process.status;
-  }
+  await killAll(servers);
 }
 
 const fixed = (n: number, digits = 1) =>
