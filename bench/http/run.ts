@@ -22,6 +22,7 @@
  */
 
 import { testCerts } from "../../packages/core/src/_certs.ts";
+import { cpuSeconds, killAll, median, spawnServer } from "../proc.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
@@ -29,7 +30,6 @@ const runs = Number(Deno.env.get("BENCH_RUNS") ?? 3);
 const unpinnedRuns = Number(Deno.env.get("BENCH_UNPINNED_RUNS") ?? 1);
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   `${root}target/release/libkrepis.so`;
-const CLK_TCK = 100;
 const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
 const progress = Deno.stderr.isTerminal();
 
@@ -59,37 +59,23 @@ interface Server {
 }
 
 async function start(name: string, command: string[]): Promise<Server> {
-  const args = canPin ? ["taskset", "-c", "0", ...command] : command;
-  const process = new Deno.Command(args[0], {
-    args: args.slice(1),
-    cwd: root,
-    env: {
+  const { process, banner } = await spawnServer(
+    name,
+    canPin ? ["taskset", "-c", "0", ...command] : command,
+    root,
+    {
       KREPIS_LIB_PATH: library,
       BENCH_STATIC_DIR: assets,
       BENCH_TLS_CERT: `${certs.dir}/server.pem`,
       BENCH_TLS_KEY: `${certs.dir}/server.key`,
     },
-    stdout: "piped",
-    stderr: "inherit",
-  }).spawn();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let seen = "";
-  while (!/PORT \d+.*\n/.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`${name} exited before listening:\n${seen}`);
-    seen += value;
-  }
-  // Keep draining so a server never blocks on a full pipe.
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
+  );
   return {
     name,
     process,
-    port: Number(/PORT (\d+)/.exec(seen)![1]),
-    tlsPort: Number(/TLSPORT (\d+)/.exec(seen)?.[1] ?? 0),
-    todoId: /ID (\S+)/.exec(seen)?.[1] ?? "",
+    port: Number(/PORT (\d+)/.exec(banner)![1]),
+    tlsPort: Number(/TLSPORT (\d+)/.exec(banner)?.[1] ?? 0),
+    todoId: /ID (\S+)/.exec(banner)?.[1] ?? "",
   };
 }
 
@@ -227,12 +213,6 @@ interface Sample {
   cpuUs: number;
 }
 
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]); // utime + stime
-}
-
 function ms(value: string): number {
   const m = /([\d.]+)(us|ms|s)\b/.exec(value);
   if (!m) return NaN;
@@ -344,21 +324,14 @@ async function measure(
   pinned: boolean,
 ): Promise<Sample> {
   const pid = server.process.pid;
-  const before = cpuTicks(pid);
+  const before = cpuSeconds(pid);
   const result = await generate(server, load, seconds, pinned);
-  const cpuSeconds = (cpuTicks(pid) - before) / CLK_TCK;
+  const used = cpuSeconds(pid) - before;
   return {
     rps: result.rps,
     p99: result.p99,
-    cpuUs: result.requests ? (cpuSeconds * 1e6) / result.requests : NaN,
+    cpuUs: result.requests ? (used * 1e6) / result.requests : NaN,
   };
-}
-
-function median(values: number[]): number {
-  const sorted = values.filter((v) => !Number.isNaN(v)).sort((a, b) => a - b);
-  if (sorted.length === 0) return NaN;
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 function log(message: string): void {
@@ -445,19 +418,7 @@ try {
     await pass(unpinnedRuns, false, freeSamples);
   }
 } finally {
-  for (const server of servers.values()) {
-    // A server that already exited (the error being reported) has nothing to kill.
-    try {
-      server.process.kill("SIGKILL");
-    } catch {
-      console.error(
-        `${server.name} had exited: ${
-          JSON.stringify(await server.process.status)
-        }`,
-      );
-    }
-    await server.process.status;
-  }
+  await killAll(servers.values());
   await Deno.remove(work, { recursive: true });
 }
 

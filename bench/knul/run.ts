@@ -11,6 +11,7 @@
  */
 
 import { testCerts } from "../../packages/core/src/_certs.ts";
+import { cpuSeconds, median, runQueueSeconds } from "../proc.ts";
 
 const PEERS = ["knul", "http2", "deno-quic", "grpc"] as const;
 type Peer = typeof PEERS[number];
@@ -20,34 +21,7 @@ const CALLERS = 64;
 const root = new URL("../../", import.meta.url).pathname;
 const peerScript = new URL("./peer.ts", import.meta.url).pathname;
 const env = { KREPIS_LIB_PATH: `${root}target/release/libkrepis.so` };
-const TICK_US = 1e6 / 100; // USER_HZ
 const tty = Deno.stderr.isTerminal();
-
-function cpuTicks(pid: number): number {
-  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return Number(fields[11]) + Number(fields[12]);
-}
-
-/**
- * Nanoseconds the server's threads spent runnable but waiting for a CPU (the second field
- * of each thread's /proc schedstat): on a shared machine this is where latency tails come
- * from, so every round reports it beside its percentiles.
- */
-function runQueueWaitNs(pid: number): number {
-  let total = 0;
-  for (const task of Deno.readDirSync(`/proc/${pid}/task`)) {
-    try {
-      const stat = Deno.readTextFileSync(
-        `/proc/${pid}/task/${task.name}/schedstat`,
-      );
-      total += Number(stat.split(" ")[1]);
-    } catch {
-      // The thread ended between the listing and the read.
-    }
-  }
-  return total;
-}
 
 async function startServer(peer: Peer, certDir: string) {
   const process = new Deno.Command("taskset", {
@@ -103,8 +77,8 @@ interface Round {
 async function round(peer: Peer, certDir: string): Promise<Round> {
   const server = await startServer(peer, certDir);
   try {
-    const before = cpuTicks(server.process.pid);
-    const waitBefore = runQueueWaitNs(server.process.pid);
+    const before = cpuSeconds(server.process.pid);
+    const waitBefore = runQueueSeconds(server.process.pid);
     const started = performance.now();
     const out = await new Deno.Command("taskset", {
       args: [
@@ -126,8 +100,8 @@ async function round(peer: Peer, certDir: string): Promise<Round> {
       stdout: "piped",
       stderr: "piped",
     }).output();
-    const after = cpuTicks(server.process.pid);
-    const waited = runQueueWaitNs(server.process.pid) - waitBefore;
+    const after = cpuSeconds(server.process.pid);
+    const waited = runQueueSeconds(server.process.pid) - waitBefore;
     const elapsedS = (performance.now() - started) / 1000;
     const text =
       new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
@@ -146,8 +120,8 @@ async function round(peer: Peer, certDir: string): Promise<Round> {
       rate,
       p50: r.p50,
       p99: r.p99,
-      cpuUs: ((after - before) * TICK_US) / total,
-      waitMsPerS: waited / 1e6 / elapsedS,
+      cpuUs: ((after - before) * 1e6) / total,
+      waitMsPerS: (waited * 1e3) / elapsedS,
       failures: r.failures,
     };
   } finally {
@@ -159,11 +133,6 @@ async function round(peer: Peer, certDir: string): Promise<Round> {
     await server.process.status;
   }
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
-};
 
 const certs = await testCerts();
 const results = new Map<Peer, Round[]>(PEERS.map((p) => [p, []]));
