@@ -14,6 +14,7 @@ import {
   listen,
   run,
 } from "./_test_util.ts";
+import { type Pair, pair } from "./_wire.ts";
 
 const pattern = (size: number, seed: number) =>
   new Uint8Array(size).map((_, i) => (i * 31 + seed) & 0xff);
@@ -289,22 +290,11 @@ Deno.test("a large response body is sent intact while a clone of the Response is
   await eventually("every detach", () => detached.length === 8);
 });
 
-/** Both servers for `handler`: the kernel's and `Deno.serve`, with their base URLs. */
-async function bothServers(
-  handler: (req: Request) => Response | Promise<Response>,
-) {
-  const kernel = await listen(handler);
-  const deno = Deno.serve(
-    { port: 0, hostname: "127.0.0.1", onListen() {} },
-    handler,
+/** The base URLs of both servers of `servers`: the kernel's, then `Deno.serve`'s. */
+function urlsOf(servers: Pair): string[] {
+  return [servers.krepis, servers.deno].map((port) =>
+    `http://127.0.0.1:${port}`
   );
-  return {
-    urls: [base(kernel), `http://127.0.0.1:${deno.addr.port}`],
-    async [Symbol.asyncDispose]() {
-      await kernel.shutdown();
-      await deno.shutdown();
-    },
-  };
 }
 
 /** Detaches the bytes `clone` shares with the Response it was cloned from. */
@@ -333,9 +323,9 @@ Deno.test("a large response body is sent intact when a clone's bytes are detache
     else setTimeout(later, 0);
     return url.searchParams.has("async") ? Promise.resolve(res) : res;
   };
-  await using servers = await bothServers(handler);
+  await using servers = await pair(handler);
   let asked = 0;
-  for (const url of servers.urls) {
+  for (const url of urlsOf(servers)) {
     for (const path of ["/micro", "/timer"]) {
       for (const mode of ["", "&async", "&headers"]) {
         for (let size = 0; size < bodies.length; size++) {
@@ -407,8 +397,8 @@ Deno.test("a large response body a slow client reads after its bytes were detach
     }, 0);
     return res;
   };
-  await using servers = await bothServers(handler);
-  for (const url of servers.urls) {
+  await using servers = await pair(handler);
+  for (const url of urlsOf(servers)) {
     const got = await slowGet(url, 300);
     assert.ok(
       got.length === body.length && got.every((b, i) => b === body[i]),

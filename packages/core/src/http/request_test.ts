@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { serve } from "./serve.ts";
 import { KernelRequest } from "./request.ts";
-import { exchange } from "./_wire.ts";
+import { exchange, pair } from "./_wire.ts";
 
 Deno.test("KernelRequest.header answers as req.headers.get, before and after Headers are built", async () => {
   const names = ["content-type", "content-length", "x-dup", "x-pad", "absent"];
@@ -57,14 +57,7 @@ Deno.test("many requests at once (small records decoded a block at a time, large
       headers: [...req.headers].filter(([name]) => name.startsWith("x-")),
     });
   };
-  const krepis = serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    handler,
-  );
-  const deno = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    handler,
-  );
+  await using servers = await pair(handler);
   const ask = (port: number, i: number) =>
     fetch(`http://127.0.0.1:${port}/r/${i}?q=${"k".repeat(i % 50)}`, {
       method: i % 3 === 0 ? "DELETE" : "GET",
@@ -77,35 +70,24 @@ Deno.test("many requests at once (small records decoded a block at a time, large
         ...(i % 7 === 3 ? { "x-latin1": "caf\u00e9" } : {}),
       },
     }).then((res) => res.json());
-  try {
-    const n = 120;
-    const indices = [...Array(n).keys()];
-    const [ours, theirs] = await Promise.all([
-      Promise.all(indices.map((i) => ask(krepis.addr.port, i))),
-      Promise.all(indices.map((i) => ask(deno.addr.port, i))),
-    ]);
-    assert.deepEqual(ours, theirs);
-    assert.equal(
-      ours[3].headers.find(([n]: string[]) => n === "x-latin1")[1],
-      "caf\u00e9",
-    );
-    assert.equal(ours[n - 1].url, `/r/${n - 1}?q=${"k".repeat((n - 1) % 50)}`);
-  } finally {
-    await Promise.all([krepis.shutdown(), deno.shutdown()]);
-  }
+  const n = 120;
+  const indices = [...Array(n).keys()];
+  const [ours, theirs] = await Promise.all([
+    Promise.all(indices.map((i) => ask(servers.krepis, i))),
+    Promise.all(indices.map((i) => ask(servers.deno, i))),
+  ]);
+  assert.deepEqual(ours, theirs);
+  assert.equal(
+    ours[3].headers.find(([n]: string[]) => n === "x-latin1")[1],
+    "caf\u00e9",
+  );
+  assert.equal(ours[n - 1].url, `/r/${n - 1}?q=${"k".repeat((n - 1) % 50)}`);
 });
 
 Deno.test("req.method is the method as sent, common or not, as under Deno.serve", async () => {
   const handler = (req: Request) =>
     new Response(null, { headers: { "x-method": req.method } });
-  const krepis = serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    handler,
-  );
-  const deno = Deno.serve(
-    { hostname: "127.0.0.1", port: 0, onListen() {} },
-    handler,
-  );
+  await using servers = await pair(handler);
   // The common ones come back as literals (`records.ts` `METHODS`); near misses, other
   // cases and other tokens as sent.
   const methods = [
@@ -127,13 +109,9 @@ Deno.test("req.method is the method as sent, common or not, as under Deno.serve"
     await res.body?.cancel();
     return res.headers.get("x-method");
   };
-  try {
-    for (const method of methods) {
-      const ours = await ask(krepis.addr.port, method);
-      assert.equal(ours, await ask(deno.addr.port, method), method);
-      assert.equal(ours, method);
-    }
-  } finally {
-    await Promise.all([krepis.shutdown(), deno.shutdown()]);
+  for (const method of methods) {
+    const ours = await ask(servers.krepis, method);
+    assert.equal(ours, await ask(servers.deno, method), method);
+    assert.equal(ours, method);
   }
 });
