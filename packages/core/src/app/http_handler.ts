@@ -377,14 +377,17 @@ export function createKernelHandler(
 ): (
   req: Request,
   info?: FetchInfo,
-) => Answer | LaterAnswer | Promise<Answer> {
+) => Answer | LaterAnswer | Pending | Promise<Answer> {
   return handlerFor(options, KERNEL);
 }
 
 function handlerFor(
   options: HttpHandlerOptions,
   kernel: Mode,
-): (req: Request, info?: FetchInfo) => Answer | LaterAnswer | Promise<Answer> {
+): (
+  req: Request,
+  info?: FetchInfo,
+) => Answer | LaterAnswer | Pending | Promise<Answer> {
   const { router, openapi, maxBodyBytes, execute } = options;
   const trace = (options.traceHeaders === false ? 0 : TRACE) | kernel;
   // The answer, or a `Pending` whose outcome is the answer.
@@ -410,13 +413,9 @@ function handlerFor(
       ? result.layer(new Answering(ctx, route, mode))
       : answer(ctx, route, result, mode);
   };
-  // An outcome still pending: the kernel's server follows it without a promise.
-  const pending = (p: Pending, mode: Mode): LaterAnswer | Promise<Answer> =>
-    mode & KERNEL
-      ? new LaterAnswer((resolve, reject) =>
-        p.into(resolve as (value: unknown) => void, reject)
-      )
-      : p.promise() as Promise<Answer>;
+  // An outcome still pending: the kernel's server follows the `Pending` itself.
+  const pending = (p: Pending, mode: Mode): Pending | Promise<Answer> =>
+    mode & KERNEL ? p : p.promise() as Promise<Answer>;
   const withBody = (
     req: Request,
     ctx: KrepisContext,
@@ -424,7 +423,7 @@ function handlerFor(
     params: Record<string, string>,
     search: string,
     mode: Mode,
-  ): Answer | LaterAnswer | Promise<Answer> => {
+  ): Answer | LaterAnswer | Pending | Promise<Answer> => {
     // A body announced larger than the limit is refused unread. The body's JSON is
     // then checked by `parseBody` (413 past the limit, 415 for a non-JSON type, 400 for
     // bad JSON).

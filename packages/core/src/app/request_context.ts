@@ -6,7 +6,12 @@
  * @module
  */
 
-import { ABORT_WATCH, type SignalHost } from "../context/abort_watch.ts";
+import {
+  ABORT_WATCH,
+  KERNEL_ORIGIN,
+  type KernelOrigin,
+  type SignalHost,
+} from "../context/abort_watch.ts";
 import { KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
 import {
@@ -71,6 +76,25 @@ export function requestContext(
   // Built with the constructor rather than createContext(...).with(...): this runs for
   // every request, and one context is half the work of two.
   const caps = { key: HttpRequest, value: req, next: undefined };
+  // The kernel's server: the ids are read from the request's record when first asked
+  // for (a request whose ids nobody reads cuts none out), and `info.ctx` is not made.
+  const origin = (info as { [KERNEL_ORIGIN]?: KernelOrigin } | undefined)
+    ?.[KERNEL_ORIGIN];
+  if (origin) {
+    return new KrepisContext(
+      undefined,
+      undefined,
+      undefined,
+      undefined,
+      () => req.headers.get(options.tenantHeader) ?? undefined,
+      origin.deadline,
+      origin,
+      undefined,
+      options.log,
+      caps,
+      origin,
+    );
+  }
   const kernel = info?.ctx;
   if (kernel) {
     return new KrepisContext(

@@ -27,3 +27,26 @@ export interface SignalHost {
   /** See {@linkcode AbortWatch}. */
   readonly [ABORT_WATCH]: AbortWatch;
 }
+
+/**
+ * Key of what the kernel's server hands a request's context over as (on its handler
+ * info): the request's ids, deadline and abort, read from the request's record on first
+ * use. `info.ctx` copies them all into a new object (own data properties, for user code
+ * that spreads it), which a context made per request needs none of when nobody reads the
+ * ids.
+ */
+export const KERNEL_ORIGIN: unique symbol = Symbol("krepis.kernelOrigin");
+
+/** What {@linkcode KERNEL_ORIGIN} gives: the same values as `info.ctx`, each read on use. */
+export interface KernelOrigin extends SignalHost {
+  /** As `RequestContext.requestId`. */
+  readonly requestId: string;
+  /** As `RequestContext.traceId`. */
+  readonly traceId: string;
+  /** As `RequestContext.spanId`. */
+  readonly spanId: string;
+  /** As `RequestContext.parentSpanId`. */
+  readonly parentSpanId: string | undefined;
+  /** As `RequestContext.deadline`. */
+  readonly deadline: number;
+}

@@ -14,6 +14,7 @@
  * @module
  */
 
+import type { Pending } from "../pipeline/pending.ts";
 import type { ServeHandlerInfo } from "./types.ts";
 
 type Internal = Record<symbol, unknown>;
@@ -361,7 +362,11 @@ export class LaterAnswer {
   }
 }
 
-/** A handler the kernel's server runs: a `ServeHandler`, or one that may answer with a `KernelAnswer`. */
+/**
+ * A handler the kernel's server runs: a `ServeHandler`, or one that may answer with a
+ * `KernelAnswer`, later, or with a pipeline's `Pending` whose outcome is the answer (an
+ * app's handler: followed without a promise or a `LaterAnswer`).
+ */
 export type AnswerHandler = (
   request: Request,
   info: ServeHandlerInfo,
@@ -369,4 +374,5 @@ export type AnswerHandler = (
   | Response
   | KernelAnswer
   | LaterAnswer
+  | Pending
   | Promise<Response | KernelAnswer>;

@@ -24,7 +24,11 @@ import {
   type KernelBindings,
   ServerAddressSchema,
 } from "@krepis/bindings";
-import { ABORT_WATCH } from "../context/abort_watch.ts";
+import {
+  ABORT_WATCH,
+  KERNEL_ORIGIN,
+  type KernelOrigin,
+} from "../context/abort_watch.ts";
 import { readVariable } from "../native/library.ts";
 import { numeric } from "../native/numeric.ts";
 import type { LoadedKernel } from "../native/loader.ts";
@@ -55,6 +59,7 @@ import {
   type ResponseParts,
 } from "./response.ts";
 import { closeWebSockets, offerWebSocket } from "./websocket.ts";
+import { type Layer, Pending } from "../pipeline/pending.ts";
 import type {
   HttpServer,
   RequestContext,
@@ -110,7 +115,7 @@ interface BodyAccess {
  * kernel free the body is written. No view of that memory is made, so nothing can read it
  * after it is freed. An abandoned request whose handler still runs keeps a copy.
  */
-class Exchange implements BodySource {
+class Exchange implements BodySource, KernelOrigin {
   readonly id: number;
   readonly record: RequestRecord;
   readonly size: number;
@@ -199,6 +204,36 @@ class Exchange implements BodySource {
     }
   }
 
+  /** See `KernelOrigin`: the record's ids, cut out of its text when read. */
+  get requestId(): string {
+    return this.record.requestId;
+  }
+
+  /** See `requestId`. */
+  get traceId(): string {
+    return this.record.traceId;
+  }
+
+  /** See `requestId`. */
+  get spanId(): string {
+    return this.record.spanId;
+  }
+
+  /** See `requestId`. */
+  get parentSpanId(): string | undefined {
+    return this.record.parentSpanId || undefined;
+  }
+
+  /** See `requestId`. */
+  get deadline(): number {
+    return this.record.deadline || Infinity;
+  }
+
+  /** Follows the abort without making the signal (see `context/abort_watch.ts`). */
+  [ABORT_WATCH](listener: EventListenerObject, add: boolean): boolean {
+    return this.watch(listener, add);
+  }
+
   /** The request's signal, made when first asked for. */
   get signal(): AbortSignal {
     if (this.controller === undefined) {
@@ -259,6 +294,40 @@ class Context implements RequestContext {
   }
 }
 
+/** How a followed answer ends (the server's, shared by its requests). */
+interface Ends {
+  answered(exchange: Exchange, response: unknown): void;
+  failed(exchange: Exchange, error: unknown): void;
+}
+
+/**
+ * Follows an app's pending answer (a pipeline's `Pending`) for one request as `#follow`
+ * does a `LaterAnswer`, as one object instead of a `LaterAnswer`, its closure and two
+ * more: the first settlement counts.
+ */
+class Following implements Layer {
+  #exchange: Exchange;
+  #ends: Ends;
+  #settled = false;
+
+  constructor(exchange: Exchange, ends: Ends) {
+    this.#exchange = exchange;
+    this.#ends = ends;
+  }
+
+  ok(response: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#ends.answered(this.#exchange, response);
+  }
+
+  err(error: unknown): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#ends.failed(this.#exchange, error);
+  }
+}
+
 /** Like Deno's: `remoteAddr` (and here `ctx`) is made when first read. */
 class Info implements ServeHandlerInfo {
   #exchange: Exchange;
@@ -272,6 +341,11 @@ class Info implements ServeHandlerInfo {
 
   get ctx(): Context {
     return this.#ctx ??= new Context(this.#exchange);
+  }
+
+  /** The request's ids, deadline and abort without `ctx`'s copy (for `requestContext`). */
+  get [KERNEL_ORIGIN](): KernelOrigin {
+    return this.#exchange;
   }
 
   get remoteAddr(): Deno.NetAddr {
@@ -547,9 +621,27 @@ export class KernelServer implements HttpServer {
     if (result instanceof Response || result instanceof KernelAnswer) {
       this.#leave();
       this.#respond(exchange, result);
+    } else if (result instanceof Pending) {
+      const following = new Following(exchange, this.#ends);
+      try {
+        result.to(following);
+      } catch (error) {
+        following.err(error);
+      }
     } else if (result instanceof LaterAnswer) {
       this.#follow(exchange, result);
     } else this.#await(exchange, result);
+  };
+
+  #ends: Ends = {
+    answered: (exchange, response) => {
+      this.#leave();
+      this.#respond(exchange, response);
+    },
+    failed: (exchange, error) => {
+      this.#leave();
+      this.#fail(exchange, error);
+    },
   };
 
   /** Waits for a handler's promise (or any other value, as `Promise.resolve` takes it). */

@@ -59,6 +59,9 @@ export class Pending implements PromiseLike<Result<unknown>> {
   #promise: Promise<unknown> | undefined = undefined;
   #resolve: ((value: unknown) => void) | undefined = undefined;
   #reject: ((error: unknown) => void) | undefined = undefined;
+  /** Who gets the final outcome instead of `#resolve`/`#reject` (see `to`). */
+  #target: Layer | undefined = undefined;
+  #followed = false;
   /** A settlement asked for before `promise()`: applied once every layer is in. */
   #early: [from: number, value: unknown] | undefined = undefined;
 
@@ -92,7 +95,7 @@ export class Pending implements PromiseLike<Result<unknown>> {
    * handler's own outcome is then ignored. The first settlement wins.
    */
   settleFrom(depth: number, value: unknown): void {
-    if (this.#resolve === undefined) this.#early ??= [depth, value];
+    if (!this.#followed) this.#early ??= [depth, value];
     else this.#settle(depth, true, value);
   }
 
@@ -112,9 +115,26 @@ export class Pending implements PromiseLike<Result<unknown>> {
     resolve: (value: unknown) => void,
     reject: (error: unknown) => void,
   ): void {
-    if (this.#resolve) throw new Error("a Pending is followed only once");
+    if (this.#followed) throw new Error("a Pending is followed only once");
     this.#resolve = resolve;
     this.#reject = reject;
+    this.#follow();
+  }
+
+  /**
+   * Hands the final outcome to `target.ok` or `target.err` (as {@linkcode into} does to
+   * its two functions): a caller that keeps an object per operation anyway (the kernel's
+   * server) passes that instead of making two closures. `target`'s methods must not
+   * throw. Call it once every layer is added, and only once.
+   */
+  to(target: Layer): void {
+    if (this.#followed) throw new Error("a Pending is followed only once");
+    this.#target = target;
+    this.#follow();
+  }
+
+  #follow(): void {
+    this.#followed = true;
     // Followed even after an early settlement, so a late rejection is handled.
     this.#source.then(
       (value) => this.#settle(0, true, value),
@@ -156,7 +176,11 @@ export class Pending implements PromiseLike<Result<unknown>> {
         ok = false;
       }
     }
-    if (ok) this.#resolve!(value);
+    const target = this.#target;
+    if (target !== undefined) {
+      if (ok) target.ok(value);
+      else target.err(value);
+    } else if (ok) this.#resolve!(value);
     else this.#reject!(value);
   }
 }
