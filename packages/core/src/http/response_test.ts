@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
 import { KernelAnswer, LaterAnswer } from "./response.ts";
 import { serveAnswers } from "./serve.ts";
+import { Pending } from "../pipeline/pending.ts";
 
 const served: Response[] = [];
 /** One Response per server (by port), returned by every request to `/shared`. */
@@ -241,4 +242,53 @@ Deno.test("a LaterAnswer counts its first settlement, as a promise would; one th
     await krepis.shutdown();
   }
   assert.deepEqual(errors.map((e) => (e as Error).message), ["boom", "no"]);
+});
+
+Deno.test("a Pending answer is followed by the server: its outcome is the response, a rejection or a source that throws goes to onError", async () => {
+  const errors: unknown[] = [];
+  const answers: Record<string, () => Pending> = {
+    "/later": () =>
+      new Pending(new Promise((r) => setTimeout(() => r("from a timer"), 10)))
+        .map((text) => new KernelAnswer(201, [], text as string)),
+    "/response": () =>
+      new Pending(Promise.resolve("x")).map(() => new Response("a Response")),
+    "/rejects": () => new Pending(Promise.reject(new Error("no"))),
+    "/layer-throws": () =>
+      new Pending(Promise.resolve(1)).map(() => {
+        throw new Error("boom");
+      }),
+    "/source-throws": () =>
+      new Pending({
+        then() {
+          throw new Error("then threw");
+        },
+      }),
+  };
+  const krepis = serveAnswers({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    onError(error) {
+      errors.push(error);
+      return new Response("onError", { status: 500 });
+    },
+  }, (req) => answers[new URL(req.url).pathname]());
+  try {
+    const get = async (path: string) => {
+      const res = await fetch(`http://127.0.0.1:${krepis.addr.port}${path}`);
+      return `${res.status} ${await res.text()}`;
+    };
+    assert.equal(await get("/later"), "201 from a timer");
+    assert.equal(await get("/response"), "200 a Response");
+    assert.equal(await get("/rejects"), "500 onError");
+    assert.equal(await get("/layer-throws"), "500 onError");
+    assert.equal(await get("/source-throws"), "500 onError");
+  } finally {
+    await krepis.shutdown();
+  }
+  assert.deepEqual(errors.map((e) => (e as Error).message), [
+    "no",
+    "boom",
+    "then threw",
+  ]);
 });

@@ -103,3 +103,50 @@ Deno.test("Pending.into hands the outcome to the caller's own callbacks, once", 
     /no/,
   );
 });
+
+Deno.test("Pending.to: the outcome goes to the target's ok or err once, an early settlement first, and it is followed only once", async () => {
+  const outcomes: string[] = [];
+  const target = (name: string) => ({
+    ok: (v: unknown) => void outcomes.push(`${name} ok ${v}`),
+    err: (e: unknown) =>
+      void outcomes.push(`${name} err ${(e as Error).message}`),
+  });
+  const turn = () => new Promise((r) => setTimeout(r, 0));
+
+  // A value through the layers, and an error that no layer maps.
+  const value = new Pending(Promise.resolve(2)).map((v) => (v as number) + 1);
+  value.to(target("value"));
+  const failure = new Pending(Promise.reject(new Error("down")));
+  failure.to(target("failure"));
+  // A layer's throw becomes the error.
+  const thrown = new Pending(Promise.resolve(1)).map(() => {
+    throw new Error("from a layer");
+  });
+  thrown.to(target("thrown"));
+  assert.deepEqual(outcomes, [], "nothing before the source settles");
+  await turn();
+  assert.deepEqual(outcomes, [
+    "value ok 3",
+    "failure err down",
+    "thrown err from a layer",
+  ]);
+
+  // Settled early before it is followed: the early value, applied when followed; the
+  // source's late outcome is not handed over again.
+  outcomes.length = 0;
+  let release!: (v: unknown) => void;
+  const early = new Pending(new Promise((r) => release = r));
+  early.settleFrom(early.depth, "early");
+  early.to(target("early"));
+  assert.deepEqual(outcomes, ["early ok early"]);
+  release("late");
+  await turn();
+  assert.deepEqual(outcomes, ["early ok early"]);
+
+  // Followed once only, by either way.
+  assert.throws(() => early.to(target("again")), /followed only once/);
+  assert.throws(() => early.into(() => {}, () => {}), /followed only once/);
+  const viaInto = new Pending(Promise.resolve(1));
+  viaInto.into(() => {}, () => {});
+  assert.throws(() => viaInto.to(target("again")), /followed only once/);
+});
