@@ -132,22 +132,25 @@ export function newSpanId(): string {
   return id;
 }
 
-/**
- * Whether `s` has the grammar's shape: lower-case hex fields of 2, 32, 16 and 2 digits
- * joined by dashes. Checked character by character from a table: this runs on every
- * request that carries a traceparent, and the same test as a regular expression cost
- * more (≈75 against ≈55 ns here).
- */
-function traceparentShape(s: string): boolean {
-  if (
-    s.length !== 55 || s.charCodeAt(2) !== DASH || s.charCodeAt(35) !== DASH ||
-    s.charCodeAt(52) !== DASH
-  ) return false;
-  for (let i = 0; i < 55; i++) {
-    if (i === 2 || i === 35 || i === 52) continue;
+/** Whether the characters of `s` from `from` to `to` are lower-case hex digits. */
+function hexRun(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
     if (IS_HEX[s.charCodeAt(i)] !== 1) return false; // past the table: undefined
   }
   return true;
+}
+
+/**
+ * Whether `s` has the grammar's shape: lower-case hex fields of 2, 32, 16 and 2 digits
+ * joined by dashes. Checked a field at a time from a table: this runs on every request
+ * that carries a traceparent, and the regular expression cost more on a flat header
+ * string (≈77 against ≈57 ns here; one loop skipping the dashes by index, ≈78).
+ */
+function traceparentShape(s: string): boolean {
+  return s.length === 55 && s.charCodeAt(2) === DASH &&
+    s.charCodeAt(35) === DASH && s.charCodeAt(52) === DASH &&
+    hexRun(s, 0, 2) && hexRun(s, 3, 35) && hexRun(s, 36, 52) &&
+    hexRun(s, 53, 55);
 }
 
 /**
