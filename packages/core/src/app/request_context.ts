@@ -14,12 +14,7 @@ import {
 } from "../context/abort_watch.ts";
 import { KrepisContext } from "../context/context.ts";
 import type { LogSink } from "../context/logger.ts";
-import {
-  newSpanId,
-  newTraceId,
-  parseTraceparent,
-  type TraceParent,
-} from "../context/trace.ts";
+import { checkTraceparent, newSpanId, newTraceId } from "../context/trace.ts";
 import type { ServeHandlerInfo } from "../http/types.ts";
 import { HttpRequest } from "./http_request.ts";
 
@@ -145,15 +140,16 @@ export function requestContext(
  */
 class IncomingIds {
   #headers: Headers;
-  #parent: TraceParent | undefined | null = null;
+  /** The checked `traceparent` (`null`: not read yet); its ids are sliced out when asked. */
+  #parent: string | undefined | null = null;
 
   constructor(headers: Headers) {
     this.#headers = headers;
   }
 
-  #traceparent(): TraceParent | undefined {
+  #traceparent(): string | undefined {
     return this.#parent === null
-      ? this.#parent = parseTraceparent(this.#headers.get("traceparent"))
+      ? this.#parent = checkTraceparent(this.#headers.get("traceparent"))
       : this.#parent;
   }
 
@@ -166,7 +162,8 @@ class IncomingIds {
   }
 
   get traceId(): string {
-    return this.#traceparent()?.traceId ?? newTraceId();
+    const tp = this.#traceparent();
+    return tp === undefined ? newTraceId() : tp.slice(3, 35);
   }
 
   get spanId(): string {
@@ -174,6 +171,6 @@ class IncomingIds {
   }
 
   get parentSpanId(): string | undefined {
-    return this.#traceparent()?.parentSpanId;
+    return this.#traceparent()?.slice(36, 52);
   }
 }

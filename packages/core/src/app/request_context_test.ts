@@ -84,3 +84,31 @@ Deno.test("malformed or absent incoming ids are replaced by new ones", () => {
     assert.equal(ctx.tenantId, undefined);
   }
 });
+
+Deno.test("an incoming traceparent in upper case or padded gives its ids in lower case; all-zero ids are replaced", () => {
+  const padded = requestContext(
+    new Request("http://x/", {
+      headers: { traceparent: ` 00-${TRACE.toUpperCase()}-${PARENT}-01 ` },
+    }),
+    undefined,
+    options,
+  );
+  assert.equal(padded.traceId, TRACE);
+  assert.equal(padded.parentSpanId, PARENT);
+  assert.equal(padded.traceparent(), `00-${TRACE}-${padded.spanId}-01`);
+  for (
+    const traceparent of [
+      `00-${"0".repeat(32)}-${PARENT}-01`,
+      `00-${TRACE}-${"0".repeat(16)}-01`,
+    ]
+  ) {
+    const ctx = requestContext(
+      new Request("http://x/", { headers: { traceparent } }),
+      undefined,
+      options,
+    );
+    assert.match(ctx.traceId, /^[0-9a-f]{32}$/);
+    assert.notEqual(ctx.traceId, "0".repeat(32));
+    assert.equal(ctx.parentSpanId, undefined, traceparent);
+  }
+});

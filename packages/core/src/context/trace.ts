@@ -7,11 +7,12 @@
  * @module
  */
 
-// Tested without capture groups and sliced at fixed offsets: this runs on every request
-// that carries a traceparent, and a capturing match costs several times more.
-const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const ZERO_TRACE = "0".repeat(32);
 const F = 0x66;
+const DASH = 0x2d;
+/** 1 at the character code of each lower-case hex digit. */
+const IS_HEX = new Uint8Array(128);
+for (const c of "0123456789abcdef") IS_HEX[c.charCodeAt(0)] = 1;
 
 /** The value of a lower-case hex digit's character code. */
 function hexDigit(code: number): number {
@@ -131,6 +132,61 @@ export function newSpanId(): string {
   return id;
 }
 
+/** Whether the characters of `s` from `from` to `to` are lower-case hex digits. */
+function hexRun(s: string, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    if (IS_HEX[s.charCodeAt(i)] !== 1) return false; // past the table: undefined
+  }
+  return true;
+}
+
+/**
+ * Whether `s` has the grammar's shape: lower-case hex fields of 2, 32, 16 and 2 digits
+ * joined by dashes. Checked a field at a time from a table: this runs on every request
+ * that carries a traceparent, and the regular expression cost more on a flat header
+ * string (≈77 against ≈57 ns here; one loop skipping the dashes by index, ≈78).
+ */
+function traceparentShape(s: string): boolean {
+  return s.length === 55 && s.charCodeAt(2) === DASH &&
+    s.charCodeAt(35) === DASH && s.charCodeAt(52) === DASH &&
+    hexRun(s, 0, 2) && hexRun(s, 3, 35) && hexRun(s, 36, 52) &&
+    hexRun(s, 53, 55);
+}
+
+/**
+ * A `traceparent` header checked as {@linkcode parseTraceparent} checks it, without taking
+ * it apart: the valid value in lower case without padding, else `undefined`. Its trace id
+ * is the characters 3 to 35, the parent span id 36 to 52, the flags 53 and 54. A host
+ * that may never need the parts keeps this string and slices them out when asked.
+ *
+ * @example
+ * ```ts
+ * import { checkTraceparent } from "./trace.ts";
+ * const tp = checkTraceparent(
+ *   " 00-4BF92F3577B34DA6A3CE929D0E0E4736-00F067AA0BA902B7-01",
+ * );
+ * console.assert(tp?.slice(3, 35) === "4bf92f3577b34da6a3ce929d0e0e4736");
+ * console.assert(checkTraceparent("ff-" + tp?.slice(3)) === undefined);
+ * ```
+ */
+export function checkTraceparent(
+  header: string | null | undefined,
+): string | undefined {
+  if (!header) return undefined;
+  // Senders must use lower case without padding; normalise only when one did not.
+  let tp = header;
+  if (!traceparentShape(tp)) {
+    tp = header.trim().toLowerCase();
+    if (!traceparentShape(tp)) return undefined;
+  }
+  if (tp.charCodeAt(0) === F && tp.charCodeAt(1) === F) return undefined; // "ff"
+  // All-zero ids are invalid; compared in place, without slicing them out.
+  if (tp.startsWith(ZERO_TRACE, 3) || tp.startsWith(ZERO_SPAN, 36)) {
+    return undefined;
+  }
+  return tp;
+}
+
 /**
  * Parses a `traceparent` header; returns `undefined` for anything malformed, including the
  * invalid version `ff` and all-zero ids, so a bad header starts a new trace instead of failing.
@@ -147,20 +203,14 @@ export function newSpanId(): string {
 export function parseTraceparent(
   header: string | null | undefined,
 ): TraceParent | undefined {
-  if (!header) return undefined;
-  // Senders must use lower case without padding; normalise only when one did not.
-  let tp = header;
-  if (!TRACEPARENT.test(tp)) {
-    tp = header.trim().toLowerCase();
-    if (!TRACEPARENT.test(tp)) return undefined;
-  }
-  // Version and flags are read from their character codes (the test above made them hex).
-  if (tp.charCodeAt(0) === F && tp.charCodeAt(1) === F) return undefined; // "ff"
-  const traceId = tp.slice(3, 35);
-  const parentSpanId = tp.slice(36, 52);
-  if (traceId === ZERO_TRACE || parentSpanId === ZERO_SPAN) return undefined;
-  const flags = hexDigit(tp.charCodeAt(53)) * 16 + hexDigit(tp.charCodeAt(54));
-  return { traceId, parentSpanId, flags };
+  const tp = checkTraceparent(header);
+  if (tp === undefined) return undefined;
+  // Flags are read from their character codes (the check made them hex).
+  return {
+    traceId: tp.slice(3, 35),
+    parentSpanId: tp.slice(36, 52),
+    flags: hexDigit(tp.charCodeAt(53)) * 16 + hexDigit(tp.charCodeAt(54)),
+  };
 }
 
 /**

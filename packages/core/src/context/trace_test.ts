@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  checkTraceparent,
   formatTraceparent,
   newSpanId,
   newTraceId,
@@ -85,4 +86,42 @@ Deno.test("every one-character change of a traceparent is judged as the W3C gram
     )?.flags,
     255,
   );
+});
+
+Deno.test("checkTraceparent accepts what parseTraceparent parses, as the string the parts are sliced from", () => {
+  const valid = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+  const headers = [
+    valid,
+    ` ${valid.toUpperCase()}\t`,
+    "ff" + valid.slice(2),
+    valid.slice(0, 3) + "0".repeat(32) + valid.slice(35),
+    valid.slice(0, 36) + "0".repeat(16) + valid.slice(52),
+    valid + "-",
+    valid.slice(1),
+    valid.replace("4bf9", "4bé9"),
+    "",
+    null,
+  ];
+  // Every one-character change too (the grammar test above judges each).
+  for (let i = 0; i < valid.length; i++) {
+    for (const c of ["-", "0", "f", "g", "F", " ", "\u0100"]) {
+      headers.push(valid.slice(0, i) + c + valid.slice(i + 1));
+    }
+  }
+  let accepted = 0;
+  for (const header of headers) {
+    const tp = checkTraceparent(header);
+    const parsed = parseTraceparent(header);
+    assert.equal(
+      tp !== undefined,
+      parsed !== undefined,
+      JSON.stringify(header),
+    );
+    if (tp === undefined || parsed === undefined) continue;
+    accepted++;
+    assert.equal(tp, header!.trim().toLowerCase());
+    assert.equal(tp.slice(3, 35), parsed.traceId);
+    assert.equal(tp.slice(36, 52), parsed.parentSpanId);
+  }
+  assert.ok(accepted > 50, `only ${accepted} accepted`);
 });
