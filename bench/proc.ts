@@ -62,33 +62,55 @@ export async function killAll(servers: Iterable<Started>): Promise<void> {
   }
 }
 
+/** How {@linkcode spawnServer} starts a server. */
+export interface SpawnOptions {
+  /**
+   * Keep the server's stderr out of the benchmark's output: it is read only to say why a
+   * server exited before listening (the error's message then holds its start), and
+   * dropped once the server listens. Otherwise it goes to this process's stderr.
+   */
+  quiet?: boolean;
+  /** How long a server may take to listen before it is killed, in ms (30 s). */
+  timeoutMs?: number;
+}
+
 /**
  * Starts a server (`args[0]` with the rest as arguments, from `cwd`) and waits for its
  * `PORT <n>` line; returns the process and everything it printed up to that line. A server
- * that neither listens nor exits within 30 s is killed. Its output is drained after, so it
- * never blocks on a full pipe.
+ * that neither listens nor exits within `options.timeoutMs` is killed. Its output is
+ * drained after, so it never blocks on a full pipe.
  */
 export async function spawnServer(
   name: string,
   args: string[],
   cwd: string,
   env: Record<string, string>,
+  options: SpawnOptions = {},
 ): Promise<{ process: Deno.ChildProcess; banner: string }> {
   const process = new Deno.Command(args[0], {
     args: args.slice(1),
     cwd,
     env,
     stdout: "piped",
-    stderr: "inherit",
+    stderr: options.quiet ? "piped" : "inherit",
   }).spawn();
   const reader = process.stdout.pipeThrough(new TextDecoderStream())
     .getReader();
   let banner = "";
-  const timer = setTimeout(() => process.kill("SIGKILL"), 30_000);
+  const timer = setTimeout(
+    () => process.kill("SIGKILL"),
+    options.timeoutMs ?? 30_000,
+  );
   try {
     while (!/PORT \d+.*\n/.test(banner)) {
       const { value, done } = await reader.read();
-      if (done) throw new Error(`${name} exited before listening:\n${banner}`);
+      if (done) {
+        // The message's first line says why (bench:knul reports only that line).
+        const why = options.quiet
+          ? ` ${(await new Response(process.stderr).text()).slice(0, 400)}`
+          : "";
+        throw new Error(`${name} exited before listening:${why}\n${banner}`);
+      }
       banner += value;
     }
   } finally {
@@ -97,5 +119,6 @@ export async function spawnServer(
   (async () => {
     while (!(await reader.read()).done);
   })();
+  if (options.quiet) process.stderr.cancel().catch(() => {});
   return { process, banner };
 }

@@ -11,7 +11,7 @@
  */
 
 import { testCerts } from "../../packages/core/src/_certs.ts";
-import { cpuSeconds, median, runQueueSeconds } from "../proc.ts";
+import { cpuSeconds, median, runQueueSeconds, spawnServer } from "../proc.ts";
 
 const PEERS = ["knul", "http2", "deno-quic", "grpc"] as const;
 type Peer = typeof PEERS[number];
@@ -24,8 +24,10 @@ const env = { KREPIS_LIB_PATH: `${root}target/release/libkrepis.so` };
 const tty = Deno.stderr.isTerminal();
 
 async function startServer(peer: Peer, certDir: string) {
-  const process = new Deno.Command("taskset", {
-    args: [
+  const { process, banner } = await spawnServer(
+    `${peer} server`,
+    [
+      "taskset",
       "-c",
       "0",
       Deno.execPath(),
@@ -37,31 +39,12 @@ async function startServer(peer: Peer, certDir: string) {
       peer,
       certDir,
     ],
+    root,
     env,
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  const reader = process.stdout.pipeThrough(new TextDecoderStream())
-    .getReader();
-  let seen = "";
-  const timeout = setTimeout(() => process.kill("SIGKILL"), 60_000);
-  while (!/PORT (\d+)/.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) {
-      clearTimeout(timeout);
-      const err = await new Response(process.stderr).text();
-      throw new Error(
-        `${peer} server exited before listening: ${err.slice(0, 400)}`,
-      );
-    }
-    seen += value;
-  }
-  clearTimeout(timeout);
-  (async () => {
-    while (!(await reader.read()).done);
-  })();
-  process.stderr.cancel().catch(() => {});
-  return { process, port: Number(/PORT (\d+)/.exec(seen)![1]) };
+    // Its stderr only says why it did not listen (gRPC's npm install may take a while).
+    { quiet: true, timeoutMs: 60_000 },
+  );
+  return { process, port: Number(/PORT (\d+)/.exec(banner)![1]) };
 }
 
 interface Round {

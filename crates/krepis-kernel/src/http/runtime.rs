@@ -12,9 +12,8 @@
 //! More workers give a multi-thread runtime whose worker threads drive it; turns and parks
 //! then only wait on it.
 //!
-//! Accepting connections goes on beside it, on a thread of its own ([`Side`]): a listen
-//! queue that waits for the runtime overflows whenever its drivers are late or busy, and
-//! the system then drops the client's SYN (which retries only after 1 s).
+//! Connections are accepted on this runtime, where they are served; a thread stands by
+//! to empty the listen queue while the runtime is held up (see `server::stand_by`).
 
 use std::future::Future;
 use std::sync::Arc;
@@ -211,41 +210,6 @@ impl Host {
 impl Drop for Host {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// A current-thread runtime on a thread of its own, for work that must not wait for the
-/// server's drivers (the accept loop). Built before its thread starts, so that sockets can
-/// be registered with it (through [`Side::handle`]) and errors reported at once.
-pub struct Side {
-    runtime: Runtime,
-}
-
-impl Side {
-    /// Builds the runtime.
-    pub fn new() -> Result<Self> {
-        let runtime = Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .map_err(|e| KernelError::io("start a side runtime", e))?;
-        Ok(Self { runtime })
-    }
-
-    /// Where to register sockets with it.
-    pub fn handle(&self) -> &Handle {
-        self.runtime.handle()
-    }
-
-    /// Runs `work` to its end on a new thread named `name`; the runtime (and whatever
-    /// `work` left on it) is dropped there when it ends.
-    pub fn run<F>(self, name: &str, work: F) -> Result<JoinHandle<()>>
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        std::thread::Builder::new()
-            .name(name.into())
-            .spawn(move || self.runtime.block_on(work))
-            .map_err(|e| KernelError::io(format!("start {name}"), e))
     }
 }
 

@@ -313,7 +313,8 @@ Deno.test("a large response body is sent intact when a clone's bytes are detache
   const handler = (req: Request) => {
     const url = new URL(req.url);
     const body = bodies[Number(url.searchParams.get("size"))];
-    // With a header beyond the content type, the body is read through `bytes()`.
+    // A header beyond the content type takes the server's general path (the fast one reads
+    // Deno's serve fields); there too no user code may run before the bytes are handed over.
     const res = url.searchParams.has("headers")
       ? new Response(body, { headers: { "x-kind": "headers" } })
       : new Response(body);
@@ -327,7 +328,9 @@ Deno.test("a large response body is sent intact when a clone's bytes are detache
   let asked = 0;
   for (const url of urlsOf(servers)) {
     for (const path of ["/micro", "/timer"]) {
-      for (const mode of ["", "&async", "&headers"]) {
+      // With "&headers&async", the clone's detach (queued first) completes before a read
+      // through `response.bytes()` would: Deno.serve still sends the bytes.
+      for (const mode of ["", "&async", "&headers", "&headers&async"]) {
         for (let size = 0; size < bodies.length; size++) {
           const res = await fetch(`${url}${path}?size=${size}${mode}`, {
             signal: AbortSignal.timeout(20_000),

@@ -19,9 +19,14 @@ import type { ServeHandlerInfo } from "./types.ts";
 
 type Internal = Record<symbol, unknown>;
 
+/** A body known up front, as Deno keeps it until something reads it as a stream. */
+interface StaticBody {
+  body: string | Uint8Array<ArrayBuffer>;
+  consumed: boolean;
+}
+
 interface InnerBody {
-  streamOrStatic?: unknown;
-  source?: unknown;
+  streamOrStatic?: ReadableStream | StaticBody;
   consumed(): boolean;
 }
 
@@ -35,8 +40,6 @@ interface InnerResponse {
 
 /** The body is `ResponseParts.body` (a string, bytes, or `null` for none). */
 export const BODY_INLINE = 0;
-/** The body is to be read with `response.bytes()`. */
-export const BODY_BYTES = 1;
 /** The body is to be streamed from `response.body`. */
 export const BODY_STREAM = 2;
 
@@ -46,7 +49,7 @@ export interface ResponseParts {
   status: number;
   /** Alternating names and values (ByteStrings); each `set-cookie` separate. */
   headers: readonly string[];
-  /** How to get the body: {@linkcode BODY_INLINE}, {@linkcode BODY_BYTES} or {@linkcode BODY_STREAM}. */
+  /** How to get the body: {@linkcode BODY_INLINE} or {@linkcode BODY_STREAM}. */
   read: number;
   /** The body, when `read` is {@linkcode BODY_INLINE}. */
   body: string | Uint8Array<ArrayBuffer> | null;
@@ -117,31 +120,28 @@ function consumedError(): TypeError {
 /**
  * Reads what serving `value` needs, refusing what `Deno.serve` refuses with the same
  * `TypeError`s: not a `Response` (a look-alike too), `Response.error()`, a used body, or a
- * `Response` already served. Marks `value` served. A byte body known up front comes inline
- * when the `Response` was built from it with at most a content type (any length), or else
- * when shorter than `inlineLimit`; longer ones are to be read with `bytes()` (which
- * consumes them). Inline bytes may be shared with a clone of `value`: copy them before
- * user code runs again. The object returned may be refilled by the next call: read it at
- * once.
+ * `Response` already served. Marks `value` served and its body used. A body known up front
+ * (a string or bytes, any length) comes inline, as `Deno.serve` takes it: read here, with
+ * no user code running in between (a read through `bytes()` would settle a turn later, and
+ * a clone sharing these bytes could detach them meanwhile). Inline bytes may be shared
+ * with a clone of `value`: hand them over or copy them before user code runs again. The
+ * object returned may be refilled by the next call: read it at once.
  *
  * @example
  * ```ts
  * import { BODY_INLINE, readResponse } from "./response.ts";
- * const parts = readResponse(new Response("hi"), 65536);
+ * const parts = readResponse(new Response("hi"));
  * console.assert(parts.read === BODY_INLINE && parts.body === "hi");
  * console.assert(parts.headers[1] === "text/plain;charset=UTF-8");
  * ```
  */
-export function readResponse(
-  value: unknown,
-  inlineLimit: number,
-): ResponseParts {
+export function readResponse(value: unknown): ResponseParts {
   if (!(value instanceof Response)) {
     throw new TypeError(
       "Return value from serve handler must be a response or a promise resolving to a response",
     );
   }
-  return readParts(value, inlineLimit);
+  return readParts(value);
 }
 
 /**
@@ -198,7 +198,7 @@ export class KernelAnswer {
   }
 }
 
-function readParts(value: Response, inlineLimit: number): ResponseParts {
+function readParts(value: Response): ResponseParts {
   if (!INTERNALS) return readPublic(value);
   const r = value as unknown as Internal;
   const inner = r[INNER!] as InnerResponse | undefined;
@@ -227,7 +227,7 @@ function readParts(value: Response, inlineLimit: number): ResponseParts {
     FAST.body = fast;
     return FAST;
   }
-  return readInner(value, status, r, inner, inlineLimit);
+  return readInner(value, status, r, inner);
 }
 
 /** What the common shapes answer with, refilled by each call (no object per response). */
@@ -270,7 +270,6 @@ function readInner(
   status: number,
   r: Internal,
   inner: InnerResponse,
-  inlineLimit: number,
 ): ResponseParts {
   if (answered.has(response)) throw consumedError();
   if (
@@ -292,23 +291,14 @@ function readInner(
   const body = inner.body;
   if (body === null) return { status, headers, read: BODY_INLINE, body: null };
   answered.add(response);
-  if (body.streamOrStatic instanceof ReadableStream) {
+  const known = body.streamOrStatic;
+  if (known === undefined || known instanceof ReadableStream) {
     return { status, headers, read: BODY_STREAM, body: null };
   }
-  // A static body's source is the copy Deno made when the Response was built.
-  const source = body.source;
-  if (
-    typeof source === "string" ||
-    (source instanceof Uint8Array && source.length < inlineLimit)
-  ) {
-    return {
-      status,
-      headers,
-      read: BODY_INLINE,
-      body: source as string | Uint8Array<ArrayBuffer>,
-    };
-  }
-  return { status, headers, read: BODY_BYTES, body: null };
+  // A body known up front: the copy Deno made when the Response was built (or the bytes
+  // a clone shares), taken and marked used as Deno.serve does.
+  known.consumed = true;
+  return { status, headers, read: BODY_INLINE, body: known.body };
 }
 
 function framing(name: string): boolean {

@@ -11,7 +11,7 @@ import { serveAnswers } from "./serve.ts";
 import { Pending } from "../pipeline/pending.ts";
 
 const served: Response[] = [];
-/** One Response per server (by port), returned by every request to `/shared`. */
+/** One Response per server, returned by every request to `/shared`. */
 const shared = new Map<string, Response>();
 
 const routes: Record<string, () => Response | Promise<Response>> = {
@@ -80,17 +80,20 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
     return new Response("onError", { status: 500 });
   };
   await using servers = await pair(
-    (req) => {
+    (req, info) => {
       const url = new URL(req.url);
       if (url.pathname !== "/shared") return routes[url.pathname]();
       // A general-path response (status 201 and a header): served once, then refused.
-      if (!shared.has(url.port)) {
+      // Each server gets its own (only the kernel's passes a `ctx`; the requests' URLs
+      // are alike): one served by either reads as used, and the other would refuse it.
+      const server = info.ctx === undefined ? "deno" : "krepis";
+      if (!shared.has(server)) {
         shared.set(
-          url.port,
+          server,
           new Response("s", { status: 201, headers: { "x-s": "1" } }),
         );
       }
-      return shared.get(url.port)!;
+      return shared.get(server)!;
     },
     { onError },
     { onError },
@@ -145,6 +148,8 @@ Deno.test("common Response shapes go on the wire exactly as Deno.serve sends the
   // A served body reads as used afterwards, under both.
   assert.equal(served.length, 2);
   assert.ok(served[0].bodyUsed && served[1].bodyUsed);
+  // Through the general path too (Deno.serve marks the body it takes used).
+  assert.ok(shared.get("krepis")!.bodyUsed && shared.get("deno")!.bodyUsed);
 });
 
 Deno.test("a KernelAnswer goes on the wire as Deno.serve sends the Response it stands for", async () => {

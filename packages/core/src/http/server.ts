@@ -52,7 +52,6 @@ import {
 import {
   type AnswerHandler,
   BODY_INLINE,
-  BODY_STREAM,
   KernelAnswer,
   LaterAnswer,
   readResponse,
@@ -759,7 +758,7 @@ export class KernelServer implements HttpServer {
     }
     let parts: ResponseParts;
     try {
-      parts = readResponse(value, STAGE_THRESHOLD);
+      parts = readResponse(value);
     } catch (error) {
       if (fromError) this.#send(exchange, 500, NO_HEADERS, null);
       else this.#fail(exchange, error);
@@ -773,15 +772,6 @@ export class KernelServer implements HttpServer {
       this.#send(exchange, status, headers, parts.body);
       // `parts` may be reused by the next read: let a large body go with its Response.
       parts.body = null;
-    } else if (read !== BODY_STREAM) {
-      // Read through the Response so it is consumed (`bodyUsed`), as `Deno.serve` does.
-      response.bytes().then(
-        (bytes) => this.#send(exchange, status, headers, bytes),
-        (error) =>
-          fromError
-            ? this.#send(exchange, 500, NO_HEADERS, null)
-            : this.#fail(exchange, error),
-      );
     } else this.#stream(exchange, status, headers, response, fromError);
   }
 
