@@ -787,11 +787,11 @@ mod tests {
         driver.join().unwrap();
         assert_eq!(server.stats().connections_total, COUNT);
         // A machine busy elsewhere may keep the driver from a CPU past two of the stand-by's
-        // looks now and then (none in 6 runs at load 5.6); a thread of accepts would take
-        // every one.
+        // looks now and then (none in 6 runs at load 5.6; CI runs other tests beside this
+        // one, hence the wide margin); a thread of accepts would take every one.
         let rescued = server.acceptor.rescued.load(Ordering::Relaxed);
         assert!(
-            rescued < COUNT / 10,
+            rescued < COUNT / 2,
             "{rescued} of {COUNT} by the stand-by thread"
         );
     }
