@@ -30,7 +30,7 @@ export const ABI_VERSION = 6;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x8b02a03a;
+export const ABI_FINGERPRINT = 0x14da6a3f;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -584,15 +584,6 @@ export const symbols = {
   krepis_ws_send: {
     parameters: ["f64", "f64", "f64", "buffer", "f64"],
     result: "f64",
-  },
-  /**
-   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
-   * one waiter for all of a server's sockets.
-   */
-  krepis_ws_wait: {
-    parameters: ["f64", "f64"],
-    result: "f64",
-    nonblocking: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -1196,12 +1187,6 @@ export interface KernelBindings {
     binary: number,
     data: Uint8Array<ArrayBuffer>,
   ): number;
-  /**
-   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
-   * one waiter for all of a server's sockets.
-   * Calls `krepis_ws_wait`.
-   */
-  wsWait(handle: number, timeoutMs: number): Promise<number>;
 }
 
 /**
@@ -1754,10 +1739,6 @@ export function createBindings(
     ): number {
       const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_ws_send") : r;
-    },
-    async wsWait(handle: number, timeoutMs: number): Promise<number> {
-      const r = await raw.krepis_ws_wait(handle, timeoutMs);
-      return r < 0 ? fail(-r, "krepis_ws_wait") : r;
     },
   };
 }

@@ -30,14 +30,6 @@ fn krepis_ws_poll(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
     Ok(server(handle)?.websockets().poll(out) as f64)
 }
 
-/// Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
-/// one waiter for all of a server's sockets.
-#[export(nonblocking)]
-fn krepis_ws_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
-    let timeout = Duration::from_millis(int_arg(timeout_ms, "timeout")?);
-    Ok(f64::from(server(handle)?.websockets().wait(timeout)))
-}
-
 /// Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
 #[export]
 fn krepis_ws_send(handle: f64, id: f64, binary: f64, data: *const u8, len: f64) -> Result<f64> {

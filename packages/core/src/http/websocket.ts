@@ -2,9 +2,10 @@
  * `upgradeWebSocket(req)`: WebSockets on a `serve()` server, shaped like
  * `Deno.upgradeWebSocket`. The handshake and the framing (pings, fragments, close codes,
  * the 64 MiB message limit, the idle ping) run in the kernel. Events of all of a server's
- * sockets come through one queue: a synchronous poll drains them in batches, and one
- * parked `nonblocking` wait per server (not per socket) waits for more, so thousands of
- * open sockets hold no extra threads.
+ * sockets come through one queue, which the server's loop drains with a synchronous poll
+ * after each of its turns ({@linkcode pumpWebSockets}); its park ends when events arrive.
+ * Under load a message therefore goes kernel → handler → kernel on the JS thread, with no
+ * thread hand-off, and thousands of open sockets hold no extra threads.
  *
  * @module
  */
@@ -36,8 +37,6 @@ const KIND_FAILED = 5;
 const HEAD = 16;
 /** The poll buffer's usual size; it grows for a larger message, then shrinks back. */
 const POLL_BUFFER = 64 * 1024;
-/** How long one wait parks before the loop checks in again. */
-const WAIT_MS = 60_000;
 /** Deno's default `idleTimeout`, in seconds. */
 const IDLE_TIMEOUT = 30;
 
@@ -45,13 +44,12 @@ const deliver = Symbol("deliver");
 /** RFC 6455 §1.3: appended to the client's key before hashing. */
 const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/** One server's open sockets and the loop that feeds them their events. */
+/** One server's open sockets; the server's loop feeds them their events. */
 class Hub {
   readonly sockets = new Map<number, KernelWebSocket>();
   #kernel: KernelBindings;
   #handle: number;
   #buffer = new Uint8Array(POLL_BUFFER);
-  #running = false;
   #closed = false;
 
   constructor(kernel: KernelBindings, handle: number) {
@@ -61,12 +59,12 @@ class Hub {
 
   add(id: number, socket: KernelWebSocket): void {
     this.sockets.set(id, socket);
-    if (!this.#running) this.#run();
   }
 
-  /** Delivers every waiting event, in order. */
-  drain(): void {
+  /** Delivers every waiting event, in order; returns how many. */
+  drain(): number {
     const kernel = this.#kernel;
+    let delivered = 0;
     for (;;) {
       const n = kernel.wsPoll(this.#handle, this.#buffer);
       if (n === 0) break;
@@ -82,6 +80,7 @@ class Hub {
         const len = view.getUint32(at + 12, true);
         const payload = bytes.subarray(at + HEAD, at + HEAD + len);
         at += HEAD + len;
+        delivered++;
         const socket = this.sockets.get(id);
         if (socket === undefined) continue;
         if (kind === KIND_CLOSE || kind === KIND_FAILED) {
@@ -93,6 +92,7 @@ class Hub {
     if (this.#buffer.length > POLL_BUFFER) {
       this.#buffer = new Uint8Array(POLL_BUFFER);
     }
+    return delivered;
   }
 
   /** The server is closing: deliver what is left; sockets still open then are cut off. */
@@ -110,22 +110,6 @@ class Hub {
     const gone = new Uint8Array([0x03, 0xee]); // 1006, no reason
     for (let i = 0; i < left.length; i++) {
       left[i][deliver](KIND_FAILED, gone);
-    }
-  }
-
-  /** Runs while sockets are open: drain, then park until more events come. */
-  async #run(): Promise<void> {
-    this.#running = true;
-    try {
-      while (this.sockets.size > 0 && !this.#closed) {
-        this.drain();
-        if (this.sockets.size === 0) break;
-        if (await this.#kernel.wsWait(this.#handle, WAIT_MS) === 0) break;
-      }
-    } catch {
-      // The server was closed under the wait; `close` settles the sockets.
-    } finally {
-      this.#running = false;
     }
   }
 }
@@ -148,6 +132,21 @@ export function offerWebSocket(
   isOver: () => boolean,
 ): void {
   offers.set(request, { kernel, handle, id, isOver });
+}
+
+/**
+ * Called by the server after each turn (and after its park ended): delivers the events of
+ * its sockets that wait in the kernel, in order, and returns how many there were (0 when
+ * it has none), so that the loop keeps turning while they come.
+ *
+ * @example
+ * ```ts ignore
+ * const events = pumpWebSockets(handle);
+ * ```
+ */
+export function pumpWebSockets(handle: number): number {
+  const hub = hubs.get(handle);
+  return hub === undefined ? 0 : hub.drain();
 }
 
 /**
