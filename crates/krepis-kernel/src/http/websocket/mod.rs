@@ -16,9 +16,11 @@
 //!
 //! - [`inbox`]: the shared event queue, drained after each turn.
 //! - [`connection`]: one socket's frames, idle pings and close on shutdown.
+//! - [`read_ahead`]: larger reads while large frames arrive.
 
 pub mod connection;
 pub mod inbox;
+pub mod read_ahead;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -38,6 +40,7 @@ use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use self::connection::{Link, Outbound};
 use self::inbox::Inbox;
+use self::read_ahead::ReadAhead;
 use super::bridge::{Reply, status_response};
 use super::upgrade::OnUpgrade;
 use crate::{KernelError, Result};
@@ -309,9 +312,12 @@ impl Sockets {
                         .read_buffer_size(READ_BUFFER)
                         .max_message_size(Some(MAX_MESSAGE))
                         .max_frame_size(Some(MAX_MESSAGE));
-                    let stream =
-                        WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config))
-                            .await;
+                    let stream = WebSocketStream::from_raw_socket(
+                        ReadAhead::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
                     connection::serve(stream, link).await;
                 }
                 Err(_) => link
