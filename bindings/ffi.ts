@@ -30,7 +30,7 @@ export const ABI_VERSION = 6;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x14da6a3f;
+export const ABI_FINGERPRINT = 0x1b4c5c83;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -583,6 +583,15 @@ export const symbols = {
    */
   krepis_ws_send: {
     parameters: ["f64", "f64", "f64", "buffer", "f64"],
+    result: "f64",
+  },
+  /**
+   * Moves the first waiting event's head into `head` and its payload into `payload` when
+   * the payload is exactly `payload_len` bytes (the size a `krepis_ws_poll` result larger
+   * than its buffer asked for, less the head): 16, or 0 when the first event is not that one.
+   */
+  krepis_ws_take: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -1187,6 +1196,17 @@ export interface KernelBindings {
     binary: number,
     data: Uint8Array<ArrayBuffer>,
   ): number;
+  /**
+   * Moves the first waiting event's head into `head` and its payload into `payload` when
+   * the payload is exactly `payload_len` bytes (the size a `krepis_ws_poll` result larger
+   * than its buffer asked for, less the head): 16, or 0 when the first event is not that one.
+   * Calls `krepis_ws_take`.
+   */
+  wsTake(
+    handle: number,
+    head: Uint8Array<ArrayBuffer>,
+    payload: Uint8Array<ArrayBuffer>,
+  ): number;
 }
 
 /**
@@ -1739,6 +1759,20 @@ export function createBindings(
     ): number {
       const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_ws_send") : r;
+    },
+    wsTake(
+      handle: number,
+      head: Uint8Array<ArrayBuffer>,
+      payload: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_ws_take(
+        handle,
+        head,
+        head.byteLength,
+        payload,
+        payload.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_ws_take") : r;
     },
   };
 }

@@ -30,6 +30,29 @@ fn krepis_ws_poll(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
     Ok(server(handle)?.websockets().poll(out) as f64)
 }
 
+/// Moves the first waiting event's head into `head` and its payload into `payload` when
+/// the payload is exactly `payload_len` bytes (the size a `krepis_ws_poll` result larger
+/// than its buffer asked for, less the head): 16, or 0 when the first event is not that one.
+#[export]
+fn krepis_ws_take(
+    handle: f64,
+    head: *mut u8,
+    head_len: f64,
+    payload: *mut u8,
+    payload_len: f64,
+) -> Result<f64> {
+    let head = unsafe { guard::bytes_mut(head, head_len) }?;
+    let payload = unsafe { guard::bytes_mut(payload, payload_len) }?;
+    // Two views of one buffer would be two `&mut` to the same bytes.
+    let (h, p) = (head.as_ptr_range(), payload.as_ptr_range());
+    if !head.is_empty() && !payload.is_empty() && h.start < p.end && p.start < h.end {
+        return Err(krepis_kernel::KernelError::invalid(
+            "head and payload must not overlap",
+        ));
+    }
+    Ok(server(handle)?.websockets().take(head, payload) as f64)
+}
+
 /// Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).
 #[export]
 fn krepis_ws_send(handle: f64, id: f64, binary: f64, data: *const u8, len: f64) -> Result<f64> {

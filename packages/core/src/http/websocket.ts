@@ -35,7 +35,7 @@ const KIND_CLOSE = 4;
 const KIND_FAILED = 5;
 /** Bytes of an event record's head (see the kernel's `websocket/inbox.rs`). */
 const HEAD = 16;
-/** The poll buffer's usual size; it grows for a larger message, then shrinks back. */
+/** The poll buffer's size; a larger message gets a buffer of its own (`wsTake`). */
 const POLL_BUFFER = 64 * 1024;
 /** Deno's default `idleTimeout`, in seconds. */
 const IDLE_TIMEOUT = 30;
@@ -69,7 +69,18 @@ class Hub {
       const n = kernel.wsPoll(this.#handle, this.#buffer);
       if (n === 0) break;
       if (n > this.#buffer.length) {
-        this.#buffer = new Uint8Array(n);
+        // A message larger than the poll buffer goes straight into a buffer of its own,
+        // which the handler then gets as it is (no poll buffer grown, no second copy).
+        const payload = new Uint8Array(n - HEAD);
+        if (kernel.wsTake(this.#handle, this.#buffer, payload) === 0) continue;
+        const view = new DataView(this.#buffer.buffer);
+        this.#dispatch(
+          view.getFloat64(0, true),
+          view.getUint32(8, true),
+          payload,
+          true,
+        );
+        delivered++;
         continue;
       }
       const bytes = this.#buffer;
@@ -81,18 +92,24 @@ class Hub {
         const payload = bytes.subarray(at + HEAD, at + HEAD + len);
         at += HEAD + len;
         delivered++;
-        const socket = this.sockets.get(id);
-        if (socket === undefined) continue;
-        if (kind === KIND_CLOSE || kind === KIND_FAILED) {
-          this.sockets.delete(id);
-        }
-        socket[deliver](kind, payload);
+        this.#dispatch(id, kind, payload, false);
       }
     }
-    if (this.#buffer.length > POLL_BUFFER) {
-      this.#buffer = new Uint8Array(POLL_BUFFER);
-    }
     return delivered;
+  }
+
+  #dispatch(
+    id: number,
+    kind: number,
+    payload: Uint8Array<ArrayBuffer>,
+    owned: boolean,
+  ): void {
+    const socket = this.sockets.get(id);
+    if (socket === undefined) return;
+    if (kind === KIND_CLOSE || kind === KIND_FAILED) {
+      this.sockets.delete(id);
+    }
+    socket[deliver](kind, payload, owned);
   }
 
   /** The server is closing: deliver what is left; sockets still open then are cut off. */
@@ -465,8 +482,15 @@ class KernelWebSocket extends EventTarget {
     }
   }
 
-  /** An event from the kernel (see `Hub.drain`); `payload` is only valid during the call. */
-  [deliver](kind: number, payload: Uint8Array): void {
+  /**
+   * An event from the kernel (see `Hub.drain`); `payload` is only valid during the call
+   * unless `owned` (a buffer of its own, which a binary message then hands over as it is).
+   */
+  [deliver](
+    kind: number,
+    payload: Uint8Array<ArrayBuffer>,
+    owned = false,
+  ): void {
     if (kind === KIND_OPEN) {
       const pending = this.#closeAfterOpen;
       this.#state = 1;
@@ -475,7 +499,7 @@ class KernelWebSocket extends EventTarget {
     } else if (kind === KIND_TEXT) {
       this.#message(decoder.decode(payload));
     } else if (kind === KIND_BINARY) {
-      const data = payload.slice();
+      const data = owned ? payload : payload.slice();
       this.#message(
         this.binaryType === "arraybuffer" ? data.buffer : new Blob([data]),
       );

@@ -112,9 +112,7 @@ impl Inbox {
         let mut at = 0;
         for queued in batch {
             let len = queued.event.payload_len();
-            out[at..at + 8].copy_from_slice(&(queued.id as f64).to_le_bytes());
-            out[at + 8..at + 12].copy_from_slice(&u32::from(queued.event.kind()).to_le_bytes());
-            out[at + 12..at + 16].copy_from_slice(&(len as u32).to_le_bytes());
+            write_head(&mut out[at..at + HEAD], &queued, len);
             queued
                 .event
                 .write_payload(&mut out[at + HEAD..at + HEAD + len]);
@@ -125,6 +123,39 @@ impl Inbox {
             taken(queued.id, queued.event.is_last());
         }
         at
+    }
+
+    /// Moves the first event into `head` (its [`HEAD`] bytes) and `payload` when its
+    /// payload is exactly `payload.len()` bytes, as the result of a [`Inbox::poll`] that
+    /// found it too large said; returns [`HEAD`], or 0 when the first event is not that one
+    /// (none waits, or `head` is short). A large message then goes straight into the buffer
+    /// TypeScript hands to the handler, instead of through the poll buffer and a copy.
+    pub fn take(
+        &self,
+        head: &mut [u8],
+        payload: &mut [u8],
+        taken: impl FnOnce(u64, bool),
+    ) -> usize {
+        if head.len() < HEAD {
+            return 0;
+        }
+        let queued = {
+            let mut state = self.state.lock();
+            match state.events.front() {
+                Some(next) if next.event.payload_len() == payload.len() => state.events.pop_front(),
+                _ => None,
+            }
+        };
+        let Some(queued) = queued else {
+            return 0;
+        };
+        write_head(head, &queued, payload.len());
+        queued.event.write_payload(payload);
+        if let Some(credit) = &queued.credit {
+            credit.add_permits(1);
+        }
+        taken(queued.id, queued.event.is_last());
+        HEAD
     }
 
     /// Resolves once an event waits or the inbox is closed: what the server's park waits
@@ -152,6 +183,13 @@ impl Inbox {
         drop(state);
         self.bell.notify_waiters();
     }
+}
+
+/// Writes the record head of `queued` (payload `len` bytes) into `out[..HEAD]`.
+fn write_head(out: &mut [u8], queued: &Queued, len: usize) {
+    out[..8].copy_from_slice(&(queued.id as f64).to_le_bytes());
+    out[8..12].copy_from_slice(&u32::from(queued.event.kind()).to_le_bytes());
+    out[12..16].copy_from_slice(&(len as u32).to_le_bytes());
 }
 
 #[cfg(test)]
@@ -187,6 +225,33 @@ mod tests {
         assert_eq!(&out[16..21], [0x03, 0xe8, b'b', b'y', b'e']);
         assert_eq!(taken[2], (9, true));
         assert_eq!(inbox.poll(&mut out, |_, _| {}), 0);
+    }
+
+    #[test]
+    fn take_moves_a_large_first_event_into_its_own_buffer() {
+        let inbox = Inbox::default();
+        inbox.push_now(4, Event::Binary(Bytes::from_static(b"large")), None);
+        inbox.push_now(4, text("next"), None);
+        let mut head = [0u8; HEAD];
+        // The poll says the first event needs 16 + 5 bytes.
+        assert_eq!(inbox.poll(&mut [0u8; 8], |_, _| {}), HEAD + 5);
+        assert_eq!(
+            inbox.take(&mut head, &mut [0u8; 4], |_, _| {}),
+            0,
+            "wrong size"
+        );
+        let mut payload = [0u8; 5];
+        let mut taken = Vec::new();
+        let n = inbox.take(&mut head, &mut payload, |id, last| taken.push((id, last)));
+        assert_eq!(n, HEAD);
+        assert_eq!(f64::from_le_bytes(head[..8].try_into().unwrap()), 4.0);
+        assert_eq!((head[8], head[12]), (3, 5));
+        assert_eq!(&payload, b"large");
+        assert_eq!(taken, [(4, false)]);
+        // The next one stays for the poll.
+        let mut out = [0u8; 64];
+        assert_eq!(inbox.poll(&mut out, |_, _| {}), HEAD + 4);
+        assert_eq!(&out[16..20], b"next");
     }
 
     #[tokio::test]

@@ -367,6 +367,21 @@ impl Sockets {
         written
     }
 
+    /// Moves the first waiting event into `head` and `payload` when its payload is
+    /// `payload.len()` bytes; see [`Inbox::take`].
+    pub fn take(&self, head: &mut [u8], payload: &mut [u8]) -> usize {
+        let mut ended = None;
+        let written = self.inbox.take(head, payload, |id, last| {
+            if last {
+                ended = Some(id);
+            }
+        });
+        if let Some(id) = ended {
+            self.sockets.lock().remove(&id);
+        }
+        written
+    }
+
     /// Resolves once events wait (or the server stopped): the server's park ends then,
     /// so that TypeScript takes them with its next turn.
     pub async fn ready(&self) {
