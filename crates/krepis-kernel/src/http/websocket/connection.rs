@@ -325,6 +325,27 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_batch_of_queued_messages_goes_out_whole_and_in_order() {
+        let (io, _inbox, outbound, _stop, _task) = pair(None).await;
+        let mut client = client(io).await;
+        // Queued before the task runs: written with one flush. Lengths of every form
+        // (7, 16 and 64 bits), text and binary.
+        let sent = [
+            Message::text("short"),
+            Message::binary(vec![7u8; 300]),
+            Message::binary((0..70_000u32).map(|i| i as u8).collect::<Vec<_>>()),
+            Message::text("é".repeat(100)),
+            Message::binary(Vec::new()),
+        ];
+        for message in &sent {
+            outbound.send(Outbound::Message(message.clone())).unwrap();
+        }
+        for message in sent {
+            assert_eq!(client.next().await.unwrap().unwrap(), message);
+        }
+    }
+
+    #[tokio::test]
     async fn shutdown_writes_what_was_queued_then_1001() {
         let (io, inbox, outbound, stop, task) = pair(None).await;
         let mut client = client(io).await;
