@@ -72,7 +72,9 @@ class Hub {
         // A message larger than the poll buffer goes straight into a buffer of its own,
         // which the handler then gets as it is (no poll buffer grown, no second copy).
         const payload = new Uint8Array(n - HEAD);
-        if (kernel.wsTake(this.#handle, this.#buffer, payload) === 0) continue;
+        // 0 cannot happen (only this loop takes events); were it to, stopping here
+        // leaves the event for the next turn instead of spinning on it.
+        if (kernel.wsTake(this.#handle, this.#buffer, payload) === 0) break;
         const view = new DataView(this.#buffer.buffer);
         this.#dispatch(
           view.getFloat64(0, true),
