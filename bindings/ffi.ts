@@ -30,7 +30,7 @@ export const ABI_VERSION = 6;
  * console.log(ABI_FINGERPRINT.toString(16));
  * ```
  */
-export const ABI_FINGERPRINT = 0x8b02a03a;
+export const ABI_FINGERPRINT = 0x1b4c5c83;
 
 /**
  * The `Deno.dlopen` symbol table of the Krepis kernel.
@@ -586,13 +586,13 @@ export const symbols = {
     result: "f64",
   },
   /**
-   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
-   * one waiter for all of a server's sockets.
+   * Moves the first waiting event's head into `head` and its payload into `payload` when
+   * the payload is exactly `payload_len` bytes (the size a `krepis_ws_poll` result larger
+   * than its buffer asked for, less the head): 16, or 0 when the first event is not that one.
    */
-  krepis_ws_wait: {
-    parameters: ["f64", "f64"],
+  krepis_ws_take: {
+    parameters: ["f64", "buffer", "f64", "buffer", "f64"],
     result: "f64",
-    nonblocking: true,
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -1197,11 +1197,16 @@ export interface KernelBindings {
     data: Uint8Array<ArrayBuffer>,
   ): number;
   /**
-   * Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
-   * one waiter for all of a server's sockets.
-   * Calls `krepis_ws_wait`.
+   * Moves the first waiting event's head into `head` and its payload into `payload` when
+   * the payload is exactly `payload_len` bytes (the size a `krepis_ws_poll` result larger
+   * than its buffer asked for, less the head): 16, or 0 when the first event is not that one.
+   * Calls `krepis_ws_take`.
    */
-  wsWait(handle: number, timeoutMs: number): Promise<number>;
+  wsTake(
+    handle: number,
+    head: Uint8Array<ArrayBuffer>,
+    payload: Uint8Array<ArrayBuffer>,
+  ): number;
 }
 
 /**
@@ -1755,9 +1760,19 @@ export function createBindings(
       const r = raw.krepis_ws_send(handle, id, binary, data, data.byteLength);
       return r < 0 ? fail(-r, "krepis_ws_send") : r;
     },
-    async wsWait(handle: number, timeoutMs: number): Promise<number> {
-      const r = await raw.krepis_ws_wait(handle, timeoutMs);
-      return r < 0 ? fail(-r, "krepis_ws_wait") : r;
+    wsTake(
+      handle: number,
+      head: Uint8Array<ArrayBuffer>,
+      payload: Uint8Array<ArrayBuffer>,
+    ): number {
+      const r = raw.krepis_ws_take(
+        handle,
+        head,
+        head.byteLength,
+        payload,
+        payload.byteLength,
+      );
+      return r < 0 ? fail(-r, "krepis_ws_take") : r;
     },
   };
 }

@@ -18,6 +18,15 @@
  * (the binary message's size, default 65536), KREPIS_LIB_PATH
  * (default: the release build). Servers listen on 127.0.0.1 and are killed at the end.
  *
+ * A/B mode: BENCH_WS_AB="NAME=DIR:LIBRARY ..." runs one Krepis server per entry instead of
+ * this tree's (DIR's `bench/ws/krepis_server.ts`, run in DIR, with LIBRARY), all taking
+ * turns with `Deno.serve` in the same rounds; each gets its ratios to Deno. To compare a
+ * branch with main:
+ *
+ *   git -C MAIN archive HEAD packages bindings examples deno.json deno.lock bench | tar -x -C /tmp/main
+ *   BENCH_WS_AB="new=.:target/release/libkrepis.so old=/tmp/main:/tmp/main/libkrepis.so" \
+ *     deno run -A bench/ws/run.ts
+ *
  * @module
  */
 
@@ -52,12 +61,17 @@ interface Server {
 const pinned = (cpu: number, command: string[]) =>
   canPin ? ["taskset", "-c", String(cpu), ...command] : command;
 
-async function start(name: string, script: string): Promise<Server> {
+async function start(
+  name: string,
+  script: string,
+  dir = root,
+  lib = library,
+): Promise<Server> {
   const { process, banner } = await spawnServer(
     name,
     pinned(0, [deno, "run", "-A", script]),
-    root,
-    { KREPIS_LIB_PATH: library },
+    dir,
+    { KREPIS_LIB_PATH: lib },
   );
   return { name, process, port: Number(/PORT (\d+)/.exec(banner)![1]) };
 }
@@ -133,13 +147,30 @@ async function measure(
   };
 }
 
-const KREPIS = "Krepis";
 const DENO = "Deno.serve";
+/** The Krepis servers: this tree's, or BENCH_WS_AB's (NAME=DIR:LIBRARY each). */
+const krepis = (Deno.env.get("BENCH_WS_AB") ?? "").split(/\s+/).filter(Boolean)
+  .map((spec) => {
+    const m = /^([^=]+)=([^:]+):(.+)$/.exec(spec);
+    if (!m) {
+      throw new Error(`BENCH_WS_AB: expected NAME=DIR:LIBRARY, got ${spec}`);
+    }
+    const dir = m[2].startsWith("/") ? m[2] : `${root}${m[2]}`;
+    const lib = m[3].startsWith("/") ? m[3] : `${root}${m[3]}`;
+    return { name: m[1], dir: dir.endsWith("/") ? dir : `${dir}/`, lib };
+  });
+if (krepis.length === 0) {
+  krepis.push({ name: "Krepis", dir: root, lib: library });
+}
 const servers: Server[] = [];
 const samples = new Map<string, Sample[]>();
 const key = (scenario: string, server: string) => `${scenario}\t${server}`;
 try {
-  servers.push(await start(KREPIS, "bench/ws/krepis_server.ts"));
+  for (const k of krepis) {
+    servers.push(
+      await start(k.name, "bench/ws/krepis_server.ts", k.dir, k.lib),
+    );
+  }
   servers.push(await start(DENO, "bench/ws/deno_server.ts"));
   for (const { name, kind } of scenarios) {
     for (const server of servers) {
@@ -182,7 +213,9 @@ const medianOf = (name: string, server: string) => {
   };
 };
 console.log(
-  `WebSocket echo benchmark (${library}): ${runs} round(s) x ${seconds}s, ` +
+  `WebSocket echo benchmark (${
+    krepis.map((k) => `${k.name}: ${k.lib}`).join(", ")
+  }): ${runs} round(s) x ${seconds}s, ` +
     `${connections} connections x ${inflight} messages in flight` +
     (canPin
       ? ", servers on CPU 0 (taskset -c 0), Deno WebSocket client on CPU 1"
@@ -195,14 +228,16 @@ console.log(
 );
 console.log("|---|---|---|---|---|---|---|---|---|---|");
 for (const { name } of scenarios) {
-  const k = medianOf(name, KREPIS);
   const d = medianOf(name, DENO);
-  for (const [server, m] of [[KREPIS, k], [DENO, d]] as const) {
-    const ratios = server === KREPIS
-      ? [`${fixed(k.rate / d.rate, 2)}×`, `${fixed(k.cpuUs / d.cpuUs, 2)}×`]
+  const rows = [...krepis.map((k) => k.name), DENO];
+  for (let i = 0; i < rows.length; i++) {
+    const server = rows[i];
+    const m = medianOf(name, server);
+    const ratios = server !== DENO
+      ? [`${fixed(m.rate / d.rate, 2)}×`, `${fixed(m.cpuUs / d.cpuUs, 2)}×`]
       : ["", ""];
     console.log(
-      `| ${server === KREPIS ? name : ""} | ${server} | ${fixed(m.rate, 0)} | ${
+      `| ${i === 0 ? name : ""} | ${server} | ${fixed(m.rate, 0)} | ${
         fixed(m.cpuUs, 2)
       } | ${fixed(m.serverPct, 0)} | ${fixed(m.serverWaitPct, 0)} | ${
         fixed(m.clientPct, 0)

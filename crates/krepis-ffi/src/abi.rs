@@ -6,4 +6,4 @@
 /// Hash of every export's name, parameter and result types and flags, and of the
 /// HTTP bridge's record layout. The loader
 /// refuses a library whose fingerprint differs from the generated bindings'.
-pub const ABI_FINGERPRINT: u32 = 0x8b02a03a;
+pub const ABI_FINGERPRINT: u32 = 0x1b4c5c83;

@@ -30,12 +30,27 @@ fn krepis_ws_poll(handle: f64, out: *mut u8, cap: f64) -> Result<f64> {
     Ok(server(handle)?.websockets().poll(out) as f64)
 }
 
-/// Parks until socket events wait (1), the server stopped (0) or `timeout_ms` passed (2):
-/// one waiter for all of a server's sockets.
-#[export(nonblocking)]
-fn krepis_ws_wait(handle: f64, timeout_ms: f64) -> Result<f64> {
-    let timeout = Duration::from_millis(int_arg(timeout_ms, "timeout")?);
-    Ok(f64::from(server(handle)?.websockets().wait(timeout)))
+/// Moves the first waiting event's head into `head` and its payload into `payload` when
+/// the payload is exactly `payload_len` bytes (the size a `krepis_ws_poll` result larger
+/// than its buffer asked for, less the head): 16, or 0 when the first event is not that one.
+#[export]
+fn krepis_ws_take(
+    handle: f64,
+    head: *mut u8,
+    head_len: f64,
+    payload: *mut u8,
+    payload_len: f64,
+) -> Result<f64> {
+    let head = unsafe { guard::bytes_mut(head, head_len) }?;
+    let payload = unsafe { guard::bytes_mut(payload, payload_len) }?;
+    // Two views of one buffer would be two `&mut` to the same bytes.
+    let (h, p) = (head.as_ptr_range(), payload.as_ptr_range());
+    if !head.is_empty() && !payload.is_empty() && h.start < p.end && p.start < h.end {
+        return Err(krepis_kernel::KernelError::invalid(
+            "head and payload must not overlap",
+        ));
+    }
+    Ok(server(handle)?.websockets().take(head, payload) as f64)
 }
 
 /// Queues a message on socket `id`: text (`binary` 0, UTF-8) or binary (1).

@@ -258,14 +258,25 @@ impl Server {
         staged.and(responded)
     }
 
-    /// Waits until request records are waiting (1), the server has shut down (0) or
-    /// `timeout` passed (2). With one worker the caller drives the runtime meanwhile (so it
-    /// is called from a thread that may block: TypeScript's `nonblocking` call), and
-    /// returns it as soon as there is work for a [`Server::turn`].
+    /// Waits until request records or WebSocket events are waiting (1), the server has shut
+    /// down (0) or `timeout` passed (2). With one worker the caller drives the runtime
+    /// meanwhile (so it is called from a thread that may block: TypeScript's `nonblocking`
+    /// call), and returns it as soon as there is work for a [`Server::turn`]. WebSocket
+    /// events end the park too, so that TypeScript takes them after its next turn on its
+    /// own thread, where their sockets' tasks then run as well (one waiter, no hand-off
+    /// per batch).
     pub fn park(&self, timeout: Duration) -> i64 {
         let bridge = &self.shared.bridge;
+        let sockets = &self.shared.sockets;
         let parked = self.host.drive(async {
-            match tokio::time::timeout(timeout, bridge.work()).await {
+            let work = async {
+                tokio::select! {
+                    biased;
+                    work = bridge.work() => work,
+                    () = sockets.ready() => true,
+                }
+            };
+            match tokio::time::timeout(timeout, work).await {
                 Ok(true) => 1,
                 Ok(false) => 0,
                 Err(_) => 2,

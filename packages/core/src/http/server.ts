@@ -57,7 +57,11 @@ import {
   readResponse,
   type ResponseParts,
 } from "./response.ts";
-import { closeWebSockets, offerWebSocket } from "./websocket.ts";
+import {
+  closeWebSockets,
+  offerWebSocket,
+  pumpWebSockets,
+} from "./websocket.ts";
 import { type Layer, Pending } from "../pipeline/pending.ts";
 import type {
   HttpServer,
@@ -535,7 +539,13 @@ export class KernelServer implements HttpServer {
             this.#onAbort,
           );
         }
-        if ((polled > 0 || this.#outbox.length > 0) && ++busy < BUSY_TURNS) {
+        // WebSocket events the turn brought in (their sockets' tasks ran in it): handlers
+        // send at once, and the next turn writes that out.
+        const events = pumpWebSockets(handle);
+        if (
+          (polled > 0 || events > 0 || this.#outbox.length > 0) &&
+          ++busy < BUSY_TURNS
+        ) {
           // Handlers' promise callbacks run now; their responses go out with the next turn.
           lastPolled = polled;
           await undefined;

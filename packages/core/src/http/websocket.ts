@@ -2,9 +2,10 @@
  * `upgradeWebSocket(req)`: WebSockets on a `serve()` server, shaped like
  * `Deno.upgradeWebSocket`. The handshake and the framing (pings, fragments, close codes,
  * the 64 MiB message limit, the idle ping) run in the kernel. Events of all of a server's
- * sockets come through one queue: a synchronous poll drains them in batches, and one
- * parked `nonblocking` wait per server (not per socket) waits for more, so thousands of
- * open sockets hold no extra threads.
+ * sockets come through one queue, which the server's loop drains with a synchronous poll
+ * after each of its turns ({@linkcode pumpWebSockets}); its park ends when events arrive.
+ * Under load a message therefore goes kernel → handler → kernel on the JS thread, with no
+ * thread hand-off, and thousands of open sockets hold no extra threads.
  *
  * @module
  */
@@ -34,10 +35,8 @@ const KIND_CLOSE = 4;
 const KIND_FAILED = 5;
 /** Bytes of an event record's head (see the kernel's `websocket/inbox.rs`). */
 const HEAD = 16;
-/** The poll buffer's usual size; it grows for a larger message, then shrinks back. */
+/** The poll buffer's size; a larger message gets a buffer of its own (`wsTake`). */
 const POLL_BUFFER = 64 * 1024;
-/** How long one wait parks before the loop checks in again. */
-const WAIT_MS = 60_000;
 /** Deno's default `idleTimeout`, in seconds. */
 const IDLE_TIMEOUT = 30;
 
@@ -45,13 +44,12 @@ const deliver = Symbol("deliver");
 /** RFC 6455 §1.3: appended to the client's key before hashing. */
 const WEBSOCKET_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
-/** One server's open sockets and the loop that feeds them their events. */
+/** One server's open sockets; the server's loop feeds them their events. */
 class Hub {
   readonly sockets = new Map<number, KernelWebSocket>();
   #kernel: KernelBindings;
   #handle: number;
   #buffer = new Uint8Array(POLL_BUFFER);
-  #running = false;
   #closed = false;
 
   constructor(kernel: KernelBindings, handle: number) {
@@ -61,17 +59,30 @@ class Hub {
 
   add(id: number, socket: KernelWebSocket): void {
     this.sockets.set(id, socket);
-    if (!this.#running) this.#run();
   }
 
-  /** Delivers every waiting event, in order. */
-  drain(): void {
+  /** Delivers every waiting event, in order; returns how many. */
+  drain(): number {
     const kernel = this.#kernel;
+    let delivered = 0;
     for (;;) {
       const n = kernel.wsPoll(this.#handle, this.#buffer);
       if (n === 0) break;
       if (n > this.#buffer.length) {
-        this.#buffer = new Uint8Array(n);
+        // A message larger than the poll buffer goes straight into a buffer of its own,
+        // which the handler then gets as it is (no poll buffer grown, no second copy).
+        const payload = new Uint8Array(n - HEAD);
+        // 0 cannot happen (only this loop takes events); were it to, stopping here
+        // leaves the event for the next turn instead of spinning on it.
+        if (kernel.wsTake(this.#handle, this.#buffer, payload) === 0) break;
+        const view = new DataView(this.#buffer.buffer);
+        this.#dispatch(
+          view.getFloat64(0, true),
+          view.getUint32(8, true),
+          payload,
+          true,
+        );
+        delivered++;
         continue;
       }
       const bytes = this.#buffer;
@@ -82,17 +93,25 @@ class Hub {
         const len = view.getUint32(at + 12, true);
         const payload = bytes.subarray(at + HEAD, at + HEAD + len);
         at += HEAD + len;
-        const socket = this.sockets.get(id);
-        if (socket === undefined) continue;
-        if (kind === KIND_CLOSE || kind === KIND_FAILED) {
-          this.sockets.delete(id);
-        }
-        socket[deliver](kind, payload);
+        delivered++;
+        this.#dispatch(id, kind, payload, false);
       }
     }
-    if (this.#buffer.length > POLL_BUFFER) {
-      this.#buffer = new Uint8Array(POLL_BUFFER);
+    return delivered;
+  }
+
+  #dispatch(
+    id: number,
+    kind: number,
+    payload: Uint8Array<ArrayBuffer>,
+    owned: boolean,
+  ): void {
+    const socket = this.sockets.get(id);
+    if (socket === undefined) return;
+    if (kind === KIND_CLOSE || kind === KIND_FAILED) {
+      this.sockets.delete(id);
     }
+    socket[deliver](kind, payload, owned);
   }
 
   /** The server is closing: deliver what is left; sockets still open then are cut off. */
@@ -110,22 +129,6 @@ class Hub {
     const gone = new Uint8Array([0x03, 0xee]); // 1006, no reason
     for (let i = 0; i < left.length; i++) {
       left[i][deliver](KIND_FAILED, gone);
-    }
-  }
-
-  /** Runs while sockets are open: drain, then park until more events come. */
-  async #run(): Promise<void> {
-    this.#running = true;
-    try {
-      while (this.sockets.size > 0 && !this.#closed) {
-        this.drain();
-        if (this.sockets.size === 0) break;
-        if (await this.#kernel.wsWait(this.#handle, WAIT_MS) === 0) break;
-      }
-    } catch {
-      // The server was closed under the wait; `close` settles the sockets.
-    } finally {
-      this.#running = false;
     }
   }
 }
@@ -148,6 +151,21 @@ export function offerWebSocket(
   isOver: () => boolean,
 ): void {
   offers.set(request, { kernel, handle, id, isOver });
+}
+
+/**
+ * Called by the server after each turn (and after its park ended): delivers the events of
+ * its sockets that wait in the kernel, in order, and returns how many there were (0 when
+ * it has none), so that the loop keeps turning while they come.
+ *
+ * @example
+ * ```ts ignore
+ * const events = pumpWebSockets(handle);
+ * ```
+ */
+export function pumpWebSockets(handle: number): number {
+  const hub = hubs.get(handle);
+  return hub === undefined ? 0 : hub.drain();
 }
 
 /**
@@ -466,8 +484,15 @@ class KernelWebSocket extends EventTarget {
     }
   }
 
-  /** An event from the kernel (see `Hub.drain`); `payload` is only valid during the call. */
-  [deliver](kind: number, payload: Uint8Array): void {
+  /**
+   * An event from the kernel (see `Hub.drain`); `payload` is only valid during the call
+   * unless `owned` (a buffer of its own, which a binary message then hands over as it is).
+   */
+  [deliver](
+    kind: number,
+    payload: Uint8Array<ArrayBuffer>,
+    owned = false,
+  ): void {
     if (kind === KIND_OPEN) {
       const pending = this.#closeAfterOpen;
       this.#state = 1;
@@ -476,7 +501,7 @@ class KernelWebSocket extends EventTarget {
     } else if (kind === KIND_TEXT) {
       this.#message(decoder.decode(payload));
     } else if (kind === KIND_BINARY) {
-      const data = payload.slice();
+      const data = owned ? payload : payload.slice();
       this.#message(
         this.binaryType === "arraybuffer" ? data.buffer : new Blob([data]),
       );

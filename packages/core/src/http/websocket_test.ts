@@ -137,6 +137,11 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
     const big = "x".repeat(1 << 20);
     ws.send(big);
     log.push(`${(await nextMessage(ws) as string).length}`);
+    // Larger than the 64 KiB poll buffer: taken into a buffer of its own.
+    const bytes = new Uint8Array(200_000).map((_, i) => (i * 7) & 255);
+    ws.send(bytes);
+    const back = new Uint8Array(await nextMessage(ws) as ArrayBuffer);
+    log.push(`${back.length} ${back.every((b, i) => b === bytes[i])}`);
     const done = closed(ws);
     ws.close(4001, "bye");
     log.push(await done);
@@ -149,6 +154,7 @@ Deno.test("echo with Deno's WebSocket client; close codes both ways match Deno",
     "1,2,3",
     "string",
     String(1 << 20),
+    "200000 true",
     "4001 bye true",
   ]);
   assert.deepEqual(krepis.map((s) => s.events), deno.map((s) => s.events));

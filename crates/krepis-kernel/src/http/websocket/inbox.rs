@@ -1,9 +1,10 @@
 //! One event queue for all of a server's WebSockets, drained by TypeScript in batches.
 //!
 //! Every socket's task pushes its [`Event`]s here; TypeScript copies as many as fit into its
-//! buffer with one synchronous [`Inbox::poll`] and, only when nothing waits, parks one
-//! blocking-pool thread in [`Inbox::wait`] — one waiter per server, however many sockets are
-//! open. A socket has [`CREDIT`] events in the queue at most: its task waits for TypeScript
+//! buffer with one synchronous [`Inbox::poll`] after each turn of the server (see
+//! `Server::turn`), and the server's park also ends when events arrive ([`Inbox::ready`]):
+//! events are taken on the thread that drives the runtime, with no waiter of their own and
+//! no thread hand-off under load, however many sockets are open. A socket has [`CREDIT`] events in the queue at most: its task waits for TypeScript
 //! to take them before it reads more frames, which pushes back on a client sending faster
 //! than the handler keeps up.
 //!
@@ -18,10 +19,9 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-use parking_lot::{Condvar, Mutex};
-use tokio::sync::Semaphore;
+use parking_lot::Mutex;
+use tokio::sync::{Notify, Semaphore};
 
 use super::Event;
 
@@ -48,27 +48,15 @@ struct Queued {
 #[derive(Default)]
 struct State {
     events: VecDeque<Queued>,
-    /// A `wait` is parked on the condition variable.
-    waiting: bool,
     closed: bool,
-}
-
-/// What [`Inbox::wait`] saw.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Woken {
-    /// The server stopped: no event will come any more.
-    Closed = 0,
-    /// Events are waiting.
-    Events = 1,
-    /// The timeout passed.
-    TimedOut = 2,
 }
 
 /// The shared queue; see the module docs.
 #[derive(Default)]
 pub struct Inbox {
     state: Mutex<State>,
-    ready: Condvar,
+    /// Rung when the queue stops being empty (or closes), for [`Inbox::ready`].
+    bell: Notify,
 }
 
 impl Inbox {
@@ -89,10 +77,13 @@ impl Inbox {
         if state.closed {
             return;
         }
+        let was_empty = state.events.is_empty();
         state.events.push_back(Queued { id, event, credit });
-        if state.waiting {
-            state.waiting = false;
-            self.ready.notify_one();
+        drop(state);
+        // Only the first event of a batch rings: `ready` checks the queue after it enabled
+        // its wait, so no event goes unnoticed.
+        if was_empty {
+            self.bell.notify_one();
         }
     }
 
@@ -121,9 +112,7 @@ impl Inbox {
         let mut at = 0;
         for queued in batch {
             let len = queued.event.payload_len();
-            out[at..at + 8].copy_from_slice(&(queued.id as f64).to_le_bytes());
-            out[at + 8..at + 12].copy_from_slice(&u32::from(queued.event.kind()).to_le_bytes());
-            out[at + 12..at + 16].copy_from_slice(&(len as u32).to_le_bytes());
+            write_head(&mut out[at..at + HEAD], &queued, len);
             queued
                 .event
                 .write_payload(&mut out[at + HEAD..at + HEAD + len]);
@@ -136,24 +125,53 @@ impl Inbox {
         at
     }
 
-    /// Parks until an event waits, the inbox is closed, or `timeout` passed. Call it outside
-    /// the runtime (it blocks).
-    pub fn wait(&self, timeout: Duration) -> Woken {
-        let deadline = Instant::now() + timeout;
-        let mut state = self.state.lock();
+    /// Moves the first event into `head` (its [`HEAD`] bytes) and `payload` when its
+    /// payload is exactly `payload.len()` bytes, as the result of a [`Inbox::poll`] that
+    /// found it too large said; returns [`HEAD`], or 0 when the first event is not that one
+    /// (none waits, or `head` is short). A large message then goes straight into the buffer
+    /// TypeScript hands to the handler, instead of through the poll buffer and a copy.
+    pub fn take(
+        &self,
+        head: &mut [u8],
+        payload: &mut [u8],
+        taken: impl FnOnce(u64, bool),
+    ) -> usize {
+        if head.len() < HEAD {
+            return 0;
+        }
+        let queued = {
+            let mut state = self.state.lock();
+            match state.events.front() {
+                Some(next) if next.event.payload_len() == payload.len() => state.events.pop_front(),
+                _ => None,
+            }
+        };
+        let Some(queued) = queued else {
+            return 0;
+        };
+        write_head(head, &queued, payload.len());
+        queued.event.write_payload(payload);
+        if let Some(credit) = &queued.credit {
+            credit.add_permits(1);
+        }
+        taken(queued.id, queued.event.is_last());
+        HEAD
+    }
+
+    /// Resolves once an event waits or the inbox is closed: what the server's park waits
+    /// for besides requests.
+    pub async fn ready(&self) {
         loop {
-            if state.closed {
-                return Woken::Closed;
+            let rung = self.bell.notified();
+            tokio::pin!(rung);
+            rung.as_mut().enable();
+            {
+                let state = self.state.lock();
+                if state.closed || !state.events.is_empty() {
+                    return;
+                }
             }
-            if !state.events.is_empty() {
-                return Woken::Events;
-            }
-            state.waiting = true;
-            let timed_out = self.ready.wait_until(&mut state, deadline).timed_out();
-            state.waiting = false;
-            if timed_out && !state.closed && state.events.is_empty() {
-                return Woken::TimedOut;
-            }
+            rung.await;
         }
     }
 
@@ -162,14 +180,23 @@ impl Inbox {
         let mut state = self.state.lock();
         state.closed = true;
         state.events.clear();
-        self.ready.notify_all();
+        drop(state);
+        self.bell.notify_waiters();
     }
+}
+
+/// Writes the record head of `queued` (payload `len` bytes) into `out[..HEAD]`.
+fn write_head(out: &mut [u8], queued: &Queued, len: usize) {
+    out[..8].copy_from_slice(&(queued.id as f64).to_le_bytes());
+    out[8..12].copy_from_slice(&u32::from(queued.event.kind()).to_le_bytes());
+    out[12..16].copy_from_slice(&(len as u32).to_le_bytes());
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use bytes::Bytes;
+    use std::time::Duration;
 
     fn text(s: &'static str) -> Event {
         Event::Text(Bytes::from_static(s.as_bytes()))
@@ -200,6 +227,33 @@ mod tests {
         assert_eq!(inbox.poll(&mut out, |_, _| {}), 0);
     }
 
+    #[test]
+    fn take_moves_a_large_first_event_into_its_own_buffer() {
+        let inbox = Inbox::default();
+        inbox.push_now(4, Event::Binary(Bytes::from_static(b"large")), None);
+        inbox.push_now(4, text("next"), None);
+        let mut head = [0u8; HEAD];
+        // The poll says the first event needs 16 + 5 bytes.
+        assert_eq!(inbox.poll(&mut [0u8; 8], |_, _| {}), HEAD + 5);
+        assert_eq!(
+            inbox.take(&mut head, &mut [0u8; 4], |_, _| {}),
+            0,
+            "wrong size"
+        );
+        let mut payload = [0u8; 5];
+        let mut taken = Vec::new();
+        let n = inbox.take(&mut head, &mut payload, |id, last| taken.push((id, last)));
+        assert_eq!(n, HEAD);
+        assert_eq!(f64::from_le_bytes(head[..8].try_into().unwrap()), 4.0);
+        assert_eq!((head[8], head[12]), (3, 5));
+        assert_eq!(&payload, b"large");
+        assert_eq!(taken, [(4, false)]);
+        // The next one stays for the poll.
+        let mut out = [0u8; 64];
+        assert_eq!(inbox.poll(&mut out, |_, _| {}), HEAD + 4);
+        assert_eq!(&out[16..20], b"next");
+    }
+
     #[tokio::test]
     async fn credit_limits_what_one_socket_has_queued() {
         let inbox = Arc::new(Inbox::default());
@@ -220,24 +274,27 @@ mod tests {
         assert_eq!(inbox.poll(&mut out, |_, _| {}), HEAD + 1);
     }
 
-    #[test]
-    fn wait_wakes_on_events_and_on_close() {
+    #[tokio::test]
+    async fn ready_resolves_on_events_and_on_close() {
         let inbox = Arc::new(Inbox::default());
-        assert_eq!(inbox.wait(Duration::from_millis(1)), Woken::TimedOut);
-        let pusher = Arc::clone(&inbox);
-        let thread = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            pusher.push_now(3, Event::Open, None);
-        });
-        assert_eq!(inbox.wait(Duration::from_secs(30)), Woken::Events);
-        thread.join().unwrap();
+        let waiter = {
+            let inbox = Arc::clone(&inbox);
+            tokio::spawn(async move { inbox.ready().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished(), "nothing queued yet");
+        inbox.push_now(3, Event::Open, None);
+        waiter.await.unwrap();
+        // Still queued: ready again at once, until it is taken.
+        inbox.ready().await;
         assert_eq!(inbox.poll(&mut [0u8; HEAD], |_, _| {}), HEAD);
-        let closer = Arc::clone(&inbox);
-        let thread = std::thread::spawn(move || {
-            std::thread::sleep(Duration::from_millis(20));
-            closer.close();
-        });
-        assert_eq!(inbox.wait(Duration::from_secs(30)), Woken::Closed);
-        thread.join().unwrap();
+        let waiter = {
+            let inbox = Arc::clone(&inbox);
+            tokio::spawn(async move { inbox.ready().await })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!waiter.is_finished());
+        inbox.close();
+        waiter.await.unwrap();
     }
 }

@@ -6,18 +6,21 @@
 //! [`Sockets::accept`]; when the handler's 101 response arrives [`Offer::answer`] adds the
 //! handshake headers (`Sec-WebSocket-Accept`) and, once the HTTP/1.1 driver hands over the connection,
 //! [`connection::serve`] runs it. Frames from the client become [`Event`]s in the server's
-//! [`inbox`], which TypeScript drains in batches ([`Sockets::poll`]) and, when it is empty,
-//! waits on with one parked call ([`Sockets::wait`]) however many sockets are open. What it
+//! [`inbox`], which TypeScript drains in batches ([`Sockets::poll`]) after each turn of the
+//! server; the server's park ends when events arrive ([`Sockets::ready`]), so no thread of
+//! their own waits for them, however many sockets are open. What it
 //! sends goes through an unbounded queue per socket (like a browser's `send`, which never
 //! blocks; `bufferedAmount` tells how much waits). Pings are answered, fragmented messages
 //! reassembled, and a message above [`MAX_MESSAGE`] closes the connection with 1009, all
 //! by tungstenite.
 //!
-//! - [`inbox`]: the shared event queue and its one waiter.
+//! - [`inbox`]: the shared event queue, drained after each turn.
 //! - [`connection`]: one socket's frames, idle pings and close on shutdown.
+//! - [`read_ahead`]: larger reads while large frames arrive.
 
 pub mod connection;
 pub mod inbox;
+pub mod read_ahead;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -36,7 +39,8 @@ use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
 use tokio_tungstenite::tungstenite::protocol::{Role, WebSocketConfig};
 
 use self::connection::{Link, Outbound};
-use self::inbox::{Inbox, Woken};
+use self::inbox::Inbox;
+use self::read_ahead::ReadAhead;
 use super::bridge::{Reply, status_response};
 use super::upgrade::OnUpgrade;
 use crate::{KernelError, Result};
@@ -308,9 +312,12 @@ impl Sockets {
                         .read_buffer_size(READ_BUFFER)
                         .max_message_size(Some(MAX_MESSAGE))
                         .max_frame_size(Some(MAX_MESSAGE));
-                    let stream =
-                        WebSocketStream::from_raw_socket(upgraded, Role::Server, Some(config))
-                            .await;
+                    let stream = WebSocketStream::from_raw_socket(
+                        ReadAhead::new(upgraded),
+                        Role::Server,
+                        Some(config),
+                    )
+                    .await;
                     connection::serve(stream, link).await;
                 }
                 Err(_) => link
@@ -360,14 +367,25 @@ impl Sockets {
         written
     }
 
-    /// Parks until events wait (1), the server stopped (0) or `timeout` passed (2). Call it
-    /// outside the runtime (it blocks); one waiter serves all sockets.
-    pub fn wait(&self, timeout: Duration) -> u8 {
-        match self.inbox.wait(timeout) {
-            Woken::Closed => 0,
-            Woken::Events => 1,
-            Woken::TimedOut => 2,
+    /// Moves the first waiting event into `head` and `payload` when its payload is
+    /// `payload.len()` bytes; see [`Inbox::take`].
+    pub fn take(&self, head: &mut [u8], payload: &mut [u8]) -> usize {
+        let mut ended = None;
+        let written = self.inbox.take(head, payload, |id, last| {
+            if last {
+                ended = Some(id);
+            }
+        });
+        if let Some(id) = ended {
+            self.sockets.lock().remove(&id);
         }
+        written
+    }
+
+    /// Resolves once events wait (or the server stopped): the server's park ends then,
+    /// so that TypeScript takes them with its next turn.
+    pub async fn ready(&self) {
+        self.inbox.ready().await;
     }
 
     /// Queues a text (`binary` false) or binary message.
