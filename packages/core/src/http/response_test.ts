@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { exchange, pair, type WireResponse } from "./_wire.ts";
-import { KernelAnswer, LaterAnswer } from "./response.ts";
+import { type AnswerHandler, KernelAnswer, LaterAnswer } from "./response.ts";
 import { serveAnswers } from "./serve.ts";
 import { Pending } from "../pipeline/pending.ts";
 
@@ -209,8 +209,37 @@ Deno.test("a KernelAnswer goes on the wire as Deno.serve sends the Response it s
   }
 });
 
-Deno.test("a LaterAnswer counts its first settlement, as a promise would; one that throws goes to onError", async () => {
+/**
+ * Serves `answer(path)` on the kernel's server, with an `onError` that records what it is
+ * given and answers 500 "onError"; runs `use` with a GET that gives "<status> <body>", and
+ * returns what `onError` got.
+ */
+async function onKernelServer(
+  answer: (path: string) => ReturnType<AnswerHandler>,
+  use: (get: (path: string) => Promise<string>) => Promise<void>,
+): Promise<unknown[]> {
   const errors: unknown[] = [];
+  const krepis = serveAnswers({
+    hostname: "127.0.0.1",
+    port: 0,
+    onListen() {},
+    onError(error) {
+      errors.push(error);
+      return new Response("onError", { status: 500 });
+    },
+  }, (req) => answer(new URL(req.url).pathname));
+  try {
+    await use(async (path) => {
+      const res = await fetch(`http://127.0.0.1:${krepis.addr.port}${path}`);
+      return `${res.status} ${await res.text()}`;
+    });
+  } finally {
+    await krepis.shutdown();
+  }
+  return errors;
+}
+
+Deno.test("a LaterAnswer counts its first settlement, as a promise would; one that throws goes to onError", async () => {
   const later: Record<string, LaterAnswer> = {
     "/twice": new LaterAnswer((resolve, reject) => {
       resolve(new KernelAnswer(201, [], "first"));
@@ -225,32 +254,16 @@ Deno.test("a LaterAnswer counts its first settlement, as a promise would; one th
     }),
     "/rejects": new LaterAnswer((_, reject) => reject(new Error("no"))),
   };
-  const krepis = serveAnswers({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    onError(error) {
-      errors.push(error);
-      return new Response("onError", { status: 500 });
-    },
-  }, (req) => later[new URL(req.url).pathname]);
-  try {
-    const get = async (path: string) => {
-      const res = await fetch(`http://127.0.0.1:${krepis.addr.port}${path}`);
-      return `${res.status} ${await res.text()}`;
-    };
+  const errors = await onKernelServer((path) => later[path], async (get) => {
     assert.equal(await get("/twice"), "201 first");
     assert.equal(await get("/later"), "200 from a timer");
     assert.equal(await get("/throws"), "500 onError");
     assert.equal(await get("/rejects"), "500 onError");
-  } finally {
-    await krepis.shutdown();
-  }
+  });
   assert.deepEqual(errors.map((e) => (e as Error).message), ["boom", "no"]);
 });
 
 Deno.test("a Pending answer is followed by the server: its outcome is the response, a rejection or a source that throws goes to onError", async () => {
-  const errors: unknown[] = [];
   const answers: Record<string, () => Pending> = {
     "/later": () =>
       new Pending(new Promise((r) => setTimeout(() => r("from a timer"), 10)))
@@ -269,28 +282,16 @@ Deno.test("a Pending answer is followed by the server: its outcome is the respon
         },
       }),
   };
-  const krepis = serveAnswers({
-    hostname: "127.0.0.1",
-    port: 0,
-    onListen() {},
-    onError(error) {
-      errors.push(error);
-      return new Response("onError", { status: 500 });
+  const errors = await onKernelServer(
+    (path) => answers[path](),
+    async (get) => {
+      assert.equal(await get("/later"), "201 from a timer");
+      assert.equal(await get("/response"), "200 a Response");
+      assert.equal(await get("/rejects"), "500 onError");
+      assert.equal(await get("/layer-throws"), "500 onError");
+      assert.equal(await get("/source-throws"), "500 onError");
     },
-  }, (req) => answers[new URL(req.url).pathname]());
-  try {
-    const get = async (path: string) => {
-      const res = await fetch(`http://127.0.0.1:${krepis.addr.port}${path}`);
-      return `${res.status} ${await res.text()}`;
-    };
-    assert.equal(await get("/later"), "201 from a timer");
-    assert.equal(await get("/response"), "200 a Response");
-    assert.equal(await get("/rejects"), "500 onError");
-    assert.equal(await get("/layer-throws"), "500 onError");
-    assert.equal(await get("/source-throws"), "500 onError");
-  } finally {
-    await krepis.shutdown();
-  }
+  );
   assert.deepEqual(errors.map((e) => (e as Error).message), [
     "no",
     "boom",
