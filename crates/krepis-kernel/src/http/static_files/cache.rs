@@ -505,6 +505,94 @@ mod tests {
         );
     }
 
+    /// Downloads `cached` with `sendfile` through a real socket, calling `change` once the
+    /// client has read the first 64 KiB (the server is then blocked mid-file), and returns
+    /// what the client received.
+    async fn download_across(cached: &Cached, change: impl FnOnce()) -> Vec<u8> {
+        use super::super::super::coalesce::Coalesced;
+        use super::super::sendfile::{FileSlot, SendfileBody, SendfileStream};
+        use http_body_util::BodyExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = tokio::net::TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (socket, _) = listener.accept().await.unwrap();
+        let slot = FileSlot::new();
+        let mut server = SendfileStream::new(Coalesced::new(socket), Arc::clone(&slot));
+        let file = Arc::clone(cached.file.as_ref().unwrap());
+        let len = cached.bytes.len() as u64;
+        let sender = tokio::spawn(async move {
+            let mut body = SendfileBody::sealed(slot, file, 0, len);
+            while let Some(frame) = body.frame().await {
+                server
+                    .write_all(&frame.unwrap().into_data().unwrap())
+                    .await
+                    .unwrap();
+            }
+            server.shutdown().await.unwrap();
+        });
+        let mut got = vec![0; 64 << 10];
+        client.read_exact(&mut got).await.unwrap();
+        change();
+        client.read_to_end(&mut got).await.unwrap();
+        sender.await.unwrap();
+        got
+    }
+
+    /// The contract the snapshot exists for, with either store: a download of a cached
+    /// version is that version whole, however the file is changed meanwhile.
+    #[tokio::test]
+    async fn a_snapshot_download_never_sees_the_file_change() {
+        for store in [SnapshotStore::detect(), SnapshotStore::Memfd] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join("f");
+            let settled = Duration::from_millis(30);
+            let content: Vec<u8> = (0..FILE_MAX as usize).map(|i| (i % 241) as u8).collect();
+            std::fs::write(&path, &content).unwrap();
+            let written = std::fs::metadata(&path).unwrap().modified().unwrap();
+            while SystemTime::now() < written + settled + Duration::from_millis(20) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            let cache = FileCache::with_store(
+                CacheLimits {
+                    settled,
+                    ..CacheLimits::default()
+                },
+                store.clone(),
+            );
+            let (file, meta, stamp) = open(&path);
+            let cached = cache.whole(&file, &meta, &stamp).unwrap().unwrap();
+            assert_eq!(cached.bytes, content);
+            let in_place = || {
+                let mut writer = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+                writer.write_all(&vec![b'b'; content.len()]).unwrap();
+            };
+            let truncated = || {
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .unwrap()
+                    .set_len(10)
+                    .unwrap();
+            };
+            let replaced = || {
+                std::fs::write(dir.path().join("g"), b"new").unwrap();
+                std::fs::rename(dir.path().join("g"), &path).unwrap();
+            };
+            let changes: [&dyn Fn(); 3] = [&in_place, &truncated, &replaced];
+            for (n, change) in changes.into_iter().enumerate() {
+                let got = download_across(&cached, change).await;
+                assert_eq!(got.len(), content.len(), "{store:?}, change {n}");
+                assert!(
+                    got == content,
+                    "{store:?}, change {n}: another version's bytes"
+                );
+                assert_eq!(cached.bytes, content, "{store:?}, change {n}: the mapping");
+            }
+        }
+    }
+
     #[test]
     fn a_recently_changed_file_is_read_but_not_kept() {
         let dir = tempfile::tempdir().unwrap();

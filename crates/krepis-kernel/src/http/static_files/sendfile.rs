@@ -14,8 +14,9 @@
 //! the old inode), its stamp is checked before and after each step, and a file that
 //! shrank (sendfile reaches its end early) aborts the connection instead of padding.
 //! Placeholder bytes without a file behind them are an error, never zeros on the wire.
-//! A cached version in a sealed memfd ([`super::cache`]; the default mount's path) goes
-//! the same way without the stamp checks: its bytes cannot change.
+//! A cached version in a snapshot file ([`super::cache`]; the default mount's path: an
+//! unlinked file nobody else can open, or a sealed memfd) goes the same way without the
+//! stamp checks: its bytes cannot change.
 //!
 //! A connection that sends a file gets `TCP_NOTSENT_LOWAT` ([`UNSENT_LIMIT`]): `sendfile`
 //! then queues little beyond what the peer's window takes, and the rest goes out in later
@@ -110,8 +111,9 @@ impl SendfileBody {
         }
     }
 
-    /// Bytes `start..end` of `file`, a memfd sealed against writes and shrinking (see
-    /// [`super::cache`]): its bytes cannot change, so they are sent without stamp checks.
+    /// Bytes `start..end` of `file`, a snapshot nothing writes or shrinks (see
+    /// [`super::cache::SnapshotStore`]): its bytes cannot change, so they are sent without
+    /// stamp checks.
     pub fn sealed(slot: Arc<FileSlot>, file: Arc<File>, start: u64, end: u64) -> Self {
         Self {
             slot,
