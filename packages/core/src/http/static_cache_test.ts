@@ -1,17 +1,22 @@
 // The static cache's limits as serve() options, against the built library over real
 // sockets. What the cache holds is seen from outside: a kept file larger than one read
-// chunk (256 KiB) lives in a sealed memfd named "krepis-static", which shows in this
-// process's /proc/self/fd (the kernel runs in-process).
+// chunk (256 KiB) lives in a snapshot file of its own, an unlinked file in the temporary
+// directory ("/tmp/#<inode> (deleted)") or a sealed memfd named "krepis-static"
+// (static_files/cache.rs, SnapshotStore), which shows in this process's /proc/self/fd
+// (the kernel runs in-process).
 
 import assert from "node:assert/strict";
 import { KrepisError } from "../errors.ts";
 import { serve } from "./serve.ts";
 import type { ServeOptions } from "./types.ts";
 
-const SIZE = (300 << 10) + 7; // over one read chunk: kept in a memfd
+const SIZE = (300 << 10) + 7; // over one read chunk: kept in a snapshot file
+
+/** A descriptor's target that is a snapshot: a memfd of the cache, or an unlinked file. */
+const SNAPSHOT = /^\/memfd:krepis-static|\/#\d+ \(deleted\)$/;
 
 /**
- * How many of the cache's sealed copies of SIZE bytes this process holds now (the size
+ * How many of the cache's snapshot copies of SIZE bytes this process holds now (the size
  * tells these tests' copies from any other server's in the process).
  */
 async function keptCopies(): Promise<number> {
@@ -19,7 +24,7 @@ async function keptCopies(): Promise<number> {
   for await (const entry of Deno.readDir("/proc/self/fd")) {
     const fd = `/proc/self/fd/${entry.name}`;
     const target = await Deno.readLink(fd).catch(() => "");
-    if (!target.startsWith("/memfd:krepis-static")) continue;
+    if (!SNAPSHOT.test(target)) continue;
     const size = await Deno.stat(fd).then((s) => s.size, () => -1);
     if (size === SIZE) n++;
   }

@@ -4,9 +4,10 @@
 //! - [`path`]: request path → file under the root; traversal refused.
 //! - [`negotiate`]: validators, 304, ranges, precompressed variants.
 //! - [`file_body`]: checked positional reads (a changing file aborts, never mixes bytes).
-//! - [`cache`]: the bytes of small, settled files kept in sealed memfds.
+//! - [`cache`]: the bytes of small, settled files kept in snapshot files (unlinked files on
+//!   a large-folio file system, or sealed memfds).
 //! - [`sendfile`]: large responses on plain HTTP/1.x from a file (a sendfile mount's, or a
-//!   cached memfd) straight to the socket.
+//!   cached snapshot) straight to the socket.
 //!
 //! GET and HEAD are served (other methods get 405); a directory answers with its first
 //! existing index file (or 404), and without its trailing slash redirects (301) to it.
@@ -122,7 +123,7 @@ impl StaticFiles {
     /// The kernel's answer when `req` falls under a mount, else `None` (the request goes on
     /// to TypeScript). `files` is the connection's [`FileSlot`] when it is a plain socket
     /// that can take large files through `sendfile` (from the served file itself only on
-    /// mounts that ask for it; from a cached memfd on any).
+    /// mounts that ask for it; from a cached snapshot on any).
     /// Whether a request for `path` (without its query) falls under a mount.
     pub fn claims(&self, path: &[u8]) -> bool {
         self.mounts.iter().any(|m| {
@@ -348,8 +349,8 @@ fn respond<B>(
         ResponseBody::Kernel(SendfileBody::new(Arc::clone(slot), file, stamp, start, end).boxed())
     } else if let Some(whole) = cache.whole(&file, &meta, &stamp) {
         match whole.map(|cached| (cached.file.zip(sendfile), cached.bytes)) {
-            Ok((Some((memfd, slot)), _)) => ResponseBody::Kernel(
-                SendfileBody::sealed(Arc::clone(slot), memfd, start, end).boxed(),
+            Ok((Some((snapshot, slot)), _)) => ResponseBody::Kernel(
+                SendfileBody::sealed(Arc::clone(slot), snapshot, start, end).boxed(),
             ),
             Ok((None, bytes)) => ResponseBody::full(bytes.slice(start as usize..end as usize)),
             Err(_) => return empty(StatusCode::SERVICE_UNAVAILABLE),

@@ -14,8 +14,9 @@
 //! the old inode), its stamp is checked before and after each step, and a file that
 //! shrank (sendfile reaches its end early) aborts the connection instead of padding.
 //! Placeholder bytes without a file behind them are an error, never zeros on the wire.
-//! A cached version in a sealed memfd ([`super::cache`]; the default mount's path) goes
-//! the same way without the stamp checks: its bytes cannot change.
+//! A cached version in a snapshot file ([`super::cache`]; the default mount's path: an
+//! unlinked file nobody else can open, or a sealed memfd) goes the same way without the
+//! stamp checks: its bytes cannot change.
 //!
 //! A connection that sends a file gets `TCP_NOTSENT_LOWAT` ([`UNSENT_LIMIT`]): `sendfile`
 //! then queues little beyond what the peer's window takes, and the rest goes out in later
@@ -110,8 +111,9 @@ impl SendfileBody {
         }
     }
 
-    /// Bytes `start..end` of `file`, a memfd sealed against writes and shrinking (see
-    /// [`super::cache`]): its bytes cannot change, so they are sent without stamp checks.
+    /// Bytes `start..end` of `file`, a snapshot nothing writes or shrinks (see
+    /// [`super::cache::SnapshotStore`]): its bytes cannot change, so they are sent without
+    /// stamp checks.
     pub fn sealed(slot: Arc<FileSlot>, file: Arc<File>, start: u64, end: u64) -> Self {
         Self {
             slot,
@@ -210,6 +212,35 @@ impl SendfileStream {
     }
 }
 
+impl SendfileStream {
+    /// Sends bytes that file bytes follow (the response head) with `MSG_MORE`: the kernel
+    /// holds them for the `sendfile` that comes next, so they leave in its first segment
+    /// instead of a tiny one of their own (a segment and a wake-up of the peer fewer).
+    fn poll_head(&mut self, cx: &mut Context<'_>, head: &[u8]) -> Poll<io::Result<usize>> {
+        use std::os::fd::AsRawFd;
+        let tcp = self.io.get_ref();
+        loop {
+            ready!(tcp.poll_write_ready(cx))?;
+            let sent = tcp.try_io(Interest::WRITABLE, || {
+                // SAFETY: a valid socket, and `head.len()` readable bytes at `head`.
+                let n = unsafe {
+                    libc::send(
+                        tcp.as_raw_fd(),
+                        head.as_ptr().cast(),
+                        head.len(),
+                        libc::MSG_MORE | libc::MSG_NOSIGNAL,
+                    )
+                };
+                usize::try_from(n).map_err(|_| io::Error::last_os_error())
+            });
+            match sent {
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => continue,
+                sent => return Poll::Ready(sent),
+            }
+        }
+    }
+}
+
 /// One `sendfile` call for the placeholder bytes at the front of hyper's queue.
 fn send_step(tcp: &TcpStream, pending: &mut Option<Pending>, len: usize) -> io::Result<usize> {
     let Some(p) = pending.as_mut().filter(|p| p.owed >= len as u64) else {
@@ -291,6 +322,7 @@ impl AsyncWrite for SendfileStream {
             None => Pin::new(&mut self.io).poll_write_vectored(cx, bufs),
             Some(0) => self.get_mut().poll_file(cx, bufs[0].len()),
             // What comes before (the head) first; hyper calls again for the rest.
+            Some(_) if !bufs[0].is_empty() => self.get_mut().poll_head(cx, &bufs[0]),
             Some(n) => Pin::new(&mut self.io).poll_write_vectored(cx, &bufs[..n]),
         }
     }
