@@ -51,7 +51,9 @@ impl Cork {
     /// it): a load and a store, not a locked add, on every write.
     fn count(&self, n: usize) {
         let accepted = self.0.accepted.load(Ordering::Relaxed);
-        self.0.accepted.store(accepted + n as u64, Ordering::Relaxed);
+        self.0
+            .accepted
+            .store(accepted + n as u64, Ordering::Relaxed);
     }
 
     /// Bytes the stream's writes have taken so far (held ones included).
@@ -187,10 +189,7 @@ impl<S: AsyncWrite + Unpin> Corked<S> {
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         // The request applies to the next write only, whether it is held or not.
-        if this.cork.take_hold()
-            && this.held.is_empty()
-            && buf.len() <= HOLD_LIMIT
-        {
+        if this.cork.take_hold() && this.held.is_empty() && buf.len() <= HOLD_LIMIT {
             this.held.extend_from_slice(buf);
             return Poll::Ready(Ok(buf.len()));
         }
@@ -295,7 +294,7 @@ mod tests {
         // A vector uses up a request to hold: the write after it goes out at once.
         let (mut stream, cork, writes) = corked(usize::MAX);
         cork.hold_next();
-        stream.write_vectored(&parts).await.unwrap();
+        assert_eq!(stream.write_vectored(&parts).await.unwrap(), 4);
         stream.write_all(b"next").await.unwrap();
         assert_eq!(writes.lock().unwrap().len(), 2);
         // Taken in part (behind a held head too), a vector loses and repeats nothing.
