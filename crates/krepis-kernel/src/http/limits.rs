@@ -51,7 +51,13 @@ impl Activity {
     }
 
     fn touch(&self) {
-        self.moves.fetch_add(1, Ordering::Relaxed);
+        // A load and a store, not a locked add: this runs at every read and write of the
+        // connection (and at the end of each request), and [`Activity::idle`] only asks
+        // whether the count changed. On HTTP/1.1 one task does all of it; on HTTP/2 a
+        // request's end can race the connection's own reads, and two touches at once may
+        // then count one move where two happened, which still reads as a change.
+        let moves = self.moves.load(Ordering::Relaxed);
+        self.moves.store(moves.wrapping_add(1), Ordering::Relaxed);
     }
 
     /// Marks a request in flight until the returned guard is dropped (with the response
@@ -59,6 +65,14 @@ impl Activity {
     pub fn busy(self: &Arc<Self>) -> Busy {
         self.busy.fetch_add(1, Ordering::Relaxed);
         Busy(Arc::clone(self))
+    }
+
+    /// [`Activity::busy`] for a request whose guard stays with the connection's driver,
+    /// which holds the activity anyway: no reference count taken and dropped per request
+    /// unless the guard has to go with a response body ([`BusyHere::owned`]).
+    pub fn busy_here(self: &Arc<Self>) -> BusyHere<'_> {
+        self.busy.fetch_add(1, Ordering::Relaxed);
+        BusyHere(self)
     }
 
     /// Resolves once no request is in flight and no byte has moved for `timeout`, or a
@@ -93,6 +107,27 @@ impl Activity {
 pub struct Busy(Arc<Activity>);
 
 impl Drop for Busy {
+    fn drop(&mut self) {
+        self.0.touch();
+        self.0.busy.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// A request in flight, marked by a guard that borrows the connection's activity (see
+/// [`Activity::busy_here`]).
+pub struct BusyHere<'a>(&'a Arc<Activity>);
+
+impl BusyHere<'_> {
+    /// The same mark as a [`Busy`], which may outlive the borrow (a response body's).
+    pub fn owned(self) -> Busy {
+        let busy = Busy(Arc::clone(self.0));
+        // The count moves to the owned guard.
+        std::mem::forget(self);
+        busy
+    }
+}
+
+impl Drop for BusyHere<'_> {
     fn drop(&mut self) {
         self.0.touch();
         self.0.busy.fetch_sub(1, Ordering::Relaxed);
@@ -513,6 +548,33 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(4)).await;
         assert!(!idle.is_finished());
         tokio::time::sleep(Duration::from_secs(2)).await;
+        idle.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_borrowed_busy_mark_keeps_the_connection_busy_owned_or_not() {
+        let activity = Activity::new();
+        let idle = tokio::spawn({
+            let activity = Arc::clone(&activity);
+            async move {
+                let head = Duration::from_secs(30);
+                activity.idle(Duration::from_secs(5), head).await
+            }
+        });
+        let here = activity.busy_here();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(!idle.is_finished(), "a request in flight is not idle");
+        // Handed to a response body, the mark stays until the body goes.
+        let owned = here.owned();
+        tokio::time::sleep(Duration::from_secs(60)).await;
+        assert!(!idle.is_finished(), "the owned mark is the same request");
+        assert_eq!(Arc::strong_count(&activity), 3);
+        drop(owned);
+        assert_eq!(Arc::strong_count(&activity), 2);
+        // Dropped where it was taken, the borrowed mark ends the request too.
+        drop(activity.busy_here());
+        assert_eq!(activity.busy.load(Ordering::Relaxed), 0);
+        tokio::time::sleep(Duration::from_secs(6)).await;
         idle.await.unwrap();
     }
 

@@ -43,7 +43,7 @@ use self::output::{Framing, Written};
 use super::body::RequestBody;
 use super::bridge::Mailbox;
 use super::compress;
-use super::limits::{Activity, Busy, Charge, Outgoing};
+use super::limits::{Activity, BusyHere, Charge, Outgoing};
 use super::record::OwnedResponse;
 use super::service::{self, Outbound, Peer};
 use super::shared::Shared;
@@ -76,8 +76,11 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
         shared,
         peer,
         activity,
-        stop,
+        mut stop,
     } = connection;
+    // Marks the value seen, so that `has_changed` tells a shutdown begun since (see
+    // `shutting_down`).
+    let stopped_before = *stop.borrow_and_update();
     // Made once per connection: awaited afresh for every head, the wait would register
     // with (and leave) the shutdown signal's waiters on every request.
     let mut stopping = stop.clone();
@@ -152,7 +155,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
             Err(laned) => {
                 // Any body was taken whole.
                 let (mut input, _) = Input::new(BodyKind::Empty, false);
-                let busy = activity.busy();
+                let busy = activity.busy_here();
                 // Made where it is pinned: a `let` first would copy the future once more.
                 let answer = pin!(lane::answer(
                     &shared,
@@ -221,7 +224,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
                 && !close_delimited
                 && !input.broken()
                 && !asks_close
-                && !*stop.borrow());
+                && !shutting_down(&stop, stopped_before));
         let framing = Framing {
             version: head.version,
             keep_alive,
@@ -276,7 +279,7 @@ pub async fn serve<I: Io + 'static>(io: I, connection: Connection) {
 // Held once in the driver's future, never moved around: boxing the larger variant would
 // cost the `http` path an allocation per request.
 #[allow(clippy::large_enum_variant)]
-enum Answer {
+enum Answer<'a> {
     /// A response built the `http` way.
     Built(Outbound),
     /// A response record from the lane, written in place; its body stays charged to the
@@ -284,14 +287,14 @@ enum Answer {
     Record {
         response: OwnedResponse,
         charge: Option<Charge>,
-        busy: Busy,
+        busy: BusyHere<'a>,
     },
 }
 
-impl Answer {
+impl<'a> Answer<'a> {
     /// What the lane's `outcome` sends: a built response as `service::handle` sends it,
     /// compressed when the request negotiated a coding that applies to it.
-    fn laned(shared: &Arc<Shared>, outcome: Outcome, busy: Busy, laned: Laned) -> Self {
+    fn laned(shared: &Arc<Shared>, outcome: Outcome, busy: BusyHere<'a>, laned: Laned) -> Self {
         match outcome {
             Outcome::Record(response, charge) => Self::Record {
                 response,
@@ -302,10 +305,20 @@ impl Answer {
                 let (reply, prepaid) = service::admit_reply(shared, *reply);
                 let reply = compress::apply(laned.coding, reply);
                 let budget = Arc::clone(&shared.budget);
+                let busy = busy.owned();
                 Self::Built(reply.map(|body| Outgoing::new(body, budget, prepaid, busy)))
             }
         }
     }
+}
+
+/// Whether the server is shutting down gracefully (`before`: it was when the connection
+/// began, see [`serve`]), asked once per request: the version check is one load, where
+/// `borrow` takes and releases the value's lock (two locked operations) on every request.
+/// Only a change since the connection began (the one to `true`) or a dropped sender reads
+/// the value itself.
+fn shutting_down(stop: &watch::Receiver<bool>, before: bool) -> bool {
+    before || (stop.has_changed().unwrap_or(true) && *stop.borrow())
 }
 
 /// The service's answer, reading the request's body (or watching for a hang-up)
