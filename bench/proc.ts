@@ -6,6 +6,15 @@
  * @module
  */
 
+/** Whether each process can have a CPU of its own (Linux, two or more CPUs). */
+export const canPin: boolean = Deno.build.os === "linux" &&
+  navigator.hardwareConcurrency > 1;
+
+/** `command` pinned to CPU `cpu` with `taskset` when `pin` (by default when {@linkcode canPin}). */
+export function onCpu(cpu: number, command: string[], pin = canPin): string[] {
+  return pin ? ["taskset", "-c", String(cpu), ...command] : command;
+}
+
 /** CPU seconds (utime + stime, all threads) used so far by process `pid`. */
 export function cpuSeconds(pid: number | "self"): number {
   const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);

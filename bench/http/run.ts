@@ -22,7 +22,14 @@
  */
 
 import { testCerts } from "../../packages/core/src/_certs.ts";
-import { cpuSeconds, killAll, median, spawnServer } from "../proc.ts";
+import {
+  canPin,
+  cpuSeconds,
+  killAll,
+  median,
+  onCpu,
+  spawnServer,
+} from "../proc.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 2);
@@ -30,7 +37,6 @@ const runs = Number(Deno.env.get("BENCH_RUNS") ?? 3);
 const unpinnedRuns = Number(Deno.env.get("BENCH_UNPINNED_RUNS") ?? 1);
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   `${root}target/release/libkrepis.so`;
-const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
 const progress = Deno.stderr.isTerminal();
 
 // --- fixtures -----------------------------------------------------------------------------
@@ -61,7 +67,7 @@ interface Server {
 async function start(name: string, command: string[]): Promise<Server> {
   const { process, banner } = await spawnServer(
     name,
-    canPin ? ["taskset", "-c", "0", ...command] : command,
+    onCpu(0, command),
     root,
     {
       KREPIS_LIB_PATH: library,
@@ -277,7 +283,7 @@ async function generate(
       target,
     ];
   }
-  if (pinned) command = ["taskset", "-c", "1", ...command];
+  command = onCpu(1, command, pinned);
   const out = await new Deno.Command(command[0], {
     args: command.slice(1),
     stdout: "piped",

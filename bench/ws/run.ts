@@ -31,9 +31,11 @@
  */
 
 import {
+  canPin,
   cpuSeconds,
   killAll,
   median,
+  onCpu,
   runQueueSeconds,
   spawnServer,
 } from "../proc.ts";
@@ -48,7 +50,6 @@ const inflight = env("BENCH_WS_INFLIGHT", 16);
 const binaryBytes = env("BENCH_WS_BINARY_BYTES", 64 * 1024);
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   `${root}target/release/libkrepis.so`;
-const canPin = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
 const progress = Deno.stderr.isTerminal();
 const deno = Deno.execPath();
 
@@ -58,9 +59,6 @@ interface Server {
   port: number;
 }
 
-const pinned = (cpu: number, command: string[]) =>
-  canPin ? ["taskset", "-c", String(cpu), ...command] : command;
-
 async function start(
   name: string,
   script: string,
@@ -69,7 +67,7 @@ async function start(
 ): Promise<Server> {
   const { process, banner } = await spawnServer(
     name,
-    pinned(0, [deno, "run", "-A", script]),
+    onCpu(0, [deno, "run", "-A", script]),
     dir,
     { KREPIS_LIB_PATH: lib },
   );
@@ -104,7 +102,7 @@ async function measure(
   const pid = server.process.pid;
   const before = cpuSeconds(pid);
   const waitBefore = runQueueSeconds(pid);
-  const args = pinned(1, [
+  const args = onCpu(1, [
     deno,
     "run",
     "-A",

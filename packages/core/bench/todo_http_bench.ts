@@ -13,9 +13,10 @@
  * @module
  */
 
+import { canPin, onCpu } from "../../../bench/proc.ts";
+
 const seconds = Number(Deno.env.get("BENCH_SECONDS") ?? 5);
 const runs = Number(Deno.env.get("BENCH_RUNS") ?? 3);
-const pinned = Deno.build.os === "linux" && navigator.hardwareConcurrency > 1;
 const here = new URL(".", import.meta.url).pathname;
 const library = Deno.env.get("KREPIS_LIB_PATH") ??
   new URL("../../../target/release/libkrepis.so", import.meta.url).pathname;
@@ -26,9 +27,6 @@ interface Server {
   base: string;
   todoId: string;
 }
-
-const onCpu = (cpu: number, cmd: string[]) =>
-  pinned ? ["taskset", "-c", String(cpu), ...cmd] : cmd;
 
 async function launch(
   label: string,
@@ -166,7 +164,7 @@ if (Deno.stderr.isTerminal()) {
 
 console.log(
   `todo app over HTTP: medians of ${runs} runs x ${seconds}s, wrk -c64` +
-    (pinned ? ", servers on CPU 0, wrk on CPU 1" : " (not pinned)"),
+    (canPin ? ", servers on CPU 0, wrk on CPU 1" : " (not pinned)"),
 );
 for (const ep of endpoints) {
   console.log(
