@@ -104,7 +104,14 @@ function internalsAsExpected(): boolean {
     bytes[FAST_KIND] === KIND_NONE && bytes[FAST_BODY] instanceof Uint8Array &&
     other[FAST_STATUS] === 0 && inner !== undefined && inner.status === 201 &&
     Array.isArray(inner.headerList) && inner.body !== null &&
-    typeof inner.body.consumed === "function";
+    typeof inner.body.consumed === "function" && staticBody(inner.body);
+}
+
+/** Whether `body` keeps a known-up-front body as `readInner` takes it: `{ body, consumed }`. */
+function staticBody(body: InnerBody): boolean {
+  const known = body.streamOrStatic;
+  return known !== undefined && !(known instanceof ReadableStream) &&
+    known.body === "x" && known.consumed === false;
 }
 const INTERNALS = internalsAsExpected();
 
